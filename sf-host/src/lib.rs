@@ -1,0 +1,1 @@
+//! Planned; see this crate's README.

@@ -1,0 +1,4 @@
+//! Subcommands of the `nfwd` binary, one module each.
+
+pub(crate) mod packet;
+pub(crate) mod schedule;

@@ -1,0 +1,866 @@
+//! Interest packets (NDN Packet Format v0.3) with nfwd's FunctionNames extension.
+//!
+//! [`Interest::decode`] checks the whole top-level structure (order, criticality, lengths, the
+//! parameters digest) and keeps the wire form. Nested elements a forwarder rarely needs
+//! (ForwardingHint, InterestSignatureInfo) are kept as raw elements and parsed on demand.
+//! A forwarder changes an Interest with [`Interest::edited`], which splices the wire form:
+//! untouched elements, unknown ones included, pass on byte for byte.
+
+use std::ops::Range;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use crate::chain::FunctionChain;
+use crate::element::{Element, nni_tlv_len, put_header, put_nni_tlv, put_tlv, tlv_len};
+use crate::error::{Error, Result};
+use crate::name::{Component, Name};
+use crate::signature::{SignatureInfo, Signer, VerifyKey, sha256};
+use crate::types::{is_critical, tt};
+
+/// InterestLifetime when the element is absent, in milliseconds.
+pub const DEFAULT_LIFETIME_MS: u64 = 4000;
+
+/// Position of each known element in the v0.3 order; unknown elements take the position of the
+/// element before them.
+fn order_of(tlv_type: u32) -> Option<u8> {
+    Some(match tlv_type {
+        tt::NAME => 0,
+        tt::CAN_BE_PREFIX => 1,
+        tt::MUST_BE_FRESH => 2,
+        tt::FORWARDING_HINT => 3,
+        tt::NONCE => 4,
+        tt::INTEREST_LIFETIME => 5,
+        tt::HOP_LIMIT => 6,
+        tt::FUNCTION_NAMES => 7,
+        tt::APPLICATION_PARAMETERS => 8,
+        tt::INTEREST_SIGNATURE_INFO => 9,
+        tt::INTEREST_SIGNATURE_VALUE => 10,
+        _ => return None,
+    })
+}
+
+/// A top-level element of the Interest: its type and byte range within the wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Field {
+    tlv_type: u32,
+    start: u32,
+    end: u32,
+}
+
+impl Field {
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A decoded Interest.
+#[derive(Clone)]
+pub struct Interest {
+    wire: Bytes,
+    name: Name,
+    can_be_prefix: bool,
+    must_be_fresh: bool,
+    forwarding_hint: Vec<Name>,
+    nonce: Option<[u8; 4]>,
+    lifetime_ms: Option<u64>,
+    hop_limit: Option<u8>,
+    function_chain: Option<FunctionChain>,
+    app_parameters: Option<Bytes>,
+    signature_info: Option<SignatureInfo>,
+    signature_value: Option<Bytes>,
+    /// Every top-level element after the Interest header, in wire order.
+    fields: SmallVec<[Field; 10]>,
+}
+
+impl std::fmt::Debug for Interest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interest")
+            .field("name", &self.name)
+            .field("function_chain", &self.function_chain)
+            .field("can_be_prefix", &self.can_be_prefix)
+            .field("must_be_fresh", &self.must_be_fresh)
+            .field("nonce", &self.nonce)
+            .field("lifetime_ms", &self.lifetime_ms)
+            .field("hop_limit", &self.hop_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes a forwarder makes to an Interest it passes on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InterestEdit {
+    /// Set (or add) the Nonce.
+    pub nonce: Option<[u8; 4]>,
+    /// Set the HopLimit (only if the Interest carries one; an absent HopLimit stays absent).
+    pub hop_limit: Option<u8>,
+    /// Remove the head of the function stack (the whole element if it was the last function).
+    pub pop_function: bool,
+}
+
+impl Interest {
+    /// Decodes an Interest from its whole TLV encoding.
+    pub fn decode(wire: Bytes) -> Result<Self> {
+        let outer = Element::decode_exact(&wire)?;
+        if outer.tlv_type() != tt::INTEREST {
+            return Err(Error::UnexpectedType {
+                expected: tt::INTEREST,
+                found: outer.tlv_type(),
+            });
+        }
+        let base = outer.header_len();
+        let mut reader = outer.children();
+        let name_el = reader.expect(tt::NAME, "Name")?;
+        let name = Name::from_element(&name_el)?;
+        if name.is_empty() {
+            return Err(Error::InvalidValue {
+                field: "Name",
+                reason: "Interest name is empty",
+            });
+        }
+        let mut it = Self {
+            name,
+            can_be_prefix: false,
+            must_be_fresh: false,
+            forwarding_hint: Vec::new(),
+            nonce: None,
+            lifetime_ms: None,
+            hop_limit: None,
+            function_chain: None,
+            app_parameters: None,
+            signature_info: None,
+            signature_value: None,
+            fields: SmallVec::new(),
+            wire: Bytes::new(),
+        };
+        it.fields.push(Field {
+            tlv_type: tt::NAME,
+            start: base as u32,
+            end: (base + reader.position()) as u32,
+        });
+        let mut last_order = 0u8;
+        loop {
+            let start = base + reader.position();
+            let Some(el) = reader.next_element()? else {
+                break;
+            };
+            let end = base + reader.position();
+            let field = Field {
+                tlv_type: el.tlv_type(),
+                start: start as u32,
+                end: end as u32,
+            };
+            match order_of(el.tlv_type()) {
+                Some(order) if order > last_order => {
+                    last_order = order;
+                    it.take_field(&el)?;
+                }
+                // A known element repeated or out of order: fatal only if critical.
+                Some(_) | None if is_critical(el.tlv_type()) => {
+                    return Err(if order_of(el.tlv_type()).is_some() {
+                        Error::OutOfOrder(el.tlv_type())
+                    } else {
+                        Error::UnknownCritical(el.tlv_type())
+                    });
+                }
+                _ => {}
+            }
+            it.fields.push(field);
+        }
+        it.check_parameters(&wire)?;
+        if it.signature_value.is_some() && it.signature_info.is_none() {
+            return Err(Error::Missing("InterestSignatureInfo"));
+        }
+        if it.signature_info.is_some() && it.app_parameters.is_none() {
+            return Err(Error::Missing("ApplicationParameters"));
+        }
+        it.wire = wire;
+        Ok(it)
+    }
+
+    fn take_field(&mut self, el: &Element) -> Result<()> {
+        match el.tlv_type() {
+            tt::CAN_BE_PREFIX => self.can_be_prefix = true,
+            tt::MUST_BE_FRESH => self.must_be_fresh = true,
+            tt::FORWARDING_HINT => {
+                self.forwarding_hint = el
+                    .children()
+                    .map(|c| c.and_then(|c| Name::from_element(&c)))
+                    .collect::<Result<_>>()?;
+                if self.forwarding_hint.is_empty() {
+                    return Err(Error::InvalidValue {
+                        field: "ForwardingHint",
+                        reason: "no name",
+                    });
+                }
+            }
+            tt::NONCE => {
+                let n: [u8; 4] = el.value().try_into().map_err(|_| Error::InvalidValue {
+                    field: "Nonce",
+                    reason: "must be 4 bytes",
+                })?;
+                self.nonce = Some(n);
+            }
+            tt::INTEREST_LIFETIME => self.lifetime_ms = Some(el.as_nni()?),
+            tt::HOP_LIMIT => {
+                let &[h] = el.value() else {
+                    return Err(Error::InvalidValue {
+                        field: "HopLimit",
+                        reason: "must be 1 byte",
+                    });
+                };
+                self.hop_limit = Some(h);
+            }
+            tt::FUNCTION_NAMES => self.function_chain = Some(FunctionChain::decode(el)?),
+            tt::APPLICATION_PARAMETERS => self.app_parameters = Some(el.value_bytes()),
+            tt::INTEREST_SIGNATURE_INFO => self.signature_info = Some(SignatureInfo::decode(el)?),
+            tt::INTEREST_SIGNATURE_VALUE => self.signature_value = Some(el.value_bytes()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// ApplicationParameters and the ParametersSha256DigestComponent go together, and the
+    /// digest must match (as ndn-cxx enforces).
+    fn check_parameters(&self, wire: &[u8]) -> Result<()> {
+        let mut digest_at = None;
+        for (i, c) in self.name.components().enumerate() {
+            if u32::from(c.tlv_type()) == tt::PARAMETERS_SHA256_DIGEST_COMPONENT {
+                if digest_at.is_some() || c.value().len() != 32 {
+                    return Err(Error::InvalidValue {
+                        field: "ParametersSha256DigestComponent",
+                        reason: "repeated or not 32 bytes",
+                    });
+                }
+                digest_at = Some(i);
+            }
+        }
+        match (digest_at, self.parameters_range()) {
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(Error::Missing("ApplicationParameters")),
+            (None, Some(_)) => Err(Error::Missing("ParametersSha256DigestComponent")),
+            (Some(i), Some(range)) => {
+                let expected = sha256(&[&wire[range]]);
+                match self.name.get(i) {
+                    Some(c) if c.value() == expected => Ok(()),
+                    _ => Err(Error::ParametersDigestMismatch),
+                }
+            }
+        }
+    }
+
+    /// Byte range from ApplicationParameters to the end of the Interest.
+    fn parameters_range(&self) -> Option<Range<usize>> {
+        let first = self
+            .fields
+            .iter()
+            .find(|f| f.tlv_type == tt::APPLICATION_PARAMETERS)?;
+        let end = self.fields.last()?.end as usize;
+        Some(first.start as usize..end)
+    }
+
+    /// The whole encoding.
+    #[must_use]
+    pub fn wire(&self) -> &Bytes {
+        &self.wire
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// CanBePrefix.
+    #[must_use]
+    pub fn can_be_prefix(&self) -> bool {
+        self.can_be_prefix
+    }
+
+    /// MustBeFresh.
+    #[must_use]
+    pub fn must_be_fresh(&self) -> bool {
+        self.must_be_fresh
+    }
+
+    /// The Nonce, if present.
+    #[must_use]
+    pub fn nonce(&self) -> Option<[u8; 4]> {
+        self.nonce
+    }
+
+    /// InterestLifetime in milliseconds, if present.
+    #[must_use]
+    pub fn lifetime_ms(&self) -> Option<u64> {
+        self.lifetime_ms
+    }
+
+    /// InterestLifetime in milliseconds, with the default applied.
+    #[must_use]
+    pub fn effective_lifetime_ms(&self) -> u64 {
+        self.lifetime_ms.unwrap_or(DEFAULT_LIFETIME_MS)
+    }
+
+    /// HopLimit, if present.
+    #[must_use]
+    pub fn hop_limit(&self) -> Option<u8> {
+        self.hop_limit
+    }
+
+    /// The function-name stack, if this is a chained Interest.
+    #[must_use]
+    pub fn function_chain(&self) -> Option<&FunctionChain> {
+        self.function_chain.as_ref()
+    }
+
+    /// ApplicationParameters (TLV-VALUE), if present.
+    #[must_use]
+    pub fn app_parameters(&self) -> Option<&Bytes> {
+        self.app_parameters.as_ref()
+    }
+
+    /// True if the Interest carries an InterestSignatureInfo.
+    #[must_use]
+    pub fn is_signed(&self) -> bool {
+        self.signature_info.is_some()
+    }
+
+    /// InterestSignatureInfo.
+    #[must_use]
+    pub fn signature_info(&self) -> Option<&SignatureInfo> {
+        self.signature_info.as_ref()
+    }
+
+    /// InterestSignatureValue (TLV-VALUE), if present.
+    #[must_use]
+    pub fn signature_value(&self) -> Option<&Bytes> {
+        self.signature_value.as_ref()
+    }
+
+    /// The names in the ForwardingHint (empty if absent).
+    #[must_use]
+    pub fn forwarding_hint(&self) -> &[Name] {
+        &self.forwarding_hint
+    }
+
+    /// The signed portion of a signed Interest: the name's components except the parameters
+    /// digest, then ApplicationParameters through InterestSignatureInfo.
+    #[must_use]
+    pub fn signed_portion(&self) -> Option<Vec<&[u8]>> {
+        let sig_info = self
+            .fields
+            .iter()
+            .find(|f| f.tlv_type == tt::INTEREST_SIGNATURE_INFO)?;
+        let params = self
+            .fields
+            .iter()
+            .find(|f| f.tlv_type == tt::APPLICATION_PARAMETERS)?;
+        let mut parts: Vec<&[u8]> = (0..self.name.len())
+            .filter_map(|i| self.name.component_wire(i))
+            .filter(|w| w.first() != Some(&(tt::PARAMETERS_SHA256_DIGEST_COMPONENT as u8)))
+            .collect();
+        parts.push(&self.wire[params.start as usize..sig_info.end as usize]);
+        Some(parts)
+    }
+
+    /// Verifies the Interest signature with `key`.
+    pub fn verify(&self, key: &VerifyKey) -> Result<()> {
+        let info = self
+            .signature_info()
+            .ok_or(Error::Missing("InterestSignatureInfo"))?;
+        let value = self
+            .signature_value
+            .as_ref()
+            .ok_or(Error::Missing("InterestSignatureValue"))?;
+        let parts = self
+            .signed_portion()
+            .ok_or(Error::Missing("ApplicationParameters"))?;
+        key.verify(info.signature_type, &parts, value)
+    }
+
+    /// Returns a copy of the wire with the edits applied; untouched elements are copied as
+    /// they were, unknown ones included. Popping a function never touches the name,
+    /// ApplicationParameters or the signature, so a signed Interest stays valid.
+    #[must_use]
+    pub fn edited(&self, edit: &InterestEdit) -> Bytes {
+        let popped = if edit.pop_function {
+            self.function_chain.as_ref().map(FunctionChain::popped)
+        } else {
+            None
+        };
+        let nonce_missing = edit.nonce.is_some() && self.nonce.is_none();
+        // Where a missing Nonce goes: after the last element that precedes Nonce in order.
+        let insert_nonce_after = nonce_missing.then(|| {
+            let mut last_order = 0;
+            let mut pos = 0;
+            for (i, f) in self.fields.iter().enumerate() {
+                if let Some(o) = order_of(f.tlv_type) {
+                    last_order = o;
+                }
+                if last_order < 4 {
+                    pos = i;
+                }
+            }
+            pos
+        });
+        let nonce_len = tlv_len(tt::NONCE, 4);
+        let mut value_len = 0usize;
+        for (i, f) in self.fields.iter().enumerate() {
+            value_len += match f.tlv_type {
+                tt::NONCE if edit.nonce.is_some() => nonce_len,
+                tt::HOP_LIMIT if edit.hop_limit.is_some() => tlv_len(tt::HOP_LIMIT, 1),
+                tt::FUNCTION_NAMES if popped.is_some() => popped
+                    .as_ref()
+                    .and_then(Option::as_ref)
+                    .map_or(0, FunctionChain::encoded_len),
+                _ => f.range().len(),
+            };
+            if insert_nonce_after == Some(i) {
+                value_len += nonce_len;
+            }
+        }
+        let mut buf = BytesMut::with_capacity(tlv_len(tt::INTEREST, value_len));
+        put_header(&mut buf, tt::INTEREST, value_len);
+        for (i, f) in self.fields.iter().enumerate() {
+            match (f.tlv_type, edit.nonce, edit.hop_limit) {
+                (tt::NONCE, Some(n), _) => put_tlv(&mut buf, tt::NONCE, &n),
+                (tt::HOP_LIMIT, _, Some(h)) => put_tlv(&mut buf, tt::HOP_LIMIT, &[h]),
+                (tt::FUNCTION_NAMES, _, _) if popped.is_some() => {
+                    if let Some(Some(rest)) = &popped {
+                        rest.encode_to(&mut buf);
+                    }
+                }
+                _ => buf.put_slice(&self.wire[f.range()]),
+            }
+            if insert_nonce_after == Some(i)
+                && let Some(n) = edit.nonce
+            {
+                put_tlv(&mut buf, tt::NONCE, &n);
+            }
+        }
+        buf.freeze()
+    }
+
+    /// A builder holding this Interest's fields (unknown elements are not carried over).
+    #[must_use]
+    pub fn to_builder(&self) -> InterestBuilder {
+        InterestBuilder {
+            name: self.name.clone(),
+            can_be_prefix: self.can_be_prefix,
+            must_be_fresh: self.must_be_fresh,
+            forwarding_hint: self.forwarding_hint.clone(),
+            nonce: self.nonce,
+            lifetime_ms: self.lifetime_ms,
+            hop_limit: self.hop_limit,
+            function_chain: self.function_chain.clone(),
+            app_parameters: self.app_parameters.clone(),
+            signature: self
+                .signature_info
+                .clone()
+                .zip(self.signature_value.clone()),
+        }
+        .strip_digest_if_signed()
+    }
+
+    /// True if `data` satisfies this Interest by name and function chain (freshness is the
+    /// content store's business). The Data's implicit digest is computed only when the
+    /// Interest's last component is an ImplicitSha256DigestComponent.
+    pub fn matches(&self, data: &crate::data::Data) -> bool {
+        if self.function_chain.as_ref() != data.function_chain() {
+            return false;
+        }
+        let dn = data.name();
+        if self.name.len() == dn.len() + 1
+            && self
+                .name
+                .last()
+                .is_some_and(|c| u32::from(c.tlv_type()) == tt::IMPLICIT_SHA256_DIGEST_COMPONENT)
+        {
+            return self.name.prefix(dn.len()) == *dn
+                && self
+                    .name
+                    .last()
+                    .is_some_and(|c| c.value() == data.implicit_digest());
+        }
+        if self.can_be_prefix {
+            self.name.is_prefix_of(dn)
+        } else {
+            self.name == *dn
+        }
+    }
+}
+
+/// Builds Interests.
+#[derive(Debug, Clone, Default)]
+pub struct InterestBuilder {
+    /// Name (without the parameters digest; it is added when ApplicationParameters are set).
+    pub name: Name,
+    /// CanBePrefix.
+    pub can_be_prefix: bool,
+    /// MustBeFresh.
+    pub must_be_fresh: bool,
+    /// ForwardingHint names.
+    pub forwarding_hint: Vec<Name>,
+    /// Nonce.
+    pub nonce: Option<[u8; 4]>,
+    /// InterestLifetime in milliseconds.
+    pub lifetime_ms: Option<u64>,
+    /// HopLimit.
+    pub hop_limit: Option<u8>,
+    /// Function-name stack.
+    pub function_chain: Option<FunctionChain>,
+    /// ApplicationParameters.
+    pub app_parameters: Option<Bytes>,
+    /// A precomputed signature (info, value) to carry as is.
+    pub signature: Option<(SignatureInfo, Bytes)>,
+}
+
+impl InterestBuilder {
+    /// A builder for `name`.
+    #[must_use]
+    pub fn new(name: Name) -> Self {
+        Self {
+            name,
+            ..Self::default()
+        }
+    }
+
+    /// Sets CanBePrefix.
+    #[must_use]
+    pub fn can_be_prefix(mut self, v: bool) -> Self {
+        self.can_be_prefix = v;
+        self
+    }
+
+    /// Sets MustBeFresh.
+    #[must_use]
+    pub fn must_be_fresh(mut self, v: bool) -> Self {
+        self.must_be_fresh = v;
+        self
+    }
+
+    /// Sets the Nonce.
+    #[must_use]
+    pub fn nonce(mut self, n: [u8; 4]) -> Self {
+        self.nonce = Some(n);
+        self
+    }
+
+    /// Sets InterestLifetime.
+    #[must_use]
+    pub fn lifetime_ms(mut self, ms: u64) -> Self {
+        self.lifetime_ms = Some(ms);
+        self
+    }
+
+    /// Sets HopLimit.
+    #[must_use]
+    pub fn hop_limit(mut self, h: u8) -> Self {
+        self.hop_limit = Some(h);
+        self
+    }
+
+    /// Sets the function-name stack.
+    #[must_use]
+    pub fn function_chain(mut self, chain: Option<FunctionChain>) -> Self {
+        self.function_chain = chain;
+        self
+    }
+
+    /// Sets ApplicationParameters.
+    #[must_use]
+    pub fn app_parameters(mut self, p: impl Into<Bytes>) -> Self {
+        self.app_parameters = Some(p.into());
+        self
+    }
+
+    /// Sets the ForwardingHint.
+    #[must_use]
+    pub fn forwarding_hint(mut self, names: Vec<Name>) -> Self {
+        self.forwarding_hint = names;
+        self
+    }
+
+    fn strip_digest_if_signed(mut self) -> Self {
+        if self.app_parameters.is_some() {
+            self.name = self
+                .name
+                .components()
+                .filter(|c| u32::from(c.tlv_type()) != tt::PARAMETERS_SHA256_DIGEST_COMPONENT)
+                .collect();
+        }
+        self
+    }
+
+    fn hint_value_len(&self) -> usize {
+        self.forwarding_hint.iter().map(Name::encoded_len).sum()
+    }
+
+    /// Encoded length of the elements from ApplicationParameters on (excluding the signature
+    /// value when `with_sig_value` is false).
+    fn params_part(&self, buf: &mut impl BufMut, sig: Option<(&SignatureInfo, Option<&Bytes>)>) {
+        if let Some(p) = &self.app_parameters {
+            put_tlv(buf, tt::APPLICATION_PARAMETERS, p);
+        }
+        if let Some((info, value)) = sig {
+            info.encode_to(buf, tt::INTEREST_SIGNATURE_INFO);
+            if let Some(v) = value {
+                put_tlv(buf, tt::INTEREST_SIGNATURE_VALUE, v);
+            }
+        }
+    }
+
+    fn params_part_bytes(&self, sig: Option<(&SignatureInfo, Option<&Bytes>)>) -> BytesMut {
+        let mut b = BytesMut::new();
+        self.params_part(&mut b, sig);
+        b
+    }
+
+    /// Encodes the Interest. If ApplicationParameters are set, the parameters digest is
+    /// computed and appended to the name.
+    #[must_use]
+    pub fn encode(&self) -> Bytes {
+        let sig = self.signature.as_ref().map(|(i, v)| (i, Some(v)));
+        let tail = self.params_part_bytes(sig);
+        self.encode_with_tail(&tail)
+    }
+
+    fn encode_with_tail(&self, tail: &[u8]) -> Bytes {
+        let name = if self.app_parameters.is_some() {
+            self.name
+                .append(&Component::parameters_digest(&sha256(&[tail])))
+        } else {
+            self.name.clone()
+        };
+        let hint_len = self.hint_value_len();
+        let value_len = name.encoded_len()
+            + if self.can_be_prefix {
+                tlv_len(tt::CAN_BE_PREFIX, 0)
+            } else {
+                0
+            }
+            + if self.must_be_fresh {
+                tlv_len(tt::MUST_BE_FRESH, 0)
+            } else {
+                0
+            }
+            + if self.forwarding_hint.is_empty() {
+                0
+            } else {
+                tlv_len(tt::FORWARDING_HINT, hint_len)
+            }
+            + self.nonce.map_or(0, |_| tlv_len(tt::NONCE, 4))
+            + self
+                .lifetime_ms
+                .map_or(0, |l| nni_tlv_len(tt::INTEREST_LIFETIME, l))
+            + self.hop_limit.map_or(0, |_| tlv_len(tt::HOP_LIMIT, 1))
+            + self
+                .function_chain
+                .as_ref()
+                .map_or(0, FunctionChain::encoded_len)
+            + tail.len();
+        let mut buf = BytesMut::with_capacity(tlv_len(tt::INTEREST, value_len));
+        put_header(&mut buf, tt::INTEREST, value_len);
+        name.encode_to(&mut buf);
+        if self.can_be_prefix {
+            put_header(&mut buf, tt::CAN_BE_PREFIX, 0);
+        }
+        if self.must_be_fresh {
+            put_header(&mut buf, tt::MUST_BE_FRESH, 0);
+        }
+        if !self.forwarding_hint.is_empty() {
+            put_header(&mut buf, tt::FORWARDING_HINT, hint_len);
+            for n in &self.forwarding_hint {
+                n.encode_to(&mut buf);
+            }
+        }
+        if let Some(n) = self.nonce {
+            put_tlv(&mut buf, tt::NONCE, &n);
+        }
+        if let Some(l) = self.lifetime_ms {
+            put_nni_tlv(&mut buf, tt::INTEREST_LIFETIME, l);
+        }
+        if let Some(h) = self.hop_limit {
+            put_tlv(&mut buf, tt::HOP_LIMIT, &[h]);
+        }
+        if let Some(c) = &self.function_chain {
+            c.encode_to(&mut buf);
+        }
+        buf.put_slice(tail);
+        buf.freeze()
+    }
+
+    /// Encodes and decodes (convenient where an [`Interest`] value is wanted).
+    pub fn build(&self) -> Result<Interest> {
+        Interest::decode(self.encode())
+    }
+
+    /// Signs the Interest in the v0.3 format: `info` (usually from [`Signer::signature_info`]
+    /// with SignatureNonce/SignatureTime added) goes in InterestSignatureInfo; empty
+    /// ApplicationParameters are added if there are none.
+    pub fn sign(mut self, signer: &Signer, info: SignatureInfo) -> Result<Interest> {
+        if self.app_parameters.is_none() {
+            self.app_parameters = Some(Bytes::new());
+        }
+        let signed_tail = self.params_part_bytes(Some((&info, None)));
+        let mut parts: Vec<&[u8]> = (0..self.name.len())
+            .filter_map(|i| self.name.component_wire(i))
+            .collect();
+        parts.push(&signed_tail);
+        let value = signer.sign(&parts)?;
+        let tail = self.params_part_bytes(Some((&info, Some(&value))));
+        let wire = self.encode_with_tail(&tail);
+        self.signature = Some((info, value));
+        Interest::decode(wire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn minimal_interest_decodes() {
+        // Interest{ Name{ 8 "a" } }
+        let wire = Bytes::from_static(&[0x05, 0x05, 0x07, 0x03, 0x08, 0x01, b'a']);
+        let i = Interest::decode(wire.clone()).unwrap();
+        assert_eq!(i.name().to_string(), "/a");
+        assert_eq!(i.effective_lifetime_ms(), 4000);
+        assert_eq!(i.to_builder().encode(), wire);
+    }
+
+    #[test]
+    fn every_field_round_trips() {
+        let chain: FunctionChain = "/sf/F2,/sf/F1".parse().unwrap();
+        let b = InterestBuilder::new(name("/a/b"))
+            .can_be_prefix(true)
+            .must_be_fresh(true)
+            .forwarding_hint(vec![name("/hint/1"), name("/hint/2")])
+            .nonce([1, 2, 3, 4])
+            .lifetime_ms(1000)
+            .hop_limit(9)
+            .function_chain(Some(chain.clone()))
+            .app_parameters(Bytes::from_static(b"params"));
+        let wire = b.encode();
+        let i = Interest::decode(wire.clone()).unwrap();
+        assert!(i.can_be_prefix() && i.must_be_fresh());
+        assert_eq!(i.forwarding_hint().len(), 2);
+        assert_eq!(i.nonce(), Some([1, 2, 3, 4]));
+        assert_eq!(i.lifetime_ms(), Some(1000));
+        assert_eq!(i.hop_limit(), Some(9));
+        assert_eq!(i.function_chain(), Some(&chain));
+        assert_eq!(i.name().len(), 3);
+        assert_eq!(i.to_builder().encode(), wire);
+    }
+
+    #[test]
+    fn structure_rules() {
+        let good = InterestBuilder::new(name("/a")).nonce([0; 4]).encode();
+        // Nonce of 3 bytes.
+        let mut bad = good.to_vec();
+        bad[1] -= 1;
+        bad[8] = 3;
+        bad.pop();
+        assert!(Interest::decode(Bytes::from(bad)).is_err());
+        // Unknown critical element (type 31) at the end.
+        let mut v = good.to_vec();
+        v.extend_from_slice(&[31, 0]);
+        v[1] += 2;
+        assert_eq!(
+            Interest::decode(Bytes::from(v)).unwrap_err(),
+            Error::UnknownCritical(31)
+        );
+        // Unknown non-critical element (type 200) is skipped and kept on edit.
+        let mut v = good.to_vec();
+        v.extend_from_slice(&[200, 1, 7]);
+        v[1] += 3;
+        let i = Interest::decode(Bytes::from(v.clone())).unwrap();
+        assert_eq!(&i.edited(&InterestEdit::default())[..], &v[..]);
+        // Out-of-order critical: MustBeFresh after Nonce.
+        let mut v = good.to_vec();
+        v.extend_from_slice(&[18, 0]);
+        v[1] += 2;
+        assert_eq!(
+            Interest::decode(Bytes::from(v)).unwrap_err(),
+            Error::OutOfOrder(18)
+        );
+        // Empty name.
+        assert!(Interest::decode(Bytes::from_static(&[5, 2, 7, 0])).is_err());
+    }
+
+    #[test]
+    fn parameters_digest_is_checked() {
+        let wire = InterestBuilder::new(name("/a"))
+            .app_parameters(Bytes::from_static(b"x"))
+            .encode();
+        assert!(Interest::decode(wire.clone()).is_ok());
+        let mut v = wire.to_vec();
+        let last = v.len() - 1;
+        v[last] = b'y';
+        assert_eq!(
+            Interest::decode(Bytes::from(v)).unwrap_err(),
+            Error::ParametersDigestMismatch
+        );
+    }
+
+    #[test]
+    fn edit_adds_nonce_sets_hop_limit_and_pops() {
+        let chain: FunctionChain = "/f/2,/f/1".parse().unwrap();
+        let i = InterestBuilder::new(name("/c"))
+            .can_be_prefix(true)
+            .lifetime_ms(100)
+            .hop_limit(5)
+            .function_chain(Some(chain))
+            .build()
+            .unwrap();
+        let out = Interest::decode(i.edited(&InterestEdit {
+            nonce: Some([9, 9, 9, 9]),
+            hop_limit: Some(4),
+            pop_function: true,
+        }))
+        .unwrap();
+        assert_eq!(out.nonce(), Some([9, 9, 9, 9]));
+        assert_eq!(out.hop_limit(), Some(4));
+        assert_eq!(out.function_chain().unwrap().to_string(), "/f/1");
+        assert!(out.can_be_prefix());
+        assert_eq!(out.lifetime_ms(), Some(100));
+        let last = Interest::decode(out.edited(&InterestEdit {
+            pop_function: true,
+            ..Default::default()
+        }))
+        .unwrap();
+        assert!(last.function_chain().is_none());
+    }
+
+    #[test]
+    fn signed_interest_survives_pop() {
+        let signer = Signer::hmac_sha256(b"k", name("/key"));
+        let mut info = signer.signature_info();
+        info.nonce = Some(Bytes::from_static(&[1, 2, 3, 4, 5, 6, 7, 8]));
+        info.time = Some(1_700_000_000_000);
+        let i = InterestBuilder::new(name("/cmd"))
+            .function_chain(Some("/f/a,/f/b".parse().unwrap()))
+            .sign(&signer, info)
+            .unwrap();
+        let key = VerifyKey::Hmac(b"k".to_vec());
+        i.verify(&key).unwrap();
+        let popped = Interest::decode(i.edited(&InterestEdit {
+            pop_function: true,
+            ..Default::default()
+        }))
+        .unwrap();
+        popped.verify(&key).unwrap();
+        assert_eq!(
+            popped
+                .to_builder()
+                .sign(&signer, i.signature_info().unwrap().clone())
+                .unwrap()
+                .signature_value(),
+            i.signature_value()
+        );
+    }
+}
