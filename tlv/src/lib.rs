@@ -11,6 +11,7 @@ pub mod error;
 pub mod interest;
 pub mod lp;
 pub mod name;
+pub mod nfd;
 pub mod signature;
 pub mod types;
 
