@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Inspect NDN packets (decode, encode examples).
     #[command(subcommand)]
-    Packet(cli::packet::PacketCommand),
+    Packet(Box<cli::packet::PacketCommand>),
     /// Place service functions on nodes (SF-CUV and baselines) and run the seed's evaluation.
     #[command(subcommand)]
     Schedule(cli::schedule::ScheduleCommand),
@@ -31,7 +31,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Packet(cmd) => cli::packet::run(cmd),
+        Command::Packet(cmd) => cli::packet::run(*cmd),
         Command::Schedule(cmd) => cli::schedule::run(cmd),
     }
 }

@@ -459,7 +459,6 @@ impl Interest {
                 .clone()
                 .zip(self.signature_value.clone()),
         }
-        .strip_digest_if_signed()
     }
 
     /// True if `data` satisfies this Interest by name and function chain (freshness is the
@@ -490,10 +489,15 @@ impl Interest {
     }
 }
 
+fn is_params_digest(c: &Component) -> bool {
+    u32::from(c.tlv_type()) == tt::PARAMETERS_SHA256_DIGEST_COMPONENT
+}
+
 /// Builds Interests.
 #[derive(Debug, Clone, Default)]
 pub struct InterestBuilder {
-    /// Name (without the parameters digest; it is added when ApplicationParameters are set).
+    /// Name. With ApplicationParameters set, a ParametersSha256DigestComponent in it is
+    /// replaced by the computed digest where it stands; without one, the digest is appended.
     pub name: Name,
     /// CanBePrefix.
     pub can_be_prefix: bool,
@@ -581,17 +585,6 @@ impl InterestBuilder {
         self
     }
 
-    fn strip_digest_if_signed(mut self) -> Self {
-        if self.app_parameters.is_some() {
-            self.name = self
-                .name
-                .components()
-                .filter(|c| u32::from(c.tlv_type()) != tt::PARAMETERS_SHA256_DIGEST_COMPONENT)
-                .collect();
-        }
-        self
-    }
-
     fn hint_value_len(&self) -> usize {
         self.forwarding_hint.iter().map(Name::encoded_len).sum()
     }
@@ -627,8 +620,18 @@ impl InterestBuilder {
 
     fn encode_with_tail(&self, tail: &[u8]) -> Bytes {
         let name = if self.app_parameters.is_some() {
-            self.name
-                .append(&Component::parameters_digest(&sha256(&[tail])))
+            // The digest replaces a ParametersSha256DigestComponent already in the name, where
+            // it is (it need not be last), or is appended.
+            let digest = Component::parameters_digest(&sha256(&[tail]));
+            match self.name.components().position(|c| is_params_digest(&c)) {
+                Some(at) => self
+                    .name
+                    .components()
+                    .enumerate()
+                    .map(|(i, c)| if i == at { digest.clone() } else { c })
+                    .collect(),
+                None => self.name.append(&digest),
+            }
         } else {
             self.name.clone()
         };
@@ -705,6 +708,7 @@ impl InterestBuilder {
         let signed_tail = self.params_part_bytes(Some((&info, None)));
         let mut parts: Vec<&[u8]> = (0..self.name.len())
             .filter_map(|i| self.name.component_wire(i))
+            .filter(|w| w.first() != Some(&(tt::PARAMETERS_SHA256_DIGEST_COMPONENT as u8)))
             .collect();
         parts.push(&signed_tail);
         let value = signer.sign(&parts)?;

@@ -35,6 +35,7 @@ impl Component {
     /// Builds a component of `tlv_type` holding `value` (copied).
     pub fn new(tlv_type: u32, value: &[u8]) -> Result<Self> {
         let tlv_type = check_component_type(u64::from(tlv_type))?;
+        check_component(tlv_type, value.len())?;
         let mut buf = BytesMut::with_capacity(tlv_len(u32::from(tlv_type), value.len()));
         put_header(&mut buf, u32::from(tlv_type), value.len());
         buf.put_slice(value);
@@ -119,6 +120,7 @@ impl Component {
     /// Decodes a component element (zero-copy).
     pub fn from_element(el: &Element) -> Result<Self> {
         let tlv_type = check_component_type(u64::from(el.tlv_type()))?;
+        check_component(tlv_type, el.value().len())?;
         if el.header_len() != varnum_len(el.tlv_type().into()) + varnum_len(el.value().len() as u64)
         {
             return Ok(Self::typed_unchecked(u32::from(tlv_type), el.value()));
@@ -209,6 +211,21 @@ fn check_component_type(t: u64) -> Result<u16> {
     }
 }
 
+/// Digest components hold exactly 32 bytes (as ndn-cxx enforces).
+fn check_component(t: u16, len: usize) -> Result<()> {
+    let digest = matches!(
+        u32::from(t),
+        tt::IMPLICIT_SHA256_DIGEST_COMPONENT | tt::PARAMETERS_SHA256_DIGEST_COMPONENT
+    );
+    if digest && len != 32 {
+        return Err(Error::InvalidValue {
+            field: "digest component",
+            reason: "must be 32 bytes",
+        });
+    }
+    Ok(())
+}
+
 /// An NDN name: a sequence of components.
 #[derive(Clone, Default)]
 pub struct Name {
@@ -259,7 +276,7 @@ impl Name {
         }
         while pos < value.len() {
             let (t, len, hdr) = read_header(&value[pos..])?;
-            check_component_type(u64::from(t))?;
+            check_component(check_component_type(u64::from(t))?, len)?;
             let end = pos
                 .checked_add(hdr)
                 .and_then(|p| p.checked_add(len))
