@@ -1,0 +1,391 @@
+//! The seed's evaluation (§4.2.4, Figs. 31–35) reproduced in simulation.
+//!
+//! Workflow (our reading of Fig. 32): `A` splits the input video into `|B|` partitions; each
+//! partition goes through `B_i -> C_i -> D_i`; `E` joins the partitions and `F` produces the
+//! result: `|V| = 3(|B| + 1)` tasks of six SF types. Work of `B`, `C`, `D` and the data between
+//! them are split evenly over the partitions, so `|B|` changes the parallelism, not the job.
+//!
+//! Environment (after Fig. 31): two networks of four VMs each, every VM with 2 or 4 vCPUs of
+//! one random speed; the container repository in NW#1 and the file server in NW#2; every SF
+//! image is 1,220 MB, as in the seed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::algorithms::{Algorithm, Scheduler};
+use crate::error::{Error, Result};
+use crate::model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
+use crate::problem::Problem;
+use crate::simulate::{Metrics, evaluate};
+
+/// Size of every SF image, MB (the seed's "BaseSF-tar": 1.22 GB).
+pub const IMAGE_SIZE_MB: f64 = 1220.0;
+
+/// The Fig. 32 workflow with `partitions` (= |B| ≥ 1) branches.
+pub fn fig32_workflow(partitions: usize) -> Workflow {
+    let b = partitions.max(1);
+    let share = 1.0 / b as f64;
+    let mut tasks = vec![Task {
+        name: "A".to_owned(),
+        sf: "A".to_owned(),
+        workload: 30.0,
+        inputs: vec!["input.mp4".to_owned()],
+    }];
+    let mut edges = Vec::new();
+    for i in 1..=b {
+        let (bi, ci, di) = (format!("B{i}"), format!("C{i}"), format!("D{i}"));
+        tasks.push(Task {
+            name: bi.clone(),
+            sf: "B".to_owned(),
+            workload: 300.0 * share,
+            inputs: vec!["model.xml".to_owned()],
+        });
+        tasks.push(Task {
+            name: ci.clone(),
+            sf: "C".to_owned(),
+            workload: 150.0 * share,
+            inputs: Vec::new(),
+        });
+        tasks.push(Task {
+            name: di.clone(),
+            sf: "D".to_owned(),
+            workload: 150.0 * share,
+            inputs: Vec::new(),
+        });
+        let edge = |from: &str, to: &str, data: f64| Edge {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            data_mb: data,
+        };
+        edges.push(edge("A", &bi, 400.0 * share));
+        edges.push(edge(&bi, &ci, 200.0 * share));
+        edges.push(edge(&ci, &di, 200.0 * share));
+        edges.push(edge(&di, "E", 100.0 * share));
+    }
+    for (name, workload) in [("E", 30.0), ("F", 20.0)] {
+        tasks.push(Task {
+            name: name.to_owned(),
+            sf: name.to_owned(),
+            workload,
+            inputs: Vec::new(),
+        });
+    }
+    edges.push(Edge {
+        from: "E".to_owned(),
+        to: "F".to_owned(),
+        data_mb: 50.0,
+    });
+    Workflow {
+        name: format!("fig32-B{b}"),
+        files: vec![
+            InputFile {
+                name: "input.mp4".to_owned(),
+                size_mb: 400.0,
+            },
+            InputFile {
+                name: "model.xml".to_owned(),
+                size_mb: 100.0,
+            },
+        ],
+        tasks,
+        edges,
+    }
+}
+
+/// The SF types of the Fig. 32 workflow.
+pub const FIG32_TYPES: [&str; 6] = ["A", "B", "C", "D", "E", "F"];
+
+/// A Fig. 31-like environment: heterogeneity drawn from `seed`; with `predeploy`, every host
+/// already holds every SF image.
+pub fn fig31_infrastructure(seed: u64, predeploy: bool, load_limit: f64) -> Infrastructure {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut hosts = Vec::new();
+    for (network, prefix) in [("nw1", "vm1"), ("nw2", "vm2")] {
+        for k in 1..=4 {
+            let vcpus = if rng.random_range(0..2) == 0 { 2 } else { 4 };
+            // Cores of one physical host run at one speed; hosts differ by up to 3x.
+            let speed = (rng.random_range(1.0..3.0_f64) * 100.0).round() / 100.0;
+            hosts.push(Host {
+                name: format!("{prefix}{k}"),
+                network: network.to_owned(),
+                vcpu_speeds: vec![speed; vcpus],
+                images: if predeploy {
+                    FIG32_TYPES.iter().map(|t| (*t).to_owned()).collect()
+                } else {
+                    Vec::new()
+                },
+                files: Vec::new(),
+            });
+        }
+    }
+    Infrastructure {
+        load_limit,
+        function_prefix: "/fn".to_owned(),
+        inter_network_bandwidth: 25.0,
+        networks: vec![
+            Network {
+                name: "nw1".to_owned(),
+                bandwidth: 100.0,
+            },
+            Network {
+                name: "nw2".to_owned(),
+                bandwidth: 100.0,
+            },
+        ],
+        hosts,
+        image_repository: Server {
+            network: "nw1".to_owned(),
+            bandwidth: 50.0,
+        },
+        file_server: Server {
+            network: "nw2".to_owned(),
+            bandwidth: 50.0,
+        },
+        images: FIG32_TYPES
+            .iter()
+            .map(|t| Image {
+                sf: (*t).to_owned(),
+                size_mb: IMAGE_SIZE_MB,
+            })
+            .collect(),
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentConfig {
+    /// Values of |B|.
+    pub partitions: Vec<usize>,
+    /// Seeds of the heterogeneity.
+    pub seeds: Vec<u64>,
+    /// The load limit of every host.
+    pub load_limit: f64,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self {
+            partitions: (2..=16).collect(),
+            seeds: (1..=10).collect(),
+            load_limit: DEFAULT_LOAD_LIMIT,
+        }
+    }
+}
+
+/// The load limit used in the experiment: 3 of 4 vCPUs (1 of 2) may be busy at once.
+pub const DEFAULT_LOAD_LIMIT: f64 = 0.75;
+
+/// One schedule's metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// SF images pre-deployed on every host.
+    pub predeploy: bool,
+    /// |B|.
+    pub partitions: usize,
+    /// Heterogeneity seed.
+    pub seed: u64,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// Its metrics.
+    pub metrics: Metrics,
+}
+
+/// Means over seeds for one (pre-deployment, |B|, algorithm).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// SF images pre-deployed.
+    pub predeploy: bool,
+    /// |B|.
+    pub partitions: usize,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// Mean degree of SF sharing.
+    pub sharing_degree: f64,
+    /// Mean of response time / SF-CUV's response time (same seed).
+    pub normalized_response_time: f64,
+    /// Mean of efficiency / SF-CUV's efficiency (same seed).
+    pub normalized_efficiency: f64,
+    /// Mean response time, s.
+    pub response_time: f64,
+    /// Mean vCPUs used.
+    pub vcpus_used: f64,
+    /// Mean SF instances.
+    pub instances: f64,
+    /// Seeds where the algorithm's response time beats SF-CUV's by more than 0.1 %.
+    pub seeds_faster_than_sf_cuv: usize,
+}
+
+/// All results of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentResults {
+    /// Every schedule.
+    pub rows: Vec<Row>,
+    /// Means over seeds.
+    pub summary: Vec<SummaryRow>,
+}
+
+/// Runs every algorithm on every configuration; every schedule is checked by the simulator.
+pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
+    let mut rows = Vec::new();
+    for predeploy in [false, true] {
+        for &partitions in &config.partitions {
+            let workflow = fig32_workflow(partitions);
+            for &seed in &config.seeds {
+                let infra = fig31_infrastructure(seed, predeploy, config.load_limit);
+                let problem = Problem::new(&workflow, &infra)?;
+                for algorithm in Algorithm::ALL {
+                    let schedule = algorithm.schedule(&problem);
+                    let metrics = evaluate(&problem, &schedule)?;
+                    rows.push(Row {
+                        predeploy,
+                        partitions,
+                        seed,
+                        algorithm,
+                        metrics,
+                    });
+                }
+            }
+        }
+    }
+    let summary = summarize(&rows)?;
+    Ok(ExperimentResults { rows, summary })
+}
+
+fn summarize(rows: &[Row]) -> Result<Vec<SummaryRow>> {
+    let reference: BTreeMap<(bool, usize, u64), Metrics> = rows
+        .iter()
+        .filter(|r| r.algorithm == Algorithm::SfCuv)
+        .map(|r| ((r.predeploy, r.partitions, r.seed), r.metrics))
+        .collect();
+    let mut groups: BTreeMap<(bool, usize, Algorithm), Vec<&Row>> = BTreeMap::new();
+    for row in rows {
+        groups
+            .entry((row.predeploy, row.partitions, row.algorithm))
+            .or_default()
+            .push(row);
+    }
+    let mut summary = Vec::new();
+    for ((predeploy, partitions, algorithm), group) in groups {
+        let n = group.len() as f64;
+        let mut acc = [0.0_f64; 6];
+        let mut faster = 0;
+        for row in &group {
+            let base = reference
+                .get(&(row.predeploy, row.partitions, row.seed))
+                .ok_or_else(|| Error::InvalidSchedule("SF-CUV missing from a run".to_owned()))?;
+            let m = row.metrics;
+            acc[0] += m.sharing_degree;
+            acc[1] += m.response_time / base.response_time;
+            acc[2] += m.efficiency / base.efficiency;
+            acc[3] += m.response_time;
+            acc[4] += m.vcpus_used as f64;
+            acc[5] += m.instances as f64;
+            if m.response_time < base.response_time * 0.999 {
+                faster += 1;
+            }
+        }
+        summary.push(SummaryRow {
+            predeploy,
+            partitions,
+            algorithm,
+            sharing_degree: acc[0] / n,
+            normalized_response_time: acc[1] / n,
+            normalized_efficiency: acc[2] / n,
+            response_time: acc[3] / n,
+            vcpus_used: acc[4] / n,
+            instances: acc[5] / n,
+            seeds_faster_than_sf_cuv: faster,
+        });
+    }
+    Ok(summary)
+}
+
+impl ExperimentResults {
+    /// Every schedule as CSV.
+    pub fn rows_csv(&self) -> String {
+        let mut out = String::from(
+            "predeploy,partitions,tasks,seed,algorithm,response_time_s,sharing_degree,efficiency,\
+             vcpus_used,hosts_used,instances,image_downloads,file_downloads\n",
+        );
+        for r in &self.rows {
+            let m = r.metrics;
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{:.3},{:.4},{:.5},{},{},{},{},{}",
+                r.predeploy,
+                r.partitions,
+                3 * (r.partitions + 1),
+                r.seed,
+                r.algorithm,
+                m.response_time,
+                m.sharing_degree,
+                m.efficiency,
+                m.vcpus_used,
+                m.hosts_used,
+                m.instances,
+                m.image_downloads,
+                m.file_downloads
+            );
+        }
+        out
+    }
+
+    /// Means over seeds as CSV.
+    pub fn summary_csv(&self) -> String {
+        let mut out = String::from(
+            "predeploy,partitions,algorithm,sharing_degree,normalized_response_time,\
+             normalized_efficiency,response_time_s,vcpus_used,instances,seeds_faster_than_sf_cuv\n",
+        );
+        for s in &self.summary {
+            let _ = writeln!(
+                out,
+                "{},{},{},{:.4},{:.4},{:.4},{:.3},{:.2},{:.2},{}",
+                s.predeploy,
+                s.partitions,
+                s.algorithm,
+                s.sharing_degree,
+                s.normalized_response_time,
+                s.normalized_efficiency,
+                s.response_time,
+                s.vcpus_used,
+                s.instances,
+                s.seeds_faster_than_sf_cuv
+            );
+        }
+        out
+    }
+
+    /// The summary rows of one pre-deployment case and algorithm, by increasing |B|.
+    pub fn series(&self, predeploy: bool, algorithm: Algorithm) -> Vec<&SummaryRow> {
+        self.summary
+            .iter()
+            .filter(|s| s.predeploy == predeploy && s.algorithm == algorithm)
+            .collect()
+    }
+
+    /// Writes `results.csv`, `summary.csv` and the figures into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut written = Vec::new();
+        for (name, text) in [
+            ("results.csv", self.rows_csv()),
+            ("summary.csv", self.summary_csv()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            written.push(path);
+        }
+        written.extend(crate::plot::experiment_figures(self, dir)?);
+        Ok(written)
+    }
+}

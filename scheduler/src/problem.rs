@@ -1,0 +1,402 @@
+//! The numeric view of a workflow on an infrastructure that every algorithm works on.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::model::{Infrastructure, Workflow};
+
+/// Index of a task in the workflow file.
+pub type TaskId = usize;
+/// Index of a vCPU (hosts' vCPUs numbered in file order).
+pub type VcpuId = usize;
+/// Index of a host.
+pub type HostId = usize;
+/// Index of an SF type (sorted by name).
+pub type SfTypeId = usize;
+/// Index of an input file.
+pub type FileId = usize;
+
+/// A vCPU: the host it belongs to and its speed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vcpu {
+    /// Its host.
+    pub host: HostId,
+    /// Index among its host's vCPUs.
+    pub index_in_host: usize,
+    /// Speed in Gop/s (1.0 for cost-matrix problems).
+    pub speed: f64,
+}
+
+/// A host, as the algorithms see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostInfo {
+    /// Name (next hop in routes).
+    pub name: String,
+    /// Network index.
+    pub network: usize,
+    /// Its vCPUs.
+    pub vcpus: Vec<VcpuId>,
+    /// At most this many tasks run on the host at once (the load limit).
+    pub max_concurrent: usize,
+    /// `preloaded_images[t]`: the image of SF type `t` is already on the host.
+    pub preloaded_images: Vec<bool>,
+    /// `preloaded_files[f]`: input file `f` is already on the host.
+    pub preloaded_files: Vec<bool>,
+    /// Time to download the image of each SF type to this host.
+    pub image_download_time: Vec<f64>,
+    /// Time to download each input file to this host.
+    pub file_download_time: Vec<f64>,
+}
+
+/// A workflow placed against an infrastructure: costs precomputed, everything indexed.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Task names.
+    pub task_names: Vec<String>,
+    /// SF type of each task.
+    pub task_type: Vec<SfTypeId>,
+    /// Input files of each task.
+    pub task_files: Vec<Vec<FileId>>,
+    /// Predecessors of each task with the data (MB) they send.
+    pub preds: Vec<Vec<(TaskId, f64)>>,
+    /// Successors of each task with the data (MB) they receive.
+    pub succs: Vec<Vec<(TaskId, f64)>>,
+    /// A topological order.
+    pub topo_order: Vec<TaskId>,
+    /// SF type names, sorted.
+    pub type_names: Vec<String>,
+    /// Input file names.
+    pub file_names: Vec<String>,
+    /// Hosts.
+    pub hosts: Vec<HostInfo>,
+    /// vCPUs.
+    pub vcpus: Vec<Vcpu>,
+    /// Execution time of task `t` on vCPU `v` at `exec[t * vcpus.len() + v]`.
+    exec: Vec<f64>,
+    /// Seconds per MB between two networks (inverse bandwidth).
+    network_inv_bw: Vec<Vec<f64>>,
+    /// Routable prefix for function names.
+    pub function_prefix: String,
+    /// The network of the file server.
+    pub file_server_network: usize,
+    /// Mean execution time of each task over all vCPUs.
+    pub mean_exec: Vec<f64>,
+    /// Mean seconds per MB between two distinct vCPUs (0 between vCPUs of one host).
+    pub mean_inv_bw: f64,
+}
+
+impl Problem {
+    /// Checks both files against each other and builds the problem.
+    pub fn new(workflow: &Workflow, infra: &Infrastructure) -> Result<Self> {
+        let topo_order = workflow.validate()?;
+        let network_index = infra.validate()?;
+        let image_size: BTreeMap<&str, f64> = infra
+            .images
+            .iter()
+            .map(|image| (image.sf.as_str(), image.size_mb))
+            .collect();
+        for task in &workflow.tasks {
+            if !image_size.contains_key(task.sf.as_str()) {
+                return Err(Error::MissingImage {
+                    task: task.name.clone(),
+                    sf: task.sf.clone(),
+                });
+            }
+        }
+        let type_names: Vec<String> = workflow
+            .tasks
+            .iter()
+            .map(|task| task.sf.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let type_index = |name: &str| type_names.iter().position(|t| t == name);
+        let file_index: BTreeMap<&str, usize> = workflow
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| (file.name.as_str(), i))
+            .collect();
+        let task_index: BTreeMap<&str, usize> = workflow
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| (task.name.as_str(), i))
+            .collect();
+
+        let n_networks = infra.networks.len();
+        let mut network_inv_bw =
+            vec![vec![1.0 / infra.inter_network_bandwidth; n_networks]; n_networks];
+        for (i, network) in infra.networks.iter().enumerate() {
+            network_inv_bw[i][i] = 1.0 / network.bandwidth;
+        }
+        let network_of = |name: &str| network_index.get(name).copied().unwrap_or(0);
+        let repo_net = network_of(&infra.image_repository.network);
+        let file_net = network_of(&infra.file_server.network);
+
+        let mut hosts = Vec::with_capacity(infra.hosts.len());
+        let mut vcpus = Vec::new();
+        for (h, host) in infra.hosts.iter().enumerate() {
+            let network = network_of(&host.network);
+            let mut ids = Vec::new();
+            for (k, &speed) in host.vcpu_speeds.iter().enumerate() {
+                ids.push(vcpus.len());
+                vcpus.push(Vcpu {
+                    host: h,
+                    index_in_host: k,
+                    speed,
+                });
+            }
+            let mut preloaded_images = vec![false; type_names.len()];
+            for image in &host.images {
+                // Images of types the workflow does not use are irrelevant, not an error.
+                if let Some(t) = type_index(image) {
+                    preloaded_images[t] = true;
+                }
+            }
+            let mut preloaded_files = vec![false; workflow.files.len()];
+            for file in &host.files {
+                if let Some(&f) = file_index.get(file.as_str()) {
+                    preloaded_files[f] = true;
+                }
+            }
+            // A download is limited by the server's uplink and by the path to the host.
+            let repo_rate = infra
+                .image_repository
+                .bandwidth
+                .min(1.0 / network_inv_bw[repo_net][network]);
+            let file_rate = infra
+                .file_server
+                .bandwidth
+                .min(1.0 / network_inv_bw[file_net][network]);
+            let image_download_time = type_names
+                .iter()
+                .map(|t| image_size.get(t.as_str()).copied().unwrap_or(0.0) / repo_rate)
+                .collect();
+            let file_download_time = workflow
+                .files
+                .iter()
+                .map(|file| file.size_mb / file_rate)
+                .collect();
+            let n = host.vcpu_speeds.len();
+            // The epsilon keeps 0.75 * 4 = 3 from rounding down to 2.
+            let max_concurrent = ((infra.load_limit * n as f64 + 1e-9).floor() as usize).max(1);
+            hosts.push(HostInfo {
+                name: host.name.clone(),
+                network,
+                vcpus: ids,
+                max_concurrent,
+                preloaded_images,
+                preloaded_files,
+                image_download_time,
+                file_download_time,
+            });
+        }
+
+        let n_tasks = workflow.tasks.len();
+        let mut preds = vec![Vec::new(); n_tasks];
+        let mut succs = vec![Vec::new(); n_tasks];
+        for edge in &workflow.edges {
+            // Validated above: both names exist.
+            let (Some(&from), Some(&to)) = (
+                task_index.get(edge.from.as_str()),
+                task_index.get(edge.to.as_str()),
+            ) else {
+                continue;
+            };
+            preds[to].push((from, edge.data_mb));
+            succs[from].push((to, edge.data_mb));
+        }
+        let mut exec = Vec::with_capacity(n_tasks * vcpus.len());
+        for task in &workflow.tasks {
+            exec.extend(vcpus.iter().map(|v| task.workload / v.speed));
+        }
+        let task_type = workflow
+            .tasks
+            .iter()
+            .map(|task| type_index(&task.sf).unwrap_or(0))
+            .collect();
+        let task_files = workflow
+            .tasks
+            .iter()
+            .map(|task| {
+                task.inputs
+                    .iter()
+                    .filter_map(|f| file_index.get(f.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let mut problem = Self {
+            task_names: workflow.tasks.iter().map(|t| t.name.clone()).collect(),
+            task_type,
+            task_files,
+            preds,
+            succs,
+            topo_order,
+            type_names,
+            file_names: workflow.files.iter().map(|f| f.name.clone()).collect(),
+            hosts,
+            vcpus,
+            exec,
+            network_inv_bw,
+            function_prefix: infra.function_prefix.clone(),
+            file_server_network: file_net,
+            mean_exec: Vec::new(),
+            mean_inv_bw: 0.0,
+        };
+        problem.compute_means();
+        Ok(problem)
+    }
+
+    /// A problem given directly by an execution-time matrix (`exec[task][processor]`) and edges
+    /// `(from, to, cost)`, as in the scheduling literature: every processor is its own host with
+    /// one vCPU, an edge costs `cost` between different processors and 0 on the same one, and
+    /// there are no images, files or load limit.
+    pub fn from_cost_matrix(exec: &[Vec<f64>], edges: &[(usize, usize, f64)]) -> Result<Self> {
+        let n_tasks = exec.len();
+        let n_procs = exec.first().map_or(0, Vec::len);
+        if n_tasks == 0 || n_procs == 0 || exec.iter().any(|row| row.len() != n_procs) {
+            return Err(Error::BadMatrix(format!(
+                "need a non-empty rectangular matrix, got {n_tasks} rows"
+            )));
+        }
+        let workflow = Workflow {
+            name: "cost-matrix".to_owned(),
+            files: Vec::new(),
+            tasks: (0..n_tasks)
+                .map(|i| crate::model::Task {
+                    name: format!("T{}", i + 1),
+                    sf: format!("T{}", i + 1),
+                    workload: 1.0,
+                    inputs: Vec::new(),
+                })
+                .collect(),
+            edges: edges
+                .iter()
+                .map(|&(from, to, cost)| crate::model::Edge {
+                    from: format!("T{}", from + 1),
+                    to: format!("T{}", to + 1),
+                    data_mb: cost,
+                })
+                .collect(),
+        };
+        let infra = Infrastructure {
+            load_limit: 1.0,
+            function_prefix: "/fn".to_owned(),
+            inter_network_bandwidth: 1.0,
+            networks: (0..n_procs)
+                .map(|p| crate::model::Network {
+                    name: format!("N{}", p + 1),
+                    bandwidth: 1.0,
+                })
+                .collect(),
+            hosts: (0..n_procs)
+                .map(|p| crate::model::Host {
+                    name: format!("P{}", p + 1),
+                    network: format!("N{}", p + 1),
+                    vcpu_speeds: vec![1.0],
+                    images: (0..n_tasks).map(|i| format!("T{}", i + 1)).collect(),
+                    files: Vec::new(),
+                })
+                .collect(),
+            image_repository: crate::model::Server {
+                network: "N1".to_owned(),
+                bandwidth: 1.0,
+            },
+            file_server: crate::model::Server {
+                network: "N1".to_owned(),
+                bandwidth: 1.0,
+            },
+            images: (0..n_tasks)
+                .map(|i| crate::model::Image {
+                    sf: format!("T{}", i + 1),
+                    size_mb: 0.0,
+                })
+                .collect(),
+        };
+        let mut problem = Self::new(&workflow, &infra)?;
+        for (t, row) in exec.iter().enumerate() {
+            for (p, &cost) in row.iter().enumerate() {
+                if !(cost.is_finite() && cost >= 0.0) {
+                    return Err(Error::BadMatrix(format!("cost [{t}][{p}] = {cost}")));
+                }
+                problem.exec[t * n_procs + p] = cost;
+            }
+        }
+        problem.compute_means();
+        Ok(problem)
+    }
+
+    fn compute_means(&mut self) {
+        let p = self.vcpus.len() as f64;
+        self.mean_exec = (0..self.task_names.len())
+            .map(|t| self.exec_row(t).iter().sum::<f64>() / p)
+            .collect();
+        // Mean over ordered pairs of distinct vCPUs, computed per host pair: O(hosts^2).
+        let mut sum = 0.0;
+        for a in &self.hosts {
+            for b in &self.hosts {
+                if std::ptr::eq(a, b) {
+                    continue;
+                }
+                sum += (a.vcpus.len() * b.vcpus.len()) as f64
+                    * self.network_inv_bw[a.network][b.network];
+            }
+        }
+        let pairs = p * (p - 1.0);
+        self.mean_inv_bw = if pairs > 0.0 { sum / pairs } else { 0.0 };
+    }
+
+    /// Number of tasks.
+    pub fn n_tasks(&self) -> usize {
+        self.task_names.len()
+    }
+
+    /// Number of vCPUs.
+    pub fn n_vcpus(&self) -> usize {
+        self.vcpus.len()
+    }
+
+    /// Execution time of `task` on `vcpu`.
+    pub fn exec_time(&self, task: TaskId, vcpu: VcpuId) -> f64 {
+        self.exec[task * self.vcpus.len() + vcpu]
+    }
+
+    /// Execution times of `task` on every vCPU.
+    pub fn exec_row(&self, task: TaskId) -> &[f64] {
+        let p = self.vcpus.len();
+        &self.exec[task * p..(task + 1) * p]
+    }
+
+    /// Time to send `data_mb` from host `a` to host `b` (0 on the same host).
+    pub fn transfer_time(&self, data_mb: f64, a: HostId, b: HostId) -> f64 {
+        if a == b {
+            0.0
+        } else {
+            data_mb * self.network_inv_bw[self.hosts[a].network][self.hosts[b].network]
+        }
+    }
+
+    /// The host of a vCPU.
+    pub fn host_of(&self, vcpu: VcpuId) -> HostId {
+        self.vcpus[vcpu].host
+    }
+
+    /// Average communication cost of an edge carrying `data_mb` (HEFT's c̄).
+    pub fn mean_comm(&self, data_mb: f64) -> f64 {
+        data_mb * self.mean_inv_bw
+    }
+
+    /// Upward rank with mean costs: `w̄_i + max_j (c̄_ij + rank(j))` (HEFT's rank_u).
+    pub fn upward_rank_mean(&self) -> Vec<f64> {
+        let mut rank = vec![0.0; self.n_tasks()];
+        for &t in self.topo_order.iter().rev() {
+            let tail = self.succs[t]
+                .iter()
+                .map(|&(s, data)| self.mean_comm(data) + rank[s])
+                .fold(0.0, f64::max);
+            rank[t] = self.mean_exec[t] + tail;
+        }
+        rank
+    }
+}

@@ -1,0 +1,273 @@
+//! An independent checker and simulator for any schedule, and the evaluation metrics.
+//!
+//! Nothing here reuses the engine the algorithms schedule with: downloads, transfers and the
+//! load limit are recomputed from the [`Problem`], so a bug in the engine shows up here.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+use crate::problem::{Problem, TaskId};
+use crate::schedule::{Download, Schedule};
+use crate::timeline::{EPS, max_overlap_of};
+
+/// Tolerance for times recomputed in a different order (sums of floats).
+const TOLERANCE: f64 = 1e-6;
+
+/// The metrics of one schedule (definitions in `docs/scheduler.md`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Simulated response time: from time 0 (all downloads requested) until the last task
+    /// finishes, s.
+    pub response_time: f64,
+    /// Number of SF instances: distinct (host, SF type) pairs that run a task.
+    pub instances: usize,
+    /// Degree of SF sharing: tasks per instance, `|V| / instances` (1 = no sharing).
+    pub sharing_degree: f64,
+    /// vCPUs that run at least one task.
+    pub vcpus_used: usize,
+    /// Hosts that run at least one task.
+    pub hosts_used: usize,
+    /// Efficiency: speedup over running all tasks one after the other on the fastest vCPU,
+    /// divided by the vCPUs used.
+    pub efficiency: f64,
+    /// Number of image downloads.
+    pub image_downloads: usize,
+    /// Number of file downloads.
+    pub file_downloads: usize,
+}
+
+/// Checks every rule of the model; the first broken one is reported.
+pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
+    let bad = |msg: String| Err(Error::InvalidSchedule(msg));
+    let n = problem.n_tasks();
+    if schedule.assignments.len() != n {
+        return bad(format!(
+            "{} assignments for {n} tasks",
+            schedule.assignments.len()
+        ));
+    }
+    let image_ready = download_ready(problem, &schedule.image_downloads, true)?;
+    let file_ready = download_ready(problem, &schedule.file_downloads, false)?;
+    let name = |t: TaskId| &problem.task_names[t];
+    for (task, a) in schedule.assignments.iter().enumerate() {
+        if a.vcpu >= problem.n_vcpus() || !a.start.is_finite() || a.start < -EPS {
+            return bad(format!("task {:?} is not placed", name(task)));
+        }
+        let duration = problem.exec_time(task, a.vcpu);
+        if (a.finish - a.start - duration).abs() > TOLERANCE {
+            return bad(format!(
+                "task {:?} lasts {} s, its execution time is {duration} s",
+                name(task),
+                a.finish - a.start
+            ));
+        }
+        let host = problem.host_of(a.vcpu);
+        for &(pred, data) in &problem.preds[task] {
+            let p = schedule.assignments[pred];
+            let arrival = p.finish + problem.transfer_time(data, problem.host_of(p.vcpu), host);
+            if a.start + TOLERANCE < arrival {
+                return bad(format!(
+                    "task {:?} starts at {} before the data of {:?} arrives at {arrival}",
+                    name(task),
+                    a.start,
+                    name(pred)
+                ));
+            }
+        }
+        let sf = problem.task_type[task];
+        let image = if problem.hosts[host].preloaded_images[sf] {
+            0.0
+        } else {
+            match image_ready.get(&(host, sf)) {
+                Some(&t) => t,
+                None => {
+                    return bad(format!(
+                        "task {:?} runs on {} without its image",
+                        name(task),
+                        problem.hosts[host].name
+                    ));
+                }
+            }
+        };
+        if a.start + TOLERANCE < image {
+            return bad(format!(
+                "task {:?} starts before its image is there",
+                name(task)
+            ));
+        }
+        for &f in &problem.task_files[task] {
+            if problem.hosts[host].preloaded_files[f] {
+                continue;
+            }
+            match file_ready.get(&(host, f)) {
+                Some(&t) if a.start + TOLERANCE >= t => {}
+                _ => {
+                    return bad(format!(
+                        "task {:?} starts before its file {:?} is there",
+                        name(task),
+                        problem.file_names[f]
+                    ));
+                }
+            }
+        }
+    }
+    // No two tasks overlap on a vCPU; the load limit holds on every host.
+    for (v, _) in problem.vcpus.iter().enumerate() {
+        let mut slots: Vec<(f64, f64, TaskId)> = schedule
+            .assignments
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.vcpu == v)
+            .map(|(t, a)| (a.start, a.finish, t))
+            .collect();
+        slots.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in slots.windows(2) {
+            if pair[1].0 + TOLERANCE < pair[0].1 {
+                return bad(format!(
+                    "tasks {:?} and {:?} overlap on one vCPU",
+                    name(pair[0].2),
+                    name(pair[1].2)
+                ));
+            }
+        }
+    }
+    for (h, host) in problem.hosts.iter().enumerate() {
+        let intervals: Vec<(f64, f64)> = schedule
+            .assignments
+            .iter()
+            .filter(|a| problem.host_of(a.vcpu) == h)
+            .map(|a| (a.start + TOLERANCE, a.finish - TOLERANCE))
+            .filter(|(s, f)| s < f)
+            .collect();
+        let peak = intervals
+            .iter()
+            .map(|&(s, _)| max_overlap_of(&intervals, s, 0.0))
+            .max()
+            .unwrap_or(0);
+        if peak > host.max_concurrent {
+            return bad(format!(
+                "host {} runs {peak} tasks at once, its load limit allows {}",
+                host.name, host.max_concurrent
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Replays the downloads in order at one server and returns when each item is on its host.
+fn download_ready(
+    problem: &Problem,
+    downloads: &[Download],
+    image: bool,
+) -> Result<std::collections::BTreeMap<(usize, usize), f64>> {
+    let mut ready = std::collections::BTreeMap::new();
+    let mut free = 0.0_f64;
+    let mut seen = BTreeSet::new();
+    for d in downloads {
+        let host = problem.hosts.get(d.host).ok_or_else(|| {
+            Error::InvalidSchedule(format!("download to unknown host {}", d.host))
+        })?;
+        let duration = if image {
+            host.image_download_time.get(d.item)
+        } else {
+            host.file_download_time.get(d.item)
+        }
+        .copied()
+        .ok_or_else(|| Error::InvalidSchedule(format!("download of unknown item {}", d.item)))?;
+        if !seen.insert((d.host, d.item)) {
+            return Err(Error::InvalidSchedule(format!(
+                "item {} downloaded twice to {}",
+                d.item, host.name
+            )));
+        }
+        // One download at a time, back to back from time 0.
+        free += duration;
+        ready.insert((d.host, d.item), free);
+    }
+    Ok(ready)
+}
+
+/// Replays a valid schedule as early as possible: tasks in the order of their planned start,
+/// each at the earliest time its data, image, files, vCPU and host load allow. Returns each
+/// task's simulated (start, finish). Never later than the plan, since the plan is feasible.
+pub fn simulate(problem: &Problem, schedule: &Schedule) -> Result<Vec<(f64, f64)>> {
+    check(problem, schedule)?;
+    let image_ready = download_ready(problem, &schedule.image_downloads, true)?;
+    let file_ready = download_ready(problem, &schedule.file_downloads, false)?;
+    let mut order: Vec<TaskId> = (0..problem.n_tasks()).collect();
+    order.sort_by(|&a, &b| {
+        schedule.assignments[a]
+            .start
+            .total_cmp(&schedule.assignments[b].start)
+            .then(a.cmp(&b))
+    });
+    let mut times = vec![(f64::NAN, f64::NAN); problem.n_tasks()];
+    let mut vcpu_free = vec![0.0_f64; problem.n_vcpus()];
+    let mut host_intervals: Vec<Vec<(f64, f64)>> = vec![Vec::new(); problem.hosts.len()];
+    for task in order {
+        let a = schedule.assignments[task];
+        let host = problem.host_of(a.vcpu);
+        let info = &problem.hosts[host];
+        let mut ready = vcpu_free[a.vcpu];
+        for &(pred, data) in &problem.preds[task] {
+            let p = schedule.assignments[pred];
+            ready = ready
+                .max(times[pred].1 + problem.transfer_time(data, problem.host_of(p.vcpu), host));
+        }
+        let sf = problem.task_type[task];
+        if !info.preloaded_images[sf] {
+            ready = ready.max(image_ready.get(&(host, sf)).copied().unwrap_or(0.0));
+        }
+        for &f in &problem.task_files[task] {
+            if !info.preloaded_files[f] {
+                ready = ready.max(file_ready.get(&(host, f)).copied().unwrap_or(0.0));
+            }
+        }
+        let duration = problem.exec_time(task, a.vcpu);
+        let intervals = &host_intervals[host];
+        let mut candidates: Vec<f64> = std::iter::once(ready)
+            .chain(intervals.iter().map(|i| i.1).filter(|&t| t > ready))
+            .collect();
+        candidates.sort_by(f64::total_cmp);
+        let start = candidates
+            .iter()
+            .copied()
+            .find(|&t| max_overlap_of(intervals, t, duration) < info.max_concurrent)
+            .unwrap_or(ready);
+        times[task] = (start, start + duration);
+        vcpu_free[a.vcpu] = start + duration;
+        host_intervals[host].push((start, start + duration));
+    }
+    Ok(times)
+}
+
+/// Checks, simulates and measures a schedule.
+pub fn evaluate(problem: &Problem, schedule: &Schedule) -> Result<Metrics> {
+    let times = simulate(problem, schedule)?;
+    let response_time = times.iter().map(|t| t.1).fold(0.0, f64::max);
+    let instances = schedule.instances(problem).len();
+    let vcpus: BTreeSet<usize> = schedule.assignments.iter().map(|a| a.vcpu).collect();
+    let hosts: BTreeSet<usize> = vcpus.iter().map(|&v| problem.host_of(v)).collect();
+    let fastest = (0..problem.n_vcpus())
+        .map(|v| {
+            (0..problem.n_tasks())
+                .map(|t| problem.exec_time(t, v))
+                .sum::<f64>()
+        })
+        .fold(f64::INFINITY, f64::min);
+    let efficiency = if response_time > 0.0 {
+        fastest / response_time / vcpus.len() as f64
+    } else {
+        0.0
+    };
+    Ok(Metrics {
+        response_time,
+        instances,
+        sharing_degree: problem.n_tasks() as f64 / instances.max(1) as f64,
+        vcpus_used: vcpus.len(),
+        hosts_used: hosts.len(),
+        efficiency,
+        image_downloads: schedule.image_downloads.len(),
+        file_downloads: schedule.file_downloads.len(),
+    })
+}

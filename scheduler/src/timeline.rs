@@ -1,0 +1,349 @@
+//! The placement engine shared by all algorithms: busy slots of every vCPU and host, SF
+//! instances and the download queues of the image repository and the file server.
+//!
+//! Timing model (also described in `docs/scheduler.md`):
+//! - a task starts when its inputs have arrived (predecessor finish + transfer, 0 on one host),
+//!   its SF instance's image is on the host, its input files are on the host, its vCPU is idle,
+//!   and fewer than the host's `max_concurrent` tasks are running;
+//! - the repository (and the file server) serves one download at a time, first come first
+//!   served from time 0, in the order the scheduler creates the need.
+
+use crate::problem::{HostId, Problem, SfTypeId, TaskId, VcpuId};
+use crate::schedule::{Assignment, Download, Schedule};
+
+/// Slack for comparing floating-point times.
+pub(crate) const EPS: f64 = 1e-9;
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: f64,
+    finish: f64,
+}
+
+/// Where a task would run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Estimate {
+    pub(crate) start: f64,
+    pub(crate) finish: f64,
+}
+
+/// May a task fill an idle gap before the last task of a vCPU?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slotting {
+    /// HEFT's insertion policy.
+    Insertion,
+    /// Only after the last task already on the vCPU.
+    Append,
+}
+
+/// Does an estimate account for image and file downloads? Published baselines do not know
+/// about SF images; the actual placement always does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Awareness {
+    /// Include downloads.
+    Downloads,
+    /// Only data arrival and vCPU/host availability.
+    ComputeOnly,
+}
+
+#[derive(Debug)]
+pub(crate) struct Timeline<'p> {
+    pub(crate) problem: &'p Problem,
+    vcpu_busy: Vec<Vec<Slot>>,
+    host_busy: Vec<Vec<Slot>>,
+    /// `instance_ready[h * types + t]`: when the image is on the host, once the instance exists.
+    instance_ready: Vec<Option<f64>>,
+    file_ready: Vec<Option<f64>>,
+    repository_free: f64,
+    file_server_free: f64,
+    placed: Vec<Option<Assignment>>,
+    image_downloads: Vec<Download>,
+    file_downloads: Vec<Download>,
+    vcpu_work: Vec<f64>,
+}
+
+impl<'p> Timeline<'p> {
+    pub(crate) fn new(problem: &'p Problem) -> Self {
+        let hosts = problem.hosts.len();
+        Self {
+            problem,
+            vcpu_busy: vec![Vec::new(); problem.n_vcpus()],
+            host_busy: vec![Vec::new(); hosts],
+            instance_ready: vec![None; hosts * problem.type_names.len()],
+            file_ready: vec![None; hosts * problem.file_names.len()],
+            repository_free: 0.0,
+            file_server_free: 0.0,
+            placed: vec![None; problem.n_tasks()],
+            image_downloads: Vec::new(),
+            file_downloads: Vec::new(),
+            vcpu_work: vec![0.0; problem.n_vcpus()],
+        }
+    }
+
+    /// Is there already an instance of SF type `sf` on `host`?
+    pub(crate) fn has_instance(&self, host: HostId, sf: SfTypeId) -> bool {
+        self.instance_ready[host * self.problem.type_names.len() + sf].is_some()
+    }
+
+    /// Total execution time already placed on a vCPU.
+    pub(crate) fn vcpu_work(&self, vcpu: VcpuId) -> f64 {
+        self.vcpu_work[vcpu]
+    }
+
+    /// Is any task placed on this vCPU?
+    pub(crate) fn vcpu_used(&self, vcpu: VcpuId) -> bool {
+        !self.vcpu_busy[vcpu].is_empty()
+    }
+
+    /// The placement of a task, once placed.
+    pub(crate) fn placement(&self, task: TaskId) -> Option<Assignment> {
+        self.placed[task]
+    }
+
+    /// When all inputs of `task` can be on `host`.
+    pub(crate) fn data_ready(&self, task: TaskId, host: HostId) -> f64 {
+        self.problem.preds[task]
+            .iter()
+            .map(|&(pred, data)| match self.placed[pred] {
+                Some(a) => {
+                    a.finish
+                        + self
+                            .problem
+                            .transfer_time(data, self.problem.host_of(a.vcpu), host)
+                }
+                // Algorithms place predecessors first; an unplaced one cannot delay yet.
+                None => 0.0,
+            })
+            .fold(0.0, f64::max)
+    }
+
+    fn image_ready_if_placed(&self, host: HostId, sf: SfTypeId) -> f64 {
+        let types = self.problem.type_names.len();
+        match self.instance_ready[host * types + sf] {
+            Some(ready) => ready,
+            None if self.problem.hosts[host].preloaded_images[sf] => 0.0,
+            None => self.repository_free + self.problem.hosts[host].image_download_time[sf],
+        }
+    }
+
+    fn files_ready_if_placed(&self, task: TaskId, host: HostId) -> f64 {
+        let files = self.problem.file_names.len();
+        let info = &self.problem.hosts[host];
+        let mut queue = self.file_server_free;
+        let mut ready: f64 = 0.0;
+        for &f in &self.problem.task_files[task] {
+            match self.file_ready[host * files + f] {
+                Some(at) => ready = ready.max(at),
+                None if info.preloaded_files[f] => {}
+                None => {
+                    queue += info.file_download_time[f];
+                    ready = ready.max(queue);
+                }
+            }
+        }
+        ready
+    }
+
+    /// Where `task` would start and finish on `vcpu` if placed now.
+    pub(crate) fn estimate(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        slotting: Slotting,
+        awareness: Awareness,
+    ) -> Estimate {
+        let host = self.problem.host_of(vcpu);
+        let mut ready = self.data_ready(task, host);
+        if awareness == Awareness::Downloads {
+            ready = ready
+                .max(self.image_ready_if_placed(host, self.problem.task_type[task]))
+                .max(self.files_ready_if_placed(task, host));
+        }
+        let duration = self.problem.exec_time(task, vcpu);
+        let start = self.earliest_start(vcpu, host, ready, duration, slotting);
+        Estimate {
+            start,
+            finish: start + duration,
+        }
+    }
+
+    /// Places `task` on `vcpu` for good, creating its instance and downloads if needed.
+    pub(crate) fn commit(&mut self, task: TaskId, vcpu: VcpuId, slotting: Slotting) -> Estimate {
+        let problem = self.problem;
+        let host = problem.host_of(vcpu);
+        let sf = problem.task_type[task];
+        let types = problem.type_names.len();
+        let info = &problem.hosts[host];
+        if self.instance_ready[host * types + sf].is_none() {
+            let ready = if info.preloaded_images[sf] {
+                0.0
+            } else {
+                let start = self.repository_free;
+                let finish = start + info.image_download_time[sf];
+                self.repository_free = finish;
+                self.image_downloads.push(Download {
+                    host,
+                    item: sf,
+                    start,
+                    finish,
+                });
+                finish
+            };
+            self.instance_ready[host * types + sf] = Some(ready);
+        }
+        let files = problem.file_names.len();
+        for &f in &problem.task_files[task] {
+            if self.file_ready[host * files + f].is_none() {
+                let ready = if info.preloaded_files[f] {
+                    0.0
+                } else {
+                    let start = self.file_server_free;
+                    let finish = start + info.file_download_time[f];
+                    self.file_server_free = finish;
+                    self.file_downloads.push(Download {
+                        host,
+                        item: f,
+                        start,
+                        finish,
+                    });
+                    finish
+                };
+                self.file_ready[host * files + f] = Some(ready);
+            }
+        }
+        let estimate = self.estimate(task, vcpu, slotting, Awareness::Downloads);
+        let slot = Slot {
+            start: estimate.start,
+            finish: estimate.finish,
+        };
+        insert_sorted(&mut self.vcpu_busy[vcpu], slot);
+        insert_sorted(&mut self.host_busy[host], slot);
+        self.vcpu_work[vcpu] += estimate.finish - estimate.start;
+        self.placed[task] = Some(Assignment {
+            vcpu,
+            start: estimate.start,
+            finish: estimate.finish,
+        });
+        estimate
+    }
+
+    /// The earliest start at or after `ready` where the vCPU is idle for `duration` and the
+    /// host stays within its load limit.
+    fn earliest_start(
+        &self,
+        vcpu: VcpuId,
+        host: HostId,
+        ready: f64,
+        duration: f64,
+        slotting: Slotting,
+    ) -> f64 {
+        let slots = &self.vcpu_busy[vcpu];
+        let lower = match slotting {
+            Slotting::Insertion => ready,
+            Slotting::Append => slots.last().map_or(ready, |s| ready.max(s.finish)),
+        };
+        let info = &self.problem.hosts[host];
+        if info.max_concurrent >= info.vcpus.len() {
+            // The limit cannot bind: one task per vCPU already keeps the host within it.
+            return first_gap(slots, lower, duration);
+        }
+        let host_slots = &self.host_busy[host];
+        let mut candidates: Vec<f64> = std::iter::once(lower)
+            .chain(slots.iter().map(|s| s.finish))
+            .chain(host_slots.iter().map(|s| s.finish))
+            .filter(|&t| t >= lower)
+            .collect();
+        candidates.sort_by(f64::total_cmp);
+        candidates.dedup();
+        for &t in &candidates {
+            if is_idle(slots, t, duration)
+                && max_overlap(host_slots, t, duration) < info.max_concurrent
+            {
+                return t;
+            }
+        }
+        // After every busy slot of the host nothing is running; unreachable in practice.
+        candidates.last().copied().unwrap_or(lower)
+    }
+
+    /// Turns the timeline into the output schedule.
+    pub(crate) fn into_schedule(self, algorithm: &str) -> Schedule {
+        let assignments = self
+            .placed
+            .iter()
+            .map(|a| {
+                a.unwrap_or(Assignment {
+                    vcpu: 0,
+                    start: f64::NAN,
+                    finish: f64::NAN,
+                })
+            })
+            .collect();
+        Schedule {
+            algorithm: algorithm.to_owned(),
+            assignments,
+            image_downloads: self.image_downloads,
+            file_downloads: self.file_downloads,
+        }
+    }
+}
+
+fn insert_sorted(slots: &mut Vec<Slot>, slot: Slot) {
+    let at = slots.partition_point(|s| s.start <= slot.start);
+    slots.insert(at, slot);
+}
+
+/// First time at or after `lower` with `duration` idle on a vCPU (slots sorted, disjoint).
+fn first_gap(slots: &[Slot], lower: f64, duration: f64) -> f64 {
+    let mut t = lower;
+    // Skip slots that end before `lower`; they are sorted by start and disjoint, so by finish.
+    let first = slots.partition_point(|s| s.finish <= lower + EPS);
+    for slot in &slots[first..] {
+        if t + duration <= slot.start + EPS {
+            return t;
+        }
+        t = t.max(slot.finish);
+    }
+    t
+}
+
+fn is_idle(slots: &[Slot], t: f64, duration: f64) -> bool {
+    let first = slots.partition_point(|s| s.finish <= t + EPS);
+    slots[first..]
+        .first()
+        .is_none_or(|s| s.start >= t + duration - EPS)
+}
+
+/// The largest number of host slots running at once within `[t, t + duration)`.
+pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) -> usize {
+    let end = t + duration;
+    let mut events: Vec<(f64, i32)> = Vec::new();
+    for &(start, finish) in intervals {
+        let overlaps = if duration <= EPS {
+            start <= t + EPS && finish > t + EPS
+        } else {
+            start < end - EPS && finish > t + EPS
+        };
+        if overlaps {
+            events.push((start.max(t), 1));
+            events.push((finish.min(end.max(t + EPS)), -1));
+        }
+    }
+    // Ends sort before starts at the same instant: back-to-back tasks do not overlap.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut running, mut peak) = (0_i32, 0_i32);
+    for (_, delta) in events {
+        running += delta;
+        peak = peak.max(running);
+    }
+    usize::try_from(peak).unwrap_or(0)
+}
+
+fn max_overlap(slots: &[Slot], t: f64, duration: f64) -> usize {
+    let intervals: Vec<(f64, f64)> = slots
+        .iter()
+        .take_while(|s| s.start < t + duration.max(EPS))
+        .map(|s| (s.start, s.finish))
+        .collect();
+    max_overlap_of(&intervals, t, duration)
+}
