@@ -1,0 +1,263 @@
+//! The daemon's configuration (TOML). Every field has a default, stated here and in
+//! `docs/configuration.md`; an empty file is a valid configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Table bounds and forwarding behaviour.
+    pub tables: TablesConfig,
+    /// Function chaining.
+    pub chain: ChainConfig,
+    /// Listening faces.
+    pub faces: FacesConfig,
+    /// Faces to create at start.
+    #[serde(rename = "face")]
+    pub static_faces: Vec<StaticFace>,
+    /// Routes to install at start.
+    #[serde(rename = "route")]
+    pub static_routes: Vec<StaticRoute>,
+    /// Strategy choices at start.
+    #[serde(rename = "strategy")]
+    pub strategies: Vec<StrategyChoiceConfig>,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Parses a TOML document.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: Self = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// Checks values that TOML types cannot.
+    pub fn validate(&self) -> Result<()> {
+        self.faces.tcp_listen_addr()?;
+        self.faces.udp_listen_addr()?;
+        self.faces.quic_listen_addr()?;
+        let t = &self.tables;
+        if t.pit_max_entries == 0 {
+            return Err(Error::Config(
+                "tables.pit_max_entries must be at least 1".into(),
+            ));
+        }
+        if self.chain.max_functions == 0 {
+            return Err(Error::Config(
+                "chain.max_functions must be at least 1".into(),
+            ));
+        }
+        for r in &self.static_routes {
+            r.prefix
+                .parse::<nfwd_tlv::Name>()
+                .map_err(|e| Error::Config(format!("route prefix {:?}: {e}", r.prefix)))?;
+        }
+        for s in &self.strategies {
+            s.prefix
+                .parse::<nfwd_tlv::Name>()
+                .map_err(|e| Error::Config(format!("strategy prefix {:?}: {e}", s.prefix)))?;
+        }
+        Ok(())
+    }
+}
+
+/// `[tables]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TablesConfig {
+    /// Most PIT entries at once; Interests beyond it are dropped and counted. Default 131072.
+    pub pit_max_entries: usize,
+    /// Content store capacity in packets (0 disables caching). Default 65536 (NFD's).
+    pub cs_max_entries: usize,
+    /// Cache unsolicited Data (Data matching no PIT entry). Default false, as NFD.
+    pub cs_admit_unsolicited: bool,
+    /// How long a nonce stays in the dead nonce list, in milliseconds. Default 6000 (NFD's).
+    pub dead_nonce_lifetime_ms: u64,
+    /// Bound on the dead nonce list. Default 65536.
+    pub dead_nonce_max_entries: usize,
+    /// Largest InterestLifetime honoured, in milliseconds (longer ones are cut). Default 120000.
+    pub max_interest_lifetime_ms: u64,
+}
+
+impl Default for TablesConfig {
+    fn default() -> Self {
+        Self {
+            pit_max_entries: 131_072,
+            cs_max_entries: 65_536,
+            cs_admit_unsolicited: false,
+            dead_nonce_lifetime_ms: 6_000,
+            dead_nonce_max_entries: 65_536,
+            max_interest_lifetime_ms: 120_000,
+        }
+    }
+}
+
+/// `[chain]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Longest function stack accepted; longer ones get a Nack. Default 8.
+    pub max_functions: usize,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self { max_functions: 8 }
+    }
+}
+
+/// `[faces]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FacesConfig {
+    /// Unix stream socket applications connect to. Default `/run/nfwd/nfwd.sock`.
+    pub unix_path: Option<PathBuf>,
+    /// Also listen at NFD's `/run/nfd/nfd.sock`, so NDN applications find nfwd with no
+    /// configuration. Default false.
+    pub nfd_compat_socket: bool,
+    /// TCP listen address. Default `"127.0.0.1:6363"` (loopback only); `""` disables.
+    pub tcp_listen: String,
+    /// UDP listen address. Default `"127.0.0.1:6363"`; `""` disables.
+    pub udp_listen: String,
+    /// QUIC listen address (between forwarders). Default `""` (disabled).
+    pub quic_listen: String,
+    /// MTU of UDP faces: larger packets are fragmented with NDNLPv2. Default 8800 (NFD's).
+    pub udp_mtu: usize,
+    /// Seconds an on-demand face may stay idle before it is closed. Default 600.
+    pub idle_timeout_s: u64,
+}
+
+impl Default for FacesConfig {
+    fn default() -> Self {
+        Self {
+            unix_path: Some(PathBuf::from("/run/nfwd/nfwd.sock")),
+            nfd_compat_socket: false,
+            tcp_listen: "127.0.0.1:6363".into(),
+            udp_listen: "127.0.0.1:6363".into(),
+            quic_listen: String::new(),
+            udp_mtu: 8800,
+            idle_timeout_s: 600,
+        }
+    }
+}
+
+impl FacesConfig {
+    /// The TCP listen address, if enabled.
+    pub fn tcp_listen_addr(&self) -> Result<Option<SocketAddr>> {
+        parse_listen("faces.tcp_listen", &self.tcp_listen)
+    }
+
+    /// The UDP listen address, if enabled.
+    pub fn udp_listen_addr(&self) -> Result<Option<SocketAddr>> {
+        parse_listen("faces.udp_listen", &self.udp_listen)
+    }
+
+    /// The QUIC listen address, if enabled.
+    pub fn quic_listen_addr(&self) -> Result<Option<SocketAddr>> {
+        parse_listen("faces.quic_listen", &self.quic_listen)
+    }
+}
+
+fn parse_listen(field: &str, text: &str) -> Result<Option<SocketAddr>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim()
+        .parse()
+        .map(Some)
+        .map_err(|e| Error::Config(format!("{field} = {text:?}: {e} (want IP:port, or \"\")")))
+}
+
+/// `[[face]]`: a face created at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticFace {
+    /// Remote URI: `udp4://host:port`, `tcp4://host:port`, `quic://host:port`, `unix:///path`.
+    pub uri: String,
+    /// `persistent` (default) or `permanent`.
+    #[serde(default = "default_persistency")]
+    pub persistency: String,
+}
+
+fn default_persistency() -> String {
+    "persistent".into()
+}
+
+/// `[[route]]`: a route installed at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    /// Name prefix.
+    pub prefix: String,
+    /// Remote URI of the face (one of `[[face]]`).
+    pub face: String,
+    /// Cost. Default 0.
+    #[serde(default)]
+    pub cost: u64,
+}
+
+/// `[[strategy]]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyChoiceConfig {
+    /// Name prefix.
+    pub prefix: String,
+    /// Strategy name, e.g. `/localhost/nfd/strategy/multicast`.
+    pub strategy: String,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `nfwd_forwarder=debug`. Default `info`; the
+    /// `NFWD_LOG` environment variable overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = Config::from_toml("[tables]\npit_max_entries = 0\n").unwrap_err();
+        assert!(e.to_string().contains("pit_max_entries"));
+        let e = Config::from_toml("[tables]\nbogus = 1\n").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = Config::from_toml("[[route]]\nprefix = \"/a//b\"\nface = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("route prefix"));
+        let e = Config::from_toml("[faces]\ntcp_listen = \"localhost\"\n").unwrap_err();
+        assert!(e.to_string().contains("faces.tcp_listen"));
+        let c = Config::from_toml("[faces]\nudp_listen = \"\"\n").unwrap();
+        assert_eq!(c.faces.udp_listen_addr().unwrap(), None);
+    }
+}

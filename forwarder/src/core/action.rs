@@ -1,0 +1,35 @@
+//! What the core asks its driver to do.
+
+use bytes::Bytes;
+
+use super::face::{FaceId, Persistency};
+
+/// An instruction from the core to the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write `frame` (one complete link frame: a bare packet or an LpPacket) on `face`.
+    Send {
+        /// Where.
+        face: FaceId,
+        /// What.
+        frame: Bytes,
+    },
+    /// Management (`faces/create`) asked for a face; the driver creates it and reports the
+    /// outcome with [`super::Forwarder::face_created`], quoting `request`.
+    CreateFace {
+        /// Matches the report to the command.
+        request: u64,
+        /// Remote URI, e.g. `udp4://127.0.0.1:6363`.
+        remote_uri: String,
+        /// Requested persistency.
+        persistency: Persistency,
+        /// MTU override, if the command gave one.
+        mtu: Option<u64>,
+    },
+    /// Close `face` (management `faces/destroy`, or an idle on-demand face). The driver closes
+    /// the socket and then calls [`super::Forwarder::face_closed`].
+    CloseFace {
+        /// Which.
+        face: FaceId,
+    },
+}

@@ -1,0 +1,130 @@
+//! Faces as the core sees them: identity, scope, persistency, MTU and counters. The sockets
+//! behind them live in the driver.
+
+use std::fmt;
+
+/// A face identifier. Never reused while the forwarder runs; 1–255 are reserved as in NFD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FaceId(pub u64);
+
+impl FaceId {
+    /// The internal face that management is reached through (`/localhost/nfd`).
+    pub const INTERNAL: Self = Self(1);
+    /// The content store, as a pseudo-face in logs and counters.
+    pub const CONTENT_STORE: Self = Self(254);
+    /// The null face: packets sent to it are dropped.
+    pub const NULL: Self = Self(255);
+    /// The first id given to a real face.
+    pub const FIRST_DYNAMIC: u64 = 256;
+}
+
+impl fmt::Display for FaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Whether a face reaches applications on this node (local) or other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceScope {
+    /// Unix sockets and loopback: applications (and SFs) on this node.
+    Local,
+    /// Everything else.
+    NonLocal,
+}
+
+/// How long a face lives (NFD's FacePersistency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistency {
+    /// Created by an incoming connection or datagram; closed when idle or on error.
+    OnDemand,
+    /// Created by configuration or management; closed on error.
+    Persistent,
+    /// Never closed; reconnects after errors.
+    Permanent,
+}
+
+impl Persistency {
+    /// NFD's numeric code.
+    #[must_use]
+    pub fn code(self) -> u64 {
+        match self {
+            Self::Persistent => 0,
+            Self::OnDemand => 1,
+            Self::Permanent => 2,
+        }
+    }
+
+    /// From NFD's numeric code.
+    #[must_use]
+    pub fn from_code(code: u64) -> Option<Self> {
+        match code {
+            0 => Some(Self::Persistent),
+            1 => Some(Self::OnDemand),
+            2 => Some(Self::Permanent),
+            _ => None,
+        }
+    }
+}
+
+/// Point-to-point or multi-access link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// One peer.
+    PointToPoint,
+    /// Many peers (multicast).
+    MultiAccess,
+}
+
+/// What the driver tells the core about a new face.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceInfo {
+    /// Remote URI, e.g. `udp4://127.0.0.1:6363`, `unix:///run/nfd/nfd.sock`, `fd://12`.
+    pub remote_uri: String,
+    /// Local URI, e.g. `udp4://127.0.0.1:6363`.
+    pub local_uri: String,
+    /// Scope.
+    pub scope: FaceScope,
+    /// Persistency.
+    pub persistency: Persistency,
+    /// Link type.
+    pub link_type: LinkType,
+    /// Largest packet the link carries in one frame; `None` for stream faces (no
+    /// fragmentation needed). Datagram faces get NDNLPv2 fragmentation above it.
+    pub mtu: Option<usize>,
+}
+
+/// Per-face counters, as NFD's FaceStatus reports them plus drops by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaceCounters {
+    /// Interests received.
+    pub in_interests: u64,
+    /// Data received.
+    pub in_data: u64,
+    /// Nacks received.
+    pub in_nacks: u64,
+    /// Interests sent.
+    pub out_interests: u64,
+    /// Data sent.
+    pub out_data: u64,
+    /// Nacks sent.
+    pub out_nacks: u64,
+    /// Bytes received (link frames).
+    pub in_bytes: u64,
+    /// Bytes sent (link frames).
+    pub out_bytes: u64,
+    /// Frames that could not be decoded.
+    pub drop_malformed: u64,
+    /// Packets dropped by scope rules (`/localhost` on a non-local face).
+    pub drop_scope: u64,
+    /// Interests dropped for HopLimit 0.
+    pub drop_hop_limit: u64,
+    /// Data that matched no PIT entry.
+    pub drop_unsolicited: u64,
+    /// Interests looped back (duplicate nonce).
+    pub drop_loop: u64,
+    /// Packets dropped because a table was at its bound.
+    pub drop_overload: u64,
+    /// Fragments dropped by reassembly.
+    pub drop_reassembly: u64,
+}
