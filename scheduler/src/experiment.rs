@@ -16,7 +16,7 @@ use std::path::Path;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::algorithms::{Algorithm, Scheduler};
+use crate::algorithms::{Algorithm, Heft, Scheduler, SfCuv, SfCuvParams};
 use crate::error::{Error, Result};
 use crate::model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
 use crate::problem::Problem;
@@ -102,13 +102,27 @@ pub const FIG32_TYPES: [&str; 6] = ["A", "B", "C", "D", "E", "F"];
 /// A Fig. 31-like environment: heterogeneity drawn from `seed`; with `predeploy`, every host
 /// already holds every SF image.
 pub fn fig31_infrastructure(seed: u64, predeploy: bool, load_limit: f64) -> Infrastructure {
+    fig31_infrastructure_with(seed, predeploy, load_limit, DEFAULT_SPEED_RANGE)
+}
+
+/// vCPU speeds (Gop/s) are drawn uniformly from this range, one per VM.
+pub const DEFAULT_SPEED_RANGE: (f64, f64) = (1.0, 3.0);
+
+/// [`fig31_infrastructure`] with the range the VM speeds are drawn from.
+pub fn fig31_infrastructure_with(
+    seed: u64,
+    predeploy: bool,
+    load_limit: f64,
+    speed_range: (f64, f64),
+) -> Infrastructure {
+    let (slowest, fastest) = (speed_range.0, speed_range.1.max(speed_range.0 + 1e-6));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut hosts = Vec::new();
     for (network, prefix) in [("nw1", "vm1"), ("nw2", "vm2")] {
         for k in 1..=4 {
             let vcpus = if rng.random_range(0..2) == 0 { 2 } else { 4 };
-            // Cores of one physical host run at one speed; hosts differ by up to 3x.
-            let speed = (rng.random_range(1.0..3.0_f64) * 100.0).round() / 100.0;
+            // Cores of one physical host run at one speed; hosts differ.
+            let speed = (rng.random_range(slowest..fastest) * 100.0).round() / 100.0;
             hosts.push(Host {
                 name: format!("{prefix}{k}"),
                 network: network.to_owned(),
@@ -164,6 +178,10 @@ pub struct ExperimentConfig {
     pub seeds: Vec<u64>,
     /// The load limit of every host.
     pub load_limit: f64,
+    /// Range of the VMs' vCPU speeds, Gop/s.
+    pub speed_range: (f64, f64),
+    /// SF-CUV's `move_slack` (see [`crate::SfCuvParams`]).
+    pub move_slack: f64,
 }
 
 impl Default for ExperimentConfig {
@@ -172,6 +190,8 @@ impl Default for ExperimentConfig {
             partitions: (2..=16).collect(),
             seeds: (1..=10).collect(),
             load_limit: DEFAULT_LOAD_LIMIT,
+            speed_range: DEFAULT_SPEED_RANGE,
+            move_slack: SfCuvParams::default().move_slack,
         }
     }
 }
@@ -226,20 +246,44 @@ pub struct ExperimentResults {
     pub rows: Vec<Row>,
     /// Means over seeds.
     pub summary: Vec<SummaryRow>,
+    /// Ablation, not in the seed: HEFT choosing with image and file downloads in its EFT.
+    /// Per (pre-deployment, |B|): mean sharing, mean normalised response time and efficiency.
+    pub heft_aware: Vec<(bool, usize, f64, f64, f64)>,
 }
 
 /// Runs every algorithm on every configuration; every schedule is checked by the simulator.
 pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
+    let sf_cuv = SfCuv::new(SfCuvParams {
+        move_slack: config.move_slack,
+        ..SfCuvParams::default()
+    });
+    let heft_aware = Heft {
+        aware_of_downloads: true,
+    };
     let mut rows = Vec::new();
+    let mut ablation: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
     for predeploy in [false, true] {
         for &partitions in &config.partitions {
             let workflow = fig32_workflow(partitions);
             for &seed in &config.seeds {
-                let infra = fig31_infrastructure(seed, predeploy, config.load_limit);
+                let infra = fig31_infrastructure_with(
+                    seed,
+                    predeploy,
+                    config.load_limit,
+                    config.speed_range,
+                );
                 let problem = Problem::new(&workflow, &infra)?;
+                let mut reference = None;
                 for algorithm in Algorithm::ALL {
-                    let schedule = algorithm.schedule(&problem);
+                    let schedule = if algorithm == Algorithm::SfCuv {
+                        sf_cuv.schedule(&problem)
+                    } else {
+                        algorithm.schedule(&problem)
+                    };
                     let metrics = evaluate(&problem, &schedule)?;
+                    if algorithm == Algorithm::SfCuv {
+                        reference = Some(metrics);
+                    }
                     rows.push(Row {
                         predeploy,
                         partitions,
@@ -248,11 +292,27 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
                         metrics,
                     });
                 }
+                if let Some(base) = reference {
+                    let m = evaluate(&problem, &heft_aware.schedule(&problem))?;
+                    let acc = ablation.entry((predeploy, partitions)).or_default();
+                    acc[0] += m.sharing_degree;
+                    acc[1] += m.response_time / base.response_time;
+                    acc[2] += m.efficiency / base.efficiency;
+                    acc[3] += 1.0;
+                }
             }
         }
     }
     let summary = summarize(&rows)?;
-    Ok(ExperimentResults { rows, summary })
+    let heft_aware = ablation
+        .into_iter()
+        .map(|((p, b), a)| (p, b, a[0] / a[3], a[1] / a[3], a[2] / a[3]))
+        .collect();
+    Ok(ExperimentResults {
+        rows,
+        summary,
+        heft_aware,
+    })
 }
 
 fn summarize(rows: &[Row]) -> Result<Vec<SummaryRow>> {
@@ -359,6 +419,20 @@ impl ExperimentResults {
         out
     }
 
+    /// The HEFT-with-downloads ablation as CSV.
+    pub fn heft_aware_csv(&self) -> String {
+        let mut out = String::from(
+            "predeploy,partitions,sharing_degree,normalized_response_time,normalized_efficiency\n",
+        );
+        for (predeploy, partitions, sharing, response, efficiency) in &self.heft_aware {
+            let _ = writeln!(
+                out,
+                "{predeploy},{partitions},{sharing:.4},{response:.4},{efficiency:.4}"
+            );
+        }
+        out
+    }
+
     /// The summary rows of one pre-deployment case and algorithm, by increasing |B|.
     pub fn series(&self, predeploy: bool, algorithm: Algorithm) -> Vec<&SummaryRow> {
         self.summary
@@ -377,6 +451,7 @@ impl ExperimentResults {
         for (name, text) in [
             ("results.csv", self.rows_csv()),
             ("summary.csv", self.summary_csv()),
+            ("ablation_heft_aware.csv", self.heft_aware_csv()),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(|source| Error::Io {

@@ -64,6 +64,15 @@ pub(crate) enum ScheduleCommand {
         /// |B| of the example schedules drawn as Gantt charts (0: none).
         #[arg(long, default_value_t = 8)]
         gantt_partitions: usize,
+        /// Slowest VM speed, Gop/s.
+        #[arg(long, default_value_t = experiment::DEFAULT_SPEED_RANGE.0)]
+        speed_min: f64,
+        /// Fastest VM speed, Gop/s.
+        #[arg(long, default_value_t = experiment::DEFAULT_SPEED_RANGE.1)]
+        speed_max: f64,
+        /// SF-CUV's move slack (share of a task's execution time a sharing move may cost).
+        #[arg(long, default_value_t = 0.0)]
+        move_slack: f64,
     },
     /// Write the experiment's workflow (Fig. 32) and infrastructure (Fig. 31) as TOML files.
     Example {
@@ -143,22 +152,36 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             seeds,
             load_limit,
             gantt_partitions,
+            speed_min,
+            speed_max,
+            move_slack,
         } => {
             anyhow::ensure!(
                 (1..=max_partitions).contains(&min_partitions) && seeds > 0,
                 "need 1 <= --min-partitions <= --max-partitions and --seeds >= 1"
             );
+            anyhow::ensure!(
+                speed_min > 0.0 && speed_min <= speed_max && move_slack >= 0.0,
+                "need 0 < --speed-min <= --speed-max and --move-slack >= 0"
+            );
             let config = ExperimentConfig {
                 partitions: (min_partitions..=max_partitions).collect(),
                 seeds: (1..=seeds).collect(),
                 load_limit,
+                speed_range: (speed_min, speed_max),
+                move_slack,
             };
             let started = std::time::Instant::now();
             let results = experiment::run(&config)?;
             let mut written = results.write(&out_dir)?;
             if gantt_partitions > 0 {
                 let workflow = experiment::fig32_workflow(gantt_partitions);
-                let infra = experiment::fig31_infrastructure(1, false, load_limit);
+                let infra = experiment::fig31_infrastructure_with(
+                    1,
+                    false,
+                    load_limit,
+                    (speed_min, speed_max),
+                );
                 let problem = Problem::new(&workflow, &infra)?;
                 for algorithm in Algorithm::ALL {
                     let path = out_dir.join(format!(

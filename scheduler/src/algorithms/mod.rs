@@ -117,7 +117,7 @@ impl Scheduler for Algorithm {
                 ..SfCuvParams::default()
             })
             .schedule(problem),
-            Self::Heft => Heft.schedule(problem),
+            Self::Heft => Heft::default().schedule(problem),
             Self::Peft => Peft.schedule(problem),
             Self::CapBased => CapBased.schedule(problem),
             Self::ComBased => ComBased.schedule(problem),

@@ -79,14 +79,24 @@ impl Scheduler for SfCuv {
             if self.params.reallocate {
                 let at_home =
                     timeline.estimate(task, home, Slotting::Insertion, Awareness::Downloads);
-                // A move may not push the projected response time past what staying home gives.
-                let bound = projected.max(at_home.finish + tail)
-                    + self.params.move_slack * problem.exec_time(task, home);
                 let sf = problem.task_type[task];
+                let home_host = problem.host_of(home);
+                // A new instance at home also delays every later download in the repository's
+                // queue by its own download time: charge that on top of the home estimate.
+                let externality = if timeline.has_instance(home_host, sf)
+                    || problem.hosts[home_host].preloaded_images[sf]
+                {
+                    0.0
+                } else {
+                    problem.hosts[home_host].image_download_time[sf]
+                };
+                // A move may not push the projected response time past what staying home costs.
+                let bound = projected.max(at_home.finish + tail + externality)
+                    + self.params.move_slack * problem.exec_time(task, home);
                 let key = |vcpu: VcpuId, finish: f64| {
                     (
-                        !timeline.has_instance(problem.host_of(vcpu), sf),
                         !timeline.vcpu_used(vcpu),
+                        !timeline.has_instance(problem.host_of(vcpu), sf),
                         OrdF64(finish),
                         vcpu,
                     )
@@ -367,24 +377,20 @@ fn pre_allocate(problem: &Problem, clusters: &[Cluster], rank: &[f64]) -> Vec<Vc
                 .sum();
             vcpu_load[vcpu] + exec + images + inputs + transfers
         };
-        let idle = |vcpu: VcpuId| {
+        // A vCPU is open to the cluster if it already runs clusters (they will run one after
+        // the other) or if its host may still run one more cluster at a time.
+        let open = |vcpu: VcpuId| {
             let h = problem.host_of(vcpu);
-            vcpu_load[vcpu] == 0.0 && host_clusters[h] < problem.hosts[h].max_concurrent
+            vcpu_load[vcpu] > 0.0 || host_clusters[h] < problem.hosts[h].max_concurrent
         };
-        let pick = |only_idle: bool| {
-            let mut best: Option<(f64, VcpuId)> = None;
-            for vcpu in 0..problem.n_vcpus() {
-                if only_idle && !idle(vcpu) {
-                    continue;
-                }
-                let c = cost(vcpu);
-                if best.is_none_or(|b| c < b.0 - EPS) {
-                    best = Some((c, vcpu));
-                }
+        let mut best: Option<(f64, VcpuId)> = None;
+        for vcpu in (0..problem.n_vcpus()).filter(|&v| open(v)) {
+            let c = cost(vcpu);
+            if best.is_none_or(|b| c < b.0 - EPS) {
+                best = Some((c, vcpu));
             }
-            best
-        };
-        let Some((_, vcpu)) = pick(true).or_else(|| pick(false)) else {
+        }
+        let Some((_, vcpu)) = best else {
             continue;
         };
         let h = problem.host_of(vcpu);

@@ -1,1 +1,0 @@
-//! The tokio driver (being written).
