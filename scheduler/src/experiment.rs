@@ -188,7 +188,7 @@ impl Default for ExperimentConfig {
     fn default() -> Self {
         Self {
             partitions: (2..=16).collect(),
-            seeds: (1..=10).collect(),
+            seeds: (1..=20).collect(),
             load_limit: DEFAULT_LOAD_LIMIT,
             speed_range: DEFAULT_SPEED_RANGE,
             move_slack: SfCuvParams::default().move_slack,

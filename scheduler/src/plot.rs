@@ -200,7 +200,7 @@ pub fn gantt_svg(problem: &Problem, schedule: &Schedule, path: &Path) -> Result<
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(110)
-        .build_cartesian_2d(0.0..end * 1.02, (0..rows).into_segmented())
+        .build_cartesian_2d(0.0..end * 1.02, (0..rows - 1).into_segmented())
         .map_err(|e| fail(e.to_string()))?;
     chart
         .configure_mesh()

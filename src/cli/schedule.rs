@@ -56,7 +56,7 @@ pub(crate) enum ScheduleCommand {
         #[arg(long, default_value_t = 16)]
         max_partitions: usize,
         /// Number of heterogeneity seeds (1..=N).
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 20)]
         seeds: u64,
         /// Load limit of every host, in (0, 1].
         #[arg(long, default_value_t = experiment::DEFAULT_LOAD_LIMIT)]
