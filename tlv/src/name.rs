@@ -357,6 +357,13 @@ impl Name {
         }
     }
 
+    /// The TLV-VALUE bytes of the first `n` components (all of them if `n >= len()`):
+    /// comparing these is comparing the prefixes, with no copy.
+    #[must_use]
+    pub fn prefix_value(&self, n: usize) -> &[u8] {
+        &self.value[..self.start_of(n.min(self.len()))]
+    }
+
     /// This name without its last component (the empty name stays empty).
     #[must_use]
     pub fn parent(&self) -> Self {

@@ -1,0 +1,365 @@
+//! The content store: recently forwarded Data, bounded in packets, least recently used first
+//! out (the `lru` crate).
+//!
+//! Entries are keyed by (name, function stack) — a function result is only ever returned for
+//! the identical chain (`docs/protocol.md` §3). Exact-name lookups go through the LRU's hash
+//! table with the packet's precomputed hash; CanBePrefix lookups scan an ordered index from the
+//! Interest name, since in canonical order all names under a prefix follow it contiguously.
+//!
+//! Stored packets are compact copies, so a cached Data never pins a larger receive buffer.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lru::LruCache;
+use nfwd_tlv::types::tt;
+use nfwd_tlv::{Data, Interest, Name};
+
+use super::keys::PrehashedBuild;
+
+/// How many candidates a CanBePrefix lookup examines at most, so a lookup under a crowded
+/// prefix has bounded cost.
+const PREFIX_SCAN_LIMIT: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    hash: u64,
+    name: Name,
+    chain: Option<Bytes>,
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+type OrderKey = (Option<Bytes>, Name);
+
+#[derive(Debug)]
+struct Entry {
+    data: Data,
+    stale_at: Instant,
+}
+
+/// Counters of the content store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsCounters {
+    /// Lookups answered.
+    pub hits: u64,
+    /// Lookups not answered.
+    pub misses: u64,
+    /// Data inserted (or refreshed).
+    pub inserts: u64,
+    /// Entries evicted for space.
+    pub evictions: u64,
+}
+
+/// The content store.
+#[derive(Debug)]
+pub struct ContentStore {
+    lru: LruCache<Key, Entry, PrehashedBuild>,
+    ordered: BTreeMap<OrderKey, u64>,
+    capacity: usize,
+    /// Admit Data into the store (NFD's `cs/config` admit flag).
+    pub admit: bool,
+    /// Answer Interests from the store (NFD's serve flag).
+    pub serve: bool,
+    counters: CsCounters,
+}
+
+impl ContentStore {
+    /// A store holding at most `capacity` packets (0 disables it).
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            lru: LruCache::unbounded_with_hasher(PrehashedBuild),
+            ordered: BTreeMap::new(),
+            capacity,
+            admit: true,
+            serve: true,
+            counters: CsCounters::default(),
+        }
+    }
+
+    /// Number of stored packets.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lru.len()
+    }
+
+    /// True if nothing is stored.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.lru.is_empty()
+    }
+
+    /// The capacity in packets.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn counters(&self) -> CsCounters {
+        self.counters
+    }
+
+    /// Changes the capacity, evicting the least recently used entries if needed.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        self.shrink_to(capacity);
+    }
+
+    fn shrink_to(&mut self, capacity: usize) {
+        while self.lru.len() > capacity {
+            let Some((key, _)) = self.lru.pop_lru() else {
+                break;
+            };
+            self.ordered.remove(&(key.chain, key.name));
+            self.counters.evictions += 1;
+        }
+    }
+
+    /// Stores `data`, whose (name, stack) hash is `key_hash`.
+    pub fn insert(&mut self, data: &Data, key_hash: u64, now: Instant) {
+        if !self.admit || self.capacity == 0 {
+            return;
+        }
+        // A compact copy: the received frame may share a larger buffer.
+        let Ok(data) = Data::decode(Bytes::copy_from_slice(data.wire())) else {
+            return;
+        };
+        let stale_at = now + Duration::from_millis(data.freshness_period_ms());
+        let chain = data.function_chain().map(|c| c.value_bytes().clone());
+        let order_key = (chain.clone(), data.name().clone());
+        let key = Key {
+            hash: key_hash,
+            name: data.name().clone(),
+            chain,
+        };
+        self.lru.put(key, Entry { data, stale_at });
+        self.ordered.insert(order_key, key_hash);
+        self.counters.inserts += 1;
+        self.shrink_to(self.capacity);
+    }
+
+    /// Finds a stored Data satisfying `interest`. `name_hashes` are the Interest name's prefix
+    /// hashes; `chain_hash` its stack's hash (see `keys`).
+    pub fn lookup(
+        &mut self,
+        interest: &Interest,
+        name_hashes: &nfwd_tlv::PrefixHashes,
+        chain_hash: u64,
+        now: Instant,
+    ) -> Option<Data> {
+        if !self.serve || self.lru.is_empty() {
+            return None;
+        }
+        let found = self.find(interest, name_hashes, chain_hash, now);
+        if found.is_some() {
+            self.counters.hits += 1;
+        } else {
+            self.counters.misses += 1;
+        }
+        found
+    }
+
+    fn find(
+        &mut self,
+        interest: &Interest,
+        name_hashes: &nfwd_tlv::PrefixHashes,
+        chain_hash: u64,
+        now: Instant,
+    ) -> Option<Data> {
+        let name = interest.name();
+        let chain = interest.function_chain().map(|c| c.value_bytes().clone());
+        let fresh_ok = |e: &Entry| !interest.must_be_fresh() || now < e.stale_at;
+        let ends_with_digest = name
+            .last()
+            .is_some_and(|c| u32::from(c.tlv_type()) == tt::IMPLICIT_SHA256_DIGEST_COMPONENT);
+        if ends_with_digest {
+            let data_name = name.parent();
+            let hash = super::keys::combine(name_hashes[name.len() - 1], chain_hash);
+            let key = Key {
+                hash,
+                name: data_name,
+                chain,
+            };
+            let e = self.lru.get(&key)?;
+            return (fresh_ok(e) && interest.matches(&e.data)).then(|| e.data.clone());
+        }
+        if !interest.can_be_prefix() {
+            let hash = super::keys::combine(name_hashes[name.len()], chain_hash);
+            let key = Key {
+                hash,
+                name: name.clone(),
+                chain,
+            };
+            let e = self.lru.get(&key)?;
+            return fresh_ok(e).then(|| e.data.clone());
+        }
+        // CanBePrefix: names under the prefix follow it in canonical order.
+        let start: OrderKey = (chain.clone(), name.clone());
+        let mut hit = None;
+        for ((c, n), &hash) in self.ordered.range(start..).take(PREFIX_SCAN_LIMIT) {
+            if *c != chain || !name.is_prefix_of(n) {
+                break;
+            }
+            let key = Key {
+                hash,
+                name: n.clone(),
+                chain: c.clone(),
+            };
+            if let Some(e) = self.lru.peek(&key)
+                && fresh_ok(e)
+            {
+                hit = Some(key);
+                break;
+            }
+        }
+        let key = hit?;
+        self.lru.get(&key).map(|e| e.data.clone())
+    }
+
+    /// Removes entries under `prefix` (any stack), at most `limit`; returns how many.
+    pub fn erase(&mut self, prefix: &Name, limit: usize) -> usize {
+        let victims: Vec<OrderKey> = self
+            .ordered
+            .iter()
+            .filter(|((_, n), _)| prefix.is_prefix_of(n))
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &victims {
+            if let Some(hash) = self.ordered.remove(k) {
+                self.lru.pop(&Key {
+                    hash,
+                    name: k.1.clone(),
+                    chain: k.0.clone(),
+                });
+            }
+        }
+        victims.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::{chain_hash, combine};
+    use nfwd_tlv::{DataBuilder, FunctionChain, InterestBuilder, NameHasher, Signer};
+
+    struct Fixture {
+        cs: ContentStore,
+        h: NameHasher,
+        now: Instant,
+    }
+
+    impl Fixture {
+        fn new(cap: usize) -> Self {
+            Self {
+                cs: ContentStore::new(cap),
+                h: NameHasher::new(),
+                now: Instant::now(),
+            }
+        }
+
+        fn put(&mut self, name: &str, chain: Option<&str>, fresh_ms: u64) {
+            let chain: Option<FunctionChain> = chain.map(|c| c.parse().unwrap());
+            let d = DataBuilder::new(name.parse().unwrap(), &b"x"[..])
+                .function_chain(chain.clone())
+                .freshness_ms(fresh_ms)
+                .build(&Signer::digest_sha256())
+                .unwrap();
+            let hash = combine(
+                d.name().full_hash(&self.h),
+                chain_hash(&self.h, chain.as_ref()),
+            );
+            self.cs.insert(&d, hash, self.now);
+        }
+
+        fn get(&mut self, name: &str, chain: Option<&str>, cbp: bool, mbf: bool) -> Option<Name> {
+            let chain: Option<FunctionChain> = chain.map(|c| c.parse().unwrap());
+            let i = InterestBuilder::new(name.parse().unwrap())
+                .can_be_prefix(cbp)
+                .must_be_fresh(mbf)
+                .function_chain(chain.clone())
+                .build()
+                .unwrap();
+            let hashes = i.name().prefix_hashes(&self.h);
+            let ch = chain_hash(&self.h, chain.as_ref());
+            self.cs
+                .lookup(&i, &hashes, ch, self.now)
+                .map(|d| d.name().clone())
+        }
+    }
+
+    #[test]
+    fn exact_prefix_and_chain_separation() {
+        let mut f = Fixture::new(10);
+        f.put("/c/seg=0", None, 1000);
+        f.put("/c/seg=0", Some("/sf/F1"), 1000);
+        assert!(f.get("/c/seg=0", None, false, false).is_some());
+        assert!(f.get("/c/seg=0", Some("/sf/F1"), false, false).is_some());
+        assert!(f.get("/c/seg=0", Some("/sf/F2"), false, false).is_none());
+        assert!(
+            f.get("/c", None, false, false).is_none(),
+            "exact match only without CanBePrefix"
+        );
+        assert_eq!(
+            f.get("/c", None, true, false).unwrap().to_string(),
+            "/c/seg=0"
+        );
+        assert_eq!(
+            f.get("/c", Some("/sf/F1"), true, false)
+                .unwrap()
+                .to_string(),
+            "/c/seg=0"
+        );
+        assert!(f.get("/c", Some("/sf/F9"), true, false).is_none());
+        assert_eq!(f.cs.counters().hits, 4);
+    }
+
+    #[test]
+    fn freshness_and_eviction() {
+        let mut f = Fixture::new(2);
+        f.put("/a", None, 0);
+        assert!(
+            f.get("/a", None, false, true).is_none(),
+            "FreshnessPeriod 0 is stale at once"
+        );
+        assert!(f.get("/a", None, false, false).is_some());
+        f.put("/b", None, 10);
+        f.now += Duration::from_millis(20);
+        assert!(f.get("/b", None, false, true).is_none());
+        f.put("/c", None, 10);
+        f.put("/d", None, 10);
+        assert_eq!(f.cs.len(), 2);
+        assert!(
+            f.get("/a", None, true, false).is_none(),
+            "least recently used went first"
+        );
+        assert_eq!(f.cs.counters().evictions, 2);
+        assert_eq!(f.cs.erase(&"/".parse().unwrap(), 10), 2);
+        assert!(f.cs.is_empty());
+    }
+
+    #[test]
+    fn implicit_digest_lookup() {
+        let mut f = Fixture::new(10);
+        let d = DataBuilder::new("/z".parse().unwrap(), &b"q"[..])
+            .build(&Signer::digest_sha256())
+            .unwrap();
+        let hash = combine(d.name().full_hash(&f.h), 0);
+        f.cs.insert(&d, hash, f.now);
+        let full = d.full_name().to_string();
+        assert!(f.get(&full, None, false, false).is_some());
+        let mut wrong = full.clone();
+        let flipped = if wrong.ends_with("00") { "11" } else { "00" };
+        wrong.replace_range(wrong.len() - 2.., flipped);
+        assert!(f.get(&wrong, None, false, false).is_none());
+    }
+}

@@ -1,0 +1,718 @@
+//! The forwarding pipelines: incoming frame → LP → Interest / Data / Nack, NFD's rules plus
+//! the chaining rules of `docs/protocol.md` §4.
+
+use std::cmp::Reverse;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nfwd_tlv::lp::{LpPacket, NackReason, PitToken};
+use nfwd_tlv::types::tt;
+use nfwd_tlv::{Data, Interest, InterestEdit, Name, PrefixHashes};
+use smallvec::SmallVec;
+
+use super::face::{FaceId, FaceScope};
+use super::keys::{chain_hash, combine};
+use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
+use super::strategy::{SUPPRESSION_INITIAL_MS, SUPPRESSION_MAX_MS, Strategy};
+use super::{Action, Forwarder, Timer};
+
+/// Link-layer fields that came with a network packet.
+#[derive(Debug, Default)]
+struct LpFields {
+    pit_token: Option<Bytes>,
+    next_hop: Option<FaceId>,
+    no_cache: bool,
+}
+
+fn is_localhost(name: &Name) -> bool {
+    name.get(0)
+        .is_some_and(|c| c.is_generic() && c.value() == b"localhost")
+}
+
+fn nack_severity(r: NackReason) -> u8 {
+    match r {
+        NackReason::Congestion => 1,
+        NackReason::Duplicate => 2,
+        NackReason::NoRoute => 3,
+        _ => 4,
+    }
+}
+
+impl Forwarder {
+    pub(super) fn on_frame(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        frame: Bytes,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        state.counters.in_bytes += frame.len() as u64;
+        state.last_activity = now;
+        let Ok(lp) = LpPacket::decode(frame) else {
+            return self.malformed(face);
+        };
+        let lp = if lp.is_fragmented() {
+            let Some(r) = state.reassembler.as_mut() else {
+                return self.malformed(face);
+            };
+            match r.receive((), lp, now) {
+                Ok(Some(full)) => full,
+                Ok(None) => return,
+                Err(_) => {
+                    state.counters.drop_reassembly += 1;
+                    return;
+                }
+            }
+        } else {
+            lp
+        };
+        let local_fields = state.local_fields;
+        let Some(fragment) = lp.fragment else { return };
+        let fields = LpFields {
+            pit_token: lp.pit_token.map(|t| t.as_bytes().clone()),
+            next_hop: if local_fields {
+                lp.next_hop_face_id.map(FaceId)
+            } else {
+                None
+            },
+            no_cache: lp.cache_policy.is_some(),
+        };
+        match fragment.first().map(|&b| u32::from(b)) {
+            Some(tt::INTEREST) => match Interest::decode(fragment) {
+                Ok(interest) => match lp.nack {
+                    Some(reason) => self.incoming_nack(now, face, &interest, reason, out),
+                    None => self.incoming_interest(now, face, interest, &fields, out),
+                },
+                Err(_) => self.malformed(face),
+            },
+            Some(tt::DATA) if lp.nack.is_none() => match Data::decode(fragment) {
+                Ok(data) => self.incoming_data(now, face, &data, &fields, out),
+                Err(_) => self.malformed(face),
+            },
+            _ => self.malformed(face),
+        }
+    }
+
+    fn malformed(&mut self, face: FaceId) {
+        self.counters.malformed += 1;
+        if let Some(f) = self.faces.get_mut(&face) {
+            f.counters.drop_malformed += 1;
+        }
+    }
+
+    fn scope(&self, face: FaceId) -> Option<FaceScope> {
+        self.faces.get(&face).map(|f| f.info.scope)
+    }
+
+    fn next_nonce(&mut self) -> [u8; 4] {
+        // xorshift64*: nonces need to be unpredictable enough to avoid accidental collisions,
+        // not cryptographic; seeded from the OS at start.
+        let mut x = self.nonce_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.nonce_state = x;
+        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32).to_be_bytes()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Interests
+
+    fn incoming_interest(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        interest: Interest,
+        fields: &LpFields,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.in_interests += 1;
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        state.counters.in_interests += 1;
+        let from_local = state.info.scope == FaceScope::Local;
+        if is_localhost(interest.name()) && !from_local {
+            state.counters.drop_scope += 1;
+            return;
+        }
+        if interest.hop_limit() == Some(0) {
+            state.counters.drop_hop_limit += 1;
+            return;
+        }
+        if let Some(chain) = interest.function_chain()
+            && chain.len() > self.max_chain
+        {
+            self.counters.chain_too_long += 1;
+            self.send_nack(
+                face,
+                &interest,
+                None,
+                NackReason::None,
+                fields.pit_token.as_ref(),
+                out,
+            );
+            return;
+        }
+        if from_local && self.is_management(interest.name()) {
+            self.handle_management(now, face, &interest, out);
+            return;
+        }
+        let name_hashes = interest.name().prefix_hashes(&self.hasher);
+        let chash = chain_hash(&self.hasher, interest.function_chain());
+        let nc_hash = combine(name_hashes[interest.name().len()], chash);
+        let key = pit::key_hash(nc_hash, interest.can_be_prefix(), interest.must_be_fresh());
+        let nonce = match interest.nonce() {
+            Some(n) => n,
+            None => self.next_nonce(),
+        };
+        if self
+            .dnl
+            .contains(super::dnl::DeadNonceList::key(nc_hash, nonce))
+        {
+            self.interest_loop(face, &interest, fields.pit_token.as_ref(), out);
+            return;
+        }
+        let existing = self.pit.find(&interest, key);
+        if existing.is_none()
+            && let Some(data) = self.cs.lookup(&interest, &name_hashes, chash, now)
+        {
+            // Cache hit: answer without creating a PIT entry.
+            self.send_data(face, &data, fields.pit_token.as_ref(), out);
+            return;
+        }
+        let id = match existing {
+            Some(id) => id,
+            None => match self.pit.find_or_insert(&interest, key, now) {
+                Insert::New(id) | Insert::Existing(id) => id,
+                Insert::Full => {
+                    self.counters.pit_full += 1;
+                    if let Some(f) = self.faces.get_mut(&face) {
+                        f.counters.drop_overload += 1;
+                    }
+                    let token = fields.pit_token.as_ref();
+                    self.send_nack(face, &interest, None, NackReason::Congestion, token, out);
+                    return;
+                }
+            },
+        };
+        let link_p2p = self
+            .faces
+            .get(&face)
+            .is_some_and(|f| f.info.link_type == super::LinkType::PointToPoint);
+        let Some(entry) = self.pit.get_mut(id) else {
+            return;
+        };
+        // Loop detection within the PIT (NFD: a duplicate nonce from the same point-to-point
+        // face is a retransmission, not a loop).
+        let dup_other_in = entry
+            .in_records
+            .iter()
+            .any(|r| r.nonce == nonce && r.face != face);
+        let dup_same_in = entry
+            .in_records
+            .iter()
+            .any(|r| r.nonce == nonce && r.face == face);
+        let dup_out = entry.out_records.iter().any(|r| r.nonce == nonce);
+        if dup_other_in || dup_out || (dup_same_in && !link_p2p) {
+            self.interest_loop(face, &interest, fields.pit_token.as_ref(), out);
+            return;
+        }
+        let lifetime = interest.effective_lifetime_ms().min(self.max_lifetime_ms);
+        let expiry = now + Duration::from_millis(lifetime);
+        let is_retransmission = !entry.out_records.is_empty();
+        match entry.in_record_mut(face) {
+            Some(r) => {
+                r.nonce = nonce;
+                r.expiry = expiry;
+                r.last_renewed = now;
+                r.pit_token = fields.pit_token.clone();
+            }
+            None => entry.in_records.push(InRecord {
+                face,
+                nonce,
+                expiry,
+                last_renewed: now,
+                pit_token: fields.pit_token.clone(),
+            }),
+        }
+        entry.refresh_expiry();
+        entry.interest = interest;
+        let entry_expiry = entry.expiry;
+        self.timers
+            .push(Reverse((entry_expiry, Timer::PitExpiry(id.to_u64()))));
+
+        if is_retransmission {
+            let Some(entry) = self.pit.get_mut(id) else {
+                return;
+            };
+            if now < entry.suppress_until {
+                self.counters.suppressed += 1;
+                return;
+            }
+            entry.suppress_interval_ms = if entry.suppress_interval_ms == 0 {
+                SUPPRESSION_INITIAL_MS
+            } else {
+                (entry.suppress_interval_ms * 2).min(SUPPRESSION_MAX_MS)
+            };
+            entry.suppress_until = now + Duration::from_millis(entry.suppress_interval_ms);
+        } else if let Some(entry) = self.pit.get_mut(id) {
+            entry.suppress_interval_ms = SUPPRESSION_INITIAL_MS;
+            entry.suppress_until = now + Duration::from_millis(SUPPRESSION_INITIAL_MS);
+        }
+        self.forward(
+            now,
+            id,
+            face,
+            nonce,
+            fields.next_hop,
+            is_retransmission,
+            out,
+        );
+    }
+
+    fn interest_loop(
+        &mut self,
+        face: FaceId,
+        interest: &Interest,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.loops += 1;
+        let p2p = self.faces.get_mut(&face).map(|f| {
+            f.counters.drop_loop += 1;
+            f.info.link_type == super::LinkType::PointToPoint
+        });
+        if p2p == Some(true) {
+            self.send_nack(face, interest, None, NackReason::Duplicate, token, out);
+        }
+    }
+
+    /// The name the FIB is searched with: the head function if the stack is non-empty, else
+    /// the first ForwardingHint name with a route, else the content name.
+    fn forwarding_candidates(&self, interest: &Interest) -> SmallVec<[super::fib::NextHop; 4]> {
+        let lookup = |name: &Name| {
+            let hashes: PrefixHashes = name.prefix_hashes(&self.hasher);
+            self.fib
+                .longest_prefix_match(name, &hashes)
+                .map(|e| e.next_hops.clone())
+        };
+        if let Some(chain) = interest.function_chain() {
+            return lookup(chain.head()).unwrap_or_default();
+        }
+        for hint in interest.forwarding_hint() {
+            if let Some(hops) = lookup(hint) {
+                return hops;
+            }
+        }
+        lookup(interest.name()).unwrap_or_default()
+    }
+
+    fn strategy_for(&self, interest: &Interest) -> Strategy {
+        let name = interest
+            .function_chain()
+            .map_or(interest.name(), |c| c.head());
+        self.strategies
+            .find(name, &name.prefix_hashes(&self.hasher))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &mut self,
+        now: Instant,
+        id: EntryId,
+        in_face: FaceId,
+        nonce: [u8; 4],
+        next_hop: Option<FaceId>,
+        is_retransmission: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(entry) = self.pit.get(id) else {
+            return;
+        };
+        let interest = entry.interest.clone();
+        // HopLimit: decremented here; at 0 the Interest may only go to local faces.
+        let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
+        let only_local = hop_limit == Some(0);
+        let localhost = is_localhost(interest.name());
+        let eligible = |fwd: &Self, f: FaceId| {
+            f != in_face
+                && fwd.faces.get(&f).is_some_and(|s| {
+                    let local = s.info.scope == FaceScope::Local;
+                    (local || (!only_local && !localhost)) && f != FaceId::NULL
+                })
+        };
+        let targets: SmallVec<[FaceId; 4]> = if let Some(f) = next_hop {
+            if eligible(self, f) {
+                SmallVec::from_elem(f, 1)
+            } else {
+                SmallVec::new()
+            }
+        } else {
+            let hops = self.forwarding_candidates(&interest);
+            let candidates: SmallVec<[FaceId; 4]> = hops
+                .iter()
+                .map(|h| h.face)
+                .filter(|&f| eligible(self, f))
+                .collect();
+            match self.strategy_for(&interest) {
+                Strategy::Multicast => candidates,
+                Strategy::BestRoute => {
+                    let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
+                    let pick = if is_retransmission {
+                        candidates.iter().copied().find(|&f| !tried(f)).or_else(|| {
+                            entry
+                                .out_records
+                                .iter()
+                                .filter(|r| candidates.contains(&r.face))
+                                .min_by_key(|r| r.last_sent)
+                                .map(|r| r.face)
+                        })
+                    } else {
+                        candidates.first().copied()
+                    };
+                    pick.into_iter().collect()
+                }
+            }
+        };
+        if targets.is_empty() {
+            if !is_retransmission {
+                self.counters.no_route += 1;
+                self.reject(id, NackReason::NoRoute, out);
+            }
+            return;
+        }
+        for target in targets {
+            self.send_interest(now, id, target, nonce, hop_limit, out);
+        }
+    }
+
+    fn send_interest(
+        &mut self,
+        now: Instant,
+        id: EntryId,
+        face: FaceId,
+        nonce: [u8; 4],
+        hop_limit: Option<u8>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(scope) = self.scope(face) else {
+            return;
+        };
+        let Some(entry) = self.pit.get_mut(id) else {
+            return;
+        };
+        // docs/protocol.md §4 rule 5: pop the head iff the next hop is a local face.
+        let pop = scope == FaceScope::Local && entry.interest.function_chain().is_some();
+        let wire = entry.interest.edited(&InterestEdit {
+            nonce: Some(nonce),
+            hop_limit,
+            pop_function: pop,
+        });
+        let expiry = entry.expiry;
+        match entry.out_record_mut(face) {
+            Some(r) => {
+                r.nonce = nonce;
+                r.last_sent = now;
+                r.expiry = expiry;
+                r.nacked = None;
+            }
+            None => entry.out_records.push(OutRecord {
+                face,
+                nonce,
+                last_sent: now,
+                expiry,
+                nacked: None,
+            }),
+        }
+        if pop {
+            self.counters.functions_popped += 1;
+        }
+        self.counters.out_interests += 1;
+        let lp = LpPacket {
+            pit_token: Some(PitToken::from_u64(id.to_u64())),
+            ..LpPacket::from_fragment(wire)
+        };
+        self.emit(face, &lp, out, |c| c.out_interests += 1);
+    }
+
+    /// Gives up on an entry: Nack every downstream and forget it.
+    fn reject(&mut self, id: EntryId, reason: NackReason, out: &mut Vec<Action>) {
+        let Some(entry) = self.pit.remove(id) else {
+            return;
+        };
+        for r in &entry.in_records {
+            self.send_nack(
+                r.face,
+                &entry.interest,
+                Some(r.nonce),
+                reason,
+                r.pit_token.as_ref(),
+                out,
+            );
+        }
+        self.remember_nonces(&entry);
+    }
+
+    fn remember_nonces(&mut self, entry: &pit::PitEntry) {
+        let name_hash = entry.name.full_hash(&self.hasher);
+        let nc = combine(name_hash, chain_hash(&self.hasher, entry.chain.as_ref()));
+        for r in &entry.in_records {
+            self.dnl.insert(
+                super::dnl::DeadNonceList::key(nc, r.nonce),
+                self.last_now(entry),
+            );
+        }
+        for r in &entry.out_records {
+            self.dnl.insert(
+                super::dnl::DeadNonceList::key(nc, r.nonce),
+                self.last_now(entry),
+            );
+        }
+    }
+
+    /// A time to measure dead-nonce lifetimes from: the latest activity on the entry.
+    fn last_now(&self, entry: &pit::PitEntry) -> Instant {
+        entry
+            .in_records
+            .iter()
+            .map(|r| r.last_renewed)
+            .chain(entry.out_records.iter().map(|r| r.last_sent))
+            .max()
+            .unwrap_or(self.started)
+    }
+
+    pub(super) fn pit_expired(&mut self, id: EntryId, now: Instant) {
+        let Some(entry) = self.pit.get(id) else {
+            return;
+        };
+        if entry.expiry > now {
+            return; // renewed; a later timer handles it
+        }
+        if let Some(entry) = self.pit.remove(id) {
+            self.counters.unsatisfied_interests += 1;
+            self.remember_nonces(&entry);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Data
+
+    fn incoming_data(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        data: &Data,
+        fields: &LpFields,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.in_data += 1;
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        state.counters.in_data += 1;
+        if is_localhost(data.name()) && state.info.scope != FaceScope::Local {
+            state.counters.drop_scope += 1;
+            return;
+        }
+        let hashes = data.name().prefix_hashes(&self.hasher);
+        let chash = chain_hash(&self.hasher, data.function_chain());
+        // Fast path: the PIT token we attached names the entry.
+        let mut matched: SmallVec<[EntryId; 2]> = SmallVec::new();
+        if let Some(token) = &fields.pit_token
+            && token.len() == 8
+        {
+            let id =
+                EntryId::from_u64(u64::from_be_bytes(token[..].try_into().unwrap_or_default()));
+            if let Some(e) = self.pit.get(id)
+                && e.out_records.iter().any(|r| r.face == face)
+                && e.interest.matches(data)
+            {
+                matched.push(id);
+            }
+        }
+        if matched.is_empty() {
+            let hasher = &self.hasher;
+            matched = self.pit.matching_data(
+                data,
+                |k| combine(hashes[k], chash),
+                || combine(data.full_name().full_hash(hasher), chash),
+            );
+        }
+        let key_hash = combine(hashes[data.name().len()], chash);
+        if matched.is_empty() {
+            self.counters.unsolicited_data += 1;
+            if let Some(f) = self.faces.get_mut(&face) {
+                f.counters.drop_unsolicited += 1;
+            }
+            if self.admit_unsolicited && !fields.no_cache {
+                self.cs.insert(data, key_hash, now);
+            }
+            return;
+        }
+        if !fields.no_cache {
+            self.cs.insert(data, key_hash, now);
+        }
+        for id in matched {
+            let Some(entry) = self.pit.remove(id) else {
+                continue;
+            };
+            self.counters.satisfied_interests += 1;
+            for r in &entry.in_records {
+                if r.face != face && r.expiry > now {
+                    self.send_data(r.face, data, r.pit_token.as_ref(), out);
+                }
+            }
+            self.remember_nonces(&entry);
+        }
+    }
+
+    pub(super) fn send_data(
+        &mut self,
+        face: FaceId,
+        data: &Data,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.out_data += 1;
+        let mut lp = LpPacket::from_fragment(data.wire().clone());
+        lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        self.emit(face, &lp, out, |c| c.out_data += 1);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Nacks
+
+    fn incoming_nack(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        interest: &Interest,
+        reason: NackReason,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.in_nacks += 1;
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        state.counters.in_nacks += 1;
+        let name_hashes = interest.name().prefix_hashes(&self.hasher);
+        let chash = chain_hash(&self.hasher, interest.function_chain());
+        let nc = combine(name_hashes[interest.name().len()], chash);
+        let key = pit::key_hash(nc, interest.can_be_prefix(), interest.must_be_fresh());
+        let Some(id) = self.pit.find(interest, key) else {
+            return;
+        };
+        let strategy = self.strategy_for(interest);
+        let Some(entry) = self.pit.get_mut(id) else {
+            return;
+        };
+        let Some(rec) = entry.out_record_mut(face) else {
+            return;
+        };
+        if Some(rec.nonce) != interest.nonce() {
+            return; // a Nack for an older transmission
+        }
+        rec.nacked = Some(reason);
+        // best-route moves on to an untried next hop; otherwise, once every upstream has
+        // answered with a Nack, the downstreams get the least severe reason.
+        if strategy == Strategy::BestRoute {
+            let in_face = entry
+                .in_records
+                .first()
+                .map(|r| r.face)
+                .unwrap_or(FaceId::NULL);
+            let nonce = entry
+                .in_records
+                .first()
+                .map(|r| r.nonce)
+                .unwrap_or_default();
+            let tried: SmallVec<[FaceId; 4]> = entry.out_records.iter().map(|r| r.face).collect();
+            let interest = entry.interest.clone();
+            let untried = self
+                .forwarding_candidates(&interest)
+                .iter()
+                .map(|h| h.face)
+                .find(|f| !tried.contains(f) && *f != in_face && self.faces.contains_key(f));
+            if let Some(next) = untried {
+                let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
+                self.send_interest(now, id, next, nonce, hop_limit, out);
+                return;
+            }
+        }
+        let Some(entry) = self.pit.get(id) else {
+            return;
+        };
+        if entry.out_records.iter().all(|r| r.nacked.is_some()) {
+            let worst_ok = entry
+                .out_records
+                .iter()
+                .filter_map(|r| r.nacked)
+                .min_by_key(|&r| nack_severity(r))
+                .unwrap_or(reason);
+            self.reject(id, worst_ok, out);
+        }
+    }
+
+    pub(super) fn send_nack(
+        &mut self,
+        face: FaceId,
+        interest: &Interest,
+        nonce: Option<[u8; 4]>,
+        reason: NackReason,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.out_nacks += 1;
+        let wire = match nonce {
+            Some(n) if interest.nonce() != Some(n) => interest.edited(&InterestEdit {
+                nonce: Some(n),
+                ..InterestEdit::default()
+            }),
+            _ => interest.wire().clone(),
+        };
+        let mut lp = LpPacket::nack(reason, wire);
+        lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        self.emit(face, &lp, out, |c| c.out_nacks += 1);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Output
+
+    /// Encodes `lp` for `face` (bare when it has no headers; NDNLPv2 fragments above the
+    /// face's MTU) and queues it.
+    pub(super) fn emit(
+        &mut self,
+        face: FaceId,
+        lp: &LpPacket,
+        out: &mut Vec<Action>,
+        count: impl FnOnce(&mut super::FaceCounters),
+    ) {
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        let frame = lp.encode_or_bare();
+        count(&mut state.counters);
+        match state.info.mtu {
+            Some(mtu) if frame.len() > mtu => {
+                match nfwd_tlv::lp::fragment(lp, mtu, state.next_sequence) {
+                    Ok(frags) => {
+                        state.next_sequence = state.next_sequence.wrapping_add(frags.len() as u64);
+                        for f in frags {
+                            state.counters.out_bytes += f.len() as u64;
+                            out.push(Action::Send { face, frame: f });
+                        }
+                    }
+                    Err(_) => state.counters.drop_overload += 1,
+                }
+            }
+            _ => {
+                state.counters.out_bytes += frame.len() as u64;
+                out.push(Action::Send { face, frame });
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The pending Interest table.
+//!
+//! An entry stands for all Interests with the same name, function stack, CanBePrefix and
+//! MustBeFresh (NFD's rule plus the stack, `docs/protocol.md` §3). Entries live in a slab
+//! (stable indexes with a generation, so timers and PIT tokens can name an entry cheaply and
+//! detect when it is gone) and are found through a `hashbrown::HashTable` of their keyed hash.
+//! The table is bounded: `insert` refuses when it is full.
+//!
+//! Data matching: an exact-name entry has the Data's name; a CanBePrefix entry may sit at any
+//! prefix of it. A per-depth count of CanBePrefix entries lets a Data lookup skip depths with
+//! none, so the common case probes one hash.
+
+use std::time::Instant;
+
+use hashbrown::HashTable;
+use nfwd_tlv::lp::NackReason;
+use nfwd_tlv::{FunctionChain, Interest, Name};
+use smallvec::SmallVec;
+
+use super::face::FaceId;
+
+/// Names a PIT entry: slab index plus generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntryId {
+    index: u32,
+    generation: u32,
+}
+
+impl EntryId {
+    /// Packs the id into 8 bytes (used as PIT token).
+    #[must_use]
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// Unpacks [`EntryId::to_u64`].
+    #[must_use]
+    pub fn from_u64(v: u64) -> Self {
+        Self {
+            index: v as u32,
+            generation: (v >> 32) as u32,
+        }
+    }
+}
+
+/// A downstream that asked.
+#[derive(Debug, Clone)]
+pub struct InRecord {
+    /// Its face.
+    pub face: FaceId,
+    /// The Nonce it used last.
+    pub nonce: [u8; 4],
+    /// When its Interest expires.
+    pub expiry: Instant,
+    /// When it last arrived.
+    pub last_renewed: Instant,
+    /// Its PIT token, echoed on the Data or Nack sent back.
+    pub pit_token: Option<bytes::Bytes>,
+}
+
+/// An upstream we asked.
+#[derive(Debug, Clone)]
+pub struct OutRecord {
+    /// Its face.
+    pub face: FaceId,
+    /// The Nonce we sent.
+    pub nonce: [u8; 4],
+    /// When we sent it last.
+    pub last_sent: Instant,
+    /// When it expires.
+    pub expiry: Instant,
+    /// The Nack it answered with, if any.
+    pub nacked: Option<NackReason>,
+}
+
+/// A PIT entry.
+#[derive(Debug)]
+pub struct PitEntry {
+    /// The Interest name.
+    pub name: Name,
+    /// The function stack.
+    pub chain: Option<FunctionChain>,
+    /// CanBePrefix.
+    pub can_be_prefix: bool,
+    /// MustBeFresh.
+    pub must_be_fresh: bool,
+    /// True if the name ends with an implicit digest.
+    pub has_digest: bool,
+    /// The latest Interest received, forwarded on retransmission.
+    pub interest: Interest,
+    /// Downstreams.
+    pub in_records: SmallVec<[InRecord; 2]>,
+    /// Upstreams.
+    pub out_records: SmallVec<[OutRecord; 2]>,
+    /// When the entry expires (latest in-record expiry).
+    pub expiry: Instant,
+    /// Retransmission suppression: the earliest time a retransmission is forwarded again.
+    pub suppress_until: Instant,
+    /// Current suppression interval (exponential back-off).
+    pub suppress_interval_ms: u64,
+    hash: u64,
+}
+
+impl PitEntry {
+    /// In-record of `face`.
+    pub fn in_record_mut(&mut self, face: FaceId) -> Option<&mut InRecord> {
+        self.in_records.iter_mut().find(|r| r.face == face)
+    }
+
+    /// Out-record of `face`.
+    pub fn out_record_mut(&mut self, face: FaceId) -> Option<&mut OutRecord> {
+        self.out_records.iter_mut().find(|r| r.face == face)
+    }
+
+    /// Recomputes the entry expiry from the in-records.
+    pub fn refresh_expiry(&mut self) {
+        if let Some(latest) = self.in_records.iter().map(|r| r.expiry).max() {
+            self.expiry = latest;
+        }
+    }
+}
+
+/// What a lookup-or-insert found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    /// An existing entry (aggregation or retransmission).
+    Existing(EntryId),
+    /// A new entry.
+    New(EntryId),
+    /// The table is full.
+    Full,
+}
+
+/// The pending Interest table.
+#[derive(Debug)]
+pub struct Pit {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashTable<(u64, EntryId)>,
+    /// CanBePrefix entries per name depth.
+    prefix_depths: Vec<usize>,
+    digest_entries: usize,
+    max_entries: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    entry: Option<PitEntry>,
+}
+
+/// Key hash of a PIT entry: the (name, stack) hash with the selectors folded in.
+#[must_use]
+pub fn key_hash(name_chain_hash: u64, can_be_prefix: bool, must_be_fresh: bool) -> u64 {
+    name_chain_hash
+        ^ (u64::from(can_be_prefix) * 0x5bd1_e995)
+        ^ (u64::from(must_be_fresh) * 0xc2b2_ae35)
+}
+
+impl Pit {
+    /// A PIT holding at most `max_entries` entries.
+    #[must_use]
+    pub fn new(max_entries: usize) -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            prefix_depths: Vec::new(),
+            digest_entries: 0,
+            max_entries,
+        }
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True if empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The entry `id`, if it still exists.
+    #[must_use]
+    pub fn get(&self, id: EntryId) -> Option<&PitEntry> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.entry.as_ref()
+    }
+
+    /// The entry `id`, mutably.
+    pub fn get_mut(&mut self, id: EntryId) -> Option<&mut PitEntry> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.entry.as_mut()
+    }
+
+    fn same_key(e: &PitEntry, i: &Interest) -> bool {
+        e.can_be_prefix == i.can_be_prefix()
+            && e.must_be_fresh == i.must_be_fresh()
+            && e.name == *i.name()
+            && e.chain.as_ref() == i.function_chain()
+    }
+
+    /// Finds the entry for `interest` (whose key hash is `hash`) or creates one.
+    pub fn find_or_insert(&mut self, interest: &Interest, hash: u64, now: Instant) -> Insert {
+        let slots = &self.slots;
+        let existing = self.index.find(hash, |&(h, id)| {
+            h == hash
+                && slots
+                    .get(id.index as usize)
+                    .and_then(|s| s.entry.as_ref())
+                    .is_some_and(|e| Self::same_key(e, interest))
+        });
+        if let Some(&(_, id)) = existing {
+            return Insert::Existing(id);
+        }
+        if self.len() >= self.max_entries {
+            return Insert::Full;
+        }
+        let name = interest.name().clone();
+        let has_digest = name.last().is_some_and(|c| c.tlv_type() == 1);
+        let entry = PitEntry {
+            can_be_prefix: interest.can_be_prefix(),
+            must_be_fresh: interest.must_be_fresh(),
+            chain: interest.function_chain().cloned(),
+            has_digest,
+            interest: interest.clone(),
+            in_records: SmallVec::new(),
+            out_records: SmallVec::new(),
+            expiry: now,
+            suppress_until: now,
+            suppress_interval_ms: 0,
+            hash,
+            name,
+        };
+        if entry.can_be_prefix {
+            let depth = entry.name.len();
+            if self.prefix_depths.len() <= depth {
+                self.prefix_depths.resize(depth + 1, 0);
+            }
+            self.prefix_depths[depth] += 1;
+        }
+        if has_digest {
+            self.digest_entries += 1;
+        }
+        let id = match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                slot.entry = Some(entry);
+                EntryId {
+                    index,
+                    generation: slot.generation,
+                }
+            }
+            None => {
+                let index = self.slots.len() as u32;
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: Some(entry),
+                });
+                EntryId {
+                    index,
+                    generation: 0,
+                }
+            }
+        };
+        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
+        Insert::New(id)
+    }
+
+    /// Finds the entry for exactly `interest`'s key, without creating one.
+    #[must_use]
+    pub fn find(&self, interest: &Interest, hash: u64) -> Option<EntryId> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&(h, id)| {
+                h == hash
+                    && slots
+                        .get(id.index as usize)
+                        .and_then(|s| s.entry.as_ref())
+                        .is_some_and(|e| Self::same_key(e, interest))
+            })
+            .map(|&(_, id)| id)
+    }
+
+    /// Removes entry `id` and returns it.
+    pub fn remove(&mut self, id: EntryId) -> Option<PitEntry> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let entry = slot.entry.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(id.index);
+        if let Ok(found) = self.index.find_entry(entry.hash, |&(_, e)| e == id) {
+            found.remove();
+        }
+        if entry.can_be_prefix
+            && let Some(c) = self.prefix_depths.get_mut(entry.name.len())
+        {
+            *c = c.saturating_sub(1);
+        }
+        if entry.has_digest {
+            self.digest_entries = self.digest_entries.saturating_sub(1);
+        }
+        Some(entry)
+    }
+
+    /// Every entry a Data satisfies. `data_hash_at(k)` gives the (name prefix k, stack) hash
+    /// of the Data (k = 0..=name length), `full_name_hash` the hash of its full name with the
+    /// implicit digest (computed only if some entry needs it).
+    pub fn matching_data(
+        &self,
+        data: &nfwd_tlv::Data,
+        data_hash_at: impl Fn(usize) -> u64,
+        full_name_hash: impl FnOnce() -> u64,
+    ) -> SmallVec<[EntryId; 2]> {
+        let mut out = SmallVec::new();
+        let len = data.name().len();
+        let probe = |hash: u64, out: &mut SmallVec<[EntryId; 2]>| {
+            for &(h, id) in self.index.iter_hash(hash) {
+                if h != hash {
+                    continue;
+                }
+                if let Some(e) = self.get(id)
+                    && e.interest.matches(data)
+                    && !out.contains(&id)
+                {
+                    out.push(id);
+                }
+            }
+        };
+        // Exact-name entries (with and without MustBeFresh), and CanBePrefix ones at every
+        // depth that has some.
+        for mbf in [false, true] {
+            probe(key_hash(data_hash_at(len), false, mbf), &mut out);
+        }
+        for depth in 0..=len {
+            if self.prefix_depths.get(depth).copied().unwrap_or(0) > 0 {
+                for mbf in [false, true] {
+                    probe(key_hash(data_hash_at(depth), true, mbf), &mut out);
+                }
+            }
+        }
+        if self.digest_entries > 0 {
+            let h = full_name_hash();
+            for cbp in [false, true] {
+                for mbf in [false, true] {
+                    probe(key_hash(h, cbp, mbf), &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// Ids of all entries (for face removal and diagnostics).
+    pub fn ids(&self) -> impl Iterator<Item = EntryId> + '_ {
+        self.index.iter().map(|&(_, id)| id)
+    }
+}

@@ -1,0 +1,550 @@
+//! Deterministic tests of the core: frames in, actions out, time passed by hand.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nfwd_tlv::lp::{LpPacket, NackReason, Reassembler, ReassemblerConfig};
+use nfwd_tlv::{Data, DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer};
+
+use super::strategy::Strategy;
+use super::*;
+use crate::config::Config;
+
+struct Net {
+    fwd: Forwarder,
+    now: Instant,
+    out: Vec<Action>,
+}
+
+fn name(s: &str) -> Name {
+    s.parse().unwrap()
+}
+
+fn face_info(uri: &str, scope: FaceScope, mtu: Option<usize>) -> FaceInfo {
+    FaceInfo {
+        remote_uri: uri.into(),
+        local_uri: "test://".into(),
+        scope,
+        persistency: Persistency::Persistent,
+        link_type: LinkType::PointToPoint,
+        mtu,
+    }
+}
+
+impl Net {
+    fn new() -> Self {
+        Self::with_config(&Config::default())
+    }
+
+    fn with_config(config: &Config) -> Self {
+        let now = Instant::now();
+        Self {
+            fwd: Forwarder::new(config, now),
+            now,
+            out: Vec::new(),
+        }
+    }
+
+    fn face(&mut self, uri: &str, scope: FaceScope) -> FaceId {
+        self.fwd.add_face(face_info(uri, scope, None), self.now)
+    }
+
+    fn recv(&mut self, face: FaceId, frame: Bytes) -> Vec<Action> {
+        self.fwd.receive(self.now, face, frame, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    fn advance(&mut self, ms: u64) -> Vec<Action> {
+        self.now += Duration::from_millis(ms);
+        self.fwd.on_timeout(self.now, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+}
+
+fn interest(n: &str) -> InterestBuilder {
+    InterestBuilder::new(name(n)).lifetime_ms(1000)
+}
+
+fn data(n: &str, chain: Option<&str>, content: &[u8]) -> Bytes {
+    DataBuilder::new(name(n), content.to_vec())
+        .function_chain(chain.map(|c| c.parse().unwrap()))
+        .freshness_ms(10_000)
+        .sign(&Signer::digest_sha256())
+        .unwrap()
+}
+
+/// The frames sent to `face`, decoded as LP packets.
+fn sent_to(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { face: f, frame } if *f == face => {
+                Some(LpPacket::decode(frame.clone()).unwrap())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn only_interest(actions: &[Action], face: FaceId) -> (Interest, LpPacket) {
+    let sent = sent_to(actions, face);
+    assert_eq!(
+        sent.len(),
+        1,
+        "expected one packet to face {face}, got {actions:?}"
+    );
+    let lp = sent.into_iter().next().unwrap();
+    assert!(lp.nack.is_none());
+    (Interest::decode(lp.fragment.clone().unwrap()).unwrap(), lp)
+}
+
+fn only_data(actions: &[Action], face: FaceId) -> Data {
+    let sent = sent_to(actions, face);
+    assert_eq!(
+        sent.len(),
+        1,
+        "expected one packet to face {face}, got {actions:?}"
+    );
+    Data::decode(sent[0].fragment.clone().unwrap()).unwrap()
+}
+
+fn only_nack(actions: &[Action], face: FaceId) -> NackReason {
+    let sent = sent_to(actions, face);
+    assert_eq!(
+        sent.len(),
+        1,
+        "expected one Nack to face {face}, got {actions:?}"
+    );
+    sent[0].nack.expect("a Nack")
+}
+
+/// Echoes the PIT token of `request` on `data` as an upstream does.
+fn reply(request: &LpPacket, data: Bytes) -> Bytes {
+    LpPacket::from_fragment(data)
+        .echo_pit_token(request)
+        .encode_or_bare()
+}
+
+#[test]
+fn interest_goes_up_and_data_comes_back() {
+    let mut net = Net::new();
+    let consumer = net.face("unix://c", FaceScope::Local);
+    let producer = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), producer, 10);
+    let acts = net.recv(consumer, interest("/p/x").encode());
+    let (up, lp) = only_interest(&acts, producer);
+    assert_eq!(up.name(), &name("/p/x"));
+    assert!(up.nonce().is_some(), "the forwarder adds a Nonce");
+    assert!(lp.pit_token.is_some());
+    let acts = net.recv(producer, reply(&lp, data("/p/x", None, b"hello")));
+    assert_eq!(only_data(&acts, consumer).content().as_ref(), b"hello");
+    assert!(net.fwd.pit().is_empty());
+    assert_eq!(net.fwd.counters().satisfied_interests, 1);
+    // The same Data without the token matches by name too (a second round trip).
+    let acts = net.recv(consumer, interest("/p/y").encode());
+    only_interest(&acts, producer);
+    let acts = net.recv(producer, data("/p/y", None, b"y"));
+    only_data(&acts, consumer);
+}
+
+#[test]
+fn identical_interests_aggregate_and_the_cache_answers_later_ones() {
+    let mut net = Net::new();
+    let c1 = net.face("unix://1", FaceScope::Local);
+    let c2 = net.face("unix://2", FaceScope::Local);
+    let c3 = net.face("unix://3", FaceScope::Local);
+    let p = net.face("tcp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), p, 0);
+    let acts = net.recv(c1, interest("/p/a").nonce([1, 1, 1, 1]).encode());
+    let (_, lp) = only_interest(&acts, p);
+    let acts = net.recv(c2, interest("/p/a").nonce([2, 2, 2, 2]).encode());
+    assert!(
+        sent_to(&acts, p).is_empty(),
+        "aggregated, not forwarded again"
+    );
+    let acts = net.recv(p, reply(&lp, data("/p/a", None, b"v")));
+    only_data(&acts, c1);
+    only_data(&acts, c2);
+    let acts = net.recv(c3, interest("/p/a").encode());
+    assert_eq!(only_data(&acts, c3).content().as_ref(), b"v");
+    assert_eq!(net.fwd.cs().counters().hits, 1);
+    assert!(net.fwd.pit().is_empty(), "a cache hit creates no PIT entry");
+}
+
+#[test]
+fn no_route_is_a_prompt_nack_and_unsolicited_data_is_dropped() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let acts = net.recv(c, interest("/nowhere").encode());
+    assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
+    let acts = net.recv(c, data("/nowhere", None, b"x"));
+    assert!(acts.is_empty());
+    assert_eq!(net.fwd.counters().unsolicited_data, 1);
+    assert!(
+        net.fwd.cs().is_empty(),
+        "unsolicited Data is not cached by default"
+    );
+}
+
+#[test]
+fn never_back_to_the_incoming_face() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    net.fwd.add_route(&name("/"), c, 0);
+    let acts = net.recv(c, interest("/a").encode());
+    assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
+}
+
+#[test]
+fn loops_are_detected_by_nonce_in_the_pit_and_the_dead_nonce_list() {
+    let mut net = Net::new();
+    let a = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let b = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    let p = net.face("udp4://10.0.0.3:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), p, 0);
+    let i = interest("/p/loop").nonce([9, 9, 9, 9]).encode();
+    let acts = net.recv(a, i.clone());
+    let (_, lp) = only_interest(&acts, p);
+    let acts = net.recv(b, i);
+    assert_eq!(only_nack(&acts, b), NackReason::Duplicate);
+    assert_eq!(net.fwd.counters().loops, 1);
+    // After the entry is satisfied the nonce is dead: a late looping copy is caught too.
+    net.recv(p, reply(&lp, data("/p/loop", None, b"d")));
+    let acts = net.recv(
+        b,
+        InterestBuilder::new(name("/p/loop"))
+            .nonce([9, 9, 9, 9])
+            .must_be_fresh(false)
+            .encode(),
+    );
+    assert_eq!(only_nack(&acts, b), NackReason::Duplicate);
+}
+
+#[test]
+fn unanswered_interests_expire() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let p = net.face("udp4://10.0.0.3:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), p, 0);
+    net.recv(c, interest("/p/slow").lifetime_ms(100).encode());
+    assert_eq!(net.fwd.pit().len(), 1);
+    net.advance(50);
+    assert_eq!(net.fwd.pit().len(), 1);
+    net.advance(100);
+    assert!(net.fwd.pit().is_empty());
+    assert_eq!(net.fwd.counters().unsatisfied_interests, 1);
+    // A late Data is unsolicited.
+    net.recv(p, data("/p/slow", None, b"late"));
+    assert_eq!(net.fwd.counters().unsolicited_data, 1);
+}
+
+#[test]
+fn best_route_retries_another_next_hop_on_retransmission_and_on_nack() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let p1 = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let p2 = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), p1, 1);
+    net.fwd.add_route(&name("/p"), p2, 2);
+    let acts = net.recv(c, interest("/p/r").nonce([1, 0, 0, 0]).encode());
+    only_interest(&acts, p1);
+    // Within the suppression interval a retransmission is suppressed.
+    let acts = net.recv(c, interest("/p/r").nonce([2, 0, 0, 0]).encode());
+    assert!(acts.is_empty());
+    assert_eq!(net.fwd.counters().suppressed, 1);
+    net.advance(20);
+    let acts = net.recv(c, interest("/p/r").nonce([3, 0, 0, 0]).encode());
+    only_interest(&acts, p2);
+
+    // Nack: the next cheapest untried hop, then a Nack downstream when all refused.
+    let acts = net.recv(c, interest("/p/n").nonce([4, 0, 0, 0]).encode());
+    let (up1, _) = only_interest(&acts, p1);
+    let nack1 = LpPacket::nack(NackReason::Congestion, up1.wire().clone()).encode();
+    let acts = net.recv(p1, nack1);
+    let (up2, _) = only_interest(&acts, p2);
+    let nack2 = LpPacket::nack(NackReason::NoRoute, up2.wire().clone()).encode();
+    let acts = net.recv(p2, nack2);
+    assert_eq!(
+        only_nack(&acts, c),
+        NackReason::Congestion,
+        "the least severe reason"
+    );
+    assert!(net.fwd.pit().is_empty());
+}
+
+#[test]
+fn multicast_sends_to_every_next_hop() {
+    let mut config = Config::default();
+    config.strategies.push(crate::config::StrategyChoiceConfig {
+        prefix: "/m".into(),
+        strategy: "/localhost/nfd/strategy/multicast".into(),
+    });
+    let mut net = Net::with_config(&config);
+    let c = net.face("unix://c", FaceScope::Local);
+    let p1 = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let p2 = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/m"), p1, 1);
+    net.fwd.add_route(&name("/m"), p2, 2);
+    let acts = net.recv(c, interest("/m/x").encode());
+    only_interest(&acts, p1);
+    only_interest(&acts, p2);
+    assert_eq!(net.fwd.strategies().list().len(), 2);
+    let _ = Strategy::Multicast;
+}
+
+#[test]
+fn hop_limit_and_localhost_scope() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let remote = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let app = net.face("unix://app", FaceScope::Local);
+    net.fwd.add_route(&name("/h"), remote, 0);
+    net.fwd.add_route(&name("/h"), app, 5);
+    assert!(
+        net.recv(c, interest("/h/zero").hop_limit(0).encode())
+            .is_empty()
+    );
+    // HopLimit 1 reaches 0 here: only local faces remain eligible.
+    let acts = net.recv(c, interest("/h/one").hop_limit(1).encode());
+    let (i, _) = only_interest(&acts, app);
+    assert_eq!(i.hop_limit(), Some(0));
+    let acts = net.recv(c, interest("/h/two").hop_limit(2).encode());
+    assert_eq!(only_interest(&acts, remote).0.hop_limit(), Some(1));
+    // /localhost never comes from nor goes to a non-local face.
+    assert!(
+        net.recv(remote, interest("/localhost/x").encode())
+            .is_empty()
+    );
+    net.fwd.add_route(&name("/localhost/y"), remote, 0);
+    let acts = net.recv(c, interest("/localhost/y").encode());
+    assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
+}
+
+#[test]
+fn pit_is_bounded_under_a_flood() {
+    let mut config = Config::default();
+    config.tables.pit_max_entries = 100;
+    let mut net = Net::with_config(&config);
+    let attacker = net.face("udp4://10.6.6.6:6363", FaceScope::NonLocal);
+    let victim = net.face("unix://v", FaceScope::Local);
+    let p = net.face("udp4://10.0.0.3:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/"), p, 0);
+    for i in 0..1000 {
+        net.recv(attacker, interest(&format!("/flood/{i}")).encode());
+    }
+    assert_eq!(net.fwd.pit().len(), 100);
+    assert_eq!(net.fwd.counters().pit_full, 900);
+    // Once entries expire, other faces' Interests get through again.
+    net.advance(1500);
+    let acts = net.recv(victim, interest("/ok").encode());
+    only_interest(&acts, p);
+}
+
+#[test]
+fn malformed_frames_are_counted_and_harmless() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    for junk in [
+        &b""[..],
+        &[0x05, 0x00],
+        &[0x06, 0x02, 0x07, 0x00],
+        &[0x64, 0x01],
+        &[0xFF; 12],
+        &[0x05, 0x03, 0x07, 0x01, 0x08],
+    ] {
+        assert!(net.recv(c, Bytes::copy_from_slice(junk)).is_empty());
+    }
+    assert!(net.fwd.counters().malformed >= 5);
+    assert!(net.fwd.faces().next().unwrap().1.counters.drop_malformed >= 5);
+}
+
+#[test]
+fn closing_a_face_removes_its_routes_and_records() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let p = net.face("unix://p", FaceScope::Local);
+    net.fwd.add_route(&name("/p"), p, 0);
+    net.recv(c, interest("/p/x").encode());
+    assert_eq!(net.fwd.pit().len(), 1);
+    net.fwd.face_closed(c, net.now);
+    assert!(net.fwd.pit().is_empty());
+    net.fwd.face_closed(p, net.now);
+    assert!(net.fwd.fib().is_empty());
+    assert!(net.fwd.rib().is_empty());
+}
+
+#[test]
+fn large_data_is_fragmented_on_datagram_faces_and_reassembled() {
+    let mut net = Net::new();
+    let c = net.fwd.add_face(
+        face_info("udp4://10.0.0.9:6363", FaceScope::NonLocal, Some(1200)),
+        net.now,
+    );
+    let p = net.fwd.add_face(
+        face_info("udp4://10.0.0.8:6363", FaceScope::NonLocal, Some(1200)),
+        net.now,
+    );
+    net.fwd.add_route(&name("/big"), p, 0);
+    let acts = net.recv(c, interest("/big/x").encode());
+    let (_, lp) = only_interest(&acts, p);
+    let big = data("/big/x", None, &vec![7u8; 5000]);
+    let frames = nfwd_tlv::lp::fragment(
+        &LpPacket::from_fragment(big.clone()).echo_pit_token(&lp),
+        1200,
+        0,
+    )
+    .unwrap();
+    assert!(frames.len() > 4);
+    let mut acts = Vec::new();
+    for f in frames.into_iter().rev() {
+        acts.extend(net.recv(p, f));
+    }
+    let to_c: Vec<Bytes> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { face, frame } if *face == c => Some(frame.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(to_c.len() > 4 && to_c.iter().all(|f| f.len() <= 1200));
+    let mut r = Reassembler::new(ReassemblerConfig::default());
+    let mut whole = None;
+    for f in to_c {
+        whole = r
+            .receive((), LpPacket::decode(f).unwrap(), net.now)
+            .unwrap()
+            .or(whole);
+    }
+    assert_eq!(whole.unwrap().fragment.unwrap(), big);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function chaining (docs/protocol.md)
+
+fn chain(s: &str) -> Option<FunctionChain> {
+    Some(s.parse().unwrap())
+}
+
+#[test]
+fn chain_is_popped_towards_the_local_sf_and_the_result_comes_back() {
+    let mut net = Net::new();
+    let consumer = net.face("unix://consumer", FaceScope::Local);
+    let sf1 = net.face("unix://sf1", FaceScope::Local);
+    let producer = net.face("udp4://10.0.0.5:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/sf/F1"), sf1, 0);
+    net.fwd.add_route(&name("/rs1"), producer, 0);
+
+    let req = interest("/rs1/lamp/2256")
+        .function_chain(chain("/sf/F1"))
+        .encode();
+    let acts = net.recv(consumer, req);
+    let (to_sf, sf_lp) = only_interest(&acts, sf1);
+    assert!(
+        to_sf.function_chain().is_none(),
+        "the head was popped for the local SF"
+    );
+    assert_eq!(net.fwd.counters().functions_popped, 1);
+
+    // The SF fetches its input with the remaining (empty) stack.
+    let acts = net.recv(sf1, interest("/rs1/lamp/2256").encode());
+    let (to_prod, prod_lp) = only_interest(&acts, producer);
+    assert!(to_prod.function_chain().is_none());
+    let acts = net.recv(
+        producer,
+        reply(&prod_lp, data("/rs1/lamp/2256", None, b"raw")),
+    );
+    assert_eq!(only_data(&acts, sf1).content().as_ref(), b"raw");
+
+    // The SF answers with the chain it computed; it reaches the consumer.
+    let result = data("/rs1/lamp/2256", Some("/sf/F1"), b"RAW");
+    let acts = net.recv(sf1, reply(&sf_lp, result));
+    let got = only_data(&acts, consumer);
+    assert_eq!(got.content().as_ref(), b"RAW");
+    assert_eq!(got.function_chain(), chain("/sf/F1").as_ref());
+    assert!(net.fwd.pit().is_empty());
+
+    // Both the raw content and the result are cached, each under its own chain.
+    let c2 = net.face("unix://c2", FaceScope::Local);
+    let acts = net.recv(c2, interest("/rs1/lamp/2256").encode());
+    assert_eq!(only_data(&acts, c2).content().as_ref(), b"raw");
+    let acts = net.recv(
+        c2,
+        interest("/rs1/lamp/2256")
+            .function_chain(chain("/sf/F1"))
+            .encode(),
+    );
+    assert_eq!(only_data(&acts, c2).content().as_ref(), b"RAW");
+}
+
+#[test]
+fn different_chains_never_mix_and_identical_chains_aggregate() {
+    let mut net = Net::new();
+    let a = net.face("unix://a", FaceScope::Local);
+    let b = net.face("unix://b", FaceScope::Local);
+    let c = net.face("unix://c", FaceScope::Local);
+    let f1 = net.face("unix://f1", FaceScope::Local);
+    let f2 = net.face("unix://f2", FaceScope::Local);
+    net.fwd.add_route(&name("/sf/F1"), f1, 0);
+    net.fwd.add_route(&name("/sf/F2"), f2, 0);
+    let acts = net.recv(a, interest("/c").function_chain(chain("/sf/F1")).encode());
+    let (_, lp1) = only_interest(&acts, f1);
+    let acts = net.recv(b, interest("/c").function_chain(chain("/sf/F2")).encode());
+    let (_, lp2) = only_interest(&acts, f2);
+    let acts = net.recv(c, interest("/c").function_chain(chain("/sf/F1")).encode());
+    assert!(acts.is_empty(), "identical chained request aggregated");
+    assert_eq!(net.fwd.pit().len(), 2);
+    // A result of F2 does not satisfy the F1 requests, even by name.
+    let acts = net.recv(f2, reply(&lp2, data("/c", Some("/sf/F2"), b"two")));
+    assert_eq!(only_data(&acts, b).content().as_ref(), b"two");
+    assert!(sent_to(&acts, a).is_empty() && sent_to(&acts, c).is_empty());
+    // A result labelled with the wrong chain matches nothing.
+    let acts = net.recv(f1, data("/c", Some("/sf/F3"), b"forged"));
+    assert!(acts.is_empty());
+    let acts = net.recv(f1, reply(&lp1, data("/c", Some("/sf/F1"), b"one")));
+    assert_eq!(only_data(&acts, a).content().as_ref(), b"one");
+    assert_eq!(only_data(&acts, c).content().as_ref(), b"one");
+}
+
+#[test]
+fn remote_functions_are_forwarded_with_the_stack_intact() {
+    let mut net = Net::new();
+    let consumer = net.face("unix://consumer", FaceScope::Local);
+    let neighbour = net.face("quic://10.0.0.7:6367", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/sf"), neighbour, 0);
+    let acts = net.recv(
+        consumer,
+        interest("/c")
+            .function_chain(chain("/sf/F3,/sf/F2,/sf/F1"))
+            .encode(),
+    );
+    let (up, _) = only_interest(&acts, neighbour);
+    assert_eq!(
+        up.function_chain().unwrap().to_string(),
+        "/sf/F3,/sf/F2,/sf/F1"
+    );
+    assert_eq!(net.fwd.counters().functions_popped, 0);
+}
+
+#[test]
+fn unknown_functions_and_long_chains_fail_fast() {
+    let mut config = Config::default();
+    config.chain.max_functions = 2;
+    let mut net = Net::with_config(&config);
+    let c = net.face("unix://c", FaceScope::Local);
+    let p = net.face("udp4://10.0.0.5:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/c"), p, 0);
+    // A route for the content does not help an unknown function.
+    let acts = net.recv(
+        c,
+        interest("/c/x")
+            .function_chain(chain("/sf/unknown"))
+            .encode(),
+    );
+    assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
+    let acts = net.recv(
+        c,
+        interest("/c/x").function_chain(chain("/a,/b,/c")).encode(),
+    );
+    assert_eq!(only_nack(&acts, c), NackReason::None);
+    assert_eq!(net.fwd.counters().chain_too_long, 1);
+}
