@@ -1,0 +1,103 @@
+//! `nfwd get NAME [--chain F3,F2,F1]`: fetch a content (or a function chain's result) and
+//! write it out, like ndnpeek for a single Data and ndncatchunks for a segmented one.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Args;
+use nfwd_forwarder::client::{Client, ClientConfig, ClientUri, FetchOptions};
+use nfwd_tlv::{FunctionChain, Name};
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// Content name, e.g. /rs1/lamp/2256 (CanBePrefix: the newest version is fetched).
+    pub(crate) name: Name,
+    /// Function stack to apply, head first, e.g. /sf/F3,/sf/F2,/sf/F1.
+    #[arg(long)]
+    pub(crate) chain: Option<FunctionChain>,
+    /// Forwarder to connect to (unix:///path or tcp4://host:port); default
+    /// $NDN_CLIENT_TRANSPORT, then /run/nfwd/nfwd.sock, then /run/nfd/nfd.sock.
+    #[arg(long)]
+    pub(crate) connect: Option<String>,
+    /// InterestLifetime in milliseconds.
+    #[arg(long, default_value_t = 4000)]
+    pub(crate) lifetime: u64,
+    /// Write the content to this file instead of stdout.
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
+    /// Segment Interests kept outstanding.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) window: usize,
+    /// Retransmissions of one Interest before giving up.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) retries: u32,
+    /// Set MustBeFresh on the first Interest.
+    #[arg(long)]
+    pub(crate) must_be_fresh: bool,
+    /// Print what was fetched, its size and the time taken to stderr.
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
+}
+
+pub(crate) async fn connect(uri: Option<&str>) -> anyhow::Result<Client> {
+    let uri = match uri {
+        Some(u) => u.parse()?,
+        None => ClientUri::from_env_or_default()?,
+    };
+    Client::connect_uri(&uri, ClientConfig::default())
+        .await
+        .with_context(|| format!("cannot reach the forwarder at {uri}"))
+}
+
+/// Fetches what `args` asks for; returns the fetched name and the content.
+pub(crate) async fn get(args: &GetArgs) -> anyhow::Result<(Name, Bytes)> {
+    let client = connect(args.connect.as_deref()).await?;
+    let opts = FetchOptions {
+        lifetime_ms: args.lifetime,
+        window: args.window,
+        max_retries: args.retries,
+        must_be_fresh: args.must_be_fresh,
+        ..FetchOptions::default()
+    };
+    let what = match &args.chain {
+        Some(c) => format!("{} [{c}]", args.name),
+        None => args.name.to_string(),
+    };
+    client
+        .fetch(&args.name, args.chain.clone(), &opts)
+        .await
+        .with_context(|| format!("fetching {what}"))
+}
+
+pub(crate) fn run(args: &GetArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let (name, content) = rt.block_on(get(args))?;
+    if args.verbose {
+        eprintln!(
+            "{name}{}: {} bytes in {:.3} s",
+            args.chain
+                .as_ref()
+                .map_or_else(String::new, |c| format!(" [{c}]")),
+            content.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &content)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&content)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
