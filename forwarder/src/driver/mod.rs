@@ -1,0 +1,437 @@
+//! The tokio driver around the sans-IO core.
+//!
+//! ```text
+//!  Unix / TCP listeners ──accept──► Event::Opened ─┐
+//!  QUIC endpoint ─────────accept──► Event::Opened ─┤
+//!  stream face tasks (read loop) ─► Event::Frame ──┤   one bounded      ┌────────────────┐
+//!  UDP receive loop ──────────────► Event::Datagram┼──── channel ──────►│ core task      │
+//!  connect tasks (faces/create) ──► Event::Created ┘   (recv_many)      │ owns Forwarder │
+//!                                                                       │ + face table   │
+//!  stream face tasks (write loop) ◄── per-face bounded queue ◄──────────┤ Action::Send   │
+//!  shared UDP socket ◄───────────────── try_send_to ◄───────────────────┘                │
+//! ```
+//!
+//! - **One task owns the core** ([`engine`]): it drains events in batches, calls
+//!   `Forwarder::receive`, executes the actions, and sleeps until the next event or
+//!   `next_timeout()`. No lock is taken per packet; frames stay `Bytes` from the socket read to
+//!   the socket write.
+//! - **Stream faces** (Unix, TCP, QUIC) are one task each: a read loop that cuts TLV frames
+//!   out of the byte stream without copying, and a write loop that gather-writes batches from
+//!   a bounded queue. A full queue drops the frame and counts it; the core task never waits.
+//! - **UDP** uses one shared socket; the core task maps peers to faces and sends directly.
+//! - **Failures** close only the face concerned: an invalid or oversized frame closes that
+//!   stream (counted), EOF or an I/O error closes it; the core hears `face_closed` once.
+//! - UDP on-demand faces close after `idle_timeout_s` without received traffic; stream faces
+//!   close when their peer goes away.
+//!
+//! No panics on network input; every queue and table is bounded.
+
+mod connect;
+mod engine;
+mod listen;
+mod quic;
+mod stream;
+mod udp;
+pub mod uri;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nfwd_tlv::Name;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::config::Config;
+use crate::core::{Action, FaceId, FaceInfo, FaceScope, Forwarder, Persistency};
+use crate::error::{Error, Result};
+use engine::Event;
+pub use uri::FaceUri;
+
+/// NFD's socket path, served too when `faces.nfd_compat_socket` is set.
+pub const NFD_SOCKET: &str = "/run/nfd/nfd.sock";
+
+/// What the driver needs from a forwarding core. [`Forwarder`] is the real one; tests plug
+/// in small cores that echo or record what they get, to test faces at the socket level.
+pub trait Core: Send + 'static {
+    /// See [`Forwarder::add_face`].
+    fn add_face(&mut self, info: FaceInfo, now: Instant) -> FaceId;
+    /// See [`Forwarder::face_closed`].
+    fn face_closed(&mut self, face: FaceId, now: Instant);
+    /// See [`Forwarder::receive`].
+    fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>);
+    /// See [`Forwarder::face_created`].
+    fn face_created(
+        &mut self,
+        now: Instant,
+        request: u64,
+        result: Result<FaceInfo, String>,
+        out: &mut Vec<Action>,
+    ) -> Option<FaceId>;
+    /// See [`Forwarder::next_timeout`].
+    fn next_timeout(&self) -> Option<Instant>;
+    /// See [`Forwarder::on_timeout`].
+    fn on_timeout(&mut self, now: Instant, out: &mut Vec<Action>);
+    /// Installs a `[[route]]` once its face is up.
+    fn add_route(&mut self, prefix: &Name, face: FaceId, cost: u64);
+    /// The driver dropped a frame of `len` bytes that the core asked it to send on `face`
+    /// (write queue full, socket buffer full), so the core's face counters can include it.
+    fn driver_dropped(&mut self, face: FaceId, len: usize) {
+        let _ = (face, len);
+    }
+}
+
+impl Core for Forwarder {
+    fn add_face(&mut self, info: FaceInfo, now: Instant) -> FaceId {
+        Self::add_face(self, info, now)
+    }
+
+    fn face_closed(&mut self, face: FaceId, now: Instant) {
+        Self::face_closed(self, face, now);
+    }
+
+    fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
+        Self::receive(self, now, face, frame, out);
+    }
+
+    fn face_created(
+        &mut self,
+        now: Instant,
+        request: u64,
+        result: Result<FaceInfo, String>,
+        out: &mut Vec<Action>,
+    ) -> Option<FaceId> {
+        Self::face_created(self, now, request, result, out)
+    }
+
+    fn next_timeout(&self) -> Option<Instant> {
+        Self::next_timeout(self)
+    }
+
+    fn on_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
+        Self::on_timeout(self, now, out);
+    }
+
+    fn add_route(&mut self, prefix: &Name, face: FaceId, cost: u64) {
+        Self::add_route(self, prefix, face, cost);
+    }
+}
+
+/// Frames the driver dropped on one face (they never reached the socket).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverFaceCounters {
+    /// Frames dropped because the write queue or socket buffer was full.
+    pub dropped_frames: u64,
+    /// Their bytes.
+    pub dropped_bytes: u64,
+}
+
+/// Driver-wide counters (they survive the faces they concern).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverCounters {
+    /// Outgoing frames dropped (all faces, closed ones included).
+    pub dropped_frames: u64,
+    /// Their bytes.
+    pub dropped_bytes: u64,
+    /// Stream faces closed because the peer announced a frame over the size limit.
+    pub closed_oversize: u64,
+    /// Stream faces closed because the peer sent something that is not TLV.
+    pub closed_invalid: u64,
+    /// Datagrams dropped for being over the size limit.
+    pub udp_oversize: u64,
+    /// Datagrams dropped because the UDP face table was full.
+    pub udp_faces_refused: u64,
+    /// UDP on-demand faces closed for being idle.
+    pub idle_closes: u64,
+    /// `Send` actions for a face the driver does not know (closed meanwhile).
+    pub send_unknown_face: u64,
+}
+
+/// One face as the driver sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverFace {
+    /// Its id.
+    pub id: FaceId,
+    /// Remote URI.
+    pub remote_uri: String,
+    /// Local URI.
+    pub local_uri: String,
+    /// Scope.
+    pub scope: FaceScope,
+    /// Persistency.
+    pub persistency: Persistency,
+    /// Drops.
+    pub counters: DriverFaceCounters,
+}
+
+/// A snapshot of the driver's faces and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverStatus {
+    /// Open faces, by id.
+    pub faces: Vec<DriverFace>,
+    /// Driver-wide counters.
+    pub counters: DriverCounters,
+}
+
+/// A running daemon: its bound addresses, and the handle to stop it. Dropping it stops the
+/// daemon too, without waiting.
+#[derive(Debug)]
+pub struct Daemon {
+    unix_paths: Vec<PathBuf>,
+    tcp: Option<SocketAddr>,
+    udp: Option<SocketAddr>,
+    quic: Option<SocketAddr>,
+    events: mpsc::Sender<Event>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Event")
+    }
+}
+
+impl Daemon {
+    /// Starts the forwarder described by `config`: binds every listener (port 0 gives an
+    /// ephemeral port, see [`Daemon::tcp_addr`] and friends), then creates the `[[face]]`s.
+    pub async fn start(config: Config) -> Result<Self> {
+        let core = Forwarder::new(&config, Instant::now());
+        Self::start_with_core(config, core).await
+    }
+
+    /// Like [`Daemon::start`], with another core (tests).
+    pub async fn start_with_core<C: Core>(config: Config, core: C) -> Result<Self> {
+        config.validate()?;
+        // Configuration errors first, before anything is bound.
+        let (static_faces, static_routes) = static_config(&config)?;
+        let (events_tx, events_rx) = mpsc::channel(engine::EVENT_QUEUE);
+        let mut listeners = Vec::new();
+        let mut unix_paths = Vec::new();
+        let bound = match bind_all(&config, &events_tx, &mut listeners, &mut unix_paths).await {
+            Ok(b) => b,
+            Err(e) => {
+                // Undo the part that succeeded.
+                for l in &listeners {
+                    l.abort();
+                }
+                for path in &unix_paths {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e);
+            }
+        };
+        let faces = &config.faces;
+        let setup = engine::Setup {
+            udp: bound.udp,
+            udp_mtu: faces.udp_mtu,
+            idle_timeout: (faces.idle_timeout_s > 0)
+                .then(|| Duration::from_secs(faces.idle_timeout_s)),
+            connector: bound.connector,
+            events_tx: events_tx.clone(),
+            listeners,
+            unix_paths: unix_paths.clone(),
+            static_faces,
+            static_routes,
+        };
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            engine::Engine::new(core, setup)
+                .run(events_rx, shutdown_rx)
+                .await;
+        });
+        Ok(Self {
+            unix_paths,
+            tcp: bound.tcp,
+            udp: bound.udp_addr,
+            quic: bound.quic,
+            events: events_tx,
+            shutdown: Some(shutdown_tx),
+            task: Some(task),
+        })
+    }
+
+    /// The Unix socket applications connect to (the configured `unix_path`).
+    #[must_use]
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.unix_paths.first().map(PathBuf::as_path)
+    }
+
+    /// Every Unix socket served (with `nfd_compat_socket`, NFD's path too).
+    #[must_use]
+    pub fn unix_paths(&self) -> &[PathBuf] {
+        &self.unix_paths
+    }
+
+    /// The bound TCP address.
+    #[must_use]
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp
+    }
+
+    /// The bound UDP address.
+    #[must_use]
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp
+    }
+
+    /// The bound QUIC address.
+    #[must_use]
+    pub fn quic_addr(&self) -> Option<SocketAddr> {
+        self.quic
+    }
+
+    /// The driver's faces and drop counters.
+    pub async fn status(&self) -> Result<DriverStatus> {
+        let (tx, rx) = oneshot::channel();
+        self.events
+            .send(Event::Status(tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Stops the daemon: closes listeners and faces and removes the Unix socket files.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .map_err(|e| Error::Other(format!("driver task: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+type StaticFaces = Vec<(FaceUri, Persistency)>;
+type StaticRoutes = Vec<(FaceUri, Name, u64)>;
+
+/// `[[face]]` and `[[route]]`, parsed; every route must name one of the faces.
+fn static_config(config: &Config) -> Result<(StaticFaces, StaticRoutes)> {
+    let mut faces = Vec::new();
+    for f in &config.static_faces {
+        let uri = FaceUri::parse(&f.uri)?;
+        let persistency = match f.persistency.as_str() {
+            "persistent" => Persistency::Persistent,
+            "permanent" => Persistency::Permanent,
+            other => {
+                return Err(Error::Config(format!(
+                    "face {}: persistency {other:?} (want persistent or permanent)",
+                    f.uri
+                )));
+            }
+        };
+        faces.push((uri, persistency));
+    }
+    let mut routes = Vec::new();
+    for r in &config.static_routes {
+        let prefix: Name = r
+            .prefix
+            .parse()
+            .map_err(|e| Error::Config(format!("route prefix {:?}: {e}", r.prefix)))?;
+        let uri = FaceUri::parse(&r.face)?;
+        if !faces.iter().any(|(u, _)| *u == uri) {
+            return Err(Error::Config(format!(
+                "route {}: face {} is not a [[face]]",
+                r.prefix, r.face
+            )));
+        }
+        routes.push((uri, prefix, r.cost));
+    }
+    Ok((faces, routes))
+}
+
+/// What `bind_all` opened.
+struct Bound {
+    tcp: Option<SocketAddr>,
+    udp: Option<Arc<tokio::net::UdpSocket>>,
+    udp_addr: Option<SocketAddr>,
+    quic: Option<SocketAddr>,
+    connector: Arc<connect::Connector>,
+}
+
+/// Binds every listener and starts its task. On error, `listeners` and `unix_paths` hold
+/// what was started, for the caller to undo.
+async fn bind_all(
+    config: &Config,
+    events: &mpsc::Sender<Event>,
+    listeners: &mut Vec<JoinHandle<()>>,
+    unix_paths: &mut Vec<PathBuf>,
+) -> Result<Bound> {
+    let faces = &config.faces;
+    let wanted = faces
+        .unix_path
+        .iter()
+        .cloned()
+        .chain(faces.nfd_compat_socket.then(|| PathBuf::from(NFD_SOCKET)));
+    for path in wanted {
+        if unix_paths.contains(&path) {
+            continue;
+        }
+        let listener = listen::bind_unix(&path)?;
+        info!(path = %path.display(), "listening on Unix socket");
+        unix_paths.push(path.clone());
+        listeners.push(tokio::spawn(listen::unix_accept_loop(
+            listener,
+            path,
+            events.clone(),
+        )));
+    }
+    let mut tcp = None;
+    if let Some(addr) = faces.tcp_listen_addr()? {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        info!(%bound, "listening on TCP");
+        tcp = Some(bound);
+        listeners.push(tokio::spawn(listen::tcp_accept_loop(
+            listener,
+            events.clone(),
+        )));
+    }
+    let mut udp = None;
+    let mut udp_addr = None;
+    if let Some(addr) = faces.udp_listen_addr()? {
+        let socket = Arc::new(udp::bind(addr)?);
+        let bound = socket.local_addr()?;
+        info!(%bound, "listening on UDP");
+        udp_addr = Some(bound);
+        listeners.push(tokio::spawn(udp::recv_loop(
+            Arc::clone(&socket),
+            events.clone(),
+        )));
+        udp = Some(socket);
+    }
+    let mut quic_server = None;
+    let mut quic = None;
+    if let Some(addr) = faces.quic_listen_addr()? {
+        let mut endpoint = quinn::Endpoint::server(quic::server_config()?, addr)?;
+        endpoint.set_default_client_config(quic::client_config()?);
+        let bound = endpoint.local_addr()?;
+        info!(%bound, "listening on QUIC");
+        quic = Some(bound);
+        listeners.push(tokio::spawn(quic::accept_loop(
+            endpoint.clone(),
+            events.clone(),
+        )));
+        quic_server = Some(endpoint);
+    }
+    Ok(Bound {
+        tcp,
+        udp,
+        udp_addr,
+        quic,
+        connector: Arc::new(connect::Connector::new(quic_server)?),
+    })
+}
+
+/// Runs the daemon until `shutdown` resolves, then stops it cleanly.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let daemon = Daemon::start(config).await?;
+    shutdown.await;
+    daemon.shutdown().await
+}

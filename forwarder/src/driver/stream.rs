@@ -1,0 +1,373 @@
+//! Stream faces (Unix, TCP, QUIC): TLV framing on a byte stream, the read loop, the batched
+//! write loop, and reconnection of permanent faces.
+//!
+//! One task per face runs the read loop and the write loop concurrently (`select!`), so the
+//! face ends as soon as either side fails, and a permanent face can reconnect while keeping
+//! its write queue (and its `FaceId`).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::Event;
+use super::connect::Connector;
+use super::uri::FaceUri;
+use crate::core::FaceId;
+
+/// Largest frame accepted on any face: an 8800-byte packet plus NDNLPv2 headers. A stream
+/// that announces more is not speaking NDN (or is hostile): the face is closed.
+pub(super) const MAX_FRAME: usize = 9000;
+
+/// Bytes allocated per read buffer. Frames are `split_to` out of it and keep the block alive
+/// while they live, so this is also the most one small retained frame can pin.
+const READ_BLOCK: usize = 16 * 1024;
+
+/// Below this much free space, a new block is started before reading.
+const MIN_SPARE: usize = 2048;
+
+/// Frames taken from the write queue per write call.
+const WRITE_BATCH: usize = 64;
+
+/// A peer that accepts no byte for this long is considered gone (otherwise a stuck writer
+/// would hold its queue and task forever).
+const WRITE_STALL: Duration = Duration::from_secs(30);
+
+/// Time given to flush and close a stream when the core closes the face.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Backoff between reconnection attempts of a permanent face.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+pub(super) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+pub(super) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+/// Yields the read half. A future because a QUIC receive stream only appears once the peer
+/// writes on it; for sockets it is ready at once.
+pub(super) type ReadHalf = Pin<Box<dyn Future<Output = io::Result<BoxRead>> + Send>>;
+
+/// An open byte stream, not yet attached to a face.
+pub(super) struct StreamConn {
+    pub(super) read: ReadHalf,
+    pub(super) write: BoxWrite,
+}
+
+impl fmt::Debug for StreamConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StreamConn")
+    }
+}
+
+impl StreamConn {
+    /// Both halves available now (sockets).
+    pub(super) fn ready(read: impl AsyncRead + Send + Unpin + 'static, write: BoxWrite) -> Self {
+        let read: BoxRead = Box::new(read);
+        Self {
+            read: Box::pin(async move { Ok(read) }),
+            write,
+        }
+    }
+}
+
+/// The result of cutting at the front of a stream buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// One complete frame, taken out of the buffer without copying.
+    Frame(Bytes),
+    /// The buffer holds only part of the next frame (or nothing).
+    NeedMore,
+    /// The next frame declares this many bytes, more than [`MAX_FRAME`].
+    Oversize(usize),
+    /// The bytes at the front are not a TLV header.
+    Invalid,
+}
+
+/// Cuts the next frame off the front of `buf`.
+///
+/// The declared size is checked as soon as the header is readable, so the buffer never grows
+/// beyond `MAX_FRAME` plus one read while waiting for a frame that will never be accepted.
+pub(super) fn cut_frame(buf: &mut BytesMut) -> Cut {
+    if buf.is_empty() {
+        return Cut::NeedMore;
+    }
+    match nfwd_tlv::element::frame_len(buf) {
+        Ok(Some(n)) if n > MAX_FRAME => Cut::Oversize(n),
+        Ok(Some(n)) => Cut::Frame(buf.split_to(n).freeze()),
+        Ok(None) => match nfwd_tlv::element::read_header(buf) {
+            Ok((_, len, hdr)) if hdr.saturating_add(len) > MAX_FRAME => {
+                Cut::Oversize(hdr.saturating_add(len))
+            }
+            _ => Cut::NeedMore,
+        },
+        Err(_) => Cut::Invalid,
+    }
+}
+
+/// Why a stream face stopped.
+#[derive(Debug)]
+pub(super) enum End {
+    /// The core closed the face (its queue sender is gone).
+    ClosedByCore,
+    /// The core task is gone (daemon shutting down).
+    CoreGone,
+    /// The peer closed the stream.
+    Eof,
+    /// A read or write failed.
+    Io(io::Error),
+    /// The peer accepted nothing for [`WRITE_STALL`].
+    WriteStalled,
+    /// The peer announced a frame larger than [`MAX_FRAME`].
+    Oversize(usize),
+    /// The peer sent bytes that are not TLV.
+    Invalid,
+}
+
+impl End {
+    /// Whether the driver should count this as a framing violation.
+    pub(super) fn is_oversize(&self) -> bool {
+        matches!(self, Self::Oversize(_))
+    }
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ClosedByCore => f.write_str("closed by the forwarder"),
+            Self::CoreGone => f.write_str("forwarder stopped"),
+            Self::Eof => f.write_str("peer closed the stream"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
+            Self::WriteStalled => write!(f, "peer accepted nothing for {WRITE_STALL:?}"),
+            Self::Oversize(n) => write!(f, "frame of {n} bytes exceeds {MAX_FRAME}"),
+            Self::Invalid => f.write_str("invalid TLV header"),
+        }
+    }
+}
+
+/// Reads frames and hands them to the core task until the stream ends.
+async fn read_loop(id: FaceId, read: ReadHalf, events: &mpsc::Sender<Event>) -> End {
+    let mut read = match read.await {
+        Ok(r) => r,
+        Err(e) => return End::Io(e),
+    };
+    let mut buf = BytesMut::with_capacity(READ_BLOCK);
+    loop {
+        if buf.capacity() - buf.len() < MIN_SPARE {
+            // Frames already cut share the old block; `reserve` starts a new one and moves
+            // only the partial frame at the front (at most MAX_FRAME bytes).
+            buf.reserve(READ_BLOCK);
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => return End::Eof,
+            Ok(_) => {}
+            Err(e) => return End::Io(e),
+        }
+        loop {
+            match cut_frame(&mut buf) {
+                Cut::Frame(frame) => {
+                    // Awaiting here is the back-pressure: a busy core slows the sender down.
+                    if events.send(Event::Frame(id, frame)).await.is_err() {
+                        return End::CoreGone;
+                    }
+                }
+                Cut::NeedMore => break,
+                Cut::Oversize(n) => return End::Oversize(n),
+                Cut::Invalid => return End::Invalid,
+            }
+        }
+    }
+}
+
+/// A batch of frames written with one gather-write (no copy into a staging buffer).
+struct FrameBatch {
+    frames: VecDeque<Bytes>,
+    remaining: usize,
+}
+
+impl Buf for FrameBatch {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.frames.front().map_or(&[], |b| b.as_ref())
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, frame) in dst.iter_mut().zip(&self.frames) {
+            *slot = IoSlice::new(frame);
+            n += 1;
+        }
+        n
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        self.remaining = self.remaining.saturating_sub(cnt);
+        while cnt > 0 {
+            let Some(front) = self.frames.front_mut() else {
+                return;
+            };
+            if cnt < front.len() {
+                front.advance(cnt);
+                return;
+            }
+            cnt -= front.len();
+            self.frames.pop_front();
+        }
+    }
+}
+
+/// Writes queued frames until the queue closes or the stream fails.
+async fn write_loop(write: &mut BoxWrite, queue: &mut mpsc::Receiver<Bytes>) -> End {
+    let mut taken = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        if queue.recv_many(&mut taken, WRITE_BATCH).await == 0 {
+            // Queue closed: everything queued has been written; close our direction.
+            let _ = tokio::time::timeout(CLOSE_GRACE, write.shutdown()).await;
+            return End::ClosedByCore;
+        }
+        let mut batch = FrameBatch {
+            remaining: taken.iter().map(Bytes::len).sum(),
+            // Empty frames would make `chunk()` empty while bytes remain; drop them.
+            frames: taken.drain(..).filter(|f| !f.is_empty()).collect(),
+        };
+        let write_all = async {
+            write.write_all_buf(&mut batch).await?;
+            write.flush().await
+        };
+        match tokio::time::timeout(WRITE_STALL, write_all).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return End::Io(e),
+            Err(_) => return End::WriteStalled,
+        }
+    }
+}
+
+/// Runs one connection of a face until it ends.
+async fn run_conn(
+    id: FaceId,
+    conn: StreamConn,
+    queue: &mut mpsc::Receiver<Bytes>,
+    events: &mpsc::Sender<Event>,
+) -> End {
+    let StreamConn { read, mut write } = conn;
+    tokio::select! {
+        end = read_loop(id, read, events) => end,
+        end = write_loop(&mut write, queue) => end,
+    }
+}
+
+/// How a permanent face gets its connection back.
+pub(super) struct Reconnect {
+    pub(super) connector: Arc<Connector>,
+    pub(super) uri: FaceUri,
+}
+
+impl fmt::Debug for Reconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reconnect({})", self.uri)
+    }
+}
+
+/// The task behind one stream face.
+pub(super) async fn face_task(
+    id: FaceId,
+    mut conn: StreamConn,
+    mut queue: mpsc::Receiver<Bytes>,
+    events: mpsc::Sender<Event>,
+    reconnect: Option<Reconnect>,
+) {
+    loop {
+        let end = run_conn(id, conn, &mut queue, &events).await;
+        if matches!(end, End::ClosedByCore | End::CoreGone) {
+            debug!(face = %id, "stream face stopped: {end}");
+            return;
+        }
+        let Some(re) = &reconnect else {
+            let _ = events.send(Event::Closed { face: id, end }).await;
+            return;
+        };
+        debug!(face = %id, uri = %re.uri, "permanent face lost its connection ({end}); reconnecting");
+        if end.is_oversize() {
+            // Still counted, although the face lives on.
+            let _ = events.send(Event::FramingError(id)).await;
+        }
+        let mut backoff = BACKOFF_MIN;
+        conn = loop {
+            tokio::time::sleep(backoff).await;
+            if queue.is_closed() || events.is_closed() {
+                return;
+            }
+            match re.connector.connect_stream(&re.uri).await {
+                Ok((c, _)) => break c,
+                Err(e) => {
+                    debug!(face = %id, uri = %re.uri, "reconnect failed: {e}");
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        };
+        debug!(face = %id, uri = %re.uri, "permanent face reconnected");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_partial_and_coalesced_frames() {
+        let mut buf = BytesMut::new();
+        assert_eq!(cut_frame(&mut buf), Cut::NeedMore);
+        buf.extend_from_slice(&[0x05, 0x03, 1]);
+        assert_eq!(cut_frame(&mut buf), Cut::NeedMore);
+        buf.extend_from_slice(&[2, 3, 0x06, 0x00, 0x05]);
+        assert_eq!(
+            cut_frame(&mut buf),
+            Cut::Frame(Bytes::from_static(&[5, 3, 1, 2, 3]))
+        );
+        assert_eq!(cut_frame(&mut buf), Cut::Frame(Bytes::from_static(&[6, 0])));
+        assert_eq!(cut_frame(&mut buf), Cut::NeedMore);
+        assert_eq!(buf.as_ref(), &[0x05]);
+    }
+
+    #[test]
+    fn refuses_oversize_before_it_arrives() {
+        // Declares 9001 bytes of value: refused from the header alone.
+        let mut buf = BytesMut::from(&[0x06, 0xfd, 0x23, 0x29][..]);
+        assert!(matches!(cut_frame(&mut buf), Cut::Oversize(_)));
+        // 8800-byte packets are fine.
+        let mut buf = BytesMut::from(&[0x06, 0xfd, 0x22, 0x60][..]);
+        assert_eq!(cut_frame(&mut buf), Cut::NeedMore);
+        let mut buf = BytesMut::from(&[0x00, 0x01, 0x00][..]);
+        assert_eq!(cut_frame(&mut buf), Cut::Invalid);
+    }
+
+    #[test]
+    fn frame_batch_advances_across_frames() {
+        let mut b = FrameBatch {
+            frames: [
+                Bytes::from_static(b"abc"),
+                Bytes::from_static(b"de"),
+                Bytes::from_static(b"f"),
+            ]
+            .into(),
+            remaining: 6,
+        };
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert_eq!(b.chunks_vectored(&mut slices), 3);
+        b.advance(4);
+        assert_eq!(b.chunk(), b"e");
+        assert_eq!(b.remaining(), 2);
+        b.advance(2);
+        assert_eq!(b.remaining(), 0);
+        assert_eq!(b.chunk(), b"");
+    }
+}
