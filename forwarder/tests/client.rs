@@ -15,9 +15,9 @@ use nfwd_forwarder::client::{
     Client, ClientConfig, FetchOptions, PublishOptions, Reply, answer_data,
 };
 use nfwd_tlv::element::frame_len;
-use nfwd_tlv::lp::NackReason;
+use nfwd_tlv::lp::{LpPacket, NackReason, PitToken};
 use nfwd_tlv::nfd::{CommandFormat, ControlCommand};
-use nfwd_tlv::{DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer};
+use nfwd_tlv::{Data, DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 fn name(s: &str) -> Name {
@@ -357,4 +357,59 @@ async fn many_concurrent_expressions_on_one_connection() {
     }
     assert_eq!(seen.load(Ordering::Relaxed), 200);
     assert_eq!(consumer.pending_count(), 0);
+}
+
+#[tokio::test]
+async fn producer_echoes_pit_tokens_and_routes_popped_interests_to_the_oldest_listener() {
+    let (a, mut peer) = tokio::io::duplex(1 << 16);
+    let client = Client::from_stream(a, ClientConfig::default());
+    let reply_with = |text: &'static str| {
+        move |i: Interest| async move {
+            Reply::Data(answer_data(&i, text.as_bytes(), None, &Signer::digest_sha256()).unwrap())
+        }
+    };
+    let _sf = client.serve_unregistered(name("/sf/F1"), reply_with("from F1"));
+    let _other = client.serve_unregistered(name("/other"), reply_with("from other"));
+    let mut buf = BytesMut::new();
+
+    // After a pop the SF sees the content name: no prefix matches, the oldest listener gets it;
+    // the forwarder's PIT token comes back on the Data.
+    let i = InterestBuilder::new(name("/rs1/lamp"))
+        .nonce([1, 2, 3, 4])
+        .build()
+        .unwrap();
+    let lp = LpPacket::from_fragment(i.wire().clone()).with_pit_token(PitToken::from_u64(42));
+    peer.write_all(&lp.encode()).await.unwrap();
+    let back = LpPacket::decode(read_packet(&mut peer, &mut buf).await).unwrap();
+    assert_eq!(back.pit_token.as_ref().and_then(PitToken::as_u64), Some(42));
+    let d = Data::decode(back.fragment.unwrap()).unwrap();
+    assert_eq!(&d.content()[..], b"from F1");
+
+    // A matching prefix wins; without a token the Data goes bare.
+    let i = InterestBuilder::new(name("/other/x"))
+        .nonce([5, 6, 7, 8])
+        .build()
+        .unwrap();
+    peer.write_all(i.wire()).await.unwrap();
+    let wire = read_packet(&mut peer, &mut buf).await;
+    let d = Data::decode(wire).unwrap();
+    assert_eq!(&d.content()[..], b"from other");
+
+    // A Nack in an LpPacket fails the expressed Interest with its reason.
+    let task = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .express(InterestBuilder::new(name("/up/x")).build().unwrap())
+                .await
+        }
+    });
+    let sent = read_packet(&mut peer, &mut buf).await;
+    peer.write_all(&LpPacket::nack(NackReason::Duplicate, sent).encode())
+        .await
+        .unwrap();
+    assert!(matches!(
+        task.await.unwrap(),
+        Err(Error::Nack(NackReason::Duplicate))
+    ));
 }

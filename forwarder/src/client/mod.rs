@@ -23,6 +23,7 @@ mod producer;
 mod publish;
 mod transport;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +32,7 @@ use nfwd_tlv::lp::LpPacket;
 use nfwd_tlv::nfd::{ControlParameters, ControlResponse, make_command_v03};
 use nfwd_tlv::types::tt;
 use nfwd_tlv::{Data, Interest, InterestEdit, Name, Signer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -103,6 +104,7 @@ pub(crate) struct Shared {
     pending: Mutex<PendingTable>,
     listeners: Mutex<Listeners>,
     listener_queue: usize,
+    closed: AtomicBool,
 }
 
 impl Shared {
@@ -202,6 +204,7 @@ impl Shared {
 
     /// The connection is gone: fail every waiting expression and end every listener.
     fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         lock(&self.pending).close();
         lock(&self.listeners).list.clear();
     }
@@ -291,6 +294,7 @@ impl Client {
             pending: Mutex::new(PendingTable::new(config.max_pending)),
             listeners: Mutex::new(Listeners::default()),
             listener_queue: config.listener_queue,
+            closed: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(config.send_queue.max(1));
         tokio::spawn(write_loop(w, rx, Arc::downgrade(&shared)));
@@ -313,7 +317,7 @@ impl Client {
     /// True once the connection has failed or been closed by the peer.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.inner.reader.is_finished()
+        self.inner.shared.closed.load(Ordering::Acquire)
     }
 
     /// Number of Interests waiting for an answer.
@@ -460,9 +464,21 @@ async fn read_loop<R: AsyncRead>(r: R, shared: Arc<Shared>, tx: mpsc::Sender<Byt
 }
 
 async fn write_loop<W: AsyncWrite>(w: W, mut rx: mpsc::Receiver<Bytes>, shared: Weak<Shared>) {
-    let mut w = std::pin::pin!(w);
-    while let Some(packet) = rx.recv().await {
-        if let Err(e) = w.write_all(&packet).await {
+    // Packets are copied into a buffer and flushed when the queue runs dry, so a burst of
+    // Interests (a fetch window, a load generator) costs one system call, not one per packet.
+    let mut w = std::pin::pin!(BufWriter::with_capacity(64 * 1024, w));
+    while let Some(first) = rx.recv().await {
+        let mut packet = first;
+        let result = loop {
+            if let Err(e) = w.write_all(&packet).await {
+                break Err(e);
+            }
+            match rx.try_recv() {
+                Ok(next) => packet = next,
+                Err(_) => break w.flush().await,
+            }
+        };
+        if let Err(e) = result {
             tracing::debug!("client: write failed: {e}");
             // Nothing sent from now on can be answered: fail the waiting expressions now
             // rather than after their lifetimes.

@@ -42,14 +42,31 @@ pub enum ClientUri {
 }
 
 impl ClientUri {
-    /// The forwarder to use when none is given: `$NDN_CLIENT_TRANSPORT` if set (as python-ndn
-    /// does), else the first existing socket among [`NFWD_SOCKET`], [`NFD_SOCKET`] and
-    /// [`NFD_OLD_SOCKET`], else [`NFWD_SOCKET`] (so that the connect error names it).
+    /// The forwarder to use when none is given, looked up as python-ndn does:
+    /// `$NDN_CLIENT_TRANSPORT` if set, else `transport=` in the first `client.conf` found
+    /// (`~/.ndn/`, `/usr/local/etc/ndn/`, `/etc/ndn/`), else the first existing socket among
+    /// [`NFWD_SOCKET`], [`NFD_SOCKET`] and [`NFD_OLD_SOCKET`], else [`NFWD_SOCKET`] (so that
+    /// the connect error names it).
     pub fn from_env_or_default() -> Result<Self> {
         if let Ok(v) = std::env::var(TRANSPORT_ENV)
             && !v.trim().is_empty()
         {
             return v.trim().parse();
+        }
+        let home_conf = std::env::var_os("HOME").map(|h| Path::new(&h).join(".ndn/client.conf"));
+        let confs = home_conf.into_iter().chain(
+            ["/usr/local/etc/ndn/client.conf", "/etc/ndn/client.conf"]
+                .into_iter()
+                .map(PathBuf::from),
+        );
+        for conf in confs {
+            if let Ok(text) = std::fs::read_to_string(&conf) {
+                if let Some(uri) = transport_in_conf(&text) {
+                    return uri.parse();
+                }
+                // python-ndn reads only the first file that exists.
+                break;
+            }
         }
         let path = [NFWD_SOCKET, NFD_SOCKET, NFD_OLD_SOCKET]
             .into_iter()
@@ -57,6 +74,17 @@ impl ClientUri {
             .unwrap_or(NFWD_SOCKET);
         Ok(Self::Unix(PathBuf::from(path)))
     }
+}
+
+/// The value of `transport=` in a `client.conf` (INI-like `key=value` lines, `;` comments).
+fn transport_in_conf(text: &str) -> Option<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(';') && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "transport")
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
 }
 
 fn uri_error(uri: &str, reason: &str) -> Error {
@@ -194,6 +222,13 @@ mod tests {
         assert!("udp4://1.2.3.4".parse::<ClientUri>().is_err());
         assert!("tcp4://h:x".parse::<ClientUri>().is_err());
         assert!("/run/nfd.sock".parse::<ClientUri>().is_err());
+    }
+
+    #[test]
+    fn reads_transport_from_client_conf() {
+        let conf = "; comment\ntransport = tcp4://10.0.0.1:6363\n";
+        assert_eq!(transport_in_conf(conf), Some("tcp4://10.0.0.1:6363"));
+        assert_eq!(transport_in_conf("; transport=unix:///x\n"), None);
     }
 
     #[test]
