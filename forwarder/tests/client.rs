@@ -14,22 +14,62 @@ use nfwd_forwarder::Error;
 use nfwd_forwarder::client::{
     Client, ClientConfig, FetchOptions, PublishOptions, Reply, answer_data,
 };
+use nfwd_forwarder::config::Config;
+use nfwd_forwarder::driver::Daemon;
 use nfwd_tlv::element::frame_len;
 use nfwd_tlv::lp::{LpPacket, NackReason, PitToken};
 use nfwd_tlv::nfd::{CommandFormat, ControlCommand};
 use nfwd_tlv::{Data, DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-/// The forwarder under test: `$NFWD_TEST_FORWARDER` (the face URI of a running nfwd or NFD)
-/// if set, else a fresh stand-in fixture. Fault injection exists only in the stand-in; the
-/// tests skip those parts against a real forwarder.
-async fn forwarder() -> (String, Option<standin::StandIn>) {
-    match std::env::var("NFWD_TEST_FORWARDER") {
-        Ok(uri) if !uri.is_empty() => (uri, None),
-        _ => {
+/// The forwarder under test, chosen by `$NFWD_TEST_FORWARDER`:
+/// - unset or empty: a fresh stand-in fixture (`support/standin.rs`);
+/// - `daemon`: the real nfwd daemon, started in-process on a temporary Unix socket;
+/// - a face URI: an nfwd or NFD already running there.
+///
+/// Fault injection exists only in the stand-in; tests skip those parts otherwise.
+struct Fixture {
+    uri: String,
+    standin: Option<standin::StandIn>,
+    _daemon: Option<Daemon>,
+}
+
+async fn forwarder() -> Fixture {
+    match std::env::var("NFWD_TEST_FORWARDER")
+        .unwrap_or_default()
+        .as_str()
+    {
+        "" => {
             let s = standin::start().await;
-            (s.uri(), Some(s))
+            Fixture {
+                uri: s.uri(),
+                standin: Some(s),
+                _daemon: None,
+            }
         }
+        "daemon" => {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "nfwd-client-daemon-{}-{}.sock",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let mut config = Config::default();
+            config.faces.unix_path = Some(path.clone());
+            config.faces.tcp_listen = String::new();
+            config.faces.udp_listen = String::new();
+            let daemon = Daemon::start(config).await.unwrap();
+            Fixture {
+                uri: format!("unix://{}", path.display()),
+                standin: None,
+                _daemon: Some(daemon),
+            }
+        }
+        uri => Fixture {
+            uri: uri.to_owned(),
+            standin: None,
+            _daemon: None,
+        },
     }
 }
 
@@ -136,7 +176,8 @@ async fn garbage_from_the_peer_does_not_panic() {
 
 #[tokio::test]
 async fn nack_surfaces_as_error() {
-    let (uri, _fwd) = forwarder().await;
+    let fwd = forwarder().await;
+    let uri = fwd.uri.clone();
     let consumer = Client::connect(&uri).await.unwrap();
     let i = InterestBuilder::new(name("/nowhere")).build().unwrap();
     assert!(matches!(
@@ -160,12 +201,13 @@ async fn nack_surfaces_as_error() {
 
 #[tokio::test]
 async fn register_sends_v03_command_and_reports_status() {
-    let (uri, fwd) = forwarder().await;
+    let fwd = forwarder().await;
+    let uri = fwd.uri.clone();
     let c = Client::connect(&uri).await.unwrap();
     c.register(&name("/ok")).await.unwrap();
     c.unregister(&name("/ok")).await.unwrap();
     // Refusals and the commands' format can only be arranged and observed in the stand-in.
-    let Some(fwd) = fwd else { return };
+    let Some(fwd) = fwd.standin else { return };
     fwd.knobs
         .lock()
         .unwrap()
@@ -192,7 +234,8 @@ async fn register_sends_v03_command_and_reports_status() {
 
 #[tokio::test]
 async fn segmented_fetch_retransmits_a_lost_segment() {
-    let (uri, fwd) = forwarder().await;
+    let fwd = forwarder().await;
+    let uri = fwd.uri.clone();
     let producer = Client::connect(&uri).await.unwrap();
     let payload: Bytes = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let opts = PublishOptions {
@@ -209,7 +252,7 @@ async fn segmented_fetch_retransmits_a_lost_segment() {
         .await
         .unwrap();
     assert_eq!(publication.segments().len(), 13);
-    if let Some(fwd) = &fwd {
+    if let Some(fwd) = &fwd.standin {
         fwd.knobs
             .lock()
             .unwrap()
@@ -228,7 +271,7 @@ async fn segmented_fetch_retransmits_a_lost_segment() {
         .unwrap();
     assert_eq!(got_name, name("/big/v=7"));
     assert_eq!(content, payload);
-    if let Some(fwd) = &fwd {
+    if let Some(fwd) = &fwd.standin {
         assert_eq!(
             fwd.knobs.lock().unwrap().dropped,
             1,
@@ -240,7 +283,8 @@ async fn segmented_fetch_retransmits_a_lost_segment() {
 
 #[tokio::test]
 async fn fetch_of_a_single_data_and_of_a_missing_name() {
-    let (uri, _fwd) = forwarder().await;
+    let fwd = forwarder().await;
+    let uri = fwd.uri.clone();
     let producer = Client::connect(&uri).await.unwrap();
     let signer = Arc::new(Signer::digest_sha256());
     let _h = producer
@@ -265,7 +309,8 @@ async fn fetch_of_a_single_data_and_of_a_missing_name() {
 
 #[tokio::test]
 async fn chained_fetch_through_a_service_function() {
-    let (uri, _fwd) = forwarder().await;
+    let fwd = forwarder().await;
+    let uri = fwd.uri.clone();
     let producer = Client::connect(&uri).await.unwrap();
     let payload: Bytes = b"abcdefghij".repeat(2000).into();
     let small = PublishOptions {
@@ -342,7 +387,8 @@ async fn chained_fetch_through_a_service_function() {
 
 #[tokio::test]
 async fn many_concurrent_expressions_on_one_connection() {
-    let (uri, _fwd) = forwarder().await;
+    let fwd = forwarder().await;
+    let uri = fwd.uri.clone();
     let producer = Client::connect(&uri).await.unwrap();
     let seen = Arc::new(AtomicUsize::new(0));
     let _h = producer
