@@ -1,14 +1,245 @@
-//! NFD management (being written): `/localhost/nfd/...` commands and datasets.
+//! NFD management inside the core: `/localhost/nfd/<module>/<verb>` command Interests and
+//! status datasets, answered as NFD answers them.
+//!
+//! **Commands** are accepted in both signed formats ([`ControlCommand::parse`]). The pipeline
+//! only hands us Interests that came on a local face, and NFD's default trust for `/localhost`
+//! accepts any local signer, so the signature's structure is checked but not its cryptography,
+//! and command timestamps are not checked against replay: a local application could do
+//! anything a replayed command does by sending a fresh one. The reply is a Data named exactly
+//! like the command, Content = ControlResponse, signed with DigestSha256, sent to the requester
+//! with the PIT token the command came with.
+//!
+//! **Datasets** are produced when an Interest names the dataset without a version: the payload
+//! is cut into segments `<dataset>/v=<version>/seg=<n>` (NFD's segmentation, `segment_dataset`)
+//! and segment 0 is the reply. The segments are kept in a small cache owned by management (not
+//! the content store, which `cs/config` may disable and which management Interests never
+//! reach), so that the consumer's follow-up Interests for `v=<version>/seg=<n>` are answered
+//! from the same snapshot. Entries live [`DATASET_CACHE_LIFETIME`] and at most
+//! [`MAX_CACHED_DATASETS`] are kept; a request for a version no longer cached gets no answer,
+//! as with NFD once its dispatcher storage dropped it — the consumer restarts without a version.
 
-use std::time::Instant;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
-use nfwd_tlv::{Interest, Name};
+use bytes::Bytes;
+use nfwd_tlv::nfd::{
+    self, ChannelStatus, ControlCommand, ControlParameters, ControlResponse, CsInfo,
+    FaceQueryFilter, FaceStatus, ForwarderStatus, NextHopRecord, RibEntry, StrategyChoice,
+    encode_all, segment_dataset, status_code,
+};
+use nfwd_tlv::{Component, Data, Element, Interest, Name, Signer};
 
-use super::{Action, FaceId, FaceInfo, Forwarder};
+use super::face::{FaceScope, LinkType, Persistency};
+use super::rib::Route;
+use super::strategy::Strategy;
+use super::{Action, FaceId, FaceInfo, FaceState, Forwarder};
 
-/// State management keeps between commands.
+/// faces/create requests waiting for the driver, at most (then 503).
+const MAX_PENDING_CREATES: usize = 64;
+/// A faces/create the driver has not reported on after this is forgotten (its command
+/// Interest expired long before).
+const PENDING_CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Dataset snapshots kept for segment retrieval, at most.
+const MAX_CACHED_DATASETS: usize = 16;
+/// How long a dataset snapshot answers segment Interests: twice its FreshnessPeriod, so a
+/// consumer that fetched segment 0 just before it went stale can still finish.
+const DATASET_CACHE_LIFETIME: Duration = Duration::from_secs(2);
+/// Longest prefix accepted in the FIB and RIB (NFD's FIB depth limit); longer is 414.
+const MAX_PREFIX_DEPTH: usize = 32;
+/// At most this many CS entries go per `cs/erase` (as NFD, to bound one command's work).
+const CS_ERASE_LIMIT: usize = 256;
+/// "Gone": the face a command names does not exist (NFD's FIB manager uses 410).
+const GONE: u64 = 410;
+
+/// Components of `/localhost/nfd/<module>/<verb>`.
+const BASE_LEN: usize = 4;
+
+#[derive(Debug)]
+struct PendingCreate {
+    requester: FaceId,
+    command: Name,
+    token: Option<Bytes>,
+    /// LocalFieldsEnabled as the command asked (None: not mentioned).
+    local_fields: Option<bool>,
+    asked: Instant,
+}
+
+#[derive(Debug)]
+struct CachedDataset {
+    /// The dataset name without version and segment (with the filter for faces/query).
+    prefix: Name,
+    version: u64,
+    segments: Vec<Data>,
+    produced: Instant,
+}
+
+/// State management keeps between requests. Every collection is bounded.
 #[derive(Debug, Default)]
-pub(super) struct MgmtState {}
+pub(super) struct MgmtState {
+    /// Wall-clock time (ms since the Unix epoch) at `Forwarder::started`, from the driver.
+    wall_clock_at_start_ms: u64,
+    next_request: u64,
+    pending: BTreeMap<u64, PendingCreate>,
+    datasets: VecDeque<CachedDataset>,
+    last_version: u64,
+    requests: u64,
+    /// Replies by status code (keys come from the fixed set of codes we send).
+    replies: BTreeMap<u64, u64>,
+    /// Dataset segment Interests that could not be answered.
+    unanswered: u64,
+}
+
+/// What a command handler decided: the effective parameters (200) or a refusal.
+type Outcome = Result<ControlParameters, Refusal>;
+
+/// A refusal: a ControlResponse with a non-200 code (boxed: it is large and rare).
+type Refusal = Box<ControlResponse>;
+
+fn refuse(code: u64, text: &str) -> Refusal {
+    Box::new(ControlResponse::new(code, text))
+}
+
+fn required_name(p: &ControlParameters) -> Result<Name, Refusal> {
+    let name = p
+        .name
+        .clone()
+        .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Name is required"))?;
+    if name.len() > MAX_PREFIX_DEPTH {
+        return Err(refuse(status_code::NAME_TOO_LONG, "Name is too long"));
+    }
+    Ok(name)
+}
+
+/// Flags and Mask come together or not at all (NFD's rule for faces/update and cs/config).
+fn flags_and_mask(p: &ControlParameters) -> Result<Option<(u64, u64)>, Refusal> {
+    match (p.flags, p.mask) {
+        (Some(f), Some(m)) => Ok(Some((f, m))),
+        (None, None) => Ok(None),
+        _ => Err(refuse(
+            status_code::BAD_PARAMETERS,
+            "Flags and Mask must be given together",
+        )),
+    }
+}
+
+/// LocalFieldsEnabled as Flags/Mask set it, if they mention it.
+fn local_fields_request(p: &ControlParameters) -> Result<Option<bool>, Refusal> {
+    let bit = nfd::face_flags::LOCAL_FIELDS_ENABLED;
+    Ok(flags_and_mask(p)?.and_then(|(f, m)| (m & bit != 0).then_some(f & bit != 0)))
+}
+
+fn persistency_param(p: &ControlParameters) -> Result<Option<Persistency>, Refusal> {
+    p.face_persistency
+        .map(|c| {
+            Persistency::from_code(c)
+                .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "unknown FacePersistency"))
+        })
+        .transpose()
+}
+
+fn face_flags(state: &FaceState) -> u64 {
+    if state.local_fields {
+        nfd::face_flags::LOCAL_FIELDS_ENABLED
+    } else {
+        0
+    }
+}
+
+fn scope_code(s: FaceScope) -> u64 {
+    match s {
+        FaceScope::Local => nfd::face_scope::LOCAL,
+        FaceScope::NonLocal => nfd::face_scope::NON_LOCAL,
+    }
+}
+
+fn link_code(l: LinkType) -> u64 {
+    match l {
+        LinkType::PointToPoint => nfd::link_type::POINT_TO_POINT,
+        LinkType::MultiAccess => nfd::link_type::MULTI_ACCESS,
+    }
+}
+
+/// What faces/create and faces/update report about a face.
+fn face_parameters(id: FaceId, state: &FaceState) -> ControlParameters {
+    ControlParameters {
+        face_id: Some(id.0),
+        uri: Some(state.info.remote_uri.as_str().into()),
+        local_uri: Some(state.info.local_uri.as_str().into()),
+        face_persistency: Some(state.info.persistency.code()),
+        flags: Some(face_flags(state)),
+        mtu: state.info.mtu.map(|m| m as u64),
+        ..ControlParameters::default()
+    }
+}
+
+fn face_status(id: FaceId, state: &FaceState) -> FaceStatus {
+    let c = &state.counters;
+    FaceStatus {
+        face_id: id.0,
+        uri: state.info.remote_uri.as_str().into(),
+        local_uri: state.info.local_uri.as_str().into(),
+        expiration_period_ms: None,
+        face_scope: scope_code(state.info.scope),
+        face_persistency: state.info.persistency.code(),
+        link_type: link_code(state.info.link_type),
+        base_congestion_marking_interval_ns: None,
+        default_congestion_threshold: None,
+        mtu: state.info.mtu.map(|m| m as u64),
+        n_in_interests: c.in_interests,
+        n_in_data: c.in_data,
+        n_in_nacks: c.in_nacks,
+        n_out_interests: c.out_interests,
+        n_out_data: c.out_data,
+        n_out_nacks: c.out_nacks,
+        n_in_bytes: c.in_bytes,
+        n_out_bytes: c.out_bytes,
+        flags: face_flags(state),
+    }
+}
+
+fn uri_scheme(uri: &str) -> &str {
+    uri.split_once("://").map_or(uri, |(s, _)| s)
+}
+
+fn filter_matches(q: &FaceQueryFilter, id: FaceId, state: &FaceState) -> bool {
+    let info = &state.info;
+    q.face_id.is_none_or(|f| f == id.0)
+        && q.uri_scheme.as_ref().is_none_or(|s| {
+            uri_scheme(&info.remote_uri) == s.as_str() || uri_scheme(&info.local_uri) == s.as_str()
+        })
+        && q.uri.as_ref().is_none_or(|u| info.remote_uri == u.as_str())
+        && q.local_uri
+            .as_ref()
+            .is_none_or(|u| info.local_uri == u.as_str())
+        && q.face_scope.is_none_or(|s| s == scope_code(info.scope))
+        && q.face_persistency
+            .is_none_or(|p| p == info.persistency.code())
+        && q.link_type.is_none_or(|l| l == link_code(info.link_type))
+}
+
+/// Which kind of request `/localhost/nfd/<module>/<verb>` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Command,
+    Dataset,
+    Unknown,
+}
+
+fn kind(module: &[u8], verb: &[u8]) -> Kind {
+    match (module, verb) {
+        (b"rib", b"register" | b"unregister")
+        | (b"fib", b"add-nexthop" | b"remove-nexthop")
+        | (b"faces", b"create" | b"update" | b"destroy")
+        | (b"strategy-choice", b"set" | b"unset")
+        | (b"cs", b"config" | b"erase") => Kind::Command,
+        (b"status", b"general")
+        | (b"faces", b"list" | b"channels" | b"query")
+        | (b"fib" | b"rib", b"list")
+        | (b"cs", b"info")
+        | (b"strategy-choice", b"list") => Kind::Dataset,
+        _ => Kind::Unknown,
+    }
+}
 
 impl Forwarder {
     pub(super) fn is_management(&self, name: &Name) -> bool {
@@ -17,23 +248,699 @@ impl Forwarder {
             && name.get(1).is_some_and(|c| c.value() == b"nfd")
     }
 
+    /// Tells the core the wall-clock time (ms since the Unix epoch) at the `now` it was created
+    /// with; `status/general` and dataset versions are computed from it, since the core reads
+    /// no clock. The driver calls this once, right after [`Forwarder::new`].
+    pub fn set_wall_clock(&mut self, start_ms: u64) {
+        self.mgmt.wall_clock_at_start_ms = start_ms;
+    }
+
+    /// Management requests received (commands and dataset Interests).
+    #[must_use]
+    pub fn mgmt_requests(&self) -> u64 {
+        self.mgmt.requests
+    }
+
+    /// Management replies sent with StatusCode `code` (200 for commands that succeeded; dataset
+    /// segments are not ControlResponses and are not counted here).
+    #[must_use]
+    pub fn mgmt_replies_with_status(&self, code: u64) -> u64 {
+        self.mgmt.replies.get(&code).copied().unwrap_or(0)
+    }
+
+    /// Dataset segment Interests that named a snapshot no longer (or never) held.
+    #[must_use]
+    pub fn mgmt_unanswered(&self) -> u64 {
+        self.mgmt.unanswered
+    }
+
+    fn wall_clock_ms(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.started).as_millis();
+        self.mgmt
+            .wall_clock_at_start_ms
+            .saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+    }
+
+    /// An Interest under `/localhost/nfd` from a local face; `token` is its PIT token, echoed
+    /// on the reply.
     pub(super) fn handle_management(
         &mut self,
-        _now: Instant,
-        _face: FaceId,
-        _interest: &Interest,
-        _out: &mut Vec<Action>,
+        now: Instant,
+        face: FaceId,
+        interest: &Interest,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
     ) {
-        let _ = &self.mgmt;
+        self.mgmt.requests += 1;
+        self.prune_mgmt(now);
+        let name = interest.name();
+        let (Some(module), Some(verb)) = (name.get(2), name.get(3)) else {
+            let r = refuse(status_code::BAD_PARAMETERS, "malformed management name");
+            return self.mgmt_reply(face, name, token, &r, out);
+        };
+        let which = if module.is_generic() && verb.is_generic() {
+            kind(module.value(), verb.value())
+        } else {
+            Kind::Unknown
+        };
+        match which {
+            Kind::Command => self.command(now, face, interest, token, out),
+            Kind::Dataset => self.dataset(now, face, interest, token, out),
+            Kind::Unknown => {
+                let r = refuse(status_code::NOT_IMPLEMENTED, "unknown management request");
+                self.mgmt_reply(face, name, token, &r, out);
+            }
+        }
+    }
+
+    fn prune_mgmt(&mut self, now: Instant) {
+        self.mgmt
+            .pending
+            .retain(|_, p| now.saturating_duration_since(p.asked) < PENDING_CREATE_TIMEOUT);
+        self.mgmt
+            .datasets
+            .retain(|d| now.saturating_duration_since(d.produced) < DATASET_CACHE_LIFETIME);
+    }
+
+    /// Sends `response` as the reply Data named `name` to `face`.
+    fn mgmt_reply(
+        &mut self,
+        face: FaceId,
+        name: &Name,
+        token: Option<&Bytes>,
+        response: &ControlResponse,
+        out: &mut Vec<Action>,
+    ) {
+        *self.mgmt.replies.entry(response.status_code).or_default() += 1;
+        let Ok(wire) = response.to_data(name, &Signer::digest_sha256()) else {
+            return;
+        };
+        if let Ok(data) = Data::decode(wire) {
+            self.send_data(face, &data, token, FaceId::INTERNAL, out);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Commands
+
+    fn command(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        interest: &Interest,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        let name = interest.name();
+        let cmd = match ControlCommand::parse(interest) {
+            Ok(c) => c,
+            Err(e) => {
+                let r = refuse(
+                    status_code::BAD_PARAMETERS,
+                    &format!("malformed command: {e}"),
+                );
+                return self.mgmt_reply(face, name, token, &r, out);
+            }
+        };
+        let p = cmd.parameters();
+        // Actions that must follow the reply (closing the requester's own face).
+        let mut after = Vec::new();
+        let outcome = match (cmd.module(), cmd.verb()) {
+            ("rib", "register") => self.rib_register(now, face, p),
+            ("rib", "unregister") => self.rib_unregister(face, p),
+            ("fib", "add-nexthop") => self.fib_add_next_hop(face, p),
+            ("fib", "remove-nexthop") => self.fib_remove_next_hop(face, p),
+            ("faces", "create") => match self.faces_create(now, face, name, token, p, out) {
+                Some(refusal) => Err(refusal),
+                None => return, // answered when the driver reports
+            },
+            ("faces", "update") => self.faces_update(face, p),
+            ("faces", "destroy") => self.faces_destroy(p, &mut after),
+            ("strategy-choice", "set") => self.strategy_set(p),
+            ("strategy-choice", "unset") => self.strategy_unset(p),
+            ("cs", "config") => self.cs_config(p),
+            ("cs", "erase") => self.cs_erase(p),
+            _ => Err(refuse(status_code::NOT_IMPLEMENTED, "unknown command")),
+        };
+        let response = outcome.map_or_else(|r| *r, ControlResponse::ok);
+        self.mgmt_reply(face, name, token, &response, out);
+        out.extend(after);
+    }
+
+    /// The face a command names: FaceId absent or 0 means the requester.
+    fn named_face(requester: FaceId, p: &ControlParameters) -> FaceId {
+        match p.face_id {
+            None | Some(0) => requester,
+            Some(id) => FaceId(id),
+        }
+    }
+
+    fn existing_face(&self, requester: FaceId, p: &ControlParameters) -> Result<FaceId, Refusal> {
+        let id = Self::named_face(requester, p);
+        if self.faces.contains_key(&id) {
+            Ok(id)
+        } else {
+            Err(refuse(GONE, "face does not exist"))
+        }
+    }
+
+    fn rib_register(&mut self, now: Instant, requester: FaceId, p: &ControlParameters) -> Outcome {
+        let name = required_name(p)?;
+        let face = self.existing_face(requester, p)?;
+        let origin = p.origin.unwrap_or(nfd::route_origin::APP);
+        let cost = p.cost.unwrap_or(0);
+        let flags = p.flags.unwrap_or(nfd::route_flags::CHILD_INHERIT);
+        // An expiry beyond what Instant can represent is no expiry.
+        let expires = p
+            .expiration_period_ms
+            .and_then(|ms| now.checked_add(Duration::from_millis(ms)));
+        self.add_route_with(
+            &name,
+            Route {
+                face,
+                origin,
+                cost,
+                flags,
+                expires,
+            },
+        );
+        Ok(ControlParameters {
+            name: Some(name),
+            face_id: Some(face.0),
+            origin: Some(origin),
+            cost: Some(cost),
+            flags: Some(flags),
+            expiration_period_ms: p.expiration_period_ms,
+            ..ControlParameters::default()
+        })
+    }
+
+    fn rib_unregister(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
+        let name = required_name(p)?;
+        // No existence check: unregistering from a face that is gone is a successful no-op.
+        let face = Self::named_face(requester, p);
+        let origin = p.origin.unwrap_or(nfd::route_origin::APP);
+        match self.rib.remove(&name, face, origin) {
+            Some(Some(cost)) => self.fib.add_next_hop(&name, face, cost),
+            Some(None) => {
+                self.fib.remove_next_hop(&name, face);
+            }
+            None => {}
+        }
+        Ok(ControlParameters {
+            name: Some(name),
+            face_id: Some(face.0),
+            origin: Some(origin),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn fib_add_next_hop(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
+        let name = required_name(p)?;
+        let face = self.existing_face(requester, p)?;
+        let cost = p.cost.unwrap_or(0);
+        self.fib.add_next_hop(&name, face, cost);
+        Ok(ControlParameters {
+            name: Some(name),
+            face_id: Some(face.0),
+            cost: Some(cost),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn fib_remove_next_hop(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
+        let name = required_name(p)?;
+        let face = Self::named_face(requester, p);
+        self.fib.remove_next_hop(&name, face);
+        Ok(ControlParameters {
+            name: Some(name),
+            face_id: Some(face.0),
+            ..ControlParameters::default()
+        })
+    }
+
+    /// Starts a faces/create: `None` when the driver was asked (the reply follows in
+    /// [`Self::mgmt_face_created`]), else the immediate refusal.
+    fn faces_create(
+        &mut self,
+        now: Instant,
+        requester: FaceId,
+        command: &Name,
+        token: Option<&Bytes>,
+        p: &ControlParameters,
+        out: &mut Vec<Action>,
+    ) -> Option<Refusal> {
+        let check = || -> Result<(String, Persistency, Option<bool>), Refusal> {
+            let uri = p
+                .uri
+                .as_ref()
+                .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Uri is required"))?;
+            let persistency = persistency_param(p)?.unwrap_or(Persistency::Persistent);
+            if persistency == Persistency::OnDemand {
+                return Err(refuse(
+                    status_code::NOT_ACCEPTABLE,
+                    "on-demand faces cannot be created",
+                ));
+            }
+            Ok((uri.to_string(), persistency, local_fields_request(p)?))
+        };
+        let (uri, persistency, local_fields) = match check() {
+            Ok(v) => v,
+            Err(r) => return Some(r),
+        };
+        if let Some(existing) = self.face_id_by_uri(&uri) {
+            return Some(self.conflict(existing));
+        }
+        if self.mgmt.pending.len() >= MAX_PENDING_CREATES {
+            return Some(refuse(
+                status_code::UNAVAILABLE,
+                "too many face creations in progress",
+            ));
+        }
+        let request = self.mgmt.next_request;
+        self.mgmt.next_request += 1;
+        self.mgmt.pending.insert(
+            request,
+            PendingCreate {
+                requester,
+                command: command.clone(),
+                token: token.cloned(),
+                local_fields,
+                asked: now,
+            },
+        );
+        out.push(Action::CreateFace {
+            request,
+            remote_uri: uri,
+            persistency,
+            mtu: p.mtu,
+        });
+        None
+    }
+
+    /// NFD's 409 for a face that already exists: the body describes that face.
+    fn conflict(&self, existing: FaceId) -> Refusal {
+        let mut r = refuse(status_code::CONFLICT, "Face with remote URI already exists");
+        r.body = self
+            .faces
+            .get(&existing)
+            .map(|s| face_parameters(existing, s));
+        r
     }
 
     pub(super) fn mgmt_face_created(
         &mut self,
-        _now: Instant,
-        _request: u64,
-        _result: Result<FaceInfo, String>,
-        _out: &mut Vec<Action>,
+        now: Instant,
+        request: u64,
+        result: Result<FaceInfo, String>,
+        out: &mut Vec<Action>,
     ) -> Option<FaceId> {
-        None
+        let pending = self.mgmt.pending.remove(&request);
+        let reply = |fwd: &mut Self, r: &ControlResponse, out: &mut Vec<Action>| {
+            if let Some(p) = &pending {
+                fwd.mgmt_reply(p.requester, &p.command, p.token.as_ref(), r, out);
+            }
+        };
+        let info = match result {
+            Ok(info) => info,
+            Err(text) => {
+                // The driver's error text decides the code: parameters it cannot accept are
+                // 406 as in NFD, anything else (socket errors) is 500.
+                let lower = text.to_ascii_lowercase();
+                let code = if lower.starts_with("unsupported") || lower.starts_with("invalid") {
+                    status_code::NOT_ACCEPTABLE
+                } else {
+                    status_code::INTERNAL_ERROR
+                };
+                reply(self, &refuse(code, &text), out);
+                return None;
+            }
+        };
+        // The driver canonicalised the URI; it may name a face we already have.
+        if let Some(existing) = self.face_id_by_uri(&info.remote_uri) {
+            let r = self.conflict(existing);
+            reply(self, &r, out);
+            return None;
+        }
+        let local_fields = pending.as_ref().and_then(|p| p.local_fields);
+        if local_fields == Some(true) && info.scope != FaceScope::Local {
+            let r = refuse(
+                status_code::NOT_ACCEPTABLE,
+                "LocalFieldsEnabled needs a local face",
+            );
+            reply(self, &r, out);
+            return None;
+        }
+        let id = self.add_face(info, now);
+        let params = self.faces.get_mut(&id).map(|s| {
+            s.local_fields = local_fields.unwrap_or(false);
+            face_parameters(id, s)
+        });
+        if let Some(params) = params {
+            reply(self, &ControlResponse::ok(params), out);
+        }
+        Some(id)
+    }
+
+    fn faces_update(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
+        let id = Self::named_face(requester, p);
+        let Some(state) = self.faces.get_mut(&id) else {
+            return Err(refuse(status_code::NOT_FOUND, "face not found"));
+        };
+        // Validate everything before changing anything.
+        let persistency = persistency_param(p)?;
+        let local_fields = local_fields_request(p)?;
+        if local_fields == Some(true) && state.info.scope != FaceScope::Local {
+            let mut r = refuse(
+                status_code::CONFLICT,
+                "LocalFieldsEnabled cannot be enabled on a non-local face",
+            );
+            r.body = Some(face_parameters(id, state));
+            return Err(r);
+        }
+        if let Some(persistency) = persistency {
+            state.info.persistency = persistency;
+        }
+        if let Some(on) = local_fields {
+            state.local_fields = on;
+        }
+        Ok(ControlParameters {
+            face_id: Some(id.0),
+            face_persistency: Some(state.info.persistency.code()),
+            flags: Some(face_flags(state)),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn faces_destroy(&mut self, p: &ControlParameters, after: &mut Vec<Action>) -> Outcome {
+        let id = p
+            .face_id
+            .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "FaceId is required"))?;
+        // As NFD: destroying a face that does not exist succeeds.
+        if self.faces.contains_key(&FaceId(id)) {
+            after.push(Action::CloseFace { face: FaceId(id) });
+        }
+        Ok(ControlParameters {
+            face_id: Some(id),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn strategy_set(&mut self, p: &ControlParameters) -> Outcome {
+        let name = required_name(p)?;
+        let wanted = p
+            .strategy
+            .as_ref()
+            .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Strategy is required"))?;
+        let strategy = Strategy::from_name(wanted)
+            .ok_or_else(|| refuse(status_code::NOT_FOUND, "unknown strategy"))?;
+        self.strategies.set(&name, strategy);
+        Ok(ControlParameters {
+            name: Some(name),
+            strategy: Some(strategy.name()),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn strategy_unset(&mut self, p: &ControlParameters) -> Outcome {
+        let name = required_name(p)?;
+        if name.is_empty() {
+            return Err(refuse(
+                status_code::BAD_PARAMETERS,
+                "the strategy of / cannot be unset",
+            ));
+        }
+        self.strategies.unset(&name);
+        Ok(ControlParameters {
+            name: Some(name),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn cs_flags(&self) -> u64 {
+        let mut f = 0;
+        if self.cs.admit {
+            f |= nfd::cs_flags::ENABLE_ADMIT;
+        }
+        if self.cs.serve {
+            f |= nfd::cs_flags::ENABLE_SERVE;
+        }
+        f
+    }
+
+    fn cs_config(&mut self, p: &ControlParameters) -> Outcome {
+        let flags = flags_and_mask(p)?;
+        if let Some(capacity) = p.capacity {
+            self.cs
+                .set_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
+        }
+        if let Some((f, m)) = flags {
+            if m & nfd::cs_flags::ENABLE_ADMIT != 0 {
+                self.cs.admit = f & nfd::cs_flags::ENABLE_ADMIT != 0;
+            }
+            if m & nfd::cs_flags::ENABLE_SERVE != 0 {
+                self.cs.serve = f & nfd::cs_flags::ENABLE_SERVE != 0;
+            }
+        }
+        Ok(ControlParameters {
+            capacity: Some(self.cs.capacity() as u64),
+            flags: Some(self.cs_flags()),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn cs_erase(&mut self, p: &ControlParameters) -> Outcome {
+        let name = p
+            .name
+            .clone()
+            .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Name is required"))?;
+        if p.count == Some(0) {
+            return Err(refuse(
+                status_code::BAD_PARAMETERS,
+                "Count, if given, must be positive",
+            ));
+        }
+        let wanted = p
+            .count
+            .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        let limit = wanted.min(CS_ERASE_LIMIT);
+        let erased = self.cs.erase(&name, limit);
+        // As NFD: Capacity reports the per-command limit when it cut the erasure short.
+        let capped = erased == CS_ERASE_LIMIT && wanted > CS_ERASE_LIMIT;
+        Ok(ControlParameters {
+            name: Some(name),
+            count: Some(erased as u64),
+            capacity: capped.then_some(CS_ERASE_LIMIT as u64),
+            ..ControlParameters::default()
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Datasets
+
+    fn dataset(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        interest: &Interest,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        let name = interest.name();
+        let is_query = name.get(3).is_some_and(|c| c.value() == b"query");
+        let base_len = if is_query { BASE_LEN + 1 } else { BASE_LEN };
+        let filter = if is_query {
+            let parsed = name.get(BASE_LEN).and_then(|c| {
+                let el = Element::decode_exact(&Bytes::copy_from_slice(c.value())).ok()?;
+                <FaceQueryFilter as nfd::DatasetEntry>::decode(&el).ok()
+            });
+            match parsed {
+                Some(f) => Some(f),
+                None => {
+                    let r = refuse(status_code::BAD_PARAMETERS, "malformed FaceQueryFilter");
+                    return self.mgmt_reply(face, name, token, &r, out);
+                }
+            }
+        } else {
+            None
+        };
+        let prefix = name.prefix(base_len);
+        let rest: Vec<Component> = (base_len..name.len()).filter_map(|i| name.get(i)).collect();
+        match rest.as_slice() {
+            [] => self.produce_dataset(now, face, &prefix, filter.as_ref(), token, out),
+            [version, segment @ ..] if segment.len() <= 1 => {
+                let seg = match segment.first() {
+                    None => Some(0),
+                    Some(s) => s.as_segment(),
+                };
+                let found = version.as_version().zip(seg).and_then(|(v, s)| {
+                    let d = self
+                        .mgmt
+                        .datasets
+                        .iter()
+                        .find(|d| d.prefix == prefix && d.version == v)?;
+                    d.segments.get(usize::try_from(s).ok()?).cloned()
+                });
+                match found {
+                    Some(data) => self.send_data(face, &data, token, FaceId::INTERNAL, out),
+                    None => self.mgmt.unanswered += 1,
+                }
+            }
+            _ => self.mgmt.unanswered += 1,
+        }
+    }
+
+    fn produce_dataset(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        prefix: &Name,
+        filter: Option<&FaceQueryFilter>,
+        token: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        let module = prefix.get(2);
+        let verb = prefix.get(3);
+        let payload = match (
+            module.as_ref().map(Component::value),
+            verb.as_ref().map(Component::value),
+        ) {
+            (Some(b"status"), Some(b"general")) => self.forwarder_status(now).to_wire(),
+            (Some(b"faces"), Some(b"list")) => encode_all(&self.face_statuses(None)),
+            (Some(b"faces"), Some(b"query")) => encode_all(&self.face_statuses(filter)),
+            // The core does not see the driver's listening channels.
+            (Some(b"faces"), Some(b"channels")) => encode_all::<ChannelStatus>(&[]),
+            (Some(b"fib"), Some(b"list")) => encode_all(&self.fib_entries()),
+            (Some(b"rib"), Some(b"list")) => encode_all(&self.rib_entries(now)),
+            (Some(b"cs"), Some(b"info")) => encode_all(&[self.cs_info()]),
+            (Some(b"strategy-choice"), Some(b"list")) => encode_all(&self.strategy_choices()),
+            _ => return,
+        };
+        let version = self
+            .mgmt
+            .last_version
+            .saturating_add(1)
+            .max(self.wall_clock_ms(now));
+        self.mgmt.last_version = version;
+        let Ok(wires) = segment_dataset(prefix, version, &payload, &Signer::digest_sha256()) else {
+            return;
+        };
+        let segments: Vec<Data> = wires
+            .into_iter()
+            .filter_map(|w| Data::decode(w).ok())
+            .collect();
+        let Some(first) = segments.first().cloned() else {
+            return;
+        };
+        self.send_data(face, &first, token, FaceId::INTERNAL, out);
+        // Kept even when it is one segment: a consumer may re-ask for `v=<version>/seg=0`.
+        self.mgmt.datasets.retain(|d| d.prefix != *prefix);
+        if self.mgmt.datasets.len() >= MAX_CACHED_DATASETS {
+            self.mgmt.datasets.pop_front();
+        }
+        self.mgmt.datasets.push_back(CachedDataset {
+            prefix: prefix.clone(),
+            version,
+            segments,
+            produced: now,
+        });
+    }
+
+    fn forwarder_status(&self, now: Instant) -> ForwarderStatus {
+        let c = self.counters;
+        ForwarderStatus {
+            nfd_version: env!("CARGO_PKG_VERSION").into(),
+            start_timestamp_ms: self.mgmt.wall_clock_at_start_ms,
+            current_timestamp_ms: self.wall_clock_ms(now),
+            // There is no name tree; the entries it would hold are the FIB's, the PIT's and
+            // the strategy choices'.
+            n_name_tree_entries: (self.fib.len() + self.pit.len() + self.strategies.list().len())
+                as u64,
+            n_fib_entries: self.fib.len() as u64,
+            n_pit_entries: self.pit.len() as u64,
+            n_measurements_entries: 0,
+            n_cs_entries: self.cs.len() as u64,
+            n_in_interests: c.in_interests,
+            n_in_data: c.in_data,
+            n_in_nacks: c.in_nacks,
+            n_out_interests: c.out_interests,
+            n_out_data: c.out_data,
+            n_out_nacks: c.out_nacks,
+            n_satisfied_interests: c.satisfied_interests,
+            n_unsatisfied_interests: c.unsatisfied_interests,
+        }
+    }
+
+    fn face_statuses(&self, filter: Option<&FaceQueryFilter>) -> Vec<FaceStatus> {
+        self.faces
+            .iter()
+            .filter(|(id, s)| filter.is_none_or(|q| filter_matches(q, **id, s)))
+            .map(|(id, s)| face_status(*id, s))
+            .collect()
+    }
+
+    fn fib_entries(&self) -> Vec<nfd::FibEntry> {
+        let mut v: Vec<nfd::FibEntry> = self
+            .fib
+            .iter()
+            .map(|e| nfd::FibEntry {
+                name: e.prefix.clone(),
+                next_hops: e
+                    .next_hops
+                    .iter()
+                    .map(|h| NextHopRecord {
+                        face_id: h.face.0,
+                        cost: h.cost,
+                    })
+                    .collect(),
+            })
+            .collect();
+        // The FIB is a hash table; NFD lists in name order.
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn rib_entries(&self, now: Instant) -> Vec<RibEntry> {
+        self.rib
+            .iter()
+            .map(|(name, routes)| RibEntry {
+                name: name.clone(),
+                routes: routes
+                    .iter()
+                    .map(|r| nfd::Route {
+                        face_id: r.face.0,
+                        origin: r.origin,
+                        cost: r.cost,
+                        flags: r.flags,
+                        expiration_period_ms: r.expires.map(|t| {
+                            let left = t.saturating_duration_since(now).as_millis();
+                            u64::try_from(left).unwrap_or(u64::MAX)
+                        }),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn cs_info(&self) -> CsInfo {
+        let c = self.cs.counters();
+        CsInfo {
+            capacity: self.cs.capacity() as u64,
+            flags: self.cs_flags(),
+            n_entries: self.cs.len() as u64,
+            n_hits: c.hits,
+            n_misses: c.misses,
+        }
+    }
+
+    fn strategy_choices(&self) -> Vec<StrategyChoice> {
+        self.strategies
+            .list()
+            .into_iter()
+            .map(|(name, s)| StrategyChoice {
+                name,
+                strategy: s.name(),
+            })
+            .collect()
     }
 }

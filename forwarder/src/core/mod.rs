@@ -361,3 +361,6 @@ impl Forwarder {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod mgmt_tests;

@@ -158,7 +158,7 @@ impl Forwarder {
             return;
         }
         if from_local && self.is_management(interest.name()) {
-            self.handle_management(now, face, &interest, out);
+            self.handle_management(now, face, &interest, fields.pit_token.as_ref(), out);
             return;
         }
         let name_hashes = interest.name().prefix_hashes(&self.hasher);
@@ -181,7 +181,8 @@ impl Forwarder {
             && let Some(data) = self.cs.lookup(&interest, &name_hashes, chash, now)
         {
             // Cache hit: answer without creating a PIT entry.
-            self.send_data(face, &data, fields.pit_token.as_ref(), out);
+            let token = fields.pit_token.as_ref();
+            self.send_data(face, &data, token, FaceId::CONTENT_STORE, out);
             return;
         }
         let id = match existing {
@@ -413,6 +414,12 @@ impl Forwarder {
             pop_function: pop,
         });
         let expiry = entry.expiry;
+        // The downstream that asked most recently is the Interest's IncomingFaceId.
+        let from = entry
+            .in_records
+            .iter()
+            .max_by_key(|r| r.last_renewed)
+            .map(|r| r.face);
         match entry.out_record_mut(face) {
             Some(r) => {
                 r.nonce = nonce;
@@ -436,7 +443,7 @@ impl Forwarder {
             pit_token: Some(PitToken::from_u64(id.to_u64())),
             ..LpPacket::from_fragment(wire)
         };
-        self.emit(face, &lp, out, |c| c.out_interests += 1);
+        self.emit(face, &lp, from, out, |c| c.out_interests += 1);
     }
 
     /// Gives up on an entry: Nack every downstream and forget it.
@@ -563,7 +570,7 @@ impl Forwarder {
             self.counters.satisfied_interests += 1;
             for r in &entry.in_records {
                 if r.face != face && r.expiry > now {
-                    self.send_data(r.face, data, r.pit_token.as_ref(), out);
+                    self.send_data(r.face, data, r.pit_token.as_ref(), face, out);
                 }
             }
             self.remember_nonces(&entry);
@@ -575,12 +582,13 @@ impl Forwarder {
         face: FaceId,
         data: &Data,
         token: Option<&Bytes>,
+        from: FaceId,
         out: &mut Vec<Action>,
     ) {
         self.counters.out_data += 1;
         let mut lp = LpPacket::from_fragment(data.wire().clone());
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
-        self.emit(face, &lp, out, |c| c.out_data += 1);
+        self.emit(face, &lp, Some(from), out, |c| c.out_data += 1);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -676,23 +684,37 @@ impl Forwarder {
         };
         let mut lp = LpPacket::nack(reason, wire);
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
-        self.emit(face, &lp, out, |c| c.out_nacks += 1);
+        self.emit(face, &lp, None, out, |c| c.out_nacks += 1);
     }
 
     // -----------------------------------------------------------------------------------------
     // Output
 
     /// Encodes `lp` for `face` (bare when it has no headers; NDNLPv2 fragments above the
-    /// face's MTU) and queues it.
+    /// face's MTU) and queues it. `from` is the face the packet came in on; a face with
+    /// LocalFields enabled is told it as IncomingFaceId (NFD tells local apps where a packet
+    /// came from).
     pub(super) fn emit(
         &mut self,
         face: FaceId,
         lp: &LpPacket,
+        from: Option<FaceId>,
         out: &mut Vec<Action>,
         count: impl FnOnce(&mut super::FaceCounters),
     ) {
         let Some(state) = self.faces.get_mut(&face) else {
             return;
+        };
+        let tagged;
+        let lp = match from {
+            Some(from) if state.local_fields => {
+                tagged = LpPacket {
+                    incoming_face_id: Some(from.0),
+                    ..lp.clone()
+                };
+                &tagged
+            }
+            _ => lp,
         };
         let frame = lp.encode_or_bare();
         count(&mut state.counters);
