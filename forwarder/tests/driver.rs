@@ -653,3 +653,196 @@ async fn runs_with_the_real_forwarder() {
     assert!(!path.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_slow_reader_loses_frames_counted_and_others_are_unaffected() {
+    let dir = temp_dir();
+    let mut h = Harness::start(config(&dir), dir.clone(), false).await;
+    let path = h.daemon.unix_path().unwrap().to_owned();
+    let mut a = UnixStream::connect(&path).await.unwrap();
+    let (ida, _) = h.added().await;
+    // b never reads: its write queue and socket buffer fill up.
+    let _b = UnixStream::connect(&path).await.unwrap();
+    let (idb, _) = h.added().await;
+    let big = frame(6, 8800, 1);
+    for _ in 0..1000 {
+        h.push(Action::Send {
+            face: idb,
+            frame: big.clone(),
+        });
+    }
+    let small = frame(6, 50, 2);
+    h.push(Action::Send {
+        face: ida,
+        frame: small.clone(),
+    });
+    a.write_all(&frame(5, 20, 0)).await.unwrap();
+    assert_eq!(read_exact(&mut a, small.len()).await, small);
+    let status = h.daemon.status().await.unwrap();
+    let b = status.faces.iter().find(|f| f.id == idb).unwrap();
+    assert!(b.counters.dropped_frames > 0, "{status:?}");
+    assert_eq!(b.counters.dropped_bytes, b.counters.dropped_frames * 8800);
+    let a = status.faces.iter().find(|f| f.id == ida).unwrap();
+    assert_eq!(a.counters.dropped_frames, 0);
+    assert_eq!(status.counters.dropped_frames, b.counters.dropped_frames);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_face_reconnects_and_keeps_its_id() {
+    let dir = temp_dir();
+    let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("tcp4://{}", peer.local_addr().unwrap());
+    let mut c = config(&dir);
+    c.static_faces = vec![StaticFace {
+        uri: uri.clone(),
+        persistency: "permanent".into(),
+    }];
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let (conn, _) = tokio::time::timeout(PATIENCE, peer.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let (id, info) = h.added().await;
+    assert_eq!(info.persistency, Persistency::Permanent);
+    assert_eq!(info.remote_uri, uri);
+    // The peer drops the connection; the face stays and reconnects.
+    drop(conn);
+    let (mut conn, _) = tokio::time::timeout(PATIENCE, peer.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let f = frame(6, 60, 3);
+    conn.write_all(&f).await.unwrap();
+    assert_eq!(h.frame().await, (id, f));
+    let status = h.daemon.status().await.unwrap();
+    assert_eq!(status.faces.len(), 1);
+    assert_eq!(status.faces[0].id, id);
+    h.stop().await;
+}
+
+fn name(s: &str) -> Name {
+    s.parse().unwrap()
+}
+
+/// A producer reached through a static TCP face and route of the daemon described by `c`
+/// (no management needed): returns the producer's listener and its URI.
+async fn static_producer(c: &mut Config, prefix: &str) -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("tcp4://{}", listener.local_addr().unwrap());
+    c.static_faces.push(StaticFace {
+        uri: uri.clone(),
+        persistency: "persistent".into(),
+    });
+    c.static_routes.push(StaticRoute {
+        prefix: prefix.into(),
+        face: uri.clone(),
+        cost: 0,
+    });
+    (listener, uri)
+}
+
+/// Accepts the daemon's connection and answers every Interest under `prefix` with `payload`.
+async fn serve_on(
+    listener: TcpListener,
+    prefix: &str,
+    payload: Bytes,
+) -> (
+    nfwd_forwarder::client::Client,
+    nfwd_forwarder::client::ServeHandle,
+) {
+    use nfwd_forwarder::client::{Client, ClientConfig, Reply, answer_data};
+    use nfwd_tlv::Signer;
+
+    let (conn, _) = tokio::time::timeout(PATIENCE, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let producer = Client::from_stream(conn, ClientConfig::default());
+    let signer = Arc::new(Signer::digest_sha256());
+    let handle = producer.serve_unregistered(name(prefix), move |i| {
+        let signer = Arc::clone(&signer);
+        let payload = payload.clone();
+        async move { Reply::Data(answer_data(&i, payload, None, &signer).unwrap()) }
+    });
+    // The client must outlive the test's fetches: dropping it closes the connection.
+    (producer, handle)
+}
+
+/// Expresses `/<prefix>/x` until it is answered (static faces come up asynchronously).
+async fn fetch_retrying(consumer: &nfwd_forwarder::client::Client, n: &str) -> nfwd_tlv::Data {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let interest = nfwd_tlv::InterestBuilder::new(name(n))
+                .lifetime_ms(1000)
+                .build()
+                .unwrap();
+            match consumer.express(interest).await {
+                Ok(d) => return d,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("no answer")
+}
+
+/// A producer behind a static TCP face and route answers a consumer on the Unix socket,
+/// through the real forwarder.
+#[tokio::test]
+async fn end_to_end_through_the_real_forwarder() {
+    use nfwd_forwarder::client::Client;
+
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    let payload = Bytes::from_static(b"over the driver");
+    let (listener, _) = static_producer(&mut c, "/e2e").await;
+    let daemon = Daemon::start(c).await.unwrap();
+    let _serving = serve_on(listener, "/e2e", payload.clone()).await;
+    let consumer = Client::connect(&format!("unix://{}", daemon.unix_path().unwrap().display()))
+        .await
+        .unwrap();
+    let data = fetch_retrying(&consumer, "/e2e/x").await;
+    assert_eq!(data.name(), &name("/e2e/x"));
+    assert_eq!(data.content(), &payload);
+    daemon.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two real forwarders joined by QUIC with a static face and route: a consumer on B fetches
+/// an 8000-byte Data from a producer behind A.
+#[tokio::test]
+async fn end_to_end_across_two_forwarders_over_quic() {
+    use nfwd_forwarder::client::Client;
+
+    let payload = Bytes::from(vec![0x42; 8000]);
+    let dir_a = temp_dir();
+    let mut ca = config(&dir_a);
+    ca.faces.quic_listen = "127.0.0.1:0".into();
+    let (listener, _) = static_producer(&mut ca, "/far").await;
+    let a = Daemon::start(ca).await.unwrap();
+    let _serving = serve_on(listener, "/far", payload.clone()).await;
+
+    let dir_b = temp_dir();
+    let mut cb = config(&dir_b);
+    let uri = format!("quic://{}", a.quic_addr().unwrap());
+    cb.static_faces = vec![StaticFace {
+        uri: uri.clone(),
+        persistency: "persistent".into(),
+    }];
+    cb.static_routes = vec![StaticRoute {
+        prefix: "/far".into(),
+        face: uri,
+        cost: 0,
+    }];
+    let b = Daemon::start(cb).await.unwrap();
+    let consumer = Client::connect(&format!("unix://{}", b.unix_path().unwrap().display()))
+        .await
+        .unwrap();
+    let data = fetch_retrying(&consumer, "/far/x").await;
+    assert_eq!(data.content(), &payload);
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir_a);
+    let _ = std::fs::remove_dir_all(&dir_b);
+}
