@@ -814,6 +814,7 @@ impl Forwarder {
             (Some(b"rib"), Some(b"list")) => encode_all(&self.rib_entries(now)),
             (Some(b"cs"), Some(b"info")) => encode_all(&[self.cs_info()]),
             (Some(b"strategy-choice"), Some(b"list")) => encode_all(&self.strategy_choices()),
+            // `kind` admits only the datasets above.
             _ => return,
         };
         let version = self
