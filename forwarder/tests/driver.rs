@@ -846,3 +846,31 @@ async fn end_to_end_across_two_forwarders_over_quic() {
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
 }
+
+#[tokio::test]
+async fn a_permanent_face_waits_for_a_peer_that_starts_later() {
+    let dir = temp_dir();
+    // Find a free port, then leave it closed while the daemon starts.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut c = config(&dir);
+    c.static_faces = vec![StaticFace {
+        uri: format!("tcp4://{addr}"),
+        persistency: "permanent".into(),
+    }];
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    assert!(h.daemon.status().await.unwrap().faces.is_empty());
+    let peer = TcpListener::bind(addr).await.unwrap();
+    let (mut conn, _) = tokio::time::timeout(PATIENCE, peer.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let (id, _) = h.added().await;
+    let f = frame(5, 25, 1);
+    conn.write_all(&f).await.unwrap();
+    assert_eq!(h.frame().await, (id, f));
+    h.stop().await;
+}

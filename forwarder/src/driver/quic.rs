@@ -22,7 +22,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::debug;
 
 use super::Event;
@@ -41,6 +41,9 @@ const SERVER_NAME: &str = "nfwd";
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; further connection attempts are refused, which bounds the
+/// tasks and memory a flood of Initial packets can cost.
+const MAX_HANDSHAKES: usize = 256;
 
 fn provider() -> Arc<CryptoProvider> {
     // Explicit provider: never depend on a process-wide default being installed.
@@ -185,7 +188,13 @@ pub(super) async fn connect(
 /// Accepts connections from peer forwarders, each becoming an on-demand face.
 pub(super) async fn accept_loop(endpoint: quinn::Endpoint, events: mpsc::Sender<Event>) {
     let local = endpoint.local_addr().ok();
+    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     while let Some(incoming) = endpoint.accept().await {
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            debug!(peer = %incoming.remote_address(), "too many QUIC handshakes; refused");
+            incoming.refuse();
+            continue;
+        };
         let events = events.clone();
         // Handshakes run concurrently so one slow peer does not hold up the others.
         tokio::spawn(async move {
@@ -196,7 +205,9 @@ pub(super) async fn accept_loop(endpoint: quinn::Endpoint, events: mpsc::Sender<
                 Err(_) => return debug!(%peer, "QUIC handshake timed out"),
             };
             let d = desc(&conn, local);
-            match face_streams(conn).await {
+            let streams = face_streams(conn).await;
+            drop(slot);
+            match streams {
                 Ok(conn) => {
                     let _ = events.send(Event::Opened { desc: d, conn }).await;
                 }
