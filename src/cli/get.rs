@@ -14,10 +14,11 @@ use nfwd_tlv::{FunctionChain, Name};
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
     /// Content name, e.g. /rs1/lamp/2256 (CanBePrefix: the newest version is fetched).
-    pub(crate) name: Name,
+    #[arg(value_parser = parse_boxed::<Name>)]
+    pub(crate) name: Box<Name>,
     /// Function stack to apply, head first, e.g. /sf/F3,/sf/F2,/sf/F1.
-    #[arg(long)]
-    pub(crate) chain: Option<FunctionChain>,
+    #[arg(long, value_parser = parse_boxed::<FunctionChain>)]
+    pub(crate) chain: Option<Box<FunctionChain>>,
     /// Forwarder to connect to (unix:///path or tcp4://host:port); default
     /// $NDN_CLIENT_TRANSPORT, then /run/nfwd/nfwd.sock, then /run/nfd/nfd.sock.
     #[arg(long)]
@@ -40,6 +41,12 @@ pub(crate) struct GetArgs {
     /// Print what was fetched, its size and the time taken to stderr.
     #[arg(long, short)]
     pub(crate) verbose: bool,
+}
+
+/// Parses into a box: names and chains keep small arrays inline, and boxing them keeps the
+/// subcommand enum in `main.rs` small.
+pub(crate) fn parse_boxed<T: std::str::FromStr>(s: &str) -> Result<Box<T>, T::Err> {
+    s.parse().map(Box::new)
 }
 
 pub(crate) async fn connect(uri: Option<&str>) -> anyhow::Result<Client> {
@@ -67,7 +74,7 @@ pub(crate) async fn get(args: &GetArgs) -> anyhow::Result<(Name, Bytes)> {
         None => args.name.to_string(),
     };
     client
-        .fetch(&args.name, args.chain.clone(), &opts)
+        .fetch(&args.name, args.chain.as_deref().cloned(), &opts)
         .await
         .with_context(|| format!("fetching {what}"))
 }

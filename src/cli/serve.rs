@@ -9,7 +9,7 @@ use clap::Args;
 use nfwd_forwarder::client::PublishOptions;
 use nfwd_tlv::{Name, Signer};
 
-use super::get::connect;
+use super::get::{connect, parse_boxed};
 
 /// Largest Data NFD accepts on a face; segments beyond it would be dropped on the way.
 const NFD_MAX_PACKET: usize = 8800;
@@ -17,7 +17,8 @@ const NFD_MAX_PACKET: usize = 8800;
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Prefix to register and publish under, e.g. /rs1/lamp/2256.
-    pub(crate) prefix: Name,
+    #[arg(value_parser = parse_boxed::<Name>)]
+    pub(crate) prefix: Box<Name>,
     /// Serve the contents of this file.
     #[arg(long, required_unless_present = "text", conflicts_with = "text")]
     pub(crate) file: Option<PathBuf>,
@@ -67,7 +68,7 @@ pub(crate) async fn serve_until(
     };
     let (publication, mut handle) = client
         .publish(
-            args.prefix.clone(),
+            Name::clone(&args.prefix),
             content,
             &opts,
             &Signer::digest_sha256(),

@@ -169,11 +169,7 @@ impl Shared {
             .filter(|(_, l)| l.prefix.is_prefix_of(interest.name()))
             .max_by_key(|(_, l)| l.prefix.len())
             .map(|(i, _)| i)
-            .or(if listeners.list.is_empty() {
-                None
-            } else {
-                Some(0)
-            });
+            .or_else(|| (!listeners.list.is_empty()).then_some(0));
         let Some(i) = chosen else {
             return;
         };
