@@ -255,23 +255,13 @@ impl Client {
 
     /// Connects to `uri` with the given limits.
     pub async fn connect_uri(uri: &ClientUri, config: ClientConfig) -> Result<Self> {
-        let io_err = |e: std::io::Error| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("connecting to {uri}: {e}"),
-            ))
-        };
         match uri {
             ClientUri::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(io_err)?;
+                let s = tokio::net::UnixStream::connect(path).await?;
                 Ok(Self::from_stream(s, config))
             }
             ClientUri::Tcp { host, port } => {
-                let s = tokio::net::TcpStream::connect((host.as_str(), *port))
-                    .await
-                    .map_err(io_err)?;
+                let s = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 // Interests are small and latency-sensitive.
                 s.set_nodelay(true)?;
                 Ok(Self::from_stream(s, config))
