@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| "docs/figures/scheduler".into()),
     );
     let max_b: usize = args.next().map_or(Ok(16), |s| s.parse())?;
-    let seeds: u64 = args.next().map_or(Ok(10), |s| s.parse())?;
+    let seeds: u64 = args.next().map_or(Ok(20), |s| s.parse())?;
     let config = ExperimentConfig {
         partitions: (2..=max_b).collect(),
         seeds: (1..=seeds).collect(),
@@ -20,7 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let started = std::time::Instant::now();
     let results = experiment::run(&config)?;
-    let written = results.write(&out_dir)?;
+    let mut written = results.write(&out_dir)?;
+    written.extend(experiment::write_gantts(&out_dir, 8, &config)?);
     println!(
         "{} schedules in {:.2} s",
         results.rows.len(),

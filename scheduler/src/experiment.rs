@@ -315,6 +315,41 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
     })
 }
 
+/// Draws the Gantt chart of every algorithm on the Fig. 32 workflow with `partitions`
+/// branches, heterogeneity seed 1, no pre-deployment; returns the files written.
+pub fn write_gantts(
+    dir: &Path,
+    partitions: usize,
+    config: &ExperimentConfig,
+) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let workflow = fig32_workflow(partitions);
+    let infra = fig31_infrastructure_with(1, false, config.load_limit, config.speed_range);
+    let problem = Problem::new(&workflow, &infra)?;
+    let sf_cuv = SfCuv::new(SfCuvParams {
+        move_slack: config.move_slack,
+        ..SfCuvParams::default()
+    });
+    let mut written = Vec::new();
+    for algorithm in Algorithm::ALL {
+        let schedule = if algorithm == Algorithm::SfCuv {
+            sf_cuv.schedule(&problem)
+        } else {
+            algorithm.schedule(&problem)
+        };
+        let path = dir.join(format!(
+            "gantt_{}_B{partitions}_seed1.svg",
+            algorithm.name()
+        ));
+        crate::plot::gantt_svg(&problem, &schedule, &path)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 fn summarize(rows: &[Row]) -> Result<Vec<SummaryRow>> {
     let reference: BTreeMap<(bool, usize, u64), Metrics> = rows
         .iter()

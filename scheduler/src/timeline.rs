@@ -49,6 +49,9 @@ pub(crate) enum Awareness {
 #[derive(Debug)]
 pub(crate) struct Timeline<'p> {
     pub(crate) problem: &'p Problem,
+    /// What the algorithm plans with. A download-oblivious plan is realised at the end by
+    /// replaying it with the downloads (its vCPUs and per-vCPU order kept).
+    planning: Awareness,
     vcpu_busy: Vec<Vec<Slot>>,
     host_busy: Vec<Vec<Slot>>,
     /// `instance_ready[h * types + t]`: when the image is on the host, once the instance exists.
@@ -63,10 +66,11 @@ pub(crate) struct Timeline<'p> {
 }
 
 impl<'p> Timeline<'p> {
-    pub(crate) fn new(problem: &'p Problem) -> Self {
+    pub(crate) fn new(problem: &'p Problem, planning: Awareness) -> Self {
         let hosts = problem.hosts.len();
         Self {
             problem,
+            planning,
             vcpu_busy: vec![Vec::new(); problem.n_vcpus()],
             host_busy: vec![Vec::new(); hosts],
             instance_ready: vec![None; hosts * problem.type_names.len()],
@@ -145,16 +149,10 @@ impl<'p> Timeline<'p> {
     }
 
     /// Where `task` would start and finish on `vcpu` if placed now.
-    pub(crate) fn estimate(
-        &self,
-        task: TaskId,
-        vcpu: VcpuId,
-        slotting: Slotting,
-        awareness: Awareness,
-    ) -> Estimate {
+    pub(crate) fn estimate(&self, task: TaskId, vcpu: VcpuId, slotting: Slotting) -> Estimate {
         let host = self.problem.host_of(vcpu);
         let mut ready = self.data_ready(task, host);
-        if awareness == Awareness::Downloads {
+        if self.planning == Awareness::Downloads {
             ready = ready
                 .max(self.image_ready_if_placed(host, self.problem.task_type[task]))
                 .max(self.files_ready_if_placed(task, host));
@@ -211,7 +209,7 @@ impl<'p> Timeline<'p> {
                 self.file_ready[host * files + f] = Some(ready);
             }
         }
-        let estimate = self.estimate(task, vcpu, slotting, Awareness::Downloads);
+        let estimate = self.estimate(task, vcpu, slotting);
         let slot = Slot {
             start: estimate.start,
             finish: estimate.finish,
@@ -268,6 +266,7 @@ impl<'p> Timeline<'p> {
 
     /// Turns the timeline into the output schedule.
     pub(crate) fn into_schedule(self, algorithm: &str) -> Schedule {
+        let problem = self.problem;
         let assignments = self
             .placed
             .iter()
@@ -279,12 +278,21 @@ impl<'p> Timeline<'p> {
                 })
             })
             .collect();
-        Schedule {
+        let mut schedule = Schedule {
             algorithm: algorithm.to_owned(),
             assignments,
             image_downloads: self.image_downloads,
             file_downloads: self.file_downloads,
+        };
+        if self.planning == Awareness::ComputeOnly {
+            // The plan's times ignored the downloads; the real ones wait for them.
+            let times = crate::simulate::replay(problem, &schedule);
+            for (a, (start, finish)) in schedule.assignments.iter_mut().zip(times) {
+                a.start = start;
+                a.finish = finish;
+            }
         }
+        schedule
     }
 }
 

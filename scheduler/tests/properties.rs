@@ -97,7 +97,7 @@ fn random_problem(seed: u64, tasks: usize, hosts: usize, load_limit: f64) -> Pro
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn every_algorithm_gives_a_valid_deterministic_schedule(

@@ -175,22 +175,11 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             let results = experiment::run(&config)?;
             let mut written = results.write(&out_dir)?;
             if gantt_partitions > 0 {
-                let workflow = experiment::fig32_workflow(gantt_partitions);
-                let infra = experiment::fig31_infrastructure_with(
-                    1,
-                    false,
-                    load_limit,
-                    (speed_min, speed_max),
-                );
-                let problem = Problem::new(&workflow, &infra)?;
-                for algorithm in Algorithm::ALL {
-                    let path = out_dir.join(format!(
-                        "gantt_{}_B{gantt_partitions}_seed1.svg",
-                        algorithm.name()
-                    ));
-                    plot::gantt_of(&problem, algorithm, &path)?;
-                    written.push(path);
-                }
+                written.extend(experiment::write_gantts(
+                    &out_dir,
+                    gantt_partitions,
+                    &config,
+                )?);
             }
             println!(
                 "{} schedules in {:.2} s",

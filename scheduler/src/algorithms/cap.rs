@@ -3,7 +3,7 @@
 use super::{Scheduler, mean_finish_times};
 use crate::problem::{Problem, TaskId};
 use crate::schedule::Schedule;
-use crate::timeline::{EPS, Slotting, Timeline};
+use crate::timeline::{Awareness, EPS, Slotting, Timeline};
 
 /// CAP-based: tasks in increasing order of their finish time computed with the average speed
 /// and bandwidth; each goes to the earliest idle slot of the vCPU with the largest residual
@@ -23,7 +23,7 @@ impl Scheduler for CapBased {
         let pos = super::topo_position(problem);
         let mut order: Vec<TaskId> = (0..problem.n_tasks()).collect();
         order.sort_by(|&a, &b| finish[a].total_cmp(&finish[b]).then(pos[a].cmp(&pos[b])));
-        let mut timeline = Timeline::new(problem);
+        let mut timeline = Timeline::new(problem, Awareness::ComputeOnly);
         for task in order {
             let mut best = (f64::NEG_INFINITY, 0);
             for (v, vcpu) in problem.vcpus.iter().enumerate() {

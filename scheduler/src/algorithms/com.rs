@@ -23,7 +23,7 @@ impl Scheduler for ComBased {
         let finish = mean_finish_times(problem);
         // ready_list takes the highest priority first: negate to take the earliest finish.
         let priority: Vec<f64> = finish.iter().map(|f| -f).collect();
-        let mut timeline = Timeline::new(problem);
+        let mut timeline = Timeline::new(problem, Awareness::ComputeOnly);
         ready_list(problem, &priority, |task| {
             let source: Option<HostId> = problem.preds[task]
                 .iter()
@@ -43,7 +43,7 @@ impl Scheduler for ComBased {
             let mut earliest = (f64::INFINITY, 0);
             for vcpu in 0..problem.n_vcpus() {
                 let host = problem.host_of(vcpu);
-                let e = timeline.estimate(task, vcpu, Slotting::Append, Awareness::ComputeOnly);
+                let e = timeline.estimate(task, vcpu, Slotting::Append);
                 if e.finish < earliest.0 - EPS {
                     earliest = (e.finish, vcpu);
                 }

@@ -31,11 +31,11 @@ impl Scheduler for Heft {
         } else {
             Awareness::ComputeOnly
         };
-        let mut timeline = Timeline::new(problem);
+        let mut timeline = Timeline::new(problem, awareness);
         for task in by_decreasing(problem, &rank) {
             let mut best = (f64::INFINITY, 0);
             for vcpu in 0..problem.n_vcpus() {
-                let e = timeline.estimate(task, vcpu, Slotting::Insertion, awareness);
+                let e = timeline.estimate(task, vcpu, Slotting::Insertion);
                 if e.finish < best.0 - crate::timeline::EPS {
                     best = (e.finish, vcpu);
                 }

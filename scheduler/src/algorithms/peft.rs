@@ -46,11 +46,11 @@ impl Scheduler for Peft {
         let rank: Vec<f64> = (0..problem.n_tasks())
             .map(|t| oct[t * p..(t + 1) * p].iter().sum::<f64>() / p as f64)
             .collect();
-        let mut timeline = Timeline::new(problem);
+        let mut timeline = Timeline::new(problem, Awareness::ComputeOnly);
         ready_list(problem, &rank, |task| {
             let mut best = (f64::INFINITY, 0);
             for vcpu in 0..p {
-                let e = timeline.estimate(task, vcpu, Slotting::Insertion, Awareness::ComputeOnly);
+                let e = timeline.estimate(task, vcpu, Slotting::Insertion);
                 let score = e.finish + oct[task * p + vcpu];
                 if score < best.0 - EPS {
                     best = (score, vcpu);

@@ -69,7 +69,7 @@ impl Scheduler for SfCuv {
         let priority = allocated_levels(problem, &allocation);
 
         // Phase II: SF ordering and actual re-allocation.
-        let mut timeline = Timeline::new(problem);
+        let mut timeline = Timeline::new(problem, Awareness::Downloads);
         // Projected response time of what is placed so far: max of finish + remaining level.
         let mut projected = 0.0_f64;
         ready_list(problem, &priority, |task| {
@@ -77,8 +77,7 @@ impl Scheduler for SfCuv {
             let tail = priority[task] - problem.exec_time(task, home);
             let mut chosen = home;
             if self.params.reallocate {
-                let at_home =
-                    timeline.estimate(task, home, Slotting::Insertion, Awareness::Downloads);
+                let at_home = timeline.estimate(task, home, Slotting::Insertion);
                 let sf = problem.task_type[task];
                 let home_host = problem.host_of(home);
                 // A new instance at home also delays every later download in the repository's
@@ -110,12 +109,7 @@ impl Scheduler for SfCuv {
                         if vcpu == home {
                             continue;
                         }
-                        let e = timeline.estimate(
-                            task,
-                            vcpu,
-                            Slotting::Insertion,
-                            Awareness::Downloads,
-                        );
+                        let e = timeline.estimate(task, vcpu, Slotting::Insertion);
                         let candidate = key(vcpu, e.finish);
                         if e.finish + tail <= bound + EPS && candidate < best {
                             best = candidate;
