@@ -70,3 +70,60 @@ fn a_gantt_chart_is_drawn() {
     assert!(schedule.makespan() > 0.0);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// The seed's central claims, pinned on a few inputs so a regression in SF-CUV shows up.
+#[test]
+fn without_predeployment_sf_cuv_shares_most_and_responds_first() {
+    let config = ExperimentConfig {
+        partitions: vec![4, 8],
+        seeds: vec![1, 2, 3],
+        ..ExperimentConfig::default()
+    };
+    let results = experiment::run(&config).unwrap();
+    for &b in &config.partitions {
+        let of = |a: Algorithm| -> &nfwd_scheduler::experiment::SummaryRow {
+            results
+                .summary
+                .iter()
+                .find(|s| !s.predeploy && s.partitions == b && s.algorithm == a)
+                .unwrap()
+        };
+        let sf_cuv = of(Algorithm::SfCuv);
+        for other in Algorithm::ALL.into_iter().skip(1) {
+            let o = of(other);
+            assert!(o.normalized_response_time > 1.0, "{other} at |B|={b}");
+            assert!(o.normalized_efficiency < 1.0, "{other} at |B|={b}");
+            assert!(
+                o.sharing_degree <= sf_cuv.sharing_degree,
+                "{other} at |B|={b}"
+            );
+            if other != Algorithm::CuvFix {
+                assert!(
+                    o.sharing_degree < sf_cuv.sharing_degree,
+                    "{other} at |B|={b}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn phase_two_moves_tasks_onto_shared_instances() {
+    // |B| = 8 on seeds where the fastest VM cannot hold every branch: CUV-FIX (no moves)
+    // then needs more instances than SF-CUV.
+    let config = ExperimentConfig {
+        partitions: vec![8],
+        seeds: vec![4, 5, 10, 12],
+        ..ExperimentConfig::default()
+    };
+    let results = experiment::run(&config).unwrap();
+    let instances = |a: Algorithm| {
+        results
+            .summary
+            .iter()
+            .find(|s| !s.predeploy && s.algorithm == a)
+            .unwrap()
+            .instances
+    };
+    assert!(instances(Algorithm::SfCuv) < instances(Algorithm::CuvFix));
+}
