@@ -81,7 +81,7 @@ fn without_predeployment_sf_cuv_shares_most_and_responds_first() {
     };
     let results = experiment::run(&config).unwrap();
     for &b in &config.partitions {
-        let of = |a: Algorithm| -> &nfwd_scheduler::experiment::SummaryRow {
+        let of = |a: Algorithm| -> &experiment::SummaryRow {
             results
                 .summary
                 .iter()
