@@ -239,8 +239,22 @@ impl Workflow {
             }
         }
         if order.len() < self.tasks.len() {
-            let stuck = in_degree.iter().position(|&d| d > 0).unwrap_or(0);
-            return Err(Error::Cycle(self.tasks[stuck].name.clone()));
+            // Every task left has a predecessor that is left too; walking back through them
+            // must repeat, and the first repeated task is on a cycle.
+            let mut stuck_pred = vec![usize::MAX; self.tasks.len()];
+            for (from, targets) in succs.iter().enumerate() {
+                for &to in targets {
+                    if in_degree[from] > 0 && in_degree[to] > 0 {
+                        stuck_pred[to] = from;
+                    }
+                }
+            }
+            let mut current = in_degree.iter().position(|&d| d > 0).unwrap_or(0);
+            let mut visited = BTreeSet::new();
+            while visited.insert(current) && stuck_pred[current] != usize::MAX {
+                current = stuck_pred[current];
+            }
+            return Err(Error::Cycle(self.tasks[current].name.clone()));
         }
         Ok(order)
     }

@@ -47,6 +47,21 @@ fn a_cycle_is_named() {
 }
 
 #[test]
+fn the_task_named_for_a_cycle_is_on_it() {
+    // a -> b -> c -> b, and c -> d: only b and c are on the cycle, d merely behind it.
+    let wf = "[[task]]\nname = \"d\"\nsf = \"A\"\nworkload = 1.0\n".to_owned()
+        + &tasks(
+            "[[task]]\nname = \"c\"\nsf = \"A\"\nworkload = 1.0\n\
+             [[edge]]\nfrom = \"a\"\nto = \"b\"\n[[edge]]\nfrom = \"b\"\nto = \"c\"\n\
+             [[edge]]\nfrom = \"c\"\nto = \"b\"\n[[edge]]\nfrom = \"c\"\nto = \"d\"\n",
+        );
+    match problem(&wf, INFRA).unwrap_err() {
+        Error::Cycle(task) => assert!(task == "b" || task == "c", "named {task}"),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
 fn an_edge_to_an_unknown_task_is_named() {
     let wf = tasks("[[edge]]\nfrom = \"a\"\nto = \"zz\"\n");
     let err = problem(&wf, INFRA).unwrap_err();
