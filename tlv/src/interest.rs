@@ -224,9 +224,12 @@ impl Interest {
     /// digest must match (as ndn-cxx enforces).
     fn check_parameters(&self, wire: &[u8]) -> Result<()> {
         let mut digest_at = None;
-        for (i, c) in self.name.components().enumerate() {
-            if u32::from(c.tlv_type()) == tt::PARAMETERS_SHA256_DIGEST_COMPONENT {
-                if digest_at.is_some() || c.value().len() != 32 {
+        for i in 0..self.name.len() {
+            let Some((t, v)) = self.name.component_parts(i) else {
+                break;
+            };
+            if u32::from(t) == tt::PARAMETERS_SHA256_DIGEST_COMPONENT {
+                if digest_at.is_some() || v.len() != 32 {
                     return Err(Error::InvalidValue {
                         field: "ParametersSha256DigestComponent",
                         reason: "repeated or not 32 bytes",
@@ -470,16 +473,13 @@ impl Interest {
         }
         let dn = data.name();
         if self.name.len() == dn.len() + 1
-            && self
-                .name
-                .last()
-                .is_some_and(|c| u32::from(c.tlv_type()) == tt::IMPLICIT_SHA256_DIGEST_COMPONENT)
+            && self.name.last_type().map(u32::from) == Some(tt::IMPLICIT_SHA256_DIGEST_COMPONENT)
         {
-            return self.name.prefix(dn.len()) == *dn
+            return self.name.prefix_value(dn.len()) == dn.value_bytes().as_ref()
                 && self
                     .name
-                    .last()
-                    .is_some_and(|c| c.value() == data.implicit_digest());
+                    .component_parts(dn.len())
+                    .is_some_and(|(_, v)| v == data.implicit_digest());
         }
         if self.can_be_prefix {
             self.name.is_prefix_of(dn)

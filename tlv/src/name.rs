@@ -320,6 +320,25 @@ impl Name {
         self.value.get(self.start_of(i)..end)
     }
 
+    /// Type and value of component `i`, borrowed: the cheap accessor for hot paths (no
+    /// reference-count traffic).
+    #[must_use]
+    pub fn component_parts(&self, i: usize) -> Option<(u16, &[u8])> {
+        let wire = self.component_wire(i)?;
+        // Offsets and headers were validated at decode time.
+        let (t, _, hdr) = read_header(wire).ok()?;
+        Some((t as u16, wire.get(hdr..)?))
+    }
+
+    /// Type of the last component, if any.
+    #[must_use]
+    pub fn last_type(&self) -> Option<u16> {
+        self.len()
+            .checked_sub(1)
+            .and_then(|i| self.component_parts(i))
+            .map(|(t, _)| t)
+    }
+
     /// Component `i` (negative indexes are not supported; use `len() - 1` for the last).
     #[must_use]
     pub fn get(&self, i: usize) -> Option<Component> {
@@ -512,8 +531,13 @@ impl PartialOrd for Name {
 impl Ord for Name {
     /// Canonical order: component by component; a proper prefix sorts first.
     fn cmp(&self, other: &Self) -> Ordering {
-        for (a, b) in self.components().zip(other.components()) {
-            match a.canonical_cmp(&b) {
+        for i in 0..self.len().min(other.len()) {
+            let (Some((ta, va)), Some((tb, vb))) =
+                (self.component_parts(i), other.component_parts(i))
+            else {
+                break;
+            };
+            match compare_components(ta, va, tb, vb) {
                 Ordering::Equal => {}
                 o => return o,
             }

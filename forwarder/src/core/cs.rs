@@ -4,7 +4,9 @@
 //! Entries are keyed by (name, function stack) — a function result is only ever returned for
 //! the identical chain (`docs/protocol.md` §3). Exact-name lookups go through the LRU's hash
 //! table with the packet's precomputed hash; CanBePrefix lookups scan an ordered index from the
-//! Interest name, since in canonical order all names under a prefix follow it contiguously.
+//! Interest name. The index orders names by their encoded bytes, not canonically: component
+//! headers carry lengths, so the names under a prefix are exactly the byte strings that start
+//! with the prefix's bytes, contiguous from it — and comparing is one `memcmp`.
 //!
 //! Stored packets are compact copies, so a cached Data never pins a larger receive buffer.
 
@@ -35,7 +37,8 @@ impl std::hash::Hash for Key {
     }
 }
 
-type OrderKey = (Option<Bytes>, Name);
+/// (stack, name TLV-VALUE): ordered bytewise.
+type OrderKey = (Option<Bytes>, Bytes);
 
 #[derive(Debug)]
 struct Entry {
@@ -118,7 +121,8 @@ impl ContentStore {
             let Some((key, _)) = self.lru.pop_lru() else {
                 break;
             };
-            self.ordered.remove(&(key.chain, key.name));
+            self.ordered
+                .remove(&(key.chain, key.name.value_bytes().clone()));
             self.counters.evictions += 1;
         }
     }
@@ -134,7 +138,7 @@ impl ContentStore {
         };
         let stale_at = now + Duration::from_millis(data.freshness_period_ms());
         let chain = data.function_chain().map(|c| c.value_bytes().clone());
-        let order_key = (chain.clone(), data.name().clone());
+        let order_key = (chain.clone(), data.name().value_bytes().clone());
         let key = Key {
             hash: key_hash,
             name: data.name().clone(),
@@ -177,9 +181,8 @@ impl ContentStore {
         let name = interest.name();
         let chain = interest.function_chain().map(|c| c.value_bytes().clone());
         let fresh_ok = |e: &Entry| !interest.must_be_fresh() || now < e.stale_at;
-        let ends_with_digest = name
-            .last()
-            .is_some_and(|c| u32::from(c.tlv_type()) == tt::IMPLICIT_SHA256_DIGEST_COMPONENT);
+        let ends_with_digest =
+            name.last_type().map(u32::from) == Some(tt::IMPLICIT_SHA256_DIGEST_COMPONENT);
         if ends_with_digest {
             let data_name = name.parent();
             let hash = super::keys::combine(name_hashes[name.len() - 1], chain_hash);
@@ -201,16 +204,20 @@ impl ContentStore {
             let e = self.lru.get(&key)?;
             return fresh_ok(e).then(|| e.data.clone());
         }
-        // CanBePrefix: names under the prefix follow it in canonical order.
-        let start: OrderKey = (chain.clone(), name.clone());
+        // CanBePrefix: names under the prefix follow it in the byte order of the index.
+        let prefix = name.value_bytes();
+        let start: OrderKey = (chain.clone(), prefix.clone());
         let mut hit = None;
         for ((c, n), &hash) in self.ordered.range(start..).take(PREFIX_SCAN_LIMIT) {
-            if *c != chain || !name.is_prefix_of(n) {
+            if *c != chain || !n.starts_with(prefix) {
                 break;
             }
+            let Ok(n) = Name::from_value(n.clone()) else {
+                continue;
+            };
             let key = Key {
                 hash,
-                name: n.clone(),
+                name: n,
                 chain: c.clone(),
             };
             if let Some(e) = self.lru.peek(&key)
@@ -226,18 +233,21 @@ impl ContentStore {
 
     /// Removes entries under `prefix` (any stack), at most `limit`; returns how many.
     pub fn erase(&mut self, prefix: &Name, limit: usize) -> usize {
+        let p = prefix.value_bytes();
         let victims: Vec<OrderKey> = self
             .ordered
-            .iter()
-            .filter(|((_, n), _)| prefix.is_prefix_of(n))
+            .keys()
+            .filter(|(_, n)| n.starts_with(p))
             .take(limit)
-            .map(|(k, _)| k.clone())
+            .cloned()
             .collect();
         for k in &victims {
-            if let Some(hash) = self.ordered.remove(k) {
+            if let Some(hash) = self.ordered.remove(k)
+                && let Ok(name) = Name::from_value(k.1.clone())
+            {
                 self.lru.pop(&Key {
                     hash,
-                    name: k.1.clone(),
+                    name,
                     chain: k.0.clone(),
                 });
             }

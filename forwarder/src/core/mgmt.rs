@@ -244,8 +244,8 @@ fn kind(module: &[u8], verb: &[u8]) -> Kind {
 impl Forwarder {
     pub(super) fn is_management(&self, name: &Name) -> bool {
         name.len() >= 2
-            && name.get(0).is_some_and(|c| c.value() == b"localhost")
-            && name.get(1).is_some_and(|c| c.value() == b"nfd")
+            && name.component_parts(0) == Some((8, &b"localhost"[..]))
+            && name.component_parts(1) == Some((8, &b"nfd"[..]))
     }
 
     /// Tells the core the wall-clock time (ms since the Unix epoch) at the `now` it was created

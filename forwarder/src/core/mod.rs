@@ -342,7 +342,10 @@ impl Forwarder {
                 let dropped = r.stats().timed_out_packets;
                 f.counters.drop_reassembly = f.counters.drop_reassembly.max(dropped);
             }
+            // Only datagram faces idle out: a stream face lives as long as its connection (an
+            // application that registered a prefix may stay silent for hours).
             if f.info.persistency == Persistency::OnDemand
+                && f.info.mtu.is_some()
                 && now.saturating_duration_since(f.last_activity) >= self.idle_timeout
             {
                 out.push(Action::CloseFace { face: *id });

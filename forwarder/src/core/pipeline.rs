@@ -25,8 +25,7 @@ struct LpFields {
 }
 
 fn is_localhost(name: &Name) -> bool {
-    name.get(0)
-        .is_some_and(|c| c.is_generic() && c.value() == b"localhost")
+    name.component_parts(0) == Some((8, &b"localhost"[..]))
 }
 
 fn nack_severity(r: NackReason) -> u8 {

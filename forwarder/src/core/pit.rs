@@ -226,7 +226,7 @@ impl Pit {
             return Insert::Full;
         }
         let name = interest.name().clone();
-        let has_digest = name.last().is_some_and(|c| c.tlv_type() == 1);
+        let has_digest = name.last_type() == Some(1);
         let entry = PitEntry {
             can_be_prefix: interest.can_be_prefix(),
             must_be_fresh: interest.must_be_fresh(),

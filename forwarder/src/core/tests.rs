@@ -269,7 +269,11 @@ fn best_route_retries_another_next_hop_on_retransmission_and_on_nack() {
         NackReason::Congestion,
         "the least severe reason"
     );
-    assert_eq!(net.fwd.pit().len(), 1, "the rejected entry is gone; /p/r still waits");
+    assert_eq!(
+        net.fwd.pit().len(),
+        1,
+        "the rejected entry is gone; /p/r still waits"
+    );
 }
 
 #[test]

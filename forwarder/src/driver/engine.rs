@@ -44,10 +44,6 @@ const STATIC_RETRY_MAX: Duration = Duration::from_secs(30);
 pub(super) enum Event {
     /// A frame arrived on a stream face.
     Frame(FaceId, Bytes),
-    /// A datagram arrived on the shared UDP socket.
-    Datagram(SocketAddr, Bytes),
-    /// A datagram larger than the largest frame was dropped.
-    DatagramOversize,
     /// A listener accepted a stream: a new on-demand face.
     Opened { desc: LinkDesc, conn: StreamConn },
     /// An outgoing stream face was (or could not be) connected.
@@ -117,6 +113,8 @@ pub(super) struct Engine<C> {
     udp: Option<Arc<UdpSocket>>,
     udp_local_uri: String,
     udp_mtu: usize,
+    /// Receive block the shared UDP socket's datagrams are split from.
+    udp_buf: bytes::BytesMut,
     idle_timeout: Option<Duration>,
     connector: Arc<Connector>,
     events_tx: mpsc::Sender<Event>,
@@ -159,6 +157,7 @@ impl<C: Core> Engine<C> {
             udp: setup.udp,
             udp_local_uri,
             udp_mtu: setup.udp_mtu,
+            udp_buf: bytes::BytesMut::new(),
             idle_timeout: setup.idle_timeout,
             connector: setup.connector,
             events_tx: setup.events_tx,
@@ -188,6 +187,7 @@ impl<C: Core> Engine<C> {
             .idle_timeout
             .map(|t| (t / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)));
         let mut next_sweep = sweep_every.map(|d| Instant::now() + d);
+        let udp = self.udp.clone();
         loop {
             let wake = match (self.core.next_timeout(), next_sweep) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -206,6 +206,13 @@ impl<C: Core> Engine<C> {
                         self.handle(now, event);
                     }
                     self.execute(now);
+                }
+                readable = udp_readable(udp.as_deref()) => {
+                    if readable.is_ok() {
+                        let now = Instant::now();
+                        self.drain_udp(now);
+                        self.execute(now);
+                    }
                 }
                 () = sleep_until_opt(wake) => {}
             }
@@ -226,6 +233,21 @@ impl<C: Core> Engine<C> {
         self.stop();
     }
 
+    /// Reads what the shared UDP socket holds, up to a batch, straight into the core: one
+    /// wake-up for a burst, no task switch or channel hop per datagram.
+    fn drain_udp(&mut self, now: Instant) {
+        let Some(socket) = self.udp.clone() else {
+            return;
+        };
+        for _ in 0..EVENT_BATCH {
+            match super::udp::try_recv(&socket, &mut self.udp_buf) {
+                super::udp::Received::Datagram(peer, frame) => self.on_datagram(now, peer, frame),
+                super::udp::Received::Oversize => self.counters.udp_oversize += 1,
+                super::udp::Received::Nothing => break,
+            }
+        }
+    }
+
     fn handle(&mut self, now: Instant, event: Event) {
         match event {
             Event::Frame(face, frame) => {
@@ -235,8 +257,6 @@ impl<C: Core> Engine<C> {
                     self.core.receive(now, face, frame, &mut self.actions);
                 }
             }
-            Event::Datagram(peer, frame) => self.on_datagram(now, peer, frame),
-            Event::DatagramOversize => self.counters.udp_oversize += 1,
             Event::Opened { desc, conn } => {
                 let info = face_info(&desc, Persistency::OnDemand, None);
                 let id = self.core.add_face(info, now);
@@ -638,5 +658,13 @@ impl<C: Core> Engine<C> {
             }
         }
         info!("driver stopped");
+    }
+}
+
+/// Waits until the shared UDP socket is readable (forever if there is none).
+async fn udp_readable(socket: Option<&UdpSocket>) -> std::io::Result<()> {
+    match socket {
+        Some(s) => s.readable().await,
+        None => std::future::pending().await,
     }
 }

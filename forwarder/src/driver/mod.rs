@@ -200,7 +200,12 @@ impl Daemon {
     /// Starts the forwarder described by `config`: binds every listener (port 0 gives an
     /// ephemeral port, see [`Daemon::tcp_addr`] and friends), then creates the `[[face]]`s.
     pub async fn start(config: Config) -> Result<Self> {
-        let core = Forwarder::new(&config, Instant::now());
+        let mut core = Forwarder::new(&config, Instant::now());
+        // The core has no clock; status/general reports wall-clock times from this anchor.
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        core.set_wall_clock(wall_ms);
         Self::start_with_core(config, core).await
     }
 
@@ -400,10 +405,7 @@ async fn bind_all(
         let bound = socket.local_addr()?;
         info!(%bound, "listening on UDP");
         udp_addr = Some(bound);
-        listeners.push(tokio::spawn(udp::recv_loop(
-            Arc::clone(&socket),
-            events.clone(),
-        )));
+        // The engine itself reads this socket (see `Engine::drain_udp`).
         udp = Some(socket);
     }
     let mut quic_server = None;
