@@ -16,10 +16,35 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connect: cli::mgmt::Connect,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the forwarding daemon.
+    Start(cli::start::StartArgs),
+    /// Fetch content, optionally through a chain of service functions (like ndnpeek and
+    /// ndncatchunks).
+    Get(cli::get::GetArgs),
+    /// Publish a file or text under a prefix, segmented and signed (like ndnputchunks).
+    Serve(cli::serve::ServeArgs),
+    /// Forwarder status (management: status/general).
+    Status,
+    /// Faces: list, create, destroy.
+    #[command(subcommand)]
+    Face(cli::mgmt::FaceCommand),
+    /// Routes: list, add, remove.
+    #[command(subcommand)]
+    Route(cli::mgmt::RouteCommand),
+    /// Strategy choices: list, set, unset.
+    #[command(subcommand)]
+    Strategy(cli::mgmt::StrategyCommand),
+    /// Content store: info, erase, config.
+    #[command(subcommand)]
+    Cs(cli::mgmt::CsCommand),
+    /// Measure forwarding throughput and latency against a UDP echo (load generator).
+    Bench(cli::bench::BenchArgs),
     /// Inspect NDN packets (decode, encode examples).
     #[command(subcommand)]
     Packet(Box<cli::packet::PacketCommand>),
@@ -31,6 +56,15 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Start(args) => cli::start::run(args),
+        Command::Get(args) => cli::get::run(&args),
+        Command::Serve(args) => cli::serve::run(&args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Status => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Status),
+        Command::Face(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Face(c)),
+        Command::Route(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Route(c)),
+        Command::Strategy(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Strategy(c)),
+        Command::Cs(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Cs(c)),
         Command::Packet(cmd) => cli::packet::run(*cmd),
         Command::Schedule(cmd) => cli::schedule::run(cmd),
     }

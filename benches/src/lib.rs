@@ -1,8 +1,10 @@
-//! Benchmarks for nfwd: criterion micro-benchmarks in `benches/` (the codec now; the
-//! forwarder's pipelines and the load generator follow with the forwarder).
+//! Benchmarks for nfwd: criterion micro-benchmarks in `benches/` and the load generator
+//! behind `nfwd bench` ([`loadgen`]).
 //!
 //! This library holds the packets the benchmarks share, so that every benchmark measures the
 //! same "typical" traffic.
+
+pub mod loadgen;
 
 use bytes::Bytes;
 use nfwd_tlv::{DataBuilder, FunctionChain, InterestBuilder, Name, Signer};

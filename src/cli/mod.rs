@@ -1,4 +1,9 @@
 //! Subcommands of the `nfwd` binary, one module each.
 
+pub(crate) mod bench;
+pub(crate) mod get;
+pub(crate) mod mgmt;
 pub(crate) mod packet;
 pub(crate) mod schedule;
+pub(crate) mod serve;
+pub(crate) mod start;

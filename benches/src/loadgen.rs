@@ -1,0 +1,661 @@
+//! The load generator behind `nfwd bench`.
+//!
+//! It measures Interest/Data exchanges per second and round-trip latency through one nfwd
+//! forwarder, and — in the same run, on the same machine — a minimal UDP echo, the ceiling any
+//! user-space forwarder on kernel sockets works against. An exchange crosses the forwarder
+//! twice each way (consumer → forwarder → producer → forwarder → consumer), where the echo
+//! crosses the kernel once each way, so the forwarder's ceiling is about half the echo rate.
+//!
+//! Every party is a real process-level peer on real sockets: the forwarder is the daemon
+//! (`Daemon::start`) on its own thread; the consumer and the producer are plain blocking-socket
+//! threads speaking NDN (the producer registers its prefix through NFD management on Unix, or
+//! is a configured static face on UDP). The consumer keeps a fixed window of Interests
+//! outstanding and records each round trip.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use nfwd_forwarder::config::{Config, StaticFace, StaticRoute};
+use nfwd_forwarder::driver::Daemon;
+use nfwd_tlv::element::frame_len;
+use nfwd_tlv::lp::LpPacket;
+use nfwd_tlv::nfd::{ControlParameters, ControlResponse, make_command_v03};
+use nfwd_tlv::{Data, DataBuilder, Interest, InterestBuilder, Name, Signer};
+
+/// Which faces the consumer and producer use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceKind {
+    /// UDP unicast on loopback.
+    Udp,
+    /// The forwarder's Unix stream socket.
+    Unix,
+}
+
+/// Which names the consumer asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameMode {
+    /// Every Interest a new name: no cache hits, every exchange reaches the producer.
+    Distinct,
+    /// A small set of names asked again and again: answered from the content store.
+    Repeated,
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long each measurement runs.
+    pub duration: Duration,
+    /// Interests kept outstanding.
+    pub window: usize,
+    /// Content sizes to measure.
+    pub payloads: Vec<usize>,
+    /// Faces to measure.
+    pub faces: Vec<FaceKind>,
+    /// Name modes to measure.
+    pub modes: Vec<NameMode>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            duration: Duration::from_secs(5),
+            window: 64,
+            payloads: vec![100, 1000],
+            faces: vec![FaceKind::Udp, FaceKind::Unix],
+            modes: vec![NameMode::Distinct, NameMode::Repeated],
+        }
+    }
+}
+
+/// The outcome of one measurement.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// What was measured.
+    pub label: String,
+    /// Completed exchanges.
+    pub exchanges: u64,
+    /// Exchanges per second.
+    pub rate: f64,
+    /// Round-trip percentiles in microseconds: p50, p90, p99, max.
+    pub latency_us: [u64; 4],
+    /// Interests that got no answer within a second.
+    pub lost: u64,
+}
+
+/// Round trips collected by a consumer.
+struct Recorder {
+    rtts_us: Vec<u32>,
+    lost: u64,
+}
+
+impl Recorder {
+    fn finish(mut self, label: String, elapsed: Duration) -> Measurement {
+        self.rtts_us.sort_unstable();
+        let pct = |p: f64| {
+            if self.rtts_us.is_empty() {
+                return 0;
+            }
+            let i = ((self.rtts_us.len() - 1) as f64 * p).round() as usize;
+            u64::from(self.rtts_us[i])
+        };
+        let exchanges = self.rtts_us.len() as u64;
+        Measurement {
+            label,
+            exchanges,
+            rate: exchanges as f64 / elapsed.as_secs_f64(),
+            latency_us: [pct(0.5), pct(0.9), pct(0.99), pct(1.0)],
+            lost: self.lost,
+        }
+    }
+}
+
+/// A blocking NDN link: UDP datagrams or a Unix byte stream cut into TLV frames.
+enum Link {
+    Udp(UdpSocket),
+    Unix { stream: UnixStream, buf: BytesMut },
+}
+
+impl Link {
+    fn send(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Udp(s) => s.send(frame).map(|_| ()),
+            Self::Unix { stream, .. } => stream.write_all(frame),
+        }
+    }
+
+    /// Next frame, or `None` after the read timeout.
+    fn recv(&mut self) -> std::io::Result<Option<Bytes>> {
+        match self {
+            Self::Udp(s) => {
+                let mut buf = vec![0u8; 9000];
+                match s.recv(&mut buf) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(Some(Bytes::from(buf)))
+                    }
+                    Err(e) if is_timeout(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Self::Unix { stream, buf } => loop {
+                if let Ok(Some(n)) = frame_len(buf) {
+                    return Ok(Some(buf.split_to(n).freeze()));
+                }
+                let mut chunk = [0u8; 65536];
+                match stream.read(&mut chunk) {
+                    Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Err(e) if is_timeout(&e) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            },
+        }
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+fn unwrap_lp(frame: Bytes) -> Option<(Bytes, LpPacket)> {
+    let lp = LpPacket::decode(frame).ok()?;
+    Some((lp.fragment.clone()?, lp))
+}
+
+/// Interests in flight, by name (repeated names may have several at once, oldest first).
+#[derive(Default)]
+struct InFlight {
+    by_name: HashMap<Name, std::collections::VecDeque<Instant>>,
+    count: usize,
+}
+
+impl InFlight {
+    fn insert(&mut self, name: Name, at: Instant) {
+        self.by_name.entry(name).or_default().push_back(at);
+        self.count += 1;
+    }
+
+    /// The send time of the oldest Interest for `name`, which its Data answers.
+    fn answer(&mut self, name: &Name) -> Option<Instant> {
+        let q = self.by_name.get_mut(name)?;
+        let at = q.pop_front()?;
+        if q.is_empty() {
+            self.by_name.remove(name);
+        }
+        self.count -= 1;
+        Some(at)
+    }
+
+    /// Forgets Interests older than `age`; returns how many.
+    fn expire(&mut self, now: Instant, age: Duration) -> usize {
+        let before = self.count;
+        self.by_name.retain(|_, q| {
+            q.retain(|t| now.duration_since(*t) <= age);
+            !q.is_empty()
+        });
+        self.count = self
+            .by_name
+            .values()
+            .map(std::collections::VecDeque::len)
+            .sum();
+        before - self.count
+    }
+}
+
+/// The consumer: keeps `window` Interests outstanding for `duration`.
+fn consume(link: &mut Link, prefix: &Name, mode: NameMode, settings: &Settings) -> Recorder {
+    let mut rec = Recorder {
+        rtts_us: Vec::with_capacity(1 << 20),
+        lost: 0,
+    };
+    let mut in_flight = InFlight::default();
+    let mut seq = 0u64;
+    let mut send_next = |link: &mut Link, in_flight: &mut InFlight| {
+        let n = match mode {
+            NameMode::Distinct => seq,
+            NameMode::Repeated => seq % 256,
+        };
+        let name = prefix.append(&nfwd_tlv::Component::sequence_num(n));
+        let wire = InterestBuilder::new(name.clone())
+            .nonce((seq as u32).to_be_bytes())
+            .lifetime_ms(1000)
+            .encode();
+        if link.send(&wire).is_ok() {
+            in_flight.insert(name, Instant::now());
+        }
+        seq += 1;
+    };
+    for _ in 0..settings.window {
+        send_next(link, &mut in_flight);
+    }
+    let start = Instant::now();
+    while start.elapsed() < settings.duration {
+        let frame = match link.recv() {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                // Nothing for a while: what is older than a second is lost; refill the window.
+                let lost = in_flight.expire(Instant::now(), Duration::from_secs(1));
+                rec.lost += lost as u64;
+                for _ in 0..lost {
+                    send_next(link, &mut in_flight);
+                }
+                continue;
+            }
+            Err(_) => break,
+        };
+        let Some((fragment, _)) = unwrap_lp(frame) else {
+            continue;
+        };
+        let Ok(data) = Data::decode(fragment) else {
+            continue;
+        };
+        if let Some(sent) = in_flight.answer(data.name()) {
+            rec.rtts_us
+                .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+            send_next(link, &mut in_flight);
+        }
+    }
+    rec
+}
+
+/// The producer: answers every Interest under its prefix with `payload` bytes, signed with
+/// DigestSha256, until `stop`.
+fn produce(mut link: Link, payload: usize, stop: &AtomicBool) {
+    let content = Bytes::from(vec![0xA5u8; payload]);
+    let signer = Signer::digest_sha256();
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(Some(frame)) = link.recv() else {
+            continue;
+        };
+        let Some((fragment, lp)) = unwrap_lp(frame) else {
+            continue;
+        };
+        let Ok(interest) = Interest::decode(fragment) else {
+            continue;
+        };
+        let Ok(data) = DataBuilder::new(interest.name().clone(), content.clone())
+            .freshness_ms(60_000)
+            .sign(&signer)
+        else {
+            continue;
+        };
+        let reply = LpPacket::from_fragment(data)
+            .echo_pit_token(&lp)
+            .encode_or_bare();
+        let _ = link.send(&reply);
+    }
+}
+
+/// Registers `prefix` on a Unix link through NFD management.
+fn register(link: &mut Link, prefix: &Name) -> Result<(), String> {
+    let params = ControlParameters::with_name(prefix.clone());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let cmd = make_command_v03(
+        "rib",
+        "register",
+        &params,
+        &Signer::digest_sha256(),
+        now_ms,
+        now_ms,
+    )
+    .map_err(|e| e.to_string())?;
+    link.send(cmd.wire()).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let Ok(Some(frame)) = link.recv() else {
+            continue;
+        };
+        let Some((fragment, _)) = unwrap_lp(frame) else {
+            continue;
+        };
+        let Ok(data) = Data::decode(fragment) else {
+            continue;
+        };
+        let resp = ControlResponse::from_wire(data.content()).map_err(|e| e.to_string())?;
+        return if resp.status_code == 200 {
+            Ok(())
+        } else {
+            Err(format!(
+                "registration refused: {} {}",
+                resp.status_code, resp.status_text
+            ))
+        };
+    }
+    Err("no answer to the registration".into())
+}
+
+/// A forwarder daemon on its own thread, with a tokio runtime of its own.
+struct DaemonThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+    unix: Option<PathBuf>,
+    udp: Option<SocketAddr>,
+}
+
+impl DaemonThread {
+    fn start(config: Config) -> Result<Self, String> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("nfwd-daemon".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match Daemon::start(config).await {
+                        Ok(d) => {
+                            let addrs = (d.unix_path().map(Path::to_path_buf), d.udp_addr());
+                            let _ = ready_tx.send(Ok(addrs));
+                            let _ = stop_rx.await;
+                            let _ = d.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.to_string()));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| e.to_string())?;
+        let (unix, udp) = ready_rx.recv().map_err(|e| e.to_string())??;
+        Ok(Self {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            unix,
+            udp,
+        })
+    }
+}
+
+impl Drop for DaemonThread {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn temp_socket_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("nfwd-bench-{}-{tag}.sock", std::process::id()))
+}
+
+/// Measures one (face kind, name mode, payload) combination through a fresh forwarder.
+pub fn measure_forwarder(
+    kind: FaceKind,
+    mode: NameMode,
+    payload: usize,
+    settings: &Settings,
+) -> Result<Measurement, String> {
+    let prefix: Name = "/bench"
+        .parse()
+        .map_err(|e: nfwd_tlv::Error| e.to_string())?;
+    let mut config = Config::default();
+    config.faces.unix_path = Some(temp_socket_path(&format!("{payload}-{mode:?}")));
+    config.faces.tcp_listen = String::new();
+    config.faces.udp_listen = "127.0.0.1:0".into();
+    config.log.level = "warn".into();
+    let producer_udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    if kind == FaceKind::Udp {
+        let uri = format!(
+            "udp4://{}",
+            producer_udp.local_addr().map_err(|e| e.to_string())?
+        );
+        config.static_faces.push(StaticFace {
+            uri: uri.clone(),
+            persistency: "persistent".into(),
+        });
+        config.static_routes.push(StaticRoute {
+            prefix: "/bench".into(),
+            face: uri,
+            cost: 0,
+        });
+    }
+    let daemon = DaemonThread::start(config)?;
+    let timeout = Some(Duration::from_millis(100));
+    let connect = |purpose: &str| -> Result<Link, String> {
+        match kind {
+            FaceKind::Udp => {
+                let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+                let to = daemon.udp.ok_or("the daemon has no UDP face")?;
+                s.connect(to).map_err(|e| e.to_string())?;
+                s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
+                Ok(Link::Udp(s))
+            }
+            FaceKind::Unix => {
+                let path = daemon
+                    .unix
+                    .as_ref()
+                    .ok_or("the daemon has no Unix socket")?;
+                let s = UnixStream::connect(path).map_err(|e| format!("{purpose}: {e}"))?;
+                s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
+                Ok(Link::Unix {
+                    stream: s,
+                    buf: BytesMut::with_capacity(1 << 16),
+                })
+            }
+        }
+    };
+    let mut producer_link = match kind {
+        FaceKind::Udp => {
+            let to = daemon.udp.ok_or("the daemon has no UDP face")?;
+            producer_udp.connect(to).map_err(|e| e.to_string())?;
+            producer_udp
+                .set_read_timeout(timeout)
+                .map_err(|e| e.to_string())?;
+            Link::Udp(producer_udp)
+        }
+        FaceKind::Unix => connect("producer")?,
+    };
+    if kind == FaceKind::Unix {
+        register(&mut producer_link, &prefix)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || produce(producer_link, payload, &stop))
+    };
+    let mut consumer_link = connect("consumer")?;
+    // Warm-up: let faces come up and routes settle before measuring.
+    let warm = Settings {
+        duration: Duration::from_millis(300),
+        ..settings.clone()
+    };
+    let _ = consume(
+        &mut consumer_link,
+        &prefix.append_generic(b"warmup"),
+        NameMode::Distinct,
+        &warm,
+    );
+    let run_prefix = prefix.append_generic(format!("{mode:?}-{payload}").as_bytes());
+    let start = Instant::now();
+    let rec = consume(&mut consumer_link, &run_prefix, mode, settings);
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let _ = producer.join();
+    drop(daemon);
+    let label = format!("nfwd {:?} {:?} names, {payload} B", kind, mode).to_lowercase();
+    Ok(rec.finish(label, elapsed))
+}
+
+/// Measures a minimal UDP echo between two threads on loopback, with the same window.
+pub fn measure_udp_echo(payload: usize, settings: &Settings) -> Result<Measurement, String> {
+    let server = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let server_addr = server.local_addr().map_err(|e| e.to_string())?;
+    server
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let echo = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = server.recv_from(&mut buf) {
+                    let _ = server.send_to(&buf[..n], from);
+                }
+            }
+        })
+    };
+    let client = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    client.connect(server_addr).map_err(|e| e.to_string())?;
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| e.to_string())?;
+    let mut rec = Recorder {
+        rtts_us: Vec::with_capacity(1 << 20),
+        lost: 0,
+    };
+    let mut sent: HashMap<u64, Instant> = HashMap::new();
+    let mut msg = vec![0u8; payload.max(8)];
+    let mut seq = 0u64;
+    let send =
+        |client: &UdpSocket, sent: &mut HashMap<u64, Instant>, seq: &mut u64, msg: &mut Vec<u8>| {
+            msg[..8].copy_from_slice(&seq.to_be_bytes());
+            if client.send(msg).is_ok() {
+                sent.insert(*seq, Instant::now());
+            }
+            *seq += 1;
+        };
+    for _ in 0..settings.window {
+        send(&client, &mut sent, &mut seq, &mut msg);
+    }
+    let mut buf = vec![0u8; 65536];
+    let start = Instant::now();
+    while start.elapsed() < settings.duration {
+        match client.recv(&mut buf) {
+            Ok(n) if n >= 8 => {
+                let s = u64::from_be_bytes(buf[..8].try_into().unwrap_or_default());
+                if let Some(t) = sent.remove(&s) {
+                    rec.rtts_us
+                        .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    send(&client, &mut sent, &mut seq, &mut msg);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let now = Instant::now();
+                let old: Vec<u64> = sent
+                    .iter()
+                    .filter(|(_, t)| now.duration_since(**t) > Duration::from_secs(1))
+                    .map(|(s, _)| *s)
+                    .collect();
+                for s in old {
+                    sent.remove(&s);
+                    rec.lost += 1;
+                    send(&client, &mut sent, &mut seq, &mut msg);
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+    Ok(rec.finish(format!("udp echo, {payload} B"), elapsed))
+}
+
+/// Everything `nfwd bench` measures, in one run.
+pub fn run(settings: &Settings) -> Result<Vec<Measurement>, String> {
+    let mut out = Vec::new();
+    for &payload in &settings.payloads {
+        out.push(measure_udp_echo(payload, settings)?);
+        for &kind in &settings.faces {
+            for &mode in &settings.modes {
+                out.push(measure_forwarder(kind, mode, payload, settings)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Resident memory of this process in KiB (Linux), for the memory report.
+#[must_use]
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Fills a forwarder's content store with `count` distinct Data of `payload` bytes (over the
+/// Unix face) and returns (RSS before, RSS after, entries cached) in KiB.
+pub fn measure_cs_memory(count: usize, payload: usize) -> Result<(u64, u64, usize), String> {
+    let prefix: Name = "/fill"
+        .parse()
+        .map_err(|e: nfwd_tlv::Error| e.to_string())?;
+    let mut config = Config::default();
+    config.faces.unix_path = Some(temp_socket_path("memory"));
+    config.faces.tcp_listen = String::new();
+    config.faces.udp_listen = String::new();
+    config.tables.cs_max_entries = count;
+    let before = rss_kib().unwrap_or(0);
+    let daemon = DaemonThread::start(config)?;
+    let path = daemon.unix.clone().ok_or("no Unix socket")?;
+    let link = |p: &Path| -> Result<Link, String> {
+        let s = UnixStream::connect(p).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+        Ok(Link::Unix {
+            stream: s,
+            buf: BytesMut::new(),
+        })
+    };
+    let mut producer_link = link(&path)?;
+    register(&mut producer_link, &prefix)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || produce(producer_link, payload, &stop))
+    };
+    let mut consumer = link(&path)?;
+    let mut done = 0usize;
+    let mut sent = 0usize;
+    let window = 64usize;
+    while done < count {
+        while sent < count && sent - done < window {
+            let name = prefix.append(&nfwd_tlv::Component::sequence_num(sent as u64));
+            let wire = InterestBuilder::new(name)
+                .nonce((sent as u32).to_be_bytes())
+                .lifetime_ms(4000)
+                .encode();
+            consumer.send(&wire).map_err(|e| e.to_string())?;
+            sent += 1;
+        }
+        match consumer.recv() {
+            Ok(Some(_)) => done += 1,
+            Ok(None) => {
+                // Losses are not expected on a Unix socket; resynchronise the window.
+                sent = done;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let after = rss_kib().unwrap_or(0);
+    stop.store(true, Ordering::Relaxed);
+    let _ = producer.join();
+    drop(daemon);
+    Ok((before, after, done))
+}

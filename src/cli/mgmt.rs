@@ -1,0 +1,417 @@
+//! Management client like NFD's `nfdc`: `nfwd status`, `nfwd face …`, `nfwd route …`,
+//! `nfwd strategy …`, `nfwd cs …`. It speaks NFD's management protocol, so it works against
+//! NFD too.
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use nfwd_forwarder::client::{Client, FetchOptions};
+use nfwd_tlv::Name;
+use nfwd_tlv::nfd::{
+    ControlParameters, CsInfo, DatasetEntry, FaceStatus, FibEntry, ForwarderStatus, RibEntry,
+    StrategyChoice, Text, decode_all,
+};
+
+/// Where to reach the forwarder; shared by every management subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct Connect {
+    /// Forwarder to manage: unix:///path or tcp4://host:port (default: NDN_CLIENT_TRANSPORT,
+    /// then /run/nfwd/nfwd.sock, then /run/nfd/nfd.sock). Give it before the subcommand:
+    /// `nfwd --connect unix:///tmp/nfwd.sock face list`.
+    #[arg(long)]
+    connect: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FaceCommand {
+    /// List faces with their counters.
+    List,
+    /// Create a face to a remote forwarder, e.g. udp4://10.0.0.2:6363, quic://10.0.0.2:6367.
+    Create {
+        /// Remote URI.
+        uri: String,
+        /// persistent (default) or permanent.
+        #[arg(long, default_value = "persistent")]
+        persistency: String,
+    },
+    /// Destroy a face by id.
+    Destroy {
+        /// Face id.
+        face: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RouteCommand {
+    /// List routes (RIB) and next hops (FIB).
+    List,
+    /// Add a route: PREFIX through face id or URI.
+    Add {
+        /// Name prefix.
+        prefix: Name,
+        /// Face id, or the remote URI of an existing face.
+        face: String,
+        /// Cost.
+        #[arg(long, default_value_t = 0)]
+        cost: u64,
+        /// Origin (255 static, 0 app).
+        #[arg(long, default_value_t = 255)]
+        origin: u64,
+        /// Expiration in milliseconds (none: never).
+        #[arg(long)]
+        expires_ms: Option<u64>,
+    },
+    /// Remove a route.
+    Remove {
+        /// Name prefix.
+        prefix: Name,
+        /// Face id, or the remote URI of an existing face.
+        face: String,
+        /// Origin.
+        #[arg(long, default_value_t = 255)]
+        origin: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StrategyCommand {
+    /// List strategy choices.
+    List,
+    /// Set the strategy of a prefix: best-route or multicast (or a full strategy name).
+    Set {
+        /// Name prefix.
+        prefix: Name,
+        /// Strategy.
+        strategy: String,
+    },
+    /// Remove the strategy choice of a prefix.
+    Unset {
+        /// Name prefix.
+        prefix: Name,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CsCommand {
+    /// Content store capacity, entries, hits and misses.
+    Info,
+    /// Erase cached Data under a prefix.
+    Erase {
+        /// Name prefix.
+        prefix: Name,
+        /// Erase at most this many.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Change capacity and admit/serve flags.
+    Config {
+        /// Capacity in packets.
+        #[arg(long)]
+        capacity: Option<u64>,
+        /// Admit Data (on|off).
+        #[arg(long)]
+        admit: Option<String>,
+        /// Serve Data (on|off).
+        #[arg(long)]
+        serve: Option<String>,
+    },
+}
+
+/// Which management command to run.
+#[derive(Debug)]
+pub(crate) enum Mgmt {
+    Status,
+    Face(FaceCommand),
+    Route(RouteCommand),
+    Strategy(StrategyCommand),
+    Cs(CsCommand),
+}
+
+pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = match &connect.connect {
+            Some(uri) => Client::connect(uri).await,
+            None => Client::connect_default().await,
+        }
+        .context("connecting to the forwarder")?;
+        match cmd {
+            Mgmt::Status => status(&client).await,
+            Mgmt::Face(c) => face(&client, c).await,
+            Mgmt::Route(c) => route(&client, c).await,
+            Mgmt::Strategy(c) => strategy(&client, c).await,
+            Mgmt::Cs(c) => cs(&client, c).await,
+        }
+    })
+}
+
+async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes> {
+    let name: Name = format!("/localhost/nfd/{path}").parse()?;
+    let opts = FetchOptions {
+        must_be_fresh: true,
+        ..FetchOptions::default()
+    };
+    let (_, content) = client
+        .fetch(&name, None, &opts)
+        .await
+        .with_context(|| format!("dataset {path}"))?;
+    Ok(content)
+}
+
+async fn entries<T: DatasetEntry>(client: &Client, path: &str) -> anyhow::Result<Vec<T>> {
+    Ok(decode_all::<T>(&dataset(client, path).await?)?)
+}
+
+async fn status(client: &Client) -> anyhow::Result<()> {
+    let s = ForwarderStatus::decode(&dataset(client, "status/general").await?)?;
+    let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
+    println!("version            {}", s.nfd_version);
+    println!("uptime             {up_s} s");
+    println!(
+        "fib / pit / cs     {} / {} / {} entries",
+        s.n_fib_entries, s.n_pit_entries, s.n_cs_entries
+    );
+    println!(
+        "interests in/out   {} / {}",
+        s.n_in_interests, s.n_out_interests
+    );
+    println!("data in/out        {} / {}", s.n_in_data, s.n_out_data);
+    println!("nacks in/out       {} / {}", s.n_in_nacks, s.n_out_nacks);
+    println!("satisfied          {}", s.n_satisfied_interests);
+    println!("unsatisfied        {}", s.n_unsatisfied_interests);
+    Ok(())
+}
+
+/// Resolves a face given as an id or a remote URI.
+async fn face_id(client: &Client, face: &str) -> anyhow::Result<u64> {
+    if let Ok(id) = face.parse() {
+        return Ok(id);
+    }
+    let faces: Vec<FaceStatus> = entries(client, "faces/list").await?;
+    faces
+        .iter()
+        .find(|f| f.uri.as_str() == face)
+        .map(|f| f.face_id)
+        .with_context(|| format!("no face with URI {face}"))
+}
+
+fn persistency_name(code: u64) -> &'static str {
+    match code {
+        0 => "persistent",
+        1 => "on-demand",
+        2 => "permanent",
+        _ => "?",
+    }
+}
+
+async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
+    match cmd {
+        FaceCommand::List => {
+            for f in entries::<FaceStatus>(client, "faces/list").await? {
+                println!(
+                    "faceid={} remote={} local={} scope={} persistency={} in={{{}i {}d {}n {}B}} out={{{}i {}d {}n {}B}}",
+                    f.face_id,
+                    f.uri,
+                    f.local_uri,
+                    if f.face_scope == 1 {
+                        "local"
+                    } else {
+                        "non-local"
+                    },
+                    persistency_name(f.face_persistency),
+                    f.n_in_interests,
+                    f.n_in_data,
+                    f.n_in_nacks,
+                    f.n_in_bytes,
+                    f.n_out_interests,
+                    f.n_out_data,
+                    f.n_out_nacks,
+                    f.n_out_bytes
+                );
+            }
+        }
+        FaceCommand::Create { uri, persistency } => {
+            let code = match persistency.as_str() {
+                "persistent" => 0,
+                "permanent" => 2,
+                other => anyhow::bail!("persistency {other:?}: persistent or permanent"),
+            };
+            let params = ControlParameters {
+                uri: Some(Text::from(uri.as_str())),
+                face_persistency: Some(code),
+                ..ControlParameters::default()
+            };
+            let resp = client.command("faces", "create", &params).await?;
+            let id = resp.body.and_then(|b| b.face_id).unwrap_or_default();
+            println!("face-created id={id} remote={uri}");
+        }
+        FaceCommand::Destroy { face } => {
+            let params = ControlParameters {
+                face_id: Some(face),
+                ..ControlParameters::default()
+            };
+            client.command("faces", "destroy", &params).await?;
+            println!("face-destroyed id={face}");
+        }
+    }
+    Ok(())
+}
+
+async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
+    match cmd {
+        RouteCommand::List => {
+            for e in entries::<RibEntry>(client, "rib/list").await? {
+                for r in &e.routes {
+                    let exp = r
+                        .expiration_period_ms
+                        .map_or("never".to_owned(), |ms| format!("{ms}ms"));
+                    println!(
+                        "prefix={} nexthop={} origin={} cost={} flags={} expires={exp}",
+                        e.name, r.face_id, r.origin, r.cost, r.flags
+                    );
+                }
+            }
+            println!("-- FIB");
+            for e in entries::<FibEntry>(client, "fib/list").await? {
+                let hops: Vec<String> = e
+                    .next_hops
+                    .iter()
+                    .map(|h| format!("{}({})", h.face_id, h.cost))
+                    .collect();
+                println!("{} nexthops={{{}}}", e.name, hops.join(", "));
+            }
+        }
+        RouteCommand::Add {
+            prefix,
+            face,
+            cost,
+            origin,
+            expires_ms,
+        } => {
+            let id = face_id(client, &face).await?;
+            let params = ControlParameters {
+                name: Some(prefix.clone()),
+                face_id: Some(id),
+                cost: Some(cost),
+                origin: Some(origin),
+                expiration_period_ms: expires_ms,
+                ..ControlParameters::default()
+            };
+            client.command("rib", "register", &params).await?;
+            println!("route-add-accepted prefix={prefix} nexthop={id} origin={origin} cost={cost}");
+        }
+        RouteCommand::Remove {
+            prefix,
+            face,
+            origin,
+        } => {
+            let id = face_id(client, &face).await?;
+            let params = ControlParameters {
+                name: Some(prefix.clone()),
+                face_id: Some(id),
+                origin: Some(origin),
+                ..ControlParameters::default()
+            };
+            client.command("rib", "unregister", &params).await?;
+            println!("route-removed prefix={prefix} nexthop={id} origin={origin}");
+        }
+    }
+    Ok(())
+}
+
+async fn strategy(client: &Client, cmd: StrategyCommand) -> anyhow::Result<()> {
+    match cmd {
+        StrategyCommand::List => {
+            for c in entries::<StrategyChoice>(client, "strategy-choice/list").await? {
+                println!("prefix={} strategy={}", c.name, c.strategy);
+            }
+        }
+        StrategyCommand::Set { prefix, strategy } => {
+            let strategy: Name = if strategy.starts_with('/') {
+                strategy.parse()?
+            } else {
+                format!("/localhost/nfd/strategy/{strategy}").parse()?
+            };
+            let params = ControlParameters {
+                name: Some(prefix.clone()),
+                strategy: Some(strategy.clone()),
+                ..ControlParameters::default()
+            };
+            client.command("strategy-choice", "set", &params).await?;
+            println!("strategy-set prefix={prefix} strategy={strategy}");
+        }
+        StrategyCommand::Unset { prefix } => {
+            let params = ControlParameters::with_name(prefix.clone());
+            client.command("strategy-choice", "unset", &params).await?;
+            println!("strategy-unset prefix={prefix}");
+        }
+    }
+    Ok(())
+}
+
+fn on_off(flag: Option<&str>) -> anyhow::Result<Option<bool>> {
+    match flag {
+        None => Ok(None),
+        Some("on") => Ok(Some(true)),
+        Some("off") => Ok(Some(false)),
+        Some(other) => anyhow::bail!("{other:?}: on or off"),
+    }
+}
+
+async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
+    match cmd {
+        CsCommand::Info => {
+            for i in entries::<CsInfo>(client, "cs/info").await? {
+                println!(
+                    "capacity={} admit={} serve={} entries={} hits={} misses={}",
+                    i.capacity,
+                    if i.flags & 1 != 0 { "on" } else { "off" },
+                    if i.flags & 2 != 0 { "on" } else { "off" },
+                    i.n_entries,
+                    i.n_hits,
+                    i.n_misses
+                );
+            }
+        }
+        CsCommand::Erase { prefix, count } => {
+            let params = ControlParameters {
+                name: Some(prefix.clone()),
+                count,
+                ..ControlParameters::default()
+            };
+            let resp = client.command("cs", "erase", &params).await?;
+            let erased = resp.body.and_then(|b| b.count).unwrap_or_default();
+            println!("erased {erased} entries under {prefix}");
+        }
+        CsCommand::Config {
+            capacity,
+            admit,
+            serve,
+        } => {
+            let (mut flags, mut mask) = (0, 0);
+            if let Some(a) = on_off(admit.as_deref())? {
+                mask |= 1;
+                flags |= u64::from(a);
+            }
+            if let Some(s) = on_off(serve.as_deref())? {
+                mask |= 2;
+                flags |= u64::from(s) << 1;
+            }
+            let params = ControlParameters {
+                capacity,
+                flags: (mask != 0).then_some(flags),
+                mask: (mask != 0).then_some(mask),
+                ..ControlParameters::default()
+            };
+            let resp = client.command("cs", "config", &params).await?;
+            let body = resp.body.unwrap_or_default();
+            println!(
+                "cs-config capacity={:?} flags={:?}",
+                body.capacity, body.flags
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `nfwd start`: the forwarding daemon.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use nfwd_forwarder::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Where `nfwd start` looks for a configuration file when none is given.
+const DEFAULT_CONFIG: &str = "/etc/nfwd/nfwd.toml";
+
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// Configuration file (TOML, see docs/configuration.md). Default: /etc/nfwd/nfwd.toml if it
+    /// exists, else the built-in defaults.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Unix socket path (overrides faces.unix_path).
+    #[arg(long)]
+    unix: Option<PathBuf>,
+    /// Also serve at NFD's /run/nfd/nfd.sock (overrides faces.nfd_compat_socket).
+    #[arg(long)]
+    nfd_compat: bool,
+    /// TCP listen address, "" to disable (overrides faces.tcp_listen).
+    #[arg(long)]
+    tcp: Option<String>,
+    /// UDP listen address, "" to disable (overrides faces.udp_listen).
+    #[arg(long)]
+    udp: Option<String>,
+    /// QUIC listen address (overrides faces.quic_listen).
+    #[arg(long)]
+    quic: Option<String>,
+    /// Worker threads of the runtime (default: the number of CPUs, at most 2).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None if std::path::Path::new(DEFAULT_CONFIG).exists() => {
+            Config::from_file(std::path::Path::new(DEFAULT_CONFIG))?
+        }
+        None => Config::default(),
+    };
+    if let Some(p) = args.unix {
+        config.faces.unix_path = Some(p);
+    }
+    if args.nfd_compat {
+        config.faces.nfd_compat_socket = true;
+    }
+    if let Some(a) = args.tcp {
+        config.faces.tcp_listen = a;
+    }
+    if let Some(a) = args.udp {
+        config.faces.udp_listen = a;
+    }
+    if let Some(a) = args.quic {
+        config.faces.quic_listen = a;
+    }
+    config.validate()?;
+    if args.print_config {
+        print!("{}", toml::to_string(&config)?);
+        return Ok(());
+    }
+    let filter = std::env::var("NFWD_LOG").unwrap_or_else(|_| config.log.level.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_new(&filter).with_context(|| format!("log filter {filter:?}"))?,
+        )
+        .with_target(false)
+        .init();
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(2)
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+                () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
+                    tracing::info!("SIGTERM: shutting down");
+                }
+            }
+        };
+        nfwd_forwarder::driver::run(config, shutdown).await
+    })?;
+    Ok(())
+}
