@@ -22,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a function chain end to end on this machine (forwarder, producer, three SFs).
+    Demo(cli::demo::DemoArgs),
     /// Run the forwarding daemon.
     Start(cli::start::StartArgs),
     /// Fetch content, optionally through a chain of service functions (like ndnpeek and
@@ -56,6 +58,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(args) => cli::demo::run(&args),
         Command::Start(args) => cli::start::run(args),
         Command::Get(args) => cli::get::run(&args),
         Command::Serve(args) => cli::serve::run(&args),

@@ -1,6 +1,7 @@
 //! Subcommands of the `nfwd` binary, one module each.
 
 pub(crate) mod bench;
+pub(crate) mod demo;
 pub(crate) mod get;
 pub(crate) mod mgmt;
 pub(crate) mod packet;
