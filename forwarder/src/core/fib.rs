@@ -18,6 +18,8 @@ pub struct NextHop {
     pub face: FaceId,
     /// Its cost (lower is preferred).
     pub cost: u64,
+    /// An application on this node that registered the prefix itself (see `rib::Route`).
+    pub hosted: bool,
 }
 
 /// A FIB entry: a prefix and its next hops, sorted by cost then face id.
@@ -89,7 +91,7 @@ impl Fib {
     }
 
     /// Adds or updates the next hop `face` of `prefix`.
-    pub fn add_next_hop(&mut self, prefix: &Name, face: FaceId, cost: u64) {
+    pub fn add_next_hop(&mut self, prefix: &Name, face: FaceId, cost: u64, hosted: bool) {
         let h = prefix.full_hash(&self.hasher);
         let entry = match self.table.find_mut(h, |e| e.prefix == *prefix) {
             Some(e) => e,
@@ -108,7 +110,7 @@ impl Fib {
             }
         };
         entry.next_hops.retain(|n| n.face != face);
-        entry.next_hops.push(NextHop { face, cost });
+        entry.next_hops.push(NextHop { face, cost, hosted });
         entry.next_hops.sort_by_key(|n| (n.cost, n.face));
     }
 
@@ -180,9 +182,9 @@ mod tests {
     fn longest_prefix_wins_and_removal_falls_back() {
         let h = NameHasher::new();
         let mut fib = Fib::new(h.clone());
-        fib.add_next_hop(&n("/"), FaceId(300), 10);
-        fib.add_next_hop(&n("/a"), FaceId(301), 5);
-        fib.add_next_hop(&n("/a/b/c"), FaceId(302), 1);
+        fib.add_next_hop(&n("/"), FaceId(300), 10, false);
+        fib.add_next_hop(&n("/a"), FaceId(301), 5, false);
+        fib.add_next_hop(&n("/a/b/c"), FaceId(302), 1, false);
         assert_eq!(lpm(&fib, &h, "/a/b/c/d").unwrap().prefix, n("/a/b/c"));
         assert_eq!(lpm(&fib, &h, "/a/b").unwrap().prefix, n("/a"));
         assert_eq!(lpm(&fib, &h, "/x").unwrap().prefix, n("/"));
@@ -196,9 +198,9 @@ mod tests {
     #[test]
     fn next_hops_sorted_by_cost_and_updated_in_place() {
         let mut fib = Fib::new(NameHasher::new());
-        fib.add_next_hop(&n("/p"), FaceId(400), 20);
-        fib.add_next_hop(&n("/p"), FaceId(401), 10);
-        fib.add_next_hop(&n("/p"), FaceId(400), 5);
+        fib.add_next_hop(&n("/p"), FaceId(400), 20, false);
+        fib.add_next_hop(&n("/p"), FaceId(401), 10, false);
+        fib.add_next_hop(&n("/p"), FaceId(400), 5, false);
         let faces: Vec<_> = fib
             .get(&n("/p"))
             .unwrap()
@@ -213,7 +215,7 @@ mod tests {
     fn component_boundaries_are_respected() {
         let h = NameHasher::new();
         let mut fib = Fib::new(h.clone());
-        fib.add_next_hop(&n("/ab"), FaceId(500), 0);
+        fib.add_next_hop(&n("/ab"), FaceId(500), 0, false);
         assert!(lpm(&fib, &h, "/a/b").is_none());
         assert!(lpm(&fib, &h, "/abc").is_none());
     }

@@ -422,6 +422,9 @@ impl Forwarder {
                 cost,
                 flags,
                 expires,
+                // An application registering for itself offers the prefix (a function it
+                // hosts); a route it installs towards another face does not.
+                hosted: face == requester,
             },
         );
         Ok(ControlParameters {
@@ -441,7 +444,7 @@ impl Forwarder {
         let face = Self::named_face(requester, p);
         let origin = p.origin.unwrap_or(nfd::route_origin::APP);
         match self.rib.remove(&name, face, origin) {
-            Some(Some(cost)) => self.fib.add_next_hop(&name, face, cost),
+            Some(Some((cost, hosted))) => self.fib.add_next_hop(&name, face, cost, hosted),
             Some(None) => {
                 self.fib.remove_next_hop(&name, face);
             }
@@ -459,7 +462,7 @@ impl Forwarder {
         let name = required_name(p)?;
         let face = self.existing_face(requester, p)?;
         let cost = p.cost.unwrap_or(0);
-        self.fib.add_next_hop(&name, face, cost);
+        self.fib.add_next_hop(&name, face, cost, face == requester);
         Ok(ControlParameters {
             name: Some(name),
             face_id: Some(face.0),

@@ -206,7 +206,8 @@ impl Forwarder {
         }
     }
 
-    /// Installs a route (origin static) as configuration does.
+    /// Installs a route (origin static) as configuration does: towards another forwarder,
+    /// so a function routed this way is forwarded, not popped.
     pub fn add_route(&mut self, prefix: &Name, face: FaceId, cost: u64) {
         self.add_route_with(
             prefix,
@@ -216,14 +217,15 @@ impl Forwarder {
                 cost,
                 flags: 1,
                 expires: None,
+                hosted: false,
             },
         );
     }
 
     pub(crate) fn add_route_with(&mut self, prefix: &Name, route: Route) {
         let face = route.face;
-        let cost = self.rib.add(prefix, route);
-        self.fib.add_next_hop(prefix, face, cost);
+        let (cost, hosted) = self.rib.add(prefix, route);
+        self.fib.add_next_hop(prefix, face, cost, hosted);
     }
 
     /// The face whose remote URI is `uri`, if one is open.
@@ -353,7 +355,7 @@ impl Forwarder {
         }
         for (prefix, face, cost) in self.rib.expire(now) {
             match cost {
-                Some(c) => self.fib.add_next_hop(&prefix, face, c),
+                Some((cost, hosted)) => self.fib.add_next_hop(&prefix, face, cost, hosted),
                 None => {
                     self.fib.remove_next_hop(&prefix, face);
                 }

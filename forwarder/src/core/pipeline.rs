@@ -311,6 +311,17 @@ impl Forwarder {
         lookup(interest.name()).unwrap_or_default()
     }
 
+    /// True if `face` registered, for itself, the FIB entry the chain head matches.
+    fn hosts_head(&self, interest: &Interest, face: FaceId) -> bool {
+        let Some(chain) = interest.function_chain() else {
+            return false;
+        };
+        let head = chain.head();
+        self.fib
+            .longest_prefix_match(head, &head.prefix_hashes(&self.hasher))
+            .is_some_and(|e| e.next_hops.iter().any(|h| h.face == face && h.hosted))
+    }
+
     fn strategy_for(&self, interest: &Interest) -> Strategy {
         let name = interest
             .function_chain()
@@ -402,11 +413,17 @@ impl Forwarder {
         let Some(scope) = self.scope(face) else {
             return;
         };
+        // docs/protocol.md §4 rule 5: pop the head iff the next hop is a local application
+        // that registered the function itself (it hosts it); another forwarder — even one on
+        // this host over loopback — gets the stack intact and pops it itself.
+        let pop = scope == FaceScope::Local
+            && self
+                .pit
+                .get(id)
+                .is_some_and(|e| self.hosts_head(&e.interest, face));
         let Some(entry) = self.pit.get_mut(id) else {
             return;
         };
-        // docs/protocol.md §4 rule 5: pop the head iff the next hop is a local face.
-        let pop = scope == FaceScope::Local && entry.interest.function_chain().is_some();
         let wire = entry.interest.edited(&InterestEdit {
             nonce: Some(nonce),
             hop_limit,

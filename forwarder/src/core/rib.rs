@@ -25,7 +25,15 @@ pub struct Route {
     pub flags: u64,
     /// When the route expires, if it does.
     pub expires: Option<Instant>,
+    /// The face registered this prefix for itself: an application on this node offering it.
+    /// Towards such a face the forwarder pops a function it is asked for
+    /// (`docs/protocol.md` §4 rule 5); a route configured towards another forwarder is not.
+    pub hosted: bool,
 }
+
+/// What the RIB says about one FIB next hop: its cost (the lowest among its routes) and
+/// whether any of its routes is `hosted`.
+pub type NextHopAttrs = (u64, bool);
 
 /// The routing information base.
 #[derive(Debug, Default)]
@@ -34,38 +42,44 @@ pub struct Rib {
 }
 
 impl Rib {
-    /// Adds or replaces the route (prefix, face, origin). Returns the FIB cost of (prefix,
-    /// face) afterwards.
-    pub fn add(&mut self, prefix: &Name, route: Route) -> u64 {
+    /// Adds or replaces the route (prefix, face, origin). Returns the FIB next hop's attributes
+    /// afterwards.
+    pub fn add(&mut self, prefix: &Name, route: Route) -> NextHopAttrs {
         let routes = self.routes.entry(prefix.clone()).or_default();
         routes.retain(|r| !(r.face == route.face && r.origin == route.origin));
         let face = route.face;
         routes.push(route);
-        Self::cost_of(routes, face).unwrap_or(0)
+        Self::attrs_of(routes, face).unwrap_or((0, false))
     }
 
     /// Removes the route (prefix, face, origin). Returns `None` if there was no such route,
     /// else `Some(remaining)`: the face's new FIB cost there, or `None` if its next hop must go.
-    pub fn remove(&mut self, prefix: &Name, face: FaceId, origin: u64) -> Option<Option<u64>> {
+    pub fn remove(
+        &mut self,
+        prefix: &Name,
+        face: FaceId,
+        origin: u64,
+    ) -> Option<Option<NextHopAttrs>> {
         let routes = self.routes.get_mut(prefix)?;
         let before = routes.len();
         routes.retain(|r| !(r.face == face && r.origin == origin));
         if routes.len() == before {
             return None;
         }
-        let cost = Self::cost_of(routes, face);
+        let cost = Self::attrs_of(routes, face);
         if routes.is_empty() {
             self.routes.remove(prefix);
         }
         Some(cost)
     }
 
-    fn cost_of(routes: &[Route], face: FaceId) -> Option<u64> {
-        routes
+    fn attrs_of(routes: &[Route], face: FaceId) -> Option<NextHopAttrs> {
+        let cost = routes
             .iter()
             .filter(|r| r.face == face)
             .map(|r| r.cost)
-            .min()
+            .min()?;
+        Some((cost, routes.iter().any(|r| r.face == face && r.hosted)))
     }
 
     /// Removes every route through `face`; returns the prefixes that had one.
@@ -83,7 +97,7 @@ impl Rib {
     }
 
     /// Removes routes expired at `now`; returns (prefix, face, remaining cost or None).
-    pub fn expire(&mut self, now: Instant) -> Vec<(Name, FaceId, Option<u64>)> {
+    pub fn expire(&mut self, now: Instant) -> Vec<(Name, FaceId, Option<NextHopAttrs>)> {
         let mut out = Vec::new();
         for (prefix, routes) in &mut self.routes {
             let expired: Vec<FaceId> = routes
@@ -93,7 +107,7 @@ impl Rib {
                 .collect();
             routes.retain(|r| r.expires.is_none_or(|t| t > now));
             for face in expired {
-                out.push((prefix.clone(), face, Self::cost_of(routes, face)));
+                out.push((prefix.clone(), face, Self::attrs_of(routes, face)));
             }
         }
         self.routes.retain(|_, r| !r.is_empty());

@@ -425,6 +425,19 @@ fn large_data_is_fragmented_on_datagram_faces_and_reassembled() {
 // ---------------------------------------------------------------------------------------------
 // Function chaining (docs/protocol.md)
 
+/// An SF on `face` registers its function for itself (as `rib/register` from that face does).
+fn host(net: &mut Net, function: &str, face: FaceId) {
+    let route = super::rib::Route {
+        face,
+        origin: 0,
+        cost: 0,
+        flags: 1,
+        expires: None,
+        hosted: true,
+    };
+    net.fwd.add_route_with(&name(function), route);
+}
+
 fn chain(s: &str) -> Option<FunctionChain> {
     Some(s.parse().unwrap())
 }
@@ -435,7 +448,7 @@ fn chain_is_popped_towards_the_local_sf_and_the_result_comes_back() {
     let consumer = net.face("unix://consumer", FaceScope::Local);
     let sf1 = net.face("unix://sf1", FaceScope::Local);
     let producer = net.face("udp4://10.0.0.5:6363", FaceScope::NonLocal);
-    net.fwd.add_route(&name("/sf/F1"), sf1, 0);
+    host(&mut net, "/sf/F1", sf1);
     net.fwd.add_route(&name("/rs1"), producer, 0);
 
     let req = interest("/rs1/lamp/2256")
@@ -488,8 +501,8 @@ fn different_chains_never_mix_and_identical_chains_aggregate() {
     let c = net.face("unix://c", FaceScope::Local);
     let f1 = net.face("unix://f1", FaceScope::Local);
     let f2 = net.face("unix://f2", FaceScope::Local);
-    net.fwd.add_route(&name("/sf/F1"), f1, 0);
-    net.fwd.add_route(&name("/sf/F2"), f2, 0);
+    host(&mut net, "/sf/F1", f1);
+    host(&mut net, "/sf/F2", f2);
     let acts = net.recv(a, interest("/c").function_chain(chain("/sf/F1")).encode());
     let (_, lp1) = only_interest(&acts, f1);
     let acts = net.recv(b, interest("/c").function_chain(chain("/sf/F2")).encode());
@@ -551,4 +564,21 @@ fn unknown_functions_and_long_chains_fail_fast() {
     );
     assert_eq!(only_nack(&acts, c), NackReason::None);
     assert_eq!(net.fwd.counters().chain_too_long, 1);
+}
+
+#[test]
+fn a_local_face_towards_another_forwarder_gets_the_stack_intact() {
+    // A forwarder on this host, reached over loopback (local scope), with a configured route:
+    // it pops the function itself, so this forwarder must not.
+    let mut net = Net::new();
+    let consumer = net.face("unix://consumer", FaceScope::Local);
+    let neighbour = net.face("tcp4://127.0.0.1:6364", FaceScope::Local);
+    net.fwd.add_route(&name("/sf"), neighbour, 0);
+    let acts = net.recv(
+        consumer,
+        interest("/c").function_chain(chain("/sf/F1")).encode(),
+    );
+    let (up, _) = only_interest(&acts, neighbour);
+    assert_eq!(up.function_chain().unwrap().to_string(), "/sf/F1");
+    assert_eq!(net.fwd.counters().functions_popped, 0);
 }
