@@ -6,6 +6,7 @@ use bytes::Bytes;
 use nfwd_tlv::lp::{LpPacket, NackReason, Reassembler, ReassemblerConfig};
 use nfwd_tlv::{Data, DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer};
 
+use super::rib::Route;
 use super::strategy::Strategy;
 use super::*;
 use crate::config::Config;
@@ -427,7 +428,7 @@ fn large_data_is_fragmented_on_datagram_faces_and_reassembled() {
 
 /// An SF on `face` registers its function for itself (as `rib/register` from that face does).
 fn host(net: &mut Net, function: &str, face: FaceId) {
-    let route = super::rib::Route {
+    let route = Route {
         face,
         origin: 0,
         cost: 0,
