@@ -7,11 +7,14 @@
 //! `CI=true`; elsewhere they print why and return early.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::Nfwd;
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pyndn_peer.py");
 
@@ -30,81 +33,6 @@ fn python_ndn_available() -> bool {
         eprintln!("python-ndn not installed: interop test not run (pip install python-ndn)");
     }
     ok
-}
-
-/// A running `nfwd start`, killed on drop.
-struct Nfwd {
-    child: Child,
-    unix: PathBuf,
-    tcp_port: u16,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("nfwd-interop-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Nfwd {
-    fn start(tag: &str) -> Self {
-        let dir = TempDir::new(tag);
-        let unix = dir.0.join("nfwd.sock");
-        let tcp_port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["start", "--unix"])
-            .arg(&unix)
-            .args(["--tcp", &format!("127.0.0.1:{tcp_port}"), "--udp", ""])
-            .env("NFWD_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !unix.exists() || std::net::TcpStream::connect(("127.0.0.1", tcp_port)).is_err() {
-            assert!(Instant::now() < deadline, "nfwd did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            unix,
-            tcp_port,
-            _dir: dir,
-        }
-    }
-
-    fn transport(&self, tcp: bool) -> String {
-        if tcp {
-            format!("tcp4://127.0.0.1:{}", self.tcp_port)
-        } else {
-            format!("unix://{}", self.unix.display())
-        }
-    }
-}
-
-impl Drop for Nfwd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn peer(transport: &str, args: &[&str]) -> Command {

@@ -1,0 +1,136 @@
+//! The management client and the consumer/producer commands against a real `nfwd start`:
+//! `nfwd serve` + `nfwd get` (multi-segment, through the daemon), `nfwd route add/list/remove`,
+//! `nfwd face list/create/destroy`, `nfwd strategy set/list/unset`, `nfwd cs info/config/erase`,
+//! `nfwd status`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Nfwd;
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_get_and_manage_through_the_daemon() {
+    let nfwd = Nfwd::start("cli-mgmt");
+    let dir = common::TempDir::new("cli-mgmt-files");
+    let file = dir.0.join("input.bin");
+    let content: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(["serve", "/cli/file", "--file"])
+            .arg(&file)
+            .args(["--connect", &nfwd.transport(false)])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait until the producer's route shows up in the RIB.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !nfwd.cli(&["route", "list"]).contains("prefix=/cli/file") {
+        assert!(Instant::now() < deadline, "nfwd serve never registered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = dir.0.join("output.bin");
+    let get = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["get", "/cli/file", "--output"])
+        .arg(&out)
+        .args(["--connect", &nfwd.transport(true)])
+        .output()
+        .unwrap();
+    assert!(
+        get.status.success(),
+        "{}",
+        String::from_utf8_lossy(&get.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        content,
+        "5 segments over TCP, reassembled"
+    );
+
+    let status = nfwd.cli(&["status"]);
+    assert!(status.contains("satisfied"), "{status}");
+    let faces = nfwd.cli(&["face", "list"]);
+    assert!(
+        faces.contains("remote=fd://") || faces.contains("remote=unix://"),
+        "{faces}"
+    );
+
+    // A face to a UDP peer, a route through it, then both removed.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let uri = format!("udp4://{}", peer.local_addr().unwrap());
+    let created = nfwd.cli(&["face", "create", &uri]);
+    let id: u64 = created
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("id="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{created}"));
+    assert!(nfwd.cli(&["face", "list"]).contains(&uri));
+    nfwd.cli(&["route", "add", "/via/udp", &uri, "--cost", "7"]);
+    let routes = nfwd.cli(&["route", "list"]);
+    assert!(
+        routes.contains(&format!("prefix=/via/udp nexthop={id} origin=255 cost=7")),
+        "{routes}"
+    );
+    nfwd.cli(&["route", "remove", "/via/udp", &id.to_string()]);
+    assert!(!nfwd.cli(&["route", "list"]).contains("/via/udp"));
+    nfwd.cli(&["face", "destroy", &id.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nfwd.cli(&["face", "list"]).contains(&uri) {
+        assert!(Instant::now() < deadline, "face not destroyed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    nfwd.cli(&["strategy", "set", "/m", "multicast"]);
+    assert!(
+        nfwd.cli(&["strategy", "list"])
+            .contains("prefix=/m strategy=/localhost/nfd/strategy/multicast")
+    );
+    nfwd.cli(&["strategy", "unset", "/m"]);
+    assert!(!nfwd.cli(&["strategy", "list"]).contains("prefix=/m "));
+
+    let info = nfwd.cli(&["cs", "info"]);
+    assert!(
+        info.contains("entries=") && !info.contains("entries=0 "),
+        "the file's segments are cached: {info}"
+    );
+    let erased = nfwd.cli(&["cs", "erase", "/cli"]);
+    assert!(erased.contains("erased 5 entries"), "{erased}");
+    nfwd.cli(&["cs", "config", "--capacity", "100", "--admit", "off"]);
+    let info = nfwd.cli(&["cs", "info"]);
+    assert!(info.contains("capacity=100 admit=off"), "{info}");
+}
+
+#[test]
+fn management_errors_are_reported() {
+    let nfwd = Nfwd::start("cli-errors");
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args([
+            "--connect",
+            &nfwd.transport(false),
+            "strategy",
+            "set",
+            "/x",
+            "no-such-strategy",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("404"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,108 @@
+//! Shared by the end-to-end tests: a real `nfwd start` in a temporary directory.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `nfwd start`, killed on drop.
+pub(crate) struct Nfwd {
+    child: Child,
+    pub(crate) unix: PathBuf,
+    pub(crate) tcp_port: u16,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("nfwd-interop-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Nfwd {
+    pub(crate) fn start(tag: &str) -> Self {
+        let dir = TempDir::new(tag);
+        let unix = dir.0.join("nfwd.sock");
+        let tcp_port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(["start", "--unix"])
+            .arg(&unix)
+            .args([
+                "--tcp",
+                &format!("127.0.0.1:{tcp_port}"),
+                "--udp",
+                "127.0.0.1:0",
+            ])
+            .env("NFWD_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !unix.exists() || std::net::TcpStream::connect(("127.0.0.1", tcp_port)).is_err() {
+            assert!(Instant::now() < deadline, "nfwd did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            unix,
+            tcp_port,
+            _dir: dir,
+        }
+    }
+
+    pub(crate) fn transport(&self, tcp: bool) -> String {
+        if tcp {
+            format!("tcp4://127.0.0.1:{}", self.tcp_port)
+        } else {
+            format!("unix://{}", self.unix.display())
+        }
+    }
+}
+
+impl Drop for Nfwd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Nfwd {
+    /// Runs `nfwd --connect <unix socket> ARGS...` and returns its stdout; fails the test on
+    /// a non-zero exit.
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .arg("--connect")
+            .arg(self.transport(false))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "nfwd {args:?} failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+}
