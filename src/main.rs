@@ -45,6 +45,9 @@ enum Command {
     /// Content store: info, erase, config.
     #[command(subcommand)]
     Cs(cli::mgmt::CsCommand),
+    /// Service functions: run one, or deploy and manage them on this node.
+    #[command(subcommand)]
+    Sf(cli::sf::SfCommand),
     /// Measure forwarding throughput and latency against a UDP echo (load generator).
     Bench(cli::bench::BenchArgs),
     /// Inspect NDN packets (decode, encode examples).
@@ -63,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Get(args) => cli::get::run(&args),
         Command::Serve(args) => cli::serve::run(&args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Sf(cmd) => cli::sf::run(cmd),
         Command::Status => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Status),
         Command::Face(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Face(c)),
         Command::Route(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Route(c)),

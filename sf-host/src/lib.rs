@@ -1,1 +1,16 @@
-//! Planned; see this crate's README.
+//! Service functions for nfwd: the SDK for writing them, the runtime that connects them to a
+//! forwarder, and the host that runs them as Docker containers or local processes.
+//!
+//! - [`spec`]: what an operator deploys (an [`spec::SfSpec`]).
+//! - [`backend`]: the contract every way of running an SF instance fulfils
+//!   ([`backend::Backend`]); [`docker`] and [`process`] implement it.
+//! - [`sdk`] and [`runtime`]: an SF is a function from input content to output content; the
+//!   runtime does the NDN part (`docs/protocol.md` §5).
+//! - [`host`]: deploys, starts on demand, keeps warm, restarts, stops and counts SF instances.
+//! - [`functions`]: the built-in example SFs.
+
+pub mod backend;
+pub mod error;
+pub mod spec;
+
+pub use error::{Error, Result};

@@ -7,4 +7,7 @@ pub(crate) mod mgmt;
 pub(crate) mod packet;
 pub(crate) mod schedule;
 pub(crate) mod serve;
+pub(crate) mod sf;
+pub(crate) mod sf_host;
+pub(crate) mod sf_run;
 pub(crate) mod start;

@@ -1,0 +1,82 @@
+//! The contract of a way to run SF instances: Docker containers ([`crate::docker`]) or local
+//! processes ([`crate::process`]). The host drives instances only through this trait.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::spec::SfSpec;
+
+/// How an instance reaches its forwarder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwarderAccess {
+    /// The forwarder's Unix socket on this node (bind-mounted into containers).
+    pub unix_socket: PathBuf,
+}
+
+/// What `prepare` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    /// The artifact (image) was already on this node.
+    AlreadyPresent,
+    /// It had to be built or fetched (the scheduler's "SF download" cost).
+    Fetched,
+}
+
+/// A running (or once running) instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceHandle {
+    /// The backend that runs it (`docker` or `process`).
+    pub backend: &'static str,
+    /// Container id or process id.
+    pub id: String,
+    /// The SF's function name.
+    pub sf: String,
+    /// Its number among the SF's instances.
+    pub index: u32,
+}
+
+/// What an instance is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceStatus {
+    /// Running.
+    Running,
+    /// Exited with this code (None if killed by a signal or unknown).
+    Exited(Option<i64>),
+    /// The backend no longer knows it.
+    Missing,
+}
+
+/// A way to run SF instances.
+pub trait Backend: Send + Sync {
+    /// `docker` or `process`.
+    fn kind(&self) -> &'static str;
+
+    /// Makes the SF's artifact available on this node (builds the image; nothing for
+    /// processes). Says whether it was there already.
+    fn prepare(&self, spec: &SfSpec) -> impl Future<Output = Result<Prepared>> + Send;
+
+    /// Starts instance `index` of `spec`, connected to the forwarder through `access`.
+    fn start(
+        &self,
+        spec: &SfSpec,
+        index: u32,
+        access: &ForwarderAccess,
+    ) -> impl Future<Output = Result<InstanceHandle>> + Send;
+
+    /// Stops and removes an instance (idempotent).
+    fn stop(&self, handle: &InstanceHandle) -> impl Future<Output = Result<()>> + Send;
+
+    /// What the instance is doing.
+    fn status(
+        &self,
+        handle: &InstanceHandle,
+    ) -> impl Future<Output = Result<InstanceStatus>> + Send;
+
+    /// The last `lines` lines of the instance's output.
+    fn logs(
+        &self,
+        handle: &InstanceHandle,
+        lines: usize,
+    ) -> impl Future<Output = Result<String>> + Send;
+}

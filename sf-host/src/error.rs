@@ -1,0 +1,36 @@
+//! The one error type of the SF host crate.
+
+use thiserror::Error;
+
+/// Errors of the SDK, the runtime, the backends and the host.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A specification or configuration is invalid.
+    #[error("invalid SF specification: {0}")]
+    Spec(String),
+    /// The forwarder or the network failed.
+    #[error("forwarder: {0}")]
+    Forwarder(#[from] nfwd_forwarder::Error),
+    /// A packet could not be built or read.
+    #[error("packet: {0}")]
+    Packet(#[from] nfwd_tlv::Error),
+    /// A file or process operation failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The Docker engine failed or is unreachable.
+    #[error("Docker: {0}")]
+    Docker(String),
+    /// The function itself failed (its message is what the consumer's error Data says).
+    #[error("function failed: {0}")]
+    Function(String),
+    /// No such SF or instance.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Something took too long.
+    #[error("timed out: {0}")]
+    Timeout(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

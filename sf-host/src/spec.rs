@@ -1,0 +1,212 @@
+//! What an operator deploys: an SF specification (TOML), with every default stated.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// One service function to deploy on this node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SfSpec {
+    /// The function name, a routable NDN name, e.g. `/sf/upper`.
+    pub name: String,
+    /// Version of the function (free text, reported by `nfwd sf list`). Default "0".
+    #[serde(default = "default_version")]
+    pub version: String,
+    /// Media type of the input content, e.g. `application/json`. Default `*/*` (any).
+    #[serde(default = "default_media")]
+    pub input_type: String,
+    /// Media type of the output content. Default `application/octet-stream`.
+    #[serde(default = "default_output")]
+    pub output_type: String,
+    /// What runs.
+    pub artifact: Artifact,
+    /// How it runs. Default `auto`: Docker when an engine is reachable, else processes.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// Resource limits of each instance.
+    #[serde(default)]
+    pub limits: Limits,
+    /// How many instances, and when they start and stop.
+    #[serde(default)]
+    pub instances: InstancePolicy,
+    /// Requests one instance computes at once. Default 4.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Longest a computation may take before the consumer gets an error Data, in ms.
+    /// Default 30000.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// What an SF instance runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Artifact {
+    /// A built-in function of the `nfwd` binary (`nfwd sf functions` lists them), run as
+    /// `nfwd sf run --builtin NAME --function F`.
+    Builtin {
+        /// Built-in name, e.g. `upper`.
+        function: String,
+    },
+    /// Any executable that reads its input on stdin and writes its output on stdout, wrapped
+    /// by `nfwd sf exec --function F -- ARGV...` (the language-neutral route).
+    Exec {
+        /// The command and its arguments.
+        argv: Vec<String>,
+    },
+}
+
+/// Where instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Docker if an engine answers, else processes.
+    #[default]
+    Auto,
+    /// Containers on the local Docker engine.
+    Docker,
+    /// Local processes.
+    Process,
+}
+
+/// Resource limits of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// CPU share in cores (Docker `NanoCpus`; processes: a CPU-time limit is not a share, so
+    /// the process backend applies `nice` only). Default 1.0.
+    pub cpus: f64,
+    /// Memory limit in MiB (Docker memory limit; processes: address-space limit). Default 256.
+    pub memory_mib: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            cpus: 1.0,
+            memory_mib: 256,
+        }
+    }
+}
+
+/// Instance counts and lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstancePolicy {
+    /// Instances kept running at all times (pre-deployment, "warm"). 0 = start on demand when
+    /// the first Interest for the function arrives. Default 0.
+    pub min: usize,
+    /// Most instances at once; load is spread between them. Default 1.
+    pub max: usize,
+    /// Stop an instance idle this long (seconds; never below `min`). Default 300.
+    pub idle_stop_s: u64,
+}
+
+impl Default for InstancePolicy {
+    fn default() -> Self {
+        Self {
+            min: 0,
+            max: 1,
+            idle_stop_s: 300,
+        }
+    }
+}
+
+fn default_version() -> String {
+    "0".into()
+}
+
+fn default_media() -> String {
+    "*/*".into()
+}
+
+fn default_output() -> String {
+    "application/octet-stream".into()
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+fn default_timeout() -> u64 {
+    30_000
+}
+
+impl SfSpec {
+    /// Parses and checks a TOML specification.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let spec: Self = toml::from_str(text).map_err(|e| Error::Spec(e.to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks values that types cannot.
+    pub fn validate(&self) -> Result<()> {
+        let name: nfwd_tlv::Name = self
+            .name
+            .parse()
+            .map_err(|e| Error::Spec(format!("name {:?}: {e}", self.name)))?;
+        if name.is_empty() {
+            return Err(Error::Spec("name must not be /".into()));
+        }
+        if self.instances.max == 0 || self.instances.min > self.instances.max {
+            return Err(Error::Spec(
+                "instances: need 0 <= min <= max and max >= 1".into(),
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(Error::Spec("concurrency must be at least 1".into()));
+        }
+        if !(self.limits.cpus > 0.0) || self.limits.memory_mib == 0 {
+            return Err(Error::Spec("limits: cpus > 0 and memory_mib > 0".into()));
+        }
+        if let Artifact::Exec { argv } = &self.artifact
+            && argv.is_empty()
+        {
+            return Err(Error::Spec("artifact exec: argv is empty".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_spec_takes_the_defaults() {
+        let s = SfSpec::from_toml(
+            "name = \"/sf/upper\"\n[artifact]\nkind = \"builtin\"\nfunction = \"upper\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.instances, InstancePolicy::default());
+        assert_eq!(s.backend, BackendKind::Auto);
+        assert_eq!(s.concurrency, 4);
+    }
+
+    #[test]
+    fn bad_specs_are_explained() {
+        for (text, needle) in [
+            (
+                "name = \"/\"\n[artifact]\nkind = \"builtin\"\nfunction = \"x\"\n",
+                "name",
+            ),
+            (
+                "name = \"/a\"\n[artifact]\nkind = \"exec\"\nargv = []\n",
+                "argv",
+            ),
+            (
+                "name = \"/a\"\n[artifact]\nkind = \"builtin\"\nfunction = \"x\"\n[instances]\nmax = 0\n",
+                "instances",
+            ),
+            (
+                "name = \"/a\"\nbogus = 1\n[artifact]\nkind = \"builtin\"\nfunction = \"x\"\n",
+                "bogus",
+            ),
+        ] {
+            let e = SfSpec::from_toml(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! `nfwd sf ...`: service functions — running one (the runtime inside containers and
+//! processes: `run`, `exec`, `functions`, in `sf_run.rs`) and managing them on this node's SF
+//! host (`deploy`, `undeploy`, `list`, `logs`, `stats`, in `sf_host.rs`).
+
+use clap::Subcommand;
+
+use super::{sf_host, sf_run};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SfCommand {
+    /// Run a built-in SF connected to a forwarder (what an SF instance executes).
+    Run(sf_run::RunArgs),
+    /// Wrap any executable that reads stdin and writes stdout as an SF.
+    Exec(sf_run::ExecArgs),
+    /// List the built-in functions.
+    Functions,
+    /// Deploy an SF (TOML specification) on the SF host.
+    Deploy(sf_host::DeployArgs),
+    /// Remove a deployed SF and stop its instances.
+    Undeploy(sf_host::UndeployArgs),
+    /// List deployed SFs and their instances.
+    List(sf_host::ListArgs),
+    /// Show an SF instance's recent output.
+    Logs(sf_host::LogsArgs),
+    /// Per-SF counters: instances, requests, errors, latency.
+    Stats(sf_host::StatsArgs),
+}
+
+pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
+    match cmd {
+        SfCommand::Run(a) => sf_run::run(&a),
+        SfCommand::Exec(a) => sf_run::exec(&a),
+        SfCommand::Functions => sf_run::functions(),
+        SfCommand::Deploy(a) => sf_host::deploy(&a),
+        SfCommand::Undeploy(a) => sf_host::undeploy(&a),
+        SfCommand::List(a) => sf_host::list(&a),
+        SfCommand::Logs(a) => sf_host::logs(&a),
+        SfCommand::Stats(a) => sf_host::stats(&a),
+    }
+}
