@@ -387,6 +387,41 @@ impl Forwarder {
                     };
                     pick.into_iter().collect()
                 }
+                Strategy::LoadBalance => {
+                    let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
+                    let pick = if is_retransmission {
+                        // As best-route: an untried next hop, else the one tried longest ago.
+                        candidates.iter().copied().find(|&f| !tried(f)).or_else(|| {
+                            entry
+                                .out_records
+                                .iter()
+                                .filter(|r| candidates.contains(&r.face))
+                                .min_by_key(|r| r.last_sent)
+                                .map(|r| r.face)
+                        })
+                    } else {
+                        // Round-robin among the eligible next hops of the lowest cost; a
+                        // costlier one is used only when no cheaper one is eligible.
+                        let eligible_hops = hops.iter().filter(|h| eligible(self, h.face));
+                        let cheapest = eligible_hops.clone().map(|h| h.cost).min();
+                        let ties: SmallVec<[FaceId; 4]> = eligible_hops
+                            .filter(|h| Some(h.cost) == cheapest)
+                            .map(|h| h.face)
+                            .collect();
+                        if ties.is_empty() {
+                            None
+                        } else {
+                            let name = interest
+                                .function_chain()
+                                .map_or(interest.name(), |c| c.head());
+                            let hashes = name.prefix_hashes(&self.hasher);
+                            let turn = self.strategies.next_turn(name, &hashes);
+                            let i = usize::try_from(turn % ties.len() as u64).unwrap_or(0);
+                            ties.get(i).copied()
+                        }
+                    };
+                    pick.into_iter().collect()
+                }
             }
         };
         if targets.is_empty() {
@@ -641,9 +676,9 @@ impl Forwarder {
             return; // a Nack for an older transmission
         }
         rec.nacked = Some(reason);
-        // best-route moves on to an untried next hop; otherwise, once every upstream has
-        // answered with a Nack, the downstreams get the least severe reason.
-        if strategy == Strategy::BestRoute {
+        // best-route (and load-balance) moves on to an untried next hop; otherwise, once every
+        // upstream has answered with a Nack, the downstreams get the least severe reason.
+        if matches!(strategy, Strategy::BestRoute | Strategy::LoadBalance) {
             let in_face = entry
                 .in_records
                 .first()

@@ -6,6 +6,10 @@
 //!   untried next hop; when none is left the downstream gets a Nack (NoRoute if nothing could
 //!   be tried at all).
 //! - **multicast**: every eligible next hop, with the same retransmission suppression.
+//! - **load-balance**: like best-route, except that a new Interest goes to the cheapest next
+//!   hops in turn (round-robin among those of equal, lowest cost). It spreads requests over
+//!   several instances of one SF. The only state is one turn counter per strategy choice
+//!   (not per FIB or PIT entry), so it costs nothing where it is not chosen.
 //!
 //! Suppression follows NFD: the interval starts at 10 ms and doubles up to 250 ms.
 
@@ -24,6 +28,8 @@ pub enum Strategy {
     BestRoute,
     /// All next hops.
     Multicast,
+    /// The cheapest next hops in turn; retries like best-route.
+    LoadBalance,
 }
 
 impl Strategy {
@@ -33,6 +39,7 @@ impl Strategy {
         let text = match self {
             Self::BestRoute => "/localhost/nfd/strategy/best-route/v=5",
             Self::Multicast => "/localhost/nfd/strategy/multicast/v=4",
+            Self::LoadBalance => "/localhost/nfd/strategy/load-balance/v=1",
         };
         text.parse().unwrap_or_default()
     }
@@ -53,6 +60,7 @@ impl Strategy {
         match which.value() {
             b"best-route" => Some(Self::BestRoute),
             b"multicast" => Some(Self::Multicast),
+            b"load-balance" => Some(Self::LoadBalance),
             _ => None,
         }
     }
@@ -63,6 +71,8 @@ struct Choice {
     prefix: Name,
     hash: u64,
     strategy: Strategy,
+    /// Round-robin position of load-balance (wrapping; unused by other strategies).
+    turn: u64,
 }
 
 /// Prefix → strategy, with longest-prefix match. `/` always has a choice (best-route by
@@ -98,6 +108,7 @@ impl StrategyTable {
                     prefix: prefix.clone(),
                     hash,
                     strategy,
+                    turn: 0,
                 };
                 self.table.insert_unique(hash, choice, |c| c.hash);
             }
@@ -132,6 +143,23 @@ impl StrategyTable {
             .map_or(Strategy::BestRoute, |c| c.strategy)
     }
 
+    /// The next round-robin turn of the choice that governs `name` (the one [`Self::find`]
+    /// returns), advancing it. Load-balance calls it once per new Interest.
+    pub fn next_turn(&mut self, name: &Name, hashes: &PrefixHashes) -> u64 {
+        for k in (0..=name.len().min(self.max_depth)).rev() {
+            let wanted = name.prefix_value(k);
+            if let Some(c) = self
+                .table
+                .find_mut(hashes[k], |c| c.prefix.value_bytes().as_ref() == wanted)
+            {
+                let turn = c.turn;
+                c.turn = c.turn.wrapping_add(1);
+                return turn;
+            }
+        }
+        0
+    }
+
     /// All choices, sorted by prefix.
     #[must_use]
     pub fn list(&self) -> Vec<(Name, Strategy)> {
@@ -163,6 +191,14 @@ mod tests {
         assert_eq!(
             Strategy::from_name(&Strategy::BestRoute.name()),
             Some(Strategy::BestRoute)
+        );
+        assert_eq!(
+            Strategy::from_name(&"/localhost/nfd/strategy/load-balance".parse().unwrap()),
+            Some(Strategy::LoadBalance)
+        );
+        assert_eq!(
+            Strategy::from_name(&Strategy::LoadBalance.name()),
+            Some(Strategy::LoadBalance)
         );
         assert_eq!(
             Strategy::from_name(&"/localhost/nfd/strategy/nope".parse().unwrap()),

@@ -583,3 +583,68 @@ fn a_local_face_towards_another_forwarder_gets_the_stack_intact() {
     assert_eq!(up.function_chain().unwrap().to_string(), "/sf/F1");
     assert_eq!(net.fwd.counters().functions_popped, 0);
 }
+
+#[test]
+fn load_balance_takes_the_cheapest_instances_in_turn() {
+    let mut net = Net::new();
+    let consumer = net.face("unix://consumer", FaceScope::Local);
+    let i1 = net.face("unix://sf-1", FaceScope::Local);
+    let i2 = net.face("unix://sf-2", FaceScope::Local);
+    let remote = net.face("udp4://10.0.0.9:6363", FaceScope::NonLocal);
+    host(&mut net, "/sf/F", i1);
+    host(&mut net, "/sf/F", i2);
+    net.fwd.add_route(&name("/sf/F"), remote, 10);
+    let lb = Strategy::from_name(&name("/localhost/nfd/strategy/load-balance")).unwrap();
+    net.fwd.set_strategy(&name("/sf/F"), lb);
+
+    // Four different requests alternate between the two cost-0 instances, never the remote.
+    let mut counts = [0usize; 2];
+    let mut requests = Vec::new();
+    for k in 0..4u8 {
+        let req = interest(&format!("/c/{k}"))
+            .nonce([k, 1, 0, 0])
+            .function_chain(chain("/sf/F"))
+            .encode();
+        let acts = net.recv(consumer, req);
+        assert!(sent_to(&acts, remote).is_empty());
+        let to1 = sent_to(&acts, i1).len();
+        let to2 = sent_to(&acts, i2).len();
+        assert_eq!(to1 + to2, 1, "one instance per new Interest: {acts:?}");
+        counts[0] += to1;
+        counts[1] += to2;
+        requests.push(if to1 == 1 { i1 } else { i2 });
+    }
+    assert_eq!(counts, [2, 2]);
+    assert_ne!(requests[0], requests[1]);
+
+    // A Nack from the chosen next hop moves the Interest to the other one (as best-route).
+    // Plain Interests here: a Nack from an SF carries the popped Interest, which does not
+    // find the chained PIT entry (see the SF host report).
+    net.fwd.add_route(&name("/p"), i1, 0);
+    net.fwd.add_route(&name("/p"), i2, 0);
+    net.fwd.set_strategy(&name("/p"), lb);
+    let acts = net.recv(consumer, interest("/p/nack").nonce([9, 9, 0, 0]).encode());
+    let (first, other) = if sent_to(&acts, i1).len() == 1 {
+        (i1, i2)
+    } else {
+        (i2, i1)
+    };
+    let (up, _) = only_interest(&acts, first);
+    let acts = net.recv(
+        first,
+        LpPacket::nack(NackReason::Congestion, up.wire().clone()).encode(),
+    );
+    only_interest(&acts, other);
+
+    // With both instances gone, the costlier next hop is used.
+    net.fwd.face_closed(i1, net.now);
+    net.fwd.face_closed(i2, net.now);
+    let acts = net.recv(
+        consumer,
+        interest("/c/last")
+            .nonce([7, 7, 0, 0])
+            .function_chain(chain("/sf/F"))
+            .encode(),
+    );
+    only_interest(&acts, remote);
+}
