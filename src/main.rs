@@ -32,7 +32,11 @@ enum Command {
     /// Publish a file or text under a prefix, segmented and signed (like ndnputchunks).
     Serve(cli::serve::ServeArgs),
     /// Forwarder status (management: status/general).
-    Status,
+    Status {
+        /// Every counter instead (faces, tables, drops by reason): nfwd's status/counters.
+        #[arg(long)]
+        counters: bool,
+    },
     /// Faces: list, create, destroy.
     #[command(subcommand)]
     Face(cli::mgmt::FaceCommand),
@@ -67,7 +71,9 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => cli::serve::run(&args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Sf(cmd) => cli::sf::run(cmd),
-        Command::Status => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Status),
+        Command::Status { counters } => {
+            cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Status { counters })
+        }
         Command::Face(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Face(c)),
         Command::Route(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Route(c)),
         Command::Strategy(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Strategy(c)),

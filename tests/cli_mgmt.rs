@@ -62,6 +62,11 @@ fn serve_get_and_manage_through_the_daemon() {
 
     let status = nfwd.cli(&["status"]);
     assert!(status.contains("satisfied"), "{status}");
+    let counters = nfwd.cli(&["status", "--counters"]);
+    assert!(
+        counters.contains("satisfied_interests") && counters.contains("drop_malformed"),
+        "{counters}"
+    );
     let faces = nfwd.cli(&["face", "list"]);
     assert!(
         faces.contains("remote=fd://") || faces.contains("remote=unix://"),

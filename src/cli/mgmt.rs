@@ -120,7 +120,7 @@ pub(crate) enum CsCommand {
 /// Which management command to run.
 #[derive(Debug)]
 pub(crate) enum Mgmt {
-    Status,
+    Status { counters: bool },
     Face(FaceCommand),
     Route(RouteCommand),
     Strategy(StrategyCommand),
@@ -138,7 +138,12 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
         }
         .context("connecting to the forwarder")?;
         match cmd {
-            Mgmt::Status => status(&client).await,
+            Mgmt::Status { counters: false } => status(&client).await,
+            Mgmt::Status { counters: true } => {
+                let text = dataset(&client, "status/counters").await?;
+                print!("{}", String::from_utf8_lossy(&text));
+                Ok(())
+            }
             Mgmt::Face(c) => face(&client, c).await,
             Mgmt::Route(c) => route(&client, c).await,
             Mgmt::Strategy(c) => strategy(&client, c).await,

@@ -127,4 +127,6 @@ pub struct FaceCounters {
     pub drop_overload: u64,
     /// Fragments dropped by reassembly.
     pub drop_reassembly: u64,
+    /// Frames the driver could not hand to the socket (write queue or socket buffer full).
+    pub drop_queue_full: u64,
 }

@@ -232,7 +232,7 @@ fn kind(module: &[u8], verb: &[u8]) -> Kind {
         | (b"faces", b"create" | b"update" | b"destroy")
         | (b"strategy-choice", b"set" | b"unset")
         | (b"cs", b"config" | b"erase") => Kind::Command,
-        (b"status", b"general")
+        (b"status", b"general" | b"counters")
         | (b"faces", b"list" | b"channels" | b"query")
         | (b"fib" | b"rib", b"list")
         | (b"cs", b"info")
@@ -809,6 +809,8 @@ impl Forwarder {
             verb.as_ref().map(Component::value),
         ) {
             (Some(b"status"), Some(b"general")) => self.forwarder_status(now).to_wire(),
+            // nfwd's own: every counter, drops by reason included, as text.
+            (Some(b"status"), Some(b"counters")) => self.counters_report(),
             (Some(b"faces"), Some(b"list")) => encode_all(&self.face_statuses(None)),
             (Some(b"faces"), Some(b"query")) => encode_all(&self.face_statuses(filter)),
             // The core does not see the driver's listening channels.
@@ -848,6 +850,27 @@ impl Forwarder {
             segments,
             produced: now,
         });
+    }
+
+    /// `status/counters`: the forwarder's, the tables' and every face's counters, one block
+    /// each, in a form a person (or `grep`) reads.
+    fn counters_report(&self) -> Bytes {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "forwarder {:#?}", self.counters);
+        let _ = writeln!(
+            s,
+            "tables {{ pit: {}, fib: {}, cs: {}, dead_nonces: {} }}",
+            self.pit.len(),
+            self.fib.len(),
+            self.cs.len(),
+            self.dnl.len()
+        );
+        let _ = writeln!(s, "cs {:#?}", self.cs.counters());
+        for (id, f) in &self.faces {
+            let _ = writeln!(s, "face {id} {} {:#?}", f.info.remote_uri, f.counters);
+        }
+        Bytes::from(s)
     }
 
     fn forwarder_status(&self, now: Instant) -> ForwarderStatus {

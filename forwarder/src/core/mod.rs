@@ -283,6 +283,15 @@ impl Forwarder {
         self.counters
     }
 
+    /// The driver dropped a frame of `len` bytes it was asked to send on `face`; counted
+    /// with the face's other drops.
+    pub fn note_driver_drop(&mut self, face: FaceId, len: usize) {
+        if let Some(f) = self.faces.get_mut(&face) {
+            f.counters.drop_queue_full += 1;
+            f.counters.out_bytes = f.counters.out_bytes.saturating_sub(len as u64);
+        }
+    }
+
     /// The dead nonce list's size.
     #[must_use]
     pub fn dead_nonces(&self) -> usize {

@@ -119,6 +119,10 @@ impl Core for Forwarder {
     fn add_route(&mut self, prefix: &Name, face: FaceId, cost: u64) {
         Self::add_route(self, prefix, face, cost);
     }
+
+    fn driver_dropped(&mut self, face: FaceId, len: usize) {
+        self.note_driver_drop(face, len);
+    }
 }
 
 /// Frames the driver dropped on one face (they never reached the socket).
