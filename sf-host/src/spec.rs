@@ -158,7 +158,10 @@ impl SfSpec {
         if self.concurrency == 0 {
             return Err(Error::Spec("concurrency must be at least 1".into()));
         }
-        if !(self.limits.cpus > 0.0) || self.limits.memory_mib == 0 {
+        // NaN and non-positive CPU shares are both refused.
+        if self.limits.cpus.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+            || self.limits.memory_mib == 0
+        {
             return Err(Error::Spec("limits: cpus > 0 and memory_mib > 0".into()));
         }
         if let Artifact::Exec { argv } = &self.artifact
