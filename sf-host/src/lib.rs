@@ -12,5 +12,7 @@
 pub mod backend;
 pub mod error;
 pub mod spec;
+pub mod process;
+pub mod host;
 
 pub use error::{Error, Result};

@@ -1,38 +1,282 @@
-//! `nfwd sf deploy|undeploy|list|logs|stats` (being written).
+//! `nfwd sf deploy|undeploy|list|logs|stats`: manage the SF host of a forwarder (started with
+//! `nfwd start --sf-host`) through its management prefix `/localhost/nfwd/sf`
+//! (`docs/sf-host.md`).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
 use clap::Args;
+use nfwd_forwarder::client::Client;
+use nfwd_sf_host::host::{HostOptions, SfHost, protocol};
+use nfwd_sf_host::spec::SfSpec;
+use tokio::sync::Notify;
 
+/// Where to reach the forwarder.
 #[derive(Debug, Args)]
-pub(crate) struct DeployArgs {}
-
-#[derive(Debug, Args)]
-pub(crate) struct UndeployArgs {}
-
-#[derive(Debug, Args)]
-pub(crate) struct ListArgs {}
-
-#[derive(Debug, Args)]
-pub(crate) struct LogsArgs {}
-
-#[derive(Debug, Args)]
-pub(crate) struct StatsArgs {}
-
-pub(crate) fn deploy(_a: &DeployArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not available yet")
+pub(crate) struct HostConnect {
+    /// Forwarder whose SF host to manage: unix:///path or tcp4://host:port (default:
+    /// NDN_CLIENT_TRANSPORT, then /run/nfwd/nfwd.sock, then /run/nfd/nfd.sock).
+    #[arg(long)]
+    connect: Option<String>,
 }
 
-pub(crate) fn undeploy(_a: &UndeployArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not available yet")
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// The SF specification (TOML; see docs/sf-host.md).
+    spec: PathBuf,
+    #[command(flatten)]
+    connect: HostConnect,
 }
 
-pub(crate) fn list(_a: &ListArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not available yet")
+#[derive(Debug, Args)]
+pub(crate) struct UndeployArgs {
+    /// Function name of the SF, e.g. /sf/upper.
+    name: String,
+    #[command(flatten)]
+    connect: HostConnect,
 }
 
-pub(crate) fn logs(_a: &LogsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not available yet")
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Print the JSON dataset as received.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connect: HostConnect,
 }
 
-pub(crate) fn stats(_a: &StatsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not available yet")
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// Function name of the SF.
+    name: String,
+    /// Instance number (see `nfwd sf list`). Default: the first running one.
+    #[arg(long)]
+    instance: Option<u32>,
+    #[command(flatten)]
+    connect: HostConnect,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// Only this SF.
+    name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connect: HostConnect,
+}
+
+fn with_client<T>(
+    connect: &HostConnect,
+    f: impl AsyncFnOnce(Client) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = match &connect.connect {
+            Some(uri) => Client::connect(uri).await,
+            None => Client::connect_default().await,
+        }
+        .context("connecting to the forwarder")?;
+        f(client).await
+    })
+}
+
+async fn command(client: &Client, verb: &str, params: Bytes) -> anyhow::Result<()> {
+    let resp = protocol::command(client, verb, params)
+        .await
+        .with_context(|| {
+            format!("{verb}: no answer from the SF host (is it running: nfwd start --sf-host?)")
+        })?;
+    if resp.is_ok() {
+        println!("{}", resp.status_text);
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{verb} refused ({}): {}",
+            resp.status_code,
+            resp.status_text
+        )
+    }
+}
+
+pub(crate) fn deploy(a: &DeployArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.spec)
+        .with_context(|| format!("reading {}", a.spec.display()))?;
+    // Checked here too, for an error message naming the file.
+    SfSpec::from_toml(&text).with_context(|| format!("{}", a.spec.display()))?;
+    with_client(&a.connect, async |c| {
+        command(&c, "deploy", Bytes::from(text)).await
+    })
+}
+
+pub(crate) fn undeploy(a: &UndeployArgs) -> anyhow::Result<()> {
+    let name = a.name.clone();
+    with_client(&a.connect, async |c| {
+        command(&c, "undeploy", Bytes::from(name)).await
+    })
+}
+
+pub(crate) fn list(a: &ListArgs) -> anyhow::Result<()> {
+    let json = a.json;
+    with_client(&a.connect, async |c| {
+        let sfs = protocol::list(&c).await.context("list")?;
+        if json {
+            println!("{}", protocol::to_json_pretty(&sfs));
+            return Ok(());
+        }
+        println!(
+            "{:<24} {:<8} {:<10} {:>9}  instances (index:pid@face)",
+            "NAME", "BACKEND", "STATE", "MIN/MAX"
+        );
+        for s in &sfs {
+            let inst: Vec<String> = s
+                .instances
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}:{}@{}",
+                        i.index,
+                        i.id,
+                        i.face.map_or_else(|| "-".into(), |f| f.to_string())
+                    )
+                })
+                .collect();
+            println!(
+                "{:<24} {:<8} {:<10} {:>9}  {}",
+                s.name,
+                s.backend,
+                s.state,
+                format!("{}/{}", s.min, s.max),
+                inst.join(" ")
+            );
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn logs(a: &LogsArgs) -> anyhow::Result<()> {
+    let name = a.name.clone();
+    let instance = a.instance;
+    with_client(&a.connect, async |c| {
+        let index = match instance {
+            Some(i) => i,
+            None => protocol::list(&c)
+                .await?
+                .into_iter()
+                .find(|s| s.name == name)
+                .and_then(|s| s.instances.first().map(|i| i.index))
+                .with_context(|| format!("{name}: no running instance"))?,
+        };
+        print!("{}", protocol::logs(&c, &name, index).await?);
+        Ok(())
+    })
+}
+
+pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
+    let only = a.name.clone();
+    let json = a.json;
+    with_client(&a.connect, async |c| {
+        let mut all = protocol::stats(&c).await.context("stats")?;
+        if let Some(n) = &only {
+            all.retain(|s| &s.name == n);
+            if all.is_empty() {
+                anyhow::bail!("{n} is not deployed");
+            }
+        }
+        if json {
+            println!("{}", protocol::to_json_pretty(&all));
+            return Ok(());
+        }
+        for s in &all {
+            println!("{}", s.name);
+            println!(
+                "  instances {}  starts {}  cold starts {} (last {} ms to ready, {} ms to result)",
+                s.instances,
+                s.starts,
+                s.cold_starts,
+                s.last_cold_start_ms
+                    .map_or_else(|| "-".into(), |v| v.to_string()),
+                s.last_cold_start_to_result_ms
+                    .map_or_else(|| "-".into(), |v| v.to_string()),
+            );
+            println!(
+                "  requests {}  answers {}  nacks {}  held {} (failed {})",
+                s.requests, s.answers, s.nacks, s.held, s.held_failed
+            );
+            println!(
+                "  crashes {}  restarts {}  idle stops {}  scale-outs {}",
+                s.crashes, s.restarts, s.idle_stops, s.scale_outs
+            );
+            if let Some(r) = &s.runtime {
+                println!("  runtime {r}");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `nfwd start --sf-host`: runs the SF host next to the daemon, connected to its Unix socket
+/// once the socket accepts connections; deploys every `*.toml` of `specs`; at `stop`,
+/// undeploys everything (stopping the instances) before the daemon exits.
+pub(crate) async fn run_in_daemon(socket: PathBuf, specs: Option<PathBuf>, stop: Arc<Notify>) {
+    let uri = format!("unix://{}", socket.display());
+    // The daemon binds its socket as it starts; poll for it with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let host = loop {
+        match SfHost::start(&uri, HostOptions::default()).await {
+            Ok(h) => break h,
+            Err(e) if Instant::now() >= deadline => {
+                tracing::error!("sf host: cannot connect to {uri}: {e}");
+                return;
+            }
+            Err(_) => {
+                tokio::select! {
+                    () = stop.notified() => return,
+                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
+    };
+    tracing::info!("sf host: serving {} on {uri}", protocol::PREFIX);
+    if let Some(dir) = specs {
+        deploy_dir(&host, &dir).await;
+    }
+    tokio::select! {
+        () = stop.notified() => {}
+        () = host.closed() => tracing::warn!("sf host: the forwarder closed the connection"),
+    }
+    host.shutdown().await;
+}
+
+async fn deploy_dir(host: &nfwd_sf_host::host::RunningHost, dir: &Path) {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            tracing::error!("sf host: reading {}: {e}", dir.display());
+            return;
+        }
+    };
+    files.sort();
+    for f in files {
+        let result = match std::fs::read_to_string(&f) {
+            Ok(text) => match SfSpec::from_toml(&text) {
+                Ok(spec) => host.deploy(spec).await.map_err(anyhow::Error::from),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(()) => tracing::info!("sf host: deployed {}", f.display()),
+            Err(e) => tracing::error!("sf host: {}: {e:#}", f.display()),
+        }
+    }
 }

@@ -37,6 +37,12 @@ pub(crate) struct StartArgs {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
+    /// Also run the SF host (`nfwd sf deploy|list|...`), connected to the Unix socket.
+    #[arg(long)]
+    sf_host: bool,
+    /// With --sf-host: deploy every *.toml SF specification in this directory at start.
+    #[arg(long, requires = "sf_host")]
+    sf_specs: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -83,7 +89,23 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         .worker_threads(threads.max(1))
         .enable_all()
         .build()?;
+    let sf_host = if args.sf_host {
+        let Some(socket) = config.faces.unix_path.clone() else {
+            anyhow::bail!("--sf-host needs the Unix socket (faces.unix_path or --unix)");
+        };
+        Some((socket, args.sf_specs))
+    } else {
+        None
+    };
     runtime.block_on(async move {
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let host = sf_host.map(|(socket, specs)| {
+            tokio::spawn(super::sf_host::run_in_daemon(
+                socket,
+                specs,
+                std::sync::Arc::clone(&stop),
+            ))
+        });
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
@@ -91,6 +113,11 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
                 () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
                     tracing::info!("SIGTERM: shutting down");
                 }
+            }
+            // The SF host stops its instances while the daemon still runs.
+            if let Some(h) = host {
+                stop.notify_one();
+                let _ = h.await;
             }
         };
         nfwd_forwarder::driver::run(config, shutdown).await

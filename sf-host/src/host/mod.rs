@@ -1,0 +1,1184 @@
+//! The SF host: deploys SFs on this node and runs their instances through a [`Backend`]
+//! (processes, or Docker containers), driven locally ([`RunningHost`]) or through the
+//! forwarder's management ([`protocol`]).
+//!
+//! Lifecycle (`docs/sf-host.md`, section "SF host"):
+//! - **Warm**: `deploy` starts `instances.min` instances and returns once each has registered
+//!   its function on the forwarder.
+//! - **On demand (cold start)**: with no instance running, the host registers the function
+//!   name itself from a dedicated face (the *placeholder*; one face per function, protocol
+//!   §5), so the forwarder pops the head towards it and hands it the chained Interest. The host
+//!   holds that Interest, starts an instance, waits until the instance's face appears as a
+//!   next hop of the function in `fib/list` (polled, with a deadline), withdraws the
+//!   placeholder, re-expresses the Interest with the function pushed back on its stack, and
+//!   answers the held Interest with the result. Nothing is lost, and the forwarder needs no
+//!   special support.
+//! - **Idle stop**: an instance whose face received no Interest for `idle_stop_s` is stopped,
+//!   never below `min`; when the last one stops the placeholder registers again.
+//! - **Several instances**: an SF with `max > 1` gets the `load-balance` strategy on its
+//!   prefix. Scale-out: when at a poll every instance has at least `concurrency` Interests
+//!   outstanding (its face's out-Interests minus in-Data and in-Nacks), one more starts.
+//! - **Crashes**: every poll checks each instance's status; an instance that exited is reaped
+//!   and counted, and restarted after a backoff (100 ms doubling to 10 s, reset once an
+//!   instance stayed up 30 s) while fewer than `min` run; an on-demand SF left without
+//!   instances goes back to its placeholder instead.
+//!
+//! Counters per SF come from the forwarder's per-face counters (`faces/list`) of each
+//! instance's face — the same for every backend — plus the runtime's `F/32=stats` when one
+//! instance runs.
+
+pub mod protocol;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use nfwd_forwarder::client::{Client, ClientUri, FetchOptions, IncomingInterest, Reply};
+use nfwd_tlv::lp::NackReason;
+use nfwd_tlv::nfd::{
+    ControlParameters, ControlResponse, FaceStatus, FibEntry, decode_all, segment_dataset,
+    status_code,
+};
+use nfwd_tlv::{Data, FunctionChain, Interest, InterestBuilder, Name, Signer};
+use tokio::task::JoinHandle;
+
+use crate::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, Prepared};
+use crate::docker::{DockerBackend, DockerOptions};
+use crate::error::{Error, Result};
+use crate::process::{ProcessBackend, ProcessOptions};
+use crate::spec::{BackendKind, SfSpec};
+use protocol::{InstanceInfo, SfInfo, SfStats};
+
+/// First delay before restarting a crashed instance.
+const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+/// Longest delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// An instance up this long resets the backoff.
+const BACKOFF_RESET: Duration = Duration::from_secs(30);
+/// Most deployed SFs (bounds the host's state against a flood of deploy commands).
+const MAX_SFS: usize = 1024;
+/// Dataset publications kept for their later segments.
+const KEPT_PUBLICATIONS: usize = 16;
+/// Lines returned by the logs dataset.
+const LOG_LINES: usize = 200;
+
+/// How the host runs.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// The `nfwd` binary process instances run. Default: the current executable.
+    pub nfwd_bin: Option<PathBuf>,
+    /// A statically linked `nfwd` for Docker images. Without it `auto` never picks Docker.
+    pub docker_binary: Option<PathBuf>,
+    /// Owner label of Docker objects (unique per host). Default `nfwd-<pid>`.
+    pub docker_owner: Option<String>,
+    /// Period of the status/counter poll (crashes, idle stops, scale-out). Default 500 ms.
+    pub poll_interval: Duration,
+    /// Longest wait for a new instance to register. Default 15 s.
+    pub ready_timeout: Duration,
+    /// Period of the `fib/list` poll while waiting for an instance. Default 20 ms.
+    pub ready_poll: Duration,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        Self {
+            nfwd_bin: None,
+            docker_binary: None,
+            docker_owner: None,
+            poll_interval: Duration::from_millis(500),
+            ready_timeout: Duration::from_secs(15),
+            ready_poll: Duration::from_millis(20),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Which backend runs an SF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Process,
+    Docker,
+}
+
+/// Last face counters seen for an instance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    out_interests: u64,
+    in_data: u64,
+    in_nacks: u64,
+}
+
+#[derive(Debug)]
+struct Inst {
+    handle: InstanceHandle,
+    face: Option<u64>,
+    started: Instant,
+    seen: Seen,
+    /// Out-Interests minus answers at the last quiet moment: the baseline of "outstanding".
+    baseline: i64,
+    last_activity: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Life {
+    instances: Vec<Inst>,
+    next_index: u32,
+    removed: bool,
+    /// Crashed instances to restart: when.
+    restarts: Vec<Instant>,
+    /// Consecutive crashes (backoff exponent).
+    failures: u32,
+    starting: bool,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    starts: u64,
+    cold_starts: u64,
+    last_cold_start_ms: Option<u64>,
+    last_cold_start_to_result_ms: Option<u64>,
+    crashes: u64,
+    restarts: u64,
+    idle_stops: u64,
+    scale_outs: u64,
+    requests: u64,
+    answers: u64,
+    nacks: u64,
+    held: u64,
+    held_failed: u64,
+}
+
+/// The placeholder face of an on-demand SF.
+#[derive(Debug)]
+struct Placeholder {
+    client: Client,
+    face: u64,
+    registered: AtomicBool,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Sf {
+    spec: SfSpec,
+    name: Name,
+    kind: Kind,
+    life: tokio::sync::Mutex<Life>,
+    counters: Mutex<Counters>,
+    placeholder: Option<Placeholder>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    uri: String,
+    access: ForwarderAccess,
+    process: ProcessBackend,
+    docker: tokio::sync::OnceCell<Option<DockerBackend>>,
+    options: HostOptions,
+    sfs: tokio::sync::Mutex<BTreeMap<String, Arc<Sf>>>,
+    publications: Mutex<VecDeque<(Name, Vec<Bytes>)>>,
+    version: AtomicU64,
+}
+
+/// The SF host (see the module documentation). [`SfHost::start`] runs one.
+#[derive(Debug)]
+pub struct SfHost;
+
+/// A running SF host. Dropping it stops its tasks; [`RunningHost::shutdown`] also stops
+/// every instance.
+#[derive(Debug)]
+pub struct RunningHost {
+    inner: Arc<Inner>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SfHost {
+    /// Connects to the forwarder at `forwarder_uri` (`unix:///path`: instances reach the
+    /// forwarder through the same socket), serves the management prefix and starts the
+    /// lifecycle poll.
+    pub async fn start(forwarder_uri: &str, options: HostOptions) -> Result<RunningHost> {
+        let uri: ClientUri = forwarder_uri.parse()?;
+        let ClientUri::Unix(socket) = &uri else {
+            return Err(Error::Spec(format!(
+                "the SF host needs the forwarder's Unix socket, not {forwarder_uri}"
+            )));
+        };
+        let nfwd_bin = match &options.nfwd_bin {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?,
+        };
+        let client = Client::connect(forwarder_uri).await?;
+        let inner = Arc::new(Inner {
+            client: client.clone(),
+            uri: forwarder_uri.to_owned(),
+            access: ForwarderAccess {
+                unix_socket: socket.clone(),
+            },
+            process: ProcessBackend::new(ProcessOptions::new(nfwd_bin)),
+            docker: tokio::sync::OnceCell::new(),
+            options,
+            sfs: tokio::sync::Mutex::new(BTreeMap::new()),
+            publications: Mutex::new(VecDeque::new()),
+            version: AtomicU64::new(0),
+        });
+        let prefix: Name = protocol::PREFIX.parse()?;
+        let mut incoming = client.listen(prefix).await?;
+        let weak = Arc::downgrade(&inner);
+        let server = tokio::spawn(async move {
+            while let Some(req) = incoming.next().await {
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                tokio::spawn(async move { inner.serve_management(req).await });
+            }
+        });
+        let weak = Arc::downgrade(&inner);
+        let period = inner.options.poll_interval;
+        let monitor = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                inner.poll().await;
+            }
+        });
+        Ok(RunningHost {
+            inner,
+            tasks: vec![server, monitor],
+        })
+    }
+}
+
+impl Drop for RunningHost {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl RunningHost {
+    /// Deploys `spec` (see [`Inner::deploy`]).
+    pub async fn deploy(&self, spec: SfSpec) -> Result<()> {
+        self.inner.deploy(spec).await
+    }
+
+    /// Stops every instance of SF `name` and forgets it.
+    pub async fn undeploy(&self, name: &str) -> Result<()> {
+        self.inner.undeploy(name).await
+    }
+
+    /// The deployed SFs.
+    pub async fn list(&self) -> Vec<SfInfo> {
+        self.inner.list().await
+    }
+
+    /// Counters of every deployed SF.
+    pub async fn stats(&self) -> Vec<SfStats> {
+        self.inner.stats().await
+    }
+
+    /// The last `lines` lines of output of instance `index` of SF `name`.
+    pub async fn logs(&self, name: &str, index: u32, lines: usize) -> Result<String> {
+        self.inner.logs(name, index, lines).await
+    }
+
+    /// The forwarder URI the host is connected to.
+    #[must_use]
+    pub fn forwarder_uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    /// Undeploys everything and stops the host's tasks.
+    pub async fn shutdown(self) {
+        let names: Vec<String> = self.inner.sfs.lock().await.keys().cloned().collect();
+        for n in names {
+            if let Err(e) = self.inner.undeploy(&n).await {
+                tracing::warn!("sf host: undeploying {n} at shutdown: {e}");
+            }
+        }
+    }
+
+    /// Waits until the connection to the forwarder closes (the daemon went away).
+    pub async fn closed(&self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        while !self.inner.client.is_closed() {
+            tick.tick().await;
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    BACKOFF_INITIAL
+        .saturating_mul(1u32 << failures.min(10))
+        .min(BACKOFF_MAX)
+}
+
+impl Inner {
+    // ---------------------------------------------------------------------------------------
+    // Backends
+
+    async fn docker(&self) -> Option<&DockerBackend> {
+        self.docker
+            .get_or_init(|| async {
+                let binary = self.options.docker_binary.clone()?;
+                if !crate::docker::engine_available().await {
+                    return None;
+                }
+                let owner = self
+                    .options
+                    .docker_owner
+                    .clone()
+                    .unwrap_or_else(|| format!("nfwd-{}", std::process::id()));
+                match DockerBackend::connect(DockerOptions::new(binary, owner)).await {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        tracing::warn!("sf host: Docker engine unusable: {e}");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
+    }
+
+    /// `auto`: Docker when an engine answers and a static binary for images is configured,
+    /// else processes.
+    async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
+        match spec.backend {
+            BackendKind::Process => Ok(Kind::Process),
+            BackendKind::Docker => {
+                if self.docker().await.is_some() {
+                    Ok(Kind::Docker)
+                } else {
+                    Err(Error::Docker(
+                        "no usable Docker engine (or no static nfwd binary configured)".into(),
+                    ))
+                }
+            }
+            BackendKind::Auto => Ok(if self.docker().await.is_some() {
+                Kind::Docker
+            } else {
+                Kind::Process
+            }),
+        }
+    }
+
+    async fn docker_or_err(&self) -> Result<&DockerBackend> {
+        self.docker()
+            .await
+            .ok_or_else(|| Error::Docker("Docker backend unavailable".into()))
+    }
+
+    async fn b_prepare(&self, kind: Kind, spec: &SfSpec) -> Result<Prepared> {
+        match kind {
+            Kind::Process => self.process.prepare(spec).await,
+            Kind::Docker => self.docker_or_err().await?.prepare(spec).await,
+        }
+    }
+
+    async fn b_start(&self, kind: Kind, spec: &SfSpec, index: u32) -> Result<InstanceHandle> {
+        match kind {
+            Kind::Process => self.process.start(spec, index, &self.access).await,
+            Kind::Docker => {
+                self.docker_or_err()
+                    .await?
+                    .start(spec, index, &self.access)
+                    .await
+            }
+        }
+    }
+
+    async fn b_stop(&self, kind: Kind, h: &InstanceHandle) -> Result<()> {
+        match kind {
+            Kind::Process => self.process.stop(h).await,
+            Kind::Docker => self.docker_or_err().await?.stop(h).await,
+        }
+    }
+
+    async fn b_status(&self, kind: Kind, h: &InstanceHandle) -> Result<InstanceStatus> {
+        match kind {
+            Kind::Process => self.process.status(h).await,
+            Kind::Docker => self.docker_or_err().await?.status(h).await,
+        }
+    }
+
+    async fn b_logs(&self, kind: Kind, h: &InstanceHandle, lines: usize) -> Result<String> {
+        match kind {
+            Kind::Process => self.process.logs(h, lines).await,
+            Kind::Docker => self.docker_or_err().await?.logs(h, lines).await,
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Forwarder queries
+
+    async fn nfd_dataset(&self, path: &str) -> Result<Bytes> {
+        let name: Name = format!("/localhost/nfd/{path}").parse()?;
+        let opts = FetchOptions {
+            must_be_fresh: true,
+            lifetime_ms: 1000,
+            max_retries: 2,
+            ..FetchOptions::default()
+        };
+        Ok(self.client.fetch(&name, None, &opts).await?.1)
+    }
+
+    /// The faces that are next hops of exactly `prefix`.
+    async fn next_hops(&self, prefix: &Name) -> Result<Vec<u64>> {
+        let fib: Vec<FibEntry> = decode_all(&self.nfd_dataset("fib/list").await?)?;
+        Ok(fib
+            .into_iter()
+            .find(|e| e.name == *prefix)
+            .map(|e| e.next_hops.iter().map(|h| h.face_id).collect())
+            .unwrap_or_default())
+    }
+
+    async fn faces(&self) -> Result<HashMap<u64, FaceStatus>> {
+        let faces: Vec<FaceStatus> = decode_all(&self.nfd_dataset("faces/list").await?)?;
+        Ok(faces.into_iter().map(|f| (f.face_id, f)).collect())
+    }
+
+    async fn set_strategy(&self, prefix: &Name, strategy: Option<&str>) -> Result<()> {
+        let mut p = ControlParameters::with_name(prefix.clone());
+        match strategy {
+            Some(s) => {
+                p.strategy = Some(s.parse()?);
+                self.client.command("strategy-choice", "set", &p).await?;
+            }
+            None => {
+                self.client.command("strategy-choice", "unset", &p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Lifecycle
+
+    /// Deploys `spec`: checks and prepares it, sets load-balance if it may run several
+    /// instances, starts `min` instances (each registered before this returns) or registers
+    /// the placeholder when `min` is 0.
+    async fn deploy(self: &Arc<Self>, spec: SfSpec) -> Result<()> {
+        spec.validate()?;
+        let name: Name = spec.name.parse()?;
+        {
+            let sfs = self.sfs.lock().await;
+            if sfs.contains_key(&spec.name) {
+                return Err(Error::Spec(format!("{} is already deployed", spec.name)));
+            }
+            if sfs.len() >= MAX_SFS {
+                return Err(Error::Spec(format!("at most {MAX_SFS} SFs per host")));
+            }
+        }
+        let kind = self.choose(&spec).await?;
+        self.b_prepare(kind, &spec).await?;
+        if spec.instances.max > 1 {
+            self.set_strategy(&name, Some("/localhost/nfd/strategy/load-balance"))
+                .await?;
+        }
+        let placeholder = if spec.instances.min == 0 {
+            Some(self.open_placeholder(&name).await?)
+        } else {
+            None
+        };
+        let sf = Arc::new(Sf {
+            spec,
+            name,
+            kind,
+            life: tokio::sync::Mutex::new(Life::default()),
+            counters: Mutex::new(Counters::default()),
+            placeholder,
+        });
+        {
+            let mut sfs = self.sfs.lock().await;
+            if sfs.contains_key(&sf.spec.name) {
+                return Err(Error::Spec(format!("{} is already deployed", sf.spec.name)));
+            }
+            sfs.insert(sf.spec.name.clone(), Arc::clone(&sf));
+        }
+        if let Some(p) = &sf.placeholder {
+            let task = self.spawn_placeholder(&sf, p);
+            *lock(&p.task) = Some(task);
+        }
+        let mut life = sf.life.lock().await;
+        for _ in 0..sf.spec.instances.min {
+            if let Err(e) = self.start_instance(&sf, &mut life).await {
+                drop(life);
+                let _ = self.undeploy(&sf.spec.name).await;
+                return Err(e);
+            }
+        }
+        tracing::info!(
+            "sf host: deployed {} ({:?}, {} warm)",
+            sf.spec.name,
+            sf.kind,
+            sf.spec.instances.min
+        );
+        Ok(())
+    }
+
+    async fn undeploy(&self, name: &str) -> Result<()> {
+        let Some(sf) = self.sfs.lock().await.remove(name) else {
+            return Err(Error::NotFound(format!("SF {name}")));
+        };
+        let mut life = sf.life.lock().await;
+        life.removed = true;
+        life.restarts.clear();
+        for inst in life.instances.drain(..) {
+            if let Err(e) = self.b_stop(sf.kind, &inst.handle).await {
+                tracing::warn!("sf host: stopping {name} #{}: {e}", inst.handle.index);
+            }
+        }
+        if let Some(p) = &sf.placeholder {
+            if let Some(t) = lock(&p.task).take() {
+                t.abort();
+            }
+            if p.registered.swap(false, Ordering::AcqRel) {
+                let _ = p.client.unregister(&sf.name).await;
+            }
+        }
+        if sf.spec.instances.max > 1 {
+            let _ = self.set_strategy(&sf.name, None).await;
+        }
+        tracing::info!("sf host: undeployed {name}");
+        Ok(())
+    }
+
+    /// Starts one instance and waits until its face is a next hop of the function.
+    async fn start_instance(&self, sf: &Sf, life: &mut Life) -> Result<()> {
+        let index = life.next_index;
+        life.next_index = life.next_index.wrapping_add(1);
+        let mut known: Vec<u64> = life.instances.iter().filter_map(|i| i.face).collect();
+        if let Some(p) = &sf.placeholder {
+            known.push(p.face);
+        }
+        // Faces already routed for the function (e.g. a remote route) are not the new one.
+        known.extend(self.next_hops(&sf.name).await.unwrap_or_default());
+        life.starting = true;
+        let handle = self.b_start(sf.kind, &sf.spec, index).await;
+        let handle = match handle {
+            Ok(h) => h,
+            Err(e) => {
+                life.starting = false;
+                return Err(e);
+            }
+        };
+        lock(&sf.counters).starts += 1;
+        let face = self.wait_ready(sf, &handle, &known).await;
+        life.starting = false;
+        let face = match face {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = self.b_stop(sf.kind, &handle).await;
+                return Err(e);
+            }
+        };
+        let now = Instant::now();
+        life.instances.push(Inst {
+            handle,
+            face: Some(face),
+            started: now,
+            seen: Seen::default(),
+            baseline: 0,
+            last_activity: now,
+        });
+        Ok(())
+    }
+
+    /// Polls `fib/list` until a face not in `known` is a next hop of the function (the new
+    /// instance registered), the instance exits, or the deadline passes.
+    async fn wait_ready(&self, sf: &Sf, handle: &InstanceHandle, known: &[u64]) -> Result<u64> {
+        let deadline = Instant::now() + self.options.ready_timeout;
+        loop {
+            if let Ok(hops) = self.next_hops(&sf.name).await
+                && let Some(f) = hops.into_iter().find(|f| !known.contains(f))
+            {
+                return Ok(f);
+            }
+            match self.b_status(sf.kind, handle).await? {
+                InstanceStatus::Running => {}
+                other => {
+                    let logs = self.b_logs(sf.kind, handle, 5).await.unwrap_or_default();
+                    return Err(Error::Function(format!(
+                        "{} #{} ended while starting ({other:?}): {}",
+                        sf.spec.name,
+                        handle.index,
+                        logs.trim()
+                    )));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout(format!(
+                    "{} #{} did not register within {:?}",
+                    sf.spec.name, handle.index, self.options.ready_timeout
+                )));
+            }
+            tokio::time::sleep(self.options.ready_poll).await;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Placeholder and cold start
+
+    async fn open_placeholder(&self, name: &Name) -> Result<Placeholder> {
+        // One face per function (protocol §5): the Interests arriving on it are this SF's.
+        let client = Client::connect(&self.uri).await?;
+        let resp = client
+            .command(
+                "rib",
+                "register",
+                &ControlParameters::with_name(name.clone()),
+            )
+            .await?;
+        let face = resp
+            .body
+            .and_then(|b| b.face_id)
+            .ok_or_else(|| Error::Spec("rib/register answered without a FaceId".into()))?;
+        Ok(Placeholder {
+            client,
+            face,
+            registered: AtomicBool::new(true),
+            task: Mutex::new(None),
+        })
+    }
+
+    fn spawn_placeholder(self: &Arc<Self>, sf: &Arc<Sf>, p: &Placeholder) -> JoinHandle<()> {
+        let mut incoming = p.client.listen_unregistered(sf.name.clone());
+        let weak = Arc::downgrade(self);
+        let sf = Arc::downgrade(sf);
+        tokio::spawn(async move {
+            while let Some(req) = incoming.next().await {
+                let (Some(inner), Some(sf)) = (weak.upgrade(), sf.upgrade()) else {
+                    return;
+                };
+                tokio::spawn(async move { inner.hold(&sf, req).await });
+            }
+        })
+    }
+
+    /// A chained Interest reached the placeholder: start an instance if none runs, then
+    /// re-express the Interest towards it and answer with the result.
+    async fn hold(&self, sf: &Sf, req: IncomingInterest) {
+        let arrived = Instant::now();
+        let Some(p) = &sf.placeholder else {
+            return;
+        };
+        // Only chained Interests are computations; anything else (a stats request while no
+        // instance runs) is refused rather than starting an instance.
+        if req.interest().function_chain().is_none() {
+            let _ = req.reply(Reply::Nack(NackReason::NoRoute)).await;
+            return;
+        }
+        lock(&sf.counters).held += 1;
+        let cold = match self.ensure_running(sf).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("sf host: cold start of {} failed: {e}", sf.spec.name);
+                lock(&sf.counters).held_failed += 1;
+                let _ = req.reply(Reply::Nack(NackReason::NoRoute)).await;
+                return;
+            }
+        };
+        if cold {
+            let mut c = lock(&sf.counters);
+            c.cold_starts += 1;
+            c.last_cold_start_ms = Some(ms(arrived.elapsed()));
+        }
+        let result = self.reexpress(sf, p, req.interest()).await;
+        match result {
+            Ok(data) => {
+                if cold {
+                    lock(&sf.counters).last_cold_start_to_result_ms = Some(ms(arrived.elapsed()));
+                }
+                let _ = req.reply(Reply::Data(data)).await;
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "sf host: held Interest for {} unanswered: {e}",
+                    sf.spec.name
+                );
+                lock(&sf.counters).held_failed += 1;
+            }
+        }
+    }
+
+    /// The held Interest again, with the function pushed back on its stack and a new Nonce;
+    /// the forwarder now pops it towards an instance. Its Data (same name rules, same stack)
+    /// satisfies the held Interest.
+    async fn reexpress(&self, sf: &Sf, p: &Placeholder, held: &Interest) -> Result<Data> {
+        let chain = FunctionChain::pushed(sf.name.clone(), held.function_chain())?;
+        let mut b = InterestBuilder::new(held.name().clone())
+            .can_be_prefix(held.can_be_prefix())
+            .must_be_fresh(held.must_be_fresh())
+            .function_chain(Some(chain))
+            .lifetime_ms(held.effective_lifetime_ms());
+        if let Some(h) = held.hop_limit() {
+            b = b.hop_limit(h);
+        }
+        if let Some(params) = held.app_parameters() {
+            b = b.app_parameters(params.clone());
+        }
+        Ok(p.client.express(b.build()?).await?)
+    }
+
+    /// Makes sure an instance runs; true if one had to be started (a cold start).
+    async fn ensure_running(&self, sf: &Sf) -> Result<bool> {
+        let mut life = sf.life.lock().await;
+        if life.removed {
+            return Err(Error::NotFound(format!("SF {}", sf.spec.name)));
+        }
+        if !life.instances.is_empty() {
+            return Ok(false);
+        }
+        self.start_instance(sf, &mut life).await?;
+        self.withdraw_placeholder(sf).await;
+        Ok(true)
+    }
+
+    async fn withdraw_placeholder(&self, sf: &Sf) {
+        if let Some(p) = &sf.placeholder
+            && p.registered.swap(false, Ordering::AcqRel)
+            && let Err(e) = p.client.unregister(&sf.name).await
+        {
+            tracing::warn!(
+                "sf host: withdrawing the placeholder of {}: {e}",
+                sf.spec.name
+            );
+        }
+    }
+
+    async fn restore_placeholder(&self, sf: &Sf) {
+        if let Some(p) = &sf.placeholder
+            && !p.registered.swap(true, Ordering::AcqRel)
+            && let Err(e) = p.client.register(&sf.name).await
+        {
+            p.registered.store(false, Ordering::Release);
+            tracing::warn!(
+                "sf host: restoring the placeholder of {}: {e}",
+                sf.spec.name
+            );
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The periodic poll: crashes, restarts, counters, idle stops, scale-out
+
+    async fn poll(&self) {
+        let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
+        if sfs.is_empty() {
+            return;
+        }
+        let faces = match self.faces().await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::debug!("sf host: faces/list: {e}");
+                None
+            }
+        };
+        for sf in sfs {
+            self.poll_sf(&sf, faces.as_ref()).await;
+        }
+    }
+
+    async fn poll_sf(&self, sf: &Sf, faces: Option<&HashMap<u64, FaceStatus>>) {
+        let mut life = sf.life.lock().await;
+        if life.removed {
+            return;
+        }
+        let now = Instant::now();
+        // 1. Crashes.
+        let mut i = 0;
+        while i < life.instances.len() {
+            let status = self.b_status(sf.kind, &life.instances[i].handle).await;
+            if matches!(status, Ok(InstanceStatus::Running)) {
+                i += 1;
+                continue;
+            }
+            let inst = life.instances.remove(i);
+            let tail = self
+                .b_logs(sf.kind, &inst.handle, 5)
+                .await
+                .unwrap_or_default();
+            tracing::warn!(
+                "sf host: {} #{} ended ({status:?}); last output: {}",
+                sf.spec.name,
+                inst.handle.index,
+                tail.trim()
+            );
+            let _ = self.b_stop(sf.kind, &inst.handle).await;
+            lock(&sf.counters).crashes += 1;
+            if now.duration_since(inst.started) >= BACKOFF_RESET {
+                life.failures = 0;
+            }
+            let delay = backoff(life.failures);
+            life.failures = life.failures.saturating_add(1);
+            if life.instances.len() + life.restarts.len() < sf.spec.instances.min {
+                life.restarts.push(now + delay);
+            }
+        }
+        // 2. Restarts that are due.
+        let due = life.restarts.iter().filter(|&&t| t <= now).count();
+        life.restarts.retain(|&t| t > now);
+        for _ in 0..due {
+            match self.start_instance(sf, &mut life).await {
+                Ok(()) => lock(&sf.counters).restarts += 1,
+                Err(e) => {
+                    tracing::warn!("sf host: restarting {} failed: {e}", sf.spec.name);
+                    let delay = backoff(life.failures);
+                    life.failures = life.failures.saturating_add(1);
+                    life.restarts.push(Instant::now() + delay);
+                }
+            }
+        }
+        // 3. Counters and activity.
+        if let Some(faces) = faces {
+            let mut c = lock(&sf.counters);
+            for inst in &mut life.instances {
+                let Some(f) = inst.face.and_then(|f| faces.get(&f)) else {
+                    continue;
+                };
+                let d_out = f.n_out_interests.saturating_sub(inst.seen.out_interests);
+                c.requests += d_out;
+                c.answers += f.n_in_data.saturating_sub(inst.seen.in_data);
+                c.nacks += f.n_in_nacks.saturating_sub(inst.seen.in_nacks);
+                inst.seen = Seen {
+                    out_interests: f.n_out_interests,
+                    in_data: f.n_in_data,
+                    in_nacks: f.n_in_nacks,
+                };
+                let answered =
+                    i64::try_from(f.n_in_data.saturating_add(f.n_in_nacks)).unwrap_or(i64::MAX);
+                let sent = i64::try_from(f.n_out_interests).unwrap_or(i64::MAX);
+                if d_out > 0 {
+                    inst.last_activity = now;
+                } else if now.duration_since(inst.last_activity)
+                    >= Duration::from_millis(sf.spec.timeout_ms)
+                {
+                    // Quiet for a whole computation timeout: whatever was not answered
+                    // timed out, so nothing is outstanding any more.
+                    inst.baseline = sent - answered;
+                }
+            }
+        }
+        // 4. Idle stops, never below min.
+        let idle = Duration::from_secs(sf.spec.instances.idle_stop_s);
+        while life.instances.len() > sf.spec.instances.min {
+            let Some(k) = life
+                .instances
+                .iter()
+                .position(|i| now.duration_since(i.last_activity) >= idle)
+            else {
+                break;
+            };
+            if life.instances.len() == 1 && sf.spec.instances.min == 0 {
+                // Register the placeholder before the last instance goes, so that no
+                // Interest meets an empty route in between (it would be held and start a
+                // new instance once this one is gone).
+                self.restore_placeholder(sf).await;
+            }
+            let inst = life.instances.remove(k);
+            if let Err(e) = self.b_stop(sf.kind, &inst.handle).await {
+                tracing::warn!("sf host: stopping idle {}: {e}", sf.spec.name);
+            }
+            lock(&sf.counters).idle_stops += 1;
+            tracing::info!(
+                "sf host: stopped idle {} #{}",
+                sf.spec.name,
+                inst.handle.index
+            );
+        }
+        // 5. Scale-out when every instance has a full concurrency's worth outstanding.
+        let busy = |i: &Inst| {
+            let sent = i64::try_from(i.seen.out_interests).unwrap_or(i64::MAX);
+            let answered =
+                i64::try_from(i.seen.in_data.saturating_add(i.seen.in_nacks)).unwrap_or(0);
+            sent - answered - i.baseline >= i64::try_from(sf.spec.concurrency).unwrap_or(i64::MAX)
+        };
+        if !life.instances.is_empty()
+            && life.instances.len() < sf.spec.instances.max
+            && life.instances.iter().all(busy)
+        {
+            match self.start_instance(sf, &mut life).await {
+                Ok(()) => lock(&sf.counters).scale_outs += 1,
+                Err(e) => tracing::warn!("sf host: scale-out of {} failed: {e}", sf.spec.name),
+            }
+        }
+        // 6. An on-demand SF without instances waits on its placeholder again.
+        if life.instances.is_empty() && sf.spec.instances.min == 0 {
+            self.restore_placeholder(sf).await;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reports
+
+    async fn list(&self) -> Vec<SfInfo> {
+        let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
+        let mut out = Vec::with_capacity(sfs.len());
+        for sf in sfs {
+            let life = sf.life.lock().await;
+            let state = if !life.instances.is_empty() {
+                "running"
+            } else if life.starting {
+                "starting"
+            } else if !life.restarts.is_empty() {
+                "restarting"
+            } else {
+                "idle"
+            };
+            out.push(SfInfo {
+                name: sf.spec.name.clone(),
+                version: sf.spec.version.clone(),
+                backend: match sf.kind {
+                    Kind::Process => "process".into(),
+                    Kind::Docker => "docker".into(),
+                },
+                min: sf.spec.instances.min,
+                max: sf.spec.instances.max,
+                idle_stop_s: sf.spec.instances.idle_stop_s,
+                state: state.into(),
+                instances: life
+                    .instances
+                    .iter()
+                    .map(|i| InstanceInfo {
+                        index: i.handle.index,
+                        id: i.handle.id.clone(),
+                        face: i.face,
+                        uptime_s: i.started.elapsed().as_secs(),
+                        requests: i.seen.out_interests,
+                    })
+                    .collect(),
+            });
+        }
+        out
+    }
+
+    async fn stats(&self) -> Vec<SfStats> {
+        let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
+        let mut out = Vec::with_capacity(sfs.len());
+        for sf in sfs {
+            let instances = sf.life.lock().await.instances.len();
+            let runtime = if instances == 1 {
+                self.runtime_stats(&sf.name).await
+            } else {
+                None
+            };
+            let c = lock(&sf.counters);
+            out.push(SfStats {
+                name: sf.spec.name.clone(),
+                instances,
+                starts: c.starts,
+                cold_starts: c.cold_starts,
+                last_cold_start_ms: c.last_cold_start_ms,
+                last_cold_start_to_result_ms: c.last_cold_start_to_result_ms,
+                crashes: c.crashes,
+                restarts: c.restarts,
+                idle_stops: c.idle_stops,
+                scale_outs: c.scale_outs,
+                requests: c.requests,
+                answers: c.answers,
+                nacks: c.nacks,
+                held: c.held,
+                held_failed: c.held_failed,
+                runtime,
+            });
+        }
+        out
+    }
+
+    /// The runtime's `F/32=stats` JSON (one attempt, short lifetime; `None` if it does not
+    /// answer in time).
+    async fn runtime_stats(&self, f: &Name) -> Option<serde_json::Value> {
+        let stats = nfwd_tlv::Component::new(32, b"stats").ok()?;
+        let interest = InterestBuilder::new(f.append(&stats))
+            .must_be_fresh(true)
+            .lifetime_ms(500)
+            .build()
+            .ok()?;
+        let data = self.client.express(interest).await.ok()?;
+        serde_json::from_slice(data.content()).ok()
+    }
+
+    async fn logs(&self, name: &str, index: u32, lines: usize) -> Result<String> {
+        let Some(sf) = self.sfs.lock().await.get(name).cloned() else {
+            return Err(Error::NotFound(format!("SF {name}")));
+        };
+        let life = sf.life.lock().await;
+        let Some(inst) = life.instances.iter().find(|i| i.handle.index == index) else {
+            return Err(Error::NotFound(format!("{name} instance {index}")));
+        };
+        self.b_logs(sf.kind, &inst.handle, lines).await
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Management through the forwarder
+
+    async fn serve_management(self: Arc<Self>, req: IncomingInterest) {
+        let interest = req.interest().clone();
+        let prefix = protocol::name_of("");
+        let base_len = prefix.len() - 1;
+        let verb = interest
+            .name()
+            .get(base_len)
+            .map(|c| String::from_utf8_lossy(c.value()).into_owned())
+            .unwrap_or_default();
+        let reply = match verb.as_str() {
+            "deploy" | "undeploy" => self.command(&verb, &interest).await,
+            "list" | "stats" | "logs" => self.dataset(&verb, &interest, base_len).await,
+            _ => self.respond(&interest, status_code::NOT_FOUND, "unknown SF host verb"),
+        };
+        let _ = req.reply(reply).await;
+    }
+
+    fn respond(&self, interest: &Interest, code: u64, text: &str) -> Reply {
+        let resp = ControlResponse::new(code, text.to_owned());
+        match resp
+            .to_data(interest.name(), &Signer::digest_sha256())
+            .and_then(Data::decode)
+        {
+            Ok(d) => Reply::Data(d),
+            Err(_) => Reply::None,
+        }
+    }
+
+    async fn command(self: &Arc<Self>, verb: &str, interest: &Interest) -> Reply {
+        // The v0.3 command format: signed, parameters in ApplicationParameters. /localhost
+        // names reach only local applications, so (as NFD for local commands) a signature
+        // with any key is accepted.
+        if !interest.is_signed() {
+            return self.respond(interest, status_code::BAD_PARAMETERS, "unsigned command");
+        }
+        let params = interest.app_parameters().cloned().unwrap_or_default();
+        let Ok(text) = std::str::from_utf8(&params) else {
+            return self.respond(
+                interest,
+                status_code::BAD_PARAMETERS,
+                "parameters are not UTF-8",
+            );
+        };
+        let result = match verb {
+            "deploy" => match SfSpec::from_toml(text) {
+                Ok(spec) => {
+                    let name = spec.name.clone();
+                    self.deploy(spec).await.map(|()| format!("deployed {name}"))
+                }
+                Err(e) => Err(e),
+            },
+            _ => self
+                .undeploy(text.trim())
+                .await
+                .map(|()| format!("undeployed {}", text.trim())),
+        };
+        match result {
+            Ok(msg) => self.respond(interest, status_code::OK, &msg),
+            Err(e) => {
+                let code = match &e {
+                    Error::Spec(m) if m.contains("already deployed") => status_code::CONFLICT,
+                    Error::Spec(_) | Error::Packet(_) => status_code::BAD_PARAMETERS,
+                    Error::NotFound(_) => status_code::NOT_FOUND,
+                    _ => status_code::INTERNAL_ERROR,
+                };
+                self.respond(interest, code, &e.to_string())
+            }
+        }
+    }
+
+    async fn dataset(&self, verb: &str, interest: &Interest, base_len: usize) -> Reply {
+        let name = interest.name();
+        // A segment Interest of a publication made earlier.
+        if let Some(d) = self.kept_segment(name) {
+            return Reply::Data(d);
+        }
+        let dataset_prefix = match verb {
+            "logs" => {
+                if name.len() < base_len + 3 {
+                    return Reply::Nack(NackReason::NoRoute);
+                }
+                name.prefix(base_len + 3)
+            }
+            _ => name.prefix(base_len + 1),
+        };
+        if name.len() != dataset_prefix.len() {
+            // Asks for a version/segment not kept any more: not answerable.
+            return Reply::None;
+        }
+        let payload: Bytes = match verb {
+            "list" => serde_json::to_vec(&self.list().await)
+                .unwrap_or_default()
+                .into(),
+            "stats" => serde_json::to_vec(&self.stats().await)
+                .unwrap_or_default()
+                .into(),
+            _ => {
+                let part = |k: usize| {
+                    name.get(k)
+                        .map(|c| String::from_utf8_lossy(c.value()).into_owned())
+                        .unwrap_or_default()
+                };
+                let sf = part(base_len + 1);
+                let Ok(index) = part(base_len + 2).parse::<u32>() else {
+                    return Reply::Nack(NackReason::NoRoute);
+                };
+                match self.logs(&sf, index, LOG_LINES).await {
+                    Ok(t) => t.into(),
+                    Err(e) => format!("error: {e}\n").into(),
+                }
+            }
+        };
+        // Versions strictly increase even within one millisecond.
+        let version = {
+            let now = now_ms();
+            let prev = self.version.fetch_max(now, Ordering::AcqRel);
+            if prev >= now {
+                self.version.fetch_add(1, Ordering::AcqRel) + 1
+            } else {
+                now
+            }
+        };
+        let Ok(segments) =
+            segment_dataset(&dataset_prefix, version, &payload, &Signer::digest_sha256())
+        else {
+            return Reply::None;
+        };
+        let first = segments.first().cloned().and_then(|w| Data::decode(w).ok());
+        if segments.len() > 1 {
+            let versioned = dataset_prefix.append_version(version);
+            let mut kept = lock(&self.publications);
+            if kept.len() >= KEPT_PUBLICATIONS {
+                kept.pop_front();
+            }
+            kept.push_back((versioned, segments));
+        }
+        first.map_or(Reply::None, Reply::Data)
+    }
+
+    fn kept_segment(&self, name: &Name) -> Option<Data> {
+        let seg = name.last()?.as_segment()?;
+        let kept = lock(&self.publications);
+        let (_, segments) = kept
+            .iter()
+            .find(|(v, _)| v.len() + 1 == name.len() && v.is_prefix_of(name))?;
+        let wire = segments.get(usize::try_from(seg).ok()?)?;
+        Data::decode(wire.clone()).ok()
+    }
+}
