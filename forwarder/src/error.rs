@@ -33,6 +33,11 @@ pub enum Error {
     /// A management command was refused.
     #[error("management: {code} {text}")]
     Management { code: u64, text: String },
+    /// A service function answered with an error Data (ContentType NACK, `docs/protocol.md`
+    /// §5.3): `name` is the Data's name, `message` its content (UTF-8 JSON naming the error
+    /// kind, the function and a message).
+    #[error("application error for {name}: {message}")]
+    Application { name: String, message: String },
     /// Anything else the caller gets a message for.
     #[error("{0}")]
     Other(String),

@@ -14,5 +14,8 @@ pub mod error;
 pub mod spec;
 pub mod process;
 pub mod host;
+pub mod functions;
+pub mod runtime;
+pub mod sdk;
 
 pub use error::{Error, Result};

@@ -48,6 +48,19 @@ fn retryable(e: &Error) -> bool {
     )
 }
 
+/// An error Data (ContentType NACK: an SF's application-level error, `docs/protocol.md` §5.3)
+/// ends the fetch with [`Error::Application`] at once: retransmitting would only bring the
+/// same answer.
+fn application_error(data: &Data) -> Result<()> {
+    if data.content_type() == nfwd_tlv::types::content_type::NACK {
+        return Err(Error::Application {
+            name: data.name().to_string(),
+            message: String::from_utf8_lossy(data.content()).into_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn final_segment(data: &Data) -> Option<u64> {
     data.final_block_id().and_then(Component::as_segment)
 }
@@ -89,6 +102,7 @@ impl Client {
         let first = self
             .express_with_retries(&first_builder, opts.max_retries)
             .await?;
+        application_error(&first)?;
         let Some(first_seg) = first.name().last().and_then(|c| c.as_segment()) else {
             return Ok((first.name().clone(), first.content().clone()));
         };
@@ -165,6 +179,7 @@ impl Client {
                 continue;
             }
             let data = result?;
+            application_error(&data)?;
             learn_last(&data, &mut last, &mut running, &parts)?;
             parts.insert(seg, data.content().clone());
         }

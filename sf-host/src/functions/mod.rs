@@ -1,0 +1,158 @@
+//! The built-in SFs (`nfwd sf run --builtin NAME`, listed by `nfwd sf functions`), and the
+//! exec route that makes any executable an SF (`nfwd sf exec -- ARGV...`).
+//!
+//! | built-in | input | output | does |
+//! |---|---|---|---|
+//! | `identity` | any | same | returns its input (measures the cost of a hop) |
+//! | `upper`, `reverse` | text | text | upper-cases / reverses characters |
+//! | `gzip`, `gunzip` | any / gzip | gzip / any | compresses / decompresses |
+//! | `parking-filter` | JSON readings | JSON readings | keeps valid readings, of one district with `district=` |
+//! | `parking-count` | JSON readings | JSON counts | free / total spaces per district |
+//! | `parking-format` | JSON counts | text | a report for humans |
+//! | `grayscale`, `thumbnail` | PNG | PNG | converts to gray / fits in `size=` pixels |
+
+mod exec;
+mod media;
+mod parking;
+mod text;
+
+use std::collections::BTreeMap;
+
+pub use exec::Exec;
+
+use crate::error::{Error, Result};
+use crate::sdk::{FunctionInfo, Program};
+
+/// Configuration arguments of a built-in (`--arg k=v`).
+pub type Args = BTreeMap<String, String>;
+
+struct Entry {
+    name: &'static str,
+    info: fn() -> FunctionInfo,
+    make: fn(&Args) -> Result<Program>,
+    /// The arguments it understands.
+    args: &'static [&'static str],
+}
+
+const TABLE: &[Entry] = &[
+    Entry {
+        name: "identity",
+        info: text::identity_info,
+        make: |_| Ok(Program::blocking(text::Identity)),
+        args: &[],
+    },
+    Entry {
+        name: "upper",
+        info: text::upper_info,
+        make: |_| Ok(Program::blocking(text::Upper)),
+        args: &[],
+    },
+    Entry {
+        name: "reverse",
+        info: text::reverse_info,
+        make: |_| Ok(Program::blocking(text::Reverse)),
+        args: &[],
+    },
+    Entry {
+        name: "gzip",
+        info: text::gzip_info,
+        make: |a| Ok(Program::blocking(text::Gzip::from_args(a)?)),
+        args: &["level"],
+    },
+    Entry {
+        name: "gunzip",
+        info: text::gunzip_info,
+        make: |a| Ok(Program::blocking(text::Gunzip::from_args(a)?)),
+        args: &["max_bytes"],
+    },
+    Entry {
+        name: "parking-filter",
+        info: parking::filter_info,
+        make: |a| Ok(Program::blocking(parking::Filter::from_args(a))),
+        args: &["district", "free"],
+    },
+    Entry {
+        name: "parking-count",
+        info: parking::count_info,
+        make: |_| Ok(Program::blocking(parking::Count)),
+        args: &[],
+    },
+    Entry {
+        name: "parking-format",
+        info: parking::format_info,
+        make: |_| Ok(Program::blocking(parking::Format)),
+        args: &[],
+    },
+    Entry {
+        name: "grayscale",
+        info: media::grayscale_info,
+        make: |_| Ok(Program::blocking(media::Grayscale)),
+        args: &[],
+    },
+    Entry {
+        name: "thumbnail",
+        info: media::thumbnail_info,
+        make: |a| Ok(Program::blocking(media::Thumbnail::from_args(a)?)),
+        args: &["size"],
+    },
+];
+
+/// What every built-in declares, in table order.
+#[must_use]
+pub fn list() -> Vec<(&'static str, FunctionInfo, &'static [&'static str])> {
+    TABLE.iter().map(|e| (e.name, (e.info)(), e.args)).collect()
+}
+
+/// The built-in `name` configured with `args`. Unknown names and arguments are errors, so a
+/// typo in a deployment fails at start rather than silently doing something else.
+pub fn builtin(name: &str, args: &Args) -> Result<Program> {
+    let e = TABLE
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| Error::NotFound(format!("no built-in function {name:?}")))?;
+    if let Some(k) = args.keys().find(|k| !e.args.contains(&k.as_str())) {
+        return Err(Error::Spec(format!(
+            "built-in {name} has no argument {k:?} (it takes: {})",
+            if e.args.is_empty() {
+                "none".to_string()
+            } else {
+                e.args.join(", ")
+            }
+        )));
+    }
+    (e.make)(args)
+}
+
+/// Parses `k=v` into a pair.
+pub fn parse_arg(s: &str) -> Result<(String, String)> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| Error::Spec(format!("argument {s:?} is not key=value")))?;
+    Ok((k.trim().to_string(), v.trim().to_string()))
+}
+
+fn parse_num<T: std::str::FromStr>(args: &Args, key: &str, default: T) -> Result<T> {
+    match args.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| Error::Spec(format!("argument {key}={v:?} is not a number"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_is_made_and_checks_its_args() {
+        for (name, info, _) in list() {
+            assert!(builtin(name, &Args::new()).is_ok(), "{name}");
+            assert!(info.name.starts_with("/sf/"), "{name}");
+        }
+        let bad: Args = [("colour".to_string(), "red".to_string())].into();
+        assert!(builtin("upper", &bad).is_err());
+        assert!(builtin("nope", &Args::new()).is_err());
+        assert_eq!(parse_arg("district=centro").unwrap().1, "centro");
+    }
+}
