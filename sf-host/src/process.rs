@@ -180,6 +180,16 @@ impl ProcessBackend {
         }
         let connect = format!("unix://{}", access.unix_socket.display());
         argv.push(self.options.nfwd_bin.display().to_string());
+        let instance = [
+            "--connect".to_owned(),
+            connect,
+            "--instance".into(),
+            instance_id(spec, index),
+            "--concurrency".into(),
+            spec.concurrency.to_string(),
+            "--timeout-ms".into(),
+            spec.timeout_ms.to_string(),
+        ];
         match &spec.artifact {
             Artifact::Builtin { function } => {
                 argv.extend([
@@ -189,15 +199,8 @@ impl ProcessBackend {
                     spec.name.clone(),
                     "--builtin".into(),
                     function.clone(),
-                    "--connect".into(),
-                    connect,
-                    "--instance".into(),
-                    instance_id(spec, index),
-                    "--concurrency".into(),
-                    spec.concurrency.to_string(),
-                    "--timeout-ms".into(),
-                    spec.timeout_ms.to_string(),
                 ]);
+                argv.extend(instance);
             }
             Artifact::Exec { argv: program } => {
                 argv.extend([
@@ -205,10 +208,15 @@ impl ProcessBackend {
                     "exec".into(),
                     "--function".into(),
                     spec.name.clone(),
-                    "--connect".into(),
-                    connect,
-                    "--".into(),
+                    "--input-type".into(),
+                    spec.input_type.clone(),
+                    "--output-type".into(),
+                    spec.output_type.clone(),
+                    "--version".into(),
+                    spec.version.clone(),
                 ]);
+                argv.extend(instance);
+                argv.push("--".into());
                 argv.extend(program.iter().cloned());
             }
         }
@@ -422,7 +430,7 @@ mod tests {
         let argv = b.command_line(&spec, 3, &access);
         let s = argv.join(" ");
         assert!(
-            s.contains("/bin/nfwd sf run --function /sf/upper --builtin upper --connect unix:///tmp/x.sock --instance /sf/upper#3"),
+            s.contains("/bin/nfwd sf run --function /sf/upper --builtin upper --connect unix:///tmp/x.sock --instance /sf/upper#3 --concurrency 4"),
             "{s}"
         );
         if b.prlimit.is_some() {

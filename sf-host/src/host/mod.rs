@@ -181,6 +181,9 @@ struct Sf {
     life: tokio::sync::Mutex<Life>,
     counters: Mutex<Counters>,
     placeholder: Option<Placeholder>,
+    /// `F/32=stats` Interests the host sent since the last poll: they are not requests and
+    /// must not keep an instance from idling.
+    probes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -508,6 +511,7 @@ impl Inner {
             life: tokio::sync::Mutex::new(Life::default()),
             counters: Mutex::new(Counters::default()),
             placeholder,
+            probes: AtomicU64::new(0),
         });
         {
             let mut sfs = self.sfs.lock().await;
@@ -683,9 +687,12 @@ impl Inner {
         let Some(p) = &sf.placeholder else {
             return;
         };
-        // Only chained Interests are computations; anything else (a stats request while no
-        // instance runs) is refused rather than starting an instance.
-        if req.interest().function_chain().is_none() {
+        // The forwarder popped our function, so a computation arrives with the remaining
+        // stack, possibly none. An Interest under the function's own name without a stack
+        // was routed by name, not popped (e.g. `F/32=stats` while no instance runs): it is
+        // refused rather than starting an instance.
+        if req.interest().function_chain().is_none() && sf.name.is_prefix_of(req.interest().name())
+        {
             let _ = req.reply(Reply::Nack(NackReason::NoRoute)).await;
             return;
         }
@@ -851,13 +858,16 @@ impl Inner {
             }
         }
         // 3. Counters and activity.
+        let mut probes = sf.probes.swap(0, Ordering::AcqRel);
         if let Some(faces) = faces {
             let mut c = lock(&sf.counters);
             for inst in &mut life.instances {
                 let Some(f) = inst.face.and_then(|f| faces.get(&f)) else {
                     continue;
                 };
-                let d_out = f.n_out_interests.saturating_sub(inst.seen.out_interests);
+                let raw = f.n_out_interests.saturating_sub(inst.seen.out_interests);
+                let d_out = raw.saturating_sub(probes);
+                probes = probes.saturating_sub(raw);
                 c.requests += d_out;
                 c.answers += f.n_in_data.saturating_sub(inst.seen.in_data);
                 c.nacks += f.n_in_nacks.saturating_sub(inst.seen.in_nacks);
@@ -979,6 +989,7 @@ impl Inner {
         for sf in sfs {
             let instances = sf.life.lock().await.instances.len();
             let runtime = if instances == 1 {
+                sf.probes.fetch_add(1, Ordering::AcqRel);
                 self.runtime_stats(&sf.name).await
             } else {
                 None

@@ -159,6 +159,11 @@ pub async fn list(client: &Client) -> Result<Vec<SfInfo>> {
     serde_json::from_slice(&content).map_err(|e| Error::Spec(format!("list dataset: {e}")))
 }
 
+/// Parses the JSON of the `stats` dataset (as `nfwd sf stats --json` prints it).
+pub fn parse_stats(json: &str) -> Result<Vec<SfStats>> {
+    serde_json::from_str(json).map_err(|e| Error::Spec(format!("stats dataset: {e}")))
+}
+
 /// `stats` through the forwarder.
 pub async fn stats(client: &Client) -> Result<Vec<SfStats>> {
     let content = dataset(client, &name_of("stats")).await?;

@@ -1,0 +1,450 @@
+//! The SF host with the process backend: real child processes of the `nfwd` binary (`nfwd sf
+//! run` / `nfwd sf exec`) behind an in-process daemon. Warm and on-demand deployment (cold
+//! start with the Interest held), idle stop, restart after a crash with the consumer's retry
+//! succeeding, load spread over two instances, management through the forwarder and the CLI,
+//! undeploy, bad specifications.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nfwd_forwarder::client::{Client, FetchOptions, ServeHandle};
+use nfwd_forwarder::config::Config;
+use nfwd_forwarder::driver::Daemon;
+use nfwd_sf_host::host::protocol::{self, SfInfo, SfStats};
+use nfwd_sf_host::host::{HostOptions, RunningHost, SfHost};
+use nfwd_sf_host::spec::SfSpec;
+use nfwd_tlv::nfd::{FibEntry, decode_all, status_code};
+use nfwd_tlv::{FunctionChain, Name, Signer};
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Node {
+    host: Option<RunningHost>,
+    daemon: Option<Daemon>,
+    client: Client,
+    uri: String,
+    _publication: (Client, ServeHandle),
+    _dir: Dir,
+}
+
+impl Node {
+    async fn start(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("nfwd-sfhost-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::default();
+        config.faces.unix_path = Some(dir.join("nfwd.sock"));
+        config.faces.tcp_listen = String::new();
+        config.faces.udp_listen = String::new();
+        let daemon = Daemon::start(config).await.unwrap();
+        let uri = format!("unix://{}", daemon.unix_path().unwrap().display());
+        let options = HostOptions {
+            nfwd_bin: Some(env!("CARGO_BIN_EXE_nfwd").into()),
+            poll_interval: Duration::from_millis(100),
+            ..HostOptions::default()
+        };
+        let host = SfHost::start(&uri, options).await.unwrap();
+        let client = Client::connect(&uri).await.unwrap();
+        // Content for the chains: /data/<anything> answers "hello <name>".
+        let producer = Client::connect(&uri).await.unwrap();
+        let publication = producer
+            .serve("/data".parse().unwrap(), |interest| async move {
+                let text = format!("hello {}", interest.name());
+                nfwd_forwarder::client::answer_data(
+                    &interest,
+                    text,
+                    Some(1000),
+                    &Signer::digest_sha256(),
+                )
+                .map_or(nfwd_forwarder::client::Reply::None, |d| {
+                    nfwd_forwarder::client::Reply::Data(d)
+                })
+            })
+            .await
+            .unwrap();
+        Self {
+            host: Some(host),
+            daemon: Some(daemon),
+            client,
+            uri,
+            _publication: (producer, publication),
+            _dir: Dir(dir),
+        }
+    }
+
+    fn host(&self) -> &RunningHost {
+        self.host.as_ref().unwrap()
+    }
+
+    async fn fetch(
+        &self,
+        name: &str,
+        f: &str,
+        opts: &FetchOptions,
+    ) -> nfwd_forwarder::Result<Bytes> {
+        let chain = FunctionChain::new([f.parse::<Name>().unwrap()]).unwrap();
+        self.client
+            .fetch(&name.parse().unwrap(), Some(chain), opts)
+            .await
+            .map(|(_, c)| c)
+    }
+
+    async fn stats_of(&self, f: &str) -> SfStats {
+        self.host()
+            .stats()
+            .await
+            .into_iter()
+            .find(|s| s.name == f)
+            .unwrap()
+    }
+
+    async fn info_of(&self, f: &str) -> SfInfo {
+        self.host()
+            .list()
+            .await
+            .into_iter()
+            .find(|s| s.name == f)
+            .unwrap()
+    }
+
+    /// Next hops of exactly `prefix` in the forwarder's FIB.
+    async fn next_hops(&self, prefix: &str) -> Vec<u64> {
+        let opts = FetchOptions {
+            must_be_fresh: true,
+            ..FetchOptions::default()
+        };
+        let (_, content) = self
+            .client
+            .fetch(&"/localhost/nfd/fib/list".parse().unwrap(), None, &opts)
+            .await
+            .unwrap();
+        let prefix: Name = prefix.parse().unwrap();
+        decode_all::<FibEntry>(&content)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == prefix)
+            .map(|e| e.next_hops.iter().map(|h| h.face_id).collect())
+            .unwrap_or_default()
+    }
+
+    async fn stop(mut self) {
+        if let Some(h) = self.host.take() {
+            h.shutdown().await;
+        }
+        if let Some(d) = self.daemon.take() {
+            d.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// Polls `check` until it holds or `secs` pass.
+async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn spec(text: &str) -> SfSpec {
+    SfSpec::from_toml(text).unwrap()
+}
+
+fn upper(name: &str, min: usize, max: usize, idle_s: u64) -> SfSpec {
+    spec(&format!(
+        "name = \"{name}\"\nbackend = \"process\"\n[artifact]\nkind = \"builtin\"\n\
+         function = \"upper\"\n[limits]\nmemory_mib = 2048\n\
+         [instances]\nmin = {min}\nmax = {max}\nidle_stop_s = {idle_s}\n"
+    ))
+}
+
+fn process_alive(pid: &str) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn nfwd(uri: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(args)
+        .args(["--connect", uri])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_instance_serves_a_chain_and_undeploy_removes_everything() {
+    let node = Node::start("warm").await;
+    node.host()
+        .deploy(upper("/sf/up", 1, 1, 300))
+        .await
+        .unwrap();
+    let info = node.info_of("/sf/up").await;
+    assert_eq!(info.state, "running");
+    assert_eq!(info.instances.len(), 1);
+    let pid = info.instances[0].id.clone();
+    assert!(process_alive(&pid));
+
+    let out = node
+        .fetch("/data/a", "/sf/up", &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.as_ref(), b"HELLO /DATA/A");
+
+    // The CLI, through the forwarder's management.
+    let uri = node.uri.clone();
+    let (ok, text) = tokio::task::spawn_blocking(move || nfwd(&uri, &["sf", "list"]))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("/sf/up") && text.contains("running"),
+        "{text}"
+    );
+    eventually(5, "the request to be counted", || async {
+        node.stats_of("/sf/up").await.requests >= 1
+    })
+    .await;
+    let uri = node.uri.clone();
+    let (ok, text) =
+        tokio::task::spawn_blocking(move || nfwd(&uri, &["sf", "stats", "/sf/up", "--json"]))
+            .await
+            .unwrap();
+    assert!(ok, "{text}");
+    let stats: Vec<SfStats> = serde_json_from(&text);
+    assert_eq!(stats[0].instances, 1);
+    assert!(stats[0].requests >= 1, "{text}");
+    let uri = node.uri.clone();
+    let (ok, text) = tokio::task::spawn_blocking(move || nfwd(&uri, &["sf", "logs", "/sf/up"]))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+
+    // Undeploy through the management protocol: the process and the route are gone.
+    let resp = protocol::command(&node.client, "undeploy", Bytes::from("/sf/up"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status_code, status_code::OK, "{}", resp.status_text);
+    assert!(node.host().list().await.is_empty());
+    eventually(5, "the instance to exit", || async { !process_alive(&pid) }).await;
+    eventually(5, "the route to go", || async {
+        node.next_hops("/sf/up").await.is_empty()
+    })
+    .await;
+    node.stop().await;
+}
+
+/// `nfwd sf stats --json` prints a JSON array of SfStats.
+fn serde_json_from(text: &str) -> Vec<SfStats> {
+    let start = text.find('[').unwrap();
+    let end = text.rfind(']').unwrap();
+    parse_stats(&text[start..=end])
+}
+
+fn parse_stats(json: &str) -> Vec<SfStats> {
+    // serde_json is a dependency of nfwd-sf-host; go through its dataset type.
+    protocol::parse_stats(json).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_holds_the_interest_and_idle_instances_stop() {
+    let node = Node::start("cold").await;
+    node.host()
+        .deploy(upper("/sf/cold", 0, 1, 1))
+        .await
+        .unwrap();
+    let info = node.info_of("/sf/cold").await;
+    assert_eq!(info.state, "idle");
+    assert!(info.instances.is_empty());
+
+    // The first chained Interest starts the instance and is answered.
+    let t0 = Instant::now();
+    let out = node
+        .fetch("/data/cold", "/sf/cold", &FetchOptions::default())
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "{e}: {:?} {:?}",
+            node.stats_of("/sf/cold").await,
+            node.info_of("/sf/cold").await
+        ),
+    };
+    let consumer_ms = t0.elapsed().as_millis();
+    assert_eq!(out.as_ref(), b"HELLO /DATA/COLD");
+    let s = node.stats_of("/sf/cold").await;
+    assert_eq!(s.cold_starts, 1);
+    assert_eq!(s.held_failed, 0);
+    println!(
+        "cold start of a process SF: {} ms to registration, {} ms from Interest arrival to \
+         result, {consumer_ms} ms at the consumer",
+        s.last_cold_start_ms.unwrap(),
+        s.last_cold_start_to_result_ms.unwrap()
+    );
+    assert_eq!(node.info_of("/sf/cold").await.instances.len(), 1);
+
+    // Idle for idle_stop_s: stopped, and the placeholder is back.
+    eventually(10, "the idle stop", || async {
+        let s = node.stats_of("/sf/cold").await;
+        s.idle_stops == 1 && s.instances == 0
+    })
+    .await;
+    assert_eq!(node.info_of("/sf/cold").await.state, "idle");
+    // The next Interest cold-starts it again.
+    let out = node
+        .fetch("/data/again", "/sf/cold", &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.as_ref(), b"HELLO /DATA/AGAIN");
+    assert_eq!(node.stats_of("/sf/cold").await.cold_starts, 2);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_request_is_restarted_and_the_retry_succeeds() {
+    let node = Node::start("crash").await;
+    let slow = spec(
+        "name = \"/sf/slow\"\nbackend = \"process\"\n[artifact]\nkind = \"exec\"\n\
+         argv = [\"sh\", \"-c\", \"sleep 2; tr a-z A-Z\"]\n[limits]\nmemory_mib = 2048\n\
+         [instances]\nmin = 1\nmax = 1\n",
+    );
+    node.host().deploy(slow).await.unwrap();
+    let pid = node.info_of("/sf/slow").await.instances[0].id.clone();
+
+    let consumer = node.client.clone();
+    let request = tokio::spawn(async move {
+        let opts = FetchOptions {
+            lifetime_ms: 3500,
+            max_retries: 3,
+            ..FetchOptions::default()
+        };
+        let chain = FunctionChain::new(["/sf/slow".parse::<Name>().unwrap()]).unwrap();
+        consumer
+            .fetch(&"/data/slow".parse().unwrap(), Some(chain), &opts)
+            .await
+            .map(|(_, c)| c)
+    });
+    // Kill it once the request has reached it.
+    eventually(5, "the request to reach the instance", || async {
+        node.info_of("/sf/slow")
+            .await
+            .instances
+            .first()
+            .is_some_and(|i| i.requests >= 1)
+    })
+    .await;
+    let killed = Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    assert!(killed.success());
+
+    let out = request.await.unwrap().unwrap();
+    assert_eq!(out.as_ref(), b"HELLO /DATA/SLOW");
+    let s = node.stats_of("/sf/slow").await;
+    assert_eq!(s.crashes, 1);
+    assert_eq!(s.restarts, 1);
+    let info = node.info_of("/sf/slow").await;
+    assert_eq!(info.instances.len(), 1);
+    assert_ne!(info.instances[0].id, pid, "a new process");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_load() {
+    let node = Node::start("spread").await;
+    node.host()
+        .deploy(upper("/sf/lb", 2, 2, 300))
+        .await
+        .unwrap();
+    let info = node.info_of("/sf/lb").await;
+    assert_eq!(info.instances.len(), 2);
+    assert_eq!(node.next_hops("/sf/lb").await.len(), 2);
+    for k in 0..6 {
+        let out = node
+            .fetch(&format!("/data/{k}"), "/sf/lb", &FetchOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(out, format!("HELLO /DATA/{k}").as_bytes());
+    }
+    eventually(5, "both instances to have served", || async {
+        let info = node.info_of("/sf/lb").await;
+        info.instances.iter().all(|i| i.requests >= 2)
+    })
+    .await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_commands_are_refused_with_a_reason() {
+    let node = Node::start("bad").await;
+    let resp = protocol::command(&node.client, "deploy", Bytes::from("name = 3"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status_code, status_code::BAD_PARAMETERS);
+    assert!(
+        resp.status_text
+            .as_str()
+            .contains("invalid SF specification"),
+        "{}",
+        resp.status_text
+    );
+    let bad_limits = "name = \"/sf/x\"\n[artifact]\nkind = \"builtin\"\nfunction = \"upper\"\n\
+                      [instances]\nmin = 3\nmax = 1\n";
+    let resp = protocol::command(&node.client, "deploy", Bytes::from(bad_limits))
+        .await
+        .unwrap();
+    assert_eq!(resp.status_code, status_code::BAD_PARAMETERS);
+    assert!(
+        resp.status_text.as_str().contains("min"),
+        "{}",
+        resp.status_text
+    );
+    let resp = protocol::command(&node.client, "undeploy", Bytes::from("/sf/none"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status_code, status_code::NOT_FOUND);
+
+    // Deploy through the CLI, twice: the second is a conflict.
+    let file = node._dir.0.join("up.toml");
+    std::fs::write(
+        &file,
+        "name = \"/sf/cli\"\nbackend = \"process\"\n[artifact]\nkind = \"builtin\"\n\
+         function = \"upper\"\n[limits]\nmemory_mib = 2048\n",
+    )
+    .unwrap();
+    let uri = node.uri.clone();
+    let f = file.display().to_string();
+    let (ok, text) = tokio::task::spawn_blocking(move || {
+        let first = nfwd(&uri, &["sf", "deploy", &f]);
+        let second = nfwd(&uri, &["sf", "deploy", &f]);
+        assert!(first.0, "{}", first.1);
+        second
+    })
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(
+        text.contains("409") && text.contains("already deployed"),
+        "{text}"
+    );
+    assert_eq!(node.info_of("/sf/cli").await.state, "idle");
+    node.stop().await;
+}
