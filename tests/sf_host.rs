@@ -234,6 +234,11 @@ async fn warm_instance_serves_a_chain_and_undeploy_removes_everything() {
     let stats: Vec<SfStats> = serde_json_from(&text);
     assert_eq!(stats[0].instances, 1);
     assert!(stats[0].requests >= 1, "{text}");
+    // The instance's own runtime counters, asked through its instance route.
+    assert_eq!(stats[0].runtime.len(), 1, "{text}");
+    assert_eq!(stats[0].runtime[0]["requests"].as_u64(), Some(1), "{text}");
+    assert_eq!(stats[0].errors, 0);
+    assert!(stats[0].latency_p50_ms.is_some(), "{text}");
     let uri = node.uri.clone();
     let (ok, text) = tokio::task::spawn_blocking(move || nfwd(&uri, &["sf", "logs", "/sf/up"]))
         .await
@@ -389,6 +394,16 @@ async fn two_instances_share_the_load() {
         info.instances.iter().all(|i| i.requests >= 2)
     })
     .await;
+    // Both runtimes saw requests, and together all six.
+    let s = node.stats_of("/sf/lb").await;
+    assert_eq!(s.runtime.len(), 2, "{s:?}");
+    let per: Vec<u64> = s
+        .runtime
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .collect();
+    assert!(per.iter().all(|&n| n >= 1), "{per:?}");
+    assert_eq!(per.iter().sum::<u64>(), 6, "{per:?}");
     node.stop().await;
 }
 
@@ -447,4 +462,55 @@ async fn bad_commands_are_refused_with_a_reason() {
     );
     assert_eq!(node.info_of("/sf/cli").await.state, "idle");
     node.stop().await;
+}
+
+#[test]
+fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("nfwd-sfhost-start-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    let _guard = Dir(dir.clone());
+    std::fs::write(
+        dir.join("specs/boot.toml"),
+        "name = \"/sf/boot\"\nbackend = \"process\"\n[artifact]\nkind = \"builtin\"\n\
+         function = \"reverse\"\n[limits]\nmemory_mib = 2048\n[instances]\nmin = 1\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("specs/ignored.txt"), "not a spec").unwrap();
+    let sock = dir.join("nfwd.sock");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--tcp", "", "--udp", "", "--sf-host", "--unix"])
+        .arg(&sock)
+        .arg("--sf-specs")
+        .arg(dir.join("specs"))
+        .env("NFWD_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let uri = format!("unix://{}", sock.display());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        let (ok, text) = nfwd(&uri, &["sf", "list", "--json"]);
+        if ok && let Some(start) = text.find('[') {
+            let list: Vec<SfInfo> = protocol::parse_list(&text[start..]).unwrap();
+            if let Some(i) = list
+                .iter()
+                .find(|s| s.name == "/sf/boot")
+                .and_then(|s| s.instances.first())
+            {
+                break i.id.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "no instance of /sf/boot: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(process_alive(&pid));
+    let (ok, text) = nfwd(&uri, &["sf", "stats", "/sf/boot"]);
+    assert!(ok && text.contains("instances 1"), "{text}");
+    let term = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(daemon.wait().unwrap().success());
+    assert!(!process_alive(&pid), "the instance stops with the daemon");
 }

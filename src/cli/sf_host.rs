@@ -213,9 +213,13 @@ pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
                 "  crashes {}  restarts {}  idle stops {}  scale-outs {}",
                 s.crashes, s.restarts, s.idle_stops, s.scale_outs
             );
-            if let Some(r) = &s.runtime {
-                println!("  runtime {r}");
-            }
+            let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
+            println!(
+                "  errors {}  latency p50 {} ms  p99 {} ms",
+                s.errors,
+                opt(s.latency_p50_ms),
+                opt(s.latency_p99_ms)
+            );
         }
         Ok(())
     })

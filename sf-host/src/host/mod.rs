@@ -23,9 +23,11 @@
 //!   instance stayed up 30 s) while fewer than `min` run; an on-demand SF left without
 //!   instances goes back to its placeholder instead.
 //!
-//! Counters per SF come from the forwarder's per-face counters (`faces/list`) of each
-//! instance's face — the same for every backend — plus the runtime's `F/32=stats` when one
-//! instance runs.
+//! Counters per SF: requests, answers, Nacks and activity come from the forwarder's per-face
+//! counters (`faces/list`) of each instance's face — the same for every backend, and true
+//! even for an instance that is hung; errors and latency come from each instance's runtime
+//! (`F/32=instance/<id>/32=stats`, asked when stats are requested; those Interests are
+//! subtracted from the activity).
 
 pub mod protocol;
 
@@ -70,7 +72,8 @@ const LOG_LINES: usize = 200;
 pub struct HostOptions {
     /// The `nfwd` binary process instances run. Default: the current executable.
     pub nfwd_bin: Option<PathBuf>,
-    /// A statically linked `nfwd` for Docker images. Without it `auto` never picks Docker.
+    /// A statically linked `nfwd` for Docker images. Default: `nfwd_bin` if it is static;
+    /// without a static binary `auto` never picks Docker.
     pub docker_binary: Option<PathBuf>,
     /// Owner label of Docker objects (unique per host). Default `nfwd-<pid>`.
     pub docker_owner: Option<String>,
@@ -343,7 +346,18 @@ impl Inner {
     async fn docker(&self) -> Option<&DockerBackend> {
         self.docker
             .get_or_init(|| async {
-                let binary = self.options.docker_binary.clone()?;
+                // Images need a statically linked nfwd: the configured one, else our own
+                // binary if it is static.
+                let binary = match &self.options.docker_binary {
+                    Some(b) => b.clone(),
+                    None => {
+                        let own = self.process.options().nfwd_bin.clone();
+                        if !crate::docker::is_static_elf(&own).unwrap_or(false) {
+                            return None;
+                        }
+                        own
+                    }
+                };
                 if !crate::docker::engine_available().await {
                     return None;
                 }
@@ -364,7 +378,7 @@ impl Inner {
             .as_ref()
     }
 
-    /// `auto`: Docker when an engine answers and a static binary for images is configured,
+    /// `auto`: Docker when an engine answers and a static nfwd binary for images is at hand,
     /// else processes.
     async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
         match spec.backend {
@@ -987,17 +1001,43 @@ impl Inner {
         let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
         let mut out = Vec::with_capacity(sfs.len());
         for sf in sfs {
-            let instances = sf.life.lock().await.instances.len();
-            let runtime = if instances == 1 {
+            let indices: Vec<u32> = sf
+                .life
+                .lock()
+                .await
+                .instances
+                .iter()
+                .map(|i| i.handle.index)
+                .collect();
+            let mut runtime = Vec::with_capacity(indices.len());
+            for &index in &indices {
                 sf.probes.fetch_add(1, Ordering::AcqRel);
-                self.runtime_stats(&sf.name).await
-            } else {
-                None
-            };
+                if let Some(v) = self.runtime_stats(&sf, index).await {
+                    runtime.push(v);
+                }
+            }
+            let num = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+            let errors = runtime
+                .iter()
+                .filter_map(|v| v.get("errors").and_then(serde_json::Value::as_object))
+                .flat_map(|o| o.values().filter_map(serde_json::Value::as_u64))
+                .sum();
+            let weights: f64 = runtime.iter().filter_map(|v| num(v, "computed")).sum();
+            let latency_p50_ms = (weights > 0.0).then(|| {
+                runtime
+                    .iter()
+                    .filter_map(|v| Some(num(v, "latency_p50_ms")? * num(v, "computed")?))
+                    .sum::<f64>()
+                    / weights
+            });
+            let latency_p99_ms = runtime
+                .iter()
+                .filter_map(|v| num(v, "latency_p99_ms"))
+                .reduce(f64::max);
             let c = lock(&sf.counters);
             out.push(SfStats {
                 name: sf.spec.name.clone(),
-                instances,
+                instances: indices.len(),
                 starts: c.starts,
                 cold_starts: c.cold_starts,
                 last_cold_start_ms: c.last_cold_start_ms,
@@ -1011,17 +1051,28 @@ impl Inner {
                 nacks: c.nacks,
                 held: c.held,
                 held_failed: c.held_failed,
+                errors,
+                latency_p50_ms,
+                latency_p99_ms,
                 runtime,
             });
         }
         out
     }
 
-    /// The runtime's `F/32=stats` JSON (one attempt, short lifetime; `None` if it does not
-    /// answer in time).
-    async fn runtime_stats(&self, f: &Name) -> Option<serde_json::Value> {
-        let stats = nfwd_tlv::Component::new(32, b"stats").ok()?;
-        let interest = InterestBuilder::new(f.append(&stats))
+    /// Instance `index`'s runtime counters from `F/32=instance/<id>/32=stats` (routed to that
+    /// instance alone; one attempt, short lifetime; `None` if it does not answer in time).
+    async fn runtime_stats(&self, sf: &Sf, index: u32) -> Option<serde_json::Value> {
+        let id = match sf.kind {
+            Kind::Process => crate::process::instance_id(&sf.spec, index),
+            Kind::Docker => self.docker().await?.container_name(&sf.spec, index),
+        };
+        let name = sf
+            .name
+            .append(&nfwd_tlv::Component::new(32, b"instance").ok()?)
+            .append_generic(id.as_bytes())
+            .append(&nfwd_tlv::Component::new(32, b"stats").ok()?);
+        let interest = InterestBuilder::new(name)
             .must_be_fresh(true)
             .lifetime_ms(500)
             .build()

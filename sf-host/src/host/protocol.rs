@@ -102,9 +102,16 @@ pub struct SfStats {
     pub held: u64,
     /// Held Interests that could not be answered (start failed or no result).
     pub held_failed: u64,
-    /// The SF runtime's own counters (errors by kind, latency percentiles) when exactly one
-    /// instance runs, as its `F/32=stats` dataset reports them; `null` otherwise.
-    pub runtime: Option<serde_json::Value>,
+    /// Error Data the running instances produced (sum of their runtimes' `errors`).
+    pub errors: u64,
+    /// Median computation latency, ms: the running instances' medians weighted by their
+    /// computations (`None` before any).
+    pub latency_p50_ms: Option<f64>,
+    /// Worst 99th percentile among the running instances, ms.
+    pub latency_p99_ms: Option<f64>,
+    /// Each running instance's own counters, as its `F/32=instance/<id>/32=stats` dataset
+    /// reports them (instances that did not answer within 500 ms are missing).
+    pub runtime: Vec<serde_json::Value>,
 }
 
 fn now_ms() -> u64 {
@@ -157,6 +164,11 @@ pub async fn dataset(client: &Client, name: &Name) -> Result<Bytes> {
 pub async fn list(client: &Client) -> Result<Vec<SfInfo>> {
     let content = dataset(client, &name_of("list")).await?;
     serde_json::from_slice(&content).map_err(|e| Error::Spec(format!("list dataset: {e}")))
+}
+
+/// Parses the JSON of the `list` dataset (as `nfwd sf list --json` prints it).
+pub fn parse_list(json: &str) -> Result<Vec<SfInfo>> {
+    serde_json::from_str(json).map_err(|e| Error::Spec(format!("list dataset: {e}")))
 }
 
 /// Parses the JSON of the `stats` dataset (as `nfwd sf stats --json` prints it).
