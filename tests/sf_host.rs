@@ -514,3 +514,41 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
     assert!(daemon.wait().unwrap().success());
     assert!(!process_alive(&pid), "the instance stops with the daemon");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_instances_scale_out_up_to_max() {
+    let node = Node::start("scale").await;
+    let slow = spec(
+        "name = \"/sf/busy\"\nbackend = \"process\"\nconcurrency = 1\n[artifact]\n\
+         kind = \"exec\"\nargv = [\"sh\", \"-c\", \"sleep 1; tr a-z A-Z\"]\n[limits]\n\
+         memory_mib = 2048\n[instances]\nmin = 1\nmax = 2\n",
+    );
+    node.host().deploy(slow).await.unwrap();
+    let mut requests = Vec::new();
+    for k in 0..4 {
+        let consumer = node.client.clone();
+        requests.push(tokio::spawn(async move {
+            let opts = FetchOptions {
+                lifetime_ms: 3000,
+                max_retries: 4,
+                ..FetchOptions::default()
+            };
+            let chain = FunctionChain::new(["/sf/busy".parse::<Name>().unwrap()]).unwrap();
+            consumer
+                .fetch(&format!("/data/b{k}").parse().unwrap(), Some(chain), &opts)
+                .await
+                .map(|(_, c)| c)
+        }));
+    }
+    eventually(10, "a second instance", || async {
+        node.stats_of("/sf/busy").await.scale_outs == 1
+    })
+    .await;
+    for (k, r) in requests.into_iter().enumerate() {
+        let out = r.await.unwrap().unwrap();
+        assert_eq!(out, format!("HELLO /DATA/B{k}").as_bytes());
+    }
+    let s = node.stats_of("/sf/busy").await;
+    assert_eq!(s.instances, 2, "never more than max");
+    node.stop().await;
+}
