@@ -66,6 +66,11 @@ const MAX_SFS: usize = 1024;
 const KEPT_PUBLICATIONS: usize = 16;
 /// Lines returned by the logs dataset.
 const LOG_LINES: usize = 200;
+/// Interests held at once per SF during a cold start; more are refused with Nack Congestion
+/// (the consumer retransmits).
+const MAX_HELD: usize = 1024;
+/// Management requests handled at once; more wait in the client's bounded listener queue.
+const MAX_MGMT: usize = 32;
 
 /// How the host runs.
 #[derive(Debug, Clone)]
@@ -187,6 +192,8 @@ struct Sf {
     /// `F/32=stats` Interests the host sent since the last poll: they are not requests and
     /// must not keep an instance from idling.
     probes: AtomicU64,
+    /// Bounds the Interests held at once.
+    holding: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug)]
@@ -246,12 +253,19 @@ impl SfHost {
         let prefix: Name = protocol::PREFIX.parse()?;
         let mut incoming = client.listen(prefix).await?;
         let weak = Arc::downgrade(&inner);
+        let permits = Arc::new(tokio::sync::Semaphore::new(MAX_MGMT));
         let server = tokio::spawn(async move {
             while let Some(req) = incoming.next().await {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    return;
+                };
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
-                tokio::spawn(async move { inner.serve_management(req).await });
+                tokio::spawn(async move {
+                    inner.serve_management(req).await;
+                    drop(permit);
+                });
             }
         });
         let weak = Arc::downgrade(&inner);
@@ -526,6 +540,7 @@ impl Inner {
             counters: Mutex::new(Counters::default()),
             placeholder,
             probes: AtomicU64::new(0),
+            holding: Arc::new(tokio::sync::Semaphore::new(MAX_HELD)),
         });
         {
             let mut sfs = self.sfs.lock().await;
@@ -689,7 +704,14 @@ impl Inner {
                 let (Some(inner), Some(sf)) = (weak.upgrade(), sf.upgrade()) else {
                     return;
                 };
-                tokio::spawn(async move { inner.hold(&sf, req).await });
+                let Ok(permit) = Arc::clone(&sf.holding).try_acquire_owned() else {
+                    let _ = req.reply(Reply::Nack(NackReason::Congestion)).await;
+                    continue;
+                };
+                tokio::spawn(async move {
+                    inner.hold(&sf, req).await;
+                    drop(permit);
+                });
             }
         })
     }
