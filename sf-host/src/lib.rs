@@ -10,6 +10,7 @@
 //! - [`functions`]: the built-in example SFs.
 
 pub mod backend;
+pub mod docker;
 pub mod error;
 pub mod spec;
 pub mod process;

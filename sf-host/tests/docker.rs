@@ -1,0 +1,401 @@
+//! The Docker backend against the real local engine (no registry: every image is built here
+//! `FROM scratch` around the statically linked `nfwd`).
+//!
+//! Without an engine the tests print why and pass, except under `CI`, where they fail. The
+//! static binary is built once, in `target/static-sf` (reused between runs). Each test has its
+//! own owner label; a guard removes that owner's containers and images when the test ends,
+//! whether it passed or not.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::{InspectContainerOptions, KillContainerOptions};
+use nfwd_forwarder::client::{Client, FetchOptions, Reply, answer_data};
+use nfwd_forwarder::config::Config;
+use nfwd_forwarder::driver::Daemon;
+use nfwd_sf_host::backend::{Backend, ForwarderAccess, InstanceStatus, Prepared};
+use nfwd_sf_host::docker::{
+    DockerBackend, DockerOptions, InstanceEventKind, LABEL_OWNER, LABEL_SF, build_static_nfwd,
+    engine_available, is_static_elf,
+};
+use nfwd_sf_host::spec::SfSpec;
+use nfwd_tlv::{FunctionChain, Interest, Name, Signer};
+
+/// The static `nfwd`, built once per test process (and by cargo only when the tree changed).
+fn static_nfwd() -> PathBuf {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            let t = Instant::now();
+            let r = build_static_nfwd(root, &root.join("target").join("static-sf"))
+                .map_err(|e| e.to_string());
+            eprintln!("static nfwd ready in {:.1} s", t.elapsed().as_secs_f64());
+            r
+        })
+        .clone()
+        .unwrap()
+}
+
+/// Removes everything of one owner on drop (on a thread of its own: drop cannot await).
+struct Owned(String);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let owner = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let b = DockerBackend::connect(DockerOptions::new("/nonexistent", owner))
+                    .await
+                    .unwrap();
+                let (c, i) = b.remove_owned().await.unwrap();
+                eprintln!("cleanup: removed {c} containers, {i} images");
+            });
+        })
+        .join();
+    }
+}
+
+/// The backend for one test, or None (after saying why) when there is no engine outside CI.
+async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
+    if !engine_available().await {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Docker engine required under CI ({test}): none answers on the local socket"
+        );
+        eprintln!("skipping {test}: no Docker engine answers on the local socket");
+        return None;
+    }
+    let binary = tokio::task::spawn_blocking(static_nfwd).await.unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let owner = format!("t{}-{test}-{nanos:x}", std::process::id());
+    let guard = Owned(owner.clone());
+    let backend = DockerBackend::connect(DockerOptions::new(binary, owner))
+        .await
+        .unwrap();
+    Some((backend, guard))
+}
+
+fn upper_spec() -> SfSpec {
+    SfSpec::from_toml(
+        "name = \"/sf/upper\"\nversion = \"1.0\"\n[artifact]\nkind = \"builtin\"\nfunction = \"upper\"\n\
+         [limits]\ncpus = 0.5\nmemory_mib = 64\n",
+    )
+    .unwrap()
+}
+
+/// Polls `status` until it is not Running, for at most `limit`.
+async fn wait_exit(b: &DockerBackend, id: &str, limit: Duration) -> InstanceStatus {
+    let handle = handle(id);
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = b.status(&handle).await.unwrap();
+        if s != InstanceStatus::Running || Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn handle(id: &str) -> nfwd_sf_host::backend::InstanceHandle {
+    nfwd_sf_host::backend::InstanceHandle {
+        backend: "docker",
+        id: id.to_string(),
+        sf: "/sf/upper".into(),
+        index: 0,
+    }
+}
+
+/// Runs `/nfwd ARGS` to completion in a container of `spec`'s image; its exit status and
+/// output.
+async fn run_once(
+    b: &DockerBackend,
+    spec: &SfSpec,
+    name: &str,
+    args: &[&str],
+) -> (InstanceStatus, String) {
+    let tag = b.image_tag(spec).await.unwrap();
+    let name = format!("{name}-{}", b.options().owner);
+    let id = b
+        .run_container(
+            &tag,
+            &name,
+            args.iter().map(ToString::to_string).collect(),
+            spec,
+            None,
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    let status = wait_exit(b, &id, Duration::from_secs(30)).await;
+    let logs = b.logs(&handle(&id), 100).await.unwrap();
+    b.stop(&handle(&id)).await.unwrap();
+    (status, logs)
+}
+
+#[tokio::test]
+async fn prepare_builds_from_scratch_then_finds_the_image() {
+    let Some((b, _guard)) = setup("prepare").await else {
+        return;
+    };
+    let spec = upper_spec();
+    assert!(is_static_elf(&b.options().binary).unwrap());
+    let t = Instant::now();
+    assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::Fetched);
+    let built = t.elapsed();
+    let t = Instant::now();
+    assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::AlreadyPresent);
+    let found = t.elapsed();
+    let tag = b.image_tag(&spec).await.unwrap();
+    assert!(tag.starts_with("nfwd-sf-upper:1-0-"), "{tag}");
+    let size = b.image_size(&tag).await.unwrap().unwrap();
+    let binary = std::fs::metadata(&b.options().binary).unwrap().len();
+    eprintln!(
+        "image {tag}: built in {} ms, found in {} ms; binary {binary} bytes, image {size} bytes",
+        built.as_millis(),
+        found.as_millis()
+    );
+    assert!(size >= i64::try_from(binary).unwrap());
+    let images = b.images().await.unwrap();
+    assert_eq!(images, vec![("/sf/upper".to_string(), tag)]);
+}
+
+#[tokio::test]
+async fn a_container_from_scratch_runs_to_completion() {
+    let Some((b, _guard)) = setup("version").await else {
+        return;
+    };
+    let spec = upper_spec();
+    b.prepare(&spec).await.unwrap();
+    let (status, logs) = run_once(&b, &spec, "version", &["--version"]).await;
+    assert_eq!(status, InstanceStatus::Exited(Some(0)), "{logs}");
+    assert!(logs.contains("nfwd"), "{logs}");
+}
+
+#[tokio::test]
+async fn an_instance_is_confined_and_stop_removes_it() {
+    let Some((b, _guard)) = setup("confined").await else {
+        return;
+    };
+    let spec = upper_spec();
+    b.prepare(&spec).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = b.image_tag(&spec).await.unwrap();
+    let name = format!("confined-{}", b.options().owner);
+    // A long-running nfwd: a forwarder on a socket in the container's tmpfs.
+    let id = b
+        .run_container(
+            &tag,
+            &name,
+            ["start", "--unix", "/tmp/x.sock", "--tcp", "", "--udp", ""]
+                .map(String::from)
+                .to_vec(),
+            &spec,
+            Some(dir.path()),
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    let info = b
+        .client()
+        .inspect_container(&id, None::<InspectContainerOptions>)
+        .await
+        .unwrap();
+    let hc = info.host_config.unwrap();
+    assert_eq!(hc.nano_cpus, Some(500_000_000));
+    assert_eq!(hc.memory, Some(64 * 1024 * 1024));
+    assert_eq!(hc.readonly_rootfs, Some(true));
+    assert_eq!(hc.network_mode.as_deref(), Some("none"));
+    assert_eq!(hc.init, Some(true));
+    let labels = info.config.unwrap().labels.unwrap();
+    assert_eq!(labels.get(LABEL_OWNER), Some(&b.options().owner));
+    assert_eq!(labels.get(LABEL_SF).map(String::as_str), Some("/sf/upper"));
+    // Running, and still running a moment later (it is a daemon, not a one-shot).
+    let h = handle(&id);
+    assert_eq!(b.status(&h).await.unwrap(), InstanceStatus::Running);
+    let status = wait_exit(&b, &id, Duration::from_millis(500)).await;
+    assert_eq!(
+        status,
+        InstanceStatus::Running,
+        "{}",
+        b.logs(&h, 50).await.unwrap()
+    );
+    b.stop(&h).await.unwrap();
+    assert_eq!(b.status(&h).await.unwrap(), InstanceStatus::Missing);
+    b.stop(&h).await.unwrap(); // idempotent
+}
+
+#[tokio::test]
+async fn a_killed_container_is_reported_on_the_events_channel() {
+    let Some((b, _guard)) = setup("events").await else {
+        return;
+    };
+    let spec = upper_spec();
+    b.prepare(&spec).await.unwrap();
+    let mut events = b.watch_events();
+    let tag = b.image_tag(&spec).await.unwrap();
+    let name = format!("events-{}", b.options().owner);
+    let id = b
+        .run_container(
+            &tag,
+            &name,
+            ["start", "--unix", "/tmp/x.sock", "--tcp", "", "--udp", ""]
+                .map(String::from)
+                .to_vec(),
+            &spec,
+            None,
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    b.client()
+        .kill_container(
+            &id,
+            Some(KillContainerOptions {
+                signal: "SIGKILL".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if e.handle.id == id {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("no die event within 20 s");
+    assert_eq!(event.kind, InstanceEventKind::Died(Some(137)));
+    assert_eq!(event.handle.sf, "/sf/upper");
+    assert_eq!(event.name, name);
+    b.stop(&handle(&id)).await.unwrap();
+}
+
+/// The whole path: a consumer's Interest for `/x` through `/sf/upper`, computed by an SF
+/// container connected to an in-process forwarder through the bind-mounted Unix socket.
+#[tokio::test]
+async fn a_docker_sf_computes_a_chain_end_to_end() {
+    let Some((b, _guard)) = setup("e2e").await else {
+        return;
+    };
+    let spec = upper_spec();
+    let t = Instant::now();
+    b.prepare(&spec).await.unwrap();
+    let prepare_ms = t.elapsed().as_millis();
+    let (status, logs) = run_once(&b, &spec, "functions", &["sf", "functions"]).await;
+    if status != InstanceStatus::Exited(Some(0)) || !logs.contains("upper") {
+        let why = format!("`nfwd sf functions` does not offer `upper` yet: {status:?} {logs}");
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("skipping the end-to-end test: {why}");
+        return;
+    }
+
+    // The forwarder, its socket in a directory the container can enter.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let socket = dir.path().join("nfwd.sock");
+    let mut config = Config::default();
+    config.faces.unix_path = Some(socket.clone());
+    config.faces.tcp_listen = String::new();
+    config.faces.udp_listen = String::new();
+    config.faces.quic_listen = String::new();
+    let daemon = Daemon::start(config).await.unwrap();
+    let uri = format!("unix://{}", socket.display());
+
+    let producer = Client::connect(&uri).await.unwrap();
+    let _serving = producer
+        .serve("/x".parse().unwrap(), |interest: Interest| async move {
+            let content = format!("hello from {}", interest.name());
+            answer_data(
+                &interest,
+                content.into_bytes(),
+                Some(10_000),
+                &Signer::digest_sha256(),
+            )
+            .map_or(Reply::None, Reply::Data)
+        })
+        .await
+        .unwrap();
+    let consumer = Client::connect(&uri).await.unwrap();
+    let chain: FunctionChain = "/sf/upper".parse().unwrap();
+    let opts = FetchOptions {
+        lifetime_ms: 1000,
+        max_retries: 0,
+        ..FetchOptions::default()
+    };
+
+    // Cold start: from the moment the host would react to the first Interest (start the
+    // instance) to the first result.
+    let access = ForwarderAccess {
+        unix_socket: socket.clone(),
+    };
+    let t0 = Instant::now();
+    let instance = b.start(&spec, 0, &access).await.unwrap();
+    let started = t0.elapsed();
+    let name: Name = "/x/a".parse().unwrap();
+    let deadline = t0 + Duration::from_secs(30);
+    let (got, content) = loop {
+        match consumer.fetch(&name, Some(chain.clone()), &opts).await {
+            Ok(r) => break r,
+            Err(e) => {
+                let s = b.status(&instance).await.unwrap();
+                assert!(
+                    Instant::now() < deadline && s == InstanceStatus::Running,
+                    "no result: {e}; instance {s:?}; logs:\n{}",
+                    b.logs(&instance, 50).await.unwrap()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let cold = t0.elapsed();
+    assert_eq!(&content[..], b"HELLO FROM /X/A", "{got}");
+    // Warm: the instance is up; a new name (not in the content store).
+    let t1 = Instant::now();
+    let (_, warm_content) = consumer
+        .fetch(&"/x/b".parse().unwrap(), Some(chain.clone()), &opts)
+        .await
+        .unwrap();
+    let warm = t1.elapsed();
+    assert_eq!(&warm_content[..], b"HELLO FROM /X/B");
+    eprintln!(
+        "docker SF: prepare {prepare_ms} ms; cold start {} ms (container created+started in {} \
+         ms); warm request {:.1} ms",
+        cold.as_millis(),
+        started.as_millis(),
+        warm.as_secs_f64() * 1000.0
+    );
+
+    // The instance carries our labels and the socket mount.
+    let info = b
+        .client()
+        .inspect_container(&instance.id, None::<InspectContainerOptions>)
+        .await
+        .unwrap();
+    let mounts = info.mounts.unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.destination.as_deref() == Some("/run/nfwd") && m.rw == Some(false)),
+        "{mounts:?}"
+    );
+    b.stop(&instance).await.unwrap();
+    assert_eq!(b.status(&instance).await.unwrap(), InstanceStatus::Missing);
+    daemon.shutdown().await.unwrap();
+}
