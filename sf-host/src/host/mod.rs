@@ -71,6 +71,8 @@ const LOG_LINES: usize = 200;
 const MAX_HELD: usize = 1024;
 /// Management requests handled at once; more wait in the client's bounded listener queue.
 const MAX_MGMT: usize = 32;
+/// Longest a report waits for an SF's lifecycle lock before calling the SF busy.
+const BUSY_WAIT: Duration = Duration::from_millis(500);
 
 /// How the host runs.
 #[derive(Debug, Clone)]
@@ -152,7 +154,6 @@ struct Life {
     restarts: Vec<Instant>,
     /// Consecutive crashes (backoff exponent).
     failures: u32,
-    starting: bool,
 }
 
 #[derive(Debug, Default)]
@@ -607,19 +608,9 @@ impl Inner {
         }
         // Faces already routed for the function (e.g. a remote route) are not the new one.
         known.extend(self.next_hops(&sf.name).await.unwrap_or_default());
-        life.starting = true;
-        let handle = self.b_start(sf.kind, &sf.spec, index).await;
-        let handle = match handle {
-            Ok(h) => h,
-            Err(e) => {
-                life.starting = false;
-                return Err(e);
-            }
-        };
+        let handle = self.b_start(sf.kind, &sf.spec, index).await?;
         lock(&sf.counters).starts += 1;
-        let face = self.wait_ready(sf, &handle, &known).await;
-        life.starting = false;
-        let face = match face {
+        let face = match self.wait_ready(sf, &handle, &known).await {
             Ok(f) => f,
             Err(e) => {
                 let _ = self.b_stop(sf.kind, &handle).await;
@@ -982,17 +973,7 @@ impl Inner {
         let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
         let mut out = Vec::with_capacity(sfs.len());
         for sf in sfs {
-            let life = sf.life.lock().await;
-            let state = if !life.instances.is_empty() {
-                "running"
-            } else if life.starting {
-                "starting"
-            } else if !life.restarts.is_empty() {
-                "restarting"
-            } else {
-                "idle"
-            };
-            out.push(SfInfo {
+            let info = |state: &str, instances: Vec<InstanceInfo>| SfInfo {
                 name: sf.spec.name.clone(),
                 version: sf.spec.version.clone(),
                 backend: match sf.kind {
@@ -1003,8 +984,24 @@ impl Inner {
                 max: sf.spec.instances.max,
                 idle_stop_s: sf.spec.instances.idle_stop_s,
                 state: state.into(),
-                instances: life
-                    .instances
+                instances,
+            };
+            // Starting or stopping an instance holds the SF's lifecycle lock for as long as
+            // that takes; report the SF as busy rather than delaying the whole dataset.
+            let Ok(life) = tokio::time::timeout(BUSY_WAIT, sf.life.lock()).await else {
+                out.push(info("starting", Vec::new()));
+                continue;
+            };
+            let state = if !life.instances.is_empty() {
+                "running"
+            } else if !life.restarts.is_empty() {
+                "restarting"
+            } else {
+                "idle"
+            };
+            out.push(info(
+                state,
+                life.instances
                     .iter()
                     .map(|i| InstanceInfo {
                         index: i.handle.index,
@@ -1014,7 +1011,7 @@ impl Inner {
                         requests: i.seen.out_interests,
                     })
                     .collect(),
-            });
+            ));
         }
         out
     }
@@ -1023,14 +1020,11 @@ impl Inner {
         let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
         let mut out = Vec::with_capacity(sfs.len());
         for sf in sfs {
-            let indices: Vec<u32> = sf
-                .life
-                .lock()
-                .await
-                .instances
-                .iter()
-                .map(|i| i.handle.index)
-                .collect();
+            let indices: Vec<u32> = match tokio::time::timeout(BUSY_WAIT, sf.life.lock()).await {
+                Ok(life) => life.instances.iter().map(|i| i.handle.index).collect(),
+                // Busy starting or stopping: counters without the runtimes' figures.
+                Err(_) => Vec::new(),
+            };
             let mut runtime = Vec::with_capacity(indices.len());
             for &index in &indices {
                 sf.probes.fetch_add(1, Ordering::AcqRel);

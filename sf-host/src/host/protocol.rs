@@ -62,8 +62,9 @@ pub struct SfInfo {
     pub max: usize,
     /// Idle period before an instance stops.
     pub idle_stop_s: u64,
-    /// `running` (instances up), `idle` (none; the next Interest starts one), `starting`,
-    /// `restarting` (waiting for a crashed instance's backoff).
+    /// `running` (instances up), `idle` (none; the next Interest starts one), `starting` (an
+    /// instance is being started or stopped; `instances` then empty), `restarting` (waiting
+    /// for a crashed instance's backoff).
     pub state: String,
     /// Running instances.
     pub instances: Vec<InstanceInfo>,
