@@ -82,7 +82,16 @@ impl Forwarder {
         match fragment.first().map(|&b| u32::from(b)) {
             Some(tt::INTEREST) => match Interest::decode(fragment) {
                 Ok(interest) => match lp.nack {
-                    Some(reason) => self.incoming_nack(now, face, &interest, reason, out),
+                    Some(reason) => {
+                        self.incoming_nack(
+                            now,
+                            face,
+                            &interest,
+                            reason,
+                            fields.pit_token.as_ref(),
+                            out,
+                        );
+                    }
                     None => self.incoming_interest(now, face, interest, &fields, out),
                 },
                 Err(_) => self.malformed(face),
@@ -651,6 +660,7 @@ impl Forwarder {
         face: FaceId,
         interest: &Interest,
         reason: NackReason,
+        token: Option<&Bytes>,
         out: &mut Vec<Action>,
     ) {
         self.counters.in_nacks += 1;
@@ -658,14 +668,33 @@ impl Forwarder {
             return;
         };
         state.counters.in_nacks += 1;
-        let name_hashes = interest.name().prefix_hashes(&self.hasher);
-        let chash = chain_hash(&self.hasher, interest.function_chain());
-        let nc = combine(name_hashes[interest.name().len()], chash);
-        let key = pit::key_hash(nc, interest.can_be_prefix(), interest.must_be_fresh());
-        let Some(id) = self.pit.find(interest, key) else {
+        // The PIT token we attached names the entry. It is also the only way to find the entry
+        // of a Nack from an SF: the Interest it carries is the one we sent, with the function
+        // popped, so it no longer has the entry's key.
+        let by_token = token
+            .and_then(|t| <[u8; 8]>::try_from(t.as_ref()).ok())
+            .map(|t| EntryId::from_u64(u64::from_be_bytes(t)))
+            .filter(|&id| {
+                self.pit.get(id).is_some_and(|e| {
+                    e.name == *interest.name() && e.out_records.iter().any(|r| r.face == face)
+                })
+            });
+        let id = match by_token {
+            Some(id) => id,
+            None => {
+                let name_hashes = interest.name().prefix_hashes(&self.hasher);
+                let chash = chain_hash(&self.hasher, interest.function_chain());
+                let nc = combine(name_hashes[interest.name().len()], chash);
+                let key = pit::key_hash(nc, interest.can_be_prefix(), interest.must_be_fresh());
+                let Some(id) = self.pit.find(interest, key) else {
+                    return;
+                };
+                id
+            }
+        };
+        let Some(strategy) = self.pit.get(id).map(|e| self.strategy_for(&e.interest)) else {
             return;
         };
-        let strategy = self.strategy_for(interest);
         let Some(entry) = self.pit.get_mut(id) else {
             return;
         };

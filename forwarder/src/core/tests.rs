@@ -648,3 +648,32 @@ fn load_balance_takes_the_cheapest_instances_in_turn() {
     );
     only_interest(&acts, remote);
 }
+
+#[test]
+fn a_nack_from_an_sf_finds_its_entry_through_the_pit_token() {
+    // The SF received the Interest with its function popped, and its Nack carries that
+    // Interest: only the PIT token connects it to the pending (chained) entry.
+    let mut net = Net::new();
+    let consumer = net.face("unix://consumer", FaceScope::Local);
+    let sf_a = net.face("unix://sf-a", FaceScope::Local);
+    let sf_b = net.face("unix://sf-b", FaceScope::Local);
+    host(&mut net, "/sf/F1", sf_a);
+    host(&mut net, "/sf/F1", sf_b);
+    let acts = net.recv(
+        consumer,
+        interest("/c").function_chain(chain("/sf/F1")).encode(),
+    );
+    let (popped, lp) = only_interest(&acts, sf_a);
+    assert!(popped.function_chain().is_none());
+    let busy = LpPacket::nack(NackReason::Congestion, popped.wire().clone()).echo_pit_token(&lp);
+    let acts = net.recv(sf_a, busy.encode());
+    let (retry, lp_b) = only_interest(&acts, sf_b);
+    assert!(
+        retry.function_chain().is_none(),
+        "the other instance gets it, popped too"
+    );
+    let busy = LpPacket::nack(NackReason::Congestion, retry.wire().clone()).echo_pit_token(&lp_b);
+    let acts = net.recv(sf_b, busy.encode());
+    assert_eq!(only_nack(&acts, consumer), NackReason::Congestion);
+    assert!(net.fwd.pit().is_empty());
+}
