@@ -5,6 +5,7 @@
 //! same "typical" traffic.
 
 pub mod loadgen;
+pub mod sf_hop;
 
 use bytes::Bytes;
 use nfwd_tlv::{DataBuilder, FunctionChain, InterestBuilder, Name, Signer};

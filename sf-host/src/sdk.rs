@@ -143,6 +143,12 @@ pub trait Function: Send + Sync + 'static {
     /// Computes the output. Must not panic on any input: bad input is
     /// [`FunctionError::Rejected`].
     fn apply(&self, input: Input) -> Result<Output, FunctionError>;
+    /// True for functions that finish in microseconds whatever the input (identity): the
+    /// runtime then calls them on its async worker, saving the hand-off to a blocking thread.
+    /// Such a call cannot be interrupted by the timeout. Default false.
+    fn is_trivial(&self) -> bool {
+        false
+    }
 }
 
 /// The future an [`AsyncFunction`] returns.

@@ -31,6 +31,9 @@ impl Function for Identity {
     fn apply(&self, input: Input) -> Result<Output, FunctionError> {
         Ok(Output::new(input.content))
     }
+    fn is_trivial(&self) -> bool {
+        true
+    }
 }
 
 pub(super) fn upper_info() -> FunctionInfo {
