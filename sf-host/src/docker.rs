@@ -530,35 +530,45 @@ impl DockerBackend {
     }
 
     fn command(spec: &SfSpec, socket: &str, instance: &str) -> Result<Vec<String>> {
-        let connect = format!("unix://{SOCKET_MOUNT}/{socket}");
-        let mut cmd: Vec<String> = match &spec.artifact {
-            Artifact::Builtin { function } => vec![
-                "sf".into(),
-                "run".into(),
-                "--function".into(),
-                spec.name.clone(),
-                "--builtin".into(),
-                function.clone(),
-            ],
+        let instance_args = [
+            "--connect".to_string(),
+            format!("unix://{SOCKET_MOUNT}/{socket}"),
+            "--instance".into(),
+            instance.into(),
+            "--concurrency".into(),
+            spec.concurrency.to_string(),
+            "--timeout-ms".into(),
+            spec.timeout_ms.to_string(),
+        ];
+        let mut cmd: Vec<String> = vec!["sf".into()];
+        match &spec.artifact {
+            Artifact::Builtin { function } => {
+                cmd.extend([
+                    "run".into(),
+                    "--function".into(),
+                    spec.name.clone(),
+                    "--builtin".into(),
+                    function.clone(),
+                ]);
+                cmd.extend(instance_args);
+            }
             Artifact::Exec { argv } => {
                 exec_executable(argv)?;
-                vec![
-                    "sf".into(),
+                cmd.extend([
                     "exec".into(),
                     "--function".into(),
                     spec.name.clone(),
-                ]
+                    "--input-type".into(),
+                    spec.input_type.clone(),
+                    "--output-type".into(),
+                    spec.output_type.clone(),
+                    "--version".into(),
+                    spec.version.clone(),
+                ]);
+                cmd.extend(instance_args);
+                cmd.push("--".into());
+                cmd.extend(argv.iter().cloned());
             }
-        };
-        cmd.extend([
-            "--connect".into(),
-            connect,
-            "--instance".into(),
-            instance.into(),
-        ]);
-        if let Artifact::Exec { argv } = &spec.artifact {
-            cmd.push("--".into());
-            cmd.extend(argv.iter().cloned());
         }
         Ok(cmd)
     }
@@ -987,7 +997,8 @@ mod tests {
         assert_eq!(sanitise("/sf/upper", 100), "sf-upper");
         assert_eq!(sanitise("/SF//Up per/", 100), "sf-up-per");
         assert_eq!(sanitise("///", 100), "");
-        assert_eq!(sanitise("/abc/def", 5), "abc");
+        assert_eq!(sanitise("/abc/def", 5), "abc-d");
+        assert_eq!(sanitise("/abc/def", 4), "abc");
         assert!(check_label_value("o", "run-1.x_y").is_ok());
         assert!(check_label_value("o", "-x").is_err());
         assert!(check_label_value("o", "a b").is_err());
@@ -1019,7 +1030,7 @@ mod tests {
         assert_eq!(
             cmd.join(" "),
             "sf run --function /sf/upper --builtin upper --connect unix:///run/nfwd/nfwd.sock \
-             --instance c1"
+             --instance c1 --concurrency 4 --timeout-ms 30000"
         );
         let spec = SfSpec::from_toml(
             "name = \"/sf/x\"\n[artifact]\nkind = \"exec\"\nargv = [\"tr\", \"a\", \"b\"]\n",
