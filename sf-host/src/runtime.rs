@@ -360,6 +360,20 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// Removes a computation from the in-flight table however its task ends (a panic, the
+/// runtime shutting down), so that its key is never left blocked: waiters then see the
+/// channel closed and send nothing, and the next retransmission starts afresh.
+struct InFlightGuard {
+    state: Arc<State>,
+    key: Key,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        lock(&self.state.inflight).remove(&self.key);
+    }
+}
+
 /// How many latencies the percentiles are computed over.
 const LATENCY_WINDOW: usize = 1024;
 
@@ -542,6 +556,10 @@ impl State {
         // The computation is its own task: it outlives the Interest that started it, so a
         // retransmission after that Interest expired still finds (and joins) it.
         tokio::spawn(async move {
+            let guard = InFlightGuard {
+                state: Arc::clone(&me),
+                key: key.clone(),
+            };
             let started = Instant::now();
             let outcome = Arc::new(me.compute(&key, &interest).await);
             {
@@ -566,7 +584,7 @@ impl State {
                 cache.insert(CacheKey::Request(key.clone()), Arc::clone(&outcome), now);
             }
             // Cached before leaving the in-flight table, so no Interest finds neither.
-            lock(&me.inflight).remove(&key);
+            drop(guard);
             let _ = tx.send(Some(outcome));
             me.changed.notify_waiters();
         });

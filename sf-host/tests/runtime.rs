@@ -376,6 +376,29 @@ async fn exec_route_runs_commands_and_reports_failures_and_timeouts() {
         n.get("/long", Some("/sf/tr")).await.unwrap(),
         long.to_uppercase()
     );
+    // A Python function, where Python is installed.
+    let python = std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if python {
+        n.exec(
+            "/sf/py-reverse",
+            &[
+                "python3",
+                "-c",
+                "import sys; sys.stdout.write(sys.stdin.read()[::-1])",
+            ],
+            LIMIT,
+        )
+        .await;
+        assert_eq!(
+            n.get("/words", Some("/sf/py-reverse,/sf/tr"))
+                .await
+                .unwrap(),
+            "SDROW EMOS"
+        );
+    }
     let e = app_error(n.get("/words", Some("/sf/false")).await);
     assert_eq!(e["error"], "failed");
     let e = app_error(n.get("/words", Some("/sf/sh-fail")).await);

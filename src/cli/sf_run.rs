@@ -3,8 +3,10 @@
 //!
 //! Both commands serve until SIGTERM or SIGINT (containers run them as PID 1, where SIGTERM
 //! is how Docker stops them) or until the forwarder closes the connection (an error exit, so
-//! a supervisor restarts the instance).
+//! a supervisor restarts the instance). Logs go to stderr, filtered by `NFWD_LOG` (default
+//! `info`).
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,6 +15,7 @@ use nfwd_sf_host::functions::{self, Exec};
 use nfwd_sf_host::runtime::{self, RuntimeOptions};
 use nfwd_sf_host::sdk::{FunctionInfo, Program};
 use nfwd_tlv::Name;
+use tracing_subscriber::EnvFilter;
 
 /// Options shared by `run` and `exec`.
 #[derive(Debug, Args)]
@@ -93,7 +96,24 @@ fn options(name: Option<&str>, a: &InstanceArgs) -> anyhow::Result<RuntimeOption
 
 /// Serves `program` until a termination signal or the connection's end.
 fn serve(program: Program, opts: RuntimeOptions) -> anyhow::Result<()> {
+    // Logs on stderr (the process backend keeps them, Docker collects them); NFWD_LOG as for
+    // `nfwd start`.
+    let filter = std::env::var("NFWD_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_new(&filter).with_context(|| format!("log filter {filter:?}"))?,
+        )
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    // Two async workers are plenty: computations run on the blocking pool, and an instance
+    // shares its node with the forwarder and other instances.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(2);
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()?;
     rt.block_on(async move {
