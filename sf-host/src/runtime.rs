@@ -513,9 +513,6 @@ impl State {
     }
 
     async fn answer(self: &Arc<Self>, interest: &Interest) -> Reply {
-        if self.is_stats_name(interest.name()) {
-            return self.stats_reply(interest);
-        }
         bump(&self.counters.requests);
         let key = Key::of(interest);
         if let Some(o) = self.cached(interest, &key, Instant::now()) {
@@ -889,6 +886,13 @@ pub async fn start_on(
         // The face's client lives as long as the loop: dropping it would close the face.
         let _face = face;
         while let Some(inc) = incoming.next().await {
+            // Stats are answered even when the instance is saturated: that is when whoever
+            // scales instances needs them.
+            if s.is_stats_name(inc.interest().name()) {
+                let reply = s.stats_reply(inc.interest());
+                let _ = inc.reply(reply).await;
+                continue;
+            }
             let Ok(slot) = Arc::clone(&s.waiting).try_acquire_owned() else {
                 bump(&s.counters.refused);
                 let _ = inc.reply(Reply::Nack(NackReason::Congestion)).await;
