@@ -436,3 +436,26 @@ async fn stats_dataset_answers() {
     assert_eq!(n.sfs[i].stats().requests, 1);
     n.shutdown().await;
 }
+
+/// Without a result cache (as when a later segment reaches another instance), segment
+/// Interests `N'/seg=k` are recomputed from the input named `N'`, and the result is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_are_recomputed_when_not_cached() {
+    let mut n = Node::new().await;
+    let text: String = "segment ".repeat(4000);
+    n.publish("/long", text.clone()).await;
+    let program = functions::builtin("upper", &functions::Args::new()).unwrap();
+    let opts = RuntimeOptions {
+        cache_entries: 0,
+        ..n.options("/sf/upper")
+    };
+    let i = n.sf_with(program, opts).await;
+    let out = n.get("/long", Some("/sf/upper")).await.unwrap();
+    assert_eq!(out, text.to_uppercase());
+    // 32000 bytes: 4 segments. The first Interest and the later segments were computed
+    // separately (no cache), segment Interests sharing computations by their name N'.
+    let s = n.sfs[i].stats();
+    assert!(s.computed >= 2, "{s:?}");
+    assert_eq!(s.cached, 0);
+    n.shutdown().await;
+}
