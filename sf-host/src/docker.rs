@@ -2,11 +2,12 @@
 //!
 //! - **Images** are built on this node (`prepare`): `FROM scratch`, the statically linked
 //!   `nfwd` binary at `/nfwd` (the SF runtime, `nfwd sf run|exec`), and for `exec` artifacts
-//!   the executable at its own absolute path. The build context is a tar assembled in memory
-//!   and sent to the classic builder, which never pulls. The tag is
-//!   `nfwd-<sanitised SF name>:<sanitised version>-<12 hex digits>`, the digits hashing the
-//!   binary, the SF name, its version, its artifact and the owner, so a changed binary or
-//!   function gives a new image and an unchanged one is found again (`Prepared::AlreadyPresent`).
+//!   the executable (statically linked, named by an absolute path) at `/sf/exe/<file name>`.
+//!   The build context is a tar assembled in memory and sent to the classic builder, which
+//!   never pulls. The tag is `nfwd-<sanitised SF name>:<sanitised version>-<12 hex digits>`,
+//!   the digits hashing the binary, the SF name, its version, its artifact (and an `exec`
+//!   executable's content) and the owner, so a changed binary or function gives a new image
+//!   and an unchanged one is found again (`Prepared::AlreadyPresent`).
 //! - **Containers** (`start`) run `/nfwd sf run --function F --builtin NAME --connect
 //!   unix:///run/nfwd/<socket> --instance <container name>` with a CPU share (`NanoCpus`), a
 //!   memory limit (swap included), a read-only root filesystem (a small tmpfs at `/tmp`),
@@ -240,9 +241,19 @@ impl DockerBackend {
     /// The image tag of `spec` with this backend's binary and owner.
     pub async fn image_tag(&self, spec: &SfSpec) -> Result<String> {
         let binary = self.binary_hash().await?;
+        let exe_hash = match &spec.artifact {
+            Artifact::Exec { argv } => {
+                let exe = exec_executable(argv)?.to_path_buf();
+                tokio::task::spawn_blocking(move || sha256_file(&exe))
+                    .await
+                    .map_err(|e| Error::Docker(format!("hashing the executable: {e}")))??
+            }
+            Artifact::Builtin { .. } => String::new(),
+        };
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         for part in [
             binary,
+            &exe_hash,
             &spec.name,
             &spec.version,
             &format!("{:?}", spec.artifact),
@@ -455,14 +466,12 @@ impl DockerBackend {
         let mut files: Vec<(String, PathBuf)> = vec![("nfwd".into(), binary.to_path_buf())];
         if let Artifact::Exec { argv } = &spec.artifact {
             let exe = exec_executable(argv)?;
-            if exe != Path::new("/nfwd") {
-                files.push(("exe".into(), exe.to_path_buf()));
-                let _ = writeln!(
-                    dockerfile,
-                    "COPY exe {}",
-                    json_string(&exe.to_string_lossy())
-                );
-            }
+            files.push(("exe".into(), exe.to_path_buf()));
+            let _ = writeln!(
+                dockerfile,
+                "COPY [\"exe\", {}]",
+                json_string(&exec_image_path(exe)?)
+            );
         }
         dockerfile.push_str("ENTRYPOINT [\"/nfwd\"]\n");
         let mut tar = tar::Builder::new(Vec::new());
@@ -553,7 +562,7 @@ impl DockerBackend {
                 cmd.extend(instance_args);
             }
             Artifact::Exec { argv } => {
-                exec_executable(argv)?;
+                let in_image = exec_image_path(exec_executable(argv)?)?;
                 cmd.extend([
                     "exec".into(),
                     "--function".into(),
@@ -567,7 +576,8 @@ impl DockerBackend {
                 ]);
                 cmd.extend(instance_args);
                 cmd.push("--".into());
-                cmd.extend(argv.iter().cloned());
+                cmd.push(in_image);
+                cmd.extend(argv.iter().skip(1).cloned());
             }
         }
         Ok(cmd)
@@ -826,6 +836,19 @@ fn exec_executable(argv: &[String]) -> Result<&Path> {
     Ok(path)
 }
 
+/// Where an `exec` artifact's executable is in the image: `/sf/exe/<file name>` (not at its
+/// host path, which could lie under a mount such as the `/tmp` tmpfs; the file name is kept
+/// for programs that look at their `argv[0]`).
+fn exec_image_path(exe: &Path) -> Result<String> {
+    match exe.file_name().and_then(|n| n.to_str()) {
+        Some(name) if !name.is_empty() => Ok(format!("/sf/exe/{name}")),
+        _ => Err(Error::Spec(format!(
+            "exec artifact {}: needs a UTF-8 file name",
+            exe.display()
+        ))),
+    }
+}
+
 fn ctx(what: &'static str) -> impl FnOnce(BollardError) -> Error {
     move |e| Error::Docker(format!("{what}: {e}"))
 }
@@ -1040,6 +1063,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("absolute path"), "{e}");
+        let spec = SfSpec::from_toml(
+            "name = \"/sf/x\"\n[artifact]\nkind = \"exec\"\nargv = [\"/tmp/bin/tr\", \"a\"]\n",
+        )
+        .unwrap();
+        let cmd = DockerBackend::command(&spec, "s", "c").unwrap();
+        assert!(cmd.join(" ").ends_with(" -- /sf/exe/tr a"), "{cmd:?}");
     }
 
     #[test]

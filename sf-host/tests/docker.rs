@@ -13,13 +13,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{InspectContainerOptions, KillContainerOptions};
-use nfwd_forwarder::client::{Client, FetchOptions, Reply, answer_data};
+use nfwd_forwarder::client::{Client, FetchOptions, Reply, ServeHandle, answer_data};
 use nfwd_forwarder::config::Config;
 use nfwd_forwarder::driver::Daemon;
-use nfwd_sf_host::backend::{Backend, ForwarderAccess, InstanceStatus, Prepared};
+use nfwd_sf_host::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, Prepared};
 use nfwd_sf_host::docker::{
-    DockerBackend, DockerOptions, InstanceEventKind, LABEL_OWNER, LABEL_SF, build_static_nfwd,
-    engine_available, is_static_elf,
+    Backoff, DockerBackend, DockerOptions, InstanceEventKind, LABEL_OWNER, LABEL_SF,
+    build_static_nfwd, engine_available, is_static_elf,
 };
 use nfwd_sf_host::spec::SfSpec;
 use nfwd_tlv::{FunctionChain, Interest, Name, Signer};
@@ -107,8 +107,8 @@ async fn wait_exit(b: &DockerBackend, id: &str, limit: Duration) -> InstanceStat
     }
 }
 
-fn handle(id: &str) -> nfwd_sf_host::backend::InstanceHandle {
-    nfwd_sf_host::backend::InstanceHandle {
+fn handle(id: &str) -> InstanceHandle {
+    InstanceHandle {
         backend: "docker",
         id: id.to_string(),
         sf: "/sf/upper".into(),
@@ -283,6 +283,130 @@ async fn a_killed_container_is_reported_on_the_events_channel() {
     b.stop(&handle(&id)).await.unwrap();
 }
 
+/// A forwarder in this process, its socket in a directory containers can enter (they run
+/// without capabilities, so it must be searchable by others), a producer of `/x/...` answering
+/// `hello from <name>`, and a consumer.
+struct Node {
+    daemon: Daemon,
+    socket: PathBuf,
+    consumer: Client,
+    _producer: (Client, ServeHandle),
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let socket = dir.path().join("nfwd.sock");
+        let mut config = Config::default();
+        config.faces.unix_path = Some(socket.clone());
+        config.faces.tcp_listen = String::new();
+        config.faces.udp_listen = String::new();
+        config.faces.quic_listen = String::new();
+        let daemon = Daemon::start(config).await.unwrap();
+        let uri = format!("unix://{}", socket.display());
+        let producer = Client::connect(&uri).await.unwrap();
+        let serving = producer
+            .serve("/x".parse().unwrap(), |interest: Interest| async move {
+                let content = format!("hello from {}", interest.name());
+                answer_data(
+                    &interest,
+                    content.into_bytes(),
+                    Some(10_000),
+                    &Signer::digest_sha256(),
+                )
+                .map_or(Reply::None, Reply::Data)
+            })
+            .await
+            .unwrap();
+        let consumer = Client::connect(&uri).await.unwrap();
+        Self {
+            daemon,
+            socket,
+            consumer,
+            _producer: (producer, serving),
+            _dir: dir,
+        }
+    }
+
+    /// Fetches `name` through `chain` until a result arrives (the SF may still be starting),
+    /// failing if `instance` stops running or 30 s pass.
+    async fn fetch_until(
+        &self,
+        b: &DockerBackend,
+        instance: &InstanceHandle,
+        name: &str,
+        chain: &str,
+    ) -> bytes::Bytes {
+        let name: Name = name.parse().unwrap();
+        let chain: FunctionChain = chain.parse().unwrap();
+        let opts = FetchOptions {
+            lifetime_ms: 1000,
+            max_retries: 0,
+            ..FetchOptions::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.consumer.fetch(&name, Some(chain.clone()), &opts).await {
+                Ok((_, content)) => return content,
+                Err(e) => {
+                    let s = b.status(instance).await.unwrap();
+                    assert!(
+                        Instant::now() < deadline && s == InstanceStatus::Running,
+                        "no result: {e}; instance {s:?}; logs:\n{}",
+                        b.logs(instance, 50).await.unwrap()
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+}
+
+/// An `exec` artifact: a statically linked executable at an absolute path is put in the image
+/// and wrapped by `nfwd sf exec`; anything else is refused with a reason.
+#[tokio::test]
+async fn an_exec_artifact_runs_from_the_image() {
+    let Some((b, _guard)) = setup("exec").await else {
+        return;
+    };
+    for (argv, needle) in [
+        ("[\"tr\", \"a-z\", \"A-Z\"]", "absolute path"),
+        ("[\"/bin/sh\", \"-c\", \"cat\"]", "statically linked"),
+    ] {
+        let spec = SfSpec::from_toml(&format!(
+            "name = \"/sf/bad\"\n[artifact]\nkind = \"exec\"\nargv = {argv}\n"
+        ))
+        .unwrap();
+        let e = b.prepare(&spec).await.unwrap_err();
+        assert!(matches!(e, nfwd_sf_host::Error::Spec(_)), "{e}");
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+    // The static nfwd is itself a static executable: `nfwd --version` ignores its input and
+    // answers with its version, which makes a function.
+    let exe = b.options().binary.display().to_string();
+    let spec = SfSpec::from_toml(&format!(
+        "name = \"/sf/version\"\noutput_type = \"text/plain\"\n[artifact]\nkind = \"exec\"\n\
+         argv = [{exe:?}, \"--version\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::Fetched);
+    let node = Node::start().await;
+    let access = ForwarderAccess {
+        unix_socket: node.socket.clone(),
+    };
+    let instance = b.start(&spec, 0, &access).await.unwrap();
+    let content = node.fetch_until(&b, &instance, "/x/e", "/sf/version").await;
+    assert!(content.starts_with(b"nfwd "), "{content:?}");
+    b.stop(&instance).await.unwrap();
+    node.daemon.shutdown().await.unwrap();
+}
+
 /// The whole path: a consumer's Interest for `/x` through `/sf/upper`, computed by an SF
 /// container connected to an in-process forwarder through the bind-mounted Unix socket.
 #[tokio::test]
@@ -302,37 +426,9 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
         return;
     }
 
-    // The forwarder, its socket in a directory the container can enter.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let socket = dir.path().join("nfwd.sock");
-    let mut config = Config::default();
-    config.faces.unix_path = Some(socket.clone());
-    config.faces.tcp_listen = String::new();
-    config.faces.udp_listen = String::new();
-    config.faces.quic_listen = String::new();
-    let daemon = Daemon::start(config).await.unwrap();
-    let uri = format!("unix://{}", socket.display());
-
-    let producer = Client::connect(&uri).await.unwrap();
-    let _serving = producer
-        .serve("/x".parse().unwrap(), |interest: Interest| async move {
-            let content = format!("hello from {}", interest.name());
-            answer_data(
-                &interest,
-                content.into_bytes(),
-                Some(10_000),
-                &Signer::digest_sha256(),
-            )
-            .map_or(Reply::None, Reply::Data)
-        })
-        .await
-        .unwrap();
-    let consumer = Client::connect(&uri).await.unwrap();
+    let node = Node::start().await;
+    let consumer = &node.consumer;
+    let socket = node.socket.clone();
     let chain: FunctionChain = "/sf/upper".parse().unwrap();
     let opts = FetchOptions {
         lifetime_ms: 1000,
@@ -341,44 +437,42 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
     };
 
     // Cold start: from the moment the host would react to the first Interest (start the
-    // instance) to the first result.
+    // instance) to the first result at the consumer.
     let access = ForwarderAccess {
         unix_socket: socket.clone(),
     };
-    let t0 = Instant::now();
-    let instance = b.start(&spec, 0, &access).await.unwrap();
-    let started = t0.elapsed();
-    let name: Name = "/x/a".parse().unwrap();
-    let deadline = t0 + Duration::from_secs(30);
-    let (got, content) = loop {
-        match consumer.fetch(&name, Some(chain.clone()), &opts).await {
-            Ok(r) => break r,
-            Err(e) => {
-                let s = b.status(&instance).await.unwrap();
-                assert!(
-                    Instant::now() < deadline && s == InstanceStatus::Running,
-                    "no result: {e}; instance {s:?}; logs:\n{}",
-                    b.logs(&instance, 50).await.unwrap()
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+    let mut events = b.watch_events();
+    let cold_start = async |round: u32| {
+        let t0 = Instant::now();
+        let instance = b.start(&spec, 0, &access).await.unwrap();
+        let started = t0.elapsed();
+        let content = node
+            .fetch_until(&b, &instance, &format!("/x/cold{round}"), "/sf/upper")
+            .await;
+        let cold = t0.elapsed();
+        assert_eq!(
+            &content[..],
+            format!("HELLO FROM /X/COLD{round}").as_bytes()
+        );
+        eprintln!(
+            "docker SF cold start #{round}: {} ms to the first result (container created and \
+             started in {} ms)",
+            cold.as_millis(),
+            started.as_millis()
+        );
+        instance
     };
-    let cold = t0.elapsed();
-    assert_eq!(&content[..], b"HELLO FROM /X/A", "{got}");
+    let instance = cold_start(1).await;
     // Warm: the instance is up; a new name (not in the content store).
     let t1 = Instant::now();
     let (_, warm_content) = consumer
-        .fetch(&"/x/b".parse().unwrap(), Some(chain.clone()), &opts)
+        .fetch(&"/x/warm".parse().unwrap(), Some(chain.clone()), &opts)
         .await
         .unwrap();
     let warm = t1.elapsed();
-    assert_eq!(&warm_content[..], b"HELLO FROM /X/B");
+    assert_eq!(&warm_content[..], b"HELLO FROM /X/WARM");
     eprintln!(
-        "docker SF: prepare {prepare_ms} ms; cold start {} ms (container created+started in {} \
-         ms); warm request {:.1} ms",
-        cold.as_millis(),
-        started.as_millis(),
+        "docker SF: prepare {prepare_ms} ms; warm request {:.1} ms",
         warm.as_secs_f64() * 1000.0
     );
 
@@ -395,7 +489,38 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
             .any(|m| m.destination.as_deref() == Some("/run/nfwd") && m.rw == Some(false)),
         "{mounts:?}"
     );
+    let labels = info.config.unwrap().labels.unwrap();
+    assert_eq!(labels.get("nfwd.index").map(String::as_str), Some("0"));
+
+    // A crash: the event arrives, and the instance restarts (same name, the dead container
+    // replaced) after the backoff's delay, as the host does it.
+    let mut backoff = Backoff::default();
+    let mut instance = instance;
+    for round in 2..=3 {
+        b.client()
+            .kill_container(
+                &instance.id,
+                Some(KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                }),
+            )
+            .await
+            .unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let e = events.recv().await.unwrap();
+                if e.handle.id == instance.id && matches!(e.kind, InstanceEventKind::Died(_)) {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("no die event within 20 s");
+        assert_eq!(event.handle.index, 0);
+        tokio::time::sleep(backoff.next_delay(Duration::ZERO)).await;
+        instance = cold_start(round).await;
+    }
     b.stop(&instance).await.unwrap();
     assert_eq!(b.status(&instance).await.unwrap(), InstanceStatus::Missing);
-    daemon.shutdown().await.unwrap();
+    node.daemon.shutdown().await.unwrap();
 }
