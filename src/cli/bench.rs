@@ -25,6 +25,10 @@ pub(crate) struct BenchArgs {
     /// Instead of throughput, fill the content store with this many Data and report RSS.
     #[arg(long)]
     cs_fill: Option<usize>,
+    /// Instead, measure one warm function hop: `get X` against `get X --chain /sf/identity`
+    /// (same content, same run, distinct names).
+    #[arg(long)]
+    sf_hop: bool,
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -40,6 +44,23 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             after.saturating_sub(before) as f64 / 1024.0,
             after.saturating_sub(before) as f64 * 1024.0 / cached.max(1) as f64
         );
+        return Ok(());
+    }
+    if args.sf_hop {
+        for &payload in &args.payload {
+            let (plain, hop) = nfwd_benches::sf_hop::measure_sf_hop(
+                payload,
+                Duration::from_secs_f64(args.duration.max(0.1)),
+                args.window.max(1),
+            )
+            .map_err(anyhow::Error::msg)?;
+            print_table(&[plain.clone(), hop.clone()]);
+            println!(
+                "one function hop: {:.2}x the exchanges/s, +{} µs at p50\n",
+                hop.rate / plain.rate.max(f64::MIN_POSITIVE),
+                hop.latency_us[0].saturating_sub(plain.latency_us[0])
+            );
+        }
         return Ok(());
     }
     let faces = args
