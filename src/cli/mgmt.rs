@@ -77,7 +77,8 @@ pub(crate) enum RouteCommand {
 pub(crate) enum StrategyCommand {
     /// List strategy choices.
     List,
-    /// Set the strategy of a prefix: best-route or multicast (or a full strategy name).
+    /// Set the strategy of a prefix: best-route, multicast or load-balance (or a full
+    /// strategy name).
     Set {
         /// Name prefix.
         prefix: Name,

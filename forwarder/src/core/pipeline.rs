@@ -279,6 +279,7 @@ impl Forwarder {
             nonce,
             fields.next_hop,
             is_retransmission,
+            &name_hashes,
             out,
         );
     }
@@ -300,24 +301,38 @@ impl Forwarder {
         }
     }
 
-    /// The name the FIB is searched with: the head function if the stack is non-empty, else
-    /// the first ForwardingHint name with a route, else the content name.
-    fn forwarding_candidates(&self, interest: &Interest) -> SmallVec<[super::fib::NextHop; 4]> {
-        let lookup = |name: &Name| {
-            let hashes: PrefixHashes = name.prefix_hashes(&self.hasher);
+    /// Prefix hashes of the name an Interest is routed by: the head function if the stack is
+    /// non-empty, else the content name (whose hashes the caller may already have).
+    fn routing_hashes(&self, interest: &Interest, content: Option<&PrefixHashes>) -> PrefixHashes {
+        match (interest.function_chain(), content) {
+            (Some(chain), _) => chain.head().prefix_hashes(&self.hasher),
+            (None, Some(h)) => h.clone(),
+            (None, None) => interest.name().prefix_hashes(&self.hasher),
+        }
+    }
+
+    /// Next hops from the FIB for the head function if the stack is non-empty, else for the
+    /// first ForwardingHint name with a route, else for the content name. `routing` are the
+    /// hashes from [`Self::routing_hashes`].
+    fn forwarding_candidates(
+        &self,
+        interest: &Interest,
+        routing: &PrefixHashes,
+    ) -> SmallVec<[super::fib::NextHop; 4]> {
+        let lookup = |name: &Name, hashes: &PrefixHashes| {
             self.fib
-                .longest_prefix_match(name, &hashes)
+                .longest_prefix_match(name, hashes)
                 .map(|e| e.next_hops.clone())
         };
         if let Some(chain) = interest.function_chain() {
-            return lookup(chain.head()).unwrap_or_default();
+            return lookup(chain.head(), routing).unwrap_or_default();
         }
         for hint in interest.forwarding_hint() {
-            if let Some(hops) = lookup(hint) {
+            if let Some(hops) = lookup(hint, &hint.prefix_hashes(&self.hasher)) {
                 return hops;
             }
         }
-        lookup(interest.name()).unwrap_or_default()
+        lookup(interest.name(), routing).unwrap_or_default()
     }
 
     /// True if `face` registered, for itself, the FIB entry the chain head matches.
@@ -331,12 +346,11 @@ impl Forwarder {
             .is_some_and(|e| e.next_hops.iter().any(|h| h.face == face && h.hosted))
     }
 
-    fn strategy_for(&self, interest: &Interest) -> Strategy {
+    fn strategy_for(&self, interest: &Interest, routing: &PrefixHashes) -> Strategy {
         let name = interest
             .function_chain()
             .map_or(interest.name(), |c| c.head());
-        self.strategies
-            .find(name, &name.prefix_hashes(&self.hasher))
+        self.strategies.find(name, routing)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -348,11 +362,14 @@ impl Forwarder {
         nonce: [u8; 4],
         next_hop: Option<FaceId>,
         is_retransmission: bool,
+        content_hashes: &PrefixHashes,
         out: &mut Vec<Action>,
     ) {
         let Some(entry) = self.pit.get(id) else {
             return;
         };
+        // The routing name is hashed once here and serves both the FIB and the strategy table.
+        let routing = self.routing_hashes(&entry.interest, Some(content_hashes));
         let interest = entry.interest.clone();
         // HopLimit: decremented here; at 0 the Interest may only go to local faces.
         let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
@@ -372,13 +389,13 @@ impl Forwarder {
                 SmallVec::new()
             }
         } else {
-            let hops = self.forwarding_candidates(&interest);
+            let hops = self.forwarding_candidates(&interest, &routing);
             let candidates: SmallVec<[FaceId; 4]> = hops
                 .iter()
                 .map(|h| h.face)
                 .filter(|&f| eligible(self, f))
                 .collect();
-            match self.strategy_for(&interest) {
+            match self.strategy_for(&interest, &routing) {
                 Strategy::Multicast => candidates,
                 Strategy::BestRoute => {
                     let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
@@ -692,7 +709,10 @@ impl Forwarder {
                 id
             }
         };
-        let Some(strategy) = self.pit.get(id).map(|e| self.strategy_for(&e.interest)) else {
+        let Some((strategy, routing)) = self.pit.get(id).map(|e| {
+            let routing = self.routing_hashes(&e.interest, None);
+            (self.strategy_for(&e.interest, &routing), routing)
+        }) else {
             return;
         };
         let Some(entry) = self.pit.get_mut(id) else {
@@ -721,7 +741,7 @@ impl Forwarder {
             let tried: SmallVec<[FaceId; 4]> = entry.out_records.iter().map(|r| r.face).collect();
             let interest = entry.interest.clone();
             let untried = self
-                .forwarding_candidates(&interest)
+                .forwarding_candidates(&interest, &routing)
                 .iter()
                 .map(|h| h.face)
                 .find(|f| !tried.contains(f) && *f != in_face && self.faces.contains_key(f));
