@@ -57,6 +57,8 @@ pub const LABEL_OWNER: &str = "nfwd.owner";
 pub const LABEL_INSTANCE: &str = "nfwd.instance";
 /// Label: the instance's number among the SF's instances (containers).
 pub const LABEL_INDEX: &str = "nfwd.index";
+/// Label: SHA-256 of the `nfwd` binary an image carries (images).
+pub const LABEL_BINARY: &str = "nfwd.binary";
 
 /// Where the forwarder's socket directory is mounted inside containers.
 pub const SOCKET_MOUNT: &str = "/run/nfwd";
@@ -312,6 +314,42 @@ impl DockerBackend {
         Ok(out)
     }
 
+    /// Removes this owner's SF images that carry another `nfwd` binary than ours (left by an
+    /// upgrade: `prepare` never finds them again). Images still used by a container stay.
+    /// Returns how many went.
+    pub async fn prune_stale_images(&self) -> Result<usize> {
+        let current = self.binary_hash().await?.to_string();
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_OWNER}={}", self.options.owner)],
+        )]);
+        let list = self
+            .docker
+            .list_images(Some(ListImagesOptions {
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(ctx("listing images"))?;
+        let mut removed = 0;
+        for image in list {
+            if image.labels.get(LABEL_BINARY) == Some(&current) {
+                continue;
+            }
+            match self
+                .docker
+                .remove_image(&image.id, None::<RemoveImageOptions>, None)
+                .await
+            {
+                Ok(_) => removed += 1,
+                // 409: a container uses it.
+                Err(e) if is_not_found(&e) || status_code(&e) == Some(409) => {}
+                Err(e) => return Err(ctx("removing an image")(e)),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Size in bytes of an image, if present.
     pub async fn image_size(&self, tag: &str) -> Result<Option<i64>> {
         match self.docker.inspect_image(tag).await {
@@ -502,6 +540,10 @@ impl DockerBackend {
             (LABEL_SF.to_string(), spec.name.clone()),
             (LABEL_VERSION.to_string(), spec.version.clone()),
             (LABEL_OWNER.to_string(), self.options.owner.clone()),
+            (
+                LABEL_BINARY.to_string(),
+                self.binary_hash().await?.to_string(),
+            ),
         ]);
         let options = BuildImageOptions {
             t: Some(tag.to_string()),

@@ -167,7 +167,28 @@ async fn prepare_builds_from_scratch_then_finds_the_image() {
     );
     assert!(size >= i64::try_from(binary).unwrap());
     let images = b.images().await.unwrap();
-    assert_eq!(images, vec![("/sf/upper".to_string(), tag)]);
+    assert_eq!(images, vec![("/sf/upper".to_string(), tag.clone())]);
+
+    // An upgrade: another binary (the same one with a byte appended: still a valid static
+    // ELF, another hash) gives another image; the old backend sees it as stale.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("nfwd");
+    let mut bytes = std::fs::read(&b.options().binary).unwrap();
+    bytes.push(0);
+    std::fs::write(&other, bytes).unwrap();
+    let b2 = DockerBackend::connect(DockerOptions::new(other, b.options().owner.clone()))
+        .await
+        .unwrap();
+    assert_eq!(b2.prepare(&spec).await.unwrap(), Prepared::Fetched);
+    let tag2 = b2.image_tag(&spec).await.unwrap();
+    assert_ne!(tag, tag2);
+    assert_eq!(b.images().await.unwrap().len(), 2);
+    assert_eq!(b.prune_stale_images().await.unwrap(), 1);
+    assert_eq!(b.prune_stale_images().await.unwrap(), 0);
+    assert_eq!(
+        b.images().await.unwrap(),
+        vec![("/sf/upper".to_string(), tag)]
+    );
 }
 
 #[tokio::test]
