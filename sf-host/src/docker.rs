@@ -745,6 +745,7 @@ impl Backend for DockerBackend {
         } else {
             dir
         })?;
+        warn_if_unreachable(&dir, socket);
         let file = file.to_string_lossy().into_owned();
         let name = self.container_name(spec, index);
         let cmd = Self::command(spec, &file, &name)?;
@@ -876,6 +877,23 @@ fn exec_executable(argv: &[String]) -> Result<&Path> {
         )));
     }
     Ok(path)
+}
+
+/// Containers run as root without capabilities, so file permissions apply to them as to any
+/// user other than the owner (unless the owner is root): says so when the socket's directory
+/// is not searchable or the socket not writable by others.
+fn warn_if_unreachable(dir: &Path, socket: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let closed = |p: &Path, bit: u32| {
+        std::fs::metadata(p).is_ok_and(|m| m.uid() != 0 && m.mode() & bit == 0)
+    };
+    if closed(dir, 0o001) || closed(socket, 0o002) {
+        tracing::warn!(
+            "Docker backend: {} is not reachable by other users (directory o+x, socket o+w \
+             needed); SF containers run without capabilities and will fail to connect",
+            socket.display()
+        );
+    }
 }
 
 /// Where an `exec` artifact's executable is in the image: `/sf/exe/<file name>` (not at its

@@ -63,6 +63,39 @@ impl Drop for Owned {
     }
 }
 
+/// Removes what test runs killed before their guards ran left behind: owners
+/// `nfwdtest-<pid>-...` whose process is gone. Once per test process.
+async fn sweep_dead_runs() {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+            let images = docker
+                .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+                .await
+                .unwrap();
+            let owners = images.iter().filter_map(|i| i.labels.get(LABEL_OWNER));
+            let mut dead: Vec<String> = owners
+                .filter(|o| {
+                    o.strip_prefix("nfwdtest-")
+                        .and_then(|r| r.split('-').next())
+                        .is_some_and(|pid| !Path::new("/proc").join(pid).exists())
+                })
+                .cloned()
+                .collect();
+            dead.sort();
+            dead.dedup();
+            for owner in dead {
+                let b = DockerBackend::connect(DockerOptions::new("/nonexistent", owner))
+                    .await
+                    .unwrap();
+                let (c, i) = b.remove_owned().await.unwrap();
+                eprintln!("swept a dead run: {c} containers, {i} images");
+            }
+        })
+        .await;
+}
+
 /// The backend for one test, or None (after saying why) when there is no engine outside CI.
 async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
     if !engine_available().await {
@@ -78,7 +111,8 @@ async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let owner = format!("t{}-{test}-{nanos:x}", std::process::id());
+    sweep_dead_runs().await;
+    let owner = format!("nfwdtest-{}-{test}-{nanos:x}", std::process::id());
     let guard = Owned(owner.clone());
     let backend = DockerBackend::connect(DockerOptions::new(binary, owner))
         .await
