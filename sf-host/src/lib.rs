@@ -12,11 +12,11 @@
 pub mod backend;
 pub mod docker;
 pub mod error;
-pub mod spec;
-pub mod process;
-pub mod host;
 pub mod functions;
+pub mod host;
+pub mod process;
 pub mod runtime;
 pub mod sdk;
+pub mod spec;
 
 pub use error::{Error, Result};
