@@ -28,6 +28,20 @@ fn is_localhost(name: &Name) -> bool {
     name.component_parts(0) == Some((8, &b"localhost"[..]))
 }
 
+/// Where best-route and load-balance send a retransmission: the cheapest next hop not tried
+/// yet, else the one tried longest ago.
+fn retry_pick(entry: &pit::PitEntry, candidates: &[FaceId]) -> Option<FaceId> {
+    let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
+    candidates.iter().copied().find(|&f| !tried(f)).or_else(|| {
+        entry
+            .out_records
+            .iter()
+            .filter(|r| candidates.contains(&r.face))
+            .min_by_key(|r| r.last_sent)
+            .map(|r| r.face)
+    })
+}
+
 fn nack_severity(r: NackReason) -> u8 {
     match r {
         NackReason::Congestion => 1,
@@ -398,33 +412,16 @@ impl Forwarder {
             match self.strategy_for(&interest, &routing) {
                 Strategy::Multicast => candidates,
                 Strategy::BestRoute => {
-                    let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
                     let pick = if is_retransmission {
-                        candidates.iter().copied().find(|&f| !tried(f)).or_else(|| {
-                            entry
-                                .out_records
-                                .iter()
-                                .filter(|r| candidates.contains(&r.face))
-                                .min_by_key(|r| r.last_sent)
-                                .map(|r| r.face)
-                        })
+                        retry_pick(entry, &candidates)
                     } else {
                         candidates.first().copied()
                     };
                     pick.into_iter().collect()
                 }
                 Strategy::LoadBalance => {
-                    let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
                     let pick = if is_retransmission {
-                        // As best-route: an untried next hop, else the one tried longest ago.
-                        candidates.iter().copied().find(|&f| !tried(f)).or_else(|| {
-                            entry
-                                .out_records
-                                .iter()
-                                .filter(|r| candidates.contains(&r.face))
-                                .min_by_key(|r| r.last_sent)
-                                .map(|r| r.face)
-                        })
+                        retry_pick(entry, &candidates)
                     } else {
                         // Round-robin among the eligible next hops of the lowest cost; a
                         // costlier one is used only when no cheaper one is eligible.
@@ -440,8 +437,7 @@ impl Forwarder {
                             let name = interest
                                 .function_chain()
                                 .map_or(interest.name(), |c| c.head());
-                            let hashes = name.prefix_hashes(&self.hasher);
-                            let turn = self.strategies.next_turn(name, &hashes);
+                            let turn = self.strategies.next_turn(name, &routing);
                             let i = usize::try_from(turn % ties.len() as u64).unwrap_or(0);
                             ties.get(i).copied()
                         }
