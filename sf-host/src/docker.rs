@@ -499,8 +499,14 @@ impl DockerBackend {
 
     /// The in-memory build context of `spec`'s image: Dockerfile, `/nfwd`, and an `exec`
     /// artifact's executable.
-    fn build_context(binary: &Path, spec: &SfSpec) -> Result<Vec<u8>> {
-        let mut dockerfile = String::from("FROM scratch\nCOPY nfwd /nfwd\n");
+    fn build_context(binary: &Path, spec: &SfSpec, owner: &str) -> Result<Vec<u8>> {
+        // The owner label comes first so that no layer is shared with another owner's images:
+        // removing those (another host, another test run) must never pull a parent layer from
+        // under a build of ours in progress.
+        let mut dockerfile = format!(
+            "FROM scratch\nLABEL nfwd.owner={}\nCOPY nfwd /nfwd\n",
+            json_string(owner)
+        );
         let mut files: Vec<(String, PathBuf)> = vec![("nfwd".into(), binary.to_path_buf())];
         if let Artifact::Exec { argv } = &spec.artifact {
             let exe = exec_executable(argv)?;
@@ -533,9 +539,11 @@ impl DockerBackend {
     async fn build(&self, spec: &SfSpec, tag: &str) -> Result<()> {
         let spec2 = spec.clone();
         let binary = self.options.binary.clone();
-        let context = tokio::task::spawn_blocking(move || Self::build_context(&binary, &spec2))
-            .await
-            .map_err(|e| Error::Docker(format!("assembling the build context: {e}")))??;
+        let owner = self.options.owner.clone();
+        let context =
+            tokio::task::spawn_blocking(move || Self::build_context(&binary, &spec2, &owner))
+                .await
+                .map_err(|e| Error::Docker(format!("assembling the build context: {e}")))??;
         let labels = HashMap::from([
             (LABEL_SF.to_string(), spec.name.clone()),
             (LABEL_VERSION.to_string(), spec.version.clone()),

@@ -579,3 +579,100 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
     assert_eq!(b.status(&instance).await.unwrap(), InstanceStatus::Missing);
     node.daemon.shutdown().await.unwrap();
 }
+
+/// The issue's end-to-end chain: three SFs across one forwarder — `/sf/upper` in a container,
+/// `/sf/reverse` and `/sf/gzip` as processes — return gzip(reverse(upper(content))) for a
+/// single-segment and a multi-segment content.
+#[tokio::test]
+async fn a_chain_across_a_container_and_two_processes() {
+    use nfwd_forwarder::client::PublishOptions;
+    use nfwd_sf_host::process::{ProcessBackend, ProcessOptions};
+    use std::io::Read;
+
+    let Some((docker, _guard)) = setup("mixed").await else {
+        return;
+    };
+    let node = Node::start().await;
+    let access = ForwarderAccess {
+        unix_socket: node.socket.clone(),
+    };
+    // A multi-segment content next to the node's small `/x/...` one.
+    let big: Vec<u8> = (0..30_000u32)
+        .map(|i| b"abcdefghij klmnopqrst"[(i % 21) as usize])
+        .collect();
+    let publisher = Client::connect(&format!("unix://{}", node.socket.display()))
+        .await
+        .unwrap();
+    let opts = PublishOptions {
+        segment_size: 4000,
+        ..PublishOptions::default()
+    };
+    let _published = publisher
+        .publish(
+            "/big".parse().unwrap(),
+            big.clone(),
+            &opts,
+            &Signer::digest_sha256(),
+        )
+        .await
+        .unwrap();
+
+    let upper = upper_spec();
+    docker.prepare(&upper).await.unwrap();
+    let in_container = docker.start(&upper, 0, &access).await.unwrap();
+    let processes = ProcessBackend::new(ProcessOptions::new(static_nfwd()));
+    let mut started = Vec::new();
+    for f in ["reverse", "gzip"] {
+        let spec = SfSpec::from_toml(&format!(
+            "name = \"/sf/{f}\"\n[artifact]\nkind = \"builtin\"\nfunction = \"{f}\"\n\
+             [limits]\nmemory_mib = 2048\n"
+        ))
+        .unwrap();
+        started.push(processes.start(&spec, 0, &access).await.unwrap());
+    }
+    let expected = |content: &[u8]| -> Vec<u8> {
+        let mut v = content.to_ascii_uppercase();
+        v.reverse();
+        v
+    };
+    // The container may still be starting: fetch until it answers.
+    let small = node
+        .fetch_until(
+            &docker,
+            &in_container,
+            "/x/mixed",
+            "/sf/gzip,/sf/reverse,/sf/upper",
+        )
+        .await;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&small[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, expected(b"hello from /x/mixed"));
+
+    let chain: FunctionChain = "/sf/gzip,/sf/reverse,/sf/upper".parse().unwrap();
+    let fetch = FetchOptions {
+        lifetime_ms: 4000,
+        ..FetchOptions::default()
+    };
+    let (_, zipped) = node
+        .consumer
+        .fetch(&"/big".parse().unwrap(), Some(chain), &fetch)
+        .await
+        .unwrap();
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(
+        plain,
+        expected(&big),
+        "30 KB in 8 segments through all three"
+    );
+
+    for p in &started {
+        processes.stop(p).await.unwrap();
+    }
+    docker.stop(&in_container).await.unwrap();
+    node.daemon.shutdown().await.unwrap();
+}
