@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::spec::SfSpec;
+use crate::spec::{Artifact, SfSpec};
 
 /// How an instance reaches its forwarder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,4 +79,56 @@ pub trait Backend: Send + Sync {
         handle: &InstanceHandle,
         lines: usize,
     ) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// The `nfwd` arguments an instance of `spec` runs — `sf run ...` for a built-in, `sf exec ...
+/// -- PROGRAM` for an exec artifact — connected to `connect` and named `instance`. This is the
+/// contract between every backend and the runtime's command line. `program` replaces an exec
+/// artifact's argv (the Docker backend passes the path the program has inside the image).
+#[must_use]
+pub fn runtime_args(
+    spec: &SfSpec,
+    connect: &str,
+    instance: &str,
+    program: Option<Vec<String>>,
+) -> Vec<String> {
+    let mut args = vec!["sf".to_owned()];
+    match &spec.artifact {
+        Artifact::Builtin { function } => {
+            args.extend(["run", "--function", &spec.name, "--builtin", function].map(String::from));
+        }
+        Artifact::Exec { .. } => args.extend(
+            [
+                "exec",
+                "--function",
+                &spec.name,
+                "--input-type",
+                &spec.input_type,
+                "--output-type",
+                &spec.output_type,
+                "--version",
+                &spec.version,
+            ]
+            .map(String::from),
+        ),
+    }
+    let (concurrency, timeout) = (spec.concurrency.to_string(), spec.timeout_ms.to_string());
+    args.extend(
+        [
+            "--connect",
+            connect,
+            "--instance",
+            instance,
+            "--concurrency",
+            &concurrency,
+            "--timeout-ms",
+            &timeout,
+        ]
+        .map(String::from),
+    );
+    if let Artifact::Exec { argv } = &spec.artifact {
+        args.push("--".into());
+        args.extend(program.unwrap_or_else(|| argv.clone()));
+    }
+    args
 }

@@ -589,48 +589,22 @@ impl DockerBackend {
     }
 
     fn command(spec: &SfSpec, socket: &str, instance: &str) -> Result<Vec<String>> {
-        let instance_args = [
-            "--connect".to_string(),
-            format!("unix://{SOCKET_MOUNT}/{socket}"),
-            "--instance".into(),
-            instance.into(),
-            "--concurrency".into(),
-            spec.concurrency.to_string(),
-            "--timeout-ms".into(),
-            spec.timeout_ms.to_string(),
-        ];
-        let mut cmd: Vec<String> = vec!["sf".into()];
-        match &spec.artifact {
-            Artifact::Builtin { function } => {
-                cmd.extend([
-                    "run".into(),
-                    "--function".into(),
-                    spec.name.clone(),
-                    "--builtin".into(),
-                    function.clone(),
-                ]);
-                cmd.extend(instance_args);
-            }
+        // An exec program runs from where the image holds it.
+        let program = match &spec.artifact {
             Artifact::Exec { argv } => {
                 let in_image = exec_image_path(exec_executable(argv)?)?;
-                cmd.extend([
-                    "exec".into(),
-                    "--function".into(),
-                    spec.name.clone(),
-                    "--input-type".into(),
-                    spec.input_type.clone(),
-                    "--output-type".into(),
-                    spec.output_type.clone(),
-                    "--version".into(),
-                    spec.version.clone(),
-                ]);
-                cmd.extend(instance_args);
-                cmd.push("--".into());
-                cmd.push(in_image);
-                cmd.extend(argv.iter().skip(1).cloned());
+                Some(
+                    std::iter::once(in_image)
+                        .chain(argv.iter().skip(1).cloned())
+                        .collect(),
+                )
             }
-        }
-        Ok(cmd)
+            Artifact::Builtin { .. } => None,
+        };
+        let connect = format!("unix://{SOCKET_MOUNT}/{socket}");
+        Ok(crate::backend::runtime_args(
+            spec, &connect, instance, program,
+        ))
     }
 
     /// Creates and starts a container of `tag` named `name` running `/nfwd <cmd>`, with this

@@ -180,46 +180,12 @@ impl ProcessBackend {
         }
         let connect = format!("unix://{}", access.unix_socket.display());
         argv.push(self.options.nfwd_bin.display().to_string());
-        let instance = [
-            "--connect".to_owned(),
-            connect,
-            "--instance".into(),
-            instance_id(spec, index),
-            "--concurrency".into(),
-            spec.concurrency.to_string(),
-            "--timeout-ms".into(),
-            spec.timeout_ms.to_string(),
-        ];
-        match &spec.artifact {
-            Artifact::Builtin { function } => {
-                argv.extend([
-                    "sf".into(),
-                    "run".into(),
-                    "--function".into(),
-                    spec.name.clone(),
-                    "--builtin".into(),
-                    function.clone(),
-                ]);
-                argv.extend(instance);
-            }
-            Artifact::Exec { argv: program } => {
-                argv.extend([
-                    "sf".into(),
-                    "exec".into(),
-                    "--function".into(),
-                    spec.name.clone(),
-                    "--input-type".into(),
-                    spec.input_type.clone(),
-                    "--output-type".into(),
-                    spec.output_type.clone(),
-                    "--version".into(),
-                    spec.version.clone(),
-                ]);
-                argv.extend(instance);
-                argv.push("--".into());
-                argv.extend(program.iter().cloned());
-            }
-        }
+        argv.extend(crate::backend::runtime_args(
+            spec,
+            &connect,
+            &instance_id(spec, index),
+            None,
+        ));
         argv
     }
 
