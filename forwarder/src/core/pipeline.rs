@@ -538,19 +538,14 @@ impl Forwarder {
     }
 
     fn remember_nonces(&mut self, entry: &pit::PitEntry) {
-        let name_hash = entry.name.full_hash(&self.hasher);
-        let nc = combine(name_hash, chain_hash(&self.hasher, entry.chain.as_ref()));
-        for r in &entry.in_records {
-            self.dnl.insert(
-                super::dnl::DeadNonceList::key(nc, r.nonce),
-                self.last_now(entry),
-            );
-        }
-        for r in &entry.out_records {
-            self.dnl.insert(
-                super::dnl::DeadNonceList::key(nc, r.nonce),
-                self.last_now(entry),
-            );
+        // The entry's key already holds the (name, stack) hash: no name is hashed again on
+        // the Data path.
+        let nc = entry.name_chain_hash();
+        let at = self.last_now(entry);
+        let nonces = entry.in_records.iter().map(|r| r.nonce);
+        for nonce in nonces.chain(entry.out_records.iter().map(|r| r.nonce)) {
+            self.dnl
+                .insert(super::dnl::DeadNonceList::key(nc, nonce), at);
         }
     }
 

@@ -112,6 +112,13 @@ impl PitEntry {
         self.out_records.iter_mut().find(|r| r.face == face)
     }
 
+    /// The (name, stack) hash of the entry (its key without the selectors): what the dead
+    /// nonce list is keyed by, derived rather than hashed again.
+    #[must_use]
+    pub fn name_chain_hash(&self) -> u64 {
+        self.hash ^ selector_bits(self.can_be_prefix, self.must_be_fresh)
+    }
+
     /// Recomputes the entry expiry from the in-records.
     pub fn refresh_expiry(&mut self) {
         if let Some(latest) = self.in_records.iter().map(|r| r.expiry).max() {
@@ -152,9 +159,12 @@ struct Slot {
 /// Key hash of a PIT entry: the (name, stack) hash with the selectors folded in.
 #[must_use]
 pub fn key_hash(name_chain_hash: u64, can_be_prefix: bool, must_be_fresh: bool) -> u64 {
-    name_chain_hash
-        ^ (u64::from(can_be_prefix) * 0x5bd1_e995)
-        ^ (u64::from(must_be_fresh) * 0xc2b2_ae35)
+    name_chain_hash ^ selector_bits(can_be_prefix, must_be_fresh)
+}
+
+/// What the selectors add to a key hash; XOR, so [`PitEntry::name_chain_hash`] can take it off.
+fn selector_bits(can_be_prefix: bool, must_be_fresh: bool) -> u64 {
+    (u64::from(can_be_prefix) * 0x5bd1_e995) ^ (u64::from(must_be_fresh) * 0xc2b2_ae35)
 }
 
 impl Pit {
