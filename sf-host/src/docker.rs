@@ -34,6 +34,7 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, EventMessage, EventMessageTypeEnum, HostConfig,
+    ImageSummary,
 };
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, EventsOptions, InspectContainerOptions,
@@ -283,26 +284,26 @@ impl DockerBackend {
         )
     }
 
-    /// The SF images of our owner present on this node, as `(SF name, image tag)`: what can
-    /// start without the "SF download" (build) cost.
-    pub async fn images(&self) -> Result<Vec<(String, String)>> {
+    /// Every image carrying our owner label.
+    async fn owned_images(&self) -> Result<Vec<ImageSummary>> {
         let filters = HashMap::from([(
             "label".to_string(),
-            vec![
-                format!("{LABEL_OWNER}={}", self.options.owner),
-                LABEL_SF.to_string(),
-            ],
+            vec![format!("{LABEL_OWNER}={}", self.options.owner)],
         )]);
-        let list = self
-            .docker
+        self.docker
             .list_images(Some(ListImagesOptions {
                 filters: Some(filters),
                 ..Default::default()
             }))
             .await
-            .map_err(ctx("listing images"))?;
+            .map_err(ctx("listing images"))
+    }
+
+    /// The SF images of our owner present on this node, as `(SF name, image tag)`: what can
+    /// start without the "SF download" (build) cost.
+    pub async fn images(&self) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
-        for image in list {
+        for image in self.owned_images().await? {
             let Some(sf) = image.labels.get(LABEL_SF) else {
                 continue;
             };
@@ -319,20 +320,8 @@ impl DockerBackend {
     /// Returns how many went.
     pub async fn prune_stale_images(&self) -> Result<usize> {
         let current = self.binary_hash().await?.to_string();
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_OWNER}={}", self.options.owner)],
-        )]);
-        let list = self
-            .docker
-            .list_images(Some(ListImagesOptions {
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(ctx("listing images"))?;
         let mut removed = 0;
-        for image in list {
+        for image in self.owned_images().await? {
             if image.labels.get(LABEL_BINARY) == Some(&current) {
                 continue;
             }
@@ -435,7 +424,7 @@ impl DockerBackend {
             .docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
-                filters: Some(label.clone()),
+                filters: Some(label),
                 ..Default::default()
             }))
             .await
@@ -447,16 +436,8 @@ impl DockerBackend {
                 removed_containers += 1;
             }
         }
-        let images = self
-            .docker
-            .list_images(Some(ListImagesOptions {
-                filters: Some(label),
-                ..Default::default()
-            }))
-            .await
-            .map_err(ctx("listing images"))?;
         let mut removed_images = 0;
-        for i in images {
+        for i in self.owned_images().await? {
             match self
                 .docker
                 .remove_image(
