@@ -400,9 +400,12 @@ impl Node {
     ) -> bytes::Bytes {
         let name: Name = name.parse().unwrap();
         let chain: FunctionChain = chain.parse().unwrap();
+        // MustBeFresh: while an SF of the chain is still starting, the answer is an error Data
+        // (short freshness); without it a retry could be answered by that cached error.
         let opts = FetchOptions {
             lifetime_ms: 1000,
             max_retries: 0,
+            must_be_fresh: true,
             ..FetchOptions::default()
         };
         let deadline = Instant::now() + Duration::from_secs(30);
