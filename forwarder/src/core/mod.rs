@@ -111,6 +111,8 @@ pub struct Forwarder {
     dnl: DeadNonceList,
     strategies: StrategyTable,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Heap size beyond which stale PIT timers are swept (twice the PIT bound, at least 1024).
+    timer_bound: usize,
     counters: ForwarderCounters,
     max_chain: usize,
     max_lifetime_ms: u64,
@@ -150,6 +152,7 @@ impl Forwarder {
             faces: BTreeMap::new(),
             next_face_id: FaceId::FIRST_DYNAMIC,
             timers: BinaryHeap::new(),
+            timer_bound: t.pit_max_entries.saturating_mul(2).max(1024),
             counters: ForwarderCounters::default(),
             max_chain: config.chain.max_functions,
             max_lifetime_ms: t.max_interest_lifetime_ms,
@@ -319,6 +322,21 @@ impl Forwarder {
         out: &mut Vec<Action>,
     ) -> Option<FaceId> {
         self.mgmt_face_created(now, request, result, out)
+    }
+
+    /// Arms the expiry timer of PIT entry `id`. Timers of entries removed early (satisfied,
+    /// rejected) stay in the heap until due; when they outnumber what the PIT can hold twice
+    /// over, they are swept, so the heap stays bounded by the PIT's bound whatever the traffic.
+    pub(crate) fn schedule_pit_expiry(&mut self, at: Instant, id: EntryId) {
+        self.timers
+            .push(Reverse((at, Timer::PitExpiry(id.to_u64()))));
+        if self.timers.len() > self.timer_bound {
+            let pit = &self.pit;
+            self.timers.retain(|Reverse((_, t))| match t {
+                Timer::PitExpiry(raw) => pit.get(EntryId::from_u64(*raw)).is_some(),
+                Timer::Housekeeping => true,
+            });
+        }
     }
 
     /// When [`Forwarder::on_timeout`] should next be called.

@@ -1,7 +1,6 @@
 //! The forwarding pipelines: incoming frame → LP → Interest / Data / Nack, NFD's rules plus
 //! the chaining rules of `docs/protocol.md` §4.
 
-use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,7 +13,7 @@ use super::face::{FaceId, FaceScope};
 use super::keys::{chain_hash, combine};
 use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
 use super::strategy::{SUPPRESSION_INITIAL_MS, SUPPRESSION_MAX_MS, Strategy};
-use super::{Action, Forwarder, Timer};
+use super::{Action, Forwarder};
 
 /// Link-layer fields that came with a network packet.
 #[derive(Debug, Default)]
@@ -207,10 +206,11 @@ impl Forwarder {
             self.send_data(face, &data, token, FaceId::CONTENT_STORE, out);
             return;
         }
-        let id = match existing {
-            Some(id) => id,
+        let (id, created) = match existing {
+            Some(id) => (id, false),
             None => match self.pit.find_or_insert(&interest, key, now) {
-                Insert::New(id) | Insert::Existing(id) => id,
+                Insert::New(id) => (id, true),
+                Insert::Existing(id) => (id, false),
                 Insert::Full => {
                     self.counters.pit_full += 1;
                     if let Some(f) = self.faces.get_mut(&face) {
@@ -265,8 +265,11 @@ impl Forwarder {
         entry.refresh_expiry();
         entry.interest = interest;
         let entry_expiry = entry.expiry;
-        self.timers
-            .push(Reverse((entry_expiry, Timer::PitExpiry(id.to_u64()))));
+        // One timer per entry: a renewal that moves the expiry later is picked up when the
+        // timer fires (`pit_expired` reschedules), so retransmissions add no timers.
+        if created {
+            self.schedule_pit_expiry(entry_expiry, id);
+        }
 
         if is_retransmission {
             let Some(entry) = self.pit.get_mut(id) else {
@@ -565,7 +568,10 @@ impl Forwarder {
             return;
         };
         if entry.expiry > now {
-            return; // renewed; a later timer handles it
+            // Renewed since the timer was set.
+            let at = entry.expiry;
+            self.schedule_pit_expiry(at, id);
+            return;
         }
         if let Some(entry) = self.pit.remove(id) {
             self.counters.unsatisfied_interests += 1;

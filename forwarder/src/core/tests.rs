@@ -677,3 +677,49 @@ fn a_nack_from_an_sf_finds_its_entry_through_the_pit_token() {
     assert_eq!(only_nack(&acts, consumer), NackReason::Congestion);
     assert!(net.fwd.pit().is_empty());
 }
+
+#[test]
+fn expiry_timers_stay_bounded_by_the_pit() {
+    let mut config = Config::default();
+    config.tables.pit_max_entries = 100;
+    let mut net = Net::with_config(&config);
+    let c = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let p = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), p, 0);
+    // Retransmissions of one pending Interest add no timer.
+    for i in 0..500u32 {
+        net.recv(c, interest("/p/same").nonce(i.to_be_bytes()).encode());
+    }
+    assert_eq!(net.fwd.timers.len(), 2, "housekeeping and the one entry");
+    // Entries satisfied long before they would expire leave their timers behind; the heap
+    // is swept before it exceeds its bound.
+    for i in 0..5000 {
+        let acts = net.recv(c, interest(&format!("/p/{i}")).encode());
+        let (_, lp) = only_interest(&acts, p);
+        net.recv(p, reply(&lp, data(&format!("/p/{i}"), None, b"x")));
+    }
+    assert!(net.fwd.timers.len() <= 1024 + 1, "{}", net.fwd.timers.len());
+    // Renewed entries still expire, when the last lifetime ends.
+    net.advance(2000);
+    assert!(net.fwd.pit().is_empty());
+}
+
+#[test]
+fn a_renewed_entry_lives_until_its_last_lifetime_ends() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let p = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/p"), p, 0);
+    net.recv(c, interest("/p/r").nonce([1, 0, 0, 0]).encode());
+    net.advance(800);
+    net.recv(c, interest("/p/r").nonce([2, 0, 0, 0]).encode());
+    net.advance(300);
+    assert_eq!(
+        net.fwd.pit().len(),
+        1,
+        "the first timer fired, the renewal keeps it"
+    );
+    net.advance(800);
+    assert!(net.fwd.pit().is_empty());
+    assert_eq!(net.fwd.counters().unsatisfied_interests, 1);
+}
