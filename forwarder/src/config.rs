@@ -27,6 +27,8 @@ pub struct Config {
     /// Strategy choices at start.
     #[serde(rename = "strategy")]
     pub strategies: Vec<StrategyChoiceConfig>,
+    /// Who may manage the forwarder (`docs/security.md`).
+    pub security: SecurityConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -57,6 +59,13 @@ impl Config {
                 "tables.pit_max_entries must be at least 1".into(),
             ));
         }
+        if t.pit_max_entries_per_face == 0 {
+            return Err(Error::Config(
+                "tables.pit_max_entries_per_face must be at least 1".into(),
+            ));
+        }
+        self.faces.unix_mode()?;
+        self.security.validate()?;
         if self.chain.max_functions == 0 {
             return Err(Error::Config(
                 "chain.max_functions must be at least 1".into(),
@@ -82,6 +91,10 @@ impl Config {
 pub struct TablesConfig {
     /// Most PIT entries at once; Interests beyond it are dropped and counted. Default 131072.
     pub pit_max_entries: usize,
+    /// Most PIT entries one face may be a downstream of at once; its Interests beyond it get
+    /// Nack Congestion and are counted (`drop_pit_quota`), so one face cannot fill the PIT for
+    /// everyone. Default 16384 (an eighth of the PIT).
+    pub pit_max_entries_per_face: usize,
     /// Content store capacity in packets (0 disables caching). Default 65536 (NFD's).
     pub cs_max_entries: usize,
     /// Cache unsolicited Data (Data matching no PIT entry). Default false, as NFD.
@@ -90,7 +103,7 @@ pub struct TablesConfig {
     pub dead_nonce_lifetime_ms: u64,
     /// Bound on the dead nonce list. Default 65536.
     pub dead_nonce_max_entries: usize,
-    /// Largest InterestLifetime honoured, in milliseconds (longer ones are cut). Default 120000.
+    /// Largest InterestLifetime honoured, in milliseconds (longer ones are cut). Default 60000.
     pub max_interest_lifetime_ms: u64,
 }
 
@@ -98,11 +111,12 @@ impl Default for TablesConfig {
     fn default() -> Self {
         Self {
             pit_max_entries: 131_072,
+            pit_max_entries_per_face: 16_384,
             cs_max_entries: 65_536,
             cs_admit_unsolicited: false,
             dead_nonce_lifetime_ms: 6_000,
             dead_nonce_max_entries: 65_536,
-            max_interest_lifetime_ms: 120_000,
+            max_interest_lifetime_ms: 60_000,
         }
     }
 }
@@ -138,8 +152,28 @@ pub struct FacesConfig {
     pub quic_listen: String,
     /// MTU of UDP faces: larger packets are fragmented with NDNLPv2. Default 8800 (NFD's).
     pub udp_mtu: usize,
-    /// Seconds an on-demand face may stay idle before it is closed. Default 600.
+    /// Seconds an on-demand face may stay idle (nothing received) before it is closed: UDP
+    /// faces, and TCP/QUIC faces from non-local peers. Local stream faces (applications) are
+    /// never idle-closed. 0 means never. Default 600.
     pub idle_timeout_s: u64,
+    /// Permissions of the Unix socket (octal). Default `"0666"`: any local user may use the
+    /// forwarder as an application; management is decided by peer credentials, not by who can
+    /// connect (`docs/security.md`). `"0660"` with `unix_group` admits only that group.
+    pub unix_mode: String,
+    /// Group owning the Unix socket (a name or a number); `""` keeps the daemon's. Default "".
+    pub unix_group: String,
+    /// Directory under which restricted channels (`channels/open`, one socket per SF
+    /// instance) may be opened. Default: `sf` next to `unix_path` (`/run/nfwd/sf`).
+    pub channel_dir: Option<PathBuf>,
+    /// Seconds a stream face may hold an incomplete frame before it is closed (a peer that
+    /// trickles a frame byte by byte). 0 means never. Default 10.
+    pub partial_frame_timeout_s: u64,
+    /// Most UDP faces at once. When full, a datagram from a new peer evicts the on-demand face
+    /// idle the longest (counted); configured faces are never evicted. Default 16384.
+    pub max_udp_faces: usize,
+    /// Most stream faces (Unix, TCP, QUIC) at once; connections beyond it are refused and
+    /// counted. Default 8192.
+    pub max_stream_faces: usize,
 }
 
 impl Default for FacesConfig {
@@ -152,6 +186,12 @@ impl Default for FacesConfig {
             quic_listen: String::new(),
             udp_mtu: 8800,
             idle_timeout_s: 600,
+            unix_mode: "0666".into(),
+            unix_group: String::new(),
+            channel_dir: None,
+            partial_frame_timeout_s: 10,
+            max_udp_faces: 16_384,
+            max_stream_faces: 8_192,
         }
     }
 }
@@ -171,6 +211,105 @@ impl FacesConfig {
     pub fn quic_listen_addr(&self) -> Result<Option<SocketAddr>> {
         parse_listen("faces.quic_listen", &self.quic_listen)
     }
+
+    /// `unix_mode` as permission bits.
+    pub fn unix_mode(&self) -> Result<u32> {
+        let text = self.unix_mode.trim();
+        let digits = text.strip_prefix("0o").unwrap_or(text);
+        match u32::from_str_radix(digits, 8) {
+            Ok(mode) if mode <= 0o777 => Ok(mode),
+            _ => Err(Error::Config(format!(
+                "faces.unix_mode = {:?}: want octal permissions such as \"0666\" or \"0660\"",
+                self.unix_mode
+            ))),
+        }
+    }
+
+    /// Where restricted channels may be opened: `channel_dir`, else `sf` beside the Unix
+    /// socket, else `/run/nfwd/sf`.
+    #[must_use]
+    pub fn channel_dir(&self) -> PathBuf {
+        if let Some(d) = &self.channel_dir {
+            return d.clone();
+        }
+        self.unix_path
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("/run/nfwd/sf"), |d| d.join("sf"))
+    }
+}
+
+/// `[security]`: who may manage the forwarder and its local services.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Members of this group (a name or a number) may manage, with every privilege but
+    /// `sf-exec`; `""` for none. Ignored when `authorize` rules are given. Default "".
+    pub manage_group: String,
+    /// Authorization rules (NFD's `authorizations`, plus local users). Empty: the defaults —
+    /// root and the daemon's own user get every privilege, `manage_group` (if set) every
+    /// privilege but `sf-exec`.
+    pub authorize: Vec<AuthorizeRule>,
+}
+
+/// Every privilege a rule may grant: NFD's management modules, nfwd's restricted channels and
+/// the SF host's services (`/localhost/nfwd/<privilege>`), or `"*"` for all.
+pub const PRIVILEGES: &[&str] = &[
+    "faces",
+    "fib",
+    "rib",
+    "strategy-choice",
+    "cs",
+    "channels",
+    "sf",
+    "sf-exec",
+    "*",
+];
+
+impl SecurityConfig {
+    fn validate(&self) -> Result<()> {
+        for (i, r) in self.authorize.iter().enumerate() {
+            let at = |what: String| Error::Config(format!("security.authorize[{i}]: {what}"));
+            if r.users.is_empty() && r.key.is_none() {
+                return Err(at(
+                    "needs `users` (local peers) or `key` (a signer), or both".into(),
+                ));
+            }
+            if r.privileges.is_empty() {
+                return Err(at("`privileges` is empty".into()));
+            }
+            for p in &r.privileges {
+                if !PRIVILEGES.contains(&p.as_str()) {
+                    return Err(at(format!(
+                        "unknown privilege {p:?} (known: {})",
+                        PRIVILEGES.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[[security.authorize]]`: a command is allowed if one rule matches both who sent it and
+/// the privilege it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRule {
+    /// Local peers (Unix socket credentials): user names, `uid:N`, `@group`, `@gid:N`, or
+    /// `"*"` for any local peer including anonymous loopback ones. Empty: any peer, as long
+    /// as `key` signed the command.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// The command must be signed by this key: an NDN certificate file (base64, as `ndnsec
+    /// cert-dump` or `nfwd key generate` write it). Absent: any signature that verifies
+    /// where it can (DigestSha256 is recomputed; a key not configured anywhere is taken on
+    /// trust, as NFD's `certfile any`).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// What the rule allows (see [`PRIVILEGES`]).
+    pub privileges: Vec<String>,
 }
 
 fn parse_listen(field: &str, text: &str) -> Result<Option<SocketAddr>> {

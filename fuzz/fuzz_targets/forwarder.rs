@@ -19,6 +19,8 @@ fn face(uri: &str, scope: FaceScope, mtu: Option<usize>) -> FaceInfo {
         persistency: Persistency::Persistent,
         link_type: LinkType::PointToPoint,
         mtu,
+        peer: None,
+        channel: None,
     }
 }
 

@@ -669,6 +669,10 @@ fn plan_chunks(
 /// Limits of a [`Reassembler`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReassemblerConfig {
+    /// Largest reassembled packet, in payload bytes: a packet whose fragments add up to more
+    /// is dropped (with its fragments so far) as soon as they do. Default
+    /// [`MAX_NDN_PACKET_SIZE`], the largest packet NDN allows.
+    pub max_packet_size: usize,
     /// Largest FragCount accepted. Default 64: enough for an 8800-byte packet over any MTU
     /// above about 160 bytes (NFD allows 400; raise it for tiny MTUs).
     pub max_frag_count: u64,
@@ -686,6 +690,7 @@ pub struct ReassemblerConfig {
 impl Default for ReassemblerConfig {
     fn default() -> Self {
         Self {
+            max_packet_size: MAX_NDN_PACKET_SIZE,
             max_frag_count: 64,
             max_partial_packets: 256,
             max_buffered_bytes: 4 << 20,
@@ -693,6 +698,9 @@ impl Default for ReassemblerConfig {
         }
     }
 }
+
+/// The largest network-layer packet NDN allows (NDN packet format v0.3, "MAX_NDN_PACKET_SIZE").
+pub const MAX_NDN_PACKET_SIZE: usize = 8800;
 
 /// Counters of a [`Reassembler`], by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -715,6 +723,8 @@ pub struct ReassemblyStats {
     /// Partial packets dropped to stay within `max_buffered_bytes` (including a packet too big
     /// to fit at all, which is dropped with its latest fragment).
     pub evicted_byte_limit: u64,
+    /// Partial packets dropped because their fragments exceeded `max_packet_size`.
+    pub oversize_packets: u64,
 }
 
 /// A packet being reassembled.
@@ -837,8 +847,16 @@ impl<K: Hash + Eq + Clone> Reassembler<K> {
             }
         }
 
-        // A packet that cannot fit even alone is dropped without disturbing the others.
+        // A packet larger than NDN allows is dropped as soon as its fragments say so.
         let own = self.partials.get(&key).map_or(0, |p| p.bytes);
+        if own + piece.len() > self.config.max_packet_size {
+            if let Some(p) = self.partials.remove(&key) {
+                self.buffered = self.buffered.saturating_sub(p.bytes);
+            }
+            self.stats.oversize_packets += 1;
+            return Err(Error::Reassembly("reassembled packet exceeds the NDN maximum"));
+        }
+        // A packet that cannot fit even alone is dropped without disturbing the others.
         if own + piece.len() > self.config.max_buffered_bytes {
             if let Some(p) = self.partials.remove(&key) {
                 self.buffered = self.buffered.saturating_sub(p.bytes);

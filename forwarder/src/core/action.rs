@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::face::{FaceId, Persistency};
+use std::path::PathBuf;
+
+use super::face::{ChannelId, FaceId, Persistency};
 
 /// An instruction from the core to the driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,5 +33,21 @@ pub enum Action {
     CloseFace {
         /// Which.
         face: FaceId,
+    },
+    /// Management (`channels/open`) asked for a restricted channel: the driver binds a Unix
+    /// socket at `path` (refusing paths outside `faces.channel_dir`), accepts connections on
+    /// it as local on-demand faces whose [`super::FaceInfo::channel`] is `channel`, and reports
+    /// the outcome with [`super::Forwarder::channel_opened`].
+    OpenChannel {
+        /// The channel (also the request it answers).
+        channel: ChannelId,
+        /// Where the socket goes.
+        path: PathBuf,
+    },
+    /// Stop accepting on `channel` and remove its socket file. The core closes the channel's
+    /// faces itself (with [`Action::CloseFace`]).
+    CloseChannel {
+        /// Which.
+        channel: ChannelId,
     },
 }

@@ -76,6 +76,41 @@ pub enum LinkType {
     MultiAccess,
 }
 
+/// Who is at the other end of a local stream socket, as the kernel reports it (`SO_PEERCRED`
+/// at connect time, supplementary groups read once from `/proc/<pid>/status`). Management
+/// privileges of local users are decided from this (`docs/security.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCredentials {
+    /// Effective user id.
+    pub uid: u32,
+    /// Effective group id.
+    pub gid: u32,
+    /// Supplementary groups (may be empty if they could not be read).
+    pub groups: Vec<u32>,
+    /// Process id at connect time, if known.
+    pub pid: Option<u32>,
+}
+
+impl PeerCredentials {
+    /// True if the peer is `gid` by its primary or a supplementary group.
+    #[must_use]
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+/// A restricted channel: a Unix socket opened by management (`channels/open`) for one
+/// application (an SF instance). Faces accepted on it may register only the channel's prefix,
+/// for themselves, and may send no other management command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId(pub u64);
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// What the driver tells the core about a new face.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaceInfo {
@@ -92,6 +127,11 @@ pub struct FaceInfo {
     /// Largest packet the link carries in one frame; `None` for stream faces (no
     /// fragmentation needed). Datagram faces get NDNLPv2 fragmentation above it.
     pub mtu: Option<usize>,
+    /// The peer's credentials, where the link can tell (Unix sockets); `None` for network
+    /// faces and loopback TCP/UDP, whose peers are anonymous.
+    pub peer: Option<PeerCredentials>,
+    /// The restricted channel the face was accepted on, if any.
+    pub channel: Option<ChannelId>,
 }
 
 /// Per-face counters, as NFD's FaceStatus reports them plus drops by reason.
@@ -129,4 +169,9 @@ pub struct FaceCounters {
     pub drop_reassembly: u64,
     /// Frames the driver could not hand to the socket (write queue or socket buffer full).
     pub drop_queue_full: u64,
+    /// Management requests refused: not authorized, bad signature, replayed, or a
+    /// restricted face reaching beyond its prefix.
+    pub drop_unauthorized: u64,
+    /// Interests refused because the face held its quota of PIT entries.
+    pub drop_pit_quota: u64,
 }

@@ -1,13 +1,18 @@
 //! NFD management inside the core: `/localhost/nfd/<module>/<verb>` command Interests and
 //! status datasets, answered as NFD answers them.
 //!
-//! **Commands** are accepted in both signed formats ([`ControlCommand::parse`]). The pipeline
-//! only hands us Interests that came on a local face, and NFD's default trust for `/localhost`
-//! accepts any local signer, so the signature's structure is checked but not its cryptography,
-//! and command timestamps are not checked against replay: a local application could do
-//! anything a replayed command does by sending a fresh one. The reply is a Data named exactly
-//! like the command, Content = ControlResponse, signed with DigestSha256, sent to the requester
-//! with the PIT token the command came with.
+//! **Commands** are accepted in both signed formats ([`ControlCommand::parse`]) and authorized
+//! by [`super::auth`] (`docs/security.md`): the signature is verified as far as it can be and
+//! its timestamp checked, then the privilege the command needs — its module, except that any
+//! local application may register prefixes outside `/localhost` for itself and update its own
+//! face — must be granted to the face's peer credentials and signer by a rule. A face of a
+//! restricted channel may only register and unregister its channel's prefix for itself.
+//! Refusals are 403 and counted. The reply is a Data named exactly like the command, Content =
+//! ControlResponse, signed with DigestSha256, sent to the requester with the PIT token the
+//! command came with.
+//!
+//! **Local services** under `/localhost/nfwd/<service>` (the SF host) are authorized here too,
+//! before the Interest is forwarded to the application serving them: privilege `<service>`.
 //!
 //! **Datasets** are produced when an Interest names the dataset without a version: the payload
 //! is cut into segments `<dataset>/v=<version>/seg=<n>` (NFD's segmentation, `segment_dataset`)
@@ -29,10 +34,11 @@ use nfwd_tlv::nfd::{
 };
 use nfwd_tlv::{Component, Data, Element, Interest, Name, Signer};
 
-use super::face::{FaceScope, LinkType, Persistency};
+use super::auth::{Denied, SignedParts, Signer as SignedBy};
+use super::face::{ChannelId, FaceScope, LinkType, Persistency};
 use super::rib::Route;
 use super::strategy::Strategy;
-use super::{Action, FaceId, FaceInfo, FaceState, Forwarder};
+use super::{Action, Channel, FaceId, FaceInfo, FaceState, Forwarder, MAX_CHANNELS};
 
 /// faces/create requests waiting for the driver, at most (then 503).
 const MAX_PENDING_CREATES: usize = 64;
@@ -56,12 +62,18 @@ const BASE_LEN: usize = 4;
 
 #[derive(Debug)]
 struct PendingCreate {
-    requester: FaceId,
-    command: Name,
-    token: Option<Bytes>,
+    reply: PendingReply,
     /// LocalFieldsEnabled as the command asked (None: not mentioned).
     local_fields: Option<bool>,
     asked: Instant,
+}
+
+/// A command whose reply waits for the driver.
+#[derive(Debug)]
+pub(super) struct PendingReply {
+    requester: FaceId,
+    command: Name,
+    token: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -87,6 +99,9 @@ pub(super) struct MgmtState {
     replies: BTreeMap<u64, u64>,
     /// Dataset segment Interests that could not be answered.
     unanswered: u64,
+    /// Actions decided outside an action-returning call (closing a face closes its
+    /// channels); handed out with the next ones.
+    pub(super) deferred: Vec<Action>,
 }
 
 /// What a command handler decided: the effective parameters (200) or a refusal.
@@ -227,7 +242,8 @@ enum Kind {
 
 fn kind(module: &[u8], verb: &[u8]) -> Kind {
     match (module, verb) {
-        (b"rib", b"register" | b"unregister")
+        (b"channels", b"open" | b"close")
+        | (b"rib", b"register" | b"unregister")
         | (b"fib", b"add-nexthop" | b"remove-nexthop")
         | (b"faces", b"create" | b"update" | b"destroy")
         | (b"strategy-choice", b"set" | b"unset")
@@ -305,6 +321,10 @@ impl Forwarder {
         };
         match which {
             Kind::Command => self.command(now, face, interest, token, out),
+            Kind::Dataset if self.is_restricted(face) => {
+                let r = self.unauthorized(face, "a restricted face reads no management dataset");
+                self.mgmt_reply(face, name, token, &r, out);
+            }
             Kind::Dataset => self.dataset(now, face, interest, token, out),
             Kind::Unknown => {
                 let r = refuse(status_code::NOT_IMPLEMENTED, "unknown management request");
@@ -322,8 +342,158 @@ impl Forwarder {
             .retain(|d| now.saturating_duration_since(d.produced) < DATASET_CACHE_LIFETIME);
     }
 
+    fn is_restricted(&self, face: FaceId) -> bool {
+        self.faces.get(&face).is_some_and(|f| f.info.channel.is_some())
+    }
+
+    /// Counts a refusal on `face` and makes its 403.
+    fn unauthorized(&mut self, face: FaceId, text: &str) -> Refusal {
+        self.counters.unauthorized += 1;
+        if let Some(f) = self.faces.get_mut(&face) {
+            f.counters.drop_unauthorized += 1;
+        }
+        refuse(status_code::UNAUTHORIZED, text)
+    }
+
+    /// Who a face's peer is, for refusal texts.
+    fn who(&self, face: FaceId) -> String {
+        match self.faces.get(&face).map(|f| (&f.info.peer, f.info.channel)) {
+            Some((_, Some(c))) => format!("face {face} (restricted channel {c})"),
+            Some((Some(p), None)) => format!("uid {} (face {face})", p.uid),
+            _ => format!("face {face} (a local peer with no credentials: loopback TCP/UDP)"),
+        }
+    }
+
+    /// Checks a signed request's signature and timestamp; a failure is counted and becomes
+    /// the 403 to send.
+    fn check_signature(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        parts: &SignedParts<'_>,
+    ) -> Result<SignedBy, Refusal> {
+        let wall = self.wall_clock_ms(now);
+        self.auth.check_signature(parts, wall).map_err(|d| {
+            let text = match d {
+                Denied::BadSignature => {
+                    self.counters.bad_signatures += 1;
+                    "the signature does not verify"
+                }
+                Denied::Replay => {
+                    self.counters.replayed_commands += 1;
+                    "the command's timestamp is not after its signer's last one or is too far \
+                     from this forwarder's clock (replay)"
+                }
+                Denied::NotAuthorized => "not authorized",
+            };
+            if let Some(f) = self.faces.get_mut(&face) {
+                f.counters.drop_unauthorized += 1;
+            }
+            refuse(status_code::UNAUTHORIZED, text)
+        })
+    }
+
+    /// Requires `privilege` of `face` and `signer`.
+    fn require(&mut self, face: FaceId, signer: SignedBy, privilege: &str) -> Result<(), Refusal> {
+        let peer = self.faces.get(&face).and_then(|f| f.info.peer.clone());
+        if self.is_restricted(face) || !self.auth.allows(peer.as_ref(), signer, privilege) {
+            let text = format!(
+                "{} is not authorized for {privilege:?} (docs/security.md)",
+                self.who(face)
+            );
+            return Err(self.unauthorized(face, &text));
+        }
+        Ok(())
+    }
+
+    /// Authorizes an Interest for `/localhost/nfwd/<service>/...` from a local face before it
+    /// is forwarded: a signed one must verify; privilege `<service>` is required.
+    pub(super) fn authorize_service(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        interest: &Interest,
+        service: &[u8],
+    ) -> Result<(), Refusal> {
+        self.mgmt.requests += 1;
+        let signer = match (
+            interest.signature_info(),
+            interest.signature_value(),
+            interest.signed_portion(),
+        ) {
+            (Some(info), Some(value), Some(signed)) => {
+                let parts = SignedParts {
+                    info,
+                    signed,
+                    value,
+                    time_ms: info.time,
+                };
+                self.check_signature(now, face, &parts)?
+            }
+            _ => SignedBy::Unsigned,
+        };
+        let service = std::str::from_utf8(service).unwrap_or("*");
+        self.require(face, signer, service)?;
+        self.auth
+            .commit(signer, interest.signature_info().and_then(|i| i.time));
+        Ok(())
+    }
+
+    /// Authorizes a parsed NFD command from `face`: signature, then privilege.
+    fn authorize_command(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        cmd: &ControlCommand,
+    ) -> Result<(), Refusal> {
+        let signed = cmd.signed_portion();
+        let parts = SignedParts {
+            info: cmd.signature_info(),
+            signed,
+            value: cmd.signature_value(),
+            time_ms: cmd.timestamp_ms(),
+        };
+        let signer = self.check_signature(now, face, &parts)?;
+        let p = cmd.parameters();
+        let own_face = Self::named_face(face, p) == face;
+        let module = cmd.module();
+        let registering = module == "rib" && matches!(cmd.verb(), "register" | "unregister");
+        if let Some(channel) = self.faces.get(&face).and_then(|f| f.info.channel) {
+            // A restricted face: its own registrations under its channel's prefix, nothing
+            // else.
+            let prefix = self.channels.get(&channel).map(|c| c.prefix.clone());
+            let allowed = registering
+                && own_face
+                && matches!((&p.name, &prefix), (Some(n), Some(pre)) if pre.is_prefix_of(n));
+            if !allowed {
+                let text = match prefix {
+                    Some(pre) => format!(
+                        "{} may only register names under {pre} for itself",
+                        self.who(face)
+                    ),
+                    None => format!("{}: its channel is closed", self.who(face)),
+                };
+                return Err(self.unauthorized(face, &text));
+            }
+        } else {
+            // What any local application may do for itself, as in NFD: register prefixes
+            // (outside the reserved /localhost) and update its own face.
+            let self_service = own_face
+                && ((registering
+                    && p.name
+                        .as_ref()
+                        .is_some_and(|n| !super::pipeline::is_localhost(n)))
+                    || (module == "faces" && cmd.verb() == "update"));
+            if !self_service {
+                self.require(face, signer, module)?;
+            }
+        }
+        self.auth.commit(signer, cmd.timestamp_ms());
+        Ok(())
+    }
+
     /// Sends `response` as the reply Data named `name` to `face`.
-    fn mgmt_reply(
+    pub(super) fn mgmt_reply(
         &mut self,
         face: FaceId,
         name: &Name,
@@ -362,10 +532,18 @@ impl Forwarder {
                 return self.mgmt_reply(face, name, token, &r, out);
             }
         };
+        if let Err(r) = self.authorize_command(now, face, &cmd) {
+            return self.mgmt_reply(face, name, token, &r, out);
+        }
         let p = cmd.parameters();
         // Actions that must follow the reply (closing the requester's own face).
         let mut after = Vec::new();
         let outcome = match (cmd.module(), cmd.verb()) {
+            ("channels", "open") => match self.channels_open(face, name, token, p, out) {
+                Ok(()) => return, // answered when the driver reports
+                Err(refusal) => Err(refusal),
+            },
+            ("channels", "close") => self.channels_close(p, out),
             ("rib", "register") => self.rib_register(now, face, p),
             ("rib", "unregister") => self.rib_unregister(face, p),
             ("fib", "add-nexthop") => self.fib_add_next_hop(face, p),
@@ -525,9 +703,11 @@ impl Forwarder {
         self.mgmt.pending.insert(
             request,
             PendingCreate {
-                requester,
-                command: command.clone(),
-                token: token.cloned(),
+                reply: PendingReply {
+                    requester,
+                    command: command.clone(),
+                    token: token.cloned(),
+                },
                 local_fields,
                 asked: now,
             },
@@ -561,7 +741,7 @@ impl Forwarder {
         let pending = self.mgmt.pending.remove(&request);
         let reply = |fwd: &mut Self, r: &ControlResponse, out: &mut Vec<Action>| {
             if let Some(p) = &pending {
-                fwd.mgmt_reply(p.requester, &p.command, p.token.as_ref(), r, out);
+                fwd.send_pending_reply(&p.reply, r, out);
             }
         };
         let info = match result {
@@ -603,6 +783,151 @@ impl Forwarder {
             reply(self, &ControlResponse::ok(params), out);
         }
         Some(id)
+    }
+
+    fn send_pending_reply(&mut self, p: &PendingReply, r: &ControlResponse, out: &mut Vec<Action>) {
+        self.mgmt_reply(p.requester, &p.command, p.token.as_ref(), r, out);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Restricted channels
+
+    /// `channels/open`: Uri `unix:///path` (inside `faces.channel_dir`; the driver checks), Name
+    /// the one prefix the channel's faces may register. Answered when the driver reports.
+    fn channels_open(
+        &mut self,
+        requester: FaceId,
+        command: &Name,
+        token: Option<&Bytes>,
+        p: &ControlParameters,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Refusal> {
+        let prefix = required_name(p)?;
+        let uri = p
+            .uri
+            .as_ref()
+            .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Uri is required"))?
+            .to_string();
+        let Some(path) = uri
+            .strip_prefix("unix://")
+            .filter(|p| p.starts_with('/'))
+            .map(std::path::PathBuf::from)
+        else {
+            return Err(refuse(
+                status_code::BAD_PARAMETERS,
+                "Uri must be unix:///absolute/path",
+            ));
+        };
+        if prefix.is_empty() || super::pipeline::is_localhost(&prefix) {
+            return Err(refuse(
+                status_code::BAD_PARAMETERS,
+                "a channel's prefix must be a non-empty name outside /localhost",
+            ));
+        }
+        if self.channels.values().any(|c| c.uri == uri) {
+            return Err(refuse(status_code::CONFLICT, "a channel is open at this Uri"));
+        }
+        if self.channels.len() >= MAX_CHANNELS {
+            return Err(refuse(status_code::UNAVAILABLE, "too many channels"));
+        }
+        let channel = ChannelId(self.next_channel);
+        self.next_channel += 1;
+        self.channels.insert(
+            channel,
+            Channel {
+                owner: requester,
+                uri,
+                prefix,
+                pending: Some(PendingReply {
+                    requester,
+                    command: command.clone(),
+                    token: token.cloned(),
+                }),
+            },
+        );
+        out.push(Action::OpenChannel { channel, path });
+        Ok(())
+    }
+
+    /// The driver's report on an [`Action::OpenChannel`].
+    pub fn channel_opened(
+        &mut self,
+        _now: Instant,
+        channel: ChannelId,
+        result: Result<(), String>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(c) = self.channels.get_mut(&channel) else {
+            // Closed while the driver worked on it.
+            if result.is_ok() {
+                out.push(Action::CloseChannel { channel });
+            }
+            return;
+        };
+        let pending = c.pending.take();
+        let response = match &result {
+            Ok(()) => ControlResponse::ok(ControlParameters {
+                uri: Some(c.uri.as_str().into()),
+                name: Some(c.prefix.clone()),
+                ..ControlParameters::default()
+            }),
+            Err(e) => *refuse(status_code::NOT_ACCEPTABLE, e),
+        };
+        if result.is_err() {
+            self.channels.remove(&channel);
+        }
+        if let Some(p) = pending {
+            self.send_pending_reply(&p, &response, out);
+        }
+    }
+
+    /// `channels/close`: by Uri. The channel's faces are closed too.
+    fn channels_close(&mut self, p: &ControlParameters, out: &mut Vec<Action>) -> Outcome {
+        let uri = p
+            .uri
+            .as_ref()
+            .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Uri is required"))?
+            .to_string();
+        let found = self
+            .channels
+            .iter()
+            .find(|(_, c)| c.uri == uri)
+            .map(|(id, _)| *id);
+        if let Some(id) = found {
+            self.close_channel(id, out);
+        }
+        Ok(ControlParameters {
+            uri: Some(uri.as_str().into()),
+            ..ControlParameters::default()
+        })
+    }
+
+    fn close_channel(&mut self, id: ChannelId, out: &mut Vec<Action>) {
+        if self.channels.remove(&id).is_none() {
+            return;
+        }
+        out.push(Action::CloseChannel { channel: id });
+        for (face, f) in &self.faces {
+            if f.info.channel == Some(id) {
+                out.push(Action::CloseFace { face: *face });
+            }
+        }
+    }
+
+    /// The channels `owner` opened go with it. The actions go out with the next ones (the
+    /// driver is closing a face and collects what the core says after).
+    pub(super) fn close_channels_of(&mut self, owner: FaceId) {
+        let ids: Vec<ChannelId> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.owner == owner)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Vec::new();
+        for id in ids {
+            self.close_channel(id, &mut out);
+        }
+        self.mgmt.deferred.extend(out);
     }
 
     fn faces_update(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
@@ -867,6 +1192,11 @@ impl Forwarder {
             self.dnl.len()
         );
         let _ = writeln!(s, "cs {:#?}", self.cs.counters());
+        let _ = writeln!(s, "driver {{");
+        for (name, v) in &self.driver_counters {
+            let _ = writeln!(s, "    {name}: {v},");
+        }
+        let _ = writeln!(s, "}}");
         for (id, f) in &self.faces {
             let _ = writeln!(s, "face {id} {} {:#?}", f.info.remote_uri, f.counters);
         }

@@ -34,6 +34,14 @@ fn info(uri: &str, scope: FaceScope) -> FaceInfo {
         persistency: Persistency::OnDemand,
         link_type: LinkType::PointToPoint,
         mtu: None,
+        // Management tests speak as root over the Unix socket unless they say otherwise.
+        peer: (scope == FaceScope::Local).then(|| PeerCredentials {
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+            pid: None,
+        }),
+        channel: None,
     }
 }
 
@@ -420,6 +428,8 @@ fn faces_create_asks_the_driver_and_replies_when_it_reports() {
         persistency: Persistency::Permanent,
         link_type: LinkType::PointToPoint,
         mtu: Some(1400),
+        peer: None,
+        channel: None,
     };
     let id = net
         .fwd

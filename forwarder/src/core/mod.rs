@@ -6,6 +6,7 @@
 //! reads a clock, touches a socket or spawns a task, so tests drive it step by step.
 
 pub mod action;
+pub mod auth;
 pub mod cs;
 pub mod dnl;
 pub mod face;
@@ -19,7 +20,9 @@ mod mgmt;
 mod pipeline;
 
 pub use action::Action;
-pub use face::{FaceCounters, FaceId, FaceInfo, FaceScope, LinkType, Persistency};
+pub use face::{
+    ChannelId, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType, PeerCredentials, Persistency,
+};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -72,6 +75,21 @@ pub struct ForwarderCounters {
     pub suppressed: u64,
     /// Functions popped (chained Interests handed to a local SF).
     pub functions_popped: u64,
+    /// Packets dropped by scope rules (`/localhost` in the Name or ForwardingHint on a
+    /// non-local face, management namespaces in a ForwardingHint).
+    pub scope_violations: u64,
+    /// Management requests refused for want of a privilege (including restricted faces
+    /// reaching beyond their prefix).
+    pub unauthorized: u64,
+    /// Management requests whose signature did not verify.
+    pub bad_signatures: u64,
+    /// Signed commands refused as replays (timestamp not after the signer's last one, or far
+    /// from the wall clock).
+    pub replayed_commands: u64,
+    /// Interests refused because their face held its PIT quota.
+    pub pit_quota: u64,
+    /// Data that matched a PIT entry but came from a face the Interest was not forwarded to.
+    pub data_from_wrong_face: u64,
 }
 
 /// A face as the core tracks it.
@@ -87,6 +105,19 @@ pub struct FaceState {
     pub local_fields: bool,
     reassembler: Option<Reassembler<()>>,
     next_sequence: u64,
+    /// PIT entries this face is a downstream of (its in-records): what its quota counts.
+    pit_in_records: usize,
+    /// Ids of those entries, so closing the face touches only them. May hold ids of entries
+    /// gone since; compacted when it grows to twice `pit_in_records`.
+    pit_entries: Vec<EntryId>,
+}
+
+impl FaceState {
+    /// PIT entries the face is a downstream of.
+    #[must_use]
+    pub fn pit_entries(&self) -> usize {
+        self.pit_in_records
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,8 +126,35 @@ enum Timer {
     Housekeeping,
 }
 
-/// How often housekeeping runs (dead nonces, reassembly, idle faces, route expiry).
+/// How often housekeeping runs (dead nonces, reassembly, route expiry).
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
+
+/// Reassembly bounds of one datagram face: a packet may not exceed NDN's 8800 bytes, and a
+/// peer holds at most this many partial packets and bytes (every UDP peer has its own face).
+fn face_reassembler() -> ReassemblerConfig {
+    ReassemblerConfig {
+        max_packet_size: nfwd_tlv::lp::MAX_NDN_PACKET_SIZE,
+        max_partial_packets: 32,
+        max_buffered_bytes: 256 * 1024,
+        ..ReassemblerConfig::default()
+    }
+}
+
+/// Most restricted channels open at once.
+const MAX_CHANNELS: usize = 4096;
+
+/// A restricted channel (`channels/open`).
+#[derive(Debug)]
+struct Channel {
+    /// The face that opened it; the channel closes with it.
+    owner: FaceId,
+    /// Socket path, as the command's Uri gave it.
+    uri: String,
+    /// The one prefix its faces may register.
+    prefix: Name,
+    /// The command waiting for the driver's report, if any.
+    pending: Option<mgmt::PendingReply>,
+}
 
 /// The forwarding core.
 #[derive(Debug)]
@@ -116,11 +174,15 @@ pub struct Forwarder {
     counters: ForwarderCounters,
     max_chain: usize,
     max_lifetime_ms: u64,
+    pit_quota: usize,
     admit_unsolicited: bool,
-    idle_timeout: Duration,
     nonce_state: u64,
     started: Instant,
     mgmt: mgmt::MgmtState,
+    auth: auth::Authorizer,
+    channels: BTreeMap<ChannelId, Channel>,
+    next_channel: u64,
+    driver_counters: Vec<(&'static str, u64)>,
 }
 
 impl Forwarder {
@@ -156,11 +218,15 @@ impl Forwarder {
             counters: ForwarderCounters::default(),
             max_chain: config.chain.max_functions,
             max_lifetime_ms: t.max_interest_lifetime_ms,
+            pit_quota: t.pit_max_entries_per_face,
             admit_unsolicited: t.cs_admit_unsolicited,
-            idle_timeout: Duration::from_secs(config.faces.idle_timeout_s),
             nonce_state: rand::random::<u64>() | 1,
             started: now,
             mgmt: mgmt::MgmtState::default(),
+            auth: auth::Authorizer::default(),
+            channels: BTreeMap::new(),
+            next_channel: 1,
+            driver_counters: Vec::new(),
         };
         fwd.timers
             .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
@@ -174,7 +240,7 @@ impl Forwarder {
         let reassembler = info
             .mtu
             .is_some()
-            .then(|| Reassembler::new(ReassemblerConfig::default()));
+            .then(|| Reassembler::new(face_reassembler()));
         self.faces.insert(
             id,
             FaceState {
@@ -184,29 +250,73 @@ impl Forwarder {
                 local_fields: false,
                 reassembler,
                 next_sequence: 0,
+                pit_in_records: 0,
+                pit_entries: Vec::new(),
             },
         );
         id
     }
 
-    /// The driver reports that `face` is gone: its routes and PIT records are removed.
+    /// Replaces the authorization policy (`docs/security.md`). The daemon sets the configured
+    /// one at start; until then only root may manage.
+    pub fn set_policy(&mut self, policy: auth::Policy) {
+        self.auth = auth::Authorizer::new(policy);
+    }
+
+    /// The driver's counters by name, shown by `status/counters` (the engine reports them
+    /// periodically, so they may be a moment old).
+    pub fn set_driver_counters(&mut self, counters: &[(&'static str, u64)]) {
+        self.driver_counters.clear();
+        self.driver_counters.extend_from_slice(counters);
+    }
+
+    /// The driver reports that `face` is gone: its routes, its channels and its PIT in-records
+    /// are removed. Only the entries the face is a downstream of are visited, so the cost is
+    /// proportional to them, not to the PIT. Out-records towards the face are left to expire
+    /// with their entries (no Data can come from it any more).
     pub fn face_closed(&mut self, face: FaceId, _now: Instant) {
-        if self.faces.remove(&face).is_none() {
+        let Some(state) = self.faces.remove(&face) else {
             return;
-        }
+        };
         self.fib.remove_face(face);
         self.rib.remove_face(face);
-        let ids: Vec<EntryId> = self.pit.ids().collect();
-        for id in ids {
+        for id in state.pit_entries {
             let Some(e) = self.pit.get_mut(id) else {
                 continue;
             };
             e.in_records.retain(|r| r.face != face);
-            e.out_records.retain(|r| r.face != face);
             if e.in_records.is_empty() {
                 self.pit.remove(id);
             }
         }
+        self.close_channels_of(face);
+    }
+
+    /// Accounts a new in-record of `face` on entry `id`.
+    pub(crate) fn note_in_record(&mut self, face: FaceId, id: EntryId) {
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        state.pit_in_records += 1;
+        state.pit_entries.push(id);
+        if state.pit_entries.len() >= 2 * state.pit_in_records + 64 {
+            let pit = &self.pit;
+            state.pit_entries.retain(|&e| {
+                pit.get(e)
+                    .is_some_and(|e| e.in_records.iter().any(|r| r.face == face))
+            });
+        }
+    }
+
+    /// Removes entry `id` and releases its downstreams' quota.
+    pub(crate) fn remove_entry(&mut self, id: EntryId) -> Option<pit::PitEntry> {
+        let entry = self.pit.remove(id)?;
+        for r in &entry.in_records {
+            if let Some(f) = self.faces.get_mut(&r.face) {
+                f.pit_in_records = f.pit_in_records.saturating_sub(1);
+            }
+        }
+        Some(entry)
     }
 
     /// Installs a route (origin static) as configuration does: towards another forwarder,
@@ -309,6 +419,7 @@ impl Forwarder {
 
     /// A link frame arrived on `face`.
     pub fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
+        out.append(&mut self.mgmt.deferred);
         self.on_frame(now, face, frame, out);
     }
 
@@ -347,6 +458,7 @@ impl Forwarder {
 
     /// Runs the timers due at `now` (PIT expiry, idle faces, reassembly, dead nonces, routes).
     pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.append(&mut self.mgmt.deferred);
         while let Some(&Reverse((due, timer))) = self.timers.peek() {
             if due > now {
                 break;
@@ -363,21 +475,15 @@ impl Forwarder {
         }
     }
 
-    fn housekeeping(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// Idle faces are the driver's to close (it knows their links); housekeeping here ages
+    /// the tables.
+    fn housekeeping(&mut self, now: Instant, _out: &mut Vec<Action>) {
         self.dnl.expire(now);
-        for (id, f) in &mut self.faces {
+        for f in self.faces.values_mut() {
             if let Some(r) = &mut f.reassembler {
                 r.expire(now);
                 let dropped = r.stats().timed_out_packets;
                 f.counters.drop_reassembly = f.counters.drop_reassembly.max(dropped);
-            }
-            // Only datagram faces idle out: a stream face lives as long as its connection (an
-            // application that registered a prefix may stay silent for hours).
-            if f.info.persistency == Persistency::OnDemand
-                && f.info.mtu.is_some()
-                && now.saturating_duration_since(f.last_activity) >= self.idle_timeout
-            {
-                out.push(Action::CloseFace { face: *id });
             }
         }
         for (prefix, face, cost) in self.rib.expire(now) {

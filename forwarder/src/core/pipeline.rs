@@ -23,8 +23,31 @@ struct LpFields {
     no_cache: bool,
 }
 
-fn is_localhost(name: &Name) -> bool {
+pub(super) fn is_localhost(name: &Name) -> bool {
     name.component_parts(0) == Some((8, &b"localhost"[..]))
+}
+
+/// `/localhost/nfd` (NFD management) or `/localhost/nfwd` (nfwd's local services): names only
+/// management may use, never routed by a ForwardingHint.
+fn is_reserved(name: &Name) -> bool {
+    is_localhost(name)
+        && matches!(
+            name.component_parts(1),
+            Some((8, b"nfd")) | Some((8, b"nfwd"))
+        )
+}
+
+/// The service a `/localhost/nfwd/<service>/...` name addresses (the privilege it needs).
+fn nfwd_service(name: &Name) -> Option<&[u8]> {
+    if !is_localhost(name) || name.component_parts(1) != Some((8, &b"nfwd"[..])) {
+        return None;
+    }
+    // A name that stops at /localhost/nfwd, or whose service is not a generic component,
+    // names no service: it needs every privilege.
+    Some(match name.component_parts(2) {
+        Some((8, service)) => service,
+        _ => b"*",
+    })
 }
 
 /// Where best-route and load-balance send a retransmission: the cheapest next hop not tried
@@ -63,6 +86,10 @@ impl Forwarder {
         };
         state.counters.in_bytes += frame.len() as u64;
         state.last_activity = now;
+        // One copy into a buffer of exactly the frame's size: whatever the core keeps (PIT
+        // entries, tokens, cached Data) then pins only its own bytes, never the driver's
+        // receive block (64 KiB for UDP) — and the content store can keep what it gets.
+        let frame = Bytes::copy_from_slice(&frame);
         let Ok(lp) = LpPacket::decode(frame) else {
             return self.malformed(face);
         };
@@ -156,8 +183,23 @@ impl Forwarder {
         };
         state.counters.in_interests += 1;
         let from_local = state.info.scope == FaceScope::Local;
-        if is_localhost(interest.name()) && !from_local {
+        let restricted = state.info.channel.is_some();
+        // Scope (docs/security.md): nothing under /localhost, in the Name or a ForwardingHint,
+        // enters from a non-local face; a restricted face reaches no /localhost name but
+        // management (which refuses all but its own registrations); and no hint may route
+        // an Interest into management namespaces, whoever sends it.
+        let hints = interest.forwarding_hint();
+        let localhost_name = is_localhost(interest.name());
+        let management = is_reserved(interest.name())
+            && interest.name().component_parts(1) == Some((8, &b"nfd"[..]));
+        if (!from_local && (localhost_name || hints.iter().any(is_localhost)))
+            || hints.iter().any(is_reserved)
+            || (restricted
+                && (hints.iter().any(is_localhost)
+                    || (localhost_name && !management)))
+        {
             state.counters.drop_scope += 1;
+            self.counters.scope_violations += 1;
             return;
         }
         if interest.hop_limit() == Some(0) {
@@ -182,6 +224,12 @@ impl Forwarder {
             self.handle_management(now, face, &interest, fields.pit_token.as_ref(), out);
             return;
         }
+        if let Some(service) = nfwd_service(interest.name())
+            && let Err(refusal) = self.authorize_service(now, face, &interest, service)
+        {
+            let token = fields.pit_token.as_ref();
+            return self.mgmt_reply(face, interest.name(), token, &refusal, out);
+        }
         let name_hashes = interest.name().prefix_hashes(&self.hasher);
         let chash = chain_hash(&self.hasher, interest.function_chain());
         let nc_hash = combine(name_hashes[interest.name().len()], chash);
@@ -204,6 +252,25 @@ impl Forwarder {
             // Cache hit: answer without creating a PIT entry.
             let token = fields.pit_token.as_ref();
             self.send_data(face, &data, token, FaceId::CONTENT_STORE, out);
+            return;
+        }
+        // Quota: a face may be a downstream of at most `pit_quota` entries; an Interest that
+        // would add one more is refused before anything is created.
+        let new_in_record = existing
+            .and_then(|id| self.pit.get(id))
+            .is_none_or(|e| e.in_records.iter().all(|r| r.face != face));
+        if new_in_record
+            && self
+                .faces
+                .get(&face)
+                .is_some_and(|f| f.pit_in_records >= self.pit_quota)
+        {
+            self.counters.pit_quota += 1;
+            if let Some(f) = self.faces.get_mut(&face) {
+                f.counters.drop_pit_quota += 1;
+            }
+            let token = fields.pit_token.as_ref();
+            self.send_nack(face, &interest, None, NackReason::Congestion, token, out);
             return;
         }
         let (id, created) = match existing {
@@ -247,24 +314,31 @@ impl Forwarder {
         let lifetime = interest.effective_lifetime_ms().min(self.max_lifetime_ms);
         let expiry = now + Duration::from_millis(lifetime);
         let is_retransmission = !entry.out_records.is_empty();
-        match entry.in_record_mut(face) {
+        let added = match entry.in_record_mut(face) {
             Some(r) => {
                 r.nonce = nonce;
                 r.expiry = expiry;
                 r.last_renewed = now;
                 r.pit_token = fields.pit_token.clone();
+                false
             }
-            None => entry.in_records.push(InRecord {
-                face,
-                nonce,
-                expiry,
-                last_renewed: now,
-                pit_token: fields.pit_token.clone(),
-            }),
-        }
+            None => {
+                entry.in_records.push(InRecord {
+                    face,
+                    nonce,
+                    expiry,
+                    last_renewed: now,
+                    pit_token: fields.pit_token.clone(),
+                });
+                true
+            }
+        };
         entry.refresh_expiry();
         entry.interest = interest;
         let entry_expiry = entry.expiry;
+        if added {
+            self.note_in_record(face, id);
+        }
         // One timer per entry: a renewal that moves the expiry later is picked up when the
         // timer fires (`pit_expired` reschedules), so retransmissions add no timers.
         if created {
@@ -391,7 +465,8 @@ impl Forwarder {
         // HopLimit: decremented here; at 0 the Interest may only go to local faces.
         let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
         let only_local = hop_limit == Some(0);
-        let localhost = is_localhost(interest.name());
+        let localhost =
+            is_localhost(interest.name()) || interest.forwarding_hint().iter().any(is_localhost);
         let eligible = |fwd: &Self, f: FaceId| {
             f != in_face
                 && fwd.faces.get(&f).is_some_and(|s| {
@@ -524,7 +599,7 @@ impl Forwarder {
 
     /// Gives up on an entry: Nack every downstream and forget it.
     fn reject(&mut self, id: EntryId, reason: NackReason, out: &mut Vec<Action>) {
-        let Some(entry) = self.pit.remove(id) else {
+        let Some(entry) = self.remove_entry(id) else {
             return;
         };
         for r in &entry.in_records {
@@ -573,7 +648,7 @@ impl Forwarder {
             self.schedule_pit_expiry(at, id);
             return;
         }
-        if let Some(entry) = self.pit.remove(id) {
+        if let Some(entry) = self.remove_entry(id) {
             self.counters.unsatisfied_interests += 1;
             self.remember_nonces(&entry);
         }
@@ -622,6 +697,18 @@ impl Forwarder {
                 |k| combine(hashes[k], chash),
                 || combine(data.full_name().full_hash(hasher), chash),
             );
+            // Only the upstreams an Interest went to may answer it: Data from any other face
+            // (an application that was never asked, a neighbour guessing names) neither
+            // satisfies the entry nor reaches the content store.
+            let before = matched.len();
+            let pit = &self.pit;
+            matched.retain(|id| {
+                pit.get(*id)
+                    .is_some_and(|e| e.out_records.iter().any(|r| r.face == face))
+            });
+            if matched.len() < before {
+                self.counters.data_from_wrong_face += 1;
+            }
         }
         let key_hash = combine(hashes[data.name().len()], chash);
         if matched.is_empty() {
@@ -638,7 +725,7 @@ impl Forwarder {
             self.cs.insert(data, key_hash, now);
         }
         for id in matched {
-            let Some(entry) = self.pit.remove(id) else {
+            let Some(entry) = self.remove_entry(id) else {
                 continue;
             };
             self.counters.satisfied_interests += 1;
@@ -659,6 +746,10 @@ impl Forwarder {
         from: FaceId,
         out: &mut Vec<Action>,
     ) {
+        if is_localhost(data.name()) && self.scope(face) != Some(FaceScope::Local) {
+            self.counters.scope_violations += 1;
+            return;
+        }
         self.counters.out_data += 1;
         let mut lp = LpPacket::from_fragment(data.wire().clone());
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
@@ -751,7 +842,13 @@ impl Forwarder {
         let Some(entry) = self.pit.get(id) else {
             return;
         };
-        if entry.out_records.iter().all(|r| r.nacked.is_some()) {
+        // An upstream whose face closed will never answer: it counts as having refused.
+        let faces = &self.faces;
+        if entry
+            .out_records
+            .iter()
+            .all(|r| r.nacked.is_some() || !faces.contains_key(&r.face))
+        {
             let worst_ok = entry
                 .out_records
                 .iter()

@@ -29,6 +29,8 @@ fn face_info(uri: &str, scope: FaceScope, mtu: Option<usize>) -> FaceInfo {
         persistency: Persistency::Persistent,
         link_type: LinkType::PointToPoint,
         mtu,
+        peer: None,
+        channel: None,
     }
 }
 

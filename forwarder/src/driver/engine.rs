@@ -133,6 +133,8 @@ fn face_info(desc: &LinkDesc, persistency: Persistency, mtu: Option<usize>) -> F
         persistency,
         link_type: LinkType::PointToPoint,
         mtu,
+        peer: None,
+        channel: None,
     }
 }
 
@@ -367,6 +369,12 @@ impl<C: Core> Engine<C> {
                         persistency,
                         mtu,
                     } => self.create(now, request, &remote_uri, persistency, mtu),
+                    Action::OpenChannel { channel, .. } => {
+                        let e = "restricted channels are not supported by this driver".to_owned();
+                        self.core
+                            .channel_opened(now, channel, Err(e), &mut self.actions);
+                    }
+                    Action::CloseChannel { .. } => {}
                     Action::CloseFace { face } => {
                         if self.faces.contains_key(&face) {
                             debug!(face = %face, "face closed by the forwarder");

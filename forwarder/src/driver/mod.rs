@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::config::Config;
-use crate::core::{Action, FaceId, FaceInfo, FaceScope, Forwarder, Persistency};
+use crate::core::{Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, Persistency};
 use crate::error::{Error, Result};
 use engine::Event;
 pub use uri::FaceUri;
@@ -82,6 +82,21 @@ pub trait Core: Send + 'static {
     /// (write queue full, socket buffer full), so the core's face counters can include it.
     fn driver_dropped(&mut self, face: FaceId, len: usize) {
         let _ = (face, len);
+    }
+    /// See [`Forwarder::channel_opened`].
+    fn channel_opened(
+        &mut self,
+        now: Instant,
+        channel: ChannelId,
+        result: Result<(), String>,
+        out: &mut Vec<Action>,
+    ) {
+        let _ = (now, channel, result, out);
+    }
+    /// The driver's own counters (by name), for `status/counters`; the engine reports them
+    /// periodically.
+    fn driver_counters(&mut self, counters: &[(&'static str, u64)]) {
+        let _ = counters;
     }
 }
 
@@ -122,6 +137,20 @@ impl Core for Forwarder {
 
     fn driver_dropped(&mut self, face: FaceId, len: usize) {
         self.note_driver_drop(face, len);
+    }
+
+    fn channel_opened(
+        &mut self,
+        now: Instant,
+        channel: ChannelId,
+        result: Result<(), String>,
+        out: &mut Vec<Action>,
+    ) {
+        Self::channel_opened(self, now, channel, result, out);
+    }
+
+    fn driver_counters(&mut self, counters: &[(&'static str, u64)]) {
+        self.set_driver_counters(counters);
     }
 }
 
