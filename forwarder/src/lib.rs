@@ -14,5 +14,6 @@ pub mod config;
 pub mod core;
 pub mod driver;
 pub mod error;
+pub mod security;
 
 pub use error::{Error, Result};

@@ -48,7 +48,7 @@ fuzz_target!(|input: &[u8]| {
         let (frame, next) = tail.split_at(n);
         rest = next;
         let face = faces[usize::from(*sel) % faces.len()];
-        fwd.receive(now, face, Bytes::copy_from_slice(frame), &mut out);
+        fwd.receive(now, face, frame, &mut out);
         if *sel & 0x80 != 0 {
             now += Duration::from_millis(u64::from(*len) * 10);
             fwd.on_timeout(now, &mut out);
@@ -61,14 +61,14 @@ fuzz_target!(|input: &[u8]| {
     let interest = InterestBuilder::new("/p/witness".parse().expect("name"))
         .nonce([9, 8, 7, 6])
         .encode();
-    fwd.receive(now, witness, interest, &mut out);
+    fwd.receive(now, witness, &interest, &mut out);
     let up = out.iter().any(|a| matches!(a, Action::Send { face, .. } if *face == producer));
     out.clear();
     if up {
         let data = DataBuilder::new("/p/witness".parse().expect("name"), &b"ok"[..])
             .sign(&Signer::digest_sha256())
             .expect("data");
-        fwd.receive(now, producer, data, &mut out);
+        fwd.receive(now, producer, &data, &mut out);
         assert!(out.iter().any(|a| matches!(a, Action::Send { face, .. } if *face == witness)));
     }
 });

@@ -431,9 +431,14 @@ impl DataBuilder {
 
     /// Signs with `signer` and returns the encoded packet.
     pub fn sign(&self, signer: &Signer) -> Result<Bytes> {
-        let info = signer.signature_info();
-        let mut signed = BytesMut::with_capacity(self.signed_part_len(Some(&info)));
-        self.write_signed_part(&mut signed, Some(&info));
+        self.sign_with_info(signer, &signer.signature_info())
+    }
+
+    /// Signs with `signer` under `info` (the signer's SignatureInfo with more in it, such as a
+    /// certificate's ValidityPeriod) and returns the encoded packet.
+    pub fn sign_with_info(&self, signer: &Signer, info: &SignatureInfo) -> Result<Bytes> {
+        let mut signed = BytesMut::with_capacity(self.signed_part_len(Some(info)));
+        self.write_signed_part(&mut signed, Some(info));
         let value = signer.sign(&[&signed])?;
         let value_len = signed.len() + tlv_len(tt::SIGNATURE_VALUE, value.len());
         let mut buf = BytesMut::with_capacity(tlv_len(tt::DATA, value_len));

@@ -854,7 +854,9 @@ impl<K: Hash + Eq + Clone> Reassembler<K> {
                 self.buffered = self.buffered.saturating_sub(p.bytes);
             }
             self.stats.oversize_packets += 1;
-            return Err(Error::Reassembly("reassembled packet exceeds the NDN maximum"));
+            return Err(Error::Reassembly(
+                "reassembled packet exceeds the NDN maximum",
+            ));
         }
         // A packet that cannot fit even alone is dropped without disturbing the others.
         if own + piece.len() > self.config.max_buffered_bytes {

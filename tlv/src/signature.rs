@@ -391,6 +391,18 @@ impl VerifyKey {
         Err(Error::InvalidKey("unsupported SubjectPublicKeyInfo"))
     }
 
+    /// The key as SubjectPublicKeyInfo DER (what an NDN certificate's Content holds); `None`
+    /// for keys that have no public form (digest, HMAC).
+    #[must_use]
+    pub fn to_spki(&self) -> Option<Vec<u8>> {
+        let (prefix, key): (&[u8], &[u8]) = match self {
+            Self::Ed25519(k) => (&ED25519_SPKI_PREFIX, k),
+            Self::EcdsaP256(k) => (&P256_SPKI_PREFIX, k),
+            Self::DigestSha256 | Self::Hmac(_) => return None,
+        };
+        Some([prefix, key].concat())
+    }
+
     /// Verifies `signature` of type `signature_type` over the concatenation of `parts`.
     pub fn verify(&self, signature_type: u64, parts: &[&[u8]], signature: &[u8]) -> Result<()> {
         let ok = match (signature_type, self) {
@@ -444,6 +456,16 @@ mod tests {
                 Err(Error::BadSignature)
             );
         }
+    }
+
+    #[test]
+    fn public_keys_round_trip_through_spki() {
+        let (ed, _) = Signer::generate_ed25519(name()).unwrap();
+        let (ec, _) = Signer::generate_ecdsa_p256(name()).unwrap();
+        for k in [ed.verify_key().unwrap(), ec.verify_key().unwrap()] {
+            assert_eq!(VerifyKey::from_spki(&k.to_spki().unwrap()).unwrap(), k);
+        }
+        assert_eq!(VerifyKey::DigestSha256.to_spki(), None);
     }
 
     #[test]

@@ -382,6 +382,7 @@ fn fragmentation_edge_cases() {
 #[test]
 fn memory_bounds_hold_under_endless_partials() {
     let cfg = ReassemblerConfig {
+        max_packet_size: 8800,
         max_frag_count: 64,
         max_partial_packets: 100,
         max_buffered_bytes: 50_000,
@@ -431,6 +432,42 @@ fn memory_bounds_hold_under_endless_partials() {
         assert!(r.partial_count() <= 10);
     }
     assert_eq!(r.stats().evicted_count_limit, 990);
+}
+
+#[test]
+fn packets_above_the_ndn_maximum_are_dropped_as_soon_as_they_are() {
+    // 64 fragments of 1000 bytes claim a 64,000-byte packet: the ninth fragment crosses 8800
+    // and the partial packet goes, counted; nothing of it stays buffered.
+    let mut r = Reassembler::new(ReassemblerConfig::default());
+    let now = Instant::now();
+    let piece = payload(1000);
+    let mut refused = 0;
+    for i in 0..64u64 {
+        let p = LpPacket {
+            sequence: Some(1000 + i),
+            frag_index: Some(i),
+            frag_count: Some(64),
+            fragment: Some(piece.clone()),
+            ..LpPacket::default()
+        };
+        match r.receive(1u8, p, now) {
+            Ok(out) => assert!(out.is_none()),
+            Err(_) => refused += 1,
+        }
+        assert!(r.buffered_bytes() <= 8800);
+    }
+    assert!(refused >= 1);
+    assert!(r.stats().oversize_packets >= 1);
+    assert_eq!(r.stats().completed, 0);
+    // An 8800-byte packet itself still reassembles.
+    let frags = fragment(&LpPacket::from_fragment(payload(8800)), 1400, 7).unwrap();
+    let mut out = None;
+    for f in &frags {
+        out = r
+            .receive(2u8, LpPacket::decode(f.clone()).unwrap(), now)
+            .unwrap();
+    }
+    assert_eq!(out.unwrap().fragment.unwrap().len(), 8800);
 }
 
 #[test]

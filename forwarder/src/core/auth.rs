@@ -109,9 +109,9 @@ impl Users {
     fn matches(&self, peer: Option<&PeerCredentials>) -> bool {
         match self {
             Self::Any | Self::AnyLocal => true,
-            Self::Listed { uids, gids } => peer.is_some_and(|p| {
-                uids.contains(&p.uid) || gids.iter().any(|&g| p.in_group(g))
-            }),
+            Self::Listed { uids, gids } => {
+                peer.is_some_and(|p| uids.contains(&p.uid) || gids.iter().any(|&g| p.in_group(g)))
+            }
         }
     }
 }
@@ -391,7 +391,10 @@ mod tests {
         assert_eq!(who, Signer::Key(0));
         assert!(a.allows(None, who, "cs"));
         assert!(!a.allows(None, who, "faces"));
-        assert!(!a.allows(Some(&root()), Signer::Digest, "cs"), "not the key");
+        assert!(
+            !a.allows(Some(&root()), Signer::Digest, "cs"),
+            "not the key"
+        );
         a.commit(who, Some(now));
         assert_eq!(check(&a, &signer, now), Err(Denied::Replay));
         assert_eq!(check(&a, &signer, now + 1), Ok(Signer::Key(0)));

@@ -343,7 +343,9 @@ impl Forwarder {
     }
 
     fn is_restricted(&self, face: FaceId) -> bool {
-        self.faces.get(&face).is_some_and(|f| f.info.channel.is_some())
+        self.faces
+            .get(&face)
+            .is_some_and(|f| f.info.channel.is_some())
     }
 
     /// Counts a refusal on `face` and makes its 403.
@@ -357,7 +359,11 @@ impl Forwarder {
 
     /// Who a face's peer is, for refusal texts.
     fn who(&self, face: FaceId) -> String {
-        match self.faces.get(&face).map(|f| (&f.info.peer, f.info.channel)) {
+        match self
+            .faces
+            .get(&face)
+            .map(|f| (&f.info.peer, f.info.channel))
+        {
             Some((_, Some(c))) => format!("face {face} (restricted channel {c})"),
             Some((Some(p), None)) => format!("uid {} (face {face})", p.uid),
             _ => format!("face {face} (a local peer with no credentials: loopback TCP/UDP)"),
@@ -825,7 +831,10 @@ impl Forwarder {
             ));
         }
         if self.channels.values().any(|c| c.uri == uri) {
-            return Err(refuse(status_code::CONFLICT, "a channel is open at this Uri"));
+            return Err(refuse(
+                status_code::CONFLICT,
+                "a channel is open at this Uri",
+            ));
         }
         if self.channels.len() >= MAX_CHANNELS {
             return Err(refuse(status_code::UNAVAILABLE, "too many channels"));
@@ -865,17 +874,17 @@ impl Forwarder {
             return;
         };
         let pending = c.pending.take();
-        let response = match &result {
+        let response = match result {
             Ok(()) => ControlResponse::ok(ControlParameters {
                 uri: Some(c.uri.as_str().into()),
                 name: Some(c.prefix.clone()),
                 ..ControlParameters::default()
             }),
-            Err(e) => *refuse(status_code::NOT_ACCEPTABLE, e),
+            Err(e) => {
+                self.channels.remove(&channel);
+                *refuse(status_code::NOT_ACCEPTABLE, &e)
+            }
         };
-        if result.is_err() {
-            self.channels.remove(&channel);
-        }
         if let Some(p) = pending {
             self.send_pending_reply(&p, &response, out);
         }

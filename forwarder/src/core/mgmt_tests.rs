@@ -69,8 +69,9 @@ impl Net {
         self.fwd.add_face(info(uri, scope), self.now)
     }
 
-    fn recv(&mut self, face: FaceId, frame: Bytes) -> Vec<Action> {
-        self.fwd.receive(self.now, face, frame, &mut self.out);
+    fn recv(&mut self, face: FaceId, frame: impl AsRef<[u8]>) -> Vec<Action> {
+        self.fwd
+            .receive(self.now, face, frame.as_ref(), &mut self.out);
         std::mem::take(&mut self.out)
     }
 

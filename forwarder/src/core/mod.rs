@@ -28,7 +28,6 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use nfwd_tlv::lp::{Reassembler, ReassemblerConfig};
 use nfwd_tlv::{Name, NameHasher};
 
@@ -417,8 +416,9 @@ impl Forwarder {
         self.started
     }
 
-    /// A link frame arrived on `face`.
-    pub fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
+    /// A link frame arrived on `face`. The core copies what it keeps, so `frame` may be a
+    /// view of a larger receive buffer.
+    pub fn receive(&mut self, now: Instant, face: FaceId, frame: &[u8], out: &mut Vec<Action>) {
         out.append(&mut self.mgmt.deferred);
         self.on_frame(now, face, frame, out);
     }

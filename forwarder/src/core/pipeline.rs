@@ -78,7 +78,7 @@ impl Forwarder {
         &mut self,
         now: Instant,
         face: FaceId,
-        frame: Bytes,
+        frame: &[u8],
         out: &mut Vec<Action>,
     ) {
         let Some(state) = self.faces.get_mut(&face) else {
@@ -89,7 +89,7 @@ impl Forwarder {
         // One copy into a buffer of exactly the frame's size: whatever the core keeps (PIT
         // entries, tokens, cached Data) then pins only its own bytes, never the driver's
         // receive block (64 KiB for UDP) — and the content store can keep what it gets.
-        let frame = Bytes::copy_from_slice(&frame);
+        let frame = Bytes::copy_from_slice(frame);
         let Ok(lp) = LpPacket::decode(frame) else {
             return self.malformed(face);
         };
@@ -194,9 +194,7 @@ impl Forwarder {
             && interest.name().component_parts(1) == Some((8, &b"nfd"[..]));
         if (!from_local && (localhost_name || hints.iter().any(is_localhost)))
             || hints.iter().any(is_reserved)
-            || (restricted
-                && (hints.iter().any(is_localhost)
-                    || (localhost_name && !management)))
+            || (restricted && (hints.iter().any(is_localhost) || (localhost_name && !management)))
         {
             state.counters.drop_scope += 1;
             self.counters.scope_violations += 1;

@@ -11,7 +11,7 @@ use tokio::net::{TcpStream, UnixStream};
 use super::quic;
 use super::stream::StreamConn;
 use super::uri::{FaceUri, ip_uri};
-use crate::core::FaceScope;
+use crate::core::{ChannelId, FaceScope, PeerCredentials};
 use crate::error::{Error, Result};
 
 /// Give up on a connection attempt after this long (an unreachable peer may never answer).
@@ -23,6 +23,10 @@ pub(super) struct LinkDesc {
     pub(super) remote_uri: String,
     pub(super) local_uri: String,
     pub(super) scope: FaceScope,
+    /// Peer credentials (Unix sockets).
+    pub(super) peer: Option<PeerCredentials>,
+    /// The restricted channel the connection came through.
+    pub(super) channel: Option<ChannelId>,
 }
 
 /// Loopback peers are applications on this node (NFD's rule).
@@ -102,6 +106,8 @@ impl Connector {
                         remote_uri: ip_uri("tcp", *addr),
                         local_uri: ip_uri("tcp", s.local_addr()?),
                         scope: scope_of(*addr),
+                        peer: None,
+                        channel: None,
                     };
                     let (r, w) = s.into_split();
                     Ok((StreamConn::ready(r, Box::new(w)), desc))
@@ -112,6 +118,9 @@ impl Connector {
                         remote_uri: uri.to_string(),
                         local_uri: format!("fd://{}", s.as_raw_fd()),
                         scope: FaceScope::Local,
+                        // We dialled out: the far end's credentials grant nothing here.
+                        peer: None,
+                        channel: None,
                     };
                     let (r, w) = s.into_split();
                     Ok((StreamConn::ready(r, Box::new(w)), desc))

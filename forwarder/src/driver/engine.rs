@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use super::connect::{Connector, LinkDesc, scope_of};
 use super::stream::{End, Reconnect, StreamConn, face_task};
 use super::uri::{FaceUri, ip_uri};
 use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus};
-use crate::core::{Action, FaceId, FaceInfo, LinkType, Persistency};
+use crate::core::{Action, ChannelId, FaceId, FaceInfo, LinkType, Persistency};
 
 /// Capacity of the event channel from face tasks to the core task.
 pub(super) const EVENT_QUEUE: usize = 4096;
@@ -35,6 +35,9 @@ const WRITE_QUEUE: usize = 256;
 /// Most UDP faces at once: every new source address makes one, and source addresses are
 /// cheap to forge, so the table needs a bound.
 const MAX_UDP_FACES: usize = 16_384;
+
+/// How often the driver's counters are handed to the core for `status/counters`.
+const COUNTER_REPORT: Duration = Duration::from_millis(500);
 
 /// Backoff between attempts to bring up a permanent `[[face]]` at start.
 const STATIC_RETRY_MIN: Duration = Duration::from_secs(1);
@@ -99,6 +102,7 @@ pub(super) struct Setup {
     pub(super) udp_mtu: usize,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) connector: Arc<Connector>,
+    pub(super) channel_dir: PathBuf,
     pub(super) events_tx: mpsc::Sender<Event>,
     pub(super) listeners: Vec<JoinHandle<()>>,
     pub(super) unix_paths: Vec<PathBuf>,
@@ -117,6 +121,10 @@ pub(super) struct Engine<C> {
     udp_buf: bytes::BytesMut,
     idle_timeout: Option<Duration>,
     connector: Arc<Connector>,
+    /// Where restricted channels may be opened.
+    channel_dir: PathBuf,
+    /// Open restricted channels: their accept loops and socket files.
+    channels: HashMap<ChannelId, (JoinHandle<()>, PathBuf)>,
     events_tx: mpsc::Sender<Event>,
     listeners: Vec<JoinHandle<()>>,
     unix_paths: Vec<PathBuf>,
@@ -133,8 +141,8 @@ fn face_info(desc: &LinkDesc, persistency: Persistency, mtu: Option<usize>) -> F
         persistency,
         link_type: LinkType::PointToPoint,
         mtu,
-        peer: None,
-        channel: None,
+        peer: desc.peer.clone(),
+        channel: desc.channel,
     }
 }
 
@@ -162,6 +170,8 @@ impl<C: Core> Engine<C> {
             udp_buf: bytes::BytesMut::new(),
             idle_timeout: setup.idle_timeout,
             connector: setup.connector,
+            channel_dir: setup.channel_dir,
+            channels: HashMap::new(),
             events_tx: setup.events_tx,
             listeners: setup.listeners,
             unix_paths: setup.unix_paths,
@@ -190,6 +200,7 @@ impl<C: Core> Engine<C> {
             .map(|t| (t / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)));
         let mut next_sweep = sweep_every.map(|d| Instant::now() + d);
         let udp = self.udp.clone();
+        let mut next_report = Instant::now();
         loop {
             let wake = match (self.core.next_timeout(), next_sweep) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -221,6 +232,10 @@ impl<C: Core> Engine<C> {
             // Timers are checked after every batch too, so a steady stream of events cannot
             // starve them.
             let now = Instant::now();
+            if now >= next_report {
+                self.core.driver_counters(&self.counters.named());
+                next_report = now + COUNTER_REPORT;
+            }
             if self.core.next_timeout().is_some_and(|t| t <= now) {
                 self.core.on_timeout(now, &mut self.actions);
                 self.execute(now);
@@ -315,6 +330,8 @@ impl<C: Core> Engine<C> {
             remote_uri: ip_uri("udp", peer),
             local_uri: self.udp_local_uri.clone(),
             scope: scope_of(peer),
+            peer: None,
+            channel: None,
         }
     }
 
@@ -369,12 +386,12 @@ impl<C: Core> Engine<C> {
                         persistency,
                         mtu,
                     } => self.create(now, request, &remote_uri, persistency, mtu),
-                    Action::OpenChannel { channel, .. } => {
-                        let e = "restricted channels are not supported by this driver".to_owned();
+                    Action::OpenChannel { channel, path } => {
+                        let result = self.open_channel(channel, &path);
                         self.core
-                            .channel_opened(now, channel, Err(e), &mut self.actions);
+                            .channel_opened(now, channel, result, &mut self.actions);
                     }
-                    Action::CloseChannel { .. } => {}
+                    Action::CloseChannel { channel } => self.close_channel(channel),
                     Action::CloseFace { face } => {
                         if self.faces.contains_key(&face) {
                             debug!(face = %face, "face closed by the forwarder");
@@ -423,6 +440,51 @@ impl<C: Core> Engine<C> {
             self.counters.dropped_frames += 1;
             self.counters.dropped_bytes += len as u64;
             self.core.driver_dropped(face, len);
+        }
+    }
+
+    /// Binds a restricted channel's socket at `path`, which must lie in a directory that
+    /// exists inside `faces.channel_dir` (the requester made it, with the ownership that
+    /// decides who can connect). The socket itself is 0666: the directory guards it.
+    fn open_channel(&mut self, channel: ChannelId, path: &Path) -> Result<(), String> {
+        let root = std::fs::canonicalize(&self.channel_dir)
+            .map_err(|e| format!("faces.channel_dir {}: {e}", self.channel_dir.display()))?;
+        let (Some(dir), Some(file)) = (path.parent(), path.file_name()) else {
+            return Err(format!("{}: not a socket path", path.display()));
+        };
+        let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if !dir.starts_with(&root) || dir == root {
+            return Err(format!(
+                "{} is not in a directory inside faces.channel_dir ({})",
+                path.display(),
+                root.display()
+            ));
+        }
+        let path = dir.join(file);
+        let access = super::listen::SocketAccess {
+            mode: 0o666,
+            group: None,
+            create_dir: false,
+        };
+        let listener = super::listen::bind_unix(&path, access).map_err(|e| e.to_string())?;
+        info!(channel = %channel, path = %path.display(), "restricted channel open");
+        let task = tokio::spawn(super::listen::unix_accept_loop(
+            listener,
+            path.clone(),
+            Some(channel),
+            self.events_tx.clone(),
+        ));
+        self.channels.insert(channel, (task, path));
+        Ok(())
+    }
+
+    fn close_channel(&mut self, channel: ChannelId) {
+        if let Some((task, path)) = self.channels.remove(&channel) {
+            task.abort();
+            if let Err(e) = std::fs::remove_file(&path) {
+                debug!(path = %path.display(), "remove channel socket: {e}");
+            }
+            info!(channel = %channel, "restricted channel closed");
         }
     }
 
@@ -660,6 +722,10 @@ impl<C: Core> Engine<C> {
             }
         }
         self.connector.close_quic();
+        let channels: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for c in channels {
+            self.close_channel(c);
+        }
         for path in &self.unix_paths {
             if let Err(e) = std::fs::remove_file(path) {
                 debug!(path = %path.display(), "remove socket file: {e}");

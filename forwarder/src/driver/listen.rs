@@ -14,23 +14,37 @@ use super::Event;
 use super::connect::{LinkDesc, scope_of};
 use super::stream::StreamConn;
 use super::uri::ip_uri;
-use crate::core::FaceScope;
+use crate::core::{ChannelId, FaceScope, PeerCredentials};
 use crate::error::{Error, Result};
 
 /// Pause after a failed `accept` (typically out of file descriptors) so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Binds the Unix socket at `path`: creates the parent directory, replaces a stale socket
-/// file left by a crashed daemon (but not one a live daemon answers on), and opens the
-/// permissions so unprivileged applications can connect, as NFD does.
-pub(super) fn bind_unix(path: &Path) -> Result<UnixListener> {
+/// Who may connect to a Unix socket the driver binds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SocketAccess {
+    /// Permission bits.
+    pub(super) mode: u32,
+    /// Group to own the socket, if not the daemon's.
+    pub(super) group: Option<u32>,
+    /// Create the parent directory if missing (the main socket); a channel's directory is
+    /// made by whoever asked for the channel, with the ownership it needs.
+    pub(super) create_dir: bool,
+}
+
+/// Binds the Unix socket at `path`: creates the parent directory if asked, replaces a stale
+/// socket file left by a crashed daemon (but not one a live daemon answers on), and sets the
+/// permissions and group of `access` (`faces.unix_mode`, `faces.unix_group`).
+pub(super) fn bind_unix(path: &Path, access: SocketAccess) -> Result<UnixListener> {
     let fail = |what: &str, e: io::Error| {
         Error::Io(io::Error::new(
             e.kind(),
             format!("{what} {}: {e}", path.display()),
         ))
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if access.create_dir
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|e| fail("create directory for", e))?;
     }
     match std::fs::symlink_metadata(path) {
@@ -52,15 +66,48 @@ pub(super) fn bind_unix(path: &Path) -> Result<UnixListener> {
         Err(_) => {}
     }
     let listener = UnixListener::bind(path).map_err(|e| fail("bind", e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+    if let Some(gid) = access.group {
+        std::os::unix::fs::chown(path, None, Some(gid)).map_err(|e| fail("chown", e))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(access.mode))
         .map_err(|e| fail("chmod", e))?;
     Ok(listener)
 }
 
-/// Accepts application connections: each one is an on-demand local face `fd://<n>`.
+/// The peer of an accepted Unix connection, as the kernel saw it at connect time, with its
+/// supplementary groups (read from `/proc/<pid>/status`; empty if the process is already
+/// gone — group-based privileges then do not apply, which fails closed).
+fn peer_credentials(stream: &tokio::net::UnixStream) -> Option<PeerCredentials> {
+    let cred = stream.peer_cred().ok()?;
+    let pid = cred.pid().and_then(|p| u32::try_from(p).ok());
+    let groups = pid.map(supplementary_groups).unwrap_or_default();
+    Some(PeerCredentials {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        groups,
+        pid,
+    })
+}
+
+fn supplementary_groups(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Groups:")).map(|g| {
+                g.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// Accepts application connections: each one is an on-demand local face `fd://<n>`, with the
+/// peer's credentials; on a restricted channel's socket, tagged with the channel.
 pub(super) async fn unix_accept_loop(
     listener: UnixListener,
     path: PathBuf,
+    channel: Option<ChannelId>,
     events: mpsc::Sender<Event>,
 ) {
     let local_uri = format!("unix://{}", path.display());
@@ -72,6 +119,8 @@ pub(super) async fn unix_accept_loop(
                     remote_uri: format!("fd://{}", stream.as_raw_fd()),
                     local_uri: local_uri.clone(),
                     scope: FaceScope::Local,
+                    peer: peer_credentials(&stream),
+                    channel,
                 };
                 let (r, w) = stream.into_split();
                 let conn = StreamConn::ready(r, Box::new(w));
@@ -100,6 +149,9 @@ pub(super) async fn tcp_accept_loop(listener: TcpListener, events: mpsc::Sender<
                     remote_uri: ip_uri("tcp", peer),
                     local_uri: local.map_or_else(String::new, |a| ip_uri("tcp", a)),
                     scope: scope_of(peer),
+                    // Anonymous even on loopback: TCP carries no credentials.
+                    peer: None,
+                    channel: None,
                 };
                 let (r, w) = stream.into_split();
                 let conn = StreamConn::ready(r, Box::new(w));

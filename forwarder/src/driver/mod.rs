@@ -110,7 +110,7 @@ impl Core for Forwarder {
     }
 
     fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
-        Self::receive(self, now, face, frame, out);
+        Self::receive(self, now, face, &frame, out);
     }
 
     fn face_created(
@@ -184,6 +184,23 @@ pub struct DriverCounters {
     pub send_unknown_face: u64,
 }
 
+impl DriverCounters {
+    /// Every counter with its name, as `status/counters` shows them.
+    #[must_use]
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("dropped_frames", self.dropped_frames),
+            ("dropped_bytes", self.dropped_bytes),
+            ("closed_oversize", self.closed_oversize),
+            ("closed_invalid", self.closed_invalid),
+            ("udp_oversize", self.udp_oversize),
+            ("udp_faces_refused", self.udp_faces_refused),
+            ("idle_closes", self.idle_closes),
+            ("send_unknown_face", self.send_unknown_face),
+        ]
+    }
+}
+
 /// One face as the driver sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriverFace {
@@ -234,6 +251,11 @@ impl Daemon {
     /// ephemeral port, see [`Daemon::tcp_addr`] and friends), then creates the `[[face]]`s.
     pub async fn start(config: Config) -> Result<Self> {
         let mut core = Forwarder::new(&config, Instant::now());
+        // Who may manage: resolved here (user names, key files) for the core to enforce.
+        core.set_policy(crate::security::policy(
+            &config.security,
+            crate::security::effective_uid(),
+        )?);
         // The core has no clock; status/general reports wall-clock times from this anchor.
         let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -270,6 +292,7 @@ impl Daemon {
             idle_timeout: (faces.idle_timeout_s > 0)
                 .then(|| Duration::from_secs(faces.idle_timeout_s)),
             connector: bound.connector,
+            channel_dir: faces.channel_dir(),
             events_tx: events_tx.clone(),
             listeners,
             unix_paths: unix_paths.clone(),
@@ -402,6 +425,14 @@ async fn bind_all(
     unix_paths: &mut Vec<PathBuf>,
 ) -> Result<Bound> {
     let faces = &config.faces;
+    let access = listen::SocketAccess {
+        mode: faces.unix_mode()?,
+        group: match faces.unix_group.trim() {
+            "" => None,
+            g => Some(crate::security::lookup_group(g)?),
+        },
+        create_dir: true,
+    };
     let wanted = faces
         .unix_path
         .iter()
@@ -411,12 +442,13 @@ async fn bind_all(
         if unix_paths.contains(&path) {
             continue;
         }
-        let listener = listen::bind_unix(&path)?;
+        let listener = listen::bind_unix(&path, access)?;
         info!(path = %path.display(), "listening on Unix socket");
         unix_paths.push(path.clone());
         listeners.push(tokio::spawn(listen::unix_accept_loop(
             listener,
             path,
+            None,
             events.clone(),
         )));
     }

@@ -168,6 +168,8 @@ fn desc(conn: &quinn::Connection, local: Option<SocketAddr>) -> LinkDesc {
         // face, so the chaining rule (pop towards local faces) does not fire towards a peer
         // forwarder that happens to run on loopback.
         scope: FaceScope::NonLocal,
+        peer: None,
+        channel: None,
     }
 }
 
