@@ -502,3 +502,6 @@ mod tests;
 
 #[cfg(test)]
 mod mgmt_tests;
+
+#[cfg(test)]
+mod security_tests;
