@@ -5,6 +5,7 @@
 //! - from a **second local user** (uid 65534): management commands and an SF deployment
 //!   through the Unix socket;
 //! - with **forged signatures** from root: a zeroed DigestSha256.
+//!
 //! Every attempt must be refused, counted, and change nothing.
 //!
 //! Needs root (namespaces, a second uid). Outside CI a missing capability skips the test and
