@@ -54,6 +54,9 @@ enum Command {
     Sf(cli::sf::SfCommand),
     /// Measure forwarding throughput and latency against a UDP echo (load generator).
     Bench(cli::bench::BenchArgs),
+    /// Signing keys for management: generate a key and its certificate, show one.
+    #[command(subcommand)]
+    Key(cli::key::KeyCommand),
     /// Inspect NDN packets (decode, encode examples).
     #[command(subcommand)]
     Packet(Box<cli::packet::PacketCommand>),
@@ -71,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => cli::serve::run(&args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Sf(cmd) => cli::sf::run(cmd),
+        Command::Key(cmd) => cli::key::run(cmd),
         Command::Status { counters } => {
             cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Status { counters })
         }

@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod get;
+pub(crate) mod key;
 pub(crate) mod mgmt;
 pub(crate) mod packet;
 pub(crate) mod schedule;
