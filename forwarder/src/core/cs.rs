@@ -132,10 +132,9 @@ impl ContentStore {
         if !self.admit || self.capacity == 0 {
             return;
         }
-        // A compact copy: the received frame may share a larger buffer.
-        let Ok(data) = Data::decode(Bytes::copy_from_slice(data.wire())) else {
-            return;
-        };
+        // Kept as received: the core copied the frame into a buffer of its own size on
+        // arrival, so this pins no receive block (and needs no second copy or decode).
+        let data = data.clone();
         let stale_at = now + Duration::from_millis(data.freshness_period_ms());
         let chain = data.function_chain().map(|c| c.value_bytes().clone());
         let order_key = (chain.clone(), data.name().value_bytes().clone());
