@@ -1,0 +1,200 @@
+//! ndn-cxx's own tools against nfwd's authorization (`docs/security.md`): `nfdc`, unmodified,
+//! signs commands with an ECDSA key from its keychain (`ndnsec`). With that key's certificate
+//! (`ndnsec cert-dump`) in a `[[security.authorize]]` rule, an unprivileged user manages what
+//! the rule grants and nothing more; without it, the same user is refused; root manages by its
+//! peer credentials as with NFD.
+//!
+//! The tools come from `../shared/anchors` (NFD 24.07, ndn-cxx 0.9.0): `$NFWD_NDN_TOOLS`, else
+//! `target/ndn-anchors` (installed there on first use with the anchors' `install.sh`, which
+//! needs root for its apt-get). Missing tools fail under `CI=true` and skip visibly otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+
+fn cannot_run(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("interop with nfdc cannot run under CI: {why}");
+    }
+    eprintln!("SKIPPED (not under CI): {why}");
+}
+
+/// The anchors' prefix, installing them into `target/ndn-anchors` if needed.
+fn ndn_tools() -> Result<PathBuf, String> {
+    if let Ok(p) = std::env::var("NFWD_NDN_TOOLS") {
+        return Ok(PathBuf::from(p));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prefix = root.join("target").join("ndn-anchors");
+    if prefix.join("bin").join("nfdc").exists() {
+        return Ok(prefix);
+    }
+    let script = root.join("..").join("shared").join("anchors").join("install.sh");
+    if !script.exists() {
+        return Err(format!("no NDN tools and no {}", script.display()));
+    }
+    // Serialise concurrent installs (several test binaries may get here at once).
+    let lock = root.join("target").join("ndn-anchors.lock");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        match std::fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(_) if prefix.join("bin").join("nfdc").exists() => return Ok(prefix),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_secs(1)),
+            Err(e) => return Err(format!("waiting for {}: {e}", lock.display())),
+        }
+    }
+    eprintln!("installing the NDN reference tools into {}", prefix.display());
+    let out = Command::new("bash").arg(&script).arg(&prefix).output();
+    let _ = std::fs::remove_dir(&lock);
+    match out {
+        Ok(o) if o.status.success() => Ok(prefix),
+        Ok(o) => Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) => Err(format!("{}: {e}", script.display())),
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt as _;
+        m.uid() == 0
+    })
+}
+
+/// An ndn-cxx tool, run with HOME (the keychain) and the forwarder's socket; as `uid` if given.
+fn tool(tools: &Path, name: &str, home: &Path, socket: &Path, uid: Option<u32>) -> Command {
+    let mut c = Command::new(tools.join("bin").join(name));
+    c.env("HOME", home)
+        .env("LD_LIBRARY_PATH", tools.join("lib"))
+        .env("NDN_CLIENT_TRANSPORT", format!("unix://{}", socket.display()))
+        .stdin(Stdio::null());
+    if let Some(uid) = uid {
+        c.uid(uid).gid(uid);
+    }
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it() {
+    if !is_root() {
+        return cannot_run("needs root (a second uid)");
+    }
+    let tools = match ndn_tools() {
+        Ok(t) => t,
+        Err(e) => return cannot_run(&e),
+    };
+    let dir = TempDir::new("nfdc");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    const NOBODY: u32 = 65534;
+    let socket = dir.0.join("nfwd.sock");
+
+    // Bob's keychain (ECDSA, ndnsec's default), owned by uid 65534.
+    let bob = dir.0.join("bob");
+    std::fs::create_dir_all(&bob).unwrap();
+    let keygen = tool(&tools, "ndnsec", &bob, &socket, None)
+        .args(["key-gen", "/ops/bob"])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "ndnsec key-gen: {}", text(&keygen));
+    let dump = tool(&tools, "ndnsec", &bob, &socket, None)
+        .args(["cert-dump", "-i", "/ops/bob"])
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "ndnsec cert-dump: {}", text(&dump));
+    let cert = dir.0.join("bob.cert");
+    std::fs::write(&cert, &dump.stdout).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&bob)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    // Eve: the same uid, a keychain of her own that no rule names.
+    let eve = dir.0.join("eve");
+    std::fs::create_dir_all(&eve).unwrap();
+    std::os::unix::fs::chown(&eve, Some(NOBODY), Some(NOBODY)).unwrap();
+
+    let config = dir.0.join("nfwd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[faces]\nunix_path = {socket:?}\ntcp_listen = \"\"\nudp_listen = \"\"\n\
+             [[security.authorize]]\nusers = [\"root\"]\nprivileges = [\"*\"]\n\
+             [[security.authorize]]\nkey = {cert:?}\nprivileges = [\"strategy-choice\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--config"])
+        .arg(&config)
+        .env("NFWD_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = scopeguard(&mut daemon);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "nfwd did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let nfdc = |home: &Path, uid: Option<u32>, args: &[&str]| {
+        tool(&tools, "nfdc", home, &socket, uid)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let multicast = "/localhost/nfd/strategy/multicast";
+    // Bob, unprivileged, with the trusted key: the granted module works.
+    let o = nfdc(&bob, Some(NOBODY), &["strategy", "set", "/bob", multicast]);
+    assert!(o.status.success(), "bob's strategy set: {}", text(&o));
+    // ... and nothing else: cs is not granted.
+    let o = nfdc(&bob, Some(NOBODY), &["cs", "config", "capacity", "10"]);
+    assert!(!o.status.success(), "bob's cs config: {}", text(&o));
+    assert!(text(&o).contains("403"), "{}", text(&o));
+    // Eve, same uid, her own key (ndn-cxx makes one on first use): refused.
+    let o = nfdc(&eve, Some(NOBODY), &["strategy", "set", "/eve", multicast]);
+    assert!(!o.status.success(), "eve's strategy set: {}", text(&o));
+    assert!(text(&o).contains("403"), "{}", text(&o));
+    // Root, by its peer credentials, whatever it signs with; status is open to all.
+    let roothome = dir.0.join("root");
+    std::fs::create_dir_all(&roothome).unwrap();
+    let o = nfdc(&roothome, None, &["strategy", "set", "/root", multicast]);
+    assert!(o.status.success(), "root's strategy set: {}", text(&o));
+    let o = nfdc(&eve, Some(NOBODY), &["strategy", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let list = text(&o);
+    assert!(list.contains("/bob") && list.contains("/root") && !list.contains("/eve"), "{list}");
+    drop(guard);
+}
+
+/// Kills the daemon when the test ends, however it ends.
+fn scopeguard(child: &mut std::process::Child) -> impl Drop + '_ {
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    Kill(child)
+}
