@@ -108,7 +108,7 @@ pub struct FaceState {
     pit_in_records: usize,
     /// Ids of those entries, so closing the face touches only them. May hold ids of entries
     /// gone since; compacted when it grows to twice `pit_in_records`.
-    pit_entries: Vec<EntryId>,
+    pit_entry_ids: Vec<EntryId>,
 }
 
 impl FaceState {
@@ -250,7 +250,7 @@ impl Forwarder {
                 reassembler,
                 next_sequence: 0,
                 pit_in_records: 0,
-                pit_entries: Vec::new(),
+                pit_entry_ids: Vec::new(),
             },
         );
         id
@@ -279,7 +279,7 @@ impl Forwarder {
         };
         self.fib.remove_face(face);
         self.rib.remove_face(face);
-        for id in state.pit_entries {
+        for id in state.pit_entry_ids {
             let Some(e) = self.pit.get_mut(id) else {
                 continue;
             };
@@ -297,10 +297,10 @@ impl Forwarder {
             return;
         };
         state.pit_in_records += 1;
-        state.pit_entries.push(id);
-        if state.pit_entries.len() >= 2 * state.pit_in_records + 64 {
+        state.pit_entry_ids.push(id);
+        if state.pit_entry_ids.len() >= 2 * state.pit_in_records + 64 {
             let pit = &self.pit;
-            state.pit_entries.retain(|&e| {
+            state.pit_entry_ids.retain(|&e| {
                 pit.get(e)
                     .is_some_and(|e| e.in_records.iter().any(|r| r.face == face))
             });
