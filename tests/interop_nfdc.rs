@@ -36,7 +36,11 @@ fn ndn_tools() -> Result<PathBuf, String> {
     if prefix.join("bin").join("nfdc").exists() {
         return Ok(prefix);
     }
-    let script = root.join("..").join("shared").join("anchors").join("install.sh");
+    let script = root
+        .join("..")
+        .join("shared")
+        .join("anchors")
+        .join("install.sh");
     if !script.exists() {
         return Err(format!("no NDN tools and no {}", script.display()));
     }
@@ -51,7 +55,10 @@ fn ndn_tools() -> Result<PathBuf, String> {
             Err(e) => return Err(format!("waiting for {}: {e}", lock.display())),
         }
     }
-    eprintln!("installing the NDN reference tools into {}", prefix.display());
+    eprintln!(
+        "installing the NDN reference tools into {}",
+        prefix.display()
+    );
     let out = Command::new("bash").arg(&script).arg(&prefix).output();
     let _ = std::fs::remove_dir(&lock);
     match out {
@@ -77,7 +84,10 @@ fn tool(tools: &Path, name: &str, home: &Path, socket: &Path, uid: Option<u32>) 
     let mut c = Command::new(tools.join("bin").join(name));
     c.env("HOME", home)
         .env("LD_LIBRARY_PATH", tools.join("lib"))
-        .env("NDN_CLIENT_TRANSPORT", format!("unix://{}", socket.display()))
+        .env(
+            "NDN_CLIENT_TRANSPORT",
+            format!("unix://{}", socket.display()),
+        )
         .stdin(Stdio::null());
     if let Some(uid) = uid {
         c.uid(uid).gid(uid);
@@ -183,7 +193,10 @@ fn nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it() {
     let o = nfdc(&eve, Some(NOBODY), &["strategy", "list"]);
     assert!(o.status.success(), "{}", text(&o));
     let list = text(&o);
-    assert!(list.contains("/bob") && list.contains("/root") && !list.contains("/eve"), "{list}");
+    assert!(
+        list.contains("/bob") && list.contains("/root") && !list.contains("/eve"),
+        "{list}"
+    );
     drop(guard);
 }
 

@@ -62,7 +62,11 @@ fn write_file(path: &Path, text: &str, mode: u32, force: bool) -> anyhow::Result
         format!(
             "writing {}{}",
             path.display(),
-            if force { "" } else { " (use --force to replace it)" }
+            if force {
+                ""
+            } else {
+                " (use --force to replace it)"
+            }
         )
     })?;
     f.write_all(text.as_bytes())
@@ -87,8 +91,7 @@ pub(crate) fn run(cmd: KeyCommand) -> anyhow::Result<()> {
                 AlgorithmArg::EcdsaP256 => Algorithm::EcdsaP256,
             };
             let (key, cert) = security::generate_key(&identity, algorithm, now_ms())?;
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("creating {}", out.display()))?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let key_path = out.join(format!("{stem}.key"));
             let cert_path = out.join(format!("{stem}.cert"));
             write_file(&key_path, &key, 0o600, force)?;
@@ -102,7 +105,10 @@ pub(crate) fn run(cmd: KeyCommand) -> anyhow::Result<()> {
             println!("  [[security.authorize]]");
             println!("  key = {:?}", cert_path.display().to_string());
             println!("  privileges = [\"faces\", \"fib\", \"rib\", \"strategy-choice\", \"cs\"]");
-            println!("and sign commands with it: nfwd --key {} ...", key_path.display());
+            println!(
+                "and sign commands with it: nfwd --key {} ...",
+                key_path.display()
+            );
             Ok(())
         }
         KeyCommand::Show { file } => {
