@@ -331,7 +331,7 @@ async fn chained_fetch_through_a_service_function() {
     // The SF registers its function name; the stand-in pops the head, so the SF sees the
     // content name with the rest of the stack (here none) and answers with stack `F, S`.
     let sf = Client::connect(&uri).await.unwrap();
-    let mut incoming = sf.listen(name("/sf/upper")).await.unwrap();
+    let mut incoming = sf.listen_function(name("/sf/upper")).await.unwrap();
     let sf_task = tokio::spawn({
         let sf = sf.clone();
         async move {
@@ -429,7 +429,7 @@ async fn many_concurrent_expressions_on_one_connection() {
 }
 
 #[tokio::test]
-async fn producer_echoes_pit_tokens_and_routes_popped_interests_to_the_oldest_listener() {
+async fn producer_echoes_pit_tokens_and_routes_popped_interests_to_the_function_listener() {
     let (a, mut peer) = tokio::io::duplex(1 << 16);
     let client = Client::from_stream(a, ClientConfig::default());
     let reply_with = |text: &'static str| {
@@ -437,12 +437,14 @@ async fn producer_echoes_pit_tokens_and_routes_popped_interests_to_the_oldest_li
             Reply::Data(answer_data(&i, text.as_bytes(), None, &Signer::digest_sha256()).unwrap())
         }
     };
-    let _sf = client.serve_unregistered(name("/sf/F1"), reply_with("from F1"));
     let _other = client.serve_unregistered(name("/other"), reply_with("from other"));
+    let _sf = client
+        .serve_function_unregistered(name("/sf/F1"), reply_with("from F1"))
+        .unwrap();
     let mut buf = BytesMut::new();
 
-    // After a pop the SF sees the content name: no prefix matches, the oldest listener gets it;
-    // the forwarder's PIT token comes back on the Data.
+    // After a pop the SF sees the content name: no prefix matches, the function listener gets
+    // it; the forwarder's PIT token comes back on the Data.
     let i = InterestBuilder::new(name("/rs1/lamp"))
         .nonce([1, 2, 3, 4])
         .build()

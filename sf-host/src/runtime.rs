@@ -853,7 +853,9 @@ pub async fn start_on(
             "concurrency and max_waiting must be at least 1".into(),
         ));
     }
-    let mut incoming = face.listen(me.clone()).await?;
+    // The function listener: after the forwarder pops `me`, Interests carry the content name
+    // (protocol §5), which only a function listener receives.
+    let mut incoming = face.listen_function(me.clone()).await?;
     if opts.register_instance_route {
         let route = me
             .append(&Component::new(KEYWORD, b"instance")?)

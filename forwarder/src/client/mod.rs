@@ -12,6 +12,23 @@
 //! - Producer: [`Client::listen`] (a stream of [`IncomingInterest`]s), [`Client::serve`] (a
 //!   handler per Interest returning a [`Reply`]) and [`Client::publish`] (a segmented, signed
 //!   payload kept in memory, like ndnputchunks).
+//! - Service functions: [`Client::listen_function`] (see "Dispatch" below).
+//!
+//! **Dispatch of incoming Interests.** An Interest goes to the listener with the longest
+//! prefix of its name, and only to such a listener. A forwarder hands a service function the
+//! *content* name after popping the function (`docs/protocol.md` §5), which no prefix of the
+//! SF matches: a connection that serves a function says so explicitly with
+//! [`Client::listen_function`] (at most one per connection), whose listener also receives
+//! every Interest matching no prefix listener. Without one such Interests are dropped (a
+//! debug log): a listener never sees names it did not ask for, so a name routed here by other
+//! means (a forwarding hint, a route of another application) cannot reach, say, a management
+//! listener.
+//!
+//! **Signing.** Command Interests ([`Client::command`], and those built with
+//! [`Client::sign_command`]) are v0.3 signed Interests signed by the connection's command
+//! signer ([`ClientConfig::command_signer`], [`Client::set_command_signer`]; DigestSha256 by
+//! default), with SignatureTime strictly increasing per connection (a forwarder refuses a
+//! signer's command whose timestamp is not after its previous one).
 //!
 //! One connection carries any number of concurrent expressions: a background task reads the
 //! stream and hands each Data to the waiting expressions it satisfies. Tables are bounded
@@ -23,7 +40,7 @@ mod producer;
 mod publish;
 mod transport;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +48,7 @@ use bytes::Bytes;
 use nfwd_tlv::lp::LpPacket;
 use nfwd_tlv::nfd::{ControlParameters, ControlResponse, make_command_v03};
 use nfwd_tlv::types::tt;
-use nfwd_tlv::{Data, Interest, InterestEdit, Name, Signer};
+use nfwd_tlv::{Data, Interest, InterestBuilder, InterestEdit, Name, Signer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -58,6 +75,10 @@ pub struct ClientConfig {
     pub listener_queue: usize,
     /// Handlers [`Client::serve`] runs at once per prefix.
     pub max_handlers: usize,
+    /// Signs command Interests ([`Client::command`], [`Client::sign_command`]). Default
+    /// DigestSha256, which a forwarder accepts from local users it authorizes by their
+    /// credentials; a key is needed where its policy names one (`docs/security.md`).
+    pub command_signer: Arc<Signer>,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +88,7 @@ impl Default for ClientConfig {
             send_queue: 1024,
             listener_queue: 1024,
             max_handlers: 256,
+            command_signer: Arc::new(Signer::digest_sha256()),
         }
     }
 }
@@ -88,14 +110,29 @@ fn now_ms() -> u64 {
 struct Listener {
     id: u64,
     prefix: Name,
+    /// The function listener: also receives what matches no prefix ([`Client::listen_function`]).
+    function: bool,
     tx: mpsc::Sender<IncomingInterest>,
 }
 
 #[derive(Debug, Default)]
 struct Listeners {
-    /// In order of creation: the first is the fallback (see [`Shared::dispatch_interest`]).
     list: Vec<Listener>,
     next_id: u64,
+}
+
+impl Listeners {
+    /// Who receives an Interest named `name`: the listener with the longest prefix of it, else
+    /// the function listener, else nobody.
+    fn route(&self, name: &Name) -> Option<usize> {
+        self.list
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.prefix.is_prefix_of(name))
+            .max_by_key(|(_, l)| l.prefix.len())
+            .map(|(i, _)| i)
+            .or_else(|| self.list.iter().position(|l| l.function))
+    }
 }
 
 /// State shared by the handle and the reader task.
@@ -151,10 +188,9 @@ impl Shared {
         }
     }
 
-    /// Hands an incoming Interest to the listener with the longest matching prefix. An
-    /// Interest that matches none goes to the oldest listener: after a forwarder pops the head
-    /// function, an SF receives the *content* name (protocol §5), which its function prefix
-    /// does not match. A full listener queue drops the Interest (the consumer retransmits).
+    /// Hands an incoming Interest to the listener with the longest matching prefix, else to
+    /// the function listener (module documentation, "Dispatch"); with neither it is dropped.
+    /// A full listener queue drops the Interest (the consumer retransmits).
     fn dispatch_interest(
         &self,
         interest: Interest,
@@ -162,15 +198,11 @@ impl Shared {
         tx: &mpsc::Sender<Bytes>,
     ) {
         let mut listeners = lock(&self.listeners);
-        let chosen = listeners
-            .list
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.prefix.is_prefix_of(interest.name()))
-            .max_by_key(|(_, l)| l.prefix.len())
-            .map(|(i, _)| i)
-            .or_else(|| (!listeners.list.is_empty()).then_some(0));
-        let Some(i) = chosen else {
+        let Some(i) = listeners.route(interest.name()) else {
+            tracing::debug!(
+                "client: no listener for {}, dropping the Interest",
+                interest.name()
+            );
             return;
         };
         let incoming = IncomingInterest::new(interest, pit_token, tx.clone());
@@ -185,13 +217,32 @@ impl Shared {
         }
     }
 
-    fn add_listener(&self, prefix: Name) -> (u64, mpsc::Receiver<IncomingInterest>) {
+    /// Adds a listener; `None` if `function` is asked and the connection has a live function
+    /// listener already.
+    fn add_listener(
+        &self,
+        prefix: Name,
+        function: bool,
+    ) -> Option<(u64, mpsc::Receiver<IncomingInterest>)> {
         let (tx, rx) = mpsc::channel(self.listener_queue.max(1));
         let mut l = lock(&self.listeners);
+        if function {
+            // A function listener whose Incoming was dropped without being removed yet (its
+            // queue closed) does not count.
+            l.list.retain(|x| !(x.function && x.tx.is_closed()));
+            if l.list.iter().any(|x| x.function) {
+                return None;
+            }
+        }
         let id = l.next_id;
         l.next_id += 1;
-        l.list.push(Listener { id, prefix, tx });
-        (id, rx)
+        l.list.push(Listener {
+            id,
+            prefix,
+            function,
+            tx,
+        });
+        Some((id, rx))
     }
 
     pub(crate) fn remove_listener(&self, id: u64) {
@@ -212,6 +263,10 @@ struct Inner {
     tx: mpsc::Sender<Bytes>,
     reader: JoinHandle<()>,
     config: ClientConfig,
+    /// The command signer (replaceable, [`Client::set_command_signer`]).
+    signer: Mutex<Arc<Signer>>,
+    /// SignatureTime of the last command signed here (they must increase).
+    last_command_ms: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -285,14 +340,52 @@ impl Client {
         let (tx, rx) = mpsc::channel(config.send_queue.max(1));
         tokio::spawn(write_loop(w, rx, Arc::downgrade(&shared)));
         let reader = tokio::spawn(read_loop(r, Arc::clone(&shared), tx.clone()));
+        let signer = Mutex::new(Arc::clone(&config.command_signer));
         Self {
             inner: Arc::new(Inner {
                 shared,
                 tx,
                 reader,
                 config,
+                signer,
+                last_command_ms: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Signs this connection's command Interests with `signer` from now on (all clones of the
+    /// client share it).
+    pub fn set_command_signer(&self, signer: Arc<Signer>) {
+        *lock(&self.inner.signer) = signer;
+    }
+
+    /// The signer of command Interests.
+    #[must_use]
+    pub fn command_signer(&self) -> Arc<Signer> {
+        Arc::clone(&lock(&self.inner.signer))
+    }
+
+    /// The SignatureTime of the next command: the wall clock in ms, but always after the
+    /// previous command's, even within one millisecond.
+    fn next_command_time(&self) -> u64 {
+        let now = now_ms();
+        let prev = self.inner.last_command_ms.fetch_max(now, Ordering::AcqRel);
+        if prev >= now {
+            self.inner.last_command_ms.fetch_add(1, Ordering::AcqRel) + 1
+        } else {
+            now
+        }
+    }
+
+    /// Signs `builder` as a v0.3 command Interest (SignatureNonce, SignatureTime) with the
+    /// command signer. Its ApplicationParameters, if any, are covered by the signature and by
+    /// the ParametersSha256DigestComponent the signing appends to the name.
+    pub fn sign_command(&self, builder: InterestBuilder) -> Result<Interest> {
+        let signer = self.command_signer();
+        let mut info = signer.signature_info();
+        info.nonce = Some(Bytes::copy_from_slice(&rand::random::<u64>().to_be_bytes()));
+        info.time = Some(self.next_command_time());
+        Ok(builder.sign(&signer, info)?)
     }
 
     /// Sends a raw packet (an Interest, Data or LpPacket wire) as is.
@@ -342,16 +435,18 @@ impl Client {
     }
 
     /// Sends an NFD management command (`/localhost/nfd/<module>/<verb>`) signed in the v0.3
-    /// format with DigestSha256, as python-ndn's `NDNAppv2` does, and returns the
-    /// ControlResponse. A status other than 200 is [`Error::Management`].
+    /// format with the command signer (DigestSha256 unless set), as python-ndn's `NDNAppv2`
+    /// does, and returns the ControlResponse. A status other than 200 is
+    /// [`Error::Management`].
     pub async fn command(
         &self,
         module: &str,
         verb: &str,
         params: &ControlParameters,
     ) -> Result<ControlResponse> {
-        let signer = Signer::digest_sha256();
-        let interest = make_command_v03(module, verb, params, &signer, rand::random(), now_ms())?;
+        let signer = self.command_signer();
+        let time = self.next_command_time();
+        let interest = make_command_v03(module, verb, params, &signer, rand::random(), time)?;
         let data = self.express(interest).await?;
         let resp = ControlResponse::from_wire(data.content())?;
         if resp.is_ok() {
@@ -389,8 +484,38 @@ impl Client {
     /// means: static configuration, another connection's registration, a test fixture).
     #[must_use]
     pub fn listen_unregistered(&self, prefix: Name) -> Incoming {
-        let (id, rx) = self.inner.shared.add_listener(prefix.clone());
-        Incoming::new(prefix, id, rx, Arc::downgrade(&self.inner.shared))
+        match self.inner.shared.add_listener(prefix.clone(), false) {
+            Some((id, rx)) => Incoming::new(prefix, id, rx, Arc::downgrade(&self.inner.shared)),
+            // Only function listeners are ever refused.
+            None => Incoming::closed(prefix),
+        }
+    }
+
+    /// Registers the function name `function` and returns the stream of Interests a service
+    /// function receives on this connection: those under `function` itself (e.g. its
+    /// `F/32=stats`) and every Interest that matches no other listener's prefix — after the
+    /// forwarder popped `function`, an SF's Interests carry the content name (module
+    /// documentation, "Dispatch"). At most one per connection (one face per function,
+    /// `docs/protocol.md` §5); a second one is an error while the first is alive.
+    pub async fn listen_function(&self, function: Name) -> Result<Incoming> {
+        let incoming = self.listen_function_unregistered(function.clone())?;
+        self.register(&function).await?;
+        Ok(incoming)
+    }
+
+    /// Like [`Client::listen_function`] without registering the name.
+    pub fn listen_function_unregistered(&self, function: Name) -> Result<Incoming> {
+        let Some((id, rx)) = self.inner.shared.add_listener(function.clone(), true) else {
+            return Err(Error::Other(format!(
+                "this connection already has a function listener; one face per function                  (asked for {function})"
+            )));
+        };
+        Ok(Incoming::new(
+            function,
+            id,
+            rx,
+            Arc::downgrade(&self.inner.shared),
+        ))
     }
 
     /// Registers `prefix` and answers each Interest under it with `handler`, running up to
@@ -402,6 +527,25 @@ impl Client {
         Fut: Future<Output = Reply> + Send + 'static,
     {
         let incoming = self.listen(prefix).await?;
+        Ok(ServeHandle::spawn(
+            incoming,
+            handler,
+            self.inner.config.max_handlers,
+        ))
+    }
+
+    /// Answers what [`Client::listen_function_unregistered`] receives with `handler`, as
+    /// [`Client::serve`] does for a prefix (the name is not registered).
+    pub fn serve_function_unregistered<F, Fut>(
+        &self,
+        function: Name,
+        handler: F,
+    ) -> Result<ServeHandle>
+    where
+        F: Fn(Interest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        let incoming = self.listen_function_unregistered(function)?;
         Ok(ServeHandle::spawn(
             incoming,
             handler,
@@ -475,4 +619,114 @@ async fn write_loop<W: AsyncWrite>(w: W, mut rx: mpsc::Receiver<Bytes>, shared: 
         }
     }
     let _ = w.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use tokio::io::DuplexStream;
+
+    fn name(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    /// A client over an in-memory pipe; the other end plays the forwarder.
+    fn client() -> (Client, DuplexStream) {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        (Client::from_stream(a, ClientConfig::default()), b)
+    }
+
+    async fn send_interest(forwarder: &mut DuplexStream, n: &str) {
+        let i = InterestBuilder::new(name(n)).build().unwrap();
+        forwarder.write_all(i.wire()).await.unwrap();
+    }
+
+    /// The next Interest name `incoming` receives within a moment, if any.
+    async fn next_name(incoming: &mut Incoming) -> Option<String> {
+        tokio::time::timeout(Duration::from_millis(200), incoming.next())
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.interest().name().to_string())
+    }
+
+    #[tokio::test]
+    async fn a_prefix_listener_receives_only_names_under_its_prefix() {
+        let (c, mut fwd) = client();
+        let mut mgmt = c.listen_unregistered(name("/localhost/nfwd/sf"));
+        let mut deep = c.listen_unregistered(name("/localhost/nfwd/sf/logs"));
+        send_interest(&mut fwd, "/localhost/nfwd/sf/list").await;
+        send_interest(&mut fwd, "/localhost/nfwd/sf/logs/x/0").await;
+        assert_eq!(
+            next_name(&mut mgmt).await.as_deref(),
+            Some("/localhost/nfwd/sf/list")
+        );
+        assert_eq!(
+            next_name(&mut deep).await.as_deref(),
+            Some("/localhost/nfwd/sf/logs/x/0"),
+            "the longest prefix wins"
+        );
+        // What the attack used: a name of no listener (routed here by a forwarding hint). It
+        // used to go to the oldest listener; now nobody gets it.
+        send_interest(&mut fwd, "/a/b/c/deploy").await;
+        assert_eq!(next_name(&mut mgmt).await, None);
+        assert_eq!(next_name(&mut deep).await, None);
+    }
+
+    #[tokio::test]
+    async fn the_function_listener_gets_its_name_and_what_no_prefix_matches() {
+        let (c, mut fwd) = client();
+        let mut other = c.listen_unregistered(name("/app"));
+        let mut f = c.listen_function_unregistered(name("/sf/upper")).unwrap();
+        send_interest(&mut fwd, "/content/x").await;
+        send_interest(&mut fwd, "/app/y").await;
+        send_interest(&mut fwd, "/sf/upper/32=stats").await;
+        assert_eq!(next_name(&mut f).await.as_deref(), Some("/content/x"));
+        assert_eq!(
+            next_name(&mut f).await.as_deref(),
+            Some("/sf/upper/32=stats")
+        );
+        assert_eq!(next_name(&mut other).await.as_deref(), Some("/app/y"));
+        assert_eq!(next_name(&mut f).await, None);
+
+        // One per connection, while it lives.
+        assert!(c.listen_function_unregistered(name("/sf/other")).is_err());
+        drop(f);
+        let mut g = c.listen_function_unregistered(name("/sf/other")).unwrap();
+        send_interest(&mut fwd, "/content/z").await;
+        assert_eq!(next_name(&mut g).await.as_deref(), Some("/content/z"));
+    }
+
+    #[tokio::test]
+    async fn commands_are_signed_by_the_command_signer_with_increasing_times() {
+        let (c, _fwd) = client();
+        let sign = |c: &Client| {
+            c.sign_command(
+                InterestBuilder::new(name("/localhost/nfwd/sf/deploy"))
+                    .app_parameters(Bytes::from_static(b"x")),
+            )
+            .unwrap()
+        };
+        let times: Vec<u64> = (0..50)
+            .map(|_| sign(&c).signature_info().unwrap().time.unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        let first = sign(&c);
+        assert_eq!(
+            first.signature_info().unwrap().signature_type,
+            nfwd_tlv::types::signature_type::DIGEST_SHA256
+        );
+        // Signed over the parameters: the name ends with their digest.
+        assert_eq!(first.name().len(), 5);
+        let key = name("/op/KEY/k");
+        let (ed, _) = Signer::generate_ed25519(key).unwrap();
+        c.clone().set_command_signer(Arc::new(ed));
+        let signed = sign(&c);
+        assert_ne!(
+            signed.signature_info().unwrap().signature_type,
+            nfwd_tlv::types::signature_type::DIGEST_SHA256
+        );
+    }
 }

@@ -127,6 +127,17 @@ impl Incoming {
         }
     }
 
+    /// A stream that has ended already.
+    pub(crate) fn closed(prefix: Name) -> Self {
+        let (_, rx) = mpsc::channel(1);
+        Self {
+            prefix,
+            id: u64::MAX,
+            rx,
+            shared: Weak::new(),
+        }
+    }
+
     /// The prefix listened to.
     #[must_use]
     pub fn prefix(&self) -> &Name {
