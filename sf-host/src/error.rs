@@ -30,6 +30,17 @@ pub enum Error {
     /// Something took too long.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The forwarder (or the host) refused a request: `what` was asked, `code` and `text` are
+    /// the ControlResponse's, e.g. `deploy refused (403): uid 1001 is not authorized for "sf"`.
+    #[error("{what} refused ({code}): {text}")]
+    Refused {
+        /// The request (`deploy`, `list`, ...).
+        what: String,
+        /// Its status code.
+        code: u64,
+        /// Its status text.
+        text: String,
+    },
 }
 
 /// Result alias for this crate.

@@ -1,6 +1,8 @@
 //! `nfwd sf deploy|undeploy|list|logs|stats`: manage the SF host of a forwarder (started with
-//! `nfwd start --sf-host`) through its management prefix `/localhost/nfwd/sf`
-//! (`docs/sf-host.md`).
+//! `nfwd start --sf-host`) through its management prefixes `/localhost/nfwd/sf` and, for exec
+//! SFs, `/localhost/nfwd/sf-exec` (`docs/sf-host.md`). The forwarder authorizes each request
+//! (privileges `sf` and `sf-exec`, `docs/security.md`); a refusal is printed with its status
+//! and the command exits non-zero.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use clap::Args;
 use nfwd_forwarder::client::Client;
 use nfwd_sf_host::host::{HostOptions, SfHost, protocol};
 use nfwd_sf_host::spec::SfSpec;
+use nfwd_tlv::nfd::ControlResponse;
 use tokio::sync::Notify;
 
 /// Where to reach the forwarder.
@@ -87,12 +90,12 @@ fn with_client<T>(
     })
 }
 
-async fn command(client: &Client, verb: &str, params: Bytes) -> anyhow::Result<()> {
-    let resp = protocol::command(client, verb, params)
-        .await
-        .with_context(|| {
-            format!("{verb}: no answer from the SF host (is it running: nfwd start --sf-host?)")
-        })?;
+/// Prints a command's answer; a refusal (the host's, or the forwarder's 403 when the user
+/// lacks the privilege) is an error: `deploy refused (403): uid 1001 is not authorized ...`.
+fn answer(verb: &str, resp: Result<ControlResponse, nfwd_sf_host::Error>) -> anyhow::Result<()> {
+    let resp = resp.with_context(|| {
+        format!("{verb}: no answer from the SF host (is it running: nfwd start --sf-host?)")
+    })?;
     if resp.is_ok() {
         println!("{}", resp.status_text);
         Ok(())
@@ -105,27 +108,40 @@ async fn command(client: &Client, verb: &str, params: Bytes) -> anyhow::Result<(
     }
 }
 
+/// A dataset's error: a refusal as it is, anything else with what was asked.
+fn dataset_error(what: &'static str) -> impl FnOnce(nfwd_sf_host::Error) -> anyhow::Error {
+    move |e| match e {
+        e @ nfwd_sf_host::Error::Refused { .. } => anyhow::anyhow!(e),
+        e => anyhow::Error::new(e).context(what),
+    }
+}
+
 pub(crate) fn deploy(a: &DeployArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.spec)
         .with_context(|| format!("reading {}", a.spec.display()))?;
     // Checked here too, for an error message naming the file.
     SfSpec::from_toml(&text).with_context(|| format!("{}", a.spec.display()))?;
+    // Under /localhost/nfwd/sf-exec for an exec artifact (privilege sf-exec), else
+    // /localhost/nfwd/sf.
     with_client(&a.connect, async |c| {
-        command(&c, "deploy", Bytes::from(text)).await
+        answer("deploy", protocol::deploy(&c, &text).await)
     })
 }
 
 pub(crate) fn undeploy(a: &UndeployArgs) -> anyhow::Result<()> {
     let name = a.name.clone();
     with_client(&a.connect, async |c| {
-        command(&c, "undeploy", Bytes::from(name)).await
+        answer(
+            "undeploy",
+            protocol::command(&c, "undeploy", Bytes::from(name)).await,
+        )
     })
 }
 
 pub(crate) fn list(a: &ListArgs) -> anyhow::Result<()> {
     let json = a.json;
     with_client(&a.connect, async |c| {
-        let sfs = protocol::list(&c).await.context("list")?;
+        let sfs = protocol::list(&c).await.map_err(dataset_error("list"))?;
         if json {
             println!("{}", protocol::to_json_pretty(&sfs));
             return Ok(());
@@ -167,13 +183,19 @@ pub(crate) fn logs(a: &LogsArgs) -> anyhow::Result<()> {
         let index = match instance {
             Some(i) => i,
             None => protocol::list(&c)
-                .await?
+                .await
+                .map_err(dataset_error("list"))?
                 .into_iter()
                 .find(|s| s.name == name)
                 .and_then(|s| s.instances.first().map(|i| i.index))
                 .with_context(|| format!("{name}: no running instance"))?,
         };
-        print!("{}", protocol::logs(&c, &name, index).await?);
+        print!(
+            "{}",
+            protocol::logs(&c, &name, index)
+                .await
+                .map_err(dataset_error("logs"))?
+        );
         Ok(())
     })
 }
@@ -182,7 +204,7 @@ pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
     let only = a.name.clone();
     let json = a.json;
     with_client(&a.connect, async |c| {
-        let mut all = protocol::stats(&c).await.context("stats")?;
+        let mut all = protocol::stats(&c).await.map_err(dataset_error("stats"))?;
         if let Some(n) = &only {
             all.retain(|s| &s.name == n);
             if all.is_empty() {

@@ -52,7 +52,7 @@ use crate::docker::{DockerBackend, DockerOptions};
 use crate::error::{Error, Result};
 use crate::process::{ProcessBackend, ProcessOptions};
 use crate::spec::{BackendKind, SfSpec};
-use protocol::{InstanceInfo, SfInfo, SfStats};
+use protocol::{Dataset, InstanceInfo, Request, Service, SfInfo, SfStats, Verb};
 
 /// First delay before restarting a crashed instance.
 const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
@@ -251,24 +251,29 @@ impl SfHost {
             publications: Mutex::new(VecDeque::new()),
             version: AtomicU64::new(0),
         });
-        let prefix: Name = protocol::PREFIX.parse()?;
-        let mut incoming = client.listen(prefix).await?;
-        let weak = Arc::downgrade(&inner);
+        // Both prefixes on the host's own connection: the forwarder authorizes each Interest
+        // for its service (`sf`, `sf-exec`) before it arrives here.
         let permits = Arc::new(tokio::sync::Semaphore::new(MAX_MGMT));
-        let server = tokio::spawn(async move {
-            while let Some(req) = incoming.next().await {
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                    return;
-                };
-                let Some(inner) = weak.upgrade() else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    inner.serve_management(req).await;
-                    drop(permit);
-                });
-            }
-        });
+        let mut tasks = Vec::new();
+        for prefix in [protocol::PREFIX, protocol::EXEC_PREFIX] {
+            let mut incoming = client.listen(prefix.parse()?).await?;
+            let weak = Arc::downgrade(&inner);
+            let permits = Arc::clone(&permits);
+            tasks.push(tokio::spawn(async move {
+                while let Some(req) = incoming.next().await {
+                    let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                        return;
+                    };
+                    let Some(inner) = weak.upgrade() else {
+                        return;
+                    };
+                    tokio::spawn(async move {
+                        inner.serve_management(req).await;
+                        drop(permit);
+                    });
+                }
+            }));
+        }
         let weak = Arc::downgrade(&inner);
         let period = inner.options.poll_interval;
         let monitor = tokio::spawn(async move {
@@ -282,10 +287,8 @@ impl SfHost {
                 inner.poll().await;
             }
         });
-        Ok(RunningHost {
-            inner,
-            tasks: vec![server, monitor],
-        })
+        tasks.push(monitor);
+        Ok(RunningHost { inner, tasks })
     }
 }
 
@@ -687,7 +690,15 @@ impl Inner {
     }
 
     fn spawn_placeholder(self: &Arc<Self>, sf: &Arc<Sf>, p: &Placeholder) -> JoinHandle<()> {
-        let mut incoming = p.client.listen_unregistered(sf.name.clone());
+        // The placeholder stands in for the SF: it receives the popped Interests, named after
+        // their content, as an instance does (a function listener).
+        let mut incoming = match p.client.listen_function_unregistered(sf.name.clone()) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!("sf host: placeholder of {}: {e}", sf.spec.name);
+                return tokio::spawn(async {});
+            }
+        };
         let weak = Arc::downgrade(self);
         let sf = Arc::downgrade(sf);
         tokio::spawn(async move {
@@ -1113,17 +1124,15 @@ impl Inner {
 
     async fn serve_management(self: Arc<Self>, req: IncomingInterest) {
         let interest = req.interest().clone();
-        let prefix = protocol::name_of("");
-        let base_len = prefix.len() - 1;
-        let verb = interest
-            .name()
-            .get(base_len)
-            .map(|c| String::from_utf8_lossy(c.value()).into_owned())
-            .unwrap_or_default();
-        let reply = match verb.as_str() {
-            "deploy" | "undeploy" => self.command(&verb, &interest).await,
-            "list" | "stats" | "logs" => self.dataset(&verb, &interest, base_len).await,
-            _ => self.respond(&interest, status_code::NOT_FOUND, "unknown SF host verb"),
+        // The request comes from the name's structure alone (protocol::parse_request).
+        let reply = match protocol::parse_request(interest.name()) {
+            Ok(Request::Command(service, verb)) => self.command(service, verb, &interest).await,
+            Ok(Request::Dataset {
+                dataset,
+                prefix,
+                rest,
+            }) => self.dataset(&dataset, &prefix, rest, &interest).await,
+            Err(bad) => self.respond(&interest, bad.code, &bad.text),
         };
         let _ = req.reply(reply).await;
     }
@@ -1139,10 +1148,10 @@ impl Inner {
         }
     }
 
-    async fn command(self: &Arc<Self>, verb: &str, interest: &Interest) -> Reply {
-        // The v0.3 command format: signed, parameters in ApplicationParameters. /localhost
-        // names reach only local applications, so (as NFD for local commands) a signature
-        // with any key is accepted.
+    async fn command(self: &Arc<Self>, service: Service, verb: Verb, interest: &Interest) -> Reply {
+        // The v0.3 command format: signed, parameters in ApplicationParameters. The forwarder
+        // verified the signature and the requester's privilege for `service` before handing
+        // the Interest over (docs/security.md); an unsigned one never is a command.
         if !interest.is_signed() {
             return self.respond(interest, status_code::BAD_PARAMETERS, "unsigned command");
         }
@@ -1155,14 +1164,29 @@ impl Inner {
             );
         };
         let result = match verb {
-            "deploy" => match SfSpec::from_toml(text) {
+            Verb::Deploy => match SfSpec::from_toml(text) {
+                Ok(spec)
+                    if service == Service::Sf && Service::for_spec(&spec) == Service::SfExec =>
+                {
+                    return self.respond(
+                        interest,
+                        status_code::UNAUTHORIZED,
+                        &format!(
+                            "{} has an exec artifact, which runs an arbitrary program: exec SFs \
+                             are deployed under {} and need privilege \"sf-exec\" (nfwd sf \
+                             deploy chooses the prefix from the specification)",
+                            spec.name,
+                            protocol::EXEC_PREFIX
+                        ),
+                    );
+                }
                 Ok(spec) => {
                     let name = spec.name.clone();
                     self.deploy(spec).await.map(|()| format!("deployed {name}"))
                 }
                 Err(e) => Err(e),
             },
-            _ => self
+            Verb::Undeploy => self
                 .undeploy(text.trim())
                 .await
                 .map(|()| format!("undeployed {}", text.trim())),
@@ -1181,43 +1205,31 @@ impl Inner {
         }
     }
 
-    async fn dataset(&self, verb: &str, interest: &Interest, base_len: usize) -> Reply {
+    async fn dataset(
+        &self,
+        dataset: &Dataset,
+        dataset_prefix: &Name,
+        rest: bool,
+        interest: &Interest,
+    ) -> Reply {
         let name = interest.name();
         // A segment Interest of a publication made earlier.
         if let Some(d) = self.kept_segment(name) {
             return Reply::Data(d);
         }
-        let dataset_prefix = match verb {
-            "logs" => {
-                if name.len() < base_len + 3 {
-                    return Reply::Nack(NackReason::NoRoute);
-                }
-                name.prefix(base_len + 3)
-            }
-            _ => name.prefix(base_len + 1),
-        };
-        if name.len() != dataset_prefix.len() {
+        if rest {
             // Asks for a version/segment not kept any more: not answerable.
             return Reply::None;
         }
-        let payload: Bytes = match verb {
-            "list" => serde_json::to_vec(&self.list().await)
+        let payload: Bytes = match dataset {
+            Dataset::List => serde_json::to_vec(&self.list().await)
                 .unwrap_or_default()
                 .into(),
-            "stats" => serde_json::to_vec(&self.stats().await)
+            Dataset::Stats => serde_json::to_vec(&self.stats().await)
                 .unwrap_or_default()
                 .into(),
-            _ => {
-                let part = |k: usize| {
-                    name.get(k)
-                        .map(|c| String::from_utf8_lossy(c.value()).into_owned())
-                        .unwrap_or_default()
-                };
-                let sf = part(base_len + 1);
-                let Ok(index) = part(base_len + 2).parse::<u32>() else {
-                    return Reply::Nack(NackReason::NoRoute);
-                };
-                match self.logs(&sf, index, LOG_LINES).await {
+            Dataset::Logs { function, index } => {
+                match self.logs(function, *index, LOG_LINES).await {
                     Ok(t) => t.into(),
                     Err(e) => format!("error: {e}\n").into(),
                 }
@@ -1234,7 +1246,7 @@ impl Inner {
             }
         };
         let Ok(segments) =
-            segment_dataset(&dataset_prefix, version, &payload, &Signer::digest_sha256())
+            segment_dataset(dataset_prefix, version, &payload, &Signer::digest_sha256())
         else {
             return Reply::None;
         };
