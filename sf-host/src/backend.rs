@@ -6,12 +6,33 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::spec::{Artifact, SfSpec};
+use crate::users::InstanceUser;
 
-/// How an instance reaches its forwarder.
+/// How an instance reaches its forwarder, and as whom it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwarderAccess {
-    /// The forwarder's Unix socket on this node (bind-mounted into containers).
+    /// The Unix socket the instance connects to: the SF host gives each instance a restricted
+    /// channel of its own, alone in a directory (which the Docker backend bind-mounts, and
+    /// nothing else).
     pub unix_socket: PathBuf,
+    /// The user the instance runs as. `None`: processes run as the host; containers as
+    /// `nobody` (65534). Never root.
+    pub user: Option<InstanceUser>,
+    /// The user is the instance's own (not shared with the host or other instances), so
+    /// per-user limits such as RLIMIT_NPROC apply to the instance alone.
+    pub own_user: bool,
+}
+
+impl ForwarderAccess {
+    /// Access through `unix_socket` as the host's own user.
+    #[must_use]
+    pub fn socket(unix_socket: impl Into<PathBuf>) -> Self {
+        Self {
+            unix_socket: unix_socket.into(),
+            user: None,
+            own_user: false,
+        }
+    }
 }
 
 /// What `prepare` did.

@@ -9,12 +9,14 @@
 //!   executable's content) and the owner, so a changed binary or function gives a new image
 //!   and an unchanged one is found again (`Prepared::AlreadyPresent`).
 //! - **Containers** (`start`) run `/nfwd sf run --function F --builtin NAME --connect
-//!   unix:///run/nfwd/<socket> --instance <container name>` with a CPU share (`NanoCpus`), a
-//!   memory limit (swap included), a read-only root filesystem (a small tmpfs at `/tmp`),
-//!   no network at all (`NetworkMode=none`), every capability dropped, `no-new-privileges`,
-//!   `docker-init` as PID 1, and the forwarder's socket *directory* bind-mounted read-only at
-//!   `/run/nfwd` (a socket file recreated by a restarted forwarder is seen; connecting to a
-//!   socket needs no write access to the mount).
+//!   unix:///run/nfwd/<socket> --instance <container name>` as a non-root user (the
+//!   instance's, [`ForwarderAccess::user`], else `nobody`), with a CPU share (`NanoCpus`), a
+//!   memory limit (swap included), a process limit, a read-only root filesystem (a small
+//!   tmpfs at `/tmp`), no network at all (`NetworkMode=none`), every capability dropped,
+//!   `no-new-privileges`, `docker-init` as PID 1, and the directory of the socket it is given
+//!   — the SF host gives each instance a restricted channel alone in a directory of its own —
+//!   bind-mounted read-only at `/run/nfwd`, the only mount (connecting to a socket needs no
+//!   write access to the mount).
 //! - **Ownership**: every image and container carries the label `nfwd.owner`; this backend
 //!   lists, watches and removes only what carries its owner, so several hosts or test runs
 //!   share one engine without touching each other's instances ([`DockerBackend::remove_owned`]).
@@ -85,6 +87,9 @@ pub struct DockerOptions {
     pub tmpfs_size: String,
     /// Most processes per container. Default 256.
     pub pids_limit: i64,
+    /// `uid:gid` of containers started without a user of their own. Default `65534:65534`
+    /// (`nobody`): never root.
+    pub default_user: String,
 }
 
 impl DockerOptions {
@@ -97,6 +102,7 @@ impl DockerOptions {
             stop_timeout_s: 3,
             tmpfs_size: "16m".into(),
             pids_limit: 256,
+            default_user: "65534:65534".into(),
         }
     }
 }
@@ -588,10 +594,10 @@ impl DockerBackend {
         ))
     }
 
-    /// Creates and starts a container of `tag` named `name` running `/nfwd <cmd>`, with this
-    /// backend's confinement and limits, `mount` (if any) bind-mounted read-only at
-    /// [`SOCKET_MOUNT`], and our labels plus `labels`. Used by `start`; public for one-off
-    /// containers (tests, diagnostics).
+    /// Creates and starts a container of `tag` named `name` running `/nfwd <cmd>` as
+    /// [`DockerOptions::default_user`], with this backend's confinement and limits, `mount`
+    /// (if any) bind-mounted read-only at [`SOCKET_MOUNT`], and our labels plus `labels`. For
+    /// one-off containers (tests, diagnostics); `start` runs instances the same way.
     pub async fn run_container(
         &self,
         tag: &str,
@@ -601,6 +607,30 @@ impl DockerBackend {
         mount: Option<&Path>,
         labels: HashMap<String, String>,
     ) -> Result<String> {
+        let user = self.options.default_user.clone();
+        self.create_and_start(tag, name, cmd, spec, mount, &user, labels)
+            .await
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one private call site besides run_container"
+    )]
+    async fn create_and_start(
+        &self,
+        tag: &str,
+        name: &str,
+        cmd: Vec<String>,
+        spec: &SfSpec,
+        mount: Option<&Path>,
+        user: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<String> {
+        if user.is_empty() || user == "0" || user.starts_with("0:") || user == "root" {
+            return Err(Error::Spec(format!(
+                "containers never run as root (user {user:?})"
+            )));
+        }
         check_label_value("container name", name)?;
         // A container left by a crashed host under the same name goes first.
         self.remove_container(name).await?;
@@ -635,6 +665,7 @@ impl DockerBackend {
         };
         let body = ContainerCreateBody {
             image: Some(tag.to_string()),
+            user: Some(user.to_string()),
             cmd: Some(cmd),
             labels: Some(all_labels),
             host_config: Some(host_config),
@@ -708,17 +739,22 @@ impl Backend for DockerBackend {
         } else {
             dir
         })?;
-        warn_if_unreachable(&dir, socket);
+        let user = access.user.map_or_else(
+            || self.options.default_user.clone(),
+            |u| format!("{}:{}", u.uid, u.gid),
+        );
+        warn_if_unreachable(&dir, socket, &user);
         let file = file.to_string_lossy().into_owned();
         let name = self.container_name(spec, index);
         let cmd = Self::command(spec, &file, &name)?;
         let id = self
-            .run_container(
+            .create_and_start(
                 &tag,
                 &name,
                 cmd,
                 spec,
                 Some(&dir),
+                &user,
                 HashMap::from([(LABEL_INDEX.to_string(), index.to_string())]),
             )
             .await?;
@@ -842,18 +878,29 @@ fn exec_executable(argv: &[String]) -> Result<&Path> {
     Ok(path)
 }
 
-/// Containers run as root without capabilities, so file permissions apply to them as to any
-/// user other than the owner (unless the owner is root): says so when the socket's directory
-/// is not searchable or the socket not writable by others.
-fn warn_if_unreachable(dir: &Path, socket: &Path) {
+/// Containers run as `user` (`uid:gid`) without capabilities, so file permissions apply to
+/// them: says so when the mounted directory is not searchable or the socket not writable by
+/// that user.
+fn warn_if_unreachable(dir: &Path, socket: &Path, user: &str) {
     use std::os::unix::fs::MetadataExt as _;
+    let mut ids = user.split(':').map(|x| x.parse::<u32>().ok());
+    let (uid, gid) = (ids.next().flatten(), ids.next().flatten());
     let closed = |p: &Path, bit: u32| {
-        std::fs::metadata(p).is_ok_and(|m| m.uid() != 0 && m.mode() & bit == 0)
+        std::fs::metadata(p).is_ok_and(|m| {
+            let shift = if Some(m.uid()) == uid {
+                6
+            } else if Some(m.gid()) == gid {
+                3
+            } else {
+                0
+            };
+            m.mode() & (bit << shift) == 0
+        })
     };
     if closed(dir, 0o001) || closed(socket, 0o002) {
         tracing::warn!(
-            "Docker backend: {} is not reachable by other users (directory o+x, socket o+w \
-             needed); SF containers run without capabilities and will fail to connect",
+            "Docker backend: {} is not reachable by the container's user {user} (directory \
+             searchable, socket writable needed); the SF container will fail to connect",
             socket.display()
         );
     }
@@ -887,7 +934,7 @@ fn is_not_found(e: &BollardError) -> bool {
     status_code(e) == Some(404)
 }
 
-fn check_label_value(what: &str, v: &str) -> Result<()> {
+pub(crate) fn check_label_value(what: &str, v: &str) -> Result<()> {
     let ok = !v.is_empty()
         && v.len() <= 64
         && v.bytes()
@@ -904,7 +951,7 @@ fn check_label_value(what: &str, v: &str) -> Result<()> {
 
 /// Lower-case letters and digits, runs of anything else as one `-`, no `-` at either end, at
 /// most `max` bytes: usable in image repositories, tags and container names.
-fn sanitise(s: &str, max: usize) -> String {
+pub(crate) fn sanitise(s: &str, max: usize) -> String {
     let mut out = String::new();
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {

@@ -8,6 +8,7 @@
 //!   runtime does the NDN part (`docs/protocol.md` §5).
 //! - [`host`]: deploys, starts on demand, keeps warm, restarts, stops and counts SF instances.
 //! - [`functions`]: the built-in example SFs.
+//! - [`users`]: who instances run as (never root).
 
 pub mod backend;
 pub mod docker;
@@ -18,5 +19,6 @@ pub mod process;
 pub mod runtime;
 pub mod sdk;
 pub mod spec;
+pub mod users;
 
 pub use error::{Error, Result};

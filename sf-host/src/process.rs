@@ -1,9 +1,17 @@
 //! The process backend: SF instances as child processes of the host, running the `nfwd`
 //! binary's SF runtime (`nfwd sf run --builtin X` or `nfwd sf exec -- ARGV`).
 //!
+//! **User.** An instance runs as the user [`ForwarderAccess::user`] names (the host gives each
+//! one a uid of its own when it is root, `crate::users`), switched to with std's
+//! `CommandExt::{uid, gid}` before the first program runs; without a user it runs as the host.
+//! The host checks beforehand that the user can execute the program ([`ProcessBackend::check`]).
+//!
 //! Resource limits, without `unsafe` (the workspace forbids it, so no `setrlimit` in a
-//! `pre_exec` hook): the command is wrapped as `nice -n N prlimit --as=BYTES -- nfwd sf ...`.
-//! Both wrappers `exec` the next program, so the process id stays the instance's.
+//! `pre_exec` hook): the command is wrapped as `nice -n N prlimit --as=BYTES --nofile=N
+//! --core=0 [--nproc=N] -- nfwd sf ...`. Both wrappers `exec` the next program, so the process
+//! id stays the instance's. `--nproc` (RLIMIT_NPROC, counted per user) is set only for an
+//! instance with a user of its own: for one sharing the host's user it would count the host's
+//! processes too.
 //! - Memory: `limits.memory_mib` becomes an **address-space** limit (RLIMIT_AS), not a
 //!   resident-memory limit as Docker's. glibc reserves address space per malloc arena, so the
 //!   child runs with `MALLOC_ARENA_MAX=2` to keep reservations well below the limit.
@@ -30,6 +38,7 @@ use tokio::process::{Child, Command};
 use crate::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, Prepared};
 use crate::error::{Error, Result};
 use crate::spec::{Artifact, SfSpec};
+use crate::users::InstanceUser;
 
 /// Longest line kept in the log ring (longer ones are cut).
 const MAX_LINE: usize = 4096;
@@ -46,6 +55,10 @@ pub struct ProcessOptions {
     pub stop_grace: Duration,
     /// Apply `prlimit`/`nice` (if installed). Default true.
     pub limits: bool,
+    /// Most processes (threads included) of an instance's own user (RLIMIT_NPROC). Default 256.
+    pub max_processes: u64,
+    /// Most open files per process (RLIMIT_NOFILE). Default 1024.
+    pub max_files: u64,
 }
 
 impl ProcessOptions {
@@ -57,6 +70,8 @@ impl ProcessOptions {
             log_lines: 500,
             stop_grace: Duration::from_secs(3),
             limits: true,
+            max_processes: 256,
+            max_files: 1024,
         }
     }
 
@@ -112,7 +127,7 @@ pub struct ProcessBackend {
 }
 
 /// Looks a program up in `PATH`.
-fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(program))
@@ -166,8 +181,14 @@ impl ProcessBackend {
                 argv.extend([
                     prlimit.display().to_string(),
                     format!("--as={bytes}"),
-                    "--".into(),
+                    format!("--nofile={}", self.options.max_files),
+                    // No core dumps: they would write the instance's memory to disk.
+                    "--core=0".into(),
                 ]);
+                if access.own_user {
+                    argv.push(format!("--nproc={}", self.options.max_processes));
+                }
+                argv.push("--".into());
             }
             if (self.nice.is_none() || self.prlimit.is_none())
                 && !self.warned.swap(true, Ordering::Relaxed)
@@ -187,6 +208,18 @@ impl ProcessBackend {
             None,
         ));
         argv
+    }
+
+    /// Checks that `user` can run what instances of `spec` execute (the `nfwd` binary, and an
+    /// exec artifact's program): a clear error at deployment rather than failed starts.
+    pub fn check(&self, spec: &SfSpec, user: InstanceUser) -> Result<()> {
+        crate::users::check_executable(&self.options.nfwd_bin, user)?;
+        if let Artifact::Exec { argv } = &spec.artifact
+            && let Some(program) = argv.first()
+        {
+            crate::users::check_executable(Path::new(program), user)?;
+        }
+        Ok(())
     }
 
     fn get(&self, handle: &InstanceHandle) -> Option<Arc<Proc>> {
@@ -259,7 +292,13 @@ impl Backend for ProcessBackend {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::Spec("empty command line".into()));
         };
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(user) = access.user {
+            // std sets the gid, drops supplementary groups (when root) and sets the uid in
+            // the child before exec.
+            command.uid(user.uid).gid(user.gid);
+        }
+        let mut child = command
             .args(args)
             .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::null())
@@ -392,6 +431,8 @@ mod tests {
         let b = ProcessBackend::new(ProcessOptions::new("/bin/nfwd"));
         let access = ForwarderAccess {
             unix_socket: "/tmp/x.sock".into(),
+            user: None,
+            own_user: true,
         };
         let argv = b.command_line(&spec, 3, &access);
         let s = argv.join(" ");
@@ -401,6 +442,7 @@ mod tests {
         );
         if b.prlimit.is_some() {
             assert!(s.contains(&format!("--as={}", 64 * 1024 * 1024)), "{s}");
+            assert!(s.contains("--nofile=1024 --core=0 --nproc=256 --"), "{s}");
         }
         if b.nice.is_some() {
             assert!(s.contains("-n 5"), "{s}");

@@ -455,9 +455,7 @@ async fn an_exec_artifact_runs_from_the_image() {
     .unwrap();
     assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::Fetched);
     let node = Node::start().await;
-    let access = ForwarderAccess {
-        unix_socket: node.socket.clone(),
-    };
+    let access = ForwarderAccess::socket(node.socket.clone());
     let instance = b.start(&spec, 0, &access).await.unwrap();
     let content = node.fetch_until(&b, &instance, "/x/e", "/sf/version").await;
     assert!(content.starts_with(b"nfwd "), "{content:?}");
@@ -496,9 +494,7 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
 
     // Cold start: from the moment the host would react to the first Interest (start the
     // instance) to the first result at the consumer.
-    let access = ForwarderAccess {
-        unix_socket: socket.clone(),
-    };
+    let access = ForwarderAccess::socket(socket.clone());
     let mut events = b.watch_events();
     let cold_start = async |round: u32| {
         let t0 = Instant::now();
@@ -596,9 +592,7 @@ async fn a_chain_across_a_container_and_two_processes() {
         return;
     };
     let node = Node::start().await;
-    let access = ForwarderAccess {
-        unix_socket: node.socket.clone(),
-    };
+    let access = ForwarderAccess::socket(node.socket.clone());
     // A multi-segment content next to the node's small `/x/...` one.
     let big: Vec<u8> = (0..30_000u32)
         .map(|i| b"abcdefghij klmnopqrst"[(i % 21) as usize])

@@ -250,13 +250,23 @@ pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
 /// `nfwd start --sf-host`: runs the SF host next to the daemon, connected to its Unix socket
 /// once the socket accepts connections; deploys every `*.toml` of `specs`; at `stop`,
 /// undeploys everything (stopping the instances) before the daemon exits.
-pub(crate) async fn run_in_daemon(socket: PathBuf, specs: Option<PathBuf>, stop: Arc<Notify>) {
+pub(crate) async fn run_in_daemon(
+    socket: PathBuf,
+    options: HostOptions,
+    specs: Option<PathBuf>,
+    stop: Arc<Notify>,
+) {
     let uri = format!("unix://{}", socket.display());
     // The daemon binds its socket as it starts; poll for it with a deadline.
     let deadline = Instant::now() + Duration::from_secs(30);
     let host = loop {
-        match SfHost::start(&uri, HostOptions::default()).await {
+        match SfHost::start(&uri, options.clone()).await {
             Ok(h) => break h,
+            // Only connecting is worth retrying.
+            Err(e @ (nfwd_sf_host::Error::Spec(_) | nfwd_sf_host::Error::Refused { .. })) => {
+                tracing::error!("sf host: {e}");
+                return;
+            }
             Err(e) if Instant::now() >= deadline => {
                 tracing::error!("sf host: cannot connect to {uri}: {e}");
                 return;

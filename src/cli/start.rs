@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use nfwd_forwarder::config::Config;
+use nfwd_sf_host::host::{HostBackend, HostOptions};
+use nfwd_sf_host::users::InstanceUsers;
 use tracing_subscriber::EnvFilter;
 
 /// Where `nfwd start` looks for a configuration file when none is given.
@@ -43,6 +45,26 @@ pub(crate) struct StartArgs {
     /// With --sf-host: deploy every *.toml SF specification in this directory at start.
     #[arg(long, requires = "sf_host")]
     sf_specs: Option<PathBuf>,
+    /// With --sf-host: where SFs whose specification says backend = "auto" run: "process" or
+    /// "docker". Docker never falls back to processes: a missing engine or static binary
+    /// fails the deployment, saying how to fix it.
+    #[arg(long, requires = "sf_host", default_value = "process")]
+    sf_backend: HostBackend,
+    /// With --sf-host: the statically linked nfwd put in SF images (build it with
+    /// scripts/build-static-nfwd.sh). Default: this nfwd, if it is static.
+    #[arg(long, requires = "sf_host")]
+    sf_docker_binary: Option<PathBuf>,
+    /// With --sf-host, as root: run every SF instance as this user (NAME, UID or UID:GID;
+    /// never root). Default: a uid of its own per instance from --sf-uid-range.
+    #[arg(long, requires = "sf_host", conflicts_with = "sf_uid_range")]
+    sf_user: Option<String>,
+    /// With --sf-host, as root: the uids instances get one each of (FIRST-LAST; gid = uid).
+    #[arg(long, requires = "sf_host", default_value = "61000-61999")]
+    sf_uid_range: String,
+    /// With --sf-host: the host's owner name (Docker labels, channel directories). Default
+    /// derived from the Unix socket path.
+    #[arg(long, requires = "sf_host")]
+    sf_owner: Option<String>,
 }
 
 pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -93,15 +115,29 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         let Some(socket) = config.faces.unix_path.clone() else {
             anyhow::bail!("--sf-host needs the Unix socket (faces.unix_path or --unix)");
         };
-        Some((socket, args.sf_specs))
+        let users = match &args.sf_user {
+            Some(u) => InstanceUsers::parse_user(u).context("--sf-user")?,
+            None => InstanceUsers::parse_range(&args.sf_uid_range).context("--sf-uid-range")?,
+        };
+        let options = HostOptions {
+            backend: args.sf_backend,
+            docker_binary: args.sf_docker_binary,
+            owner: args.sf_owner,
+            channel_dir: Some(config.faces.channel_dir()),
+            users,
+            ..HostOptions::default()
+        };
+        options.validate().context("--sf-host")?;
+        Some((socket, options, args.sf_specs))
     } else {
         None
     };
     runtime.block_on(async move {
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-        let host = sf_host.map(|(socket, specs)| {
+        let host = sf_host.map(|(socket, options, specs)| {
             tokio::spawn(super::sf_host::run_in_daemon(
                 socket,
+                options,
                 specs,
                 std::sync::Arc::clone(&stop),
             ))

@@ -52,6 +52,7 @@ use crate::docker::{DockerBackend, DockerOptions};
 use crate::error::{Error, Result};
 use crate::process::{ProcessBackend, ProcessOptions};
 use crate::spec::{BackendKind, SfSpec};
+use crate::users::{InstanceUser, InstanceUsers};
 use protocol::{Dataset, InstanceInfo, Request, Service, SfInfo, SfStats, Verb};
 
 /// First delay before restarting a crashed instance.
@@ -74,16 +75,53 @@ const MAX_MGMT: usize = 32;
 /// Longest a report waits for an SF's lifecycle lock before calling the SF busy.
 const BUSY_WAIT: Duration = Duration::from_millis(500);
 
+/// The backend an SF whose specification says `backend = "auto"` runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HostBackend {
+    /// Local processes.
+    #[default]
+    Process,
+    /// Containers on the local Docker engine. Never a silent fallback: if the engine or the
+    /// static `nfwd` for images is missing, deployments fail saying which and how to fix it.
+    Docker,
+}
+
+impl std::str::FromStr for HostBackend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "process" => Ok(Self::Process),
+            "docker" => Ok(Self::Docker),
+            _ => Err(Error::Spec(format!(
+                "SF backend {s:?}: want \"process\" or \"docker\""
+            ))),
+        }
+    }
+}
+
 /// How the host runs.
 #[derive(Debug, Clone)]
 pub struct HostOptions {
     /// The `nfwd` binary process instances run. Default: the current executable.
     pub nfwd_bin: Option<PathBuf>,
-    /// A statically linked `nfwd` for Docker images. Default: `nfwd_bin` if it is static;
-    /// without a static binary `auto` never picks Docker.
+    /// What `backend = "auto"` means. Default [`HostBackend::Process`].
+    pub backend: HostBackend,
+    /// A statically linked `nfwd` for Docker images. Default: `nfwd_bin` if it is static
+    /// (build one with `scripts/build-static-nfwd.sh`).
     pub docker_binary: Option<PathBuf>,
-    /// Owner label of Docker objects (unique per host). Default `nfwd-<pid>`.
-    pub docker_owner: Option<String>,
+    /// Who this host is: the `nfwd.owner` label of its Docker objects and the prefix of its
+    /// channel directories (letters, digits, `_`, `.`, `-`). Default `nfwd-<8 hex digits>`
+    /// derived from the forwarder's socket path: stable across restarts (a restarted host
+    /// sweeps what its predecessor left), distinct between forwarders.
+    pub owner: Option<String>,
+    /// Where the per-instance channel directories go; must be the forwarder's
+    /// `faces.channel_dir`. Default `sf` beside the forwarder's socket (the forwarder's
+    /// default too).
+    pub channel_dir: Option<PathBuf>,
+    /// Who instances run as when the host is root. Default: a uid of its own per instance
+    /// from 61000–61999. Without root, instances run as the host's user.
+    pub users: InstanceUsers,
     /// Period of the status/counter poll (crashes, idle stops, scale-out). Default 500 ms.
     pub poll_interval: Duration,
     /// Longest wait for a new instance to register. Default 15 s.
@@ -96,14 +134,53 @@ impl Default for HostOptions {
     fn default() -> Self {
         Self {
             nfwd_bin: None,
+            backend: HostBackend::Process,
             docker_binary: None,
-            docker_owner: None,
+            owner: None,
+            channel_dir: None,
+            users: InstanceUsers::default(),
             poll_interval: Duration::from_millis(500),
             ready_timeout: Duration::from_secs(15),
             ready_poll: Duration::from_millis(20),
         }
     }
 }
+
+impl HostOptions {
+    /// Checks what can be checked before connecting: the owner's spelling, and that a fixed
+    /// instance user can be switched to (only root can).
+    pub fn validate(&self) -> Result<()> {
+        if let Some(owner) = &self.owner {
+            crate::docker::check_label_value("owner", owner)?;
+        }
+        let (uid, _) = crate::users::current_ids()?;
+        if let InstanceUsers::Fixed(u) = self.users
+            && uid != 0
+            && u.uid != uid
+        {
+            return Err(Error::Spec(format!(
+                "the SF host runs as uid {uid} and cannot run instances as {u}: only root can \
+                 switch users (run the daemon as root, or leave the SF user unset)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The default owner of a host connected to `socket` (see [`HostOptions::owner`]).
+fn default_owner(socket: &std::path::Path) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, socket.as_os_str().as_encoded_bytes());
+    let hex: String = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("nfwd-{hex}")
+}
+
+/// Name of the socket in an instance's channel directory.
+const CHANNEL_SOCKET: &str = "nfwd.sock";
+/// Longest Unix socket path (sun_path holds 108 bytes with the terminating NUL).
+const MAX_SOCKET_PATH: usize = 107;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -134,9 +211,19 @@ struct Seen {
     in_nacks: u64,
 }
 
+/// An instance's restricted channel: a socket alone in a directory of the instance's user.
+#[derive(Debug)]
+struct InstanceChannel {
+    dir: PathBuf,
+    uri: String,
+    /// A dynamic uid claimed for the instance, given back when it goes.
+    claimed: Option<u32>,
+}
+
 #[derive(Debug)]
 struct Inst {
     handle: InstanceHandle,
+    channel: InstanceChannel,
     face: Option<u64>,
     started: Instant,
     seen: Seen,
@@ -201,9 +288,13 @@ struct Sf {
 struct Inner {
     client: Client,
     uri: String,
-    access: ForwarderAccess,
     process: ProcessBackend,
-    docker: tokio::sync::OnceCell<Option<DockerBackend>>,
+    /// Connected on first use; a failure is not kept (the next deployment tries again).
+    docker: tokio::sync::OnceCell<DockerBackend>,
+    owner: String,
+    channel_dir: PathBuf,
+    /// This process's uid and gid.
+    ids: (u32, u32),
     options: HostOptions,
     sfs: tokio::sync::Mutex<BTreeMap<String, Arc<Sf>>>,
     publications: Mutex<VecDeque<(Name, Vec<Bytes>)>>,
@@ -233,17 +324,31 @@ impl SfHost {
                 "the SF host needs the forwarder's Unix socket, not {forwarder_uri}"
             )));
         };
+        options.validate()?;
         let nfwd_bin = match &options.nfwd_bin {
             Some(p) => p.clone(),
             None => std::env::current_exe()?,
         };
+        let owner = options
+            .owner
+            .clone()
+            .unwrap_or_else(|| default_owner(socket));
+        let channel_dir = match &options.channel_dir {
+            Some(d) => d.clone(),
+            None => socket
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .join("sf"),
+        };
+        sweep_channel_dirs(&channel_dir, &owner);
         let client = Client::connect(forwarder_uri).await?;
         let inner = Arc::new(Inner {
             client: client.clone(),
             uri: forwarder_uri.to_owned(),
-            access: ForwarderAccess {
-                unix_socket: socket.clone(),
-            },
+            owner,
+            channel_dir,
+            ids: crate::users::current_ids()?,
             process: ProcessBackend::new(ProcessOptions::new(nfwd_bin)),
             docker: tokio::sync::OnceCell::new(),
             options,
@@ -351,6 +456,22 @@ impl RunningHost {
     }
 }
 
+/// Removes the channel directories `<owner>-*` a previous host of this owner left (it crashed,
+/// or was killed): their channels closed with its connection.
+fn sweep_channel_dirs(channel_dir: &std::path::Path, owner: &str) {
+    let Ok(entries) = std::fs::read_dir(channel_dir) else {
+        return;
+    };
+    let prefix = format!("{owner}-");
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix)
+            && let Err(err) = std::fs::remove_dir_all(e.path())
+        {
+            tracing::warn!("sf host: sweeping {}: {err}", e.path().display());
+        }
+    }
+}
+
 fn backoff(failures: u32) -> Duration {
     BACKOFF_INITIAL
         .saturating_mul(1u32 << failures.min(10))
@@ -361,67 +482,79 @@ impl Inner {
     // ---------------------------------------------------------------------------------------
     // Backends
 
-    async fn docker(&self) -> Option<&DockerBackend> {
+    /// The Docker backend, connected on first use. The errors say what is missing and how
+    /// to provide it: Docker is never replaced by processes behind the operator's back.
+    async fn docker(&self) -> Result<&DockerBackend> {
         self.docker
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 // Images need a statically linked nfwd: the configured one, else our own
                 // binary if it is static.
+                let fix = "build one with `scripts/build-static-nfwd.sh` (it prints the path) \
+                           and give it with `nfwd start --sf-docker-binary PATH`";
                 let binary = match &self.options.docker_binary {
-                    Some(b) => b.clone(),
+                    Some(b) => {
+                        match crate::docker::is_static_elf(b) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                return Err(Error::Docker(format!(
+                                    "the nfwd for SF images, {}, is not statically linked \
+                                     (images are FROM scratch); {fix}",
+                                    b.display()
+                                )));
+                            }
+                            Err(e) => {
+                                return Err(Error::Docker(format!(
+                                    "the nfwd for SF images: {e}; {fix}"
+                                )));
+                            }
+                        }
+                        b.clone()
+                    }
                     None => {
                         let own = self.process.options().nfwd_bin.clone();
                         if !crate::docker::is_static_elf(&own).unwrap_or(false) {
-                            return None;
+                            return Err(Error::Docker(format!(
+                                "no statically linked nfwd for SF images ({} is dynamically \
+                                 linked); {fix}",
+                                own.display()
+                            )));
                         }
                         own
                     }
                 };
                 if !crate::docker::engine_available().await {
-                    return None;
+                    let socket = std::env::var("DOCKER_HOST")
+                        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+                    return Err(Error::Docker(format!(
+                        "no Docker engine answers at {socket}: start it (and make its socket \
+                         reachable by the daemon's user), or run SFs as processes \
+                         (`--sf-backend process`, or backend = \"process\" in the \
+                         specification)"
+                    )));
                 }
-                let owner = self
-                    .options
-                    .docker_owner
-                    .clone()
-                    .unwrap_or_else(|| format!("nfwd-{}", std::process::id()));
-                match DockerBackend::connect(DockerOptions::new(binary, owner)).await {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        tracing::warn!("sf host: Docker engine unusable: {e}");
-                        None
-                    }
-                }
+                DockerBackend::connect(DockerOptions::new(binary, self.owner.clone())).await
             })
             .await
-            .as_ref()
     }
 
-    /// `auto`: Docker when an engine answers and a static nfwd binary for images is at hand,
-    /// else processes.
+    /// `auto` is the host's configured backend; `docker` fails clearly when Docker is not
+    /// usable.
     async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
-        match spec.backend {
-            BackendKind::Process => Ok(Kind::Process),
-            BackendKind::Docker => {
-                if self.docker().await.is_some() {
-                    Ok(Kind::Docker)
-                } else {
-                    Err(Error::Docker(
-                        "no usable Docker engine (or no static nfwd binary configured)".into(),
-                    ))
-                }
-            }
-            BackendKind::Auto => Ok(if self.docker().await.is_some() {
-                Kind::Docker
-            } else {
-                Kind::Process
-            }),
+        let docker = match spec.backend {
+            BackendKind::Process => false,
+            BackendKind::Docker => true,
+            BackendKind::Auto => self.options.backend == HostBackend::Docker,
+        };
+        if docker {
+            self.docker().await?;
+            Ok(Kind::Docker)
+        } else {
+            Ok(Kind::Process)
         }
     }
 
     async fn docker_or_err(&self) -> Result<&DockerBackend> {
-        self.docker()
-            .await
-            .ok_or_else(|| Error::Docker("Docker backend unavailable".into()))
+        self.docker().await
     }
 
     async fn b_prepare(&self, kind: Kind, spec: &SfSpec) -> Result<Prepared> {
@@ -431,15 +564,16 @@ impl Inner {
         }
     }
 
-    async fn b_start(&self, kind: Kind, spec: &SfSpec, index: u32) -> Result<InstanceHandle> {
+    async fn b_start(
+        &self,
+        kind: Kind,
+        spec: &SfSpec,
+        index: u32,
+        access: &ForwarderAccess,
+    ) -> Result<InstanceHandle> {
         match kind {
-            Kind::Process => self.process.start(spec, index, &self.access).await,
-            Kind::Docker => {
-                self.docker_or_err()
-                    .await?
-                    .start(spec, index, &self.access)
-                    .await
-            }
+            Kind::Process => self.process.start(spec, index, access).await,
+            Kind::Docker => self.docker_or_err().await?.start(spec, index, access).await,
         }
     }
 
@@ -526,6 +660,12 @@ impl Inner {
             }
         }
         let kind = self.choose(&spec).await?;
+        if kind == Kind::Process
+            && let Some(user) = self.representative_user()
+        {
+            // Refused now, clearly, rather than at every (cold) start.
+            self.process.check(&spec, user)?;
+        }
         self.b_prepare(kind, &spec).await?;
         if spec.instances.max > 1 {
             self.set_strategy(&name, Some("/localhost/nfd/strategy/load-balance"))
@@ -585,6 +725,7 @@ impl Inner {
             if let Err(e) = self.b_stop(sf.kind, &inst.handle).await {
                 tracing::warn!("sf host: stopping {name} #{}: {e}", inst.handle.index);
             }
+            self.close_channel(inst.channel).await;
         }
         if let Some(p) = &sf.placeholder {
             if let Some(t) = lock(&p.task).take() {
@@ -611,18 +752,41 @@ impl Inner {
         }
         // Faces already routed for the function (e.g. a remote route) are not the new one.
         known.extend(self.next_hops(&sf.name).await.unwrap_or_default());
-        let handle = self.b_start(sf.kind, &sf.spec, index).await?;
+        let (user, claimed, own_user) = self.instance_user(sf.kind)?;
+        let (channel, socket) = match self.open_channel(sf, index, user, claimed).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(uid) = claimed {
+                    crate::users::release(uid);
+                }
+                return Err(e);
+            }
+        };
+        let access = ForwarderAccess {
+            unix_socket: socket,
+            user,
+            own_user,
+        };
+        let handle = match self.b_start(sf.kind, &sf.spec, index, &access).await {
+            Ok(h) => h,
+            Err(e) => {
+                self.close_channel(channel).await;
+                return Err(e);
+            }
+        };
         lock(&sf.counters).starts += 1;
         let face = match self.wait_ready(sf, &handle, &known).await {
             Ok(f) => f,
             Err(e) => {
                 let _ = self.b_stop(sf.kind, &handle).await;
+                self.close_channel(channel).await;
                 return Err(e);
             }
         };
         let now = Instant::now();
         life.instances.push(Inst {
             handle,
+            channel,
             face: Some(face),
             started: now,
             seen: Seen::default(),
@@ -661,6 +825,151 @@ impl Inner {
                 )));
             }
             tokio::time::sleep(self.options.ready_poll).await;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Users and channels
+
+    fn is_root(&self) -> bool {
+        self.ids.0 == 0
+    }
+
+    /// The user an instance of `kind` runs as, the dynamic uid claimed for it (to give back),
+    /// and whether the user is the instance's alone. Root hosts: the configured users (never
+    /// root); others: the host's own user (processes inherit it; containers are told it, so
+    /// that they can enter their directory, which the host cannot give away).
+    fn instance_user(&self, kind: Kind) -> Result<(Option<InstanceUser>, Option<u32>, bool)> {
+        if !self.is_root() {
+            let own = InstanceUser {
+                uid: self.ids.0,
+                gid: self.ids.1,
+            };
+            return Ok(((kind == Kind::Docker).then_some(own), None, false));
+        }
+        match &self.options.users {
+            InstanceUsers::Dynamic { first, last } => {
+                let seed = u64::from_be_bytes(
+                    ring::digest::digest(&ring::digest::SHA256, self.owner.as_bytes()).as_ref()
+                        [..8]
+                        .try_into()
+                        .unwrap_or_default(),
+                );
+                let user = crate::users::claim(*first, *last, seed)?;
+                Ok((Some(user), Some(user.uid), true))
+            }
+            InstanceUsers::Fixed(u) => Ok((Some(*u), None, false)),
+        }
+    }
+
+    /// A user standing for every instance in permission checks at deployment: the fixed one,
+    /// or the first of the dynamic range (which owns nothing). `None` when instances run as
+    /// the host.
+    fn representative_user(&self) -> Option<InstanceUser> {
+        if !self.is_root() {
+            return None;
+        }
+        Some(match &self.options.users {
+            InstanceUsers::Dynamic { first, .. } => InstanceUser {
+                uid: *first,
+                gid: *first,
+            },
+            InstanceUsers::Fixed(u) => *u,
+        })
+    }
+
+    /// Creates the instance's directory `<channel_dir>/<owner>-<function>-<index>` (mode 0700,
+    /// owned by its user) and asks the forwarder for a restricted channel there, for the
+    /// function name alone. Returns the channel and its socket.
+    async fn open_channel(
+        &self,
+        sf: &Sf,
+        index: u32,
+        user: Option<InstanceUser>,
+        claimed: Option<u32>,
+    ) -> Result<(InstanceChannel, PathBuf)> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = self.channel_dir.join(format!(
+            "{}-{}-{index}",
+            self.owner,
+            crate::docker::sanitise(&sf.spec.name, 40)
+        ));
+        let socket = dir.join(CHANNEL_SOCKET);
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(Error::Spec(format!(
+                "channel socket {} is longer than a Unix socket path may be ({MAX_SOCKET_PATH} \
+                 bytes): choose a shorter channel directory or owner",
+                socket.display()
+            )));
+        }
+        let prepare = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.channel_dir)?;
+            // A directory left by an instance that was not cleaned up goes first.
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            std::fs::create_dir(&dir)?;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+            if let Some(u) = user
+                && self.is_root()
+            {
+                std::os::unix::fs::chown(&dir, Some(u.uid), Some(u.gid))?;
+            }
+            Ok(())
+        };
+        prepare().map_err(|e| {
+            Error::Spec(format!(
+                "preparing the channel directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let uri = format!("unix://{}", socket.display());
+        let mut params = ControlParameters::with_name(sf.name.clone());
+        params.uri = Some(uri.as_str().into());
+        let channel = InstanceChannel {
+            dir: dir.clone(),
+            uri: uri.clone(),
+            claimed,
+        };
+        if let Err(e) = self.client.command("channels", "open", &params).await {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(match e {
+                nfwd_forwarder::Error::Management { code, text } => Error::Refused {
+                    what: format!("opening the channel {uri} for {}", sf.spec.name),
+                    code,
+                    text,
+                },
+                e => e.into(),
+            });
+        }
+        // The socket is the instance's, whoever created it: its directory admits nobody else.
+        if let Some(u) = user
+            && self.is_root()
+            && let Err(e) = std::os::unix::fs::chown(&socket, Some(u.uid), Some(u.gid))
+        {
+            tracing::warn!("sf host: chown {}: {e}", socket.display());
+        }
+        Ok((channel, socket))
+    }
+
+    /// Closes an instance's channel (its faces go with it), removes its directory and gives
+    /// its uid back. For an instance that stopped.
+    async fn close_channel(&self, channel: InstanceChannel) {
+        let params = ControlParameters {
+            uri: Some(channel.uri.as_str().into()),
+            ..ControlParameters::default()
+        };
+        if let Err(e) = self.client.command("channels", "close", &params).await {
+            tracing::debug!("sf host: closing the channel {}: {e}", channel.uri);
+        }
+        if let Err(e) = std::fs::remove_dir_all(&channel.dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("sf host: removing {}: {e}", channel.dir.display());
+        }
+        if let Some(uid) = channel.claimed {
+            crate::users::release(uid);
         }
     }
 
@@ -871,8 +1180,10 @@ impl Inner {
                 tail.trim()
             );
             let _ = self.b_stop(sf.kind, &inst.handle).await;
+            let started = inst.started;
+            self.close_channel(inst.channel).await;
             lock(&sf.counters).crashes += 1;
-            if now.duration_since(inst.started) >= BACKOFF_RESET {
+            if now.duration_since(started) >= BACKOFF_RESET {
                 life.failures = 0;
             }
             let delay = backoff(life.failures);
@@ -954,6 +1265,7 @@ impl Inner {
                 sf.spec.name,
                 inst.handle.index
             );
+            self.close_channel(inst.channel).await;
         }
         // 5. Scale-out when every instance has a full concurrency's worth outstanding.
         let busy = |i: &Inst| {
@@ -1092,7 +1404,7 @@ impl Inner {
     async fn runtime_stats(&self, sf: &Sf, index: u32) -> Option<serde_json::Value> {
         let id = match sf.kind {
             Kind::Process => crate::process::instance_id(&sf.spec, index),
-            Kind::Docker => self.docker().await?.container_name(&sf.spec, index),
+            Kind::Docker => self.docker().await.ok()?.container_name(&sf.spec, index),
         };
         let name = sf
             .name

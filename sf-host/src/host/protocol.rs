@@ -505,7 +505,7 @@ mod tests {
             format!("/localhost/nfwd/sf/deploy/x/{DIGEST}"),
             format!("/localhost/nfwd/sf/x/deploy/{DIGEST}"),
             format!("/a/b/c/deploy/{DIGEST}"),
-            format!("/localhost/nfwd/sf-exec/list"),
+            "/localhost/nfwd/sf-exec/list".to_string(),
             format!("/localhost/nfwd/sfx/deploy/{DIGEST}"),
             "/localhost/nfwd/sf".to_string(),
         ] {
