@@ -16,7 +16,7 @@ use nfwd_forwarder::driver::Daemon;
 use nfwd_sf_host::host::protocol::{self, SfInfo, SfStats};
 use nfwd_sf_host::host::{HostOptions, RunningHost, SfHost};
 use nfwd_sf_host::spec::SfSpec;
-use nfwd_tlv::nfd::{FibEntry, decode_all, status_code};
+use nfwd_tlv::nfd::{FaceStatus, FibEntry, decode_all, status_code};
 use nfwd_tlv::{FunctionChain, Name, Signer};
 
 struct Dir(PathBuf);
@@ -136,6 +136,24 @@ impl Node {
             .unwrap_or_default()
     }
 
+    /// The forwarder's face `id`.
+    async fn face(&self, id: u64) -> FaceStatus {
+        let opts = FetchOptions {
+            must_be_fresh: true,
+            ..FetchOptions::default()
+        };
+        let (_, content) = self
+            .client
+            .fetch(&"/localhost/nfd/faces/list".parse().unwrap(), None, &opts)
+            .await
+            .unwrap();
+        decode_all::<FaceStatus>(&content)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.face_id == id)
+            .unwrap()
+    }
+
     async fn stop(mut self) {
         if let Some(h) = self.host.take() {
             h.shutdown().await;
@@ -169,6 +187,22 @@ fn upper(name: &str, min: usize, max: usize, idle_s: u64) -> SfSpec {
          function = \"upper\"\n[limits]\nmemory_mib = 2048\n\
          [instances]\nmin = {min}\nmax = {max}\nidle_stop_s = {idle_s}\n"
     ))
+}
+
+/// The real and effective uid of process `pid`.
+fn process_uids(pid: &str) -> (u32, u32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let ids: Vec<u32> = line[4..]
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (ids[0], ids[1])
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 fn process_alive(pid: &str) -> bool {
@@ -269,6 +303,79 @@ fn serde_json_from(text: &str) -> Vec<SfStats> {
 fn parse_stats(json: &str) -> Vec<SfStats> {
     // serde_json is a dependency of nfwd-sf-host; go through its dataset type.
     protocol::parse_stats(json).unwrap()
+}
+
+/// Each instance connects through a restricted channel of its own, in a 0700 directory of its
+/// own user (a uid from the SF range when the host is root), which goes when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_run_as_their_own_users_on_their_own_channels() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let node = Node::start("users").await;
+    node.host()
+        .deploy(upper("/sf/own", 2, 2, 300))
+        .await
+        .unwrap();
+    let info = node.info_of("/sf/own").await;
+    let channel_dir = node._dir.0.join("sf");
+    let mut uids = Vec::new();
+    let mut dirs = Vec::new();
+    for inst in &info.instances {
+        let (ruid, euid) = process_uids(&inst.id);
+        assert_eq!(ruid, euid);
+        if is_root() {
+            assert!((61_000..=61_999).contains(&euid), "uid {euid}");
+        }
+        uids.push(euid);
+        // Its face came through its channel: the socket in its own directory.
+        let face = node.face(inst.face.unwrap()).await;
+        let local = face.local_uri.to_string();
+        let socket = local.strip_prefix("unix://").unwrap();
+        let dir = Path::new(socket).parent().unwrap().to_path_buf();
+        assert_eq!(dir.parent(), Some(channel_dir.as_path()), "{local}");
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(&format!("-sf-own-{}", inst.index)), "{name}");
+        let meta = std::fs::metadata(&dir).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        assert_eq!(meta.uid(), euid);
+        dirs.push(dir);
+    }
+    if is_root() {
+        assert_ne!(uids[0], uids[1], "one user per instance");
+    }
+    let out = node
+        .fetch("/data/own", "/sf/own", &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.as_ref(), b"HELLO /DATA/OWN");
+    node.host().undeploy("/sf/own").await.unwrap();
+    for d in &dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+
+    // A program the instances' user cannot execute is refused at deployment, saying why.
+    if is_root() {
+        let closed = node._dir.0.join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let prog = closed.join("prog.sh");
+        std::fs::write(&prog, "#!/bin/sh\ncat\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = node
+            .host()
+            .deploy(spec(&format!(
+                "name = \"/sf/closed\"\nbackend = \"process\"\n[artifact]\nkind = \"exec\"\n\
+                 argv = [{:?}]\n",
+                prog.display().to_string()
+            )))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot be run by SF instances") && e.contains("closed"),
+            "{e}"
+        );
+    }
+    node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -436,6 +543,39 @@ async fn bad_commands_are_refused_with_a_reason() {
         .await
         .unwrap();
     assert_eq!(resp.status_code, status_code::NOT_FOUND);
+
+    // An exec artifact runs an arbitrary program: not under /localhost/nfwd/sf.
+    let exec = "name = \"/sf/ex\"\nbackend = \"process\"\n[artifact]\nkind = \"exec\"\n\
+                argv = [\"cat\"]\n[limits]\nmemory_mib = 2048\n";
+    let resp = protocol::command(&node.client, "deploy", Bytes::from(exec))
+        .await
+        .unwrap();
+    assert_eq!(resp.status_code, status_code::UNAUTHORIZED);
+    assert!(
+        resp.status_text.as_str().contains("sf-exec"),
+        "{}",
+        resp.status_text
+    );
+    // Under /localhost/nfwd/sf-exec (which protocol::deploy picks) it is deployed.
+    let resp = protocol::deploy(&node.client, exec).await.unwrap();
+    assert_eq!(resp.status_code, status_code::OK, "{}", resp.status_text);
+    // Names that are not requests are answered with what is accepted.
+    let data = node
+        .client
+        .express(
+            nfwd_tlv::InterestBuilder::new("/localhost/nfwd/sf/x/deploy".parse().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let resp = nfwd_tlv::nfd::ControlResponse::from_wire(data.content()).unwrap();
+    assert_eq!(resp.status_code, status_code::NOT_FOUND);
+    assert!(
+        resp.status_text.as_str().contains("datasets are"),
+        "{}",
+        resp.status_text
+    );
 
     // Deploy through the CLI, twice: the second is a conflict.
     let file = node._dir.0.join("up.toml");
