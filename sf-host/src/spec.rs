@@ -21,7 +21,8 @@ pub struct SfSpec {
     pub output_type: String,
     /// What runs.
     pub artifact: Artifact,
-    /// How it runs. Default `auto`: Docker when an engine is reachable, else processes.
+    /// How it runs. Default `auto`: the host's configured backend (`nfwd start --sf-backend`,
+    /// default processes).
     #[serde(default)]
     pub backend: BackendKind,
     /// Resource limits of each instance.
@@ -61,7 +62,8 @@ pub enum Artifact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
-    /// Docker if an engine answers, else processes.
+    /// The host's configured backend (`HostOptions::backend`): never a guess, never a
+    /// fallback.
     #[default]
     Auto,
     /// Containers on the local Docker engine.
