@@ -673,3 +673,178 @@ async fn a_chain_across_a_container_and_two_processes() {
     docker.stop(&in_container).await.unwrap();
     node.daemon.shutdown().await.unwrap();
 }
+
+/// Kills a child process on drop.
+struct ChildDaemon(std::process::Child);
+
+impl Drop for ChildDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `nfwd start --sf-host --sf-backend docker`: an SF deployed with `backend = "auto"` runs in a
+/// container confined as the issue asks, read back from the engine — no network, read-only
+/// root, every capability dropped, a non-root user, process/memory/CPU limits, and exactly one
+/// mount: the instance's own channel directory (not the forwarder's main socket, not the
+/// engine's socket). It computes through that channel, and goes with the daemon.
+#[tokio::test]
+async fn nfwd_start_runs_docker_sfs_confined_to_their_channel() {
+    use nfwd_sf_host::host::protocol;
+    let Some((_b, guard)) = setup("start").await else {
+        return;
+    };
+    let owner = guard.0.clone();
+    let binary = tokio::task::spawn_blocking(static_nfwd).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nfwd.sock");
+    let mut daemon = ChildDaemon(
+        std::process::Command::new(&binary)
+            .args(["start", "--tcp", "", "--udp", "", "--unix"])
+            .arg(&socket)
+            .args(["--sf-host", "--sf-backend", "docker", "--sf-docker-binary"])
+            .arg(&binary)
+            .args(["--sf-owner", &owner])
+            .env("NFWD_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    );
+    let uri = format!("unix://{}", socket.display());
+    // The daemon, then its SF host, come up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = loop {
+        if let Ok(c) = Client::connect(&uri).await
+            && protocol::list(&c).await.is_ok()
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "no SF host on {uri}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let producer = Client::connect(&uri).await.unwrap();
+    let _serving = producer
+        .serve("/x".parse().unwrap(), |interest: Interest| async move {
+            let content = format!("hello from {}", interest.name());
+            answer_data(
+                &interest,
+                content.into_bytes(),
+                Some(10_000),
+                &Signer::digest_sha256(),
+            )
+            .map_or(Reply::None, Reply::Data)
+        })
+        .await
+        .unwrap();
+
+    let spec = "name = \"/sf/upper\"\nbackend = \"auto\"\n[artifact]\nkind = \"builtin\"\n\
+                function = \"upper\"\n[limits]\ncpus = 0.5\nmemory_mib = 64\n[instances]\nmin = 1\n";
+    let resp = protocol::deploy(&client, spec).await.unwrap();
+    assert_eq!(resp.status_code, 200, "{}", resp.status_text);
+    let list = protocol::list(&client).await.unwrap();
+    assert_eq!(
+        list[0].backend, "docker",
+        "auto is the host's configured backend"
+    );
+    let id = list[0].instances[0].id.clone();
+
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let info = docker
+        .inspect_container(&id, None::<InspectContainerOptions>)
+        .await
+        .unwrap();
+    let hc = info.host_config.clone().unwrap();
+    assert_eq!(hc.network_mode.as_deref(), Some("none"));
+    assert_eq!(hc.readonly_rootfs, Some(true));
+    assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+    assert!(
+        hc.security_opt
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|x| x.starts_with("no-new-privileges"))),
+        "{:?}",
+        hc.security_opt
+    );
+    assert!(hc.pids_limit.is_some_and(|p| p > 0), "{:?}", hc.pids_limit);
+    assert_eq!(hc.memory, Some(64 * 1024 * 1024));
+    assert_eq!(hc.nano_cpus, Some(500_000_000));
+    let user = info.config.clone().unwrap().user.unwrap_or_default();
+    let uid = user.split(':').next().unwrap_or_default();
+    assert!(
+        !uid.is_empty() && uid != "0" && uid != "root",
+        "container user {user:?}"
+    );
+    // Exactly one mount: the instance's own channel directory, read-only.
+    let mounts = info.mounts.clone().unwrap_or_default();
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    let m = &mounts[0];
+    assert_eq!(m.destination.as_deref(), Some("/run/nfwd"));
+    assert_eq!(m.rw, Some(false));
+    let source = PathBuf::from(m.source.clone().unwrap());
+    let channel_dir = std::fs::canonicalize(dir.path().join("sf")).unwrap();
+    assert_eq!(source.parent(), Some(channel_dir.as_path()), "{source:?}");
+    assert!(
+        source
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&format!("{owner}-sf-upper-")),
+        "{source:?}"
+    );
+    let inside: Vec<String> = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(inside, ["nfwd.sock"], "only its channel's socket");
+    assert_ne!(source.join("nfwd.sock"), socket, "not the main socket");
+    assert!(
+        !mounts.iter().any(|m| m
+            .source
+            .as_deref()
+            .is_some_and(|s| s.contains("docker.sock"))),
+        "{mounts:?}"
+    );
+    eprintln!(
+        "docker SF {id}: user {user}, mount {}, pids {:?}",
+        source.display(),
+        hc.pids_limit
+    );
+
+    // It computes, through its channel.
+    let opts = FetchOptions {
+        lifetime_ms: 2000,
+        max_retries: 5,
+        must_be_fresh: true,
+        ..FetchOptions::default()
+    };
+    let (_, content) = client
+        .fetch(
+            &"/x/start".parse().unwrap(),
+            Some("/sf/upper".parse().unwrap()),
+            &opts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(&content[..], b"HELLO FROM /X/START");
+
+    // SIGTERM: the host stops its containers and removes their directories before the daemon
+    // exits.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(daemon.0.wait().unwrap().success());
+    let left = docker
+        .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{LABEL_OWNER}={owner}")],
+            )])),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(!source.exists(), "{} left behind", source.display());
+}

@@ -722,7 +722,9 @@ mod tests {
         assert_eq!(first.name().len(), 5);
         let key = name("/op/KEY/k");
         let (ed, _) = Signer::generate_ed25519(key).unwrap();
-        c.clone().set_command_signer(Arc::new(ed));
+        // Set through a clone: every clone of the connection shares the signer.
+        let other = c.clone();
+        other.set_command_signer(Arc::new(ed));
         let signed = sign(&c);
         assert_ne!(
             signed.signature_info().unwrap().signature_type,
