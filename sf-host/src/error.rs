@@ -9,6 +9,9 @@ pub enum Error {
     /// A specification or configuration is invalid.
     #[error("invalid SF specification: {0}")]
     Spec(String),
+    /// The host's options are invalid (`nfwd start --sf-...`, [`crate::host::HostOptions`]).
+    #[error("SF host configuration: {0}")]
+    Config(String),
     /// The forwarder or the network failed.
     #[error("forwarder: {0}")]
     Forwarder(#[from] nfwd_forwarder::Error),

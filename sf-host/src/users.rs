@@ -65,7 +65,7 @@ impl InstanceUsers {
     /// Parses a uid range `FIRST-LAST` (`--sf-uid-range`).
     pub fn parse_range(text: &str) -> Result<Self> {
         let bad = || {
-            Error::Spec(format!(
+            Error::Config(format!(
                 "uid range {text:?}: want FIRST-LAST, e.g. 61000-61999"
             ))
         };
@@ -73,7 +73,7 @@ impl InstanceUsers {
         let first: u32 = a.trim().parse().map_err(|_| bad())?;
         let last: u32 = b.trim().parse().map_err(|_| bad())?;
         if first == 0 || first > last {
-            return Err(Error::Spec(format!(
+            return Err(Error::Config(format!(
                 "uid range {text:?}: need 0 < FIRST <= LAST (uid 0 is root)"
             )));
         }
@@ -90,7 +90,7 @@ impl InstanceUsers {
         let (uid, primary) = match user.parse::<u32>() {
             Ok(uid) => (uid, uid),
             Err(_) => lookup(Path::new("/etc/passwd"), user)
-                .ok_or_else(|| Error::Spec(format!("user {user:?}: not in /etc/passwd")))?,
+                .ok_or_else(|| Error::Config(format!("user {user:?}: not in /etc/passwd")))?,
         };
         let gid = match group {
             None => primary,
@@ -98,11 +98,11 @@ impl InstanceUsers {
                 Ok(gid) => gid,
                 Err(_) => lookup(Path::new("/etc/group"), g)
                     .map(|(gid, _)| gid)
-                    .ok_or_else(|| Error::Spec(format!("group {g:?}: not in /etc/group")))?,
+                    .ok_or_else(|| Error::Config(format!("group {g:?}: not in /etc/group")))?,
             },
         };
         if uid == 0 || gid == 0 {
-            return Err(Error::Spec(format!(
+            return Err(Error::Config(format!(
                 "SF instances never run as root: {text:?} is uid {uid}, gid {gid}; choose an \
                  unprivileged user (or leave the default, a uid of its own per instance)"
             )));
@@ -163,7 +163,7 @@ pub fn claim(first: u32, last: u32, seed: u64) -> Result<InstanceUser> {
             return Ok(InstanceUser { uid, gid: uid });
         }
     }
-    Err(Error::Spec(format!(
+    Err(Error::Config(format!(
         "no free uid in the SF range {first}-{last}: every one is in use (widen it with \
          --sf-uid-range)"
     )))

@@ -263,7 +263,11 @@ pub(crate) async fn run_in_daemon(
         match SfHost::start(&uri, options.clone()).await {
             Ok(h) => break h,
             // Only connecting is worth retrying.
-            Err(e @ (nfwd_sf_host::Error::Spec(_) | nfwd_sf_host::Error::Refused { .. })) => {
+            Err(
+                e @ (nfwd_sf_host::Error::Config(_)
+                | nfwd_sf_host::Error::Spec(_)
+                | nfwd_sf_host::Error::Refused { .. }),
+            ) => {
                 tracing::error!("sf host: {e}");
                 return;
             }

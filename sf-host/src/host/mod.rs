@@ -93,7 +93,7 @@ impl std::str::FromStr for HostBackend {
         match s {
             "process" => Ok(Self::Process),
             "docker" => Ok(Self::Docker),
-            _ => Err(Error::Spec(format!(
+            _ => Err(Error::Config(format!(
                 "SF backend {s:?}: want \"process\" or \"docker\""
             ))),
         }
@@ -151,14 +151,15 @@ impl HostOptions {
     /// instance user can be switched to (only root can).
     pub fn validate(&self) -> Result<()> {
         if let Some(owner) = &self.owner {
-            crate::docker::check_label_value("owner", owner)?;
+            crate::docker::check_label_value("owner", owner)
+                .map_err(|e| Error::Config(e.to_string()))?;
         }
         let (uid, _) = crate::users::current_ids()?;
         if let InstanceUsers::Fixed(u) = self.users
             && uid != 0
             && u.uid != uid
         {
-            return Err(Error::Spec(format!(
+            return Err(Error::Config(format!(
                 "the SF host runs as uid {uid} and cannot run instances as {u}: only root can \
                  switch users (run the daemon as root, or leave the SF user unset)"
             )));
@@ -320,7 +321,7 @@ impl SfHost {
     pub async fn start(forwarder_uri: &str, options: HostOptions) -> Result<RunningHost> {
         let uri: ClientUri = forwarder_uri.parse()?;
         let ClientUri::Unix(socket) = &uri else {
-            return Err(Error::Spec(format!(
+            return Err(Error::Config(format!(
                 "the SF host needs the forwarder's Unix socket, not {forwarder_uri}"
             )));
         };
@@ -896,7 +897,7 @@ impl Inner {
         ));
         let socket = dir.join(CHANNEL_SOCKET);
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
-            return Err(Error::Spec(format!(
+            return Err(Error::Config(format!(
                 "channel socket {} is longer than a Unix socket path may be ({MAX_SOCKET_PATH} \
                  bytes): choose a shorter channel directory or owner",
                 socket.display()
@@ -919,7 +920,7 @@ impl Inner {
             Ok(())
         };
         prepare().map_err(|e| {
-            Error::Spec(format!(
+            Error::Config(format!(
                 "preparing the channel directory {}: {e}",
                 dir.display()
             ))
