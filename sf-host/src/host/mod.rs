@@ -23,6 +23,16 @@
 //!   instance stayed up 30 s) while fewer than `min` run; an on-demand SF left without
 //!   instances goes back to its placeholder instead.
 //!
+//! - **Confinement**: each instance connects only through a restricted channel of its own
+//!   (`channels/open` for its function name, the socket alone in a 0700 directory of the
+//!   instance's user under the forwarder's `faces.channel_dir`), closed and removed when it
+//!   stops; it never runs as root (a uid of its own per instance when the host is root,
+//!   [`crate::users`]). The host's own connection (management, placeholders) stays on the
+//!   main socket.
+//! - **Management** ([`protocol`]): `/localhost/nfwd/sf` and `/localhost/nfwd/sf-exec` (exec
+//!   artifacts), authorized by the forwarder before they arrive; requests are read from the
+//!   name's structure.
+//!
 //! Counters per SF: requests, answers, Nacks and activity come from the forwarder's per-face
 //! counters (`faces/list`) of each instance's face — the same for every backend, and true
 //! even for an instance that is hung; errors and latency come from each instance's runtime
