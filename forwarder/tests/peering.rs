@@ -49,7 +49,7 @@ async fn upper_sf(client: &Client) -> nfwd_forwarder::client::ServeHandle {
     let me: Name = "/sf/upper".parse().unwrap();
     let upstream = client.clone();
     client
-        .serve(me.clone(), move |interest: Interest| {
+        .serve_function(me.clone(), move |interest: Interest| {
             let upstream = upstream.clone();
             let me = me.clone();
             async move {

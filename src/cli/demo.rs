@@ -96,8 +96,9 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         let me: Name = f.name.parse()?;
         let upstream = client.clone();
         let apply = f.apply;
+        // A function listener: after the pop its Interests carry the content name.
         let handle = client
-            .serve(me.clone(), move |interest: Interest| {
+            .serve_function(me.clone(), move |interest: Interest| {
                 let upstream = upstream.clone();
                 let me = me.clone();
                 async move {

@@ -534,6 +534,23 @@ impl Client {
         ))
     }
 
+    /// Registers the function name `function` and answers what [`Client::listen_function`]
+    /// receives (the popped Interests, named after their content) with `handler`, as
+    /// [`Client::serve`] does for a prefix: how a service function written as a handler
+    /// serves.
+    pub async fn serve_function<F, Fut>(&self, function: Name, handler: F) -> Result<ServeHandle>
+    where
+        F: Fn(Interest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        let incoming = self.listen_function(function).await?;
+        Ok(ServeHandle::spawn(
+            incoming,
+            handler,
+            self.inner.config.max_handlers,
+        ))
+    }
+
     /// Answers what [`Client::listen_function_unregistered`] receives with `handler`, as
     /// [`Client::serve`] does for a prefix (the name is not registered).
     pub fn serve_function_unregistered<F, Fut>(
