@@ -156,20 +156,29 @@ impl Drop for Daemon {
 
 impl Daemon {
     fn start(dir: &Path, listen_ip: &str) -> Self {
+        Self::start_with(
+            dir,
+            &[
+                "--sf-host",
+                "--tcp",
+                &format!("{listen_ip}:6363"),
+                "--udp",
+                &format!("{listen_ip}:6363"),
+            ],
+        )
+    }
+
+    /// `nfwd start --unix DIR/run/nfwd.sock ARGS...`.
+    fn start_with(dir: &Path, args: &[&str]) -> Self {
         // A copy of the binary anyone may execute (the build tree may be under a private
         // home directory), for the commands run as another user.
         let bin = dir.join("nfwd");
         std::fs::copy(env!("CARGO_BIN_EXE_nfwd"), &bin).unwrap();
         let unix = dir.join("run").join("nfwd.sock");
         let child = Command::new(&bin)
-            .args(["start", "--sf-host", "--unix"])
+            .args(["start", "--unix"])
             .arg(&unix)
-            .args([
-                "--tcp",
-                &format!("{listen_ip}:6363"),
-                "--udp",
-                &format!("{listen_ip}:6363"),
-            ])
+            .args(args)
             .env("NFWD_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -360,4 +369,81 @@ fn attacks_from_a_remote_peer_and_a_second_user_are_refused_and_counted() {
     assert_eq!(d.counter("bad_signatures"), bad_before + 1);
     assert!(!d.cli(&["route", "list"]).unwrap().contains("/zeroed"));
     assert!(!Path::new("/tmp/nfwd-pwned").exists());
+}
+
+/// A key made by `nfwd key generate` and trusted by a rule lets an unprivileged user (or any
+/// anonymous local face) run exactly what the rule grants, signed with `--key`.
+#[test]
+fn a_generated_key_grants_what_its_rule_says_to_whoever_holds_it() {
+    if !is_root() {
+        cannot_run("needs root (a second uid)");
+        return;
+    }
+    let dir = TempDir::new("keys");
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let keys = dir.0.join("keys");
+    run(Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["key", "generate", "/ops/carol", "--out"])
+        .arg(&keys));
+    let key = keys.join("carol.key");
+    std::os::unix::fs::chown(&key, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = dir.0.join("nfwd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[faces]\ntcp_listen = \"127.0.0.1:0\"\nudp_listen = \"\"\n\
+             [[security.authorize]]\nusers = [\"root\"]\nprivileges = [\"*\"]\n\
+             [[security.authorize]]\nkey = {:?}\nprivileges = [\"rib\", \"sf\"]\n",
+            keys.join("carol.cert")
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start_with(&dir.0, &["--config", config.to_str().unwrap(), "--sf-host"]);
+    let as_nobody = |args: &[&str], key: Option<&Path>| {
+        let mut c = d.command(args);
+        if let Some(k) = key {
+            c.env("NFWD_KEY", k);
+        }
+        let out = c.uid(65534).gid(65534).output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, text) = as_nobody(&["route", "add", "/carol", "1"], None);
+    assert!(!ok && text.contains("403"), "without the key: {text}");
+    // With it: rib is granted (the command reaches the RIB: face 1 is no face, 410).
+    let (ok, text) = as_nobody(&["route", "add", "/carol", "1"], Some(&key));
+    assert!(
+        !ok && !text.contains("403") && text.contains("410"),
+        "with the key: {text}"
+    );
+    // `sf` commands are signed, so the key reaches the SF host (which knows no /nothing);
+    // its datasets are unsigned Interests, read by peer credentials only.
+    let (ok, text) = as_nobody(&["sf", "undeploy", "/nothing"], Some(&key));
+    assert!(
+        !ok && !text.contains("403") && text.contains("404"),
+        "undeploy: {text}"
+    );
+    let (ok, text) = as_nobody(&["sf", "list"], Some(&key));
+    assert!(!ok && text.contains("403"), "sf list: {text}");
+    // Not granted: strategy-choice; nor exec SFs (sf-exec).
+    let (ok, text) = as_nobody(
+        &["strategy", "set", "/c", "/localhost/nfd/strategy/multicast"],
+        Some(&key),
+    );
+    assert!(!ok && text.contains("403"), "{text}");
+    let spec = dir.0.join("evil.toml");
+    std::fs::write(&spec, EVIL_SPEC).unwrap();
+    std::fs::set_permissions(&spec, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (ok, text) = as_nobody(&["sf", "deploy", spec.to_str().unwrap()], Some(&key));
+    assert!(
+        !ok && text.contains("403") && text.contains("sf-exec"),
+        "{text}"
+    );
 }

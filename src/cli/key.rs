@@ -43,6 +43,18 @@ pub(crate) enum KeyCommand {
     },
 }
 
+/// Makes `client` sign its commands with the key in `path`, if one is given.
+pub(crate) fn use_key(
+    client: &nfwd_forwarder::client::Client,
+    path: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let signer = security::read_key(path)?;
+        client.set_command_signer(std::sync::Arc::new(signer));
+    }
+    Ok(())
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -20,6 +20,10 @@ pub(crate) struct Connect {
     /// `nfwd --connect unix:///tmp/nfwd.sock face list`.
     #[arg(long)]
     connect: Option<String>,
+    /// Sign management commands with this key (`nfwd key generate`; docs/security.md)
+    /// instead of DigestSha256.
+    #[arg(long, env = "NFWD_KEY")]
+    key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +142,7 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
             None => Client::connect_default().await,
         }
         .context("connecting to the forwarder")?;
+        super::key::use_key(&client, connect.key.as_deref())?;
         match cmd {
             Mgmt::Status { counters: false } => status(&client).await,
             Mgmt::Status { counters: true } => {

@@ -24,6 +24,9 @@ pub(crate) struct HostConnect {
     /// NDN_CLIENT_TRANSPORT, then /run/nfwd/nfwd.sock, then /run/nfd/nfd.sock).
     #[arg(long)]
     connect: Option<String>,
+    /// Sign commands with this key (`nfwd key generate`; docs/security.md).
+    #[arg(long, env = "NFWD_KEY")]
+    key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +89,7 @@ fn with_client<T>(
             None => Client::connect_default().await,
         }
         .context("connecting to the forwarder")?;
+        super::key::use_key(&client, connect.key.as_deref())?;
         f(client).await
     })
 }
