@@ -692,7 +692,7 @@ impl Drop for ChildDaemon {
 #[tokio::test]
 async fn nfwd_start_runs_docker_sfs_confined_to_their_channel() {
     use nfwd_sf_host::host::protocol;
-    let Some((_b, guard)) = setup("start").await else {
+    let Some((b, guard)) = setup("start").await else {
         return;
     };
     let owner = guard.0.clone();
@@ -825,6 +825,70 @@ async fn nfwd_start_runs_docker_sfs_confined_to_their_channel() {
         .await
         .unwrap();
     assert_eq!(&content[..], b"HELLO FROM /X/START");
+
+    // A container on that channel, as the same user, tries management (issue 8: "a container
+    // talking to the forwarder as management"): a route, a registration beyond its function,
+    // a dataset. The forwarder refuses every one (403): its face is restricted.
+    let image = info.image.clone().unwrap();
+    for (what, args) in [
+        ("route add", vec!["route", "add", "/evil", "1"]),
+        ("foreign register", vec!["route", "add", "/evil", "0"]),
+        ("status", vec!["status"]),
+    ] {
+        // The image's entry point is /nfwd.
+        let mut cmd = vec!["--connect".to_string(), "unix:///run/nfwd/nfwd.sock".into()];
+        cmd.extend(args.iter().map(ToString::to_string));
+        let name = format!("{owner}-attack-{}", what.replace(' ', "-"));
+        let created = docker
+            .create_container(
+                Some(bollard::query_parameters::CreateContainerOptions {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                }),
+                bollard::models::ContainerCreateBody {
+                    image: Some(image.clone()),
+                    cmd: Some(cmd),
+                    user: Some(user.clone()),
+                    labels: Some(HashMap::from([(LABEL_OWNER.to_string(), owner.clone())])),
+                    host_config: Some(bollard::models::HostConfig {
+                        binds: Some(vec![format!("{}:/run/nfwd:ro", source.display())]),
+                        network_mode: Some("none".into()),
+                        cap_drop: Some(vec!["ALL".into()]),
+                        readonly_rootfs: Some(true),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        docker.start_container(&created.id, None).await.unwrap();
+        let status = wait_exit(&b, &created.id, Duration::from_secs(30)).await;
+        let logs = b.logs(&handle(&created.id), 50).await.unwrap();
+        assert!(
+            matches!(status, InstanceStatus::Exited(Some(c)) if c != 0),
+            "{what} from the container: {status:?} {logs}"
+        );
+        assert!(logs.contains("403"), "{what} from the container: {logs}");
+        b.stop(&handle(&created.id)).await.unwrap();
+    }
+    let routes = client
+        .fetch(
+            &"/localhost/nfd/rib/list".parse().unwrap(),
+            None,
+            &FetchOptions {
+                must_be_fresh: true,
+                ..FetchOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+        .1;
+    let rib: Vec<nfwd_tlv::nfd::RibEntry> = nfwd_tlv::nfd::decode_all(&routes).unwrap();
+    assert!(
+        !rib.iter().any(|e| e.name.to_string().starts_with("/evil")),
+        "{rib:?}"
+    );
 
     // SIGTERM: the host stops its containers and removes their directories before the daemon
     // exits.

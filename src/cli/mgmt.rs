@@ -164,11 +164,12 @@ async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes> {
         must_be_fresh: true,
         ..FetchOptions::default()
     };
-    let (_, content) = client
-        .fetch(&name, None, &opts)
-        .await
-        .with_context(|| format!("dataset {path}"))?;
-    Ok(content)
+    match client.fetch_dataset(&name, &opts).await {
+        Err(nfwd_forwarder::Error::Management { code, text }) => {
+            anyhow::bail!("{path} refused ({code}): {text}")
+        }
+        other => other.with_context(|| format!("dataset {path}")),
+    }
 }
 
 async fn entries<T: DatasetEntry>(client: &Client, path: &str) -> anyhow::Result<Vec<T>> {

@@ -81,6 +81,25 @@ impl Client {
         }
     }
 
+    /// Fetches a management dataset (NFD's, or a local service's): versioned and segmented
+    /// when it is served. A forwarder that refuses the request (`docs/security.md`) answers
+    /// with one Data named like the request whose content is a ControlResponse: that comes
+    /// back as [`Error::Management`] with its code and text.
+    pub async fn fetch_dataset(&self, name: &Name, opts: &FetchOptions) -> Result<Bytes> {
+        let (fetched, content) = self.fetch(name, None, opts).await?;
+        let published = fetched.last().and_then(|c| c.as_version()).is_some();
+        if !published
+            && let Ok(resp) = nfwd_tlv::nfd::ControlResponse::from_wire(&content)
+            && resp.status_code != nfwd_tlv::nfd::status_code::OK
+        {
+            return Err(Error::Management {
+                code: resp.status_code,
+                text: resp.status_text.to_string(),
+            });
+        }
+        Ok(content)
+    }
+
     /// Fetches `name` (with `chain`, if any, on every Interest) and returns the name of what
     /// was fetched and its content.
     ///

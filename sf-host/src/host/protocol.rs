@@ -399,12 +399,14 @@ pub async fn dataset(client: &Client, name: &Name) -> Result<Bytes> {
         max_retries: 1,
         ..FetchOptions::default()
     };
-    let (fetched, content) = client.fetch(name, None, &opts).await?;
-    let published = fetched.last().and_then(|c| c.as_version()).is_some();
-    if !published && let Some(e) = refusal(dataset_word(name), &content) {
-        return Err(e);
+    match client.fetch_dataset(name, &opts).await {
+        Err(nfwd_forwarder::Error::Management { code, text }) => Err(Error::Refused {
+            what: dataset_word(name),
+            code,
+            text,
+        }),
+        other => Ok(other?),
     }
-    Ok(content)
 }
 
 /// The word naming a dataset (`list`, `stats`, `logs`) for messages.
