@@ -427,7 +427,7 @@ async fn idle_udp_faces_close_and_stream_faces_close_on_eof() {
     assert_eq!(h.closed().await, id);
     let status = h.daemon.status().await.unwrap();
     assert!(status.faces.is_empty());
-    assert_eq!(status.counters.idle_closes, 1);
+    assert_eq!(status.counters.idle_closes_udp, 1);
 
     let s = UnixStream::connect(h.daemon.unix_path().unwrap())
         .await

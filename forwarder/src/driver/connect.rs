@@ -17,6 +17,15 @@ use crate::error::{Error, Result};
 /// Give up on a connection attempt after this long (an unreachable peer may never answer).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What carries a face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transport {
+    Unix,
+    Tcp,
+    Udp,
+    Quic,
+}
+
 /// The two ends of a new link, as the core's `FaceInfo` wants them.
 #[derive(Debug, Clone)]
 pub(super) struct LinkDesc {
@@ -27,11 +36,20 @@ pub(super) struct LinkDesc {
     pub(super) peer: Option<PeerCredentials>,
     /// The restricted channel the connection came through.
     pub(super) channel: Option<ChannelId>,
+    pub(super) transport: Transport,
+    /// The peer is on this node (a Unix socket, a loopback address). Differs from `scope`
+    /// for QUIC, whose faces are non-local even on loopback; decides idle closing.
+    pub(super) local_peer: bool,
+}
+
+/// Whether an IP peer is on this node.
+pub(super) fn is_loopback(peer: SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
 }
 
 /// Loopback peers are applications on this node (NFD's rule).
 pub(super) fn scope_of(peer: SocketAddr) -> FaceScope {
-    if peer.ip().to_canonical().is_loopback() {
+    if is_loopback(peer) {
         FaceScope::Local
     } else {
         FaceScope::NonLocal
@@ -108,6 +126,8 @@ impl Connector {
                         scope: scope_of(*addr),
                         peer: None,
                         channel: None,
+                        transport: Transport::Tcp,
+                        local_peer: is_loopback(*addr),
                     };
                     let (r, w) = s.into_split();
                     Ok((StreamConn::ready(r, Box::new(w)), desc))
@@ -121,6 +141,8 @@ impl Connector {
                         // We dialled out: the far end's credentials grant nothing here.
                         peer: None,
                         channel: None,
+                        transport: Transport::Unix,
+                        local_peer: true,
                     };
                     let (r, w) = s.into_split();
                     Ok((StreamConn::ready(r, Box::new(w)), desc))

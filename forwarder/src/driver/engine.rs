@@ -1,12 +1,23 @@
-//! The core task: the one task that owns the forwarding core, the face table and the shared
-//! UDP socket. Face tasks send it [`Event`]s over one bounded channel; it feeds them to the
-//! core and carries out the core's [`Action`]s. Nothing on the per-packet path takes a lock:
-//! everything here is owned by this task.
+//! The core task: the one task that owns the forwarding core, the face table and the
+//! listening UDP socket. Face tasks push received frames into per-face inboxes
+//! (`inbox.rs`) and announce themselves on the ready queue; listeners, connect tasks and face
+//! tasks send control [`Event`]s (opened, created, closed, status) over one bounded channel.
+//! Nothing on the per-packet path takes a lock: everything here is owned by this task.
+//!
+//! **Service.** The task works in rounds. Each round it takes a batch of control events, a
+//! batch of datagrams from the listening UDP socket, gives every face with frames waiting up
+//! to [`QUANTUM`] frames (round robin: a face with more left goes to the back), and checks its
+//! timers. It sleeps only when no inbox has frames; while some do, it yields between rounds
+//! so face tasks and the rest of the runtime keep running. No source is polled with priority
+//! over another, so neither a busy face, nor a stream of control events, nor a UDP flood can
+//! starve the rest. The quantum counts frames, not bytes: the core's cost is per packet
+//! (decoding, table lookups), so counting frames shares the core's time fairly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,25 +27,41 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::connect::{Connector, LinkDesc, scope_of};
-use super::stream::{End, Reconnect, StreamConn, face_task};
+use super::connect::{Connector, LinkDesc, Transport, is_loopback, scope_of};
+use super::inbox::{InboxRx, ReadyRx, ReadyTx, inbox};
+use super::stream::{End, FaceTask, Reconnect, StreamConn, face_task};
 use super::uri::{FaceUri, ip_uri};
-use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus};
+use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus, udp};
 use crate::core::{Action, ChannelId, FaceId, FaceInfo, LinkType, Persistency};
 
-/// Capacity of the event channel from face tasks to the core task.
+/// Capacity of the control channel (opened, created, closed, status) to the core task.
 pub(super) const EVENT_QUEUE: usize = 4096;
 
-/// Events handled per wake-up of the core task.
+/// Control events handled per round.
 const EVENT_BATCH: usize = 256;
+
+/// Frames served from one face per round before the next face's turn.
+pub(super) const QUANTUM: usize = 32;
+
+/// Datagrams read from the listening UDP socket per round (first datagrams of new peers).
+const LISTEN_BATCH: usize = 64;
 
 /// Frames queued per stream face before further ones are dropped (and counted): bounds the
 /// memory a slow peer can hold at about `WRITE_QUEUE × MAX_FRAME`.
 const WRITE_QUEUE: usize = 256;
 
-/// Most UDP faces at once: every new source address makes one, and source addresses are
-/// cheap to forge, so the table needs a bound.
-const MAX_UDP_FACES: usize = 16_384;
+/// New on-demand UDP faces admitted per second, sustained, and at once. Source addresses are
+/// cheap to forge, and each new face costs a socket, a task and an eviction when the table is
+/// full: this bounds that work and the churn a spoofed flood can cause (at this rate it takes
+/// a minute to cycle a full table of 16384 faces). A legitimate forwarder or application sees
+/// far fewer new peers than this; peers refused are counted (`udp_new_peers_refused`) and
+/// simply retry with their next datagram.
+const NEW_UDP_PEERS_PER_S: f64 = 256.0;
+const NEW_UDP_PEERS_BURST: f64 = 256.0;
+
+/// Eviction candidates gathered per scan of the face table: a flood of new peers against a
+/// full table costs one scan per this many evictions.
+const EVICT_CANDIDATES: usize = 64;
 
 /// How often the driver's counters are handed to the core for `status/counters`.
 const COUNTER_REPORT: Duration = Duration::from_millis(500);
@@ -43,10 +70,9 @@ const COUNTER_REPORT: Duration = Duration::from_millis(500);
 const STATIC_RETRY_MIN: Duration = Duration::from_secs(1);
 const STATIC_RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// What face tasks, listeners and creation tasks tell the core task.
+/// What listeners, creation tasks and face tasks tell the core task (frames travel through
+/// the faces' inboxes instead).
 pub(super) enum Event {
-    /// A frame arrived on a stream face.
-    Frame(FaceId, Bytes),
     /// A listener accepted a stream: a new on-demand face.
     Opened { desc: LinkDesc, conn: StreamConn },
     /// An outgoing stream face was (or could not be) connected.
@@ -54,10 +80,11 @@ pub(super) enum Event {
         origin: Origin,
         result: Result<CreatedStream, String>,
     },
-    /// A stream face ended by itself (EOF, error, framing violation).
+    /// A face ended by itself (EOF, error, framing violation, unreachable UDP peer). Its
+    /// task pushed every frame it read before sending this.
     Closed { face: FaceId, end: End },
-    /// A permanent face saw a framing violation and reconnected.
-    FramingError(FaceId),
+    /// A permanent face saw a framing violation (or a partial-frame timeout) and reconnected.
+    FramingError(FaceId, End),
     /// A snapshot of the face table was asked for.
     Status(oneshot::Sender<DriverStatus>),
 }
@@ -84,23 +111,37 @@ enum Link {
         queue: mpsc::Sender<Bytes>,
         task: JoinHandle<()>,
     },
-    Udp(SocketAddr),
+    Udp {
+        /// The face's own socket, connected to `peer`.
+        socket: Arc<UdpSocket>,
+        peer: SocketAddr,
+        /// Reads `socket` into the inbox.
+        task: JoinHandle<()>,
+    },
 }
 
 struct FaceEntry {
     link: Link,
+    /// Frames received, waiting for the core.
+    inbox: InboxRx,
     desc: LinkDesc,
     persistency: Persistency,
-    /// Last time a frame arrived (idle detection of UDP on-demand faces).
+    /// Last time the core took frames from this face (idle detection, eviction order).
     last_rx: Instant,
+    /// Closed after `idle_timeout` without receiving: on-demand UDP faces, and on-demand
+    /// stream faces whose peer is not on this node.
+    idles: bool,
     counters: DriverFaceCounters,
 }
 
 /// Everything the engine needs that `Daemon::start` prepared.
 pub(super) struct Setup {
-    pub(super) udp: Option<Arc<UdpSocket>>,
+    pub(super) udp: Option<UdpSocket>,
     pub(super) udp_mtu: usize,
     pub(super) idle_timeout: Option<Duration>,
+    pub(super) partial_frame_timeout: Option<Duration>,
+    pub(super) max_udp_faces: usize,
+    pub(super) max_stream_faces: usize,
     pub(super) connector: Arc<Connector>,
     pub(super) channel_dir: PathBuf,
     pub(super) events_tx: mpsc::Sender<Event>,
@@ -110,16 +151,60 @@ pub(super) struct Setup {
     pub(super) static_routes: Vec<(FaceUri, Name, u64)>,
 }
 
+/// Admits new UDP peers at a bounded rate.
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(now: Instant) -> Self {
+        Self {
+            tokens: NEW_UDP_PEERS_BURST,
+            last: now,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.last).as_secs_f64() * NEW_UDP_PEERS_PER_S;
+        self.tokens = (self.tokens + refill).min(NEW_UDP_PEERS_BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 pub(super) struct Engine<C> {
     core: C,
     faces: HashMap<FaceId, FaceEntry>,
+    /// Every UDP face (on-demand and configured) by peer address.
     udp_peers: HashMap<SocketAddr, FaceId>,
-    udp: Option<Arc<UdpSocket>>,
+    /// The listening UDP socket.
+    udp: Option<UdpSocket>,
+    /// Its address, which every face's socket binds too.
+    udp_local: Option<SocketAddr>,
     udp_local_uri: String,
     udp_mtu: usize,
-    /// Receive block the shared UDP socket's datagrams are split from.
+    /// Receive block the listening socket's datagrams are split from.
     udp_buf: bytes::BytesMut,
+    /// Oversize datagrams, from the listening socket and every face task.
+    udp_oversize: Arc<AtomicU64>,
+    new_udp_peers: TokenBucket,
+    /// The idlest on-demand UDP faces at the last scan, idlest last (see `evict_udp`).
+    evict_candidates: Vec<(Instant, FaceId)>,
     idle_timeout: Option<Duration>,
+    partial_frame_timeout: Option<Duration>,
+    max_udp_faces: usize,
+    max_stream_faces: usize,
+    /// Faces announce frames waiting in their inbox here.
+    ready_tx: ReadyTx,
+    ready_rx: ReadyRx,
+    /// Faces with frames waiting, in service order.
+    round: VecDeque<FaceId>,
     connector: Arc<Connector>,
     /// Where restricted channels may be opened.
     channel_dir: PathBuf,
@@ -155,20 +240,29 @@ async fn sleep_until_opt(at: Option<Instant>) {
 
 impl<C: Core> Engine<C> {
     pub(super) fn new(core: C, setup: Setup) -> Self {
-        let udp_local_uri = setup
-            .udp
-            .as_ref()
-            .and_then(|s| s.local_addr().ok())
-            .map_or_else(String::new, |a| ip_uri("udp", a));
+        let udp_local = setup.udp.as_ref().and_then(|s| s.local_addr().ok());
+        let udp_local_uri = udp_local.map_or_else(String::new, |a| ip_uri("udp", a));
+        let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
         let mut engine = Self {
             core,
             faces: HashMap::new(),
             udp_peers: HashMap::new(),
             udp: setup.udp,
+            udp_local,
             udp_local_uri,
             udp_mtu: setup.udp_mtu,
             udp_buf: bytes::BytesMut::new(),
+            udp_oversize: Arc::new(AtomicU64::new(0)),
+            new_udp_peers: TokenBucket::new(now),
+            evict_candidates: Vec::new(),
             idle_timeout: setup.idle_timeout,
+            partial_frame_timeout: setup.partial_frame_timeout,
+            max_udp_faces: setup.max_udp_faces,
+            max_stream_faces: setup.max_stream_faces,
+            ready_tx,
+            ready_rx,
+            round: VecDeque::new(),
             connector: setup.connector,
             channel_dir: setup.channel_dir,
             channels: HashMap::new(),
@@ -179,7 +273,6 @@ impl<C: Core> Engine<C> {
             counters: DriverCounters::default(),
             actions: Vec::new(),
         };
-        let now = Instant::now();
         for (uri, persistency) in setup.static_faces {
             engine.create_static(now, uri, persistency);
         }
@@ -199,41 +292,54 @@ impl<C: Core> Engine<C> {
             .idle_timeout
             .map(|t| (t / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)));
         let mut next_sweep = sweep_every.map(|d| Instant::now() + d);
-        let udp = self.udp.clone();
         let mut next_report = Instant::now();
+        // Whether a source had more than a round's batch waiting last round.
+        let mut more = false;
         loop {
-            let wake = match (self.core.next_timeout(), next_sweep) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => break,
-                n = events.recv_many(&mut batch, EVENT_BATCH) => {
-                    if n == 0 {
-                        break;
-                    }
-                    // One clock read per batch: the core needs `now`, not nanosecond precision.
-                    let now = Instant::now();
-                    for event in batch.drain(..) {
-                        self.handle(now, event);
-                    }
-                    self.execute(now);
+            if self.round.is_empty() && !more {
+                // No inbox has frames: sleep until something happens. Whichever source wakes
+                // us, the round below gives every source its turn.
+                let wake = match (self.core.next_timeout(), next_sweep) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    // Never 0: this task holds a sender itself.
+                    _ = events.recv_many(&mut batch, EVENT_BATCH) => {}
+                    Some(face) = self.ready_rx.recv() => self.round.push_back(face),
+                    _ = udp_readable(self.udp.as_ref()) => {}
+                    () = sleep_until_opt(wake) => {}
                 }
-                readable = udp_readable(udp.as_deref()) => {
-                    if readable.is_ok() {
-                        let now = Instant::now();
-                        self.drain_udp(now);
-                        self.execute(now);
-                    }
+            } else {
+                // Work is waiting: let face tasks (and the rest of the runtime) run before the
+                // next round, so they keep reading while the core works.
+                tokio::task::yield_now().await;
+                if !matches!(
+                    shutdown.try_recv(),
+                    Err(oneshot::error::TryRecvError::Empty)
+                ) {
+                    break;
                 }
-                () = sleep_until_opt(wake) => {}
             }
-            // Timers are checked after every batch too, so a steady stream of events cannot
-            // starve them.
+            // One clock read per round: the core needs `now`, not nanosecond precision.
             let now = Instant::now();
+            while batch.len() < EVENT_BATCH {
+                match events.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            more = batch.len() == EVENT_BATCH;
+            for event in batch.drain(..) {
+                self.handle(now, event);
+            }
+            self.execute(now);
+            more |= self.drain_udp(now);
+            self.execute(now);
+            self.serve_faces(now);
             if now >= next_report {
-                self.core.driver_counters(&self.counters.named());
+                self.core.driver_counters(&self.counters().named());
                 next_report = now + COUNTER_REPORT;
             }
             if self.core.next_timeout().is_some_and(|t| t <= now) {
@@ -250,31 +356,85 @@ impl<C: Core> Engine<C> {
         self.stop();
     }
 
-    /// Reads what the shared UDP socket holds, up to a batch, straight into the core: one
-    /// wake-up for a burst, no task switch or channel hop per datagram.
-    fn drain_udp(&mut self, now: Instant) {
-        let Some(socket) = self.udp.clone() else {
+    /// One round of face service: every face with frames waiting gets up to [`QUANTUM`] of
+    /// them into the core; a face with more left goes to the back of the round.
+    fn serve_faces(&mut self, now: Instant) {
+        while let Ok(face) = self.ready_rx.try_recv() {
+            self.round.push_back(face);
+        }
+        for _ in 0..self.round.len() {
+            let Some(face) = self.round.pop_front() else {
+                break;
+            };
+            // Faces closed meanwhile are skipped; their frames went with them.
+            let Some(entry) = self.faces.get_mut(&face) else {
+                continue;
+            };
+            let mut served = 0;
+            while served < QUANTUM {
+                let Some(frame) = entry.inbox.pop() else {
+                    break;
+                };
+                self.core.receive(now, face, frame, &mut self.actions);
+                served += 1;
+            }
+            if served > 0 {
+                entry.last_rx = now;
+            }
+            // A full quantum may have left frames (the face keeps its turn); an empty inbox is
+            // handed back to the face task, unless a frame slipped in meanwhile.
+            if served == QUANTUM || entry.inbox.idle() {
+                self.round.push_back(face);
+            }
+            // The replies of each face go out before the next face's turn.
+            self.execute(now);
+        }
+    }
+
+    /// Gives the core every frame left in `face`'s inbox (before the face closes: its task
+    /// pushed them before it reported the end).
+    fn drain_inbox(&mut self, now: Instant, face: FaceId) {
+        let Some(entry) = self.faces.get_mut(&face) else {
             return;
         };
-        for _ in 0..EVENT_BATCH {
-            match super::udp::try_recv(&socket, &mut self.udp_buf) {
-                super::udp::Received::Datagram(peer, frame) => self.on_datagram(now, peer, frame),
-                super::udp::Received::Oversize => self.counters.udp_oversize += 1,
-                super::udp::Received::Nothing => break,
+        while let Some(frame) = entry.inbox.pop() {
+            self.core.receive(now, face, frame, &mut self.actions);
+        }
+    }
+
+    /// Reads a batch of what the listening UDP socket holds: first datagrams of new peers.
+    /// Returns true if the batch was full (more may be waiting).
+    fn drain_udp(&mut self, now: Instant) -> bool {
+        // Taken out for the loop, so `on_datagram` can have the rest of `self`.
+        let Some(socket) = self.udp.take() else {
+            return false;
+        };
+        let mut full = true;
+        for _ in 0..LISTEN_BATCH {
+            match udp::try_recv(&socket, &mut self.udp_buf) {
+                udp::Received::Datagram(peer, frame) => self.on_datagram(now, peer, frame),
+                udp::Received::Oversize => {
+                    self.udp_oversize.fetch_add(1, Ordering::Relaxed);
+                }
+                udp::Received::Nothing => {
+                    full = false;
+                    break;
+                }
             }
         }
+        self.udp = Some(socket);
+        full
     }
 
     fn handle(&mut self, now: Instant, event: Event) {
         match event {
-            Event::Frame(face, frame) => {
-                // Frames still in flight from a face closed meanwhile are dropped here.
-                if let Some(entry) = self.faces.get_mut(&face) {
-                    entry.last_rx = now;
-                    self.core.receive(now, face, frame, &mut self.actions);
-                }
-            }
             Event::Opened { desc, conn } => {
+                if self.stream_faces() >= self.max_stream_faces {
+                    // Dropping the connection closes it at once.
+                    debug!(remote = %desc.remote_uri, "stream face refused: faces.max_stream_faces reached");
+                    self.counters.stream_faces_refused += 1;
+                    return;
+                }
                 let info = face_info(&desc, Persistency::OnDemand, None);
                 let id = self.core.add_face(info, now);
                 debug!(face = %id, remote = %desc.remote_uri, local = %desc.local_uri, "on-demand face opened");
@@ -282,19 +442,22 @@ impl<C: Core> Engine<C> {
             }
             Event::Created { origin, result } => self.on_created(now, origin, result),
             Event::Closed { face, end } => {
-                match end {
-                    End::Oversize(_) => self.counters.closed_oversize += 1,
-                    End::Invalid => self.counters.closed_invalid += 1,
-                    _ => {}
-                }
-                if self.faces.contains_key(&face) {
+                self.count_end(&end);
+                if let Some(entry) = self.faces.get(&face) {
                     debug!(face = %face, "face closed: {end}");
+                    if entry.desc.transport == Transport::Udp
+                        && matches!(&end, End::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
+                    {
+                        self.counters.udp_faces_unreachable += 1;
+                    }
+                    self.drain_inbox(now, face);
+                    self.execute(now);
                     self.close_face(now, face);
                 }
             }
-            Event::FramingError(face) => {
-                debug!(face = %face, "framing violation on a permanent face");
-                self.counters.closed_oversize += 1;
+            Event::FramingError(face, end) => {
+                debug!(face = %face, "permanent face reconnected after: {end}");
+                self.count_end(&end);
             }
             Event::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -302,27 +465,95 @@ impl<C: Core> Engine<C> {
         }
     }
 
+    fn count_end(&mut self, end: &End) {
+        match end {
+            End::Oversize(_) => self.counters.closed_oversize += 1,
+            End::Invalid => self.counters.closed_invalid += 1,
+            End::PartialFrame(_) => self.counters.closed_partial_frame += 1,
+            _ => {}
+        }
+    }
+
+    fn stream_faces(&self) -> usize {
+        // Every face is a stream face or a UDP face, and every UDP face is in `udp_peers`.
+        self.faces.len().saturating_sub(self.udp_peers.len())
+    }
+
+    /// A datagram on the listening socket.
     fn on_datagram(&mut self, now: Instant, peer: SocketAddr, frame: Bytes) {
-        let face = match self.udp_peers.get(&peer) {
-            Some(&face) => face,
-            None => {
-                if self.udp_peers.len() >= MAX_UDP_FACES {
-                    self.counters.udp_faces_refused += 1;
-                    return;
-                }
-                let desc = self.udp_desc(peer);
-                let info = face_info(&desc, Persistency::OnDemand, Some(self.udp_mtu));
-                let face = self.core.add_face(info, now);
-                debug!(face = %face, remote = %desc.remote_uri, "on-demand UDP face opened");
-                self.insert(face, Link::Udp(peer), desc, Persistency::OnDemand, now);
-                self.udp_peers.insert(peer, face);
-                face
+        if let Some(&face) = self.udp_peers.get(&peer) {
+            // Queued on the listening socket before the face's own socket existed: still
+            // this face's.
+            if let Some(entry) = self.faces.get_mut(&face) {
+                entry.last_rx = now;
+            }
+            self.core.receive(now, face, frame, &mut self.actions);
+            return;
+        }
+        if !self.new_udp_peers.take(now) {
+            self.counters.udp_new_peers_refused += 1;
+            return;
+        }
+        if self.udp_peers.len() >= self.max_udp_faces && !self.evict_udp(now) {
+            // Every UDP face is a configured one: nothing may be evicted.
+            self.counters.udp_faces_refused += 1;
+            return;
+        }
+        let socket = match self.udp_face_socket(peer) {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors, typically: refuse this peer, keep serving the rest.
+                debug!(%peer, "on-demand UDP face: {e}");
+                self.counters.udp_faces_refused += 1;
+                return;
             }
         };
-        if let Some(entry) = self.faces.get_mut(&face) {
-            entry.last_rx = now;
-        }
+        let desc = self.udp_desc(peer);
+        let info = face_info(&desc, Persistency::OnDemand, Some(self.udp_mtu));
+        let face = self.core.add_face(info, now);
+        debug!(face = %face, remote = %desc.remote_uri, "on-demand UDP face opened");
+        self.attach_udp(now, face, socket, peer, desc, Persistency::OnDemand);
         self.core.receive(now, face, frame, &mut self.actions);
+    }
+
+    /// Makes room for a new on-demand UDP face by closing the on-demand UDP face idle the
+    /// longest (configured faces are never evicted). False if there is none.
+    fn evict_udp(&mut self, now: Instant) -> bool {
+        loop {
+            let Some((at, face)) = self.evict_candidates.pop() else {
+                if !self.gather_evict_candidates() {
+                    return false;
+                }
+                continue;
+            };
+            // A candidate that received since the scan (or closed) is not the idlest any more;
+            // faces outside the list were fresher at the scan and only got fresher.
+            if self.faces.get(&face).is_some_and(|f| f.last_rx == at) {
+                debug!(face = %face, "on-demand UDP face evicted: faces.max_udp_faces reached");
+                self.counters.udp_faces_evicted += 1;
+                self.close_face(now, face);
+                return true;
+            }
+        }
+    }
+
+    /// One scan of the UDP faces for the [`EVICT_CANDIDATES`] idlest on-demand ones.
+    fn gather_evict_candidates(&mut self) -> bool {
+        let mut all: Vec<(Instant, FaceId)> = self
+            .udp_peers
+            .values()
+            .filter_map(|id| self.faces.get(id).map(|f| (id, f)))
+            .filter(|(_, f)| f.persistency == Persistency::OnDemand)
+            .map(|(&id, f)| (f.last_rx, id))
+            .collect();
+        if all.len() > EVICT_CANDIDATES {
+            all.select_nth_unstable(EVICT_CANDIDATES - 1);
+            all.truncate(EVICT_CANDIDATES);
+        }
+        // Idlest (earliest) last, for `pop`.
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        self.evict_candidates = all;
+        !self.evict_candidates.is_empty()
     }
 
     fn udp_desc(&self, peer: SocketAddr) -> LinkDesc {
@@ -332,29 +563,45 @@ impl<C: Core> Engine<C> {
             scope: scope_of(peer),
             peer: None,
             channel: None,
+            transport: Transport::Udp,
+            local_peer: is_loopback(peer),
         }
+    }
+
+    /// A socket of `peer`'s own, bound to the listening address.
+    fn udp_face_socket(&self, peer: SocketAddr) -> Result<UdpSocket, String> {
+        let local = self
+            .udp_local
+            .ok_or("UDP is disabled (faces.udp_listen is empty)")?;
+        udp::bind_face(local, peer).map_err(|e| format!("UDP socket for {peer}: {e}"))
     }
 
     fn insert(
         &mut self,
         face: FaceId,
         link: Link,
+        inbox: InboxRx,
         desc: LinkDesc,
         persistency: Persistency,
         now: Instant,
     ) {
+        let idles = persistency == Persistency::OnDemand
+            && (desc.transport == Transport::Udp || !desc.local_peer);
         let entry = FaceEntry {
             link,
+            inbox,
             desc,
             persistency,
             last_rx: now,
+            idles,
             counters: DriverFaceCounters::default(),
         };
         if let Some(old) = self.faces.insert(face, entry) {
             // The core handed out an id that is still in use: keep the table consistent.
             warn!(face = %face, "face id reused by the core; replacing the old face");
-            if let Link::Stream { task, .. } = old.link {
-                task.abort();
+            match old.link {
+                Link::Stream { task, .. } => task.abort(),
+                Link::Udp { task, .. } => task.abort(),
             }
         }
     }
@@ -369,8 +616,56 @@ impl<C: Core> Engine<C> {
         reconnect: Option<Reconnect>,
     ) {
         let (queue, rx) = mpsc::channel(WRITE_QUEUE);
-        let task = tokio::spawn(face_task(face, conn, rx, self.events_tx.clone(), reconnect));
-        self.insert(face, Link::Stream { queue, task }, desc, persistency, now);
+        let (inbox_tx, inbox_rx) = inbox(face, &self.ready_tx);
+        let task = tokio::spawn(face_task(
+            conn,
+            FaceTask {
+                id: face,
+                queue: rx,
+                inbox: inbox_tx,
+                events: self.events_tx.clone(),
+                reconnect,
+                partial_timeout: self.partial_frame_timeout,
+            },
+        ));
+        self.insert(
+            face,
+            Link::Stream { queue, task },
+            inbox_rx,
+            desc,
+            persistency,
+            now,
+        );
+    }
+
+    fn attach_udp(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        socket: UdpSocket,
+        peer: SocketAddr,
+        desc: LinkDesc,
+        persistency: Persistency,
+    ) {
+        let socket = Arc::new(socket);
+        let (inbox_tx, inbox_rx) = inbox(face, &self.ready_tx);
+        let task = tokio::spawn(udp::face_task(udp::FaceTask {
+            id: face,
+            socket: Arc::clone(&socket),
+            inbox: inbox_tx,
+            events: self.events_tx.clone(),
+            close_on_refused: persistency == Persistency::OnDemand,
+            oversize: Arc::clone(&self.udp_oversize),
+        }));
+        self.insert(
+            face,
+            Link::Udp { socket, peer, task },
+            inbox_rx,
+            desc,
+            persistency,
+            now,
+        );
+        self.udp_peers.insert(peer, face);
     }
 
     /// Carries out the queued actions (and those they cause).
@@ -379,7 +674,7 @@ impl<C: Core> Engine<C> {
         while !actions.is_empty() {
             for action in actions.drain(..) {
                 match action {
-                    Action::Send { face, frame } => self.send(face, frame),
+                    Action::Send { face, frame } => self.send(now, face, frame),
                     Action::CreateFace {
                         request,
                         remote_uri,
@@ -407,12 +702,13 @@ impl<C: Core> Engine<C> {
         self.actions = actions;
     }
 
-    fn send(&mut self, face: FaceId, frame: Bytes) {
+    fn send(&mut self, now: Instant, face: FaceId, frame: Bytes) {
         let Some(entry) = self.faces.get_mut(&face) else {
             self.counters.send_unknown_face += 1;
             return;
         };
         let len = frame.len();
+        let mut unreachable = false;
         let dropped = match &entry.link {
             Link::Stream { queue, .. } => match queue.try_send(frame) {
                 Ok(()) => false,
@@ -421,17 +717,19 @@ impl<C: Core> Engine<C> {
                 // The face task ended; its Closed event is on the way.
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             },
-            Link::Udp(peer) => match &self.udp {
-                Some(udp) => match udp.try_send_to(&frame, *peer) {
-                    Ok(_) => false,
-                    Err(e) => {
-                        if e.kind() != std::io::ErrorKind::WouldBlock {
-                            debug!(face = %face, "UDP send: {e}");
+            Link::Udp { socket, .. } => match udp::try_send(socket, &frame) {
+                Ok(_) => false,
+                Err(e) => {
+                    match e.kind() {
+                        std::io::ErrorKind::WouldBlock => {}
+                        // An ICMP port unreachable for an earlier datagram: the peer is gone.
+                        std::io::ErrorKind::ConnectionRefused => {
+                            unreachable = entry.persistency == Persistency::OnDemand;
                         }
-                        true
+                        _ => debug!(face = %face, "UDP send: {e}"),
                     }
-                },
-                None => true,
+                    true
+                }
             },
         };
         if dropped {
@@ -440,6 +738,11 @@ impl<C: Core> Engine<C> {
             self.counters.dropped_frames += 1;
             self.counters.dropped_bytes += len as u64;
             self.core.driver_dropped(face, len);
+        }
+        if unreachable {
+            debug!(face = %face, "on-demand UDP face closed: peer unreachable");
+            self.counters.udp_faces_unreachable += 1;
+            self.close_face(now, face);
         }
     }
 
@@ -525,14 +828,13 @@ impl<C: Core> Engine<C> {
                     usize::try_from(m).unwrap_or(usize::MAX).min(self.udp_mtu)
                 });
                 match self.prepare_udp(now, peer) {
-                    Ok(desc) => {
+                    Ok((desc, socket)) => {
                         let info = face_info(&desc, persistency, Some(mtu));
                         if let Some(id) =
                             self.core
                                 .face_created(now, request, Ok(info), &mut self.actions)
                         {
-                            self.insert(id, Link::Udp(peer), desc, persistency, now);
-                            self.udp_peers.insert(peer, id);
+                            self.attach_udp(now, id, socket, peer, desc, persistency);
                         }
                     }
                     Err(e) => {
@@ -545,32 +847,37 @@ impl<C: Core> Engine<C> {
         }
     }
 
-    /// Makes room for a configured UDP face to `peer`: refuses if UDP is off, replaces an
-    /// on-demand face the peer opened earlier (the new face takes over its address).
-    fn prepare_udp(&mut self, now: Instant, peer: SocketAddr) -> Result<LinkDesc, String> {
-        let Some(udp) = &self.udp else {
+    /// Prepares a configured UDP face to `peer`: refuses if UDP is off or of the other
+    /// address family, replaces an on-demand face the peer opened earlier (the new face takes
+    /// over its address), and opens the face's socket. Configured faces are admitted beyond
+    /// `faces.max_udp_faces` (an operator asked for them); they count towards it.
+    fn prepare_udp(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+    ) -> Result<(LinkDesc, UdpSocket), String> {
+        let Some(local) = self.udp_local else {
             return Err("UDP is disabled (faces.udp_listen is empty)".into());
         };
-        let local_is_v4 = udp.local_addr().map(|a| a.is_ipv4()).unwrap_or(true);
-        if local_is_v4 != peer.is_ipv4() {
+        if local.is_ipv4() != peer.is_ipv4() {
             return Err("the UDP socket is of the other address family".into());
         }
         if let Some(&old) = self.udp_peers.get(&peer) {
             debug!(face = %old, "on-demand UDP face replaced by a configured one");
             self.close_face(now, old);
         }
-        Ok(self.udp_desc(peer))
+        let socket = self.udp_face_socket(peer)?;
+        Ok((self.udp_desc(peer), socket))
     }
 
     fn create_static(&mut self, now: Instant, uri: FaceUri, persistency: Persistency) {
         match uri {
             FaceUri::Udp(peer) => match self.prepare_udp(now, peer) {
-                Ok(desc) => {
+                Ok((desc, socket)) => {
                     let info = face_info(&desc, persistency, Some(self.udp_mtu));
                     let id = self.core.add_face(info, now);
                     info!(face = %id, remote = %desc.remote_uri, "static face up");
-                    self.insert(id, Link::Udp(peer), desc, persistency, now);
-                    self.udp_peers.insert(peer, id);
+                    self.attach_udp(now, id, socket, peer, desc, persistency);
                     self.install_routes(&FaceUri::Udp(peer), id);
                 }
                 Err(e) => warn!(uri = %uri, "static face: {e}"),
@@ -660,34 +967,54 @@ impl<C: Core> Engine<C> {
                 drop(queue);
                 drop(task);
             }
-            Link::Udp(peer) => {
-                self.udp_peers.remove(&peer);
+            // The task only reads: stop it, and the socket closes with the last handle.
+            Link::Udp { socket, peer, task } => {
+                task.abort();
+                drop(socket);
+                if self.udp_peers.get(&peer) == Some(&face) {
+                    self.udp_peers.remove(&peer);
+                }
             }
         }
+        // Frames left in the inbox go with it (the task sees its pushes fail and ends).
+        drop(entry.inbox);
         self.core.face_closed(face, now);
     }
 
-    /// Closes UDP on-demand faces that received nothing for the idle timeout. Stream faces
-    /// are not idle-closed: their peer's EOF says when they end, and an application that
-    /// serves a prefix may legitimately be quiet for a long time (NFD does the same).
+    /// Closes faces that received nothing for the idle timeout: on-demand UDP faces, and
+    /// on-demand TCP and QUIC faces whose peer is not on this node (a silent remote
+    /// connection would otherwise hold a task, buffers and a descriptor forever). Faces of
+    /// local peers are not idle-closed: an application that serves a prefix may
+    /// legitimately be quiet for a long time, and its EOF says when it ends (NFD does the
+    /// same).
     fn sweep_idle(&mut self, now: Instant) {
         let Some(timeout) = self.idle_timeout else {
             return;
         };
-        let idle: Vec<FaceId> = self
+        let idle: Vec<(FaceId, Transport)> = self
             .faces
             .iter()
-            .filter(|(_, f)| {
-                f.persistency == Persistency::OnDemand
-                    && matches!(f.link, Link::Udp(_))
-                    && now.saturating_duration_since(f.last_rx) >= timeout
-            })
-            .map(|(&id, _)| id)
+            .filter(|(_, f)| f.idles && now.saturating_duration_since(f.last_rx) >= timeout)
+            .map(|(&id, f)| (id, f.desc.transport))
             .collect();
-        for face in idle {
+        for (face, transport) in idle {
             debug!(face = %face, "idle on-demand face closed");
-            self.counters.idle_closes += 1;
+            match transport {
+                Transport::Udp => self.counters.idle_closes_udp += 1,
+                Transport::Tcp => self.counters.idle_closes_tcp += 1,
+                Transport::Quic => self.counters.idle_closes_quic += 1,
+                // Unix peers are local: `idles` is never set for them.
+                Transport::Unix => {}
+            }
             self.close_face(now, face);
+        }
+    }
+
+    /// The counters, with those kept outside this task.
+    fn counters(&self) -> DriverCounters {
+        DriverCounters {
+            udp_oversize: self.udp_oversize.load(Ordering::Relaxed),
+            ..self.counters
         }
     }
 
@@ -707,7 +1034,7 @@ impl<C: Core> Engine<C> {
         faces.sort_by_key(|f| f.id);
         DriverStatus {
             faces,
-            counters: self.counters,
+            counters: self.counters(),
         }
     }
 
@@ -717,8 +1044,8 @@ impl<C: Core> Engine<C> {
             l.abort();
         }
         for (_, f) in self.faces.drain() {
-            if let Link::Stream { task, .. } = f.link {
-                task.abort();
+            match f.link {
+                Link::Stream { task, .. } | Link::Udp { task, .. } => task.abort(),
             }
         }
         self.connector.close_quic();
@@ -735,7 +1062,7 @@ impl<C: Core> Engine<C> {
     }
 }
 
-/// Waits until the shared UDP socket is readable (forever if there is none).
+/// Waits until the listening UDP socket is readable (forever if there is none).
 async fn udp_readable(socket: Option<&UdpSocket>) -> std::io::Result<()> {
     match socket {
         Some(s) => s.readable().await,

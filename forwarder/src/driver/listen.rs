@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::Event;
-use super::connect::{LinkDesc, scope_of};
+use super::connect::{LinkDesc, Transport, is_loopback, scope_of};
 use super::stream::StreamConn;
 use super::uri::ip_uri;
 use crate::core::{ChannelId, FaceScope, PeerCredentials};
@@ -121,6 +121,8 @@ pub(super) async fn unix_accept_loop(
                     scope: FaceScope::Local,
                     peer: peer_credentials(&stream),
                     channel,
+                    transport: Transport::Unix,
+                    local_peer: true,
                 };
                 let (r, w) = stream.into_split();
                 let conn = StreamConn::ready(r, Box::new(w));
@@ -152,6 +154,8 @@ pub(super) async fn tcp_accept_loop(listener: TcpListener, events: mpsc::Sender<
                     // Anonymous even on loopback: TCP carries no credentials.
                     peer: None,
                     channel: None,
+                    transport: Transport::Tcp,
+                    local_peer: is_loopback(peer),
                 };
                 let (r, w) = stream.into_split();
                 let conn = StreamConn::ready(r, Box::new(w));

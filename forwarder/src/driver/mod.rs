@@ -1,33 +1,50 @@
 //! The tokio driver around the sans-IO core.
 //!
 //! ```text
-//!  Unix / TCP listeners ──accept──► Event::Opened ─┐
-//!  QUIC endpoint ─────────accept──► Event::Opened ─┤
-//!  stream face tasks (read loop) ─► Event::Frame ──┤   one bounded      ┌────────────────┐
-//!  UDP receive loop ──────────────► Event::Datagram┼──── channel ──────►│ core task      │
-//!  connect tasks (faces/create) ──► Event::Created ┘   (recv_many)      │ owns Forwarder │
-//!                                                                       │ + face table   │
-//!  stream face tasks (write loop) ◄── per-face bounded queue ◄──────────┤ Action::Send   │
-//!  shared UDP socket ◄───────────────── try_send_to ◄───────────────────┘                │
+//!  Unix / TCP listeners ──accept──┐
+//!  QUIC endpoint ─────────accept──┤  control channel (bounded): Opened, Created,
+//!  connect tasks (faces/create) ──┼─ Closed, Status ─────────────────────────┐
+//!  face tasks (on their end) ─────┘                                          ▼
+//!                                                                    ┌────────────────┐
+//!  stream face task (read loop) ──► inbox (bounded, per face) ──┐    │ core task      │
+//!  UDP face task (own socket) ────► inbox (bounded, per face) ──┼───►│ round robin:   │
+//!     each announces itself once on the ready queue ────────────┘    │ QUANTUM frames │
+//!  listening UDP socket (first datagrams of new peers) ─────────────►│ per face/round │
+//!                                                                    │ owns Forwarder │
+//!  stream face task (write loop) ◄── per-face bounded write queue ◄──┤ + face table   │
+//!  UDP face's own connected socket ◄─────────── try_send ◄───────────┘                │
 //! ```
 //!
-//! - **One task owns the core** ([`engine`]): it drains events in batches, calls
-//!   `Forwarder::receive`, executes the actions, and sleeps until the next event or
-//!   `next_timeout()`. No lock is taken per packet; frames stay `Bytes` from the socket read to
-//!   the socket write.
+//! - **One task owns the core** ([`engine`]): it serves faces in rounds, a quantum of frames
+//!   each, takes control events and the listening socket's datagrams in bounded batches,
+//!   calls `Forwarder::receive`, executes the actions, and sleeps only when nothing waits. No
+//!   source has priority over another, so no face, flood or event stream starves the rest.
+//!   No lock is taken per packet; frames stay `Bytes` from the socket read to the socket
+//!   write.
+//! - **Per-face inboxes** ([`inbox`]): each face task pushes into its own bounded queue; when
+//!   it is full that face alone waits (back-pressure on that peer only).
 //! - **Stream faces** (Unix, TCP, QUIC) are one task each: a read loop that cuts TLV frames
 //!   out of the byte stream without copying, and a write loop that gather-writes batches from
-//!   a bounded queue. A full queue drops the frame and counts it; the core task never waits.
-//! - **UDP** uses one shared socket; the core task maps peers to faces and sends directly.
-//! - **Failures** close only the face concerned: an invalid or oversized frame closes that
-//!   stream (counted), EOF or an I/O error closes it; the core hears `face_closed` once.
-//! - UDP on-demand faces close after `idle_timeout_s` without received traffic; stream faces
-//!   close when their peer goes away.
+//!   a bounded queue. A full write queue drops the frame and counts it; the core task never
+//!   waits.
+//! - **UDP faces** have a socket each, bound to the listening address and connected to the
+//!   peer, as in NFD ([`udp`]): the kernel keeps each peer's datagrams apart, so a flooding
+//!   peer overflows only its own buffer. The listening socket hears new peers; a new peer is
+//!   admitted at a bounded rate and, when `faces.max_udp_faces` is reached, evicts the
+//!   on-demand face idle the longest.
+//! - **Failures** close only the face concerned: an invalid or oversized frame, a frame left
+//!   incomplete longer than `partial_frame_timeout_s`, EOF or an I/O error closes that
+//!   stream; the core hears `face_closed` once.
+//! - **Idle faces**: on-demand UDP faces, and on-demand TCP/QUIC faces of peers not on this
+//!   node, close after `idle_timeout_s` without received traffic (0: never); faces of local
+//!   peers (applications) close when their peer goes away.
+//! - **Refusals are counted** ([`DriverCounters`], shown by `nfwd status --counters`).
 //!
 //! No panics on network input; every queue and table is bounded.
 
 mod connect;
 mod engine;
+mod inbox;
 mod listen;
 mod quic;
 mod stream;
@@ -44,7 +61,7 @@ use bytes::Bytes;
 use nfwd_tlv::Name;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::core::{Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, Persistency};
@@ -163,7 +180,8 @@ pub struct DriverFaceCounters {
     pub dropped_bytes: u64,
 }
 
-/// Driver-wide counters (they survive the faces they concern).
+/// Driver-wide counters (they survive the faces they concern). Every frame, datagram or
+/// connection the driver refuses or drops is counted in one of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriverCounters {
     /// Outgoing frames dropped (all faces, closed ones included).
@@ -174,12 +192,29 @@ pub struct DriverCounters {
     pub closed_oversize: u64,
     /// Stream faces closed because the peer sent something that is not TLV.
     pub closed_invalid: u64,
+    /// Stream faces closed because the peer held an incomplete frame longer than
+    /// `faces.partial_frame_timeout_s` (a slowloris).
+    pub closed_partial_frame: u64,
     /// Datagrams dropped for being over the size limit.
     pub udp_oversize: u64,
-    /// Datagrams dropped because the UDP face table was full.
+    /// Datagrams from new peers dropped because every UDP face is a configured one (nothing
+    /// to evict at `faces.max_udp_faces`) or no socket could be opened for the peer.
     pub udp_faces_refused: u64,
-    /// UDP on-demand faces closed for being idle.
-    pub idle_closes: u64,
+    /// On-demand UDP faces closed to make room for a new peer at `faces.max_udp_faces`.
+    pub udp_faces_evicted: u64,
+    /// Datagrams from new peers dropped by the rate limit on new on-demand UDP faces.
+    pub udp_new_peers_refused: u64,
+    /// On-demand UDP faces closed because their peer's port was unreachable (ICMP).
+    pub udp_faces_unreachable: u64,
+    /// Accepted stream connections closed at once because `faces.max_stream_faces` faces were
+    /// open.
+    pub stream_faces_refused: u64,
+    /// On-demand UDP faces closed for being idle.
+    pub idle_closes_udp: u64,
+    /// On-demand TCP faces of non-local peers closed for being idle.
+    pub idle_closes_tcp: u64,
+    /// On-demand QUIC faces of non-local peers closed for being idle.
+    pub idle_closes_quic: u64,
     /// `Send` actions for a face the driver does not know (closed meanwhile).
     pub send_unknown_face: u64,
 }
@@ -193,9 +228,16 @@ impl DriverCounters {
             ("dropped_bytes", self.dropped_bytes),
             ("closed_oversize", self.closed_oversize),
             ("closed_invalid", self.closed_invalid),
+            ("closed_partial_frame", self.closed_partial_frame),
             ("udp_oversize", self.udp_oversize),
             ("udp_faces_refused", self.udp_faces_refused),
-            ("idle_closes", self.idle_closes),
+            ("udp_faces_evicted", self.udp_faces_evicted),
+            ("udp_new_peers_refused", self.udp_new_peers_refused),
+            ("udp_faces_unreachable", self.udp_faces_unreachable),
+            ("stream_faces_refused", self.stream_faces_refused),
+            ("idle_closes_udp", self.idle_closes_udp),
+            ("idle_closes_tcp", self.idle_closes_tcp),
+            ("idle_closes_quic", self.idle_closes_quic),
             ("send_unknown_face", self.send_unknown_face),
         ]
     }
@@ -267,6 +309,7 @@ impl Daemon {
     /// Like [`Daemon::start`], with another core (tests).
     pub async fn start_with_core<C: Core>(config: Config, core: C) -> Result<Self> {
         config.validate()?;
+        raise_fd_limit(&config);
         // Configuration errors first, before anything is bound.
         let (static_faces, static_routes) = static_config(&config)?;
         let (events_tx, events_rx) = mpsc::channel(engine::EVENT_QUEUE);
@@ -286,11 +329,15 @@ impl Daemon {
             }
         };
         let faces = &config.faces;
+        let seconds = |s: u64| (s > 0).then(|| Duration::from_secs(s));
         let setup = engine::Setup {
             udp: bound.udp,
             udp_mtu: faces.udp_mtu,
-            idle_timeout: (faces.idle_timeout_s > 0)
-                .then(|| Duration::from_secs(faces.idle_timeout_s)),
+            // 0 means never, for both.
+            idle_timeout: seconds(faces.idle_timeout_s),
+            partial_frame_timeout: seconds(faces.partial_frame_timeout_s),
+            max_udp_faces: faces.max_udp_faces,
+            max_stream_faces: faces.max_stream_faces,
             connector: bound.connector,
             channel_dir: faces.channel_dir(),
             events_tx: events_tx.clone(),
@@ -410,7 +457,7 @@ fn static_config(config: &Config) -> Result<(StaticFaces, StaticRoutes)> {
 /// What `bind_all` opened.
 struct Bound {
     tcp: Option<SocketAddr>,
-    udp: Option<Arc<tokio::net::UdpSocket>>,
+    udp: Option<tokio::net::UdpSocket>,
     udp_addr: Option<SocketAddr>,
     quic: Option<SocketAddr>,
     connector: Arc<connect::Connector>,
@@ -466,7 +513,7 @@ async fn bind_all(
     let mut udp = None;
     let mut udp_addr = None;
     if let Some(addr) = faces.udp_listen_addr()? {
-        let socket = Arc::new(udp::bind(addr)?);
+        let socket = udp::bind(addr)?;
         let bound = socket.local_addr()?;
         info!(%bound, "listening on UDP");
         udp_addr = Some(bound);
@@ -494,6 +541,49 @@ async fn bind_all(
         quic,
         connector: Arc::new(connect::Connector::new(quic_server)?),
     })
+}
+
+/// Descriptors the daemon needs besides its faces (listeners, QUIC, logs, channels).
+const FD_SLACK: u64 = 256;
+
+/// Raises the soft limit on open files to the hard limit: every UDP face has a socket of its
+/// own, every stream face one, so the default soft limit (often 1024) would cap the faces far
+/// below `faces.max_udp_faces` + `faces.max_stream_faces`. Warns when even the hard limit is
+/// too low for them (accepts and new UDP faces then fail, counted, once descriptors run out).
+fn raise_fd_limit(config: &Config) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // No hard limit: ask for what the faces need; the kernel caps it at fs.nr_open.
+    let wanted = (config.faces.max_udp_faces as u64)
+        .saturating_add(config.faces.max_stream_faces as u64)
+        .saturating_add(FD_SLACK);
+    let target = limit.maximum.unwrap_or(wanted);
+    let now = match limit.current {
+        Some(current) if current < target => {
+            let raised = rustix::process::Rlimit {
+                current: Some(target),
+                maximum: limit.maximum,
+            };
+            match setrlimit(Resource::Nofile, raised) {
+                Ok(()) => {
+                    info!(from = current, to = target, "raised the open-file limit");
+                    target
+                }
+                Err(e) => {
+                    warn!("raising the open-file limit: {e}");
+                    current
+                }
+            }
+        }
+        Some(current) => current,
+        None => u64::MAX,
+    };
+    if now < wanted {
+        warn!(
+            limit = now,
+            wanted, "the open-file limit is below faces.max_udp_faces + faces.max_stream_faces"
+        );
+    }
 }
 
 /// Runs the daemon until `shutdown` resolves, then stops it cleanly.

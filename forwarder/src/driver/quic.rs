@@ -26,7 +26,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::debug;
 
 use super::Event;
-use super::connect::LinkDesc;
+use super::connect::{LinkDesc, Transport, is_loopback};
 use super::stream::{BoxRead, StreamConn};
 use crate::core::FaceScope;
 use crate::error::{Error, Result};
@@ -170,6 +170,9 @@ fn desc(conn: &quinn::Connection, local: Option<SocketAddr>) -> LinkDesc {
         scope: FaceScope::NonLocal,
         peer: None,
         channel: None,
+        transport: Transport::Quic,
+        // Still, a peer on loopback is on this node: never idle-closed.
+        local_peer: is_loopback(conn.remote_address()),
     }
 }
 

@@ -3,7 +3,12 @@
 //!
 //! One task per face runs the read loop and the write loop concurrently (`select!`), so the
 //! face ends as soon as either side fails, and a permanent face can reconnect while keeping
-//! its write queue (and its `FaceId`).
+//! its write queue, its inbox (and its `FaceId`). The read loop pushes the frames it cuts into
+//! the face's inbox (`inbox.rs`); a full inbox stops this face's reading only.
+//!
+//! A peer that starts a frame and does not finish it within `faces.partial_frame_timeout_s`
+//! (a slowloris: a header, then a byte now and then) is cut off, so it cannot hold a task, a
+//! read block and a face forever by sending just enough to look alive.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -11,7 +16,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -20,6 +25,7 @@ use tracing::debug;
 
 use super::Event;
 use super::connect::Connector;
+use super::inbox::InboxTx;
 use super::uri::FaceUri;
 use crate::core::FaceId;
 
@@ -114,10 +120,8 @@ pub(super) fn cut_frame(buf: &mut BytesMut) -> Cut {
 /// Why a stream face stopped.
 #[derive(Debug)]
 pub(super) enum End {
-    /// The core closed the face (its queue sender is gone).
+    /// The core closed the face (its queue or inbox is gone), or the daemon is stopping.
     ClosedByCore,
-    /// The core task is gone (daemon shutting down).
-    CoreGone,
     /// The peer closed the stream.
     Eof,
     /// A read or write failed.
@@ -128,6 +132,8 @@ pub(super) enum End {
     Oversize(usize),
     /// The peer sent bytes that are not TLV.
     Invalid,
+    /// The peer held an incomplete frame longer than `faces.partial_frame_timeout_s`.
+    PartialFrame(Duration),
 }
 
 impl End {
@@ -135,52 +141,107 @@ impl End {
     pub(super) fn is_oversize(&self) -> bool {
         matches!(self, Self::Oversize(_))
     }
+
+    /// Whether the peer held a partial frame too long.
+    pub(super) fn is_partial_frame(&self) -> bool {
+        matches!(self, Self::PartialFrame(_))
+    }
 }
 
 impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ClosedByCore => f.write_str("closed by the forwarder"),
-            Self::CoreGone => f.write_str("forwarder stopped"),
             Self::Eof => f.write_str("peer closed the stream"),
             Self::Io(e) => write!(f, "I/O error: {e}"),
             Self::WriteStalled => write!(f, "peer accepted nothing for {WRITE_STALL:?}"),
             Self::Oversize(n) => write!(f, "frame of {n} bytes exceeds {MAX_FRAME}"),
             Self::Invalid => f.write_str("invalid TLV header"),
+            Self::PartialFrame(t) => write!(f, "incomplete frame held longer than {t:?}"),
         }
     }
 }
 
-/// Reads frames and hands them to the core task until the stream ends.
-async fn read_loop(id: FaceId, read: ReadHalf, events: &mpsc::Sender<Event>) -> End {
+/// Reads frames into the face's inbox until the stream ends. `partial_timeout` bounds how
+/// long one incomplete frame may sit at the front of the buffer.
+async fn read_loop(read: ReadHalf, inbox: &InboxTx, partial_timeout: Option<Duration>) -> End {
     let mut read = match read.await {
         Ok(r) => r,
         Err(e) => return End::Io(e),
     };
     let mut buf = BytesMut::with_capacity(READ_BLOCK);
+    // When the incomplete frame at the front of `buf` began (None: none held).
+    let mut partial_since: Option<Instant> = None;
+    // Catches a peer that goes silent in the middle of a frame. Armed only while a partial
+    // frame is held, and re-armed lazily when it fires early, so a face streaming large
+    // frames does not touch the timer wheel on every read.
+    let silence = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(silence);
+    let mut armed = false;
     loop {
         if buf.capacity() - buf.len() < MIN_SPARE {
             // Frames already cut share the old block; `reserve` starts a new one and moves
             // only the partial frame at the front (at most MAX_FRAME bytes).
             buf.reserve(READ_BLOCK);
         }
-        match read.read_buf(&mut buf).await {
+        let read_result = tokio::select! {
+            // Bytes that arrived are read before the timer is looked at: only a peer silent
+            // while it holds a partial frame meets the timer.
+            biased;
+            r = read.read_buf(&mut buf) => r,
+            () = &mut silence, if armed => {
+                armed = false;
+                if let (Some(since), Some(limit)) = (partial_since, partial_timeout) {
+                    if since.elapsed() >= limit {
+                        return End::PartialFrame(limit);
+                    }
+                    silence.as_mut().reset((since + limit).into());
+                    armed = true;
+                }
+                continue;
+            }
+        };
+        match read_result {
             Ok(0) => return End::Eof,
             Ok(_) => {}
             Err(e) => return End::Io(e),
         }
+        let mut cut = false;
         loop {
             match cut_frame(&mut buf) {
                 Cut::Frame(frame) => {
-                    // Awaiting here is the back-pressure: a busy core slows the sender down.
-                    if events.send(Event::Frame(id, frame)).await.is_err() {
-                        return End::CoreGone;
+                    // Waiting here is the back-pressure: a busy core slows this peer down.
+                    if inbox.push(frame).await.is_err() {
+                        return End::ClosedByCore;
                     }
+                    cut = true;
                 }
                 Cut::NeedMore => break,
                 Cut::Oversize(n) => return End::Oversize(n),
                 Cut::Invalid => return End::Invalid,
             }
+        }
+        if cut {
+            // One announcement per read, however many frames it held.
+            inbox.announce();
+        }
+        let Some(limit) = partial_timeout else {
+            continue;
+        };
+        if buf.is_empty() {
+            partial_since = None;
+        } else if cut || partial_since.is_none() {
+            // A new partial frame starts. Stamped after the pushes, so time spent waiting for
+            // the core task is not held against the peer.
+            let now = Instant::now();
+            partial_since = Some(now);
+            if !armed {
+                silence.as_mut().reset((now + limit).into());
+                armed = true;
+            }
+        } else if partial_since.is_some_and(|since| since.elapsed() >= limit) {
+            // More bytes of the same frame, but too late: a trickle.
+            return End::PartialFrame(limit);
         }
     }
 }
@@ -253,14 +314,14 @@ async fn write_loop(write: &mut BoxWrite, queue: &mut mpsc::Receiver<Bytes>) -> 
 
 /// Runs one connection of a face until it ends.
 async fn run_conn(
-    id: FaceId,
     conn: StreamConn,
     queue: &mut mpsc::Receiver<Bytes>,
-    events: &mpsc::Sender<Event>,
+    inbox: &InboxTx,
+    partial_timeout: Option<Duration>,
 ) -> End {
     let StreamConn { read, mut write } = conn;
     tokio::select! {
-        end = read_loop(id, read, events) => end,
+        end = read_loop(read, inbox, partial_timeout) => end,
         end = write_loop(&mut write, queue) => end,
     }
 }
@@ -277,17 +338,33 @@ impl fmt::Debug for Reconnect {
     }
 }
 
+/// What a stream face task needs besides its connection.
+pub(super) struct FaceTask {
+    pub(super) id: FaceId,
+    /// Frames to write, from the core task.
+    pub(super) queue: mpsc::Receiver<Bytes>,
+    /// Frames read, to the core task.
+    pub(super) inbox: InboxTx,
+    /// Where the end of the face is reported.
+    pub(super) events: mpsc::Sender<Event>,
+    pub(super) reconnect: Option<Reconnect>,
+    /// `faces.partial_frame_timeout_s` (None: never).
+    pub(super) partial_timeout: Option<Duration>,
+}
+
 /// The task behind one stream face.
-pub(super) async fn face_task(
-    id: FaceId,
-    mut conn: StreamConn,
-    mut queue: mpsc::Receiver<Bytes>,
-    events: mpsc::Sender<Event>,
-    reconnect: Option<Reconnect>,
-) {
+pub(super) async fn face_task(mut conn: StreamConn, task: FaceTask) {
+    let FaceTask {
+        id,
+        mut queue,
+        inbox,
+        events,
+        reconnect,
+        partial_timeout,
+    } = task;
     loop {
-        let end = run_conn(id, conn, &mut queue, &events).await;
-        if matches!(end, End::ClosedByCore | End::CoreGone) {
+        let end = run_conn(conn, &mut queue, &inbox, partial_timeout).await;
+        if matches!(end, End::ClosedByCore) {
             debug!(face = %id, "stream face stopped: {end}");
             return;
         }
@@ -296,14 +373,14 @@ pub(super) async fn face_task(
             return;
         };
         debug!(face = %id, uri = %re.uri, "permanent face lost its connection ({end}); reconnecting");
-        if end.is_oversize() {
+        if end.is_oversize() || end.is_partial_frame() {
             // Still counted, although the face lives on.
-            let _ = events.send(Event::FramingError(id)).await;
+            let _ = events.send(Event::FramingError(id, end)).await;
         }
         let mut backoff = BACKOFF_MIN;
         conn = loop {
             tokio::time::sleep(backoff).await;
-            if queue.is_closed() || events.is_closed() {
+            if queue.is_closed() || inbox.is_closed() || events.is_closed() {
                 return;
             }
             match re.connector.connect_stream(&re.uri).await {

@@ -1,43 +1,99 @@
-//! The shared UDP socket: one socket bound to the listen address carries every UDP face.
-//! The receive loop hands `(peer, datagram)` to the engine, which maps peers to faces and
-//! creates on-demand faces; the engine sends with `try_send_to` on the same socket, so
-//! outgoing datagrams take no extra channel hop.
+//! UDP faces, as NFD does them: a connected socket per peer.
+//!
+//! The *listening* socket is bound to `faces.udp_listen`; it only hears peers that have no
+//! face yet (and, for a moment, datagrams of a new face that were queued before its own
+//! socket existed). Each UDP face has its *own* socket, bound to the same address
+//! (`SO_REUSEADDR`) and `connect`ed to the peer: the kernel then delivers that peer's
+//! datagrams to the face's socket, with its own receive buffer. A peer that floods therefore
+//! fills only its own buffer, and the kernel drops its excess, not other peers' datagrams; the
+//! face's task reads that socket into the face's inbox, like a stream face. The core task
+//! sends on the face's socket (`try_send`: never waits).
+//!
+//! Kernel cost: finding the socket of an arriving datagram is a hash lookup on the 4-tuple
+//! for connected UDP sockets since Linux 6.13; older kernels scan the sockets bound to the
+//! port, so many faces make each datagram dearer there (`faces.max_udp_faces` bounds it).
 
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::stream::MAX_FRAME;
+use super::Event;
+use super::inbox::InboxTx;
+use super::stream::{End, MAX_FRAME};
+use crate::core::FaceId;
 use crate::error::Result;
 
-/// Kernel buffer sizes asked for (the kernel may cap them): bursts of Interests from many
-/// consumers should queue in the kernel rather than be dropped while the core is busy.
-const SOCKET_BUFFER: usize = 4 << 20;
+/// Kernel buffer sizes asked for the listening socket (the kernel caps them at
+/// `net.core.rmem_max` / `wmem_max`): bursts of first datagrams from many new peers should
+/// queue in the kernel rather than be dropped while the core is busy.
+const LISTEN_BUFFER: usize = 4 << 20;
 
-/// Receive block size; datagrams are split off it without copying.
-const RECV_BLOCK: usize = 64 * 1024;
+/// Kernel buffer sizes asked for each face's socket (capped likewise). A face's receive
+/// buffer holds that peer's datagrams only, so this is what one peer may have queued while
+/// the core task serves others: about a hundred 8800-byte packets. It is a cap, not an
+/// allocation: idle faces cost no buffer memory.
+const FACE_BUFFER: usize = 1 << 20;
 
-/// Binds the shared socket.
-pub(super) fn bind(addr: SocketAddr) -> Result<UdpSocket> {
+/// Receive block of the listening socket; datagrams are split off it without copying.
+const LISTEN_BLOCK: usize = 64 * 1024;
+
+/// Receive block of a face's socket, allocated on the face's first datagram (a face opened by
+/// a spoofed source never reads, so never allocates). Smaller than the listener's: there can
+/// be many faces.
+const FACE_BLOCK: usize = 16 * 1024;
+
+/// Datagrams a face task reads per wake-up before it announces them to the core task and
+/// yields, so one busy face does not hold its worker thread.
+const FACE_BATCH: usize = 64;
+
+fn socket(addr: SocketAddr, buffer: usize) -> Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Restarting the daemon must not fail while the old socket lingers.
+    // Every face's socket is bound to the listening address too: the listener and all of them
+    // must allow it.
     socket.set_reuse_address(true)?;
-    if let Err(e) = socket.set_recv_buffer_size(SOCKET_BUFFER) {
+    if let Err(e) = socket.set_recv_buffer_size(buffer) {
         debug!("SO_RCVBUF: {e}");
     }
-    if let Err(e) = socket.set_send_buffer_size(SOCKET_BUFFER) {
+    if let Err(e) = socket.set_send_buffer_size(buffer) {
         debug!("SO_SNDBUF: {e}");
     }
     // tokio requires a non-blocking socket (it panics otherwise in debug builds).
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// Binds the listening socket.
+pub(super) fn bind(addr: SocketAddr) -> Result<UdpSocket> {
+    Ok(UdpSocket::from_std(socket(addr, LISTEN_BUFFER)?.into())?)
+}
+
+/// A face's own socket: bound to the listening address `local`, connected to `peer`.
+pub(super) fn bind_face(local: SocketAddr, peer: SocketAddr) -> Result<UdpSocket> {
+    let socket = socket(local, FACE_BUFFER)?;
+    // UDP connect only records the peer (no packet is sent): it does not block.
+    socket.connect(&peer.into())?;
     Ok(UdpSocket::from_std(socket.into())?)
 }
 
-/// What one non-blocking receive on the shared socket gave.
+/// Sends on a face's connected socket without waiting (the socket is non-blocking: a full
+/// send buffer is `WouldBlock`, and the caller drops and counts the frame). Straight to the
+/// kernel rather than through tokio's `try_send`, which consults its cached readiness first:
+/// the core task never waits for writability, so that cache serves nothing here, and on a
+/// socket just opened it is still empty, so tokio would refuse the first frames (such as the
+/// reply to a new peer's first Interest) without trying.
+pub(super) fn try_send(socket: &UdpSocket, frame: &[u8]) -> io::Result<usize> {
+    socket2::SockRef::from(socket).send(frame)
+}
+
+/// What one non-blocking receive on the listening socket gave.
 pub(super) enum Received {
     /// A datagram from a peer.
     Datagram(SocketAddr, Bytes),
@@ -48,15 +104,21 @@ pub(super) enum Received {
     Nothing,
 }
 
-/// Receives one datagram without waiting. The engine calls this in a loop when the socket is
-/// readable, so a burst of datagrams costs one wake-up and no channel hop; datagrams are split
-/// off `buf` without copying.
-pub(super) fn try_recv(socket: &UdpSocket, buf: &mut BytesMut) -> Received {
-    // Room for one byte more than the largest frame: a datagram that fills it was larger than
-    // MAX_FRAME (and may have been truncated).
-    if buf.capacity() < MAX_FRAME + 1 {
-        *buf = BytesMut::with_capacity(RECV_BLOCK);
+/// Makes sure `buf` can take the largest frame plus one byte (a datagram that fills it was
+/// larger than MAX_FRAME, and may have been truncated).
+fn make_room(buf: &mut BytesMut, block: usize) {
+    if buf.capacity() - buf.len() < MAX_FRAME + 1 {
+        // Reuses the block when every datagram split off it has been dropped (the core copies
+        // what it keeps), otherwise starts a new one.
+        buf.reserve(block);
     }
+}
+
+/// Receives one datagram from the listening socket without waiting; datagrams are split off
+/// `buf` without copying. tokio checks the socket's cached readiness first, so calling this
+/// on a quiet socket costs no system call.
+pub(super) fn try_recv(socket: &UdpSocket, buf: &mut BytesMut) -> Received {
+    make_room(buf, LISTEN_BLOCK);
     match socket.try_recv_buf_from(buf) {
         Ok((n, _)) if n > MAX_FRAME => {
             buf.clear();
@@ -65,10 +127,81 @@ pub(super) fn try_recv(socket: &UdpSocket, buf: &mut BytesMut) -> Received {
         Ok((0, _)) => Received::Nothing,
         Ok((n, peer)) => Received::Datagram(peer, buf.split_to(n).freeze()),
         Err(e) => {
-            if e.kind() != std::io::ErrorKind::WouldBlock {
+            if e.kind() != io::ErrorKind::WouldBlock {
                 debug!("UDP receive: {e}");
             }
             Received::Nothing
         }
     }
+}
+
+/// What a UDP face task needs.
+pub(super) struct FaceTask {
+    pub(super) id: FaceId,
+    pub(super) socket: Arc<UdpSocket>,
+    pub(super) inbox: InboxTx,
+    /// Where the end of the face is reported.
+    pub(super) events: mpsc::Sender<Event>,
+    /// Close the face when the peer's port is unreachable (ICMP), as NFD does for on-demand
+    /// faces; configured faces ignore it (the peer may come back).
+    pub(super) close_on_refused: bool,
+    /// Datagrams over MAX_FRAME, counted for `status/counters` (rare: an atomic is enough).
+    pub(super) oversize: Arc<AtomicU64>,
+}
+
+/// Reads the face's socket into its inbox until the core task drops the face.
+pub(super) async fn face_task(task: FaceTask) {
+    let FaceTask {
+        id,
+        socket,
+        inbox,
+        events,
+        close_on_refused,
+        oversize,
+    } = task;
+    let mut buf = BytesMut::new();
+    let end = 'face: loop {
+        if let Err(e) = socket.readable().await {
+            break End::Io(e);
+        }
+        let mut pushed = false;
+        let mut drained = false;
+        for _ in 0..FACE_BATCH {
+            make_room(&mut buf, FACE_BLOCK);
+            match socket.try_recv_buf(&mut buf) {
+                Ok(n) if n > MAX_FRAME => {
+                    buf.clear();
+                    oversize.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(n) => {
+                    // Waiting here is the back-pressure: this peer's datagrams stay in its
+                    // own socket buffer.
+                    if inbox.push(buf.split_to(n).freeze()).await.is_err() {
+                        return;
+                    }
+                    pushed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    drained = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && close_on_refused => {
+                    if pushed {
+                        inbox.announce();
+                    }
+                    break 'face End::Io(e);
+                }
+                // Errors about one earlier datagram (ICMP for a send): the face lives on.
+                Err(e) => debug!(face = %id, "UDP receive: {e}"),
+            }
+        }
+        if pushed {
+            inbox.announce();
+        }
+        if !drained {
+            // A face that filled its batch lets the others run before it reads on.
+            tokio::task::yield_now().await;
+        }
+    };
+    let _ = events.send(Event::Closed { face: id, end }).await;
 }
