@@ -874,3 +874,487 @@ async fn a_permanent_face_waits_for_a_peer_that_starts_later() {
     assert_eq!(h.frame().await, (id, f));
     h.stop().await;
 }
+
+/// A core that spends `work` on every frame (so a flood outruns it), counts frames per face,
+/// and echoes the frames whose first value byte is [`ECHO_ME`].
+struct SlowCore {
+    next: u64,
+    work: Duration,
+    seen: Arc<Mutex<std::collections::HashMap<FaceId, u64>>>,
+    added: mpsc::UnboundedSender<(FaceId, FaceInfo)>,
+}
+
+const ECHO_ME: u8 = 0xee;
+
+impl Core for SlowCore {
+    fn add_face(&mut self, info: FaceInfo, _now: Instant) -> FaceId {
+        self.next += 1;
+        let id = FaceId(self.next);
+        self.added.send((id, info)).unwrap();
+        id
+    }
+
+    fn face_closed(&mut self, _face: FaceId, _now: Instant) {}
+
+    fn receive(&mut self, _now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
+        let start = Instant::now();
+        while start.elapsed() < self.work {
+            std::hint::spin_loop();
+        }
+        *self.seen.lock().unwrap().entry(face).or_default() += 1;
+        if frame.get(2) == Some(&ECHO_ME) {
+            out.push(Action::Send { face, frame });
+        }
+    }
+
+    fn face_created(
+        &mut self,
+        _now: Instant,
+        _request: u64,
+        _result: Result<FaceInfo, String>,
+        _out: &mut Vec<Action>,
+    ) -> Option<FaceId> {
+        None
+    }
+
+    fn next_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_timeout(&mut self, _now: Instant, _out: &mut Vec<Action>) {}
+
+    fn add_route(&mut self, _prefix: &Name, _face: FaceId, _cost: u64) {}
+}
+
+/// One UDP peer floods the daemon far beyond what the core can take; another peer's frames
+/// must all still reach the core (each is echoed back). With one socket shared by all peers
+/// the flood fills the kernel buffer and the other peer's datagrams are dropped before the
+/// forwarder sees them; with a socket per peer and round-robin service they are not.
+/// Two worker threads, as the daemon runs by default, so the test's own task keeps running
+/// whatever the driver does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_flood_does_not_stop_another_peers_frames() {
+    let dir = temp_dir();
+    let (added_tx, mut added) = mpsc::unbounded_channel();
+    let seen = Arc::new(Mutex::new(std::collections::HashMap::new()));
+    let core = SlowCore {
+        next: 0,
+        // At most 20,000 frames a second.
+        work: Duration::from_micros(50),
+        seen: Arc::clone(&seen),
+        added: added_tx,
+    };
+    let daemon = Daemon::start_with_core(config(&dir), core).await.unwrap();
+    let to = daemon.udp_addr().unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooder = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.connect(to).unwrap();
+            let f = frame(5, 100, 0x11);
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // Refused sends (buffer full, ICMP) are part of flooding; only count the rest.
+                if s.send(&f).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        })
+    };
+    let (flood_face, _) = tokio::time::timeout(PATIENCE, added.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // The flood is on: the core has been kept busy by it for a while.
+    tokio::time::timeout(PATIENCE, async {
+        while seen.lock().unwrap().get(&flood_face).copied().unwrap_or(0) < 2000 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the flood never reached the core");
+
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    peer.connect(to).await.unwrap();
+    let mut buf = vec![0u8; 9000];
+    for i in 0..50u8 {
+        let mut f = frame(5, 60, ECHO_ME).to_vec();
+        f[3] = i;
+        peer.send(&f).await.unwrap();
+        // Every frame must come back: a lost one fails the test (after PATIENCE).
+        let n = tokio::time::timeout(PATIENCE, peer.recv(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("frame {i} of the second peer never reached the core"))
+            .unwrap();
+        assert_eq!(&buf[..n], &f[..]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flood_sent = flooder.join().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let flood_seen = seen[&flood_face];
+    // It really was a flood: the core took only part of it.
+    assert!(
+        flood_seen < flood_sent,
+        "flood: {flood_sent} sent, {flood_seen} reached the core"
+    );
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    daemon.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_new_udp_peer_evicts_the_idlest_on_demand_face_never_a_configured_one() {
+    let dir = temp_dir();
+    let configured = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut c = config(&dir);
+    c.faces.max_udp_faces = 2;
+    c.static_faces = vec![StaticFace {
+        uri: format!("udp4://{}", configured.local_addr().unwrap()),
+        persistency: "persistent".into(),
+    }];
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    // The configured face came up first: it is the idlest of all.
+    let (configured_id, info) = h.added().await;
+    assert_eq!(info.persistency, Persistency::Persistent);
+    let to = h.daemon.udp_addr().unwrap();
+
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    a.send_to(&frame(5, 30, 1), to).await.unwrap();
+    let (ida, _) = h.added().await;
+    assert_eq!(h.frame().await.0, ida);
+    // The table is full; b takes a's place.
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let f = frame(5, 30, 2);
+    b.send_to(&f, to).await.unwrap();
+    assert_eq!(h.closed().await, ida);
+    let (idb, info) = h.added().await;
+    assert_eq!(
+        info.remote_uri,
+        format!("udp4://{}", b.local_addr().unwrap())
+    );
+    assert_eq!(h.frame().await, (idb, f));
+
+    let status = h.daemon.status().await.unwrap();
+    let ids: Vec<FaceId> = status.faces.iter().map(|f| f.id).collect();
+    assert_eq!(ids, vec![configured_id, idb]);
+    assert_eq!(status.counters.udp_faces_evicted, 1);
+    assert_eq!(status.counters.udp_faces_refused, 0);
+    h.stop().await;
+}
+
+/// Spoofed source addresses each make a new face: their creation is rate-limited, and every
+/// datagram refused is counted.
+#[tokio::test]
+async fn new_udp_peers_beyond_the_admission_rate_are_refused_and_counted() {
+    const PEERS: u64 = 1000;
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.max_udp_faces = 4;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let to = h.daemon.udp_addr().unwrap();
+    // All kept open, so that no two peers share a port.
+    let mut peers = Vec::new();
+    for i in 0..PEERS {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        s.send_to(&frame(5, 30, i as u8), to).await.unwrap();
+        peers.push(s);
+    }
+    // Every datagram is either admitted (a face) or refused (counted).
+    let mut admitted = 0u64;
+    let status = tokio::time::timeout(PATIENCE, async {
+        loop {
+            while let Ok(ev) = h.events.try_recv() {
+                if matches!(ev, Ev::Added(..)) {
+                    admitted += 1;
+                }
+            }
+            let status = h.daemon.status().await.unwrap();
+            if admitted + status.counters.udp_new_peers_refused == PEERS {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("some datagrams were neither admitted nor counted");
+    let refused = status.counters.udp_new_peers_refused;
+    // The burst admits a few hundred at once; the rest of a thousand sent in a moment is
+    // refused.
+    assert!(
+        refused > 0 && admitted >= 4,
+        "{admitted} admitted, {refused} refused"
+    );
+    // The table never grew past its bound: each admission beyond it evicted a face.
+    assert_eq!(status.counters.udp_faces_evicted, admitted - 4);
+    assert_eq!(status.faces.len(), 4);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn idle_timeout_zero_never_closes_a_face() {
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.idle_timeout_s = 0;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let to = h.daemon.udp_addr().unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.send_to(&frame(5, 30, 1), to).await.unwrap();
+    let (id, _) = h.added().await;
+    // Longer than the shortest idle timeout (1 s) and several housekeeping rounds.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    udp.send_to(&frame(5, 30, 2), to).await.unwrap();
+    assert_eq!(h.frame().await.0, id);
+    assert_eq!(h.frame().await.0, id);
+    let status = h.daemon.status().await.unwrap();
+    assert_eq!(status.faces.len(), 1);
+    assert_eq!(status.counters.idle_closes_udp, 0);
+    assert!(
+        h.events.try_recv().is_err(),
+        "no face was closed or opened since"
+    );
+    h.stop().await;
+}
+
+/// A network namespace joined to this one by a veth pair: a peer that is not on loopback.
+/// Removed on drop.
+struct NetNs {
+    name: String,
+    veth: String,
+    host: std::net::Ipv4Addr,
+    inside: std::net::Ipv4Addr,
+}
+
+impl NetNs {
+    fn ip(args: &[&str]) -> Result<(), String> {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .map_err(|e| format!("ip: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "ip {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// Creates it, or says why it cannot (no `ip`, no privileges).
+    fn create() -> Result<Self, String> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let pid = u64::from(std::process::id());
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        // A /30 of 10.0.0.0/8 per (process, namespace), so concurrent test runs do not clash.
+        let block = ((pid * 16 + n) % (1 << 22)) as u32;
+        let base = (10 << 24) | (block << 2);
+        let ns = Self {
+            name: format!("nfwdt{pid}-{n}"),
+            veth: format!("nft{}{n}", pid % 100_000),
+            host: std::net::Ipv4Addr::from(base | 1),
+            inside: std::net::Ipv4Addr::from(base | 2),
+        };
+        let peer = format!("{}p", ns.veth);
+        let (host, inside) = (format!("{}/30", ns.host), format!("{}/30", ns.inside));
+        Self::ip(&["netns", "add", &ns.name])?;
+        let steps: [&[&str]; 7] = [
+            &[
+                "link", "add", &ns.veth, "type", "veth", "peer", "name", &peer,
+            ],
+            &["link", "set", &peer, "netns", &ns.name],
+            &["addr", "add", &host, "dev", &ns.veth],
+            &["link", "set", &ns.veth, "up"],
+            &["-n", &ns.name, "addr", "add", &inside, "dev", &peer],
+            &["-n", &ns.name, "link", "set", &peer, "up"],
+            &["-n", &ns.name, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            // On failure, drop removes what was made.
+            Self::ip(step)?;
+        }
+        Ok(ns)
+    }
+
+    /// A shell command run inside the namespace.
+    fn command(&self, script: &str) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new("ip");
+        c.args(["netns", "exec", &self.name, "bash", "-c", script]);
+        c.kill_on_drop(true);
+        c
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Self::ip(&["link", "del", &self.veth]);
+        let _ = Self::ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// A namespace for a test that needs a non-local peer; `None` (after saying why) when this
+/// machine cannot make one. Under CI the capability is required.
+fn netns_or_skip(test: &str) -> Option<NetNs> {
+    match NetNs::create() {
+        Ok(ns) => Some(ns),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{test}: needs a network namespace (root, iproute2): {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: cannot create a network namespace ({e})");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_remote_tcp_peer_is_closed_when_idle_but_a_local_one_stays() {
+    const TEST: &str = "a_silent_remote_tcp_peer_is_closed_when_idle_but_a_local_one_stays";
+    let Some(ns) = netns_or_skip(TEST) else {
+        return;
+    };
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.tcp_listen = "0.0.0.0:0".into();
+    c.faces.idle_timeout_s = 1;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let port = h.daemon.tcp_addr().unwrap().port();
+
+    // The local peer connects first, so it has been silent at least as long as the remote.
+    let _local = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (local_id, info) = h.added().await;
+    assert_eq!(info.scope, FaceScope::Local);
+    // The remote peer connects and says nothing; it reports when the daemon hangs up.
+    let mut remote = ns
+        .command(&format!(
+            "exec 3<>/dev/tcp/{}/{port} && cat <&3 >/dev/null; echo hung up",
+            ns.host
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (remote_id, info) = h.added().await;
+    assert_eq!(info.scope, FaceScope::NonLocal);
+    assert!(
+        info.remote_uri
+            .starts_with(&format!("tcp4://{}:", ns.inside)),
+        "{info:?}"
+    );
+    assert_eq!(h.closed().await, remote_id);
+    let mut said = String::new();
+    let mut stdout = remote.stdout.take().unwrap();
+    tokio::time::timeout(PATIENCE, stdout.read_to_string(&mut said))
+        .await
+        .expect("the remote peer's connection stayed open")
+        .unwrap();
+    assert_eq!(said.trim(), "hung up");
+    let _ = remote.wait().await;
+
+    let status = h.daemon.status().await.unwrap();
+    let ids: Vec<FaceId> = status.faces.iter().map(|f| f.id).collect();
+    assert_eq!(ids, vec![local_id]);
+    assert_eq!(status.counters.idle_closes_tcp, 1);
+    h.stop().await;
+    drop(ns);
+}
+
+/// Slowloris: a peer that starts a frame and trickles it (or stops) is cut off after
+/// `partial_frame_timeout_s`; a peer that sends whole frames slowly is not.
+#[tokio::test]
+async fn a_stream_holding_a_partial_frame_too_long_is_closed() {
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.partial_frame_timeout_s = 1;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let path = h.daemon.unix_path().unwrap().to_owned();
+
+    let mut honest = UnixStream::connect(&path).await.unwrap();
+    let (honest_id, _) = h.added().await;
+    let silent = UnixStream::connect(&path).await.unwrap();
+    let (silent_id, _) = h.added().await;
+    let trickler = UnixStream::connect(&path).await.unwrap();
+    let (trickler_id, _) = h.added().await;
+
+    // Silent: the header of an 8800-byte Data and one byte of it, then nothing.
+    let (mut silent_r, mut silent_w) = silent.into_split();
+    silent_w
+        .write_all(&[0x06, 0xfd, 0x22, 0x5c, 0])
+        .await
+        .unwrap();
+    // Trickler: the same header, then a byte every 100 ms (it would take 15 minutes).
+    let (mut trickler_r, mut trickler_w) = trickler.into_split();
+    let trickle = tokio::spawn(async move {
+        trickler_w
+            .write_all(&[0x06, 0xfd, 0x22, 0x5c])
+            .await
+            .unwrap();
+        while trickler_w.write_all(&[0]).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // Honest: whole frames, 300 ms apart, for longer than the timeout.
+    let mut closed = Vec::new();
+    for i in 0..7u8 {
+        let f = frame(5, 40, i);
+        honest.write_all(&f).await.unwrap();
+        let got = h
+            .wait(|e| match e {
+                Ev::Frame(id, f) => Some((id, f)),
+                Ev::Closed(id) => {
+                    closed.push(id);
+                    None
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(got, (honest_id, f));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    while closed.len() < 2 {
+        closed.push(h.closed().await);
+    }
+    closed.sort();
+    assert_eq!(closed, [silent_id, trickler_id]);
+    expect_closed(&mut silent_r).await;
+    expect_closed(&mut trickler_r).await;
+    trickle.abort();
+
+    let status = h.daemon.status().await.unwrap();
+    let ids: Vec<FaceId> = status.faces.iter().map(|f| f.id).collect();
+    assert_eq!(ids, vec![honest_id]);
+    assert_eq!(status.counters.closed_partial_frame, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn stream_faces_beyond_the_limit_are_refused_and_counted() {
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.max_stream_faces = 2;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let path = h.daemon.unix_path().unwrap().to_owned();
+    let a = UnixStream::connect(&path).await.unwrap();
+    let (ida, _) = h.added().await;
+    let _b = TcpStream::connect(h.daemon.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    h.added().await;
+    // A third is accepted by the kernel, then closed at once.
+    let mut refused = UnixStream::connect(&path).await.unwrap();
+    expect_closed(&mut refused).await;
+    let status = h.daemon.status().await.unwrap();
+    assert_eq!(status.counters.stream_faces_refused, 1);
+    assert_eq!(status.faces.len(), 2);
+    // Room again once one goes.
+    drop(a);
+    assert_eq!(h.closed().await, ida);
+    let mut d = UnixStream::connect(&path).await.unwrap();
+    let (idd, _) = h.added().await;
+    let f = frame(5, 30, 4);
+    d.write_all(&f).await.unwrap();
+    assert_eq!(h.frame().await, (idd, f));
+    h.stop().await;
+}
