@@ -207,7 +207,7 @@ async fn read_loop(read: ReadHalf, inbox: &InboxTx, partial_timeout: Option<Dura
             Err(e) => return End::Io(e),
         }
         let mut cut = false;
-        loop {
+        let violation = loop {
             match cut_frame(&mut buf) {
                 Cut::Frame(frame) => {
                     // Waiting here is the back-pressure: a busy core slows this peer down.
@@ -216,14 +216,18 @@ async fn read_loop(read: ReadHalf, inbox: &InboxTx, partial_timeout: Option<Dura
                     }
                     cut = true;
                 }
-                Cut::NeedMore => break,
-                Cut::Oversize(n) => return End::Oversize(n),
-                Cut::Invalid => return End::Invalid,
+                Cut::NeedMore => break None,
+                Cut::Oversize(n) => break Some(End::Oversize(n)),
+                Cut::Invalid => break Some(End::Invalid),
             }
-        }
+        };
         if cut {
-            // One announcement per read, however many frames it held.
+            // One announcement per read, however many frames it held (the good frames before
+            // a violation too: a permanent face lives on).
             inbox.announce();
+        }
+        if let Some(end) = violation {
+            return end;
         }
         let Some(limit) = partial_timeout else {
             continue;
