@@ -1149,9 +1149,10 @@ impl NetNs {
         static N: AtomicU64 = AtomicU64::new(0);
         let pid = u64::from(std::process::id());
         let n = N.fetch_add(1, Ordering::Relaxed);
-        // A /30 of 10.0.0.0/8 per (process, namespace), so concurrent test runs do not clash.
-        let block = ((pid * 16 + n) % (1 << 22)) as u32;
-        let base = (10 << 24) | (block << 2);
+        // A /30 of 10.78.0.0/16 per (process, namespace), so concurrent test runs do not
+        // clash (tests/security.rs uses 10.77.0.0/16).
+        let block = ((pid * 16 + n) % (1 << 14)) as u32;
+        let base = (10 << 24) | (78 << 16) | (block << 2);
         let ns = Self {
             name: format!("nfwdt{pid}-{n}"),
             veth: format!("nft{}{n}", pid % 100_000),
@@ -1160,6 +1161,9 @@ impl NetNs {
         };
         let peer = format!("{}p", ns.veth);
         let (host, inside) = (format!("{}/30", ns.host), format!("{}/30", ns.inside));
+        // Leftovers of a killed run with the same pid.
+        let _ = Self::ip(&["link", "del", &ns.veth]);
+        let _ = Self::ip(&["netns", "del", &ns.name]);
         Self::ip(&["netns", "add", &ns.name])?;
         let steps: [&[&str]; 7] = [
             &[
