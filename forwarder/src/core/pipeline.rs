@@ -826,13 +826,25 @@ impl Forwarder {
                 .unwrap_or_default();
             let tried: SmallVec<[FaceId; 4]> = entry.out_records.iter().map(|r| r.face).collect();
             let interest = entry.interest.clone();
+            let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
+            // The retry obeys `forward`'s scope rules: an Interest under /localhost (Name or
+            // hint), or whose HopLimit is spent, goes to local faces only.
+            let only_local = hop_limit == Some(0)
+                || is_localhost(interest.name())
+                || interest.forwarding_hint().iter().any(is_localhost);
+            let faces = &self.faces;
             let untried = self
                 .forwarding_candidates(&interest, &routing)
                 .iter()
                 .map(|h| h.face)
-                .find(|f| !tried.contains(f) && *f != in_face && self.faces.contains_key(f));
+                .find(|f| {
+                    !tried.contains(f)
+                        && *f != in_face
+                        && faces
+                            .get(f)
+                            .is_some_and(|s| !only_local || s.info.scope == FaceScope::Local)
+                });
             if let Some(next) = untried {
-                let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
                 self.send_interest(now, id, next, nonce, hop_limit, out);
                 return;
             }

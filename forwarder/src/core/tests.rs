@@ -328,6 +328,33 @@ fn hop_limit_and_localhost_scope() {
     assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
 }
 
+/// Found by the `forwarder_session` fuzz target: the retry after a Nack must keep the scope
+/// rules of the first transmission.
+#[test]
+fn a_retry_after_a_nack_keeps_the_scope_rules() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let app = net.face("unix://app", FaceScope::Local);
+    let remote = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    for prefix in ["/localhost/z", "/h"] {
+        net.fwd.add_route(&name(prefix), app, 0);
+        net.fwd.add_route(&name(prefix), remote, 1);
+    }
+    for wire in [
+        interest("/localhost/z").encode(),
+        interest("/h/one").hop_limit(1).encode(),
+    ] {
+        let acts = net.recv(c, wire);
+        let (up, _) = only_interest(&acts, app);
+        let acts = net.recv(
+            app,
+            LpPacket::nack(NackReason::NoRoute, up.wire().clone()).encode(),
+        );
+        assert!(sent_to(&acts, remote).is_empty(), "{acts:?}");
+        assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
+    }
+}
+
 #[test]
 fn pit_is_bounded_under_a_flood() {
     let mut config = Config::default();
