@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use nfwd_forwarder::config::Config;
 use nfwd_forwarder::core::{Action, FaceInfo, FaceScope, Forwarder, LinkType, Persistency};
@@ -32,7 +31,10 @@ fuzz_target!(|input: &[u8]| {
     let mut fwd = Forwarder::new(&config, now);
     let faces = [
         fwd.add_face(face("unix://a", FaceScope::Local, None), now),
-        fwd.add_face(face("udp4://10.0.0.1:6363", FaceScope::NonLocal, Some(1200)), now),
+        fwd.add_face(
+            face("udp4://10.0.0.1:6363", FaceScope::NonLocal, Some(1200)),
+            now,
+        ),
         fwd.add_face(face("tcp4://10.0.0.2:6363", FaceScope::NonLocal, None), now),
     ];
     let witness = fwd.add_face(face("unix://witness", FaceScope::Local, None), now);
@@ -62,13 +64,18 @@ fuzz_target!(|input: &[u8]| {
         .nonce([9, 8, 7, 6])
         .encode();
     fwd.receive(now, witness, &interest, &mut out);
-    let up = out.iter().any(|a| matches!(a, Action::Send { face, .. } if *face == producer));
+    let up = out
+        .iter()
+        .any(|a| matches!(a, Action::Send { face, .. } if *face == producer));
     out.clear();
     if up {
         let data = DataBuilder::new("/p/witness".parse().expect("name"), &b"ok"[..])
             .sign(&Signer::digest_sha256())
             .expect("data");
         fwd.receive(now, producer, &data, &mut out);
-        assert!(out.iter().any(|a| matches!(a, Action::Send { face, .. } if *face == witness)));
+        assert!(
+            out.iter()
+                .any(|a| matches!(a, Action::Send { face, .. } if *face == witness))
+        );
     }
 });
