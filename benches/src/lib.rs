@@ -4,6 +4,7 @@
 //! This library holds the packets the benchmarks share, so that every benchmark measures the
 //! same "typical" traffic.
 
+pub mod flood;
 pub mod loadgen;
 pub mod sf_hop;
 

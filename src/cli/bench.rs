@@ -1,15 +1,17 @@
 //! `nfwd bench`: the load generator (see `nfwd_benches::loadgen`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
+use nfwd_benches::flood::{self, FloodReport, FloodSettings, PHASES, PhaseStats};
 use nfwd_benches::loadgen::{self, FaceKind, Measurement, NameMode, Settings};
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Seconds per measurement.
-    #[arg(long, default_value_t = 5.0)]
-    duration: f64,
+    /// Seconds per measurement (default 5; with --flood, the flood's length, default 20).
+    #[arg(long)]
+    duration: Option<f64>,
     /// Interests kept outstanding by the consumer.
     #[arg(long, default_value_t = 64)]
     window: usize,
@@ -29,9 +31,154 @@ pub(crate) struct BenchArgs {
     /// (same content, same run, distinct names).
     #[arg(long)]
     sf_hop: bool,
+    /// Instead, flood a daemon with distinct-name Interests from a non-local UDP face (in a
+    /// network namespace) while legitimate consumers ask 50 Interests/s on UDP (another
+    /// namespace) and on the Unix socket; report their success, the PIT and the daemon's RSS
+    /// (docs/benchmarks.md). Needs root.
+    #[arg(long)]
+    flood: bool,
+    /// With --flood: UDP source ports of the flooder (each is a face of its own).
+    #[arg(long, default_value_t = 1)]
+    flood_sources: usize,
+    /// With --flood: InterestLifetime of the flood, in ms.
+    #[arg(long, default_value_t = 4000)]
+    flood_lifetime: u64,
+    /// With --flood: seconds of legitimate traffic alone before the flood.
+    #[arg(long, default_value_t = 3.0)]
+    flood_baseline: f64,
+    /// With --flood: seconds of legitimate traffic alone after the flood (default: the flood's
+    /// lifetime plus 5 s, so that its entries have expired).
+    #[arg(long)]
+    flood_after: Option<f64>,
+    /// With --flood: Interests per second of each legitimate consumer.
+    #[arg(long, default_value_t = 50.0)]
+    legit_rate: f64,
+    /// With --flood: InterestLifetime of the legitimate Interests, in ms (an answer later than
+    /// this counts as a failure).
+    #[arg(long, default_value_t = 1000)]
+    legit_lifetime: u64,
+    /// With --flood: the daemon's tables.pit_max_entries (default: the configuration default).
+    #[arg(long)]
+    pit_max: Option<usize>,
+    /// With --flood: the daemon's tables.pit_max_entries_per_face.
+    #[arg(long)]
+    pit_quota: Option<usize>,
+    /// Instead, measure closing faces in the core: --teardown-faces faces holding
+    /// --teardown-entries PIT entries, all closed; prints the time spent in face_closed.
+    #[arg(long)]
+    face_teardown: bool,
+    /// With --face-teardown: faces.
+    #[arg(long, default_value_t = 2000)]
+    teardown_faces: usize,
+    /// With --face-teardown: PIT entries, spread over the faces.
+    #[arg(long, default_value_t = 100_000)]
+    teardown_entries: usize,
+    /// With --face-teardown: repetitions (each on a fresh core); the median is reported too.
+    #[arg(long, default_value_t = 3)]
+    teardown_runs: usize,
+    /// Internal (run by --flood inside a namespace): flood this forwarder address.
+    #[arg(long, hide = true)]
+    flood_worker: Option<SocketAddr>,
+    /// Internal (run by --flood inside a namespace): consume from this forwarder address.
+    #[arg(long, hide = true)]
+    flood_consumer: Option<SocketAddr>,
+    /// Internal: the name prefix of a worker's Interests.
+    #[arg(long, hide = true, default_value = "/flood")]
+    flood_prefix: String,
+    /// Internal: the consumer's phases, seconds each (baseline, flood, after).
+    #[arg(long, hide = true, value_delimiter = ',')]
+    flood_phases: Vec<f64>,
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let secs = |s: f64| Duration::from_secs_f64(s.max(0.0));
+    if let Some(target) = args.flood_worker {
+        let line = flood::flood_worker(
+            target,
+            &args.flood_prefix,
+            args.flood_sources,
+            secs(args.duration.unwrap_or(20.0)),
+            args.flood_lifetime,
+        )
+        .map_err(anyhow::Error::msg)?;
+        println!("{line}");
+        return Ok(());
+    }
+    if let Some(target) = args.flood_consumer {
+        let phases: Vec<Duration> = args.flood_phases.iter().map(|&s| secs(s)).collect();
+        let line = flood::consumer_worker(
+            target,
+            &args.flood_prefix,
+            args.legit_rate,
+            args.legit_lifetime,
+            &phases,
+        )
+        .map_err(anyhow::Error::msg)?;
+        println!("{line}");
+        return Ok(());
+    }
+    if args.face_teardown {
+        let mut totals = Vec::new();
+        for run in 1..=args.teardown_runs.max(1) {
+            let r = flood::measure_face_teardown(args.teardown_faces, args.teardown_entries)
+                .map_err(anyhow::Error::msg)?;
+            let cpu = r.cpu.map_or_else(
+                || "CPU time unknown".to_string(),
+                |c| format!("{:.2} ms of CPU", c.as_secs_f64() * 1e3),
+            );
+            println!(
+                "face teardown #{run}: {} faces holding {} PIT entries (filled in {:.0} ms); \
+                 closing them all: {:.2} ms in face_closed ({cpu}; {:.1} µs per face, longest \
+                 {:.0} µs); {} entries left",
+                r.faces,
+                r.entries,
+                r.fill.as_secs_f64() * 1e3,
+                r.total.as_secs_f64() * 1e3,
+                r.total.as_secs_f64() * 1e6 / r.faces as f64,
+                r.longest.as_secs_f64() * 1e6,
+                r.entries_after
+            );
+            totals.push(r.total);
+        }
+        totals.sort();
+        if let Some(median) = totals.get(totals.len() / 2) {
+            println!(
+                "median time in face_closed: {:.2} ms",
+                median.as_secs_f64() * 1e3
+            );
+        }
+        return Ok(());
+    }
+    if args.flood {
+        let duration = secs(args.duration.unwrap_or(20.0));
+        let settings = FloodSettings {
+            exe: std::env::current_exe()?,
+            duration,
+            baseline: secs(args.flood_baseline),
+            after: secs(
+                args.flood_after
+                    .unwrap_or(args.flood_lifetime as f64 / 1000.0 + 5.0),
+            ),
+            sources: args.flood_sources.max(1),
+            flood_lifetime_ms: args.flood_lifetime,
+            legit_rate: args.legit_rate,
+            legit_lifetime_ms: args.legit_lifetime,
+            pit_max: args.pit_max,
+            pit_quota: args.pit_quota,
+        };
+        println!(
+            "flood: {} source port(s) for {:.1} s (lifetime {} ms), legitimate consumers at \
+             {}/s on UDP (namespace) and Unix ...",
+            settings.sources,
+            duration.as_secs_f64(),
+            settings.flood_lifetime_ms,
+            settings.legit_rate
+        );
+        let report = flood::run_flood(&settings).map_err(anyhow::Error::msg)?;
+        print_flood(&report);
+        return Ok(());
+    }
+    let duration = args.duration.unwrap_or(5.0);
     if let Some(count) = args.cs_fill {
         let payload = args.payload.first().copied().unwrap_or(100);
         println!("filling the content store with {count} Data of {payload} B content ...");
@@ -50,7 +197,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         for &payload in &args.payload {
             let (plain, hop) = nfwd_benches::sf_hop::measure_sf_hop(
                 payload,
-                Duration::from_secs_f64(args.duration.max(0.1)),
+                Duration::from_secs_f64(duration.max(0.1)),
                 args.window.max(1),
             )
             .map_err(anyhow::Error::msg)?;
@@ -84,7 +231,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let settings = Settings {
-        duration: Duration::from_secs_f64(args.duration.max(0.1)),
+        duration: Duration::from_secs_f64(duration.max(0.1)),
         window: args.window.max(1),
         payloads: args.payload,
         faces,
@@ -115,6 +262,108 @@ fn print_table(results: &[Measurement]) {
         println!(
             "{:<40} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>6}{ratio}",
             m.label, m.rate, p50, p90, p99, max, m.lost
+        );
+    }
+}
+
+fn ratio(s: &PhaseStats) -> String {
+    format!(
+        "{:>6}/{:<6} {:>6.1}%  nack {:>4} lost {:>4}  p50 {:>6} µs  p99 {:>7} µs",
+        s.ok,
+        s.sent,
+        s.success() * 100.0,
+        s.nacked,
+        s.timed_out,
+        s.rtt_us[0],
+        s.rtt_us[1]
+    )
+}
+
+fn print_flood(r: &FloodReport) {
+    println!("\nlegitimate consumers (Data within the lifetime / sent):");
+    for (i, phase) in PHASES.iter().enumerate() {
+        println!("  {phase:<8} udp  {}", ratio(&r.legit_udp[i]));
+        println!("  {phase:<8} unix {}", ratio(&r.legit_unix[i]));
+    }
+    let secs = r.flood_elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+    println!(
+        "\nflood: offered {} Interests ({:.0}/s, {} send errors); reached the forwarder {} \
+         ({:.0}/s); accepted into the PIT and forwarded {} ({:.0}/s)",
+        r.flood_sent,
+        r.flood_sent as f64 / secs,
+        r.flood_send_errors,
+        r.flood_reached,
+        r.flood_reached as f64 / secs,
+        r.flood_accepted,
+        r.flood_accepted as f64 / secs
+    );
+    let nacks: Vec<String> = r
+        .flood_nacks
+        .iter()
+        .map(|(code, n)| format!("{n} {}", flood::nack_reason_name(*code)))
+        .collect();
+    let c = |k: &str| r.forwarder_counters.get(k).copied().unwrap_or(0);
+    println!(
+        "refusals (status/counters): pit_quota {}, pit_full {}, scope_violations {}; Nacks the \
+         flooder got: {}; kernel UDP receive-buffer drops (daemon's namespace): {}",
+        c("pit_quota"),
+        c("pit_full"),
+        c("scope_violations"),
+        if nacks.is_empty() {
+            "none".to_string()
+        } else {
+            nacks.join(", ")
+        },
+        r.udp_rcvbuf_errors
+    );
+    let d: Vec<String> = r
+        .driver_counters
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    println!(
+        "driver counters: {}",
+        if d.is_empty() {
+            "all zero".to_string()
+        } else {
+            d.join(", ")
+        }
+    );
+    println!(
+        "PIT: peak {} entries (pit_max_entries {}, per-face quota {})",
+        r.pit_peak(),
+        r.pit_max,
+        r.pit_quota
+    );
+    let (before, during, after) = r.rss();
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!(
+        "daemon RSS: {:.1} MiB at the end of the baseline, {:.1} MiB at most during the flood, \
+         {:.1} MiB at the end ({:+.1} MiB from the baseline)",
+        mib(before),
+        mib(during),
+        mib(after),
+        mib(after) - mib(before)
+    );
+    println!(
+        "\ntimeline (one sample a second; the flood ran from {:.1} s to {:.1} s):",
+        r.flood_window.0.as_secs_f64(),
+        r.flood_window.1.as_secs_f64()
+    );
+    let mut next = 0.0;
+    for s in &r.samples {
+        let t = s.at.as_secs_f64();
+        if t + 1e-9 < next {
+            continue;
+        }
+        next = t.floor() + 1.0;
+        let pit = s
+            .pit
+            .map_or_else(|| "(no answer)".to_string(), |p| p.to_string());
+        println!(
+            "  {t:>6.1} s  PIT {pit:>10}  RSS {:>7.1} MiB",
+            mib(s.rss_kib)
         );
     }
 }
