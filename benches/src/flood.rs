@@ -17,8 +17,9 @@
 //!
 //! The run has three phases — baseline, flood, after (the flood's entries expire) — and the
 //! report gives per phase the consumers' success ratio, then the flood offered/accepted, the
-//! refusals the daemon counted (`status/counters`), the kernel's UDP receive-buffer drops, the
-//! PIT size over time against its bounds, and the daemon's RSS before, during and after.
+//! refusals the daemon counted (`status/counters`), the kernel's drops at the daemon's UDP
+//! socket, the PIT size over time against its bounds, and the daemon's RSS before, during and
+//! after.
 //!
 //! Namespaces and veth pairs need root; they are named after the bench's process id and
 //! removed when the bench ends, on error too (a guard), and namespaces left by a bench killed
@@ -149,15 +150,18 @@ pub struct FloodReport {
     pub flood_elapsed: Duration,
     /// Interests the forwarder received on the flooder's faces (`in_interests`).
     pub flood_reached: u64,
-    /// Interests the forwarder forwarded to the never-answering next hop (counted there).
+    /// Interests the forwarder forwarded to the never-answering next hop (its count of the
+    /// face's `out_interests`): the flood accepted into the PIT.
+    pub flood_forwarded: u64,
+    /// Of those, the datagrams that reached the next hop (counted there).
     pub flood_accepted: u64,
     /// Forwarder counters after the flood (`status/counters`): `pit_quota`, `pit_full`, ...
     pub forwarder_counters: BTreeMap<String, u64>,
     /// Driver counters after the flood.
     pub driver_counters: BTreeMap<String, u64>,
-    /// UDP datagrams the kernel dropped for a full receive buffer (daemon's namespace; all
-    /// sockets), during the run.
-    pub udp_rcvbuf_errors: u64,
+    /// Datagrams the kernel dropped at the daemon's UDP socket (receive buffer full) during
+    /// the run.
+    pub udp_socket_drops: u64,
     /// PIT and RSS every 250 ms.
     pub samples: Vec<Sample>,
     /// The daemon's PIT bounds.
@@ -862,20 +866,24 @@ fn rss_kib_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// `Udp: ... RcvbufErrors` of /proc/net/snmp (this network namespace).
-fn udp_rcvbuf_errors() -> u64 {
-    let Ok(snmp) = std::fs::read_to_string("/proc/net/snmp") else {
+/// Datagrams the kernel dropped on the IPv4 UDP sockets bound to `port` (their receive buffer
+/// was full): the `drops` column of /proc/net/udp, which counts per socket, unlike the
+/// namespace-wide `RcvbufErrors` other programs on the machine add to.
+fn udp_socket_drops(port: u16) -> u64 {
+    let Ok(table) = std::fs::read_to_string("/proc/net/udp") else {
         return 0;
     };
-    let mut lines = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (Some(head), Some(values)) = (lines.next(), lines.next()) else {
-        return 0;
-    };
-    head.split_whitespace()
-        .zip(values.split_whitespace())
-        .find(|(k, _)| *k == "RcvbufErrors")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
+    let wanted = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|local| local.ends_with(&wanted))
+        })
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// True if this process runs as root (namespaces and veth pairs need it).
@@ -982,7 +990,7 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
 
     let phases = [s.baseline, s.duration, s.after];
     let t0 = Instant::now();
-    let rcvbuf_before = udp_rcvbuf_errors();
+    let drops_before = udp_socket_drops(port);
 
     // The sampler: PIT size and RSS every 250 ms.
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
@@ -1065,7 +1073,7 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
     let unix_stats = unix_consumer
         .join()
         .map_err(|_| "the Unix consumer panicked")?;
-    let rcvbuf_after = udp_rcvbuf_errors();
+    let drops_after = udp_socket_drops(port);
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let _ = producer.join();
@@ -1091,10 +1099,16 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
             .iter()
             .map(|c| c.get("in_interests").copied().unwrap_or(0))
             .sum(),
+        flood_forwarded: counters
+            .2
+            .get(&format!("udp4://{sink_addr}"))
+            .and_then(|c| c.get("out_interests"))
+            .copied()
+            .unwrap_or(0),
         flood_accepted: accepted.load(Ordering::Relaxed),
         forwarder_counters: counters.0,
         driver_counters: counters.1,
-        udp_rcvbuf_errors: rcvbuf_after.saturating_sub(rcvbuf_before),
+        udp_socket_drops: drops_after.saturating_sub(drops_before),
         samples: samples.lock().map(|v| v.clone()).unwrap_or_default(),
         pit_max,
         pit_quota,

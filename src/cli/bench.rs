@@ -288,14 +288,15 @@ fn print_flood(r: &FloodReport) {
     let secs = r.flood_elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
     println!(
         "\nflood: offered {} Interests ({:.0}/s, {} send errors); reached the forwarder {} \
-         ({:.0}/s); accepted into the PIT and forwarded {} ({:.0}/s)",
+         ({:.0}/s); accepted into the PIT and forwarded {} ({:.0}/s; {} arrived at the next hop)",
         r.flood_sent,
         r.flood_sent as f64 / secs,
         r.flood_send_errors,
         r.flood_reached,
         r.flood_reached as f64 / secs,
-        r.flood_accepted,
-        r.flood_accepted as f64 / secs
+        r.flood_forwarded,
+        r.flood_forwarded as f64 / secs,
+        r.flood_accepted
     );
     let nacks: Vec<String> = r
         .flood_nacks
@@ -305,7 +306,7 @@ fn print_flood(r: &FloodReport) {
     let c = |k: &str| r.forwarder_counters.get(k).copied().unwrap_or(0);
     println!(
         "refusals (status/counters): pit_quota {}, pit_full {}, scope_violations {}; Nacks the \
-         flooder got: {}; kernel UDP receive-buffer drops (daemon's namespace): {}",
+         flooder got: {}; datagrams the kernel dropped at the daemon's UDP socket: {}",
         c("pit_quota"),
         c("pit_full"),
         c("scope_violations"),
@@ -314,7 +315,7 @@ fn print_flood(r: &FloodReport) {
         } else {
             nacks.join(", ")
         },
-        r.udp_rcvbuf_errors
+        r.udp_socket_drops
     );
     let d: Vec<String> = r
         .driver_counters
