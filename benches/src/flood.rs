@@ -1175,6 +1175,9 @@ pub struct TeardownReport {
     pub entries_after: usize,
     /// Time to create the entries (for scale).
     pub fill: Duration,
+    /// How much the process's RSS grew while the entries were made, in KiB (the core's memory
+    /// for them: entries, timers, per-face lists; `None` off Linux).
+    pub rss_growth_kib: Option<u64>,
     /// Total time in `face_closed` (wall clock: includes the moments another process had the
     /// CPU, a scheduler tick — 4 ms — each on a busy machine).
     pub total: Duration,
@@ -1227,6 +1230,7 @@ pub fn measure_face_teardown(faces: usize, entries: usize) -> Result<TeardownRep
         .parse()
         .map_err(|e: nfwd_tlv::Error| e.to_string())?;
     let mut out = Vec::new();
+    let rss_before = crate::loadgen::rss_kib();
     let fill_start = Instant::now();
     for n in 0..entries {
         let face = ids[n % faces];
@@ -1238,6 +1242,9 @@ pub fn measure_face_teardown(faces: usize, entries: usize) -> Result<TeardownRep
         out.clear();
     }
     let fill = fill_start.elapsed();
+    let rss_growth_kib = crate::loadgen::rss_kib()
+        .zip(rss_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let before = fwd.pit().len();
     if before != entries {
         return Err(format!(
@@ -1262,6 +1269,7 @@ pub fn measure_face_teardown(faces: usize, entries: usize) -> Result<TeardownRep
         entries: before,
         entries_after: fwd.pit().len(),
         fill,
+        rss_growth_kib,
         total,
         cpu,
         longest,

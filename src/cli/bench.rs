@@ -126,8 +126,15 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
                 || "CPU time unknown".to_string(),
                 |c| format!("{:.2} ms of CPU", c.as_secs_f64() * 1e3),
             );
+            let memory = r.rss_growth_kib.map_or_else(String::new, |k| {
+                format!(
+                    ", RSS +{:.1} MiB: {:.0} B per entry",
+                    k as f64 / 1024.0,
+                    k as f64 * 1024.0 / r.entries.max(1) as f64
+                )
+            });
             println!(
-                "face teardown #{run}: {} faces holding {} PIT entries (filled in {:.0} ms); \
+                "face teardown #{run}: {} faces holding {} PIT entries (filled in {:.0} ms{memory}); \
                  closing them all: {:.2} ms in face_closed ({cpu}; {:.1} µs per face, longest \
                  {:.0} µs); {} entries left",
                 r.faces,
