@@ -349,10 +349,11 @@ fn fetch_dataset(link: &mut Link, dataset: &str) -> Result<Bytes, String> {
             }
         };
         payload.extend_from_slice(data.content());
+        // Segments up to the one whose FinalBlockId names it (NFD puts it on the last only).
         let seg = data.name().last().and_then(|c| c.as_segment());
         let last = data.final_block_id().and_then(Component::as_segment);
         match (seg, last) {
-            (Some(s), Some(l)) if s < l => {
+            (Some(s), l) if l.is_none_or(|l| s < l) => {
                 let versioned = data.name().prefix(data.name().len() - 1);
                 next = InterestBuilder::new(versioned.append_segment(s + 1))
                     .lifetime_ms(1000)
