@@ -157,6 +157,12 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.flood {
+        // Said before anything starts (run_flood checks again, for other callers).
+        anyhow::ensure!(
+            flood::is_root(),
+            "nfwd bench --flood needs root: it creates network namespaces and veth pairs \
+             (ip netns add, ip link add ... type veth). Run it as root, e.g. with sudo."
+        );
         let duration = secs(args.duration.unwrap_or(20.0));
         let settings = FloodSettings {
             exe: std::env::current_exe()?,
