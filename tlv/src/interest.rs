@@ -65,9 +65,11 @@ pub struct Interest {
     nonce: Option<[u8; 4]>,
     lifetime_ms: Option<u64>,
     hop_limit: Option<u8>,
-    function_chain: Option<FunctionChain>,
+    /// Boxed: most Interests carry none, and a decoded stack is large (tables keep Interests).
+    function_chain: Option<Box<FunctionChain>>,
     app_parameters: Option<Bytes>,
-    signature_info: Option<SignatureInfo>,
+    /// Boxed for the same reason: only signed Interests have one.
+    signature_info: Option<Box<SignatureInfo>>,
     signature_value: Option<Bytes>,
     /// Every top-level element after the Interest header, in wire order.
     fields: SmallVec<[Field; 10]>,
@@ -211,9 +213,13 @@ impl Interest {
                 };
                 self.hop_limit = Some(h);
             }
-            tt::FUNCTION_NAMES => self.function_chain = Some(FunctionChain::decode(el)?),
+            tt::FUNCTION_NAMES => {
+                self.function_chain = Some(Box::new(FunctionChain::decode(el)?));
+            }
             tt::APPLICATION_PARAMETERS => self.app_parameters = Some(el.value_bytes()),
-            tt::INTEREST_SIGNATURE_INFO => self.signature_info = Some(SignatureInfo::decode(el)?),
+            tt::INTEREST_SIGNATURE_INFO => {
+                self.signature_info = Some(Box::new(SignatureInfo::decode(el)?));
+            }
             tt::INTEREST_SIGNATURE_VALUE => self.signature_value = Some(el.value_bytes()),
             _ => {}
         }
@@ -313,7 +319,7 @@ impl Interest {
     /// The function-name stack, if this is a chained Interest.
     #[must_use]
     pub fn function_chain(&self) -> Option<&FunctionChain> {
-        self.function_chain.as_ref()
+        self.function_chain.as_deref()
     }
 
     /// ApplicationParameters (TLV-VALUE), if present.
@@ -331,7 +337,7 @@ impl Interest {
     /// InterestSignatureInfo.
     #[must_use]
     pub fn signature_info(&self) -> Option<&SignatureInfo> {
-        self.signature_info.as_ref()
+        self.signature_info.as_deref()
     }
 
     /// InterestSignatureValue (TLV-VALUE), if present.
@@ -387,7 +393,7 @@ impl Interest {
     #[must_use]
     pub fn edited(&self, edit: &InterestEdit) -> Bytes {
         let popped = if edit.pop_function {
-            self.function_chain.as_ref().map(FunctionChain::popped)
+            self.function_chain.as_deref().map(FunctionChain::popped)
         } else {
             None
         };
@@ -455,11 +461,12 @@ impl Interest {
             nonce: self.nonce,
             lifetime_ms: self.lifetime_ms,
             hop_limit: self.hop_limit,
-            function_chain: self.function_chain.clone(),
+            function_chain: self.function_chain.as_deref().cloned(),
             app_parameters: self.app_parameters.clone(),
             signature: self
                 .signature_info
-                .clone()
+                .as_deref()
+                .cloned()
                 .zip(self.signature_value.clone()),
         }
     }
@@ -468,7 +475,7 @@ impl Interest {
     /// content store's business). The Data's implicit digest is computed only when the
     /// Interest's last component is an ImplicitSha256DigestComponent.
     pub fn matches(&self, data: &crate::data::Data) -> bool {
-        if self.function_chain.as_ref() != data.function_chain() {
+        if self.function_chain.as_deref() != data.function_chain() {
             return false;
         }
         let dn = data.name();

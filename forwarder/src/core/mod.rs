@@ -307,6 +307,17 @@ impl Forwarder {
         }
     }
 
+    /// Whether `face` may become a downstream of one more PIT entry: below its quota, and,
+    /// once the PIT is half full, holding less than the room still free. Faces flooding
+    /// together then settle where each holds about what is left free — with n of them, a
+    /// fraction 1/(n+1) of the PIT stays free — so a face that holds little always gets in,
+    /// however many faces a flood comes from (UDP source ports are cheap).
+    pub(crate) fn pit_admits(&self, face: &FaceState) -> bool {
+        let held = face.pit_in_records;
+        let (len, max) = (self.pit.len(), self.pit.max_entries());
+        held < self.pit_quota && (len < max / 2 || held < max.saturating_sub(len))
+    }
+
     /// Removes entry `id` and releases its downstreams' quota.
     pub(crate) fn remove_entry(&mut self, id: EntryId) -> Option<pit::PitEntry> {
         let entry = self.pit.remove(id)?;
@@ -479,6 +490,10 @@ impl Forwarder {
     /// the tables.
     fn housekeeping(&mut self, now: Instant, _out: &mut Vec<Action>) {
         self.dnl.expire(now);
+        self.pit.compact();
+        if self.timers.capacity() > 4 * self.timers.len() + 1024 {
+            self.timers.shrink_to(2 * self.timers.len());
+        }
         for f in self.faces.values_mut() {
             if let Some(r) = &mut f.reassembler {
                 r.expire(now);

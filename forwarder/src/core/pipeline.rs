@@ -252,17 +252,12 @@ impl Forwarder {
             self.send_data(face, &data, token, FaceId::CONTENT_STORE, out);
             return;
         }
-        // Quota: a face may be a downstream of at most `pit_quota` entries; an Interest that
-        // would add one more is refused before anything is created.
+        // Quota and fair share (`pit_admits`): an Interest that would make its face the
+        // downstream of one entry too many is refused before anything is created.
         let new_in_record = existing
             .and_then(|id| self.pit.get(id))
             .is_none_or(|e| e.in_records.iter().all(|r| r.face != face));
-        if new_in_record
-            && self
-                .faces
-                .get(&face)
-                .is_some_and(|f| f.pit_in_records >= self.pit_quota)
-        {
+        if new_in_record && self.faces.get(&face).is_some_and(|f| !self.pit_admits(f)) {
             self.counters.pit_quota += 1;
             if let Some(f) = self.faces.get_mut(&face) {
                 f.counters.drop_pit_quota += 1;
@@ -779,7 +774,7 @@ impl Forwarder {
             .map(|t| EntryId::from_u64(u64::from_be_bytes(t)))
             .filter(|&id| {
                 self.pit.get(id).is_some_and(|e| {
-                    e.name == *interest.name() && e.out_records.iter().any(|r| r.face == face)
+                    e.name() == interest.name() && e.out_records.iter().any(|r| r.face == face)
                 })
             });
         let id = match by_token {

@@ -10,6 +10,8 @@
 //! prefix of it. A per-depth count of CanBePrefix entries lets a Data lookup skip depths with
 //! none, so the common case probes one hash.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use hashbrown::HashTable;
@@ -73,13 +75,10 @@ pub struct OutRecord {
     pub nacked: Option<NackReason>,
 }
 
-/// A PIT entry.
+/// A PIT entry. Its name and function stack are the stored Interest's (every Interest an entry
+/// holds has the same key), so they are not kept twice.
 #[derive(Debug)]
 pub struct PitEntry {
-    /// The Interest name.
-    pub name: Name,
-    /// The function stack.
-    pub chain: Option<FunctionChain>,
     /// CanBePrefix.
     pub can_be_prefix: bool,
     /// MustBeFresh.
@@ -102,6 +101,18 @@ pub struct PitEntry {
 }
 
 impl PitEntry {
+    /// The Interest name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        self.interest.name()
+    }
+
+    /// The function stack.
+    #[must_use]
+    pub fn chain(&self) -> Option<&FunctionChain> {
+        self.interest.function_chain()
+    }
+
     /// In-record of `face`.
     pub fn in_record_mut(&mut self, face: FaceId) -> Option<&mut InRecord> {
         self.in_records.iter_mut().find(|r| r.face == face)
@@ -142,7 +153,12 @@ pub enum Insert {
 #[derive(Debug)]
 pub struct Pit {
     slots: Vec<Slot>,
-    free: Vec<u32>,
+    /// Free slot indexes, lowest first: entries gather at the front, so the tail empties
+    /// after a burst and [`Pit::compact`] can give its memory back.
+    free: BinaryHeap<Reverse<u32>>,
+    /// Generation given to slots pushed from now on: above that of every slot truncated, so
+    /// a stale id (a timer, a PIT token) never names a later entry at the same index.
+    generation_floor: u32,
     index: HashTable<(u64, EntryId)>,
     /// CanBePrefix entries per name depth.
     prefix_depths: Vec<usize>,
@@ -173,12 +189,19 @@ impl Pit {
     pub fn new(max_entries: usize) -> Self {
         Self {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: BinaryHeap::new(),
+            generation_floor: 0,
             index: HashTable::new(),
             prefix_depths: Vec::new(),
             digest_entries: 0,
             max_entries,
         }
+    }
+
+    /// The bound.
+    #[must_use]
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
     }
 
     /// Number of entries.
@@ -215,8 +238,8 @@ impl Pit {
     fn same_key(e: &PitEntry, i: &Interest) -> bool {
         e.can_be_prefix == i.can_be_prefix()
             && e.must_be_fresh == i.must_be_fresh()
-            && e.name == *i.name()
-            && e.chain.as_ref() == i.function_chain()
+            && e.name() == i.name()
+            && e.chain() == i.function_chain()
     }
 
     /// Finds the entry for `interest` (whose key hash is `hash`) or creates one.
@@ -235,12 +258,10 @@ impl Pit {
         if self.len() >= self.max_entries {
             return Insert::Full;
         }
-        let name = interest.name().clone();
-        let has_digest = name.last_type() == Some(1);
+        let has_digest = interest.name().last_type() == Some(1);
         let entry = PitEntry {
             can_be_prefix: interest.can_be_prefix(),
             must_be_fresh: interest.must_be_fresh(),
-            chain: interest.function_chain().cloned(),
             has_digest,
             interest: interest.clone(),
             in_records: SmallVec::new(),
@@ -249,10 +270,9 @@ impl Pit {
             suppress_until: now,
             suppress_interval_ms: 0,
             hash,
-            name,
         };
         if entry.can_be_prefix {
-            let depth = entry.name.len();
+            let depth = entry.name().len();
             if self.prefix_depths.len() <= depth {
                 self.prefix_depths.resize(depth + 1, 0);
             }
@@ -261,7 +281,7 @@ impl Pit {
         if has_digest {
             self.digest_entries += 1;
         }
-        let id = match self.free.pop() {
+        let id = match self.free.pop().map(|Reverse(i)| i) {
             Some(index) => {
                 let slot = &mut self.slots[index as usize];
                 slot.entry = Some(entry);
@@ -272,14 +292,12 @@ impl Pit {
             }
             None => {
                 let index = self.slots.len() as u32;
+                let generation = self.generation_floor;
                 self.slots.push(Slot {
-                    generation: 0,
+                    generation,
                     entry: Some(entry),
                 });
-                EntryId {
-                    index,
-                    generation: 0,
-                }
+                EntryId { index, generation }
             }
         };
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
@@ -309,12 +327,12 @@ impl Pit {
         }
         let entry = slot.entry.take()?;
         slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(id.index);
+        self.free.push(Reverse(id.index));
         if let Ok(found) = self.index.find_entry(entry.hash, |&(_, e)| e == id) {
             found.remove();
         }
         if entry.can_be_prefix
-            && let Some(c) = self.prefix_depths.get_mut(entry.name.len())
+            && let Some(c) = self.prefix_depths.get_mut(entry.name().len())
         {
             *c = c.saturating_sub(1);
         }
@@ -369,6 +387,37 @@ impl Pit {
             }
         }
         out
+    }
+
+    /// Gives back the memory of empty slots at the end of the table (left by a burst that has
+    /// since been satisfied or expired) and of an index much larger than the table. Cheap when
+    /// there is nothing to give back; housekeeping calls it.
+    pub fn compact(&mut self) {
+        let before = self.slots.len();
+        while let Some(last) = self.slots.last() {
+            if last.entry.is_some() {
+                break;
+            }
+            self.generation_floor = self.generation_floor.max(last.generation.wrapping_add(1));
+            self.slots.pop();
+        }
+        if self.slots.len() == before {
+            return;
+        }
+        let len = self.slots.len() as u32;
+        self.free.retain(|Reverse(i)| *i < len);
+        if self.slots.capacity() > 2 * self.slots.len() + 1024 {
+            self.slots
+                .shrink_to(self.slots.len() + self.slots.len() / 4);
+            self.free.shrink_to_fit();
+            self.index.shrink_to(0, |&(h, _)| h);
+        }
+    }
+
+    /// Slots allocated (live entries plus free slots): what the table's memory follows.
+    #[must_use]
+    pub fn slots(&self) -> usize {
+        self.slots.len()
     }
 
     /// Ids of all entries (for face removal and diagnostics).

@@ -692,3 +692,83 @@ fn closing_a_face_touches_only_its_entries() {
     assert_eq!(got.len(), 19);
     assert!(!got.contains(&faces[3]));
 }
+
+#[test]
+fn a_flood_from_many_faces_leaves_room_for_a_face_that_holds_little() {
+    let mut config = Config::default();
+    config.tables.pit_max_entries = 100;
+    config.tables.pit_max_entries_per_face = 100;
+    let mut net = Net::with_config(&config);
+    let sink = net.root("unix://sink");
+    net.fwd.add_route(&name("/p"), sink, 0);
+    let flooders: Vec<FaceId> = (0..6)
+        .map(|i| net.remote(&format!("udp4://10.0.0.66:{}", 6000 + i)))
+        .collect();
+    // The flood comes from all of them at once, as from one host's many source ports.
+    let mut refused = 0;
+    for j in 0..40 {
+        for (k, &f) in flooders.iter().enumerate() {
+            let acts = net.recv(f, interest(&format!("/p/{k}/{j}")).encode());
+            if sent_to(&acts, f)
+                .first()
+                .is_some_and(|lp| lp.nack.is_some())
+            {
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0);
+    // Each settled at about what is left free: a seventh of the PIT stays free.
+    assert!(
+        net.fwd.pit().len() <= 100 - 100 / 7,
+        "{}",
+        net.fwd.pit().len()
+    );
+    assert_eq!(net.fwd.counters().pit_full, 0);
+    // A consumer holding nothing still gets in.
+    let consumer = net.root("unix://consumer");
+    for j in 0..3 {
+        let acts = net.recv(consumer, interest(&format!("/p/legit/{j}")).encode());
+        assert_eq!(sent_to(&acts, sink).len(), 1, "{acts:?}");
+    }
+    assert_eq!(net.counters(consumer).drop_pit_quota, 0);
+}
+
+#[test]
+fn the_pit_gives_its_memory_back_after_a_burst_and_stale_ids_stay_stale() {
+    let mut net = Net::new();
+    let producer = net.root("unix://producer");
+    let consumer = net.root("unix://consumer");
+    net.fwd.add_route(&name("/p"), producer, 0);
+    let mut first_token = None;
+    for j in 0..5000 {
+        let acts = net.recv(consumer, interest(&format!("/p/{j}")).encode());
+        if first_token.is_none() {
+            first_token = sent_to(&acts, producer)[0]
+                .pit_token
+                .as_ref()
+                .map(|t| u64::from_be_bytes(t.as_bytes()[..].try_into().unwrap()));
+        }
+    }
+    assert_eq!(net.fwd.pit().slots(), 5000);
+    net.advance(2_000); // expired
+    net.advance(600); // and housekeeping ran since
+    assert_eq!(net.fwd.pit().len(), 0);
+    assert_eq!(net.fwd.pit().slots(), 0, "the slots were released");
+    let old = EntryId::from_u64(first_token.unwrap());
+    net.recv(consumer, interest("/p/new").encode());
+    assert!(
+        net.fwd.pit().get(old).is_none(),
+        "a stale id names no new entry"
+    );
+}
+
+#[test]
+fn pit_entries_stay_small() {
+    // A flood fills the PIT; its memory is this times pit_max_entries (131072 by default).
+    assert!(
+        size_of::<pit::PitEntry>() <= 800,
+        "PitEntry is {} bytes",
+        size_of::<pit::PitEntry>()
+    );
+}
