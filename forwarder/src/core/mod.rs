@@ -285,7 +285,7 @@ impl Forwarder {
             };
             e.in_records.retain(|r| r.face != face);
             if e.in_records.is_empty() {
-                self.pit.remove(id);
+                self.pit.discard(id);
             }
         }
         self.close_channels_of(face);

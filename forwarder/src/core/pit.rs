@@ -172,6 +172,25 @@ struct Slot {
     entry: Option<PitEntry>,
 }
 
+/// What the table counts of an entry, read before it goes.
+#[derive(Debug, Clone, Copy)]
+struct Bookkeeping {
+    hash: u64,
+    /// Name depth of a CanBePrefix entry.
+    prefix_depth: Option<usize>,
+    has_digest: bool,
+}
+
+impl Bookkeeping {
+    fn of(e: &PitEntry) -> Self {
+        Self {
+            hash: e.hash,
+            prefix_depth: e.can_be_prefix.then(|| e.name().len()),
+            has_digest: e.has_digest,
+        }
+    }
+}
+
 /// Key hash of a PIT entry: the (name, stack) hash with the selectors folded in.
 #[must_use]
 pub fn key_hash(name_chain_hash: u64, can_be_prefix: bool, must_be_fresh: bool) -> u64 {
@@ -327,19 +346,44 @@ impl Pit {
         }
         let entry = slot.entry.take()?;
         slot.generation = slot.generation.wrapping_add(1);
+        self.unlink(id, Bookkeeping::of(&entry));
+        Some(entry)
+    }
+
+    /// Removes entry `id` and drops it where it lies (no move out of the table: closing a
+    /// face discards many entries nobody needs any more). True if it existed.
+    pub fn discard(&mut self, id: EntryId) -> bool {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return false;
+        };
+        let Some(keys) = slot
+            .entry
+            .as_ref()
+            .filter(|_| slot.generation == id.generation)
+            .map(Bookkeeping::of)
+        else {
+            return false;
+        };
+        slot.entry = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.unlink(id, keys);
+        true
+    }
+
+    /// Forgets a removed entry in the index and the counts.
+    fn unlink(&mut self, id: EntryId, keys: Bookkeeping) {
         self.free.push(Reverse(id.index));
-        if let Ok(found) = self.index.find_entry(entry.hash, |&(_, e)| e == id) {
+        if let Ok(found) = self.index.find_entry(keys.hash, |&(_, e)| e == id) {
             found.remove();
         }
-        if entry.can_be_prefix
-            && let Some(c) = self.prefix_depths.get_mut(entry.name().len())
+        if let Some(depth) = keys.prefix_depth
+            && let Some(c) = self.prefix_depths.get_mut(depth)
         {
             *c = c.saturating_sub(1);
         }
-        if entry.has_digest {
+        if keys.has_digest {
             self.digest_entries = self.digest_entries.saturating_sub(1);
         }
-        Some(entry)
     }
 
     /// Every entry a Data satisfies. `data_hash_at(k)` gives the (name prefix k, stack) hash
