@@ -50,6 +50,14 @@ fn nfwd_service(name: &Name) -> Option<&[u8]> {
     })
 }
 
+/// True if `interest`, about to leave with `hop_limit`, may go to local faces only: it is under
+/// `/localhost` (Name or ForwardingHint) or its HopLimit is spent.
+fn local_only(interest: &Interest, hop_limit: Option<u8>) -> bool {
+    hop_limit == Some(0)
+        || is_localhost(interest.name())
+        || interest.forwarding_hint().iter().any(is_localhost)
+}
+
 /// Where best-route and load-balance send a retransmission: the cheapest next hop not tried
 /// yet, else the one tried longest ago.
 fn retry_pick(entry: &pit::PitEntry, candidates: &[FaceId]) -> Option<FaceId> {
@@ -149,6 +157,16 @@ impl Forwarder {
         if let Some(f) = self.faces.get_mut(&face) {
             f.counters.drop_malformed += 1;
         }
+    }
+
+    /// True if an Interest may be sent on `face`: it exists, is not the null face, and is
+    /// local when `only_local` says so (every path that picks a next hop asks this).
+    fn may_send_to(&self, face: FaceId, only_local: bool) -> bool {
+        face != FaceId::NULL
+            && self
+                .faces
+                .get(&face)
+                .is_some_and(|s| !only_local || s.info.scope == FaceScope::Local)
     }
 
     fn scope(&self, face: FaceId) -> Option<FaceScope> {
@@ -457,16 +475,8 @@ impl Forwarder {
         let interest = entry.interest.clone();
         // HopLimit: decremented here; at 0 the Interest may only go to local faces.
         let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
-        let only_local = hop_limit == Some(0);
-        let localhost =
-            is_localhost(interest.name()) || interest.forwarding_hint().iter().any(is_localhost);
-        let eligible = |fwd: &Self, f: FaceId| {
-            f != in_face
-                && fwd.faces.get(&f).is_some_and(|s| {
-                    let local = s.info.scope == FaceScope::Local;
-                    (local || (!only_local && !localhost)) && f != FaceId::NULL
-                })
-        };
+        let only_local = local_only(&interest, hop_limit);
+        let eligible = |fwd: &Self, f: FaceId| f != in_face && fwd.may_send_to(f, only_local);
         let targets: SmallVec<[FaceId; 4]> = if let Some(f) = next_hop {
             if eligible(self, f) {
                 SmallVec::from_elem(f, 1)
@@ -822,23 +832,13 @@ impl Forwarder {
             let tried: SmallVec<[FaceId; 4]> = entry.out_records.iter().map(|r| r.face).collect();
             let interest = entry.interest.clone();
             let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
-            // The retry obeys `forward`'s scope rules: an Interest under /localhost (Name or
-            // hint), or whose HopLimit is spent, goes to local faces only.
-            let only_local = hop_limit == Some(0)
-                || is_localhost(interest.name())
-                || interest.forwarding_hint().iter().any(is_localhost);
-            let faces = &self.faces;
+            // The retry obeys `forward`'s scope rules.
+            let only_local = local_only(&interest, hop_limit);
             let untried = self
                 .forwarding_candidates(&interest, &routing)
                 .iter()
                 .map(|h| h.face)
-                .find(|f| {
-                    !tried.contains(f)
-                        && *f != in_face
-                        && faces
-                            .get(f)
-                            .is_some_and(|s| !only_local || s.info.scope == FaceScope::Local)
-                });
+                .find(|&f| !tried.contains(&f) && f != in_face && self.may_send_to(f, only_local));
             if let Some(next) = untried {
                 self.send_interest(now, id, next, nonce, hop_limit, out);
                 return;
