@@ -47,7 +47,9 @@ use nfwd_forwarder::config::Config;
 use nfwd_forwarder::core::{FaceInfo, FaceScope, Forwarder, LinkType, Persistency};
 use nfwd_tlv::element::frame_len;
 use nfwd_tlv::lp::{LpPacket, NackReason};
-use nfwd_tlv::nfd::{ControlParameters, ControlResponse, ForwarderStatus, make_command_v03};
+use nfwd_tlv::nfd::ForwarderStatus;
+
+use crate::loadgen::unwrap_lp;
 use nfwd_tlv::{Component, Data, DataBuilder, Interest, InterestBuilder, Name, Signer};
 
 /// What a flood run does.
@@ -269,52 +271,17 @@ impl Link {
     }
 }
 
-/// A received frame as (packet, link header).
-fn unwrap_lp(frame: Bytes) -> Option<(Bytes, LpPacket)> {
-    let lp = LpPacket::decode(frame).ok()?;
-    Some((lp.fragment.clone()?, lp))
-}
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Registers `prefix` for the link's face through NFD management.
 fn register(link: &mut Link, prefix: &Name) -> Result<(), String> {
-    let now = wall_ms();
-    let params = ControlParameters::with_name(prefix.clone());
-    let cmd = make_command_v03(
-        "rib",
-        "register",
-        &params,
-        &Signer::digest_sha256(),
-        now,
-        now,
-    )
-    .map_err(|e| e.to_string())?;
-    link.send(cmd.wire()).map_err(|e| e.to_string())?;
+    link.send(&crate::loadgen::register_command(prefix)?)
+        .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        let Ok(Some(frame)) = link.recv(Duration::from_millis(100)) else {
-            continue;
-        };
-        let Some((fragment, _)) = unwrap_lp(frame) else {
-            continue;
-        };
-        let Ok(data) = Data::decode(fragment) else {
-            continue;
-        };
-        let resp = ControlResponse::from_wire(data.content()).map_err(|e| e.to_string())?;
-        return if resp.status_code == 200 {
-            Ok(())
-        } else {
-            Err(format!(
-                "registration refused: {} {}",
-                resp.status_code, resp.status_text
-            ))
-        };
+        if let Ok(Some(frame)) = link.recv(Duration::from_millis(100))
+            && let Some(result) = crate::loadgen::registration_reply(frame)
+        {
+            return result;
+        }
     }
     Err("no answer to the registration".into())
 }

@@ -168,7 +168,7 @@ fn is_timeout(e: &std::io::Error) -> bool {
     )
 }
 
-fn unwrap_lp(frame: Bytes) -> Option<(Bytes, LpPacket)> {
+pub(crate) fn unwrap_lp(frame: Bytes) -> Option<(Bytes, LpPacket)> {
     let lp = LpPacket::decode(frame).ok()?;
     Some((lp.fragment.clone()?, lp))
 }
@@ -297,13 +297,13 @@ fn produce(mut link: Link, payload: usize, stop: &AtomicBool) {
     }
 }
 
-/// Registers `prefix` on a Unix link through NFD management.
-fn register(link: &mut Link, prefix: &Name) -> Result<(), String> {
+/// A `rib/register` command for `prefix` (for the link's own face).
+pub(crate) fn register_command(prefix: &Name) -> Result<Bytes, String> {
     let params = ControlParameters::with_name(prefix.clone());
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let cmd = make_command_v03(
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    make_command_v03(
         "rib",
         "register",
         &params,
@@ -311,28 +311,35 @@ fn register(link: &mut Link, prefix: &Name) -> Result<(), String> {
         now_ms,
         now_ms,
     )
-    .map_err(|e| e.to_string())?;
-    link.send(cmd.wire()).map_err(|e| e.to_string())?;
+    .map(|i| i.wire().clone())
+    .map_err(|e| e.to_string())
+}
+
+/// What a frame says about a registration: `None` if it is not a management reply.
+pub(crate) fn registration_reply(frame: Bytes) -> Option<Result<(), String>> {
+    let (fragment, _) = unwrap_lp(frame)?;
+    let data = Data::decode(fragment).ok()?;
+    Some(match ControlResponse::from_wire(data.content()) {
+        Ok(r) if r.status_code == 200 => Ok(()),
+        Ok(r) => Err(format!(
+            "registration refused: {} {}",
+            r.status_code, r.status_text
+        )),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// Registers `prefix` on a Unix link through NFD management.
+fn register(link: &mut Link, prefix: &Name) -> Result<(), String> {
+    link.send(&register_command(prefix)?)
+        .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        let Ok(Some(frame)) = link.recv() else {
-            continue;
-        };
-        let Some((fragment, _)) = unwrap_lp(frame) else {
-            continue;
-        };
-        let Ok(data) = Data::decode(fragment) else {
-            continue;
-        };
-        let resp = ControlResponse::from_wire(data.content()).map_err(|e| e.to_string())?;
-        return if resp.status_code == 200 {
-            Ok(())
-        } else {
-            Err(format!(
-                "registration refused: {} {}",
-                resp.status_code, resp.status_text
-            ))
-        };
+        if let Ok(Some(frame)) = link.recv()
+            && let Some(result) = registration_reply(frame)
+        {
+            return result;
+        }
     }
     Err("no answer to the registration".into())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::auth::PRIVILEGE_NAMES;
 use crate::error::{Error, Result};
 
 /// The whole configuration file.
@@ -253,20 +254,6 @@ pub struct SecurityConfig {
     pub authorize: Vec<AuthorizeRule>,
 }
 
-/// Every privilege a rule may grant: NFD's management modules, nfwd's restricted channels and
-/// the SF host's services (`/localhost/nfwd/<privilege>`), or `"*"` for all.
-pub const PRIVILEGES: &[&str] = &[
-    "faces",
-    "fib",
-    "rib",
-    "strategy-choice",
-    "cs",
-    "channels",
-    "sf",
-    "sf-exec",
-    "*",
-];
-
 impl SecurityConfig {
     fn validate(&self) -> Result<()> {
         for (i, r) in self.authorize.iter().enumerate() {
@@ -280,10 +267,10 @@ impl SecurityConfig {
                 return Err(at("`privileges` is empty".into()));
             }
             for p in &r.privileges {
-                if !PRIVILEGES.contains(&p.as_str()) {
+                if p != "*" && !PRIVILEGE_NAMES.contains(&p.as_str()) {
                     return Err(at(format!(
-                        "unknown privilege {p:?} (known: {})",
-                        PRIVILEGES.join(", ")
+                        "unknown privilege {p:?} (known: {}, or \"*\")",
+                        PRIVILEGE_NAMES.join(", ")
                     )));
                 }
             }
@@ -308,7 +295,7 @@ pub struct AuthorizeRule {
     /// trust, as NFD's `certfile any`).
     #[serde(default)]
     pub key: Option<PathBuf>,
-    /// What the rule allows (see [`PRIVILEGES`]).
+    /// What the rule allows (see [`PRIVILEGE_NAMES`], or `"*"`).
     pub privileges: Vec<String>,
 }
 

@@ -20,8 +20,9 @@ use super::face::PeerCredentials;
 /// configured key's first command must fall within it (ndn-cxx's command Interest grace).
 pub const TIMESTAMP_GRACE_MS: u64 = 120_000;
 
-/// The privileges known by name; a set is a bit mask over this list, plus "all".
-const NAMED: [&str; 8] = [
+/// The privileges known by name (`"*"` is all of them and those of services added later); a set
+/// is a bit mask over this list.
+pub const PRIVILEGE_NAMES: [&str; 8] = [
     "faces",
     "fib",
     "rib",
@@ -46,7 +47,7 @@ impl Privileges {
         all: true,
     };
 
-    /// The set named by `names` (see `config::PRIVILEGES`; `"*"` is all).
+    /// The set named by `names` ([`PRIVILEGE_NAMES`]; `"*"` is all).
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
         let mut set = Self::default();
         for n in names {
@@ -54,7 +55,7 @@ impl Privileges {
             if n == "*" {
                 return Ok(Self::ALL);
             }
-            let i = NAMED
+            let i = PRIVILEGE_NAMES
                 .iter()
                 .position(|k| *k == n)
                 .ok_or_else(|| format!("unknown privilege {n:?}"))?;
@@ -70,7 +71,7 @@ impl Privileges {
             bits: u16::MAX,
             all: false,
         };
-        if let Some(i) = NAMED.iter().position(|k| *k == name) {
+        if let Some(i) = PRIVILEGE_NAMES.iter().position(|k| *k == name) {
             set.bits &= !(1 << i);
         }
         set
@@ -82,7 +83,7 @@ impl Privileges {
         if self.all {
             return true;
         }
-        NAMED
+        PRIVILEGE_NAMES
             .iter()
             .position(|k| *k == privilege)
             .is_some_and(|i| self.bits & (1 << i) != 0)
