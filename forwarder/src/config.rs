@@ -374,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_a_valid_configuration() {
+        let doc = include_str!("../../docs/configuration.md");
+        let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + doc[start..].find("```").expect("its end");
+        let c = Config::from_toml(&doc[start..end]).unwrap();
+        assert_eq!(c.security.authorize.len(), 2);
+        assert_eq!(c.tables.pit_max_entries_per_face, 16_384);
+    }
+
+    #[test]
+    fn unknown_privileges_are_refused() {
+        let e = Config::from_toml(
+            "[[security.authorize]]\nusers = [\"root\"]\nprivileges = [\"root\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown privilege"), "{e}");
+        let e = Config::from_toml("[[security.authorize]]\nprivileges = [\"*\"]\n").unwrap_err();
+        assert!(e.to_string().contains("users"), "{e}");
+    }
+
+    #[test]
     fn bad_values_are_explained() {
         let e = Config::from_toml("[tables]\npit_max_entries = 0\n").unwrap_err();
         assert!(e.to_string().contains("pit_max_entries"));
