@@ -31,7 +31,9 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::sdk::{FunctionError, FunctionInfo, Input, Output, Program, check_media_type};
+use crate::sdk::{
+    FunctionError, FunctionInfo, Input, Output, Program, check_media_type, parse_params,
+};
 
 /// The keyword component type (`32=...`) of the runtime's own names (`F/32=stats`).
 const KEYWORD: u32 = 32;
@@ -173,6 +175,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A segment Interest `N'/seg=k` is keyed by `N'`, so all segments share one computation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
+    /// The function asked for, parameters included (the popped head).
+    function: Name,
     name: Name,
     chain: Option<FunctionChain>,
     segment_request: bool,
@@ -181,10 +185,11 @@ struct Key {
 }
 
 impl Key {
-    fn of(interest: &Interest) -> Self {
+    fn of(interest: &Interest, function: Name) -> Self {
         let name = interest.name();
         let seg = name.last().and_then(|c| c.as_segment()).is_some();
         Self {
+            function,
             name: if seg {
                 name.prefix(name.len() - 1)
             } else {
@@ -194,6 +199,28 @@ impl Key {
             segment_request: seg,
             can_be_prefix: interest.can_be_prefix() && !seg,
             must_be_fresh: interest.must_be_fresh(),
+        }
+    }
+}
+
+/// Which function an error is about, and the stack it was asked with (`F, S`).
+#[derive(Debug)]
+struct ErrorOrigin<'a> {
+    function: &'a Name,
+    /// The stack in text form (`docs/protocol.md` §6), head first.
+    stack: String,
+}
+
+impl Key {
+    /// This request's own function, with the stack it was asked with.
+    fn origin(&self) -> ErrorOrigin<'_> {
+        let stack = match &self.chain {
+            Some(rest) => format!("{},{rest}", self.function),
+            None => self.function.to_string(),
+        };
+        ErrorOrigin {
+            function: &self.function,
+            stack,
         }
     }
 }
@@ -252,8 +279,8 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum CacheKey {
     Request(Key),
-    /// `(N', S)`: where later segments of a result are found.
-    Base(Name, Option<FunctionChain>),
+    /// `(F, N', S)`: where later segments of a result are found.
+    Base(Name, Name, Option<FunctionChain>),
 }
 
 #[derive(Debug)]
@@ -442,35 +469,53 @@ impl State {
             .map_or(Reply::None, Reply::Data)
     }
 
-    /// The chain a Data answering `interest` carries: own name pushed on the received stack.
-    fn answered_chain(&self, received: Option<&FunctionChain>) -> Option<FunctionChain> {
-        FunctionChain::pushed(self.me.clone(), received).ok()
+    /// The function an Interest asks for: the head the forwarder popped (parameters
+    /// included), or the served name from a forwarder that does not say.
+    fn requested(&self, popped: Option<&Name>) -> Name {
+        popped
+            .filter(|f| self.me.is_prefix_of(f))
+            .unwrap_or(&self.me)
+            .clone()
     }
 
-    fn error_content(&self, kind: &str, message: &str) -> Bytes {
+    /// The chain a Data answering a request carries: the function asked for pushed on the
+    /// received stack, so it matches the consumer's Interest exactly.
+    fn answered_chain(function: &Name, received: Option<&FunctionChain>) -> Option<FunctionChain> {
+        FunctionChain::pushed(function.clone(), received).ok()
+    }
+
+    /// An error's JSON (`docs/protocol.md` §5.3): `failed` names the function that failed
+    /// (this one, or the next one when it could not be reached), `stack` the stack it was
+    /// asked with.
+    fn error_content(&self, failed: &ErrorOrigin<'_>, kind: &str, message: &str) -> Bytes {
         // Messages come from child processes and the network: keep error Data small.
         let message: String = message.chars().take(1000).collect();
         let v = serde_json::json!({
             "error": kind,
-            "function": self.me.to_string(),
+            "function": failed.function.to_string(),
+            "stack": failed.stack,
+            "reporter": self.me.to_string(),
             "instance": self.opts.instance_id,
             "message": message,
         });
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
     }
 
-    fn error_data(&self, interest: &Interest, content: Bytes) -> Reply {
+    fn error_data(&self, key: &Key, interest: &Interest, content: Bytes) -> Reply {
         DataBuilder::new(interest.name().clone(), content)
-            .function_chain(self.answered_chain(interest.function_chain()))
+            .function_chain(Self::answered_chain(
+                &key.function,
+                interest.function_chain(),
+            ))
             .content_type(content_type::NACK)
             .freshness_ms(self.opts.error_freshness_ms)
             .build(&self.opts.signer)
             .map_or(Reply::None, Reply::Data)
     }
 
-    fn reply_with(&self, outcome: &Outcome, interest: &Interest) -> Reply {
+    fn reply_with(&self, outcome: &Outcome, key: &Key, interest: &Interest) -> Reply {
         match outcome {
-            Outcome::Error(content) => self.error_data(interest, content.clone()),
+            Outcome::Error(content) => self.error_data(key, interest, content.clone()),
             Outcome::Result(r) => match r.answer(interest) {
                 Some(d) => Reply::Data(d.clone()),
                 None => {
@@ -481,7 +526,8 @@ impl State {
                         r.base,
                         if r.segmented { "/seg=k" } else { "" }
                     );
-                    self.error_data(interest, self.error_content("rejected", &msg))
+                    let content = self.error_content(&key.origin(), "rejected", &msg);
+                    self.error_data(key, interest, content)
                 }
             },
         }
@@ -491,7 +537,7 @@ impl State {
         let cache = lock(&self.cache);
         if key.segment_request
             && let Some(o) = cache.get(
-                &CacheKey::Base(key.name.clone(), key.chain.clone()),
+                &CacheKey::Base(key.function.clone(), key.name.clone(), key.chain.clone()),
                 now,
                 Duration::MAX,
             )
@@ -512,22 +558,22 @@ impl State {
         cache.get(&request, now, Duration::from_millis(max_age_ms))
     }
 
-    async fn answer(self: &Arc<Self>, interest: &Interest) -> Reply {
+    async fn answer(self: &Arc<Self>, interest: &Interest, popped: Option<&Name>) -> Reply {
         bump(&self.counters.requests);
-        let key = Key::of(interest);
+        let key = Key::of(interest, self.requested(popped));
         if let Some(o) = self.cached(interest, &key, Instant::now()) {
             bump(&self.counters.cached);
             self.changed.notify_waiters();
-            return self.reply_with(&o, interest);
+            return self.reply_with(&o, &key, interest);
         }
-        let mut waiter = self.join_or_start(key, interest);
+        let mut waiter = self.join_or_start(key.clone(), interest);
         self.changed.notify_waiters();
         let outcome = match waiter.wait_for(Option::is_some).await {
             Ok(v) => v.clone(),
             Err(_) => None,
         };
         match outcome {
-            Some(o) => self.reply_with(&o, interest),
+            Some(o) => self.reply_with(&o, &key, interest),
             None => Reply::None,
         }
     }
@@ -573,7 +619,7 @@ impl State {
                     && r.segmented
                 {
                     cache.insert(
-                        CacheKey::Base(r.base.clone(), key.chain.clone()),
+                        CacheKey::Base(key.function.clone(), r.base.clone(), key.chain.clone()),
                         Arc::clone(&outcome),
                         now,
                     );
@@ -588,7 +634,7 @@ impl State {
         rx
     }
 
-    fn fail(&self, kind: &str, message: &str) -> Outcome {
+    fn fail(&self, origin: &ErrorOrigin<'_>, kind: &str, message: &str) -> Outcome {
         let c = &self.counters;
         bump(match kind {
             "rejected" => &c.rejected,
@@ -596,8 +642,8 @@ impl State {
             "unavailable" => &c.unavailable,
             _ => &c.failed,
         });
-        tracing::debug!("{}: {kind}: {message}", self.me);
-        Outcome::Error(self.error_content(kind, message))
+        tracing::debug!("{}: {kind}: {message}", origin.function);
+        Outcome::Error(self.error_content(origin, kind, message))
     }
 
     async fn compute(&self, key: &Key, interest: &Interest) -> Outcome {
@@ -617,6 +663,12 @@ impl State {
             max_segments: self.opts.max_input_segments,
             ..FetchOptions::default()
         };
+        let me = key.origin();
+        // Bad parameters are refused before the input is fetched.
+        let params = match parse_params(&self.me, &key.function) {
+            Ok(p) => p,
+            Err(e) => return self.fail(&me, e.kind(), e.message()),
+        };
         let (in_name, content) = match self
             .upstream
             .fetch(interest.name(), key.chain.clone(), &fopts)
@@ -629,28 +681,26 @@ impl State {
                 bump(&self.counters.upstream);
                 return Outcome::Error(Bytes::from(message.into_bytes()));
             }
-            Err(e) => {
-                return self.fail(
-                    "unavailable",
-                    &format!("fetching the input {}: {e}", interest.name()),
-                );
-            }
+            Err(e) => return self.upstream_failed(key, interest, &e),
         };
         if let Err(e) = check_media_type(&self.info.input_type, &content) {
-            return self.fail(e.kind(), e.message());
+            return self.fail(&me, e.kind(), e.message());
         }
         let input = Input {
             content,
             name: in_name.clone(),
             chain: key.chain.clone(),
             deadline: Instant::now() + self.opts.timeout,
+            function: key.function.clone(),
+            params,
         };
         let output = match self.apply(input).await {
             Ok(o) => o,
-            Err(e) => return self.fail(e.kind(), e.message()),
+            Err(e) => return self.fail(&me, e.kind(), e.message()),
         };
         if output.content.len() > self.opts.max_output_bytes {
             return self.fail(
+                &me,
                 "failed",
                 &format!(
                     "output of {} bytes exceeds the limit of {}",
@@ -661,8 +711,50 @@ impl State {
         }
         match self.package(key, interest, in_name, output) {
             Ok(r) => Outcome::Result(r),
-            Err(e) => self.fail("failed", &e.to_string()),
+            Err(e) => self.fail(&me, "failed", &e.to_string()),
         }
+    }
+
+    /// The input could not be fetched. When it is the result of a further function, that
+    /// function is the one the consumer must hear about: it is unreachable (no route, a
+    /// Nack) or did not answer — so the error names it and the stack it was asked with.
+    fn upstream_failed(
+        &self,
+        key: &Key,
+        interest: &Interest,
+        e: &nfwd_forwarder::Error,
+    ) -> Outcome {
+        use nfwd_forwarder::Error as E;
+        let Some(next) = key.chain.as_ref() else {
+            let why = match e {
+                E::Nack(NackReason::NoRoute) => "no route (Nack NoRoute)".to_string(),
+                E::Timeout => "no answer (timed out)".to_string(),
+                e => e.to_string(),
+            };
+            return self.fail(
+                &key.origin(),
+                "unavailable",
+                &format!("fetching the input {}: {why}", interest.name()),
+            );
+        };
+        let head = next.head();
+        let why = match e {
+            E::Nack(NackReason::NoRoute) => format!(
+                "no route to the function {head} (Nack NoRoute): no forwarder on the way                  offers it"
+            ),
+            E::Nack(r) => format!("the function {head} was refused (Nack {r:?})"),
+            E::Timeout => format!("the function {head} did not answer (timed out)"),
+            e => format!("the function {head} could not be reached: {e}"),
+        };
+        let origin = ErrorOrigin {
+            function: head,
+            stack: next.to_string(),
+        };
+        self.fail(
+            &origin,
+            "unavailable",
+            &format!("{why}; asked by {} for {}", key.function, interest.name()),
+        )
     }
 
     /// Cuts the output into Data. One Data named like the Interest when the Interest asks for
@@ -675,7 +767,7 @@ impl State {
         in_name: Name,
         output: Output,
     ) -> Result<ResultSet> {
-        let chain = self.answered_chain(key.chain.as_ref());
+        let chain = Self::answered_chain(&key.function, key.chain.as_ref());
         if !key.segment_request && !key.can_be_prefix {
             if output.content.len() > self.opts.segment_size {
                 return Err(Error::Function(format!(
@@ -912,7 +1004,8 @@ pub async fn start_on(
 
 async fn handle(state: &Arc<State>, inc: IncomingInterest) {
     let interest = inc.interest().clone();
-    let reply = state.answer(&interest).await;
+    let popped = inc.popped_function().cloned();
+    let reply = state.answer(&interest, popped.as_ref()).await;
     if let Err(e) = inc.reply(reply).await {
         tracing::debug!("{}: reply not sent: {e}", state.me);
     }
@@ -961,7 +1054,7 @@ mod tests {
         };
         let mut c = Cache::new(&opts);
         let t0 = Instant::now();
-        let k = |n: &str| CacheKey::Base(n.parse().unwrap(), None);
+        let k = |n: &str| CacheKey::Base(Name::new(), n.parse().unwrap(), None);
         for n in ["/a", "/b", "/c"] {
             c.insert(k(n), Arc::new(Outcome::Error(Bytes::from_static(b"e"))), t0);
         }

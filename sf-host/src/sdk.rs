@@ -23,6 +23,7 @@
 //! thread pool. A function that waits on I/O (the exec route waits for a child process)
 //! implements [`AsyncFunction`] instead. Either is wrapped in a [`Program`] for the runtime.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -83,6 +84,68 @@ pub struct Input {
     /// When the runtime stops waiting and answers with a timeout error. Long functions may
     /// check it to give up early; the result is discarded after it anyway.
     pub deadline: Instant,
+    /// The function name the consumer asked for, parameters included
+    /// (`/sf/thumbnail/size=64` for an SF serving `/sf/thumbnail`).
+    pub function: Name,
+    /// The parameters: the components of [`Input::function`] after the served name, each
+    /// `key=value` (`docs/protocol.md` §5.6). Empty when none were given.
+    pub params: Params,
+}
+
+impl Input {
+    /// An input with this content and name, no stack, no parameters, and a deadline 30 s
+    /// from now (for tests and for calling a function directly).
+    pub fn new(content: impl Into<Bytes>, name: Name) -> Self {
+        Self {
+            content: content.into(),
+            function: Name::new(),
+            name,
+            chain: None,
+            deadline: Instant::now() + std::time::Duration::from_secs(30),
+            params: Params::new(),
+        }
+    }
+}
+
+/// Per-request parameters of a function, by key.
+pub type Params = BTreeMap<String, String>;
+
+/// Most parameters one request may carry.
+pub const MAX_PARAMS: usize = 16;
+
+/// Parses the parameter components of `requested` after `served` (a prefix of it): each a
+/// generic component `key=value`, keys unique, at most [`MAX_PARAMS`].
+pub fn parse_params(served: &Name, requested: &Name) -> Result<Params, FunctionError> {
+    let mut params = Params::new();
+    if !served.is_prefix_of(requested) {
+        return Err(FunctionError::Rejected(format!(
+            "{requested} is not a name of the function {served}"
+        )));
+    }
+    for c in requested.components().skip(served.len()) {
+        let text = std::str::from_utf8(c.value())
+            .ok()
+            .filter(|_| c.is_generic())
+            .and_then(|t| t.split_once('='))
+            .filter(|(k, _)| !k.is_empty());
+        let Some((k, v)) = text else {
+            return Err(FunctionError::Rejected(format!(
+                "parameter {} of {requested} is not key=value",
+                Name::new().append(&c)
+            )));
+        };
+        if params.len() >= MAX_PARAMS {
+            return Err(FunctionError::Rejected(format!(
+                "more than {MAX_PARAMS} parameters in {requested}"
+            )));
+        }
+        if params.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(FunctionError::Rejected(format!(
+                "parameter {k} given twice in {requested}"
+            )));
+        }
+    }
+    Ok(params)
 }
 
 /// One invocation's output.
@@ -234,6 +297,25 @@ pub fn check_media_type(media: &str, content: &[u8]) -> Result<(), FunctionError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_key_value_components_after_the_served_name() {
+        let served: Name = "/sf/thumbnail".parse().unwrap();
+        let p = parse_params(&served, &"/sf/thumbnail/size=64/q=x%3Dy".parse().unwrap()).unwrap();
+        assert_eq!(p.get("size").map(String::as_str), Some("64"));
+        assert_eq!(p.get("q").map(String::as_str), Some("x=y"));
+        assert!(parse_params(&served, &served).unwrap().is_empty());
+        for bad in [
+            "/sf/thumbnail/64",
+            "/sf/thumbnail/=64",
+            "/sf/thumbnail/size=1/size=2",
+            "/sf/thumbnail/v=3",
+            "/sf/other/size=1",
+        ] {
+            let e = parse_params(&served, &bad.parse().unwrap()).unwrap_err();
+            assert_eq!(e.kind(), "rejected", "{bad}");
+        }
+    }
 
     #[test]
     fn media_types_are_checked_by_content() {

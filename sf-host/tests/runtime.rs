@@ -353,6 +353,76 @@ async fn failures_are_error_data() {
     n.shutdown().await;
 }
 
+/// Parameters in the function name (`docs/protocol.md` §5.6): the SF learns the popped head,
+/// labels its result with exactly that head, and two parameter values never mix — neither in
+/// the runtime's result cache nor in the forwarder's content store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameterised_functions_get_their_parameters_and_results_never_mix() {
+    let mut n = Node::new().await;
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    n.publish("/cam/2/frame", png).await;
+    n.builtin("grayscale", &[]).await;
+    let t = n.builtin("thumbnail", &[("size", "32")]).await;
+    let dims = |b: &Bytes| {
+        let i = image::load_from_memory(b).unwrap();
+        (i.width(), i.height())
+    };
+    // Asked in turn and at once: each gets its own size, the deployment's default included.
+    for _ in 0..2 {
+        let (a, b, d) = tokio::join!(
+            n.get("/cam/2/frame", Some("/sf/thumbnail/size=16,/sf/grayscale")),
+            n.get("/cam/2/frame", Some("/sf/thumbnail/size=8,/sf/grayscale")),
+            n.get("/cam/2/frame", Some("/sf/thumbnail,/sf/grayscale")),
+        );
+        assert_eq!(dims(&a.unwrap()), (16, 12));
+        assert_eq!(dims(&b.unwrap()), (8, 6));
+        assert_eq!(dims(&d.unwrap()), (32, 24));
+    }
+    // Three computations (one per size); the repeats came from the content store.
+    assert_eq!(n.sfs[t].stats().computed, 3);
+    // A parameter the function does not take, and a component that is not key=value.
+    let e = app_error(
+        n.get("/cam/2/frame", Some("/sf/thumbnail/colour%3Dred"))
+            .await,
+    );
+    assert_eq!(
+        (e["error"].as_str(), e["function"].as_str()),
+        (Some("rejected"), Some("/sf/thumbnail/colour%3Dred"))
+    );
+    assert!(e["message"].as_str().unwrap().contains("size"), "{e}");
+    let e = app_error(n.get("/cam/2/frame", Some("/sf/thumbnail/size=0")).await);
+    assert_eq!(e["error"], "rejected");
+    let e = app_error(n.get("/cam/2/frame", Some("/sf/thumbnail/huge")).await);
+    assert_eq!(e["error"], "rejected");
+    n.shutdown().await;
+}
+
+/// An unknown function in the middle of a chain: the error names it and the stack it was
+/// asked with, not only the SF that noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_function_mid_chain_is_named_in_the_error() {
+    let mut n = Node::new().await;
+    n.publish("/doc2", "abc").await;
+    n.builtin("upper", &[]).await;
+    n.builtin("reverse", &[]).await;
+    let e = app_error(
+        n.get("/doc2", Some("/sf/reverse,/sf/nosuch/k=1,/sf/upper"))
+            .await,
+    );
+    assert_eq!(e["error"], "unavailable");
+    assert_eq!(e["function"], "/sf/nosuch/k%3D1");
+    assert_eq!(e["stack"], "/sf/nosuch/k%3D1,/sf/upper");
+    assert_eq!(e["reporter"], "/sf/reverse");
+    assert!(e["message"].as_str().unwrap().contains("no route"), "{e}");
+    n.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_route_runs_commands_and_reports_failures_and_timeouts() {
     let mut n = Node::new().await;

@@ -76,7 +76,46 @@ pub(crate) async fn get(args: &GetArgs) -> anyhow::Result<(Name, Bytes)> {
     client
         .fetch(&args.name, args.chain.as_deref().cloned(), &opts)
         .await
+        .map_err(|e| explain(e, args.chain.as_deref()))
         .with_context(|| format!("fetching {what}"))
+}
+
+/// Says which function failed and why: an SF's error Data (`docs/protocol.md` §5.3) names
+/// the failing function, the stack it was asked with and the instance that reported it; a
+/// Nack NoRoute for a chained Interest means no forwarder offers its head function.
+fn explain(e: nfwd_forwarder::Error, chain: Option<&FunctionChain>) -> anyhow::Error {
+    use nfwd_forwarder::Error as E;
+    match (e, chain) {
+        (E::Application { name, message }, _) => {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&message) else {
+                return anyhow::anyhow!("error Data for {name}: {message}");
+            };
+            let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("?");
+            let mut text = format!(
+                "the function {} failed ({}): {}",
+                field("function"),
+                field("error"),
+                field("message")
+            );
+            if let Some(stack) = v.get("stack").and_then(serde_json::Value::as_str) {
+                text.push_str(&format!("\n  asked with the stack {stack}"));
+            }
+            text.push_str(&format!(
+                "\n  reported by {} (instance {}) in the error Data {name}",
+                v.get("reporter")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_else(|| field("function")),
+                field("instance")
+            ));
+            anyhow::anyhow!(text)
+        }
+        (E::Nack(nfwd_tlv::lp::NackReason::NoRoute), Some(c)) => anyhow::anyhow!(
+            "no route to the function {} (Nack NoRoute): the forwarder knows no SF or \
+             forwarder offering it",
+            c.head()
+        ),
+        (e, _) => e.into(),
+    }
 }
 
 pub(crate) fn run(args: &GetArgs) -> anyhow::Result<()> {

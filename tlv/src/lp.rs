@@ -38,6 +38,7 @@ use crate::element::{
     Element, Reader, nni_len, nni_tlv_len, put_header, put_nni_tlv, read_header, tlv_len,
 };
 use crate::error::{Error, Result};
+use crate::name::Name;
 use crate::types::{lp as t, tt};
 
 /// Length of the value of the fixed-width integer fields (Sequence, Ack, TxSequence).
@@ -215,6 +216,10 @@ pub struct LpPacket {
     /// PrefixAnnouncement (848): the whole Data element (header included) it holds. Decoding
     /// checks that it is exactly one Data element; encoding writes it as given.
     pub prefix_announcement: Option<Bytes>,
+    /// PoppedFunction (928, nfwd): the function name the forwarder popped before handing
+    /// the Interest to the SF hosting it, parameters included (`docs/protocol.md` §4).
+    /// Meaningful only from a forwarder to a local application; forwarders ignore it.
+    pub popped_function: Option<Name>,
     /// The Fragment (80) value: a whole Interest or Data, or a piece of one. `None` for an
     /// IDLE packet.
     pub fragment: Option<Bytes>,
@@ -293,6 +298,7 @@ impl LpPacket {
                     | t::TX_SEQUENCE
                     | t::NON_DISCOVERY
                     | t::PREFIX_ANNOUNCEMENT
+                    | t::POPPED_FUNCTION
             );
             if !known && !is_ignorable(ty) {
                 return Err(Error::UnknownCritical(ty));
@@ -346,6 +352,9 @@ impl LpPacket {
                         });
                     }
                     pkt.prefix_announcement = Some(data.wire().clone());
+                }
+                t::POPPED_FUNCTION => {
+                    pkt.popped_function = Some(Name::from_wire(&el.value_bytes())?);
                 }
                 // Ignorable unknown field (checked above).
                 _ => {}
@@ -446,6 +455,9 @@ impl LpPacket {
             .prefix_announcement
             .as_ref()
             .map_or(0, |p| tlv_len(t::PREFIX_ANNOUNCEMENT, p.len()));
+        n += self.popped_function.as_ref().map_or(0, |f| {
+            tlv_len(t::POPPED_FUNCTION, tlv_len(tt::NAME, f.value_bytes().len()))
+        });
         n
     }
 
@@ -515,6 +527,12 @@ impl LpPacket {
         if let Some(p) = &self.prefix_announcement {
             put_header(buf, t::PREFIX_ANNOUNCEMENT, p.len());
             buf.put_slice(p);
+        }
+        if let Some(f) = &self.popped_function {
+            let v = f.value_bytes();
+            put_header(buf, t::POPPED_FUNCTION, tlv_len(tt::NAME, v.len()));
+            put_header(buf, tt::NAME, v.len());
+            buf.put_slice(v);
         }
         if let Some(f) = &self.fragment {
             put_header(buf, t::FRAGMENT, f.len());
@@ -1011,6 +1029,27 @@ mod tests {
         assert_eq!(p.encode().as_ref(), expected.as_slice());
         assert_eq!(p.encoded_len(), expected.len());
         assert_eq!(LpPacket::decode(Bytes::from(expected)).unwrap(), p);
+    }
+
+    #[test]
+    fn popped_function_round_trips_and_others_may_ignore_it() {
+        let f: Name = "/sf/thumbnail/size=64".parse().unwrap();
+        let p = LpPacket {
+            popped_function: Some(f.clone()),
+            pit_token: Some(PitToken::new(Bytes::from_static(&[1, 2, 3, 4])).unwrap()),
+            ..LpPacket::from_fragment(interest())
+        };
+        let wire = p.encode();
+        assert_eq!(wire.len(), p.encoded_len());
+        let back = LpPacket::decode(wire).unwrap();
+        assert_eq!(back.popped_function, Some(f));
+        assert_eq!(back, p);
+        assert!(is_ignorable(t::POPPED_FUNCTION));
+        // Not a Name inside: refused.
+        let mut bad = vec![0x64, 0x17, 0xFD, 0x03, 0xA0, 0x02, 0x08, 0x00, 0x50, 0x0F];
+        bad.extend_from_slice(&interest());
+        bad[1] = u8::try_from(bad.len() - 2).unwrap();
+        assert!(LpPacket::decode(Bytes::from(bad)).is_err());
     }
 
     #[test]

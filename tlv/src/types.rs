@@ -70,6 +70,10 @@ pub mod lp {
     pub const TX_SEQUENCE: u32 = 840;
     pub const NON_DISCOVERY: u32 = 844;
     pub const PREFIX_ANNOUNCEMENT: u32 = 848;
+    /// nfwd's PoppedFunction: the function name a forwarder popped, towards the SF hosting
+    /// it (`docs/protocol.md`). In NDNLPv2's ignorable range (800..=959, low bits 00), so
+    /// other applications skip it.
+    pub const POPPED_FUNCTION: u32 = 928;
 }
 
 /// NFD management element types.

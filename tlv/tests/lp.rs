@@ -223,6 +223,7 @@ fn all_fields_round_trip_and_idle() {
         tx_sequence: Some(9),
         non_discovery: true,
         prefix_announcement: Some(pa),
+        popped_function: Some("/sf/F1/w=64".parse().unwrap()),
         fragment: Some(Bytes::from_static(INTEREST)),
     };
     let wire = p.encode();
@@ -515,8 +516,9 @@ fn arb_lp() -> impl Strategy<Value = LpPacket> {
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..600)),
     );
-    (fixed, more).prop_map(
-        |((seq, fi, fc, tok, nack, inc, nh), (cp, cm, acks, tx, nd, pa, frag))| LpPacket {
+    let popped = proptest::option::of(proptest::collection::vec("[a-z0-9=]{1,8}", 0..4));
+    (fixed, more, popped).prop_map(
+        |((seq, fi, fc, tok, nack, inc, nh), (cp, cm, acks, tx, nd, pa, frag), popped)| LpPacket {
             sequence: seq,
             frag_index: fi,
             frag_count: fc,
@@ -531,6 +533,10 @@ fn arb_lp() -> impl Strategy<Value = LpPacket> {
             non_discovery: nd,
             prefix_announcement: pa
                 .map(|content| nfwd_tlv::Element::new(6, &content).wire().clone()),
+            popped_function: popped.map(|cs| {
+                cs.iter()
+                    .fold(nfwd_tlv::Name::new(), |n, c| n.append_generic(c.as_bytes()))
+            }),
             fragment: frag.map(Bytes::from),
         },
     )

@@ -175,7 +175,7 @@ impl Shared {
                 if let Some(reason) = lp.nack {
                     lock(&self.pending).nack(&interest, reason);
                 } else {
-                    self.dispatch_interest(interest, lp.pit_token, tx);
+                    self.dispatch_interest(interest, &lp, tx);
                 }
             }
             Some(tt::DATA) => match Data::decode(fragment) {
@@ -191,12 +191,7 @@ impl Shared {
     /// Hands an incoming Interest to the listener with the longest matching prefix, else to
     /// the function listener (module documentation, "Dispatch"); with neither it is dropped.
     /// A full listener queue drops the Interest (the consumer retransmits).
-    fn dispatch_interest(
-        &self,
-        interest: Interest,
-        pit_token: Option<nfwd_tlv::lp::PitToken>,
-        tx: &mpsc::Sender<Bytes>,
-    ) {
+    fn dispatch_interest(&self, interest: Interest, lp: &LpPacket, tx: &mpsc::Sender<Bytes>) {
         let mut listeners = lock(&self.listeners);
         let Some(i) = listeners.route(interest.name()) else {
             tracing::debug!(
@@ -205,7 +200,7 @@ impl Shared {
             );
             return;
         };
-        let incoming = IncomingInterest::new(interest, pit_token, tx.clone());
+        let incoming = IncomingInterest::new(interest, lp, tx.clone());
         match listeners.list[i].tx.try_send(incoming) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {

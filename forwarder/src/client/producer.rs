@@ -55,20 +55,26 @@ pub fn answer_data(
 pub struct IncomingInterest {
     interest: Interest,
     pit_token: Option<PitToken>,
+    popped_function: Option<Name>,
     tx: mpsc::Sender<Bytes>,
 }
 
 impl IncomingInterest {
-    pub(crate) fn new(
-        interest: Interest,
-        pit_token: Option<PitToken>,
-        tx: mpsc::Sender<Bytes>,
-    ) -> Self {
+    pub(crate) fn new(interest: Interest, lp: &LpPacket, tx: mpsc::Sender<Bytes>) -> Self {
         Self {
             interest,
-            pit_token,
+            pit_token: lp.pit_token.clone(),
+            popped_function: lp.popped_function.clone(),
             tx,
         }
+    }
+
+    /// The function name the forwarder popped before handing this Interest over, parameters
+    /// included (`/sf/thumbnail/size=64` for an SF registered as `/sf/thumbnail`); `None`
+    /// from a forwarder that does not say (`docs/protocol.md` §4 rule 5).
+    #[must_use]
+    pub fn popped_function(&self) -> Option<&Name> {
+        self.popped_function.as_ref()
     }
 
     /// The Interest (its [`Interest::function_chain`] is the stack still to apply, if any).

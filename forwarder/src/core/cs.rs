@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lru::LruCache;
-use nfwd_tlv::types::tt;
+use nfwd_tlv::types::{content_type, tt};
 use nfwd_tlv::{Data, Interest, Name};
 
 use super::keys::PrehashedBuild;
@@ -44,6 +44,18 @@ type OrderKey = (Option<Bytes>, Bytes);
 struct Entry {
     data: Data,
     stale_at: Instant,
+    /// An application-level error (ContentType NACK): answered only while fresh
+    /// (`docs/protocol.md` §5.3), never in preference to a result.
+    error: bool,
+}
+
+impl Entry {
+    /// May this entry answer an Interest with MustBeFresh `must_be_fresh` at `now`? Stale
+    /// Data answers Interests without MustBeFresh, as in NFD — except errors: a failure must
+    /// not outlive its FreshnessPeriod as an answer once the function has been fixed.
+    fn answers(&self, must_be_fresh: bool, now: Instant) -> bool {
+        now < self.stale_at || !(must_be_fresh || self.error)
+    }
 }
 
 /// Counters of the content store.
@@ -57,6 +69,8 @@ pub struct CsCounters {
     pub inserts: u64,
     /// Entries evicted for space.
     pub evictions: u64,
+    /// Stale error Data removed when a lookup found them (they answer nothing any more).
+    pub stale_errors: u64,
 }
 
 /// The content store.
@@ -136,6 +150,7 @@ impl ContentStore {
         // arrival, so this pins no receive block (and needs no second copy or decode).
         let data = data.clone();
         let stale_at = now + Duration::from_millis(data.freshness_period_ms());
+        let error = data.content_type() == content_type::NACK;
         let chain = data.function_chain().map(|c| c.value_bytes().clone());
         let order_key = (chain.clone(), data.name().value_bytes().clone());
         let key = Key {
@@ -143,7 +158,14 @@ impl ContentStore {
             name: data.name().clone(),
             chain,
         };
-        self.lru.put(key, Entry { data, stale_at });
+        self.lru.put(
+            key,
+            Entry {
+                data,
+                stale_at,
+                error,
+            },
+        );
         self.ordered.insert(order_key, key_hash);
         self.counters.inserts += 1;
         self.shrink_to(self.capacity);
@@ -179,34 +201,39 @@ impl ContentStore {
     ) -> Option<Data> {
         let name = interest.name();
         let chain = interest.function_chain().map(|c| c.value_bytes().clone());
-        let fresh_ok = |e: &Entry| !interest.must_be_fresh() || now < e.stale_at;
+        let must_be_fresh = interest.must_be_fresh();
         let ends_with_digest =
             name.last_type().map(u32::from) == Some(tt::IMPLICIT_SHA256_DIGEST_COMPONENT);
-        if ends_with_digest {
-            let data_name = name.parent();
-            let hash = super::keys::combine(name_hashes[name.len() - 1], chain_hash);
+        if ends_with_digest || !interest.can_be_prefix() {
+            let (data_name, hash) = if ends_with_digest {
+                let hash = super::keys::combine(name_hashes[name.len() - 1], chain_hash);
+                (name.parent(), hash)
+            } else {
+                let hash = super::keys::combine(name_hashes[name.len()], chain_hash);
+                (name.clone(), hash)
+            };
             let key = Key {
                 hash,
                 name: data_name,
                 chain,
             };
             let e = self.lru.get(&key)?;
-            return (fresh_ok(e) && interest.matches(&e.data)).then(|| e.data.clone());
+            if e.answers(must_be_fresh, now) {
+                let digest_ok = !ends_with_digest || interest.matches(&e.data);
+                return digest_ok.then(|| e.data.clone());
+            }
+            if e.error {
+                self.remove(&key);
+            }
+            return None;
         }
-        if !interest.can_be_prefix() {
-            let hash = super::keys::combine(name_hashes[name.len()], chain_hash);
-            let key = Key {
-                hash,
-                name: name.clone(),
-                chain,
-            };
-            let e = self.lru.get(&key)?;
-            return fresh_ok(e).then(|| e.data.clone());
-        }
-        // CanBePrefix: names under the prefix follow it in the byte order of the index.
+        // CanBePrefix: names under the prefix follow it in the byte order of the index. A
+        // result is preferred over an error found first (`/c` sorts before `/c/v=1`).
         let prefix = name.value_bytes();
         let start: OrderKey = (chain.clone(), prefix.clone());
         let mut hit = None;
+        let mut error_hit = None;
+        let mut stale_errors = Vec::new();
         for ((c, n), &hash) in self.ordered.range(start..).take(PREFIX_SCAN_LIMIT) {
             if *c != chain || !n.starts_with(prefix) {
                 break;
@@ -219,15 +246,34 @@ impl ContentStore {
                 name: n,
                 chain: c.clone(),
             };
-            if let Some(e) = self.lru.peek(&key)
-                && fresh_ok(e)
-            {
+            let Some(e) = self.lru.peek(&key) else {
+                continue;
+            };
+            if !e.answers(must_be_fresh, now) {
+                if e.error {
+                    stale_errors.push(key);
+                }
+            } else if !e.error {
                 hit = Some(key);
                 break;
+            } else if error_hit.is_none() {
+                error_hit = Some(key);
             }
         }
-        let key = hit?;
+        for key in &stale_errors {
+            self.remove(key);
+        }
+        let key = hit.or(error_hit)?;
         self.lru.get(&key).map(|e| e.data.clone())
+    }
+
+    /// Removes one entry (a stale error).
+    fn remove(&mut self, key: &Key) {
+        if self.lru.pop(key).is_some() {
+            self.ordered
+                .remove(&(key.chain.clone(), key.name.value_bytes().clone()));
+            self.counters.stale_errors += 1;
+        }
     }
 
     /// Removes entries under `prefix` (any stack), at most `limit`; returns how many.
@@ -277,8 +323,17 @@ mod tests {
         }
 
         fn put(&mut self, name: &str, chain: Option<&str>, fresh_ms: u64) {
+            self.put_typed(name, chain, fresh_ms, content_type::BLOB);
+        }
+
+        fn put_error(&mut self, name: &str, chain: Option<&str>, fresh_ms: u64) {
+            self.put_typed(name, chain, fresh_ms, content_type::NACK);
+        }
+
+        fn put_typed(&mut self, name: &str, chain: Option<&str>, fresh_ms: u64, ct: u64) {
             let chain: Option<FunctionChain> = chain.map(|c| c.parse().unwrap());
             let d = DataBuilder::new(name.parse().unwrap(), &b"x"[..])
+                .content_type(ct)
                 .function_chain(chain.clone())
                 .freshness_ms(fresh_ms)
                 .build(&Signer::digest_sha256())
@@ -370,5 +425,41 @@ mod tests {
         let flipped = if wrong.ends_with("00") { "11" } else { "00" };
         wrong.replace_range(wrong.len() - 2.., flipped);
         assert!(f.get(&wrong, None, false, false).is_none());
+    }
+
+    #[test]
+    fn stale_errors_answer_nothing_and_results_win_over_errors() {
+        let mut f = Fixture::new(10);
+        f.put_error("/c", Some("/sf/F1"), 1000);
+        assert!(
+            f.get("/c", Some("/sf/F1"), false, false).is_some(),
+            "a fresh error answers, with or without MustBeFresh"
+        );
+        f.now += Duration::from_millis(1500);
+        assert!(
+            f.get("/c", Some("/sf/F1"), false, false).is_none(),
+            "a stale error answers nothing, even without MustBeFresh"
+        );
+        assert_eq!((f.cs.len(), f.cs.counters().stale_errors), (0, 1));
+
+        // A prefix request: the error `/d` sorts before the result `/d/v=1`; the result wins
+        // while the error is fresh, and the stale error goes when the scan meets it.
+        f.put_error("/d", None, 1000);
+        assert_eq!(f.get("/d", None, true, false).unwrap().to_string(), "/d");
+        f.put("/d/v=1", None, 10_000);
+        assert_eq!(
+            f.get("/d", None, true, false).unwrap().to_string(),
+            "/d/v=1"
+        );
+        f.now += Duration::from_millis(1500);
+        assert_eq!(
+            f.get("/d", None, true, false).unwrap().to_string(),
+            "/d/v=1"
+        );
+        assert_eq!(f.cs.len(), 1, "the stale error was removed");
+        // A stale result still answers without MustBeFresh, as in NFD.
+        f.now += Duration::from_secs(20);
+        assert!(f.get("/d/v=1", None, false, false).is_some());
+        assert!(f.get("/d/v=1", None, false, true).is_none());
     }
 }

@@ -567,6 +567,10 @@ impl Forwarder {
             hop_limit,
             pop_function: pop,
         });
+        // The SF learns the head it was asked for, parameters included (§4 rule 5).
+        let popped_function = pop
+            .then(|| entry.interest.function_chain().map(|c| c.head().clone()))
+            .flatten();
         let expiry = entry.expiry;
         // The downstream that asked most recently is the Interest's IncomingFaceId.
         let from = entry
@@ -595,6 +599,7 @@ impl Forwarder {
         self.counters.out_interests += 1;
         let lp = LpPacket {
             pit_token: Some(PitToken::from_u64(id.to_u64())),
+            popped_function,
             ..LpPacket::from_fragment(wire)
         };
         self.emit(face, &lp, from, out, |c| c.out_interests += 1);

@@ -3,7 +3,10 @@
 //! is an error (its stderr, truncated, is the message); at the timeout the child is killed.
 //!
 //! The child also gets `NFWD_SF_FUNCTION` (the function name), `NFWD_SF_INPUT_NAME` (the input
-//! Data's name) and, if the input is itself a result, `NFWD_SF_INPUT_CHAIN`.
+//! Data's name), if the input is itself a result, `NFWD_SF_INPUT_CHAIN`, and, when the request
+//! names parameters (`/sf/f/k=v`, `docs/protocol.md` §5.6), `NFWD_SF_REQUESTED` (the function
+//! name asked for) and `NFWD_SF_PARAMS` (a JSON object of strings: JSON, so that no byte of a
+//! parameter can break the environment).
 
 use std::process::Stdio;
 
@@ -78,6 +81,11 @@ async fn run(
         .env("NFWD_SF_INPUT_NAME", input.name.to_string());
     if let Some(c) = &input.chain {
         cmd.env("NFWD_SF_INPUT_CHAIN", c.to_string());
+    }
+    if !input.params.is_empty() {
+        let params = serde_json::to_string(&input.params).unwrap_or_default();
+        cmd.env("NFWD_SF_REQUESTED", input.function.to_string())
+            .env("NFWD_SF_PARAMS", params);
     }
     let mut child = cmd
         .spawn()

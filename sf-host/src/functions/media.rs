@@ -91,7 +91,6 @@ impl Function for Thumbnail {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use bytes::Bytes;
     use image::{Rgb, RgbImage};
@@ -108,12 +107,7 @@ mod tests {
     }
 
     fn input(content: Bytes) -> Input {
-        Input {
-            content,
-            name: nfwd_tlv::Name::default(),
-            chain: None,
-            deadline: Instant::now(),
-        }
+        Input::new(content, nfwd_tlv::Name::default())
     }
 
     #[test]

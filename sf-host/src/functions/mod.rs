@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 pub use exec::Exec;
 
 use crate::error::{Error, Result};
-use crate::sdk::{FunctionInfo, Program};
+use crate::sdk::{Function, FunctionError, FunctionInfo, Input, Output, Program};
 
 /// Configuration arguments of a built-in (`--arg k=v`).
 pub type Args = BTreeMap<String, String>;
@@ -120,7 +120,57 @@ pub fn builtin(name: &str, args: &Args) -> Result<Program> {
             }
         )));
     }
-    (e.make)(args)
+    let program = (e.make)(args)?;
+    if e.args.is_empty() {
+        return Ok(program);
+    }
+    Ok(Program::blocking(Parameterised {
+        entry: e,
+        args: args.clone(),
+        default: program,
+    }))
+}
+
+/// A built-in whose arguments a request may override with parameters in the function name
+/// (`/sf/thumbnail/size=64`, `docs/protocol.md` §5.6): the deployment's arguments are the
+/// defaults, each request's parameters replace them for that request only.
+struct Parameterised {
+    entry: &'static Entry,
+    args: Args,
+    default: Program,
+}
+
+impl Function for Parameterised {
+    fn info(&self) -> FunctionInfo {
+        self.default.info()
+    }
+
+    fn apply(&self, input: Input) -> Result<Output, FunctionError> {
+        if input.params.is_empty() {
+            return match &self.default {
+                Program::Blocking(f) => f.apply(input),
+                Program::Async(_) => Err(FunctionError::Failed("not a blocking built-in".into())),
+            };
+        }
+        let e = self.entry;
+        if let Some(k) = input.params.keys().find(|k| !e.args.contains(&k.as_str())) {
+            return Err(FunctionError::Rejected(format!(
+                "{} takes no parameter {k:?} (it takes: {})",
+                input.function,
+                e.args.join(", ")
+            )));
+        }
+        let mut args = self.args.clone();
+        args.extend(input.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        match (e.make)(&args) {
+            Ok(Program::Blocking(f)) => f.apply(input),
+            Ok(Program::Async(_)) => Err(FunctionError::Failed("not a blocking built-in".into())),
+            Err(err) => Err(FunctionError::Rejected(format!(
+                "parameters of {}: {err}",
+                input.function
+            ))),
+        }
+    }
 }
 
 /// Parses `k=v` into a pair.

@@ -161,19 +161,13 @@ impl Function for Format {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use bytes::Bytes;
 
     use super::*;
 
     fn input(s: &str) -> Input {
-        Input {
-            content: Bytes::from(s.to_string()),
-            name: nfwd_tlv::Name::default(),
-            chain: None,
-            deadline: Instant::now(),
-        }
+        Input::new(Bytes::from(s.to_string()), nfwd_tlv::Name::default())
     }
 
     const READINGS: &str = r#"[

@@ -152,19 +152,13 @@ impl Function for Gunzip {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use bytes::Bytes;
 
     use super::*;
 
     fn input(b: &'static [u8]) -> Input {
-        Input {
-            content: Bytes::from_static(b),
-            name: nfwd_tlv::Name::default(),
-            chain: None,
-            deadline: Instant::now(),
-        }
+        Input::new(Bytes::from_static(b), nfwd_tlv::Name::default())
     }
 
     #[test]

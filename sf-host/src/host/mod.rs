@@ -1069,7 +1069,12 @@ impl Inner {
             c.cold_starts += 1;
             c.last_cold_start_ms = Some(ms(arrived.elapsed()));
         }
-        let result = self.reexpress(sf, p, req.interest()).await;
+        let function = req
+            .popped_function()
+            .filter(|f| sf.name.is_prefix_of(f))
+            .unwrap_or(&sf.name)
+            .clone();
+        let result = self.reexpress(p, &function, req.interest()).await;
         match result {
             Ok(data) => {
                 if cold {
@@ -1087,11 +1092,11 @@ impl Inner {
         }
     }
 
-    /// The held Interest again, with the function pushed back on its stack and a new Nonce;
-    /// the forwarder now pops it towards an instance. Its Data (same name rules, same stack)
-    /// satisfies the held Interest.
-    async fn reexpress(&self, sf: &Sf, p: &Placeholder, held: &Interest) -> Result<Data> {
-        let chain = FunctionChain::pushed(sf.name.clone(), held.function_chain())?;
+    /// The held Interest again, with the function it asked for (parameters included) pushed
+    /// back on its stack and a new Nonce; the forwarder now pops it towards an instance. Its
+    /// Data (same name rules, same stack) satisfies the held Interest.
+    async fn reexpress(&self, p: &Placeholder, function: &Name, held: &Interest) -> Result<Data> {
+        let chain = FunctionChain::pushed(function.clone(), held.function_chain())?;
         let mut b = InterestBuilder::new(held.name().clone())
             .can_be_prefix(held.can_be_prefix())
             .must_be_fresh(held.must_be_fresh())
