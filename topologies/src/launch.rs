@@ -270,10 +270,20 @@ fn up_inner(
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let mut t = t.clone();
     for p in &mut t.producers {
-        if let Some(f) = &p.file
-            && f.is_relative()
-        {
-            p.file = Some(base.join(f));
+        if let Some(f) = &p.file {
+            let f = if f.is_relative() {
+                base.join(f)
+            } else {
+                f.clone()
+            };
+            if !f.is_file() {
+                return Err(Error::invalid(format!(
+                    "producer {}: no file {}",
+                    p.prefix,
+                    f.display()
+                )));
+            }
+            p.file = Some(f);
         }
     }
     write(&root.join("topology.toml"), &t.to_toml()?)?;

@@ -174,9 +174,21 @@ impl HostedSf {
     /// The SF host's specification (`docs/sf-host.md`) for this SF, checked.
     pub fn spec(&self) -> Result<SfSpec> {
         let artifact = match (&self.builtin, &self.exec) {
-            (Some(function), None) => Artifact::Builtin {
-                function: function.clone(),
-            },
+            (Some(function), None) => {
+                // Caught here rather than when the first Interest starts an instance.
+                let known = nfwd_sf_host::functions::list();
+                if !known.iter().any(|(name, _, _)| name == function) {
+                    let names: Vec<&str> = known.iter().map(|(n, _, _)| *n).collect();
+                    return Err(Error::invalid(format!(
+                        "sf {}: no built-in {function:?} (built-ins: {})",
+                        self.name,
+                        names.join(", ")
+                    )));
+                }
+                Artifact::Builtin {
+                    function: function.clone(),
+                }
+            }
             (None, Some(argv)) => Artifact::Exec { argv: argv.clone() },
             _ => {
                 return Err(Error::invalid(format!(
@@ -753,6 +765,18 @@ text = "x"
             Some(Path::new("/run/x/a/nfwd.sock"))
         );
         assert_eq!(c.faces.quic_listen, "0.0.0.0:6367");
+    }
+
+    #[test]
+    fn the_shipped_examples_are_valid() {
+        for (file, text) in [
+            ("line.toml", include_str!("../examples/line.toml")),
+            ("mesh.toml", include_str!("../examples/mesh.toml")),
+        ] {
+            let t = Topology::from_toml(text, file).unwrap();
+            assert!(crate::routes::unreachable(&t).is_empty(), "{file}");
+            assert!(!t.consumers.is_empty(), "{file}");
+        }
     }
 
     #[test]

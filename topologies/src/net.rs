@@ -7,7 +7,6 @@
 //! link joins.
 
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -78,10 +77,15 @@ pub fn signal(pid: i32, signal: rustix::process::Signal) {
     }
 }
 
-/// True while `pid` exists (zombies included, which is what a parent reaps).
+/// True while `pid` runs (a zombie has finished: whoever started it has not reaped it yet).
 #[must_use]
 pub fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        // The state follows the command name in parentheses, which may hold spaces.
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }
 
 /// Ends every process in the namespaces (SIGTERM, then SIGKILL after `grace`) and deletes the
@@ -92,7 +96,7 @@ pub fn clear_namespaces(names: &[String], grace: Duration) -> usize {
         signal(p, rustix::process::Signal::TERM);
     }
     let deadline = Instant::now() + grace;
-    while pids.iter().any(|&p| alive_not_zombie(p)) && Instant::now() < deadline {
+    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     for n in names {
@@ -104,16 +108,6 @@ pub fn clear_namespaces(names: &[String], grace: Duration) -> usize {
         let _ = ip(&["netns", "del", n]);
     }
     pids.len()
-}
-
-/// True if `pid` runs (a zombie has finished: its parent, gone or not ours, reaps it).
-fn alive_not_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        // The state follows the command name in parentheses, which may hold spaces.
-        s.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X")
-    })
 }
 
 /// The addresses of link `index`: the a end and the b end of its /30.
