@@ -222,15 +222,26 @@ impl Shaper {
             )?;
         }
         if link.loss_percent > 0.0 {
-            let per_million = (link.loss_percent * 10_000.0).round();
-            let rules = format!(
-                "table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
-                 oifname \"{dev}\" numgen random mod 1000000 < {per_million} drop\n  }}\n}}\n"
-            );
-            nft_in(ns, &rules)?;
+            nft_in(ns, &loss_rules(dev, link.loss_percent))?;
         }
         Ok(describe(link, false))
     }
+}
+
+/// An nft ruleset dropping `percent` % of what leaves by `dev` (a table per interface, so
+/// links of one node do not share rules).
+fn loss_rules(dev: &str, percent: f64) -> String {
+    let per_million = (percent * 10_000.0).round();
+    // numgen's values are 0..=999999: 100% is a plain drop.
+    let sample = if per_million >= 1_000_000.0 {
+        String::new()
+    } else {
+        format!("numgen random mod 1000000 < {per_million} ")
+    };
+    format!(
+        "table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
+         oifname \"{dev}\" {sample}drop\n  }}\n}}\n"
+    )
 }
 
 /// Loads an nft ruleset inside namespace `ns`.
@@ -303,5 +314,13 @@ mod tests {
             (Ipv4Addr::new(10, 100, 1, 1), Ipv4Addr::new(10, 100, 1, 2))
         );
         assert_eq!(link_interface(12), "l12");
+    }
+
+    #[test]
+    fn loss_rules_sample_below_100_percent_and_drop_all_at_100() {
+        assert!(
+            loss_rules("l3", 0.5).contains("oifname \"l3\" numgen random mod 1000000 < 5000 drop")
+        );
+        assert!(loss_rules("l3", 100.0).contains("oifname \"l3\" drop"));
     }
 }
