@@ -63,6 +63,9 @@ enum Command {
     /// Place service functions on nodes (SF-CUV and baselines) and run the seed's evaluation.
     #[command(subcommand)]
     Schedule(cli::schedule::ScheduleCommand),
+    /// Multi-node testbeds on this machine: up, status, down, exec, check, generate.
+    #[command(subcommand)]
+    Topo(cli::topo::TopoCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,8 +73,19 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => cli::demo::run(&args),
         Command::Start(args) => cli::start::run(args),
-        Command::Get(args) => cli::get::run(&args),
-        Command::Serve(args) => cli::serve::run(&args),
+        // `nfwd --connect X get ...` means what `nfwd get ... --connect X` does.
+        Command::Get(mut args) => {
+            args.connect = args
+                .connect
+                .or_else(|| cli.connect.uri().map(str::to_owned));
+            cli::get::run(&args)
+        }
+        Command::Serve(mut args) => {
+            args.connect = args
+                .connect
+                .or_else(|| cli.connect.uri().map(str::to_owned));
+            cli::serve::run(&args)
+        }
         Command::Bench(args) => cli::bench::run(args),
         Command::Sf(cmd) => cli::sf::run(cmd),
         Command::Key(cmd) => cli::key::run(cmd),
@@ -84,5 +98,6 @@ fn main() -> anyhow::Result<()> {
         Command::Cs(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Cs(c)),
         Command::Packet(cmd) => cli::packet::run(*cmd),
         Command::Schedule(cmd) => cli::schedule::run(cmd),
+        Command::Topo(cmd) => cli::topo::run(cmd),
     }
 }

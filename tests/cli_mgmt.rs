@@ -139,3 +139,36 @@ fn management_errors_are_reported() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `nfwd --connect X get|serve` (the global option, before the subcommand) reaches X, as
+/// `nfwd get ... --connect X` does.
+#[test]
+fn the_global_connect_option_reaches_get_and_serve() {
+    let nfwd = Nfwd::start("cli-global-connect");
+    let uri = nfwd.transport(false);
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(["--connect", &uri, "serve", "/cli/global", "--text", "hello"])
+            .env_remove("NDN_CLIENT_TRANSPORT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !nfwd.cli(&["route", "list"]).contains("/cli/global") {
+        assert!(Instant::now() < deadline, "the producer did not register");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["--connect", &uri, "get", "/cli/global"])
+        .env_remove("NDN_CLIENT_TRANSPORT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"hello");
+}

@@ -26,6 +26,13 @@ pub(crate) struct Connect {
     key: Option<std::path::PathBuf>,
 }
 
+impl Connect {
+    /// The forwarder given with `--connect`, if any.
+    pub(crate) fn uri(&self) -> Option<&str> {
+        self.connect.as_deref()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum FaceCommand {
     /// List faces with their counters.

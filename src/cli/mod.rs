@@ -12,3 +12,4 @@ pub(crate) mod sf;
 pub(crate) mod sf_host;
 pub(crate) mod sf_run;
 pub(crate) mod start;
+pub(crate) mod topo;

@@ -1,0 +1,941 @@
+//! The launcher: `up`, `status`, `down`, `exec`, `check` of a topology on this machine.
+//!
+//! Each node is `nfwd start` in a network namespace of its own (`nfwd.<topology>.<node>`),
+//! with its own configuration, Unix socket and logs under `<state root>/<topology>/<node>/`;
+//! links are veth pairs between namespaces, so faces between forwarders are non-local (scope
+//! and HopLimit apply as between machines). Everything is recorded in
+//! `<state root>/<topology>/state.toml`, so that `status`, `exec` and `down` work from any
+//! shell, and `down` finds what to remove even without it (by namespace name).
+//!
+//! Management goes through each node's Unix socket with the client library, as `nfwd face
+//! create`, `nfwd route add` and `nfwd sf deploy` do — the socket is a file, reachable from
+//! the launcher's namespace; the forwarder authorizes the launcher as root by its peer
+//! credentials (`docs/security.md`).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nfwd_forwarder::client::{Client, FetchOptions};
+use nfwd_tlv::Name;
+use nfwd_tlv::nfd::{
+    ControlParameters, DatasetEntry, FaceStatus, FibEntry, ForwarderStatus, RibEntry, Text,
+    decode_all,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{FaceProtocol, SfBackend, Topology, node_config_with};
+use crate::net::{self, Shaper};
+use crate::routes;
+
+/// Where testbeds keep their state by default.
+pub const DEFAULT_STATE_ROOT: &str = "/run/nfwd-topo";
+
+/// The network namespace of a node.
+#[must_use]
+pub fn netns_name(topology: &str, node: &str) -> String {
+    format!("nfwd.{topology}.{node}")
+}
+
+/// The namespaces of a topology that exist now.
+fn namespaces_of(topology: &str) -> Vec<String> {
+    let prefix = format!("nfwd.{topology}.");
+    net::netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// What `up` made, for `status`, `exec` and `down`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Topology name.
+    pub name: String,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// How links are shaped (`netem`, or best effort and what is missing).
+    pub shaping: String,
+    /// Seconds `up` took.
+    pub up_seconds: f64,
+    /// Unix time `up` finished.
+    pub started_unix_s: u64,
+    /// The nodes.
+    pub nodes: Vec<NodeState>,
+    /// The links.
+    pub links: Vec<LinkState>,
+}
+
+/// One node as launched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeState {
+    /// Node name.
+    pub name: String,
+    /// Its network namespace.
+    pub netns: String,
+    /// Its directory (configuration, socket, logs).
+    pub dir: PathBuf,
+    /// Its forwarder's Unix socket.
+    pub socket: PathBuf,
+    /// The daemon's process id.
+    pub daemon_pid: u32,
+    /// Whether it runs an SF host.
+    pub sf_host: bool,
+    /// Producers' process ids.
+    pub producer_pids: Vec<u32>,
+    /// Faces to neighbours: neighbour name → face id.
+    pub faces: BTreeMap<String, u64>,
+}
+
+/// One link as launched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkState {
+    /// One end.
+    pub a: String,
+    /// The other end.
+    pub b: String,
+    /// The interface in both namespaces.
+    pub interface: String,
+    /// The a end's address.
+    pub a_addr: String,
+    /// The b end's address.
+    pub b_addr: String,
+    /// Face protocol.
+    pub protocol: String,
+    /// The shaping applied, in words.
+    pub shaping: String,
+}
+
+impl State {
+    fn path(root: &Path, name: &str) -> PathBuf {
+        root.join(name).join("state.toml")
+    }
+
+    /// Reads the state of topology `name`.
+    pub fn load(root: &Path, name: &str) -> Result<Self> {
+        let path = Self::path(root, name);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::State(format!(
+                    "topology {name} is not up (no {}); `nfwd topo up FILE` first",
+                    path.display()
+                ))
+            } else {
+                Error::Io {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        toml::from_str(&text).map_err(|source| Error::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    fn save(&self, root: &Path) -> Result<()> {
+        let text = toml::to_string(self).map_err(|source| Error::Serialize {
+            what: "state",
+            source,
+        })?;
+        write(&Self::path(root, &self.name), &text)
+    }
+
+    /// A node by name.
+    pub fn node(&self, name: &str) -> Result<&NodeState> {
+        self.nodes.iter().find(|n| n.name == name).ok_or_else(|| {
+            let all: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+            Error::State(format!(
+                "topology {} has no node {name:?} (nodes: {})",
+                self.name,
+                all.join(", ")
+            ))
+        })
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn mkdir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn log_file(path: &Path) -> Result<File> {
+    File::create(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The last lines of a log, for an error message.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(8);
+    format!(
+        "{} (last lines of {}):\n{}",
+        if lines.is_empty() { "no output" } else { "" },
+        path.display(),
+        lines[from..].join("\n")
+    )
+}
+
+/// How to bring a topology up.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The `nfwd` binary every node runs.
+    pub nfwd: PathBuf,
+    /// The topology file (producer files are relative to its directory).
+    pub source: PathBuf,
+    /// Where state goes ([`DEFAULT_STATE_ROOT`]).
+    pub state_root: PathBuf,
+    /// Without netem, go on without delay (rate with tbf, loss with nft).
+    pub best_effort_shaping: bool,
+    /// How long daemons, SF hosts and producers may take to answer.
+    pub timeout: Duration,
+}
+
+/// What `up` did.
+#[derive(Debug, Clone)]
+pub struct UpReport {
+    /// The state recorded.
+    pub state: State,
+    /// Faces created.
+    pub faces: usize,
+    /// Routes added.
+    pub routes: usize,
+    /// SFs deployed.
+    pub sfs: usize,
+    /// Producers started.
+    pub producers: usize,
+}
+
+/// Brings `t` up: namespaces, links, daemons, faces, routes, SFs, producers; waits until each
+/// answers. On failure removes what it made (as `down` does) and returns the error.
+pub fn up(t: &Topology, opts: &UpOptions, progress: &mut dyn FnMut(&str)) -> Result<UpReport> {
+    if !net::is_root() {
+        return Err(Error::Unsupported(
+            "`nfwd topo up` needs root (network namespaces, veth pairs, qdiscs)".into(),
+        ));
+    }
+    net::ip(&["netns", "list"]).map_err(|e| {
+        Error::Unsupported(format!("`ip netns` does not work here (iproute2?): {e}"))
+    })?;
+    if opts.state_root.join(&t.name).exists() || !namespaces_of(&t.name).is_empty() {
+        return Err(Error::State(format!(
+            "topology {} is already up (or was not taken down): `nfwd topo down {}` first",
+            t.name, t.name
+        )));
+    }
+    if t.nodes
+        .iter()
+        .any(|n| Topology::sf_backend(n) == Some(SfBackend::Docker))
+    {
+        return Err(Error::Unsupported(
+            "sf_host = \"docker\" is not launched yet (process only in this version)".into(),
+        ));
+    }
+    let started = Instant::now();
+    let result = up_inner(t, opts, started, progress);
+    if result.is_err() {
+        progress("failed: taking down what was made");
+        let _ = down(&t.name, &opts.state_root);
+    }
+    result
+}
+
+fn up_inner(
+    t: &Topology,
+    opts: &UpOptions,
+    started: Instant,
+    progress: &mut dyn FnMut(&str),
+) -> Result<UpReport> {
+    let root = opts.state_root.join(&t.name);
+    mkdir(&root)?;
+    // The topology as launched, producer files made absolute.
+    let base = opts
+        .source
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let mut t = t.clone();
+    for p in &mut t.producers {
+        if let Some(f) = &p.file {
+            let f = if f.is_relative() {
+                base.join(f)
+            } else {
+                f.clone()
+            };
+            if !f.is_file() {
+                return Err(Error::invalid(format!(
+                    "producer {}: no file {}",
+                    p.prefix,
+                    f.display()
+                )));
+            }
+            p.file = Some(f);
+        }
+    }
+    write(&root.join("topology.toml"), &t.to_toml()?)?;
+
+    // Namespaces.
+    let mut state = State {
+        name: t.name.clone(),
+        source: opts.source.clone(),
+        shaping: String::new(),
+        up_seconds: 0.0,
+        started_unix_s: 0,
+        nodes: Vec::new(),
+        links: Vec::new(),
+    };
+    for n in &t.nodes {
+        let netns = netns_name(&t.name, &n.name);
+        net::netns_add(&netns)?;
+        let dir = root.join(&n.name);
+        mkdir(&dir)?;
+        state.nodes.push(NodeState {
+            name: n.name.clone(),
+            socket: dir.join("nfwd.sock"),
+            dir,
+            netns,
+            daemon_pid: 0,
+            sf_host: Topology::sf_backend(n).is_some(),
+            producer_pids: Vec::new(),
+            faces: BTreeMap::new(),
+        });
+    }
+    state.save(&opts.state_root)?;
+    progress(&format!("{} namespaces", t.nodes.len()));
+
+    // Links.
+    let shaper = Shaper::probe(&state.nodes[0].netns, opts.best_effort_shaping);
+    shaper.check(&t.links)?;
+    state.shaping = if shaper.netem {
+        "netem".into()
+    } else {
+        "best effort: no netem in this kernel, so no delay; rate with tbf, loss with nft".into()
+    };
+    for (i, l) in t.links.iter().enumerate() {
+        let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b)) else {
+            continue;
+        };
+        let (a_addr, b_addr) = net::veth(i, &state.nodes[a].netns, &state.nodes[b].netns)?;
+        let dev = net::link_interface(i);
+        let shaping = shaper.apply(&state.nodes[a].netns, &dev, l)?;
+        shaper.apply(&state.nodes[b].netns, &dev, l)?;
+        state.links.push(LinkState {
+            a: l.a.clone(),
+            b: l.b.clone(),
+            interface: dev,
+            a_addr: a_addr.to_string(),
+            b_addr: b_addr.to_string(),
+            protocol: l.protocol.as_str().into(),
+            shaping,
+        });
+    }
+    state.save(&opts.state_root)?;
+    progress(&format!("{} links ({})", t.links.len(), state.shaping));
+
+    // Daemons. SF hosts share the SF uid range, a slice each, so no two nodes' instances
+    // ever run as one uid.
+    let sf_nodes = state.nodes.iter().filter(|n| n.sf_host).count().max(1);
+    let slice = (1000 / sf_nodes).max(1);
+    let mut sf_k = 0;
+    for (i, n) in t.nodes.iter().enumerate() {
+        let quic = t
+            .links
+            .iter()
+            .any(|l| l.protocol == FaceProtocol::Quic && (l.a == n.name || l.b == n.name));
+        let ns = &state.nodes[i];
+        let config = ns.dir.join("nfwd.toml");
+        write(&config, &node_config_with(n, &ns.dir, quic)?)?;
+        let log = ns.dir.join("daemon.log");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.netns])
+            .arg(&opts.nfwd)
+            .arg("start")
+            .arg("--config")
+            .arg(&config);
+        if let Some(backend) = Topology::sf_backend(n) {
+            let first = 61_000 + (sf_k * slice) % 1000;
+            let last = (first + slice - 1).min(61_999);
+            sf_k += 1;
+            cmd.args(["--sf-host", "--sf-backend", backend.as_str(), "--sf-owner"])
+                .arg(format!("{}.{}", t.name, n.name))
+                .arg("--sf-uid-range")
+                .arg(format!("{first}-{last}"));
+        }
+        let pid = spawn_detached(&mut cmd, &log)?;
+        state.nodes[i].daemon_pid = pid;
+        state.save(&opts.state_root)?;
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Unsupported(format!("tokio runtime: {e}")))?;
+    let deadline = Instant::now() + opts.timeout;
+    let report = rt.block_on(async {
+        let mut clients = Vec::new();
+        for n in &state.nodes {
+            clients.push(connect_daemon(n, deadline).await?);
+        }
+        progress(&format!("{} daemons answer", clients.len()));
+
+        // Faces: each end creates its own face to the other, so routes at both ends have a
+        // face of their own (as `nfwd face create` would, once per node).
+        let mut faces = 0;
+        for l in &state.links {
+            for (from, to, addr) in [(&l.a, &l.b, &l.b_addr), (&l.b, &l.a, &l.a_addr)] {
+                let Some(i) = t.node_index(from) else {
+                    continue;
+                };
+                let protocol = match l.protocol.as_str() {
+                    "tcp" => FaceProtocol::Tcp,
+                    "quic" => FaceProtocol::Quic,
+                    _ => FaceProtocol::Udp,
+                };
+                let uri = protocol.uri(addr);
+                let params = ControlParameters {
+                    uri: Some(Text::from(uri.as_str())),
+                    face_persistency: Some(0),
+                    ..ControlParameters::default()
+                };
+                let resp = clients[i]
+                    .command("faces", "create", &params)
+                    .await
+                    .map_err(|e| Error::node(from, format!("faces/create {uri}: {e}")))?;
+                let id = resp.body.and_then(|b| b.face_id).ok_or_else(|| {
+                    Error::node(
+                        from,
+                        format!("faces/create {uri}: no face id in the answer"),
+                    )
+                })?;
+                state.nodes[i].faces.insert(to.clone(), id);
+                faces += 1;
+            }
+        }
+        progress(&format!("{faces} faces"));
+
+        // Routes.
+        let all = routes::routes(&t);
+        for r in &all {
+            let node = &state.nodes[r.node];
+            let via = &t.nodes[r.via].name;
+            let face = node.faces.get(via).copied().ok_or_else(|| {
+                Error::node(
+                    &node.name,
+                    format!("no face towards {via} for {}", r.prefix),
+                )
+            })?;
+            let name: Name = r
+                .prefix
+                .parse()
+                .map_err(|e| Error::invalid(format!("route {}: {e}", r.prefix)))?;
+            let params = ControlParameters {
+                name: Some(name),
+                face_id: Some(face),
+                cost: Some(r.cost),
+                origin: Some(255),
+                ..ControlParameters::default()
+            };
+            clients[r.node]
+                .command("rib", "register", &params)
+                .await
+                .map_err(|e| Error::node(&node.name, format!("rib/register {}: {e}", r.prefix)))?;
+        }
+        for (prefix, node) in routes::unreachable(&t) {
+            progress(&format!("warning: {node} has no path to {prefix}"));
+        }
+        progress(&format!("{} routes", all.len()));
+
+        // SFs, once each SF host answers.
+        let mut sfs = 0;
+        for (i, n) in t.nodes.iter().enumerate() {
+            for sf in &n.sfs {
+                let spec = sf.spec()?;
+                let text = toml::to_string(&spec).map_err(|source| Error::Serialize {
+                    what: "SF specification",
+                    source,
+                })?;
+                deploy(&clients[i], &state.nodes[i], &sf.name, &text, deadline).await?;
+                sfs += 1;
+            }
+        }
+        progress(&format!("{sfs} SFs deployed"));
+
+        // Producers, until their prefix is in their forwarder's RIB.
+        for (k, p) in t.producers.iter().enumerate() {
+            let Some(i) = t.node_index(&p.node) else {
+                continue;
+            };
+            let node = &state.nodes[i];
+            let log = node.dir.join(format!("producer-{k}.log"));
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &node.netns])
+                .arg(&opts.nfwd)
+                .args(["serve", &p.prefix, "--connect"])
+                .arg(format!("unix://{}", node.socket.display()));
+            match (&p.text, &p.file) {
+                (Some(text), _) => cmd.args(["--text", text]),
+                (None, Some(file)) => cmd.arg("--file").arg(file),
+                (None, None) => &mut cmd,
+            };
+            let pid = spawn_detached(&mut cmd, &log)?;
+            state.nodes[i].producer_pids.push(pid);
+            state.save(&opts.state_root)?;
+            wait_for_route(&clients[i], &state.nodes[i], &p.prefix, pid, &log, deadline).await?;
+        }
+        progress(&format!("{} producers serving", t.producers.len()));
+        Ok::<_, Error>((faces, all.len(), sfs))
+    })?;
+    state.up_seconds = started.elapsed().as_secs_f64();
+    state.started_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    state.save(&opts.state_root)?;
+    Ok(UpReport {
+        faces: report.0,
+        routes: report.1,
+        sfs: report.2,
+        producers: t.producers.len(),
+        state,
+    })
+}
+
+/// Starts `cmd` in a process group of its own (a Ctrl-C at the terminal that ran `up` does
+/// not reach it), output to `log`; returns its pid. It outlives `up`: `down` ends it.
+fn spawn_detached(cmd: &mut Command, log: &Path) -> Result<u32> {
+    let out = log_file(log)?;
+    let err = out.try_clone().map_err(|source| Error::Io {
+        path: log.to_owned(),
+        source,
+    })?;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Command {
+            command: format!("{cmd:?}"),
+            detail: e.to_string(),
+        })?;
+    Ok(child.id())
+}
+
+async fn connect_daemon(n: &NodeState, deadline: Instant) -> Result<Client> {
+    let uri = format!("unix://{}", n.socket.display());
+    loop {
+        if n.socket.exists()
+            && let Ok(c) = Client::connect(&uri).await
+        {
+            return Ok(c);
+        }
+        let pid = i32::try_from(n.daemon_pid).unwrap_or(0);
+        if !net::alive(pid) || Instant::now() >= deadline {
+            return Err(Error::node(
+                &n.name,
+                format!(
+                    "the daemon did not come up{}",
+                    tail(&n.dir.join("daemon.log"))
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Deploys an SF, retrying while the node's SF host is not yet connected to its forwarder.
+async fn deploy(
+    client: &Client,
+    node: &NodeState,
+    sf: &str,
+    spec: &str,
+    deadline: Instant,
+) -> Result<()> {
+    loop {
+        match nfwd_sf_host::host::protocol::deploy(client, spec).await {
+            Ok(resp) if resp.is_ok() => return Ok(()),
+            Ok(resp) => {
+                return Err(Error::node(
+                    &node.name,
+                    format!(
+                        "deploy {sf} refused ({}): {}",
+                        resp.status_code, resp.status_text
+                    ),
+                ));
+            }
+            Err(e) if Instant::now() >= deadline => {
+                return Err(Error::node(
+                    &node.name,
+                    format!(
+                        "deploy {sf}: {e}; the SF host did not answer{}",
+                        tail(&node.dir.join("daemon.log"))
+                    ),
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn dataset<T: DatasetEntry>(client: &Client, path: &str) -> Result<Vec<T>> {
+    let name: Name = format!("/localhost/nfd/{path}")
+        .parse()
+        .map_err(|e| Error::invalid(format!("{path}: {e}")))?;
+    let opts = FetchOptions {
+        must_be_fresh: true,
+        ..FetchOptions::default()
+    };
+    let bytes = client
+        .fetch_dataset(&name, &opts)
+        .await
+        .map_err(|e| Error::node("?", format!("{path}: {e}")))?;
+    decode_all::<T>(&bytes).map_err(|e| Error::node("?", format!("{path}: {e}")))
+}
+
+async fn wait_for_route(
+    client: &Client,
+    node: &NodeState,
+    prefix: &str,
+    pid: u32,
+    log: &Path,
+    deadline: Instant,
+) -> Result<()> {
+    let want: Name = prefix
+        .parse()
+        .map_err(|e| Error::invalid(format!("producer {prefix}: {e}")))?;
+    loop {
+        let rib: Vec<RibEntry> = dataset(client, "rib/list").await.unwrap_or_default();
+        if rib.iter().any(|e| e.name == want) {
+            return Ok(());
+        }
+        let pid = i32::try_from(pid).unwrap_or(0);
+        if !net::alive(pid) || Instant::now() >= deadline {
+            return Err(Error::node(
+                &node.name,
+                format!("producer {prefix} did not register{}", tail(log)),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What `down` removed.
+#[derive(Debug, Clone, Copy)]
+pub struct DownReport {
+    /// Namespaces deleted.
+    pub namespaces: usize,
+    /// Processes ended.
+    pub processes: usize,
+    /// Whether there was a state directory.
+    pub had_state: bool,
+}
+
+/// Takes topology `name` down: ends every process in its namespaces (daemons, SF instances,
+/// producers, anything started with `exec`), deletes the namespaces (and so the links) and
+/// the state. Idempotent: nothing left is not an error.
+pub fn down(name: &str, state_root: &Path) -> Result<DownReport> {
+    if !net::is_root() {
+        return Err(Error::Unsupported("`nfwd topo down` needs root".into()));
+    }
+    let mut names = namespaces_of(name);
+    // Namespaces recorded but not listed (should not happen) are tried too.
+    if let Ok(state) = State::load(state_root, name) {
+        for n in state.nodes {
+            if !names.contains(&n.netns) {
+                names.push(n.netns);
+            }
+        }
+    }
+    names.retain(|n| Path::new("/run/netns").join(n).exists());
+    let processes = net::clear_namespaces(&names, Duration::from_secs(5));
+    let dir = state_root.join(name);
+    let had_state = dir.exists();
+    if had_state {
+        std::fs::remove_dir_all(&dir).map_err(|source| Error::Io { path: dir, source })?;
+    }
+    Ok(DownReport {
+        namespaces: names.len(),
+        processes,
+        had_state,
+    })
+}
+
+/// Which topology an argument names: a topology file (its `name`), a name, or — none given —
+/// the only topology up.
+pub fn resolve(arg: Option<&str>, state_root: &Path) -> Result<String> {
+    match arg {
+        Some(a) if Path::new(a).is_file() => Ok(Topology::from_file(Path::new(a))?.name),
+        Some(a) => Ok(a.to_owned()),
+        None => {
+            let up = list_up(state_root);
+            match up.as_slice() {
+                [one] => Ok(one.clone()),
+                [] => Err(Error::State(format!(
+                    "no topology is up (nothing in {})",
+                    state_root.display()
+                ))),
+                many => Err(Error::State(format!(
+                    "several topologies are up ({}): say which with --topo",
+                    many.join(", ")
+                ))),
+            }
+        }
+    }
+}
+
+/// Names of the topologies with a state directory.
+#[must_use]
+pub fn list_up(state_root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(state_root)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("state.toml").exists())
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A command run inside `node`'s namespace with the environment set for its forwarder:
+/// `NDN_CLIENT_TRANSPORT` (which `nfwd get`, `nfwd status` ... and NDN libraries read),
+/// `NFWD_TOPO`, `NFWD_TOPO_NODE`, and the directory of `nfwd` first in `PATH` so that a
+/// plain `nfwd` is the testbed's.
+pub fn exec_command(state: &State, node: &str, argv: &[String], nfwd: &Path) -> Result<Command> {
+    let n = state.node(node)?;
+    let Some((program, args)) = argv.split_first() else {
+        return Err(Error::State("exec: no command given".into()));
+    };
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &n.netns, program])
+        .args(args)
+        .env(
+            nfwd_forwarder::client::TRANSPORT_ENV,
+            format!("unix://{}", n.socket.display()),
+        )
+        .env("NFWD_TOPO", &state.name)
+        .env("NFWD_TOPO_NODE", &n.name);
+    if let Some(dir) = nfwd.parent() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            cmd.env("PATH", joined);
+        }
+    }
+    Ok(cmd)
+}
+
+/// One consumer's fetch, as `check` ran it.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// Where.
+    pub node: String,
+    /// What (`name [chain]`).
+    pub what: String,
+    /// The content, or why not.
+    pub outcome: std::result::Result<String, String>,
+    /// Whether it is what the topology expects (true if it expects nothing).
+    pub as_expected: bool,
+    /// Time taken.
+    pub seconds: f64,
+}
+
+/// Runs every `[[consumer]]` of the topology (`nfwd get` inside its node).
+pub fn check(state: &State, t: &Topology, nfwd: &Path) -> Result<Vec<CheckResult>> {
+    let mut out = Vec::new();
+    for c in &t.consumers {
+        let mut argv = vec![nfwd.display().to_string(), "get".into(), c.name.clone()];
+        if let Some(chain) = c.chain_arg() {
+            argv.extend(["--chain".into(), chain]);
+        }
+        let started = Instant::now();
+        let result = exec_command(state, &c.node, &argv, nfwd)?
+            .output()
+            .map_err(|e| Error::Command {
+                command: argv.join(" "),
+                detail: e.to_string(),
+            })?;
+        let outcome = if result.status.success() {
+            Ok(String::from_utf8_lossy(&result.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&result.stderr).trim().to_owned())
+        };
+        let as_expected = match (&outcome, &c.expect) {
+            (Ok(got), Some(want)) => got == want,
+            (Ok(_), None) => true,
+            (Err(_), _) => false,
+        };
+        out.push(CheckResult {
+            node: c.node.clone(),
+            what: c
+                .chain_arg()
+                .map_or_else(|| c.name.clone(), |ch| format!("{} [{ch}]", c.name)),
+            outcome,
+            as_expected,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(out)
+}
+
+/// A compact report of every node: process, faces to neighbours with their counters, routes,
+/// SFs, and the forwarder's main counters.
+pub fn status(state: &State) -> Result<String> {
+    use std::fmt::Write as _;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Unsupported(format!("tokio runtime: {e}")))?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "topology {}: {} nodes, {} links, up in {:.1} s, {} s ago; shaping: {}",
+        state.name,
+        state.nodes.len(),
+        state.links.len(),
+        state.up_seconds,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_sub(state.started_unix_s),
+        state.shaping
+    );
+    // Neighbour of each face, by the remote address.
+    let mut neighbour_of_addr: BTreeMap<String, String> = BTreeMap::new();
+    for l in &state.links {
+        neighbour_of_addr.insert(l.a_addr.clone(), l.a.clone());
+        neighbour_of_addr.insert(l.b_addr.clone(), l.b.clone());
+    }
+    rt.block_on(async {
+        for n in &state.nodes {
+            let pid = i32::try_from(n.daemon_pid).unwrap_or(0);
+            let alive = net::alive(pid);
+            let uri = format!("unix://{}", n.socket.display());
+            let client = if alive {
+                tokio::time::timeout(Duration::from_secs(2), Client::connect(&uri))
+                    .await
+                    .ok()
+                    .and_then(std::result::Result::ok)
+            } else {
+                None
+            };
+            let Some(client) = client else {
+                let _ = writeln!(
+                    s,
+                    "{}  pid {}  {}  (log: {})",
+                    n.name,
+                    n.daemon_pid,
+                    if alive { "NOT ANSWERING" } else { "DEAD" },
+                    n.dir.join("daemon.log").display()
+                );
+                continue;
+            };
+            let general = client
+                .fetch_dataset(
+                    &"/localhost/nfd/status/general".parse::<Name>().unwrap_or_default(),
+                    &FetchOptions {
+                        must_be_fresh: true,
+                        ..FetchOptions::default()
+                    },
+                )
+                .await
+                .ok()
+                .and_then(|b| ForwarderStatus::decode(&b).ok());
+            match general {
+                Some(g) => {
+                    let _ = writeln!(
+                        s,
+                        "{}  pid {}  interests {}/{}  data {}/{}  nacks {}/{}  pit {}  cs {}",
+                        n.name,
+                        n.daemon_pid,
+                        g.n_in_interests,
+                        g.n_out_interests,
+                        g.n_in_data,
+                        g.n_out_data,
+                        g.n_in_nacks,
+                        g.n_out_nacks,
+                        g.n_pit_entries,
+                        g.n_cs_entries
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "{}  pid {}  (no status)", n.name, n.daemon_pid);
+                }
+            }
+            let faces: Vec<FaceStatus> = dataset(&client, "faces/list").await.unwrap_or_default();
+            let mut face_names = BTreeMap::new();
+            for f in &faces {
+                let remote = f.uri.as_str();
+                let host = remote
+                    .split("://")
+                    .nth(1)
+                    .and_then(|r| r.rsplit_once(':'))
+                    .map_or("", |(h, _)| h);
+                let Some(peer) = neighbour_of_addr.get(host) else {
+                    continue;
+                };
+                face_names.insert(f.face_id, peer.clone());
+                let _ = writeln!(
+                    s,
+                    "  face {:<5} {:<24} -> {:<10} {}  in {}i {}d {}n  out {}i {}d {}n",
+                    f.face_id,
+                    remote,
+                    peer,
+                    if f.face_scope == 1 { "local" } else { "non-local" },
+                    f.n_in_interests,
+                    f.n_in_data,
+                    f.n_in_nacks,
+                    f.n_out_interests,
+                    f.n_out_data,
+                    f.n_out_nacks
+                );
+            }
+            let fib: Vec<FibEntry> = dataset(&client, "fib/list").await.unwrap_or_default();
+            for e in fib.iter().filter(|e| !e.name.to_string().starts_with("/localhost")) {
+                let hops: Vec<String> = e
+                    .next_hops
+                    .iter()
+                    .map(|h| {
+                        let to = face_names
+                            .get(&h.face_id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("face {} (local)", h.face_id));
+                        format!("{to}({})", h.cost)
+                    })
+                    .collect();
+                let _ = writeln!(s, "  route {:<22} -> {}", e.name.to_string(), hops.join(", "));
+            }
+            if n.sf_host {
+                let sfs = nfwd_sf_host::host::protocol::stats(&client).await.unwrap_or_default();
+                let list = nfwd_sf_host::host::protocol::list(&client).await.unwrap_or_default();
+                for st in &sfs {
+                    let state_word = list
+                        .iter()
+                        .find(|i| i.name == st.name)
+                        .map_or("?", |i| i.state.as_str());
+                    let _ = writeln!(
+                        s,
+                        "  sf    {:<22} {state_word}  instances {}  requests {}  answers {}  errors {}",
+                        st.name, st.instances, st.requests, st.answers, st.errors
+                    );
+                }
+            }
+        }
+    });
+    Ok(s)
+}

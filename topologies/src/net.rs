@@ -1,0 +1,326 @@
+//! Network namespaces, veth pairs and link shaping, through `ip`, `tc` and `nft`.
+//!
+//! Both ends of every veth pair are created directly inside the nodes' namespaces (never in
+//! the caller's), so interface names only need to be unique per namespace and two testbeds —
+//! or a testbed and the tests' own namespaces — never collide on them. Addresses come from
+//! 10.100.0.0/16 upwards, a /30 per link; they too only matter inside the two namespaces a
+//! link joins.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::model::Link;
+
+/// Runs `program args...`; returns its stdout, or its stderr as the error.
+pub fn run(program: &str, args: &[&str]) -> Result<String> {
+    let command = || format!("{program} {}", args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| Error::Command {
+            command: command(),
+            detail: e.to_string(),
+        })?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(Error::Command {
+            command: command(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// `ip args...`.
+pub fn ip(args: &[&str]) -> Result<String> {
+    run("ip", args)
+}
+
+/// True if this process runs as root (namespaces, veth pairs and qdiscs need it).
+#[must_use]
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Names of the network namespaces that exist (`ip netns list`).
+#[must_use]
+pub fn netns_list() -> Vec<String> {
+    ip(&["netns", "list"])
+        .map(|out| {
+            out.lines()
+                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Creates a namespace with its loopback up.
+pub fn netns_add(name: &str) -> Result<()> {
+    ip(&["netns", "add", name])?;
+    ip(&["-n", name, "link", "set", "lo", "up"]).map(drop)
+}
+
+/// Processes whose network namespace is `name` (`ip netns pids`).
+#[must_use]
+pub fn netns_pids(name: &str) -> Vec<i32> {
+    ip(&["netns", "pids", name])
+        .map(|out| out.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Sends `signal` to `pid`; a process already gone is not an error.
+pub fn signal(pid: i32, signal: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// True while `pid` runs (a zombie has finished: whoever started it has not reaped it yet).
+#[must_use]
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        // The state follows the command name in parentheses, which may hold spaces.
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// Ends every process in the namespaces (SIGTERM, then SIGKILL after `grace`) and deletes the
+/// namespaces (which removes their veth ends). Returns how many processes there were.
+pub fn clear_namespaces(names: &[String], grace: Duration) -> usize {
+    let pids: Vec<i32> = names.iter().flat_map(|n| netns_pids(n)).collect();
+    for &p in &pids {
+        signal(p, rustix::process::Signal::TERM);
+    }
+    let deadline = Instant::now() + grace;
+    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for n in names {
+        for p in netns_pids(n) {
+            signal(p, rustix::process::Signal::KILL);
+        }
+    }
+    for n in names {
+        let _ = ip(&["netns", "del", n]);
+    }
+    pids.len()
+}
+
+/// The addresses of link `index`: the a end and the b end of its /30.
+#[must_use]
+pub fn link_addresses(index: usize) -> (Ipv4Addr, Ipv4Addr) {
+    let base = u32::from(Ipv4Addr::new(10, 100, 0, 0)).wrapping_add((index as u32).wrapping_mul(4));
+    (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2))
+}
+
+/// The interface name of link `index` (in both namespaces).
+#[must_use]
+pub fn link_interface(index: usize) -> String {
+    format!("l{index}")
+}
+
+/// Creates link `index` between namespaces `ns_a` and `ns_b`: the veth pair, addresses, up.
+pub fn veth(index: usize, ns_a: &str, ns_b: &str) -> Result<(Ipv4Addr, Ipv4Addr)> {
+    let dev = link_interface(index);
+    let (a, b) = link_addresses(index);
+    ip(&[
+        "link", "add", &dev, "netns", ns_a, "type", "veth", "peer", "name", &dev, "netns", ns_b,
+    ])?;
+    for (ns, addr) in [(ns_a, a), (ns_b, b)] {
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/30"), "dev", &dev])?;
+        ip(&["-n", ns, "link", "set", &dev, "up"])?;
+    }
+    Ok((a, b))
+}
+
+/// What the kernel can do to shape links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shaper {
+    /// `sch_netem` is there: delay, loss and rate in one qdisc.
+    pub netem: bool,
+    /// Without netem, go on: rate with `tbf`, loss with an `nft` rule, no delay.
+    pub best_effort: bool,
+}
+
+impl Shaper {
+    /// Probes for netem on the loopback of namespace `ns` (left as it was).
+    #[must_use]
+    pub fn probe(ns: &str, best_effort: bool) -> Self {
+        let netem = run(
+            "tc",
+            &["-n", ns, "qdisc", "add", "dev", "lo", "root", "netem"],
+        )
+        .is_ok();
+        if netem {
+            let _ = run("tc", &["-n", ns, "qdisc", "del", "dev", "lo", "root"]);
+        }
+        Self { netem, best_effort }
+    }
+
+    /// Refuses links this kernel cannot shape as asked, unless best effort was chosen.
+    pub fn check(&self, links: &[Link]) -> Result<()> {
+        if self.netem || self.best_effort {
+            return Ok(());
+        }
+        if let Some(l) = links
+            .iter()
+            .find(|l| l.delay_ms > 0.0 || l.loss_percent > 0.0)
+        {
+            return Err(Error::Unsupported(format!(
+                "link {} - {} asks for delay or loss, and this kernel has no netem qdisc \
+                 (sch_netem: `modprobe sch_netem`, or a kernel built with it). Rerun with \
+                 --best-effort-shaping to go on with bandwidth (tbf) and loss (nft) but no delay",
+                l.a, l.b
+            )));
+        }
+        Ok(())
+    }
+
+    /// Shapes the egress of `dev` in `ns` as `link` says; returns what was applied, in words.
+    pub fn apply(&self, ns: &str, dev: &str, link: &Link) -> Result<String> {
+        if !link.is_shaped() {
+            return Ok("unshaped".into());
+        }
+        let rate = link
+            .bandwidth_mbit
+            .map(|m| format!("{}kbit", (m * 1000.0).round()));
+        if self.netem {
+            let mut args: Vec<String> = ["-n", ns, "qdisc", "add", "dev", dev, "root", "netem"]
+                .map(String::from)
+                .to_vec();
+            // netem holds delayed packets in its own queue: make it as long as a second of
+            // the link's traffic, not netem's default of 1000 packets.
+            args.extend(["limit".into(), "10000".into()]);
+            if link.delay_ms > 0.0 {
+                args.extend([
+                    "delay".into(),
+                    format!("{}us", (link.delay_ms * 1000.0).round()),
+                ]);
+            }
+            if link.loss_percent > 0.0 {
+                args.extend(["loss".into(), format!("{}%", link.loss_percent)]);
+            }
+            if let Some(r) = &rate {
+                args.extend(["rate".into(), r.clone()]);
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            run("tc", &refs)?;
+            return Ok(describe(link, true));
+        }
+        if let Some(r) = &rate {
+            // A burst of at least one full-size NDN packet, and ~50 ms of queue.
+            run(
+                "tc",
+                &[
+                    "-n", ns, "qdisc", "add", "dev", dev, "root", "tbf", "rate", r, "burst",
+                    "32kb", "latency", "50ms",
+                ],
+            )?;
+        }
+        if link.loss_percent > 0.0 {
+            nft_in(ns, &loss_rules(dev, link.loss_percent))?;
+        }
+        Ok(describe(link, false))
+    }
+}
+
+/// An nft ruleset dropping `percent` % of what leaves by `dev` (a table per interface, so
+/// links of one node do not share rules).
+fn loss_rules(dev: &str, percent: f64) -> String {
+    let per_million = (percent * 10_000.0).round();
+    // numgen's values are 0..=999999: 100% is a plain drop.
+    let sample = if per_million >= 1_000_000.0 {
+        String::new()
+    } else {
+        format!("numgen random mod 1000000 < {per_million} ")
+    };
+    format!(
+        "table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
+         oifname \"{dev}\" {sample}drop\n  }}\n}}\n"
+    )
+}
+
+/// Loads an nft ruleset inside namespace `ns`.
+fn nft_in(ns: &str, rules: &str) -> Result<()> {
+    use std::io::Write as _;
+    let command = format!("ip netns exec {ns} nft -f -");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Command {
+            command: command.clone(),
+            detail: e.to_string(),
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(rules.as_bytes())
+            .map_err(|e| Error::Command {
+                command: command.clone(),
+                detail: e.to_string(),
+            })?;
+    }
+    let out = child.wait_with_output().map_err(|e| Error::Command {
+        command: command.clone(),
+        detail: e.to_string(),
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Command {
+            command,
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// The shaping of a link in words, as applied.
+fn describe(link: &Link, netem: bool) -> String {
+    let mut parts = Vec::new();
+    if link.delay_ms > 0.0 {
+        parts.push(if netem {
+            format!("{} ms", link.delay_ms)
+        } else {
+            format!("no delay (asked {} ms; no netem)", link.delay_ms)
+        });
+    }
+    if link.loss_percent > 0.0 {
+        parts.push(format!("{}% loss", link.loss_percent));
+    }
+    if let Some(b) = link.bandwidth_mbit {
+        parts.push(format!("{b} Mbit/s"));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_get_disjoint_slash_30s() {
+        assert_eq!(
+            link_addresses(0),
+            (Ipv4Addr::new(10, 100, 0, 1), Ipv4Addr::new(10, 100, 0, 2))
+        );
+        assert_eq!(
+            link_addresses(64),
+            (Ipv4Addr::new(10, 100, 1, 1), Ipv4Addr::new(10, 100, 1, 2))
+        );
+        assert_eq!(link_interface(12), "l12");
+    }
+
+    #[test]
+    fn loss_rules_sample_below_100_percent_and_drop_all_at_100() {
+        assert!(
+            loss_rules("l3", 0.5).contains("oifname \"l3\" numgen random mod 1000000 < 5000 drop")
+        );
+        assert!(loss_rules("l3", 100.0).contains("oifname \"l3\" drop"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Routes: the computed ones (shortest paths over the link graph) and the written ones.
+//!
+//! For each destination prefix — a producer's prefix or a hosted function name — the distance
+//! of every node to the nearest node serving it is found by Dijkstra from all of those nodes
+//! at once (link costs). A node's next hops are its neighbours *strictly closer* to the
+//! destination, each with the cost of the path through it (link cost plus the neighbour's
+//! distance). Strictly closer keeps every path loop-free while still giving several next hops
+//! wherever the graph has equal or longer alternatives that still lead downhill, which is what
+//! NFD's strategies (best-route retries, multicast, load-balance) can use. Nodes serving the
+//! prefix themselves get no route: the producer or SF registers on its own forwarder.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use crate::model::Topology;
+
+/// One route: at node `node`, `prefix` through the face towards neighbour `via`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteEntry {
+    /// Node index.
+    pub node: usize,
+    /// Name prefix, canonical URI.
+    pub prefix: String,
+    /// Neighbour node index.
+    pub via: usize,
+    /// Cost.
+    pub cost: u64,
+}
+
+/// The neighbours of each node with the link cost.
+fn adjacency(t: &Topology) -> Vec<Vec<(usize, u64)>> {
+    let mut adj = vec![Vec::new(); t.nodes.len()];
+    for l in &t.links {
+        if let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b)) {
+            adj[a].push((b, l.cost));
+            adj[b].push((a, l.cost));
+        }
+    }
+    for n in &mut adj {
+        n.sort_unstable();
+    }
+    adj
+}
+
+/// Distance from every node to the nearest of `sources` (`None`: unreachable).
+fn distances(adj: &[Vec<(usize, u64)>], sources: impl Iterator<Item = usize>) -> Vec<Option<u64>> {
+    let mut dist = vec![None; adj.len()];
+    let mut heap = BinaryHeap::new();
+    for s in sources {
+        dist[s] = Some(0);
+        heap.push(Reverse((0u64, s)));
+    }
+    while let Some(Reverse((d, u))) = heap.pop() {
+        if dist[u].is_some_and(|best| d > best) {
+            continue;
+        }
+        for &(v, w) in &adj[u] {
+            let nd = d.saturating_add(w);
+            if dist[v].is_none_or(|old| nd < old) {
+                dist[v] = Some(nd);
+                heap.push(Reverse((nd, v)));
+            }
+        }
+    }
+    dist
+}
+
+/// Every route the topology asks for: computed ones (if `[routing] computed`) and the written
+/// `[[route]]`s, sorted by node, prefix, cost. A written route replaces a computed one for the
+/// same node, prefix and neighbour.
+#[must_use]
+pub fn routes(t: &Topology) -> Vec<RouteEntry> {
+    let mut out: BTreeMap<(usize, String, usize), u64> = BTreeMap::new();
+    if t.routing.computed {
+        let adj = adjacency(t);
+        for (prefix, hosts) in t.destinations() {
+            let dist = distances(&adj, hosts.iter().copied());
+            for (u, du) in dist.iter().enumerate() {
+                let Some(du) = *du else { continue };
+                if hosts.contains(&u) {
+                    continue;
+                }
+                let mut hops: Vec<(u64, usize)> = adj[u]
+                    .iter()
+                    .filter_map(|&(v, w)| match dist[v] {
+                        Some(dv) if dv < du => Some((w.saturating_add(dv), v)),
+                        _ => None,
+                    })
+                    .collect();
+                hops.sort_unstable();
+                if !t.routing.multipath {
+                    hops.truncate(1);
+                }
+                for (cost, v) in hops {
+                    out.insert((u, prefix.clone(), v), cost);
+                }
+            }
+        }
+    }
+    for r in &t.routes {
+        let (Some(u), Some(v)) = (t.node_index(&r.node), t.node_index(&r.via)) else {
+            continue;
+        };
+        let link_cost = t.link_between(&r.node, &r.via).map_or(1, |(_, l)| l.cost);
+        let prefix = r
+            .prefix
+            .parse::<nfwd_tlv::Name>()
+            .map_or_else(|_| r.prefix.clone(), |n| n.to_string());
+        out.insert((u, prefix, v), r.cost.unwrap_or(link_cost));
+    }
+    let mut list: Vec<RouteEntry> = out
+        .into_iter()
+        .map(|((node, prefix, via), cost)| RouteEntry {
+            node,
+            prefix,
+            via,
+            cost,
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        (a.node, &a.prefix, a.cost, a.via).cmp(&(b.node, &b.prefix, b.cost, b.via))
+    });
+    list
+}
+
+/// Destinations some node cannot reach (prefix, node names), for a warning.
+#[must_use]
+pub fn unreachable(t: &Topology) -> Vec<(String, String)> {
+    let adj = adjacency(t);
+    let mut out = Vec::new();
+    for (prefix, hosts) in t.destinations() {
+        let dist = distances(&adj, hosts.iter().copied());
+        for (u, d) in dist.iter().enumerate() {
+            if d.is_none() {
+                out.push((prefix.clone(), t.nodes[u].name.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn topo(text: &str) -> Topology {
+        Topology::from_toml(text, "t").unwrap()
+    }
+
+    fn at(t: &Topology, r: &[RouteEntry], node: &str, prefix: &str) -> Vec<(String, u64)> {
+        let n = t.node_index(node).unwrap();
+        r.iter()
+            .filter(|e| e.node == n && e.prefix == prefix)
+            .map(|e| (t.nodes[e.via].name.clone(), e.cost))
+            .collect()
+    }
+
+    /// The seed's Fig. 30 line: every function one hop further from the consumer.
+    const LINE: &str = r#"
+name = "line"
+[[node]]
+name = "c"
+[[node]]
+name = "f3"
+[[node.sf]]
+name = "/sf/F3"
+builtin = "upper"
+[[node]]
+name = "f2"
+[[node.sf]]
+name = "/sf/F2"
+builtin = "upper"
+[[node]]
+name = "f1"
+[[node.sf]]
+name = "/sf/F1"
+builtin = "upper"
+[[node]]
+name = "p"
+[[link]]
+a = "c"
+b = "f3"
+[[link]]
+a = "f3"
+b = "f2"
+[[link]]
+a = "f2"
+b = "f1"
+[[link]]
+a = "f1"
+b = "p"
+[[producer]]
+node = "p"
+prefix = "/rs1/lamp/2256"
+text = "x"
+"#;
+
+    #[test]
+    fn a_line_routes_every_name_along_the_line() {
+        let t = topo(LINE);
+        let r = routes(&t);
+        assert_eq!(at(&t, &r, "c", "/rs1/lamp/2256"), [("f3".into(), 4)]);
+        assert_eq!(at(&t, &r, "f1", "/rs1/lamp/2256"), [("p".into(), 1)]);
+        assert_eq!(at(&t, &r, "c", "/sf/F1"), [("f3".into(), 3)]);
+        // Towards F3 from the far end, back up the line; none at F3's own node.
+        assert_eq!(at(&t, &r, "p", "/sf/F3"), [("f1".into(), 3)]);
+        assert!(at(&t, &r, "f3", "/sf/F3").is_empty());
+        assert!(at(&t, &r, "p", "/rs1/lamp/2256").is_empty());
+        // 5 nodes, 4 destinations, one hop each except at the host: 4 * 4.
+        assert_eq!(r.len(), 16);
+    }
+
+    /// A square a-b-d, a-c-d with a diagonal-free second path: a reaches d two ways.
+    const SQUARE: &str = r#"
+name = "sq"
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+[[node]]
+name = "c"
+[[node]]
+name = "d"
+[[link]]
+a = "a"
+b = "b"
+[[link]]
+a = "a"
+b = "c"
+cost = 3
+[[link]]
+a = "b"
+b = "d"
+cost = 2
+[[link]]
+a = "c"
+b = "d"
+[[producer]]
+node = "d"
+prefix = "/p"
+text = "x"
+"#;
+
+    #[test]
+    fn redundant_paths_give_several_next_hops_with_their_costs() {
+        let t = topo(SQUARE);
+        let r = routes(&t);
+        // a: via b costs 1+2, via c costs 3+1: both downhill (b and c are at 2 and 1 < 3).
+        assert_eq!(at(&t, &r, "a", "/p"), [("b".into(), 3), ("c".into(), 4)]);
+        // b is at 2: c (at 1) is not its neighbour; a (at 3) is uphill. One hop.
+        assert_eq!(at(&t, &r, "b", "/p"), [("d".into(), 2)]);
+        let mut single = t;
+        single.routing.multipath = false;
+        assert_eq!(at(&single, &routes(&single), "a", "/p"), [("b".into(), 3)]);
+    }
+
+    #[test]
+    fn written_routes_are_added_and_override_computed_costs() {
+        let mut t = topo(SQUARE);
+        t.routes.push(crate::model::Route {
+            node: "a".into(),
+            prefix: "/p".into(),
+            via: "c".into(),
+            cost: Some(1),
+        });
+        t.routes.push(crate::model::Route {
+            node: "b".into(),
+            prefix: "/extra/".into(),
+            via: "a".into(),
+            cost: None,
+        });
+        let r = routes(&t);
+        assert_eq!(at(&t, &r, "a", "/p"), [("c".into(), 1), ("b".into(), 3)]);
+        assert_eq!(at(&t, &r, "b", "/extra"), [("a".into(), 1)]);
+        t.routing.computed = false;
+        assert_eq!(routes(&t).len(), 2);
+    }
+
+    #[test]
+    fn unreachable_destinations_are_reported() {
+        let t = topo(
+            "name = \"t\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n\
+             [[producer]]\nnode = \"a\"\nprefix = \"/p\"\ntext = \"x\"\n",
+        );
+        assert!(routes(&t).is_empty());
+        assert_eq!(unreachable(&t), [("/p".to_string(), "b".to_string())]);
+    }
+}
