@@ -400,7 +400,10 @@ impl Session {
             ever: BTreeSet::new(),
             next_face: 1,
             allowed_hops: BTreeSet::new(),
-            allowed_strategies: BTreeSet::from([(Name::new(), strategy::versioned_name("best-route"))]),
+            allowed_strategies: BTreeSet::from([(
+                Name::new(),
+                strategy::versioned_name("best-route"),
+            )]),
             allowed_capacities: BTreeSet::from([CS_MAX]),
             channels: BTreeMap::new(),
             orphaned: BTreeSet::new(),
@@ -750,7 +753,7 @@ impl Session {
         for (prefix, s) in fwd.strategies().list() {
             assert!(
                 self.allowed_strategies
-                    .contains(&(prefix.clone(), s.name())),
+                    .contains(&(prefix.clone(), s.clone())),
                 "strategy {:?} for {prefix} set by nobody authorized",
                 s
             );
@@ -1056,13 +1059,7 @@ impl Session {
             })
             .collect();
         fib.sort();
-        let strategies = self
-            .fwd
-            .strategies()
-            .list()
-            .into_iter()
-            .map(|(n, s)| (n, s.name()))
-            .collect();
+        let strategies = self.fwd.strategies().list();
         (
             fib,
             strategies,
