@@ -105,6 +105,12 @@ fn serve_get_and_manage_through_the_daemon() {
     );
     nfwd.cli(&["strategy", "unset", "/m"]);
     assert!(!nfwd.cli(&["strategy", "list"]).contains("prefix=/m "));
+    // ASF, with NFD's parameters kept in the instance name.
+    nfwd.cli(&["strategy", "set", "/sf", "asf/v=5/probing-interval~30000"]);
+    assert!(
+        nfwd.cli(&["strategy", "list"])
+            .contains("prefix=/sf strategy=/localhost/nfd/strategy/asf/v=5/probing-interval~30000")
+    );
 
     let info = nfwd.cli(&["cs", "info"]);
     assert!(

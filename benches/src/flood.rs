@@ -1226,7 +1226,7 @@ pub fn measure_face_teardown(faces: usize, entries: usize) -> Result<TeardownRep
     let cpu_before = thread_cpu_ns();
     for id in ids {
         let t = Instant::now();
-        fwd.face_closed(id, now);
+        fwd.face_closed(id, now, &mut out);
         let dt = t.elapsed();
         total += dt;
         longest = longest.max(dt);

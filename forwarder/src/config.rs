@@ -81,6 +81,21 @@ impl Config {
             s.prefix
                 .parse::<nfwd_tlv::Name>()
                 .map_err(|e| Error::Config(format!("strategy prefix {:?}: {e}", s.prefix)))?;
+            let name = s
+                .strategy
+                .parse::<nfwd_tlv::Name>()
+                .map_err(|e| Error::Config(format!("strategy {:?}: {e}", s.strategy)))?;
+            crate::core::strategy::create(&name)
+                .map_err(|e| Error::Config(format!("strategy {:?}: {e}", s.strategy)))?;
+        }
+        let f = &self.faces;
+        if f.liveness_timeout_ms > 0
+            && (f.liveness_interval_ms < 10 || f.liveness_interval_ms >= f.liveness_timeout_ms)
+        {
+            return Err(Error::Config(
+                "faces.liveness_interval_ms must be at least 10 and below faces.liveness_timeout_ms"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -175,6 +190,14 @@ pub struct FacesConfig {
     /// Most stream faces (Unix, TCP, QUIC) at once; connections beyond it are refused and
     /// counted. Default 8192.
     pub max_stream_faces: usize,
+    /// Link liveness (`docs/protocol.md` §8): a face towards another forwarder that has sent
+    /// Interests and heard nothing for this many milliseconds is probed, and again as often.
+    /// Default 250.
+    pub liveness_interval_ms: u64,
+    /// Such a face whose peer answers probes, silent this long while Interests wait, is down:
+    /// strategies skip it and its pending Interests go elsewhere or get a Nack. 0 disables
+    /// liveness (probes from peers are still answered). Default 1000.
+    pub liveness_timeout_ms: u64,
 }
 
 impl Default for FacesConfig {
@@ -193,11 +216,22 @@ impl Default for FacesConfig {
             partial_frame_timeout_s: 10,
             max_udp_faces: 16_384,
             max_stream_faces: 8_192,
+            liveness_interval_ms: 250,
+            liveness_timeout_ms: 1000,
         }
     }
 }
 
 impl FacesConfig {
+    /// The liveness settings, `None` if disabled.
+    #[must_use]
+    pub fn liveness(&self) -> Option<crate::core::liveness::LivenessConfig> {
+        (self.liveness_timeout_ms > 0).then(|| crate::core::liveness::LivenessConfig {
+            interval: std::time::Duration::from_millis(self.liveness_interval_ms),
+            timeout: std::time::Duration::from_millis(self.liveness_timeout_ms),
+        })
+    }
+
     /// The TCP listen address, if enabled.
     pub fn tcp_listen_addr(&self) -> Result<Option<SocketAddr>> {
         parse_listen("faces.tcp_listen", &self.tcp_listen)

@@ -48,7 +48,7 @@ impl Core for TestCore {
         id
     }
 
-    fn face_closed(&mut self, face: FaceId, _now: Instant) {
+    fn face_closed(&mut self, face: FaceId, _now: Instant, _out: &mut Vec<Action>) {
         self.log.send(Ev::Closed(face)).unwrap();
     }
 
@@ -894,7 +894,7 @@ impl Core for SlowCore {
         id
     }
 
-    fn face_closed(&mut self, _face: FaceId, _now: Instant) {}
+    fn face_closed(&mut self, _face: FaceId, _now: Instant, _out: &mut Vec<Action>) {}
 
     fn receive(&mut self, _now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
         let start = Instant::now();

@@ -33,7 +33,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use nfwd_forwarder::config::Config;
 use nfwd_forwarder::core::auth::{Policy, Privileges, Rule, TrustedKey, Users};
-use nfwd_forwarder::core::strategy::Strategy;
+use nfwd_forwarder::core::strategy;
 use nfwd_forwarder::core::{
     Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, LinkType, PeerCredentials,
     Persistency,
@@ -400,7 +400,10 @@ impl Session {
             ever: BTreeSet::new(),
             next_face: 1,
             allowed_hops: BTreeSet::new(),
-            allowed_strategies: BTreeSet::from([(Name::new(), Strategy::BestRoute.name())]),
+            allowed_strategies: BTreeSet::from([(
+                Name::new(),
+                strategy::versioned_name("best-route"),
+            )]),
             allowed_capacities: BTreeSet::from([CS_MAX]),
             channels: BTreeMap::new(),
             orphaned: BTreeSet::new(),
@@ -481,7 +484,10 @@ impl Session {
         if self.faces.remove(&face).is_none() {
             return;
         }
-        self.fwd.face_closed(face, self.now);
+        // Closing answers or retries the Interests that waited for the face upstream.
+        let mut out = Vec::new();
+        self.fwd.face_closed(face, self.now, &mut out);
+        self.execute(&mut out);
         self.recent.remove(&face);
         // The core closes the channels the face opened at once and defers the actions.
         let owned: Vec<ChannelId> = self
@@ -747,7 +753,7 @@ impl Session {
         for (prefix, s) in fwd.strategies().list() {
             assert!(
                 self.allowed_strategies
-                    .contains(&(prefix.clone(), s.name())),
+                    .contains(&(prefix.clone(), s.clone())),
                 "strategy {:?} for {prefix} set by nobody authorized",
                 s
             );
@@ -1013,9 +1019,10 @@ impl Session {
                 }
             }
             ("strategy-choice", "set") => {
-                if let (Some(n), Some(s)) =
-                    (&p.name, p.strategy.as_ref().and_then(Strategy::from_name))
-                {
+                if let (Some(n), Some(s)) = (
+                    &p.name,
+                    p.strategy.as_ref().and_then(|s| strategy::create(s).ok()),
+                ) {
                     self.allowed_strategies.insert((n.clone(), s.name()));
                 }
             }
@@ -1052,13 +1059,7 @@ impl Session {
             })
             .collect();
         fib.sort();
-        let strategies = self
-            .fwd
-            .strategies()
-            .list()
-            .into_iter()
-            .map(|(n, s)| (n, s.name()))
-            .collect();
+        let strategies = self.fwd.strategies().list();
         (
             fib,
             strategies,

@@ -88,7 +88,7 @@ pub(crate) enum RouteCommand {
 pub(crate) enum StrategyCommand {
     /// List strategy choices.
     List,
-    /// Set the strategy of a prefix: best-route, multicast or load-balance (or a full
+    /// Set the strategy of a prefix: best-route, multicast, load-balance or asf (or a full
     /// strategy name).
     Set {
         /// Name prefix.

@@ -174,4 +174,12 @@ pub struct FaceCounters {
     pub drop_unauthorized: u64,
     /// Interests refused because the face held its quota of PIT entries.
     pub drop_pit_quota: u64,
+    /// Liveness probes sent (`docs/protocol.md` §8).
+    pub liveness_probes: u64,
+    /// Liveness probes answered with an Ack.
+    pub liveness_acks: u64,
+    /// Liveness probes received and not answered (more than one per 50 ms).
+    pub drop_liveness_probes: u64,
+    /// Times liveness declared the face down.
+    pub liveness_down: u64,
 }

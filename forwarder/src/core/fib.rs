@@ -32,6 +32,14 @@ pub struct FibEntry {
     pub next_hops: SmallVec<[NextHop; 4]>,
 }
 
+impl FibEntry {
+    /// The keyed hash of the prefix (what per-prefix measurements are keyed by).
+    #[must_use]
+    pub fn prefix_hash(&self) -> u64 {
+        self.hash
+    }
+}
+
 /// The forwarding information base.
 #[derive(Debug)]
 pub struct Fib {

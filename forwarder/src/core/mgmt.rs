@@ -37,7 +37,6 @@ use nfwd_tlv::{Component, Data, Element, Interest, Name, Signer};
 use super::auth::{Denied, SignedParts, Signer as SignedBy};
 use super::face::{ChannelId, FaceScope, LinkType, Persistency};
 use super::rib::Route;
-use super::strategy::Strategy;
 use super::{Action, Channel, FaceId, FaceInfo, FaceState, Forwarder, MAX_CHANNELS};
 
 /// faces/create requests waiting for the driver, at most (then 503).
@@ -989,12 +988,14 @@ impl Forwarder {
             .strategy
             .as_ref()
             .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Strategy is required"))?;
-        let strategy = Strategy::from_name(wanted)
-            .ok_or_else(|| refuse(status_code::NOT_FOUND, "unknown strategy"))?;
+        // NFD answers 404 for a strategy it does not know (or parameters it refuses).
+        let strategy = super::strategy::create(wanted)
+            .map_err(|e| refuse(status_code::NOT_FOUND, &format!("unknown strategy: {e}")))?;
+        let instance = strategy.name();
         self.strategies.set(&name, strategy);
         Ok(ControlParameters {
             name: Some(name),
-            strategy: Some(strategy.name()),
+            strategy: Some(instance),
             ..ControlParameters::default()
         })
     }
@@ -1303,10 +1304,7 @@ impl Forwarder {
         self.strategies
             .list()
             .into_iter()
-            .map(|(name, s)| StrategyChoice {
-                name,
-                strategy: s.name(),
-            })
+            .map(|(name, strategy)| StrategyChoice { name, strategy })
             .collect()
     }
 }

@@ -340,7 +340,7 @@ fn a_closed_face_loses_its_routes_and_a_restarted_producer_is_reachable() {
     let consumer = net.face("unix://c", FaceScope::Local);
     let first = net.face("unix://p", FaceScope::Local);
     assert!(net.register(first, "/svc").is_ok());
-    net.fwd.face_closed(first, net.now);
+    net.fwd.face_closed(first, net.now, &mut net.out);
     assert!(net.fwd.rib().is_empty());
     let acts = net.recv(consumer, interest("/svc/1"));
     assert_eq!(only_nack(&acts, consumer), NackReason::NoRoute);
@@ -696,7 +696,10 @@ fn strategy_choice_set_unset_list() {
     };
     let (r, _) = net.command(app, "strategy-choice", "set", &cp);
     assert!(r.is_ok());
-    assert_eq!(r.body.unwrap().strategy, Some(Strategy::Multicast.name()));
+    assert_eq!(
+        r.body.unwrap().strategy,
+        Some(strategy::versioned_name("multicast"))
+    );
 
     let dataset = name("/localhost/nfd/strategy-choice/list");
     let (payload, _) = net.fetch(app, &dataset);
@@ -704,11 +707,11 @@ fn strategy_choice_set_unset_list() {
     assert_eq!(list.len(), 2);
     assert!(list.contains(&StrategyChoice {
         name: name("/m"),
-        strategy: Strategy::Multicast.name(),
+        strategy: strategy::versioned_name("multicast"),
     }));
     assert!(list.contains(&StrategyChoice {
         name: Name::new(),
-        strategy: Strategy::BestRoute.name(),
+        strategy: strategy::versioned_name("best-route"),
     }));
 
     let cp = ControlParameters {

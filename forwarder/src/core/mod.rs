@@ -12,6 +12,7 @@ pub mod dnl;
 pub mod face;
 pub mod fib;
 pub mod keys;
+pub mod liveness;
 pub mod pit;
 pub mod rib;
 pub mod strategy;
@@ -30,11 +31,13 @@ use std::time::{Duration, Instant};
 
 use nfwd_tlv::lp::{Reassembler, ReassemblerConfig};
 use nfwd_tlv::{Name, NameHasher};
+use smallvec::SmallVec;
 
 use crate::config::Config;
 use cs::ContentStore;
 use dnl::DeadNonceList;
 use fib::Fib;
+use liveness::{Liveness, LivenessConfig, Tick};
 use pit::{EntryId, Pit};
 use rib::{Rib, Route};
 use strategy::{Strategy, StrategyTable};
@@ -89,6 +92,13 @@ pub struct ForwarderCounters {
     pub pit_quota: u64,
     /// Data that matched a PIT entry but came from a face the Interest was not forwarded to.
     pub data_from_wrong_face: u64,
+    /// Faces declared down by liveness (`docs/protocol.md` §8).
+    pub faces_down: u64,
+    /// PIT entries whose only pending upstream closed or went down (then retried elsewhere
+    /// or answered with a Nack at once).
+    pub upstreams_lost: u64,
+    /// Interests retried on another next hop after a Nack or a lost upstream.
+    pub retried_elsewhere: u64,
 }
 
 /// A face as the core tracks it.
@@ -109,6 +119,13 @@ pub struct FaceState {
     /// Ids of those entries, so closing the face touches only them. May hold ids of entries
     /// gone since; compacted when it grows to twice `pit_in_records`.
     pit_entry_ids: Vec<EntryId>,
+    /// Ids of PIT entries the face is an upstream of (out-records), so that closing it or
+    /// declaring it down retries or Nacks only those. May hold ids of entries gone since;
+    /// compacted when it reaches `pit_out_compact_at`.
+    pit_out_ids: Vec<EntryId>,
+    pit_out_compact_at: usize,
+    /// Link liveness (`liveness.rs`).
+    liveness: Liveness,
 }
 
 impl FaceState {
@@ -117,12 +134,51 @@ impl FaceState {
     pub fn pit_entries(&self) -> usize {
         self.pit_in_records
     }
+
+    /// True if liveness declared the face down: strategies skip it until it is heard again.
+    #[must_use]
+    pub fn is_down(&self) -> bool {
+        self.liveness.down
+    }
+
+    /// True if the peer answers liveness probes.
+    #[must_use]
+    pub fn is_liveness_capable(&self) -> bool {
+        self.liveness.capable
+    }
+}
+
+/// Fewest ids a face's out-record list holds before it is compacted.
+const OUT_IDS_COMPACT_MIN: usize = 64;
+
+/// Accounts a new out-record of `face` (whose state is `state`) on entry `id` (see
+/// `FaceState::pit_out_ids`).
+fn note_out_record(state: &mut FaceState, pit: &Pit, face: FaceId, id: EntryId) {
+    state.pit_out_ids.push(id);
+    if state.pit_out_ids.len() >= state.pit_out_compact_at {
+        // No live count to compare with (it would cost a face lookup per entry removed):
+        // compact, then wait until the list doubles. Amortized O(1) per push.
+        state.pit_out_ids.retain(|&e| {
+            pit.get(e)
+                .is_some_and(|e| e.out_records.iter().any(|r| r.face == face))
+        });
+        state.pit_out_compact_at = (2 * state.pit_out_ids.len()).max(OUT_IDS_COMPACT_MIN);
+    }
+}
+
+/// True for a face towards a network address (not a Unix socket or descriptor): the faces
+/// link liveness may watch.
+fn is_network_face(info: &FaceInfo) -> bool {
+    ["udp", "tcp", "quic"]
+        .iter()
+        .any(|s| info.remote_uri.starts_with(s))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     PitExpiry(u64),
     Housekeeping,
+    Liveness,
 }
 
 /// How often housekeeping runs (dead nonces, reassembly, route expiry).
@@ -182,6 +238,10 @@ pub struct Forwarder {
     channels: BTreeMap<ChannelId, Channel>,
     next_channel: u64,
     driver_counters: Vec<(&'static str, u64)>,
+    /// Link liveness settings; `None` when disabled.
+    liveness: Option<LivenessConfig>,
+    /// Faces liveness looks at (made by us, or whose peer speaks liveness).
+    watched: std::collections::BTreeSet<FaceId>,
 }
 
 impl Forwarder {
@@ -192,13 +252,15 @@ impl Forwarder {
         let hasher = NameHasher::new();
         let t = &config.tables;
         let mut strategies = StrategyTable::new(hasher.clone());
+        // `Config::validate` refuses unknown strategies; a config that skipped it loses them.
         for s in &config.strategies {
             if let (Ok(prefix), Ok(name)) = (s.prefix.parse::<Name>(), s.strategy.parse::<Name>())
-                && let Some(strategy) = Strategy::from_name(&name)
+                && let Ok(strategy) = strategy::create(&name)
             {
                 strategies.set(&prefix, strategy);
             }
         }
+        let liveness = config.faces.liveness();
         let mut fwd = Self {
             fib: Fib::new(hasher.clone()),
             rib: Rib::default(),
@@ -226,9 +288,14 @@ impl Forwarder {
             channels: BTreeMap::new(),
             next_channel: 1,
             driver_counters: Vec::new(),
+            liveness,
+            watched: std::collections::BTreeSet::new(),
         };
         fwd.timers
             .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
+        if let Some(l) = liveness {
+            fwd.timers.push(Reverse((now + l.tick(), Timer::Liveness)));
+        }
         fwd
     }
 
@@ -240,6 +307,17 @@ impl Forwarder {
             .mtu
             .is_some()
             .then(|| Reassembler::new(face_reassembler()));
+        // Faces we made towards network addresses lead to other forwarders: watched from the
+        // start. Faces peers made are watched once the peer shows it speaks liveness.
+        let liveness = if self.liveness.is_some()
+            && info.persistency != Persistency::OnDemand
+            && is_network_face(&info)
+        {
+            self.watched.insert(id);
+            Liveness::made(rand::random::<u64>() >> 1)
+        } else {
+            Liveness::default()
+        };
         self.faces.insert(
             id,
             FaceState {
@@ -251,6 +329,9 @@ impl Forwarder {
                 next_sequence: 0,
                 pit_in_records: 0,
                 pit_entry_ids: Vec::new(),
+                pit_out_ids: Vec::new(),
+                pit_out_compact_at: OUT_IDS_COMPACT_MIN,
+                liveness,
             },
         );
         id
@@ -270,13 +351,15 @@ impl Forwarder {
     }
 
     /// The driver reports that `face` is gone: its routes, its channels and its PIT in-records
-    /// are removed. Only the entries the face is a downstream of are visited, so the cost is
-    /// proportional to them, not to the PIT. Out-records towards the face are left to expire
-    /// with their entries (no Data can come from it any more).
-    pub fn face_closed(&mut self, face: FaceId, _now: Instant) {
+    /// are removed, and every entry that was waiting for it alone upstream is retried on
+    /// another next hop or answered with a Nack at once (`docs/protocol.md` §8). Only the
+    /// entries the face is a downstream or an upstream of are visited, so the cost is
+    /// proportional to them, not to the PIT.
+    pub fn face_closed(&mut self, face: FaceId, now: Instant, out: &mut Vec<Action>) {
         let Some(state) = self.faces.remove(&face) else {
             return;
         };
+        self.watched.remove(&face);
         self.fib.remove_face(face);
         self.rib.remove_face(face);
         for id in state.pit_entry_ids {
@@ -288,7 +371,55 @@ impl Forwarder {
                 self.pit.discard(id);
             }
         }
+        self.upstream_gone(now, face, &state.pit_out_ids, out);
         self.close_channels_of(face);
+    }
+
+    /// Runs liveness over the watched faces: probes, and faces going down.
+    fn liveness_tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(cfg) = self.liveness else {
+            return;
+        };
+        let mut down: SmallVec<[FaceId; 4]> = SmallVec::new();
+        for &face in &self.watched {
+            let Some(state) = self.faces.get_mut(&face) else {
+                continue;
+            };
+            match state.liveness.tick(now, &cfg) {
+                Tick::Nothing => {}
+                Tick::Probe(seq) => {
+                    let frame = liveness::probe_frame(seq);
+                    state.counters.liveness_probes += 1;
+                    state.counters.out_bytes += frame.len() as u64;
+                    out.push(Action::Send { face, frame });
+                }
+                Tick::Down => down.push(face),
+            }
+        }
+        for face in down {
+            self.face_down(now, face, out);
+        }
+    }
+
+    /// Liveness declared `face` down: an on-demand face is closed (the driver reports it
+    /// closed, which retries or Nacks its pending entries); another is kept, skipped by
+    /// strategies until heard again, and its pending entries are retried or Nacked now.
+    fn face_down(&mut self, now: Instant, face: FaceId, out: &mut Vec<Action>) {
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        self.counters.faces_down += 1;
+        state.counters.liveness_down += 1;
+        tracing::debug!(face = %face, remote = %state.info.remote_uri, "face down: no answer to liveness probes");
+        if state.info.persistency == Persistency::OnDemand {
+            out.push(Action::CloseFace { face });
+            return;
+        }
+        let ids = std::mem::take(&mut state.pit_out_ids);
+        self.upstream_gone(now, face, &ids, out);
+        if let Some(state) = self.faces.get_mut(&face) {
+            state.pit_out_ids = ids;
+        }
     }
 
     /// Accounts a new in-record of `face` on entry `id`.
@@ -395,8 +526,8 @@ impl Forwarder {
         &self.strategies
     }
 
-    /// Sets the strategy for `prefix`.
-    pub fn set_strategy(&mut self, prefix: &Name, strategy: Strategy) {
+    /// Sets the strategy for `prefix` (a new instance, e.g. from [`strategy::create`]).
+    pub fn set_strategy(&mut self, prefix: &Name, strategy: Box<dyn Strategy>) {
         self.strategies.set(prefix, strategy);
     }
 
@@ -456,7 +587,7 @@ impl Forwarder {
             let pit = &self.pit;
             self.timers.retain(|Reverse((_, t))| match t {
                 Timer::PitExpiry(raw) => pit.get(EntryId::from_u64(*raw)).is_some(),
-                Timer::Housekeeping => true,
+                Timer::Housekeeping | Timer::Liveness => true,
             });
         }
     }
@@ -482,6 +613,12 @@ impl Forwarder {
                     self.timers
                         .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
                 }
+                Timer::Liveness => {
+                    self.liveness_tick(now, out);
+                    if let Some(l) = self.liveness {
+                        self.timers.push(Reverse((now + l.tick(), Timer::Liveness)));
+                    }
+                }
             }
         }
     }
@@ -491,6 +628,7 @@ impl Forwarder {
     fn housekeeping(&mut self, now: Instant, _out: &mut Vec<Action>) {
         self.dnl.expire(now);
         self.pit.compact();
+        self.strategies.housekeeping(now);
         if self.timers.capacity() > 4 * self.timers.len() + 1024 {
             self.timers.shrink_to(2 * self.timers.len());
         }
@@ -520,3 +658,6 @@ mod mgmt_tests;
 
 #[cfg(test)]
 mod security_tests;
+
+#[cfg(test)]
+mod failover_tests;

@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 use super::face::{FaceId, FaceScope};
 use super::keys::{chain_hash, combine};
 use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
-use super::strategy::{SUPPRESSION_INITIAL_MS, SUPPRESSION_MAX_MS, Strategy};
+use super::strategy::{Context, Decision, SUPPRESSION_INITIAL_MS, SUPPRESSION_MAX_MS};
 use super::{Action, Forwarder};
 
 /// Link-layer fields that came with a network packet.
@@ -58,20 +58,6 @@ fn local_only(interest: &Interest, hop_limit: Option<u8>) -> bool {
         || interest.forwarding_hint().iter().any(is_localhost)
 }
 
-/// Where best-route and load-balance send a retransmission: the cheapest next hop not tried
-/// yet, else the one tried longest ago.
-fn retry_pick(entry: &pit::PitEntry, candidates: &[FaceId]) -> Option<FaceId> {
-    let tried = |f: FaceId| entry.out_records.iter().any(|r| r.face == f);
-    candidates.iter().copied().find(|&f| !tried(f)).or_else(|| {
-        entry
-            .out_records
-            .iter()
-            .filter(|r| candidates.contains(&r.face))
-            .min_by_key(|r| r.last_sent)
-            .map(|r| r.face)
-    })
-}
-
 fn nack_severity(r: NackReason) -> u8 {
     match r {
         NackReason::Congestion => 1,
@@ -94,6 +80,10 @@ impl Forwarder {
         };
         state.counters.in_bytes += frame.len() as u64;
         state.last_activity = now;
+        // Anything heard shows the link works (`liveness.rs`).
+        if state.liveness.heard() {
+            tracing::debug!(face = %face, "face up again");
+        }
         // One copy into a buffer of exactly the frame's size: whatever the core keeps (PIT
         // entries, tokens, cached Data) then pins only its own bytes, never the driver's
         // receive block (64 KiB for UDP) — and the content store can keep what it gets.
@@ -116,6 +106,9 @@ impl Forwarder {
         } else {
             lp
         };
+        if lp.is_idle() {
+            return self.incoming_idle(now, face, &lp, out);
+        }
         let local_fields = state.local_fields;
         let Some(fragment) = lp.fragment else { return };
         let fields = LpFields {
@@ -159,14 +152,14 @@ impl Forwarder {
         }
     }
 
-    /// True if an Interest may be sent on `face`: it exists, is not the null face, and is
-    /// local when `only_local` says so (every path that picks a next hop asks this).
+    /// True if an Interest may be sent on `face`: it exists, is not the null face, is not
+    /// down (liveness), and is local when `only_local` says so (every path that picks a next
+    /// hop asks this).
     fn may_send_to(&self, face: FaceId, only_local: bool) -> bool {
         face != FaceId::NULL
-            && self
-                .faces
-                .get(&face)
-                .is_some_and(|s| !only_local || s.info.scope == FaceScope::Local)
+            && self.faces.get(&face).is_some_and(|s| {
+                !s.liveness.down && (!only_local || s.info.scope == FaceScope::Local)
+            })
     }
 
     fn scope(&self, face: FaceId) -> Option<FaceScope> {
@@ -414,27 +407,42 @@ impl Forwarder {
     }
 
     /// Next hops from the FIB for the head function if the stack is non-empty, else for the
-    /// first ForwardingHint name with a route, else for the content name. `routing` are the
-    /// hashes from [`Self::routing_hashes`].
+    /// first ForwardingHint name with a route, else for the content name, with the keyed
+    /// hash of the FIB prefix that matched (0 if none). `routing` are the hashes from
+    /// [`Self::routing_hashes`].
     fn forwarding_candidates(
         &self,
         interest: &Interest,
         routing: &PrefixHashes,
-    ) -> SmallVec<[super::fib::NextHop; 4]> {
+    ) -> (SmallVec<[super::fib::NextHop; 4]>, u64) {
         let lookup = |name: &Name, hashes: &PrefixHashes| {
             self.fib
                 .longest_prefix_match(name, hashes)
-                .map(|e| e.next_hops.clone())
+                .map(|e| (e.next_hops.clone(), e.prefix_hash()))
         };
         if let Some(chain) = interest.function_chain() {
             return lookup(chain.head(), routing).unwrap_or_default();
         }
         for hint in interest.forwarding_hint() {
-            if let Some(hops) = lookup(hint, &hint.prefix_hashes(&self.hasher)) {
-                return hops;
+            if let Some(found) = lookup(hint, &hint.prefix_hashes(&self.hasher)) {
+                return found;
             }
         }
         lookup(interest.name(), routing).unwrap_or_default()
+    }
+
+    /// The next hops a strategy may choose from: [`Self::forwarding_candidates`] minus
+    /// `excluded` faces (downstreams) and faces [`Self::may_send_to`] refuses.
+    fn eligible_hops(
+        &self,
+        interest: &Interest,
+        routing: &PrefixHashes,
+        only_local: bool,
+        excluded: impl Fn(FaceId) -> bool,
+    ) -> (SmallVec<[super::fib::NextHop; 4]>, u64) {
+        let (mut hops, prefix_hash) = self.forwarding_candidates(interest, routing);
+        hops.retain(|h| !excluded(h.face) && self.may_send_to(h.face, only_local));
+        (hops, prefix_hash)
     }
 
     /// True if `face` registered, for itself, the FIB entry the chain head matches.
@@ -448,11 +456,12 @@ impl Forwarder {
             .is_some_and(|e| e.next_hops.iter().any(|h| h.face == face && h.hosted))
     }
 
-    fn strategy_for(&self, interest: &Interest, routing: &PrefixHashes) -> Strategy {
-        let name = interest
+    /// The name a strategy is chosen by: the head function, else the content name (the name
+    /// [`Self::routing_hashes`] hashes).
+    fn strategy_name(interest: &Interest) -> &Name {
+        interest
             .function_chain()
-            .map_or(interest.name(), |c| c.head());
-        self.strategies.find(name, routing)
+            .map_or(interest.name(), |c| c.head())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -472,70 +481,55 @@ impl Forwarder {
         };
         // The routing name is hashed once here and serves both the FIB and the strategy table.
         let routing = self.routing_hashes(&entry.interest, Some(content_hashes));
-        let interest = entry.interest.clone();
         // HopLimit: decremented here; at 0 the Interest may only go to local faces.
-        let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
-        let only_local = local_only(&interest, hop_limit);
-        let eligible = |fwd: &Self, f: FaceId| f != in_face && fwd.may_send_to(f, only_local);
-        let targets: SmallVec<[FaceId; 4]> = if let Some(f) = next_hop {
-            if eligible(self, f) {
-                SmallVec::from_elem(f, 1)
-            } else {
-                SmallVec::new()
+        let hop_limit = entry.interest.hop_limit().map(|h| h.saturating_sub(1));
+        let only_local = local_only(&entry.interest, hop_limit);
+        let mut decision = Decision::default();
+        if let Some(f) = next_hop {
+            // NextHopFaceId: the application chose; no strategy is asked.
+            if f != in_face && self.may_send_to(f, only_local) {
+                decision.targets.push(f);
             }
         } else {
-            let hops = self.forwarding_candidates(&interest, &routing);
-            let candidates: SmallVec<[FaceId; 4]> = hops
-                .iter()
-                .map(|h| h.face)
-                .filter(|&f| eligible(self, f))
-                .collect();
-            match self.strategy_for(&interest, &routing) {
-                Strategy::Multicast => candidates,
-                Strategy::BestRoute => {
-                    let pick = if is_retransmission {
-                        retry_pick(entry, &candidates)
-                    } else {
-                        candidates.first().copied()
-                    };
-                    pick.into_iter().collect()
-                }
-                Strategy::LoadBalance => {
-                    let pick = if is_retransmission {
-                        retry_pick(entry, &candidates)
-                    } else {
-                        // Round-robin among the eligible next hops of the lowest cost; a
-                        // costlier one is used only when no cheaper one is eligible.
-                        let eligible_hops = hops.iter().filter(|h| eligible(self, h.face));
-                        let cheapest = eligible_hops.clone().map(|h| h.cost).min();
-                        let ties: SmallVec<[FaceId; 4]> = eligible_hops
-                            .filter(|h| Some(h.cost) == cheapest)
-                            .map(|h| h.face)
-                            .collect();
-                        if ties.is_empty() {
-                            None
-                        } else {
-                            let name = interest
-                                .function_chain()
-                                .map_or(interest.name(), |c| c.head());
-                            let turn = self.strategies.next_turn(name, &routing);
-                            let i = usize::try_from(turn % ties.len() as u64).unwrap_or(0);
-                            ties.get(i).copied()
-                        }
-                    };
-                    pick.into_iter().collect()
-                }
+            let (hops, prefix_hash) =
+                self.eligible_hops(&entry.interest, &routing, only_local, |f| f == in_face);
+            let choice = self
+                .strategies
+                .find(Self::strategy_name(&entry.interest), &routing);
+            // One virtual call; the strategy sees the entry and the eligible hops, allocates
+            // nothing (best-route reads the first hop) and answers in `decision`.
+            let feedback = self.strategies.get_mut(choice).is_some_and(|strategy| {
+                let ctx = Context {
+                    now,
+                    entry,
+                    hops: &hops,
+                    prefix_hash,
+                };
+                strategy.after_receive_interest(&ctx, is_retransmission, &mut decision);
+                strategy.wants_feedback()
+            });
+            if let Some(e) = self.pit.get_mut(id) {
+                e.strategy = choice;
+                e.strategy_tag = decision.tag;
+                e.feedback = feedback;
             }
-        };
-        if targets.is_empty() {
+        }
+        if decision.targets.is_empty() {
             if !is_retransmission {
                 self.counters.no_route += 1;
                 self.reject(id, NackReason::NoRoute, out);
             }
             return;
         }
-        for target in targets {
+        for &target in &decision.targets {
             self.send_interest(now, id, target, nonce, hop_limit, out);
+        }
+        if let Some(probe) = decision.probe
+            && !decision.targets.contains(&probe)
+        {
+            // A probe is a copy of its own (NFD's ASF gives it a new nonce).
+            let probe_nonce = self.next_nonce();
+            self.send_interest(now, id, probe, probe_nonce, hop_limit, out);
         }
     }
 
@@ -548,9 +542,19 @@ impl Forwarder {
         hop_limit: Option<u8>,
         out: &mut Vec<Action>,
     ) {
-        let Some(scope) = self.scope(face) else {
+        let new_out_record = self
+            .pit
+            .get(id)
+            .is_some_and(|e| e.out_records.iter().all(|r| r.face != face));
+        // One face lookup for the scope and liveness (awaiting an answer from now on).
+        let Some(state) = self.faces.get_mut(&face) else {
             return;
         };
+        let scope = state.info.scope;
+        state.liveness.sent(now);
+        if new_out_record {
+            super::note_out_record(state, &self.pit, face, id);
+        }
         // docs/protocol.md §4 rule 5: pop the head iff the next hop is a local application
         // that registered the function itself (it hosts it); another forwarder — even one on
         // this host over loopback — gets the stack intact and pops it itself.
@@ -658,6 +662,7 @@ impl Forwarder {
         }
         if let Some(entry) = self.remove_entry(id) {
             self.counters.unsatisfied_interests += 1;
+            self.timeout_feedback(now, &entry);
             self.remember_nonces(&entry);
         }
     }
@@ -737,6 +742,7 @@ impl Forwarder {
                 continue;
             };
             self.counters.satisfied_interests += 1;
+            self.data_feedback(now, face, &entry);
             for r in &entry.in_records {
                 if r.face != face && r.expiry > now {
                     self.send_data(r.face, data, r.pit_token.as_ref(), face, out);
@@ -805,12 +811,6 @@ impl Forwarder {
                 id
             }
         };
-        let Some((strategy, routing)) = self.pit.get(id).map(|e| {
-            let routing = self.routing_hashes(&e.interest, None);
-            (self.strategy_for(&e.interest, &routing), routing)
-        }) else {
-            return;
-        };
         let Some(entry) = self.pit.get_mut(id) else {
             return;
         };
@@ -821,51 +821,157 @@ impl Forwarder {
             return; // a Nack for an older transmission
         }
         rec.nacked = Some(reason);
-        // best-route (and load-balance) moves on to an untried next hop; otherwise, once every
-        // upstream has answered with a Nack, the downstreams get the least severe reason.
-        if matches!(strategy, Strategy::BestRoute | Strategy::LoadBalance) {
-            let in_face = entry
-                .in_records
-                .first()
-                .map(|r| r.face)
-                .unwrap_or(FaceId::NULL);
+        // The strategy may move on to another next hop (best-route: an untried one); else,
+        // once no upstream is pending, the downstreams get the least severe reason.
+        self.retry_elsewhere(now, id, face, Some(reason), out);
+    }
+
+    /// True if upstream record `r` may still answer: not refused, and its face neither closed
+    /// nor down.
+    fn pending_upstream(&self, r: &OutRecord) -> bool {
+        r.nacked.is_none() && self.faces.get(&r.face).is_some_and(|f| !f.liveness.down)
+    }
+
+    /// Upstream `face` of entry `id` failed: it answered Nack `nack`, or (`None`) it closed
+    /// or went down. The entry's strategy may name another next hop, which gets the Interest;
+    /// otherwise, once no upstream is pending, the downstreams get a Nack: the least severe
+    /// reason among the upstreams' (a lost upstream counts as NoRoute: the route it offered is
+    /// gone).
+    fn retry_elsewhere(
+        &mut self,
+        now: Instant,
+        id: EntryId,
+        face: FaceId,
+        nack: Option<NackReason>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(entry) = self.pit.get(id) else {
+            return;
+        };
+        let routing = self.routing_hashes(&entry.interest, None);
+        let hop_limit = entry.interest.hop_limit().map(|h| h.saturating_sub(1));
+        // The retry obeys `forward`'s scope rules, and never goes to a downstream.
+        let only_local = local_only(&entry.interest, hop_limit);
+        let (hops, prefix_hash) = self.eligible_hops(&entry.interest, &routing, only_local, |f| {
+            entry.in_records.iter().any(|r| r.face == f)
+        });
+        let ctx = Context {
+            now,
+            entry,
+            hops: &hops,
+            prefix_hash,
+        };
+        let next = match self.strategies.get_mut(entry.strategy) {
+            Some(strategy) => match nack {
+                Some(reason) => strategy.after_receive_nack(&ctx, face, reason),
+                None => strategy.upstream_lost(&ctx, face),
+            },
+            // The choice changed since (or NextHopFaceId chose): best-route's rule.
+            None => super::strategy::untried(&ctx),
+        };
+        if let Some(next) = next {
             let nonce = entry
                 .in_records
                 .first()
                 .map(|r| r.nonce)
                 .unwrap_or_default();
-            let tried: SmallVec<[FaceId; 4]> = entry.out_records.iter().map(|r| r.face).collect();
-            let interest = entry.interest.clone();
-            let hop_limit = interest.hop_limit().map(|h| h.saturating_sub(1));
-            // The retry obeys `forward`'s scope rules.
-            let only_local = local_only(&interest, hop_limit);
-            let untried = self
-                .forwarding_candidates(&interest, &routing)
-                .iter()
-                .map(|h| h.face)
-                .find(|&f| !tried.contains(&f) && f != in_face && self.may_send_to(f, only_local));
-            if let Some(next) = untried {
-                self.send_interest(now, id, next, nonce, hop_limit, out);
-                return;
-            }
-        }
-        let Some(entry) = self.pit.get(id) else {
+            self.counters.retried_elsewhere += 1;
+            self.send_interest(now, id, next, nonce, hop_limit, out);
             return;
-        };
-        // An upstream whose face closed will never answer: it counts as having refused.
-        let faces = &self.faces;
-        if entry
+        }
+        if entry.out_records.iter().any(|r| self.pending_upstream(r)) {
+            return;
+        }
+        let least_severe = entry
             .out_records
             .iter()
-            .all(|r| r.nacked.is_some() || !faces.contains_key(&r.face))
+            .filter_map(|r| r.nacked)
+            .min_by_key(|&r| nack_severity(r))
+            .or(nack)
+            .unwrap_or(NackReason::NoRoute);
+        self.reject(id, least_severe, out);
+    }
+
+    /// `face` closed or went down: each entry in `ids` (those it is an upstream of) that was
+    /// waiting for it alone is retried elsewhere or answered with a Nack now, instead of
+    /// letting its consumers time out (`docs/protocol.md` §8). Proportional to `ids`.
+    pub(super) fn upstream_gone(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        ids: &[EntryId],
+        out: &mut Vec<Action>,
+    ) {
+        for &id in ids {
+            let Some(entry) = self.pit.get_mut(id) else {
+                continue;
+            };
+            let Some(rec) = entry.out_record_mut(face) else {
+                continue;
+            };
+            if rec.nacked.is_some() {
+                continue;
+            }
+            // It will not answer: as if it had refused, so later decisions count it out.
+            rec.nacked = Some(NackReason::NoRoute);
+            let Some(entry) = self.pit.get(id) else {
+                continue;
+            };
+            if entry.out_records.iter().any(|r| self.pending_upstream(r)) {
+                continue;
+            }
+            self.counters.upstreams_lost += 1;
+            self.retry_elsewhere(now, id, face, None, out);
+        }
+    }
+
+    /// Data from `face` satisfied `entry`: its strategy learns the RTT, if it asked to.
+    pub(super) fn data_feedback(&mut self, now: Instant, face: FaceId, entry: &pit::PitEntry) {
+        if !entry.feedback {
+            return;
+        }
+        if let Some(r) = entry.out_records.iter().find(|r| r.face == face)
+            && let Some(strategy) = self.strategies.get_mut(entry.strategy)
         {
-            let worst_ok = entry
-                .out_records
-                .iter()
-                .filter_map(|r| r.nacked)
-                .min_by_key(|&r| nack_severity(r))
-                .unwrap_or(reason);
-            self.reject(id, worst_ok, out);
+            let rtt = now.saturating_duration_since(r.last_sent);
+            strategy.after_receive_data(now, face, rtt, entry.strategy_tag);
+        }
+    }
+
+    /// `entry` expired unsatisfied: its strategy learns which upstreams stayed silent.
+    fn timeout_feedback(&mut self, now: Instant, entry: &pit::PitEntry) {
+        if !entry.feedback {
+            return;
+        }
+        if let Some(strategy) = self.strategies.get_mut(entry.strategy) {
+            for r in entry.out_records.iter().filter(|r| r.nacked.is_none()) {
+                strategy.on_timeout(now, r.face, entry.strategy_tag);
+            }
+        }
+    }
+
+    /// An IDLE packet (no Fragment): a liveness probe to answer, or the answer to ours
+    /// (`liveness.rs`). Anything else in it is ignored, as NFD does.
+    fn incoming_idle(&mut self, now: Instant, face: FaceId, lp: &LpPacket, out: &mut Vec<Action>) {
+        let enabled = self.liveness.is_some();
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        let speaks = !lp.acks.is_empty() || lp.tx_sequence.is_some();
+        if speaks && enabled && !state.liveness.capable {
+            state.liveness.peer_is_capable();
+            self.watched.insert(face);
+        }
+        let Some(seq) = lp.tx_sequence else {
+            return;
+        };
+        if state.liveness.may_ack(now) {
+            let frame = super::liveness::ack_frame(seq);
+            state.counters.liveness_acks += 1;
+            state.counters.out_bytes += frame.len() as u64;
+            out.push(Action::Send { face, frame });
+        } else {
+            state.counters.drop_liveness_probes += 1;
         }
     }
 

@@ -20,6 +20,7 @@ use nfwd_tlv::{FunctionChain, Interest, Name};
 use smallvec::SmallVec;
 
 use super::face::FaceId;
+use super::strategy::ChoiceId;
 
 /// Names a PIT entry: slab index plus generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +98,13 @@ pub struct PitEntry {
     pub suppress_until: Instant,
     /// Current suppression interval (exponential back-off).
     pub suppress_interval_ms: u64,
+    /// The strategy instance that forwarded the Interest last: Nacks, lost upstreams, Data
+    /// and timeouts go back to it without another name lookup.
+    pub strategy: ChoiceId,
+    /// What that strategy asked to get back with feedback (`Decision::tag`).
+    pub strategy_tag: u64,
+    /// Whether that strategy wants Data and timeout feedback.
+    pub feedback: bool,
     hash: u64,
 }
 
@@ -288,6 +296,9 @@ impl Pit {
             expiry: now,
             suppress_until: now,
             suppress_interval_ms: 0,
+            strategy: ChoiceId::NONE,
+            strategy_tag: 0,
+            feedback: false,
             hash,
         };
         if entry.can_be_prefix {

@@ -508,7 +508,7 @@ fn a_channel_closes_with_its_owner_and_takes_its_faces() {
     let host = net.root("unix://host");
     let (sf, channel) = channel_face(&mut net, host, "/sf/f", "/run/nfwd/sf/i2/nfwd.sock");
     let bystander = net.root("unix://bystander");
-    net.fwd.face_closed(host, net.now);
+    net.fwd.face_closed(host, net.now, &mut net.out);
     // The closing actions leave with the next call that returns actions.
     let acts = net.recv(bystander, interest("/nothing").encode());
     assert!(acts.contains(&Action::CloseChannel { channel }), "{acts:?}");
@@ -667,7 +667,7 @@ fn closing_a_face_touches_only_its_entries() {
         net.recv(f, interest("/p/shared").nonce([k as u8, 1, 2, 3]).encode());
     }
     assert_eq!(net.fwd.pit().len(), 20 * 50 + 1);
-    net.fwd.face_closed(faces[3], net.now);
+    net.fwd.face_closed(faces[3], net.now, &mut net.out);
     assert_eq!(
         net.fwd.pit().len(),
         19 * 50 + 1,

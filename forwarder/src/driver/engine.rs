@@ -350,6 +350,7 @@ impl<C: Core> Engine<C> {
                 && at <= now
             {
                 self.sweep_idle(now);
+                self.execute(now);
                 next_sweep = Some(now + every);
             }
         }
@@ -978,7 +979,9 @@ impl<C: Core> Engine<C> {
         }
         // Frames left in the inbox go with it (the task sees its pushes fail and ends).
         drop(entry.inbox);
-        self.core.face_closed(face, now);
+        // Pending Interests that waited for this face get retried or Nacked: the caller
+        // executes the actions (every caller is followed by `execute`).
+        self.core.face_closed(face, now, &mut self.actions);
     }
 
     /// Closes faces that received nothing for the idle timeout: on-demand UDP faces, and

@@ -77,8 +77,8 @@ pub const NFD_SOCKET: &str = "/run/nfd/nfd.sock";
 pub trait Core: Send + 'static {
     /// See [`Forwarder::add_face`].
     fn add_face(&mut self, info: FaceInfo, now: Instant) -> FaceId;
-    /// See [`Forwarder::face_closed`].
-    fn face_closed(&mut self, face: FaceId, now: Instant);
+    /// See [`Forwarder::face_closed`] (it may answer pending Interests, hence `out`).
+    fn face_closed(&mut self, face: FaceId, now: Instant, out: &mut Vec<Action>);
     /// See [`Forwarder::receive`].
     fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>);
     /// See [`Forwarder::face_created`].
@@ -122,8 +122,8 @@ impl Core for Forwarder {
         Self::add_face(self, info, now)
     }
 
-    fn face_closed(&mut self, face: FaceId, now: Instant) {
-        Self::face_closed(self, face, now);
+    fn face_closed(&mut self, face: FaceId, now: Instant, out: &mut Vec<Action>) {
+        Self::face_closed(self, face, now, out);
     }
 
     fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {

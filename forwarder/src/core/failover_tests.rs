@@ -1,0 +1,562 @@
+//! Deterministic tests of failover (issue 9): the strategy trait, ASF's steering and probing,
+//! link liveness, and what closing a face (or it going down) does to pending Interests.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nfwd_tlv::lp::{LpPacket, NackReason};
+use nfwd_tlv::{DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer};
+
+use super::fib::NextHop;
+use super::rib::Route;
+use super::strategy::{self, Context, Decision, Strategy};
+use super::*;
+use crate::config::Config;
+
+struct Net {
+    fwd: Forwarder,
+    now: Instant,
+    out: Vec<Action>,
+}
+
+fn name(s: &str) -> Name {
+    s.parse().unwrap()
+}
+
+fn info(uri: &str, scope: FaceScope, persistency: Persistency) -> FaceInfo {
+    FaceInfo {
+        remote_uri: uri.into(),
+        local_uri: "test://".into(),
+        scope,
+        persistency,
+        link_type: LinkType::PointToPoint,
+        mtu: None,
+        peer: None,
+        channel: None,
+    }
+}
+
+impl Net {
+    fn new(config: &Config) -> Self {
+        let now = Instant::now();
+        Self {
+            fwd: Forwarder::new(config, now),
+            now,
+            out: Vec::new(),
+        }
+    }
+
+    /// A consumer application.
+    fn app(&mut self, uri: &str) -> FaceId {
+        let i = info(uri, FaceScope::Local, Persistency::OnDemand);
+        self.fwd.add_face(i, self.now)
+    }
+
+    /// A face this forwarder made towards another forwarder (watched by liveness).
+    fn peer(&mut self, uri: &str) -> FaceId {
+        let i = info(uri, FaceScope::NonLocal, Persistency::Persistent);
+        self.fwd.add_face(i, self.now)
+    }
+
+    fn recv(&mut self, face: FaceId, frame: impl AsRef<[u8]>) -> Vec<Action> {
+        self.fwd
+            .receive(self.now, face, frame.as_ref(), &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    fn advance(&mut self, ms: u64) -> Vec<Action> {
+        self.now += Duration::from_millis(ms);
+        self.fwd.on_timeout(self.now, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    fn close(&mut self, face: FaceId) -> Vec<Action> {
+        self.fwd.face_closed(face, self.now, &mut self.out);
+        std::mem::take(&mut self.out)
+    }
+
+    fn is_down(&self, face: FaceId) -> bool {
+        self.fwd
+            .faces()
+            .find(|(id, _)| *id == face)
+            .is_some_and(|(_, f)| f.is_down())
+    }
+}
+
+fn interest(n: &str, chain: Option<&str>) -> Bytes {
+    InterestBuilder::new(name(n))
+        .lifetime_ms(4000)
+        .function_chain(chain.map(|c| c.parse::<FunctionChain>().unwrap()))
+        .encode()
+}
+
+fn data(n: &str, chain: Option<&str>) -> Bytes {
+    DataBuilder::new(name(n), b"x".to_vec())
+        .function_chain(chain.map(|c| c.parse().unwrap()))
+        .freshness_ms(0)
+        .sign(&Signer::digest_sha256())
+        .unwrap()
+}
+
+fn decoded(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { face: f, frame } if *f == face => {
+                Some(LpPacket::decode(frame.clone()).unwrap())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Interests (not Nacks, not IDLE packets) sent to `face`.
+fn interests(actions: &[Action], face: FaceId) -> Vec<(Interest, LpPacket)> {
+    decoded(actions, face)
+        .into_iter()
+        .filter(|lp| lp.nack.is_none() && !lp.is_idle())
+        .map(|lp| (Interest::decode(lp.fragment.clone().unwrap()).unwrap(), lp))
+        .collect()
+}
+
+fn one_interest(actions: &[Action], face: FaceId) -> LpPacket {
+    let mut v = interests(actions, face);
+    assert_eq!(v.len(), 1, "one Interest to {face} expected: {actions:?}");
+    v.remove(0).1
+}
+
+/// Liveness probes (IDLE packets with a TxSequence) sent to `face`.
+fn probes(actions: &[Action], face: FaceId) -> Vec<u64> {
+    decoded(actions, face)
+        .into_iter()
+        .filter(|lp| lp.is_idle())
+        .filter_map(|lp| lp.tx_sequence)
+        .collect()
+}
+
+fn nacks(actions: &[Action], face: FaceId) -> Vec<NackReason> {
+    decoded(actions, face)
+        .into_iter()
+        .filter_map(|lp| lp.nack)
+        .collect()
+}
+
+fn datas(actions: &[Action], face: FaceId) -> usize {
+    decoded(actions, face)
+        .into_iter()
+        .filter(|lp| lp.nack.is_none() && lp.fragment.as_ref().is_some_and(|f| f[0] == 6))
+        .count()
+}
+
+fn reply(request: &LpPacket, data: Bytes) -> Bytes {
+    LpPacket::from_fragment(data)
+        .echo_pit_token(request)
+        .encode_or_bare()
+}
+
+fn no_liveness() -> Config {
+    let mut c = Config::default();
+    c.faces.liveness_timeout_ms = 0;
+    c
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trait
+
+/// A strategy written outside the core's files: the costliest next hop.
+#[derive(Debug)]
+struct Costliest;
+
+impl Strategy for Costliest {
+    fn name(&self) -> Name {
+        name("/localhost/nfd/strategy/test-costliest/v=1")
+    }
+
+    fn after_receive_interest(&mut self, ctx: &Context<'_>, _: bool, decision: &mut Decision) {
+        decision
+            .targets
+            .extend(ctx.hops.last().map(|h: &NextHop| h.face));
+    }
+}
+
+#[test]
+fn a_strategy_is_one_type_behind_the_trait() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let p1 = net.peer("udp4://10.0.0.1:6363");
+    let p2 = net.peer("udp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/p"), p1, 1);
+    net.fwd.add_route(&name("/p"), p2, 2);
+    net.fwd.set_strategy(&name("/p"), Box::new(Costliest));
+    let acts = net.recv(c, interest("/p/x", None));
+    one_interest(&acts, p2);
+    assert!(interests(&acts, p1).is_empty());
+    let listed = net.fwd.strategies().list();
+    assert!(listed.contains(&(name("/p"), Costliest.name())));
+    // Its Nack retry is the trait's default: the cheapest untried next hop.
+    let lp = one_interest(&acts, p2);
+    let up = Interest::decode(lp.fragment.clone().unwrap()).unwrap();
+    let nack = LpPacket::nack(NackReason::Congestion, up.wire().clone())
+        .echo_pit_token(&lp)
+        .encode();
+    let acts = net.recv(p2, nack);
+    one_interest(&acts, p1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ASF
+
+/// ASF over two upstreams, a (cost 10) and b (cost 20), for `prefix`; requests are `/c/<k>`
+/// routed by content name, or by the function `/sf/F` when `chain` is set.
+fn asf_steers_and_probes(chain: Option<&str>) {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let a = net.peer("udp4://10.0.0.1:6363");
+    let b = net.peer("udp4://10.0.0.2:6363");
+    let prefix = if chain.is_some() { "/sf/F" } else { "/c" };
+    net.fwd.add_route(&name(prefix), a, 10);
+    net.fwd.add_route(&name(prefix), b, 20);
+    let asf = strategy::create(&name("/localhost/nfd/strategy/asf/v=5")).unwrap();
+    net.fwd.set_strategy(&name(prefix), asf);
+    let req = |k: u32| interest(&format!("/c/{k}"), chain);
+    let answer = |k: u32| data(&format!("/c/{k}"), chain);
+
+    // The first Interest goes to the cheapest (nothing measured) and probes the other with a
+    // nonce of its own.
+    let acts = net.recv(c, req(1));
+    let to_a = one_interest(&acts, a);
+    let to_b = one_interest(&acts, b);
+    let nonce = |lp: &LpPacket| {
+        Interest::decode(lp.fragment.clone().unwrap())
+            .unwrap()
+            .nonce()
+    };
+    assert_ne!(nonce(&to_a), nonce(&to_b));
+    net.advance(20);
+    assert_eq!(datas(&net.recv(a, reply(&to_a, answer(1))), c), 1);
+    net.advance(30);
+    net.recv(b, reply(&to_b, answer(1))); // late: unsolicited, dropped
+
+    // Measured: a. No probe before the interval.
+    let acts = net.recv(c, req(2));
+    let to_a = one_interest(&acts, a);
+    assert!(interests(&acts, b).is_empty());
+    // A Nack steers away at once: retried on b now, and the next Interests go to b.
+    let up = Interest::decode(to_a.fragment.clone().unwrap()).unwrap();
+    let nack = LpPacket::nack(NackReason::Congestion, up.wire().clone())
+        .echo_pit_token(&to_a)
+        .encode();
+    let acts = net.recv(a, nack);
+    let to_b = one_interest(&acts, b);
+    net.advance(40);
+    assert_eq!(datas(&net.recv(b, reply(&to_b, answer(2))), c), 1);
+    let acts = net.recv(c, req(3));
+    let to_b = one_interest(&acts, b);
+    assert!(interests(&acts, a).is_empty(), "a failed: steered away");
+    net.advance(40);
+    net.recv(b, reply(&to_b, answer(3)));
+
+    // After the probing interval a new Interest also probes a; a answers first (it recovered,
+    // and is faster), so the next Interests go back to a.
+    net.advance(10_000);
+    let acts = net.recv(c, req(4));
+    let to_b = one_interest(&acts, b);
+    let to_a = one_interest(&acts, a);
+    net.advance(5);
+    assert_eq!(datas(&net.recv(a, reply(&to_a, answer(4))), c), 1);
+    net.recv(b, reply(&to_b, answer(4)));
+    let acts = net.recv(c, req(5));
+    let to_a = one_interest(&acts, a);
+    net.advance(5);
+    net.recv(a, reply(&to_a, answer(5)));
+
+    // Timeouts count one each: after max-timeouts (3) of them a is avoided.
+    for k in 6..9 {
+        let acts = net.recv(c, req(k));
+        one_interest(&acts, a);
+        net.advance(4001);
+    }
+    // (12 s have passed since the last probe: this one also probes a, which stays silent.)
+    let acts = net.recv(c, req(9));
+    one_interest(&acts, b);
+    one_interest(&acts, a);
+    let acts = net.recv(c, req(10));
+    one_interest(&acts, b);
+    assert!(interests(&acts, a).is_empty(), "a timed out: steered away");
+}
+
+#[test]
+fn asf_steers_away_from_failures_and_probing_brings_a_hop_back() {
+    asf_steers_and_probes(None);
+}
+
+#[test]
+fn asf_works_for_function_names() {
+    asf_steers_and_probes(Some("/sf/F"));
+}
+
+#[test]
+fn asf_measurements_are_bounded_by_fib_prefixes_and_expire() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let a = net.peer("udp4://10.0.0.1:6363");
+    let asf = strategy::create(&name("/localhost/nfd/strategy/asf")).unwrap();
+    net.fwd.set_strategy(&name("/"), asf);
+    net.fwd.add_route(&name("/p"), a, 0);
+    net.fwd.add_route(&name("/q"), a, 0);
+    // Names from the network are many; the prefixes they match are two.
+    for k in 0..1000 {
+        net.recv(c, interest(&format!("/p/{k}/{}", k * 7), None));
+        net.recv(c, interest(&format!("/q/{k}"), None));
+    }
+    assert_eq!(net.fwd.strategies().entries(), 2);
+    // Unused for the measurements' lifetime, they are forgotten.
+    net.advance(strategy::asf::LIFETIME.as_millis() as u64 + 1000);
+    net.advance(500);
+    assert_eq!(net.fwd.strategies().entries(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Liveness
+
+/// Answers every probe in `acts` to `face` as a live nfwd peer does.
+fn answer_probes(net: &mut Net, acts: &[Action], face: FaceId) {
+    for seq in probes(acts, face) {
+        net.recv(face, liveness::ack_frame(seq));
+    }
+}
+
+#[test]
+fn a_silent_peer_goes_down_its_interests_move_on_and_it_comes_back() {
+    let mut net = Net::new(&Config::default());
+    let c = net.app("unix://c");
+    let b = net.peer("udp4://10.0.0.1:6363");
+    let cc = net.peer("udp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/p"), b, 10);
+    net.fwd.add_route(&name("/p"), cc, 20);
+    // Hello: each made face is probed once; live peers answer.
+    let acts = net.advance(125);
+    assert_eq!(probes(&acts, b).len(), 1);
+    assert_eq!(probes(&acts, cc).len(), 1);
+    answer_probes(&mut net, &acts, b);
+    answer_probes(&mut net, &acts, cc);
+
+    // Traffic flows through b.
+    let acts = net.recv(c, interest("/p/1", None));
+    let lp = one_interest(&acts, b);
+    assert_eq!(datas(&net.recv(b, reply(&lp, data("/p/1", None))), c), 1);
+
+    // b dies: an Interest waits, b is probed, then declared down about a second after the
+    // Interest, and the Interest goes to the other next hop at once.
+    let acts = net.recv(c, interest("/p/2", None));
+    one_interest(&acts, b);
+    let mut probed = 0;
+    let mut moved = None;
+    for step in 1..=12 {
+        let acts = net.advance(125);
+        probed += probes(&acts, b).len();
+        if let Some((_, lp)) = interests(&acts, cc).into_iter().next() {
+            moved = Some((step * 125, lp));
+            break;
+        }
+    }
+    let (after_ms, lp) = moved.expect("the pending Interest moved to the other next hop");
+    assert!(
+        (1000..=1250).contains(&after_ms),
+        "down after {after_ms} ms"
+    );
+    assert!(probed >= 2, "probed {probed} times before giving up");
+    assert!(net.is_down(b));
+    assert_eq!(net.fwd.counters().faces_down, 1);
+    assert_eq!(datas(&net.recv(cc, reply(&lp, data("/p/2", None))), c), 1);
+
+    // New Interests skip the down face.
+    let acts = net.recv(c, interest("/p/3", None));
+    let lp = one_interest(&acts, cc);
+    assert!(interests(&acts, b).is_empty());
+    net.recv(cc, reply(&lp, data("/p/3", None)));
+
+    // Down, it is still probed (once per timeout); its answer brings it back.
+    let acts = net.advance(1000);
+    assert_eq!(probes(&acts, b).len(), 1);
+    answer_probes(&mut net, &acts, b);
+    assert!(!net.is_down(b));
+    let acts = net.recv(c, interest("/p/4", None));
+    one_interest(&acts, b);
+}
+
+#[test]
+fn a_peer_that_never_answers_probes_is_never_declared_down() {
+    // An NFD peer: drops IDLE packets, answers Interests late.
+    let mut net = Net::new(&Config::default());
+    let c = net.app("unix://c");
+    let nfd = net.peer("udp4://10.0.0.1:6363");
+    net.fwd.add_route(&name("/p"), nfd, 0);
+    let acts = net.recv(c, interest("/p/slow", None));
+    let lp = one_interest(&acts, nfd);
+    let mut probed = 0;
+    for _ in 0..24 {
+        let acts = net.advance(125);
+        probed += probes(&acts, nfd).len();
+        assert!(interests(&acts, nfd).is_empty());
+        assert!(nacks(&acts, c).is_empty());
+    }
+    assert!(!net.is_down(nfd));
+    assert!(probed <= 3, "a few probes per silence, no more: {probed}");
+    // The slow answer still arrives.
+    assert_eq!(
+        datas(&net.recv(nfd, reply(&lp, data("/p/slow", None))), c),
+        1
+    );
+}
+
+#[test]
+fn an_on_demand_peer_that_goes_silent_is_closed() {
+    let mut net = Net::new(&Config::default());
+    let c = net.app("unix://c");
+    let i = info(
+        "udp4://10.0.0.9:6363",
+        FaceScope::NonLocal,
+        Persistency::OnDemand,
+    );
+    let peer = net.fwd.add_face(i, net.now);
+    // Not watched until it shows it speaks liveness (here: it probes us, and is answered).
+    let acts = net.advance(125);
+    assert!(probes(&acts, peer).is_empty());
+    let acts = net.recv(peer, liveness::probe_frame(42));
+    let acks: Vec<_> = decoded(&acts, peer)
+        .into_iter()
+        .flat_map(|lp| lp.acks)
+        .collect();
+    assert_eq!(acks, [42]);
+    net.fwd.add_route(&name("/p"), peer, 0);
+    let acts = net.recv(c, interest("/p/1", None));
+    one_interest(&acts, peer);
+    let mut closed = false;
+    for _ in 0..12 {
+        let acts = net.advance(125);
+        if acts.contains(&Action::CloseFace { face: peer }) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a dead on-demand peer is closed");
+    // The driver closes it and reports; the pending Interest is Nacked at once.
+    let acts = net.close(peer);
+    assert_eq!(nacks(&acts, c), [NackReason::NoRoute]);
+}
+
+#[test]
+fn probes_are_answered_no_faster_than_one_per_50_ms() {
+    let mut net = Net::new(&Config::default());
+    let peer = net.peer("udp4://10.0.0.1:6363");
+    let acks = |acts: &[Action]| -> Vec<u64> {
+        decoded(acts, peer)
+            .into_iter()
+            .flat_map(|lp| lp.acks)
+            .collect()
+    };
+    let acts = net.recv(peer, liveness::probe_frame(1));
+    assert_eq!(acks(&acts), [1]);
+    let acts = net.recv(peer, liveness::probe_frame(2));
+    assert!(acks(&acts).is_empty(), "rate-limited");
+    net.now += Duration::from_millis(50);
+    let acts = net.recv(peer, liveness::probe_frame(3));
+    assert_eq!(acks(&acts), [3]);
+    let (_, f) = net.fwd.faces().find(|(id, _)| *id == peer).unwrap();
+    assert_eq!(
+        (f.counters.liveness_acks, f.counters.drop_liveness_probes),
+        (2, 1)
+    );
+    // Malformed or unknown IDLE packets are dropped quietly, never answered.
+    let acts = net.recv(peer, LpPacket::default().encode());
+    assert!(acts.is_empty());
+}
+
+#[test]
+fn liveness_can_be_disabled() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.peer("udp4://10.0.0.1:6363");
+    net.fwd.add_route(&name("/p"), b, 0);
+    net.recv(c, interest("/p/1", None));
+    for _ in 0..40 {
+        let acts = net.advance(125);
+        assert!(probes(&acts, b).is_empty());
+    }
+    assert!(!net.is_down(b));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closure
+
+#[test]
+fn closing_an_upstream_retries_elsewhere_or_nacks_at_once() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.peer("tcp4://10.0.0.1:6363");
+    let cc = net.peer("tcp4://10.0.0.2:6363");
+    let only_b = net.peer("tcp4://10.0.0.3:6363");
+    net.fwd.add_route(&name("/p"), b, 10);
+    net.fwd.add_route(&name("/p"), cc, 20);
+    net.fwd.add_route(&name("/q"), b, 10);
+    net.fwd.add_route(&name("/m"), b, 10);
+    net.fwd.add_route(&name("/m"), only_b, 20);
+    let multicast = strategy::create(&name("/localhost/nfd/strategy/multicast")).unwrap();
+    net.fwd.set_strategy(&name("/m"), multicast);
+    let acts = net.recv(c, interest("/p/1", None));
+    one_interest(&acts, b);
+    let acts = net.recv(c, interest("/q/1", None));
+    one_interest(&acts, b);
+    // Multicast: b and only_b both asked; b's loss leaves only_b pending.
+    let acts = net.recv(c, interest("/m/1", None));
+    one_interest(&acts, b);
+    let lp_m = one_interest(&acts, only_b);
+
+    let acts = net.close(b);
+    // /p/1: retried on the other next hop; /q/1: no other, Nacked now; /m/1: waits.
+    let lp = one_interest(&acts, cc);
+    assert_eq!(nacks(&acts, c), [NackReason::NoRoute]);
+    assert!(interests(&acts, only_b).is_empty());
+    assert_eq!(net.fwd.counters().upstreams_lost, 2);
+    assert_eq!(datas(&net.recv(cc, reply(&lp, data("/p/1", None))), c), 1);
+    assert_eq!(
+        datas(&net.recv(only_b, reply(&lp_m, data("/m/1", None))), c),
+        1
+    );
+    assert!(net.fwd.pit().is_empty());
+}
+
+#[test]
+fn a_closed_local_sf_is_replaced_by_another_instance_for_a_chain() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let sf1 = net.app("unix://sf-1");
+    let remote = net.peer("udp4://10.0.0.5:6363");
+    net.fwd.add_route_with(
+        &name("/sf/F"),
+        Route {
+            face: sf1,
+            origin: 0,
+            cost: 0,
+            flags: 1,
+            expires: None,
+            hosted: true,
+        },
+    );
+    net.fwd.add_route(&name("/sf/F"), remote, 50);
+    let acts = net.recv(c, interest("/c/1", Some("/sf/F")));
+    let (popped, _) = interests(&acts, sf1).remove(0);
+    assert!(popped.function_chain().is_none(), "popped towards the SF");
+    // The SF dies: the chained Interest goes to the remote instance with its stack intact.
+    let acts = net.close(sf1);
+    let (up, lp) = interests(&acts, remote).remove(0);
+    assert_eq!(up.function_chain(), Some(&"/sf/F".parse().unwrap()));
+    assert_eq!(
+        datas(
+            &net.recv(remote, reply(&lp, data("/c/1", Some("/sf/F")))),
+            c
+        ),
+        1
+    );
+}

@@ -1,0 +1,371 @@
+//! Failover between forwarders (issue 9): a consumer on forwarder A, which routes `/p` through
+//! two forwarders, B (preferred, cost 10) and C (cost 20), each in a network namespace joined
+//! to A's by a veth pair and each with a producer. While requests flow, B's daemon is killed
+//! (SIGKILL: no goodbye on any transport); requests must succeed again within 2 s, over UDP,
+//! TCP and QUIC faces. The measured recovery times are printed (`--nocapture` shows them).
+//!
+//! The bound is the issue's correctness bound, not a benchmark: the test asserts success
+//! within it, never speed.
+//!
+//! Needs root (namespaces). Outside CI a missing capability skips the test and says so; under
+//! `CI=true` it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+use nfwd_forwarder::client::{Client, Reply, answer_data};
+use nfwd_tlv::{InterestBuilder, Name, Signer};
+
+/// Says why the test cannot run; fails under CI.
+fn cannot_run(why: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("failover test cannot run under CI: {why}");
+    }
+    eprintln!("SKIPPED (not under CI): {why}");
+    true
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt as _;
+        m.uid() == 0
+    })
+}
+
+/// A network namespace with one end of a veth pair (the other end stays in ours), addresses
+/// `10.<net>.<octet>.1` (ours) and `.2` (theirs). Removed on drop.
+struct Netns {
+    name: String,
+    host_if: String,
+    peer_ip: String,
+}
+
+impl Netns {
+    fn create(tag: &str, net: u8, octet: u32) -> Option<Self> {
+        let id = std::process::id() % 10_000;
+        let name = format!("nfwd-fo{tag}-{id}");
+        let host_if = format!("fo{id}{tag}a");
+        let peer_if = format!("fo{id}{tag}b");
+        let host_ip = format!("10.{net}.{octet}.1");
+        let peer_ip = format!("10.{net}.{octet}.2");
+        let ip = |args: &[&str]| Command::new("ip").args(args).output();
+        let ok = |r: std::io::Result<Output>| r.is_ok_and(|o| o.status.success());
+        // Leftovers of a killed run.
+        let _ = ip(&["netns", "del", &name]);
+        let _ = ip(&["link", "del", &host_if]);
+        if !ok(ip(&["netns", "add", &name])) {
+            return None;
+        }
+        let ns = Self {
+            name,
+            host_if,
+            peer_ip,
+        };
+        let host_cidr = format!("{host_ip}/24");
+        let peer_cidr = format!("{}/24", ns.peer_ip);
+        let steps: [&[&str]; 7] = [
+            &[
+                "link",
+                "add",
+                &ns.host_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &peer_if,
+            ],
+            &["link", "set", &peer_if, "netns", &ns.name],
+            &["addr", "add", &host_cidr, "dev", &ns.host_if],
+            &["link", "set", &ns.host_if, "up"],
+            &["-n", &ns.name, "addr", "add", &peer_cidr, "dev", &peer_if],
+            &["-n", &ns.name, "link", "set", &peer_if, "up"],
+            &["-n", &ns.name, "link", "set", "lo", "up"],
+        ];
+        steps.iter().all(|s| ok(ip(s))).then_some(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// An `nfwd start`, killed on drop.
+struct Daemon {
+    child: Child,
+    unix: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// `nfwd start --unix DIR/<tag>.sock ARGS`, inside `ns` if given.
+    fn start(dir: &Path, tag: &str, ns: Option<&Netns>, args: &[&str]) -> Self {
+        let sock = dir.join(format!("{tag}.sock"));
+        let mut cmd = match ns {
+            // `ip netns exec` execs the program: the child is nfwd itself, so SIGKILL kills
+            // the daemon, not a wrapper.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_nfwd")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_nfwd")),
+        };
+        let child = cmd
+            .args(["start", "--unix"])
+            .arg(&sock)
+            .args(args)
+            .env("NFWD_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let d = Self {
+            child,
+            unix: format!("unix://{}", sock.display()),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while d.cli(&["status"]).is_err() {
+            assert!(Instant::now() < deadline, "nfwd {tag} did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .arg("--connect")
+            .arg(&self.unix)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(text + &String::from_utf8_lossy(&out.stderr))
+        }
+    }
+}
+
+/// One request as the consumer saw it.
+#[derive(Debug, Clone)]
+struct Done {
+    start: Instant,
+    end: Instant,
+    /// Who answered ("B", "C"), or the error.
+    outcome: Result<String, String>,
+}
+
+/// Serves `/p` on `daemon` with content `who`.
+async fn producer(
+    daemon: &Daemon,
+    who: &'static str,
+) -> (Client, nfwd_forwarder::client::ServeHandle) {
+    let client = Client::connect(&daemon.unix).await.unwrap();
+    let handle = client
+        .serve("/p".parse().unwrap(), move |interest| async move {
+            answer_data(&interest, who, Some(0), &Signer::digest_sha256())
+                .map_or(Reply::None, Reply::Data)
+        })
+        .await
+        .unwrap();
+    (client, handle)
+}
+
+fn as_str(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn failover(kind: &str, index: u32) {
+    if !is_root() {
+        cannot_run("needs root (network namespaces)");
+        return;
+    }
+    let octet = 100 + (std::process::id() % 50) * 3 + index;
+    let (Some(ns_b), Some(ns_c)) = (
+        Netns::create(&format!("{kind}b"), 78, octet),
+        Netns::create(&format!("{kind}c"), 79, octet),
+    ) else {
+        cannot_run("cannot create network namespaces with `ip netns` and veth pairs");
+        return;
+    };
+    let dir = TempDir::new(&format!("failover-{kind}"));
+    let listen = |ns: &Netns| {
+        let ip = &ns.peer_ip;
+        vec![
+            "--udp".to_owned(),
+            format!("{ip}:6363"),
+            "--tcp".to_owned(),
+            format!("{ip}:6363"),
+            "--quic".to_owned(),
+            format!("{ip}:6367"),
+        ]
+    };
+    let args_b = listen(&ns_b);
+    let args_c = listen(&ns_c);
+    let mut b = Daemon::start(&dir.0, "b", Some(&ns_b), &as_str(&args_b));
+    let c = Daemon::start(&dir.0, "c", Some(&ns_c), &as_str(&args_c));
+    let udp_port = common::free_port();
+    let a = Daemon::start(
+        &dir.0,
+        "a",
+        None,
+        &["--udp", &format!("0.0.0.0:{udp_port}"), "--tcp", ""],
+    );
+    let uri = |ns: &Netns| match kind {
+        "udp" => format!("udp4://{}:6363", ns.peer_ip),
+        "tcp" => format!("tcp4://{}:6363", ns.peer_ip),
+        _ => format!("quic://{}:6367", ns.peer_ip),
+    };
+    for (ns, cost) in [(&ns_b, "10"), (&ns_c, "20")] {
+        let u = uri(ns);
+        a.cli(&["face", "create", &u]).unwrap();
+        a.cli(&["route", "add", "/p", &u, "--cost", cost]).unwrap();
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let log: Arc<Mutex<Vec<Done>>> = Arc::default();
+    let (recovery, after) = rt.block_on(async {
+        let _pb = producer(&b, "B").await;
+        let _pc = producer(&c, "C").await;
+        let consumer = Arc::new(Client::connect(&a.unix).await.unwrap());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut workers = Vec::new();
+        for w in 0..4 {
+            let (consumer, log, stop) = (consumer.clone(), log.clone(), stop.clone());
+            let kind = kind.to_owned();
+            workers.push(tokio::spawn(async move {
+                let mut seq = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    seq += 1;
+                    let name: Name = format!("/p/{kind}/{w}/{seq}").parse().unwrap();
+                    let interest = InterestBuilder::new(name)
+                        .lifetime_ms(4000)
+                        .build()
+                        .unwrap();
+                    let start = Instant::now();
+                    let outcome = consumer
+                        .express(interest)
+                        .await
+                        .map(|d| String::from_utf8_lossy(d.content()).into_owned())
+                        .map_err(|e| e.to_string());
+                    log.lock().unwrap().push(Done {
+                        start,
+                        end: Instant::now(),
+                        outcome,
+                    });
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }));
+        }
+        // Warm up: B answers (it is cheaper), and liveness has heard from both peers.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let from_b = log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|d| d.outcome.as_deref() == Ok("B"))
+                .count();
+            if from_b >= 40 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no traffic through B: {:?}",
+                log.lock().unwrap().last()
+            );
+        }
+        let killed = Instant::now();
+        b.child.kill().unwrap();
+        let _ = b.child.wait();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in workers {
+            w.await.unwrap();
+        }
+        let log = log.lock().unwrap().clone();
+        // Every request succeeded, those pending at B when it died included.
+        let failed: Vec<_> = log.iter().filter(|d| d.outcome.is_err()).collect();
+        assert!(failed.is_empty(), "{kind}: requests failed: {failed:?}");
+        let first_c = log
+            .iter()
+            .filter(|d| d.end > killed && d.outcome.as_deref() == Ok("C"))
+            .map(|d| d.end)
+            .min()
+            .expect("C answered after B died");
+        let recovery = first_c - killed;
+        // Requests started once recovered: answered by C, none waiting for B again.
+        let after: Vec<&Done> = log.iter().filter(|d| d.start > first_c).collect();
+        assert!(!after.is_empty());
+        assert!(
+            after.iter().all(|d| d.outcome.as_deref() == Ok("C")),
+            "{kind}: B answered after its death?"
+        );
+        let slowest_after = after
+            .iter()
+            .map(|d| d.end - d.start)
+            .max()
+            .unwrap_or_default();
+        let slowest_pending = log
+            .iter()
+            .filter(|d| d.start <= first_c && d.end > killed)
+            .map(|d| d.end - killed)
+            .max()
+            .unwrap_or_default();
+        println!(
+            "failover over {kind}: B killed; first answer from C after {} ms; requests pending \
+             at the kill answered within {} ms of it; {} requests after recovery, slowest {} ms",
+            recovery.as_millis(),
+            slowest_pending.as_millis(),
+            after.len(),
+            slowest_after.as_millis(),
+        );
+        (recovery, slowest_pending)
+    });
+    // The issue's bound: requests succeed again within 2 s of the failure.
+    assert!(
+        recovery < Duration::from_secs(2) && after < Duration::from_secs(2),
+        "{kind}: recovery took {recovery:?} (pending requests {after:?})"
+    );
+    drop(c);
+    drop(a);
+}
+
+#[test]
+fn requests_fail_over_within_2_s_when_a_udp_next_hop_dies() {
+    failover("udp", 0);
+}
+
+#[test]
+fn requests_fail_over_within_2_s_when_a_tcp_next_hop_dies() {
+    failover("tcp", 1);
+}
+
+#[test]
+fn requests_fail_over_within_2_s_when_a_quic_next_hop_dies() {
+    failover("quic", 2);
+}
