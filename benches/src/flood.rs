@@ -75,6 +75,9 @@ pub struct FloodSettings {
     pub pit_max: Option<usize>,
     /// `tables.pit_max_entries_per_face` of the daemon (None: the default).
     pub pit_quota: Option<usize>,
+    /// `tables.cs_max_entries` of the daemon (None: the default). The producer answers the
+    /// flood too, so the store fills with its Data: a bounded cache, part of the RSS after.
+    pub cs_max: Option<usize>,
 }
 
 /// One consumer's outcome in one phase.
@@ -131,6 +134,8 @@ pub struct Sample {
     pub at: Duration,
     /// PIT entries (`None`: the daemon did not answer the sampler in time).
     pub pit: Option<u64>,
+    /// Content store entries (`None` as for `pit`).
+    pub cs: Option<u64>,
     /// Daemon RSS in KiB.
     pub rss_kib: u64,
 }
@@ -170,6 +175,8 @@ pub struct FloodReport {
     pub pit_max: usize,
     /// Per-face PIT quota.
     pub pit_quota: usize,
+    /// Content store capacity.
+    pub cs_max: usize,
     /// When the flood started and ended, since the baseline started.
     pub flood_window: (Duration, Duration),
 }
@@ -892,9 +899,11 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
     let defaults = Config::default().tables;
     let pit_max = s.pit_max.unwrap_or(defaults.pit_max_entries);
     let pit_quota = s.pit_quota.unwrap_or(defaults.pit_max_entries_per_face);
+    let cs_max = s.cs_max.unwrap_or(defaults.cs_max_entries);
     let config = format!(
         "[faces]\nunix_path = {socket:?}\ntcp_listen = \"\"\nudp_listen = \"0.0.0.0:{port}\"\n\n\
-         [tables]\npit_max_entries = {pit_max}\npit_max_entries_per_face = {pit_quota}\n\n\
+         [tables]\npit_max_entries = {pit_max}\npit_max_entries_per_face = {pit_quota}\n\
+         cs_max_entries = {cs_max}\n\n\
          [log]\nlevel = \"warn\"\n\n\
          [[face]]\nuri = \"udp4://{sink_addr}\"\npersistency = \"persistent\"\n\n\
          [[route]]\nprefix = \"/flood\"\nface = \"udp4://{sink_addr}\"\n",
@@ -968,14 +977,16 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
         let pid = daemon.pid();
         thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let pit = fetch_dataset(&mut link, "/localhost/nfd/status/general")
+                let status = fetch_dataset(&mut link, "/localhost/nfd/status/general")
                     .ok()
-                    .and_then(|b| ForwarderStatus::decode(&b).ok())
-                    .map(|st| st.n_pit_entries);
+                    .and_then(|b| ForwarderStatus::decode(&b).ok());
+                let pit = status.as_ref().map(|st| st.n_pit_entries);
+                let cs = status.as_ref().map(|st| st.n_cs_entries);
                 if let Ok(mut v) = samples.lock() {
                     v.push(Sample {
                         at: t0.elapsed(),
                         pit,
+                        cs,
                         rss_kib: rss_kib_of(pid),
                     });
                 }
@@ -1080,6 +1091,7 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
         samples: samples.lock().map(|v| v.clone()).unwrap_or_default(),
         pit_max,
         pit_quota,
+        cs_max,
         flood_window: (flood_start, flood_end),
         ..FloodReport::default()
     };

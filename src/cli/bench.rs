@@ -63,6 +63,10 @@ pub(crate) struct BenchArgs {
     /// With --flood: the daemon's tables.pit_max_entries_per_face.
     #[arg(long)]
     pit_quota: Option<usize>,
+    /// With --flood: the daemon's tables.cs_max_entries (0: no content store, so that the RSS
+    /// after the flood shows what the flood itself left).
+    #[arg(long)]
+    cs_max: Option<usize>,
     /// Instead, measure closing faces in the core: --teardown-faces faces holding
     /// --teardown-entries PIT entries, all closed; prints the time spent in face_closed.
     #[arg(long)]
@@ -178,6 +182,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             legit_lifetime_ms: args.legit_lifetime,
             pit_max: args.pit_max,
             pit_quota: args.pit_quota,
+            cs_max: args.cs_max,
         };
         println!(
             "flood: {} source port(s) for {:.1} s (lifetime {} ms), legitimate consumers at \
@@ -349,6 +354,13 @@ fn print_flood(r: &FloodReport) {
         r.pit_peak(),
         r.pit_max,
         r.pit_quota
+    );
+    let cs_end = r.samples.iter().rev().find_map(|s| s.cs).unwrap_or(0);
+    println!(
+        "content store at the end: {cs_end} entries (cs_max_entries {}; the producer answers \
+         the flood as well, so the store fills with its Data — a bounded cache, part of the \
+         RSS below)",
+        r.cs_max
     );
     let (before, during, after) = r.rss();
     let mib = |k: u64| k as f64 / 1024.0;

@@ -5,6 +5,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+/// Capacity kept however small the list gets, so that steady traffic never reallocates.
+const SHRINK_SLACK: usize = 4096;
+
 /// The dead nonce list.
 #[derive(Debug)]
 pub struct DeadNonceList {
@@ -62,6 +65,13 @@ impl DeadNonceList {
             self.order.pop_front();
             self.set.remove(&key);
         }
+        // After a burst (a flood's nonces) give the memory back: tables never shrink on
+        // their own, and a peak of a million nonces holds tens of MiB.
+        let len = self.order.len();
+        if self.order.capacity() > 4 * len + SHRINK_SLACK {
+            self.order.shrink_to(2 * len);
+            self.set.shrink_to(2 * len);
+        }
     }
 
     /// Number of remembered nonces.
@@ -92,5 +102,18 @@ mod tests {
         assert!(!dnl.contains(1), "oldest dropped at the bound");
         dnl.expire(now + Duration::from_secs(7));
         assert!(dnl.is_empty());
+    }
+
+    #[test]
+    fn gives_memory_back_after_a_burst() {
+        let now = Instant::now();
+        let mut dnl = DeadNonceList::new(Duration::from_secs(6), 1 << 20);
+        for k in 0..200_000 {
+            dnl.insert(k, now);
+        }
+        assert!(dnl.order.capacity() >= 200_000);
+        dnl.expire(now + Duration::from_secs(7));
+        assert!(dnl.order.capacity() <= SHRINK_SLACK * 2, "{}", dnl.order.capacity());
+        assert!(dnl.set.capacity() <= SHRINK_SLACK * 2, "{}", dnl.set.capacity());
     }
 }

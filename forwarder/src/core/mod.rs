@@ -166,6 +166,30 @@ fn note_out_record(state: &mut FaceState, pit: &Pit, face: FaceId, id: EntryId) 
     }
 }
 
+/// Once a face's burst is over (a flood's entries expired), drops the ids of entries gone
+/// and gives back the lists' memory: they only compact as they grow.
+fn release_stale_ids(state: &mut FaceState, pit: &Pit, face: FaceId) {
+    if state.pit_entry_ids.len() > 2 * state.pit_in_records + 64 {
+        state.pit_entry_ids.retain(|&e| {
+            pit.get(e)
+                .is_some_and(|e| e.in_records.iter().any(|r| r.face == face))
+        });
+    }
+    if state.pit_out_ids.capacity() > 4 * OUT_IDS_COMPACT_MIN && pit.len() < state.pit_out_ids.len()
+    {
+        state.pit_out_ids.retain(|&e| {
+            pit.get(e)
+                .is_some_and(|e| e.out_records.iter().any(|r| r.face == face))
+        });
+        state.pit_out_compact_at = (2 * state.pit_out_ids.len()).max(OUT_IDS_COMPACT_MIN);
+    }
+    for ids in [&mut state.pit_entry_ids, &mut state.pit_out_ids] {
+        if ids.capacity() > 4 * ids.len() + 64 {
+            ids.shrink_to(2 * ids.len());
+        }
+    }
+}
+
 /// True for a face towards a network address (not a Unix socket or descriptor): the faces
 /// link liveness may watch.
 fn is_network_face(info: &FaceInfo) -> bool {
@@ -632,7 +656,9 @@ impl Forwarder {
         if self.timers.capacity() > 4 * self.timers.len() + 1024 {
             self.timers.shrink_to(2 * self.timers.len());
         }
-        for f in self.faces.values_mut() {
+        let pit = &self.pit;
+        for (&face, f) in &mut self.faces {
+            release_stale_ids(f, pit, face);
             if let Some(r) = &mut f.reassembler {
                 r.expire(now);
                 let dropped = r.stats().timed_out_packets;
