@@ -1,7 +1,7 @@
 //! Chains across forwarders in network namespaces (issue 9, "Done means"): a line of three
-//! forwarders a — b — c brought up by `nfwd topo up`, faces between them non-local; c hosts
-//! the SFs (built-ins deployed by c's SF host, and one SF run by this test on c's Unix
-//! socket); the consumer runs on a (`nfwd topo exec a -- nfwd get ...`).
+//! forwarders a — b — c brought up by `nfwd topo up` (a QUIC and a TCP link), faces between
+//! them non-local; c hosts the SFs (built-ins deployed by c's SF host, and one SF run by this
+//! test on c's Unix socket); the consumer runs on a (`nfwd topo exec a -- nfwd get ...`).
 //!
 //! 1. A failing-then-fixed SF is answered correctly within its error FreshnessPeriod (1 s)
 //!    without MustBeFresh, although a's and b's content stores cached its error: the
@@ -113,6 +113,7 @@ min = 1
 [[link]]
 a = "a"
 b = "b"
+protocol = "quic"
 
 [[link]]
 a = "b"
@@ -268,6 +269,18 @@ fn chains_recover_take_parameters_and_name_unknown_functions_across_forwarders()
         tb.state.to_str().unwrap(),
     ]);
     assert!(up.status.success(), "topo up: {}", text(&up));
+
+    // Over QUIC the end that connects second finds the face the other opened (issue 9 item
+    // 6): one persistent face each way, not a refusal or a second connection.
+    for node in ["a", "b"] {
+        let out = tb.exec(node, &["nfwd", "face", "list"]);
+        let list = String::from_utf8_lossy(&out.stdout).into_owned();
+        let quic: Vec<&str> = list.lines().filter(|l| l.contains("quic://")).collect();
+        assert!(
+            quic.len() == 1 && quic[0].contains("persistency=persistent"),
+            "{node}: {list}"
+        );
+    }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
