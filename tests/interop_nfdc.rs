@@ -211,3 +211,82 @@ fn scopeguard(child: &mut std::process::Child) -> impl Drop + '_ {
     }
     Kill(child)
 }
+
+/// `nfdc face create`, unmodified, towards a peer whose face exists — one the peer opened by
+/// sending to us first, then one nfdc made — prints `face-exists` with that face and exits 0
+/// (issue 9 item 6): nfwd answers NFD's 409 with the face in the body, upgraded from on-demand
+/// to the persistency asked for.
+#[test]
+fn nfdc_face_create_towards_an_existing_face_says_face_exists() {
+    if !is_root() {
+        return cannot_run("needs root (nfwd authorizes root by its peer credentials)");
+    }
+    let tools = match ndn_tools() {
+        Ok(t) => t,
+        Err(e) => return cannot_run(&e),
+    };
+    let dir = TempDir::new("nfdc-face-exists");
+    let socket = dir.0.join("nfwd.sock");
+    let udp = common::free_port();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--unix"])
+        .arg(&socket)
+        .args(["--tcp", "", "--udp", &format!("127.0.0.1:{udp}")])
+        .env("NFWD_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = scopeguard(&mut daemon);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "nfwd did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let home = dir.0.join("root");
+    std::fs::create_dir_all(&home).unwrap();
+    let nfdc = |args: &[&str]| {
+        tool(&tools, "nfdc", &home, &socket, None)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The peer speaks first: an Interest from its socket makes an on-demand face.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let peer_uri = format!("udp4://{}", peer.local_addr().unwrap());
+    let interest = nfwd_tlv::InterestBuilder::new("/hello".parse().unwrap())
+        .build()
+        .unwrap();
+    peer.send_to(interest.wire(), ("127.0.0.1", udp)).unwrap();
+    let face_id = |o: &Output| {
+        let t = text(o);
+        t.split_whitespace()
+            .find_map(|w| w.strip_prefix("id=").or_else(|| w.strip_prefix("faceid=")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no id in: {t}"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let on_demand = loop {
+        let o = nfdc(&["face", "list", "remote", &peer_uri]);
+        if o.status.success() && text(&o).contains("on-demand") {
+            break face_id(&o);
+        }
+        assert!(Instant::now() < deadline, "no on-demand face: {}", text(&o));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let o = nfdc(&["face", "create", &peer_uri]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).starts_with("face-exists "), "{}", text(&o));
+    assert!(text(&o).contains("persistency=persistent"), "{}", text(&o));
+    assert_eq!(face_id(&o), on_demand);
+    // A face nfdc made, asked for again.
+    let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let other_uri = format!("udp4://{}", other.local_addr().unwrap());
+    let o = nfdc(&["face", "create", &other_uri]);
+    assert!(text(&o).starts_with("face-created "), "{}", text(&o));
+    let made = face_id(&o);
+    let o = nfdc(&["face", "create", &other_uri]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).starts_with("face-exists "), "{}", text(&o));
+    assert_eq!(face_id(&o), made);
+    drop(guard);
+}

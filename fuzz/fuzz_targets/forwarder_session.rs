@@ -623,6 +623,7 @@ impl Session {
                     emitted.close_channels.push(channel);
                     self.channels.remove(&channel);
                 }
+                Action::SetPersistency { .. } => {}
             }
         }
         assert_eq!(

@@ -262,9 +262,30 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
                 face_persistency: Some(code),
                 ..ControlParameters::default()
             };
-            let resp = client.command("faces", "create", &params).await?;
-            let id = resp.body.and_then(|b| b.face_id).unwrap_or_default();
-            println!("face-created id={id} remote={uri}");
+            let resp = client.command_response("faces", "create", &params).await?;
+            match (resp.status_code, resp.body) {
+                (200, body) => {
+                    let id = body.and_then(|b| b.face_id).unwrap_or_default();
+                    println!("face-created id={id} remote={uri}");
+                }
+                // As nfdc: the face to that remote exists (perhaps opened by the peer, and
+                // now kept at the persistency asked for); that is what was asked for.
+                (409, Some(body)) if body.face_id.is_some() => {
+                    println!(
+                        "face-exists id={} remote={} persistency={}",
+                        body.face_id.unwrap_or_default(),
+                        body.uri.as_ref().map_or(uri.as_str(), |u| u.as_str()),
+                        body.face_persistency.map_or("?", persistency_name)
+                    );
+                }
+                (code, _) => {
+                    return Err(nfwd_forwarder::Error::Management {
+                        code,
+                        text: resp.status_text.to_string(),
+                    }
+                    .into());
+                }
+            }
         }
         FaceCommand::Destroy { face } => {
             let params = ControlParameters {

@@ -1,6 +1,8 @@
 //! Shared by the end-to-end tests: a real `nfwd start` in a temporary directory.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod netns;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

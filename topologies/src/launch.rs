@@ -412,9 +412,21 @@ fn up_inner(
                     ..ControlParameters::default()
                 };
                 let resp = clients[i]
-                    .command("faces", "create", &params)
+                    .command_response("faces", "create", &params)
                     .await
                     .map_err(|e| Error::node(from, format!("faces/create {uri}: {e}")))?;
+                // 409 with the face in the body: the face exists — the other end connected
+                // first (QUIC from its listening port, UDP from its socket), and the face it
+                // opened is now persistent. That is the face to route on, as nfdc does.
+                if resp.status_code != 200 && !(resp.status_code == 409 && resp.body.is_some()) {
+                    return Err(Error::node(
+                        from,
+                        format!(
+                            "faces/create {uri}: {} {}",
+                            resp.status_code, resp.status_text
+                        ),
+                    ));
+                }
                 let id = resp.body.and_then(|b| b.face_id).ok_or_else(|| {
                     Error::node(
                         from,

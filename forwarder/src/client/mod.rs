@@ -429,6 +429,22 @@ impl Client {
         }
     }
 
+    /// Sends a management command and returns the forwarder's ControlResponse whatever its
+    /// status code: some refusals carry a body worth reading (`faces/create` answers 409 with
+    /// the face that exists already).
+    pub async fn command_response(
+        &self,
+        module: &str,
+        verb: &str,
+        params: &ControlParameters,
+    ) -> Result<ControlResponse> {
+        let signer = self.command_signer();
+        let time = self.next_command_time();
+        let interest = make_command_v03(module, verb, params, &signer, rand::random(), time)?;
+        let data = self.express(interest).await?;
+        Ok(ControlResponse::from_wire(data.content())?)
+    }
+
     /// Sends an NFD management command (`/localhost/nfd/<module>/<verb>`) signed in the v0.3
     /// format with the command signer (DigestSha256 unless set), as python-ndn's `NDNAppv2`
     /// does, and returns the ControlResponse. A status other than 200 is
@@ -439,11 +455,7 @@ impl Client {
         verb: &str,
         params: &ControlParameters,
     ) -> Result<ControlResponse> {
-        let signer = self.command_signer();
-        let time = self.next_command_time();
-        let interest = make_command_v03(module, verb, params, &signer, rand::random(), time)?;
-        let data = self.express(interest).await?;
-        let resp = ControlResponse::from_wire(data.content())?;
+        let resp = self.command_response(module, verb, params).await?;
         if resp.is_ok() {
             Ok(resp)
         } else {

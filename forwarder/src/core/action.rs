@@ -34,6 +34,15 @@ pub enum Action {
         /// Which.
         face: FaceId,
     },
+    /// `face`'s persistency changed (`faces/update`, or a `faces/create` naming the face, which
+    /// upgrades an on-demand face as NFD does): the driver stops closing it when idle (or
+    /// starts, for a face made on-demand).
+    SetPersistency {
+        /// Which.
+        face: FaceId,
+        /// Its persistency now.
+        persistency: Persistency,
+    },
     /// Management (`channels/open`) asked for a restricted channel: the driver binds a Unix
     /// socket at `path` (refusing paths outside `faces.channel_dir`), accepts connections on
     /// it as local on-demand faces whose [`super::FaceInfo::channel`] is `channel`, and reports

@@ -64,6 +64,8 @@ struct PendingCreate {
     reply: PendingReply,
     /// LocalFieldsEnabled as the command asked (None: not mentioned).
     local_fields: Option<bool>,
+    /// The persistency asked for (an existing face found late is upgraded to it).
+    persistency: Persistency,
     asked: Instant,
 }
 
@@ -557,7 +559,7 @@ impl Forwarder {
                 Some(refusal) => Err(refusal),
                 None => return, // answered when the driver reports
             },
-            ("faces", "update") => self.faces_update(face, p),
+            ("faces", "update") => self.faces_update(face, p, &mut after),
             ("faces", "destroy") => self.faces_destroy(p, &mut after),
             ("strategy-choice", "set") => self.strategy_set(p),
             ("strategy-choice", "unset") => self.strategy_unset(p),
@@ -695,7 +697,7 @@ impl Forwarder {
             Err(r) => return Some(r),
         };
         if let Some(existing) = self.face_id_by_uri(&uri) {
-            return Some(self.conflict(existing));
+            return Some(self.existing_face_found(existing, persistency, out));
         }
         if self.mgmt.pending.len() >= MAX_PENDING_CREATES {
             return Some(refuse(
@@ -714,6 +716,7 @@ impl Forwarder {
                     token: token.cloned(),
                 },
                 local_fields,
+                persistency,
                 asked: now,
             },
         );
@@ -724,6 +727,52 @@ impl Forwarder {
             mtu: p.mtu,
         });
         None
+    }
+
+    /// A faces/create named a face that exists (its remote URI, or — as the driver found —
+    /// its canonical form): as NFD's channels, upgrade its persistency when the transition is
+    /// one NFD allows (from on-demand, or to permanent), then answer NFD's 409 with the face in
+    /// the body, which `nfdc face create` and `nfwd face create` report as "face-exists".
+    /// A peer that connected to us first (an on-demand QUIC or UDP face from its listening
+    /// address) is found so, and is kept from then on.
+    fn existing_face_found(
+        &mut self,
+        existing: FaceId,
+        wanted: Persistency,
+        out: &mut Vec<Action>,
+    ) -> Refusal {
+        if let Some(state) = self.faces.get_mut(&existing) {
+            let current = state.info.persistency;
+            if wanted != current
+                && (current == Persistency::OnDemand || wanted == Persistency::Permanent)
+            {
+                state.info.persistency = wanted;
+                out.push(Action::SetPersistency {
+                    face: existing,
+                    persistency: wanted,
+                });
+            }
+        }
+        self.conflict(existing)
+    }
+
+    /// The driver found the face a faces/create asked for among its faces (by the canonical
+    /// form of the URI): answers the command as [`Self::existing_face_found`].
+    pub(super) fn mgmt_face_exists(
+        &mut self,
+        request: u64,
+        existing: FaceId,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(pending) = self.mgmt.pending.remove(&request) else {
+            return;
+        };
+        let r = if self.faces.contains_key(&existing) {
+            self.existing_face_found(existing, pending.persistency, out)
+        } else {
+            refuse(status_code::INTERNAL_ERROR, "face vanished")
+        };
+        self.send_pending_reply(&pending.reply, &r, out);
     }
 
     /// NFD's 409 for a face that already exists: the body describes that face.
@@ -766,7 +815,10 @@ impl Forwarder {
         };
         // The driver canonicalised the URI; it may name a face we already have.
         if let Some(existing) = self.face_id_by_uri(&info.remote_uri) {
-            let r = self.conflict(existing);
+            let wanted = pending
+                .as_ref()
+                .map_or(Persistency::Persistent, |p| p.persistency);
+            let r = self.existing_face_found(existing, wanted, out);
             reply(self, &r, out);
             return None;
         }
@@ -938,7 +990,12 @@ impl Forwarder {
         self.mgmt.deferred.extend(out);
     }
 
-    fn faces_update(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
+    fn faces_update(
+        &mut self,
+        requester: FaceId,
+        p: &ControlParameters,
+        after: &mut Vec<Action>,
+    ) -> Outcome {
         let id = Self::named_face(requester, p);
         let Some(state) = self.faces.get_mut(&id) else {
             return Err(refuse(status_code::NOT_FOUND, "face not found"));
@@ -954,8 +1011,14 @@ impl Forwarder {
             r.body = Some(face_parameters(id, state));
             return Err(r);
         }
-        if let Some(persistency) = persistency {
+        if let Some(persistency) = persistency
+            && persistency != state.info.persistency
+        {
             state.info.persistency = persistency;
+            after.push(Action::SetPersistency {
+                face: id,
+                persistency,
+            });
         }
         if let Some(on) = local_fields {
             state.local_fields = on;

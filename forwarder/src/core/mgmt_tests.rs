@@ -458,6 +458,92 @@ fn faces_create_asks_the_driver_and_replies_when_it_reports() {
     assert!(!acts.iter().any(|a| matches!(a, Action::CreateFace { .. })));
 }
 
+/// A peer that connected first (an on-demand face from its listening address): faces/create
+/// towards it answers NFD's 409 with that face, upgraded to the persistency asked for (as
+/// NFD's channels do), and tells the driver; asking again changes nothing. The driver's
+/// canonical-URI match (`face_exists`) answers the same way.
+#[test]
+fn faces_create_towards_a_peer_that_connected_first_answers_its_face_upgraded() {
+    let mut net = Net::new();
+    let app = net.face("unix://app", FaceScope::Local);
+    let peer = net.face("quic://10.0.0.9:6367", FaceScope::NonLocal);
+    let cp = ControlParameters {
+        uri: Some("quic://10.0.0.9:6367".into()),
+        face_persistency: Some(nfd::face_persistency::PERSISTENT),
+        ..ControlParameters::default()
+    };
+    let (r, acts) = net.command(app, "faces", "create", &cp);
+    assert_eq!(r.status_code, status_code::CONFLICT);
+    let body = r.body.unwrap();
+    assert_eq!(body.face_id, Some(peer.0));
+    assert_eq!(body.uri.unwrap(), "quic://10.0.0.9:6367");
+    assert_eq!(
+        body.face_persistency,
+        Some(nfd::face_persistency::PERSISTENT)
+    );
+    assert!(acts.contains(&Action::SetPersistency {
+        face: peer,
+        persistency: Persistency::Persistent,
+    }));
+    assert!(!acts.iter().any(|a| matches!(a, Action::CreateFace { .. })));
+    // Again: the same answer, nothing to change.
+    let (r, acts) = net.command(app, "faces", "create", &cp);
+    assert_eq!(r.status_code, status_code::CONFLICT);
+    assert_eq!(r.body.unwrap().face_id, Some(peer.0));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::SetPersistency { .. }))
+    );
+    // Persistent to permanent is allowed (NFD's rule); permanent never goes back down.
+    let permanent = ControlParameters {
+        face_persistency: Some(nfd::face_persistency::PERMANENT),
+        ..cp.clone()
+    };
+    let (r, _) = net.command(app, "faces", "create", &permanent);
+    assert_eq!(
+        r.body.unwrap().face_persistency,
+        Some(nfd::face_persistency::PERMANENT)
+    );
+    let (r, acts) = net.command(app, "faces", "create", &cp);
+    assert_eq!(
+        r.body.unwrap().face_persistency,
+        Some(nfd::face_persistency::PERMANENT)
+    );
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::SetPersistency { .. }))
+    );
+
+    // A URI the core does not recognise goes to the driver, which finds the face by its
+    // canonical form.
+    let other = net.face("udp4://10.0.0.8:6363", FaceScope::NonLocal);
+    let cp = ControlParameters {
+        uri: Some("udp://10.0.0.8:6363".into()),
+        ..ControlParameters::default()
+    };
+    let cmd = net.command_v03("faces", "create", &cp);
+    let acts = net.recv(app, cmd.wire().clone());
+    let [Action::CreateFace { request, .. }] = acts.as_slice() else {
+        panic!("one CreateFace expected: {acts:?}");
+    };
+    net.fwd.face_exists(*request, other, &mut net.out);
+    let acts = std::mem::take(&mut net.out);
+    let r = reply_to(&acts, app, cmd.name());
+    assert_eq!(r.status_code, status_code::CONFLICT);
+    let body = r.body.unwrap();
+    assert_eq!(body.face_id, Some(other.0));
+    assert_eq!(
+        body.face_persistency,
+        Some(nfd::face_persistency::PERSISTENT)
+    );
+    assert!(acts.contains(&Action::SetPersistency {
+        face: other,
+        persistency: Persistency::Persistent,
+    }));
+}
+
 #[test]
 fn faces_create_failures_and_refusals() {
     let mut net = Net::new();

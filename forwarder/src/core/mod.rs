@@ -601,6 +601,13 @@ impl Forwarder {
         self.mgmt_face_created(now, request, result, out)
     }
 
+    /// The driver's answer to [`Action::CreateFace`] `request` when the face exists already:
+    /// `existing` has the remote URI asked for, in canonical form. The command is answered
+    /// with NFD's 409 describing that face (its persistency upgraded as NFD does).
+    pub fn face_exists(&mut self, request: u64, existing: FaceId, out: &mut Vec<Action>) {
+        self.mgmt_face_exists(request, existing, out);
+    }
+
     /// Arms the expiry timer of PIT entry `id`. Timers of entries removed early (satisfied,
     /// rejected) stay in the heap until due; when they outnumber what the PIT can hold twice
     /// over, they are swept, so the heap stays bounded by the PIT's bound whatever the traffic.

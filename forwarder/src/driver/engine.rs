@@ -218,6 +218,12 @@ pub(super) struct Engine<C> {
     actions: Vec<Action>,
 }
 
+/// Whether a face is closed when idle: on-demand UDP faces, and on-demand streams from peers
+/// not on this node (see `sweep_idle`).
+fn idles(persistency: Persistency, desc: &LinkDesc) -> bool {
+    persistency == Persistency::OnDemand && (desc.transport == Transport::Udp || !desc.local_peer)
+}
+
 fn face_info(desc: &LinkDesc, persistency: Persistency, mtu: Option<usize>) -> FaceInfo {
     FaceInfo {
         remote_uri: desc.remote_uri.clone(),
@@ -586,8 +592,7 @@ impl<C: Core> Engine<C> {
         persistency: Persistency,
         now: Instant,
     ) {
-        let idles = persistency == Persistency::OnDemand
-            && (desc.transport == Transport::Udp || !desc.local_peer);
+        let idles = idles(persistency, &desc);
         let entry = FaceEntry {
             link,
             inbox,
@@ -688,6 +693,12 @@ impl<C: Core> Engine<C> {
                             .channel_opened(now, channel, result, &mut self.actions);
                     }
                     Action::CloseChannel { channel } => self.close_channel(channel),
+                    Action::SetPersistency { face, persistency } => {
+                        if let Some(f) = self.faces.get_mut(&face) {
+                            f.persistency = persistency;
+                            f.idles = idles(persistency, &f.desc);
+                        }
+                    }
                     Action::CloseFace { face } => {
                         if self.faces.contains_key(&face) {
                             debug!(face = %face, "face closed by the forwarder");
@@ -815,12 +826,17 @@ impl<C: Core> Engine<C> {
                 .face_created(now, request, Err(e), &mut self.actions);
             return;
         }
-        if let Some((&id, _)) = self.faces.iter().find(|(_, f)| {
-            f.persistency != Persistency::OnDemand && f.desc.remote_uri == uri.to_string()
-        }) {
-            let e = format!("face {id} already connects to {uri}");
-            self.core
-                .face_created(now, request, Err(e), &mut self.actions);
+        // The face exists (the core compared the URI as given; this is its canonical form),
+        // whoever made it: an on-demand face the peer opened towards us (QUIC from its
+        // listening port, UDP from its socket) is the face to that peer. NFD answers 409
+        // with that face, as the core does.
+        let canonical = uri.to_string();
+        if let Some((&id, _)) = self
+            .faces
+            .iter()
+            .find(|(_, f)| f.desc.remote_uri == canonical)
+        {
+            self.core.face_exists(now, request, id, &mut self.actions);
             return;
         }
         match uri {

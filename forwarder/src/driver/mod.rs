@@ -89,6 +89,11 @@ pub trait Core: Send + 'static {
         result: Result<FaceInfo, String>,
         out: &mut Vec<Action>,
     ) -> Option<FaceId>;
+    /// See [`Forwarder::face_exists`]. By default, the request fails (as a driver error).
+    fn face_exists(&mut self, now: Instant, request: u64, existing: FaceId, out: &mut Vec<Action>) {
+        let e = format!("face {existing} already connects to that remote URI");
+        let _ = self.face_created(now, request, Err(e), out);
+    }
     /// See [`Forwarder::next_timeout`].
     fn next_timeout(&self) -> Option<Instant>;
     /// See [`Forwarder::on_timeout`].
@@ -138,6 +143,10 @@ impl Core for Forwarder {
         out: &mut Vec<Action>,
     ) -> Option<FaceId> {
         Self::face_created(self, now, request, result, out)
+    }
+
+    fn face_exists(&mut self, _: Instant, request: u64, existing: FaceId, out: &mut Vec<Action>) {
+        Self::face_exists(self, request, existing, out);
     }
 
     fn next_timeout(&self) -> Option<Instant> {
