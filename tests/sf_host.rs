@@ -16,6 +16,7 @@ use nfwd_forwarder::driver::Daemon;
 use nfwd_sf_host::host::protocol::{self, SfInfo, SfStats};
 use nfwd_sf_host::host::{HostOptions, RunningHost, SfHost};
 use nfwd_sf_host::spec::SfSpec;
+use nfwd_tlv::lp::NackReason;
 use nfwd_tlv::nfd::{FaceStatus, FibEntry, decode_all, status_code};
 use nfwd_tlv::{FunctionChain, Name, Signer};
 
@@ -468,8 +469,36 @@ async fn an_instance_killed_mid_request_is_restarted_and_the_retry_succeeds() {
     let killed = Command::new("kill").args(["-KILL", &pid]).status().unwrap();
     assert!(killed.success());
 
-    let out = request.await.unwrap().unwrap();
-    assert_eq!(out.as_ref(), b"HELLO /DATA/SLOW");
+    // The forwarder answers the Interest pending at the dead instance at once (its face
+    // closed and no other next hop is left: docs/protocol.md §8) instead of letting the
+    // consumer wait out the lifetime; the consumer's retry reaches the restarted instance.
+    let started = Instant::now();
+    match request.await.unwrap() {
+        Err(nfwd_forwarder::Error::Nack(NackReason::NoRoute)) => {}
+        other => panic!(
+            "expected Nack NoRoute for the request pending at the killed instance, got {other:?}"
+        ),
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "answered before the Interest's lifetime ran out"
+    );
+    eventually(10, "a retry to reach the restarted instance", || {
+        let consumer = node.client.clone();
+        async move {
+            let chain = FunctionChain::new(["/sf/slow".parse::<Name>().unwrap()]).unwrap();
+            let opts = FetchOptions {
+                lifetime_ms: 3500,
+                max_retries: 0,
+                ..FetchOptions::default()
+            };
+            consumer
+                .fetch(&"/data/slow".parse().unwrap(), Some(chain), &opts)
+                .await
+                .is_ok_and(|(_, c)| c.as_ref() == b"HELLO /DATA/SLOW")
+        }
+    })
+    .await;
     let s = node.stats_of("/sf/slow").await;
     assert_eq!(s.crashes, 1);
     assert_eq!(s.restarts, 1);

@@ -113,7 +113,15 @@ mod tests {
         }
         assert!(dnl.order.capacity() >= 200_000);
         dnl.expire(now + Duration::from_secs(7));
-        assert!(dnl.order.capacity() <= SHRINK_SLACK * 2, "{}", dnl.order.capacity());
-        assert!(dnl.set.capacity() <= SHRINK_SLACK * 2, "{}", dnl.set.capacity());
+        assert!(
+            dnl.order.capacity() <= SHRINK_SLACK * 2,
+            "{}",
+            dnl.order.capacity()
+        );
+        assert!(
+            dnl.set.capacity() <= SHRINK_SLACK * 2,
+            "{}",
+            dnl.set.capacity()
+        );
     }
 }
