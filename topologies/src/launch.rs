@@ -435,6 +435,24 @@ fn up_inner(
                 })?;
                 state.nodes[i].faces.insert(to.clone(), id);
                 faces += 1;
+                // A QUIC face's far end registers the incoming connection a moment after the
+                // near end's handshake completes: wait for it, so that the far end's own
+                // faces/create finds that face (409) instead of opening a second connection.
+                if protocol == FaceProtocol::Quic
+                    && from == &l.a
+                    && let Some(j) = t.node_index(to)
+                {
+                    let uri = protocol.uri(&l.a_addr);
+                    let until = Instant::now() + Duration::from_secs(5);
+                    while Instant::now() < until {
+                        let list: Vec<FaceStatus> =
+                            dataset(&clients[j], "faces/list").await.unwrap_or_default();
+                        if list.iter().any(|f| f.uri.as_str() == uri) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
             }
         }
         progress(&format!("{faces} faces"));
