@@ -1,6 +1,7 @@
-//! Failover between forwarders (issue 9): a consumer on forwarder A, which routes `/p` through
-//! two forwarders, B (preferred, cost 10) and C (cost 20), each in a network namespace joined
-//! to A's by a veth pair and each with a producer. While requests flow, B's daemon is killed
+//! Failover between forwarders (issue 9): a consumer on forwarder A, which routes `/p` and the
+//! function `/sf/f` through two forwarders, B (preferred, cost 10) and C (cost 20), each in a
+//! network namespace joined to A's by a veth pair and each with a producer and an instance of
+//! the function; half the requests are for content, half for the function's result. While requests flow, B's daemon is killed
 //! (SIGKILL: no goodbye on any transport); requests must succeed again within 2 s, over UDP,
 //! TCP and QUIC faces. The measured recovery times are printed (`--nocapture` shows them).
 //!
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::TempDir;
 use common::netns::{Daemon, Netns, is_root};
 use nfwd_forwarder::client::{Client, Reply, answer_data};
-use nfwd_tlv::{InterestBuilder, Name, Signer};
+use nfwd_tlv::{DataBuilder, FunctionChain, InterestBuilder, Name, Signer};
 
 /// Says why the test cannot run; fails under CI.
 fn cannot_run(why: &str) -> bool {
@@ -48,6 +49,27 @@ async fn producer(
     let handle = client
         .serve("/p".parse().unwrap(), move |interest| async move {
             answer_data(&interest, who, Some(0), &Signer::digest_sha256())
+                .map_or(Reply::None, Reply::Data)
+        })
+        .await
+        .unwrap();
+    (client, handle)
+}
+
+/// Hosts the function `/sf/f` on `daemon` (an SF registered for itself, so that `daemon`
+/// pops it), answering with `who` labelled as the result of `/sf/f`.
+async fn function_host(
+    daemon: &Daemon,
+    who: &'static str,
+) -> (Client, nfwd_forwarder::client::ServeHandle) {
+    let client = Client::connect(&daemon.unix).await.unwrap();
+    let handle = client
+        .serve_function("/sf/f".parse().unwrap(), move |interest| async move {
+            let chain = FunctionChain::pushed("/sf/f".parse().unwrap(), interest.function_chain());
+            DataBuilder::new(interest.name().clone(), who)
+                .function_chain(chain.ok())
+                .freshness_ms(0)
+                .build(&Signer::digest_sha256())
                 .map_or(Reply::None, Reply::Data)
         })
         .await
@@ -104,6 +126,8 @@ fn failover(kind: &str, index: u32) {
         let u = uri(ns);
         a.cli(&["face", "create", &u]).unwrap();
         a.cli(&["route", "add", "/p", &u, "--cost", cost]).unwrap();
+        a.cli(&["route", "add", "/sf/f", &u, "--cost", cost])
+            .unwrap();
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -115,6 +139,9 @@ fn failover(kind: &str, index: u32) {
     let (recovery, after) = rt.block_on(async {
         let _pb = producer(&b, "B").await;
         let _pc = producer(&c, "C").await;
+        // A function hosted on both: half the consumers ask for its result.
+        let _fb = function_host(&b, "B").await;
+        let _fc = function_host(&c, "C").await;
         let consumer = Arc::new(Client::connect(&a.unix).await.unwrap());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut workers = Vec::new();
@@ -126,7 +153,9 @@ fn failover(kind: &str, index: u32) {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     seq += 1;
                     let name: Name = format!("/p/{kind}/{w}/{seq}").parse().unwrap();
+                    let chain = (w >= 2).then(|| "/sf/f".parse::<FunctionChain>().unwrap());
                     let interest = InterestBuilder::new(name)
+                        .function_chain(chain)
                         .lifetime_ms(4000)
                         .build()
                         .unwrap();
