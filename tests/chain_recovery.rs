@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 use nfwd_forwarder::client::{Client, Reply, answer_data};
 use nfwd_sf_host::runtime::{self, RuntimeOptions};
 use nfwd_sf_host::sdk::{
@@ -32,29 +32,8 @@ use nfwd_sf_host::sdk::{
 };
 use nfwd_tlv::{FunctionChain, InterestBuilder, Name, Signer};
 
-/// Says why the test cannot run; fails under CI.
-fn cannot_run(why: &str) -> bool {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("chain recovery test cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED (not under CI): {why}");
-    true
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt as _;
-        m.uid() == 0
-    })
-}
-
-fn nfwd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(args)
-        .env_remove("NDN_CLIENT_TRANSPORT")
-        .output()
-        .unwrap()
-}
+/// What a skip or a CI failure names.
+const SUBJECT: &str = "chain recovery test";
 
 fn text(out: &Output) -> String {
     format!(
@@ -241,7 +220,7 @@ fn within<T>(limit: Duration, mut attempt: impl FnMut() -> Result<T, String>) ->
 #[test]
 fn chains_recover_take_parameters_and_name_unknown_functions_across_forwarders() {
     if !is_root() {
-        cannot_run("needs root (network namespaces, veth pairs)");
+        cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
         return;
     }
     if !Command::new("ip")
@@ -249,7 +228,7 @@ fn chains_recover_take_parameters_and_name_unknown_functions_across_forwarders()
         .output()
         .is_ok_and(|o| o.status.success())
     {
-        cannot_run("`ip netns` does not work here (install iproute2)");
+        cannot_run(SUBJECT, "`ip netns` does not work here (install iproute2)");
         return;
     }
     let started = Instant::now();

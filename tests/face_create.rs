@@ -13,17 +13,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TempDir;
-use common::netns::{Daemon, Netns, is_root};
+use common::netns::{Daemon, Netns};
+use common::{TempDir, cannot_run, is_root};
 
-/// Says why the test cannot run; fails under CI.
-fn cannot_run(why: &str) -> bool {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("face create test cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED (not under CI): {why}");
-    true
-}
+/// What a skip or a CI failure names.
+const SUBJECT: &str = "face create test";
 
 /// `faceid=N remote=URI ... persistency=P` lines of `nfwd face list`: (id, persistency) of the
 /// face whose remote is `uri`.
@@ -46,12 +40,15 @@ fn as_str(v: &[String]) -> Vec<&str> {
 #[test]
 fn face_create_towards_a_quic_peer_that_connected_first_answers_its_face() {
     if !is_root() {
-        cannot_run("needs root (network namespaces)");
+        cannot_run(SUBJECT, "needs root (network namespaces)");
         return;
     }
     let octet = 100 + std::process::id() % 150;
     let Some(ns) = Netns::create("fc", 77, octet) else {
-        cannot_run("cannot create network namespaces with `ip netns` and veth pairs");
+        cannot_run(
+            SUBJECT,
+            "cannot create network namespaces with `ip netns` and veth pairs",
+        );
         return;
     };
     let dir = TempDir::new("face-create");

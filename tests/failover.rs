@@ -17,19 +17,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::TempDir;
-use common::netns::{Daemon, Netns, is_root};
+use common::netns::{Daemon, Netns};
+use common::{TempDir, cannot_run, is_root};
 use nfwd_forwarder::client::{Client, Reply, answer_data};
 use nfwd_tlv::{DataBuilder, FunctionChain, InterestBuilder, Name, Signer};
 
-/// Says why the test cannot run; fails under CI.
-fn cannot_run(why: &str) -> bool {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("failover test cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED (not under CI): {why}");
-    true
-}
+/// What a skip or a CI failure names.
+const SUBJECT: &str = "failover test";
 
 /// One request as the consumer saw it.
 #[derive(Debug, Clone)]
@@ -83,7 +77,7 @@ fn as_str(v: &[String]) -> Vec<&str> {
 
 fn failover(kind: &str, index: u32) {
     if !is_root() {
-        cannot_run("needs root (network namespaces)");
+        cannot_run(SUBJECT, "needs root (network namespaces)");
         return;
     }
     let octet = 100 + (std::process::id() % 50) * 3 + index;
@@ -91,7 +85,10 @@ fn failover(kind: &str, index: u32) {
         Netns::create(&format!("{kind}b"), 78, octet),
         Netns::create(&format!("{kind}c"), 79, octet),
     ) else {
-        cannot_run("cannot create network namespaces with `ip netns` and veth pairs");
+        cannot_run(
+            SUBJECT,
+            "cannot create network namespaces with `ip netns` and veth pairs",
+        );
         return;
     };
     let dir = TempDir::new(&format!("failover-{kind}"));

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{TempDir, is_root};
 
 fn cannot_run(why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -70,13 +70,6 @@ fn ndn_tools() -> Result<PathBuf, String> {
         )),
         Err(e) => Err(format!("{}: {e}", script.display())),
     }
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt as _;
-        m.uid() == 0
-    })
 }
 
 /// An ndn-cxx tool, run with HOME (the keychain) and the forwarder's socket; as `uid` if given.

@@ -19,24 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{TempDir, cannot_run, is_root};
 use nfwd_tlv::{Element, InterestBuilder, Name, Signer};
 
-/// Says why the test cannot run; fails under CI.
-fn cannot_run(why: &str) -> bool {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("security test cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED (not under CI): {why}");
-    true
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt as _;
-        m.uid() == 0
-    })
-}
+/// What a skip or a CI failure names.
+const SUBJECT: &str = "security test";
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
@@ -235,11 +222,14 @@ const EVIL_SPEC: &str = "name = \"/evil\"\n[artifact]\nkind = \"exec\"\nargv = [
 #[test]
 fn attacks_from_a_remote_peer_and_a_second_user_are_refused_and_counted() {
     if !is_root() {
-        cannot_run("needs root (network namespaces, a second uid)");
+        cannot_run(SUBJECT, "needs root (network namespaces, a second uid)");
         return;
     }
     let Some(ns) = Netns::create("sec") else {
-        cannot_run("cannot create a network namespace with `ip netns` and a veth pair");
+        cannot_run(
+            SUBJECT,
+            "cannot create a network namespace with `ip netns` and a veth pair",
+        );
         return;
     };
     let dir = TempDir::new("security");
@@ -376,7 +366,7 @@ fn attacks_from_a_remote_peer_and_a_second_user_are_refused_and_counted() {
 #[test]
 fn a_generated_key_grants_what_its_rule_says_to_whoever_holds_it() {
     if !is_root() {
-        cannot_run("needs root (a second uid)");
+        cannot_run(SUBJECT, "needs root (a second uid)");
         return;
     }
     let dir = TempDir::new("keys");

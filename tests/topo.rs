@@ -13,31 +13,10 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::TempDir;
+use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 
-/// Says why the test cannot run; fails under CI.
-fn cannot_run(why: &str) -> bool {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("topology test cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED (not under CI): {why}");
-    true
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt as _;
-        m.uid() == 0
-    })
-}
-
-fn nfwd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(args)
-        .env_remove("NDN_CLIENT_TRANSPORT")
-        .output()
-        .unwrap()
-}
+/// What a skip or a CI failure names.
+const SUBJECT: &str = "topology test";
 
 fn ok(out: &Output, what: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -80,7 +59,7 @@ impl Drop for Down<'_> {
 #[test]
 fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
     if !is_root() {
-        cannot_run("needs root (network namespaces, veth pairs)");
+        cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
         return;
     }
     if !Command::new("ip")
@@ -88,7 +67,7 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
         .output()
         .is_ok_and(|o| o.status.success())
     {
-        cannot_run("`ip netns` does not work here (install iproute2)");
+        cannot_run(SUBJECT, "`ip netns` does not work here (install iproute2)");
         return;
     }
     let dir = TempDir::new("topo");

@@ -50,7 +50,7 @@ use nfwd_tlv::lp::{LpPacket, NackReason};
 use nfwd_tlv::nfd::ForwarderStatus;
 
 use crate::loadgen::unwrap_lp;
-use nfwd_tlv::{Component, Data, DataBuilder, Interest, InterestBuilder, Name, Signer};
+use nfwd_tlv::{Component, Data, Interest, InterestBuilder, Name, Signer};
 
 /// What a flood run does.
 #[derive(Debug, Clone)]
@@ -1110,22 +1110,9 @@ fn produce(mut link: Link, stop: &AtomicBool) {
         let Ok(Some(frame)) = link.recv(Duration::from_millis(100)) else {
             continue;
         };
-        let Some((fragment, lp)) = unwrap_lp(frame) else {
-            continue;
-        };
-        let Ok(interest) = Interest::decode(fragment) else {
-            continue;
-        };
-        let Ok(data) = DataBuilder::new(interest.name().clone(), content.clone())
-            .freshness_ms(1000)
-            .sign(&signer)
-        else {
-            continue;
-        };
-        let reply = LpPacket::from_fragment(data)
-            .echo_pit_token(&lp)
-            .encode_or_bare();
-        let _ = link.send(&reply);
+        if let Some(reply) = crate::loadgen::answer(frame, &content, 1000, &signer) {
+            let _ = link.send(&reply);
+        }
     }
 }
 

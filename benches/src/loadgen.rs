@@ -278,23 +278,31 @@ fn produce(mut link: Link, payload: usize, stop: &AtomicBool) {
         let Ok(Some(frame)) = link.recv() else {
             continue;
         };
-        let Some((fragment, lp)) = unwrap_lp(frame) else {
-            continue;
-        };
-        let Ok(interest) = Interest::decode(fragment) else {
-            continue;
-        };
-        let Ok(data) = DataBuilder::new(interest.name().clone(), content.clone())
-            .freshness_ms(60_000)
-            .sign(&signer)
-        else {
-            continue;
-        };
-        let reply = LpPacket::from_fragment(data)
-            .echo_pit_token(&lp)
-            .encode_or_bare();
-        let _ = link.send(&reply);
+        if let Some(reply) = answer(frame, &content, 60_000, &signer) {
+            let _ = link.send(&reply);
+        }
     }
+}
+
+/// A producer's answer to one received frame: a Data named like the Interest with `content`,
+/// its PIT token echoed; `None` for anything but a decodable Interest.
+pub(crate) fn answer(
+    frame: Bytes,
+    content: &Bytes,
+    freshness_ms: u64,
+    signer: &Signer,
+) -> Option<Bytes> {
+    let (fragment, lp) = unwrap_lp(frame)?;
+    let interest = Interest::decode(fragment).ok()?;
+    let data = DataBuilder::new(interest.name().clone(), content.clone())
+        .freshness_ms(freshness_ms)
+        .sign(signer)
+        .ok()?;
+    Some(
+        LpPacket::from_fragment(data)
+            .echo_pit_token(&lp)
+            .encode_or_bare(),
+    )
 }
 
 /// A `rib/register` command for `prefix` (for the link's own face).

@@ -34,6 +34,34 @@ impl Drop for TempDir {
     }
 }
 
+/// True when the tests run as root (namespaces, a second uid).
+pub(crate) fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt as _;
+        m.uid() == 0
+    })
+}
+
+/// A test that cannot run here says why: under `CI=true` it fails (CI must run everything),
+/// elsewhere it prints a visible skip line and returns true, so the caller returns.
+pub(crate) fn cannot_run(test: &str, why: &str) -> bool {
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
+        "{test} cannot run under CI: {why}"
+    );
+    eprintln!("SKIPPED (not under CI): {test}: {why}");
+    true
+}
+
+/// Runs the `nfwd` binary under test (without the caller's `NDN_CLIENT_TRANSPORT`).
+pub(crate) fn nfwd_output(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(args)
+        .env_remove("NDN_CLIENT_TRANSPORT")
+        .output()
+        .unwrap()
+}
+
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

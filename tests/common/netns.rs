@@ -5,13 +5,6 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt as _;
-        m.uid() == 0
-    })
-}
-
 /// A network namespace with one end of a veth pair (the other end stays in ours), addresses
 /// `10.<net>.<octet>.1` (ours) and `.2` (theirs). Removed on drop.
 pub(crate) struct Netns {
