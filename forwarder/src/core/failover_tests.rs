@@ -10,6 +10,7 @@ use nfwd_tlv::{DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Sign
 use super::fib::NextHop;
 use super::rib::Route;
 use super::strategy::{self, Context, Decision, Strategy};
+use super::tests::sent_to;
 use super::*;
 use crate::config::Config;
 
@@ -98,21 +99,9 @@ fn data(n: &str, chain: Option<&str>) -> Bytes {
         .unwrap()
 }
 
-fn decoded(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { face: f, frame } if *f == face => {
-                Some(LpPacket::decode(frame.clone()).unwrap())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 /// Interests (not Nacks, not IDLE packets) sent to `face`.
 fn interests(actions: &[Action], face: FaceId) -> Vec<(Interest, LpPacket)> {
-    decoded(actions, face)
+    sent_to(actions, face)
         .into_iter()
         .filter(|lp| lp.nack.is_none() && !lp.is_idle())
         .map(|lp| (Interest::decode(lp.fragment.clone().unwrap()).unwrap(), lp))
@@ -127,7 +116,7 @@ fn one_interest(actions: &[Action], face: FaceId) -> LpPacket {
 
 /// Liveness probes (IDLE packets with a TxSequence) sent to `face`.
 fn probes(actions: &[Action], face: FaceId) -> Vec<u64> {
-    decoded(actions, face)
+    sent_to(actions, face)
         .into_iter()
         .filter(|lp| lp.is_idle())
         .filter_map(|lp| lp.tx_sequence)
@@ -135,14 +124,14 @@ fn probes(actions: &[Action], face: FaceId) -> Vec<u64> {
 }
 
 fn nacks(actions: &[Action], face: FaceId) -> Vec<NackReason> {
-    decoded(actions, face)
+    sent_to(actions, face)
         .into_iter()
         .filter_map(|lp| lp.nack)
         .collect()
 }
 
 fn datas(actions: &[Action], face: FaceId) -> usize {
-    decoded(actions, face)
+    sent_to(actions, face)
         .into_iter()
         .filter(|lp| lp.nack.is_none() && lp.fragment.as_ref().is_some_and(|f| f[0] == 6))
         .count()
@@ -424,7 +413,7 @@ fn an_on_demand_peer_that_goes_silent_is_closed() {
     let acts = net.advance(125);
     assert!(probes(&acts, peer).is_empty());
     let acts = net.recv(peer, liveness::probe_frame(42));
-    let acks: Vec<_> = decoded(&acts, peer)
+    let acks: Vec<_> = sent_to(&acts, peer)
         .into_iter()
         .flat_map(|lp| lp.acks)
         .collect();
@@ -451,7 +440,7 @@ fn probes_are_answered_no_faster_than_one_per_50_ms() {
     let mut net = Net::new(&Config::default());
     let peer = net.peer("udp4://10.0.0.1:6363");
     let acks = |acts: &[Action]| -> Vec<u64> {
-        decoded(acts, peer)
+        sent_to(acts, peer)
             .into_iter()
             .flat_map(|lp| lp.acks)
             .collect()

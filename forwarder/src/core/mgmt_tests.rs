@@ -12,6 +12,7 @@ use nfwd_tlv::nfd::{
 };
 use nfwd_tlv::{Data, DataBuilder, Interest, InterestBuilder, Name, Signer};
 
+use super::tests::sent_to;
 use super::*;
 use crate::config::Config;
 
@@ -165,18 +166,6 @@ impl Net {
         }
         (Bytes::from(payload), segments)
     }
-}
-
-fn sent_to(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { face: f, frame } if *f == face => {
-                Some(LpPacket::decode(frame.clone()).unwrap())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 fn only_lp(actions: &[Action], face: FaceId) -> LpPacket {

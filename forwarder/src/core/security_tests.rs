@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nfwd_tlv::lp::{LpPacket, NackReason};
+use nfwd_tlv::lp::NackReason;
 use nfwd_tlv::nfd::{
     ControlParameters, ControlResponse, make_command_v02, make_command_v03, status_code,
 };
@@ -14,6 +14,7 @@ use nfwd_tlv::{
 };
 
 use super::auth::{Policy, Privileges, Rule, TrustedKey, Users};
+use super::tests::sent_to;
 use super::*;
 use crate::config::Config;
 
@@ -124,18 +125,6 @@ impl Net {
             .map(|(_, f)| f.counters)
             .unwrap()
     }
-}
-
-fn sent_to(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { face: f, frame } if *f == face => {
-                Some(LpPacket::decode(frame.clone()).unwrap())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 fn only_data(actions: &[Action], face: FaceId) -> Data {

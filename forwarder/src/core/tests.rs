@@ -77,7 +77,7 @@ fn data(n: &str, chain: Option<&str>, content: &[u8]) -> Bytes {
 }
 
 /// The frames sent to `face`, decoded as LP packets.
-fn sent_to(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
+pub(super) fn sent_to(actions: &[Action], face: FaceId) -> Vec<LpPacket> {
     actions
         .iter()
         .filter_map(|a| match a {
