@@ -5,6 +5,7 @@ pub(crate) mod demo;
 pub(crate) mod get;
 pub(crate) mod key;
 pub(crate) mod mgmt;
+pub(crate) mod output;
 pub(crate) mod packet;
 pub(crate) mod schedule;
 pub(crate) mod serve;
