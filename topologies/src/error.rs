@@ -41,6 +41,10 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+    /// A scheduler's plan that cannot be applied to the topology (unknown node, SF type
+    /// without an implementation, route to a non-neighbour, ...).
+    #[error("invalid plan: {0}")]
+    Plan(String),
     /// The machine cannot run the testbed (not root, no `ip`, no netem, ...).
     #[error("cannot run here: {0}")]
     Unsupported(String),
