@@ -358,3 +358,97 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
         "{s}"
     );
 }
+
+/// The shipped Fig. 31 testbed runs the Fig. 32 workflow (|B| = 2) with every algorithm:
+/// each plan is applied and every chained Interest answers with the content (the `work`
+/// functions pass it through), and the table sets measured beside predicted.
+#[test]
+fn fig31_runs_the_fig32_workflow_with_every_algorithm() {
+    if !is_root() {
+        cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
+        return;
+    }
+    if !Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        cannot_run(SUBJECT, "`ip netns` does not work here (install iproute2)");
+        return;
+    }
+    let dir = TempDir::new("topo-plan-fig31");
+    let name = format!("tf31p{}", std::process::id());
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/examples/fig31.toml"),
+    )
+    .unwrap();
+    let file = dir.0.join("fig31.toml");
+    std::fs::write(
+        &file,
+        shipped.replacen("name = \"fig31\"", &format!("name = \"{name}\""), 1),
+    )
+    .unwrap();
+    let state = dir.0.join("state");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let _down = Down {
+        name: &name,
+        state: &state,
+    };
+    let dir_arg = dir.0.to_str().unwrap().to_owned();
+    ok(
+        &nfwd(&[
+            "schedule",
+            "example",
+            "--partitions",
+            "2",
+            "--out-dir",
+            &dir_arg,
+        ]),
+        "schedule example",
+    );
+    ok(
+        &nfwd(&[
+            "topo",
+            "up",
+            file.to_str().unwrap(),
+            "--best-effort-shaping",
+            "--state-dir",
+            &state_arg,
+        ]),
+        "topo up",
+    );
+    let workflow = dir.0.join("fig32_B2.workflow.toml");
+    let run = nfwd(&[
+        "topo",
+        "run",
+        workflow.to_str().unwrap(),
+        "--topo",
+        &name,
+        "--time-scale",
+        "0.005",
+        "--state-dir",
+        &state_arg,
+    ]);
+    let table = ok(&run, "topo run");
+    eprintln!("{table}");
+    for algorithm in [
+        "sf-cuv",
+        "cuv-fix",
+        "heft",
+        "peft",
+        "cap-based",
+        "com-based",
+    ] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {algorithm} |")))
+            .unwrap_or_else(|| panic!("no row for {algorithm} in:\n{table}"));
+        assert!(row.ends_with("| 0 of 2 |"), "{row}");
+    }
+    // The last plan is the one applied, and status says so.
+    let status = ok(
+        &nfwd(&["topo", "status", &name, "--state-dir", &state_arg]),
+        "status",
+    );
+    assert!(status.contains("com-based"), "{status}");
+}
