@@ -34,6 +34,10 @@ use crate::error::{Error, Result};
 use crate::launch::{self, State};
 use crate::model::Topology;
 
+fn run_error(msg: impl Into<String>) -> Error {
+    Error::Run(msg.into())
+}
+
 /// Most chains (entry-to-exit paths) one run issues.
 pub const MAX_CHAINS: usize = 64;
 
@@ -75,7 +79,7 @@ pub struct RunResult {
 /// SF image and every input file of `workflow`, and the `[scheduler]` settings.
 pub fn infrastructure(t: &Topology, workflow: &Workflow) -> Result<Infrastructure> {
     let Some(settings) = &t.scheduler else {
-        return Err(Error::invalid(format!(
+        return Err(run_error(format!(
             "topology {} has no [scheduler] (networks, bandwidths, images: what the scheduler \
              needs besides the nodes)",
             t.name
@@ -107,7 +111,7 @@ pub fn infrastructure(t: &Topology, workflow: &Workflow) -> Result<Infrastructur
         })
         .collect::<Result<_>>()?;
     if hosts.is_empty() {
-        return Err(Error::invalid(format!(
+        return Err(run_error(format!(
             "topology {} has no node with an SF host to schedule on",
             t.name
         )));
@@ -118,7 +122,7 @@ pub fn infrastructure(t: &Topology, workflow: &Workflow) -> Result<Infrastructur
         source,
     })?;
     Infrastructure::from_toml_str(&text)
-        .map_err(|e| Error::invalid(format!("topology {} [scheduler]: {e}", t.name)))
+        .map_err(|e| run_error(format!("topology {} [scheduler]: {e}", t.name)))
 }
 
 /// Every path from an entry task to an exit task, as task ids (entry first).
@@ -133,7 +137,7 @@ pub fn paths(problem: &Problem) -> Result<Vec<Vec<usize>>> {
         if problem.succs[last].is_empty() {
             out.push(path);
             if out.len() > MAX_CHAINS {
-                return Err(Error::invalid(format!(
+                return Err(run_error(format!(
                     "the workflow has more than {MAX_CHAINS} entry-to-exit paths: too many \
                      chained Interests"
                 )));
@@ -167,7 +171,7 @@ pub fn chain_of(
             .task
             .iter()
             .find(|t| &t.name == name)
-            .ok_or_else(|| Error::invalid(format!("the plan does not place task {name}")))?;
+            .ok_or_else(|| run_error(format!("the plan does not place task {name}")))?;
         let seconds = (planned.finish - planned.start).max(0.0) * time_scale;
         // Whole milliseconds: the rounding is below the measurement's resolution.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -179,7 +183,7 @@ pub fn chain_of(
     }
     let text = parts.join(",");
     text.parse()
-        .map_err(|e| Error::invalid(format!("chain {text}: {e}")))
+        .map_err(|e| run_error(format!("chain {text}: {e}")))
 }
 
 /// Runs the workflow on topology `name` once per algorithm.
@@ -190,16 +194,16 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<RunResult>> {
     if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
-        return Err(Error::invalid("the time scale must be a positive number"));
+        return Err(run_error("the time scale must be a positive number"));
     }
     let state = State::load(&opts.state_root, name)?;
     let dir = opts.state_root.join(name);
     let t = Topology::from_file(&dir.join("topology.toml"))?;
     let infra = infrastructure(&t, workflow)?;
     let problem = Problem::new(workflow, &infra)
-        .map_err(|e| Error::invalid(format!("workflow on topology {name}: {e}")))?;
+        .map_err(|e| run_error(format!("workflow on topology {name}: {e}")))?;
     let Some(consumer) = t.consumers.first() else {
-        return Err(Error::invalid(format!(
+        return Err(run_error(format!(
             "topology {name} has no [[consumer]]: run issues the workflow's Interests from its \
              node, for its content name"
         )));
@@ -207,7 +211,7 @@ pub fn run(
     let content: Name = consumer
         .name
         .parse()
-        .map_err(|e| Error::invalid(format!("consumer {}: {e}", consumer.name)))?;
+        .map_err(|e| run_error(format!("consumer {}: {e}", consumer.name)))?;
     let expect = t
         .producers
         .iter()
@@ -226,7 +230,7 @@ pub fn run(
         let plan_file = dir.join(format!("plan-{}.toml", algorithm.name()));
         let text = plan
             .to_toml_string()
-            .map_err(|e| Error::invalid(format!("plan of {algorithm}: {e}")))?;
+            .map_err(|e| run_error(format!("plan of {algorithm}: {e}")))?;
         std::fs::write(&plan_file, text).map_err(|source| Error::Io {
             path: plan_file.clone(),
             source,
@@ -378,7 +382,7 @@ pub fn algorithms(names: &[String]) -> Result<Vec<Algorithm>> {
     for n in names {
         let a: Algorithm = n
             .parse()
-            .map_err(|e| Error::invalid(format!("algorithm {n:?}: {e}")))?;
+            .map_err(|e| run_error(format!("algorithm {n:?}: {e}")))?;
         if seen.insert(a.name()) {
             out.push(a);
         }
@@ -393,7 +397,7 @@ pub fn read_workflow(path: &Path) -> Result<Workflow> {
         source,
     })?;
     Workflow::from_toml_str(&text)
-        .map_err(|e| Error::invalid(format!("workflow {}: {e}", path.display())))
+        .map_err(|e| run_error(format!("workflow {}: {e}", path.display())))
 }
 
 #[cfg(test)]
