@@ -284,8 +284,28 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
             .into_iter()
             .flat_map(|c| c.join().unwrap())
             .collect();
-        eprintln!("plan 2: {}", String::from_utf8_lossy(&out.stderr));
+        let steps = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprintln!("plan 2: {steps}");
         ok(&out, "apply plan 2");
+        // Additions first: wk on c and a's route to it before a's route to b goes, and b's
+        // wk last.
+        let at = |what: &str| {
+            steps
+                .lines()
+                .position(|l| {
+                    l.split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .contains(what)
+                })
+                .unwrap_or_else(|| panic!("no step {what:?} in:\n{steps}"))
+        };
+        assert!(at("+ sf c /fn/wk") < at("+ route a /fn/wk -> c"), "{steps}");
+        assert!(
+            at("+ route a /fn/wk -> c") < at("- route a /fn/wk -> b"),
+            "{steps}"
+        );
+        assert!(at("- route a /fn/wk -> b") < at("- sf b /fn/wk"), "{steps}");
         (results, took)
     });
     let mut failed = 0;
