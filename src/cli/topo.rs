@@ -1,4 +1,4 @@
-//! `nfwd topo up|status|down|exec|check|generate`: multi-node testbeds on this machine, one
+//! `nfwd topo up|status|down|exec|check|apply|run|generate`: multi-node testbeds on this machine, one
 //! network namespace per forwarder (`nfwd_topologies`, `topologies/README.md`).
 
 use std::os::unix::process::CommandExt as _;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use nfwd_topologies::Topology;
+use nfwd_topologies::apply::{self as plan_apply, Applied, ApplyOptions};
 use nfwd_topologies::generate::{GenerateOptions, generate};
 use nfwd_topologies::launch::{self, DEFAULT_STATE_ROOT, State, UpOptions};
 
@@ -24,6 +25,13 @@ pub(crate) enum TopoCommand {
     Exec(ExecArgs),
     /// Run the topology's [[consumer]] fetches and compare with what they expect.
     Check(WhichArgs),
+    /// Apply a scheduler's plan (`nfwd schedule plan --out`) to a running topology: deploy
+    /// its SFs, install its function routes, remove what the previous plan had that this one
+    /// does not.
+    Apply(ApplyArgs),
+    /// Schedule a workflow on the topology's nodes with each algorithm, apply each plan, run
+    /// the workflow's chained Interests and print measured beside predicted response times.
+    Run(RunArgs),
     /// Print a random topology (connected, redundant paths, SFs, a producer and a consumer).
     Generate(GenerateArgs),
 }
@@ -73,6 +81,47 @@ pub(crate) struct ExecArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The plan file.
+    plan: PathBuf,
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// Seconds SF hosts may take to deploy and register.
+    #[arg(long, default_value_t = 60)]
+    timeout_s: u64,
+    /// Seconds an SF being removed may take to answer the requests it is working on.
+    #[arg(long, default_value_t = 10)]
+    drain_s: u64,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The workflow file (scheduler format, e.g. from `nfwd schedule example`).
+    workflow: PathBuf,
+    /// The topology (a file or a name; default: the only one up). It needs a [scheduler]
+    /// section and a [[consumer]].
+    #[arg(long)]
+    topo: Option<String>,
+    /// Algorithms to run, in order (default: all six).
+    #[arg(long = "algorithm", value_delimiter = ',')]
+    algorithms: Vec<String>,
+    /// Wall-clock seconds per model second: each task works `(finish - start) * scale`.
+    #[arg(long, default_value_t = 0.01)]
+    time_scale: f64,
+    /// Seconds one run's answers (and an apply's SF hosts) may take.
+    #[arg(long, default_value_t = 120)]
+    timeout_s: u64,
+    /// Seconds an SF being removed may take to answer what it is working on.
+    #[arg(long, default_value_t = 10)]
+    drain_s: u64,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 50)]
@@ -99,6 +148,9 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             let name = launch::resolve(a.topology.as_deref(), &a.state.state_dir)?;
             let state = State::load(&a.state.state_dir, &name)?;
             print!("{}", launch::status(&state)?);
+            if let Some(applied) = Applied::load(&a.state.state_dir, &name)? {
+                print!("{}", applied.describe());
+            }
             Ok(())
         }
         TopoCommand::Down(a) => {
@@ -126,6 +178,8 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             Err(anyhow::Error::new(e).context(format!("running {:?}", a.command)))
         }
         TopoCommand::Check(a) => check(&a),
+        TopoCommand::Apply(a) => apply(&a),
+        TopoCommand::Run(a) => run_workflow(&a),
         TopoCommand::Generate(a) => {
             let t = generate(&GenerateOptions {
                 nodes: a.nodes,
@@ -169,6 +223,72 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
         "  nfwd topo status {0} | nfwd topo exec --topo {0} NODE -- CMD | nfwd topo down {0}",
         t.name
     );
+    Ok(())
+}
+
+fn apply(a: &ApplyArgs) -> anyhow::Result<()> {
+    let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+    let plan = plan_apply::read_plan(&a.plan)?;
+    let started = Instant::now();
+    let change = plan_apply::apply(
+        &name,
+        &plan,
+        &ApplyOptions {
+            state_root: a.state.state_dir.clone(),
+            source: std::path::absolute(&a.plan).unwrap_or_else(|_| a.plan.clone()),
+            timeout: Duration::from_secs(a.timeout_s),
+            drain: Duration::from_secs(a.drain_s),
+        },
+        &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
+    )
+    .with_context(|| format!("applying {} to {name}", a.plan.display()))?;
+    if change.is_empty() {
+        println!(
+            "{name}: plan {} already applied, nothing changed",
+            plan.algorithm
+        );
+    } else {
+        println!(
+            "{name}: plan {} (predicted response {:.3} s) applied in {:.2} s: +{} SFs, +{} routes, -{} routes, -{} SFs",
+            plan.algorithm,
+            plan.makespan,
+            started.elapsed().as_secs_f64(),
+            change.deploy.len(),
+            change.register.len(),
+            change.unregister.len(),
+            change.undeploy.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_workflow(a: &RunArgs) -> anyhow::Result<()> {
+    let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+    let workflow = nfwd_topologies::run::read_workflow(&a.workflow)?;
+    let algorithms = nfwd_topologies::run::algorithms(&a.algorithms)?;
+    let started = Instant::now();
+    let results = nfwd_topologies::run::run(
+        &name,
+        &workflow,
+        &nfwd_topologies::run::RunOptions {
+            state_root: a.state.state_dir.clone(),
+            algorithms,
+            time_scale: a.time_scale,
+            timeout: Duration::from_secs(a.timeout_s),
+            drain: Duration::from_secs(a.drain_s),
+        },
+        &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
+    )
+    .with_context(|| format!("running {} on {name}", a.workflow.display()))?;
+    print!("{}", nfwd_topologies::run::table(&results, a.time_scale));
+    let failed: Vec<String> = results
+        .iter()
+        .flat_map(|r| r.failures.iter().map(|f| format!("{}: {f}", r.algorithm)))
+        .collect();
+    for f in &failed {
+        println!("failed: {f}");
+    }
+    anyhow::ensure!(failed.is_empty(), "{} chains failed", failed.len());
     Ok(())
 }
 

@@ -9,12 +9,14 @@
 //! Model, validation, route computation and generation are pure (unit-tested); only
 //! [`launch`] and [`net`] touch the system.
 
+pub mod apply;
 pub mod error;
 pub mod generate;
 pub mod launch;
 pub mod model;
 pub mod net;
 pub mod routes;
+pub mod run;
 
 pub use error::{Error, Result};
 pub use model::Topology;
