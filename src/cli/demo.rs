@@ -1,7 +1,11 @@
 //! `nfwd demo`: a function chain end to end, on one machine, with embedded defaults and no
 //! Docker.
 //!
-//! It starts a forwarder (the real daemon, in this process), a producer publishing a sensor
+//! As root it runs the multi-node demo (`demo_line.rs`: the Fig. 30 line, a network namespace
+//! per forwarder). Without root, or with `--single-forwarder`, it runs the single-forwarder
+//! demo below.
+//!
+//! The single-forwarder demo starts a forwarder (the real daemon, in this process), a producer publishing a sensor
 //! reading, and three service functions connected as applications — one face per function,
 //! as `docs/protocol.md` §5 asks — then fetches the reading through the chain
 //! `/sf/frame,/sf/reverse,/sf/upper`, i.e. frame(reverse(upper(reading))). Each SF receives
@@ -19,7 +23,11 @@ use nfwd_tlv::{DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Sign
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Unix socket for the demo forwarder (default: a temporary path).
+    /// Run the single-forwarder demo (one forwarder in this process) even as root.
+    #[arg(long)]
+    single_forwarder: bool,
+    /// Unix socket of the single-forwarder demo (default: a temporary path); implies
+    /// --single-forwarder.
     #[arg(long)]
     socket: Option<std::path::PathBuf>,
 }
@@ -53,6 +61,20 @@ const CONTENT_NAME: &str = "/rs1/lamp/2256";
 const READING: &str = "lamp 2256: on, 312 lux";
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    if !args.single_forwarder && args.socket.is_none() {
+        if nfwd_topologies::net::is_root() {
+            return super::demo_line::run();
+        }
+        println!(
+            "The multi-node demo needs root (each node runs in a network namespace of its own): \
+             `sudo nfwd demo`. Running the single-forwarder demo instead.\n"
+        );
+    }
+    single_forwarder(args)
+}
+
+/// The single-forwarder demo: one daemon in this process, three SFs as applications.
+fn single_forwarder(args: &DemoArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,5 +1,5 @@
-//! `nfwd topo up|status|down|exec|check|generate`: multi-node testbeds on this machine, one
-//! network namespace per forwarder (`nfwd_topologies`, `topologies/README.md`).
+//! `nfwd topo up|status|down|exec|check|link|kill|generate`: multi-node testbeds on this
+//! machine, one network namespace per forwarder (`nfwd_topologies`, `topologies/README.md`).
 
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use nfwd_topologies::Topology;
+use nfwd_topologies::faults::{self, LinkAction};
 use nfwd_topologies::generate::{GenerateOptions, generate};
 use nfwd_topologies::launch::{self, DEFAULT_STATE_ROOT, State, UpOptions};
 
@@ -24,6 +25,11 @@ pub(crate) enum TopoCommand {
     Exec(ExecArgs),
     /// Run the topology's [[consumer]] fetches and compare with what they expect.
     Check(WhichArgs),
+    /// Cut or restore the link between two nodes: `nfwd topo link f2 f1 down` (both veth
+    /// ends down or up).
+    Link(LinkArgs),
+    /// Crash a node: SIGKILL its daemon and every process in its namespace.
+    Kill(KillArgs),
     /// Print a random topology (connected, redundant paths, SFs, a producer and a consumer).
     Generate(GenerateArgs),
 }
@@ -68,6 +74,32 @@ pub(crate) struct ExecArgs {
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true)]
     command: Vec<String>,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// One end of the link.
+    a: String,
+    /// The other end.
+    b: String,
+    /// `down` (cut) or `up` (restore).
+    action: LinkAction,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KillArgs {
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// The node to crash.
+    node: String,
     #[command(flatten)]
     state: StateDir,
 }
@@ -126,6 +158,35 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             Err(anyhow::Error::new(e).context(format!("running {:?}", a.command)))
         }
         TopoCommand::Check(a) => check(&a),
+        TopoCommand::Link(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let state = State::load(&a.state.state_dir, &name)?;
+            let l = faults::set_link(&state, &a.a, &a.b, a.action)?;
+            println!(
+                "{name}: link {}-{} ({}) {}",
+                l.a,
+                l.b,
+                l.interface,
+                a.action.as_str()
+            );
+            Ok(())
+        }
+        TopoCommand::Kill(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let state = State::load(&a.state.state_dir, &name)?;
+            let r = faults::kill(&state, &a.node, Duration::from_secs(5))?;
+            println!(
+                "{name}: {} killed ({} processes{})",
+                a.node,
+                r.processes,
+                if r.daemon_was_alive {
+                    ""
+                } else {
+                    "; its daemon was not running"
+                }
+            );
+            Ok(())
+        }
         TopoCommand::Generate(a) => {
             let t = generate(&GenerateOptions {
                 nodes: a.nodes,

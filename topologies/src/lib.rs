@@ -10,6 +10,7 @@
 //! [`launch`] and [`net`] touch the system.
 
 pub mod error;
+pub mod faults;
 pub mod generate;
 pub mod launch;
 pub mod model;
