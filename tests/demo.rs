@@ -62,9 +62,9 @@ fn the_demo_runs_the_chain_across_three_nodes_as_root_and_says_it_needs_root_oth
     // reading is occupied), format.
     for line in [
         "  | Free parking spaces",
-        "  | centro               0 of     2",
-        "  | porto                2 of     2",
-        "  | all                  2 of     4",
+        "  |   centro               0 of     2",
+        "  |   porto                2 of     2",
+        "  |   all                  2 of     4",
         "= F3(F2(F1(readings))) as expected",
     ] {
         assert!(text.contains(line), "{line:?} missing in:\n{text}");
@@ -79,7 +79,10 @@ fn the_demo_runs_the_chain_across_three_nodes_as_root_and_says_it_needs_root_oth
     }
     // The repeat: the consumer node's content store answered and no function ran.
     assert!(
-        text.contains("from the content store of consumer (its cs hits rose); functions run: 0"),
+        text.contains(
+            "from the content store of consumer (its cs hits rose); Interests sent on links: 0; \
+             functions run: 0"
+        ),
         "{text}"
     );
     assert!(text.contains("testbed down in"), "{text}");

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -101,8 +102,19 @@ struct Teardown {
     root: PathBuf,
 }
 
+/// Whether the testbed was taken down, held while taking it down: the end of the demo and a
+/// signal may race, and the second must neither repeat it nor exit before it is complete.
+static TAKEN_DOWN: Mutex<bool> = Mutex::new(false);
+
 impl Teardown {
     fn run(&self) {
+        let mut done = TAKEN_DOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *done {
+            return;
+        }
+        *done = true;
         let started = Instant::now();
         match launch::down(&self.name, &self.root) {
             Ok(r) => println!(
@@ -159,7 +171,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let t = Topology::from_toml(&TOPOLOGY.replace("@NAME@", &name), "the demo's topology")?;
     teardown_on_signal(name.clone(), root.clone());
     let _teardown = Teardown {
-        name: name.clone(),
+        name,
         root: root.clone(),
     };
 
