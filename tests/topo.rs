@@ -657,8 +657,8 @@ fn a_cut_link_is_routed_around_and_carries_traffic_again_once_restored() {
         }
         println!(
             "cut {from}-{to}: a request issued after the cut answered right (via {other}) {} \
-             ms after it; {pending}; {failed} failed; restored: {from} sent Interests over it again within {} ms; {} requests in all, \
-             none wrong",
+             ms after it; {pending}; {failed} failed; restored: {from} sent Interests over it \
+             again within {} ms; {} requests in all, none wrong",
             recovery.as_millis(),
             back.as_millis(),
             log.len()

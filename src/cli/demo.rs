@@ -5,9 +5,10 @@
 //! per forwarder). Without root, or with `--single-forwarder`, it runs the single-forwarder
 //! demo below.
 //!
-//! The single-forwarder demo starts a forwarder (the real daemon, in this process), a producer publishing a sensor
-//! reading, and three service functions connected as applications — one face per function,
-//! as `docs/protocol.md` §5 asks — then fetches the reading through the chain
+//! The single-forwarder demo starts a forwarder (the real daemon, in this process), a
+//! producer publishing a sensor reading, and three service functions connected as
+//! applications — one face per function, as `docs/protocol.md` §5 asks — then fetches the
+//! reading through the chain
 //! `/sf/frame,/sf/reverse,/sf/upper`, i.e. frame(reverse(upper(reading))). Each SF receives
 //! the Interest with its own name already popped by the forwarder, fetches its input with the
 //! rest of the stack, and answers with the Data labelled with the chain it computed. A second

@@ -94,7 +94,11 @@ const HOPS: [(&str, &str, &str); 3] = [
 ];
 /// The report F3(F2(F1(readings))) must be: s1's latest reading is occupied, the malformed
 /// one is dropped.
-const EXPECTED: &str = "Free parking spaces\n  centro               0 of     2\n  porto                2 of     2\n  all                  2 of     4\n";
+const EXPECTED: &str = "Free parking spaces
+  centro               0 of     2
+  porto                2 of     2
+  all                  2 of     4
+";
 
 /// Takes the testbed down when dropped (the end, an error, a panic).
 struct Teardown {
@@ -176,9 +180,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
     };
 
     println!("nfwd demo: Fig. 30 on this machine, each node a forwarder in a network namespace");
-    println!(
-        "  consumer -- f3 -- f2 -- f1 -- producer   (veth links, faces between forwarders are non-local)"
-    );
+    println!("  consumer -- f3 -- f2 -- f1 -- producer   (veth links: faces between forwarders");
+    println!("                                            are non-local, as between machines)");
     for (node, f, what) in HOPS {
         println!("  {node}: {f:<7} = {what}");
     }
