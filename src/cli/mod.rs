@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod demo;
+mod demo_line;
 pub(crate) mod get;
 pub(crate) mod key;
 pub(crate) mod mgmt;

@@ -1,6 +1,7 @@
-//! `nfwd topo up|status|down|exec|check|apply|run|generate`: multi-node testbeds on this machine, one
-//! network namespace per forwarder (`nfwd_topologies`, `topologies/README.md`).
+//! `nfwd topo up|status|down|exec|check|apply|run|link|kill|generate`: multi-node testbeds on
+//! this machine, one network namespace per forwarder (`nfwd_topologies`, `topologies/README.md`).
 
+use crate::cli::output::{out, outln};
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use nfwd_topologies::Topology;
 use nfwd_topologies::apply::{self as plan_apply, Applied, ApplyOptions};
+use nfwd_topologies::faults::{self, LinkAction};
 use nfwd_topologies::generate::{GenerateOptions, generate};
 use nfwd_topologies::launch::{self, DEFAULT_STATE_ROOT, State, UpOptions};
 
@@ -32,6 +34,11 @@ pub(crate) enum TopoCommand {
     /// Schedule a workflow on the topology's nodes with each algorithm, apply each plan, run
     /// the workflow's chained Interests and print measured beside predicted response times.
     Run(RunArgs),
+    /// Cut or restore the link between two nodes: `nfwd topo link f2 f1 down` (both veth
+    /// ends down or up).
+    Link(LinkArgs),
+    /// Crash a node: SIGKILL its daemon and every process in its namespace.
+    Kill(KillArgs),
     /// Print a random topology (connected, redundant paths, SFs, a producer and a consumer).
     Generate(GenerateArgs),
 }
@@ -141,15 +148,41 @@ fn nfwd_binary() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("finding this nfwd binary")
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// One end of the link.
+    a: String,
+    /// The other end.
+    b: String,
+    /// `down` (cut) or `up` (restore).
+    action: LinkAction,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KillArgs {
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// The node to crash.
+    node: String,
+    #[command(flatten)]
+    state: StateDir,
+}
+
 pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
     match cmd {
         TopoCommand::Up(a) => up(&a),
         TopoCommand::Status(a) => {
             let name = launch::resolve(a.topology.as_deref(), &a.state.state_dir)?;
             let state = State::load(&a.state.state_dir, &name)?;
-            print!("{}", launch::status(&state)?);
+            out!("{}", launch::status(&state)?);
             if let Some(applied) = Applied::load(&a.state.state_dir, &name)? {
-                print!("{}", applied.describe());
+                out!("{}", applied.describe());
             }
             Ok(())
         }
@@ -158,9 +191,9 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             let started = Instant::now();
             let r = launch::down(&name, &a.state.state_dir)?;
             if r.namespaces == 0 && !r.had_state {
-                println!("{name}: nothing to take down");
+                outln!("{name}: nothing to take down");
             } else {
-                println!(
+                outln!(
                     "{name}: down in {:.1} s ({} namespaces, {} processes ended)",
                     started.elapsed().as_secs_f64(),
                     r.namespaces,
@@ -180,6 +213,35 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
         TopoCommand::Check(a) => check(&a),
         TopoCommand::Apply(a) => apply(&a),
         TopoCommand::Run(a) => run_workflow(&a),
+        TopoCommand::Link(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let state = State::load(&a.state.state_dir, &name)?;
+            let l = faults::set_link(&state, &a.a, &a.b, a.action)?;
+            outln!(
+                "{name}: link {}-{} ({}) {}",
+                l.a,
+                l.b,
+                l.interface,
+                a.action.as_str()
+            );
+            Ok(())
+        }
+        TopoCommand::Kill(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let state = State::load(&a.state.state_dir, &name)?;
+            let r = faults::kill(&state, &a.node, Duration::from_secs(5))?;
+            outln!(
+                "{name}: {} killed ({} processes{})",
+                a.node,
+                r.processes,
+                if r.daemon_was_alive {
+                    ""
+                } else {
+                    "; its daemon was not running"
+                }
+            );
+            Ok(())
+        }
         TopoCommand::Generate(a) => {
             let t = generate(&GenerateOptions {
                 nodes: a.nodes,
@@ -187,7 +249,7 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
                 degree: a.degree,
                 name: a.name.unwrap_or_else(|| format!("gen{}", a.nodes)),
             });
-            print!("{}", t.to_toml()?);
+            out!("{}", t.to_toml()?);
             Ok(())
         }
     }
@@ -208,7 +270,7 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
         &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
     )
     .with_context(|| format!("bringing up {}", a.file.display()))?;
-    println!(
+    outln!(
         "{} is up in {:.1} s: {} nodes, {} links, {} faces, {} routes, {} SFs, {} producers",
         t.name,
         report.state.up_seconds,
@@ -219,7 +281,7 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
         report.sfs,
         report.producers
     );
-    println!(
+    outln!(
         "  nfwd topo status {0} | nfwd topo exec --topo {0} NODE -- CMD | nfwd topo down {0}",
         t.name
     );
@@ -243,12 +305,12 @@ fn apply(a: &ApplyArgs) -> anyhow::Result<()> {
     )
     .with_context(|| format!("applying {} to {name}", a.plan.display()))?;
     if change.is_empty() {
-        println!(
+        outln!(
             "{name}: plan {} already applied, nothing changed",
             plan.algorithm
         );
     } else {
-        println!(
+        outln!(
             "{name}: plan {} (predicted response {:.3} s) applied in {:.2} s: +{} SFs, +{} routes, -{} routes, -{} SFs",
             plan.algorithm,
             plan.makespan,
@@ -280,13 +342,13 @@ fn run_workflow(a: &RunArgs) -> anyhow::Result<()> {
         &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
     )
     .with_context(|| format!("running {} on {name}", a.workflow.display()))?;
-    print!("{}", nfwd_topologies::run::table(&results, a.time_scale));
+    out!("{}", nfwd_topologies::run::table(&results, a.time_scale));
     let failed: Vec<String> = results
         .iter()
         .flat_map(|r| r.failures.iter().map(|f| format!("{}: {f}", r.algorithm)))
         .collect();
     for f in &failed {
-        println!("failed: {f}");
+        outln!("failed: {f}");
     }
     anyhow::ensure!(failed.is_empty(), "{} chains failed", failed.len());
     Ok(())
@@ -311,14 +373,16 @@ fn check(a: &WhichArgs) -> anyhow::Result<()> {
             Ok(content) => format!("{content:?}"),
             Err(e) => e.clone(),
         };
-        println!(
+        outln!(
             "{verdict:<10} {:<10} {} ({:.2} s): {detail}",
-            r.node, r.what, r.seconds
+            r.node,
+            r.what,
+            r.seconds
         );
     }
     if failed > 0 {
         anyhow::bail!("{failed} of {} consumers failed", results.len());
     }
-    println!("{} consumers ok", results.len());
+    outln!("{} consumers ok", results.len());
     Ok(())
 }

@@ -11,6 +11,7 @@
 
 pub mod apply;
 pub mod error;
+pub mod faults;
 pub mod generate;
 pub mod launch;
 pub mod model;
