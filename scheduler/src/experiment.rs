@@ -166,6 +166,7 @@ pub fn fig31_infrastructure_with(
                 size_mb: IMAGE_SIZE_MB,
             })
             .collect(),
+        default_image_size_mb: None,
     }
 }
 
@@ -194,6 +195,60 @@ impl Default for ExperimentConfig {
             move_slack: SfCuvParams::default().move_slack,
         }
     }
+}
+
+impl ExperimentConfig {
+    /// Checks every number: positive finite speeds with min <= max, a load limit in (0, 1],
+    /// a finite non-negative move slack, at least one |B| >= 1 and one seed.
+    pub fn validate(&self) -> Result<()> {
+        let (slowest, fastest) = self.speed_range;
+        for (what, value) in [("slowest VM speed", slowest), ("fastest VM speed", fastest)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(Error::BadNumber {
+                    what: what.to_owned(),
+                    value,
+                });
+            }
+        }
+        if slowest > fastest {
+            return Err(Error::BadNumber {
+                what: format!("fastest VM speed (at least the slowest, {slowest})"),
+                value: fastest,
+            });
+        }
+        if !(self.load_limit > 0.0 && self.load_limit <= 1.0) {
+            return Err(Error::BadNumber {
+                what: "load limit (in (0, 1])".to_owned(),
+                value: self.load_limit,
+            });
+        }
+        if !(self.move_slack.is_finite() && self.move_slack >= 0.0) {
+            return Err(Error::BadNumber {
+                what: "move slack (zero allowed)".to_owned(),
+                value: self.move_slack,
+            });
+        }
+        if self.partitions.is_empty() || self.partitions.contains(&0) || self.seeds.is_empty() {
+            return Err(Error::BadNumber {
+                what: "number of |B| values and of seeds (each |B| at least 1)".to_owned(),
+                value: 0.0,
+            });
+        }
+        if let Some(&most) = self.partitions.iter().max() {
+            check_partitions(most)?;
+        }
+        Ok(())
+    }
+}
+
+/// |B| gives 3(|B| + 1) tasks: refuses a |B| whose workflow would pass the task limit, before
+/// building it.
+pub fn check_partitions(partitions: usize) -> Result<()> {
+    crate::limits::check_count(
+        "tasks (3(|B| + 1) for the Fig. 32 workflow)",
+        partitions.saturating_add(1).saturating_mul(3),
+        crate::limits::MAX_TASKS,
+    )
 }
 
 /// The load limit used in the experiment: 3 of 4 vCPUs (1 of 2) may be busy at once.
@@ -253,6 +308,7 @@ pub struct ExperimentResults {
 
 /// Runs every algorithm on every configuration; every schedule is checked by the simulator.
 pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
+    config.validate()?;
     let sf_cuv = SfCuv::new(SfCuvParams {
         move_slack: config.move_slack,
         ..SfCuvParams::default()
@@ -322,6 +378,8 @@ pub fn write_gantts(
     partitions: usize,
     config: &ExperimentConfig,
 ) -> Result<Vec<std::path::PathBuf>> {
+    config.validate()?;
+    check_partitions(partitions)?;
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
