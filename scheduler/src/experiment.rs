@@ -259,8 +259,10 @@ pub const DEFAULT_LOAD_LIMIT: f64 = 0.75;
 pub struct Row {
     /// SF images pre-deployed on every host.
     pub predeploy: bool,
-    /// |B|.
+    /// |B| (0 for a given workflow, see [`run_workflow`]).
     pub partitions: usize,
+    /// Tasks in the workflow.
+    pub tasks: usize,
     /// Heterogeneity seed.
     pub seed: u64,
     /// The algorithm.
@@ -304,11 +306,40 @@ pub struct ExperimentResults {
     /// Ablation, not in the seed: HEFT choosing with image and file downloads in its EFT.
     /// Per (pre-deployment, |B|): mean sharing, mean normalised response time and efficiency.
     pub heft_aware: Vec<(bool, usize, f64, f64, f64)>,
+    /// The given workflow's name when the run was on one ([`run_workflow`]) rather than on
+    /// the Fig. 32 family: there is no |B| axis to plot then.
+    pub given_workflow: Option<String>,
 }
 
 /// Runs every algorithm on every configuration; every schedule is checked by the simulator.
 pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
     config.validate()?;
+    let cases: Vec<(usize, Workflow)> = config
+        .partitions
+        .iter()
+        .map(|&b| (b, fig32_workflow(b)))
+        .collect();
+    run_cases(config, &cases, None)
+}
+
+/// Runs every algorithm on `workflow` (a WfCommons trace, say) in the Fig. 31 environment of
+/// every seed, without and with pre-deployment of all its SF types; every type's image is
+/// [`IMAGE_SIZE_MB`]. `config.partitions` is not used; rows have `partitions` 0.
+pub fn run_workflow(workflow: &Workflow, config: &ExperimentConfig) -> Result<ExperimentResults> {
+    config.validate()?;
+    let name = if workflow.name.is_empty() {
+        "workflow".to_owned()
+    } else {
+        workflow.name.clone()
+    };
+    run_cases(config, &[(0, workflow.clone())], Some(name))
+}
+
+fn run_cases(
+    config: &ExperimentConfig,
+    cases: &[(usize, Workflow)],
+    given_workflow: Option<String>,
+) -> Result<ExperimentResults> {
     let sf_cuv = SfCuv::new(SfCuvParams {
         move_slack: config.move_slack,
         ..SfCuvParams::default()
@@ -319,16 +350,26 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
     let mut rows = Vec::new();
     let mut ablation: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
     for predeploy in [false, true] {
-        for &partitions in &config.partitions {
-            let workflow = fig32_workflow(partitions);
+        for (partitions, workflow) in cases {
+            let partitions = *partitions;
+            let types: std::collections::BTreeSet<&str> =
+                workflow.tasks.iter().map(|t| t.sf.as_str()).collect();
             for &seed in &config.seeds {
-                let infra = fig31_infrastructure_with(
+                let mut infra = fig31_infrastructure_with(
                     seed,
                     predeploy,
                     config.load_limit,
                     config.speed_range,
                 );
-                let problem = Problem::new(&workflow, &infra)?;
+                if given_workflow.is_some() {
+                    infra.default_image_size_mb = Some(IMAGE_SIZE_MB);
+                    if predeploy {
+                        for host in &mut infra.hosts {
+                            host.images = types.iter().map(|t| (*t).to_owned()).collect();
+                        }
+                    }
+                }
+                let problem = Problem::new(workflow, &infra)?;
                 let mut reference = None;
                 for algorithm in Algorithm::ALL {
                     let schedule = if algorithm == Algorithm::SfCuv {
@@ -343,6 +384,7 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
                     rows.push(Row {
                         predeploy,
                         partitions,
+                        tasks: workflow.tasks.len(),
                         seed,
                         algorithm,
                         metrics,
@@ -368,6 +410,7 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
         rows,
         summary,
         heft_aware,
+        given_workflow,
     })
 }
 
@@ -471,7 +514,7 @@ impl ExperimentResults {
                 "{},{},{},{},{},{:.3},{:.4},{:.5},{},{},{},{},{}",
                 r.predeploy,
                 r.partitions,
-                3 * (r.partitions + 1),
+                r.tasks,
                 r.seed,
                 r.algorithm,
                 m.response_time,
@@ -553,7 +596,9 @@ impl ExperimentResults {
             })?;
             written.push(path);
         }
-        written.extend(crate::plot::experiment_figures(self, dir)?);
+        if self.given_workflow.is_none() {
+            written.extend(crate::plot::experiment_figures(self, dir)?);
+        }
         Ok(written)
     }
 }

@@ -89,6 +89,13 @@ pub(crate) enum ScheduleCommand {
         /// SF-CUV's move slack (share of a task's execution time a sharing move may cost).
         #[arg(long, default_value_t = 0.0)]
         move_slack: f64,
+        /// Run on this workflow (TOML or WfFormat JSON) instead of the Fig. 32 family: every
+        /// seed's Fig. 31 environment, 1,220 MB images; CSV only (no |B| axis to plot).
+        #[arg(long)]
+        workflow: Option<PathBuf>,
+        /// For a WfFormat workflow: speed (Gop/s) of the machine the runtimes were measured on.
+        #[arg(long, default_value_t = 1.0)]
+        reference_speed: f64,
     },
     /// Write the experiment's workflow (Fig. 32) and infrastructure (Fig. 31) as TOML files.
     Example {
@@ -187,6 +194,8 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             speed_min,
             speed_max,
             move_slack,
+            workflow,
+            reference_speed,
         } => {
             anyhow::ensure!(
                 (1..=max_partitions).contains(&min_partitions) && seeds > 0,
@@ -200,13 +209,20 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 move_slack,
             };
             // Checked before any work, so no run is half done when an argument is bad.
-            config.validate().context(
-                "--speed-min, --speed-max, --load-limit, --move-slack, --max-partitions",
-            )?;
+            config
+                .validate()
+                .context("checking the experiment's arguments")?;
             let started = Instant::now();
-            let results = experiment::run(&config)?;
+            let given = match &workflow {
+                Some(path) => Some(read_workflow(path, reference_speed)?),
+                None => None,
+            };
+            let results = match &given {
+                Some(wf) => experiment::run_workflow(wf, &config)?,
+                None => experiment::run(&config)?,
+            };
             let mut written = results.write(&out_dir)?;
-            if gantt_partitions > 0 {
+            if gantt_partitions > 0 && given.is_none() {
                 written.extend(experiment::write_gantts(
                     &out_dir,
                     gantt_partitions,
@@ -264,17 +280,7 @@ impl Inputs {
                     .with_context(|| format!("checking {}", costs.display()))?)
             }
             (None, Some(workflow), Some(infra)) => {
-                let text = read_input(workflow)?;
-                // No TOML document starts with `{`; every JSON workflow does.
-                let wf = if text.trim_start().starts_with('{') {
-                    let options = WfFormatOptions {
-                        reference_speed: self.reference_speed,
-                    };
-                    workflow_from_wfformat(&text, options)
-                } else {
-                    Workflow::from_toml_str(&text)
-                }
-                .with_context(|| format!("in {}", workflow.display()))?;
+                let wf = read_workflow(workflow, self.reference_speed)?;
                 let inf = Infrastructure::from_toml_str(&read_input(infra)?)
                     .with_context(|| format!("in {}", infra.display()))?;
                 Ok(Problem::new(&wf, &inf).with_context(|| {
@@ -289,6 +295,18 @@ impl Inputs {
             _ => anyhow::bail!("give --costs FILE, or --workflow FILE and --infra FILE"),
         }
     }
+}
+
+/// Reads a workflow file: WfFormat JSON (no TOML document starts with `{`, every JSON one
+/// does) or TOML.
+fn read_workflow(path: &std::path::Path, reference_speed: f64) -> anyhow::Result<Workflow> {
+    let text = read_input(path)?;
+    let workflow = if text.trim_start().starts_with('{') {
+        workflow_from_wfformat(&text, WfFormatOptions { reference_speed })
+    } else {
+        Workflow::from_toml_str(&text)
+    };
+    workflow.with_context(|| format!("in {}", path.display()))
 }
 
 /// Standard output that goes quiet once its reader has gone (`nfwd schedule plan | head`)
