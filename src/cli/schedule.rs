@@ -35,7 +35,8 @@ pub(crate) struct Inputs {
 pub(crate) enum ScheduleCommand {
     /// Print the available algorithms.
     Algorithms,
-    /// Schedule a workflow on an infrastructure; print the plan and write it as TOML.
+    /// Schedule a workflow on an infrastructure, or a cost-matrix problem; print the plan and
+    /// write it as TOML.
     Plan {
         #[command(flatten)]
         inputs: Inputs,
