@@ -36,19 +36,17 @@ enum Command {
         /// Every counter instead (faces, tables, drops by reason): nfwd's status/counters.
         #[arg(long)]
         counters: bool,
+        #[command(flatten)]
+        after: cli::mgmt::Connect,
     },
     /// Faces: list, create, destroy.
-    #[command(subcommand)]
-    Face(cli::mgmt::FaceCommand),
+    Face(cli::mgmt::Managed<cli::mgmt::FaceCommand>),
     /// Routes: list, add, remove.
-    #[command(subcommand)]
-    Route(cli::mgmt::RouteCommand),
+    Route(cli::mgmt::Managed<cli::mgmt::RouteCommand>),
     /// Strategy choices: list, set, unset.
-    #[command(subcommand)]
-    Strategy(cli::mgmt::StrategyCommand),
+    Strategy(cli::mgmt::Managed<cli::mgmt::StrategyCommand>),
     /// Content store: info, erase, config.
-    #[command(subcommand)]
-    Cs(cli::mgmt::CsCommand),
+    Cs(cli::mgmt::Managed<cli::mgmt::CsCommand>),
     /// Service functions: run one, or deploy and manage them on this node.
     #[command(subcommand)]
     Sf(cli::sf::SfCommand),
@@ -68,8 +66,43 @@ enum Command {
     Topo(cli::topo::TopoCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Errors end the command with status 1 and one line on stderr: every cause once, outermost
+/// first (`fetching /a: cannot reach the forwarder at unix:///run/nfwd/nfwd.sock: No such file
+/// or directory`). `RUST_LIB_BACKTRACE=1` adds where the error was raised, for developers;
+/// `RUST_BACKTRACE` alone (often set for panics) does not.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {}", one_line(&e));
+            if std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("{}", e.backtrace());
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The cause chain joined with ": ", each text once: a cause that repeats what an outer
+/// message already says (wrappers often quote their source) is left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if cause.is_empty() || text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    cli::get::set_global_connect(cli.connect.uri());
     match cli.command {
         Command::Demo(args) => cli::demo::run(&args),
         Command::Start(args) => cli::start::run(args),
@@ -89,15 +122,41 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => cli::bench::run(args),
         Command::Sf(cmd) => cli::sf::run(cmd),
         Command::Key(cmd) => cli::key::run(cmd),
-        Command::Status { counters } => {
-            cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Status { counters })
+        Command::Status { counters, after } => cli::mgmt::run(
+            &cli.connect.overridden_by(after),
+            cli::mgmt::Mgmt::Status { counters },
+        ),
+        Command::Face(m) => {
+            let (c, after) = m.split();
+            cli::mgmt::run(&cli.connect.overridden_by(after), cli::mgmt::Mgmt::Face(c))
         }
-        Command::Face(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Face(c)),
-        Command::Route(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Route(c)),
-        Command::Strategy(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Strategy(c)),
-        Command::Cs(c) => cli::mgmt::run(&cli.connect, cli::mgmt::Mgmt::Cs(c)),
+        Command::Route(m) => {
+            let (c, after) = m.split();
+            cli::mgmt::run(&cli.connect.overridden_by(after), cli::mgmt::Mgmt::Route(c))
+        }
+        Command::Strategy(m) => {
+            let (c, after) = m.split();
+            cli::mgmt::run(
+                &cli.connect.overridden_by(after),
+                cli::mgmt::Mgmt::Strategy(c),
+            )
+        }
+        Command::Cs(m) => {
+            let (c, after) = m.split();
+            cli::mgmt::run(&cli.connect.overridden_by(after), cli::mgmt::Mgmt::Cs(c))
+        }
         Command::Packet(cmd) => cli::packet::run(*cmd),
         Command::Schedule(cmd) => cli::schedule::run(cmd),
         Command::Topo(cmd) => cli::topo::run(cmd),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (duplicate or conflicting
+    /// options, `global` options shadowed), which it otherwise runs only on the path parsed.
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

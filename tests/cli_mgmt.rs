@@ -177,6 +177,30 @@ fn the_global_connect_option_reaches_get_and_serve() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, b"hello");
+
+    // Management and SF commands too, with --connect before the subcommand or after it; the
+    // environment names a forwarder that is not there, so the default would fail.
+    let nowhere = "unix:///nonexistent/nfwd-cli-test.sock";
+    for args in [
+        vec!["face", "list", "--connect", &uri],
+        vec!["face", "--connect", &uri, "list"],
+        vec!["route", "list", "--connect", &uri],
+        vec!["status", "--connect", &uri],
+        vec!["--connect", &uri, "cs", "info"],
+        vec!["--connect", &uri, "sf", "list"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(&args)
+            .env("NDN_CLIENT_TRANSPORT", nowhere)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // `sf list` may fail (this forwarder runs no SF host), but at this forwarder.
+        assert!(!stderr.contains("cannot reach"), "nfwd {args:?}: {stderr}");
+        if !args.contains(&"sf") {
+            assert!(out.status.success(), "nfwd {args:?}: {stderr}");
+        }
+    }
 }
 
 /// `nfwd ... | head`: a reader that goes away ends the command quietly (status 0), never in a
@@ -204,6 +228,43 @@ fn a_closed_stdout_ends_commands_quietly() {
             out.status.success(),
             "nfwd {args:?}: {:?} {stderr}",
             out.status
+        );
+    }
+}
+
+/// Failures exit non-zero with one line naming the thing and the fix: a malformed packet, a
+/// forwarder that is not there (its socket path named). No backtrace even where
+/// RUST_BACKTRACE is set (it is for panics; RUST_LIB_BACKTRACE asks for one).
+#[test]
+fn failures_exit_non_zero_with_one_line_naming_the_thing() {
+    let nfwd = env!("CARGO_BIN_EXE_nfwd");
+    let dir = common::TempDir::new("cli-one-line-errors");
+    let socket = dir.0.join("nobody-here.sock");
+    let uri = format!("unix://{}", socket.display());
+    for (args, expect) in [
+        (
+            vec!["packet", "decode", "0501ff"],
+            "the packet is malformed",
+        ),
+        (vec!["face", "list", "--connect", &uri], "nobody-here.sock"),
+        (
+            vec!["get", "/a", "--connect", &uri],
+            "is `nfwd start` running",
+        ),
+    ] {
+        let out = Command::new(nfwd)
+            .args(&args)
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "nfwd {args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "nfwd {args:?}: {stderr}");
+        assert!(
+            lines[0].starts_with("Error: ") && lines[0].contains(expect),
+            "nfwd {args:?}: {stderr}"
         );
     }
 }

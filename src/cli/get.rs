@@ -50,14 +50,37 @@ pub(crate) fn parse_boxed<T: std::str::FromStr>(s: &str) -> Result<Box<T>, T::Er
     s.parse().map(Box::new)
 }
 
+/// The forwarder named before the subcommand (`nfwd --connect X sf list`): every command that
+/// was not given one of its own talks to it, never silently to the default one.
+static GLOBAL_CONNECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the `--connect` given before the subcommand (once, from `main`).
+pub(crate) fn set_global_connect(uri: Option<&str>) {
+    if let Some(uri) = uri {
+        let _ = GLOBAL_CONNECT.set(uri.to_owned());
+    }
+}
+
+/// `uri` if given, else the `--connect` given before the subcommand, else none (the
+/// environment and the defaults decide).
+pub(crate) fn connect_uri(uri: Option<&str>) -> Option<String> {
+    uri.map(str::to_owned)
+        .or_else(|| GLOBAL_CONNECT.get().cloned())
+}
+
 pub(crate) async fn connect(uri: Option<&str>) -> anyhow::Result<Client> {
-    let uri = match uri {
+    let uri = match connect_uri(uri).as_deref() {
         Some(u) => u.parse()?,
         None => ClientUri::from_env_or_default()?,
     };
     Client::connect_uri(&uri, ClientConfig::default())
         .await
-        .with_context(|| format!("cannot reach the forwarder at {uri}"))
+        .with_context(|| {
+            format!(
+                "cannot reach the forwarder at {uri} (is `nfwd start` running there? \
+                 --connect or NDN_CLIENT_TRANSPORT name another)"
+            )
+        })
 }
 
 /// Fetches what `args` asks for; returns the fetched name and the content.

@@ -32,6 +32,41 @@ impl Connect {
     pub(crate) fn uri(&self) -> Option<&str> {
         self.connect.as_deref()
     }
+
+    /// These options, with those given after the subcommand taking precedence.
+    pub(crate) fn overridden_by(self, after: Connect) -> Self {
+        Self {
+            connect: after.connect.or(self.connect),
+            key: after.key.or(self.key),
+        }
+    }
+}
+
+/// A management subcommand with `--connect`/`--key` accepted after it too
+/// (`nfwd face list --connect unix:///tmp/a.sock`), as before it.
+#[derive(Debug, Args)]
+pub(crate) struct Managed<C: Subcommand> {
+    #[command(subcommand)]
+    pub(crate) command: C,
+    /// Forwarder to manage (as `nfwd --connect X ...`).
+    #[arg(long, global = true)]
+    connect: Option<String>,
+    /// Sign management commands with this key (as `nfwd --key K ...`).
+    #[arg(long, global = true)]
+    key: Option<std::path::PathBuf>,
+}
+
+impl<C: Subcommand> Managed<C> {
+    /// The subcommand and its connection options.
+    pub(crate) fn split(self) -> (C, Connect) {
+        (
+            self.command,
+            Connect {
+                connect: self.connect,
+                key: self.key,
+            },
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,11 +180,7 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let client = match &connect.connect {
-            Some(uri) => Client::connect(uri).await,
-            None => Client::connect_default().await,
-        }
-        .context("connecting to the forwarder")?;
+        let client = super::get::connect(connect.connect.as_deref()).await?;
         super::key::use_key(&client, connect.key.as_deref())?;
         match cmd {
             Mgmt::Status { counters: false } => status(&client).await,

@@ -67,6 +67,11 @@ pub(crate) fn run(cmd: PacketCommand) -> anyhow::Result<()> {
         PacketCommand::Decode { input } => {
             let wire = read_input(&input)?;
             out!("{}", describe(&wire));
+            // The tree above shows where it breaks; scripts learn it from the status.
+            anyhow::ensure!(
+                well_formed(&wire),
+                "the packet is malformed (see MALFORMED and !! above)"
+            );
             Ok(())
         }
         PacketCommand::Interest {
@@ -181,6 +186,24 @@ fn describe_lp(out: &mut String, lp: &LpPacket) {
     }
     if lp.is_idle() {
         field("Fragment", "none (IDLE packet)".into());
+    }
+}
+
+/// Whether the packet decodes as what it says it is: an Interest, a Data, or an LpPacket
+/// whose unfragmented payload is one of them.
+fn well_formed(wire: &Bytes) -> bool {
+    let network = |w: &Bytes| match w.first().map(|&b| u32::from(b)) {
+        Some(tt::INTEREST) => Interest::decode(w.clone()).is_ok(),
+        Some(tt::DATA) => Data::decode(w.clone()).is_ok(),
+        _ => false,
+    };
+    match LpPacket::decode(wire.clone()) {
+        Ok(lp) if lp.has_headers() || wire.first() == Some(&(lp::LP_PACKET as u8)) => lp
+            .fragment
+            .as_ref()
+            .filter(|_| lp.frag_count.unwrap_or(1) <= 1)
+            .is_none_or(network),
+        _ => network(wire),
     }
 }
 

@@ -85,11 +85,7 @@ fn with_client<T>(
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let client = match &connect.connect {
-            Some(uri) => Client::connect(uri).await,
-            None => Client::connect_default().await,
-        }
-        .context("connecting to the forwarder")?;
+        let client = super::get::connect(connect.connect.as_deref()).await?;
         super::key::use_key(&client, connect.key.as_deref())?;
         f(client).await
     })
@@ -117,7 +113,9 @@ fn answer(verb: &str, resp: Result<ControlResponse, nfwd_sf_host::Error>) -> any
 fn dataset_error(what: &'static str) -> impl FnOnce(nfwd_sf_host::Error) -> anyhow::Error {
     move |e| match e {
         e @ nfwd_sf_host::Error::Refused { .. } => anyhow::anyhow!(e),
-        e => anyhow::Error::new(e).context(what),
+        e => anyhow::Error::new(e).context(format!(
+            "{what}: no answer from the SF host (is it running: nfwd start --sf-host?)"
+        )),
     }
 }
 

@@ -83,7 +83,7 @@ fn options(name: Option<&str>, a: &InstanceArgs) -> anyhow::Result<RuntimeOption
         })
         .transpose()?;
     let mut o = RuntimeOptions {
-        connect: a.connect.clone(),
+        connect: super::get::connect_uri(a.connect.as_deref()),
         function_name,
         concurrency: a.concurrency,
         timeout: Duration::from_millis(a.timeout_ms),
