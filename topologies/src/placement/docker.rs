@@ -376,9 +376,10 @@ impl Placement for Docker {
             args.extend(containers.iter().map(String::as_str));
             docker(&args)?;
         }
-        // The attached names (their processes went with the containers).
+        // The attached names (their processes went with the containers); without a state,
+        // only if this topology had containers (else they are a namespace testbed's).
         let mut namespaces = 0;
-        if recorded {
+        if recorded || !containers.is_empty() {
             for n in namespaces_of(topology) {
                 if ip(&["netns", "del", &n]).is_ok() {
                     namespaces += 1;
@@ -415,6 +416,41 @@ mod tests {
         );
         assert_eq!(subnet(33).0, Ipv4Addr::new(10, 101, 1, 8));
         assert_eq!(subnet(SUBNETS - 1).3, Ipv4Addr::new(10, 101, 255, 251));
+    }
+
+    #[test]
+    fn commands_run_in_the_container_with_the_image_nfwd() {
+        let node = NodeState {
+            name: "f1".into(),
+            netns: netns_name("line", "f1"),
+            container: Some(container_name("line", "f1")),
+            dir: "/run/nfwd-topo/line/f1".into(),
+            socket: "/run/nfwd-topo/line/f1/nfwd.sock".into(),
+            daemon_pid: 0,
+            sf_host: false,
+            producer_pids: Vec::new(),
+            faces: std::collections::BTreeMap::new(),
+        };
+        let nfwd = Path::new("/usr/local/bin/nfwd");
+        let argv = ["/usr/local/bin/nfwd", "get", "/a"].map(String::from);
+        let cmd = Docker::existing().command(&node, &argv, &[("K", "v".into())], nfwd);
+        let args: Vec<&str> = cmd.get_args().filter_map(|a| a.to_str()).collect();
+        assert_eq!(cmd.get_program(), "docker");
+        assert_eq!(
+            args,
+            [
+                "exec",
+                "-i",
+                "-e",
+                "K=v",
+                "-e",
+                "PATH=/:/usr/local/bin:/usr/bin:/bin",
+                "nfwd-topo.line.f1",
+                "/nfwd",
+                "get",
+                "/a"
+            ]
+        );
     }
 
     #[test]
