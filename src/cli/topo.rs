@@ -52,9 +52,10 @@ pub(crate) struct UpArgs {
     /// private Docker network, instead of network namespaces and veth pairs.
     #[arg(long)]
     docker: bool,
-    /// With --docker: the statically linked nfwd for the node image
-    /// (`scripts/build-static-nfwd.sh` prints its path; default: this nfwd if static).
-    #[arg(long, requires = "docker")]
+    /// The statically linked nfwd for Docker images: the node image (--docker), SF images
+    /// (sf_host = "docker" nodes). `scripts/build-static-nfwd.sh` prints its path; default:
+    /// this nfwd if static.
+    #[arg(long)]
     docker_binary: Option<PathBuf>,
     #[command(flatten)]
     state: StateDir,

@@ -29,7 +29,7 @@ use nfwd_tlv::nfd::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{FaceProtocol, Topology, node_config_with};
+use crate::model::{FaceProtocol, SfBackend, Topology, node_config_with};
 use crate::net::{self, Shaper};
 use crate::placement::{Cleared, NodeSpec, Placement, PlacementKind};
 use crate::routes;
@@ -204,8 +204,9 @@ pub struct UpOptions {
     pub timeout: Duration,
     /// Where nodes run.
     pub placement: PlacementKind,
-    /// With [`PlacementKind::Docker`]: the statically linked `nfwd` for the node image
-    /// (none: `nfwd` if it is static).
+    /// The statically linked `nfwd` for Docker images: the node image with
+    /// [`PlacementKind::Docker`], SF images of `sf_host = "docker"` nodes (none: `nfwd` if
+    /// it is static).
     pub docker_binary: Option<PathBuf>,
 }
 
@@ -359,6 +360,12 @@ fn up_inner(
                 "--sf-uid-range".into(),
                 format!("{first}-{last}"),
             ]);
+            // SF images need a static nfwd (the SF host says so if it has none).
+            if backend == SfBackend::Docker
+                && let Some(binary) = &opts.docker_binary
+            {
+                argv.extend(["--sf-docker-binary".into(), binary.display().to_string()]);
+            }
         }
         let pid = placement.start_daemon(&state.nodes[i], &argv, &log)?;
         state.nodes[i].daemon_pid = pid;

@@ -14,11 +14,15 @@
 //!   `--internal`: no route out), a /29 from 10.101.0.0/16 (the first that does not overlap
 //!   a network the engine has; .1 is the bridge, .2 the a end, .3 the b end); the interface
 //!   Docker adds is renamed `l<i>` as with namespaces.
+//! - **SFs**: the node's SF host runs in its container with the process backend. Built-ins
+//!   run from `/nfwd`; an `exec` SF's program is found on the host (in `PATH`) and
+//!   bind-mounted read-only at the same path with what it loads (`ldd`), or refused.
 //! - **Commands** (producers, `topo exec`, `check`) run with `docker exec`, with `/` (where
 //!   `nfwd` is) first in `PATH`.
 //! - **Ownership**: containers and networks carry the label `nfwd.topo=<topology>`; `down`
 //!   removes what carries it (after a crashed `up` too) and nothing else.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,6 +60,9 @@ pub struct Docker {
     topology: String,
     /// The next /29 to try.
     next_subnet: u32,
+    /// Per node, host files mounted read-only at the same path: the programs of its `exec`
+    /// SFs and what they load.
+    mounts: BTreeMap<String, BTreeSet<PathBuf>>,
 }
 
 impl Docker {
@@ -150,17 +157,19 @@ impl Placement for Docker {
                     n.name
                 )));
             }
-            if let Some(sf) = n.sfs.iter().find(|sf| sf.exec.is_some()) {
-                let program = sf
-                    .exec
-                    .as_ref()
-                    .and_then(|argv| argv.first())
-                    .map_or("", String::as_str);
-                return Err(Error::Unsupported(format!(
-                    "node {}: SF {} runs {program:?}, which is not in the node image (FROM \
-                     scratch with {NFWD_IN_IMAGE} only); with --docker only built-in SFs run",
-                    n.name, sf.name
-                )));
+            for sf in &n.sfs {
+                let Some(program) = sf.exec.as_ref().and_then(|argv| argv.first()) else {
+                    continue;
+                };
+                let files = program_files(program).map_err(|why| {
+                    Error::Unsupported(format!(
+                        "node {}: SF {} runs {program:?}, which is not in the node image \
+                         (FROM scratch with {NFWD_IN_IMAGE} only) and cannot be mounted into \
+                         it: {why}",
+                        n.name, sf.name
+                    ))
+                })?;
+                self.mounts.entry(n.name.clone()).or_default().extend(files);
             }
         }
         ip(&["netns", "list"]).map_err(|e| {
@@ -231,10 +240,14 @@ impl Placement for Docker {
             "--init",
             "-v",
             &format!("{dir}:{dir}"),
-            image,
         ]
         .map(str::to_owned)
         .to_vec();
+        for file in self.mounts.get(&node.name).into_iter().flatten() {
+            let file = file.display();
+            args.extend(["-v".into(), format!("{file}:{file}:ro")]);
+        }
+        args.push(image.clone());
         // The image's entrypoint is nfwd: the arguments follow.
         args.extend(argv.iter().skip(1).cloned());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -399,6 +412,46 @@ impl Placement for Docker {
             networks: networks.len(),
         })
     }
+}
+
+/// The host files an `exec` SF's program needs inside a container: the program (found in
+/// `PATH` like the SF host finds it) and, if it is dynamically linked, the loader, the
+/// libraries `ldd` lists and the loader's cache. Why not, if it cannot be found.
+fn program_files(program: &str) -> std::result::Result<Vec<PathBuf>, String> {
+    let path = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+            .ok_or_else(|| "not found in PATH".to_owned())?
+    };
+    if !path.is_absolute() || !path.is_file() {
+        return Err(format!(
+            "{} is not an absolute path to a file",
+            path.display()
+        ));
+    }
+    let mut files = vec![path.clone()];
+    // A static program needs nothing more; ldd says "not a dynamic executable" and fails.
+    if let Ok(listed) = run("ldd", &[&path.display().to_string()]) {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-... (0x...)".
+        for line in listed.lines() {
+            let file = line
+                .split_once("=>")
+                .map_or(line, |(_, to)| to)
+                .split_whitespace()
+                .next()
+                .unwrap_or_default();
+            if file.starts_with('/') {
+                files.push(PathBuf::from(file));
+            }
+        }
+        if files.len() > 1 && Path::new("/etc/ld.so.cache").is_file() {
+            files.push(PathBuf::from("/etc/ld.so.cache"));
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

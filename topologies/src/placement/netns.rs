@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::{Cleared, LinkEnds, NodePlace, NodeSpec, Placement, PlacementKind, netns_name};
 use crate::error::{Error, Result};
 use crate::launch::{NodeState, State, spawn_detached};
-use crate::model::{SfBackend, Topology};
+use crate::model::Topology;
 use crate::net::{alive, ip, signal};
 
 /// Nodes in network namespaces.
@@ -27,20 +27,12 @@ impl Placement for Netns {
         PlacementKind::Netns
     }
 
-    fn prepare(&mut self, t: &Topology, _progress: &mut dyn FnMut(&str)) -> Result<()> {
+    fn prepare(&mut self, _t: &Topology, _progress: &mut dyn FnMut(&str)) -> Result<()> {
+        // Every node can run here; nodes with sf_host = "docker" run their SFs as sibling
+        // containers (the SF host reaches the engine by its Unix socket from the namespace).
         ip(&["netns", "list"]).map_err(|e| {
             Error::Unsupported(format!("`ip netns` does not work here (iproute2?): {e}"))
         })?;
-        if let Some(n) = t
-            .nodes
-            .iter()
-            .find(|n| Topology::sf_backend(n) == Some(SfBackend::Docker))
-        {
-            return Err(Error::Unsupported(format!(
-                "node {}: sf_host = \"docker\" is not launched yet (process only in this version)",
-                n.name
-            )));
-        }
         Ok(())
     }
 
