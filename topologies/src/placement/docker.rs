@@ -482,7 +482,7 @@ mod tests {
             daemon_pid: 0,
             sf_host: false,
             producer_pids: Vec::new(),
-            faces: std::collections::BTreeMap::new(),
+            faces: BTreeMap::new(),
         };
         let nfwd = Path::new("/usr/local/bin/nfwd");
         let argv = ["/usr/local/bin/nfwd", "get", "/a"].map(String::from);
