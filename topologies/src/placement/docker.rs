@@ -3,8 +3,9 @@
 //! - **Image**: `FROM scratch` with the statically linked `nfwd` as `/nfwd`, built by the SF
 //!   host's Docker backend (`nfwd_sf_host::docker::DockerBackend::node_image`) and tagged by
 //!   the binary's SHA-256, so re-runs with the same binary reuse it. `down` leaves it.
-//! - **Nodes**: container `nfwd-topo.<topology>.<node>`, started with `--network none` (no
-//!   network but its links) and `--init`, running `/nfwd start --config ...` as the container's
+//! - **Nodes**: container `nfwd-topo.<topology>.<node>`, created, taken off the default bridge
+//!   before it starts (no network but its links: Docker refuses other networks beside
+//!   `--network none`), with `--init`, running `/nfwd start --config ...` as the container's
 //!   command; the node's directory is bind-mounted at the same path, so configuration, logs,
 //!   the SF channels and the Unix socket the launcher manages the node through (as root, by
 //!   peer credentials) are where they are for namespaces. The container's network namespace
@@ -224,8 +225,7 @@ impl Placement for Docker {
         };
         let dir = node.dir.display().to_string();
         let mut args: Vec<String> = [
-            "run",
-            "-d",
+            "create",
             "--name",
             container,
             "--hostname",
@@ -234,8 +234,6 @@ impl Placement for Docker {
             &format!("{LABEL_TOPOLOGY}={}", self.topology),
             "--label",
             &format!("{LABEL_NODE}={}", node.name),
-            "--network",
-            "none",
             // PID 1 reaps the SF instances the node's SF host starts, and passes signals on.
             "--init",
             "-v",
@@ -252,6 +250,10 @@ impl Placement for Docker {
         args.extend(argv.iter().skip(1).cloned());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         docker(&refs)?;
+        // No network but the links: `--network none` would refuse them later (Docker allows
+        // no other network beside it), so the default bridge goes before the start instead.
+        docker(&["network", "disconnect", "bridge", container])?;
+        docker(&["start", container])?;
         let pid: u32 = docker(&["inspect", "--format", "{{.State.Pid}}", container])?
             .trim()
             .parse()
