@@ -6,6 +6,15 @@
 #[path = "../forwarder/tests/support/standin.rs"]
 mod standin;
 
+#[allow(dead_code, unused_macros, unused_imports)]
+#[path = "../src/cli/output.rs"]
+mod output;
+
+/// `crate::cli::output`, where the included modules find it in the binary.
+mod cli {
+    pub(crate) use super::output;
+}
+
 #[allow(dead_code)]
 #[path = "../src/cli/get.rs"]
 mod get;

@@ -178,3 +178,32 @@ fn the_global_connect_option_reaches_get_and_serve() {
     );
     assert_eq!(out.stdout, b"hello");
 }
+
+/// `nfwd ... | head`: a reader that goes away ends the command quietly (status 0), never in a
+/// panic. The pipe's read end is closed before the command writes anything.
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let nfwd = env!("CARGO_BIN_EXE_nfwd");
+    let wire = common::nfwd_output(&["packet", "interest", "/a/b", "--nonce", "01020304"]);
+    let wire = String::from_utf8(wire.stdout).unwrap();
+    for args in [
+        vec!["sf", "functions"],
+        vec!["packet", "decode", wire.trim()],
+    ] {
+        let mut child = Command::new(nfwd)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "nfwd {args:?}: {stderr}");
+        assert!(
+            out.status.success(),
+            "nfwd {args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}

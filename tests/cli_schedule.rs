@@ -147,3 +147,295 @@ fn a_small_experiment_writes_csv_and_plots() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn stdout_of(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn the_published_heft_and_peft_examples_give_their_makespans() {
+    let dir = scratch("costs");
+    let plan = dir.join("plan.toml");
+    for (file, algo, makespan) in [
+        ("heft2002.costs.toml", "heft", "80.00"),
+        ("peft2014.costs.toml", "peft", "122.00"),
+    ] {
+        let stdout = stdout_of(&nfwd(&[
+            "schedule",
+            "plan",
+            "--costs",
+            &example(file),
+            "--algo",
+            algo,
+            "--out",
+            plan.to_str().unwrap(),
+        ]));
+        assert!(
+            stdout.contains(&format!("simulated response time {makespan} s")),
+            "{file} with {algo}:\n{stdout}"
+        );
+        let written = std::fs::read_to_string(&plan).unwrap();
+        let parsed = nfwd_scheduler::Plan::from_toml_str(&written).unwrap();
+        assert_eq!(parsed.task.len(), 10);
+        // Every processor of the matrix is a node of the plan, by its name.
+        assert!(
+            parsed.node.iter().all(|n| n.name.starts_with('P')),
+            "{written}"
+        );
+    }
+    let gantt = dir.join("peft.svg");
+    let stdout = stdout_of(&nfwd(&[
+        "schedule",
+        "gantt",
+        "--costs",
+        &example("peft2014.costs.toml"),
+        "--algo",
+        "peft",
+        "--out",
+        gantt.to_str().unwrap(),
+    ]));
+    assert!(stdout.contains("response time 122.00 s"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn costs_and_workflow_are_exclusive_and_bad_matrices_are_named() {
+    let dir = scratch("costs-bad");
+    let out = nfwd(&[
+        "schedule",
+        "plan",
+        "--costs",
+        &example("heft2002.costs.toml"),
+        "--workflow",
+        &example("small.workflow.toml"),
+        "--infra",
+        &example("small.infra.toml"),
+    ]);
+    assert!(!out.status.success());
+    let ragged = dir.join("ragged.toml");
+    std::fs::write(
+        &ragged,
+        "processors = [\"P1\", \"P2\"]\n[[task]]\nname = \"x\"\ncosts = [1.0]\n",
+    )
+    .unwrap();
+    let out = nfwd(&[
+        "schedule",
+        "plan",
+        "--costs",
+        ragged.to_str().unwrap(),
+        "--out",
+        dir.join("p.toml").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("ragged.toml") && stderr.contains("\"x\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn wfcommons(stem: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scheduler/tests/fixtures/wfcommons")
+        .join(format!("{stem}.json"))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn wfcommons_workflows_are_planned_by_every_algorithm() {
+    let dir = scratch("wfcommons");
+    let plan = dir.join("plan.toml");
+    for stem in ["montage", "epigenomics", "blast", "1000genome"] {
+        for algo in [
+            "sf-cuv",
+            "cuv-fix",
+            "heft",
+            "peft",
+            "cap-based",
+            "com-based",
+        ] {
+            let stdout = stdout_of(&nfwd(&[
+                "schedule",
+                "plan",
+                "--workflow",
+                &wfcommons(stem),
+                "--infra",
+                &example("wfcommons.infra.toml"),
+                "--algo",
+                algo,
+                "--out",
+                plan.to_str().unwrap(),
+            ]));
+            let timing = stdout.lines().find(|l| l.contains("scheduled by")).unwrap();
+            println!("{stem}: {timing}");
+            let parsed =
+                nfwd_scheduler::Plan::from_toml_str(&std::fs::read_to_string(&plan).unwrap())
+                    .unwrap();
+            assert!(
+                parsed.task.len() >= 96,
+                "{stem}: {} tasks",
+                parsed.task.len()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_closed_pipe_does_not_panic_and_the_plan_is_still_written() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let dir = scratch("pipe");
+    let plan = dir.join("plan.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args([
+            "schedule",
+            "plan",
+            "--workflow",
+            &wfcommons("1000genome"),
+            "--infra",
+            &example("wfcommons.infra.toml"),
+            "--out",
+            plan.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Hang up before the first line, as `| head -c 0` does: every write then fails with
+    // EPIPE, whatever the pipe's buffer size and the timing (the output is ~42 KB).
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("[[task]]"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_experiment_numbers_are_refused_without_a_panic() {
+    let dir = scratch("experiment-bad");
+    for (flag, value, named) in [
+        ("--speed-max", "inf", "fastest VM speed"),
+        ("--speed-max", "NaN", "fastest VM speed"),
+        ("--speed-min", "-1", "slowest VM speed"),
+        ("--speed-min", "inf", "slowest VM speed"),
+        ("--load-limit", "NaN", "load limit"),
+        ("--move-slack", "inf", "move slack"),
+        ("--max-partitions", "100000000", "tasks"),
+    ] {
+        let out = nfwd(&[
+            "schedule",
+            "experiment",
+            "--out-dir",
+            dir.to_str().unwrap(),
+            "--seeds",
+            "1",
+            &format!("{flag}={value}"),
+        ]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{flag} {value} accepted");
+        assert!(
+            stderr.contains(named) && !stderr.contains("panicked"),
+            "{flag} {value}: {stderr}"
+        );
+    }
+    let out = nfwd(&["schedule", "example", "--partitions", "100000000"]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn oversized_inputs_are_refused_by_the_limits() {
+    let dir = scratch("limit");
+    // One task past the limit, in the cheapest form to parse: refused before any table is
+    // built.
+    let tasks: Vec<String> = (0..=200_000)
+        .map(|i| format!("{{\"id\":\"t{i}\"}}"))
+        .collect();
+    let json = format!(
+        "{{\"workflow\":{{\"specification\":{{\"tasks\":[{}]}},\"execution\":{{\"tasks\":[]}}}}}}",
+        tasks.join(",")
+    );
+    let huge_workflow = dir.join("huge.json");
+    std::fs::write(&huge_workflow, json).unwrap();
+    // One host past the limit.
+    let mut infra = std::fs::read_to_string(example("small.infra.toml")).unwrap();
+    for i in 0..=20_000 {
+        infra.push_str(&format!(
+            "[[host]]\nname = \"h{i}\"\nnetwork = \"edge\"\nvcpu_speeds = [1.0]\n"
+        ));
+    }
+    let huge_infra = dir.join("huge.infra.toml");
+    std::fs::write(&huge_infra, infra).unwrap();
+    for (workflow, infra, expected) in [
+        (
+            huge_workflow.display().to_string(),
+            example("small.infra.toml"),
+            "200001 tasks, the limit is 200000",
+        ),
+        (
+            example("small.workflow.toml"),
+            huge_infra.display().to_string(),
+            "20004 hosts, the limit is 20000",
+        ),
+    ] {
+        let out = nfwd(&[
+            "schedule",
+            "plan",
+            "--workflow",
+            &workflow,
+            "--infra",
+            &infra,
+            "--out",
+            dir.join("p.toml").to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_experiment_runs_on_a_wfcommons_workflow() {
+    let dir = scratch("experiment-wf");
+    let stdout = stdout_of(&nfwd(&[
+        "schedule",
+        "experiment",
+        "--out-dir",
+        dir.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--workflow",
+        &wfcommons("epigenomics"),
+    ]));
+    assert!(stdout.contains("24 schedules"), "{stdout}");
+    let results = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    // Header, then 2 pre-deployment cases x 2 seeds x 6 algorithms, each with the 97 tasks.
+    assert_eq!(results.lines().count(), 25, "{results}");
+    assert!(
+        results
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(2) == Some("97"))
+    );
+    assert!(!dir.join("fig33_sharing_no_predeploy.svg").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

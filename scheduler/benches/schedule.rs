@@ -87,6 +87,7 @@ fn large_problem() -> Problem {
                 size_mb: 1220.0,
             })
             .collect(),
+        default_image_size_mb: None,
     };
     match Problem::new(&workflow, &infra) {
         Ok(problem) => problem,

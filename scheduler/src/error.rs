@@ -111,6 +111,19 @@ pub enum Error {
         /// The drawing backend's message.
         message: String,
     },
+    /// An input is larger than the limits in [`crate::limits`].
+    #[error("too large: {found} {what}, the limit is {limit}")]
+    TooLarge {
+        /// What was counted ("tasks", "bytes in FILE", ...).
+        what: String,
+        /// How many were found.
+        found: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A WfFormat (WfCommons JSON) file is not valid JSON or lacks what the reader needs.
+    #[error("cannot read the WfFormat workflow: {0}")]
+    WfFormat(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

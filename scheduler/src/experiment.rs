@@ -166,6 +166,7 @@ pub fn fig31_infrastructure_with(
                 size_mb: IMAGE_SIZE_MB,
             })
             .collect(),
+        default_image_size_mb: None,
     }
 }
 
@@ -196,6 +197,60 @@ impl Default for ExperimentConfig {
     }
 }
 
+impl ExperimentConfig {
+    /// Checks every number: positive finite speeds with min <= max, a load limit in (0, 1],
+    /// a finite non-negative move slack, at least one |B| >= 1 and one seed.
+    pub fn validate(&self) -> Result<()> {
+        let (slowest, fastest) = self.speed_range;
+        for (what, value) in [("slowest VM speed", slowest), ("fastest VM speed", fastest)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(Error::BadNumber {
+                    what: what.to_owned(),
+                    value,
+                });
+            }
+        }
+        if slowest > fastest {
+            return Err(Error::BadNumber {
+                what: format!("fastest VM speed (at least the slowest, {slowest})"),
+                value: fastest,
+            });
+        }
+        if !(self.load_limit > 0.0 && self.load_limit <= 1.0) {
+            return Err(Error::BadNumber {
+                what: "load limit (in (0, 1])".to_owned(),
+                value: self.load_limit,
+            });
+        }
+        if !(self.move_slack.is_finite() && self.move_slack >= 0.0) {
+            return Err(Error::BadNumber {
+                what: "move slack (zero allowed)".to_owned(),
+                value: self.move_slack,
+            });
+        }
+        if self.partitions.is_empty() || self.partitions.contains(&0) || self.seeds.is_empty() {
+            return Err(Error::BadNumber {
+                what: "number of |B| values and of seeds (each |B| at least 1)".to_owned(),
+                value: 0.0,
+            });
+        }
+        if let Some(&most) = self.partitions.iter().max() {
+            check_partitions(most)?;
+        }
+        Ok(())
+    }
+}
+
+/// |B| gives 3(|B| + 1) tasks: refuses a |B| whose workflow would pass the task limit, before
+/// building it.
+pub fn check_partitions(partitions: usize) -> Result<()> {
+    crate::limits::check_count(
+        "tasks (3(|B| + 1) for the Fig. 32 workflow)",
+        partitions.saturating_add(1).saturating_mul(3),
+        crate::limits::MAX_TASKS,
+    )
+}
+
 /// The load limit used in the experiment: 3 of 4 vCPUs (1 of 2) may be busy at once.
 pub const DEFAULT_LOAD_LIMIT: f64 = 0.75;
 
@@ -204,8 +259,10 @@ pub const DEFAULT_LOAD_LIMIT: f64 = 0.75;
 pub struct Row {
     /// SF images pre-deployed on every host.
     pub predeploy: bool,
-    /// |B|.
+    /// |B| (0 for a given workflow, see [`run_workflow`]).
     pub partitions: usize,
+    /// Tasks in the workflow.
+    pub tasks: usize,
     /// Heterogeneity seed.
     pub seed: u64,
     /// The algorithm.
@@ -249,10 +306,40 @@ pub struct ExperimentResults {
     /// Ablation, not in the seed: HEFT choosing with image and file downloads in its EFT.
     /// Per (pre-deployment, |B|): mean sharing, mean normalised response time and efficiency.
     pub heft_aware: Vec<(bool, usize, f64, f64, f64)>,
+    /// The given workflow's name when the run was on one ([`run_workflow`]) rather than on
+    /// the Fig. 32 family: there is no |B| axis to plot then.
+    pub given_workflow: Option<String>,
 }
 
 /// Runs every algorithm on every configuration; every schedule is checked by the simulator.
 pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
+    config.validate()?;
+    let cases: Vec<(usize, Workflow)> = config
+        .partitions
+        .iter()
+        .map(|&b| (b, fig32_workflow(b)))
+        .collect();
+    run_cases(config, &cases, None)
+}
+
+/// Runs every algorithm on `workflow` (a WfCommons trace, say) in the Fig. 31 environment of
+/// every seed, without and with pre-deployment of all its SF types; every type's image is
+/// [`IMAGE_SIZE_MB`]. `config.partitions` is not used; rows have `partitions` 0.
+pub fn run_workflow(workflow: &Workflow, config: &ExperimentConfig) -> Result<ExperimentResults> {
+    config.validate()?;
+    let name = if workflow.name.is_empty() {
+        "workflow".to_owned()
+    } else {
+        workflow.name.clone()
+    };
+    run_cases(config, &[(0, workflow.clone())], Some(name))
+}
+
+fn run_cases(
+    config: &ExperimentConfig,
+    cases: &[(usize, Workflow)],
+    given_workflow: Option<String>,
+) -> Result<ExperimentResults> {
     let sf_cuv = SfCuv::new(SfCuvParams {
         move_slack: config.move_slack,
         ..SfCuvParams::default()
@@ -263,16 +350,26 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
     let mut rows = Vec::new();
     let mut ablation: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
     for predeploy in [false, true] {
-        for &partitions in &config.partitions {
-            let workflow = fig32_workflow(partitions);
+        for (partitions, workflow) in cases {
+            let partitions = *partitions;
+            let types: std::collections::BTreeSet<&str> =
+                workflow.tasks.iter().map(|t| t.sf.as_str()).collect();
             for &seed in &config.seeds {
-                let infra = fig31_infrastructure_with(
+                let mut infra = fig31_infrastructure_with(
                     seed,
                     predeploy,
                     config.load_limit,
                     config.speed_range,
                 );
-                let problem = Problem::new(&workflow, &infra)?;
+                if given_workflow.is_some() {
+                    infra.default_image_size_mb = Some(IMAGE_SIZE_MB);
+                    if predeploy {
+                        for host in &mut infra.hosts {
+                            host.images = types.iter().map(|t| (*t).to_owned()).collect();
+                        }
+                    }
+                }
+                let problem = Problem::new(workflow, &infra)?;
                 let mut reference = None;
                 for algorithm in Algorithm::ALL {
                     let schedule = if algorithm == Algorithm::SfCuv {
@@ -287,6 +384,7 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
                     rows.push(Row {
                         predeploy,
                         partitions,
+                        tasks: workflow.tasks.len(),
                         seed,
                         algorithm,
                         metrics,
@@ -312,6 +410,7 @@ pub fn run(config: &ExperimentConfig) -> Result<ExperimentResults> {
         rows,
         summary,
         heft_aware,
+        given_workflow,
     })
 }
 
@@ -322,6 +421,8 @@ pub fn write_gantts(
     partitions: usize,
     config: &ExperimentConfig,
 ) -> Result<Vec<std::path::PathBuf>> {
+    config.validate()?;
+    check_partitions(partitions)?;
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
@@ -413,7 +514,7 @@ impl ExperimentResults {
                 "{},{},{},{},{},{:.3},{:.4},{:.5},{},{},{},{},{}",
                 r.predeploy,
                 r.partitions,
-                3 * (r.partitions + 1),
+                r.tasks,
                 r.seed,
                 r.algorithm,
                 m.response_time,
@@ -495,7 +596,9 @@ impl ExperimentResults {
             })?;
             written.push(path);
         }
-        written.extend(crate::plot::experiment_figures(self, dir)?);
+        if self.given_workflow.is_none() {
+            written.extend(crate::plot::experiment_figures(self, dir)?);
+        }
         Ok(written)
     }
 }

@@ -15,23 +15,29 @@
 //! ```
 
 mod algorithms;
+mod cost_matrix;
 mod error;
 pub mod experiment;
+pub mod limits;
 mod model;
 pub mod plot;
 mod problem;
 mod schedule;
 mod simulate;
 mod timeline;
+mod wfformat;
 
 pub use algorithms::{Algorithm, CapBased, ComBased, Heft, Peft, Scheduler, SfCuv, SfCuvParams};
+pub use cost_matrix::{CostEdge, CostMatrix, CostTask};
 pub use error::{Error, Result};
+pub use limits::read_input;
 pub use model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
 pub use problem::{FileId, HostId, HostInfo, Problem, SfTypeId, TaskId, Vcpu, VcpuId};
 pub use schedule::{
     Assignment, Download, Instance, Plan, PlanNode, PlanRoute, PlanTask, Route, Schedule,
 };
 pub use simulate::{Metrics, check, evaluate, simulate};
+pub use wfformat::{WfFormatOptions, workflow_from_wfformat};
 
 /// The classic 10-task, 3-processor example of the HEFT paper (Topcuoglu et al. 2002), whose
 /// insertion-based HEFT schedule has a makespan of 80.

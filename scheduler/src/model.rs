@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::limits::{
+    MAX_EDGES, MAX_FILES, MAX_HOSTS, MAX_NETWORKS, MAX_TASKS, MAX_VCPUS, check_count,
+};
 
 /// A workflow: a DAG of SF tasks, the data sent along its edges and the input files it reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,8 +92,12 @@ pub struct Infrastructure {
     /// Where input files come from.
     pub file_server: Server,
     /// Image size of every SF type.
-    #[serde(rename = "image")]
+    #[serde(default, rename = "image")]
     pub images: Vec<Image>,
+    /// Image size, MB, of every SF type without an `[[image]]` entry (for workflows with many
+    /// task categories, such as WfCommons traces); without it such a type is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_image_size_mb: Option<f64>,
 }
 
 fn default_load_limit() -> f64 {
@@ -172,6 +179,9 @@ impl Workflow {
         if self.tasks.is_empty() {
             return Err(Error::EmptyWorkflow);
         }
+        check_count("tasks", self.tasks.len(), MAX_TASKS)?;
+        check_count("edges", self.edges.len(), MAX_EDGES)?;
+        check_count("input files", self.files.len(), MAX_FILES)?;
         let mut index = BTreeMap::new();
         for (i, task) in self.tasks.iter().enumerate() {
             if index.insert(task.name.as_str(), i).is_some() {
@@ -286,6 +296,13 @@ impl Infrastructure {
             });
         }
         check_positive("inter_network_bandwidth", self.inter_network_bandwidth)?;
+        check_count("hosts", self.hosts.len(), MAX_HOSTS)?;
+        check_count("networks", self.networks.len(), MAX_NETWORKS)?;
+        let vcpu_count: usize = self.hosts.iter().map(|h| h.vcpu_speeds.len()).sum();
+        check_count("vCPUs", vcpu_count, MAX_VCPUS)?;
+        if let Some(size) = self.default_image_size_mb {
+            check_non_negative("default_image_size_mb", size)?;
+        }
         let mut networks = BTreeMap::new();
         for (i, network) in self.networks.iter().enumerate() {
             if networks.insert(network.name.clone(), i).is_some() {

@@ -90,13 +90,26 @@ impl Problem {
     pub fn new(workflow: &Workflow, infra: &Infrastructure) -> Result<Self> {
         let topo_order = workflow.validate()?;
         let network_index = infra.validate()?;
+        // The tables below are dense (tasks x vCPUs, hosts x files): bound them first.
+        let n_vcpus: usize = infra.hosts.iter().map(|h| h.vcpu_speeds.len()).sum();
+        crate::limits::check_count(
+            "tasks x vCPUs (the execution-time table)",
+            workflow.tasks.len().saturating_mul(n_vcpus),
+            crate::limits::MAX_TABLE_CELLS,
+        )?;
+        crate::limits::check_count(
+            "hosts x input files (the download tables)",
+            infra.hosts.len().saturating_mul(workflow.files.len()),
+            crate::limits::MAX_TABLE_CELLS,
+        )?;
         let image_size: BTreeMap<&str, f64> = infra
             .images
             .iter()
             .map(|image| (image.sf.as_str(), image.size_mb))
             .collect();
+        let image_size_of = |sf: &str| image_size.get(sf).copied().or(infra.default_image_size_mb);
         for task in &workflow.tasks {
-            if !image_size.contains_key(task.sf.as_str()) {
+            if image_size_of(task.sf.as_str()).is_none() {
                 return Err(Error::MissingImage {
                     task: task.name.clone(),
                     sf: task.sf.clone(),
@@ -171,7 +184,7 @@ impl Problem {
                 .min(1.0 / network_inv_bw[file_net][network]);
             let image_download_time = type_names
                 .iter()
-                .map(|t| image_size.get(t.as_str()).copied().unwrap_or(0.0) / repo_rate)
+                .map(|t| image_size_of(t.as_str()).unwrap_or(0.0) / repo_rate)
                 .collect();
             let file_download_time = workflow
                 .files
@@ -251,51 +264,100 @@ impl Problem {
     /// A problem given directly by an execution-time matrix (`exec[task][processor]`) and edges
     /// `(from, to, cost)`, as in the scheduling literature: every processor is its own host with
     /// one vCPU, an edge costs `cost` between different processors and 0 on the same one, and
-    /// there are no images, files or load limit.
+    /// there are no images, files or load limit. Tasks are named `T1..`, processors `P1..`.
     pub fn from_cost_matrix(exec: &[Vec<f64>], edges: &[(usize, usize, f64)]) -> Result<Self> {
-        let n_tasks = exec.len();
+        let task_names: Vec<String> = (1..=exec.len()).map(|i| format!("T{i}")).collect();
         let n_procs = exec.first().map_or(0, Vec::len);
-        if n_tasks == 0 || n_procs == 0 || exec.iter().any(|row| row.len() != n_procs) {
+        let processor_names: Vec<String> = (1..=n_procs).map(|p| format!("P{p}")).collect();
+        let mut named_edges = Vec::with_capacity(edges.len());
+        for &(from, to, cost) in edges {
+            let name = |i: usize| {
+                task_names.get(i).cloned().ok_or_else(|| {
+                    Error::BadMatrix(format!(
+                        "edge {from} -> {to} names a task beyond the matrix"
+                    ))
+                })
+            };
+            named_edges.push((name(from)?, name(to)?, cost));
+        }
+        Self::from_named_costs(&task_names, &processor_names, exec, &named_edges)
+    }
+
+    /// [`Problem::from_cost_matrix`] with the tasks' and processors' names, and edges between
+    /// task names. Each task is its own SF type, with its image already on every processor.
+    pub fn from_named_costs(
+        task_names: &[String],
+        processor_names: &[String],
+        exec: &[Vec<f64>],
+        edges: &[(String, String, f64)],
+    ) -> Result<Self> {
+        let n_tasks = exec.len();
+        let n_procs = processor_names.len();
+        if n_tasks == 0 || n_procs == 0 || task_names.len() != n_tasks {
             return Err(Error::BadMatrix(format!(
-                "need a non-empty rectangular matrix, got {n_tasks} rows"
+                "need one row per task and at least one processor, got {n_tasks} rows for {} \
+                 tasks and {n_procs} processors",
+                task_names.len()
             )));
+        }
+        crate::limits::check_count("processors", n_procs, crate::limits::MAX_HOSTS)?;
+        for (name, row) in task_names.iter().zip(exec) {
+            if row.len() != n_procs {
+                return Err(Error::BadMatrix(format!(
+                    "task {name:?} has {} costs, expected {n_procs} (one per processor)",
+                    row.len()
+                )));
+            }
+            for (p, &cost) in row.iter().enumerate() {
+                if !(cost.is_finite() && cost >= 0.0) {
+                    return Err(Error::BadMatrix(format!(
+                        "cost of task {name:?} on processor {:?} is {cost}, expected a finite \
+                         number >= 0",
+                        processor_names[p]
+                    )));
+                }
+            }
         }
         let workflow = Workflow {
             name: "cost-matrix".to_owned(),
             files: Vec::new(),
-            tasks: (0..n_tasks)
-                .map(|i| crate::model::Task {
-                    name: format!("T{}", i + 1),
-                    sf: format!("T{}", i + 1),
+            tasks: task_names
+                .iter()
+                .map(|name| crate::model::Task {
+                    name: name.clone(),
+                    sf: name.clone(),
                     workload: 1.0,
                     inputs: Vec::new(),
                 })
                 .collect(),
             edges: edges
                 .iter()
-                .map(|&(from, to, cost)| crate::model::Edge {
-                    from: format!("T{}", from + 1),
-                    to: format!("T{}", to + 1),
-                    data_mb: cost,
+                .map(|(from, to, cost)| crate::model::Edge {
+                    from: from.clone(),
+                    to: to.clone(),
+                    data_mb: *cost,
                 })
                 .collect(),
         };
+        // One network per processor, all at 1 MB/s: an edge's data (in MB) is its cost (in s).
         let infra = Infrastructure {
             load_limit: 1.0,
             function_prefix: "/fn".to_owned(),
             inter_network_bandwidth: 1.0,
-            networks: (0..n_procs)
+            networks: (1..=n_procs)
                 .map(|p| crate::model::Network {
-                    name: format!("N{}", p + 1),
+                    name: format!("N{p}"),
                     bandwidth: 1.0,
                 })
                 .collect(),
-            hosts: (0..n_procs)
-                .map(|p| crate::model::Host {
-                    name: format!("P{}", p + 1),
+            hosts: processor_names
+                .iter()
+                .enumerate()
+                .map(|(p, name)| crate::model::Host {
+                    name: name.clone(),
                     network: format!("N{}", p + 1),
                     vcpu_speeds: vec![1.0],
-                    images: (0..n_tasks).map(|i| format!("T{}", i + 1)).collect(),
+                    images: task_names.to_vec(),
                     files: Vec::new(),
                 })
                 .collect(),
@@ -307,21 +369,12 @@ impl Problem {
                 network: "N1".to_owned(),
                 bandwidth: 1.0,
             },
-            images: (0..n_tasks)
-                .map(|i| crate::model::Image {
-                    sf: format!("T{}", i + 1),
-                    size_mb: 0.0,
-                })
-                .collect(),
+            images: Vec::new(),
+            default_image_size_mb: Some(0.0),
         };
         let mut problem = Self::new(&workflow, &infra)?;
         for (t, row) in exec.iter().enumerate() {
-            for (p, &cost) in row.iter().enumerate() {
-                if !(cost.is_finite() && cost >= 0.0) {
-                    return Err(Error::BadMatrix(format!("cost [{t}][{p}] = {cost}")));
-                }
-                problem.exec[t * n_procs + p] = cost;
-            }
+            problem.exec[t * n_procs..(t + 1) * n_procs].copy_from_slice(row);
         }
         problem.compute_means();
         Ok(problem)

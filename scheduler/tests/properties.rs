@@ -92,6 +92,7 @@ fn random_problem(seed: u64, tasks: usize, hosts: usize, load_limit: f64) -> Pro
                 size_mb: rng.random_range(0.0..1500.0),
             })
             .collect(),
+        default_image_size_mb: None,
     };
     Problem::new(&workflow, &infra).unwrap()
 }
@@ -203,6 +204,7 @@ fn the_load_limit_binds_and_holds() {
             sf: "S".into(),
             size_mb: 1.0,
         }],
+        default_image_size_mb: None,
     };
     let problem = Problem::new(&workflow, &infra).unwrap();
     for algorithm in Algorithm::ALL {

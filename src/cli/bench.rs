@@ -1,5 +1,6 @@
 //! `nfwd bench`: the load generator (see `nfwd_benches::loadgen`).
 
+use crate::cli::output::outln;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -105,7 +106,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.flood_lifetime,
         )
         .map_err(anyhow::Error::msg)?;
-        println!("{line}");
+        outln!("{line}");
         return Ok(());
     }
     if let Some(target) = args.flood_consumer {
@@ -118,7 +119,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             &phases,
         )
         .map_err(anyhow::Error::msg)?;
-        println!("{line}");
+        outln!("{line}");
         return Ok(());
     }
     if args.face_teardown {
@@ -137,7 +138,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
                     k as f64 * 1024.0 / r.entries.max(1) as f64
                 )
             });
-            println!(
+            outln!(
                 "face teardown #{run}: {} faces holding {} PIT entries (filled in {:.0} ms{memory}); \
                  closing them all: {:.2} ms in face_closed ({cpu}; {:.1} µs per face, longest \
                  {:.0} µs); {} entries left",
@@ -153,7 +154,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         totals.sort();
         if let Some(median) = totals.get(totals.len() / 2) {
-            println!(
+            outln!(
                 "median time in face_closed: {:.2} ms",
                 median.as_secs_f64() * 1e3
             );
@@ -184,7 +185,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             pit_quota: args.pit_quota,
             cs_max: args.cs_max,
         };
-        println!(
+        outln!(
             "flood: {} source port(s) for {:.1} s (lifetime {} ms), legitimate consumers at \
              {}/s on UDP (namespace) and Unix ...",
             settings.sources,
@@ -199,10 +200,10 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     let duration = args.duration.unwrap_or(5.0);
     if let Some(count) = args.cs_fill {
         let payload = args.payload.first().copied().unwrap_or(100);
-        println!("filling the content store with {count} Data of {payload} B content ...");
+        outln!("filling the content store with {count} Data of {payload} B content ...");
         let (before, after, cached) =
             loadgen::measure_cs_memory(count, payload).map_err(anyhow::Error::msg)?;
-        println!(
+        outln!(
             "RSS before {:.1} MiB, after {:.1} MiB: {:.1} MiB for {cached} cached Data ({:.0} B each)",
             before as f64 / 1024.0,
             after as f64 / 1024.0,
@@ -220,7 +221,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
             .map_err(anyhow::Error::msg)?;
             print_table(&[plain.clone(), hop.clone()]);
-            println!(
+            outln!(
                 "one function hop: {:.2}x the exchanges/s, +{} µs at p50\n",
                 hop.rate / plain.rate.max(f64::MIN_POSITIVE),
                 hop.latency_us[0].saturating_sub(plain.latency_us[0])
@@ -261,9 +262,15 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn print_table(results: &[Measurement]) {
-    println!(
+    outln!(
         "{:<40} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}",
-        "measurement", "exchanges/s", "p50 µs", "p90 µs", "p99 µs", "max µs", "lost"
+        "measurement",
+        "exchanges/s",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "max µs",
+        "lost"
     );
     let mut echo = None;
     for m in results {
@@ -277,9 +284,15 @@ fn print_table(results: &[Measurement]) {
             }
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{:<40} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>6}{ratio}",
-            m.label, m.rate, p50, p90, p99, max, m.lost
+            m.label,
+            m.rate,
+            p50,
+            p90,
+            p99,
+            max,
+            m.lost
         );
     }
 }
@@ -298,13 +311,13 @@ fn ratio(s: &PhaseStats) -> String {
 }
 
 fn print_flood(r: &FloodReport) {
-    println!("\nlegitimate consumers (Data within the lifetime / sent):");
+    outln!("\nlegitimate consumers (Data within the lifetime / sent):");
     for (i, phase) in PHASES.iter().enumerate() {
-        println!("  {phase:<8} udp  {}", ratio(&r.legit_udp[i]));
-        println!("  {phase:<8} unix {}", ratio(&r.legit_unix[i]));
+        outln!("  {phase:<8} udp  {}", ratio(&r.legit_udp[i]));
+        outln!("  {phase:<8} unix {}", ratio(&r.legit_unix[i]));
     }
     let secs = r.flood_elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
-    println!(
+    outln!(
         "\nflood: offered {} Interests ({:.0}/s, {} send errors); reached the forwarder {} \
          ({:.0}/s); accepted into the PIT and forwarded {} ({:.0}/s; {} arrived at the next hop)",
         r.flood_sent,
@@ -322,7 +335,7 @@ fn print_flood(r: &FloodReport) {
         .map(|(code, n)| format!("{n} {}", flood::nack_reason_name(*code)))
         .collect();
     let c = |k: &str| r.forwarder_counters.get(k).copied().unwrap_or(0);
-    println!(
+    outln!(
         "refusals (status/counters): pit_quota {}, pit_full {}, scope_violations {}; Nacks the \
          flooder got: {}; datagrams the kernel dropped at the daemon's UDP socket: {}",
         c("pit_quota"),
@@ -341,7 +354,7 @@ fn print_flood(r: &FloodReport) {
         .filter(|(_, v)| **v > 0)
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!(
+    outln!(
         "driver counters: {}",
         if d.is_empty() {
             "all zero".to_string()
@@ -349,14 +362,14 @@ fn print_flood(r: &FloodReport) {
             d.join(", ")
         }
     );
-    println!(
+    outln!(
         "PIT: peak {} entries (pit_max_entries {}, per-face quota {})",
         r.pit_peak(),
         r.pit_max,
         r.pit_quota
     );
     let cs_end = r.samples.iter().rev().find_map(|s| s.cs).unwrap_or(0);
-    println!(
+    outln!(
         "content store at the end: {cs_end} entries (cs_max_entries {}; the producer answers \
          the flood as well, so the store fills with its Data — a bounded cache, part of the \
          RSS below)",
@@ -364,7 +377,7 @@ fn print_flood(r: &FloodReport) {
     );
     let (before, during, after) = r.rss();
     let mib = |k: u64| k as f64 / 1024.0;
-    println!(
+    outln!(
         "daemon RSS: {:.1} MiB at the end of the baseline, {:.1} MiB at most during the flood, \
          {:.1} MiB at the end ({:+.1} MiB from the baseline)",
         mib(before),
@@ -372,7 +385,7 @@ fn print_flood(r: &FloodReport) {
         mib(after),
         mib(after) - mib(before)
     );
-    println!(
+    outln!(
         "\ntimeline (one sample a second; the flood ran from {:.1} s to {:.1} s):",
         r.flood_window.0.as_secs_f64(),
         r.flood_window.1.as_secs_f64()
@@ -387,7 +400,7 @@ fn print_flood(r: &FloodReport) {
         let pit = s
             .pit
             .map_or_else(|| "(no answer)".to_string(), |p| p.to_string());
-        println!(
+        outln!(
             "  {t:>6.1} s  PIT {pit:>10}  RSS {:>7.1} MiB",
             mib(s.rss_kib)
         );

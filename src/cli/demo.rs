@@ -1,14 +1,20 @@
 //! `nfwd demo`: a function chain end to end, on one machine, with embedded defaults and no
 //! Docker.
 //!
-//! It starts a forwarder (the real daemon, in this process), a producer publishing a sensor
-//! reading, and three service functions connected as applications — one face per function,
-//! as `docs/protocol.md` §5 asks — then fetches the reading through the chain
+//! As root it runs the multi-node demo (`demo_line.rs`: the Fig. 30 line, a network namespace
+//! per forwarder). Without root, or with `--single-forwarder`, it runs the single-forwarder
+//! demo below.
+//!
+//! The single-forwarder demo starts a forwarder (the real daemon, in this process), a
+//! producer publishing a sensor reading, and three service functions connected as
+//! applications — one face per function, as `docs/protocol.md` §5 asks — then fetches the
+//! reading through the chain
 //! `/sf/frame,/sf/reverse,/sf/upper`, i.e. frame(reverse(upper(reading))). Each SF receives
 //! the Interest with its own name already popped by the forwarder, fetches its input with the
 //! rest of the stack, and answers with the Data labelled with the chain it computed. A second
 //! consumer asking for the same chain is answered from the forwarder's content store.
 
+use crate::cli::output::outln;
 use anyhow::Context;
 use clap::Args;
 use nfwd_forwarder::client::{Client, FetchOptions, Reply, answer_data};
@@ -19,7 +25,11 @@ use nfwd_tlv::{DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Sign
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Unix socket for the demo forwarder (default: a temporary path).
+    /// Run the single-forwarder demo (one forwarder in this process) even as root.
+    #[arg(long)]
+    single_forwarder: bool,
+    /// Unix socket of the single-forwarder demo (default: a temporary path); implies
+    /// --single-forwarder.
     #[arg(long)]
     socket: Option<std::path::PathBuf>,
 }
@@ -53,6 +63,20 @@ const CONTENT_NAME: &str = "/rs1/lamp/2256";
 const READING: &str = "lamp 2256: on, 312 lux";
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    if !args.single_forwarder && args.socket.is_none() {
+        if nfwd_topologies::net::is_root() {
+            return super::demo_line::run();
+        }
+        outln!(
+            "The multi-node demo needs root (each node runs in a network namespace of its own): \
+             `sudo nfwd demo`. Running the single-forwarder demo instead.\n"
+        );
+    }
+    single_forwarder(args)
+}
+
+/// The single-forwarder demo: one daemon in this process, three SFs as applications.
+fn single_forwarder(args: &DemoArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -72,7 +96,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         .await
         .context("starting the demo forwarder")?;
     let uri = format!("unix://{}", socket.display());
-    println!("forwarder     listening at {uri}");
+    outln!("forwarder     listening at {uri}");
 
     // The producer: raw sensor data, as any NDN producer serves it.
     let producer = Client::connect(&uri).await?;
@@ -87,7 +111,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             .map_or(Reply::None, Reply::Data)
         })
         .await?;
-    println!("producer      {CONTENT_NAME} = {READING:?}");
+    outln!("producer      {CONTENT_NAME} = {READING:?}");
 
     // The service functions, one connection (face) each.
     let mut sf_handles = Vec::new();
@@ -108,7 +132,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
                 }
             })
             .await?;
-        println!("function      {:<12} {}", f.name, f.describe);
+        outln!("function      {:<12} {}", f.name, f.describe);
         sf_handles.push((client, handle));
     }
 
@@ -118,12 +142,12 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         lifetime_ms: 4000,
         ..FetchOptions::default()
     };
-    println!();
-    println!("get {CONTENT_NAME} --chain {chain}");
+    outln!();
+    outln!("get {CONTENT_NAME} --chain {chain}");
     let (name, result) = consumer
         .fetch(&CONTENT_NAME.parse()?, Some(chain.clone()), &opts)
         .await?;
-    println!(
+    outln!(
         "  -> {name} [{chain}] = {:?}",
         String::from_utf8_lossy(&result)
     );
@@ -134,20 +158,20 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         result.as_ref() == expected.as_slice(),
         "the chain computed something else"
     );
-    println!("  = frame(reverse(upper(reading))) as expected");
+    outln!("  = frame(reverse(upper(reading))) as expected");
 
     for partial in ["/sf/upper", "/sf/reverse,/sf/upper"] {
         let c: FunctionChain = partial.parse()?;
         let (_, r) = consumer
             .fetch(&CONTENT_NAME.parse()?, Some(c), &opts)
             .await?;
-        println!(
+        outln!(
             "get {CONTENT_NAME} --chain {partial:<22} -> {:?}",
             String::from_utf8_lossy(&r)
         );
     }
     let (_, raw) = consumer.fetch(&CONTENT_NAME.parse()?, None, &opts).await?;
-    println!(
+    outln!(
         "get {CONTENT_NAME} (no chain){:<14} -> {:?}",
         "",
         String::from_utf8_lossy(&raw)
@@ -161,11 +185,13 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(again == result, "the cached result differs");
     let cs_info = fetch_dataset(&second, "/localhost/nfd/cs/info").await?;
     if let Some(info) = decode_all::<CsInfo>(&cs_info)?.first() {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "second consumer, same chain: same result from the content store \
              (cs: {} entries, {} hits, {} misses)",
-            info.n_entries, info.n_hits, info.n_misses
+            info.n_entries,
+            info.n_hits,
+            info.n_misses
         );
     }
     drop(sf_handles);

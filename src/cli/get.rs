@@ -1,7 +1,6 @@
 //! `nfwd get NAME [--chain F3,F2,F1]`: fetch a content (or a function chain's result) and
 //! write it out, like ndnpeek for a single Data and ndncatchunks for a segmented one.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -10,6 +9,8 @@ use bytes::Bytes;
 use clap::Args;
 use nfwd_forwarder::client::{Client, ClientConfig, ClientUri, FetchOptions};
 use nfwd_tlv::{FunctionChain, Name};
+
+use crate::cli::output::{printable, write_stdout};
 
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
@@ -88,23 +89,23 @@ fn explain(e: nfwd_forwarder::Error, chain: Option<&FunctionChain>) -> anyhow::E
     match (e, chain) {
         (E::Application { name, message }, _) => {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&message) else {
-                return anyhow::anyhow!("error Data for {name}: {message}");
+                return anyhow::anyhow!("error Data for {name}: {}", printable(&message));
             };
-            let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("?");
+            // Every field comes from the network: escaped before it reaches a terminal.
+            let text_of = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(printable);
+            let field = |k: &str| text_of(k).unwrap_or_else(|| "?".into());
             let mut text = format!(
                 "the function {} failed ({}): {}",
                 field("function"),
                 field("error"),
                 field("message")
             );
-            if let Some(stack) = v.get("stack").and_then(serde_json::Value::as_str) {
+            if let Some(stack) = text_of("stack") {
                 text.push_str(&format!("\n  asked with the stack {stack}"));
             }
             text.push_str(&format!(
                 "\n  reported by {} (instance {}) in the error Data {name}",
-                v.get("reporter")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_else(|| field("function")),
+                text_of("reporter").unwrap_or_else(|| field("function")),
                 field("instance")
             ));
             anyhow::anyhow!(text)
@@ -139,11 +140,7 @@ pub(crate) fn run(args: &GetArgs) -> anyhow::Result<()> {
             std::fs::write(path, &content)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&content)?;
-            out.flush()?;
-        }
+        None => write_stdout(&content).context("writing the content to stdout")?,
     }
     Ok(())
 }

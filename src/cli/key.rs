@@ -2,6 +2,7 @@
 //! trusted by naming its certificate in a `[[security.authorize]]` rule; the CLI signs
 //! commands with it given `--key FILE` (or `NFWD_KEY`).
 
+use crate::cli::output::outln;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
@@ -109,15 +110,15 @@ pub(crate) fn run(cmd: KeyCommand) -> anyhow::Result<()> {
             write_file(&key_path, &key, 0o600, force)?;
             write_file(&cert_path, &cert, 0o644, force)?;
             let parsed = security::parse_certificate(&cert)?;
-            println!("key         {} (keep it secret)", key_path.display());
-            println!("certificate {}", cert_path.display());
-            println!("key name    {}", parsed.key_name);
-            println!();
-            println!("Trust it in the forwarder's configuration, e.g.:");
-            println!("  [[security.authorize]]");
-            println!("  key = {:?}", cert_path.display().to_string());
-            println!("  privileges = [\"faces\", \"fib\", \"rib\", \"strategy-choice\", \"cs\"]");
-            println!(
+            outln!("key         {} (keep it secret)", key_path.display());
+            outln!("certificate {}", cert_path.display());
+            outln!("key name    {}", parsed.key_name);
+            outln!();
+            outln!("Trust it in the forwarder's configuration, e.g.:");
+            outln!("  [[security.authorize]]");
+            outln!("  key = {:?}", cert_path.display().to_string());
+            outln!("  privileges = [\"faces\", \"fib\", \"rib\", \"strategy-choice\", \"cs\"]");
+            outln!(
                 "and sign commands with it: nfwd --key {} ...",
                 key_path.display()
             );
@@ -127,14 +128,14 @@ pub(crate) fn run(cmd: KeyCommand) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             if let Ok(cert) = security::parse_certificate(&text) {
-                println!("certificate {}", cert.name);
-                println!("key name    {}", cert.key_name);
+                outln!("certificate {}", cert.name);
+                outln!("key name    {}", cert.key_name);
                 return Ok(());
             }
             let signer = security::read_key(&file)?;
             match signer.signature_info().key_locator {
-                Some(nfwd_tlv::KeyLocator::Name(n)) => println!("private key {n}"),
-                _ => println!("private key"),
+                Some(nfwd_tlv::KeyLocator::Name(n)) => outln!("private key {n}"),
+                _ => outln!("private key"),
             }
             Ok(())
         }

@@ -2,6 +2,7 @@
 //! `nfwd strategy …`, `nfwd cs …`. It speaks NFD's management protocol, so it works against
 //! NFD too.
 
+use crate::cli::output::{out, outln};
 use anyhow::Context;
 use bytes::Bytes;
 use clap::{Args, Subcommand};
@@ -154,7 +155,7 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
             Mgmt::Status { counters: false } => status(&client).await,
             Mgmt::Status { counters: true } => {
                 let text = dataset(&client, "status/counters").await?;
-                print!("{}", String::from_utf8_lossy(&text));
+                out!("{}", String::from_utf8_lossy(&text));
                 Ok(())
             }
             Mgmt::Face(c) => face(&client, c).await,
@@ -186,20 +187,23 @@ async fn entries<T: DatasetEntry>(client: &Client, path: &str) -> anyhow::Result
 async fn status(client: &Client) -> anyhow::Result<()> {
     let s = ForwarderStatus::decode(&dataset(client, "status/general").await?)?;
     let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
-    println!("version            {}", s.nfd_version);
-    println!("uptime             {up_s} s");
-    println!(
+    outln!("version            {}", s.nfd_version);
+    outln!("uptime             {up_s} s");
+    outln!(
         "fib / pit / cs     {} / {} / {} entries",
-        s.n_fib_entries, s.n_pit_entries, s.n_cs_entries
+        s.n_fib_entries,
+        s.n_pit_entries,
+        s.n_cs_entries
     );
-    println!(
+    outln!(
         "interests in/out   {} / {}",
-        s.n_in_interests, s.n_out_interests
+        s.n_in_interests,
+        s.n_out_interests
     );
-    println!("data in/out        {} / {}", s.n_in_data, s.n_out_data);
-    println!("nacks in/out       {} / {}", s.n_in_nacks, s.n_out_nacks);
-    println!("satisfied          {}", s.n_satisfied_interests);
-    println!("unsatisfied        {}", s.n_unsatisfied_interests);
+    outln!("data in/out        {} / {}", s.n_in_data, s.n_out_data);
+    outln!("nacks in/out       {} / {}", s.n_in_nacks, s.n_out_nacks);
+    outln!("satisfied          {}", s.n_satisfied_interests);
+    outln!("unsatisfied        {}", s.n_unsatisfied_interests);
     Ok(())
 }
 
@@ -229,7 +233,7 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
     match cmd {
         FaceCommand::List => {
             for f in entries::<FaceStatus>(client, "faces/list").await? {
-                println!(
+                outln!(
                     "faceid={} remote={} local={} scope={} persistency={} in={{{}i {}d {}n {}B}} out={{{}i {}d {}n {}B}}",
                     f.face_id,
                     f.uri,
@@ -266,12 +270,12 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
             match (resp.status_code, resp.body) {
                 (200, body) => {
                     let id = body.and_then(|b| b.face_id).unwrap_or_default();
-                    println!("face-created id={id} remote={uri}");
+                    outln!("face-created id={id} remote={uri}");
                 }
                 // As nfdc: the face to that remote exists (perhaps opened by the peer, and
                 // now kept at the persistency asked for); that is what was asked for.
                 (409, Some(body)) if body.face_id.is_some() => {
-                    println!(
+                    outln!(
                         "face-exists id={} remote={} persistency={}",
                         body.face_id.unwrap_or_default(),
                         body.uri.as_ref().map_or(uri.as_str(), |u| u.as_str()),
@@ -293,7 +297,7 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
                 ..ControlParameters::default()
             };
             client.command("faces", "destroy", &params).await?;
-            println!("face-destroyed id={face}");
+            outln!("face-destroyed id={face}");
         }
     }
     Ok(())
@@ -307,20 +311,24 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
                     let exp = r
                         .expiration_period_ms
                         .map_or("never".to_owned(), |ms| format!("{ms}ms"));
-                    println!(
+                    outln!(
                         "prefix={} nexthop={} origin={} cost={} flags={} expires={exp}",
-                        e.name, r.face_id, r.origin, r.cost, r.flags
+                        e.name,
+                        r.face_id,
+                        r.origin,
+                        r.cost,
+                        r.flags
                     );
                 }
             }
-            println!("-- FIB");
+            outln!("-- FIB");
             for e in entries::<FibEntry>(client, "fib/list").await? {
                 let hops: Vec<String> = e
                     .next_hops
                     .iter()
                     .map(|h| format!("{}({})", h.face_id, h.cost))
                     .collect();
-                println!("{} nexthops={{{}}}", e.name, hops.join(", "));
+                outln!("{} nexthops={{{}}}", e.name, hops.join(", "));
             }
         }
         RouteCommand::Add {
@@ -340,7 +348,7 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
                 ..ControlParameters::default()
             };
             client.command("rib", "register", &params).await?;
-            println!("route-add-accepted prefix={prefix} nexthop={id} origin={origin} cost={cost}");
+            outln!("route-add-accepted prefix={prefix} nexthop={id} origin={origin} cost={cost}");
         }
         RouteCommand::Remove {
             prefix,
@@ -355,7 +363,7 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
                 ..ControlParameters::default()
             };
             client.command("rib", "unregister", &params).await?;
-            println!("route-removed prefix={prefix} nexthop={id} origin={origin}");
+            outln!("route-removed prefix={prefix} nexthop={id} origin={origin}");
         }
     }
     Ok(())
@@ -365,7 +373,7 @@ async fn strategy(client: &Client, cmd: StrategyCommand) -> anyhow::Result<()> {
     match cmd {
         StrategyCommand::List => {
             for c in entries::<StrategyChoice>(client, "strategy-choice/list").await? {
-                println!("prefix={} strategy={}", c.name, c.strategy);
+                outln!("prefix={} strategy={}", c.name, c.strategy);
             }
         }
         StrategyCommand::Set { prefix, strategy } => {
@@ -380,12 +388,12 @@ async fn strategy(client: &Client, cmd: StrategyCommand) -> anyhow::Result<()> {
                 ..ControlParameters::default()
             };
             client.command("strategy-choice", "set", &params).await?;
-            println!("strategy-set prefix={prefix} strategy={strategy}");
+            outln!("strategy-set prefix={prefix} strategy={strategy}");
         }
         StrategyCommand::Unset { prefix } => {
             let params = ControlParameters::with_name(prefix.clone());
             client.command("strategy-choice", "unset", &params).await?;
-            println!("strategy-unset prefix={prefix}");
+            outln!("strategy-unset prefix={prefix}");
         }
     }
     Ok(())
@@ -404,7 +412,7 @@ async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
     match cmd {
         CsCommand::Info => {
             for i in entries::<CsInfo>(client, "cs/info").await? {
-                println!(
+                outln!(
                     "capacity={} admit={} serve={} entries={} hits={} misses={}",
                     i.capacity,
                     if i.flags & 1 != 0 { "on" } else { "off" },
@@ -423,7 +431,7 @@ async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
             };
             let resp = client.command("cs", "erase", &params).await?;
             let erased = resp.body.and_then(|b| b.count).unwrap_or_default();
-            println!("erased {erased} entries under {prefix}");
+            outln!("erased {erased} entries under {prefix}");
         }
         CsCommand::Config {
             capacity,
@@ -447,9 +455,10 @@ async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
             };
             let resp = client.command("cs", "config", &params).await?;
             let body = resp.body.unwrap_or_default();
-            println!(
+            outln!(
                 "cs-config capacity={:?} flags={:?}",
-                body.capacity, body.flags
+                body.capacity,
+                body.flags
             );
         }
     }

@@ -2,9 +2,11 @@
 
 pub(crate) mod bench;
 pub(crate) mod demo;
+mod demo_line;
 pub(crate) mod get;
 pub(crate) mod key;
 pub(crate) mod mgmt;
+pub(crate) mod output;
 pub(crate) mod packet;
 pub(crate) mod schedule;
 pub(crate) mod serve;

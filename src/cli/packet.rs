@@ -4,6 +4,7 @@
 //! allowed) or as a file holding either the binary packet or its hex. It prints what the packet
 //! means, then the raw TLV tree, so that a malformed packet still shows where it goes wrong.
 
+use crate::cli::output::{out, outln};
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
@@ -65,7 +66,7 @@ pub(crate) fn run(cmd: PacketCommand) -> anyhow::Result<()> {
     match cmd {
         PacketCommand::Decode { input } => {
             let wire = read_input(&input)?;
-            print!("{}", describe(&wire));
+            out!("{}", describe(&wire));
             Ok(())
         }
         PacketCommand::Interest {
@@ -93,7 +94,7 @@ pub(crate) fn run(cmd: PacketCommand) -> anyhow::Result<()> {
             b.hop_limit = hop_limit;
             let wire = b.encode();
             Interest::decode(wire.clone()).context("the Interest would be invalid")?;
-            println!("{}", hex::encode(&wire));
+            outln!("{}", hex::encode(&wire));
             Ok(())
         }
         PacketCommand::Data {
@@ -104,7 +105,7 @@ pub(crate) fn run(cmd: PacketCommand) -> anyhow::Result<()> {
         } => {
             let mut b = DataBuilder::new(name, text.into_bytes()).function_chain(chain);
             b.meta_info.freshness_period_ms = freshness;
-            println!("{}", hex::encode(b.sign(&Signer::digest_sha256())?));
+            outln!("{}", hex::encode(b.sign(&Signer::digest_sha256())?));
             Ok(())
         }
     }

@@ -1,24 +1,45 @@
 //! `nfwd schedule ...`: place SFs on vCPUs (SF-CUV and baselines) and run the seed's evaluation.
 
-use std::path::{Path, PathBuf};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context as _;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use nfwd_scheduler::experiment::{self, ExperimentConfig};
-use nfwd_scheduler::{Algorithm, Infrastructure, Problem, Scheduler, Workflow, evaluate, plot};
+use nfwd_scheduler::{
+    Algorithm, CostMatrix, Infrastructure, Problem, Scheduler, WfFormatOptions, Workflow, evaluate,
+    plot, read_input, workflow_from_wfformat,
+};
+
+/// What to schedule: a workflow on an infrastructure, or a literature-style cost matrix.
+#[derive(Debug, Args)]
+pub(crate) struct Inputs {
+    /// Workflow file: TOML, or WfFormat JSON (WfCommons traces; detected by its leading `{`).
+    #[arg(long, required_unless_present = "costs", requires = "infra")]
+    workflow: Option<PathBuf>,
+    /// Infrastructure file (TOML).
+    #[arg(long, requires = "workflow")]
+    infra: Option<PathBuf>,
+    /// Instead of a workflow and an infrastructure: a cost-matrix file (TOML), each task's
+    /// execution time on each processor and each edge's communication cost, as in the HEFT
+    /// and PEFT papers.
+    #[arg(long, conflicts_with_all = ["workflow", "infra"])]
+    costs: Option<PathBuf>,
+    /// For WfFormat workflows: speed (Gop/s) of the machine the runtimes were measured on.
+    #[arg(long, default_value_t = 1.0)]
+    reference_speed: f64,
+}
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ScheduleCommand {
     /// Print the available algorithms.
     Algorithms,
-    /// Schedule a workflow on an infrastructure; print the plan and write it as TOML.
+    /// Schedule a workflow on an infrastructure, or a cost-matrix problem; print the plan and
+    /// write it as TOML.
     Plan {
-        /// Workflow file (TOML).
-        #[arg(long)]
-        workflow: PathBuf,
-        /// Infrastructure file (TOML).
-        #[arg(long)]
-        infra: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
         /// sf-cuv, cuv-fix, heft, peft, cap-based or com-based.
         #[arg(long, default_value = "sf-cuv")]
         algo: String,
@@ -31,12 +52,8 @@ pub(crate) enum ScheduleCommand {
     },
     /// Draw the Gantt chart (SVG) of one schedule.
     Gantt {
-        /// Workflow file (TOML).
-        #[arg(long)]
-        workflow: PathBuf,
-        /// Infrastructure file (TOML).
-        #[arg(long)]
-        infra: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
         /// The algorithm.
         #[arg(long, default_value = "sf-cuv")]
         algo: String,
@@ -73,6 +90,13 @@ pub(crate) enum ScheduleCommand {
         /// SF-CUV's move slack (share of a task's execution time a sharing move may cost).
         #[arg(long, default_value_t = 0.0)]
         move_slack: f64,
+        /// Run on this workflow (TOML or WfFormat JSON) instead of the Fig. 32 family: every
+        /// seed's Fig. 31 environment, 1,220 MB images; CSV only (no |B| axis to plot).
+        #[arg(long)]
+        workflow: Option<PathBuf>,
+        /// For a WfFormat workflow: speed (Gop/s) of the machine the runtimes were measured on.
+        #[arg(long, default_value_t = 1.0)]
+        reference_speed: f64,
     },
     /// Write the experiment's workflow (Fig. 32) and infrastructure (Fig. 31) as TOML files.
     Example {
@@ -92,58 +116,74 @@ pub(crate) enum ScheduleCommand {
 }
 
 pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
+    let mut out = Stdout::default();
     match cmd {
         ScheduleCommand::Algorithms => {
             for algorithm in Algorithm::ALL {
-                println!("{:<10} {}", algorithm.name(), algorithm.description());
+                out.print(&format!(
+                    "{:<10} {}\n",
+                    algorithm.name(),
+                    algorithm.description()
+                ))?;
             }
             Ok(())
         }
         ScheduleCommand::Plan {
-            workflow,
-            infra,
+            inputs,
             algo,
-            out,
+            out: plan_path,
             gantt,
         } => {
-            let problem = load(&workflow, &infra)?;
             let algorithm: Algorithm = algo.parse()?;
+            let started = Instant::now();
+            let problem = inputs.load()?;
+            let loaded = started.elapsed();
             let schedule = algorithm.schedule(&problem);
+            let planned = started.elapsed() - loaded;
             let metrics = evaluate(&problem, &schedule)?;
-            print!("{}", schedule.render_text(&problem));
-            println!(
-                "\nsimulated response time {:.2} s; {} vCPUs, {} instances, sharing {:.2}, efficiency {:.3}",
+            let text = schedule.plan(&problem).to_toml_string()?;
+            // The plan file is written before anything is printed, so a reader that stops
+            // early (`| head`) cannot keep it from being written.
+            std::fs::write(&plan_path, text)
+                .with_context(|| format!("writing {}", plan_path.display()))?;
+            out.print(&schedule.render_text(&problem))?;
+            out.print(&format!(
+                "\nsimulated response time {:.2} s; {} vCPUs, {} instances, sharing {:.2}, \
+                 efficiency {:.3}\n",
                 metrics.response_time,
                 metrics.vcpus_used,
                 metrics.instances,
                 metrics.sharing_degree,
                 metrics.efficiency
-            );
-            let text = schedule.plan(&problem).to_toml_string()?;
-            std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
-            println!("plan written to {}", out.display());
+            ))?;
+            out.print(&format!(
+                "{} tasks on {} vCPUs: read in {:.3} s, scheduled by {algorithm} in {:.3} s\n",
+                problem.n_tasks(),
+                problem.n_vcpus(),
+                loaded.as_secs_f64(),
+                planned.as_secs_f64()
+            ))?;
+            out.print(&format!("plan written to {}\n", plan_path.display()))?;
             if let Some(path) = gantt {
                 plot::gantt_svg(&problem, &schedule, &path)?;
-                println!("Gantt chart written to {}", path.display());
+                out.print(&format!("Gantt chart written to {}\n", path.display()))?;
             }
             Ok(())
         }
         ScheduleCommand::Gantt {
-            workflow,
-            infra,
+            inputs,
             algo,
-            out,
+            out: svg,
         } => {
-            let problem = load(&workflow, &infra)?;
             let algorithm: Algorithm = algo.parse()?;
-            let schedule = plot::gantt_of(&problem, algorithm, &out)?;
-            println!(
-                "{}: response time {:.2} s; Gantt chart written to {}",
+            let problem = inputs.load()?;
+            let schedule = plot::gantt_of(&problem, algorithm, &svg)?;
+            out.print(&format!(
+                "{}: response time {:.2} s; Gantt chart written to {}\n",
                 algorithm,
                 schedule.makespan(),
-                out.display()
-            );
-            Ok(())
+                svg.display()
+            ))
         }
         ScheduleCommand::Experiment {
             out_dir,
@@ -155,14 +195,12 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             speed_min,
             speed_max,
             move_slack,
+            workflow,
+            reference_speed,
         } => {
             anyhow::ensure!(
                 (1..=max_partitions).contains(&min_partitions) && seeds > 0,
                 "need 1 <= --min-partitions <= --max-partitions and --seeds >= 1"
-            );
-            anyhow::ensure!(
-                speed_min > 0.0 && speed_min <= speed_max && move_slack >= 0.0,
-                "need 0 < --speed-min <= --speed-max and --move-slack >= 0"
             );
             let config = ExperimentConfig {
                 partitions: (min_partitions..=max_partitions).collect(),
@@ -171,24 +209,35 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 speed_range: (speed_min, speed_max),
                 move_slack,
             };
-            let started = std::time::Instant::now();
-            let results = experiment::run(&config)?;
+            // Checked before any work, so no run is half done when an argument is bad.
+            config
+                .validate()
+                .context("checking the experiment's arguments")?;
+            let started = Instant::now();
+            let given = match &workflow {
+                Some(path) => Some(read_workflow(path, reference_speed)?),
+                None => None,
+            };
+            let results = match &given {
+                Some(wf) => experiment::run_workflow(wf, &config)?,
+                None => experiment::run(&config)?,
+            };
             let mut written = results.write(&out_dir)?;
-            if gantt_partitions > 0 {
+            if gantt_partitions > 0 && given.is_none() {
                 written.extend(experiment::write_gantts(
                     &out_dir,
                     gantt_partitions,
                     &config,
                 )?);
             }
-            println!(
-                "{} schedules in {:.2} s",
+            out.print(&format!(
+                "{} schedules in {:.2} s\n",
                 results.rows.len(),
                 started.elapsed().as_secs_f64()
-            );
-            print!("{}", results.summary_csv());
+            ))?;
+            out.print(&results.summary_csv())?;
             for path in written {
-                println!("wrote {}", path.display());
+                out.print(&format!("wrote {}\n", path.display()))?;
             }
             Ok(())
         }
@@ -198,6 +247,7 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             predeploy,
             out_dir,
         } => {
+            experiment::check_partitions(partitions).context("--partitions")?;
             std::fs::create_dir_all(&out_dir)
                 .with_context(|| format!("creating {}", out_dir.display()))?;
             let workflow = experiment::fig32_workflow(partitions).to_toml_string()?;
@@ -211,26 +261,77 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("writing {}", wf_path.display()))?;
             std::fs::write(&infra_path, infra)
                 .with_context(|| format!("writing {}", infra_path.display()))?;
-            println!("wrote {} and {}", wf_path.display(), infra_path.display());
-            Ok(())
+            out.print(&format!(
+                "wrote {} and {}\n",
+                wf_path.display(),
+                infra_path.display()
+            ))
         }
     }
 }
 
-fn load(workflow: &Path, infra: &Path) -> anyhow::Result<Problem> {
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+impl Inputs {
+    fn load(&self) -> anyhow::Result<Problem> {
+        match (&self.costs, &self.workflow, &self.infra) {
+            (Some(costs), _, _) => {
+                let matrix = CostMatrix::from_toml_str(&read_input(costs)?)
+                    .with_context(|| format!("in {}", costs.display()))?;
+                Ok(matrix
+                    .to_problem()
+                    .with_context(|| format!("checking {}", costs.display()))?)
+            }
+            (None, Some(workflow), Some(infra)) => {
+                let wf = read_workflow(workflow, self.reference_speed)?;
+                let inf = Infrastructure::from_toml_str(&read_input(infra)?)
+                    .with_context(|| format!("in {}", infra.display()))?;
+                Ok(Problem::new(&wf, &inf).with_context(|| {
+                    format!(
+                        "checking {} against {}",
+                        workflow.display(),
+                        infra.display()
+                    )
+                })?)
+            }
+            // clap requires --costs, or --workflow with --infra.
+            _ => anyhow::bail!("give --costs FILE, or --workflow FILE and --infra FILE"),
+        }
+    }
+}
+
+/// Reads a workflow file: WfFormat JSON (no TOML document starts with `{`, every JSON one
+/// does) or TOML.
+fn read_workflow(path: &std::path::Path, reference_speed: f64) -> anyhow::Result<Workflow> {
+    let text = read_input(path)?;
+    let workflow = if text.trim_start().starts_with('{') {
+        workflow_from_wfformat(&text, WfFormatOptions { reference_speed })
+    } else {
+        Workflow::from_toml_str(&text)
     };
-    let wf = Workflow::from_toml_str(&read(workflow)?)
-        .with_context(|| format!("in {}", workflow.display()))?;
-    let inf = Infrastructure::from_toml_str(&read(infra)?)
-        .with_context(|| format!("in {}", infra.display()))?;
-    let problem = Problem::new(&wf, &inf).with_context(|| {
-        format!(
-            "checking {} against {}",
-            workflow.display(),
-            infra.display()
-        )
-    })?;
-    Ok(problem)
+    workflow.with_context(|| format!("in {}", path.display()))
+}
+
+/// Standard output that goes quiet once its reader has gone (`nfwd schedule plan | head`)
+/// instead of failing: what is left to do (files, plots) still gets done.
+#[derive(Debug, Default)]
+struct Stdout {
+    reader_gone: bool,
+}
+
+impl Stdout {
+    fn print(&mut self, text: &str) -> anyhow::Result<()> {
+        if self.reader_gone {
+            return Ok(());
+        }
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.reader_gone = true;
+                Ok(())
+            }
+            other => Ok(other.context("writing to standard output")?),
+        }
+    }
 }

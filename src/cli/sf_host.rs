@@ -4,6 +4,7 @@
 //! (privileges `sf` and `sf-exec`, `docs/security.md`); a refusal is printed with its status
 //! and the command exits non-zero.
 
+use crate::cli::output::{out, outln};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,7 +102,7 @@ fn answer(verb: &str, resp: Result<ControlResponse, nfwd_sf_host::Error>) -> any
         format!("{verb}: no answer from the SF host (is it running: nfwd start --sf-host?)")
     })?;
     if resp.is_ok() {
-        println!("{}", resp.status_text);
+        outln!("{}", resp.status_text);
         Ok(())
     } else {
         anyhow::bail!(
@@ -147,12 +148,15 @@ pub(crate) fn list(a: &ListArgs) -> anyhow::Result<()> {
     with_client(&a.connect, async |c| {
         let sfs = protocol::list(&c).await.map_err(dataset_error("list"))?;
         if json {
-            println!("{}", protocol::to_json_pretty(&sfs));
+            outln!("{}", protocol::to_json_pretty(&sfs));
             return Ok(());
         }
-        println!(
+        outln!(
             "{:<24} {:<8} {:<10} {:>9}  instances (index:pid@face)",
-            "NAME", "BACKEND", "STATE", "MIN/MAX"
+            "NAME",
+            "BACKEND",
+            "STATE",
+            "MIN/MAX"
         );
         for s in &sfs {
             let inst: Vec<String> = s
@@ -167,7 +171,7 @@ pub(crate) fn list(a: &ListArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            println!(
+            outln!(
                 "{:<24} {:<8} {:<10} {:>9}  {}",
                 s.name,
                 s.backend,
@@ -194,7 +198,7 @@ pub(crate) fn logs(a: &LogsArgs) -> anyhow::Result<()> {
                 .and_then(|s| s.instances.first().map(|i| i.index))
                 .with_context(|| format!("{name}: no running instance"))?,
         };
-        print!(
+        out!(
             "{}",
             protocol::logs(&c, &name, index)
                 .await
@@ -216,12 +220,12 @@ pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
             }
         }
         if json {
-            println!("{}", protocol::to_json_pretty(&all));
+            outln!("{}", protocol::to_json_pretty(&all));
             return Ok(());
         }
         for s in &all {
-            println!("{}", s.name);
-            println!(
+            outln!("{}", s.name);
+            outln!(
                 "  instances {}  starts {}  cold starts {} (last {} ms to ready, {} ms to result)",
                 s.instances,
                 s.starts,
@@ -231,16 +235,23 @@ pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
                 s.last_cold_start_to_result_ms
                     .map_or_else(|| "-".into(), |v| v.to_string()),
             );
-            println!(
+            outln!(
                 "  requests {}  answers {}  nacks {}  held {} (failed {})",
-                s.requests, s.answers, s.nacks, s.held, s.held_failed
+                s.requests,
+                s.answers,
+                s.nacks,
+                s.held,
+                s.held_failed
             );
-            println!(
+            outln!(
                 "  crashes {}  restarts {}  idle stops {}  scale-outs {}",
-                s.crashes, s.restarts, s.idle_stops, s.scale_outs
+                s.crashes,
+                s.restarts,
+                s.idle_stops,
+                s.scale_outs
             );
             let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
-            println!(
+            outln!(
                 "  errors {}  latency p50 {} ms  p99 {} ms",
                 s.errors,
                 opt(s.latency_p50_ms),

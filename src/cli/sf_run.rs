@@ -6,6 +6,7 @@
 //! a supervisor restarts the instance). Logs go to stderr, filtered by `NFWD_LOG` (default
 //! `info`).
 
+use crate::cli::output::outln;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -148,12 +149,16 @@ pub(crate) fn exec(a: &ExecArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn functions() -> anyhow::Result<()> {
-    println!(
+    outln!(
         "{:<16} {:<20} {:<18} {:<18} {:<16} DESCRIPTION",
-        "BUILTIN", "DEFAULT NAME", "INPUT", "OUTPUT", "ARGS"
+        "BUILTIN",
+        "DEFAULT NAME",
+        "INPUT",
+        "OUTPUT",
+        "ARGS"
     );
     for (name, info, args) in functions::list() {
-        println!(
+        outln!(
             "{name:<16} {:<20} {:<18} {:<18} {:<16} {}",
             info.name,
             info.input_type,

@@ -1,5 +1,6 @@
 //! `nfwd start`: the forwarding daemon.
 
+use crate::cli::output::out;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -92,7 +93,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     }
     config.validate()?;
     if args.print_config {
-        print!("{}", toml::to_string(&config)?);
+        out!("{}", toml::to_string(&config)?);
         return Ok(());
     }
     let filter = std::env::var("NFWD_LOG").unwrap_or_else(|_| config.log.level.clone());

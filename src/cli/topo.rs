@@ -1,7 +1,8 @@
-//! `nfwd topo up|status|down|exec|check|generate`: multi-node testbeds on this machine, one
-//! network namespace or Docker container per forwarder (`nfwd_topologies`,
+//! `nfwd topo up|status|down|exec|check|apply|run|link|kill|generate`: multi-node testbeds on
+//! this machine, one network namespace or Docker container per forwarder (`nfwd_topologies`,
 //! `topologies/README.md`).
 
+use crate::cli::output::{out, outln};
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use nfwd_topologies::Topology;
+use nfwd_topologies::apply::{self as plan_apply, Applied, ApplyOptions};
+use nfwd_topologies::faults::{self, LinkAction};
 use nfwd_topologies::generate::{GenerateOptions, generate};
 use nfwd_topologies::launch::{self, DEFAULT_STATE_ROOT, State, UpOptions};
 use nfwd_topologies::placement::PlacementKind;
@@ -26,6 +29,18 @@ pub(crate) enum TopoCommand {
     Exec(ExecArgs),
     /// Run the topology's [[consumer]] fetches and compare with what they expect.
     Check(WhichArgs),
+    /// Apply a scheduler's plan (`nfwd schedule plan --out`) to a running topology: deploy
+    /// its SFs, install its function routes, remove what the previous plan had that this one
+    /// does not.
+    Apply(ApplyArgs),
+    /// Schedule a workflow on the topology's nodes with each algorithm, apply each plan, run
+    /// the workflow's chained Interests and print measured beside predicted response times.
+    Run(RunArgs),
+    /// Cut or restore the link between two nodes: `nfwd topo link f2 f1 down` (both veth
+    /// ends down or up).
+    Link(LinkArgs),
+    /// Crash a node: SIGKILL its daemon and every process in its namespace.
+    Kill(KillArgs),
     /// Print a random topology (connected, redundant paths, SFs, a producer and a consumer).
     Generate(GenerateArgs),
 }
@@ -84,6 +99,47 @@ pub(crate) struct ExecArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The plan file.
+    plan: PathBuf,
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// Seconds SF hosts may take to deploy and register.
+    #[arg(long, default_value_t = 60)]
+    timeout_s: u64,
+    /// Seconds an SF being removed may take to answer the requests it is working on.
+    #[arg(long, default_value_t = 10)]
+    drain_s: u64,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The workflow file (scheduler format, e.g. from `nfwd schedule example`).
+    workflow: PathBuf,
+    /// The topology (a file or a name; default: the only one up). It needs a [scheduler]
+    /// section and a [[consumer]].
+    #[arg(long)]
+    topo: Option<String>,
+    /// Algorithms to run, in order (default: all six).
+    #[arg(long = "algorithm", value_delimiter = ',')]
+    algorithms: Vec<String>,
+    /// Wall-clock seconds per model second: each task works `(finish - start) * scale`.
+    #[arg(long, default_value_t = 0.01)]
+    time_scale: f64,
+    /// Seconds one run's answers (and an apply's SF hosts) may take.
+    #[arg(long, default_value_t = 120)]
+    timeout_s: u64,
+    /// Seconds an SF being removed may take to answer what it is working on.
+    #[arg(long, default_value_t = 10)]
+    drain_s: u64,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 50)]
@@ -103,13 +159,42 @@ fn nfwd_binary() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("finding this nfwd binary")
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// One end of the link.
+    a: String,
+    /// The other end.
+    b: String,
+    /// `down` (cut) or `up` (restore).
+    action: LinkAction,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KillArgs {
+    /// The topology (a file or a name; default: the only one up).
+    #[arg(long)]
+    topo: Option<String>,
+    /// The node to crash.
+    node: String,
+    #[command(flatten)]
+    state: StateDir,
+}
+
 pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
     match cmd {
         TopoCommand::Up(a) => up(&a),
         TopoCommand::Status(a) => {
             let name = launch::resolve(a.topology.as_deref(), &a.state.state_dir)?;
             let state = State::load(&a.state.state_dir, &name)?;
-            print!("{}", launch::status(&state)?);
+            out!("{}", launch::status(&state)?);
+            if let Some(applied) = Applied::load(&a.state.state_dir, &name)? {
+                out!("{}", applied.describe());
+            }
             Ok(())
         }
         TopoCommand::Down(a) => {
@@ -117,14 +202,14 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             let started = Instant::now();
             let r = launch::down(&name, &a.state.state_dir)?;
             if r.namespaces == 0 && r.containers == 0 && r.networks == 0 && !r.had_state {
-                println!("{name}: nothing to take down");
+                outln!("{name}: nothing to take down");
             } else {
                 let docker = if r.containers + r.networks > 0 {
                     format!(", {} containers, {} networks", r.containers, r.networks)
                 } else {
                     String::new()
                 };
-                println!(
+                outln!(
                     "{name}: down in {:.1} s ({} namespaces, {} processes ended{docker})",
                     started.elapsed().as_secs_f64(),
                     r.namespaces,
@@ -142,6 +227,37 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             Err(anyhow::Error::new(e).context(format!("running {:?}", a.command)))
         }
         TopoCommand::Check(a) => check(&a),
+        TopoCommand::Apply(a) => apply(&a),
+        TopoCommand::Run(a) => run_workflow(&a),
+        TopoCommand::Link(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let state = State::load(&a.state.state_dir, &name)?;
+            let l = faults::set_link(&state, &a.a, &a.b, a.action)?;
+            outln!(
+                "{name}: link {}-{} ({}) {}",
+                l.a,
+                l.b,
+                l.interface,
+                a.action.as_str()
+            );
+            Ok(())
+        }
+        TopoCommand::Kill(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let state = State::load(&a.state.state_dir, &name)?;
+            let r = faults::kill(&state, &a.node, Duration::from_secs(5))?;
+            outln!(
+                "{name}: {} killed ({} processes{})",
+                a.node,
+                r.processes,
+                if r.daemon_was_alive {
+                    ""
+                } else {
+                    "; its daemon was not running"
+                }
+            );
+            Ok(())
+        }
         TopoCommand::Generate(a) => {
             let t = generate(&GenerateOptions {
                 nodes: a.nodes,
@@ -149,7 +265,7 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
                 degree: a.degree,
                 name: a.name.unwrap_or_else(|| format!("gen{}", a.nodes)),
             });
-            print!("{}", t.to_toml()?);
+            out!("{}", t.to_toml()?);
             Ok(())
         }
     }
@@ -176,7 +292,7 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
         &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
     )
     .with_context(|| format!("bringing up {}", a.file.display()))?;
-    println!(
+    outln!(
         "{} is up in {:.1} s: {} nodes, {} links, {} faces, {} routes, {} SFs, {} producers",
         t.name,
         report.state.up_seconds,
@@ -187,10 +303,76 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
         report.sfs,
         report.producers
     );
-    println!(
+    outln!(
         "  nfwd topo status {0} | nfwd topo exec --topo {0} NODE -- CMD | nfwd topo down {0}",
         t.name
     );
+    Ok(())
+}
+
+fn apply(a: &ApplyArgs) -> anyhow::Result<()> {
+    let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+    let plan = plan_apply::read_plan(&a.plan)?;
+    let started = Instant::now();
+    let change = plan_apply::apply(
+        &name,
+        &plan,
+        &ApplyOptions {
+            state_root: a.state.state_dir.clone(),
+            source: std::path::absolute(&a.plan).unwrap_or_else(|_| a.plan.clone()),
+            timeout: Duration::from_secs(a.timeout_s),
+            drain: Duration::from_secs(a.drain_s),
+        },
+        &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
+    )
+    .with_context(|| format!("applying {} to {name}", a.plan.display()))?;
+    if change.is_empty() {
+        outln!(
+            "{name}: plan {} already applied, nothing changed",
+            plan.algorithm
+        );
+    } else {
+        outln!(
+            "{name}: plan {} (predicted response {:.3} s) applied in {:.2} s: +{} SFs, +{} routes, -{} routes, -{} SFs",
+            plan.algorithm,
+            plan.makespan,
+            started.elapsed().as_secs_f64(),
+            change.deploy.len(),
+            change.register.len(),
+            change.unregister.len(),
+            change.undeploy.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_workflow(a: &RunArgs) -> anyhow::Result<()> {
+    let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+    let workflow = nfwd_topologies::run::read_workflow(&a.workflow)?;
+    let algorithms = nfwd_topologies::run::algorithms(&a.algorithms)?;
+    let started = Instant::now();
+    let results = nfwd_topologies::run::run(
+        &name,
+        &workflow,
+        &nfwd_topologies::run::RunOptions {
+            state_root: a.state.state_dir.clone(),
+            algorithms,
+            time_scale: a.time_scale,
+            timeout: Duration::from_secs(a.timeout_s),
+            drain: Duration::from_secs(a.drain_s),
+        },
+        &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
+    )
+    .with_context(|| format!("running {} on {name}", a.workflow.display()))?;
+    out!("{}", nfwd_topologies::run::table(&results, a.time_scale));
+    let failed: Vec<String> = results
+        .iter()
+        .flat_map(|r| r.failures.iter().map(|f| format!("{}: {f}", r.algorithm)))
+        .collect();
+    for f in &failed {
+        outln!("failed: {f}");
+    }
+    anyhow::ensure!(failed.is_empty(), "{} chains failed", failed.len());
     Ok(())
 }
 
@@ -213,14 +395,16 @@ fn check(a: &WhichArgs) -> anyhow::Result<()> {
             Ok(content) => format!("{content:?}"),
             Err(e) => e.clone(),
         };
-        println!(
+        outln!(
             "{verdict:<10} {:<10} {} ({:.2} s): {detail}",
-            r.node, r.what, r.seconds
+            r.node,
+            r.what,
+            r.seconds
         );
     }
     if failed > 0 {
         anyhow::bail!("{failed} of {} consumers failed", results.len());
     }
-    println!("{} consumers ok", results.len());
+    outln!("{} consumers ok", results.len());
     Ok(())
 }

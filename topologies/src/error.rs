@@ -41,6 +41,14 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+    /// A scheduler's plan that cannot be applied to the topology (unknown node, SF type
+    /// without an implementation, route to a non-neighbour, ...).
+    #[error("invalid plan: {0}")]
+    Plan(String),
+    /// A workflow that cannot be run on the topology (`nfwd topo run`): no `[scheduler]`, no
+    /// consumer, an unknown algorithm, a workflow the scheduler refuses, ...
+    #[error("cannot run the workflow: {0}")]
+    Run(String),
     /// The machine cannot run the testbed (not root, no `ip`, no netem, ...).
     #[error("cannot run here: {0}")]
     Unsupported(String),

@@ -136,6 +136,8 @@ pub fn generate(opts: &GenerateOptions) -> Topology {
             expect: Some(expect),
         }],
         routes: Vec::new(),
+        sf_types: Vec::new(),
+        scheduler: None,
     }
 }
 

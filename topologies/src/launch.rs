@@ -601,7 +601,7 @@ pub(crate) fn spawn_detached(cmd: &mut Command, log: &Path) -> Result<u32> {
     Ok(child.id())
 }
 
-async fn connect_daemon(n: &NodeState, deadline: Instant) -> Result<Client> {
+pub(crate) async fn connect_daemon(n: &NodeState, deadline: Instant) -> Result<Client> {
     let uri = format!("unix://{}", n.socket.display());
     loop {
         if n.socket.exists()
@@ -624,7 +624,7 @@ async fn connect_daemon(n: &NodeState, deadline: Instant) -> Result<Client> {
 }
 
 /// Deploys an SF, retrying while the node's SF host is not yet connected to its forwarder.
-async fn deploy(
+pub(crate) async fn deploy(
     client: &Client,
     node: &NodeState,
     sf: &str,

@@ -10,13 +10,16 @@
 //! Model, validation, route computation and generation are pure (unit-tested); only
 //! [`launch`], [`placement`] and [`net`] touch the system.
 
+pub mod apply;
 pub mod error;
+pub mod faults;
 pub mod generate;
 pub mod launch;
 pub mod model;
 pub mod net;
 pub mod placement;
 pub mod routes;
+pub mod run;
 
 pub use error::{Error, Result};
 pub use model::Topology;

@@ -45,6 +45,16 @@ pub struct Topology {
     /// Routes written out, added to the computed ones.
     #[serde(default, rename = "route", skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
+    /// What implements each scheduler SF type when a plan is applied (`nfwd topo apply`):
+    /// an SF like `[[node.sf]]` whose `name` is the type (`B`); the plan gives its function
+    /// name (`/fn/B`).
+    #[serde(default, rename = "sf_type", skip_serializing_if = "Vec::is_empty")]
+    pub sf_types: Vec<HostedSf>,
+    /// The scheduler's infrastructure besides its hosts (which are the nodes), for `nfwd topo
+    /// run`: `load_limit`, `function_prefix`, `inter_network_bandwidth`, `[[network]]`s,
+    /// `image_repository`, `file_server`, `[[image]]`s (`docs/scheduler.md` §1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<toml::Table>,
 }
 
 /// `[routing]`.
@@ -516,6 +526,23 @@ impl Topology {
                     .map_err(|e| Error::invalid(format!("{what}: chain {chain:?}: {e}")))?;
             }
         }
+        if self
+            .scheduler
+            .as_ref()
+            .is_some_and(|s| s.contains_key("host"))
+        {
+            return Err(Error::invalid(
+                "[scheduler]: no [[scheduler.host]]: the scheduler's hosts are the nodes",
+            ));
+        }
+        let mut types = BTreeSet::new();
+        for ty in &self.sf_types {
+            check_label("sf_type name", &ty.name)?;
+            if !types.insert(ty.name.as_str()) {
+                return Err(Error::invalid(format!("sf_type {} twice", ty.name)));
+            }
+            self.sf_type_spec(&ty.name, "/fn/check")?;
+        }
         for r in &self.routes {
             let what = format!("route {} at {}", r.prefix, r.node);
             known(&what, &r.node)?;
@@ -529,6 +556,27 @@ impl Topology {
             }
         }
         Ok(())
+    }
+
+    /// The SF specification of scheduler SF type `ty` (a `[[sf_type]]`) deployed as
+    /// `function`; an error naming the type if the file gives it no implementation.
+    pub fn sf_type_spec(&self, ty: &str, function: &str) -> Result<SfSpec> {
+        let Some(hosted) = self.sf_types.iter().find(|s| s.name == ty) else {
+            let known: Vec<&str> = self.sf_types.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::invalid(format!(
+                "SF type {ty:?} has no [[sf_type]] implementation in topology {} (it has: {})",
+                self.name,
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let mut sf = hosted.clone();
+        function.clone_into(&mut sf.name);
+        sf.spec()
+            .map_err(|e| Error::invalid(format!("sf_type {ty}: {e}")))
     }
 
     /// Every prefix some node serves itself, with the nodes that do: producer prefixes and

@@ -65,6 +65,37 @@ fn distances(adj: &[Vec<(usize, u64)>], sources: impl Iterator<Item = usize>) ->
     dist
 }
 
+/// The computed routes towards a name served by `servers` (node indices): for every other
+/// node that can reach one, its next hops (neighbours strictly closer) with their path costs,
+/// as `(node, via, cost)`; all of them, or the best only if `[routing] multipath = false`.
+/// What `nfwd topo apply` installs for a plan's function names on nodes the plan says
+/// nothing about.
+#[must_use]
+pub fn towards(t: &Topology, servers: &[usize]) -> Vec<(usize, usize, u64)> {
+    let adj = adjacency(t);
+    let dist = distances(&adj, servers.iter().copied());
+    let mut out = Vec::new();
+    for (u, du) in dist.iter().enumerate() {
+        let Some(du) = *du else { continue };
+        if servers.contains(&u) {
+            continue;
+        }
+        let mut hops: Vec<(u64, usize)> = adj[u]
+            .iter()
+            .filter_map(|&(v, w)| match dist[v] {
+                Some(dv) if dv < du => Some((w.saturating_add(dv), v)),
+                _ => None,
+            })
+            .collect();
+        hops.sort_unstable();
+        if !t.routing.multipath {
+            hops.truncate(1);
+        }
+        out.extend(hops.into_iter().map(|(cost, v)| (u, v, cost)));
+    }
+    out
+}
+
 /// Every route the topology asks for: computed ones (if `[routing] computed`) and the written
 /// `[[route]]`s, sorted by node, prefix, cost. A written route replaces a computed one for the
 /// same node, prefix and neighbour.
@@ -72,28 +103,10 @@ fn distances(adj: &[Vec<(usize, u64)>], sources: impl Iterator<Item = usize>) ->
 pub fn routes(t: &Topology) -> Vec<RouteEntry> {
     let mut out: BTreeMap<(usize, String, usize), u64> = BTreeMap::new();
     if t.routing.computed {
-        let adj = adjacency(t);
         for (prefix, hosts) in t.destinations() {
-            let dist = distances(&adj, hosts.iter().copied());
-            for (u, du) in dist.iter().enumerate() {
-                let Some(du) = *du else { continue };
-                if hosts.contains(&u) {
-                    continue;
-                }
-                let mut hops: Vec<(u64, usize)> = adj[u]
-                    .iter()
-                    .filter_map(|&(v, w)| match dist[v] {
-                        Some(dv) if dv < du => Some((w.saturating_add(dv), v)),
-                        _ => None,
-                    })
-                    .collect();
-                hops.sort_unstable();
-                if !t.routing.multipath {
-                    hops.truncate(1);
-                }
-                for (cost, v) in hops {
-                    out.insert((u, prefix.clone(), v), cost);
-                }
+            let servers: Vec<usize> = hosts.into_iter().collect();
+            for (u, v, cost) in towards(t, &servers) {
+                out.insert((u, prefix.clone(), v), cost);
             }
         }
     }

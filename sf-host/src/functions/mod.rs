@@ -10,11 +10,13 @@
 //! | `parking-count` | JSON readings | JSON counts | free / total spaces per district |
 //! | `parking-format` | JSON counts | text | a report for humans |
 //! | `grayscale`, `thumbnail` | PNG | PNG | converts to gray / fits in `size=` pixels |
+//! | `work` | any | same | keeps a core busy `ms=` milliseconds (a task of known cost) |
 
 mod exec;
 mod media;
 mod parking;
 mod text;
+mod work;
 
 use std::collections::BTreeMap;
 
@@ -94,6 +96,12 @@ const TABLE: &[Entry] = &[
         info: media::thumbnail_info,
         make: |a| Ok(Program::blocking(media::Thumbnail::from_args(a)?)),
         args: &["size"],
+    },
+    Entry {
+        name: "work",
+        info: work::work_info,
+        make: |a| Ok(Program::blocking(work::Work::from_args(a)?)),
+        args: &["ms", "id"],
     },
 ];
 

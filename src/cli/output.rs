@@ -1,0 +1,63 @@
+//! Command output on stdout. A reader that goes away (`nfwd sf stats | head`) ends the
+//! command quietly, as it ends any Unix tool, instead of `println!`'s panic; the binary cannot
+//! restore SIGPIPE's default action without `unsafe`, and the daemon must not die of it anyway.
+
+use std::io::{self, Write as _};
+
+/// Writes `bytes` to stdout and flushes; exits quietly if the reader has gone.
+pub(crate) fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other,
+    }
+}
+
+/// `print!` through [`write_stdout`]; any other write error is reported on stderr and ends
+/// the command with status 1, as a failed write to a full disk should.
+pub(crate) fn print(args: std::fmt::Arguments<'_>) {
+    if let Err(e) = write_stdout(args.to_string().as_bytes()) {
+        eprintln!("Error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Text from the network (an SF's error message, a peer's name) made safe for a terminal:
+/// control characters are shown escaped, so a hostile peer cannot move the cursor, clear the
+/// screen or retitle the window of whoever reads the output.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `println!` that ends quietly on a closed pipe ([`print`]).
+macro_rules! outln {
+    () => { $crate::cli::output::print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` that ends quietly on a closed pipe ([`print`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::print(format_args!($($arg)*)) };
+}
+
+pub(crate) use {out, outln};
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(printable("plain: ok, ü"), "plain: ok, ü");
+        assert_eq!(printable("a\x1b[2Jb\rc\x07"), "a\\u{1b}[2Jb\\rc\\u{7}");
+        assert_eq!(printable("two\nlines"), "two\nlines");
+    }
+}

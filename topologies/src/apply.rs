@@ -1,0 +1,864 @@
+//! `nfwd topo apply PLAN`: a scheduler's plan (`nfwd_scheduler::Plan`) made real on a running
+//! testbed.
+//!
+//! The plan says which SF types run on which nodes and, per node, where function names go
+//! (`local` or a neighbouring node). Applying it:
+//!
+//! 1. checks everything first — plan nodes are nodes of the topology with an SF host, every SF
+//!    type has an implementation (`[[sf_type]]` in the topology file), every route's next hop is
+//!    a neighbour that runs the function — so a bad plan changes nothing;
+//! 2. deploys the new SF instances (through each node's SF host, as `up` does) and waits until
+//!    each has registered its function name;
+//! 3. registers the new routes: the plan's own, plus, on the nodes the plan says nothing about
+//!    for a function (consumers, producers, transit nodes), shortest-path routes towards the
+//!    nearest node running it (unless `[routing] computed = false`);
+//! 4. only then unregisters the routes the new plan no longer has, and
+//! 5. undeploys the SFs it no longer places, each once its in-flight requests are answered.
+//!
+//! Additions before removals: a request under way always finds its function somewhere. What
+//! was installed is recorded in `<state>/<topology>/applied-plan.toml`, which the next apply
+//! diffs against and `status` shows. Plan routes use an origin of their own
+//! ([`PLAN_ROUTE_ORIGIN`]), so unregistering them never removes a route of the topology file
+//! (origin 255, static), and SFs the topology file deploys itself are never undeployed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nfwd_forwarder::client::{Client, FetchOptions};
+use nfwd_scheduler::Plan;
+use nfwd_tlv::Name;
+use nfwd_tlv::nfd::{ControlParameters, RibEntry, decode_all};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::launch::{self, State};
+use crate::model::Topology;
+use crate::routes;
+
+/// The RIB origin of the routes a plan installs (NFD leaves 254 unassigned): apart from the
+/// topology's static routes (255) and the SFs' own registrations (0), so each can be removed
+/// alone.
+pub const PLAN_ROUTE_ORIGIN: u64 = 254;
+
+/// The file, in the topology's state directory, that records the applied plan.
+pub const APPLIED_FILE: &str = "applied-plan.toml";
+
+/// One SF instance a plan placed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlacedSf {
+    /// The node.
+    pub node: String,
+    /// The function name it serves, e.g. `/fn/B`.
+    pub function: String,
+    /// The scheduler's SF type, e.g. `B`.
+    pub sf_type: String,
+}
+
+/// One route a plan installed: at `node`, `prefix` through the face towards `via`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlanRouteEntry {
+    /// The node.
+    pub node: String,
+    /// The function name, canonical URI.
+    pub prefix: String,
+    /// The neighbour.
+    pub via: String,
+    /// Route cost.
+    pub cost: u64,
+    /// Whether the plan named it (`false`: computed towards the nearest instance).
+    pub from_plan: bool,
+}
+
+impl PlanRouteEntry {
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.node, &self.prefix, &self.via)
+    }
+}
+
+/// What a plan asks of the testbed, checked against the topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The SF instances.
+    pub sfs: Vec<PlacedSf>,
+    /// Their specifications (TOML, as the SF host takes it), by (node, function).
+    pub specs: BTreeMap<(String, String), String>,
+    /// The routes.
+    pub routes: Vec<PlanRouteEntry>,
+}
+
+/// What is applied now, as recorded in [`APPLIED_FILE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The plan file.
+    pub source: PathBuf,
+    /// The algorithm that made the plan.
+    pub algorithm: String,
+    /// The plan's predicted response time, s.
+    pub makespan: f64,
+    /// Unix time the apply finished.
+    pub applied_unix_s: u64,
+    /// False if the apply stopped half-way (what is recorded is what is installed).
+    pub complete: bool,
+    /// SF instances deployed by plans.
+    #[serde(default)]
+    pub sf: Vec<PlacedSf>,
+    /// Routes registered by plans.
+    #[serde(default)]
+    pub route: Vec<PlanRouteEntry>,
+}
+
+impl Applied {
+    fn path(root: &Path, topology: &str) -> PathBuf {
+        root.join(topology).join(APPLIED_FILE)
+    }
+
+    /// The applied plan of `topology`, if one was applied.
+    pub fn load(root: &Path, topology: &str) -> Result<Option<Self>> {
+        let path = Self::path(root, topology);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .map(Some)
+                .map_err(|source| Error::Parse {
+                    path: path.display().to_string(),
+                    source,
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
+    fn save(&self, root: &Path, topology: &str) -> Result<()> {
+        let text = toml::to_string(self).map_err(|source| Error::Serialize {
+            what: "applied plan",
+            source,
+        })?;
+        let path = Self::path(root, topology);
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
+    }
+
+    /// One paragraph for `nfwd topo status`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let nodes: BTreeSet<&str> = self.sf.iter().map(|p| p.node.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "plan {} ({}, predicted response {:.3} s){}: {} SF instances on {} nodes, {} routes",
+            self.source.display(),
+            self.algorithm,
+            self.makespan,
+            if self.complete {
+                ""
+            } else {
+                " HALF-APPLIED (apply again)"
+            },
+            self.sf.len(),
+            nodes.len(),
+            self.route.len()
+        );
+        for p in &self.sf {
+            let _ = writeln!(
+                s,
+                "  plan sf    {:<10} {} ({})",
+                p.node, p.function, p.sf_type
+            );
+        }
+        s
+    }
+}
+
+fn plan_error(msg: impl Into<String>) -> Error {
+    Error::Plan(msg.into())
+}
+
+fn canonical_function(prefix: &str, what: &str) -> Result<String> {
+    match prefix.parse::<Name>() {
+        Ok(n) if !n.is_empty() => Ok(n.to_string()),
+        Ok(_) => Err(plan_error(format!("{what}: the prefix / is too wide"))),
+        Err(e) => Err(plan_error(format!("{what}: {prefix:?} is not a name: {e}"))),
+    }
+}
+
+/// Reads a plan file (`nfwd schedule plan --out`).
+pub fn read_plan(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Plan::from_toml_str(&text).map_err(|e| plan_error(format!("{}: {e}", path.display())))
+}
+
+/// Checks `plan` against topology `t` and says what it asks for. Nothing here touches the
+/// system; every error names the offending node, SF type or route.
+pub fn desired(t: &Topology, plan: &Plan) -> Result<Desired> {
+    let node_names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
+    // Function name of each SF type, from the plan's `local` routes.
+    let mut function_of: BTreeMap<String, String> = BTreeMap::new();
+    let mut runners: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    let mut sfs = Vec::new();
+    let mut specs = BTreeMap::new();
+    let mut seen_nodes = BTreeSet::new();
+    for pn in &plan.node {
+        let Some(i) = t.node_index(&pn.name) else {
+            return Err(plan_error(format!(
+                "node {:?} is not a node of topology {} (nodes: {})",
+                pn.name,
+                t.name,
+                node_names.join(", ")
+            )));
+        };
+        if !seen_nodes.insert(pn.name.as_str()) {
+            return Err(plan_error(format!("node {} appears twice", pn.name)));
+        }
+        let node = &t.nodes[i];
+        if !pn.sf.is_empty() && Topology::sf_backend(node).is_none() {
+            return Err(plan_error(format!(
+                "node {} runs no SF host, so it cannot run {} (give it sf_host = \"process\" \
+                 in the topology file)",
+                pn.name,
+                pn.sf.join(", ")
+            )));
+        }
+        let mut local = BTreeMap::new();
+        for r in pn.route.iter().filter(|r| r.next_hop == "local") {
+            let what = format!("node {}: route {} -> local", pn.name, r.prefix);
+            let f = canonical_function(&r.prefix, &what)?;
+            let ty = f.rsplit('/').next().unwrap_or_default().to_owned();
+            local.insert(ty, f);
+        }
+        let mut types = BTreeSet::new();
+        for ty in &pn.sf {
+            if !types.insert(ty.as_str()) {
+                return Err(plan_error(format!("node {}: SF type {ty} twice", pn.name)));
+            }
+            let Some(f) = local.get(ty) else {
+                return Err(plan_error(format!(
+                    "node {} runs SF type {ty} but has no `route -> local` giving its function \
+                     name (e.g. /fn/{ty})",
+                    pn.name
+                )));
+            };
+            match function_of.get(ty) {
+                Some(other) if other != f => {
+                    return Err(plan_error(format!(
+                        "SF type {ty} is {other} on one node and {f} on node {}",
+                        pn.name
+                    )));
+                }
+                _ => {
+                    function_of.insert(ty.clone(), f.clone());
+                }
+            }
+            let spec = t
+                .sf_type_spec(ty, f)
+                .map_err(|e| plan_error(format!("node {}: {e}", pn.name)))?;
+            let text = toml::to_string(&spec).map_err(|source| Error::Serialize {
+                what: "SF specification",
+                source,
+            })?;
+            runners.entry(f.clone()).or_default().insert(i);
+            // An SF the topology file deploys on this node itself stays the file's.
+            if node.sfs.iter().any(|s| canonical(&s.name) == *f) {
+                continue;
+            }
+            specs.insert((pn.name.clone(), f.clone()), text);
+            sfs.push(PlacedSf {
+                node: pn.name.clone(),
+                function: f.clone(),
+                sf_type: ty.clone(),
+            });
+        }
+        for (ty, f) in &local {
+            if !types.contains(ty.as_str()) {
+                return Err(plan_error(format!(
+                    "node {}: route {f} -> local, but the node runs no SF of type {ty}",
+                    pn.name
+                )));
+            }
+        }
+    }
+    // The plan's routes towards other nodes.
+    let mut routes_out = BTreeMap::new();
+    let mut routed: BTreeSet<(usize, String)> = BTreeSet::new();
+    for pn in &plan.node {
+        let Some(i) = t.node_index(&pn.name) else {
+            continue;
+        };
+        for r in pn.route.iter().filter(|r| r.next_hop != "local") {
+            let what = format!("node {}: route {} -> {}", pn.name, r.prefix, r.next_hop);
+            let f = canonical_function(&r.prefix, &what)?;
+            let Some(j) = t.node_index(&r.next_hop) else {
+                return Err(plan_error(format!(
+                    "{what}: {} is not a node of topology {}",
+                    r.next_hop, t.name
+                )));
+            };
+            let Some((_, link)) = t.link_between(&pn.name, &r.next_hop) else {
+                let neighbours: Vec<&str> = t
+                    .links
+                    .iter()
+                    .filter_map(|l| {
+                        if l.a == pn.name {
+                            Some(l.b.as_str())
+                        } else if l.b == pn.name {
+                            Some(l.a.as_str())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                return Err(plan_error(format!(
+                    "{what}: {} is not a neighbour of {} (its neighbours: {})",
+                    r.next_hop,
+                    pn.name,
+                    neighbours.join(", ")
+                )));
+            };
+            if !runners.get(&f).is_some_and(|n| n.contains(&j)) {
+                return Err(plan_error(format!(
+                    "{what}: the plan runs {f} nowhere on {}",
+                    r.next_hop
+                )));
+            }
+            routed.insert((i, f.clone()));
+            routes_out.insert(
+                (pn.name.clone(), f.clone(), r.next_hop.clone()),
+                (link.cost, true),
+            );
+        }
+    }
+    // Everyone else: towards the nearest instance.
+    if t.routing.computed {
+        for (f, servers) in &runners {
+            let servers: Vec<usize> = servers.iter().copied().collect();
+            for (u, v, cost) in routes::towards(t, &servers) {
+                if routed.contains(&(u, f.clone()))
+                    || t.nodes[u].sfs.iter().any(|s| canonical(&s.name) == *f)
+                {
+                    continue;
+                }
+                routes_out
+                    .entry((t.nodes[u].name.clone(), f.clone(), t.nodes[v].name.clone()))
+                    .or_insert((cost, false));
+            }
+        }
+    }
+    sfs.sort();
+    Ok(Desired {
+        sfs,
+        specs,
+        routes: routes_out
+            .into_iter()
+            .map(|((node, prefix, via), (cost, from_plan))| PlanRouteEntry {
+                node,
+                prefix,
+                via,
+                cost,
+                from_plan,
+            })
+            .collect(),
+    })
+}
+
+fn canonical(prefix: &str) -> String {
+    prefix
+        .parse::<Name>()
+        .map_or_else(|_| prefix.to_owned(), |n| n.to_string())
+}
+
+/// The change from what is applied to what is desired: additions, then removals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    /// SFs to deploy.
+    pub deploy: Vec<PlacedSf>,
+    /// Routes to register.
+    pub register: Vec<PlanRouteEntry>,
+    /// Routes to unregister.
+    pub unregister: Vec<PlanRouteEntry>,
+    /// SFs to undeploy.
+    pub undeploy: Vec<PlacedSf>,
+}
+
+impl Change {
+    /// True if nothing changes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.deploy.is_empty()
+            && self.register.is_empty()
+            && self.unregister.is_empty()
+            && self.undeploy.is_empty()
+    }
+}
+
+/// What to do to go from `previous` (nothing if `None`) to `desired`.
+#[must_use]
+pub fn diff(previous: Option<&Applied>, desired: &Desired) -> Change {
+    let (old_sfs, old_routes) = previous.map_or((&[][..], &[][..]), |a| (&a.sf[..], &a.route[..]));
+    let sf_key = |p: &PlacedSf| (p.node.clone(), p.function.clone());
+    let old_sf: BTreeSet<_> = old_sfs.iter().map(sf_key).collect();
+    let new_sf: BTreeSet<_> = desired.sfs.iter().map(sf_key).collect();
+    let old_route: BTreeSet<_> = old_routes.iter().map(PlanRouteEntry::key).collect();
+    let new_route: BTreeSet<_> = desired.routes.iter().map(PlanRouteEntry::key).collect();
+    Change {
+        deploy: desired
+            .sfs
+            .iter()
+            .filter(|p| !old_sf.contains(&sf_key(p)))
+            .cloned()
+            .collect(),
+        register: desired
+            .routes
+            .iter()
+            .filter(|r| !old_route.contains(&r.key()))
+            .cloned()
+            .collect(),
+        unregister: old_routes
+            .iter()
+            .filter(|r| !new_route.contains(&r.key()))
+            .cloned()
+            .collect(),
+        undeploy: old_sfs
+            .iter()
+            .filter(|p| !new_sf.contains(&sf_key(p)))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Where testbeds keep their state.
+    pub state_root: PathBuf,
+    /// The plan file (recorded, shown by `status`).
+    pub source: PathBuf,
+    /// How long SF hosts may take to deploy and register.
+    pub timeout: Duration,
+    /// How long an SF being removed may take to answer what it is working on.
+    pub drain: Duration,
+}
+
+/// Applies `plan` to the running topology `name`. On an error half-way, what was installed
+/// so far is recorded (marked incomplete), so applying again (this plan or another) finishes
+/// or undoes it.
+pub fn apply(
+    name: &str,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Change> {
+    let state = State::load(&opts.state_root, name)?;
+    let t = Topology::from_file(&opts.state_root.join(name).join("topology.toml"))?;
+    let wanted = desired(&t, plan)?;
+    let previous = Applied::load(&opts.state_root, name)?;
+    let change = diff(previous.as_ref(), &wanted);
+    // Every face a route needs exists, and every SF node runs an SF host, before any change.
+    for r in &change.register {
+        let node = state.node(&r.node)?;
+        if !node.faces.contains_key(&r.via) {
+            return Err(Error::node(
+                &r.node,
+                format!("no face towards {} (for {})", r.via, r.prefix),
+            ));
+        }
+    }
+    for p in &change.deploy {
+        if !state.node(&p.node)?.sf_host {
+            return Err(Error::node(&p.node, "was started without an SF host"));
+        }
+    }
+    let mut installed = previous.unwrap_or(Applied {
+        source: opts.source.clone(),
+        algorithm: plan.algorithm.clone(),
+        makespan: plan.makespan,
+        applied_unix_s: 0,
+        complete: false,
+        sf: Vec::new(),
+        route: Vec::new(),
+    });
+    installed.complete = false;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Unsupported(format!("tokio runtime: {e}")))?;
+    let result = rt.block_on(run_change(
+        &state,
+        &wanted,
+        &change,
+        opts,
+        &mut installed,
+        progress,
+    ));
+    if result.is_ok() {
+        installed.source.clone_from(&opts.source);
+        installed.algorithm.clone_from(&plan.algorithm);
+        installed.makespan = plan.makespan;
+        installed.complete = true;
+        installed.sf.clone_from(&wanted.sfs);
+        installed.route.clone_from(&wanted.routes);
+    }
+    installed.applied_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    installed.save(&opts.state_root, name)?;
+    result.map(|()| change)
+}
+
+async fn run_change(
+    state: &State,
+    wanted: &Desired,
+    change: &Change,
+    opts: &ApplyOptions,
+    installed: &mut Applied,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let deadline = Instant::now() + opts.timeout;
+    let mut clients: BTreeMap<String, Client> = BTreeMap::new();
+    let touched = change
+        .deploy
+        .iter()
+        .chain(&change.undeploy)
+        .map(|p| p.node.as_str())
+        .chain(
+            change
+                .register
+                .iter()
+                .chain(&change.unregister)
+                .map(|r| r.node.as_str()),
+        );
+    for n in touched {
+        if !clients.contains_key(n) {
+            let node = state.node(n)?;
+            clients.insert(n.to_owned(), launch::connect_daemon(node, deadline).await?);
+        }
+    }
+    let client = |n: &str| {
+        clients
+            .get(n)
+            .ok_or_else(|| Error::node(n, "no connection (internal)"))
+    };
+
+    // 1. New SFs, each until its function name is routed on its node.
+    for p in &change.deploy {
+        let node = state.node(&p.node)?;
+        let spec = wanted
+            .specs
+            .get(&(p.node.clone(), p.function.clone()))
+            .ok_or_else(|| Error::node(&p.node, format!("no specification for {}", p.function)))?;
+        let c = client(&p.node)?;
+        launch::deploy(c, node, &p.function, spec, deadline).await?;
+        installed.sf.push(p.clone());
+        wait_registered(c, &p.node, &p.function, deadline).await?;
+        progress(&format!(
+            "+ sf    {:<10} {} ({})",
+            p.node, p.function, p.sf_type
+        ));
+    }
+    // 2. New routes.
+    for r in &change.register {
+        let node = state.node(&r.node)?;
+        let face = node.faces.get(&r.via).copied().ok_or_else(|| {
+            Error::node(
+                &r.node,
+                format!("no face towards {} (for {})", r.via, r.prefix),
+            )
+        })?;
+        let params = route_params(r, face)?;
+        client(&r.node)?
+            .command("rib", "register", &params)
+            .await
+            .map_err(|e| Error::node(&r.node, format!("rib/register {}: {e}", r.prefix)))?;
+        installed.route.push(r.clone());
+        progress(&format!(
+            "+ route {:<10} {} -> {}{}",
+            r.node,
+            r.prefix,
+            r.via,
+            if r.from_plan { "" } else { " (nearest)" }
+        ));
+    }
+    // 3. Old routes, now that every function has its new place.
+    for r in &change.unregister {
+        let node = state.node(&r.node)?;
+        if let Some(face) = node.faces.get(&r.via).copied() {
+            let mut params = route_params(r, face)?;
+            params.cost = None;
+            client(&r.node)?
+                .command("rib", "unregister", &params)
+                .await
+                .map_err(|e| Error::node(&r.node, format!("rib/unregister {}: {e}", r.prefix)))?;
+        }
+        installed.route.retain(|x| x.key() != r.key());
+        progress(&format!("- route {:<10} {} -> {}", r.node, r.prefix, r.via));
+    }
+    // 4. Old SFs, once what they are working on is answered.
+    for p in &change.undeploy {
+        let c = client(&p.node)?;
+        let waited = drain(c, &p.function, opts.drain).await;
+        let resp = nfwd_sf_host::host::protocol::command(
+            c,
+            "undeploy",
+            bytes::Bytes::from(p.function.clone()),
+        )
+        .await
+        .map_err(|e| Error::node(&p.node, format!("undeploy {}: {e}", p.function)))?;
+        // 404: already gone (an earlier apply stopped after undeploying it).
+        if !resp.is_ok() && resp.status_code != 404 {
+            return Err(Error::node(
+                &p.node,
+                format!(
+                    "undeploy {} refused ({}): {}",
+                    p.function, resp.status_code, resp.status_text
+                ),
+            ));
+        }
+        installed
+            .sf
+            .retain(|x| !(x.node == p.node && x.function == p.function));
+        progress(&format!(
+            "- sf    {:<10} {} (drained in {:.2} s)",
+            p.node,
+            p.function,
+            waited.as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+fn route_params(r: &PlanRouteEntry, face: u64) -> Result<ControlParameters> {
+    let name: Name = r
+        .prefix
+        .parse()
+        .map_err(|e| plan_error(format!("route {}: {e}", r.prefix)))?;
+    Ok(ControlParameters {
+        name: Some(name),
+        face_id: Some(face),
+        cost: Some(r.cost),
+        origin: Some(PLAN_ROUTE_ORIGIN),
+        ..ControlParameters::default()
+    })
+}
+
+/// Waits until `function` is in `node`'s RIB (the new SF registered it).
+async fn wait_registered(
+    client: &Client,
+    node: &str,
+    function: &str,
+    deadline: Instant,
+) -> Result<()> {
+    let want: Name = function
+        .parse()
+        .map_err(|e| plan_error(format!("{function}: {e}")))?;
+    let list: Name = "/localhost/nfd/rib/list"
+        .parse()
+        .map_err(|e| plan_error(format!("rib/list: {e}")))?;
+    let opts = FetchOptions {
+        must_be_fresh: true,
+        ..FetchOptions::default()
+    };
+    loop {
+        if let Ok(bytes) = client.fetch_dataset(&list, &opts).await
+            && let Ok(rib) = decode_all::<RibEntry>(&bytes)
+            && rib.iter().any(|e| e.name == want)
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::node(
+                node,
+                format!("{function} was deployed but never registered"),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (at most `limit`) until `function`'s instances have answered every request sent to
+/// them, seen twice in a row so that an Interest on its way in is counted; returns the wait.
+async fn drain(client: &Client, function: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let mut quiet = 0;
+    while started.elapsed() < limit {
+        let busy = match nfwd_sf_host::host::protocol::stats(client).await {
+            Ok(stats) => stats
+                .iter()
+                .find(|s| s.name == function)
+                .is_some_and(|s| s.requests > s.answers + s.nacks),
+            Err(_) => false,
+        };
+        quiet = if busy { 0 } else { quiet + 1 };
+        if quiet >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const TOPO: &str = r#"
+name = "t"
+[[node]]
+name = "consumer"
+[[node]]
+name = "a"
+sf_host = "process"
+[[node]]
+name = "b"
+sf_host = "process"
+[[node]]
+name = "c"
+sf_host = "process"
+[[node]]
+name = "producer"
+[[link]]
+a = "consumer"
+b = "a"
+[[link]]
+a = "a"
+b = "b"
+[[link]]
+a = "a"
+b = "c"
+[[link]]
+a = "b"
+b = "producer"
+[[link]]
+a = "c"
+b = "producer"
+[[sf_type]]
+name = "up"
+builtin = "upper"
+[[sf_type]]
+name = "wk"
+builtin = "work"
+"#;
+
+    fn plan(wk_on: &str) -> Plan {
+        Plan::from_toml_str(&format!(
+            r#"
+algorithm = "test"
+makespan = 1.0
+task = []
+[[node]]
+name = "a"
+sf = ["up"]
+pull_images = []
+fetch_files = []
+route = [{{ prefix = "/fn/up", next_hop = "local" }}, {{ prefix = "/fn/wk", next_hop = "{wk_on}" }}]
+[[node]]
+name = "{wk_on}"
+sf = ["wk"]
+pull_images = []
+fetch_files = []
+route = [{{ prefix = "/fn/wk", next_hop = "local" }}]
+"#
+        ))
+        .unwrap()
+    }
+
+    fn topo() -> Topology {
+        Topology::from_toml(TOPO, "t").unwrap()
+    }
+
+    fn has(d: &Desired, node: &str, prefix: &str, via: &str) -> bool {
+        d.routes
+            .iter()
+            .any(|r| r.node == node && r.prefix == prefix && r.via == via)
+    }
+
+    #[test]
+    fn a_plan_places_sfs_and_routes_everyone_to_them() {
+        let d = desired(&topo(), &plan("b")).unwrap();
+        let placed: Vec<(&str, &str)> = d
+            .sfs
+            .iter()
+            .map(|p| (p.node.as_str(), p.function.as_str()))
+            .collect();
+        assert_eq!(placed, [("a", "/fn/up"), ("b", "/fn/wk")]);
+        assert!(has(&d, "a", "/fn/wk", "b")); // the plan's
+        assert!(has(&d, "consumer", "/fn/up", "a")); // nearest
+        assert!(has(&d, "consumer", "/fn/wk", "a"));
+        assert!(
+            !d.routes
+                .iter()
+                .any(|r| r.node == "a" && r.prefix == "/fn/up")
+        );
+        assert!(d.specs[&("b".into(), "/fn/wk".into())].contains("work"));
+    }
+
+    #[test]
+    fn moving_an_sf_adds_the_new_and_removes_the_old() {
+        let t = topo();
+        let first = desired(&t, &plan("b")).unwrap();
+        let applied = Applied {
+            source: "p1".into(),
+            algorithm: "test".into(),
+            makespan: 1.0,
+            applied_unix_s: 0,
+            complete: true,
+            sf: first.sfs,
+            route: first.routes,
+        };
+        let second = desired(&t, &plan("c")).unwrap();
+        let change = diff(Some(&applied), &second);
+        let deployed: Vec<&str> = change.deploy.iter().map(|p| p.node.as_str()).collect();
+        let undeployed: Vec<&str> = change.undeploy.iter().map(|p| p.node.as_str()).collect();
+        assert_eq!(deployed, ["c"]);
+        assert_eq!(undeployed, ["b"]);
+        assert!(
+            change
+                .register
+                .iter()
+                .any(|r| r.node == "a" && r.via == "c")
+        );
+        assert!(
+            change
+                .unregister
+                .iter()
+                .any(|r| r.node == "a" && r.via == "b")
+        );
+        // The same plan again changes nothing.
+        let again = Applied {
+            sf: second.sfs.clone(),
+            route: second.routes.clone(),
+            ..applied
+        };
+        assert!(diff(Some(&again), &second).is_empty());
+    }
+
+    #[test]
+    fn bad_plans_are_refused_naming_the_culprit() {
+        let t = topo();
+        let err = |p: Plan| desired(&t, &p).unwrap_err().to_string();
+        let mut p = plan("b");
+        p.node[1].name = "mars".into();
+        assert!(err(p).contains("mars"), "unknown node");
+        let mut p = plan("b");
+        p.node[1].sf = vec!["zz".into()];
+        p.node[1].route[0].prefix = "/fn/zz".into();
+        assert!(err(p).contains("\"zz\""), "no implementation");
+        // consumer is not a neighbour of b.
+        let mut p = plan("b");
+        p.node[1].route.push(nfwd_scheduler::PlanRoute {
+            prefix: "/fn/up".into(),
+            next_hop: "producer".into(),
+        });
+        assert!(err(p).contains("producer"), "next hop runs nothing");
+        let mut p = plan("b");
+        p.node[0].route[1].next_hop = "producer".into();
+        assert!(err(p).contains("not a neighbour"), "non-neighbour");
+        let mut p = plan("b");
+        p.node[0].name = "consumer".into();
+        assert!(err(p).contains("no SF host"), "no SF host");
+        let mut p = plan("b");
+        p.node[1].route.clear();
+        assert!(err(p).contains("route -> local"), "no function name");
+    }
+}
