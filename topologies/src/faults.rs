@@ -165,6 +165,7 @@ mod tests {
         let node = |name: &str| crate::launch::NodeState {
             name: name.into(),
             netns: format!("nfwd.t.{name}"),
+            container: None,
             dir: std::path::PathBuf::from("/nonexistent"),
             socket: std::path::PathBuf::from("/nonexistent/nfwd.sock"),
             daemon_pid: 0,
@@ -175,6 +176,7 @@ mod tests {
         State {
             name: "t".into(),
             source: std::path::PathBuf::from("t.toml"),
+            placement: crate::placement::PlacementKind::Netns,
             shaping: String::new(),
             up_seconds: 0.0,
             started_unix_s: 0,
@@ -183,6 +185,7 @@ mod tests {
                 a: "a".into(),
                 b: "b".into(),
                 interface: "l0".into(),
+                network: None,
                 a_addr: "10.100.0.1".into(),
                 b_addr: "10.100.0.2".into(),
                 protocol: "udp".into(),
