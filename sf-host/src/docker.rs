@@ -281,6 +281,22 @@ impl DockerBackend {
         ))
     }
 
+    /// The image of a whole forwarder node (`nfwd topo up --docker`): `FROM scratch` with
+    /// `/nfwd` as its entrypoint and nothing else, tagged `<repository>:<12 hex digits of
+    /// the binary's SHA-256>` so that every run with the same binary finds it again. Built
+    /// only if absent; returns the tag.
+    pub async fn node_image(&self, repository: &str) -> Result<String> {
+        let tag = format!(
+            "{}:{}",
+            sanitise(repository, 100),
+            &self.binary_hash().await?[..12]
+        );
+        if self.image_size(&tag).await?.is_none() {
+            self.build(None, &tag).await?;
+        }
+        Ok(tag)
+    }
+
     /// The name of container `index` of `spec`: `nfwd-sf-<name>-<index>-<owner>`.
     pub fn container_name(&self, spec: &SfSpec, index: u32) -> String {
         format!(
@@ -486,7 +502,7 @@ impl DockerBackend {
 
     /// The in-memory build context of `spec`'s image: Dockerfile, `/nfwd`, and an `exec`
     /// artifact's executable.
-    fn build_context(binary: &Path, spec: &SfSpec, owner: &str) -> Result<Vec<u8>> {
+    fn build_context(binary: &Path, spec: Option<&SfSpec>, owner: &str) -> Result<Vec<u8>> {
         // The owner label comes first so that no layer is shared with another owner's images:
         // removing those (another host, another test run) must never pull a parent layer from
         // under a build of ours in progress.
@@ -495,7 +511,7 @@ impl DockerBackend {
             json_string(owner)
         );
         let mut files: Vec<(String, PathBuf)> = vec![("nfwd".into(), binary.to_path_buf())];
-        if let Artifact::Exec { argv } = &spec.artifact {
+        if let Some(Artifact::Exec { argv }) = spec.map(|s| &s.artifact) {
             let exe = exec_executable(argv)?;
             files.push(("exe".into(), exe.to_path_buf()));
             let _ = writeln!(
@@ -523,23 +539,27 @@ impl DockerBackend {
         Ok(tar.into_inner()?)
     }
 
-    async fn build(&self, spec: &SfSpec, tag: &str) -> Result<()> {
-        let spec2 = spec.clone();
+    /// Builds `tag`: `/nfwd` and, for an SF, its artifact (no SF: a whole node's image).
+    async fn build(&self, spec: Option<&SfSpec>, tag: &str) -> Result<()> {
+        let spec2 = spec.cloned();
         let binary = self.options.binary.clone();
         let owner = self.options.owner.clone();
-        let context =
-            tokio::task::spawn_blocking(move || Self::build_context(&binary, &spec2, &owner))
-                .await
-                .map_err(|e| Error::Docker(format!("assembling the build context: {e}")))??;
-        let labels = HashMap::from([
-            (LABEL_SF.to_string(), spec.name.clone()),
-            (LABEL_VERSION.to_string(), spec.version.clone()),
+        let context = tokio::task::spawn_blocking(move || {
+            Self::build_context(&binary, spec2.as_ref(), &owner)
+        })
+        .await
+        .map_err(|e| Error::Docker(format!("assembling the build context: {e}")))??;
+        let mut labels = HashMap::from([
             (LABEL_OWNER.to_string(), self.options.owner.clone()),
             (
                 LABEL_BINARY.to_string(),
                 self.binary_hash().await?.to_string(),
             ),
         ]);
+        if let Some(spec) = spec {
+            labels.insert(LABEL_SF.to_string(), spec.name.clone());
+            labels.insert(LABEL_VERSION.to_string(), spec.version.clone());
+        }
         let options = BuildImageOptions {
             t: Some(tag.to_string()),
             rm: true,
@@ -713,7 +733,7 @@ impl Backend for DockerBackend {
         if self.image_size(&tag).await?.is_some() {
             return Ok(Prepared::AlreadyPresent);
         }
-        self.build(spec, &tag).await?;
+        self.build(Some(spec), &tag).await?;
         Ok(Prepared::Fetched)
     }
 

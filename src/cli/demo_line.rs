@@ -195,6 +195,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
             state_root: root.clone(),
             best_effort_shaping: true,
             timeout: Duration::from_secs(60),
+            placement: nfwd_topologies::placement::PlacementKind::Netns,
+            docker_binary: None,
         },
         &mut |_| {},
     )

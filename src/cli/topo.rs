@@ -1,5 +1,6 @@
 //! `nfwd topo up|status|down|exec|check|apply|run|link|kill|generate`: multi-node testbeds on
-//! this machine, one network namespace per forwarder (`nfwd_topologies`, `topologies/README.md`).
+//! this machine, one network namespace or Docker container per forwarder (`nfwd_topologies`,
+//! `topologies/README.md`).
 
 use crate::cli::output::{out, outln};
 use std::os::unix::process::CommandExt as _;
@@ -13,6 +14,7 @@ use nfwd_topologies::apply::{self as plan_apply, Applied, ApplyOptions};
 use nfwd_topologies::faults::{self, LinkAction};
 use nfwd_topologies::generate::{GenerateOptions, generate};
 use nfwd_topologies::launch::{self, DEFAULT_STATE_ROOT, State, UpOptions};
+use nfwd_topologies::placement::PlacementKind;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TopoCommand {
@@ -61,6 +63,15 @@ pub(crate) struct UpArgs {
     /// Seconds daemons, SF hosts and producers may take to answer.
     #[arg(long, default_value_t = 60)]
     timeout_s: u64,
+    /// Every node a Docker container (image FROM scratch + a static nfwd), every link a
+    /// private Docker network, instead of network namespaces and veth pairs.
+    #[arg(long)]
+    docker: bool,
+    /// The statically linked nfwd for Docker images: the node image (--docker), SF images
+    /// (sf_host = "docker" nodes). `scripts/build-static-nfwd.sh` prints its path; default:
+    /// this nfwd if static.
+    #[arg(long)]
+    docker_binary: Option<PathBuf>,
     #[command(flatten)]
     state: StateDir,
 }
@@ -190,11 +201,16 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             let name = launch::resolve(a.topology.as_deref(), &a.state.state_dir)?;
             let started = Instant::now();
             let r = launch::down(&name, &a.state.state_dir)?;
-            if r.namespaces == 0 && !r.had_state {
+            if r.namespaces == 0 && r.containers == 0 && r.networks == 0 && !r.had_state {
                 outln!("{name}: nothing to take down");
             } else {
+                let docker = if r.containers + r.networks > 0 {
+                    format!(", {} containers, {} networks", r.containers, r.networks)
+                } else {
+                    String::new()
+                };
                 outln!(
-                    "{name}: down in {:.1} s ({} namespaces, {} processes ended)",
+                    "{name}: down in {:.1} s ({} namespaces, {} processes ended{docker})",
                     started.elapsed().as_secs_f64(),
                     r.namespaces,
                     r.processes
@@ -266,6 +282,12 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
             state_root: a.state.state_dir.clone(),
             best_effort_shaping: a.best_effort_shaping,
             timeout: Duration::from_secs(a.timeout_s),
+            placement: if a.docker {
+                PlacementKind::Docker
+            } else {
+                PlacementKind::Netns
+            },
+            docker_binary: a.docker_binary.clone(),
         },
         &mut |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64()),
     )

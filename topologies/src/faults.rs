@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::launch::{LinkState, State};
 use crate::net;
+use crate::placement::netns::netns_pids;
 
 /// Which way a link is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +117,7 @@ pub fn kill(state: &State, node: &str, wait: Duration) -> Result<KillReport> {
     let n = state.node(node)?;
     let daemon = i32::try_from(n.daemon_pid).unwrap_or(0);
     let daemon_was_alive = daemon > 0 && net::alive(daemon);
-    let mut pids = net::netns_pids(&n.netns);
+    let mut pids = netns_pids(&n.netns);
     // The daemon first, so it cannot restart what it supervises.
     if daemon_was_alive && !pids.contains(&daemon) {
         pids.insert(0, daemon);
@@ -130,7 +131,7 @@ pub fn kill(state: &State, node: &str, wait: Duration) -> Result<KillReport> {
     }
     // An instance started between the listing and the daemon's death has no one left to
     // supervise it: kill whatever the namespace still holds.
-    for p in net::netns_pids(&n.netns) {
+    for p in netns_pids(&n.netns) {
         net::signal(p, rustix::process::Signal::KILL);
     }
     if let Some(p) = pids.iter().find(|&&p| net::alive(p)) {
@@ -164,6 +165,7 @@ mod tests {
         let node = |name: &str| crate::launch::NodeState {
             name: name.into(),
             netns: format!("nfwd.t.{name}"),
+            container: None,
             dir: std::path::PathBuf::from("/nonexistent"),
             socket: std::path::PathBuf::from("/nonexistent/nfwd.sock"),
             daemon_pid: 0,
@@ -174,6 +176,7 @@ mod tests {
         State {
             name: "t".into(),
             source: std::path::PathBuf::from("t.toml"),
+            placement: crate::placement::PlacementKind::Netns,
             shaping: String::new(),
             up_seconds: 0.0,
             started_unix_s: 0,
@@ -182,6 +185,7 @@ mod tests {
                 a: "a".into(),
                 b: "b".into(),
                 interface: "l0".into(),
+                network: None,
                 a_addr: "10.100.0.1".into(),
                 b_addr: "10.100.0.2".into(),
                 protocol: "udp".into(),

@@ -1,11 +1,12 @@
 //! The launcher: `up`, `status`, `down`, `exec`, `check` of a topology on this machine.
 //!
-//! Each node is `nfwd start` in a network namespace of its own (`nfwd.<topology>.<node>`),
-//! with its own configuration, Unix socket and logs under `<state root>/<topology>/<node>/`;
-//! links are veth pairs between namespaces, so faces between forwarders are non-local (scope
-//! and HopLimit apply as between machines). Everything is recorded in
+//! Each node is `nfwd start` in a network namespace of its own (`nfwd.<topology>.<node>`) or
+//! a Docker container — where is a [`Placement`] — with its own configuration, Unix socket
+//! and logs under `<state root>/<topology>/<node>/`; links are veth pairs or private Docker
+//! networks, so faces between forwarders are non-local (scope and HopLimit apply as between
+//! machines). Everything, the placement included, is recorded in
 //! `<state root>/<topology>/state.toml`, so that `status`, `exec` and `down` work from any
-//! shell, and `down` finds what to remove even without it (by namespace name).
+//! shell, and `down` finds what to remove even without it (by name and label).
 //!
 //! Management goes through each node's Unix socket with the client library, as `nfwd face
 //! create`, `nfwd route add` and `nfwd sf deploy` do — the socket is a file, reachable from
@@ -30,25 +31,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::{FaceProtocol, SfBackend, Topology, node_config_with};
 use crate::net::{self, Shaper};
+use crate::placement::{Cleared, NodeSpec, Placement, PlacementKind};
 use crate::routes;
+
+pub use crate::placement::netns_name;
 
 /// Where testbeds keep their state by default.
 pub const DEFAULT_STATE_ROOT: &str = "/run/nfwd-topo";
-
-/// The network namespace of a node.
-#[must_use]
-pub fn netns_name(topology: &str, node: &str) -> String {
-    format!("nfwd.{topology}.{node}")
-}
-
-/// The namespaces of a topology that exist now.
-fn namespaces_of(topology: &str) -> Vec<String> {
-    let prefix = format!("nfwd.{topology}.");
-    net::netns_list()
-        .into_iter()
-        .filter(|n| n.starts_with(&prefix))
-        .collect()
-}
 
 /// What `up` made, for `status`, `exec` and `down`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +46,9 @@ pub struct State {
     pub name: String,
     /// The file it came from.
     pub source: PathBuf,
+    /// Where nodes run (absent in states written before there was a choice: namespaces).
+    #[serde(default)]
+    pub placement: PlacementKind,
     /// How links are shaped (`netem`, or best effort and what is missing).
     pub shaping: String,
     /// Seconds `up` took.
@@ -74,8 +66,11 @@ pub struct State {
 pub struct NodeState {
     /// Node name.
     pub name: String,
-    /// Its network namespace.
+    /// Its network namespace (made, or a container's attached under this name).
     pub netns: String,
+    /// Its container, if the placement is Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// Its directory (configuration, socket, logs).
     pub dir: PathBuf,
     /// Its forwarder's Unix socket.
@@ -99,6 +94,9 @@ pub struct LinkState {
     pub b: String,
     /// The interface in both namespaces.
     pub interface: String,
+    /// The Docker network carrying it, if the placement is Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// The a end's address.
     pub a_addr: String,
     /// The b end's address.
@@ -204,6 +202,12 @@ pub struct UpOptions {
     pub best_effort_shaping: bool,
     /// How long daemons, SF hosts and producers may take to answer.
     pub timeout: Duration,
+    /// Where nodes run.
+    pub placement: PlacementKind,
+    /// The statically linked `nfwd` for Docker images: the node image with
+    /// [`PlacementKind::Docker`], SF images of `sf_host = "docker"` nodes (none: `nfwd` if
+    /// it is static).
+    pub docker_binary: Option<PathBuf>,
 }
 
 /// What `up` did.
@@ -229,25 +233,25 @@ pub fn up(t: &Topology, opts: &UpOptions, progress: &mut dyn FnMut(&str)) -> Res
             "`nfwd topo up` needs root (network namespaces, veth pairs, qdiscs)".into(),
         ));
     }
-    net::ip(&["netns", "list"]).map_err(|e| {
-        Error::Unsupported(format!("`ip netns` does not work here (iproute2?): {e}"))
-    })?;
-    if opts.state_root.join(&t.name).exists() || !namespaces_of(&t.name).is_empty() {
+    let started = Instant::now();
+    let mut placement: Box<dyn Placement> = match opts.placement {
+        PlacementKind::Docker => Box::new(crate::placement::docker::Docker::new(
+            opts.docker_binary.clone(),
+            opts.nfwd.clone(),
+        )),
+        kind => kind.placement(),
+    };
+    placement.prepare(t, progress)?;
+    if opts.state_root.join(&t.name).exists()
+        || !crate::placement::netns::namespaces_of(&t.name).is_empty()
+        || placement.exists(&t.name)
+    {
         return Err(Error::State(format!(
             "topology {} is already up (or was not taken down): `nfwd topo down {}` first",
             t.name, t.name
         )));
     }
-    if t.nodes
-        .iter()
-        .any(|n| Topology::sf_backend(n) == Some(SfBackend::Docker))
-    {
-        return Err(Error::Unsupported(
-            "sf_host = \"docker\" is not launched yet (process only in this version)".into(),
-        ));
-    }
-    let started = Instant::now();
-    let result = up_inner(t, opts, started, progress);
+    let result = up_inner(t, opts, placement.as_mut(), started, progress);
     if result.is_err() {
         progress("failed: taking down what was made");
         let _ = down(&t.name, &opts.state_root);
@@ -258,6 +262,7 @@ pub fn up(t: &Topology, opts: &UpOptions, progress: &mut dyn FnMut(&str)) -> Res
 fn up_inner(
     t: &Topology,
     opts: &UpOptions,
+    placement: &mut dyn Placement,
     started: Instant,
     progress: &mut dyn FnMut(&str),
 ) -> Result<UpReport> {
@@ -288,26 +293,32 @@ fn up_inner(
     }
     write(&root.join("topology.toml"), &t.to_toml()?)?;
 
-    // Namespaces.
+    // Nodes.
     let mut state = State {
         name: t.name.clone(),
         source: opts.source.clone(),
+        placement: placement.kind(),
         shaping: String::new(),
         up_seconds: 0.0,
         started_unix_s: 0,
         nodes: Vec::new(),
         links: Vec::new(),
     };
+    state.save(&opts.state_root)?;
     for n in &t.nodes {
-        let netns = netns_name(&t.name, &n.name);
-        net::netns_add(&netns)?;
         let dir = root.join(&n.name);
         mkdir(&dir)?;
+        let place = placement.make_node(&NodeSpec {
+            topology: &t.name,
+            node: &n.name,
+            dir: &dir,
+        })?;
         state.nodes.push(NodeState {
             name: n.name.clone(),
             socket: dir.join("nfwd.sock"),
             dir,
-            netns,
+            netns: place.netns,
+            container: place.container,
             daemon_pid: 0,
             sf_host: Topology::sf_backend(n).is_some(),
             producer_pids: Vec::new(),
@@ -315,36 +326,6 @@ fn up_inner(
         });
     }
     state.save(&opts.state_root)?;
-    progress(&format!("{} namespaces", t.nodes.len()));
-
-    // Links.
-    let shaper = Shaper::probe(&state.nodes[0].netns, opts.best_effort_shaping);
-    shaper.check(&t.links)?;
-    state.shaping = if shaper.netem {
-        "netem".into()
-    } else {
-        "best effort: no netem in this kernel, so no delay; rate with tbf, loss with nft".into()
-    };
-    for (i, l) in t.links.iter().enumerate() {
-        let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b)) else {
-            continue;
-        };
-        let (a_addr, b_addr) = net::veth(i, &state.nodes[a].netns, &state.nodes[b].netns)?;
-        let dev = net::link_interface(i);
-        let shaping = shaper.apply(&state.nodes[a].netns, &dev, l)?;
-        shaper.apply(&state.nodes[b].netns, &dev, l)?;
-        state.links.push(LinkState {
-            a: l.a.clone(),
-            b: l.b.clone(),
-            interface: dev,
-            a_addr: a_addr.to_string(),
-            b_addr: b_addr.to_string(),
-            protocol: l.protocol.as_str().into(),
-            shaping,
-        });
-    }
-    state.save(&opts.state_root)?;
-    progress(&format!("{} links ({})", t.links.len(), state.shaping));
 
     // Daemons. SF hosts share the SF uid range, a slice each, so no two nodes' instances
     // ever run as one uid.
@@ -360,25 +341,70 @@ fn up_inner(
         let config = ns.dir.join("nfwd.toml");
         write(&config, &node_config_with(n, &ns.dir, quic)?)?;
         let log = ns.dir.join("daemon.log");
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns.netns])
-            .arg(&opts.nfwd)
-            .arg("start")
-            .arg("--config")
-            .arg(&config);
+        let mut argv = vec![
+            opts.nfwd.display().to_string(),
+            "start".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ];
         if let Some(backend) = Topology::sf_backend(n) {
             let first = 61_000 + (sf_k * slice) % 1000;
             let last = (first + slice - 1).min(61_999);
             sf_k += 1;
-            cmd.args(["--sf-host", "--sf-backend", backend.as_str(), "--sf-owner"])
-                .arg(format!("{}.{}", t.name, n.name))
-                .arg("--sf-uid-range")
-                .arg(format!("{first}-{last}"));
+            argv.extend([
+                "--sf-host".into(),
+                "--sf-backend".into(),
+                backend.as_str().into(),
+                "--sf-owner".into(),
+                format!("{}.{}", t.name, n.name),
+                "--sf-uid-range".into(),
+                format!("{first}-{last}"),
+            ]);
+            // SF images need a static nfwd (the SF host says so if it has none).
+            if backend == SfBackend::Docker
+                && let Some(binary) = &opts.docker_binary
+            {
+                argv.extend(["--sf-docker-binary".into(), binary.display().to_string()]);
+            }
         }
-        let pid = spawn_detached(&mut cmd, &log)?;
+        let pid = placement.start_daemon(&state.nodes[i], &argv, &log)?;
         state.nodes[i].daemon_pid = pid;
         state.save(&opts.state_root)?;
     }
+    progress(&format!(
+        "{} nodes ({})",
+        t.nodes.len(),
+        placement.kind().as_str()
+    ));
+
+    // Links.
+    let shaper = Shaper::probe(&state.nodes[0].netns, opts.best_effort_shaping);
+    shaper.check(&t.links)?;
+    state.shaping = if shaper.netem {
+        "netem".into()
+    } else {
+        "best effort: no netem in this kernel, so no delay; rate with tbf, loss with nft".into()
+    };
+    for (i, l) in t.links.iter().enumerate() {
+        let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b)) else {
+            continue;
+        };
+        let ends = placement.join(&t.name, i, &state.nodes[a], &state.nodes[b])?;
+        let shaping = placement.shape(&state.nodes[a], &ends.interface, l, &shaper)?;
+        placement.shape(&state.nodes[b], &ends.interface, l, &shaper)?;
+        state.links.push(LinkState {
+            a: l.a.clone(),
+            b: l.b.clone(),
+            interface: ends.interface,
+            network: ends.carrier,
+            a_addr: ends.a_addr,
+            b_addr: ends.b_addr,
+            protocol: l.protocol.as_str().into(),
+            shaping,
+        });
+    }
+    state.save(&opts.state_root)?;
+    progress(&format!("{} links ({})", t.links.len(), state.shaping));
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -511,16 +537,27 @@ fn up_inner(
             };
             let node = &state.nodes[i];
             let log = node.dir.join(format!("producer-{k}.log"));
-            let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", &node.netns])
-                .arg(&opts.nfwd)
-                .args(["serve", &p.prefix, "--connect"])
-                .arg(format!("unix://{}", node.socket.display()));
+            let mut argv = vec![
+                opts.nfwd.display().to_string(),
+                "serve".into(),
+                p.prefix.clone(),
+                "--connect".into(),
+                format!("unix://{}", node.socket.display()),
+            ];
             match (&p.text, &p.file) {
-                (Some(text), _) => cmd.args(["--text", text]),
-                (None, Some(file)) => cmd.arg("--file").arg(file),
-                (None, None) => &mut cmd,
-            };
+                (Some(text), _) => argv.extend(["--text".into(), text.clone()]),
+                (None, Some(file)) => {
+                    // A copy in the node's directory, which every placement's nodes see.
+                    let copy = node.dir.join(format!("producer-{k}.data"));
+                    std::fs::copy(file, &copy).map_err(|source| Error::Io {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    argv.extend(["--file".into(), copy.display().to_string()]);
+                }
+                (None, None) => {}
+            }
+            let mut cmd = placement.command(node, &argv, &[], &opts.nfwd);
             let pid = spawn_detached(&mut cmd, &log)?;
             state.nodes[i].producer_pids.push(pid);
             state.save(&opts.state_root)?;
@@ -545,7 +582,7 @@ fn up_inner(
 
 /// Starts `cmd` in a process group of its own (a Ctrl-C at the terminal that ran `up` does
 /// not reach it), output to `log`; returns its pid. It outlives `up`: `down` ends it.
-fn spawn_detached(cmd: &mut Command, log: &Path) -> Result<u32> {
+pub(crate) fn spawn_detached(cmd: &mut Command, log: &Path) -> Result<u32> {
     let out = log_file(log)?;
     let err = out.try_clone().map_err(|source| Error::Io {
         path: log.to_owned(),
@@ -669,36 +706,45 @@ pub struct DownReport {
     pub namespaces: usize,
     /// Processes ended.
     pub processes: usize,
+    /// Containers removed (Docker placement).
+    pub containers: usize,
+    /// Docker networks removed (Docker placement).
+    pub networks: usize,
     /// Whether there was a state directory.
     pub had_state: bool,
 }
 
-/// Takes topology `name` down: ends every process in its namespaces (daemons, SF instances,
-/// producers, anything started with `exec`), deletes the namespaces (and so the links) and
-/// the state. Idempotent: nothing left is not an error.
+/// Takes topology `name` down: ends every process in its nodes (daemons, SF instances,
+/// producers, anything started with `exec`), removes the nodes and links (namespaces, or
+/// containers and their networks) and the state. Without a state (a crashed `up`) every
+/// placement looks for what carries the topology's name. Idempotent: nothing left is not an
+/// error.
 pub fn down(name: &str, state_root: &Path) -> Result<DownReport> {
     if !net::is_root() {
         return Err(Error::Unsupported("`nfwd topo down` needs root".into()));
     }
-    let mut names = namespaces_of(name);
-    // Namespaces recorded but not listed (should not happen) are tried too.
-    if let Ok(state) = State::load(state_root, name) {
-        for n in state.nodes {
-            if !names.contains(&n.netns) {
-                names.push(n.netns);
-            }
-        }
+    let state = State::load(state_root, name).ok();
+    let kinds = state
+        .as_ref()
+        .map_or(PlacementKind::ALL.to_vec(), |s| vec![s.placement]);
+    let mut total = Cleared::default();
+    for kind in kinds {
+        let c = kind.placement().clear(name, state.as_ref())?;
+        total.namespaces += c.namespaces;
+        total.processes += c.processes;
+        total.containers += c.containers;
+        total.networks += c.networks;
     }
-    names.retain(|n| Path::new("/run/netns").join(n).exists());
-    let processes = net::clear_namespaces(&names, Duration::from_secs(5));
     let dir = state_root.join(name);
     let had_state = dir.exists();
     if had_state {
         std::fs::remove_dir_all(&dir).map_err(|source| Error::Io { path: dir, source })?;
     }
     Ok(DownReport {
-        namespaces: names.len(),
-        processes,
+        namespaces: total.namespaces,
+        processes: total.processes,
+        containers: total.containers,
+        networks: total.networks,
         had_state,
     })
 }
@@ -741,33 +787,25 @@ pub fn list_up(state_root: &Path) -> Vec<String> {
     names
 }
 
-/// A command run inside `node`'s namespace with the environment set for its forwarder:
+/// A command run inside `node` (its namespace or container) with the environment set for
+/// its forwarder:
 /// `NDN_CLIENT_TRANSPORT` (which `nfwd get`, `nfwd status` ... and NDN libraries read),
 /// `NFWD_TOPO`, `NFWD_TOPO_NODE`, and the directory of `nfwd` first in `PATH` so that a
 /// plain `nfwd` is the testbed's.
 pub fn exec_command(state: &State, node: &str, argv: &[String], nfwd: &Path) -> Result<Command> {
     let n = state.node(node)?;
-    let Some((program, args)) = argv.split_first() else {
+    if argv.is_empty() {
         return Err(Error::State("exec: no command given".into()));
-    };
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &n.netns, program])
-        .args(args)
-        .env(
+    }
+    let env = [
+        (
             nfwd_forwarder::client::TRANSPORT_ENV,
             format!("unix://{}", n.socket.display()),
-        )
-        .env("NFWD_TOPO", &state.name)
-        .env("NFWD_TOPO_NODE", &n.name);
-    if let Some(dir) = nfwd.parent() {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs = vec![dir.to_path_buf()];
-        dirs.extend(std::env::split_paths(&path));
-        if let Ok(joined) = std::env::join_paths(dirs) {
-            cmd.env("PATH", joined);
-        }
-    }
-    Ok(cmd)
+        ),
+        ("NFWD_TOPO", state.name.clone()),
+        ("NFWD_TOPO_NODE", n.name.clone()),
+    ];
+    Ok(state.placement.placement().command(n, argv, &env, nfwd))
 }
 
 /// One consumer's fetch, as `check` ran it.
@@ -834,8 +872,9 @@ pub fn status(state: &State) -> Result<String> {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "topology {}: {} nodes, {} links, up in {:.1} s, {} s ago; shaping: {}",
+        "topology {} ({}): {} nodes, {} links, up in {:.1} s, {} s ago; shaping: {}",
         state.name,
+        state.placement.as_str(),
         state.nodes.len(),
         state.links.len(),
         state.up_seconds,

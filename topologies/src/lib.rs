@@ -1,13 +1,14 @@
 //! Multi-node nfwd testbeds on one machine, like MiniNDN for NFD.
 //!
-//! A topology file (TOML, [`model`]) names nodes — each a forwarder in a network namespace of
-//! its own, optionally with an SF host and SFs — links between them (veth pairs shaped with
-//! netem/tbf), producers, consumers and routes, written or computed ([`routes`]). The
-//! [`launch`]er brings it up, reports on it and takes it down; [`generate`] makes random ones
-//! for scale tests. See this crate's README for the format.
+//! A topology file (TOML, [`model`]) names nodes — each a forwarder in a network namespace or
+//! a Docker container of its own ([`placement`]), optionally with an SF host and SFs — links
+//! between them (veth pairs or private Docker networks, shaped with netem/tbf), producers,
+//! consumers and routes, written or computed ([`routes`]). The [`launch`]er brings it up,
+//! reports on it and takes it down; [`generate`] makes random ones for scale tests. See this
+//! crate's README for the format.
 //!
 //! Model, validation, route computation and generation are pure (unit-tested); only
-//! [`launch`] and [`net`] touch the system.
+//! [`launch`], [`placement`] and [`net`] touch the system.
 
 pub mod apply;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod generate;
 pub mod launch;
 pub mod model;
 pub mod net;
+pub mod placement;
 pub mod routes;
 pub mod run;
 

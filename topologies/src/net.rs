@@ -1,14 +1,7 @@
-//! Network namespaces, veth pairs and link shaping, through `ip`, `tc` and `nft`.
-//!
-//! Both ends of every veth pair are created directly inside the nodes' namespaces (never in
-//! the caller's), so interface names only need to be unique per namespace and two testbeds —
-//! or a testbed and the tests' own namespaces — never collide on them. Addresses come from
-//! 10.100.0.0/16 upwards, a /30 per link; they too only matter inside the two namespaces a
-//! link joins.
+//! Commands (`ip`, `tc`, `nft`, `docker`), processes, and link shaping inside a node's named
+//! network namespace — the same for every placement (`crate::placement`).
 
-use std::net::Ipv4Addr;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::model::Link;
@@ -44,32 +37,6 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Names of the network namespaces that exist (`ip netns list`).
-#[must_use]
-pub fn netns_list() -> Vec<String> {
-    ip(&["netns", "list"])
-        .map(|out| {
-            out.lines()
-                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Creates a namespace with its loopback up.
-pub fn netns_add(name: &str) -> Result<()> {
-    ip(&["netns", "add", name])?;
-    ip(&["-n", name, "link", "set", "lo", "up"]).map(drop)
-}
-
-/// Processes whose network namespace is `name` (`ip netns pids`).
-#[must_use]
-pub fn netns_pids(name: &str) -> Vec<i32> {
-    ip(&["netns", "pids", name])
-        .map(|out| out.lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default()
-}
-
 /// Sends `signal` to `pid`; a process already gone is not an error.
 pub fn signal(pid: i32, signal: rustix::process::Signal) {
     if let Some(pid) = rustix::process::Pid::from_raw(pid) {
@@ -86,55 +53,6 @@ pub fn alive(pid: i32) -> bool {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|state| state != "Z" && state != "X")
     })
-}
-
-/// Ends every process in the namespaces (SIGTERM, then SIGKILL after `grace`) and deletes the
-/// namespaces (which removes their veth ends). Returns how many processes there were.
-pub fn clear_namespaces(names: &[String], grace: Duration) -> usize {
-    let pids: Vec<i32> = names.iter().flat_map(|n| netns_pids(n)).collect();
-    for &p in &pids {
-        signal(p, rustix::process::Signal::TERM);
-    }
-    let deadline = Instant::now() + grace;
-    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    for n in names {
-        for p in netns_pids(n) {
-            signal(p, rustix::process::Signal::KILL);
-        }
-    }
-    for n in names {
-        let _ = ip(&["netns", "del", n]);
-    }
-    pids.len()
-}
-
-/// The addresses of link `index`: the a end and the b end of its /30.
-#[must_use]
-pub fn link_addresses(index: usize) -> (Ipv4Addr, Ipv4Addr) {
-    let base = u32::from(Ipv4Addr::new(10, 100, 0, 0)).wrapping_add((index as u32).wrapping_mul(4));
-    (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2))
-}
-
-/// The interface name of link `index` (in both namespaces).
-#[must_use]
-pub fn link_interface(index: usize) -> String {
-    format!("l{index}")
-}
-
-/// Creates link `index` between namespaces `ns_a` and `ns_b`: the veth pair, addresses, up.
-pub fn veth(index: usize, ns_a: &str, ns_b: &str) -> Result<(Ipv4Addr, Ipv4Addr)> {
-    let dev = link_interface(index);
-    let (a, b) = link_addresses(index);
-    ip(&[
-        "link", "add", &dev, "netns", ns_a, "type", "veth", "peer", "name", &dev, "netns", ns_b,
-    ])?;
-    for (ns, addr) in [(ns_a, a), (ns_b, b)] {
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/30"), "dev", &dev])?;
-        ip(&["-n", ns, "link", "set", &dev, "up"])?;
-    }
-    Ok((a, b))
 }
 
 /// What the kernel can do to shape links.
@@ -302,19 +220,6 @@ fn describe(link: &Link, netem: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn links_get_disjoint_slash_30s() {
-        assert_eq!(
-            link_addresses(0),
-            (Ipv4Addr::new(10, 100, 0, 1), Ipv4Addr::new(10, 100, 0, 2))
-        );
-        assert_eq!(
-            link_addresses(64),
-            (Ipv4Addr::new(10, 100, 1, 1), Ipv4Addr::new(10, 100, 1, 2))
-        );
-        assert_eq!(link_interface(12), "l12");
-    }
 
     #[test]
     fn loss_rules_sample_below_100_percent_and_drop_all_at_100() {

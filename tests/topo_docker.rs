@@ -1,0 +1,366 @@
+//! `nfwd topo up --docker` with real containers: the shipped Fig. 30 line
+//! (`topologies/examples/line.toml`) comes up as one container per node (FROM scratch + the
+//! static nfwd) joined by a private Docker network per link, a consumer on its node gets
+//! F3(F2(F1(x))) through three forwarders that each host one function (the SF host runs the
+//! built-ins as processes inside its node's container), `status` shows the faces between
+//! nodes, and `down` leaves no container, network or namespace of the topology. And the line
+//! in namespaces with F1's node as `sf_host = "docker"`: its SF runs as a sibling container.
+//!
+//! Needs root, iproute2 and a Docker engine. Outside CI a missing one skips the test and says
+//! so; under `CI=true` it fails. The static nfwd is the one the SF host's Docker tests use
+//! (`target/static-sf`, built by `build_static_nfwd`; cargo rebuilds only what changed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
+
+/// What a skip or a CI failure names.
+const SUBJECT: &str = "Docker topology test";
+
+fn ok(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Lines of `docker <args>` (empty if it fails).
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn containers(name: &str) -> Vec<String> {
+    docker_lines(&[
+        "container",
+        "ls",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=nfwd.topo={name}"),
+    ])
+}
+
+fn networks(name: &str) -> Vec<String> {
+    docker_lines(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "--filter",
+        &format!("label=nfwd.topo={name}"),
+    ])
+}
+
+fn namespaces(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn docker_answers() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The static nfwd the images carry (shared with the SF host's Docker tests), built once per
+/// test process.
+fn static_nfwd() -> PathBuf {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let t = Instant::now();
+            let r = nfwd_sf_host::docker::build_static_nfwd(
+                root,
+                &root.join("target").join("static-sf"),
+            )
+            .map_err(|e| e.to_string());
+            eprintln!("static nfwd ready in {:.1} s", t.elapsed().as_secs_f64());
+            r
+        })
+        .clone()
+        .unwrap()
+}
+
+/// Why this machine cannot run these tests, if it cannot.
+fn missing() -> Option<&'static str> {
+    if !is_root() {
+        return Some("needs root (namespaces, qdiscs)");
+    }
+    if !Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Some("`ip netns` does not work here (install iproute2)");
+    }
+    if !docker_answers() {
+        return Some("no Docker engine answers (`docker version`)");
+    }
+    None
+}
+
+/// The shipped line under a name of this run's own (testbeds and containers someone else has
+/// up are left alone), with `edit` applied.
+fn line_file(dir: &Path, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/examples/line.toml"),
+    )
+    .unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        edit(shipped.replacen("name = \"line\"", &format!("name = \"{name}\""), 1)),
+    )
+    .unwrap();
+    file
+}
+
+/// Takes the topology down however the test ends.
+struct Down<'a> {
+    name: &'a str,
+    state: &'a Path,
+}
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = nfwd(&[
+            "topo",
+            "down",
+            self.name,
+            "--state-dir",
+            self.state.to_str().unwrap(),
+        ]);
+    }
+}
+
+#[test]
+fn the_fig30_line_computes_f3_f2_f1_across_containers_and_down_removes_them() {
+    if let Some(why) = missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let binary = static_nfwd();
+    let dir = TempDir::new("topo-docker");
+    let name = format!("td{}", std::process::id());
+    let file = line_file(&dir.0, &name, |s| s);
+    let state = dir.0.join("state");
+    let state_arg = state.to_str().unwrap();
+    let _down = Down {
+        name: &name,
+        state: &state,
+    };
+
+    let started = Instant::now();
+    let up = nfwd(&[
+        "topo",
+        "up",
+        file.to_str().unwrap(),
+        "--docker",
+        "--docker-binary",
+        binary.to_str().unwrap(),
+        "--best-effort-shaping",
+        "--state-dir",
+        state_arg,
+    ]);
+    let text = ok(&up, "topo up --docker");
+    eprintln!(
+        "up --docker in {:.1} s:\n{text}{}",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(text.contains("5 nodes, 4 links, 8 faces"), "{text}");
+    let mut running = containers(&name);
+    running.sort();
+    assert_eq!(
+        running,
+        ["consumer", "f1", "f2", "f3", "producer"].map(|n| format!("nfwd-topo.{name}.{n}")),
+    );
+    assert_eq!(networks(&name).len(), 4);
+    // The recorded placement is what status, exec and down go by, without --docker.
+    let recorded = std::fs::read_to_string(state.join(&name).join("state.toml")).unwrap();
+    assert!(recorded.contains("placement = \"docker\""), "{recorded}");
+
+    let exec = |node: &str, cmd: &[&str]| {
+        let mut args = vec![
+            "topo",
+            "exec",
+            "--topo",
+            &name,
+            "--state-dir",
+            state_arg,
+            node,
+            "--",
+        ];
+        args.extend_from_slice(cmd);
+        nfwd(&args)
+    };
+    let started = Instant::now();
+    let got = exec(
+        "consumer",
+        &[
+            "nfwd",
+            "get",
+            "/rs1/lamp/2256",
+            "--chain",
+            "/sf/F3,/sf/F2,/sf/F1",
+        ],
+    );
+    assert_eq!(
+        ok(&got, "get through the chain"),
+        "[ XUL 213 ,NO :6522 PMAL ]"
+    );
+    eprintln!(
+        "chain of three answered in {:.2} s (exec included)",
+        started.elapsed().as_secs_f64()
+    );
+    // The command ran inside the container: its hostname is the node's.
+    let faces = ok(&exec("f2", &["nfwd", "face", "list"]), "face list");
+    let to_peers: Vec<&str> = faces.lines().filter(|l| l.contains("10.101.")).collect();
+    assert!(to_peers.len() >= 2, "{faces}");
+    assert!(
+        to_peers.iter().all(|l| l.contains("scope=non-local")),
+        "{faces}"
+    );
+    let status = ok(
+        &nfwd(&["topo", "status", &name, "--state-dir", state_arg]),
+        "topo status",
+    );
+    for want in ["(docker)", "/sf/F2", "-> f1", "-> f3", "non-local"] {
+        assert!(status.contains(want), "{want} missing in:\n{status}");
+    }
+
+    let down = ok(
+        &nfwd(&["topo", "down", &name, "--state-dir", state_arg]),
+        "topo down",
+    );
+    assert!(down.contains("5 containers, 4 networks"), "{down}");
+    assert!(containers(&name).is_empty(), "{:?}", containers(&name));
+    assert!(networks(&name).is_empty(), "{:?}", networks(&name));
+    assert!(namespaces(&format!("nfwd.{name}.")).is_empty());
+    assert!(!state.join(&name).exists());
+    let again = ok(
+        &nfwd(&["topo", "down", &name, "--state-dir", state_arg]),
+        "second down",
+    );
+    assert!(again.contains("nothing to take down"), "{again}");
+}
+
+/// Removes the SF images an SF host of this test built (they carry its owner label).
+struct SfImages(String);
+
+impl Drop for SfImages {
+    fn drop(&mut self) {
+        for id in docker_lines(&[
+            "images",
+            "-q",
+            "--filter",
+            &format!("label=nfwd.owner={}", self.0),
+        ]) {
+            let _ = Command::new("docker").args(["rmi", "-f", &id]).output();
+        }
+    }
+}
+
+#[test]
+fn a_docker_sf_host_in_namespaces_runs_its_function_as_a_sibling_container() {
+    if let Some(why) = missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let binary = static_nfwd();
+    let dir = TempDir::new("topo-docker-sf");
+    let name = format!("ts{}", std::process::id());
+    let file = line_file(&dir.0, &name, |s| {
+        s.replacen(
+            "name = \"f1\"\n",
+            "name = \"f1\"\nsf_host = \"docker\"\n",
+            1,
+        )
+    });
+    let state = dir.0.join("state");
+    let state_arg = state.to_str().unwrap();
+    let owner = format!("{name}.f1");
+    let _images = SfImages(owner.clone());
+    let _down = Down {
+        name: &name,
+        state: &state,
+    };
+    let sf_containers = || {
+        docker_lines(&[
+            "container",
+            "ls",
+            "-a",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label=nfwd.owner={owner}"),
+        ])
+    };
+
+    let up = nfwd(&[
+        "topo",
+        "up",
+        file.to_str().unwrap(),
+        "--docker-binary",
+        binary.to_str().unwrap(),
+        "--best-effort-shaping",
+        "--state-dir",
+        state_arg,
+    ]);
+    ok(&up, "topo up (namespaces, a Docker SF host)");
+    // F1 is kept warm (min = 1): its container runs once up.
+    assert_eq!(sf_containers().len(), 1, "{:?}", sf_containers());
+    let got = nfwd(&[
+        "topo",
+        "exec",
+        "--topo",
+        &name,
+        "--state-dir",
+        state_arg,
+        "consumer",
+        "--",
+        "nfwd",
+        "get",
+        "/rs1/lamp/2256",
+        "--chain",
+        "/sf/F3,/sf/F2,/sf/F1",
+    ]);
+    assert_eq!(
+        ok(&got, "get through the chain"),
+        "[ XUL 213 ,NO :6522 PMAL ]"
+    );
+    ok(
+        &nfwd(&["topo", "down", &name, "--state-dir", state_arg]),
+        "topo down",
+    );
+    // The SF host stopped its container when its daemon was told to end.
+    assert!(sf_containers().is_empty(), "{:?}", sf_containers());
+    assert!(namespaces(&format!("nfwd.{name}.")).is_empty());
+}
