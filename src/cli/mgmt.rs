@@ -34,7 +34,7 @@ impl Connect {
     }
 
     /// These options, with those given after the subcommand taking precedence.
-    pub(crate) fn overridden_by(self, after: Connect) -> Self {
+    pub(crate) fn overridden_by(self, after: Self) -> Self {
         Self {
             connect: after.connect.or(self.connect),
             key: after.key.or(self.key),
