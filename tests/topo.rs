@@ -14,63 +14,17 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
+use common::topo::{Down, namespaces, ok, testbed_missing};
+use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "topology test";
 
-fn ok(out: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn namespaces(prefix: &str) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(prefix))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Takes the topology down however the test ends.
-struct Down<'a> {
-    name: &'a str,
-    state: &'a Path,
-}
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = nfwd(&[
-            "topo",
-            "down",
-            self.name,
-            "--state-dir",
-            self.state.to_str().unwrap(),
-        ]);
-    }
-}
-
 #[test]
 fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
-    if !is_root() {
-        cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
-        return;
-    }
-    if !Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        cannot_run(SUBJECT, "`ip netns` does not work here (install iproute2)");
+    if let Some(why) = testbed_missing() {
+        cannot_run(SUBJECT, why);
         return;
     }
     let dir = TempDir::new("topo");
@@ -176,8 +130,8 @@ struct Mesh {
 impl Mesh {
     /// Brings the mesh up as `t<pid><tag>`, or says why it cannot (None: the test returns).
     fn up(tag: &str) -> Option<Self> {
-        if !is_root() {
-            cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
+        if let Some(why) = testbed_missing() {
+            cannot_run(SUBJECT, why);
             return None;
         }
         let dir = TempDir::new(&format!("topo-mesh-{tag}"));

@@ -14,24 +14,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
+use common::topo::{Down, namespaces, ok};
+use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "Docker topology test";
-
-fn ok(out: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 /// Lines of `docker <args>` (empty if it fails).
 fn docker_lines(args: &[&str]) -> Vec<String> {
@@ -71,16 +62,6 @@ fn networks(name: &str) -> Vec<String> {
     ])
 }
 
-fn namespaces(prefix: &str) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(prefix))
-        .map(str::to_owned)
-        .collect()
-}
-
 fn docker_answers() -> bool {
     Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
@@ -110,15 +91,8 @@ fn static_nfwd() -> PathBuf {
 
 /// Why this machine cannot run these tests, if it cannot.
 fn missing() -> Option<&'static str> {
-    if !is_root() {
-        return Some("needs root (namespaces, qdiscs)");
-    }
-    if !Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Some("`ip netns` does not work here (install iproute2)");
+    if let Some(why) = common::topo::testbed_missing() {
+        return Some(why);
     }
     if !docker_answers() {
         return Some("no Docker engine answers (`docker version`)");
@@ -140,24 +114,6 @@ fn line_file(dir: &Path, name: &str, edit: impl Fn(String) -> String) -> PathBuf
     )
     .unwrap();
     file
-}
-
-/// Takes the topology down however the test ends.
-struct Down<'a> {
-    name: &'a str,
-    state: &'a Path,
-}
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = nfwd(&[
-            "topo",
-            "down",
-            self.name,
-            "--state-dir",
-            self.state.to_str().unwrap(),
-        ]);
-    }
 }
 
 #[test]

@@ -19,12 +19,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
+use common::topo::{Down, ok, testbed_missing};
+use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 const SUBJECT: &str = "topology plan test";
 const TEXT: &str = "lamp 7: on";
@@ -114,16 +115,6 @@ next_hop = "local"
     )
 }
 
-fn ok(out: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 /// The lines of `status` about one node (its header up to the next node's).
 fn section<'a>(status: &'a str, node: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
@@ -140,35 +131,10 @@ fn section<'a>(status: &'a str, node: &str) -> Vec<&'a str> {
     out
 }
 
-struct Down<'a> {
-    name: &'a str,
-    state: &'a Path,
-}
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = nfwd(&[
-            "topo",
-            "down",
-            self.name,
-            "--state-dir",
-            self.state.to_str().unwrap(),
-        ]);
-    }
-}
-
 #[test]
 fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
-    if !is_root() {
-        cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
-        return;
-    }
-    if !Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        cannot_run(SUBJECT, "`ip netns` does not work here (install iproute2)");
+    if let Some(why) = testbed_missing() {
+        cannot_run(SUBJECT, why);
         return;
     }
     let dir = TempDir::new("topo-plan");
@@ -384,16 +350,8 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
 /// functions pass it through), and the table sets measured beside predicted.
 #[test]
 fn fig31_runs_the_fig32_workflow_with_every_algorithm() {
-    if !is_root() {
-        cannot_run(SUBJECT, "needs root (network namespaces, veth pairs)");
-        return;
-    }
-    if !Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        cannot_run(SUBJECT, "`ip netns` does not work here (install iproute2)");
+    if let Some(why) = testbed_missing() {
+        cannot_run(SUBJECT, why);
         return;
     }
     let dir = TempDir::new("topo-plan-fig31");

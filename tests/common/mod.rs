@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub(crate) mod netns;
+pub(crate) mod topo;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
