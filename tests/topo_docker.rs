@@ -320,3 +320,44 @@ fn a_docker_sf_host_in_namespaces_runs_its_function_as_a_sibling_container() {
     assert!(sf_containers().is_empty(), "{:?}", sf_containers());
     assert!(namespaces(&format!("nfwd.{name}.")).is_empty());
 }
+
+/// `nfwd demo --docker`: the multi-node demo with each node a container computes the chain,
+/// serves the repeat from a content store, and leaves no container or network behind.
+#[test]
+fn the_demo_runs_across_containers_with_docker() {
+    if let Some(why) = missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let binary = static_nfwd();
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["demo", "--docker", "--docker-binary"])
+        .arg(&binary)
+        .env_remove("NDN_CLIENT_TRANSPORT")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "each node a forwarder in a Docker container",
+        "  |   all                  2 of     4",
+        "= F3(F2(F1(readings))) as expected",
+        "1    f3    /sf/F3    1 ",
+        "3    f1    /sf/F1    1 ",
+        "Interests sent on links: 0; functions run: 0",
+        "containers, ",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in:\n{text}");
+    }
+    let name = text
+        .split_whitespace()
+        .skip_while(|w| *w != "testbed")
+        .nth(1)
+        .unwrap();
+    assert!(containers(name).is_empty(), "{:?}", containers(name));
+    assert!(networks(name).is_empty(), "{:?}", networks(name));
+}

@@ -32,6 +32,14 @@ pub(crate) struct DemoArgs {
     /// --single-forwarder.
     #[arg(long)]
     socket: Option<std::path::PathBuf>,
+    /// Each node of the multi-node demo a Docker container on private Docker networks instead
+    /// of a network namespace (root and a Docker engine; the image holds a static nfwd).
+    #[arg(long, conflicts_with_all = ["single_forwarder", "socket"])]
+    docker: bool,
+    /// The statically linked nfwd for the nodes' image with --docker (default: this binary
+    /// if it is static; `scripts/build-static-nfwd.sh` builds one and prints its path).
+    #[arg(long, requires = "docker")]
+    docker_binary: Option<std::path::PathBuf>,
 }
 
 /// A service function of the demo: its name and what it does to its input.
@@ -65,8 +73,13 @@ const READING: &str = "lamp 2256: on, 312 lux";
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if !args.single_forwarder && args.socket.is_none() {
         if nfwd_topologies::net::is_root() {
-            return super::demo_line::run();
+            let docker = args.docker.then(|| args.docker_binary.clone());
+            return super::demo_line::run(docker);
         }
+        anyhow::ensure!(
+            !args.docker,
+            "the multi-node demo needs root, in containers too: `sudo nfwd demo --docker`"
+        );
         outln!(
             "The multi-node demo needs root (each node runs in a network namespace of its own): \
              `sudo nfwd demo`. Running the single-forwarder demo instead.\n"

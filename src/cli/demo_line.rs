@@ -19,6 +19,7 @@ use nfwd_tlv::nfd::{CsInfo, FaceStatus, decode_all};
 use nfwd_tlv::{FunctionChain, Name};
 use nfwd_topologies::Topology;
 use nfwd_topologies::launch::{self, State, UpOptions};
+use nfwd_topologies::placement::PlacementKind;
 
 /// The line: each function on a node of its own, one hop further from the consumer than the
 /// last; the producer serves raw parking-sensor readings at the far end. Delays apply where
@@ -122,6 +123,12 @@ impl Teardown {
         *done = true;
         let started = Instant::now();
         match launch::down(&self.name, &self.root) {
+            Ok(r) if r.containers > 0 => outln!(
+                "\ntestbed down in {:.1} s ({} containers, {} Docker networks)",
+                started.elapsed().as_secs_f64(),
+                r.containers,
+                r.networks
+            ),
             Ok(r) => outln!(
                 "\ntestbed down in {:.1} s ({} namespaces, {} processes)",
                 started.elapsed().as_secs_f64(),
@@ -169,7 +176,9 @@ fn teardown_on_signal(name: String, root: PathBuf) {
     });
 }
 
-pub(crate) fn run() -> anyhow::Result<()> {
+/// Runs the demo; `docker`: each node a container (with the static nfwd for its image, if
+/// given) instead of a network namespace.
+pub(crate) fn run(docker: Option<Option<PathBuf>>) -> anyhow::Result<()> {
     let pid = std::process::id();
     let name = format!("demo{pid}");
     let root = std::env::temp_dir().join(format!("nfwd-demo-{pid}"));
@@ -180,8 +189,12 @@ pub(crate) fn run() -> anyhow::Result<()> {
         root: root.clone(),
     };
 
-    outln!("nfwd demo: Fig. 30 on this machine, each node a forwarder in a network namespace");
-    outln!("  consumer -- f3 -- f2 -- f1 -- producer   (veth links: faces between forwarders");
+    let (placement, where_, links) = match docker {
+        Some(_) => (PlacementKind::Docker, "Docker container", "Docker networks"),
+        None => (PlacementKind::Netns, "network namespace", "veth links"),
+    };
+    outln!("nfwd demo: Fig. 30 on this machine, each node a forwarder in a {where_}");
+    outln!("  consumer -- f3 -- f2 -- f1 -- producer   ({links}: faces between forwarders");
     outln!("                                            are non-local, as between machines)");
     for (node, f, what) in HOPS {
         outln!("  {node}: {f:<7} = {what}");
@@ -195,8 +208,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
             state_root: root.clone(),
             best_effort_shaping: true,
             timeout: Duration::from_secs(60),
-            placement: nfwd_topologies::placement::PlacementKind::Netns,
-            docker_binary: None,
+            placement,
+            docker_binary: docker.flatten(),
         },
         &mut |_| {},
     )
