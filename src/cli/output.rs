@@ -1,14 +1,25 @@
-//! Command output on stdout. A reader that goes away (`nfwd sf stats | head`) ends the
-//! command quietly, as it ends any Unix tool, instead of `println!`'s panic; the binary cannot
-//! restore SIGPIPE's default action without `unsafe`, and the daemon must not die of it anyway.
+//! Command output on stdout. Once its reader has gone (`nfwd sf stats | head`) output goes
+//! quiet instead of `println!`'s panic, and the command finishes what it does besides printing
+//! (files written, testbeds taken down); the binary cannot restore SIGPIPE's default action
+//! without `unsafe`, and the daemon must not die of it anyway.
 
 use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Writes `bytes` to stdout and flushes; exits quietly if the reader has gone.
+/// Set once a write met a closed pipe: nothing is written after it.
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes `bytes` to stdout and flushes; does nothing once the reader has gone.
 pub(crate) fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    if READER_GONE.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            READER_GONE.store(true, Ordering::Relaxed);
+            Ok(())
+        }
         other => other,
     }
 }
@@ -37,13 +48,13 @@ pub(crate) fn printable(text: &str) -> String {
     out
 }
 
-/// `println!` that ends quietly on a closed pipe ([`print`]).
+/// `println!` that goes quiet on a closed pipe ([`print`]).
 macro_rules! outln {
     () => { $crate::cli::output::print(format_args!("\n")) };
     ($($arg:tt)*) => { $crate::cli::output::print(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
-/// `print!` that ends quietly on a closed pipe ([`print`]).
+/// `print!` that goes quiet on a closed pipe ([`print`]).
 macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::output::print(format_args!($($arg)*)) };
 }

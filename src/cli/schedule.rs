@@ -1,6 +1,6 @@
 //! `nfwd schedule ...`: place SFs on vCPUs (SF-CUV and baselines) and run the seed's evaluation.
 
-use std::io::Write as _;
+use crate::cli::output::write_stdout;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -116,11 +116,10 @@ pub(crate) enum ScheduleCommand {
 }
 
 pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
-    let mut out = Stdout::default();
     match cmd {
         ScheduleCommand::Algorithms => {
             for algorithm in Algorithm::ALL {
-                out.print(&format!(
+                print_out(&format!(
                     "{:<10} {}\n",
                     algorithm.name(),
                     algorithm.description()
@@ -146,8 +145,8 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             // early (`| head`) cannot keep it from being written.
             std::fs::write(&plan_path, text)
                 .with_context(|| format!("writing {}", plan_path.display()))?;
-            out.print(&schedule.render_text(&problem))?;
-            out.print(&format!(
+            print_out(&schedule.render_text(&problem))?;
+            print_out(&format!(
                 "\nsimulated response time {:.2} s; {} vCPUs, {} instances, sharing {:.2}, \
                  efficiency {:.3}\n",
                 metrics.response_time,
@@ -156,17 +155,17 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 metrics.sharing_degree,
                 metrics.efficiency
             ))?;
-            out.print(&format!(
+            print_out(&format!(
                 "{} tasks on {} vCPUs: read in {:.3} s, scheduled by {algorithm} in {:.3} s\n",
                 problem.n_tasks(),
                 problem.n_vcpus(),
                 loaded.as_secs_f64(),
                 planned.as_secs_f64()
             ))?;
-            out.print(&format!("plan written to {}\n", plan_path.display()))?;
+            print_out(&format!("plan written to {}\n", plan_path.display()))?;
             if let Some(path) = gantt {
                 plot::gantt_svg(&problem, &schedule, &path)?;
-                out.print(&format!("Gantt chart written to {}\n", path.display()))?;
+                print_out(&format!("Gantt chart written to {}\n", path.display()))?;
             }
             Ok(())
         }
@@ -178,7 +177,7 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             let algorithm: Algorithm = algo.parse()?;
             let problem = inputs.load()?;
             let schedule = plot::gantt_of(&problem, algorithm, &svg)?;
-            out.print(&format!(
+            print_out(&format!(
                 "{}: response time {:.2} s; Gantt chart written to {}\n",
                 algorithm,
                 schedule.makespan(),
@@ -230,14 +229,14 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                     &config,
                 )?);
             }
-            out.print(&format!(
+            print_out(&format!(
                 "{} schedules in {:.2} s\n",
                 results.rows.len(),
                 started.elapsed().as_secs_f64()
             ))?;
-            out.print(&results.summary_csv())?;
+            print_out(&results.summary_csv())?;
             for path in written {
-                out.print(&format!("wrote {}\n", path.display()))?;
+                print_out(&format!("wrote {}\n", path.display()))?;
             }
             Ok(())
         }
@@ -261,7 +260,7 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("writing {}", wf_path.display()))?;
             std::fs::write(&infra_path, infra)
                 .with_context(|| format!("writing {}", infra_path.display()))?;
-            out.print(&format!(
+            print_out(&format!(
                 "wrote {} and {}\n",
                 wf_path.display(),
                 infra_path.display()
@@ -310,28 +309,8 @@ fn read_workflow(path: &std::path::Path, reference_speed: f64) -> anyhow::Result
     workflow.with_context(|| format!("in {}", path.display()))
 }
 
-/// Standard output that goes quiet once its reader has gone (`nfwd schedule plan | head`)
-/// instead of failing: what is left to do (files, plots) still gets done.
-#[derive(Debug, Default)]
-struct Stdout {
-    reader_gone: bool,
-}
-
-impl Stdout {
-    fn print(&mut self, text: &str) -> anyhow::Result<()> {
-        if self.reader_gone {
-            return Ok(());
-        }
-        let mut stdout = std::io::stdout().lock();
-        match stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.reader_gone = true;
-                Ok(())
-            }
-            other => Ok(other.context("writing to standard output")?),
-        }
-    }
+/// Command output through the binary's stdout (`cli::output`): quiet once the reader has gone
+/// (`nfwd schedule plan | head`), so files and plots still get written.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    write_stdout(text.as_bytes()).context("writing to standard output")
 }
