@@ -26,14 +26,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nfwd_forwarder::client::{Client, FetchOptions};
+use nfwd_forwarder::client::Client;
 use nfwd_scheduler::Plan;
 use nfwd_tlv::Name;
-use nfwd_tlv::nfd::{ControlParameters, RibEntry, decode_all};
+use nfwd_tlv::nfd::{ControlParameters, RibEntry};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::launch::{self, State};
+use crate::launch::{self, State, dataset};
 use crate::model::Topology;
 use crate::routes;
 
@@ -651,16 +651,8 @@ async fn wait_registered(
     let want: Name = function
         .parse()
         .map_err(|e| plan_error(format!("{function}: {e}")))?;
-    let list: Name = "/localhost/nfd/rib/list"
-        .parse()
-        .map_err(|e| plan_error(format!("rib/list: {e}")))?;
-    let opts = FetchOptions {
-        must_be_fresh: true,
-        ..FetchOptions::default()
-    };
     loop {
-        if let Ok(bytes) = client.fetch_dataset(&list, &opts).await
-            && let Ok(rib) = decode_all::<RibEntry>(&bytes)
+        if let Ok(rib) = dataset::<RibEntry>(client, "rib/list").await
             && rib.iter().any(|e| e.name == want)
         {
             return Ok(());

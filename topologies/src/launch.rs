@@ -657,7 +657,8 @@ pub(crate) async fn deploy(
     }
 }
 
-async fn dataset<T: DatasetEntry>(client: &Client, path: &str) -> Result<Vec<T>> {
+/// A node's management dataset `/localhost/nfd/<path>`, decoded.
+pub(crate) async fn dataset<T: DatasetEntry>(client: &Client, path: &str) -> Result<Vec<T>> {
     let name: Name = format!("/localhost/nfd/{path}")
         .parse()
         .map_err(|e| Error::invalid(format!("{path}: {e}")))?;
