@@ -15,7 +15,7 @@ use anyhow::Context;
 use nfwd_forwarder::client::{Client, FetchOptions};
 use nfwd_sf_host::host::protocol::{self as sf_protocol, SfStats};
 use nfwd_tlv::nfd::dataset::DATASET_FRESHNESS_MS;
-use nfwd_tlv::nfd::{CsInfo, FaceStatus, decode_all};
+use nfwd_tlv::nfd::{CsInfo, FaceStatus};
 use nfwd_tlv::{FunctionChain, Name};
 use nfwd_topologies::Topology;
 use nfwd_topologies::launch::{self, State, UpOptions};
@@ -245,14 +245,6 @@ struct Snapshot {
     sfs: Vec<SfStats>,
 }
 
-async fn dataset(client: &Client, name: &str) -> anyhow::Result<bytes::Bytes> {
-    let opts = FetchOptions {
-        must_be_fresh: true,
-        ..FetchOptions::default()
-    };
-    Ok(client.fetch_dataset(&name.parse()?, &opts).await?)
-}
-
 /// FaceScope of a local face (NFD management).
 const FACE_SCOPE_LOCAL: u64 = 1;
 
@@ -267,10 +259,12 @@ async fn snapshot(
     for (node, c) in clients {
         // Counted on the faces to other forwarders only (non-local: the links, including the
         // connection a TCP neighbour opened to this node), not this demo's management.
-        let faces = decode_all::<FaceStatus>(&dataset(c, "/localhost/nfd/faces/list").await?)
+        let faces = launch::dataset::<FaceStatus>(c, "faces/list")
+            .await
             .with_context(|| format!("{node}: faces/list"))?;
         let on_links = faces.iter().filter(|f| f.face_scope != FACE_SCOPE_LOCAL);
-        let cs = decode_all::<CsInfo>(&dataset(c, "/localhost/nfd/cs/info").await?)
+        let cs = launch::dataset::<CsInfo>(c, "cs/info")
+            .await
             .with_context(|| format!("{node}: cs/info"))?;
         let sfs = if HOPS.iter().any(|(n, _, _)| *n == node.as_str()) {
             sf_protocol::stats(c)

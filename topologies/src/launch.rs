@@ -657,8 +657,11 @@ pub(crate) async fn deploy(
     }
 }
 
-/// A node's management dataset `/localhost/nfd/<path>`, decoded.
-pub(crate) async fn dataset<T: DatasetEntry>(client: &Client, path: &str) -> Result<Vec<T>> {
+/// A node's management dataset `/localhost/nfd/<path>` (e.g. `faces/list`), decoded.
+///
+/// # Errors
+/// When the node does not answer or the answer does not decode.
+pub async fn dataset<T: DatasetEntry>(client: &Client, path: &str) -> Result<Vec<T>> {
     let name: Name = format!("/localhost/nfd/{path}")
         .parse()
         .map_err(|e| Error::invalid(format!("{path}: {e}")))?;
