@@ -13,9 +13,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::topo::{Down, namespaces, ok, testbed_missing};
+use common::topo::{Down, example_as, namespaces, ok, testbed_missing};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -31,16 +29,7 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
     // The shipped file under a name of this run's own, so that a testbed someone has up (or
     // another run) is left alone.
     let name = format!("t{}", std::process::id());
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/examples/line.toml"),
-    )
-    .unwrap();
-    let file = dir.0.join("line.toml");
-    std::fs::write(
-        &file,
-        shipped.replacen("name = \"line\"", &format!("name = \"{name}\""), 1),
-    )
-    .unwrap();
+    let file = example_as(&dir.0, "line", &name, |t| t);
     let state = dir.0.join("state");
     let state_arg = state.to_str().unwrap();
     let _down = Down {
@@ -136,23 +125,17 @@ impl Mesh {
         }
         let dir = TempDir::new(&format!("topo-mesh-{tag}"));
         let name = format!("t{}{tag}", std::process::id());
-        let shipped = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/examples/mesh.toml"),
-        )
-        .unwrap();
-        let file = dir.0.join("mesh.toml");
         // e1 multicasts function Interests in the shipped file: every request goes down both
         // halves of the mesh, so a fault on one never shows. Best-route (the default) puts each
         // request on one path, the one the fault then breaks.
         let multicast = "strategy = \"/localhost/nfd/strategy/multicast\"";
-        assert!(shipped.contains(multicast));
-        let text = shipped
-            .replacen("name = \"mesh\"", &format!("name = \"{name}\""), 1)
-            .replace(
+        let file = example_as(&dir.0, "mesh", &name, |t| {
+            assert!(t.contains(multicast));
+            t.replace(
                 multicast,
                 "strategy = \"/localhost/nfd/strategy/best-route\"",
-            );
-        std::fs::write(&file, text).unwrap();
+            )
+        });
         let state = dir.0.join("state");
         let mesh = Self {
             name,

@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::topo::{Down, namespaces, ok};
+use common::topo::{Down, example_as, namespaces, ok};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -100,22 +100,6 @@ fn missing() -> Option<&'static str> {
     None
 }
 
-/// The shipped line under a name of this run's own (testbeds and containers someone else has
-/// up are left alone), with `edit` applied.
-fn line_file(dir: &Path, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/examples/line.toml"),
-    )
-    .unwrap();
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &file,
-        edit(shipped.replacen("name = \"line\"", &format!("name = \"{name}\""), 1)),
-    )
-    .unwrap();
-    file
-}
-
 #[test]
 fn the_fig30_line_computes_f3_f2_f1_across_containers_and_down_removes_them() {
     if let Some(why) = missing() {
@@ -125,7 +109,7 @@ fn the_fig30_line_computes_f3_f2_f1_across_containers_and_down_removes_them() {
     let binary = static_nfwd();
     let dir = TempDir::new("topo-docker");
     let name = format!("td{}", std::process::id());
-    let file = line_file(&dir.0, &name, |s| s);
+    let file = example_as(&dir.0, "line", &name, |s| s);
     let state = dir.0.join("state");
     let state_arg = state.to_str().unwrap();
     let _down = Down {
@@ -253,7 +237,7 @@ fn a_docker_sf_host_in_namespaces_runs_its_function_as_a_sibling_container() {
     let binary = static_nfwd();
     let dir = TempDir::new("topo-docker-sf");
     let name = format!("ts{}", std::process::id());
-    let file = line_file(&dir.0, &name, |s| {
+    let file = example_as(&dir.0, "line", &name, |s| {
         s.replacen(
             "name = \"f1\"\n",
             "name = \"f1\"\nsf_host = \"docker\"\n",

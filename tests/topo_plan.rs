@@ -18,13 +18,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use common::topo::{Down, ok, testbed_missing};
+use common::topo::{Down, example_as, ok, testbed_missing};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 const SUBJECT: &str = "topology plan test";
@@ -356,16 +355,7 @@ fn fig31_runs_the_fig32_workflow_with_every_algorithm() {
     }
     let dir = TempDir::new("topo-plan-fig31");
     let name = format!("tf31p{}", std::process::id());
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/examples/fig31.toml"),
-    )
-    .unwrap();
-    let file = dir.0.join("fig31.toml");
-    std::fs::write(
-        &file,
-        shipped.replacen("name = \"fig31\"", &format!("name = \"{name}\""), 1),
-    )
-    .unwrap();
+    let file = example_as(&dir.0, "fig31", &name, |t| t);
     let state = dir.0.join("state");
     let state_arg = state.to_str().unwrap().to_owned();
     let _down = Down {

@@ -60,3 +60,32 @@ impl Drop for Down<'_> {
         ]);
     }
 }
+
+/// The shipped `topologies/examples/<example>.toml` written into `dir` under the topology name
+/// `name` (a testbed someone else has up, or another run's, is left alone), with `edit`
+/// applied; returns the file.
+pub(crate) fn example_as(
+    dir: &Path,
+    example: &str,
+    name: &str,
+    edit: impl FnOnce(String) -> String,
+) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("topologies/examples")
+            .join(format!("{example}.toml")),
+    )
+    .unwrap();
+    let renamed = shipped.replacen(
+        &format!("name = \"{example}\""),
+        &format!("name = \"{name}\""),
+        1,
+    );
+    assert_ne!(
+        renamed, shipped,
+        "{example}.toml names its topology otherwise"
+    );
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, edit(renamed)).unwrap();
+    file
+}
