@@ -176,6 +176,17 @@ impl Daemon {
             assert!(Instant::now() < deadline, "nfwd did not come up");
             std::thread::sleep(Duration::from_millis(100));
         }
+        // The SF host registers its prefix a moment after the forwarder answers: commands
+        // sent before that get Nack NoRoute, so wait for its own dataset to answer.
+        if args.contains(&"--sf-host") {
+            while let Err(e) = d.cli(&["sf", "list"]) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the SF host did not come up: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         d
     }
 
