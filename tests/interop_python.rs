@@ -141,3 +141,60 @@ fn a_restarted_producer_is_reachable_again() {
     assert!(out.contains("OK"));
     assert!(Path::new(PEER).exists());
 }
+
+/// Runs python-ndn's own nfdc (`pynfdc`, module `ndn.bin.nfdc`) against `transport`; its
+/// dataset requests are signed Interests (ApplicationParameters, DigestSha256).
+fn pynfdc(transport: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .args(["-m", "ndn.bin.nfdc"])
+        .args(args)
+        .env("NDN_CLIENT_TRANSPORT", transport)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && !text.contains("Timeout") && !text.contains("Nacked"),
+        "pynfdc {args:?} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Issue 14 item 3: pynfdc's status, face, route and strategy listings are answered (NFD's
+/// dispatcher answers a dataset Interest whatever follows the dataset name, a signature
+/// included), over the Unix socket and TCP.
+#[test]
+fn pynfdc_reads_status_faces_routes_and_strategies() {
+    if !python_ndn_available() {
+        return;
+    }
+    let nfwd = Nfwd::start("pynfdc");
+    nfwd.cli(&[
+        "strategy",
+        "set",
+        "/pynfdc/m",
+        "/localhost/nfd/strategy/multicast",
+    ]);
+    let _p = Producer::start(&nfwd.transport(false), "v2", "/pynfdc/route", "x");
+    for tcp in [false, true] {
+        let transport = nfwd.transport(tcp);
+        let status = pynfdc(&transport, &["status"]);
+        assert!(
+            status.contains("General status:") && status.contains("nFibEntries"),
+            "{status}"
+        );
+        let faces = pynfdc(&transport, &["face"]);
+        assert!(
+            faces.contains("FaceID") && faces.contains("fd://"),
+            "{faces}"
+        );
+        let routes = pynfdc(&transport, &["route"]);
+        assert!(routes.contains("/pynfdc/route"), "{routes}");
+        let strategies = pynfdc(&transport, &["strategy"]);
+        assert!(
+            strategies.contains("/pynfdc/m") && strategies.contains("multicast"),
+            "{strategies}"
+        );
+    }
+}

@@ -14,9 +14,11 @@
 //! **Local services** under `/localhost/nfwd/<service>` (the SF host) are authorized here too,
 //! before the Interest is forwarded to the application serving them: privilege `<service>`.
 //!
-//! **Datasets** are produced when an Interest names the dataset without a version: the payload
-//! is cut into segments `<dataset>/v=<version>/seg=<n>` (NFD's segmentation, `segment_dataset`)
-//! and segment 0 is the reply. The segments are kept in a small cache owned by management (not
+//! **Datasets** are produced, as NFD's dispatcher does, for any Interest under the dataset's
+//! name that does not end in a version or segment — plain (`/localhost/nfd/faces/list`) or
+//! signed (python-ndn's pynfdc appends ApplicationParameters and a parameters digest): the
+//! payload is cut into segments `<Interest name>/v=<version>/seg=<n>` (NFD's segmentation,
+//! `segment_dataset`) and segment 0 is the reply. The segments are kept in a small cache owned by management (not
 //! the content store, which `cs/config` may disable and which management Interests never
 //! reach), so that the consumer's follow-up Interests for `v=<version>/seg=<n>` are answered
 //! from the same snapshot. Entries live [`DATASET_CACHE_LIFETIME`] and at most
@@ -100,6 +102,8 @@ pub(super) struct MgmtState {
     replies: BTreeMap<u64, u64>,
     /// Dataset segment Interests that could not be answered.
     unanswered: u64,
+    /// LocalUris of the driver's listening channels (`faces/channels`), as it reported them.
+    listening: Vec<String>,
     /// Actions decided outside an action-returning call (closing a face closes its
     /// channels); handed out with the next ones.
     pub(super) deferred: Vec<Action>,
@@ -270,6 +274,14 @@ impl Forwarder {
     /// no clock. The driver calls this once, right after [`Forwarder::new`].
     pub fn set_wall_clock(&mut self, start_ms: u64) {
         self.mgmt.wall_clock_at_start_ms = start_ms;
+    }
+
+    /// Tells the core the driver's listening channels, by NFD-style LocalUri
+    /// (`unix:///run/nfd/nfd.sock`, `tcp4://0.0.0.0:6363`, `udp4://…`, `quic://…`), for the
+    /// `faces/channels` dataset: the core sees faces, not the sockets that accept them. The
+    /// driver calls this once its listeners are bound.
+    pub fn set_channels(&mut self, local_uris: Vec<String>) {
+        self.mgmt.listening = local_uris;
     }
 
     /// Management requests received (commands and dataset Interests).
@@ -1149,7 +1161,6 @@ impl Forwarder {
     ) {
         let name = interest.name();
         let is_query = name.get(3).is_some_and(|c| c.value() == b"query");
-        let base_len = if is_query { BASE_LEN + 1 } else { BASE_LEN };
         let filter = if is_query {
             let parsed = name.get(BASE_LEN).and_then(|c| {
                 let el = Element::decode_exact(&Bytes::copy_from_slice(c.value())).ok()?;
@@ -1165,29 +1176,38 @@ impl Forwarder {
         } else {
             None
         };
-        let prefix = name.prefix(base_len);
-        let rest: Vec<Component> = (base_len..name.len()).filter_map(|i| name.get(i)).collect();
-        match rest.as_slice() {
-            [] => self.produce_dataset(now, face, &prefix, filter.as_ref(), token, out),
-            [version, segment @ ..] if segment.len() <= 1 => {
-                let seg = match segment.first() {
-                    None => Some(0),
-                    Some(s) => s.as_segment(),
-                };
-                let found = version.as_version().zip(seg).and_then(|(v, s)| {
-                    let d = self
-                        .mgmt
-                        .datasets
-                        .iter()
-                        .find(|d| d.prefix == prefix && d.version == v)?;
-                    d.segments.get(usize::try_from(s).ok()?).cloned()
-                });
-                match found {
-                    Some(data) => self.send_data(face, &data, token, FaceId::INTERNAL, out),
-                    None => self.mgmt.unanswered += 1,
-                }
-            }
-            _ => self.mgmt.unanswered += 1,
+        // NFD's dispatcher rule (ndn-cxx `Dispatcher::processStatusDatasetInterest`): a name
+        // ending in a version or segment asks for a snapshot already made (its storage
+        // answers, or nothing does); any other name under the dataset asks for a new one,
+        // whatever follows the dataset name — a signed Interest (python-ndn's pynfdc) ends in
+        // a ParametersSha256DigestComponent — and the segments are named under the whole
+        // Interest name, so that the Interest (CanBePrefix) matches them.
+        let last = name.last();
+        let ends_in_segment = last.as_ref().and_then(Component::as_segment);
+        let ends_in_version = last.as_ref().is_some_and(|c| c.as_version().is_some());
+        if ends_in_segment.is_none() && !ends_in_version {
+            return self.produce_dataset(now, face, name, filter.as_ref(), token, out);
+        }
+        // `<prefix>/v=<version>[/seg=<n>]`; a version alone means segment 0.
+        let (version_at, seg) = match ends_in_segment {
+            Some(s) => (name.len().saturating_sub(2), s),
+            None => (name.len().saturating_sub(1), 0),
+        };
+        let found = name
+            .get(version_at)
+            .and_then(|c| c.as_version())
+            .and_then(|v| {
+                let prefix = name.prefix(version_at);
+                let d = self
+                    .mgmt
+                    .datasets
+                    .iter()
+                    .find(|d| d.prefix == prefix && d.version == v)?;
+                d.segments.get(usize::try_from(seg).ok()?).cloned()
+            });
+        match found {
+            Some(data) => self.send_data(face, &data, token, FaceId::INTERNAL, out),
+            None => self.mgmt.unanswered += 1,
         }
     }
 
@@ -1211,8 +1231,7 @@ impl Forwarder {
             (Some(b"status"), Some(b"counters")) => self.counters_report(),
             (Some(b"faces"), Some(b"list")) => encode_all(&self.face_statuses(None)),
             (Some(b"faces"), Some(b"query")) => encode_all(&self.face_statuses(filter)),
-            // The core does not see the driver's listening channels.
-            (Some(b"faces"), Some(b"channels")) => encode_all::<ChannelStatus>(&[]),
+            (Some(b"faces"), Some(b"channels")) => encode_all(&self.channel_statuses()),
             (Some(b"fib"), Some(b"list")) => encode_all(&self.fib_entries()),
             (Some(b"rib"), Some(b"list")) => encode_all(&self.rib_entries(now)),
             (Some(b"cs"), Some(b"info")) => encode_all(&[self.cs_info()]),
@@ -1361,6 +1380,25 @@ impl Forwarder {
             n_hits: c.hits,
             n_misses: c.misses,
         }
+    }
+
+    /// The driver's listeners, then the restricted channels that are open (they accept
+    /// faces too), as NFD lists every channel of every factory.
+    fn channel_statuses(&self) -> Vec<ChannelStatus> {
+        let restricted = self
+            .channels
+            .values()
+            .filter(|c| c.pending.is_none())
+            .map(|c| c.uri.clone());
+        self.mgmt
+            .listening
+            .iter()
+            .cloned()
+            .chain(restricted)
+            .map(|uri| ChannelStatus {
+                local_uri: uri.into(),
+            })
+            .collect()
     }
 
     fn strategy_choices(&self) -> Vec<StrategyChoice> {

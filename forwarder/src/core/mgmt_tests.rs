@@ -924,6 +924,18 @@ fn datasets_reflect_the_state() {
 
     let (payload, _) = net.fetch(consumer, &name("/localhost/nfd/faces/channels"));
     assert!(decode_all::<ChannelStatus>(&payload).unwrap().is_empty());
+    // The driver reports its listeners; the dataset lists them as it gave them.
+    let listeners = [
+        "unix:///run/nfd/nfd.sock",
+        "tcp4://0.0.0.0:6363",
+        "udp4://0.0.0.0:6363",
+    ];
+    net.fwd
+        .set_channels(listeners.iter().map(|s| (*s).to_owned()).collect());
+    let (payload, _) = net.fetch(consumer, &name("/localhost/nfd/faces/channels"));
+    let channels = decode_all::<ChannelStatus>(&payload).unwrap();
+    let uris: Vec<&str> = channels.iter().map(|c| c.local_uri.as_str()).collect();
+    assert_eq!(uris, listeners);
 
     let filter = FaceQueryFilter {
         uri_scheme: Some("udp4".into()),
@@ -1044,4 +1056,53 @@ fn malformed_and_unknown_requests() {
     assert_eq!(net.fwd.mgmt_replies_with_status(400), 4);
     assert_eq!(net.fwd.mgmt_replies_with_status(501), 2);
     assert_eq!(net.fwd.mgmt_replies_with_status(414), 1);
+}
+
+/// python-ndn's pynfdc asks for datasets with signed Interests (empty ApplicationParameters,
+/// DigestSha256, so the name ends in a parameters digest): answered as a plain request, with
+/// segments named under the whole Interest name as NFD's dispatcher names them.
+#[test]
+fn signed_dataset_interests_are_answered_like_plain_ones() {
+    let mut net = Net::new();
+    let app = net.face("unix://app", FaceScope::Local);
+    for i in 0..300 {
+        let prefix = format!("/a/rather/long/prefix/to/fill/segments/quickly/number/{i}");
+        assert!(net.register(app, &prefix).is_ok());
+    }
+    let signer = Signer::digest_sha256();
+    let signed = |dataset: &str| {
+        InterestBuilder::new(name(dataset))
+            .can_be_prefix(true)
+            .must_be_fresh(true)
+            .lifetime_ms(1000)
+            .app_parameters(Bytes::new())
+            .sign(&signer, signer.signature_info())
+            .unwrap()
+    };
+    let status = signed("/localhost/nfd/status/general");
+    assert_eq!(status.name().len(), 5, "{}", status.name());
+    let acts = net.recv(app, status.wire().clone());
+    let seg0 = only_data(&acts, app);
+    assert!(status.name().is_prefix_of(seg0.name()), "{}", seg0.name());
+    assert!(status.matches(&seg0));
+    assert!(ForwarderStatus::decode(seg0.content()).is_ok());
+
+    // A dataset of one segment answers whole; a longer one answers its first segment (the
+    // only one pynfdc reads, as with NFD: the following segments are named under the
+    // parameters digest, which an Interest without those parameters cannot carry).
+    let faces = signed("/localhost/nfd/faces/list");
+    let acts = net.recv(app, faces.wire().clone());
+    let seg0 = only_data(&acts, app);
+    assert!(faces.matches(&seg0));
+    assert_eq!(seg0.name().len(), faces.name().len() + 2);
+    assert_eq!(seg0.final_block_id().and_then(|c| c.as_segment()), Some(0));
+    let list: Vec<FaceStatus> = decode_all(seg0.content()).unwrap();
+    assert!(list.iter().any(|f| f.face_id == app.0));
+    let rib = signed("/localhost/nfd/rib/list");
+    let acts = net.recv(app, rib.wire().clone());
+    let seg0 = only_data(&acts, app);
+    assert!(rib.matches(&seg0));
+    assert_eq!(seg0.content().len(), 8000);
+    assert!(seg0.final_block_id().is_none());
+    assert_eq!(net.fwd.mgmt_unanswered(), 0);
 }

@@ -120,6 +120,10 @@ pub trait Core: Send + 'static {
     fn driver_counters(&mut self, counters: &[(&'static str, u64)]) {
         let _ = counters;
     }
+    /// See [`Forwarder::set_channels`]: the listening channels, once bound.
+    fn set_channels(&mut self, local_uris: Vec<String>) {
+        let _ = local_uris;
+    }
 }
 
 impl Core for Forwarder {
@@ -177,6 +181,10 @@ impl Core for Forwarder {
 
     fn driver_counters(&mut self, counters: &[(&'static str, u64)]) {
         self.set_driver_counters(counters);
+    }
+
+    fn set_channels(&mut self, local_uris: Vec<String>) {
+        Self::set_channels(self, local_uris);
     }
 }
 
@@ -316,7 +324,7 @@ impl Daemon {
     }
 
     /// Like [`Daemon::start`], with another core (tests).
-    pub async fn start_with_core<C: Core>(config: Config, core: C) -> Result<Self> {
+    pub async fn start_with_core<C: Core>(config: Config, mut core: C) -> Result<Self> {
         config.validate()?;
         raise_fd_limit(&config);
         // Configuration errors first, before anything is bound.
@@ -337,6 +345,8 @@ impl Daemon {
                 return Err(e);
             }
         };
+        // `faces/channels` lists the listeners by NFD's LocalUris, as bound (port 0 resolved).
+        core.set_channels(channel_uris(&unix_paths, &bound));
         let faces = &config.faces;
         let seconds = |s: u64| (s > 0).then(|| Duration::from_secs(s));
         let setup = engine::Setup {
@@ -550,6 +560,16 @@ async fn bind_all(
         quic,
         connector: Arc::new(connect::Connector::new(quic_server)?),
     })
+}
+
+/// The listening channels' LocalUris, NFD's way: `unix:///run/nfd/nfd.sock`,
+/// `tcp4://0.0.0.0:6363`, `udp4://0.0.0.0:6363`, and ours `quic://0.0.0.0:6364`.
+fn channel_uris(unix_paths: &[PathBuf], bound: &Bound) -> Vec<String> {
+    let unix = unix_paths.iter().map(|p| format!("unix://{}", p.display()));
+    let tcp = bound.tcp.map(|a| uri::ip_uri("tcp", a));
+    let udp = bound.udp_addr.map(|a| uri::ip_uri("udp", a));
+    let quic = bound.quic.map(|a| format!("quic://{a}"));
+    unix.chain(tcp).chain(udp).chain(quic).collect()
 }
 
 /// Descriptors the daemon needs besides its faces (listeners, QUIC, logs, channels).
