@@ -124,8 +124,8 @@ pub(crate) enum RouteCommand {
 pub(crate) enum StrategyCommand {
     /// List strategy choices.
     List,
-    /// Set the strategy of a prefix: best-route, multicast, load-balance or asf (or a full
-    /// strategy name).
+    /// Set the strategy of a prefix: best-route, multicast, asf, random, access or
+    /// load-balance (or a full strategy name, with version and parameters).
     Set {
         /// Name prefix.
         prefix: Name,

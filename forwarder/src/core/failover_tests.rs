@@ -549,3 +549,149 @@ fn a_closed_local_sf_is_replaced_by_another_instance_for_a_chain() {
         1
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// NFD's strategies: random, access, and retransmission suppression parameters
+
+/// Sends `n` from `c` again and again; returns for each Interest the faces it went to.
+fn spread(net: &mut Net, c: FaceId, hops: &[FaceId], count: usize) -> Vec<Vec<FaceId>> {
+    (0..count)
+        .map(|i| {
+            let acts = net.recv(c, interest(&format!("/r/{i}"), None));
+            hops.iter()
+                .copied()
+                .filter(|&h| !interests(&acts, h).is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn random_sends_each_interest_to_one_eligible_hop_drawn_from_its_seed() {
+    let run = |seed: u64| {
+        let mut net = Net::new(&no_liveness());
+        let c = net.app("unix://c");
+        let hops: Vec<FaceId> = (1..=3)
+            .map(|i| net.peer(&format!("tcp4://10.0.0.{i}:6363")))
+            .collect();
+        for &h in &hops {
+            net.fwd.add_route(&name("/r"), h, 10);
+        }
+        let random = strategy::Random::new(strategy::versioned_name("random"), seed);
+        net.fwd.set_strategy(&name("/r"), Box::new(random));
+        spread(&mut net, c, &hops, 60)
+    };
+    let picks = run(42);
+    assert!(picks.iter().all(|p| p.len() == 1), "{picks:?}");
+    // Every hop drawn, none always.
+    let mut firsts: Vec<FaceId> = picks.iter().map(|p| p[0]).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    assert_eq!(firsts.len(), 3, "{picks:?}");
+    // Deterministic for a seed: the tests (and a simulation) replay.
+    assert_eq!(picks, run(42));
+    assert_ne!(picks, run(7));
+}
+
+#[test]
+fn random_does_not_suppress_retransmissions() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.peer("tcp4://10.0.0.1:6363");
+    net.fwd.add_route(&name("/r"), b, 10);
+    let random = strategy::create(&name("/localhost/nfd/strategy/random")).unwrap();
+    net.fwd.set_strategy(&name("/r"), random);
+    one_interest(&net.recv(c, interest("/r/1", None)), b);
+    net.advance(1);
+    one_interest(&net.recv(c, interest("/r/1", None)), b);
+    assert_eq!(net.fwd.counters().suppressed, 0);
+}
+
+#[test]
+fn best_route_applies_its_retx_suppression_parameters() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.peer("tcp4://10.0.0.1:6363");
+    let cc = net.peer("tcp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/s"), b, 10);
+    net.fwd.add_route(&name("/s"), cc, 20);
+    let slow = name(
+        "/localhost/nfd/strategy/best-route/v=5/retx-suppression-initial~100\
+         /retx-suppression-max~300/retx-suppression-multiplier~2",
+    );
+    net.fwd
+        .set_strategy(&name("/s"), strategy::create(&slow).unwrap());
+    one_interest(&net.recv(c, interest("/s/1", None)), b);
+    // Within 100 ms of the last transmission: suppressed (NFD's default, 10 ms, would not).
+    net.advance(50);
+    assert!(net.recv(c, interest("/s/1", None)).is_empty());
+    assert_eq!(net.fwd.counters().suppressed, 1);
+    // After it: forwarded, to the untried next hop; the interval doubles to 200 ms.
+    net.advance(51);
+    one_interest(&net.recv(c, interest("/s/1", None)), cc);
+    net.advance(150);
+    assert!(net.recv(c, interest("/s/1", None)).is_empty());
+    net.advance(51);
+    one_interest(&net.recv(c, interest("/s/1", None)), b);
+    // Capped at 300 ms.
+    net.advance(299);
+    assert!(net.recv(c, interest("/s/1", None)).is_empty());
+    net.advance(2);
+    assert_eq!(interests(&net.recv(c, interest("/s/1", None)), cc).len(), 1);
+    assert_eq!(net.fwd.counters().suppressed, 3);
+
+    // The default (10 ms) on another prefix.
+    net.fwd.add_route(&name("/d"), b, 10);
+    one_interest(&net.recv(c, interest("/d/1", None)), b);
+    net.advance(11);
+    assert_eq!(net.recv(c, interest("/d/1", None)).len(), 1);
+}
+
+#[test]
+fn access_uses_the_last_working_hop_and_multicasts_after_its_rto() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.peer("tcp4://10.0.0.1:6363");
+    let cc = net.peer("tcp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/a"), b, 10);
+    net.fwd.add_route(&name("/a"), cc, 20);
+    let access = strategy::create(&name("/localhost/nfd/strategy/access")).unwrap();
+    assert_eq!(access.name(), name("/localhost/nfd/strategy/access/v=1"));
+    net.fwd.set_strategy(&name("/a"), access);
+
+    // Nothing known: multicast; b answers first (30 ms) and becomes the last next hop.
+    let acts = net.recv(c, interest("/a/1", None));
+    let lp = one_interest(&acts, b);
+    one_interest(&acts, cc);
+    net.advance(30);
+    assert_eq!(datas(&net.recv(b, reply(&lp, data("/a/1", None))), c), 1);
+
+    // Then b alone, with a retry timer at its RTO (200 ms: the minimum, above 30 + 4·15).
+    let acts = net.recv(c, interest("/a/2", None));
+    one_interest(&acts, b);
+    assert!(interests(&acts, cc).is_empty());
+    assert!(net.advance(199).is_empty());
+    let acts = net.advance(1);
+    let lp = one_interest(&acts, cc);
+    assert!(interests(&acts, b).is_empty());
+    // cc answers: it is the last next hop now.
+    assert_eq!(datas(&net.recv(cc, reply(&lp, data("/a/2", None))), c), 1);
+    let acts = net.recv(c, interest("/a/3", None));
+    let lp = one_interest(&acts, cc);
+    assert!(interests(&acts, b).is_empty());
+    // A consumer retransmission after the fixed 100 ms suppression: multicast.
+    net.advance(50);
+    assert!(net.recv(c, interest("/a/3", None)).is_empty());
+    net.advance(51);
+    let acts = net.recv(c, interest("/a/3", None));
+    one_interest(&acts, b);
+    one_interest(&acts, cc);
+    // Satisfied before its RTO: the timer finds no entry.
+    assert_eq!(datas(&net.recv(cc, reply(&lp, data("/a/3", None))), c), 1);
+    assert!(
+        net.advance(1000)
+            .iter()
+            .all(|a| !matches!(a, Action::Send { .. }))
+    );
+    assert!(net.fwd.pit().is_empty());
+}

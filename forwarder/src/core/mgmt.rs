@@ -1063,9 +1063,10 @@ impl Forwarder {
             .strategy
             .as_ref()
             .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Strategy is required"))?;
-        // NFD answers 404 for a strategy it does not know (or parameters it refuses).
-        let strategy = super::strategy::create(wanted)
-            .map_err(|e| refuse(status_code::NOT_FOUND, &format!("unknown strategy: {e}")))?;
+        // NFD's answers: 404 "Strategy not registered", 409 "Error instantiating strategy:
+        // ..." for a version or parameters the strategy refuses.
+        let strategy =
+            super::strategy::create(wanted).map_err(|e| refuse(e.status_code(), &e.to_string()))?;
         let instance = strategy.name();
         self.strategies.set(&name, strategy);
         Ok(ControlParameters {

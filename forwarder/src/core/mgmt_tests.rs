@@ -789,16 +789,51 @@ fn strategy_choice_set_unset_list() {
         strategy: strategy::versioned_name("best-route"),
     }));
 
+    // Refusals with NFD's codes and texts; the choice stays as it was.
+    for (strategy, code, text) in [
+        (
+            "/localhost/nfd/strategy/no-such",
+            404,
+            "Strategy not registered",
+        ),
+        (
+            "/localhost/nfd/strategy/multicast/v=4",
+            409,
+            "Error instantiating strategy: MulticastStrategy does not support version 4",
+        ),
+        (
+            "/localhost/nfd/strategy/best-route/v=5/retx-suppression-multiplier~0",
+            409,
+            "Error instantiating strategy: Retx suppression multiplier must be >= 1",
+        ),
+    ] {
+        let cp = ControlParameters {
+            strategy: Some(name(strategy)),
+            ..ControlParameters::with_name(name("/m"))
+        };
+        let r = net.command(app, "strategy-choice", "set", &cp).0;
+        assert_eq!((r.status_code, r.status_text.as_str()), (code, text));
+    }
+    // A parameterised instance is listed by the name it was asked by.
+    let asked = name("/localhost/nfd/strategy/best-route/v=5/retx-suppression-initial~20");
     let cp = ControlParameters {
-        strategy: Some(name("/localhost/nfd/strategy/no-such")),
-        ..ControlParameters::with_name(name("/m"))
+        strategy: Some(asked.clone()),
+        ..ControlParameters::with_name(name("/p"))
     };
-    assert_eq!(
-        net.command(app, "strategy-choice", "set", &cp)
-            .0
-            .status_code,
-        404
-    );
+    let (r, _) = net.command(app, "strategy-choice", "set", &cp);
+    assert_eq!(r.body.unwrap().strategy, Some(asked.clone()));
+    let (payload, _) = net.fetch(app, &dataset);
+    let list: Vec<StrategyChoice> = decode_all(&payload).unwrap();
+    assert!(list.contains(&StrategyChoice {
+        name: name("/p"),
+        strategy: asked,
+    }));
+    assert!(list.contains(&StrategyChoice {
+        name: name("/m"),
+        strategy: strategy::versioned_name("multicast"),
+    }));
+    let cp = ControlParameters::with_name(name("/p"));
+    assert!(net.command(app, "strategy-choice", "unset", &cp).0.is_ok());
     let cp = ControlParameters::with_name(name("/m"));
     assert_eq!(
         net.command(app, "strategy-choice", "set", &cp)

@@ -201,6 +201,8 @@ fn is_network_face(info: &FaceInfo) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     PitExpiry(u64),
+    /// A strategy's retry timer on a PIT entry (`Decision::retry_after`).
+    StrategyRetry(u64),
     Housekeeping,
     Liveness,
 }
@@ -248,7 +250,8 @@ pub struct Forwarder {
     dnl: DeadNonceList,
     strategies: StrategyTable,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
-    /// Heap size beyond which stale PIT timers are swept (twice the PIT bound, at least 1024).
+    /// Heap size beyond which stale PIT timers are swept (three times the PIT bound, at least
+    /// 1024: a live entry holds its expiry timer and at most one strategy retry timer).
     timer_bound: usize,
     counters: ForwarderCounters,
     max_chain: usize,
@@ -299,7 +302,7 @@ impl Forwarder {
             faces: BTreeMap::new(),
             next_face_id: FaceId::FIRST_DYNAMIC,
             timers: BinaryHeap::new(),
-            timer_bound: t.pit_max_entries.saturating_mul(2).max(1024),
+            timer_bound: t.pit_max_entries.saturating_mul(3).max(1024),
             counters: ForwarderCounters::default(),
             max_chain: config.chain.max_functions,
             max_lifetime_ms: t.max_interest_lifetime_ms,
@@ -617,7 +620,9 @@ impl Forwarder {
         if self.timers.len() > self.timer_bound {
             let pit = &self.pit;
             self.timers.retain(|Reverse((_, t))| match t {
-                Timer::PitExpiry(raw) => pit.get(EntryId::from_u64(*raw)).is_some(),
+                Timer::PitExpiry(raw) | Timer::StrategyRetry(raw) => {
+                    pit.get(EntryId::from_u64(*raw)).is_some()
+                }
                 Timer::Housekeeping | Timer::Liveness => true,
             });
         }
@@ -639,6 +644,7 @@ impl Forwarder {
             self.timers.pop();
             match timer {
                 Timer::PitExpiry(id) => self.pit_expired(EntryId::from_u64(id), now),
+                Timer::StrategyRetry(id) => self.strategy_retry(now, EntryId::from_u64(id), out),
                 Timer::Housekeeping => {
                     self.housekeeping(now, out);
                     self.timers

@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 use super::face::{FaceId, FaceScope};
 use super::keys::{chain_hash, combine};
 use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
-use super::strategy::{Context, Decision, SUPPRESSION_INITIAL_MS, SUPPRESSION_MAX_MS};
+use super::strategy::{Context, Decision, RetxSuppression};
 use super::{Action, Forwarder};
 
 /// Link-layer fields that came with a network packet.
@@ -349,23 +349,29 @@ impl Forwarder {
             self.schedule_pit_expiry(entry_expiry, id);
         }
 
+        // NFD's exponential suppression per PIT entry, with the values of the strategy that
+        // forwarded the entry (`RetxSuppression`): a retransmission within the interval of
+        // the last transmission upstream is dropped; one let through grows the interval.
+        // Only retransmissions pay for the strategy lookup (a slot index, no hashing).
         if is_retransmission {
+            let rule = self
+                .pit
+                .get(id)
+                .and_then(|e| self.strategies.get(e.strategy))
+                .map_or_else(RetxSuppression::default, |s| s.suppression());
             let Some(entry) = self.pit.get_mut(id) else {
                 return;
             };
-            if now < entry.suppress_until {
+            let interval = match entry.suppress_interval_ms {
+                0 => rule.initial_ms,
+                ms => ms,
+            };
+            let last_out = entry.out_records.iter().map(|r| r.last_sent).max();
+            if last_out.is_some_and(|t| now < t + Duration::from_millis(interval)) {
                 self.counters.suppressed += 1;
                 return;
             }
-            entry.suppress_interval_ms = if entry.suppress_interval_ms == 0 {
-                SUPPRESSION_INITIAL_MS
-            } else {
-                (entry.suppress_interval_ms * 2).min(SUPPRESSION_MAX_MS)
-            };
-            entry.suppress_until = now + Duration::from_millis(entry.suppress_interval_ms);
-        } else if let Some(entry) = self.pit.get_mut(id) {
-            entry.suppress_interval_ms = SUPPRESSION_INITIAL_MS;
-            entry.suppress_until = now + Duration::from_millis(SUPPRESSION_INITIAL_MS);
+            entry.suppress_interval_ms = rule.next_interval_ms(interval);
         }
         self.forward(
             now,
@@ -523,6 +529,14 @@ impl Forwarder {
         }
         for &target in &decision.targets {
             self.send_interest(now, id, target, nonce, hop_limit, out);
+        }
+        if let Some(after) = decision.retry_after {
+            // Stale timers (the entry satisfied or gone) find no entry when they fire, and
+            // are swept with the PIT's (`schedule_pit_expiry`).
+            self.timers.push(std::cmp::Reverse((
+                now + after,
+                super::Timer::StrategyRetry(id.to_u64()),
+            )));
         }
         if let Some(probe) = decision.probe
             && !decision.targets.contains(&probe)
@@ -890,6 +904,40 @@ impl Forwarder {
             .or(nack)
             .unwrap_or(NackReason::NoRoute);
         self.reject(id, least_severe, out);
+    }
+
+    /// A strategy's retry timer on entry `id` fired (access: the last next hop's RTO): if the
+    /// entry is still pending, the strategy that set it may send the Interest elsewhere,
+    /// under `forward`'s scope rules and never to a downstream.
+    pub(super) fn strategy_retry(&mut self, now: Instant, id: EntryId, out: &mut Vec<Action>) {
+        let Some(entry) = self.pit.get(id) else {
+            return;
+        };
+        let routing = self.routing_hashes(&entry.interest, None);
+        let hop_limit = entry.interest.hop_limit().map(|h| h.saturating_sub(1));
+        let only_local = local_only(&entry.interest, hop_limit);
+        let (hops, prefix_hash) = self.eligible_hops(&entry.interest, &routing, only_local, |f| {
+            entry.in_records.iter().any(|r| r.face == f)
+        });
+        let ctx = Context {
+            now,
+            entry,
+            hops: &hops,
+            prefix_hash,
+        };
+        let mut decision = Decision::default();
+        if let Some(strategy) = self.strategies.get_mut(entry.strategy) {
+            strategy.on_retry_timer(&ctx, &mut decision);
+        }
+        let nonce = entry
+            .in_records
+            .first()
+            .map(|r| r.nonce)
+            .unwrap_or_default();
+        for &target in &decision.targets {
+            self.counters.retried_elsewhere += 1;
+            self.send_interest(now, id, target, nonce, hop_limit, out);
+        }
     }
 
     /// `face` closed or went down: each entry in `ids` (those it is an upstream of) that was

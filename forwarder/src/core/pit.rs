@@ -94,9 +94,9 @@ pub struct PitEntry {
     pub out_records: SmallVec<[OutRecord; 2]>,
     /// When the entry expires (latest in-record expiry).
     pub expiry: Instant,
-    /// Retransmission suppression: the earliest time a retransmission is forwarded again.
-    pub suppress_until: Instant,
-    /// Current suppression interval (exponential back-off).
+    /// Current retransmission suppression interval, measured from the last transmission
+    /// upstream (exponential back-off); 0 until a retransmission was let through, meaning
+    /// the strategy's initial interval.
     pub suppress_interval_ms: u64,
     /// The strategy instance that forwarded the Interest last: Nacks, lost upstreams, Data
     /// and timeouts go back to it without another name lookup.
@@ -294,7 +294,6 @@ impl Pit {
             in_records: SmallVec::new(),
             out_records: SmallVec::new(),
             expiry: now,
-            suppress_until: now,
             suppress_interval_ms: 0,
             strategy: ChoiceId::NONE,
             strategy_tag: 0,

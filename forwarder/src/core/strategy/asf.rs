@@ -30,7 +30,7 @@ use nfwd_tlv::Name;
 use nfwd_tlv::lp::NackReason;
 use smallvec::SmallVec;
 
-use super::{Context, Decision, Parameters, Strategy, versioned_name};
+use super::{Context, Decision, Parameters, RetxSuppression, Strategy, versioned_name};
 use crate::core::face::FaceId;
 
 /// Default probing interval (see the module docs for why not NFD's 60 s).
@@ -43,7 +43,7 @@ pub const DEFAULT_MAX_TIMEOUTS: u32 = 3;
 pub const MAX_NAMESPACES: usize = 16_384;
 /// Next hops measured per prefix.
 pub const MAX_FACES: usize = 16;
-/// A prefix not used for this long is forgotten.
+/// A prefix not used for this long is forgotten (NFD's default `measurements-lifetime`).
 pub const LIFETIME: Duration = Duration::from_secs(300);
 /// How often forgotten prefixes are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -97,49 +97,64 @@ pub struct Asf {
     name: Name,
     probing_interval: Duration,
     max_timeouts: u32,
+    /// A prefix unused this long is forgotten (`measurements-lifetime`).
+    lifetime: Duration,
+    suppression: RetxSuppression,
     table: HashTable<Namespace>,
     next_sweep: Option<Instant>,
 }
 
 impl Asf {
-    /// An instance with NFD's parameters `probing-interval~<ms>` and `max-timeouts~<n>`.
+    /// An instance with NFD's parameters `probing-interval~<ms>`, `max-timeouts~<n>`,
+    /// `measurements-lifetime~<ms>` and the retransmission suppression ones
+    /// ([`RetxSuppression::from_parameters`]). As NFD's ASF, other keys are ignored.
     ///
     /// # Errors
-    /// An unknown key, a value that is not a number, an interval under 1 s, or 0 timeouts.
+    /// NFD's: a malformed or negative value, an interval under 1 s, a measurements lifetime
+    /// not above the probing interval, bad suppression values; and (ours) 0 timeouts, which
+    /// would count every next hop as failing.
     pub fn with_parameters(p: &Parameters) -> Result<Self, String> {
-        let mut probing_interval = DEFAULT_PROBING_INTERVAL;
-        let mut max_timeouts = DEFAULT_MAX_TIMEOUTS;
-        for (key, value) in &p.pairs {
-            let n: u64 = value
-                .parse()
-                .map_err(|_| format!("asf: {key} must be a number, not {value:?}"))?;
-            match key.as_str() {
-                "probing-interval" => {
-                    probing_interval = Duration::from_millis(n);
-                    if probing_interval < MIN_PROBING_INTERVAL {
-                        return Err("asf: probing-interval must be at least 1000 ms".into());
-                    }
-                }
-                "max-timeouts" => {
-                    max_timeouts = u32::try_from(n)
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or("asf: max-timeouts must be at least 1")?;
-                }
-                _ => return Err(format!("asf: unknown parameter {key:?}")),
-            }
-        }
-        let mut text = versioned_name("asf").to_string();
-        for (key, value) in &p.pairs {
-            text.push_str(&format!("/{key}~{value}"));
-        }
+        let suppression = RetxSuppression::from_parameters(p)?;
+        let default_ms = DEFAULT_PROBING_INTERVAL.as_millis() as i64;
+        let interval_ms = p.int_or("probing-interval", default_ms)?;
+        let probing_interval = u64::try_from(interval_ms)
+            .ok()
+            .map(Duration::from_millis)
+            .filter(|&d| d >= MIN_PROBING_INTERVAL)
+            .ok_or("Probing interval must be >= 1000 milliseconds")?;
+        let max_timeouts = p.uint_or("max-timeouts", u64::from(DEFAULT_MAX_TIMEOUTS))?;
+        let max_timeouts = u32::try_from(max_timeouts)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or("max-timeouts must be at least 1")?;
+        let lifetime_ms = p.int_or("measurements-lifetime", LIFETIME.as_millis() as i64)?;
+        let lifetime = u64::try_from(lifetime_ms)
+            .ok()
+            .map(Duration::from_millis)
+            .filter(|&d| d > probing_interval)
+            .ok_or_else(|| {
+                format!(
+                    "Measurements lifetime ({lifetime_ms} milliseconds) should be greater than \
+                     the probing interval of {} milliseconds",
+                    probing_interval.as_millis()
+                )
+            })?;
         Ok(Self {
-            name: text.parse().map_err(|e| format!("asf name: {e}"))?,
+            name: versioned_name("asf"),
             probing_interval,
             max_timeouts,
+            lifetime,
+            suppression,
             table: HashTable::new(),
             next_sweep: None,
         })
+    }
+
+    /// The instance under `name` (the name it was asked by, as NFD lists it).
+    #[must_use]
+    pub fn named(mut self, name: Name) -> Self {
+        self.name = name;
+        self
     }
 
     /// A boxed instance.
@@ -274,6 +289,10 @@ impl Strategy for Asf {
         true
     }
 
+    fn suppression(&self) -> RetxSuppression {
+        self.suppression
+    }
+
     fn after_receive_data(&mut self, now: Instant, face: FaceId, rtt: Duration, tag: u64) {
         let Some(ns) = self.namespace_mut(tag) else {
             return;
@@ -305,8 +324,9 @@ impl Strategy for Asf {
         match self.next_sweep {
             Some(at) if at > now => {}
             _ => {
+                let lifetime = self.lifetime;
                 self.table
-                    .retain(|n| now.saturating_duration_since(n.last_used) < LIFETIME);
+                    .retain(|n| now.saturating_duration_since(n.last_used) < lifetime);
                 self.next_sweep = Some(now + SWEEP_EVERY);
             }
         }

@@ -8,8 +8,9 @@ use nfwd_tlv::Name;
 use super::{Context, Decision, Strategy, retry_pick, versioned_name};
 
 /// Round-robin over the cheapest next hops.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoadBalance {
+    name: Name,
     /// Position of the round-robin (wrapping).
     turn: u64,
 }
@@ -18,13 +19,19 @@ impl LoadBalance {
     /// A boxed instance.
     #[must_use]
     pub fn boxed() -> Box<dyn Strategy> {
-        Box::<Self>::default()
+        Self::boxed_named(versioned_name("load-balance"))
+    }
+
+    /// A boxed instance listed as `name`.
+    #[must_use]
+    pub fn boxed_named(name: Name) -> Box<dyn Strategy> {
+        Box::new(Self { name, turn: 0 })
     }
 }
 
 impl Strategy for LoadBalance {
     fn name(&self) -> Name {
-        versioned_name("load-balance")
+        self.name.clone()
     }
 
     fn after_receive_interest(

@@ -6,11 +6,22 @@
 //! skipping faces that are down — and hands each strategy only the next hops that pass them
 //! ([`Context::hops`]). The strategy picks where to send; the pipeline sends.
 //!
-//! - **best-route** (`best_route.rs`, NFD's best-route): the cheapest next hop; retries others.
-//! - **multicast** (`multicast.rs`): every next hop.
-//! - **load-balance** (`load_balance.rs`): the cheapest next hops in turn.
-//! - **asf** (`asf.rs`, in the spirit of NFD's ASF): ranks next hops by measured RTT and
+//! - **best-route** (`best_route.rs`, NFD's best-route v5): the cheapest next hop; retries
+//!   others.
+//! - **multicast** (`multicast.rs`, NFD's multicast v5): every next hop.
+//! - **load-balance** (`load_balance.rs`, ours): the cheapest next hops in turn.
+//! - **asf** (`asf.rs`, in the spirit of NFD's ASF v5): ranks next hops by measured RTT and
 //!   failures, probes the others now and then.
+//! - **random** (`random.rs`, NFD's random v1): one eligible next hop at random.
+//! - **access** (`access.rs`, NFD's access v1): the last next hop that answered for the
+//!   prefix, multicast to the others after its RTO; multicast when there is none.
+//!
+//! Names, versions and parameters follow NFD (`create`): best-route, multicast and asf take
+//! NFD's retransmission suppression parameters (`retx-suppression-initial~<ms>`,
+//! `retx-suppression-max~<ms>`, `retx-suppression-multiplier~<x>`) and, like NFD, ignore
+//! keys they do not know; random, access and load-balance take none. Refusals carry NFD's
+//! status codes and texts (404 "Strategy not registered", 409 "Error instantiating
+//! strategy: ...").
 //!
 //! Each strategy choice (a prefix in the table) has its own instance, so per-choice state (a
 //! round-robin turn, ASF's measurements) lives in the instance and costs nothing elsewhere.
@@ -18,12 +29,15 @@
 //! Data, Nack and timeout paths reach the strategy that forwarded an Interest without hashing
 //! a name again; replacing or removing a choice invalidates the ids of its old instance.
 //!
-//! Suppression follows NFD: the interval starts at 10 ms and doubles up to 250 ms.
+//! Suppression follows NFD's exponential suppression per PIT entry: by default the interval
+//! starts at 10 ms and doubles up to 250 ms; each instance says its own ([`RetxSuppression`]).
 
+pub mod access;
 pub mod asf;
 mod best_route;
 mod load_balance;
 mod multicast;
+mod random;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -37,10 +51,12 @@ use super::face::FaceId;
 use super::fib::NextHop;
 use super::pit::PitEntry;
 
+pub use access::Access;
 pub use asf::Asf;
 pub use best_route::BestRoute;
 pub use load_balance::LoadBalance;
 pub use multicast::Multicast;
+pub use random::Random;
 
 /// First retransmission-suppression interval.
 pub const SUPPRESSION_INITIAL_MS: u64 = 10;
@@ -71,6 +87,9 @@ pub struct Decision {
     /// What the strategy wants back with feedback on this entry (ASF: its measurements key).
     /// Feedback is given only if [`Strategy::wants_feedback`] says so.
     pub tag: u64,
+    /// Call [`Strategy::on_retry_timer`] after this long if the entry is still pending
+    /// (access: the last working next hop's RTO). One timer per entry; a new one replaces it.
+    pub retry_after: Option<Duration>,
 }
 
 /// A forwarding strategy: one instance per strategy choice.
@@ -139,6 +158,18 @@ pub trait Strategy: fmt::Debug + Send {
     fn entries(&self) -> usize {
         0
     }
+
+    /// The retransmission suppression the pipeline applies to entries this instance
+    /// forwards (asked only for a consumer's retransmission). By default NFD's.
+    fn suppression(&self) -> RetxSuppression {
+        RetxSuppression::default()
+    }
+
+    /// A retry timer this instance asked for ([`Decision::retry_after`]) fired with the entry
+    /// still pending: where to send the Interest now. By default nowhere.
+    fn on_retry_timer(&mut self, ctx: &Context<'_>, decision: &mut Decision) {
+        let _ = (ctx, decision);
+    }
 }
 
 /// The cheapest next hop not tried yet.
@@ -164,46 +195,202 @@ pub fn retry_pick(ctx: &Context<'_>) -> Option<FaceId> {
     })
 }
 
-/// A strategy's name and parameters, parsed from an instance name
-/// `/localhost/nfd/strategy/<which>[/v=<version>][/<key>~<value>...]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A strategy's parameters, parsed from an instance name
+/// `/localhost/nfd/strategy/<which>/v=<version>/<key>~<value>...` as NFD parses them: only
+/// after a version component, each `key~value` with neither side empty; a key given twice
+/// keeps its last value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Parameters {
     /// `key~value` components after the version, in order.
     pub pairs: Vec<(String, String)>,
 }
 
 impl Parameters {
-    /// The value of `key`, if given.
+    /// The value of `key`, if given (the last one, as NFD's map keeps it).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
+            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
-}
 
-type Constructor = fn(&Parameters) -> Result<Box<dyn Strategy>, String>;
+    /// NFD's refusal of any parameter, for strategies that take none.
+    ///
+    /// # Errors
+    /// `<class> does not accept parameters` when there are some.
+    pub fn none_for(&self, class: &str) -> Result<(), String> {
+        if self.pairs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{class} does not accept parameters"))
+        }
+    }
 
-/// Every strategy: its NFD name component, the version we implement, and how to make one.
-/// Adding a strategy is a new file and a line here.
-const REGISTRY: &[(&str, u64, Constructor)] = &[
-    ("best-route", 5, |p| no_parameters(p, BestRoute::boxed)),
-    ("multicast", 4, |p| no_parameters(p, Multicast::boxed)),
-    ("load-balance", 1, |p| no_parameters(p, LoadBalance::boxed)),
-    ("asf", 5, |p| Asf::with_parameters(p).map(Asf::boxed)),
-];
+    /// A signed integer parameter (NFD's `getOrDefault<rep>`), or `default`.
+    ///
+    /// # Errors
+    /// `<key> value is malformed`.
+    pub fn int_or(&self, key: &str, default: i64) -> Result<i64, String> {
+        self.get(key).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| format!("{key} value is malformed"))
+        })
+    }
 
-fn no_parameters(
-    p: &Parameters,
-    make: fn() -> Box<dyn Strategy>,
-) -> Result<Box<dyn Strategy>, String> {
-    if p.pairs.is_empty() {
-        Ok(make())
-    } else {
-        Err("this strategy takes no parameters".into())
+    /// An unsigned integer parameter (NFD's `getOrDefault<size_t>`), or `default`.
+    ///
+    /// # Errors
+    /// `<key> cannot be negative`, `<key> value is malformed`.
+    pub fn uint_or(&self, key: &str, default: u64) -> Result<u64, String> {
+        self.get(key).map_or(Ok(default), |v| {
+            if v.contains('-') {
+                return Err(format!("{key} cannot be negative"));
+            }
+            v.parse().map_err(|_| format!("{key} value is malformed"))
+        })
     }
 }
+
+/// Exponential retransmission suppression (NFD's `RetxSuppressionExponential`): a consumer
+/// retransmission is suppressed if the Interest went upstream less than the current interval
+/// ago; the interval starts at `initial` and is multiplied by `multiplier` (up to `max`)
+/// each time a retransmission is let through. Kept per PIT entry by the pipeline; a strategy
+/// says which values apply to the entries it forwards.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetxSuppression {
+    /// First interval, ms (> 0).
+    pub initial_ms: u64,
+    /// Largest interval, ms (>= `initial_ms`).
+    pub max_ms: u64,
+    /// Growth factor (>= 1, finite).
+    pub multiplier: f32,
+}
+
+impl Default for RetxSuppression {
+    fn default() -> Self {
+        Self {
+            initial_ms: SUPPRESSION_INITIAL_MS,
+            max_ms: SUPPRESSION_MAX_MS,
+            multiplier: 2.0,
+        }
+    }
+}
+
+impl RetxSuppression {
+    /// No suppression: every retransmission goes to the strategy (NFD's random strategy).
+    pub const NONE: Self = Self {
+        initial_ms: 0,
+        max_ms: 0,
+        multiplier: 1.0,
+    };
+
+    /// NFD's `RetxSuppressionFixed` with its default, 100 ms (the access strategy's).
+    pub const FIXED_100MS: Self = Self {
+        initial_ms: 100,
+        max_ms: 100,
+        multiplier: 1.0,
+    };
+
+    /// From NFD's parameters `retx-suppression-initial~<ms>`, `retx-suppression-max~<ms>`
+    /// and `retx-suppression-multiplier~<x>`, with NFD's defaults (10 ms, 250 ms, 2) and
+    /// its validity rules and messages.
+    ///
+    /// # Errors
+    /// A malformed value, an initial interval that is not positive, a maximum below the
+    /// initial interval, or a multiplier below 1 (or not a finite number).
+    pub fn from_parameters(p: &Parameters) -> Result<Self, String> {
+        let d = Self::default();
+        let initial = p.int_or("retx-suppression-initial", d.initial_ms as i64)?;
+        let max = p.int_or("retx-suppression-max", d.max_ms as i64)?;
+        let multiplier = match p.get("retx-suppression-multiplier") {
+            None => d.multiplier,
+            Some(v) => v
+                .parse::<f32>()
+                .map_err(|_| "retx-suppression-multiplier value is malformed".to_owned())?,
+        };
+        let initial_ms = u64::try_from(initial)
+            .ok()
+            .filter(|&ms| ms > 0)
+            .ok_or("Retx suppression initial interval must be > 0")?;
+        let max_ms = u64::try_from(max)
+            .ok()
+            .filter(|&ms| ms >= initial_ms)
+            .ok_or("Retx suppression max interval must be >= initial interval")?;
+        // NaN would pass NFD's `< 1` test and then poison every interval: refused too.
+        if !multiplier.is_finite() || multiplier < 1.0 {
+            return Err("Retx suppression multiplier must be >= 1".into());
+        }
+        Ok(Self {
+            initial_ms,
+            max_ms,
+            multiplier,
+        })
+    }
+
+    /// The interval after `current_ms` let a retransmission through.
+    #[must_use]
+    pub fn next_interval_ms(&self, current_ms: u64) -> u64 {
+        // f64 holds every interval a u64 of ms can reasonably be; the cast saturates.
+        let grown = (current_ms as f64 * f64::from(self.multiplier)) as u64;
+        grown.min(self.max_ms)
+    }
+}
+
+/// Why a strategy name was refused, as NFD's strategy choice table says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// No such strategy (or a version newer than ours): NFD's 404 "Strategy not registered".
+    NotRegistered,
+    /// The strategy refused its version or parameters: NFD's 409 "Error instantiating
+    /// strategy: <why>".
+    Invalid(String),
+}
+
+impl CreateError {
+    /// The ControlResponse status code NFD answers with.
+    #[must_use]
+    pub fn status_code(&self) -> u64 {
+        match self {
+            Self::NotRegistered => 404,
+            Self::Invalid(_) => 409,
+        }
+    }
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotRegistered => f.write_str("Strategy not registered"),
+            Self::Invalid(why) => write!(f, "Error instantiating strategy: {why}"),
+        }
+    }
+}
+
+/// What a constructor gets: the instance name (as it will be listed) and the parameters.
+type Constructor = fn(Name, &Parameters) -> Result<Box<dyn Strategy>, String>;
+
+/// Every strategy: its NFD name component, the version we implement, NFD's class name (for
+/// its messages), and how to make one. Adding a strategy is a new file and a line here.
+const REGISTRY: &[(&str, u64, &str, Constructor)] = &[
+    ("best-route", 5, "BestRouteStrategy", BestRoute::create),
+    ("multicast", 5, "MulticastStrategy", Multicast::create),
+    ("load-balance", 1, "LoadBalanceStrategy", |name, p| {
+        p.none_for("LoadBalanceStrategy")?;
+        Ok(LoadBalance::boxed_named(name))
+    }),
+    ("asf", 5, "AsfStrategy", |name, p| {
+        Asf::with_parameters(p).map(|a| a.named(name).boxed())
+    }),
+    ("random", 1, "RandomStrategy", |name, p| {
+        p.none_for("RandomStrategy")?;
+        Ok(Box::new(Random::new(name, rand::random())))
+    }),
+    ("access", 1, "AccessStrategy", |name, p| {
+        p.none_for("AccessStrategy")?;
+        Ok(Box::new(Access::new(name)))
+    }),
+];
 
 /// The prefix of every strategy name.
 const STRATEGY_PREFIX: &str = "/localhost/nfd/strategy";
@@ -213,43 +400,76 @@ const STRATEGY_PREFIX: &str = "/localhost/nfd/strategy";
 pub fn versioned_name(which: &str) -> Name {
     let version = REGISTRY
         .iter()
-        .find(|(w, _, _)| *w == which)
-        .map_or(1, |(_, v, _)| *v);
+        .find(|(w, ..)| *w == which)
+        .map_or(1, |(_, v, ..)| *v);
     format!("{STRATEGY_PREFIX}/{which}/v={version}")
         .parse()
         .unwrap_or_default()
 }
 
-/// Makes the strategy a name asks for: `/localhost/nfd/strategy/<which>`, optionally a
-/// version component, then (for strategies that take them) `key~value` parameters, as NFD
-/// writes instance names (`/localhost/nfd/strategy/asf/v=5/probing-interval~30000`).
+/// Makes the strategy a name asks for, with NFD's rules (`Strategy::parseInstanceName` and
+/// the registry lookup): `/localhost/nfd/strategy/<which>` takes our version;
+/// `/localhost/nfd/strategy/<which>/v=<n>[/<key>~<value>...]` must name our version (an older
+/// one is refused by the strategy, a newer one is not registered) and the parameters go to
+/// the strategy. Parameters without a version make a name no strategy is registered under.
+/// The instance keeps the name as given (NFD's `makeInstanceName`), version added if absent.
 ///
 /// # Errors
-/// Names no registered strategy, or parameters it refuses.
-pub fn create(name: &Name) -> Result<Box<dyn Strategy>, String> {
-    let base: Name = STRATEGY_PREFIX.parse().map_err(|_| "bad prefix")?;
-    if !base.is_prefix_of(name) || name.len() <= base.len() {
-        return Err(format!("{name} is not a strategy name"));
+/// [`CreateError::NotRegistered`] or [`CreateError::Invalid`], as NFD would answer.
+pub fn create(name: &Name) -> Result<Box<dyn Strategy>, CreateError> {
+    let base: Name = STRATEGY_PREFIX
+        .parse()
+        .map_err(|_| CreateError::NotRegistered)?;
+    let at = base.len();
+    if !base.is_prefix_of(name) || name.len() <= at {
+        return Err(CreateError::NotRegistered);
     }
-    let which = name.get(base.len()).ok_or("no strategy component")?;
-    let &(_, _, make) = REGISTRY
+    let which = name.get(at).ok_or(CreateError::NotRegistered)?;
+    let &(_, ours, class, make) = REGISTRY
         .iter()
-        .find(|(w, _, _)| w.as_bytes() == which.value())
-        .ok_or_else(|| format!("unknown strategy {name}"))?;
-    let mut pairs = Vec::new();
-    for (i, k) in (base.len() + 1..name.len()).enumerate() {
-        let c = name.get(k).ok_or("missing component")?;
-        if i == 0 && c.as_version().is_some() {
-            continue;
+        .find(|(w, ..)| which.is_generic() && w.as_bytes() == which.value())
+        .ok_or(CreateError::NotRegistered)?;
+    // NFD splits at the last version component; it must follow the strategy's component.
+    let version_at = (at + 1..name.len())
+        .rev()
+        .find(|&i| name.get(i).is_some_and(|c| c.as_version().is_some()));
+    let (instance, params) = match version_at {
+        None if name.len() == at + 1 => (name.append_version(ours), Parameters::default()),
+        None => return Err(CreateError::NotRegistered),
+        Some(i) if i != at + 1 => return Err(CreateError::NotRegistered),
+        Some(i) => {
+            let asked = name.get(i).and_then(|c| c.as_version()).unwrap_or(ours);
+            if asked > ours {
+                return Err(CreateError::NotRegistered);
+            }
+            if asked < ours {
+                return Err(CreateError::Invalid(format!(
+                    "{class} does not support version {asked}"
+                )));
+            }
+            (name.clone(), parse_parameters(name, i + 1)?)
         }
-        let text =
-            std::str::from_utf8(c.value()).map_err(|_| format!("parameter {c} is not text"))?;
-        let (key, value) = text
-            .split_once('~')
-            .ok_or_else(|| format!("parameter {text:?} is not key~value"))?;
+    };
+    make(instance, &params).map_err(CreateError::Invalid)
+}
+
+/// The `key~value` components of `name` from index `from`, with NFD's messages.
+fn parse_parameters(name: &Name, from: usize) -> Result<Parameters, CreateError> {
+    let mut pairs = Vec::new();
+    for i in from..name.len() {
+        let c = name.get(i).ok_or(CreateError::NotRegistered)?;
+        let bad =
+            || CreateError::Invalid("Strategy parameters format is (<parameter>~<value>)*".into());
+        let text = std::str::from_utf8(c.value()).map_err(|_| bad())?;
+        let (key, value) = text.split_once('~').ok_or_else(bad)?;
+        if key.is_empty() || value.is_empty() {
+            return Err(CreateError::Invalid(
+                "Strategy parameter name and value cannot be empty".into(),
+            ));
+        }
         pairs.push((key.to_owned(), value.to_owned()));
     }
-    make(&Parameters { pairs })
+    Ok(Parameters { pairs })
 }
 
 /// Names a strategy choice's instance: slot and generation.
@@ -394,6 +614,16 @@ impl StrategyTable {
     }
 
     /// The instance `id` names, if it is still the one installed.
+    #[must_use]
+    pub fn get(&self, id: ChoiceId) -> Option<&dyn Strategy> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        Some(slot.choice.as_ref()?.strategy.as_ref())
+    }
+
+    /// The instance `id` names, if it is still the one installed.
     pub fn get_mut(&mut self, id: ChoiceId) -> Option<&mut dyn Strategy> {
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
@@ -461,30 +691,143 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn created(s: &str) -> Result<Name, String> {
+    fn created(s: &str) -> Result<Name, CreateError> {
         create(&n(s)).map(|s| s.name())
     }
 
-    #[test]
-    fn names_parse_with_and_without_version() {
-        for s in [
-            "/localhost/nfd/strategy/multicast",
-            "/localhost/nfd/strategy/multicast/v=4",
-        ] {
-            assert_eq!(created(s), Ok(versioned_name("multicast")));
+    fn invalid(s: &str) -> String {
+        match created(s) {
+            Err(e @ CreateError::Invalid(_)) => {
+                assert_eq!(e.status_code(), 409);
+                e.to_string()
+            }
+            other => panic!("{s}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn names_and_versions_as_nfd_resolves_them() {
+        for (which, v) in [
+            ("best-route", 5),
+            ("multicast", 5),
+            ("load-balance", 1),
+            ("asf", 5),
+            ("random", 1),
+            ("access", 1),
+        ] {
+            let versioned = n(&format!("/localhost/nfd/strategy/{which}/v={v}"));
+            assert_eq!(versioned_name(which), versioned);
+            assert_eq!(
+                created(&format!("/localhost/nfd/strategy/{which}")),
+                Ok(versioned.clone())
+            );
+            assert_eq!(created(&versioned.to_string()), Ok(versioned));
+        }
+        // Unknown names, newer versions, and parameters without a version: not registered.
+        for s in [
+            "/localhost/nfd/strategy/nope",
+            "/localhost/nfd/strategy/self-learning",
+            "/localhost/nfd/strategy/multicast/v=6",
+            "/localhost/nfd/strategy/multicast/x",
+            "/localhost/nfd/strategy/best-route/retx-suppression-initial~20",
+            "/localhost/nfd/strategy/best-route/x/v=5",
+            "/localhost/nfd/strategy",
+            "/localhost/nfd/other/best-route",
+        ] {
+            let e = created(s).unwrap_err();
+            assert_eq!(e, CreateError::NotRegistered, "{s}");
+            assert_eq!(
+                (e.status_code(), e.to_string()),
+                (404, "Strategy not registered".into())
+            );
+        }
+        // An older version is refused by the strategy, with NFD's text.
         assert_eq!(
-            created("/localhost/nfd/strategy/best-route/v=5"),
-            Ok(n("/localhost/nfd/strategy/best-route/v=5"))
+            invalid("/localhost/nfd/strategy/multicast/v=4"),
+            "Error instantiating strategy: MulticastStrategy does not support version 4"
         );
         assert_eq!(
-            created("/localhost/nfd/strategy/load-balance"),
-            Ok(n("/localhost/nfd/strategy/load-balance/v=1"))
+            invalid("/localhost/nfd/strategy/best-route/v=5/x"),
+            "Error instantiating strategy: Strategy parameters format is (<parameter>~<value>)*"
         );
-        assert!(created("/localhost/nfd/strategy/nope").is_err());
-        assert!(created("/localhost/nfd/strategy/multicast/x").is_err());
-        assert!(created("/localhost/nfd/strategy/multicast/v=4/a~1").is_err());
-        assert!(created("/localhost/nfd/other/best-route").is_err());
+        assert_eq!(
+            invalid("/localhost/nfd/strategy/best-route/v=5/a~"),
+            "Error instantiating strategy: Strategy parameter name and value cannot be empty"
+        );
+        for which in ["random", "access"] {
+            let class = if which == "random" {
+                "Random"
+            } else {
+                "Access"
+            };
+            assert_eq!(
+                invalid(&format!("/localhost/nfd/strategy/{which}/v=1/a~1")),
+                format!("Error instantiating strategy: {class}Strategy does not accept parameters")
+            );
+        }
+    }
+
+    #[test]
+    fn retx_suppression_parameters_as_nfd_checks_them() {
+        let s = "/localhost/nfd/strategy/best-route/v=5/retx-suppression-initial~20\
+                 /retx-suppression-max~400/retx-suppression-multiplier~1.5";
+        let strategy = create(&n(s)).unwrap();
+        // The instance is listed by the name it was asked by.
+        assert_eq!(strategy.name(), n(s));
+        assert_eq!(
+            strategy.suppression(),
+            RetxSuppression {
+                initial_ms: 20,
+                max_ms: 400,
+                multiplier: 1.5
+            }
+        );
+        let m = create(&n(
+            "/localhost/nfd/strategy/multicast/v=5/retx-suppression-max~100",
+        ))
+        .unwrap();
+        assert_eq!(m.suppression().max_ms, 100);
+        assert_eq!(m.suppression().initial_ms, SUPPRESSION_INITIAL_MS);
+        // NFD's best-route and multicast ignore keys they do not know.
+        assert!(created("/localhost/nfd/strategy/multicast/v=5/colour~red").is_ok());
+        let base = "/localhost/nfd/strategy/best-route/v=5/";
+        for (params, why) in [
+            (
+                "retx-suppression-initial~0",
+                "Retx suppression initial interval must be > 0",
+            ),
+            (
+                "retx-suppression-initial~-5",
+                "Retx suppression initial interval must be > 0",
+            ),
+            (
+                "retx-suppression-initial~soon",
+                "retx-suppression-initial value is malformed",
+            ),
+            (
+                "retx-suppression-initial~300",
+                "Retx suppression max interval must be >= initial interval",
+            ),
+            (
+                "retx-suppression-multiplier~0.5",
+                "Retx suppression multiplier must be >= 1",
+            ),
+            (
+                "retx-suppression-multiplier~NaN",
+                "Retx suppression multiplier must be >= 1",
+            ),
+        ] {
+            assert_eq!(
+                invalid(&format!("{base}{params}")),
+                format!("Error instantiating strategy: {why}"),
+                "{params}"
+            );
+        }
+        // Exponential growth, capped.
+        let r = RetxSuppression::default();
+        assert_eq!(r.next_interval_ms(10), 20);
+        assert_eq!(r.next_interval_ms(200), 250);
+        assert_eq!(RetxSuppression::NONE.next_interval_ms(0), 0);
     }
 
     #[test]
@@ -499,11 +842,24 @@ mod tests {
                 "/localhost/nfd/strategy/asf/v=5/probing-interval~30000/max-timeouts~2"
             ))
         );
-        // NFD's minimum probing interval is 1 s; unknown keys and junk are refused.
-        assert!(created("/localhost/nfd/strategy/asf/v=5/probing-interval~10").is_err());
+        // NFD's minimum probing interval is 1 s; its ASF ignores unknown keys.
+        assert_eq!(
+            invalid("/localhost/nfd/strategy/asf/v=5/probing-interval~10"),
+            "Error instantiating strategy: Probing interval must be >= 1000 milliseconds"
+        );
         assert!(created("/localhost/nfd/strategy/asf/v=5/max-timeouts~0").is_err());
-        assert!(created("/localhost/nfd/strategy/asf/v=5/colour~red").is_err());
+        assert_eq!(
+            invalid("/localhost/nfd/strategy/asf/v=5/max-timeouts~-1"),
+            "Error instantiating strategy: max-timeouts cannot be negative"
+        );
+        assert!(created("/localhost/nfd/strategy/asf/v=5/colour~red").is_ok());
         assert!(created("/localhost/nfd/strategy/asf/v=5/probing-interval").is_err());
+        assert!(
+            created(
+                "/localhost/nfd/strategy/asf/v=5/probing-interval~20000/measurements-lifetime~10000"
+            )
+            .is_err()
+        );
     }
 
     #[test]
