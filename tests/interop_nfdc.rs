@@ -283,3 +283,110 @@ fn nfdc_face_create_towards_an_existing_face_says_face_exists() {
     assert_eq!(face_id(&o), made);
     drop(guard);
 }
+
+/// Issue 14: `nfdc channel list`, unmodified, shows nfwd's listeners by NFD's LocalUris, and
+/// `nfdc strategy set` takes NFD's strategy names, versions and parameters, and is refused
+/// with NFD's codes and texts (nfdc prints "Unknown strategy" for a 404 and the text of a
+/// 409).
+#[test]
+fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
+    if !is_root() {
+        return cannot_run("needs root (nfwd authorizes root by its peer credentials)");
+    }
+    let tools = match ndn_tools() {
+        Ok(t) => t,
+        Err(e) => return cannot_run(&e),
+    };
+    let dir = TempDir::new("nfdc-channels-strategies");
+    let socket = dir.0.join("nfwd.sock");
+    let tcp = common::free_port();
+    let udp = common::free_port();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--unix"])
+        .arg(&socket)
+        .args([
+            "--tcp",
+            &format!("127.0.0.1:{tcp}"),
+            "--udp",
+            &format!("127.0.0.1:{udp}"),
+        ])
+        .env("NFWD_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = scopeguard(&mut daemon);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "nfwd did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let home = dir.0.join("root");
+    std::fs::create_dir_all(&home).unwrap();
+    let nfdc = |args: &[&str]| {
+        tool(&tools, "nfdc", &home, &socket, None)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let o = nfdc(&["channel", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let channels = text(&o);
+    for uri in [
+        format!("unix://{}", socket.display()),
+        format!("tcp4://127.0.0.1:{tcp}"),
+        format!("udp4://127.0.0.1:{udp}"),
+    ] {
+        assert!(channels.contains(&uri), "{uri} not in {channels}");
+    }
+
+    let s = "/localhost/nfd/strategy";
+    for (prefix, asked, listed) in [
+        ("/r", format!("{s}/random"), format!("{s}/random/v=1")),
+        ("/a", format!("{s}/access"), format!("{s}/access/v=1")),
+        ("/m", format!("{s}/multicast"), format!("{s}/multicast/v=5")),
+        (
+            "/b",
+            format!("{s}/best-route/v=5/retx-suppression-initial~20/retx-suppression-max~500"),
+            format!("{s}/best-route/v=5/retx-suppression-initial~20/retx-suppression-max~500"),
+        ),
+    ] {
+        let o = nfdc(&["strategy", "set", "prefix", prefix, "strategy", &asked]);
+        assert!(o.status.success(), "{asked}: {}", text(&o));
+        assert!(text(&o).contains(&listed), "{}", text(&o));
+    }
+    for (asked, says) in [
+        (format!("{s}/self-learning"), "Unknown strategy".to_owned()),
+        (format!("{s}/multicast/v=6"), "Unknown strategy".to_owned()),
+        (
+            format!("{s}/multicast/v=4"),
+            "409 when setting strategy: Error instantiating strategy: \
+             MulticastStrategy does not support version 4"
+                .to_owned(),
+        ),
+        (
+            format!("{s}/best-route/v=5/retx-suppression-initial~0"),
+            "409 when setting strategy: Error instantiating strategy: \
+             Retx suppression initial interval must be > 0"
+                .to_owned(),
+        ),
+        (
+            format!("{s}/random/v=1/a~b"),
+            "RandomStrategy does not accept parameters".to_owned(),
+        ),
+    ] {
+        let o = nfdc(&["strategy", "set", "prefix", "/x", "strategy", &asked]);
+        assert!(!o.status.success(), "{asked}: {}", text(&o));
+        assert!(text(&o).contains(&says), "{asked}: {}", text(&o));
+    }
+    let o = nfdc(&["strategy", "list"]);
+    let list = text(&o);
+    assert!(o.status.success(), "{list}");
+    assert!(
+        list.contains("prefix=/r strategy=/localhost/nfd/strategy/random/v=1")
+            && list.contains("prefix=/m strategy=/localhost/nfd/strategy/multicast/v=5")
+            && !list.contains("prefix=/x "),
+        "{list}"
+    );
+    drop(guard);
+}
