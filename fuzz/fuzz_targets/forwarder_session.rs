@@ -1449,11 +1449,16 @@ impl Session {
             p.mask = Some(u64::from(inp.u8() % 8));
         }
         if fields & 256 != 0 {
-            const STRATEGIES: [&str; 4] = [
+            // Valid names, parameterised ones, and ones NFD refuses (404 and 409).
+            const STRATEGIES: [&str; 8] = [
                 "/localhost/nfd/strategy/best-route",
-                "/localhost/nfd/strategy/multicast/v=4",
+                "/localhost/nfd/strategy/multicast/v=5",
                 "/localhost/nfd/strategy/load-balance",
                 "/localhost/nfd/strategy/bogus",
+                "/localhost/nfd/strategy/access",
+                "/localhost/nfd/strategy/random",
+                "/localhost/nfd/strategy/best-route/v=5/retx-suppression-initial~50",
+                "/localhost/nfd/strategy/multicast/v=4",
             ];
             p.strategy = Some(name(STRATEGIES[usize::from(inp.u8()) % STRATEGIES.len()]));
         }
