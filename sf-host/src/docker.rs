@@ -883,6 +883,33 @@ fn instance_event(msg: &EventMessage) -> Option<InstanceEvent> {
     })
 }
 
+/// Checks, without the engine, that `spec`'s artifact can go in an image: an `exec` program
+/// named by an absolute path, present, executable and statically linked (`FROM scratch` has
+/// no loader and no libraries). Built-ins need nothing but the static `nfwd`. The error names
+/// the SF, the path and the fix.
+pub fn check_artifact(spec: &SfSpec) -> Result<()> {
+    let Artifact::Exec { argv } = &spec.artifact else {
+        return Ok(());
+    };
+    let named = |why: String| Error::Spec(format!("{}: [artifact] argv[0]: {why}", spec.name));
+    let exe = exec_executable(argv).map_err(|e| match e {
+        Error::Spec(m) => named(m),
+        e => e,
+    })?;
+    let program = exe.to_string_lossy();
+    crate::functions::resolve_program(&program).map_err(|e| match e {
+        Error::Spec(m) => named(format!("{m}; the Docker backend copies it into the image")),
+        e => e,
+    })?;
+    if !is_static_elf(exe)? {
+        return Err(named(format!(
+            "{program} is not a statically linked executable, which a FROM scratch image \
+             needs; link it statically or use backend = \"process\""
+        )));
+    }
+    Ok(())
+}
+
 /// The executable of an `exec` artifact, which must be an absolute path to be put in an image.
 fn exec_executable(argv: &[String]) -> Result<&Path> {
     let Some(exe) = argv.first() else {

@@ -548,15 +548,19 @@ impl Inner {
             .await
     }
 
-    /// `auto` is the host's configured backend; `docker` fails clearly when Docker is not
-    /// usable.
-    async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
-        let docker = match spec.backend {
+    /// Whether `spec` runs on Docker: `auto` is the host's configured backend.
+    fn wants_docker(&self, spec: &SfSpec) -> bool {
+        match spec.backend {
             BackendKind::Process => false,
             BackendKind::Docker => true,
             BackendKind::Auto => self.options.backend == HostBackend::Docker,
-        };
-        if docker {
+        }
+    }
+
+    /// `auto` is the host's configured backend; `docker` fails clearly when Docker is not
+    /// usable.
+    async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
+        if self.wants_docker(spec) {
             self.docker().await?;
             Ok(Kind::Docker)
         } else {
@@ -669,6 +673,14 @@ impl Inner {
             if sfs.len() >= MAX_SFS {
                 return Err(Error::Spec(format!("at most {MAX_SFS} SFs per host")));
             }
+        }
+        // What the node must provide is checked before anything starts (or an engine is
+        // asked): an exec program that does not exist, cannot run, or cannot go in an image
+        // is one clear refusal, not a failure at every request.
+        if self.wants_docker(&spec) {
+            crate::docker::check_artifact(&spec)?;
+        } else {
+            spec.check_program()?;
         }
         let kind = self.choose(&spec).await?;
         if kind == Kind::Process
