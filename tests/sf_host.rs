@@ -679,7 +679,8 @@ async fn unknown_builtins_and_missing_programs_are_refused_at_deployment() {
     )
     .unwrap();
     let uri = node.uri.clone();
-    let (typo_out, missing_out, nopath_out, exec_out, run_out) =
+    let unused_socket = dir.join("unused.sock").display().to_string();
+    let (typo_out, missing_out, nopath_out, exec_out, run_out, start_out) =
         tokio::task::spawn_blocking(move || {
             let deploy = |f: &Path| {
                 nfwd_status(&["sf", "deploy", &f.display().to_string(), "--connect", &uri])
@@ -690,6 +691,18 @@ async fn unknown_builtins_and_missing_programs_are_refused_at_deployment() {
                 deploy(&not_in_path),
                 nfwd_status(&["sf", "exec", "--function", "/sf/x", "--", "/no/such/prog"]),
                 nfwd_status(&["sf", "run", "--builtin", "uppper"]),
+                nfwd_status(&[
+                    "start",
+                    "--tcp",
+                    "",
+                    "--udp",
+                    "",
+                    "--unix",
+                    &unused_socket,
+                    "--sf-host",
+                    "--sf-docker-binary",
+                    "/no/such/nfwd",
+                ]),
             )
         })
         .await
@@ -726,6 +739,8 @@ async fn unknown_builtins_and_missing_programs_are_refused_at_deployment() {
     );
     one_line(&exec_out, &["/sf/x", "/no/such/prog does not exist"]);
     one_line(&run_out, &["\"uppper\"", "did you mean \"upper\""]);
+    // A missing binary for Docker images is refused by `nfwd start` at once.
+    one_line(&start_out, &["/no/such/nfwd", "build-static-nfwd.sh"]);
     assert!(node.host().list().await.is_empty(), "nothing deployed");
     node.stop().await;
 }

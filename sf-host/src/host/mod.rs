@@ -164,6 +164,30 @@ impl HostOptions {
             crate::docker::check_label_value("owner", owner)
                 .map_err(|e| Error::Config(e.to_string()))?;
         }
+        // A given binary for images that is missing or unusable is known to be wrong now:
+        // said at `nfwd start`, not at the first Docker deployment.
+        if let Some(binary) = &self.docker_binary {
+            match crate::docker::is_static_elf(binary) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Error::Config(format!(
+                        "the nfwd for SF images, {}, is not a statically linked executable; \
+                         build one with `scripts/build-static-nfwd.sh` (it prints the path)",
+                        binary.display()
+                    )));
+                }
+                Err(e) => {
+                    let why = match e {
+                        Error::Spec(m) => m,
+                        e => e.to_string(),
+                    };
+                    return Err(Error::Config(format!(
+                        "the nfwd for SF images: {why}; build one with \
+                         `scripts/build-static-nfwd.sh` (it prints the path)"
+                    )));
+                }
+            }
+        }
         let (uid, _) = crate::users::current_ids()?;
         if let InstanceUsers::Fixed(u) = self.users
             && uid != 0
@@ -514,8 +538,12 @@ impl Inner {
                                 )));
                             }
                             Err(e) => {
+                                let why = match e {
+                                    Error::Spec(m) => m,
+                                    e => e.to_string(),
+                                };
                                 return Err(Error::Docker(format!(
-                                    "the nfwd for SF images: {e}; {fix}"
+                                    "the nfwd for SF images: {why}; {fix}"
                                 )));
                             }
                         }
