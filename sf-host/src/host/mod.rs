@@ -414,6 +414,16 @@ impl SfHost {
                 }
             }));
         }
+        // Beside serving, not before it: the engine may be slow or absent, and what is swept
+        // is only ever of hosts that are gone, so a deployment meanwhile is not in its way.
+        tasks.push(tokio::spawn(sweep_docker(
+            inner.owner.clone(),
+            inner
+                .options
+                .docker_binary
+                .clone()
+                .unwrap_or_else(|| inner.process.options().nfwd_bin.clone()),
+        )));
         let weak = Arc::downgrade(&inner);
         let period = inner.options.poll_interval;
         let monitor = tokio::spawn(async move {
@@ -503,6 +513,39 @@ fn sweep_channel_dirs(channel_dir: &std::path::Path, owner: &str) {
             && let Err(err) = std::fs::remove_dir_all(e.path())
         {
             tracing::warn!("sf host: sweeping {}: {err}", e.path().display());
+        }
+    }
+}
+
+/// What a host does at start when a Docker engine answers: removes the SF containers of hosts
+/// that are gone (killed, crashed, an earlier boot; `DockerBackend::sweep_dead_hosts`), then
+/// this owner's images built from another `nfwd` than `binary` (superseded by an upgrade,
+/// never found again) unless a container uses them. Without an engine, or without a static
+/// `binary` for the images, the corresponding step is skipped.
+async fn sweep_docker(owner: String, binary: PathBuf) {
+    if !crate::docker::engine_available().await {
+        return;
+    }
+    let backend = match DockerBackend::connect(DockerOptions::new(binary.clone(), owner)).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("sf host: sweeping Docker: {e}");
+            return;
+        }
+    };
+    match backend.sweep_dead_hosts().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("sf host: removed {n} containers of SF hosts that are gone"),
+        Err(e) => tracing::warn!("sf host: sweeping containers of hosts that are gone: {e}"),
+    }
+    let is_static = tokio::task::spawn_blocking(move || crate::docker::is_static_elf(&binary))
+        .await
+        .is_ok_and(|r| r.unwrap_or(false));
+    if is_static {
+        match backend.prune_stale_images().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("sf host: removed {n} SF images of another nfwd binary"),
+            Err(e) => tracing::warn!("sf host: pruning superseded SF images: {e}"),
         }
     }
 }
