@@ -1000,6 +1000,28 @@ async fn a_restarted_host_reuses_its_image_and_sweeps_what_a_killed_one_left() {
         "the killed host's container is left behind"
     );
 
+    // A container of a live host (this test process), exited and of the same owner: the
+    // next host must leave it alone.
+    let tag = b
+        .image_tag(&SfSpec::from_toml(spec).unwrap())
+        .await
+        .unwrap();
+    let live = b
+        .run_container(
+            &tag,
+            &format!("live-{owner}"),
+            vec!["--version".into()],
+            &SfSpec::from_toml(spec).unwrap(),
+            None,
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_exit(&b, &live, Duration::from_secs(30)).await,
+        InstanceStatus::Exited(Some(0))
+    );
+
     let mut second = start_docker_daemon(&binary, &socket, &owner);
     let client = sf_host_client(&uri).await;
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -1018,6 +1040,11 @@ async fn a_restarted_host_reuses_its_image_and_sweeps_what_a_killed_one_left() {
     assert_ne!(id1, id2);
     assert_eq!(image1, image2, "the same image, not a rebuild");
     assert_eq!(b.images().await.unwrap(), images1, "no new image");
+    assert_eq!(
+        b.status(&handle(&live)).await.unwrap(),
+        InstanceStatus::Exited(Some(0)),
+        "a live host's container is not swept"
+    );
     // `nfwd sf list` shows the short container id (docker ps's 12 hex digits), and says so.
     let out = std::process::Command::new(&binary)
         .args(["sf", "list", "--connect", &uri])
