@@ -1364,6 +1364,38 @@ mod tests {
     }
 
     #[test]
+    fn exec_artifacts_for_images_are_checked_without_the_engine() {
+        let spec = |argv0: &str| {
+            SfSpec::from_toml(&format!(
+                "name = \"/sf/x\"\nbackend = \"docker\"\n[artifact]\nkind = \"exec\"\n\
+                 argv = [{argv0:?}]\n"
+            ))
+            .unwrap()
+        };
+        for (argv0, needle) in [
+            ("tr", "absolute path"),
+            ("/no/such/prog", "/no/such/prog does not exist"),
+            // The test binary: executable but dynamically linked.
+            (
+                &std::env::current_exe().unwrap().display().to_string(),
+                "not a statically linked executable",
+            ),
+        ] {
+            let e = check_artifact(&spec(argv0)).unwrap_err().to_string();
+            assert!(e.contains("/sf/x") && e.contains(needle), "{e}");
+        }
+        assert!(
+            check_artifact(&SfSpec {
+                artifact: Artifact::Builtin {
+                    function: "upper".into()
+                },
+                ..spec("tr")
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn a_host_is_alive_while_its_process_runs() {
         let here = HostId::current();
         assert!(here.start > 0 && !here.boot.is_empty() && !here.pidns.is_empty());
