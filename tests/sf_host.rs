@@ -633,6 +633,118 @@ async fn bad_commands_are_refused_with_a_reason() {
     node.stop().await;
 }
 
+/// `nfwd ARGS` (no --connect added): exit code and output.
+fn nfwd_status(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Issue 15: an unknown built-in ("uppper") and a missing exec program are refused at
+/// deployment, with one line naming the SF, what is wrong and the fix, and a non-zero exit;
+/// nothing is deployed. `nfwd sf exec` and `nfwd sf run` refuse them at start, before
+/// connecting to any forwarder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_builtins_and_missing_programs_are_refused_at_deployment() {
+    let node = Node::start("refuse").await;
+    let dir = node._dir.0.clone();
+    let typo = dir.join("typo.toml");
+    std::fs::write(
+        &typo,
+        "name = \"/sf/typo\"\nbackend = \"process\"\n[artifact]\nkind = \"builtin\"\n\
+         function = \"uppper\"\n",
+    )
+    .unwrap();
+    let missing = dir.join("missing.toml");
+    std::fs::write(
+        &missing,
+        "name = \"/sf/missing\"\nbackend = \"process\"\n[artifact]\nkind = \"exec\"\n\
+         argv = [\"/no/such/prog\", \"-x\"]\n",
+    )
+    .unwrap();
+    let not_in_path = dir.join("nopath.toml");
+    std::fs::write(
+        &not_in_path,
+        "name = \"/sf/nopath\"\nbackend = \"process\"\n[artifact]\nkind = \"exec\"\n\
+         argv = [\"no-such-prog-nfwd\"]\n",
+    )
+    .unwrap();
+    let uri = node.uri.clone();
+    let unused_socket = dir.join("unused.sock").display().to_string();
+    let (typo_out, missing_out, nopath_out, exec_out, run_out, start_out) =
+        tokio::task::spawn_blocking(move || {
+            let deploy = |f: &Path| {
+                nfwd_status(&["sf", "deploy", &f.display().to_string(), "--connect", &uri])
+            };
+            (
+                deploy(&typo),
+                deploy(&missing),
+                deploy(&not_in_path),
+                nfwd_status(&["sf", "exec", "--function", "/sf/x", "--", "/no/such/prog"]),
+                nfwd_status(&["sf", "run", "--builtin", "uppper"]),
+                nfwd_status(&[
+                    "start",
+                    "--tcp",
+                    "",
+                    "--udp",
+                    "",
+                    "--unix",
+                    &unused_socket,
+                    "--sf-host",
+                    "--sf-docker-binary",
+                    "/no/such/nfwd",
+                ]),
+            )
+        })
+        .await
+        .unwrap();
+    let one_line = |(code, text): &(Option<i32>, String), needles: &[&str]| {
+        assert_eq!(*code, Some(1), "{text}");
+        assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+        for n in needles {
+            assert!(text.contains(n), "{n:?} not in: {text}");
+        }
+    };
+    one_line(
+        &typo_out,
+        &[
+            "typo.toml",
+            "/sf/typo",
+            "\"uppper\"",
+            "did you mean \"upper\"",
+            "identity",
+        ],
+    );
+    one_line(
+        &missing_out,
+        &[
+            "deploy refused (400)",
+            "/sf/missing",
+            "program /no/such/prog does not exist",
+            "correct argv[0]",
+        ],
+    );
+    one_line(
+        &nopath_out,
+        &["deploy refused (400)", "/sf/nopath", "is not in PATH"],
+    );
+    one_line(&exec_out, &["/sf/x", "/no/such/prog does not exist"]);
+    one_line(&run_out, &["\"uppper\"", "did you mean \"upper\""]);
+    // A missing binary for Docker images is refused by `nfwd start` at once.
+    one_line(&start_out, &["/no/such/nfwd", "build-static-nfwd.sh"]);
+    assert!(node.host().list().await.is_empty(), "nothing deployed");
+    node.stop().await;
+}
+
 #[test]
 fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("nfwd-sfhost-start-{}", std::process::id()));
@@ -646,6 +758,13 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
     )
     .unwrap();
     std::fs::write(dir.join("specs/ignored.txt"), "not a spec").unwrap();
+    // A bad specification is reported with its path; the others still load.
+    std::fs::write(
+        dir.join("specs/bad.toml"),
+        "name = \"/sf/bad\"\nbackend = \"process\"\n[artifact]\nkind = \"builtin\"\n\
+         function = \"uppper\"\n",
+    )
+    .unwrap();
     let sock = dir.join("nfwd.sock");
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
         .args(["start", "--tcp", "", "--udp", "", "--sf-host", "--unix"])
@@ -653,6 +772,7 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
         .arg("--sf-specs")
         .arg(dir.join("specs"))
         .env("NFWD_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let uri = format!("unix://{}", sock.display());
@@ -682,6 +802,14 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
     assert!(term.success());
     assert!(daemon.wait().unwrap().success());
     assert!(!process_alive(&pid), "the instance stops with the daemon");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut daemon.stdout.take().unwrap(), &mut log).unwrap();
+    let bad = dir.join("specs/bad.toml").display().to_string();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&bad) && l.contains("did you mean \"upper\"")),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

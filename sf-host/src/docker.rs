@@ -20,6 +20,9 @@
 //! - **Ownership**: every image and container carries the label `nfwd.owner`; this backend
 //!   lists, watches and removes only what carries its owner, so several hosts or test runs
 //!   share one engine without touching each other's instances ([`DockerBackend::remove_owned`]).
+//!   Containers also record the host process that made them ([`HostId`]: pid, start time,
+//!   boot id, pid namespace), so that a host starting later removes those whose host is gone
+//!   and never those of a live one ([`DockerBackend::sweep_dead_hosts`]).
 //! - **Events** ([`DockerBackend::watch_events`]): `die` and `oom` of our containers arrive on a
 //!   channel as [`InstanceEvent`]s; the host restarts crashed instances, spacing attempts with a
 //!   [`Backoff`].
@@ -62,6 +65,15 @@ pub const LABEL_INSTANCE: &str = "nfwd.instance";
 pub const LABEL_INDEX: &str = "nfwd.index";
 /// Label: SHA-256 of the `nfwd` binary an image carries (images).
 pub const LABEL_BINARY: &str = "nfwd.binary";
+
+/// Label: the host process that created a container, `<pid>:<start time>` (the start time in
+/// clock ticks since boot, field 22 of `/proc/<pid>/stat`, tells a reused pid apart).
+pub const LABEL_HOST: &str = "nfwd.host";
+/// Label: the kernel boot the creating host ran in (`/proc/sys/kernel/random/boot_id`).
+pub const LABEL_BOOT: &str = "nfwd.boot";
+/// Label: the pid namespace of the creating host (`/proc/self/ns/pid`), in which its pid
+/// means something.
+pub const LABEL_PIDNS: &str = "nfwd.pidns";
 
 /// Where the forwarder's socket directory is mounted inside containers.
 pub const SOCKET_MOUNT: &str = "/run/nfwd";
@@ -174,11 +186,111 @@ impl Backoff {
     }
 }
 
+/// The process that runs an SF host, as its containers' labels record it: enough to tell,
+/// later and from another process, whether that host still runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostId {
+    /// Process id.
+    pub pid: u32,
+    /// Start time of the process (clock ticks since boot); 0 if unknown.
+    pub start: u64,
+    /// Boot id of the kernel; empty if unknown.
+    pub boot: String,
+    /// Pid namespace (`pid:[inode]`); empty if unknown.
+    pub pidns: String,
+}
+
+/// Whether the host that made a container still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// It runs (this process, or another live one).
+    Alive,
+    /// It is gone: another boot, or no process with its pid and start time (or a zombie).
+    Dead,
+    /// Cannot tell: it ran in another pid namespace (e.g. inside a container).
+    Unknown,
+}
+
+/// State (field 3) and start time (field 22) of process `pid`, from `/proc/<pid>/stat`.
+fn proc_stat(pid: &str) -> Option<(char, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields restart after the
+    // last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+impl HostId {
+    /// This process.
+    #[must_use]
+    pub fn current() -> Self {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default()
+        };
+        Self {
+            pid: std::process::id(),
+            start: proc_stat("self").map_or(0, |(_, t)| t),
+            boot: read("/proc/sys/kernel/random/boot_id"),
+            pidns: std::fs::read_link("/proc/self/ns/pid")
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The labels that record it on a container.
+    fn labels(&self) -> [(String, String); 3] {
+        [
+            (LABEL_HOST.into(), format!("{}:{}", self.pid, self.start)),
+            (LABEL_BOOT.into(), self.boot.clone()),
+            (LABEL_PIDNS.into(), self.pidns.clone()),
+        ]
+    }
+
+    /// The host recorded by a container's labels (`None`: made before hosts were recorded).
+    #[must_use]
+    pub fn from_labels(labels: &HashMap<String, String>) -> Option<Self> {
+        let (pid, start) = labels.get(LABEL_HOST)?.split_once(':')?;
+        Some(Self {
+            pid: pid.parse().ok()?,
+            start: start.parse().ok()?,
+            boot: labels.get(LABEL_BOOT).cloned().unwrap_or_default(),
+            pidns: labels.get(LABEL_PIDNS).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// Whether this host still runs, judged from `here` (the current process).
+    #[must_use]
+    pub fn liveness(&self, here: &Self) -> Liveness {
+        if !self.boot.is_empty() && !here.boot.is_empty() && self.boot != here.boot {
+            return Liveness::Dead;
+        }
+        if self.boot.is_empty() || self.pidns.is_empty() || self.pidns != here.pidns {
+            return Liveness::Unknown;
+        }
+        if self.pid == here.pid && self.start == here.start {
+            return Liveness::Alive;
+        }
+        match proc_stat(&self.pid.to_string()) {
+            Some((state, start)) if start == self.start && state != 'Z' && state != 'X' => {
+                Liveness::Alive
+            }
+            _ => Liveness::Dead,
+        }
+    }
+}
+
 /// SF instances as containers on the local Docker engine.
 #[derive(Debug)]
 pub struct DockerBackend {
     docker: Docker,
     options: DockerOptions,
+    /// This process, recorded on every container it creates.
+    host: HostId,
     /// SHA-256 (hex) of the binary, computed at the first `prepare`.
     binary_hash: OnceCell<String>,
 }
@@ -212,6 +324,7 @@ impl DockerBackend {
         Ok(Self {
             docker,
             options,
+            host: HostId::current(),
             binary_hash: OnceCell::new(),
         })
     }
@@ -435,6 +548,48 @@ impl DockerBackend {
         rx
     }
 
+    /// Removes the SF containers whose host is gone — killed, crashed, or from an earlier
+    /// boot — whatever their owner (a daemon on a temporary socket has an owner of its own
+    /// each run), and this owner's containers made before hosts were recorded unless they run.
+    /// Never a container of a live host (two daemons on one machine do not sweep each
+    /// other's), nor one whose host ran in another pid namespace (its liveness cannot be told
+    /// from here). What the SF host does at start. Returns how many went.
+    pub async fn sweep_dead_hosts(&self) -> Result<usize> {
+        let filters = HashMap::from([("label".to_string(), vec![LABEL_INSTANCE.to_string()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(ctx("listing containers"))?;
+        let mut removed = 0;
+        for c in containers {
+            let (Some(id), Some(labels)) = (c.id, c.labels) else {
+                continue;
+            };
+            let dead = match HostId::from_labels(&labels) {
+                Some(h) => h.liveness(&self.host) == Liveness::Dead,
+                None => {
+                    labels.get(LABEL_OWNER) == Some(&self.options.owner)
+                        && c.state != Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                }
+            };
+            if dead {
+                tracing::info!(
+                    "Docker backend: removing container {} of a host that is gone ({})",
+                    c.names.unwrap_or_default().join(","),
+                    labels.get(LABEL_HOST).map_or("unrecorded", String::as_str)
+                );
+                self.remove_container(&id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes every container and image carrying our owner label (tests, and a host that
     /// starts afresh). Returns how many containers and images went.
     pub async fn remove_owned(&self) -> Result<(usize, usize)> {
@@ -652,13 +807,33 @@ impl DockerBackend {
             )));
         }
         check_label_value("container name", name)?;
-        // A container left by a crashed host under the same name goes first.
+        // A container left under the same name by a host that is gone goes first; one of
+        // another live host (same owner, which only an explicit --sf-owner makes possible) is
+        // not ours to remove.
+        if let Ok(existing) = self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            && let Some(h) = existing
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|l| HostId::from_labels(&l))
+            && h != self.host
+            && h.liveness(&self.host) == Liveness::Alive
+        {
+            return Err(Error::Docker(format!(
+                "container {name} belongs to another live SF host (pid {}) with the same \
+                 owner; give each host its own owner (nfwd start --sf-owner)",
+                h.pid
+            )));
+        }
         self.remove_container(name).await?;
         let mut all_labels = HashMap::from([
             (LABEL_OWNER.to_string(), self.options.owner.clone()),
             (LABEL_SF.to_string(), spec.name.clone()),
             (LABEL_INSTANCE.to_string(), name.to_string()),
         ]);
+        all_labels.extend(self.host.labels());
         all_labels.extend(labels);
         let memory = i64::try_from(spec.limits.memory_mib.saturating_mul(1024 * 1024))
             .map_err(|_| Error::Spec("limits.memory_mib too large".into()))?;
@@ -881,6 +1056,33 @@ fn instance_event(msg: &EventMessage) -> Option<InstanceEvent> {
         name: attrs.get("name").cloned().unwrap_or_default(),
         kind,
     })
+}
+
+/// Checks, without the engine, that `spec`'s artifact can go in an image: an `exec` program
+/// named by an absolute path, present, executable and statically linked (`FROM scratch` has
+/// no loader and no libraries). Built-ins need nothing but the static `nfwd`. The error names
+/// the SF, the path and the fix.
+pub fn check_artifact(spec: &SfSpec) -> Result<()> {
+    let Artifact::Exec { argv } = &spec.artifact else {
+        return Ok(());
+    };
+    let named = |why: String| Error::Spec(format!("{}: [artifact] argv[0]: {why}", spec.name));
+    let exe = exec_executable(argv).map_err(|e| match e {
+        Error::Spec(m) => named(m),
+        e => e,
+    })?;
+    let program = exe.to_string_lossy();
+    crate::functions::resolve_program(&program).map_err(|e| match e {
+        Error::Spec(m) => named(format!("{m}; the Docker backend copies it into the image")),
+        e => e,
+    })?;
+    if !is_static_elf(exe)? {
+        return Err(named(format!(
+            "{program} is not a statically linked executable, which a FROM scratch image \
+             needs; link it statically or use backend = \"process\""
+        )));
+    }
+    Ok(())
 }
 
 /// The executable of an `exec` artifact, which must be an absolute path to be put in an image.
@@ -1159,6 +1361,72 @@ mod tests {
         .unwrap();
         let cmd = DockerBackend::command(&spec, "s", "c").unwrap();
         assert!(cmd.join(" ").ends_with(" -- /sf/exe/tr a"), "{cmd:?}");
+    }
+
+    #[test]
+    fn exec_artifacts_for_images_are_checked_without_the_engine() {
+        let spec = |argv0: &str| {
+            SfSpec::from_toml(&format!(
+                "name = \"/sf/x\"\nbackend = \"docker\"\n[artifact]\nkind = \"exec\"\n\
+                 argv = [{argv0:?}]\n"
+            ))
+            .unwrap()
+        };
+        for (argv0, needle) in [
+            ("tr", "absolute path"),
+            ("/no/such/prog", "/no/such/prog does not exist"),
+            // The test binary: executable but dynamically linked.
+            (
+                &std::env::current_exe().unwrap().display().to_string(),
+                "not a statically linked executable",
+            ),
+        ] {
+            let e = check_artifact(&spec(argv0)).unwrap_err().to_string();
+            assert!(e.contains("/sf/x") && e.contains(needle), "{e}");
+        }
+        assert!(
+            check_artifact(&SfSpec {
+                artifact: Artifact::Builtin {
+                    function: "upper".into()
+                },
+                ..spec("tr")
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_host_is_alive_while_its_process_runs() {
+        let here = HostId::current();
+        assert!(here.start > 0 && !here.boot.is_empty() && !here.pidns.is_empty());
+        let labels: HashMap<String, String> = here.labels().into_iter().collect();
+        assert_eq!(HostId::from_labels(&labels), Some(here.clone()));
+        assert_eq!(here.liveness(&here), Liveness::Alive);
+        // Another live process (pid 1) with its real start time is alive; with another start
+        // time its pid was reused: the host is gone.
+        let (_, start) = proc_stat("1").unwrap();
+        let init = HostId {
+            pid: 1,
+            start,
+            ..here.clone()
+        };
+        assert_eq!(init.liveness(&here), Liveness::Alive);
+        let reused = HostId {
+            start: start + 1,
+            ..init.clone()
+        };
+        assert_eq!(reused.liveness(&here), Liveness::Dead);
+        let other_boot = HostId {
+            boot: "another".into(),
+            ..init.clone()
+        };
+        assert_eq!(other_boot.liveness(&here), Liveness::Dead);
+        let other_ns = HostId {
+            pidns: "pid:[1]".into(),
+            ..init
+        };
+        assert_eq!(other_ns.liveness(&here), Liveness::Unknown);
+        assert_eq!(HostId::from_labels(&HashMap::new()), None);
     }
 
     #[test]

@@ -166,12 +166,50 @@ impl SfSpec {
         {
             return Err(Error::Spec("limits: cpus > 0 and memory_mib > 0".into()));
         }
-        if let Artifact::Exec { argv } = &self.artifact
-            && argv.is_empty()
-        {
-            return Err(Error::Spec("artifact exec: argv is empty".into()));
+        match &self.artifact {
+            Artifact::Exec { argv } if argv.is_empty() => {
+                return Err(Error::Spec("artifact exec: argv is empty".into()));
+            }
+            // The built-ins are those of this binary, so an unknown name is known to be wrong
+            // here already: refused before anything starts, not at every start.
+            Artifact::Builtin { function } if !crate::functions::is_builtin(function) => {
+                return Err(Error::Spec(format!(
+                    "{}: [artifact] function: {}",
+                    self.name,
+                    crate::functions::unknown_builtin(function)
+                )));
+            }
+            _ => {}
         }
         Ok(())
+    }
+
+    /// Checks that this node can run the artifact as a local process: an exec program exists
+    /// and is executable, found as the instance will look it up (a bare name in `PATH`).
+    /// Returns the program's path (`None` for a built-in). The SF host calls it at deployment,
+    /// before anything starts; the error names the SF, the path tried and the fix.
+    pub fn check_program(&self) -> Result<Option<std::path::PathBuf>> {
+        let Artifact::Exec { argv } = &self.artifact else {
+            return Ok(None);
+        };
+        let program = argv
+            .first()
+            .ok_or_else(|| Error::Spec("artifact exec: argv is empty".into()))?;
+        crate::functions::resolve_program(program)
+            .map(Some)
+            .map_err(|e| {
+                let why = match e {
+                    Error::Spec(m) => m,
+                    e => e.to_string(),
+                };
+                // A path names where the program must be; a bare name may be anywhere.
+                let fix = if program.contains('/') {
+                    "install it there or correct argv[0]"
+                } else {
+                    "install it or give its absolute path"
+                };
+                Error::Spec(format!("{}: [artifact] argv[0]: {why}; {fix}", self.name))
+            })
     }
 }
 
@@ -213,5 +251,54 @@ mod tests {
             let e = SfSpec::from_toml(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");
         }
+    }
+
+    #[test]
+    fn unknown_builtins_and_missing_programs_are_named() {
+        let e = SfSpec::from_toml(
+            "name = \"/sf/u\"\n[artifact]\nkind = \"builtin\"\nfunction = \"uppper\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/sf/u") && e.contains("\"uppper\"") && e.contains("did you mean \"upper\""),
+            "{e}"
+        );
+        let spec = |argv: &str| {
+            SfSpec::from_toml(&format!(
+                "name = \"/sf/x\"\n[artifact]\nkind = \"exec\"\nargv = [{argv}]\n"
+            ))
+            .unwrap()
+        };
+        let e = spec("\"/no/such/prog\"")
+            .check_program()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/sf/x") && e.contains("/no/such/prog does not exist"),
+            "{e}"
+        );
+        let e = spec("\"no-such-prog-xyz\"")
+            .check_program()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not in PATH"), "{e}");
+        assert!(
+            spec("\"sh\", \"-c\", \"cat\"")
+                .check_program()
+                .unwrap()
+                .is_some()
+        );
+        // A file without an execute bit is refused, with its mode.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prog");
+        std::fs::write(&file, "#!/bin/sh\ncat\n").unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        let e = spec(&format!("{:?}", file.display().to_string()))
+            .check_program()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not executable (mode 0644"), "{e}");
     }
 }

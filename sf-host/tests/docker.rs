@@ -912,3 +912,159 @@ async fn nfwd_start_runs_docker_sfs_confined_to_their_channel() {
     assert!(left.is_empty(), "{left:?}");
     assert!(!source.exists(), "{} left behind", source.display());
 }
+
+/// `nfwd start --sf-host --sf-backend docker` on `socket`, owner `owner`.
+fn start_docker_daemon(binary: &Path, socket: &Path, owner: &str) -> ChildDaemon {
+    ChildDaemon(
+        std::process::Command::new(binary)
+            .args(["start", "--tcp", "", "--udp", "", "--unix"])
+            .arg(socket)
+            .args(["--sf-host", "--sf-backend", "docker", "--sf-docker-binary"])
+            .arg(binary)
+            .args(["--sf-owner", owner])
+            .env("NFWD_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A client of the daemon on `uri` once its SF host answers.
+async fn sf_host_client(uri: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(c) = Client::connect(uri).await
+            && nfwd_sf_host::host::protocol::list(&c).await.is_ok()
+        {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "no SF host on {uri}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 15: a restarted daemon finds its SF image again — no build: the same image id and
+/// no new image — and the container of a host killed with SIGKILL (never swept before) is
+/// gone once the next host has started.
+#[tokio::test]
+async fn a_restarted_host_reuses_its_image_and_sweeps_what_a_killed_one_left() {
+    use nfwd_sf_host::host::protocol;
+    let Some((b, guard)) = setup("restart").await else {
+        return;
+    };
+    let owner = guard.0.clone();
+    let binary = tokio::task::spawn_blocking(static_nfwd).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nfwd.sock");
+    let uri = format!("unix://{}", socket.display());
+    let spec = "name = \"/sf/upper\"\n[artifact]\nkind = \"builtin\"\nfunction = \"upper\"\n\
+                [limits]\ncpus = 0.5\nmemory_mib = 64\n[instances]\nmin = 1\n";
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let deploy = async |client: &Client| {
+        let t = Instant::now();
+        let resp = protocol::deploy(client, spec).await.unwrap();
+        assert_eq!(resp.status_code, 200, "{}", resp.status_text);
+        // The list shows an SF whose lifecycle is busy (a poll) as starting, without
+        // instances: asked again until it shows the warm one.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let id = loop {
+            let list = protocol::list(client).await.unwrap();
+            if let Some(i) = list.first().and_then(|s| s.instances.first()) {
+                break i.id.clone();
+            }
+            assert!(Instant::now() < deadline, "no instance listed: {list:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let image = docker
+            .inspect_container(&id, None::<InspectContainerOptions>)
+            .await
+            .unwrap()
+            .image
+            .unwrap();
+        (id, image, t.elapsed())
+    };
+
+    let mut first = start_docker_daemon(&binary, &socket, &owner);
+    let client = sf_host_client(&uri).await;
+    let (id1, image1, took1) = deploy(&client).await;
+    let images1 = b.images().await.unwrap();
+    assert_eq!(images1.len(), 1, "{images1:?}");
+    drop(client);
+    // SIGKILL: the host has no chance to stop its container, which stays behind.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    assert!(
+        docker
+            .inspect_container(&id1, None::<InspectContainerOptions>)
+            .await
+            .is_ok(),
+        "the killed host's container is left behind"
+    );
+
+    // A container of a live host (this test process), exited and of the same owner: the
+    // next host must leave it alone.
+    let tag = b
+        .image_tag(&SfSpec::from_toml(spec).unwrap())
+        .await
+        .unwrap();
+    let live = b
+        .run_container(
+            &tag,
+            &format!("live-{owner}"),
+            vec!["--version".into()],
+            &SfSpec::from_toml(spec).unwrap(),
+            None,
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_exit(&b, &live, Duration::from_secs(30)).await,
+        InstanceStatus::Exited(Some(0))
+    );
+
+    let mut second = start_docker_daemon(&binary, &socket, &owner);
+    let client = sf_host_client(&uri).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while docker
+        .inspect_container(&id1, None::<InspectContainerOptions>)
+        .await
+        .is_ok()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "container {id1} of the killed host is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (id2, image2, took2) = deploy(&client).await;
+    assert_ne!(id1, id2);
+    assert_eq!(image1, image2, "the same image, not a rebuild");
+    assert_eq!(b.images().await.unwrap(), images1, "no new image");
+    assert_eq!(
+        b.status(&handle(&live)).await.unwrap(),
+        InstanceStatus::Exited(Some(0)),
+        "a live host's container is not swept"
+    );
+    // `nfwd sf list` shows the short container id (docker ps's 12 hex digits), and says so.
+    let out = std::process::Command::new(&binary)
+        .args(["sf", "list", "--connect", &uri])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("INSTANCES (index:container@face)"), "{text}");
+    assert!(text.contains(&format!(" 0:{}@", &id2[..12])), "{text}");
+    assert!(!text.contains(&id2), "not the 64-hex id: {text}");
+    eprintln!(
+        "deploy with the image built: {} ms; after the restart, image found: {} ms",
+        took1.as_millis(),
+        took2.as_millis()
+    );
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &second.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = second.0.wait().unwrap();
+    assert!(status.success(), "the daemon's exit at SIGTERM: {status}");
+}

@@ -149,8 +149,17 @@ pub(crate) fn list(a: &ListArgs) -> anyhow::Result<()> {
             outln!("{}", protocol::to_json_pretty(&sfs));
             return Ok(());
         }
+        // The instance id is a process id or a container id, shortened to the 12 hex digits
+        // `docker ps` shows; the header names the kinds present.
+        let docker = sfs.iter().any(|s| s.backend == "docker");
+        let process = sfs.iter().any(|s| s.backend != "docker");
+        let id_kind = match (process, docker) {
+            (true, true) => "pid|container",
+            (false, true) => "container",
+            _ => "pid",
+        };
         outln!(
-            "{:<24} {:<8} {:<10} {:>9}  instances (index:pid@face)",
+            "{:<24} {:<8} {:<10} {:>9}  INSTANCES (index:{id_kind}@face)",
             "NAME",
             "BACKEND",
             "STATE",
@@ -161,10 +170,14 @@ pub(crate) fn list(a: &ListArgs) -> anyhow::Result<()> {
                 .instances
                 .iter()
                 .map(|i| {
+                    let id = if s.backend == "docker" {
+                        i.id.get(..12).unwrap_or(&i.id)
+                    } else {
+                        &i.id
+                    };
                     format!(
-                        "{}:{}@{}",
+                        "{}:{id}@{}",
                         i.index,
-                        i.id,
                         i.face.map_or_else(|| "-".into(), |f| f.to_string())
                     )
                 })

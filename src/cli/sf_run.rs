@@ -142,6 +142,21 @@ pub(crate) fn run(a: &RunArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn exec(a: &ExecArgs) -> anyhow::Result<()> {
+    // The program is looked up now, as each request will run it: a missing or non-executable
+    // one is one error at start instead of a failed computation per request.
+    let program = a.argv.first().map_or("", String::as_str);
+    if let Err(e) = functions::resolve_program(program) {
+        let why = match e {
+            nfwd_sf_host::Error::Spec(m) => m,
+            e => e.to_string(),
+        };
+        let fix = if program.contains('/') {
+            "install it there or correct the path after --"
+        } else {
+            "install it or give its absolute path after --"
+        };
+        anyhow::bail!("{}: {why}; {fix}", a.function);
+    }
     let info = FunctionInfo::new(&a.function, &a.version, &a.input_type, &a.output_type)
         .describe(&format!("exec {}", a.argv.join(" ")));
     let program = Program::asynchronous(Exec::new(a.argv.clone(), info, a.max_output));

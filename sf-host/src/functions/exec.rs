@@ -8,11 +8,13 @@
 //! name asked for) and `NFWD_SF_PARAMS` (a JSON object of strings: JSON, so that no byte of a
 //! parameter can break the environment).
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+use crate::error::{Error, Result};
 use crate::sdk::{AsyncFunction, FunctionError, FunctionFuture, FunctionInfo, Input, Output};
 
 /// How much of stderr an error Data quotes.
@@ -36,6 +38,88 @@ impl Exec {
             info,
             max_output,
         }
+    }
+}
+
+/// Resolves `program` as `execvp` would when the runtime runs it: a name with a `/` is a path
+/// (relative to the working directory), a bare name is looked up in `PATH` (`/bin:/usr/bin`
+/// when unset), skipping what is not an executable file. Checked before anything starts, so
+/// that a typo is one clear error instead of a failure at every request. The error says which
+/// path was tried and why it cannot run.
+pub fn resolve_program(program: &str) -> Result<PathBuf> {
+    if program.is_empty() {
+        return Err(Error::Spec("the program name is empty".into()));
+    }
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return match runnable(&path) {
+            Ok(()) => Ok(path),
+            Err(why) => Err(Error::Spec(format!("program {program} {why}"))),
+        };
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    let mut refused = None;
+    for dir in std::env::split_paths(&search) {
+        // An empty entry means the working directory to execvp; a deployment should not
+        // depend on where the daemon was started, so it is not searched.
+        if dir.as_os_str().is_empty() {
+            continue;
+        }
+        let candidate = dir.join(program);
+        match runnable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(why) if candidate.exists() && refused.is_none() => {
+                refused = Some(format!("{} {why}", candidate.display()));
+            }
+            Err(_) => {}
+        }
+    }
+    Err(Error::Spec(match refused {
+        Some(r) => format!("program {program:?} found in PATH but {r}"),
+        None => format!(
+            "program {program:?} is not in PATH ({})",
+            search.to_string_lossy()
+        ),
+    }))
+}
+
+/// Whether this process could execute `path`: a regular file with an execute bit that applies
+/// to it (any execute bit for root). ACLs and `noexec` mounts are not looked at.
+fn runnable(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("does not exist".into());
+        }
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    if !meta.is_file() {
+        return Err("is not a regular file".into());
+    }
+    let mode = meta.permissions().mode();
+    let ok = match crate::users::current_ids() {
+        Ok((0, _)) => mode & 0o111 != 0,
+        Ok((uid, gid)) => {
+            let shift = if meta.uid() == uid {
+                6
+            } else if meta.gid() == gid {
+                3
+            } else {
+                0
+            };
+            mode & (0o1 << shift) != 0
+        }
+        Err(_) => mode & 0o111 != 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "is not executable (mode {:04o}, uid {}); chmod +x it",
+            mode & 0o7777,
+            meta.uid()
+        ))
     }
 }
 

@@ -20,7 +20,7 @@ mod work;
 
 use std::collections::BTreeMap;
 
-pub use exec::Exec;
+pub use exec::{Exec, resolve_program};
 
 use crate::error::{Error, Result};
 use crate::sdk::{Function, FunctionError, FunctionInfo, Input, Output, Program};
@@ -117,7 +117,7 @@ pub fn builtin(name: &str, args: &Args) -> Result<Program> {
     let e = TABLE
         .iter()
         .find(|e| e.name == name)
-        .ok_or_else(|| Error::NotFound(format!("no built-in function {name:?}")))?;
+        .ok_or_else(|| Error::NotFound(unknown_builtin(name)))?;
     if let Some(k) = args.keys().find(|k| !e.args.contains(&k.as_str())) {
         return Err(Error::Spec(format!(
             "built-in {name} has no argument {k:?} (it takes: {})",
@@ -137,6 +137,48 @@ pub fn builtin(name: &str, args: &Args) -> Result<Program> {
         args: args.clone(),
         default: program,
     }))
+}
+
+/// Whether `name` is a built-in.
+#[must_use]
+pub fn is_builtin(name: &str) -> bool {
+    TABLE.iter().any(|e| e.name == name)
+}
+
+/// What to say about a built-in name that is not one: the known names, and the closest one
+/// when a typo is likely (`uppper` → `upper`).
+#[must_use]
+pub fn unknown_builtin(name: &str) -> String {
+    let names: Vec<&str> = TABLE.iter().map(|e| e.name).collect();
+    let closest = names
+        .iter()
+        .map(|n| (edit_distance(name, n), *n))
+        .min()
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, n)| format!(" (did you mean {n:?}?)"))
+        .unwrap_or_default();
+    format!(
+        "no built-in function {name:?}{closest}; the built-ins are {} (`nfwd sf functions`)",
+        names.join(", ")
+    )
+}
+
+/// Levenshtein distance by characters (names are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// A built-in whose arguments a request may override with parameters in the function name
@@ -211,6 +253,14 @@ mod tests {
         let bad: Args = [("colour".to_string(), "red".to_string())].into();
         assert!(builtin("upper", &bad).is_err());
         assert!(builtin("nope", &Args::new()).is_err());
+        let e = unknown_builtin("uppper");
+        assert!(
+            e.contains("did you mean \"upper\"") && e.contains("identity"),
+            "{e}"
+        );
+        assert!(!unknown_builtin("zzzzzzzz").contains("did you mean"));
+        assert_eq!(edit_distance("uppper", "upper"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(parse_arg("district=centro").unwrap().1, "centro");
     }
 }

@@ -164,6 +164,30 @@ impl HostOptions {
             crate::docker::check_label_value("owner", owner)
                 .map_err(|e| Error::Config(e.to_string()))?;
         }
+        // A given binary for images that is missing or unusable is known to be wrong now:
+        // said at `nfwd start`, not at the first Docker deployment.
+        if let Some(binary) = &self.docker_binary {
+            match crate::docker::is_static_elf(binary) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Error::Config(format!(
+                        "the nfwd for SF images, {}, is not a statically linked executable; \
+                         build one with `scripts/build-static-nfwd.sh` (it prints the path)",
+                        binary.display()
+                    )));
+                }
+                Err(e) => {
+                    let why = match e {
+                        Error::Spec(m) => m,
+                        e => e.to_string(),
+                    };
+                    return Err(Error::Config(format!(
+                        "the nfwd for SF images: {why}; build one with \
+                         `scripts/build-static-nfwd.sh` (it prints the path)"
+                    )));
+                }
+            }
+        }
         let (uid, _) = crate::users::current_ids()?;
         if let InstanceUsers::Fixed(u) = self.users
             && uid != 0
@@ -390,6 +414,16 @@ impl SfHost {
                 }
             }));
         }
+        // Beside serving, not before it: the engine may be slow or absent, and what is swept
+        // is only ever of hosts that are gone, so a deployment meanwhile is not in its way.
+        tasks.push(tokio::spawn(sweep_docker(
+            inner.owner.clone(),
+            inner
+                .options
+                .docker_binary
+                .clone()
+                .unwrap_or_else(|| inner.process.options().nfwd_bin.clone()),
+        )));
         let weak = Arc::downgrade(&inner);
         let period = inner.options.poll_interval;
         let monitor = tokio::spawn(async move {
@@ -483,6 +517,39 @@ fn sweep_channel_dirs(channel_dir: &std::path::Path, owner: &str) {
     }
 }
 
+/// What a host does at start when a Docker engine answers: removes the SF containers of hosts
+/// that are gone (killed, crashed, an earlier boot; `DockerBackend::sweep_dead_hosts`), then
+/// this owner's images built from another `nfwd` than `binary` (superseded by an upgrade,
+/// never found again) unless a container uses them. Without an engine, or without a static
+/// `binary` for the images, the corresponding step is skipped.
+async fn sweep_docker(owner: String, binary: PathBuf) {
+    if !crate::docker::engine_available().await {
+        return;
+    }
+    let backend = match DockerBackend::connect(DockerOptions::new(binary.clone(), owner)).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("sf host: sweeping Docker: {e}");
+            return;
+        }
+    };
+    match backend.sweep_dead_hosts().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("sf host: removed {n} containers of SF hosts that are gone"),
+        Err(e) => tracing::warn!("sf host: sweeping containers of hosts that are gone: {e}"),
+    }
+    let is_static = tokio::task::spawn_blocking(move || crate::docker::is_static_elf(&binary))
+        .await
+        .is_ok_and(|r| r.unwrap_or(false));
+    if is_static {
+        match backend.prune_stale_images().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("sf host: removed {n} SF images of another nfwd binary"),
+            Err(e) => tracing::warn!("sf host: pruning superseded SF images: {e}"),
+        }
+    }
+}
+
 fn backoff(failures: u32) -> Duration {
     BACKOFF_INITIAL
         .saturating_mul(1u32 << failures.min(10))
@@ -514,8 +581,12 @@ impl Inner {
                                 )));
                             }
                             Err(e) => {
+                                let why = match e {
+                                    Error::Spec(m) => m,
+                                    e => e.to_string(),
+                                };
                                 return Err(Error::Docker(format!(
-                                    "the nfwd for SF images: {e}; {fix}"
+                                    "the nfwd for SF images: {why}; {fix}"
                                 )));
                             }
                         }
@@ -548,15 +619,19 @@ impl Inner {
             .await
     }
 
-    /// `auto` is the host's configured backend; `docker` fails clearly when Docker is not
-    /// usable.
-    async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
-        let docker = match spec.backend {
+    /// Whether `spec` runs on Docker: `auto` is the host's configured backend.
+    fn wants_docker(&self, spec: &SfSpec) -> bool {
+        match spec.backend {
             BackendKind::Process => false,
             BackendKind::Docker => true,
             BackendKind::Auto => self.options.backend == HostBackend::Docker,
-        };
-        if docker {
+        }
+    }
+
+    /// `auto` is the host's configured backend; `docker` fails clearly when Docker is not
+    /// usable.
+    async fn choose(&self, spec: &SfSpec) -> Result<Kind> {
+        if self.wants_docker(spec) {
             self.docker().await?;
             Ok(Kind::Docker)
         } else {
@@ -669,6 +744,14 @@ impl Inner {
             if sfs.len() >= MAX_SFS {
                 return Err(Error::Spec(format!("at most {MAX_SFS} SFs per host")));
             }
+        }
+        // What the node must provide is checked before anything starts (or an engine is
+        // asked): an exec program that does not exist, cannot run, or cannot go in an image
+        // is one clear refusal, not a failure at every request.
+        if self.wants_docker(&spec) {
+            crate::docker::check_artifact(&spec)?;
+        } else {
+            spec.check_program()?;
         }
         let kind = self.choose(&spec).await?;
         if kind == Kind::Process
