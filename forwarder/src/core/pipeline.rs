@@ -862,13 +862,7 @@ impl Forwarder {
         let Some(entry) = self.pit.get(id) else {
             return;
         };
-        let routing = self.routing_hashes(&entry.interest, None);
-        let hop_limit = entry.interest.hop_limit().map(|h| h.saturating_sub(1));
-        // The retry obeys `forward`'s scope rules, and never goes to a downstream.
-        let only_local = local_only(&entry.interest, hop_limit);
-        let (hops, prefix_hash) = self.eligible_hops(&entry.interest, &routing, only_local, |f| {
-            entry.in_records.iter().any(|r| r.face == f)
-        });
+        let (hops, prefix_hash, hop_limit) = self.retry_hops(entry);
         let ctx = Context {
             now,
             entry,
@@ -906,6 +900,21 @@ impl Forwarder {
         self.reject(id, least_severe, out);
     }
 
+    /// The next hops a retry of `entry` may take — `forward`'s scope rules, never one of its
+    /// downstreams — with the matched prefix's hash and the HopLimit it goes out with.
+    fn retry_hops(
+        &self,
+        entry: &pit::PitEntry,
+    ) -> (SmallVec<[super::fib::NextHop; 4]>, u64, Option<u8>) {
+        let routing = self.routing_hashes(&entry.interest, None);
+        let hop_limit = entry.interest.hop_limit().map(|h| h.saturating_sub(1));
+        let only_local = local_only(&entry.interest, hop_limit);
+        let (hops, prefix_hash) = self.eligible_hops(&entry.interest, &routing, only_local, |f| {
+            entry.in_records.iter().any(|r| r.face == f)
+        });
+        (hops, prefix_hash, hop_limit)
+    }
+
     /// A strategy's retry timer on entry `id` fired (access: the last next hop's RTO): if the
     /// entry is still pending, the strategy that set it may send the Interest elsewhere,
     /// under `forward`'s scope rules and never to a downstream.
@@ -913,12 +922,7 @@ impl Forwarder {
         let Some(entry) = self.pit.get(id) else {
             return;
         };
-        let routing = self.routing_hashes(&entry.interest, None);
-        let hop_limit = entry.interest.hop_limit().map(|h| h.saturating_sub(1));
-        let only_local = local_only(&entry.interest, hop_limit);
-        let (hops, prefix_hash) = self.eligible_hops(&entry.interest, &routing, only_local, |f| {
-            entry.in_records.iter().any(|r| r.face == f)
-        });
+        let (hops, prefix_hash, hop_limit) = self.retry_hops(entry);
         let ctx = Context {
             now,
             entry,
