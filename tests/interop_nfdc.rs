@@ -146,19 +146,9 @@ fn nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it() {
         ),
     )
     .unwrap();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(["start", "--config"])
-        .arg(&config)
-        .env("NFWD_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = scopeguard(&mut daemon);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "nfwd did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let daemon = Daemon::start(&socket, |c| {
+        c.arg("--config").arg(&config);
+    });
 
     let nfdc = |home: &Path, uid: Option<u32>, args: &[&str]| {
         tool(&tools, "nfdc", home, &socket, uid)
@@ -190,19 +180,39 @@ fn nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it() {
         list.contains("/bob") && list.contains("/root") && !list.contains("/eve"),
         "{list}"
     );
-    drop(guard);
+    drop(daemon);
 }
 
 /// Kills the daemon when the test ends, however it ends.
-fn scopeguard(child: &mut std::process::Child) -> impl Drop + '_ {
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+/// `nfwd start` with the arguments `args` adds after `start`, up once `socket` accepts
+/// connections; killed on drop.
+struct Daemon(std::process::Child);
+
+impl Daemon {
+    fn start(socket: &Path, args: impl FnOnce(&mut Command)) -> Self {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nfwd"));
+        c.arg("start");
+        args(&mut c);
+        let d = Self(
+            c.env("NFWD_LOG", "warn")
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            assert!(Instant::now() < deadline, "nfwd did not come up");
+            std::thread::sleep(Duration::from_millis(50));
         }
+        d
     }
-    Kill(child)
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// `nfdc face create`, unmodified, towards a peer whose face exists — one the peer opened by
@@ -221,20 +231,11 @@ fn nfdc_face_create_towards_an_existing_face_says_face_exists() {
     let dir = TempDir::new("nfdc-face-exists");
     let socket = dir.0.join("nfwd.sock");
     let udp = common::free_port();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(["start", "--unix"])
-        .arg(&socket)
-        .args(["--tcp", "", "--udp", &format!("127.0.0.1:{udp}")])
-        .env("NFWD_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = scopeguard(&mut daemon);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "nfwd did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let daemon = Daemon::start(&socket, |c| {
+        c.arg("--unix")
+            .arg(&socket)
+            .args(["--tcp", "", "--udp", &format!("127.0.0.1:{udp}")]);
+    });
     let home = dir.0.join("root");
     std::fs::create_dir_all(&home).unwrap();
     let nfdc = |args: &[&str]| {
@@ -281,7 +282,7 @@ fn nfdc_face_create_towards_an_existing_face_says_face_exists() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).starts_with("face-exists "), "{}", text(&o));
     assert_eq!(face_id(&o), made);
-    drop(guard);
+    drop(daemon);
 }
 
 /// Issue 14: `nfdc channel list`, unmodified, shows nfwd's listeners by NFD's LocalUris, and
@@ -301,25 +302,14 @@ fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
     let socket = dir.0.join("nfwd.sock");
     let tcp = common::free_port();
     let udp = common::free_port();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(["start", "--unix"])
-        .arg(&socket)
-        .args([
+    let daemon = Daemon::start(&socket, |c| {
+        c.arg("--unix").arg(&socket).args([
             "--tcp",
             &format!("127.0.0.1:{tcp}"),
             "--udp",
             &format!("127.0.0.1:{udp}"),
-        ])
-        .env("NFWD_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = scopeguard(&mut daemon);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "nfwd did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ]);
+    });
     let home = dir.0.join("root");
     std::fs::create_dir_all(&home).unwrap();
     let nfdc = |args: &[&str]| {
@@ -388,5 +378,5 @@ fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
             && !list.contains("prefix=/x "),
         "{list}"
     );
-    drop(guard);
+    drop(daemon);
 }
