@@ -548,6 +548,21 @@ impl DockerBackend {
         rx
     }
 
+    /// Every container, running or not, carrying `label` (`key` or `key=value`).
+    async fn containers_labelled(
+        &self,
+        label: String,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        self.docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(HashMap::from([("label".to_string(), vec![label])])),
+                ..Default::default()
+            }))
+            .await
+            .map_err(ctx("listing containers"))
+    }
+
     /// Removes the SF containers whose host is gone — killed, crashed, or from an earlier
     /// boot — whatever their owner (a daemon on a temporary socket has an owner of its own
     /// each run), and this owner's containers made before hosts were recorded unless they run.
@@ -555,16 +570,7 @@ impl DockerBackend {
     /// other's), nor one whose host ran in another pid namespace (its liveness cannot be told
     /// from here). What the SF host does at start. Returns how many went.
     pub async fn sweep_dead_hosts(&self) -> Result<usize> {
-        let filters = HashMap::from([("label".to_string(), vec![LABEL_INSTANCE.to_string()])]);
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(ctx("listing containers"))?;
+        let containers = self.containers_labelled(LABEL_INSTANCE.to_string()).await?;
         let mut removed = 0;
         for c in containers {
             let (Some(id), Some(labels)) = (c.id, c.labels) else {
@@ -593,19 +599,9 @@ impl DockerBackend {
     /// Removes every container and image carrying our owner label (tests, and a host that
     /// starts afresh). Returns how many containers and images went.
     pub async fn remove_owned(&self) -> Result<(usize, usize)> {
-        let label = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_OWNER}={}", self.options.owner)],
-        )]);
         let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(label),
-                ..Default::default()
-            }))
-            .await
-            .map_err(ctx("listing containers"))?;
+            .containers_labelled(format!("{LABEL_OWNER}={}", self.options.owner))
+            .await?;
         let mut removed_containers = 0;
         for c in containers {
             if let Some(id) = c.id {
