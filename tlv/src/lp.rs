@@ -564,6 +564,38 @@ impl LpPacket {
     }
 }
 
+/// `frame` (one link frame: a bare Interest or Data, or an LpPacket) with CongestionMark = 1,
+/// as a forwarder marks a packet it sends into a congested queue.
+///
+/// A bare packet is wrapped, `LpPacket{CongestionMark=1, Fragment=frame}`, in one
+/// exactly-sized buffer with no decoding. An LpPacket is decoded and re-encoded with the mark
+/// (a mark it already carries, non-zero, is kept); unknown ignorable header fields do not
+/// survive the rewrite. Only marked packets pay for this: callers decide first.
+pub fn with_congestion_mark(frame: Bytes) -> Result<Bytes> {
+    let (ty, _, _) = read_header(&frame)?;
+    match ty {
+        tt::INTEREST | tt::DATA => {
+            // Checked as one whole element, as `LpPacket::decode` would.
+            Element::decode_exact(&frame)?;
+            let mark = nni_tlv_len(t::CONGESTION_MARK, 1);
+            let value = mark + tlv_len(t::FRAGMENT, frame.len());
+            let mut buf = BytesMut::with_capacity(tlv_len(t::LP_PACKET, value));
+            put_header(&mut buf, t::LP_PACKET, value);
+            put_nni_tlv(&mut buf, t::CONGESTION_MARK, 1);
+            put_header(&mut buf, t::FRAGMENT, frame.len());
+            buf.put_slice(&frame);
+            Ok(buf.freeze())
+        }
+        _ => {
+            let mut lp = LpPacket::decode(frame)?;
+            if lp.congestion_mark.is_none_or(|m| m == 0) {
+                lp.congestion_mark = Some(1);
+            }
+            Ok(lp.encode())
+        }
+    }
+}
+
 /// Largest payload chunk that fits, with `headers` bytes of header fields, in an LpPacket of
 /// at most `mtu` bytes; `None` if not even one byte fits.
 fn max_chunk(mtu: usize, headers: usize) -> Option<usize> {
@@ -1050,6 +1082,44 @@ mod tests {
         bad.extend_from_slice(&interest());
         bad[1] = u8::try_from(bad.len() - 2).unwrap();
         assert!(LpPacket::decode(Bytes::from(bad)).is_err());
+    }
+
+    #[test]
+    fn congestion_mark_wraps_bare_packets_and_rewrites_lp_packets() {
+        // A bare Interest: LpPacket{CongestionMark=1, Fragment}, as ndn-cxx writes it.
+        let marked = with_congestion_mark(interest()).unwrap();
+        let mut expected = vec![0x64, 0x16, 0xFD, 0x03, 0x40, 0x01, 0x01, 0x50, 0x0F];
+        expected.extend_from_slice(&interest());
+        assert_eq!(marked.as_ref(), expected.as_slice());
+        assert_eq!(
+            LpPacket::decode(marked).unwrap(),
+            LpPacket {
+                congestion_mark: Some(1),
+                ..LpPacket::from_fragment(interest())
+            }
+        );
+        // An LpPacket (a Nack with a PIT token): the mark joins its other fields.
+        let nack =
+            LpPacket::nack(NackReason::NoRoute, interest()).with_pit_token(PitToken::from_u64(7));
+        let back = LpPacket::decode(with_congestion_mark(nack.encode()).unwrap()).unwrap();
+        assert_eq!(
+            back,
+            LpPacket {
+                congestion_mark: Some(1),
+                ..nack.clone()
+            }
+        );
+        // A mark already there is kept.
+        let pre = LpPacket {
+            congestion_mark: Some(3),
+            ..nack
+        };
+        let back = LpPacket::decode(with_congestion_mark(pre.encode()).unwrap()).unwrap();
+        assert_eq!(back.congestion_mark, Some(3));
+        // Not a packet, or a truncated one: an error, nothing marked.
+        assert!(with_congestion_mark(Bytes::from_static(&[0x07, 0x00])).is_err());
+        assert!(with_congestion_mark(interest().slice(..5)).is_err());
+        assert!(with_congestion_mark(Bytes::new()).is_err());
     }
 
     #[test]
