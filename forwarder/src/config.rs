@@ -97,6 +97,11 @@ impl Config {
                     .into(),
             ));
         }
+        if f.write_queue_bytes < 2 * 9000 {
+            return Err(Error::Config(
+                "faces.write_queue_bytes must be at least 18000 (two of the largest frames)".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -190,6 +195,11 @@ pub struct FacesConfig {
     /// Most stream faces (Unix, TCP, QUIC) at once; connections beyond it are refused and
     /// counted. Default 8192.
     pub max_stream_faces: usize,
+    /// Bytes a stream face (Unix, TCP, QUIC) may hold queued for its socket. Beyond, frames
+    /// are dropped and counted per face (`drop_queue_full`); well before, from
+    /// `DefaultCongestionThreshold` (65536 bytes, or half this if smaller), outgoing packets
+    /// carry NDNLPv2 CongestionMarks as NFD's. Default 33554432 (32 MiB).
+    pub write_queue_bytes: u64,
     /// Link liveness (`docs/protocol.md` §8): a face towards another forwarder that has sent
     /// Interests and heard nothing for this many milliseconds is probed, and again as often.
     /// Default 250.
@@ -216,6 +226,7 @@ impl Default for FacesConfig {
             partial_frame_timeout_s: 10,
             max_udp_faces: 16_384,
             max_stream_faces: 8_192,
+            write_queue_bytes: 32 << 20,
             liveness_interval_ms: 250,
             liveness_timeout_ms: 1000,
         }

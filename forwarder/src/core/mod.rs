@@ -22,7 +22,8 @@ mod pipeline;
 
 pub use action::Action;
 pub use face::{
-    ChannelId, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType, PeerCredentials, Persistency,
+    ChannelId, CongestionMarking, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType,
+    PeerCredentials, Persistency,
 };
 
 use std::cmp::Reverse;
@@ -112,6 +113,8 @@ pub struct FaceState {
     pub last_activity: Instant,
     /// NFD's LocalFieldsEnabled: IncomingFaceId out, NextHopFaceId in.
     pub local_fields: bool,
+    /// Congestion marking settings (the driver applies them).
+    pub congestion: CongestionMarking,
     reassembler: Option<Reassembler<()>>,
     next_sequence: u64,
     /// PIT entries this face is a downstream of (its in-records): what its quota counts.
@@ -352,6 +355,7 @@ impl Forwarder {
                 counters: FaceCounters::default(),
                 last_activity: now,
                 local_fields: false,
+                congestion: CongestionMarking::default(),
                 reassembler,
                 next_sequence: 0,
                 pit_in_records: 0,
@@ -570,6 +574,15 @@ impl Forwarder {
         if let Some(f) = self.faces.get_mut(&face) {
             f.counters.drop_queue_full += 1;
             f.counters.out_bytes = f.counters.out_bytes.saturating_sub(len as u64);
+        }
+    }
+
+    /// The driver marked a packet it sent on `face` (its queue was congested), which made the
+    /// frame `added` bytes longer.
+    pub fn note_driver_mark(&mut self, face: FaceId, added: usize) {
+        if let Some(f) = self.faces.get_mut(&face) {
+            f.counters.congestion_marks += 1;
+            f.counters.out_bytes += added as u64;
         }
     }
 
