@@ -525,7 +525,7 @@ impl Forwarder {
             return;
         };
         if let Ok(data) = Data::decode(wire) {
-            self.send_data(face, &data, token, FaceId::INTERNAL, out);
+            self.send_data(face, &data, token, None, FaceId::INTERNAL, out);
         }
     }
 
@@ -1207,7 +1207,7 @@ impl Forwarder {
                 d.segments.get(usize::try_from(seg).ok()?).cloned()
             });
         match found {
-            Some(data) => self.send_data(face, &data, token, FaceId::INTERNAL, out),
+            Some(data) => self.send_data(face, &data, token, None, FaceId::INTERNAL, out),
             None => self.mgmt.unanswered += 1,
         }
     }
@@ -1256,7 +1256,7 @@ impl Forwarder {
         let Some(first) = segments.first().cloned() else {
             return;
         };
-        self.send_data(face, &first, token, FaceId::INTERNAL, out);
+        self.send_data(face, &first, token, None, FaceId::INTERNAL, out);
         // Kept even when it is one segment: a consumer may re-ask for `v=<version>/seg=0`.
         self.mgmt.datasets.retain(|d| d.prefix != *prefix);
         if self.mgmt.datasets.len() >= MAX_CACHED_DATASETS {

@@ -272,6 +272,17 @@ pub struct Forwarder {
     liveness: Option<LivenessConfig>,
     /// Faces liveness looks at (made by us, or whose peer speaks liveness).
     watched: std::collections::BTreeSet<FaceId>,
+    /// The CongestionMark of the Interest (or Nack) being forwarded, while the pipeline
+    /// forwards it: the Interests (Nacks) it sends carry it on, as NFD's packet tags do.
+    /// Set and cleared around that one call; Data carry theirs as an argument.
+    carried_mark: CarriedMark,
+}
+
+/// A CongestionMark on its way through the pipeline (`Forwarder::carried_mark`).
+#[derive(Debug, Clone, Copy, Default)]
+struct CarriedMark {
+    interest: Option<u64>,
+    nack: Option<u64>,
 }
 
 impl Forwarder {
@@ -318,6 +329,7 @@ impl Forwarder {
             channels: BTreeMap::new(),
             next_channel: 1,
             driver_counters: Vec::new(),
+            carried_mark: CarriedMark::default(),
             liveness,
             watched: std::collections::BTreeSet::new(),
         };

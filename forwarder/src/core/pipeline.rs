@@ -21,6 +21,8 @@ struct LpFields {
     pit_token: Option<Bytes>,
     next_hop: Option<FaceId>,
     no_cache: bool,
+    /// CongestionMark, carried on with the packet (NFD does).
+    congestion_mark: Option<u64>,
 }
 
 pub(super) fn is_localhost(name: &Name) -> bool {
@@ -119,11 +121,13 @@ impl Forwarder {
                 None
             },
             no_cache: lp.cache_policy.is_some(),
+            congestion_mark: lp.congestion_mark,
         };
         match fragment.first().map(|&b| u32::from(b)) {
             Some(tt::INTEREST) => match Interest::decode(fragment) {
                 Ok(interest) => match lp.nack {
                     Some(reason) => {
+                        self.carried_mark.nack = fields.congestion_mark;
                         self.incoming_nack(
                             now,
                             face,
@@ -132,6 +136,7 @@ impl Forwarder {
                             fields.pit_token.as_ref(),
                             out,
                         );
+                        self.carried_mark.nack = None;
                     }
                     None => self.incoming_interest(now, face, interest, &fields, out),
                 },
@@ -260,7 +265,7 @@ impl Forwarder {
         {
             // Cache hit: answer without creating a PIT entry.
             let token = fields.pit_token.as_ref();
-            self.send_data(face, &data, token, FaceId::CONTENT_STORE, out);
+            self.send_data(face, &data, token, None, FaceId::CONTENT_STORE, out);
             return;
         }
         // Quota and fair share (`pit_admits`): an Interest that would make its face the
@@ -373,6 +378,7 @@ impl Forwarder {
             }
             entry.suppress_interval_ms = rule.next_interval_ms(interval);
         }
+        self.carried_mark.interest = fields.congestion_mark;
         self.forward(
             now,
             id,
@@ -383,6 +389,7 @@ impl Forwarder {
             &name_hashes,
             out,
         );
+        self.carried_mark.interest = None;
     }
 
     fn interest_loop(
@@ -618,6 +625,7 @@ impl Forwarder {
         let lp = LpPacket {
             pit_token: Some(PitToken::from_u64(id.to_u64())),
             popped_function,
+            congestion_mark: self.carried_mark.interest,
             ..LpPacket::from_fragment(wire)
         };
         self.emit(face, &lp, from, out, |c| c.out_interests += 1);
@@ -759,7 +767,9 @@ impl Forwarder {
             self.data_feedback(now, face, &entry);
             for r in &entry.in_records {
                 if r.face != face && r.expiry > now {
-                    self.send_data(r.face, data, r.pit_token.as_ref(), face, out);
+                    // A CongestionMark goes on with the Data (NFD's tag does).
+                    let (token, mark) = (r.pit_token.as_ref(), fields.congestion_mark);
+                    self.send_data(r.face, data, token, mark, face, out);
                 }
             }
             self.remember_nonces(&entry);
@@ -771,6 +781,7 @@ impl Forwarder {
         face: FaceId,
         data: &Data,
         token: Option<&Bytes>,
+        congestion_mark: Option<u64>,
         from: FaceId,
         out: &mut Vec<Action>,
     ) {
@@ -781,6 +792,7 @@ impl Forwarder {
         self.counters.out_data += 1;
         let mut lp = LpPacket::from_fragment(data.wire().clone());
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        lp.congestion_mark = congestion_mark;
         self.emit(face, &lp, Some(from), out, |c| c.out_data += 1);
     }
 
@@ -1046,6 +1058,7 @@ impl Forwarder {
         };
         let mut lp = LpPacket::nack(reason, wire);
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        lp.congestion_mark = self.carried_mark.nack;
         self.emit(face, &lp, None, out, |c| c.out_nacks += 1);
     }
 
