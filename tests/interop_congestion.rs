@@ -283,7 +283,7 @@ fn a_producers_congestion_mark_reaches_the_consumer_and_back() {
         "rib",
         "register",
         &ControlParameters {
-            name: Some(prefix.clone()),
+            name: Some(prefix),
             ..ControlParameters::default()
         },
         &Signer::digest_sha256(),
