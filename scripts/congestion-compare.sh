@@ -32,6 +32,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 export HOME=$dir/home LD_LIBRARY_PATH=$tools/lib
 mkdir -p "$HOME"
@@ -68,11 +69,13 @@ fetch() {
     "$tools/bin/ndnputchunks" "$prefix" <"$dir/file" >/dev/null 2>&1 &
     local put=$!
     pids+=($put)
-    for _ in $(seq 600); do
+    for _ in $(seq 300); do
         "$tools/bin/nfdc" route list 2>/dev/null | grep -q "prefix=$prefix " && break
         sleep 0.2
     done
-    "$tools/bin/ndncatchunks" -v -p "$pipeline" "$prefix" >"$dir/out" 2>"$dir/err" || true
+    # Bounded: a fetch that stalls is reported as such, the script goes on.
+    timeout 120 "$tools/bin/ndncatchunks" -v -p "$pipeline" "$prefix" >"$dir/out" 2>"$dir/err" ||
+        true
     kill "$put" 2>/dev/null || true
     local same=no
     cmp -s "$dir/out" "$dir/file" && same=yes
