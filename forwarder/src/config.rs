@@ -429,6 +429,15 @@ mod tests {
     }
 
     #[test]
+    fn write_queue_bytes_defaults_to_32_mib_and_holds_two_frames_at_least() {
+        assert_eq!(Config::default().faces.write_queue_bytes, 32 << 20);
+        let c = Config::from_toml("[faces]\nwrite_queue_bytes = 65536\n").unwrap();
+        assert_eq!(c.faces.write_queue_bytes, 65536);
+        let e = Config::from_toml("[faces]\nwrite_queue_bytes = 9000\n").unwrap_err();
+        assert!(e.to_string().contains("write_queue_bytes"), "{e}");
+    }
+
+    #[test]
     fn unknown_privileges_are_refused() {
         let e = Config::from_toml(
             "[[security.authorize]]\nusers = [\"root\"]\nprivileges = [\"root\"]\n",
