@@ -148,11 +148,19 @@ impl Default for TablesConfig {
 pub struct ChainConfig {
     /// Longest function stack accepted; longer ones get a Nack. Default 8.
     pub max_functions: usize,
+    /// How long a neighbour forwarder may stay silent to the chain hello before it is taken
+    /// for one that does not understand chaining (NFD), in ms (`docs/protocol.md` §4.1).
+    /// Chained Interests are then answered at once with an error instead of being sent to
+    /// it. Default 1000; 0 turns the hello off (every neighbour is taken as aware).
+    pub neighbour_timeout_ms: u64,
 }
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        Self { max_functions: 8 }
+        Self {
+            max_functions: 8,
+            neighbour_timeout_ms: 1000,
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 //!   by `nfwd get/serve`, by SFs and by tests.
 //! - [`config`]: the TOML configuration with every default stated.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod config;
 pub mod core;

@@ -1,6 +1,6 @@
 //! The NDN reference tools (NFD 24.07, ndn-cxx 0.9.0, ndn-tools 24.07) from
 //! `../shared/anchors`, and `nfwd start` as a process, for the tests that run them against
-//! nfwd (`interop_nfdc.rs`, `interop_congestion.rs`).
+//! nfwd (`interop_nfdc.rs`, `interop_congestion.rs`, `interop_chain_nfd.rs`).
 //!
 //! The tools are found at `$NFWD_NDN_TOOLS`, else `target/ndn-anchors` (installed there on
 //! first use with the anchors' `install.sh`, which needs root for its apt-get). Callers treat

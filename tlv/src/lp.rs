@@ -220,6 +220,9 @@ pub struct LpPacket {
     /// the Interest to the SF hosting it, parameters included (`docs/protocol.md` §4).
     /// Meaningful only from a forwarder to a local application; forwarders ignore it.
     pub popped_function: Option<Name>,
+    /// ChainAware (932, nfwd): 1 = "I understand function chaining, do you?", 2 = the
+    /// answer (`docs/protocol.md` §4.1). Sent only in IDLE packets between forwarders.
+    pub chain_aware: Option<u64>,
     /// The Fragment (80) value: a whole Interest or Data, or a piece of one. `None` for an
     /// IDLE packet.
     pub fragment: Option<Bytes>,
@@ -299,6 +302,7 @@ impl LpPacket {
                     | t::NON_DISCOVERY
                     | t::PREFIX_ANNOUNCEMENT
                     | t::POPPED_FUNCTION
+                    | t::CHAIN_AWARE
             );
             if !known && !is_ignorable(ty) {
                 return Err(Error::UnknownCritical(ty));
@@ -356,6 +360,7 @@ impl LpPacket {
                 t::POPPED_FUNCTION => {
                     pkt.popped_function = Some(Name::from_wire(&el.value_bytes())?);
                 }
+                t::CHAIN_AWARE => pkt.chain_aware = Some(el.as_nni()?),
                 // Ignorable unknown field (checked above).
                 _ => {}
             }
@@ -458,6 +463,9 @@ impl LpPacket {
         n += self.popped_function.as_ref().map_or(0, |f| {
             tlv_len(t::POPPED_FUNCTION, tlv_len(tt::NAME, f.value_bytes().len()))
         });
+        n += self
+            .chain_aware
+            .map_or(0, |v| nni_tlv_len(t::CHAIN_AWARE, v));
         n
     }
 
@@ -533,6 +541,9 @@ impl LpPacket {
             put_header(buf, t::POPPED_FUNCTION, tlv_len(tt::NAME, v.len()));
             put_header(buf, tt::NAME, v.len());
             buf.put_slice(v);
+        }
+        if let Some(v) = self.chain_aware {
+            put_nni_tlv(buf, t::CHAIN_AWARE, v);
         }
         if let Some(f) = &self.fragment {
             put_header(buf, t::FRAGMENT, f.len());
@@ -1061,6 +1072,27 @@ mod tests {
         assert_eq!(p.encode().as_ref(), expected.as_slice());
         assert_eq!(p.encoded_len(), expected.len());
         assert_eq!(LpPacket::decode(Bytes::from(expected)).unwrap(), p);
+    }
+
+    #[test]
+    fn chain_aware_hello_is_seven_bytes_and_ignorable() {
+        let hello = LpPacket {
+            chain_aware: Some(1),
+            ..LpPacket::default()
+        };
+        let wire = hello.encode();
+        assert_eq!(wire.as_ref(), &[0x64, 0x05, 0xFD, 0x03, 0xA4, 0x01, 0x01]);
+        let back = LpPacket::decode(wire).unwrap();
+        assert_eq!(back.chain_aware, Some(1));
+        assert!(back.fragment.is_none());
+        assert!(is_ignorable(t::CHAIN_AWARE));
+        // Before a Fragment, after the other headers: in order.
+        let answer = LpPacket {
+            chain_aware: Some(2),
+            tx_sequence: Some(7),
+            ..LpPacket::from_fragment(interest())
+        };
+        assert_eq!(LpPacket::decode(answer.encode()).unwrap(), answer);
     }
 
     #[test]

@@ -791,8 +791,8 @@ fn expiry_timers_stay_bounded_by_the_pit() {
     }
     assert_eq!(
         net.fwd.timers.len(),
-        3,
-        "housekeeping, liveness and the one entry"
+        4,
+        "housekeeping, liveness, chain hellos and the one entry"
     );
     // Entries satisfied long before they would expire leave their timers behind; the heap
     // is swept before it exceeds its bound.

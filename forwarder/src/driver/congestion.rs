@@ -10,8 +10,9 @@
 //! bytes by default) or half the queue's capacity, whichever is smaller, so marking starts
 //! well before the queue has to drop.
 //!
-//! NFD's queue length also counts the kernel's socket send buffer (`SIOCOUTQ`); nfwd forbids
-//! `unsafe` and counts only its own write queue (the batch being written included).
+//! NFD's queue length also counts the kernel's socket send buffer (`SIOCOUTQ`); this crate
+//! forbids `unsafe` (no ioctl), so it counts only its own write queue (the batch being
+//! written included).
 
 use std::time::{Duration, Instant};
 
