@@ -23,6 +23,7 @@ fn cannot_run(why: &str) {
         panic!("interop with nfdc cannot run under CI: {why}");
     }
     eprintln!("SKIPPED (not under CI): {why}");
+    common::record_skip("interop_nfdc", why);
 }
 
 #[test]

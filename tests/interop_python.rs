@@ -31,6 +31,10 @@ fn python_ndn_available() -> bool {
             "python-ndn is required under CI (pip install python-ndn)"
         );
         eprintln!("python-ndn not installed: interop test not run (pip install python-ndn)");
+        common::record_skip(
+            "interop_python",
+            "python-ndn not installed (pip install python-ndn)",
+        );
     }
     ok
 }

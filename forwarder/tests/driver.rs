@@ -1230,6 +1230,19 @@ impl Drop for NetNs {
     }
 }
 
+/// Notes a skipped test in `$NFWD_SKIPPED_LOG` (set by `scripts/test.sh`, which lists them).
+fn record_skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    if let Some(path) = std::env::var_os("NFWD_SKIPPED_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "driver::{test}: {why}");
+    }
+}
+
 /// A namespace for a test that needs a non-local peer; `None` (after saying why) when this
 /// machine cannot make one. Under CI the capability is required.
 fn netns_or_skip(test: &str) -> Option<NetNs> {
@@ -1240,6 +1253,7 @@ fn netns_or_skip(test: &str) -> Option<NetNs> {
         }
         Err(e) => {
             eprintln!("SKIPPED {test}: cannot create a network namespace ({e})");
+            record_skip(test, &format!("cannot create a network namespace ({e})"));
             None
         }
     }

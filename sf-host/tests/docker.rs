@@ -96,6 +96,19 @@ async fn sweep_dead_runs() {
         .await;
 }
 
+/// Notes a skipped test in `$NFWD_SKIPPED_LOG` (set by `scripts/test.sh`, which lists them).
+fn record_skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    if let Some(path) = std::env::var_os("NFWD_SKIPPED_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "sf-host docker::{test}: {}", why.replace('\n', " "));
+    }
+}
+
 /// The backend for one test, or None (after saying why) when there is no engine outside CI.
 async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
     if !engine_available().await {
@@ -103,7 +116,8 @@ async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
             std::env::var_os("CI").is_none(),
             "Docker engine required under CI ({test}): none answers on the local socket"
         );
-        eprintln!("skipping {test}: no Docker engine answers on the local socket");
+        eprintln!("SKIPPED {test}: no Docker engine answers on the local socket");
+        record_skip(test, "no Docker engine answers on the local socket");
         return None;
     }
     let binary = tokio::task::spawn_blocking(static_nfwd).await.unwrap();
@@ -478,7 +492,8 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
     if status != InstanceStatus::Exited(Some(0)) || !logs.contains("upper") {
         let why = format!("`nfwd sf functions` does not offer `upper` yet: {status:?} {logs}");
         assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("skipping the end-to-end test: {why}");
+        eprintln!("SKIPPED the end-to-end test: {why}");
+        record_skip("e2e", &why);
         return;
     }
 
