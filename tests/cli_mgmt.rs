@@ -67,6 +67,24 @@ fn serve_get_and_manage_through_the_daemon() {
         counters.contains("satisfied_interests") && counters.contains("drop_malformed"),
         "{counters}"
     );
+    // `name: value` blocks under a heading per group and per face; the exchange above
+    // satisfied Interests.
+    let headings: Vec<&str> = counters.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        headings[..4],
+        ["forwarder", "tables", "cs", "driver"],
+        "{counters}"
+    );
+    assert!(
+        headings[4..].iter().all(|h| h.starts_with("face ")),
+        "{counters}"
+    );
+    let satisfied: u64 = counters
+        .lines()
+        .find_map(|l| l.strip_prefix("  satisfied_interests: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{counters}"));
+    assert!(satisfied > 0, "{counters}");
     let faces = nfwd.cli(&["face", "list"]);
     assert!(
         faces.contains("remote=fd://") || faces.contains("remote=unix://"),

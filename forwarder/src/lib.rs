@@ -8,12 +8,14 @@
 //! - [`client`]: the client library (connect, express, register, serve, segmented fetch) used
 //!   by `nfwd get/serve`, by SFs and by tests.
 //! - [`config`]: the TOML configuration with every default stated.
+//! - [`metrics`]: counters with names and help text, written and read as Prometheus text.
 
 pub mod client;
 pub mod config;
 pub mod core;
 pub mod driver;
 pub mod error;
+pub mod metrics;
 pub mod security;
 
 pub use error::{Error, Result};

@@ -2,11 +2,12 @@
 //! `nfwd strategy …`, `nfwd cs …`. It speaks NFD's management protocol, so it works against
 //! NFD too.
 
-use crate::cli::output::{out, outln};
+use crate::cli::output::{out, outln, printable};
 use anyhow::Context;
 use bytes::Bytes;
 use clap::{Args, Subcommand};
 use nfwd_forwarder::client::{Client, FetchOptions};
+use nfwd_forwarder::metrics;
 use nfwd_tlv::Name;
 use nfwd_tlv::nfd::{
     ControlParameters, CsInfo, DatasetEntry, FaceStatus, FibEntry, ForwarderStatus, RibEntry,
@@ -184,11 +185,7 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
         super::key::use_key(&client, connect.key.as_deref())?;
         match cmd {
             Mgmt::Status { counters: false } => status(&client).await,
-            Mgmt::Status { counters: true } => {
-                let text = dataset(&client, "status/counters").await?;
-                out!("{}", String::from_utf8_lossy(&text));
-                Ok(())
-            }
+            Mgmt::Status { counters: true } => counters(&client).await,
             Mgmt::Face(c) => face(&client, c).await,
             Mgmt::Route(c) => route(&client, c).await,
             Mgmt::Strategy(c) => strategy(&client, c).await,
@@ -235,6 +232,77 @@ async fn status(client: &Client) -> anyhow::Result<()> {
     outln!("nacks in/out       {} / {}", s.n_in_nacks, s.n_out_nacks);
     outln!("satisfied          {}", s.n_satisfied_interests);
     outln!("unsatisfied        {}", s.n_unsatisfied_interests);
+    Ok(())
+}
+
+/// `status/counters` (a Prometheus text exposition, `nfwd_forwarder::metrics`) grouped for
+/// reading: the forwarder-wide groups in the order the forwarder wrote them, then the faces
+/// by id.
+#[derive(Debug, Default)]
+struct CounterGroups {
+    groups: Vec<(String, Vec<(String, u64)>)>,
+    /// Face id → (remote URI, counters).
+    faces: std::collections::BTreeMap<u64, (String, Vec<(String, u64)>)>,
+}
+
+impl CounterGroups {
+    fn from_exposition(families: &[metrics::Family]) -> Self {
+        let mut g = Self::default();
+        for family in families {
+            // Families of other programs (or of a later nfwd's new groups) are kept as their
+            // group says; names that are not nfwd's are left out.
+            let Some((group, field)) = metrics::split_name(family) else {
+                continue;
+            };
+            for sample in &family.samples {
+                let counter = (field.to_owned(), sample.value);
+                if group == "face" {
+                    let Some(id) = sample.label("face").and_then(|v| v.parse().ok()) else {
+                        continue;
+                    };
+                    let remote = sample.label("remote").unwrap_or_default();
+                    g.faces
+                        .entry(id)
+                        .or_insert_with(|| (remote.to_owned(), Vec::new()))
+                        .1
+                        .push(counter);
+                } else if let Some((_, v)) = g.groups.iter_mut().find(|(n, _)| n == group) {
+                    v.push(counter);
+                } else {
+                    g.groups.push((group.to_owned(), vec![counter]));
+                }
+            }
+        }
+        g
+    }
+
+    /// `name: value` lines under a heading per group and per face; text from the forwarder
+    /// is escaped for the terminal.
+    fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let mut block = |heading: String, counters: &[(String, u64)]| {
+            let _ = writeln!(s, "{heading}");
+            for (name, value) in counters {
+                let _ = writeln!(s, "  {}: {value}", printable(name));
+            }
+        };
+        for (name, counters) in &self.groups {
+            block(printable(name), counters);
+        }
+        for (id, (remote, counters)) in &self.faces {
+            block(format!("face {id} {}", printable(remote)), counters);
+        }
+        s
+    }
+}
+
+async fn counters(client: &Client) -> anyhow::Result<()> {
+    let text = dataset(client, "status/counters").await?;
+    let text = std::str::from_utf8(&text).context("status/counters is not UTF-8")?;
+    let families = metrics::parse(text).context("status/counters")?;
+    let groups = CounterGroups::from_exposition(&families);
+    out!("{}", groups.to_text());
     Ok(())
 }
 

@@ -134,6 +134,7 @@ pub struct FaceInfo {
     pub channel: Option<ChannelId>,
 }
 
+crate::metrics::counters! {
 /// Per-face counters, as NFD's FaceStatus reports them plus drops by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaceCounters {
@@ -182,4 +183,5 @@ pub struct FaceCounters {
     pub drop_liveness_probes: u64,
     /// Times liveness declared the face down.
     pub liveness_down: u64,
+}
 }
