@@ -73,7 +73,11 @@ impl<C: Subcommand> Managed<C> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum FaceCommand {
     /// List faces with their counters.
-    List,
+    List {
+        /// One JSON array instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a face to a remote forwarder, e.g. udp4://10.0.0.2:6363, quic://10.0.0.2:6367.
     Create {
         /// Remote URI.
@@ -92,7 +96,11 @@ pub(crate) enum FaceCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RouteCommand {
     /// List routes (RIB) and next hops (FIB).
-    List,
+    List {
+        /// One JSON object instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Add a route: PREFIX through face id or URI.
     Add {
         /// Name prefix.
@@ -124,7 +132,11 @@ pub(crate) enum RouteCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum StrategyCommand {
     /// List strategy choices.
-    List,
+    List {
+        /// One JSON array instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Set the strategy of a prefix: best-route, multicast, asf, random, access or
     /// load-balance (or a full strategy name, with version and parameters).
     Set {
@@ -143,7 +155,11 @@ pub(crate) enum StrategyCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CsCommand {
     /// Content store capacity, entries, hits and misses.
-    Info,
+    Info {
+        /// One JSON object instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Erase cached Data under a prefix.
     Erase {
         /// Name prefix.
@@ -169,7 +185,7 @@ pub(crate) enum CsCommand {
 /// Which management command to run.
 #[derive(Debug)]
 pub(crate) enum Mgmt {
-    Status { counters: bool },
+    Status { counters: bool, json: bool },
     Face(FaceCommand),
     Route(RouteCommand),
     Strategy(StrategyCommand),
@@ -184,8 +200,14 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
         let client = super::get::connect(connect.connect.as_deref()).await?;
         super::key::use_key(&client, connect.key.as_deref())?;
         match cmd {
-            Mgmt::Status { counters: false } => status(&client).await,
-            Mgmt::Status { counters: true } => counters(&client).await,
+            Mgmt::Status {
+                counters: false,
+                json,
+            } => status(&client, json).await,
+            Mgmt::Status {
+                counters: true,
+                json,
+            } => counters(&client, json).await,
             Mgmt::Face(c) => face(&client, c).await,
             Mgmt::Route(c) => route(&client, c).await,
             Mgmt::Strategy(c) => strategy(&client, c).await,
@@ -212,9 +234,36 @@ async fn entries<T: DatasetEntry>(client: &Client, path: &str) -> anyhow::Result
     Ok(decode_all::<T>(&dataset(client, path).await?)?)
 }
 
-async fn status(client: &Client) -> anyhow::Result<()> {
+/// Prints `value` as one pretty-printed JSON document.
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    outln!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
     let s = ForwarderStatus::decode(&dataset(client, "status/general").await?)?;
     let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
+    if json {
+        return print_json(&serde_json::json!({
+            "version": s.nfd_version.to_string(),
+            "start_timestamp_ms": s.start_timestamp_ms,
+            "current_timestamp_ms": s.current_timestamp_ms,
+            "uptime_s": up_s,
+            "name_tree_entries": s.n_name_tree_entries,
+            "fib_entries": s.n_fib_entries,
+            "pit_entries": s.n_pit_entries,
+            "measurements_entries": s.n_measurements_entries,
+            "cs_entries": s.n_cs_entries,
+            "in_interests": s.n_in_interests,
+            "in_data": s.n_in_data,
+            "in_nacks": s.n_in_nacks,
+            "out_interests": s.n_out_interests,
+            "out_data": s.n_out_data,
+            "out_nacks": s.n_out_nacks,
+            "satisfied_interests": s.n_satisfied_interests,
+            "unsatisfied_interests": s.n_unsatisfied_interests,
+        }));
+    }
     outln!("version            {}", s.nfd_version);
     outln!("uptime             {up_s} s");
     outln!(
@@ -276,6 +325,35 @@ impl CounterGroups {
         g
     }
 
+    fn to_json(&self) -> serde_json::Value {
+        let block = |counters: &[(String, u64)]| {
+            serde_json::Value::Object(
+                counters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::from(*v)))
+                    .collect(),
+            )
+        };
+        let mut top: serde_json::Map<String, serde_json::Value> = self
+            .groups
+            .iter()
+            .map(|(name, counters)| (name.clone(), block(counters)))
+            .collect();
+        let faces = self
+            .faces
+            .iter()
+            .map(|(id, (remote, counters))| {
+                serde_json::json!({
+                    "face_id": id,
+                    "remote_uri": remote,
+                    "counters": block(counters),
+                })
+            })
+            .collect();
+        top.insert("faces".to_owned(), serde_json::Value::Array(faces));
+        serde_json::Value::Object(top)
+    }
+
     /// `name: value` lines under a heading per group and per face; text from the forwarder
     /// is escaped for the terminal.
     fn to_text(&self) -> String {
@@ -297,11 +375,14 @@ impl CounterGroups {
     }
 }
 
-async fn counters(client: &Client) -> anyhow::Result<()> {
+async fn counters(client: &Client, json: bool) -> anyhow::Result<()> {
     let text = dataset(client, "status/counters").await?;
     let text = std::str::from_utf8(&text).context("status/counters is not UTF-8")?;
     let families = metrics::parse(text).context("status/counters")?;
     let groups = CounterGroups::from_exposition(&families);
+    if json {
+        return print_json(&groups.to_json());
+    }
     out!("{}", groups.to_text());
     Ok(())
 }
@@ -328,20 +409,56 @@ fn persistency_name(code: u64) -> &'static str {
     }
 }
 
+fn scope_name(code: u64) -> &'static str {
+    if code == 1 { "local" } else { "non-local" }
+}
+
+fn link_type_name(code: u64) -> &'static str {
+    match code {
+        0 => "point-to-point",
+        1 => "multi-access",
+        2 => "ad-hoc",
+        _ => "?",
+    }
+}
+
+/// A face in `face list --json` (fields documented in docs/cli.md).
+fn face_json(f: &FaceStatus) -> serde_json::Value {
+    serde_json::json!({
+        "face_id": f.face_id,
+        "remote_uri": f.uri.to_string(),
+        "local_uri": f.local_uri.to_string(),
+        "scope": scope_name(f.face_scope),
+        "persistency": persistency_name(f.face_persistency),
+        "link_type": link_type_name(f.link_type),
+        "mtu": f.mtu,
+        "expiration_period_ms": f.expiration_period_ms,
+        "in_interests": f.n_in_interests,
+        "in_data": f.n_in_data,
+        "in_nacks": f.n_in_nacks,
+        "in_bytes": f.n_in_bytes,
+        "out_interests": f.n_out_interests,
+        "out_data": f.n_out_data,
+        "out_nacks": f.n_out_nacks,
+        "out_bytes": f.n_out_bytes,
+    })
+}
+
 async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
     match cmd {
-        FaceCommand::List => {
-            for f in entries::<FaceStatus>(client, "faces/list").await? {
+        FaceCommand::List { json } => {
+            let faces = entries::<FaceStatus>(client, "faces/list").await?;
+            if json {
+                let faces: Vec<serde_json::Value> = faces.iter().map(face_json).collect();
+                return print_json(&serde_json::Value::Array(faces));
+            }
+            for f in faces {
                 outln!(
                     "faceid={} remote={} local={} scope={} persistency={} in={{{}i {}d {}n {}B}} out={{{}i {}d {}n {}B}}",
                     f.face_id,
                     f.uri,
                     f.local_uri,
-                    if f.face_scope == 1 {
-                        "local"
-                    } else {
-                        "non-local"
-                    },
+                    scope_name(f.face_scope),
                     persistency_name(f.face_persistency),
                     f.n_in_interests,
                     f.n_in_data,
@@ -402,10 +519,50 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `route list --json`: the RIB and the FIB (fields documented in docs/cli.md).
+fn routes_json(rib: &[RibEntry], fib: &[FibEntry]) -> serde_json::Value {
+    let rib: Vec<serde_json::Value> = rib
+        .iter()
+        .map(|e| {
+            let routes: Vec<serde_json::Value> = e
+                .routes
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "face_id": r.face_id,
+                        "origin": r.origin,
+                        "cost": r.cost,
+                        "flags": r.flags,
+                        "expiration_period_ms": r.expiration_period_ms,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "prefix": e.name.to_string(), "routes": routes })
+        })
+        .collect();
+    let fib: Vec<serde_json::Value> = fib
+        .iter()
+        .map(|e| {
+            let hops: Vec<serde_json::Value> = e
+                .next_hops
+                .iter()
+                .map(|h| serde_json::json!({ "face_id": h.face_id, "cost": h.cost }))
+                .collect();
+            serde_json::json!({ "prefix": e.name.to_string(), "next_hops": hops })
+        })
+        .collect();
+    serde_json::json!({ "rib": rib, "fib": fib })
+}
+
 async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
     match cmd {
-        RouteCommand::List => {
-            for e in entries::<RibEntry>(client, "rib/list").await? {
+        RouteCommand::List { json } => {
+            let rib = entries::<RibEntry>(client, "rib/list").await?;
+            let fib = entries::<FibEntry>(client, "fib/list").await?;
+            if json {
+                return print_json(&routes_json(&rib, &fib));
+            }
+            for e in &rib {
                 for r in &e.routes {
                     let exp = r
                         .expiration_period_ms
@@ -421,7 +578,7 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
                 }
             }
             outln!("-- FIB");
-            for e in entries::<FibEntry>(client, "fib/list").await? {
+            for e in &fib {
                 let hops: Vec<String> = e
                     .next_hops
                     .iter()
@@ -470,8 +627,21 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
 
 async fn strategy(client: &Client, cmd: StrategyCommand) -> anyhow::Result<()> {
     match cmd {
-        StrategyCommand::List => {
-            for c in entries::<StrategyChoice>(client, "strategy-choice/list").await? {
+        StrategyCommand::List { json } => {
+            let choices = entries::<StrategyChoice>(client, "strategy-choice/list").await?;
+            if json {
+                let choices: Vec<serde_json::Value> = choices
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "prefix": c.name.to_string(),
+                            "strategy": c.strategy.to_string(),
+                        })
+                    })
+                    .collect();
+                return print_json(&serde_json::Value::Array(choices));
+            }
+            for c in choices {
                 outln!("prefix={} strategy={}", c.name, c.strategy);
             }
         }
@@ -509,8 +679,23 @@ fn on_off(flag: Option<&str>) -> anyhow::Result<Option<bool>> {
 
 async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
     match cmd {
-        CsCommand::Info => {
-            for i in entries::<CsInfo>(client, "cs/info").await? {
+        CsCommand::Info { json } => {
+            let infos = entries::<CsInfo>(client, "cs/info").await?;
+            if json {
+                // NFD's dataset is one CsInfo; an object, not a list of one.
+                let Some(i) = infos.first() else {
+                    anyhow::bail!("cs/info is empty");
+                };
+                return print_json(&serde_json::json!({
+                    "capacity": i.capacity,
+                    "admit": i.flags & 1 != 0,
+                    "serve": i.flags & 2 != 0,
+                    "entries": i.n_entries,
+                    "hits": i.n_hits,
+                    "misses": i.n_misses,
+                }));
+            }
+            for i in infos {
                 outln!(
                     "capacity={} admit={} serve={} entries={} hits={} misses={}",
                     i.capacity,
