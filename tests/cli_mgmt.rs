@@ -1,7 +1,7 @@
 //! The management client and the consumer/producer commands against a real `nfwd start`:
 //! `nfwd serve` + `nfwd get` (multi-segment, through the daemon), `nfwd route add/list/remove`,
 //! `nfwd face list/create/destroy`, `nfwd strategy set/list/unset`, `nfwd cs info/config/erase`,
-//! `nfwd status`.
+//! `nfwd status` and their `--json`; the daemon's logs in a file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -420,4 +420,52 @@ fn json_output_carries_the_documented_fields() {
     assert_eq!(cs["admit"], true, "{cs}");
     assert_eq!(cs["serve"], true, "{cs}");
     assert!(cs["hits"].is_u64() && cs["misses"].is_u64(), "{cs}");
+}
+
+/// `nfwd start` logs on stderr, and in plain text when stderr is a file: no ANSI escape
+/// codes for a log file to keep (colour only on a terminal, and never with NO_COLOR).
+#[test]
+fn logs_to_a_file_carry_no_colour_codes() {
+    let dir = common::TempDir::new("cli-logs");
+    let unix = dir.0.join("nfwd.sock");
+    let log = dir.0.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--tcp", "", "--udp", "", "--unix"])
+        .arg(&unix)
+        .env("NFWD_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("listening on Unix socket")
+    {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("no log line: {}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGTERM, so the shutdown is logged too.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("INFO"), "{text}");
+    assert!(
+        !text.contains("\x1b["),
+        "colour codes in a log file: {text:?}"
+    );
 }

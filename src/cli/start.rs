@@ -97,11 +97,15 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let filter = std::env::var("NFWD_LOG").unwrap_or_else(|_| config.log.level.clone());
+    // Logs on stderr, stdout being for what was asked (`--print-config`); in colour only on
+    // a terminal, so a log file or a journal gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_new(&filter).with_context(|| format!("log filter {filter:?}"))?,
         )
         .with_target(false)
+        .with_ansi(super::output::colour_stderr())
+        .with_writer(std::io::stderr)
         .init();
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
