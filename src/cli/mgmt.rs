@@ -216,7 +216,7 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
     })
 }
 
-async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes> {
+pub(crate) async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes> {
     let name: Name = format!("/localhost/nfd/{path}").parse()?;
     let opts = FetchOptions {
         must_be_fresh: true,
@@ -240,29 +240,35 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `status/general` for `nfwd status --json` and `/status.json` (fields in docs/cli.md).
+pub(crate) fn status_json(s: &ForwarderStatus) -> serde_json::Value {
+    let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
+    serde_json::json!({
+        "version": s.nfd_version.to_string(),
+        "start_timestamp_ms": s.start_timestamp_ms,
+        "current_timestamp_ms": s.current_timestamp_ms,
+        "uptime_s": up_s,
+        "name_tree_entries": s.n_name_tree_entries,
+        "fib_entries": s.n_fib_entries,
+        "pit_entries": s.n_pit_entries,
+        "measurements_entries": s.n_measurements_entries,
+        "cs_entries": s.n_cs_entries,
+        "in_interests": s.n_in_interests,
+        "in_data": s.n_in_data,
+        "in_nacks": s.n_in_nacks,
+        "out_interests": s.n_out_interests,
+        "out_data": s.n_out_data,
+        "out_nacks": s.n_out_nacks,
+        "satisfied_interests": s.n_satisfied_interests,
+        "unsatisfied_interests": s.n_unsatisfied_interests,
+    })
+}
+
 async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
     let s = ForwarderStatus::decode(&dataset(client, "status/general").await?)?;
     let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
     if json {
-        return print_json(&serde_json::json!({
-            "version": s.nfd_version.to_string(),
-            "start_timestamp_ms": s.start_timestamp_ms,
-            "current_timestamp_ms": s.current_timestamp_ms,
-            "uptime_s": up_s,
-            "name_tree_entries": s.n_name_tree_entries,
-            "fib_entries": s.n_fib_entries,
-            "pit_entries": s.n_pit_entries,
-            "measurements_entries": s.n_measurements_entries,
-            "cs_entries": s.n_cs_entries,
-            "in_interests": s.n_in_interests,
-            "in_data": s.n_in_data,
-            "in_nacks": s.n_in_nacks,
-            "out_interests": s.n_out_interests,
-            "out_data": s.n_out_data,
-            "out_nacks": s.n_out_nacks,
-            "satisfied_interests": s.n_satisfied_interests,
-            "unsatisfied_interests": s.n_unsatisfied_interests,
-        }));
+        return print_json(&status_json(&s));
     }
     outln!("version            {}", s.nfd_version);
     outln!("uptime             {up_s} s");
@@ -288,14 +294,14 @@ async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
 /// reading: the forwarder-wide groups in the order the forwarder wrote them, then the faces
 /// by id.
 #[derive(Debug, Default)]
-struct CounterGroups {
+pub(crate) struct CounterGroups {
     groups: Vec<(String, Vec<(String, u64)>)>,
     /// Face id → (remote URI, counters).
     faces: std::collections::BTreeMap<u64, (String, Vec<(String, u64)>)>,
 }
 
 impl CounterGroups {
-    fn from_exposition(families: &[metrics::Family]) -> Self {
+    pub(crate) fn from_exposition(families: &[metrics::Family]) -> Self {
         let mut g = Self::default();
         for family in families {
             // Families of other programs (or of a later nfwd's new groups) are kept as their
@@ -325,7 +331,7 @@ impl CounterGroups {
         g
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let block = |counters: &[(String, u64)]| {
             serde_json::Value::Object(
                 counters
