@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{TempDir, free_port};
 use nfwd_forwarder::metrics;
 
-/// A daemon with `--http` on a free loopback port; killed on drop.
+/// A daemon with `--http` on a free loopback port; stopped on drop.
 struct Daemon {
     child: Child,
     port: u16,
@@ -21,7 +21,15 @@ struct Daemon {
 }
 
 impl Drop for Daemon {
+    /// SIGTERM first, so an SF host cleans up after itself; SIGKILL if it lingers.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -29,13 +37,18 @@ impl Drop for Daemon {
 
 impl Daemon {
     fn start(tag: &str) -> Self {
-        let dir = TempDir::new(tag);
+        Self::start_with(TempDir::new(tag), &[])
+    }
+
+    /// With `args` after the others; `dir` is the daemon's (and holds its socket).
+    fn start_with(dir: TempDir, args: &[&str]) -> Self {
         let unix = dir.0.join("nfwd.sock");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
             .args(["start", "--tcp", "", "--udp", "", "--unix"])
             .arg(&unix)
             .args(["--http", &format!("127.0.0.1:{port}")])
+            .args(args)
             .env("NFWD_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -142,6 +155,57 @@ fn metrics_and_status_json_are_served() {
         "{json}"
     );
     assert!(json["counters"]["faces"].is_array(), "{json}");
+}
+
+/// With `--sf-host`, `/metrics` also has the SF host's counters, labelled with the SF.
+#[test]
+fn metrics_include_the_sf_hosts_counters() {
+    let dir = TempDir::new("http-sf");
+    let specs = dir.0.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    // Deployed, no instance kept warm: nothing runs until asked.
+    std::fs::write(
+        specs.join("rev.toml"),
+        "name = \"/sf/http-rev\"\nbackend = \"process\"\n[artifact]\nkind = \"builtin\"\n\
+         function = \"reverse\"\n[instances]\nmin = 0\n",
+    )
+    .unwrap();
+    let specs = specs.display().to_string();
+    let owner = format!("http-test-{}", std::process::id());
+    let d = Daemon::start_with(
+        dir,
+        &["--sf-host", "--sf-specs", &specs, "--sf-owner", &owner],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let (status, _, body) = d.request("GET", "/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+        if body.contains("nfwd_sf_") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no SF counters: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let families = metrics::parse(&body).unwrap();
+    let instances = families
+        .iter()
+        .find(|f| f.name == "nfwd_sf_instances")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(instances.kind, metrics::Kind::Gauge);
+    assert_eq!(instances.samples[0].label("sf"), Some("/sf/http-rev"));
+    assert_eq!(instances.samples[0].value, 0);
+    let requests = families
+        .iter()
+        .find(|f| f.name == "nfwd_sf_requests_total")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(requests.kind, metrics::Kind::Counter);
+    // The forwarder's own are still there.
+    assert!(
+        families
+            .iter()
+            .any(|f| f.name == "nfwd_forwarder_in_interests_total"),
+        "{body}"
+    );
 }
 
 #[test]

@@ -160,7 +160,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         if let Some((addr, daemon)) = http {
             let listener = super::status_http::bind(addr).await?;
             tracing::info!("status over HTTP at http://{addr}/metrics and /status.json");
-            tokio::spawn(super::status_http::serve(listener, daemon));
+            tokio::spawn(super::status_http::serve(listener, daemon, sf_host.is_some()));
         }
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         let host = sf_host.map(|(socket, options, specs)| {

@@ -1,7 +1,8 @@
-//! `nfwd start --http ADDR`: `/metrics`, the `status/counters` exposition for Prometheus, and
-//! `/status.json`, what `nfwd status --json` and `nfwd status --counters --json` print. Both
-//! are read from the daemon over its Unix socket, as any management client reads them, so the
-//! forwarder needs nothing of its own for HTTP.
+//! `nfwd start --http ADDR`: `/metrics`, the `status/counters` exposition for Prometheus (and,
+//! with `--sf-host`, the SF host's counters per SF), and `/status.json`, what
+//! `nfwd status --json` and `nfwd status --counters --json` print. All are read from the
+//! daemon over its Unix socket, as any management client reads them, so the forwarder needs
+//! nothing of its own for HTTP.
 //!
 //! Whoever reaches the address can open connections, so each is bounded: at most
 //! [`MAX_CONNECTIONS`] at once (more are closed as soon as accepted), the request head within
@@ -66,6 +67,8 @@ pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 struct Daemon {
     uri: String,
     client: Mutex<Option<Client>>,
+    /// The daemon runs an SF host: its counters go into `/metrics` too.
+    sf_host: bool,
 }
 
 impl Daemon {
@@ -98,7 +101,82 @@ impl Daemon {
 
     async fn metrics(&self) -> anyhow::Result<Bytes> {
         let mut d = self.datasets(&["status/counters"]).await?;
-        d.pop().context("no status/counters")
+        let counters = d.pop().context("no status/counters")?;
+        if !self.sf_host {
+            return Ok(counters);
+        }
+        // Families of their own (`nfwd_sf_*`), so the two texts are one exposition.
+        match self.sf_metrics().await {
+            Ok(sf) => Ok([counters, Bytes::from(sf)].concat().into()),
+            Err(e) => {
+                // The forwarder's counters still tell something (the host may be starting).
+                tracing::debug!("status over HTTP: SF host: {e:#}");
+                Ok(counters)
+            }
+        }
+    }
+
+    /// The SF host's counters per SF (`nfwd sf stats`), labelled `sf` = the function name.
+    async fn sf_metrics(&self) -> anyhow::Result<String> {
+        let client = self.client.lock().await.clone().context("not connected")?;
+        let stats = nfwd_sf_host::host::protocol::stats(&client).await?;
+        let mut e = metrics::Exposition::new();
+        for s in &stats {
+            let labels = [("sf", s.name.as_str())];
+            e.add(
+                "sf",
+                "instances",
+                "Instances running now.",
+                metrics::Kind::Gauge,
+                &labels,
+                s.instances as u64,
+            );
+            for (name, help, value) in [
+                (
+                    "starts",
+                    "Instances started (warm, cold, scale-out and restarts).",
+                    s.starts,
+                ),
+                (
+                    "cold_starts",
+                    "Cold starts (started for a held Interest).",
+                    s.cold_starts,
+                ),
+                ("crashes", "Instances that exited on their own.", s.crashes),
+                ("restarts", "Instances restarted after a crash.", s.restarts),
+                (
+                    "idle_stops",
+                    "Instances stopped for idleness.",
+                    s.idle_stops,
+                ),
+                (
+                    "scale_outs",
+                    "Instances started because the others were busy.",
+                    s.scale_outs,
+                ),
+                ("requests", "Interests sent to the instances.", s.requests),
+                (
+                    "answers",
+                    "Data the instances answered with (error Data included).",
+                    s.answers,
+                ),
+                ("nacks", "Nacks the instances answered with.", s.nacks),
+                ("held", "Interests held during cold starts.", s.held),
+                (
+                    "held_failed",
+                    "Held Interests that could not be answered.",
+                    s.held_failed,
+                ),
+                (
+                    "errors",
+                    "Error Data the running instances produced.",
+                    s.errors,
+                ),
+            ] {
+                e.add("sf", name, help, metrics::Kind::Counter, &labels, value);
+            }
+        }
+        Ok(e.render())
     }
 
     async fn status_json(&self) -> anyhow::Result<Bytes> {
@@ -120,10 +198,12 @@ impl Daemon {
 }
 
 /// Serves `listener` until the task is dropped, answering from the daemon at `daemon_uri`.
-pub(crate) async fn serve(listener: TcpListener, daemon_uri: String) {
+/// `sf_host`: the daemon runs an SF host, whose counters `/metrics` adds.
+pub(crate) async fn serve(listener: TcpListener, daemon_uri: String, sf_host: bool) {
     let daemon = Arc::new(Daemon {
         uri: daemon_uri,
         client: Mutex::new(None),
+        sf_host,
     });
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
