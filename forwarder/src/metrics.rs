@@ -291,7 +291,9 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
         index.insert(name.to_owned(), families.len() - 1);
         families.len() - 1
     };
-    for (n, line) in text.lines().enumerate() {
+    // Lines end at '\n' alone, as the format says: `lines()` would also take a '\r' off the
+    // end of a help text.
+    for (n, line) in text.split('\n').enumerate() {
         let n = n + 1;
         let line = line.trim_start();
         if line.is_empty() {
@@ -553,12 +555,15 @@ mod tests {
     fn help_is_escaped_and_read_back() {
         let mut e = Exposition::new();
         e.add("g", "x", "a \\ b\nc \"q\"", Kind::Gauge, &[], 1);
+        e.add("g", "y", "  spaced, then a CR\r", Kind::Gauge, &[], 1);
         let text = e.render();
         assert!(
             text.starts_with("# HELP nfwd_g_x a \\\\ b\\nc \"q\"\n"),
             "{text}"
         );
-        assert_eq!(parse(&text).unwrap()[0].help, "a \\ b\nc \"q\"");
+        let families = parse(&text).unwrap();
+        assert_eq!(families[0].help, "a \\ b\nc \"q\"");
+        assert_eq!(families[1].help, "  spaced, then a CR\r");
     }
 
     #[test]
