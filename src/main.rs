@@ -4,6 +4,7 @@
 //! and dispatches.
 
 mod cli;
+mod memory;
 
 use clap::{Parser, Subcommand};
 

@@ -4,6 +4,8 @@
 //! This library holds the packets the benchmarks share, so that every benchmark measures the
 //! same "typical" traffic.
 
+#![forbid(unsafe_code)]
+
 pub mod flood;
 pub mod loadgen;
 pub mod sf_hop;

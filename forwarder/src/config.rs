@@ -97,6 +97,11 @@ impl Config {
                     .into(),
             ));
         }
+        if f.write_queue_bytes < 2 * 9000 {
+            return Err(Error::Config(
+                "faces.write_queue_bytes must be at least 18000 (two of the largest frames)".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -143,11 +148,19 @@ impl Default for TablesConfig {
 pub struct ChainConfig {
     /// Longest function stack accepted; longer ones get a Nack. Default 8.
     pub max_functions: usize,
+    /// How long a neighbour forwarder may stay silent to the chain hello before it is taken
+    /// for one that does not understand chaining (NFD), in ms (`docs/protocol.md` §4.1).
+    /// Chained Interests are then answered at once with an error instead of being sent to
+    /// it. Default 1000; 0 turns the hello off (every neighbour is taken as aware).
+    pub neighbour_timeout_ms: u64,
 }
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        Self { max_functions: 8 }
+        Self {
+            max_functions: 8,
+            neighbour_timeout_ms: 1000,
+        }
     }
 }
 
@@ -190,6 +203,11 @@ pub struct FacesConfig {
     /// Most stream faces (Unix, TCP, QUIC) at once; connections beyond it are refused and
     /// counted. Default 8192.
     pub max_stream_faces: usize,
+    /// Bytes a stream face (Unix, TCP, QUIC) may hold queued for its socket. Beyond, frames
+    /// are dropped and counted per face (`drop_queue_full`); well before, from
+    /// `DefaultCongestionThreshold` (65536 bytes, or half this if smaller), outgoing packets
+    /// carry NDNLPv2 CongestionMarks as NFD's. Default 33554432 (32 MiB).
+    pub write_queue_bytes: u64,
     /// Link liveness (`docs/protocol.md` §8): a face towards another forwarder that has sent
     /// Interests and heard nothing for this many milliseconds is probed, and again as often.
     /// Default 250.
@@ -216,6 +234,7 @@ impl Default for FacesConfig {
             partial_frame_timeout_s: 10,
             max_udp_faces: 16_384,
             max_stream_faces: 8_192,
+            write_queue_bytes: 32 << 20,
             liveness_interval_ms: 250,
             liveness_timeout_ms: 1000,
         }
@@ -415,6 +434,15 @@ mod tests {
         let c = Config::from_toml(&doc[start..end]).unwrap();
         assert_eq!(c.security.authorize.len(), 2);
         assert_eq!(c.tables.pit_max_entries_per_face, 16_384);
+    }
+
+    #[test]
+    fn write_queue_bytes_defaults_to_32_mib_and_holds_two_frames_at_least() {
+        assert_eq!(Config::default().faces.write_queue_bytes, 32 << 20);
+        let c = Config::from_toml("[faces]\nwrite_queue_bytes = 65536\n").unwrap();
+        assert_eq!(c.faces.write_queue_bytes, 65536);
+        let e = Config::from_toml("[faces]\nwrite_queue_bytes = 9000\n").unwrap_err();
+        assert!(e.to_string().contains("write_queue_bytes"), "{e}");
     }
 
     #[test]

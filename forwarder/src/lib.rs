@@ -10,6 +10,8 @@
 //! - [`config`]: the TOML configuration with every default stated.
 //! - [`metrics`]: counters with names and help text, written and read as Prometheus text.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod config;
 pub mod core;

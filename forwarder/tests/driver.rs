@@ -655,14 +655,17 @@ async fn runs_with_the_real_forwarder() {
 }
 
 #[tokio::test]
-async fn a_slow_reader_loses_frames_counted_and_others_are_unaffected() {
+async fn a_slow_reader_gets_marks_then_loses_frames_counted_and_others_are_unaffected() {
     let dir = temp_dir();
-    let mut h = Harness::start(config(&dir), dir.clone(), false).await;
+    let mut c = config(&dir);
+    // 1 MiB: the congestion threshold is NFD's 65536 bytes, far below.
+    c.faces.write_queue_bytes = 1 << 20;
+    let mut h = Harness::start(c, dir.clone(), false).await;
     let path = h.daemon.unix_path().unwrap().to_owned();
     let mut a = UnixStream::connect(&path).await.unwrap();
     let (ida, _) = h.added().await;
-    // b never reads: its write queue and socket buffer fill up.
-    let _b = UnixStream::connect(&path).await.unwrap();
+    // b does not read yet: its socket buffer, then its write queue fill up.
+    let mut b = UnixStream::connect(&path).await.unwrap();
     let (idb, _) = h.added().await;
     let big = frame(6, 8800, 1);
     for _ in 0..1000 {
@@ -679,12 +682,40 @@ async fn a_slow_reader_loses_frames_counted_and_others_are_unaffected() {
     a.write_all(&frame(5, 20, 0)).await.unwrap();
     assert_eq!(read_exact(&mut a, small.len()).await, small);
     let status = h.daemon.status().await.unwrap();
-    let b = status.faces.iter().find(|f| f.id == idb).unwrap();
-    assert!(b.counters.dropped_frames > 0, "{status:?}");
-    assert_eq!(b.counters.dropped_bytes, b.counters.dropped_frames * 8800);
-    let a = status.faces.iter().find(|f| f.id == ida).unwrap();
-    assert_eq!(a.counters.dropped_frames, 0);
-    assert_eq!(status.counters.dropped_frames, b.counters.dropped_frames);
+    let fb = status.faces.iter().find(|f| f.id == idb).unwrap().clone();
+    // Beyond 1 MiB queued, frames were dropped and counted; they were never queued.
+    assert!(fb.counters.dropped_frames > 0, "{status:?}");
+    assert!(fb.counters.dropped_frames < 1000, "{status:?}");
+    assert_eq!(fb.counters.dropped_bytes, fb.counters.dropped_frames * 8800);
+    // All of it arrived at once: one congestion incident, marked once (the next mark is due
+    // a base interval, 100 ms, later).
+    assert_eq!(fb.counters.congestion_marks, 1, "{status:?}");
+    let fa = status.faces.iter().find(|f| f.id == ida).unwrap();
+    assert_eq!(fa.counters.dropped_frames, 0);
+    assert_eq!(fa.counters.congestion_marks, 0);
+    assert_eq!(status.counters.dropped_frames, fb.counters.dropped_frames);
+    assert_eq!(status.counters.congestion_marks, 1);
+    // b reads now: every frame queued arrives, one of them marked in an LpPacket.
+    let queued = 1000 - fb.counters.dropped_frames;
+    let mut marked = 0;
+    for _ in 0..queued {
+        let head = read_exact(&mut b, 4).await;
+        let (rest, lp) = match head[0] {
+            6 => (8800 - 4, false),
+            // LpPacket{CongestionMark=1, Fragment=Data}: 0x64 0xFD <len 2 bytes>.
+            0x64 => (usize::from(u16::from_be_bytes([head[2], head[3]])), true),
+            t => panic!("unexpected frame type {t}"),
+        };
+        let body = read_exact(&mut b, rest).await;
+        if lp {
+            let wire = Bytes::from([head, body].concat());
+            let p = nfwd_tlv::lp::LpPacket::decode(wire).unwrap();
+            assert_eq!(p.congestion_mark, Some(1));
+            assert_eq!(p.fragment.unwrap(), big);
+            marked += 1;
+        }
+    }
+    assert_eq!(marked, 1);
     h.stop().await;
 }
 

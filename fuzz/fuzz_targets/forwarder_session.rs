@@ -623,7 +623,7 @@ impl Session {
                     emitted.close_channels.push(channel);
                     self.channels.remove(&channel);
                 }
-                Action::SetPersistency { .. } => {}
+                Action::SetPersistency { .. } | Action::SetCongestionMarking { .. } => {}
             }
         }
         assert_eq!(

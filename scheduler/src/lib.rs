@@ -14,6 +14,8 @@
 //! assert!(evaluate(&problem, &schedule).is_ok());
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod algorithms;
 mod cost_matrix;
 mod error;

@@ -10,6 +10,8 @@
 //! - [`functions`]: the built-in example SFs.
 //! - [`users`]: who instances run as (never root).
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod docker;
 pub mod error;

@@ -126,10 +126,13 @@ fn explain(e: nfwd_forwarder::Error, chain: Option<&FunctionChain>) -> anyhow::E
             if let Some(stack) = text_of("stack") {
                 text.push_str(&format!("\n  asked with the stack {stack}"));
             }
+            // A forwarder's error (protocol.md §4.1) has no instance.
+            let instance = text_of("instance")
+                .map(|i| format!(" (instance {i})"))
+                .unwrap_or_default();
             text.push_str(&format!(
-                "\n  reported by {} (instance {}) in the error Data {name}",
+                "\n  reported by {}{instance} in the error Data {name}",
                 text_of("reporter").unwrap_or_else(|| field("function")),
-                field("instance")
             ));
             anyhow::anyhow!(text)
         }

@@ -185,6 +185,9 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
                 let _ = h.await;
             }
         };
+        // Freed heap pages go back to the system after a burst (a flood must not leave its
+        // peak in RSS); the task ends with the runtime.
+        tokio::spawn(crate::memory::give_back_after_bursts());
         nfwd_forwarder::driver::run(config, shutdown).await?;
         anyhow::Ok(())
     })?;

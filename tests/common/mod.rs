@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests: a real `nfwd start` in a temporary directory.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod anchors;
 pub(crate) mod netns;
 pub(crate) mod topo;
 

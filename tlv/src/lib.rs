@@ -4,6 +4,8 @@
 //! This crate does no I/O. Decoding works on [`bytes::Bytes`] without copying values and never
 //! panics, whatever the input; see `README.md` for the code map.
 
+#![forbid(unsafe_code)]
+
 pub mod chain;
 pub mod data;
 pub mod element;

@@ -220,6 +220,9 @@ pub struct LpPacket {
     /// the Interest to the SF hosting it, parameters included (`docs/protocol.md` §4).
     /// Meaningful only from a forwarder to a local application; forwarders ignore it.
     pub popped_function: Option<Name>,
+    /// ChainAware (932, nfwd): 1 = "I understand function chaining, do you?", 2 = the
+    /// answer (`docs/protocol.md` §4.1). Sent only in IDLE packets between forwarders.
+    pub chain_aware: Option<u64>,
     /// The Fragment (80) value: a whole Interest or Data, or a piece of one. `None` for an
     /// IDLE packet.
     pub fragment: Option<Bytes>,
@@ -299,6 +302,7 @@ impl LpPacket {
                     | t::NON_DISCOVERY
                     | t::PREFIX_ANNOUNCEMENT
                     | t::POPPED_FUNCTION
+                    | t::CHAIN_AWARE
             );
             if !known && !is_ignorable(ty) {
                 return Err(Error::UnknownCritical(ty));
@@ -356,6 +360,7 @@ impl LpPacket {
                 t::POPPED_FUNCTION => {
                     pkt.popped_function = Some(Name::from_wire(&el.value_bytes())?);
                 }
+                t::CHAIN_AWARE => pkt.chain_aware = Some(el.as_nni()?),
                 // Ignorable unknown field (checked above).
                 _ => {}
             }
@@ -458,6 +463,9 @@ impl LpPacket {
         n += self.popped_function.as_ref().map_or(0, |f| {
             tlv_len(t::POPPED_FUNCTION, tlv_len(tt::NAME, f.value_bytes().len()))
         });
+        n += self
+            .chain_aware
+            .map_or(0, |v| nni_tlv_len(t::CHAIN_AWARE, v));
         n
     }
 
@@ -534,6 +542,9 @@ impl LpPacket {
             put_header(buf, tt::NAME, v.len());
             buf.put_slice(v);
         }
+        if let Some(v) = self.chain_aware {
+            put_nni_tlv(buf, t::CHAIN_AWARE, v);
+        }
         if let Some(f) = &self.fragment {
             put_header(buf, t::FRAGMENT, f.len());
             buf.put_slice(f);
@@ -561,6 +572,38 @@ impl LpPacket {
             return f.clone();
         }
         self.encode()
+    }
+}
+
+/// `frame` (one link frame: a bare Interest or Data, or an LpPacket) with CongestionMark = 1,
+/// as a forwarder marks a packet it sends into a congested queue.
+///
+/// A bare packet is wrapped, `LpPacket{CongestionMark=1, Fragment=frame}`, in one
+/// exactly-sized buffer with no decoding. An LpPacket is decoded and re-encoded with the mark
+/// (a mark it already carries, non-zero, is kept); unknown ignorable header fields do not
+/// survive the rewrite. Only marked packets pay for this: callers decide first.
+pub fn with_congestion_mark(frame: Bytes) -> Result<Bytes> {
+    let (ty, _, _) = read_header(&frame)?;
+    match ty {
+        tt::INTEREST | tt::DATA => {
+            // Checked as one whole element, as `LpPacket::decode` would.
+            Element::decode_exact(&frame)?;
+            let mark = nni_tlv_len(t::CONGESTION_MARK, 1);
+            let value = mark + tlv_len(t::FRAGMENT, frame.len());
+            let mut buf = BytesMut::with_capacity(tlv_len(t::LP_PACKET, value));
+            put_header(&mut buf, t::LP_PACKET, value);
+            put_nni_tlv(&mut buf, t::CONGESTION_MARK, 1);
+            put_header(&mut buf, t::FRAGMENT, frame.len());
+            buf.put_slice(&frame);
+            Ok(buf.freeze())
+        }
+        _ => {
+            let mut lp = LpPacket::decode(frame)?;
+            if lp.congestion_mark.is_none_or(|m| m == 0) {
+                lp.congestion_mark = Some(1);
+            }
+            Ok(lp.encode())
+        }
     }
 }
 
@@ -1032,6 +1075,27 @@ mod tests {
     }
 
     #[test]
+    fn chain_aware_hello_is_seven_bytes_and_ignorable() {
+        let hello = LpPacket {
+            chain_aware: Some(1),
+            ..LpPacket::default()
+        };
+        let wire = hello.encode();
+        assert_eq!(wire.as_ref(), &[0x64, 0x05, 0xFD, 0x03, 0xA4, 0x01, 0x01]);
+        let back = LpPacket::decode(wire).unwrap();
+        assert_eq!(back.chain_aware, Some(1));
+        assert!(back.fragment.is_none());
+        assert!(is_ignorable(t::CHAIN_AWARE));
+        // Before a Fragment, after the other headers: in order.
+        let answer = LpPacket {
+            chain_aware: Some(2),
+            tx_sequence: Some(7),
+            ..LpPacket::from_fragment(interest())
+        };
+        assert_eq!(LpPacket::decode(answer.encode()).unwrap(), answer);
+    }
+
+    #[test]
     fn popped_function_round_trips_and_others_may_ignore_it() {
         let f: Name = "/sf/thumbnail/size=64".parse().unwrap();
         let p = LpPacket {
@@ -1050,6 +1114,44 @@ mod tests {
         bad.extend_from_slice(&interest());
         bad[1] = u8::try_from(bad.len() - 2).unwrap();
         assert!(LpPacket::decode(Bytes::from(bad)).is_err());
+    }
+
+    #[test]
+    fn congestion_mark_wraps_bare_packets_and_rewrites_lp_packets() {
+        // A bare Interest: LpPacket{CongestionMark=1, Fragment}, as ndn-cxx writes it.
+        let marked = with_congestion_mark(interest()).unwrap();
+        let mut expected = vec![0x64, 0x16, 0xFD, 0x03, 0x40, 0x01, 0x01, 0x50, 0x0F];
+        expected.extend_from_slice(&interest());
+        assert_eq!(marked.as_ref(), expected.as_slice());
+        assert_eq!(
+            LpPacket::decode(marked).unwrap(),
+            LpPacket {
+                congestion_mark: Some(1),
+                ..LpPacket::from_fragment(interest())
+            }
+        );
+        // An LpPacket (a Nack with a PIT token): the mark joins its other fields.
+        let nack =
+            LpPacket::nack(NackReason::NoRoute, interest()).with_pit_token(PitToken::from_u64(7));
+        let back = LpPacket::decode(with_congestion_mark(nack.encode()).unwrap()).unwrap();
+        assert_eq!(
+            back,
+            LpPacket {
+                congestion_mark: Some(1),
+                ..nack.clone()
+            }
+        );
+        // A mark already there is kept.
+        let pre = LpPacket {
+            congestion_mark: Some(3),
+            ..nack
+        };
+        let back = LpPacket::decode(with_congestion_mark(pre.encode()).unwrap()).unwrap();
+        assert_eq!(back.congestion_mark, Some(3));
+        // Not a packet, or a truncated one: an error, nothing marked.
+        assert!(with_congestion_mark(Bytes::from_static(&[0x07, 0x00])).is_err());
+        assert!(with_congestion_mark(interest().slice(..5)).is_err());
+        assert!(with_congestion_mark(Bytes::new()).is_err());
     }
 
     #[test]

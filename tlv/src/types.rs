@@ -74,6 +74,10 @@ pub mod lp {
     /// it (`docs/protocol.md`). In NDNLPv2's ignorable range (800..=959, low bits 00), so
     /// other applications skip it.
     pub const POPPED_FUNCTION: u32 = 928;
+    /// nfwd's ChainAware: "this forwarder understands function chaining", in an IDLE packet
+    /// between forwarders (`docs/protocol.md` §4.1); value 1 asks, 2 answers. Ignorable, like
+    /// PoppedFunction, so NFD drops the packet without a word — which is how it is told apart.
+    pub const CHAIN_AWARE: u32 = 932;
 }
 
 /// NFD management element types.

@@ -224,6 +224,7 @@ fn all_fields_round_trip_and_idle() {
         non_discovery: true,
         prefix_announcement: Some(pa),
         popped_function: Some("/sf/F1/w=64".parse().unwrap()),
+        chain_aware: Some(2),
         fragment: Some(Bytes::from_static(INTEREST)),
     };
     let wire = p.encode();
@@ -517,27 +518,31 @@ fn arb_lp() -> impl Strategy<Value = LpPacket> {
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..600)),
     );
     let popped = proptest::option::of(proptest::collection::vec("[a-z0-9=]{1,8}", 0..4));
-    (fixed, more, popped).prop_map(
-        |((seq, fi, fc, tok, nack, inc, nh), (cp, cm, acks, tx, nd, pa, frag), popped)| LpPacket {
-            sequence: seq,
-            frag_index: fi,
-            frag_count: fc,
-            pit_token: tok.map(|t| PitToken::new(Bytes::from(t)).unwrap()),
-            nack,
-            incoming_face_id: inc,
-            next_hop_face_id: nh,
-            cache_policy: cp,
-            congestion_mark: cm,
-            acks,
-            tx_sequence: tx,
-            non_discovery: nd,
-            prefix_announcement: pa
-                .map(|content| nfwd_tlv::Element::new(6, &content).wire().clone()),
-            popped_function: popped.map(|cs| {
-                cs.iter()
-                    .fold(nfwd_tlv::Name::new(), |n, c| n.append_generic(c.as_bytes()))
-            }),
-            fragment: frag.map(Bytes::from),
+    let chain_aware = proptest::option::of(any::<u64>());
+    (fixed, more, (popped, chain_aware)).prop_map(
+        |((seq, fi, fc, tok, nack, inc, nh), (cp, cm, acks, tx, nd, pa, frag), (popped, ca))| {
+            LpPacket {
+                sequence: seq,
+                frag_index: fi,
+                frag_count: fc,
+                pit_token: tok.map(|t| PitToken::new(Bytes::from(t)).unwrap()),
+                nack,
+                incoming_face_id: inc,
+                next_hop_face_id: nh,
+                cache_policy: cp,
+                congestion_mark: cm,
+                acks,
+                tx_sequence: tx,
+                non_discovery: nd,
+                prefix_announcement: pa
+                    .map(|content| nfwd_tlv::Element::new(6, &content).wire().clone()),
+                popped_function: popped.map(|cs| {
+                    cs.iter()
+                        .fold(nfwd_tlv::Name::new(), |n, c| n.append_generic(c.as_bytes()))
+                }),
+                chain_aware: ca,
+                fragment: frag.map(Bytes::from),
+            }
         },
     )
 }

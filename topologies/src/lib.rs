@@ -10,6 +10,8 @@
 //! Model, validation, route computation and generation are pure (unit-tested); only
 //! [`launch`], [`placement`] and [`net`] touch the system.
 
+#![forbid(unsafe_code)]
+
 pub mod apply;
 pub mod error;
 pub mod faults;

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use std::path::PathBuf;
 
-use super::face::{ChannelId, FaceId, Persistency};
+use super::face::{ChannelId, CongestionMarking, FaceId, Persistency};
 
 /// An instruction from the core to the driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,14 @@ pub enum Action {
         face: FaceId,
         /// Its persistency now.
         persistency: Persistency,
+    },
+    /// `face`'s congestion marking settings changed (`faces/create` or `faces/update` gave
+    /// some): the driver marks its outgoing packets by them from now on.
+    SetCongestionMarking {
+        /// Which.
+        face: FaceId,
+        /// Its settings now.
+        marking: CongestionMarking,
     },
     /// Management (`channels/open`) asked for a restricted channel: the driver binds a Unix
     /// socket at `path` (refusing paths outside `faces.channel_dir`), accepts connections on

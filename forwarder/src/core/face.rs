@@ -134,6 +134,31 @@ pub struct FaceInfo {
     pub channel: Option<ChannelId>,
 }
 
+/// A face's congestion marking settings, as NFD's management sets them
+/// (BaseCongestionMarkingInterval, DefaultCongestionThreshold and the Flags bit
+/// CongestionMarkingEnabled). The driver marks packets sent into a stream face's write queue
+/// while it holds more than the threshold (`driver/congestion.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CongestionMarking {
+    /// Whether outgoing packets may be marked.
+    pub enabled: bool,
+    /// The base marking interval, nanoseconds (NFD's default: 100 ms).
+    pub base_interval_ns: u64,
+    /// Queue length above which the face is congested, bytes (NFD's default: 65536; at most
+    /// half the queue's capacity applies).
+    pub threshold: u64,
+}
+
+impl Default for CongestionMarking {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            base_interval_ns: 100_000_000,
+            threshold: 65_536,
+        }
+    }
+}
+
 crate::metrics::counters! {
 /// Per-face counters, as NFD's FaceStatus reports them plus drops by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -170,6 +195,8 @@ pub struct FaceCounters {
     pub drop_reassembly: u64,
     /// Frames the driver could not hand to the socket (write queue or socket buffer full).
     pub drop_queue_full: u64,
+    /// Packets the driver sent with a CongestionMark it set (its write queue was congested).
+    pub congestion_marks: u64,
     /// Management requests refused: not authorized, bad signature, replayed, or a
     /// restricted face reaching beyond its prefix.
     pub drop_unauthorized: u64,

@@ -53,8 +53,16 @@ impl Net {
         self.fwd.add_face(i, self.now)
     }
 
-    /// A face this forwarder made towards another forwarder (watched by liveness).
+    /// A face this forwarder made towards another nfwd forwarder (watched by liveness; it
+    /// has answered the chain hello).
     fn peer(&mut self, uri: &str) -> FaceId {
+        let face = self.silent_peer(uri);
+        self.recv(face, chain_peer::frame(chain_peer::ANSWER));
+        face
+    }
+
+    /// A face this forwarder made towards a forwarder that answers no chain hello (NFD).
+    fn silent_peer(&mut self, uri: &str) -> FaceId {
         let i = info(uri, FaceScope::NonLocal, Persistency::Persistent);
         self.fwd.add_face(i, self.now)
     }
@@ -694,4 +702,186 @@ fn access_uses_the_last_working_hop_and_multicasts_after_its_rto() {
             .all(|a| !matches!(a, Action::Send { .. }))
     );
     assert!(net.fwd.pit().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Neighbours that do not understand chaining (`chain_peer.rs`, protocol.md §4.1)
+
+/// Chain hellos (IDLE packets with ChainAware) sent to `face`, by value.
+fn chain_hellos(actions: &[Action], face: FaceId) -> Vec<u64> {
+    sent_to(actions, face)
+        .into_iter()
+        .filter(|lp| lp.is_idle())
+        .filter_map(|lp| lp.chain_aware)
+        .collect()
+}
+
+/// The error Data sent to `face`, decoded.
+fn error_data(actions: &[Action], face: FaceId) -> Vec<nfwd_tlv::Data> {
+    sent_to(actions, face)
+        .into_iter()
+        .filter_map(|lp| lp.fragment.filter(|f| f[0] == 6))
+        .map(|f| nfwd_tlv::Data::decode(f).unwrap())
+        .filter(|d| d.content_type() == nfwd_tlv::types::content_type::NACK)
+        .collect()
+}
+
+#[test]
+fn a_chained_interest_towards_a_forwarder_silent_to_the_hello_gets_an_error_not_a_timeout() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let nfd = net.silent_peer("udp4://10.0.0.9:6363");
+    net.fwd.add_route(&name("/sf/F"), nfd, 0);
+    net.fwd.add_route(&name("/p"), nfd, 0);
+    // Three hellos over the timeout (1 s), none to the application.
+    let mut hellos = Vec::new();
+    let mut acts = net.advance(0);
+    hellos.extend(chain_hellos(&acts, nfd));
+    assert!(sent_to(&acts, c).is_empty());
+    // Meanwhile (unknown) a chained Interest goes out: the answer may be on its way.
+    acts = net.recv(c, interest("/c/1", Some("/sf/F")));
+    one_interest(&acts, nfd);
+    for _ in 0..9 {
+        acts = net.advance(100);
+        hellos.extend(chain_hellos(&acts, nfd));
+        assert!(error_data(&acts, c).is_empty());
+    }
+    assert_eq!(hellos, vec![chain_peer::HELLO; 3]);
+    // At the timeout the neighbour is unaware: the pending chained Interest is answered with
+    // an error Data naming the function and the face, under the Interest's name and stack.
+    acts = net.advance(100);
+    let errors = error_data(&acts, c);
+    assert_eq!(errors.len(), 1, "{acts:?}");
+    let e = &errors[0];
+    assert_eq!(e.name(), &name("/c/1"));
+    assert_eq!(e.function_chain().unwrap().to_string(), "/sf/F");
+    let text = std::str::from_utf8(e.content()).unwrap();
+    let v: BTreeMap<String, String> = text
+        .trim_matches(|c| c == '{' || c == '}')
+        .split("\",\"")
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once("\":\"")?;
+            Some((
+                k.trim_matches('"').to_string(),
+                v.trim_matches('"').to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(v["error"], "unavailable", "{text}");
+    assert_eq!(v["function"], "/sf/F", "{text}");
+    assert!(
+        v["message"].contains("does not understand function chaining"),
+        "{text}"
+    );
+    assert!(v["message"].contains("udp4://10.0.0.9:6363"), "{text}");
+    assert!(net.fwd.pit().is_empty());
+    // From now on, at once: no Interest to the neighbour, an error to the consumer.
+    acts = net.recv(c, interest("/c/2", Some("/sf/F")));
+    assert!(interests(&acts, nfd).is_empty());
+    assert_eq!(error_data(&acts, c).len(), 1);
+    // Plain Interests still go to it: NFD forwards them as any forwarder.
+    acts = net.recv(c, interest("/p/1", None));
+    one_interest(&acts, nfd);
+    let counters = net.fwd.counters();
+    assert_eq!(counters.chain_unaware_neighbours, 1);
+    assert_eq!(counters.chained_to_unaware, 2);
+    assert_eq!(counters.chain_hellos, 3);
+}
+
+#[test]
+fn a_neighbour_that_answers_gets_chained_interests_and_one_found_again_is_used_again() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.silent_peer("udp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/sf/F"), b, 0);
+    let acts = net.advance(0);
+    assert_eq!(chain_hellos(&acts, b), vec![chain_peer::HELLO]);
+    // Silent for the timeout (two more hellos meanwhile): unaware.
+    for _ in 0..10 {
+        net.advance(100);
+    }
+    let acts = net.recv(c, interest("/c/1", Some("/sf/F")));
+    assert_eq!(error_data(&acts, c).len(), 1);
+    assert!(
+        chain_hellos(&acts, b).is_empty(),
+        "the last hello is recent"
+    );
+    // A chained Interest a timeout after the last hello (at 800 ms) asks once more.
+    net.advance(800);
+    let acts = net.recv(c, interest("/c/2", Some("/sf/F")));
+    assert_eq!(error_data(&acts, c).len(), 1);
+    assert_eq!(chain_hellos(&acts, b), vec![chain_peer::HELLO]);
+    let acts = net.recv(c, interest("/c/3", Some("/sf/F")));
+    assert!(chain_hellos(&acts, b).is_empty(), "at most one per timeout");
+    // This time the peer (restarted as nfwd) answers: chained Interests go to it again.
+    assert!(
+        net.recv(b, chain_peer::frame(chain_peer::ANSWER))
+            .is_empty()
+    );
+    let acts = net.recv(c, interest("/c/4", Some("/sf/F")));
+    one_interest(&acts, b);
+    assert!(error_data(&acts, c).is_empty());
+}
+
+#[test]
+fn an_unaware_next_hop_is_passed_over_for_a_chain_aware_one() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let nfd = net.silent_peer("udp4://10.0.0.9:6363");
+    let b = net.peer("udp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/sf/F"), nfd, 0);
+    net.fwd.add_route(&name("/sf/F"), b, 50);
+    // Unknown yet: the cheaper one gets it.
+    let acts = net.recv(c, interest("/c/1", Some("/sf/F")));
+    one_interest(&acts, nfd);
+    // At the verdict the pending Interest moves to the aware next hop instead of failing.
+    let mut moved = Vec::new();
+    for _ in 0..11 {
+        moved.extend(net.advance(100));
+    }
+    one_interest(&moved, b);
+    assert!(error_data(&moved, c).is_empty());
+    // New chained Interests go to b directly.
+    let acts = net.recv(c, interest("/c/2", Some("/sf/F")));
+    one_interest(&acts, b);
+    assert!(interests(&acts, nfd).is_empty());
+}
+
+#[test]
+fn hellos_from_a_peer_are_answered_at_a_bounded_rate_and_applications_are_never_asked() {
+    let mut net = Net::new(&no_liveness());
+    // A forwarder that made a face to us: on our side on-demand and non-local.
+    let i = info(
+        "udp4://10.0.0.7:6363",
+        FaceScope::NonLocal,
+        Persistency::OnDemand,
+    );
+    let peer = net.fwd.add_face(i, net.now);
+    let app = net.app("tcp4://127.0.0.1:40000");
+    let acts = net.recv(peer, chain_peer::frame(chain_peer::HELLO));
+    assert_eq!(chain_hellos(&acts, peer), vec![chain_peer::ANSWER]);
+    // A flood of hellos gets one answer per 50 ms.
+    let mut answers = 0;
+    for _ in 0..100 {
+        answers += chain_hellos(&net.recv(peer, chain_peer::frame(chain_peer::HELLO)), peer).len();
+    }
+    assert_eq!(answers, 0);
+    net.advance(50);
+    let acts = net.recv(peer, chain_peer::frame(chain_peer::HELLO));
+    assert_eq!(chain_hellos(&acts, peer), vec![chain_peer::ANSWER]);
+    // Its face is aware (it said hello); the application's face is never sent a hello.
+    let mut all = Vec::new();
+    for _ in 0..30 {
+        all.extend(net.advance(100));
+    }
+    assert!(sent_to(&all, app).is_empty());
+    assert!(sent_to(&all, peer).is_empty());
+    let aware = |f: FaceId| {
+        net.fwd
+            .faces()
+            .find(|(id, _)| *id == f)
+            .map(|(_, s)| s.chain_awareness())
+    };
+    assert_eq!(aware(peer), Some(chain_peer::Awareness::Aware));
+    assert_eq!(aware(app), Some(chain_peer::Awareness::Aware));
 }

@@ -37,7 +37,7 @@ use nfwd_tlv::nfd::{
 use nfwd_tlv::{Component, Data, Element, Interest, Name, Signer};
 
 use super::auth::{Denied, SignedParts, Signer as SignedBy};
-use super::face::{ChannelId, FaceScope, LinkType, Persistency};
+use super::face::{ChannelId, CongestionMarking, FaceScope, LinkType, Persistency};
 use super::rib::Route;
 use super::{Action, Channel, FaceId, FaceInfo, FaceState, Forwarder, MAX_CHANNELS};
 use crate::metrics::{self, Exposition};
@@ -67,6 +67,8 @@ struct PendingCreate {
     reply: PendingReply,
     /// LocalFieldsEnabled as the command asked (None: not mentioned).
     local_fields: Option<bool>,
+    /// Congestion marking settings the command gave (None: none, the defaults apply).
+    congestion: Option<CongestionRequest>,
     /// The persistency asked for (an existing face found late is upgraded to it).
     persistency: Persistency,
     asked: Instant,
@@ -143,6 +145,36 @@ fn flags_and_mask(p: &ControlParameters) -> Result<Option<(u64, u64)>, Refusal> 
     }
 }
 
+/// What a faces/create or faces/update asks of congestion marking; absent fields are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct CongestionRequest {
+    enabled: Option<bool>,
+    base_interval_ns: Option<u64>,
+    threshold: Option<u64>,
+}
+
+impl CongestionRequest {
+    /// From BaseCongestionMarkingInterval, DefaultCongestionThreshold and the Flags/Mask bit
+    /// CongestionMarkingEnabled; `None` if the command mentions none of them.
+    fn from_params(p: &ControlParameters) -> Result<Option<Self>, Refusal> {
+        let bit = nfd::face_flags::CONGESTION_MARKING_ENABLED;
+        let r = Self {
+            enabled: flags_and_mask(p)?.and_then(|(f, m)| (m & bit != 0).then_some(f & bit != 0)),
+            base_interval_ns: p.base_congestion_marking_interval_ns,
+            threshold: p.default_congestion_threshold,
+        };
+        Ok((r != Self::default()).then_some(r))
+    }
+
+    fn apply(self, to: CongestionMarking) -> CongestionMarking {
+        CongestionMarking {
+            enabled: self.enabled.unwrap_or(to.enabled),
+            base_interval_ns: self.base_interval_ns.unwrap_or(to.base_interval_ns),
+            threshold: self.threshold.unwrap_or(to.threshold),
+        }
+    }
+}
+
 /// LocalFieldsEnabled as Flags/Mask set it, if they mention it.
 fn local_fields_request(p: &ControlParameters) -> Result<Option<bool>, Refusal> {
     let bit = nfd::face_flags::LOCAL_FIELDS_ENABLED;
@@ -159,11 +191,14 @@ fn persistency_param(p: &ControlParameters) -> Result<Option<Persistency>, Refus
 }
 
 fn face_flags(state: &FaceState) -> u64 {
+    let mut flags = 0;
     if state.local_fields {
-        nfd::face_flags::LOCAL_FIELDS_ENABLED
-    } else {
-        0
+        flags |= nfd::face_flags::LOCAL_FIELDS_ENABLED;
     }
+    if state.congestion.enabled {
+        flags |= nfd::face_flags::CONGESTION_MARKING_ENABLED;
+    }
+    flags
 }
 
 fn scope_code(s: FaceScope) -> u64 {
@@ -188,6 +223,8 @@ fn face_parameters(id: FaceId, state: &FaceState) -> ControlParameters {
         local_uri: Some(state.info.local_uri.as_str().into()),
         face_persistency: Some(state.info.persistency.code()),
         flags: Some(face_flags(state)),
+        base_congestion_marking_interval_ns: Some(state.congestion.base_interval_ns),
+        default_congestion_threshold: Some(state.congestion.threshold),
         mtu: state.info.mtu.map(|m| m as u64),
         ..ControlParameters::default()
     }
@@ -203,8 +240,8 @@ fn face_status(id: FaceId, state: &FaceState) -> FaceStatus {
         face_scope: scope_code(state.info.scope),
         face_persistency: state.info.persistency.code(),
         link_type: link_code(state.info.link_type),
-        base_congestion_marking_interval_ns: None,
-        default_congestion_threshold: None,
+        base_congestion_marking_interval_ns: Some(state.congestion.base_interval_ns),
+        default_congestion_threshold: Some(state.congestion.threshold),
         mtu: state.info.mtu.map(|m| m as u64),
         n_in_interests: c.in_interests,
         n_in_data: c.in_data,
@@ -526,7 +563,7 @@ impl Forwarder {
             return;
         };
         if let Ok(data) = Data::decode(wire) {
-            self.send_data(face, &data, token, FaceId::INTERNAL, out);
+            self.send_data(face, &data, token, None, FaceId::INTERNAL, out);
         }
     }
 
@@ -691,7 +728,8 @@ impl Forwarder {
         p: &ControlParameters,
         out: &mut Vec<Action>,
     ) -> Option<Refusal> {
-        let check = || -> Result<(String, Persistency, Option<bool>), Refusal> {
+        type Checked = (String, Persistency, Option<bool>, Option<CongestionRequest>);
+        let check = || -> Result<Checked, Refusal> {
             let uri = p
                 .uri
                 .as_ref()
@@ -703,9 +741,14 @@ impl Forwarder {
                     "on-demand faces cannot be created",
                 ));
             }
-            Ok((uri.to_string(), persistency, local_fields_request(p)?))
+            Ok((
+                uri.to_string(),
+                persistency,
+                local_fields_request(p)?,
+                CongestionRequest::from_params(p)?,
+            ))
         };
-        let (uri, persistency, local_fields) = match check() {
+        let (uri, persistency, local_fields, congestion) = match check() {
             Ok(v) => v,
             Err(r) => return Some(r),
         };
@@ -729,6 +772,7 @@ impl Forwarder {
                     token: token.cloned(),
                 },
                 local_fields,
+                congestion,
                 persistency,
                 asked: now,
             },
@@ -844,9 +888,18 @@ impl Forwarder {
             reply(self, &r, out);
             return None;
         }
+        let congestion = pending.as_ref().and_then(|p| p.congestion);
         let id = self.add_face(info, now);
         let params = self.faces.get_mut(&id).map(|s| {
             s.local_fields = local_fields.unwrap_or(false);
+            if let Some(c) = congestion {
+                s.congestion = c.apply(s.congestion);
+                // Executed after the driver has attached the face.
+                out.push(Action::SetCongestionMarking {
+                    face: id,
+                    marking: s.congestion,
+                });
+            }
             face_parameters(id, s)
         });
         if let Some(params) = params {
@@ -1016,6 +1069,7 @@ impl Forwarder {
         // Validate everything before changing anything.
         let persistency = persistency_param(p)?;
         let local_fields = local_fields_request(p)?;
+        let congestion = CongestionRequest::from_params(p)?;
         if local_fields == Some(true) && state.info.scope != FaceScope::Local {
             let mut r = refuse(
                 status_code::CONFLICT,
@@ -1036,10 +1090,19 @@ impl Forwarder {
         if let Some(on) = local_fields {
             state.local_fields = on;
         }
+        if let Some(c) = congestion {
+            let marking = c.apply(state.congestion);
+            if marking != state.congestion {
+                state.congestion = marking;
+                after.push(Action::SetCongestionMarking { face: id, marking });
+            }
+        }
         Ok(ControlParameters {
             face_id: Some(id.0),
             face_persistency: Some(state.info.persistency.code()),
             flags: Some(face_flags(state)),
+            base_congestion_marking_interval_ns: Some(state.congestion.base_interval_ns),
+            default_congestion_threshold: Some(state.congestion.threshold),
             ..ControlParameters::default()
         })
     }
@@ -1208,7 +1271,7 @@ impl Forwarder {
                 d.segments.get(usize::try_from(seg).ok()?).cloned()
             });
         match found {
-            Some(data) => self.send_data(face, &data, token, FaceId::INTERNAL, out),
+            Some(data) => self.send_data(face, &data, token, None, FaceId::INTERNAL, out),
             None => self.mgmt.unanswered += 1,
         }
     }
@@ -1257,7 +1320,7 @@ impl Forwarder {
         let Some(first) = segments.first().cloned() else {
             return;
         };
-        self.send_data(face, &first, token, FaceId::INTERNAL, out);
+        self.send_data(face, &first, token, None, FaceId::INTERNAL, out);
         // Kept even when it is one segment: a consumer may re-ask for `v=<version>/seg=0`.
         self.mgmt.datasets.retain(|d| d.prefix != *prefix);
         if self.mgmt.datasets.len() >= MAX_CACHED_DATASETS {

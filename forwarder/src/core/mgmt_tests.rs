@@ -436,7 +436,13 @@ fn faces_create_asks_the_driver_and_replies_when_it_reports() {
         body.face_persistency,
         Some(nfd::face_persistency::PERMANENT)
     );
-    assert_eq!(body.flags, Some(0));
+    // Congestion marking is on by default (NFD's default too), with NFD's settings.
+    assert_eq!(
+        body.flags,
+        Some(nfd::face_flags::CONGESTION_MARKING_ENABLED)
+    );
+    assert_eq!(body.base_congestion_marking_interval_ns, Some(100_000_000));
+    assert_eq!(body.default_congestion_threshold, Some(65_536));
     assert_eq!(body.mtu, Some(1400));
 
     // The same URI again: 409 at once, describing the existing face, nothing asked of the
@@ -673,7 +679,12 @@ fn local_fields_add_incoming_face_id() {
         assert!(r.is_ok());
         let body = r.body.unwrap();
         assert_eq!(body.face_id, Some(f.0));
-        assert_eq!(body.flags, Some(nfd::face_flags::LOCAL_FIELDS_ENABLED));
+        assert_eq!(
+            body.flags,
+            Some(
+                nfd::face_flags::LOCAL_FIELDS_ENABLED | nfd::face_flags::CONGESTION_MARKING_ENABLED
+            )
+        );
     }
     assert!(net.register(producer, "/lf").is_ok());
     let acts = net.recv(consumer, interest("/lf/1"));
@@ -954,6 +965,9 @@ fn datasets_reflect_the_state() {
     assert_eq!(p.face_persistency, nfd::face_persistency::ON_DEMAND);
     assert_eq!((p.n_out_interests, p.n_in_data), (1, 1));
     assert!(p.n_in_bytes > 0 && p.n_out_bytes > 0);
+    assert_eq!(p.base_congestion_marking_interval_ns, Some(100_000_000));
+    assert_eq!(p.default_congestion_threshold, Some(65_536));
+    assert_eq!(p.flags, nfd::face_flags::CONGESTION_MARKING_ENABLED);
     let r = faces.iter().find(|f| f.face_id == remote.0).unwrap();
     assert_eq!(r.face_scope, nfd::face_scope::NON_LOCAL);
 
@@ -1140,4 +1154,104 @@ fn signed_dataset_interests_are_answered_like_plain_ones() {
     assert_eq!(seg0.content().len(), 8000);
     assert!(seg0.final_block_id().is_none());
     assert_eq!(net.fwd.mgmt_unanswered(), 0);
+}
+
+#[test]
+fn congestion_marking_settings_through_create_update_and_the_datasets() {
+    let mut net = Net::new();
+    let app = net.face("unix://app", FaceScope::Local);
+    // faces/update: threshold and interval; the driver is told.
+    let cp = ControlParameters {
+        base_congestion_marking_interval_ns: Some(50_000_000),
+        default_congestion_threshold: Some(4096),
+        ..ControlParameters::default()
+    };
+    let (r, acts) = net.command(app, "faces", "update", &cp);
+    assert!(r.is_ok());
+    let body = r.body.unwrap();
+    assert_eq!(body.base_congestion_marking_interval_ns, Some(50_000_000));
+    assert_eq!(body.default_congestion_threshold, Some(4096));
+    assert_eq!(
+        body.flags,
+        Some(nfd::face_flags::CONGESTION_MARKING_ENABLED)
+    );
+    let marking = CongestionMarking {
+        enabled: true,
+        base_interval_ns: 50_000_000,
+        threshold: 4096,
+    };
+    assert!(acts.contains(&Action::SetCongestionMarking { face: app, marking }));
+    // Flags/Mask turn it off; the rest is kept.
+    let bit = nfd::face_flags::CONGESTION_MARKING_ENABLED;
+    let off = ControlParameters {
+        flags: Some(0),
+        mask: Some(bit),
+        ..ControlParameters::default()
+    };
+    let (r, acts) = net.command(app, "faces", "update", &off);
+    assert_eq!(r.body.unwrap().flags, Some(0));
+    let marking = CongestionMarking {
+        enabled: false,
+        ..marking
+    };
+    assert!(acts.contains(&Action::SetCongestionMarking { face: app, marking }));
+    // The same again changes nothing: nothing for the driver.
+    let (_, acts) = net.command(app, "faces", "update", &off);
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::SetCongestionMarking { .. }))
+    );
+    // faces/query shows the settings.
+    let filter = FaceQueryFilter {
+        face_id: Some(app.0),
+        ..FaceQueryFilter::default()
+    };
+    let q = name("/localhost/nfd/faces/query").append_generic(&nfd::DatasetEntry::to_wire(&filter));
+    let (payload, _) = net.fetch(app, &q);
+    let faces: Vec<FaceStatus> = decode_all(&payload).unwrap();
+    assert_eq!(faces.len(), 1);
+    assert_eq!(faces[0].flags, 0);
+    assert_eq!(
+        faces[0].base_congestion_marking_interval_ns,
+        Some(50_000_000)
+    );
+    assert_eq!(faces[0].default_congestion_threshold, Some(4096));
+
+    // faces/create with settings: applied once the driver reports the face.
+    let cp = ControlParameters {
+        uri: Some("tcp4://10.0.0.9:6363".into()),
+        default_congestion_threshold: Some(8192),
+        ..ControlParameters::default()
+    };
+    let cmd = net.command_v03("faces", "create", &cp);
+    let acts = net.recv(app, cmd.wire().clone());
+    let Some(Action::CreateFace { request, .. }) =
+        acts.iter().find(|a| matches!(a, Action::CreateFace { .. }))
+    else {
+        panic!("no CreateFace: {acts:?}");
+    };
+    let created = FaceInfo {
+        remote_uri: "tcp4://10.0.0.9:6363".into(),
+        local_uri: "tcp4://10.0.0.1:40000".into(),
+        scope: FaceScope::NonLocal,
+        persistency: Persistency::Persistent,
+        link_type: LinkType::PointToPoint,
+        mtu: None,
+        peer: None,
+        channel: None,
+    };
+    let id = net
+        .fwd
+        .face_created(net.now, *request, Ok(created), &mut net.out)
+        .unwrap();
+    let acts = std::mem::take(&mut net.out);
+    let marking = CongestionMarking {
+        threshold: 8192,
+        ..CongestionMarking::default()
+    };
+    assert!(acts.contains(&Action::SetCongestionMarking { face: id, marking }));
+    let r = reply_to(&acts, app, cmd.name());
+    assert_eq!(r.status_code, 200);
+    assert_eq!(r.body.unwrap().default_congestion_threshold, Some(8192));
 }

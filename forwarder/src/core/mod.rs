@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod auth;
+pub mod chain_peer;
 pub mod cs;
 pub mod dnl;
 pub mod face;
@@ -22,7 +23,8 @@ mod pipeline;
 
 pub use action::Action;
 pub use face::{
-    ChannelId, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType, PeerCredentials, Persistency,
+    ChannelId, CongestionMarking, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType,
+    PeerCredentials, Persistency,
 };
 
 use std::cmp::Reverse;
@@ -34,6 +36,7 @@ use nfwd_tlv::{Name, NameHasher};
 use smallvec::SmallVec;
 
 use crate::config::Config;
+use chain_peer::{ChainPeer, PeerTick};
 use cs::ContentStore;
 use dnl::DeadNonceList;
 use fib::Fib;
@@ -100,6 +103,13 @@ pub struct ForwarderCounters {
     pub upstreams_lost: u64,
     /// Interests retried on another next hop after a Nack or a lost upstream.
     pub retried_elsewhere: u64,
+    /// Chain hellos sent to neighbour forwarders (`docs/protocol.md` §4.1).
+    pub chain_hellos: u64,
+    /// Neighbours found not to understand function chaining (silent to the hello).
+    pub chain_unaware_neighbours: u64,
+    /// Chained Interests answered with an error Data because every next hop for their head
+    /// function was a neighbour that does not understand chaining.
+    pub chained_to_unaware: u64,
 }
 }
 
@@ -114,6 +124,8 @@ pub struct FaceState {
     pub last_activity: Instant,
     /// NFD's LocalFieldsEnabled: IncomingFaceId out, NextHopFaceId in.
     pub local_fields: bool,
+    /// Congestion marking settings (the driver applies them).
+    pub congestion: CongestionMarking,
     reassembler: Option<Reassembler<()>>,
     next_sequence: u64,
     /// PIT entries this face is a downstream of (its in-records): what its quota counts.
@@ -128,6 +140,8 @@ pub struct FaceState {
     pit_out_compact_at: usize,
     /// Link liveness (`liveness.rs`).
     liveness: Liveness,
+    /// Whether the peer understands function chaining (`chain_peer.rs`).
+    chain_peer: ChainPeer,
 }
 
 impl FaceState {
@@ -147,6 +161,12 @@ impl FaceState {
     #[must_use]
     pub fn is_liveness_capable(&self) -> bool {
         self.liveness.capable
+    }
+
+    /// Whether the peer understands function chaining, as far as known.
+    #[must_use]
+    pub fn chain_awareness(&self) -> chain_peer::Awareness {
+        self.chain_peer.awareness()
     }
 }
 
@@ -207,6 +227,8 @@ enum Timer {
     StrategyRetry(u64),
     Housekeeping,
     Liveness,
+    /// Chain hellos and verdicts while some face's awareness is unknown.
+    ChainPeers,
 }
 
 /// How often housekeeping runs (dead nonces, reassembly, route expiry).
@@ -271,6 +293,21 @@ pub struct Forwarder {
     liveness: Option<LivenessConfig>,
     /// Faces liveness looks at (made by us, or whose peer speaks liveness).
     watched: std::collections::BTreeSet<FaceId>,
+    /// Silence after which a neighbour is taken as not chain-aware; `None`: hello off.
+    chain_timeout: Option<Duration>,
+    /// Faces whose chain awareness is still unknown (a `Timer::ChainPeers` runs while any).
+    chain_waiting: std::collections::BTreeSet<FaceId>,
+    /// The CongestionMark of the Interest (or Nack) being forwarded, while the pipeline
+    /// forwards it: the Interests (Nacks) it sends carry it on, as NFD's packet tags do.
+    /// Set and cleared around that one call; Data carry theirs as an argument.
+    carried_mark: CarriedMark,
+}
+
+/// A CongestionMark on its way through the pipeline (`Forwarder::carried_mark`).
+#[derive(Debug, Clone, Copy, Default)]
+struct CarriedMark {
+    interest: Option<u64>,
+    nack: Option<u64>,
 }
 
 impl Forwarder {
@@ -317,8 +354,12 @@ impl Forwarder {
             channels: BTreeMap::new(),
             next_channel: 1,
             driver_counters: Vec::new(),
+            carried_mark: CarriedMark::default(),
             liveness,
             watched: std::collections::BTreeSet::new(),
+            chain_timeout: (config.chain.neighbour_timeout_ms > 0)
+                .then(|| Duration::from_millis(config.chain.neighbour_timeout_ms)),
+            chain_waiting: std::collections::BTreeSet::new(),
         };
         fwd.timers
             .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
@@ -347,6 +388,13 @@ impl Forwarder {
         } else {
             Liveness::default()
         };
+        let chain_peer = self.chain_peer_of(&info, now);
+        if chain_peer.awareness() == chain_peer::Awareness::Unknown {
+            if self.chain_waiting.is_empty() {
+                self.timers.push(Reverse((now, Timer::ChainPeers)));
+            }
+            self.chain_waiting.insert(id);
+        }
         self.faces.insert(
             id,
             FaceState {
@@ -354,6 +402,7 @@ impl Forwarder {
                 counters: FaceCounters::default(),
                 last_activity: now,
                 local_fields: false,
+                congestion: CongestionMarking::default(),
                 reassembler,
                 next_sequence: 0,
                 pit_in_records: 0,
@@ -361,6 +410,7 @@ impl Forwarder {
                 pit_out_ids: Vec::new(),
                 pit_out_compact_at: OUT_IDS_COMPACT_MIN,
                 liveness,
+                chain_peer,
             },
         );
         id
@@ -389,6 +439,7 @@ impl Forwarder {
             return;
         };
         self.watched.remove(&face);
+        self.chain_waiting.remove(&face);
         self.fib.remove_face(face);
         self.rib.remove_face(face);
         for id in state.pit_entry_ids {
@@ -400,8 +451,72 @@ impl Forwarder {
                 self.pit.discard(id);
             }
         }
-        self.upstream_gone(now, face, &state.pit_out_ids, out);
+        self.upstream_gone(now, face, &state.pit_out_ids, false, out);
         self.close_channels_of(face);
+    }
+
+    /// How a new face starts out (`chain_peer.rs`): we ask the forwarders we made faces to;
+    /// a non-local peer that made the face should say hello; applications are not asked.
+    fn chain_peer_of(&self, info: &FaceInfo, now: Instant) -> ChainPeer {
+        if self.chain_timeout.is_none() || !is_network_face(info) {
+            ChainPeer::aware(now)
+        } else if info.persistency != Persistency::OnDemand {
+            ChainPeer::asking(now)
+        } else if info.scope == FaceScope::NonLocal {
+            ChainPeer::listening(now)
+        } else {
+            ChainPeer::aware(now)
+        }
+    }
+
+    /// Hellos to the faces whose chain awareness is unknown, and verdicts on the silent ones:
+    /// the chained Interests waiting on an unaware one are retried elsewhere or answered with
+    /// an error at once.
+    fn chain_tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(timeout) = self.chain_timeout else {
+            return;
+        };
+        let mut unaware: SmallVec<[FaceId; 4]> = SmallVec::new();
+        let faces = &mut self.faces;
+        let counters = &mut self.counters;
+        self.chain_waiting.retain(|&face| {
+            let Some(state) = faces.get_mut(&face) else {
+                return false;
+            };
+            match state.chain_peer.tick(now, timeout) {
+                PeerTick::Settled => false,
+                PeerTick::Waiting => true,
+                PeerTick::Hello => {
+                    let frame = chain_peer::frame(chain_peer::HELLO);
+                    counters.chain_hellos += 1;
+                    state.counters.out_bytes += frame.len() as u64;
+                    out.push(Action::Send { face, frame });
+                    true
+                }
+                PeerTick::Unaware => {
+                    unaware.push(face);
+                    false
+                }
+            }
+        });
+        for face in unaware {
+            self.counters.chain_unaware_neighbours += 1;
+            let Some(state) = self.faces.get_mut(&face) else {
+                continue;
+            };
+            tracing::info!(face = %face, remote = %state.info.remote_uri,
+                "the neighbour does not understand function chaining (no answer to the chain hello): chained Interests will not be sent to it");
+            let ids = std::mem::take(&mut state.pit_out_ids);
+            self.upstream_gone(now, face, &ids, true, out);
+            if let Some(state) = self.faces.get_mut(&face) {
+                state.pit_out_ids = ids;
+            }
+        }
+        if !self.chain_waiting.is_empty() {
+            let step =
+                (timeout / (2 * u32::from(chain_peer::HELLOS))).max(Duration::from_millis(10));
+            self.timers.push(Reverse((now + step, Timer::ChainPeers)));
+        }
     }
 
     /// Runs liveness over the watched faces: probes, and faces going down.
@@ -445,7 +560,7 @@ impl Forwarder {
             return;
         }
         let ids = std::mem::take(&mut state.pit_out_ids);
-        self.upstream_gone(now, face, &ids, out);
+        self.upstream_gone(now, face, &ids, false, out);
         if let Some(state) = self.faces.get_mut(&face) {
             state.pit_out_ids = ids;
         }
@@ -575,6 +690,15 @@ impl Forwarder {
         }
     }
 
+    /// The driver marked a packet it sent on `face` (its queue was congested), which made the
+    /// frame `added` bytes longer.
+    pub fn note_driver_mark(&mut self, face: FaceId, added: usize) {
+        if let Some(f) = self.faces.get_mut(&face) {
+            f.counters.congestion_marks += 1;
+            f.counters.out_bytes += added as u64;
+        }
+    }
+
     /// The dead nonce list's size.
     #[must_use]
     pub fn dead_nonces(&self) -> usize {
@@ -625,7 +749,7 @@ impl Forwarder {
                 Timer::PitExpiry(raw) | Timer::StrategyRetry(raw) => {
                     pit.get(EntryId::from_u64(*raw)).is_some()
                 }
-                Timer::Housekeeping | Timer::Liveness => true,
+                Timer::Housekeeping | Timer::Liveness | Timer::ChainPeers => true,
             });
         }
     }
@@ -652,6 +776,7 @@ impl Forwarder {
                     self.timers
                         .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
                 }
+                Timer::ChainPeers => self.chain_tick(now, out),
                 Timer::Liveness => {
                     self.liveness_tick(now, out);
                     if let Some(l) = self.liveness {

@@ -21,6 +21,8 @@ struct LpFields {
     pit_token: Option<Bytes>,
     next_hop: Option<FaceId>,
     no_cache: bool,
+    /// CongestionMark, carried on with the packet (NFD does).
+    congestion_mark: Option<u64>,
 }
 
 pub(super) fn is_localhost(name: &Name) -> bool {
@@ -56,6 +58,26 @@ fn local_only(interest: &Interest, hop_limit: Option<u8>) -> bool {
     hop_limit == Some(0)
         || is_localhost(interest.name())
         || interest.forwarding_hint().iter().any(is_localhost)
+}
+
+/// FreshnessPeriod of the error Data a forwarder answers a chained Interest with when its
+/// next hop does not understand chaining: short, as for an SF's errors (§5.3).
+const CHAIN_ERROR_FRESHNESS_MS: u64 = 1000;
+
+/// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn nack_severity(r: NackReason) -> u8 {
@@ -119,11 +141,13 @@ impl Forwarder {
                 None
             },
             no_cache: lp.cache_policy.is_some(),
+            congestion_mark: lp.congestion_mark,
         };
         match fragment.first().map(|&b| u32::from(b)) {
             Some(tt::INTEREST) => match Interest::decode(fragment) {
                 Ok(interest) => match lp.nack {
                     Some(reason) => {
+                        self.carried_mark.nack = fields.congestion_mark;
                         self.incoming_nack(
                             now,
                             face,
@@ -132,6 +156,7 @@ impl Forwarder {
                             fields.pit_token.as_ref(),
                             out,
                         );
+                        self.carried_mark.nack = None;
                     }
                     None => self.incoming_interest(now, face, interest, &fields, out),
                 },
@@ -153,13 +178,23 @@ impl Forwarder {
     }
 
     /// True if an Interest may be sent on `face`: it exists, is not the null face, is not
-    /// down (liveness), and is local when `only_local` says so (every path that picks a next
-    /// hop asks this).
-    fn may_send_to(&self, face: FaceId, only_local: bool) -> bool {
+    /// down (liveness), is local when `only_local` says so, and — for a `chained` Interest —
+    /// is not a neighbour known not to understand chaining (every path that picks a next hop
+    /// asks this).
+    fn may_send_to(&self, face: FaceId, only_local: bool, chained: bool) -> bool {
         face != FaceId::NULL
             && self.faces.get(&face).is_some_and(|s| {
-                !s.liveness.down && (!only_local || s.info.scope == FaceScope::Local)
+                let refused = s.liveness.down
+                    || (only_local && s.info.scope != FaceScope::Local)
+                    || (chained && s.chain_peer.is_unaware());
+                !refused
             })
+    }
+
+    fn is_chain_unaware(&self, face: FaceId) -> bool {
+        self.faces
+            .get(&face)
+            .is_some_and(|s| s.chain_peer.is_unaware())
     }
 
     fn scope(&self, face: FaceId) -> Option<FaceScope> {
@@ -193,6 +228,10 @@ impl Forwarder {
             return;
         };
         state.counters.in_interests += 1;
+        if interest.function_chain().is_some() {
+            // Only a chain-aware peer sends chained Interests (`chain_peer.rs`).
+            state.chain_peer.heard();
+        }
         let from_local = state.info.scope == FaceScope::Local;
         let restricted = state.info.channel.is_some();
         // Scope (docs/security.md): nothing under /localhost, in the Name or a ForwardingHint,
@@ -260,7 +299,7 @@ impl Forwarder {
         {
             // Cache hit: answer without creating a PIT entry.
             let token = fields.pit_token.as_ref();
-            self.send_data(face, &data, token, FaceId::CONTENT_STORE, out);
+            self.send_data(face, &data, token, None, FaceId::CONTENT_STORE, out);
             return;
         }
         // Quota and fair share (`pit_admits`): an Interest that would make its face the
@@ -373,6 +412,7 @@ impl Forwarder {
             }
             entry.suppress_interval_ms = rule.next_interval_ms(interval);
         }
+        self.carried_mark.interest = fields.congestion_mark;
         self.forward(
             now,
             id,
@@ -383,6 +423,7 @@ impl Forwarder {
             &name_hashes,
             out,
         );
+        self.carried_mark.interest = None;
     }
 
     fn interest_loop(
@@ -447,7 +488,8 @@ impl Forwarder {
         excluded: impl Fn(FaceId) -> bool,
     ) -> (SmallVec<[super::fib::NextHop; 4]>, u64) {
         let (mut hops, prefix_hash) = self.forwarding_candidates(interest, routing);
-        hops.retain(|h| !excluded(h.face) && self.may_send_to(h.face, only_local));
+        let chained = interest.function_chain().is_some();
+        hops.retain(|h| !excluded(h.face) && self.may_send_to(h.face, only_local, chained));
         (hops, prefix_hash)
     }
 
@@ -493,7 +535,8 @@ impl Forwarder {
         let mut decision = Decision::default();
         if let Some(f) = next_hop {
             // NextHopFaceId: the application chose; no strategy is asked.
-            if f != in_face && self.may_send_to(f, only_local) {
+            let chained = entry.interest.function_chain().is_some();
+            if f != in_face && self.may_send_to(f, only_local, chained) {
                 decision.targets.push(f);
             }
         } else {
@@ -522,8 +565,13 @@ impl Forwarder {
         }
         if decision.targets.is_empty() {
             if !is_retransmission {
-                self.counters.no_route += 1;
-                self.reject(id, NackReason::NoRoute, out);
+                match self.unaware_next_hop(now, id, &routing, out) {
+                    Some(via) => self.answer_chain_unaware(id, via, out),
+                    None => {
+                        self.counters.no_route += 1;
+                        self.reject(id, NackReason::NoRoute, out);
+                    }
+                }
             }
             return;
         }
@@ -618,13 +666,26 @@ impl Forwarder {
         let lp = LpPacket {
             pit_token: Some(PitToken::from_u64(id.to_u64())),
             popped_function,
+            congestion_mark: self.carried_mark.interest,
             ..LpPacket::from_fragment(wire)
         };
         self.emit(face, &lp, from, out, |c| c.out_interests += 1);
     }
 
-    /// Gives up on an entry: Nack every downstream and forget it.
+    /// Gives up on an entry: Nack every downstream and forget it — or, for a chained Interest
+    /// whose upstreams included a neighbour that does not understand chaining, answer with
+    /// the error Data that says so.
     fn reject(&mut self, id: EntryId, reason: NackReason, out: &mut Vec<Action>) {
+        if let Some(entry) = self.pit.get(id)
+            && entry.interest.function_chain().is_some()
+            && let Some(via) = entry
+                .out_records
+                .iter()
+                .map(|r| r.face)
+                .find(|&f| self.is_chain_unaware(f))
+        {
+            return self.answer_chain_unaware(id, via, out);
+        }
         let Some(entry) = self.remove_entry(id) else {
             return;
         };
@@ -637,6 +698,83 @@ impl Forwarder {
                 r.pit_token.as_ref(),
                 out,
             );
+        }
+        self.remember_nonces(&entry);
+    }
+
+    /// Entry `id` (chained) found no next hop: if a next hop for its head function was left
+    /// out because it does not understand chaining, that face — asked once more, if we made
+    /// it and asked long enough ago. `None` for a plain Interest or a real lack of routes.
+    fn unaware_next_hop(
+        &mut self,
+        now: Instant,
+        id: EntryId,
+        routing: &PrefixHashes,
+        out: &mut Vec<Action>,
+    ) -> Option<FaceId> {
+        let entry = self.pit.get(id)?;
+        entry.interest.function_chain()?;
+        let (hops, _) = self.forwarding_candidates(&entry.interest, routing);
+        let timeout = self.chain_timeout?;
+        let mut first = None;
+        for h in hops {
+            let Some(state) = self.faces.get_mut(&h.face) else {
+                continue;
+            };
+            if !state.chain_peer.is_unaware() {
+                continue;
+            }
+            first.get_or_insert(h.face);
+            if state.chain_peer.ask_again(now, timeout) {
+                let frame = super::chain_peer::frame(super::chain_peer::HELLO);
+                state.counters.out_bytes += frame.len() as u64;
+                self.counters.chain_hellos += 1;
+                out.push(Action::Send {
+                    face: h.face,
+                    frame,
+                });
+            }
+        }
+        first
+    }
+
+    /// Answers chained entry `id` with an error Data (`docs/protocol.md` §4.1, §5.3): the
+    /// next hop `via` towards its head function does not understand chaining. The consumer
+    /// learns it within a round trip of the last chain-aware forwarder, instead of waiting
+    /// for the lifetime of an Interest a non-chain-aware forwarder dropped.
+    fn answer_chain_unaware(&mut self, id: EntryId, via: FaceId, out: &mut Vec<Action>) {
+        let Some(entry) = self.remove_entry(id) else {
+            return;
+        };
+        self.counters.chained_to_unaware += 1;
+        let chain = entry.interest.function_chain();
+        let head = chain.map(|c| c.head().to_string()).unwrap_or_default();
+        let stack = chain.map(ToString::to_string).unwrap_or_default();
+        let remote = self
+            .faces
+            .get(&via)
+            .map(|s| s.info.remote_uri.clone())
+            .unwrap_or_default();
+        let message = format!(
+            "the next hop towards {head} (face {via}, {remote}) is a forwarder that does not \
+             understand function chaining, and no chain-aware next hop offers {head} here"
+        );
+        let content = format!(
+            r#"{{"error":"unavailable","function":{},"stack":{},"reporter":"forwarder","message":{}}}"#,
+            json_string(&head),
+            json_string(&stack),
+            json_string(&message)
+        );
+        let built = nfwd_tlv::DataBuilder::new(entry.interest.name().clone(), content.into_bytes())
+            .function_chain(chain.cloned())
+            .content_type(nfwd_tlv::types::content_type::NACK)
+            .freshness_ms(CHAIN_ERROR_FRESHNESS_MS)
+            .build(&nfwd_tlv::Signer::digest_sha256());
+        if let Ok(data) = built {
+            for r in &entry.in_records {
+                let token = r.pit_token.as_ref();
+                self.send_data(r.face, &data, token, None, FaceId::INTERNAL, out);
+            }
         }
         self.remember_nonces(&entry);
     }
@@ -759,7 +897,9 @@ impl Forwarder {
             self.data_feedback(now, face, &entry);
             for r in &entry.in_records {
                 if r.face != face && r.expiry > now {
-                    self.send_data(r.face, data, r.pit_token.as_ref(), face, out);
+                    // A CongestionMark goes on with the Data (NFD's tag does).
+                    let (token, mark) = (r.pit_token.as_ref(), fields.congestion_mark);
+                    self.send_data(r.face, data, token, mark, face, out);
                 }
             }
             self.remember_nonces(&entry);
@@ -771,6 +911,7 @@ impl Forwarder {
         face: FaceId,
         data: &Data,
         token: Option<&Bytes>,
+        congestion_mark: Option<u64>,
         from: FaceId,
         out: &mut Vec<Action>,
     ) {
@@ -781,6 +922,7 @@ impl Forwarder {
         self.counters.out_data += 1;
         let mut lp = LpPacket::from_fragment(data.wire().clone());
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        lp.congestion_mark = congestion_mark;
         self.emit(face, &lp, Some(from), out, |c| c.out_data += 1);
     }
 
@@ -952,12 +1094,16 @@ impl Forwarder {
         now: Instant,
         face: FaceId,
         ids: &[EntryId],
+        chained_only: bool,
         out: &mut Vec<Action>,
     ) {
         for &id in ids {
             let Some(entry) = self.pit.get_mut(id) else {
                 continue;
             };
+            if chained_only && entry.interest.function_chain().is_none() {
+                continue;
+            }
             let Some(rec) = entry.out_record_mut(face) else {
                 continue;
             };
@@ -972,7 +1118,9 @@ impl Forwarder {
             if entry.out_records.iter().any(|r| self.pending_upstream(r)) {
                 continue;
             }
-            self.counters.upstreams_lost += 1;
+            if !chained_only {
+                self.counters.upstreams_lost += 1;
+            }
             self.retry_elsewhere(now, id, face, None, out);
         }
     }
@@ -1003,12 +1151,26 @@ impl Forwarder {
     }
 
     /// An IDLE packet (no Fragment): a liveness probe to answer, or the answer to ours
-    /// (`liveness.rs`). Anything else in it is ignored, as NFD does.
+    /// (`liveness.rs`); a chain hello to answer, or the answer to ours (`chain_peer.rs`).
+    /// Anything else in it is ignored, as NFD does.
     fn incoming_idle(&mut self, now: Instant, face: FaceId, lp: &LpPacket, out: &mut Vec<Action>) {
         let enabled = self.liveness.is_some();
+        let chain_enabled = self.chain_timeout.is_some();
         let Some(state) = self.faces.get_mut(&face) else {
             return;
         };
+        if let Some(v) = lp.chain_aware
+            && chain_enabled
+        {
+            if state.chain_peer.heard() {
+                tracing::debug!(face = %face, remote = %state.info.remote_uri, "the neighbour understands function chaining");
+            }
+            if v == super::chain_peer::HELLO && state.chain_peer.may_answer(now) {
+                let frame = super::chain_peer::frame(super::chain_peer::ANSWER);
+                state.counters.out_bytes += frame.len() as u64;
+                out.push(Action::Send { face, frame });
+            }
+        }
         let speaks = !lp.acks.is_empty() || lp.tx_sequence.is_some();
         if speaks && enabled && !state.liveness.capable {
             state.liveness.peer_is_capable();
@@ -1046,6 +1208,7 @@ impl Forwarder {
         };
         let mut lp = LpPacket::nack(reason, wire);
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        lp.congestion_mark = self.carried_mark.nack;
         self.emit(face, &lp, None, out, |c| c.out_nacks += 1);
     }
 

@@ -242,6 +242,66 @@ fn unanswered_interests_expire() {
 }
 
 #[test]
+fn congestion_marks_are_carried_on_as_nfd_does() {
+    let mut net = Net::new();
+    let c = net.face("unix://c", FaceScope::Local);
+    let p = net.face("unix://p", FaceScope::Local);
+    net.fwd.add_route(&name("/p"), p, 0);
+    let marked = |frame: Bytes| {
+        LpPacket {
+            congestion_mark: Some(1),
+            ..LpPacket::from_fragment(frame)
+        }
+        .encode()
+    };
+    // A marked Interest leaves marked; its marked Data comes back marked.
+    let acts = net.recv(c, marked(interest("/p/a").nonce([1, 0, 0, 0]).encode()));
+    let (_, lp) = only_interest(&acts, p);
+    assert_eq!(lp.congestion_mark, Some(1));
+    let answer = LpPacket {
+        congestion_mark: Some(1),
+        ..LpPacket::from_fragment(data("/p/a", None, b"x"))
+    }
+    .echo_pit_token(&lp)
+    .encode();
+    let acts = net.recv(p, answer);
+    let sent = sent_to(&acts, c);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].congestion_mark, Some(1));
+    // The same Data from the content store carries no mark (it is not on the congested path).
+    let acts = net.recv(c, interest("/p/a").nonce([2, 0, 0, 0]).encode());
+    assert_eq!(sent_to(&acts, c)[0].congestion_mark, None);
+    // Unmarked packets stay unmarked (and bare: nothing added on the common path).
+    let acts = net.recv(c, interest("/p/b").nonce([3, 0, 0, 0]).encode());
+    let (_, lp) = only_interest(&acts, p);
+    assert_eq!(lp.congestion_mark, None);
+    let acts = net.recv(p, data("/p/b", None, b"y"));
+    let frame = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Send { face, frame } if *face == c => Some(frame.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(frame, data("/p/b", None, b"y"));
+    // A marked Nack passes its mark to the downstream's Nack; the Interest sent on did not
+    // carry the next Interest's mark over.
+    let acts = net.recv(c, interest("/p/n").nonce([4, 0, 0, 0]).encode());
+    let (up_n, lp) = only_interest(&acts, p);
+    assert_eq!(lp.congestion_mark, None);
+    let nack = LpPacket {
+        congestion_mark: Some(1),
+        ..LpPacket::nack(NackReason::Congestion, up_n.wire().clone())
+    }
+    .encode();
+    let acts = net.recv(p, nack);
+    let sent = sent_to(&acts, c);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].nack, Some(NackReason::Congestion));
+    assert_eq!(sent[0].congestion_mark, Some(1));
+}
+
+#[test]
 fn best_route_retries_another_next_hop_on_retransmission_and_on_nack() {
     let mut net = Net::new();
     let c = net.face("unix://c", FaceScope::Local);
@@ -731,8 +791,8 @@ fn expiry_timers_stay_bounded_by_the_pit() {
     }
     assert_eq!(
         net.fwd.timers.len(),
-        3,
-        "housekeeping, liveness and the one entry"
+        4,
+        "housekeeping, liveness, chain hellos and the one entry"
     );
     // Entries satisfied long before they would expire leave their timers behind; the heap
     // is swept before it exceeds its bound.

@@ -27,12 +27,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::congestion::Marker;
 use super::connect::{Connector, LinkDesc, Transport, is_loopback, scope_of};
 use super::inbox::{InboxRx, ReadyRx, ReadyTx, inbox};
-use super::stream::{End, FaceTask, Reconnect, StreamConn, face_task};
+use super::stream::{End, FaceTask, Reconnect, StreamConn, WriteQueue, face_task, write_queue};
 use super::uri::{FaceUri, ip_uri};
 use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus, udp};
-use crate::core::{Action, ChannelId, FaceId, FaceInfo, LinkType, Persistency};
+use crate::core::{Action, ChannelId, CongestionMarking, FaceId, FaceInfo, LinkType, Persistency};
 
 /// Capacity of the control channel (opened, created, closed, status) to the core task.
 pub(super) const EVENT_QUEUE: usize = 4096;
@@ -45,10 +46,6 @@ pub(super) const QUANTUM: usize = 32;
 
 /// Datagrams read from the listening UDP socket per round (first datagrams of new peers).
 const LISTEN_BATCH: usize = 64;
-
-/// Frames queued per stream face before further ones are dropped (and counted): bounds the
-/// memory a slow peer can hold at about `WRITE_QUEUE × MAX_FRAME`.
-const WRITE_QUEUE: usize = 256;
 
 /// New on-demand UDP faces admitted per second, sustained, and at once. Source addresses are
 /// cheap to forge, and each new face costs a socket, a task and an eviction when the table is
@@ -108,7 +105,10 @@ pub(super) struct CreatedStream {
 
 enum Link {
     Stream {
-        queue: mpsc::Sender<Bytes>,
+        /// Bounded in bytes here (`faces.write_queue_bytes`).
+        queue: WriteQueue,
+        /// Congestion marking of what is queued.
+        marker: Marker,
         task: JoinHandle<()>,
     },
     Udp {
@@ -140,6 +140,8 @@ pub(super) struct Setup {
     pub(super) udp_mtu: usize,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) partial_frame_timeout: Option<Duration>,
+    /// `faces.write_queue_bytes`.
+    pub(super) write_queue_bytes: u64,
     pub(super) max_udp_faces: usize,
     pub(super) max_stream_faces: usize,
     pub(super) connector: Arc<Connector>,
@@ -198,6 +200,7 @@ pub(super) struct Engine<C> {
     evict_candidates: Vec<(Instant, FaceId)>,
     idle_timeout: Option<Duration>,
     partial_frame_timeout: Option<Duration>,
+    write_queue_bytes: u64,
     max_udp_faces: usize,
     max_stream_faces: usize,
     /// Faces announce frames waiting in their inbox here.
@@ -264,6 +267,7 @@ impl<C: Core> Engine<C> {
             evict_candidates: Vec::new(),
             idle_timeout: setup.idle_timeout,
             partial_frame_timeout: setup.partial_frame_timeout,
+            write_queue_bytes: setup.write_queue_bytes,
             max_udp_faces: setup.max_udp_faces,
             max_stream_faces: setup.max_stream_faces,
             ready_tx,
@@ -621,7 +625,8 @@ impl<C: Core> Engine<C> {
         conn: StreamConn,
         reconnect: Option<Reconnect>,
     ) {
-        let (queue, rx) = mpsc::channel(WRITE_QUEUE);
+        let (queue, rx) = write_queue();
+        let marker = Marker::new(CongestionMarking::default(), self.write_queue_bytes);
         let (inbox_tx, inbox_rx) = inbox(face, &self.ready_tx);
         let task = tokio::spawn(face_task(
             conn,
@@ -636,7 +641,11 @@ impl<C: Core> Engine<C> {
         ));
         self.insert(
             face,
-            Link::Stream { queue, task },
+            Link::Stream {
+                queue,
+                marker,
+                task,
+            },
             inbox_rx,
             desc,
             persistency,
@@ -699,6 +708,15 @@ impl<C: Core> Engine<C> {
                             f.idles = idles(persistency, &f.desc);
                         }
                     }
+                    Action::SetCongestionMarking { face, marking } => {
+                        if let Some(FaceEntry {
+                            link: Link::Stream { marker, .. },
+                            ..
+                        }) = self.faces.get_mut(&face)
+                        {
+                            marker.set_settings(marking);
+                        }
+                    }
                     Action::CloseFace { face } => {
                         if self.faces.contains_key(&face) {
                             debug!(face = %face, "face closed by the forwarder");
@@ -721,14 +739,34 @@ impl<C: Core> Engine<C> {
         };
         let len = frame.len();
         let mut unreachable = false;
-        let dropped = match &entry.link {
-            Link::Stream { queue, .. } => match queue.try_send(frame) {
-                Ok(()) => false,
-                // Never block the core task on a slow peer: drop and count.
-                Err(mpsc::error::TrySendError::Full(_)) => true,
-                // The face task ended; its Closed event is on the way.
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            },
+        let dropped = match &mut entry.link {
+            Link::Stream { queue, marker, .. } => {
+                // One atomic load decides both: drop (a last resort), or queue, marked if the
+                // queue is congested (NFD's rule, on the length before this packet).
+                let queued = queue.queued();
+                if queued.saturating_add(len as u64) > self.write_queue_bytes {
+                    // Never block the core task on a slow peer: drop and count.
+                    true
+                } else {
+                    let frame = if marker.should_mark(now, queued) {
+                        // Only marked packets pay for the rewrite.
+                        match nfwd_tlv::lp::with_congestion_mark(frame.clone()) {
+                            Ok(m) => {
+                                entry.counters.congestion_marks += 1;
+                                self.counters.congestion_marks += 1;
+                                self.core.driver_marked(face, m.len().saturating_sub(len));
+                                m
+                            }
+                            Err(_) => frame,
+                        }
+                    } else {
+                        frame
+                    };
+                    // An error means the face task ended; its Closed event is on the way.
+                    let _ = queue.push(frame);
+                    false
+                }
+            }
             Link::Udp { socket, .. } => match udp::try_send(socket, &frame) {
                 Ok(_) => false,
                 Err(e) => {
@@ -980,7 +1018,7 @@ impl<C: Core> Engine<C> {
         match entry.link {
             // Dropping the queue lets the face task write what is queued, close the stream
             // and end by itself (bounded by its write-stall timeout).
-            Link::Stream { queue, task } => {
+            Link::Stream { queue, task, .. } => {
                 drop(queue);
                 drop(task);
             }

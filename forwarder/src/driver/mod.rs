@@ -25,7 +25,9 @@
 //!   it is full that face alone waits (back-pressure on that peer only).
 //! - **Stream faces** (Unix, TCP, QUIC) are one task each: a read loop that cuts TLV frames
 //!   out of the byte stream without copying, and a write loop that gather-writes batches from
-//!   a bounded queue. A full write queue drops the frame and counts it; the core task never
+//!   a queue bounded in bytes (`faces.write_queue_bytes`). Past a threshold the face is
+//!   congested and its outgoing packets carry NDNLPv2 CongestionMarks as NFD's do
+//!   ([`congestion`]); only a full queue drops the frame, and counts it. The core task never
 //!   waits.
 //! - **UDP faces** have a socket each, bound to the listening address and connected to the
 //!   peer, as in NFD ([`udp`]): the kernel keeps each peer's datagrams apart, so a flooding
@@ -42,6 +44,7 @@
 //!
 //! No panics on network input; every queue and table is bounded.
 
+mod congestion;
 mod connect;
 mod engine;
 mod inbox;
@@ -104,6 +107,11 @@ pub trait Core: Send + 'static {
     /// (write queue full, socket buffer full), so the core's face counters can include it.
     fn driver_dropped(&mut self, face: FaceId, len: usize) {
         let _ = (face, len);
+    }
+    /// The driver marked a packet it sent on `face` with a CongestionMark, which made the
+    /// frame `added` bytes longer.
+    fn driver_marked(&mut self, face: FaceId, added: usize) {
+        let _ = (face, added);
     }
     /// See [`Forwarder::channel_opened`].
     fn channel_opened(
@@ -169,6 +177,10 @@ impl Core for Forwarder {
         self.note_driver_drop(face, len);
     }
 
+    fn driver_marked(&mut self, face: FaceId, added: usize) {
+        self.note_driver_mark(face, added);
+    }
+
     fn channel_opened(
         &mut self,
         now: Instant,
@@ -196,6 +208,8 @@ pub struct DriverFaceCounters {
     pub dropped_frames: u64,
     /// Their bytes.
     pub dropped_bytes: u64,
+    /// Packets sent with a CongestionMark the driver set.
+    pub congestion_marks: u64,
 }
 }
 
@@ -208,6 +222,8 @@ pub struct DriverCounters {
     pub dropped_frames: u64,
     /// Their bytes.
     pub dropped_bytes: u64,
+    /// Packets sent with a CongestionMark the driver set (all faces).
+    pub congestion_marks: u64,
     /// Stream faces closed because the peer announced a frame over the size limit.
     pub closed_oversize: u64,
     /// Stream faces closed because the peer sent something that is not TLV.
@@ -335,6 +351,7 @@ impl Daemon {
             // 0 means never, for both.
             idle_timeout: seconds(faces.idle_timeout_s),
             partial_frame_timeout: seconds(faces.partial_frame_timeout_s),
+            write_queue_bytes: faces.write_queue_bytes,
             max_udp_faces: faces.max_udp_faces,
             max_stream_faces: faces.max_stream_faces,
             connector: bound.connector,

@@ -6,6 +6,12 @@
 //! its write queue, its inbox (and its `FaceId`). The read loop pushes the frames it cuts into
 //! the face's inbox (`inbox.rs`); a full inbox stops this face's reading only.
 //!
+//! The write queue is bounded in bytes, not frames (`faces.write_queue_bytes`): the engine
+//! reads how many bytes wait (one atomic load), marks packets when that passes the congestion
+//! threshold (`congestion.rs`) and drops only beyond the bound; the write loop subtracts what
+//! it has written. Bytes taken for a write count as queued until the write completes, so the
+//! length seen includes the batch in flight.
+//!
 //! A peer that starts a frame and does not finish it within `faces.partial_frame_timeout_s`
 //! (a slowloris: a header, then a byte now and then) is cut off, so it cannot hold a task, a
 //! read block and a face forever by sending just enough to look alive.
@@ -16,6 +22,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -250,6 +257,60 @@ async fn read_loop(read: ReadHalf, inbox: &InboxTx, partial_timeout: Option<Dura
     }
 }
 
+/// The engine's end of a stream face's write queue. The channel is unbounded; the bound, in
+/// bytes, is the engine's to keep with [`WriteQueue::queued`] before it pushes.
+#[derive(Debug)]
+pub(super) struct WriteQueue {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicU64>,
+}
+
+/// The face task's end of the write queue.
+#[derive(Debug)]
+pub(super) struct WriteQueueRx {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<AtomicU64>,
+}
+
+/// A new, empty write queue.
+pub(super) fn write_queue() -> (WriteQueue, WriteQueueRx) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicU64::new(0));
+    (
+        WriteQueue {
+            tx,
+            queued: Arc::clone(&queued),
+        },
+        WriteQueueRx { rx, queued },
+    )
+}
+
+impl WriteQueue {
+    /// Bytes queued and not yet written (the batch being written included).
+    #[inline]
+    pub(super) fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Queues `frame`; gives it back if the face task has ended.
+    #[inline]
+    pub(super) fn push(&self, frame: Bytes) -> Result<(), Bytes> {
+        let len = frame.len() as u64;
+        // Counted before it is sent, so the write loop never subtracts what was not added.
+        self.queued.fetch_add(len, Ordering::Relaxed);
+        self.tx.send(frame).map_err(|e| {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            e.0
+        })
+    }
+}
+
+impl WriteQueueRx {
+    fn is_closed(&self) -> bool {
+        self.rx.is_closed()
+    }
+}
+
 /// A batch of frames written with one gather-write (no copy into a staging buffer).
 struct FrameBatch {
     frames: VecDeque<Bytes>,
@@ -291,16 +352,17 @@ impl Buf for FrameBatch {
 }
 
 /// Writes queued frames until the queue closes or the stream fails.
-async fn write_loop(write: &mut BoxWrite, queue: &mut mpsc::Receiver<Bytes>) -> End {
+async fn write_loop(write: &mut BoxWrite, queue: &mut WriteQueueRx) -> End {
     let mut taken = Vec::with_capacity(WRITE_BATCH);
     loop {
-        if queue.recv_many(&mut taken, WRITE_BATCH).await == 0 {
+        if queue.rx.recv_many(&mut taken, WRITE_BATCH).await == 0 {
             // Queue closed: everything queued has been written; close our direction.
             let _ = tokio::time::timeout(CLOSE_GRACE, write.shutdown()).await;
             return End::ClosedByCore;
         }
+        let batch_len: usize = taken.iter().map(Bytes::len).sum();
         let mut batch = FrameBatch {
-            remaining: taken.iter().map(Bytes::len).sum(),
+            remaining: batch_len,
             // Empty frames would make `chunk()` empty while bytes remain; drop them.
             frames: taken.drain(..).filter(|f| !f.is_empty()).collect(),
         };
@@ -308,7 +370,10 @@ async fn write_loop(write: &mut BoxWrite, queue: &mut mpsc::Receiver<Bytes>) -> 
             write.write_all_buf(&mut batch).await?;
             write.flush().await
         };
-        match tokio::time::timeout(WRITE_STALL, write_all).await {
+        let result = tokio::time::timeout(WRITE_STALL, write_all).await;
+        // Written, or lost with the connection: no longer queued either way.
+        queue.queued.fetch_sub(batch_len as u64, Ordering::Relaxed);
+        match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return End::Io(e),
             Err(_) => return End::WriteStalled,
@@ -319,7 +384,7 @@ async fn write_loop(write: &mut BoxWrite, queue: &mut mpsc::Receiver<Bytes>) -> 
 /// Runs one connection of a face until it ends.
 async fn run_conn(
     conn: StreamConn,
-    queue: &mut mpsc::Receiver<Bytes>,
+    queue: &mut WriteQueueRx,
     inbox: &InboxTx,
     partial_timeout: Option<Duration>,
 ) -> End {
@@ -346,7 +411,7 @@ impl fmt::Debug for Reconnect {
 pub(super) struct FaceTask {
     pub(super) id: FaceId,
     /// Frames to write, from the core task.
-    pub(super) queue: mpsc::Receiver<Bytes>,
+    pub(super) queue: WriteQueueRx,
     /// Frames read, to the core task.
     pub(super) inbox: InboxTx,
     /// Where the end of the face is reported.
