@@ -37,6 +37,9 @@ enum Command {
         /// Every counter instead (faces, tables, drops by reason): nfwd's status/counters.
         #[arg(long)]
         counters: bool,
+        /// One JSON object instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         after: cli::mgmt::Connect,
     },
@@ -123,9 +126,13 @@ fn run() -> anyhow::Result<()> {
         Command::Bench(args) => cli::bench::run(args),
         Command::Sf(cmd) => cli::sf::run(cmd),
         Command::Key(cmd) => cli::key::run(cmd),
-        Command::Status { counters, after } => cli::mgmt::run(
+        Command::Status {
+            counters,
+            json,
+            after,
+        } => cli::mgmt::run(
             &cli.connect.overridden_by(after),
-            cli::mgmt::Mgmt::Status { counters },
+            cli::mgmt::Mgmt::Status { counters, json },
         ),
         Command::Face(m) => {
             let (c, after) = m.split();

@@ -1,7 +1,7 @@
 //! The management client and the consumer/producer commands against a real `nfwd start`:
 //! `nfwd serve` + `nfwd get` (multi-segment, through the daemon), `nfwd route add/list/remove`,
 //! `nfwd face list/create/destroy`, `nfwd strategy set/list/unset`, `nfwd cs info/config/erase`,
-//! `nfwd status`.
+//! `nfwd status` and their `--json`; the daemon's logs in a file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -67,6 +67,24 @@ fn serve_get_and_manage_through_the_daemon() {
         counters.contains("satisfied_interests") && counters.contains("drop_malformed"),
         "{counters}"
     );
+    // `name: value` blocks under a heading per group and per face; the exchange above
+    // satisfied Interests.
+    let headings: Vec<&str> = counters.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        headings[..4],
+        ["forwarder", "tables", "cs", "driver"],
+        "{counters}"
+    );
+    assert!(
+        headings[4..].iter().all(|h| h.starts_with("face ")),
+        "{counters}"
+    );
+    let satisfied: u64 = counters
+        .lines()
+        .find_map(|l| l.strip_prefix("  satisfied_interests: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{counters}"));
+    assert!(satisfied > 0, "{counters}");
     let faces = nfwd.cli(&["face", "list"]);
     assert!(
         faces.contains("remote=fd://") || faces.contains("remote=unix://"),
@@ -267,4 +285,187 @@ fn failures_exit_non_zero_with_one_line_naming_the_thing() {
             "nfwd {args:?}: {stderr}"
         );
     }
+}
+
+/// `--json` on status, counters, faces, routes, strategies and the content store: one JSON
+/// document each, with the fields docs/cli.md names, holding what the daemon did.
+#[test]
+fn json_output_carries_the_documented_fields() {
+    let nfwd = Nfwd::start("cli-json");
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(["serve", "/cli/json", "--text", "hello"])
+            .args(["--connect", &nfwd.transport(false)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !nfwd.cli(&["route", "list"]).contains("prefix=/cli/json") {
+        assert!(Instant::now() < deadline, "nfwd serve never registered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let get = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["get", "/cli/json", "--connect", &nfwd.transport(true)])
+        .output()
+        .unwrap();
+    assert_eq!(get.stdout, b"hello");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let text = nfwd.cli(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("nfwd {args:?}: {e}: {text}"))
+    };
+
+    let status = json(&["status", "--json"]);
+    assert!(status["version"].is_string(), "{status}");
+    assert!(status["uptime_s"].is_u64(), "{status}");
+    assert!(status["in_interests"].as_u64().unwrap() > 0, "{status}");
+    assert!(
+        status["satisfied_interests"].as_u64().unwrap() > 0,
+        "{status}"
+    );
+    assert!(status["fib_entries"].as_u64().unwrap() > 0, "{status}");
+
+    // The driver reports its counters to the core every 500 ms.
+    let counters = json(&["status", "--counters", "--json"]);
+    assert!(
+        counters["forwarder"]["satisfied_interests"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{counters}"
+    );
+    assert!(
+        counters["cs"]["inserts"].as_u64().unwrap() > 0,
+        "{counters}"
+    );
+    assert!(
+        counters["tables"]["faces"].as_u64().unwrap() >= 2,
+        "{counters}"
+    );
+    assert!(counters["tables"]["pit_entries"].is_u64(), "{counters}");
+    assert!(counters["driver"].is_object(), "{counters}");
+    let faces = counters["faces"].as_array().unwrap();
+    assert!(
+        faces.iter().any(|f| f["face_id"].is_u64()
+            && f["remote_uri"].is_string()
+            && f["counters"]["in_interests"].as_u64().unwrap() > 0),
+        "{counters}"
+    );
+
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let uri = format!("udp4://{}", peer.local_addr().unwrap());
+    let created = nfwd.cli(&["face", "create", &uri]);
+    let id: u64 = created
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("id="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{created}"));
+    let faces = json(&["face", "list", "--json"]);
+    let face = faces
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["face_id"] == id)
+        .unwrap_or_else(|| panic!("face {id} not in {faces}"));
+    assert_eq!(face["remote_uri"], uri.as_str(), "{face}");
+    // A loopback peer is on this node: local, as NFD says too.
+    assert_eq!(face["scope"], "local", "{face}");
+    assert_eq!(face["persistency"], "persistent", "{face}");
+    assert!(
+        face["local_uri"].is_string() && face["out_bytes"].is_u64(),
+        "{face}"
+    );
+
+    nfwd.cli(&["route", "add", "/via/udp", &uri, "--cost", "7"]);
+    let routes = json(&["route", "list", "--json"]);
+    let rib = routes["rib"].as_array().unwrap();
+    let entry = rib
+        .iter()
+        .find(|e| e["prefix"] == "/via/udp")
+        .unwrap_or_else(|| panic!("{routes}"));
+    assert_eq!(entry["routes"][0]["face_id"], id, "{routes}");
+    assert_eq!(entry["routes"][0]["cost"], 7, "{routes}");
+    assert_eq!(entry["routes"][0]["origin"], 255, "{routes}");
+    assert!(
+        entry["routes"][0]["expiration_period_ms"].is_null(),
+        "{routes}"
+    );
+    assert!(rib.iter().any(|e| e["prefix"] == "/cli/json"), "{routes}");
+    let fib = routes["fib"].as_array().unwrap();
+    let hop = fib
+        .iter()
+        .find(|e| e["prefix"] == "/via/udp")
+        .unwrap_or_else(|| panic!("{routes}"));
+    assert_eq!(hop["next_hops"][0]["face_id"], id, "{routes}");
+    assert_eq!(hop["next_hops"][0]["cost"], 7, "{routes}");
+
+    nfwd.cli(&["strategy", "set", "/m", "multicast"]);
+    let choices = json(&["strategy", "list", "--json"]);
+    assert!(
+        choices
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["prefix"] == "/m"
+                && c["strategy"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("/localhost/nfd/strategy/multicast/v="))),
+        "{choices}"
+    );
+
+    let cs = json(&["cs", "info", "--json"]);
+    assert!(cs["entries"].as_u64().unwrap() > 0, "{cs}");
+    assert!(cs["capacity"].as_u64().unwrap() > 0, "{cs}");
+    assert_eq!(cs["admit"], true, "{cs}");
+    assert_eq!(cs["serve"], true, "{cs}");
+    assert!(cs["hits"].is_u64() && cs["misses"].is_u64(), "{cs}");
+}
+
+/// `nfwd start` logs on stderr, and in plain text when stderr is a file: no ANSI escape
+/// codes for a log file to keep (colour only on a terminal, and never with NO_COLOR).
+#[test]
+fn logs_to_a_file_carry_no_colour_codes() {
+    let dir = common::TempDir::new("cli-logs");
+    let unix = dir.0.join("nfwd.sock");
+    let log = dir.0.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--tcp", "", "--udp", "", "--unix"])
+        .arg(&unix)
+        .env("NFWD_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("listening on Unix socket")
+    {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("no log line: {}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGTERM, so the shutdown is logged too.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("INFO"), "{text}");
+    assert!(
+        !text.contains("\x1b["),
+        "colour codes in a log file: {text:?}"
+    );
 }

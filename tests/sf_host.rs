@@ -772,7 +772,7 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
         .arg("--sf-specs")
         .arg(dir.join("specs"))
         .env("NFWD_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let uri = format!("unix://{}", sock.display());
@@ -803,7 +803,8 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
     assert!(daemon.wait().unwrap().success());
     assert!(!process_alive(&pid), "the instance stops with the daemon");
     let mut log = String::new();
-    std::io::Read::read_to_string(&mut daemon.stdout.take().unwrap(), &mut log).unwrap();
+    // The daemon logs on stderr.
+    std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut log).unwrap();
     let bad = dir.join("specs/bad.toml").display().to_string();
     assert!(
         log.lines()

@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use nfwd_forwarder::config::Config;
 use nfwd_forwarder::core::{FaceInfo, FaceScope, Forwarder, LinkType, Persistency};
+use nfwd_forwarder::metrics;
 use nfwd_tlv::element::frame_len;
 use nfwd_tlv::lp::{LpPacket, NackReason};
 use nfwd_tlv::nfd::ForwarderStatus;
@@ -347,50 +348,37 @@ type Counters = (
     BTreeMap<String, BTreeMap<String, u64>>,
 );
 
-fn parse_counters(text: &str) -> Counters {
+fn parse_counters(text: &str) -> Result<Counters, String> {
+    let families = metrics::parse(text).map_err(|e| format!("status/counters: {e}"))?;
     let mut forwarder = BTreeMap::new();
     let mut driver = BTreeMap::new();
     let mut faces: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    // Blocks start at column 0 ("forwarder ...", "driver {", "face <id> <uri> ..."); their
-    // fields are indented "name: value," lines.
-    let mut block: Option<(u8, String)> = None;
-    for line in text.lines() {
-        if !line.starts_with(' ') {
-            let mut words = line.split_whitespace();
-            block = match words.next() {
-                Some("forwarder") => Some((0, String::new())),
-                Some("driver") => Some((1, String::new())),
-                Some("face") => {
-                    let _id = words.next();
-                    words.next().map(|uri| (2, uri.to_string()))
+    for family in &families {
+        let Some((group, field)) = metrics::split_name(family) else {
+            continue;
+        };
+        for sample in &family.samples {
+            let field = field.to_string();
+            match group {
+                "forwarder" => {
+                    forwarder.insert(field, sample.value);
                 }
-                _ => None,
-            };
-            continue;
-        }
-        let Some((k, v)) = line.trim().trim_end_matches(',').split_once(':') else {
-            continue;
-        };
-        let Ok(v) = v.trim().parse::<u64>() else {
-            continue;
-        };
-        match &block {
-            Some((0, _)) => {
-                forwarder.insert(k.to_string(), v);
+                "driver" => {
+                    driver.insert(field, sample.value);
+                }
+                "face" => {
+                    if let Some(uri) = sample.label("remote") {
+                        faces
+                            .entry(uri.to_string())
+                            .or_default()
+                            .insert(field, sample.value);
+                    }
+                }
+                _ => {}
             }
-            Some((1, _)) => {
-                driver.insert(k.to_string(), v);
-            }
-            Some((_, uri)) => {
-                faces
-                    .entry(uri.clone())
-                    .or_default()
-                    .insert(k.to_string(), v);
-            }
-            None => {}
         }
     }
-    (forwarder, driver, faces)
+    Ok((forwarder, driver, faces))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1047,7 +1035,7 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
     // Refusals while the flooder's faces still exist.
     let mut mgmt = Link::unix(&socket_path)?;
     let counters = fetch_dataset(&mut mgmt, "/localhost/nfd/status/counters")
-        .map(|b| parse_counters(&String::from_utf8_lossy(&b)))?;
+        .and_then(|b| parse_counters(&String::from_utf8_lossy(&b)))?;
     let udp_out = parse_kv(&udp_consumer.output()?);
     let unix_stats = unix_consumer
         .join()
@@ -1250,12 +1238,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_text_is_parsed_by_block() {
-        let text = "forwarder ForwarderCounters {\n    in_interests: 5,\n    pit_quota: 7,\n}\n\
-                    tables { pit: 1, fib: 2, cs: 0, dead_nonces: 3 }\n\
-                    driver {\n    dropped_frames: 2,\n}\n\
-                    face 260 udp4://10.231.1.2:4000 FaceCounters {\n    in_interests: 9,\n    drop_pit_quota: 4,\n}\n";
-        let (fwd, driver, faces) = parse_counters(text);
+    fn counters_exposition_is_parsed_by_group() {
+        let text = "# HELP nfwd_forwarder_in_interests_total Interests received.\n\
+                    # TYPE nfwd_forwarder_in_interests_total counter\n\
+                    nfwd_forwarder_in_interests_total 5\n\
+                    # TYPE nfwd_forwarder_pit_quota_total counter\n\
+                    nfwd_forwarder_pit_quota_total 7\n\
+                    # TYPE nfwd_tables_pit_entries gauge\n\
+                    nfwd_tables_pit_entries 1\n\
+                    # TYPE nfwd_driver_dropped_frames_total counter\n\
+                    nfwd_driver_dropped_frames_total 2\n\
+                    # TYPE nfwd_face_drop_pit_quota_total counter\n\
+                    nfwd_face_drop_pit_quota_total{face=\"260\",remote=\"udp4://10.231.1.2:4000\"} 4\n";
+        let (fwd, driver, faces) = parse_counters(text).unwrap();
         assert_eq!(fwd.get("pit_quota"), Some(&7));
         assert_eq!(driver.get("dropped_frames"), Some(&2));
         assert_eq!(

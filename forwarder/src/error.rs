@@ -38,6 +38,10 @@ pub enum Error {
     /// kind, the function and a message).
     #[error("application error for {name}: {message}")]
     Application { name: String, message: String },
+    /// A metrics exposition (`status/counters`) could not be read: the line (from 1) and what
+    /// is wrong with it.
+    #[error("metrics, line {line}: {reason}")]
+    Metrics { line: usize, reason: &'static str },
     /// Anything else the caller gets a message for.
     #[error("{0}")]
     Other(String),

@@ -8,6 +8,7 @@
 //! - [`client`]: the client library (connect, express, register, serve, segmented fetch) used
 //!   by `nfwd get/serve`, by SFs and by tests.
 //! - [`config`]: the TOML configuration with every default stated.
+//! - [`metrics`]: counters with names and help text, written and read as Prometheus text.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod core;
 pub mod driver;
 pub mod error;
+pub mod metrics;
 pub mod security;
 
 pub use error::{Error, Result};

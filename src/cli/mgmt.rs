@@ -2,11 +2,12 @@
 //! `nfwd strategy …`, `nfwd cs …`. It speaks NFD's management protocol, so it works against
 //! NFD too.
 
-use crate::cli::output::{out, outln};
+use crate::cli::output::{out, outln, printable};
 use anyhow::Context;
 use bytes::Bytes;
 use clap::{Args, Subcommand};
 use nfwd_forwarder::client::{Client, FetchOptions};
+use nfwd_forwarder::metrics;
 use nfwd_tlv::Name;
 use nfwd_tlv::nfd::{
     ControlParameters, CsInfo, DatasetEntry, FaceStatus, FibEntry, ForwarderStatus, RibEntry,
@@ -72,7 +73,11 @@ impl<C: Subcommand> Managed<C> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum FaceCommand {
     /// List faces with their counters.
-    List,
+    List {
+        /// One JSON array instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a face to a remote forwarder, e.g. udp4://10.0.0.2:6363, quic://10.0.0.2:6367.
     Create {
         /// Remote URI.
@@ -91,7 +96,11 @@ pub(crate) enum FaceCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RouteCommand {
     /// List routes (RIB) and next hops (FIB).
-    List,
+    List {
+        /// One JSON object instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Add a route: PREFIX through face id or URI.
     Add {
         /// Name prefix.
@@ -123,7 +132,11 @@ pub(crate) enum RouteCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum StrategyCommand {
     /// List strategy choices.
-    List,
+    List {
+        /// One JSON array instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Set the strategy of a prefix: best-route, multicast, asf, random, access or
     /// load-balance (or a full strategy name, with version and parameters).
     Set {
@@ -142,7 +155,11 @@ pub(crate) enum StrategyCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CsCommand {
     /// Content store capacity, entries, hits and misses.
-    Info,
+    Info {
+        /// One JSON object instead (fields: docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Erase cached Data under a prefix.
     Erase {
         /// Name prefix.
@@ -168,7 +185,7 @@ pub(crate) enum CsCommand {
 /// Which management command to run.
 #[derive(Debug)]
 pub(crate) enum Mgmt {
-    Status { counters: bool },
+    Status { counters: bool, json: bool },
     Face(FaceCommand),
     Route(RouteCommand),
     Strategy(StrategyCommand),
@@ -183,12 +200,14 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
         let client = super::get::connect(connect.connect.as_deref()).await?;
         super::key::use_key(&client, connect.key.as_deref())?;
         match cmd {
-            Mgmt::Status { counters: false } => status(&client).await,
-            Mgmt::Status { counters: true } => {
-                let text = dataset(&client, "status/counters").await?;
-                out!("{}", String::from_utf8_lossy(&text));
-                Ok(())
-            }
+            Mgmt::Status {
+                counters: false,
+                json,
+            } => status(&client, json).await,
+            Mgmt::Status {
+                counters: true,
+                json,
+            } => counters(&client, json).await,
             Mgmt::Face(c) => face(&client, c).await,
             Mgmt::Route(c) => route(&client, c).await,
             Mgmt::Strategy(c) => strategy(&client, c).await,
@@ -197,7 +216,7 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
     })
 }
 
-async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes> {
+pub(crate) async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes> {
     let name: Name = format!("/localhost/nfd/{path}").parse()?;
     let opts = FetchOptions {
         must_be_fresh: true,
@@ -215,9 +234,42 @@ async fn entries<T: DatasetEntry>(client: &Client, path: &str) -> anyhow::Result
     Ok(decode_all::<T>(&dataset(client, path).await?)?)
 }
 
-async fn status(client: &Client) -> anyhow::Result<()> {
+/// Prints `value` as one pretty-printed JSON document.
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    outln!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `status/general` for `nfwd status --json` and `/status.json` (fields in docs/cli.md).
+pub(crate) fn status_json(s: &ForwarderStatus) -> serde_json::Value {
+    let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
+    serde_json::json!({
+        "version": s.nfd_version.to_string(),
+        "start_timestamp_ms": s.start_timestamp_ms,
+        "current_timestamp_ms": s.current_timestamp_ms,
+        "uptime_s": up_s,
+        "name_tree_entries": s.n_name_tree_entries,
+        "fib_entries": s.n_fib_entries,
+        "pit_entries": s.n_pit_entries,
+        "measurements_entries": s.n_measurements_entries,
+        "cs_entries": s.n_cs_entries,
+        "in_interests": s.n_in_interests,
+        "in_data": s.n_in_data,
+        "in_nacks": s.n_in_nacks,
+        "out_interests": s.n_out_interests,
+        "out_data": s.n_out_data,
+        "out_nacks": s.n_out_nacks,
+        "satisfied_interests": s.n_satisfied_interests,
+        "unsatisfied_interests": s.n_unsatisfied_interests,
+    })
+}
+
+async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
     let s = ForwarderStatus::decode(&dataset(client, "status/general").await?)?;
     let up_s = s.current_timestamp_ms.saturating_sub(s.start_timestamp_ms) / 1000;
+    if json {
+        return print_json(&status_json(&s));
+    }
     outln!("version            {}", s.nfd_version);
     outln!("uptime             {up_s} s");
     outln!(
@@ -235,6 +287,109 @@ async fn status(client: &Client) -> anyhow::Result<()> {
     outln!("nacks in/out       {} / {}", s.n_in_nacks, s.n_out_nacks);
     outln!("satisfied          {}", s.n_satisfied_interests);
     outln!("unsatisfied        {}", s.n_unsatisfied_interests);
+    Ok(())
+}
+
+/// `status/counters` (a Prometheus text exposition, `nfwd_forwarder::metrics`) grouped for
+/// reading: the forwarder-wide groups in the order the forwarder wrote them, then the faces
+/// by id.
+#[derive(Debug, Default)]
+pub(crate) struct CounterGroups {
+    groups: Vec<(String, Vec<(String, u64)>)>,
+    /// Face id → (remote URI, counters).
+    faces: std::collections::BTreeMap<u64, (String, Vec<(String, u64)>)>,
+}
+
+impl CounterGroups {
+    pub(crate) fn from_exposition(families: &[metrics::Family]) -> Self {
+        let mut g = Self::default();
+        for family in families {
+            // Families of other programs (or of a later nfwd's new groups) are kept as their
+            // group says; names that are not nfwd's are left out.
+            let Some((group, field)) = metrics::split_name(family) else {
+                continue;
+            };
+            for sample in &family.samples {
+                let counter = (field.to_owned(), sample.value);
+                if group == "face" {
+                    let Some(id) = sample.label("face").and_then(|v| v.parse().ok()) else {
+                        continue;
+                    };
+                    let remote = sample.label("remote").unwrap_or_default();
+                    g.faces
+                        .entry(id)
+                        .or_insert_with(|| (remote.to_owned(), Vec::new()))
+                        .1
+                        .push(counter);
+                } else if let Some((_, v)) = g.groups.iter_mut().find(|(n, _)| n == group) {
+                    v.push(counter);
+                } else {
+                    g.groups.push((group.to_owned(), vec![counter]));
+                }
+            }
+        }
+        g
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let block = |counters: &[(String, u64)]| {
+            serde_json::Value::Object(
+                counters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::from(*v)))
+                    .collect(),
+            )
+        };
+        let mut top: serde_json::Map<String, serde_json::Value> = self
+            .groups
+            .iter()
+            .map(|(name, counters)| (name.clone(), block(counters)))
+            .collect();
+        let faces = self
+            .faces
+            .iter()
+            .map(|(id, (remote, counters))| {
+                serde_json::json!({
+                    "face_id": id,
+                    "remote_uri": remote,
+                    "counters": block(counters),
+                })
+            })
+            .collect();
+        top.insert("faces".to_owned(), serde_json::Value::Array(faces));
+        serde_json::Value::Object(top)
+    }
+
+    /// `name: value` lines under a heading per group and per face; text from the forwarder
+    /// is escaped for the terminal.
+    fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let mut block = |heading: String, counters: &[(String, u64)]| {
+            let _ = writeln!(s, "{heading}");
+            for (name, value) in counters {
+                let _ = writeln!(s, "  {}: {value}", printable(name));
+            }
+        };
+        for (name, counters) in &self.groups {
+            block(printable(name), counters);
+        }
+        for (id, (remote, counters)) in &self.faces {
+            block(format!("face {id} {}", printable(remote)), counters);
+        }
+        s
+    }
+}
+
+async fn counters(client: &Client, json: bool) -> anyhow::Result<()> {
+    let text = dataset(client, "status/counters").await?;
+    let text = std::str::from_utf8(&text).context("status/counters is not UTF-8")?;
+    let families = metrics::parse(text).context("status/counters")?;
+    let groups = CounterGroups::from_exposition(&families);
+    if json {
+        return print_json(&groups.to_json());
+    }
+    out!("{}", groups.to_text());
     Ok(())
 }
 
@@ -260,20 +415,56 @@ fn persistency_name(code: u64) -> &'static str {
     }
 }
 
+fn scope_name(code: u64) -> &'static str {
+    if code == 1 { "local" } else { "non-local" }
+}
+
+fn link_type_name(code: u64) -> &'static str {
+    match code {
+        0 => "point-to-point",
+        1 => "multi-access",
+        2 => "ad-hoc",
+        _ => "?",
+    }
+}
+
+/// A face in `face list --json` (fields documented in docs/cli.md).
+fn face_json(f: &FaceStatus) -> serde_json::Value {
+    serde_json::json!({
+        "face_id": f.face_id,
+        "remote_uri": f.uri.to_string(),
+        "local_uri": f.local_uri.to_string(),
+        "scope": scope_name(f.face_scope),
+        "persistency": persistency_name(f.face_persistency),
+        "link_type": link_type_name(f.link_type),
+        "mtu": f.mtu,
+        "expiration_period_ms": f.expiration_period_ms,
+        "in_interests": f.n_in_interests,
+        "in_data": f.n_in_data,
+        "in_nacks": f.n_in_nacks,
+        "in_bytes": f.n_in_bytes,
+        "out_interests": f.n_out_interests,
+        "out_data": f.n_out_data,
+        "out_nacks": f.n_out_nacks,
+        "out_bytes": f.n_out_bytes,
+    })
+}
+
 async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
     match cmd {
-        FaceCommand::List => {
-            for f in entries::<FaceStatus>(client, "faces/list").await? {
+        FaceCommand::List { json } => {
+            let faces = entries::<FaceStatus>(client, "faces/list").await?;
+            if json {
+                let faces: Vec<serde_json::Value> = faces.iter().map(face_json).collect();
+                return print_json(&serde_json::Value::Array(faces));
+            }
+            for f in faces {
                 outln!(
                     "faceid={} remote={} local={} scope={} persistency={} in={{{}i {}d {}n {}B}} out={{{}i {}d {}n {}B}}",
                     f.face_id,
                     f.uri,
                     f.local_uri,
-                    if f.face_scope == 1 {
-                        "local"
-                    } else {
-                        "non-local"
-                    },
+                    scope_name(f.face_scope),
                     persistency_name(f.face_persistency),
                     f.n_in_interests,
                     f.n_in_data,
@@ -334,10 +525,50 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `route list --json`: the RIB and the FIB (fields documented in docs/cli.md).
+fn routes_json(rib: &[RibEntry], fib: &[FibEntry]) -> serde_json::Value {
+    let rib: Vec<serde_json::Value> = rib
+        .iter()
+        .map(|e| {
+            let routes: Vec<serde_json::Value> = e
+                .routes
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "face_id": r.face_id,
+                        "origin": r.origin,
+                        "cost": r.cost,
+                        "flags": r.flags,
+                        "expiration_period_ms": r.expiration_period_ms,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "prefix": e.name.to_string(), "routes": routes })
+        })
+        .collect();
+    let fib: Vec<serde_json::Value> = fib
+        .iter()
+        .map(|e| {
+            let hops: Vec<serde_json::Value> = e
+                .next_hops
+                .iter()
+                .map(|h| serde_json::json!({ "face_id": h.face_id, "cost": h.cost }))
+                .collect();
+            serde_json::json!({ "prefix": e.name.to_string(), "next_hops": hops })
+        })
+        .collect();
+    serde_json::json!({ "rib": rib, "fib": fib })
+}
+
 async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
     match cmd {
-        RouteCommand::List => {
-            for e in entries::<RibEntry>(client, "rib/list").await? {
+        RouteCommand::List { json } => {
+            let rib = entries::<RibEntry>(client, "rib/list").await?;
+            let fib = entries::<FibEntry>(client, "fib/list").await?;
+            if json {
+                return print_json(&routes_json(&rib, &fib));
+            }
+            for e in &rib {
                 for r in &e.routes {
                     let exp = r
                         .expiration_period_ms
@@ -353,7 +584,7 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
                 }
             }
             outln!("-- FIB");
-            for e in entries::<FibEntry>(client, "fib/list").await? {
+            for e in &fib {
                 let hops: Vec<String> = e
                     .next_hops
                     .iter()
@@ -402,8 +633,21 @@ async fn route(client: &Client, cmd: RouteCommand) -> anyhow::Result<()> {
 
 async fn strategy(client: &Client, cmd: StrategyCommand) -> anyhow::Result<()> {
     match cmd {
-        StrategyCommand::List => {
-            for c in entries::<StrategyChoice>(client, "strategy-choice/list").await? {
+        StrategyCommand::List { json } => {
+            let choices = entries::<StrategyChoice>(client, "strategy-choice/list").await?;
+            if json {
+                let choices: Vec<serde_json::Value> = choices
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "prefix": c.name.to_string(),
+                            "strategy": c.strategy.to_string(),
+                        })
+                    })
+                    .collect();
+                return print_json(&serde_json::Value::Array(choices));
+            }
+            for c in choices {
                 outln!("prefix={} strategy={}", c.name, c.strategy);
             }
         }
@@ -441,8 +685,23 @@ fn on_off(flag: Option<&str>) -> anyhow::Result<Option<bool>> {
 
 async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
     match cmd {
-        CsCommand::Info => {
-            for i in entries::<CsInfo>(client, "cs/info").await? {
+        CsCommand::Info { json } => {
+            let infos = entries::<CsInfo>(client, "cs/info").await?;
+            if json {
+                // NFD's dataset is one CsInfo; an object, not a list of one.
+                let Some(i) = infos.first() else {
+                    anyhow::bail!("cs/info is empty");
+                };
+                return print_json(&serde_json::json!({
+                    "capacity": i.capacity,
+                    "admit": i.flags & 1 != 0,
+                    "serve": i.flags & 2 != 0,
+                    "entries": i.n_entries,
+                    "hits": i.n_hits,
+                    "misses": i.n_misses,
+                }));
+            }
+            for i in infos {
                 outln!(
                     "capacity={} admit={} serve={} entries={} hits={} misses={}",
                     i.capacity,

@@ -14,4 +14,5 @@ pub(crate) mod sf;
 pub(crate) mod sf_host;
 pub(crate) mod sf_run;
 pub(crate) mod start;
+pub(crate) mod status_http;
 pub(crate) mod topo;

@@ -48,6 +48,21 @@ pub(crate) fn printable(text: &str) -> String {
     out
 }
 
+/// Whether logs on stderr get ANSI colours: only on a terminal (a file or a pipe would keep
+/// the escape codes as text) and never when `NO_COLOR` is set to anything but "" (the
+/// convention of no-color.org).
+pub(crate) fn colour_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    colour(
+        io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
 /// `println!` that goes quiet on a closed pipe ([`print`]).
 macro_rules! outln {
     () => { $crate::cli::output::print(format_args!("\n")) };
@@ -63,7 +78,17 @@ pub(crate) use {out, outln};
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{colour, printable};
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new(""))));
+    }
 
     #[test]
     fn control_characters_are_escaped_and_text_is_kept() {

@@ -7,7 +7,6 @@
 //! `info`).
 
 use crate::cli::output::outln;
-use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -105,7 +104,7 @@ fn serve(program: Program, opts: RuntimeOptions) -> anyhow::Result<()> {
             EnvFilter::try_new(&filter).with_context(|| format!("log filter {filter:?}"))?,
         )
         .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(super::output::colour_stderr())
         .with_writer(std::io::stderr)
         .init();
     // Two async workers are plenty: computations run on the blocking pool, and an instance

@@ -62,6 +62,14 @@ pub(crate) struct StartArgs {
     /// With --sf-host, as root: the uids instances get one each of (FIRST-LAST; gid = uid).
     #[arg(long, requires = "sf_host", default_value = "61000-61999")]
     sf_uid_range: String,
+    /// Serve /metrics (Prometheus text) and /status.json over HTTP at this IP:PORT, read from
+    /// the daemon over its Unix socket. Loopback addresses only, unless --http-public.
+    #[arg(long, value_name = "IP:PORT")]
+    http: Option<String>,
+    /// Allow --http on an address that is not loopback (the counters tell whoever reads them
+    /// about this node's traffic and peers).
+    #[arg(long, requires = "http")]
+    http_public: bool,
     /// With --sf-host: the host's owner name (Docker labels, channel directories). Default
     /// derived from the Unix socket path.
     #[arg(long, requires = "sf_host")]
@@ -96,12 +104,26 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         out!("{}", toml::to_string(&config)?);
         return Ok(());
     }
+    let http = match &args.http {
+        Some(addr) => {
+            let addr = super::status_http::check_addr(addr, args.http_public)?;
+            let Some(socket) = config.faces.unix_path.clone() else {
+                anyhow::bail!("--http needs the Unix socket (faces.unix_path or --unix)");
+            };
+            Some((addr, format!("unix://{}", socket.display())))
+        }
+        None => None,
+    };
     let filter = std::env::var("NFWD_LOG").unwrap_or_else(|_| config.log.level.clone());
+    // Logs on stderr, stdout being for what was asked (`--print-config`); in colour only on
+    // a terminal, so a log file or a journal gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_new(&filter).with_context(|| format!("log filter {filter:?}"))?,
         )
         .with_target(false)
+        .with_ansi(super::output::colour_stderr())
+        .with_writer(std::io::stderr)
         .init();
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -134,6 +156,12 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         None
     };
     runtime.block_on(async move {
+        // Bound before the daemon starts, so a taken port fails `nfwd start` at once.
+        if let Some((addr, daemon)) = http {
+            let listener = super::status_http::bind(addr).await?;
+            tracing::info!("status over HTTP at http://{addr}/metrics and /status.json");
+            tokio::spawn(super::status_http::serve(listener, daemon, sf_host.is_some()));
+        }
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         let host = sf_host.map(|(socket, options, specs)| {
             tokio::spawn(super::sf_host::run_in_daemon(
@@ -160,7 +188,8 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         // Freed heap pages go back to the system after a burst (a flood must not leave its
         // peak in RSS); the task ends with the runtime.
         tokio::spawn(crate::memory::give_back_after_bursts());
-        nfwd_forwarder::driver::run(config, shutdown).await
+        nfwd_forwarder::driver::run(config, shutdown).await?;
+        anyhow::Ok(())
     })?;
     Ok(())
 }

@@ -58,6 +58,7 @@ impl Entry {
     }
 }
 
+crate::metrics::counters! {
 /// Counters of the content store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CsCounters {
@@ -71,6 +72,7 @@ pub struct CsCounters {
     pub evictions: u64,
     /// Stale error Data removed when a lookup found them (they answer nothing any more).
     pub stale_errors: u64,
+}
 }
 
 /// The content store.

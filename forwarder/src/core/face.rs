@@ -159,6 +159,7 @@ impl Default for CongestionMarking {
     }
 }
 
+crate::metrics::counters! {
 /// Per-face counters, as NFD's FaceStatus reports them plus drops by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaceCounters {
@@ -209,4 +210,5 @@ pub struct FaceCounters {
     pub drop_liveness_probes: u64,
     /// Times liveness declared the face down.
     pub liveness_down: u64,
+}
 }

@@ -40,6 +40,7 @@ use super::auth::{Denied, SignedParts, Signer as SignedBy};
 use super::face::{ChannelId, CongestionMarking, FaceScope, LinkType, Persistency};
 use super::rib::Route;
 use super::{Action, Channel, FaceId, FaceInfo, FaceState, Forwarder, MAX_CHANNELS};
+use crate::metrics::{self, Exposition};
 
 /// faces/create requests waiting for the driver, at most (then 503).
 const MAX_PENDING_CREATES: usize = 64;
@@ -1333,30 +1334,55 @@ impl Forwarder {
         });
     }
 
-    /// `status/counters`: the forwarder's, the tables' and every face's counters, one block
-    /// each, in a form a person (or `grep`) reads.
+    /// `status/counters`: the forwarder's, the tables', the content store's, the driver's and
+    /// every face's counters, as a Prometheus text exposition (`crate::metrics`) that people
+    /// read through `nfwd status --counters` and machines scrape.
     fn counters_report(&self) -> Bytes {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        let _ = writeln!(s, "forwarder {:#?}", self.counters);
-        let _ = writeln!(
-            s,
-            "tables {{ pit: {}, fib: {}, cs: {}, dead_nonces: {} }}",
-            self.pit.len(),
-            self.fib.len(),
-            self.cs.len(),
-            self.dnl.len()
-        );
-        let _ = writeln!(s, "cs {:#?}", self.cs.counters());
-        let _ = writeln!(s, "driver {{");
-        for (name, v) in &self.driver_counters {
-            let _ = writeln!(s, "    {name}: {v},");
+        let mut e = Exposition::new();
+        self.counters.visit(&mut |name, help, v| {
+            e.add("forwarder", name, help, metrics::Kind::Counter, &[], v);
+        });
+        for (name, help, v) in [
+            ("pit_entries", "PIT entries.", self.pit.len()),
+            ("fib_entries", "FIB entries.", self.fib.len()),
+            (
+                "cs_entries",
+                "Data packets in the content store.",
+                self.cs.len(),
+            ),
+            (
+                "dead_nonces",
+                "Entries of the dead nonce list.",
+                self.dnl.len(),
+            ),
+            ("faces", "Open faces.", self.faces.len()),
+        ] {
+            e.add("tables", name, help, metrics::Kind::Gauge, &[], v as u64);
         }
-        let _ = writeln!(s, "}}");
+        self.cs.counters().visit(&mut |name, help, v| {
+            e.add("cs", name, help, metrics::Kind::Counter, &[], v);
+        });
+        for c in &self.driver_counters {
+            e.add(
+                "driver",
+                c.name,
+                c.help,
+                metrics::Kind::Counter,
+                &[],
+                c.value,
+            );
+        }
         for (id, f) in &self.faces {
-            let _ = writeln!(s, "face {id} {} {:#?}", f.info.remote_uri, f.counters);
+            let id = id.to_string();
+            let labels = [
+                ("face", id.as_str()),
+                ("remote", f.info.remote_uri.as_str()),
+            ];
+            f.counters.visit(&mut |name, help, v| {
+                e.add("face", name, help, metrics::Kind::Counter, &labels, v);
+            });
         }
-        Bytes::from(s)
+        Bytes::from(e.render())
     }
 
     fn forwarder_status(&self, now: Instant) -> ForwarderStatus {

@@ -45,6 +45,7 @@ use pit::{EntryId, Pit};
 use rib::{Rib, Route};
 use strategy::{Strategy, StrategyTable};
 
+crate::metrics::counters! {
 /// Forwarder-wide counters (NFD's ForwarderStatus plus drops by reason).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForwarderCounters {
@@ -109,6 +110,7 @@ pub struct ForwarderCounters {
     /// Chained Interests answered with an error Data because every next hop for their head
     /// function was a neighbour that does not understand chaining.
     pub chained_to_unaware: u64,
+}
 }
 
 /// A face as the core tracks it.
@@ -286,7 +288,7 @@ pub struct Forwarder {
     auth: auth::Authorizer,
     channels: BTreeMap<ChannelId, Channel>,
     next_channel: u64,
-    driver_counters: Vec<(&'static str, u64)>,
+    driver_counters: Vec<crate::metrics::Counter>,
     /// Link liveness settings; `None` when disabled.
     liveness: Option<LivenessConfig>,
     /// Faces liveness looks at (made by us, or whose peer speaks liveness).
@@ -420,9 +422,9 @@ impl Forwarder {
         self.auth = auth::Authorizer::new(policy);
     }
 
-    /// The driver's counters by name, shown by `status/counters` (the engine reports them
+    /// The driver's counters, shown by `status/counters` (the engine reports them
     /// periodically, so they may be a moment old).
-    pub fn set_driver_counters(&mut self, counters: &[(&'static str, u64)]) {
+    pub fn set_driver_counters(&mut self, counters: &[crate::metrics::Counter]) {
         self.driver_counters.clear();
         self.driver_counters.extend_from_slice(counters);
     }

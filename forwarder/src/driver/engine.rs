@@ -349,7 +349,7 @@ impl<C: Core> Engine<C> {
             self.execute(now);
             self.serve_faces(now);
             if now >= next_report {
-                self.core.driver_counters(&self.counters().named());
+                self.core.driver_counters(&self.counters().list());
                 next_report = now + COUNTER_REPORT;
             }
             if self.core.next_timeout().is_some_and(|t| t <= now) {

@@ -123,9 +123,9 @@ pub trait Core: Send + 'static {
     ) {
         let _ = (now, channel, result, out);
     }
-    /// The driver's own counters (by name), for `status/counters`; the engine reports them
+    /// The driver's own counters, for `status/counters`; the engine reports them
     /// periodically.
-    fn driver_counters(&mut self, counters: &[(&'static str, u64)]) {
+    fn driver_counters(&mut self, counters: &[crate::metrics::Counter]) {
         let _ = counters;
     }
     /// See [`Forwarder::set_channels`]: the listening channels, once bound.
@@ -191,7 +191,7 @@ impl Core for Forwarder {
         Self::channel_opened(self, now, channel, result, out);
     }
 
-    fn driver_counters(&mut self, counters: &[(&'static str, u64)]) {
+    fn driver_counters(&mut self, counters: &[crate::metrics::Counter]) {
         self.set_driver_counters(counters);
     }
 
@@ -200,6 +200,7 @@ impl Core for Forwarder {
     }
 }
 
+crate::metrics::counters! {
 /// Frames the driver dropped on one face (they never reached the socket).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriverFaceCounters {
@@ -210,7 +211,9 @@ pub struct DriverFaceCounters {
     /// Packets sent with a CongestionMark the driver set.
     pub congestion_marks: u64,
 }
+}
 
+crate::metrics::counters! {
 /// Driver-wide counters (they survive the faces they concern). Every frame, datagram or
 /// connection the driver refuses or drops is counted in one of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -251,30 +254,6 @@ pub struct DriverCounters {
     /// `Send` actions for a face the driver does not know (closed meanwhile).
     pub send_unknown_face: u64,
 }
-
-impl DriverCounters {
-    /// Every counter with its name, as `status/counters` shows them.
-    #[must_use]
-    pub fn named(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("dropped_frames", self.dropped_frames),
-            ("dropped_bytes", self.dropped_bytes),
-            ("congestion_marks", self.congestion_marks),
-            ("closed_oversize", self.closed_oversize),
-            ("closed_invalid", self.closed_invalid),
-            ("closed_partial_frame", self.closed_partial_frame),
-            ("udp_oversize", self.udp_oversize),
-            ("udp_faces_refused", self.udp_faces_refused),
-            ("udp_faces_evicted", self.udp_faces_evicted),
-            ("udp_new_peers_refused", self.udp_new_peers_refused),
-            ("udp_faces_unreachable", self.udp_faces_unreachable),
-            ("stream_faces_refused", self.stream_faces_refused),
-            ("idle_closes_udp", self.idle_closes_udp),
-            ("idle_closes_tcp", self.idle_closes_tcp),
-            ("idle_closes_quic", self.idle_closes_quic),
-            ("send_unknown_face", self.send_unknown_face),
-        ]
-    }
 }
 
 /// One face as the driver sees it.
