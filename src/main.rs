@@ -19,6 +19,10 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     connect: cli::mgmt::Connect,
+    /// More detail: an error's causes one per line; with get, what was fetched, its size and
+    /// the time taken.
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,8 +79,18 @@ enum Command {
 /// or directory`). `RUST_LIB_BACKTRACE=1` adds where the error was raised, for developers;
 /// `RUST_BACKTRACE` alone (often set for panics) does not.
 fn main() -> std::process::ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    let verbose = cli.verbose;
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if verbose => {
+            // Every cause as it was raised, outermost first, one per line.
+            eprintln!("Error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("Error: {}", one_line(&e));
             if std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| v != "0") {
@@ -104,14 +118,14 @@ fn one_line(e: &anyhow::Error) -> String {
     text
 }
 
-fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn run(cli: Cli) -> anyhow::Result<()> {
     cli::get::set_global_connect(cli.connect.uri());
     match cli.command {
         Command::Demo(args) => cli::demo::run(&args),
         Command::Start(args) => cli::start::run(args),
         // `nfwd --connect X get ...` means what `nfwd get ... --connect X` does.
         Command::Get(mut args) => {
+            args.verbose = cli.verbose;
             args.connect = args
                 .connect
                 .or_else(|| cli.connect.uri().map(str::to_owned));

@@ -287,6 +287,33 @@ fn failures_exit_non_zero_with_one_line_naming_the_thing() {
     }
 }
 
+/// `--verbose` (anywhere on the line) shows an error's causes one per line instead.
+#[test]
+fn verbose_failures_show_every_cause_on_a_line_of_its_own() {
+    let dir = common::TempDir::new("cli-verbose-errors");
+    let socket = dir.0.join("nobody-here.sock");
+    let uri = format!("unix://{}", socket.display());
+    for args in [
+        vec!["--verbose", "get", "/a", "--connect", &uri],
+        vec!["get", "/a", "--connect", &uri, "-v"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "nfwd {args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(lines.len() >= 2, "nfwd {args:?}: {stderr}");
+        assert!(lines[0].starts_with("Error: "), "{stderr}");
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("  caused by: ")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("nobody-here.sock"), "{stderr}");
+    }
+}
+
 /// `--json` on status, counters, faces, routes, strategies and the content store: one JSON
 /// document each, with the fields docs/cli.md names, holding what the daemon did.
 #[test]

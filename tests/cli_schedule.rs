@@ -43,6 +43,32 @@ fn algorithms_lists_all_six() {
 }
 
 #[test]
+fn plan_without_out_writes_no_file() {
+    let dir = scratch("plan-no-out");
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["schedule", "plan", "--workflow"])
+        .arg(example("small.workflow.toml"))
+        .arg("--infra")
+        .arg(example("small.infra.toml"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("no plan file written"), "{stdout}");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "the directory stays empty"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn plan_prints_and_writes_an_applicable_plan() {
     let dir = scratch("plan");
     let plan = dir.join("plan.toml");

@@ -39,8 +39,9 @@ pub(crate) struct GetArgs {
     /// Set MustBeFresh on the first Interest.
     #[arg(long)]
     pub(crate) must_be_fresh: bool,
-    /// Print what was fetched, its size and the time taken to stderr.
-    #[arg(long, short)]
+    /// Print what was fetched, its size and the time taken to stderr (the global
+    /// `--verbose`, `-v`).
+    #[arg(skip)]
     pub(crate) verbose: bool,
 }
 

@@ -43,9 +43,10 @@ pub(crate) enum ScheduleCommand {
         /// sf-cuv, cuv-fix, heft, peft, cap-based or com-based.
         #[arg(long, default_value = "sf-cuv")]
         algo: String,
-        /// Where to write the plan for the SF host and the topology launcher.
-        #[arg(long, default_value = "plan.toml")]
-        out: PathBuf,
+        /// Write the plan here, for the SF host and the topology launcher (`nfwd topo apply`).
+        /// Without it nothing is written: the schedule is only printed.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Also draw the schedule's Gantt chart (SVG) here.
         #[arg(long)]
         gantt: Option<PathBuf>,
@@ -140,11 +141,13 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             let schedule = algorithm.schedule(&problem);
             let planned = started.elapsed() - loaded;
             let metrics = evaluate(&problem, &schedule)?;
-            let text = schedule.plan(&problem).to_toml_string()?;
             // The plan file is written before anything is printed, so a reader that stops
             // early (`| head`) cannot keep it from being written.
-            std::fs::write(&plan_path, text)
-                .with_context(|| format!("writing {}", plan_path.display()))?;
+            if let Some(plan_path) = &plan_path {
+                let text = schedule.plan(&problem).to_toml_string()?;
+                std::fs::write(plan_path, text)
+                    .with_context(|| format!("writing {}", plan_path.display()))?;
+            }
             print_out(&schedule.render_text(&problem))?;
             print_out(&format!(
                 "\nsimulated response time {:.2} s; {} vCPUs, {} instances, sharing {:.2}, \
@@ -162,7 +165,11 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 loaded.as_secs_f64(),
                 planned.as_secs_f64()
             ))?;
-            print_out(&format!("plan written to {}\n", plan_path.display()))?;
+            let written = match &plan_path {
+                Some(p) => format!("plan written to {}\n", p.display()),
+                None => "no plan file written (--out FILE writes one for nfwd topo apply)\n".into(),
+            };
+            print_out(&written)?;
             if let Some(path) = gantt {
                 plot::gantt_svg(&problem, &schedule, &path)?;
                 print_out(&format!("Gantt chart written to {}\n", path.display()))?;
