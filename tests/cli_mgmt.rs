@@ -496,3 +496,48 @@ fn logs_to_a_file_carry_no_colour_codes() {
         "colour codes in a log file: {text:?}"
     );
 }
+
+/// A fetch that takes a while draws one progress line on a terminal (a pty made by
+/// `script`), and nothing when stderr is not one.
+#[test]
+fn get_draws_progress_on_a_terminal_only() {
+    let nfwd = Nfwd::start("cli-progress");
+    let t = nfwd.transport(false);
+    let bin = env!("CARGO_BIN_EXE_nfwd");
+    // A route to a UDP port nobody answers on: the Interest waits its whole lifetime.
+    let run = |args: &[&str]| {
+        let out = Command::new(bin)
+            .args(args)
+            .args(["--connect", &t])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    run(&["face", "create", "udp4://127.0.0.1:9"]);
+    run(&["route", "add", "/silent", "udp4://127.0.0.1:9"]);
+    let get = [
+        "get",
+        "/silent/x",
+        "--lifetime",
+        "1500",
+        "--retries",
+        "0",
+        "--connect",
+        &t,
+    ];
+    let line = format!("{bin} {}", get.join(" "));
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tty.contains("0.0 MiB, 0 segments"),
+        "on a terminal: {tty:?}"
+    );
+    assert!(tty.contains("Error: "), "{tty:?}");
+    let out = Command::new(bin).args(get).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("segments"), "not a terminal: {stderr:?}");
+    assert!(stderr.starts_with("Error: "), "{stderr:?}");
+}

@@ -1,13 +1,15 @@
 //! `nfwd get NAME [--chain F3,F2,F1]`: fetch a content (or a function chain's result) and
 //! write it out, like ndnpeek for a single Data and ndncatchunks for a segmented one.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
 use clap::Args;
-use nfwd_forwarder::client::{Client, ClientConfig, ClientUri, FetchOptions};
+use nfwd_forwarder::client::{Client, ClientConfig, ClientUri, FetchOptions, FetchProgress};
 use nfwd_tlv::{FunctionChain, Name};
 
 use crate::cli::output::{printable, write_stdout};
@@ -43,6 +45,10 @@ pub(crate) struct GetArgs {
     /// `--verbose`, `-v`).
     #[arg(skip)]
     pub(crate) verbose: bool,
+    /// Never draw the progress line (drawn on stderr when it is a terminal and the fetch
+    /// takes more than half a second).
+    #[arg(long)]
+    pub(crate) no_progress: bool,
 }
 
 /// Parses into a box: names and chains keep small arrays inline, and boxing them keeps the
@@ -87,22 +93,80 @@ pub(crate) async fn connect(uri: Option<&str>) -> anyhow::Result<Client> {
 /// Fetches what `args` asks for; returns the fetched name and the content.
 pub(crate) async fn get(args: &GetArgs) -> anyhow::Result<(Name, Bytes)> {
     let client = connect(args.connect.as_deref()).await?;
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let progress = show_progress.then(|| Arc::new(FetchProgress::default()));
     let opts = FetchOptions {
         lifetime_ms: args.lifetime,
         window: args.window,
         max_retries: args.retries,
         must_be_fresh: args.must_be_fresh,
+        progress: progress.clone(),
         ..FetchOptions::default()
     };
     let what = match &args.chain {
         Some(c) => format!("{} [{c}]", args.name),
         None => args.name.to_string(),
     };
-    client
-        .fetch(&args.name, args.chain.as_deref().cloned(), &opts)
-        .await
+    let fetch = client.fetch(&args.name, args.chain.as_deref().cloned(), &opts);
+    let fetched = match progress {
+        None => fetch.await,
+        Some(p) => with_progress_line(fetch, &p).await,
+    };
+    fetched
         .map_err(|e| explain(e, args.chain.as_deref()))
         .with_context(|| format!("fetching {what}"))
+}
+
+/// Runs `fetch`, redrawing one progress line on stderr (a terminal) every 200 ms once it has
+/// taken half a second, and erasing it at the end.
+async fn with_progress_line<T>(fetch: impl Future<Output = T>, p: &FetchProgress) -> T {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut drawn = false;
+    tokio::pin!(fetch);
+    let result = loop {
+        tokio::select! {
+            r = &mut fetch => break r,
+            _ = tick.tick() => {
+                let elapsed = started.elapsed();
+                if elapsed >= Duration::from_millis(500) {
+                    let (bytes, segments, total) = p.snapshot();
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(err, "\r\x1b[K{}", progress_line(bytes, segments, total, elapsed));
+                    let _ = err.flush();
+                    drawn = true;
+                }
+            }
+        }
+    };
+    if drawn {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K");
+        let _ = err.flush();
+    }
+    result
+}
+
+/// `1.5 MiB, 12/40 segments, 3.0 MiB/s, ETA 1 s` (the total and the ETA once FinalBlockId is
+/// known: the size is then estimated from the segments so far).
+fn progress_line(bytes: u64, segments: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let rate = bytes as f64 / secs;
+    let mut line = format!("{:.1} MiB", mib(bytes as f64));
+    match total {
+        Some(t) => line.push_str(&format!(", {segments}/{t} segments")),
+        None => line.push_str(&format!(", {segments} segments")),
+    }
+    line.push_str(&format!(", {:.1} MiB/s", mib(rate)));
+    if let Some(t) = total
+        && segments > 0
+        && rate > 0.0
+    {
+        let left = t.saturating_sub(segments) as f64 * bytes as f64 / segments as f64;
+        line.push_str(&format!(", ETA {:.0} s", left / rate));
+    }
+    line
 }
 
 /// Says which function failed and why: an SF's error Data (`docs/protocol.md` §5.3) names
@@ -170,4 +234,23 @@ pub(crate) fn run(args: &GetArgs) -> anyhow::Result<()> {
         None => write_stdout(&content).context("writing the content to stdout")?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_says_size_segments_rate_and_eta_once_the_end_is_known() {
+        let mib = 1024 * 1024;
+        let line = progress_line(3 * mib, 30, None, Duration::from_secs(2));
+        assert_eq!(line, "3.0 MiB, 30 segments, 1.5 MiB/s");
+        let line = progress_line(3 * mib, 30, Some(60), Duration::from_secs(2));
+        assert_eq!(line, "3.0 MiB, 30/60 segments, 1.5 MiB/s, ETA 2 s");
+        // Nothing yet: no division by zero.
+        assert_eq!(
+            progress_line(0, 0, None, Duration::ZERO),
+            "0.0 MiB, 0 segments, 0.0 MiB/s"
+        );
+    }
 }

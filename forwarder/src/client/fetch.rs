@@ -2,6 +2,8 @@
 //! Interest, then keep a fixed window of segment Interests outstanding until FinalBlockId.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use nfwd_tlv::lp::NackReason;
@@ -26,6 +28,36 @@ pub struct FetchOptions {
     /// Refuse publications with more segments than this (bounds memory against a producer
     /// announcing an absurd FinalBlockId).
     pub max_segments: u64,
+    /// Where the fetch reports how far it got, for a progress display (`nfwd get` on a
+    /// terminal); `None`: nobody watches.
+    pub progress: Option<Arc<FetchProgress>>,
+}
+
+/// How far a segmented fetch got, updated as segments arrive (read it from another task).
+#[derive(Debug, Default)]
+pub struct FetchProgress {
+    bytes: AtomicU64,
+    segments: AtomicU64,
+    /// Segments in all (FinalBlockId + 1); 0 until known.
+    total_segments: AtomicU64,
+}
+
+impl FetchProgress {
+    /// (content bytes received, segments received, segments in all if known).
+    #[must_use]
+    pub fn snapshot(&self) -> (u64, u64, Option<u64>) {
+        let total = self.total_segments.load(Ordering::Relaxed);
+        (
+            self.bytes.load(Ordering::Relaxed),
+            self.segments.load(Ordering::Relaxed),
+            (total > 0).then_some(total),
+        )
+    }
+
+    fn received(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.segments.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Default for FetchOptions {
@@ -36,6 +68,7 @@ impl Default for FetchOptions {
             max_retries: 3,
             must_be_fresh: false,
             max_segments: 65_536,
+            progress: None,
         }
     }
 }
@@ -129,6 +162,10 @@ impl Client {
 
         let mut parts: BTreeMap<u64, Bytes> = BTreeMap::new();
         parts.insert(first_seg, first.content().clone());
+        let progress = opts.progress.as_deref();
+        if let Some(p) = progress {
+            p.received(first.content().len());
+        }
         let mut last = None;
         let mut tasks: JoinSet<(u64, Result<Data>)> = JoinSet::new();
         let mut running: HashMap<u64, AbortHandle> = HashMap::new();
@@ -152,6 +189,9 @@ impl Client {
                 return Err(Error::Other(format!("{base}: inconsistent FinalBlockId")));
             }
             *last = Some(f);
+            if let Some(p) = &opts.progress {
+                p.total_segments.store(f + 1, Ordering::Relaxed);
+            }
             // Interests beyond the end will never be answered: stop waiting for them.
             running.retain(|&k, h| {
                 if k > f {
@@ -200,6 +240,9 @@ impl Client {
             let data = result?;
             application_error(&data)?;
             learn_last(&data, &mut last, &mut running, &parts)?;
+            if let Some(p) = progress {
+                p.received(data.content().len());
+            }
             parts.insert(seg, data.content().clone());
         }
 

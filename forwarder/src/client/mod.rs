@@ -53,7 +53,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use fetch::FetchOptions;
+pub use fetch::{FetchOptions, FetchProgress};
 pub use producer::{Incoming, IncomingInterest, Reply, ServeHandle, answer_data};
 pub use publish::{Publication, PublishOptions};
 pub use transport::{
