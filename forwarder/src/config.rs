@@ -97,6 +97,16 @@ impl Config {
                     .into(),
             ));
         }
+        for (key, v) in [
+            ("udp_listen_buffer_bytes", f.udp_listen_buffer_bytes),
+            ("udp_face_buffer_bytes", f.udp_face_buffer_bytes),
+        ] {
+            if !(64 * 1024..=256 << 20).contains(&v) {
+                return Err(Error::Config(format!(
+                    "faces.{key} must be between 65536 and 268435456 bytes (is {v})"
+                )));
+            }
+        }
         if f.write_queue_bytes < 2 * 9000 {
             return Err(Error::Config(
                 "faces.write_queue_bytes must be at least 18000 (two of the largest frames)".into(),
@@ -208,6 +218,14 @@ pub struct FacesConfig {
     /// `DefaultCongestionThreshold` (65536 bytes, or half this if smaller), outgoing packets
     /// carry NDNLPv2 CongestionMarks as NFD's. Default 33554432 (32 MiB).
     pub write_queue_bytes: u64,
+    /// Kernel buffer (SO_RCVBUF and SO_SNDBUF) asked for the UDP listening socket, in bytes:
+    /// bursts of first datagrams from new peers queue there while the core is busy. As root
+    /// it is set beyond `net.core.rmem_max`/`wmem_max` (SO_RCVBUFFORCE); otherwise the kernel
+    /// caps it there. Default 4194304 (4 MiB).
+    pub udp_listen_buffer_bytes: usize,
+    /// The same for each UDP face's own socket (what one peer may have queued while the core
+    /// serves others: a cap, not an allocation). Default 1048576 (1 MiB).
+    pub udp_face_buffer_bytes: usize,
     /// Link liveness (`docs/protocol.md` §8): a face towards another forwarder that has sent
     /// Interests and heard nothing for this many milliseconds is probed, and again as often.
     /// Default 250.
@@ -235,6 +253,8 @@ impl Default for FacesConfig {
             max_udp_faces: 16_384,
             max_stream_faces: 8_192,
             write_queue_bytes: 32 << 20,
+            udp_listen_buffer_bytes: 4 << 20,
+            udp_face_buffer_bytes: 1 << 20,
             liveness_interval_ms: 250,
             liveness_timeout_ms: 1000,
         }
@@ -434,6 +454,24 @@ mod tests {
         let c = Config::from_toml(&doc[start..end]).unwrap();
         assert_eq!(c.security.authorize.len(), 2);
         assert_eq!(c.tables.pit_max_entries_per_face, 16_384);
+    }
+
+    #[test]
+    fn udp_buffers_default_to_4_and_1_mib_and_stay_within_bounds() {
+        let f = Config::default().faces;
+        assert_eq!(
+            (f.udp_listen_buffer_bytes, f.udp_face_buffer_bytes),
+            (4 << 20, 1 << 20)
+        );
+        let c = Config::from_toml("[faces]\nudp_listen_buffer_bytes = 16777216\n").unwrap();
+        assert_eq!(c.faces.udp_listen_buffer_bytes, 16 << 20);
+        for bad in [
+            "udp_listen_buffer_bytes = 1000",
+            "udp_face_buffer_bytes = 1073741824",
+        ] {
+            let e = Config::from_toml(&format!("[faces]\n{bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("buffer_bytes"), "{e}");
+        }
     }
 
     #[test]

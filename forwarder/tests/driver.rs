@@ -379,6 +379,65 @@ async fn bad_frames_close_only_the_offending_face() {
     h.stop().await;
 }
 
+/// Kernel receive buffers (`rb`, as `ss -uamn` reports them: twice what was asked) of the
+/// UDP sockets bound to `local`, with their peer address.
+fn udp_receive_buffers(local: std::net::SocketAddr) -> Vec<(String, u64)> {
+    let out = std::process::Command::new("ss")
+        .args(["-uamnH"])
+        .output()
+        .expect("ss (iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut found = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() >= 5 && cols[3] == local.to_string() {
+            let rb = lines
+                .next()
+                .and_then(|m| m.split("rb").nth(1))
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            found.push((cols[4].to_string(), rb));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn udp_socket_buffers_are_the_configured_sizes() {
+    const TEST: &str = "udp_socket_buffers_are_the_configured_sizes";
+    // Beyond net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE).
+    if !rustix::process::geteuid().is_root() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{TEST}: needs root under CI"
+        );
+        eprintln!("SKIPPED {TEST}: needs root (buffers beyond net.core.rmem_max)");
+        record_skip(TEST, "needs root (buffers beyond net.core.rmem_max)");
+        return;
+    }
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.udp_listen_buffer_bytes = 6 << 20;
+    c.faces.udp_face_buffer_bytes = 3 << 20;
+    let mut h = Harness::start(c, dir.clone(), true).await;
+    let daemon = h.daemon.udp_addr().unwrap();
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    a.send_to(&frame(5, 30, 1), daemon).await.unwrap();
+    let (id, _) = h.added().await;
+    assert_eq!(h.frame().await.0, id);
+    let buffers = udp_receive_buffers(daemon);
+    let listener = buffers.iter().find(|(peer, _)| peer.ends_with(":*"));
+    let face = buffers
+        .iter()
+        .find(|(peer, _)| *peer == a.local_addr().unwrap().to_string());
+    // The kernel reports twice the size asked for (its bookkeeping overhead).
+    assert_eq!(listener.map(|l| l.1), Some(2 * (6 << 20)), "{buffers:?}");
+    assert_eq!(face.map(|f| f.1), Some(2 * (3 << 20)), "{buffers:?}");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn udp_on_demand_faces_are_per_peer() {
     let dir = temp_dir();

@@ -142,6 +142,8 @@ pub(super) struct Setup {
     pub(super) partial_frame_timeout: Option<Duration>,
     /// `faces.write_queue_bytes`.
     pub(super) write_queue_bytes: u64,
+    /// `faces.udp_face_buffer_bytes`.
+    pub(super) udp_face_buffer_bytes: usize,
     pub(super) max_udp_faces: usize,
     pub(super) max_stream_faces: usize,
     pub(super) connector: Arc<Connector>,
@@ -201,6 +203,7 @@ pub(super) struct Engine<C> {
     idle_timeout: Option<Duration>,
     partial_frame_timeout: Option<Duration>,
     write_queue_bytes: u64,
+    udp_face_buffer_bytes: usize,
     max_udp_faces: usize,
     max_stream_faces: usize,
     /// Faces announce frames waiting in their inbox here.
@@ -268,6 +271,7 @@ impl<C: Core> Engine<C> {
             idle_timeout: setup.idle_timeout,
             partial_frame_timeout: setup.partial_frame_timeout,
             write_queue_bytes: setup.write_queue_bytes,
+            udp_face_buffer_bytes: setup.udp_face_buffer_bytes,
             max_udp_faces: setup.max_udp_faces,
             max_stream_faces: setup.max_stream_faces,
             ready_tx,
@@ -584,7 +588,8 @@ impl<C: Core> Engine<C> {
         let local = self
             .udp_local
             .ok_or("UDP is disabled (faces.udp_listen is empty)")?;
-        udp::bind_face(local, peer).map_err(|e| format!("UDP socket for {peer}: {e}"))
+        udp::bind_face(local, peer, self.udp_face_buffer_bytes)
+            .map_err(|e| format!("UDP socket for {peer}: {e}"))
     }
 
     fn insert(

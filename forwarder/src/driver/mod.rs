@@ -352,6 +352,7 @@ impl Daemon {
             idle_timeout: seconds(faces.idle_timeout_s),
             partial_frame_timeout: seconds(faces.partial_frame_timeout_s),
             write_queue_bytes: faces.write_queue_bytes,
+            udp_face_buffer_bytes: faces.udp_face_buffer_bytes,
             max_udp_faces: faces.max_udp_faces,
             max_stream_faces: faces.max_stream_faces,
             connector: bound.connector,
@@ -529,7 +530,7 @@ async fn bind_all(
     let mut udp = None;
     let mut udp_addr = None;
     if let Some(addr) = faces.udp_listen_addr()? {
-        let socket = udp::bind(addr)?;
+        let socket = udp::bind(addr, faces.udp_listen_buffer_bytes)?;
         let bound = socket.local_addr()?;
         info!(%bound, "listening on UDP");
         udp_addr = Some(bound);

@@ -30,17 +30,6 @@ use super::stream::{End, MAX_FRAME};
 use crate::core::FaceId;
 use crate::error::Result;
 
-/// Kernel buffer sizes asked for the listening socket (the kernel caps them at
-/// `net.core.rmem_max` / `wmem_max`): bursts of first datagrams from many new peers should
-/// queue in the kernel rather than be dropped while the core is busy.
-const LISTEN_BUFFER: usize = 4 << 20;
-
-/// Kernel buffer sizes asked for each face's socket (capped likewise). A face's receive
-/// buffer holds that peer's datagrams only, so this is what one peer may have queued while
-/// the core task serves others: about a hundred 8800-byte packets. It is a cap, not an
-/// allocation: idle faces cost no buffer memory.
-const FACE_BUFFER: usize = 1 << 20;
-
 /// Receive block of the listening socket; datagrams are split off it without copying.
 const LISTEN_BLOCK: usize = 64 * 1024;
 
@@ -53,31 +42,44 @@ const FACE_BLOCK: usize = 16 * 1024;
 /// yields, so one busy face does not hold its worker thread.
 const FACE_BATCH: usize = 64;
 
+/// Asks the kernel for `buffer` bytes of receive and send buffer (`faces.udp_*_buffer_bytes`):
+/// beyond `net.core.rmem_max`/`wmem_max` where allowed (CAP_NET_ADMIN: SO_RCVBUFFORCE), else
+/// as much as those caps let (SO_RCVBUF). Not fatal: a smaller buffer only drops earlier.
+fn size_buffers(socket: &Socket, buffer: usize) {
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(socket, buffer).is_err()
+        && let Err(e) = socket.set_recv_buffer_size(buffer)
+    {
+        debug!("SO_RCVBUF: {e}");
+    }
+    if rustix::net::sockopt::set_socket_send_buffer_size_force(socket, buffer).is_err()
+        && let Err(e) = socket.set_send_buffer_size(buffer)
+    {
+        debug!("SO_SNDBUF: {e}");
+    }
+}
+
 fn socket(addr: SocketAddr, buffer: usize) -> Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Every face's socket is bound to the listening address too: the listener and all of them
     // must allow it.
     socket.set_reuse_address(true)?;
-    if let Err(e) = socket.set_recv_buffer_size(buffer) {
-        debug!("SO_RCVBUF: {e}");
-    }
-    if let Err(e) = socket.set_send_buffer_size(buffer) {
-        debug!("SO_SNDBUF: {e}");
-    }
+    size_buffers(&socket, buffer);
     // tokio requires a non-blocking socket (it panics otherwise in debug builds).
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket)
 }
 
-/// Binds the listening socket.
-pub(super) fn bind(addr: SocketAddr) -> Result<UdpSocket> {
-    Ok(UdpSocket::from_std(socket(addr, LISTEN_BUFFER)?.into())?)
+/// Binds the listening socket, with `buffer` bytes of kernel buffer asked for
+/// (`faces.udp_listen_buffer_bytes`).
+pub(super) fn bind(addr: SocketAddr, buffer: usize) -> Result<UdpSocket> {
+    Ok(UdpSocket::from_std(socket(addr, buffer)?.into())?)
 }
 
-/// A face's own socket: bound to the listening address `local`, connected to `peer`.
-pub(super) fn bind_face(local: SocketAddr, peer: SocketAddr) -> Result<UdpSocket> {
-    let socket = socket(local, FACE_BUFFER)?;
+/// A face's own socket: bound to the listening address `local`, connected to `peer`, with
+/// `buffer` bytes of kernel buffer asked for (`faces.udp_face_buffer_bytes`).
+pub(super) fn bind_face(local: SocketAddr, peer: SocketAddr, buffer: usize) -> Result<UdpSocket> {
+    let socket = socket(local, buffer)?;
     // UDP connect only records the peer (no packet is sent): it does not block.
     socket.connect(&peer.into())?;
     Ok(UdpSocket::from_std(socket.into())?)
