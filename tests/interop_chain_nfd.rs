@@ -124,6 +124,15 @@ fn nfwd_in(ns: Option<&Netns>, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The face id `nfwd face create` printed (`face-created id=N ...`).
+fn face_id(created: &str) -> String {
+    created
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("id="))
+        .unwrap_or_else(|| panic!("face id in {created}"))
+        .to_string()
+}
+
 fn counter(d: &Daemon, name: &str) -> u64 {
     let text = d.cli(&["status", "--counters"]).unwrap();
     text.split([',', '\n', '{', '}'])
@@ -253,12 +262,7 @@ fn a_chained_interest_meeting_nfd_is_answered_with_an_error_and_a_chain_aware_ro
     let a_udp = format!("{}:{}", ns.host_ip, 20_000 + std::process::id() % 20_000);
     let a = Daemon::start(&dir.0, "a", None, &["--tcp", "", "--udp", &a_udp]);
     let nfd_uri = format!("udp4://{}:6363", ns.peer_ip);
-    let created = a.cli(&["face", "create", &nfd_uri]).unwrap();
-    let nfd_face = created
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("id="))
-        .unwrap_or_else(|| panic!("face id in {created}"))
-        .to_string();
+    let nfd_face = face_id(&a.cli(&["face", "create", &nfd_uri]).unwrap());
     for prefix in ["/p", "/sf/upper"] {
         a.cli(&["route", "add", prefix, &nfd_face]).unwrap();
     }
@@ -295,12 +299,7 @@ fn a_chained_interest_meeting_nfd_is_answered_with_an_error_and_a_chain_aware_ro
 
     // A chain-aware route to B, costlier than NFD's: the chain takes it.
     let b_uri = format!("tcp4://{}:6364", ns.peer_ip);
-    let created = a.cli(&["face", "create", &b_uri]).unwrap();
-    let b_face = created
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("id="))
-        .unwrap_or_else(|| panic!("face id in {created}"))
-        .to_string();
+    let b_face = face_id(&a.cli(&["face", "create", &b_uri]).unwrap());
     a.cli(&["route", "add", "/sf/upper", &b_face, "--cost", "100"])
         .unwrap();
     let (ok, text) = nfwd_in(

@@ -9,11 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/common/skip_log.rs"]
+mod skip_log;
+
 use bytes::Bytes;
 use nfwd_forwarder::config::{Config, StaticFace, StaticRoute};
 use nfwd_forwarder::core::{Action, FaceId, FaceInfo, FaceScope, Persistency};
 use nfwd_forwarder::driver::{Core, Daemon};
 use nfwd_tlv::Name;
+use skip_log::record_skip;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 use tokio::sync::mpsc;
@@ -414,7 +418,10 @@ async fn udp_socket_buffers_are_the_configured_sizes() {
             "{TEST}: needs root under CI"
         );
         eprintln!("SKIPPED {TEST}: needs root (buffers beyond net.core.rmem_max)");
-        record_skip(TEST, "needs root (buffers beyond net.core.rmem_max)");
+        record_skip(
+            &format!("driver::{TEST}"),
+            "needs root (buffers beyond net.core.rmem_max)",
+        );
         return;
     }
     let dir = temp_dir();
@@ -1289,19 +1296,6 @@ impl Drop for NetNs {
     }
 }
 
-/// Notes a skipped test in `$NFWD_SKIPPED_LOG` (set by `scripts/test.sh`, which lists them).
-fn record_skip(test: &str, why: &str) {
-    use std::io::Write as _;
-    if let Some(path) = std::env::var_os("NFWD_SKIPPED_LOG")
-        && let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-    {
-        let _ = writeln!(f, "driver::{test}: {why}");
-    }
-}
-
 /// A namespace for a test that needs a non-local peer; `None` (after saying why) when this
 /// machine cannot make one. Under CI the capability is required.
 fn netns_or_skip(test: &str) -> Option<NetNs> {
@@ -1312,7 +1306,10 @@ fn netns_or_skip(test: &str) -> Option<NetNs> {
         }
         Err(e) => {
             eprintln!("SKIPPED {test}: cannot create a network namespace ({e})");
-            record_skip(test, &format!("cannot create a network namespace ({e})"));
+            record_skip(
+                &format!("driver::{test}"),
+                &format!("cannot create a network namespace ({e})"),
+            );
             None
         }
     }

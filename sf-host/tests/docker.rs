@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/common/skip_log.rs"]
+mod skip_log;
+
 use bollard::query_parameters::{InspectContainerOptions, KillContainerOptions};
 use nfwd_forwarder::client::{Client, FetchOptions, Reply, ServeHandle, answer_data};
 use nfwd_forwarder::config::Config;
@@ -23,6 +26,7 @@ use nfwd_sf_host::docker::{
 };
 use nfwd_sf_host::spec::SfSpec;
 use nfwd_tlv::{FunctionChain, Interest, Name, Signer};
+use skip_log::record_skip;
 
 /// The static `nfwd`, built once per test process (and by cargo only when the tree changed).
 fn static_nfwd() -> PathBuf {
@@ -96,19 +100,6 @@ async fn sweep_dead_runs() {
         .await;
 }
 
-/// Notes a skipped test in `$NFWD_SKIPPED_LOG` (set by `scripts/test.sh`, which lists them).
-fn record_skip(test: &str, why: &str) {
-    use std::io::Write as _;
-    if let Some(path) = std::env::var_os("NFWD_SKIPPED_LOG")
-        && let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-    {
-        let _ = writeln!(f, "sf-host docker::{test}: {}", why.replace('\n', " "));
-    }
-}
-
 /// The backend for one test, or None (after saying why) when there is no engine outside CI.
 async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
     if !engine_available().await {
@@ -117,7 +108,10 @@ async fn setup(test: &str) -> Option<(DockerBackend, Owned)> {
             "Docker engine required under CI ({test}): none answers on the local socket"
         );
         eprintln!("SKIPPED {test}: no Docker engine answers on the local socket");
-        record_skip(test, "no Docker engine answers on the local socket");
+        record_skip(
+            &format!("sf-host docker::{test}"),
+            "no Docker engine answers on the local socket",
+        );
         return None;
     }
     let binary = tokio::task::spawn_blocking(static_nfwd).await.unwrap();
@@ -493,7 +487,7 @@ async fn a_docker_sf_computes_a_chain_end_to_end() {
         let why = format!("`nfwd sf functions` does not offer `upper` yet: {status:?} {logs}");
         assert!(std::env::var_os("CI").is_none(), "{why}");
         eprintln!("SKIPPED the end-to-end test: {why}");
-        record_skip("e2e", &why);
+        record_skip("sf-host docker::e2e", &why);
         return;
     }
 

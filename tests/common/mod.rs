@@ -3,6 +3,8 @@
 
 pub(crate) mod anchors;
 pub(crate) mod netns;
+pub(crate) mod skip_log;
+pub(crate) use skip_log::record_skip;
 pub(crate) mod topo;
 
 use std::net::TcpListener;
@@ -54,20 +56,6 @@ pub(crate) fn cannot_run(test: &str, why: &str) -> bool {
     eprintln!("SKIPPED (not under CI): {test}: {why}");
     record_skip(test, why);
     true
-}
-
-/// Notes a skipped test in `$NFWD_SKIPPED_LOG` (set by `scripts/test.sh`, which lists them at
-/// the end: the harness hides what passing tests print).
-pub(crate) fn record_skip(test: &str, why: &str) {
-    use std::io::Write as _;
-    if let Some(path) = std::env::var_os("NFWD_SKIPPED_LOG")
-        && let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-    {
-        let _ = writeln!(f, "{test}: {}", why.replace('\n', " "));
-    }
 }
 
 /// Runs the `nfwd` binary under test (without the caller's `NDN_CLIENT_TRANSPORT`).
