@@ -10,7 +10,8 @@
 #   - python-ndn 0.5.2, the real NDN peer of the interop tests: installed with pip where
 #     that is allowed, else into a virtual environment under target/python-ndn (on Debian this
 #     needs the python3-venv package, installed with apt-get when running as root);
-#   - as root: iproute2 and nftables (namespaces, veth pairs, link shaping) and the NDN
+#   - as root: iproute2 and nftables (namespaces, veth pairs, link shaping), chromium (the
+#     status page's browser test) and the NDN
 #     reference tools of ../shared/anchors (NFD, nfdc, ndn-tools) into target/ndn-anchors.
 # What it cannot set up, it names: root (network namespaces, a second uid) and a Docker
 # engine. Under CI=true every test must run: the tests themselves fail instead of skipping.
@@ -52,6 +53,7 @@ fi
 if is_root; then
   command -v ip >/dev/null 2>&1 || apt_install iproute2 || missing+=("iproute2 (ip)")
   command -v nft >/dev/null 2>&1 || apt_install nftables || missing+=("nftables (nft)")
+  command -v chromium >/dev/null 2>&1 || apt_install chromium || missing+=("chromium (the status page's test)")
   if [ -z "${NFWD_NDN_TOOLS:-}" ] && [ ! -x target/ndn-anchors/bin/nfdc ]; then
     if [ -f ../shared/anchors/install.sh ]; then
       say "installing the NDN reference tools into target/ndn-anchors"

@@ -155,6 +155,97 @@ fn metrics_and_status_json_are_served() {
         "{json}"
     );
     assert!(json["counters"]["faces"].is_array(), "{json}");
+    // What the status page shows besides: faces, routes, the content store.
+    assert!(
+        json["faces"].as_array().is_some_and(|f| !f.is_empty()),
+        "{json}"
+    );
+    assert!(json["faces"][0]["remote_uri"].is_string(), "{json}");
+    assert!(json["routes"]["fib"].is_array(), "{json}");
+    assert!(json["routes"]["rib"].is_array(), "{json}");
+    assert!(json["cs"]["capacity"].as_u64().is_some(), "{json}");
+    assert!(json["sfs"].is_null(), "no SF host here: {json}");
+}
+
+/// The status page (`/`), drawn by a real browser — headless Chromium from Debian — which
+/// runs its script against `/status.json`: the DOM holds the daemon's faces, and the
+/// screenshot is a page, not a blank.
+#[test]
+fn the_status_page_renders_in_a_headless_browser() {
+    const TEST: &str = "the_status_page_renders_in_a_headless_browser";
+    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        common::cannot_run(TEST, "no Chromium (apt-get install chromium)");
+        return;
+    };
+    let d = Daemon::start("http-page");
+    let (status, headers, body) = d.request("GET", "/");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(headers.contains("content-type: text/html"), "{headers}");
+    assert!(body.contains("<title>nfwd status</title>"), "{body}");
+
+    let dir = TempDir::new("http-page-browser");
+    let url = format!("http://127.0.0.1:{}/", d.port);
+    let browser_run = |extra: &[&str]| {
+        Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.0.join("profile").display()
+            ))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let out = browser_run(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("data-ready=\"1\""), "the script ran: {dom}");
+    assert!(dom.contains("version "), "{dom}");
+    // The HTTP server's own management connection is one of the faces listed.
+    assert!(dom.contains("on-demand"), "faces drawn: {dom}");
+    assert!(!dom.contains("class=\"err\""), "no error shown: {dom}");
+
+    let shot = dir.0.join("page.png");
+    let out = browser_run(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,900",
+    ]);
+    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot ({e}): {out:?}"));
+    let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+        .unwrap()
+        .to_rgb8();
+    assert_eq!((img.width(), img.height()), (1200, 900));
+    // Text, tables and cards: many colours, and the page's background most of all.
+    let mut colours = std::collections::HashSet::new();
+    for p in img.pixels() {
+        colours.insert(p.0);
+    }
+    assert!(
+        colours.len() > 20,
+        "a blank page: {} colours",
+        colours.len()
+    );
+    let background = img.pixels().filter(|p| p.0 == [0xf6, 0xf7, 0xf9]).count();
+    assert!(
+        background > (1200 * 900) / 4,
+        "the page's background covers {background} pixels"
+    );
 }
 
 /// With `--sf-host`, `/metrics` also has the SF host's counters, labelled with the SF.

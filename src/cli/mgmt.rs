@@ -230,7 +230,10 @@ pub(crate) async fn dataset(client: &Client, path: &str) -> anyhow::Result<Bytes
     }
 }
 
-async fn entries<T: DatasetEntry>(client: &Client, path: &str) -> anyhow::Result<Vec<T>> {
+pub(crate) async fn entries<T: DatasetEntry>(
+    client: &Client,
+    path: &str,
+) -> anyhow::Result<Vec<T>> {
     Ok(decode_all::<T>(&dataset(client, path).await?)?)
 }
 
@@ -429,7 +432,7 @@ fn link_type_name(code: u64) -> &'static str {
 }
 
 /// A face in `face list --json` (fields documented in docs/cli.md).
-fn face_json(f: &FaceStatus) -> serde_json::Value {
+pub(crate) fn face_json(f: &FaceStatus) -> serde_json::Value {
     serde_json::json!({
         "face_id": f.face_id,
         "remote_uri": f.uri.to_string(),
@@ -526,7 +529,7 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
 }
 
 /// `route list --json`: the RIB and the FIB (fields documented in docs/cli.md).
-fn routes_json(rib: &[RibEntry], fib: &[FibEntry]) -> serde_json::Value {
+pub(crate) fn routes_json(rib: &[RibEntry], fib: &[FibEntry]) -> serde_json::Value {
     let rib: Vec<serde_json::Value> = rib
         .iter()
         .map(|e| {
@@ -683,6 +686,18 @@ fn on_off(flag: Option<&str>) -> anyhow::Result<Option<bool>> {
     }
 }
 
+/// `cs/info` for `nfwd cs info --json` and `/status.json`.
+pub(crate) fn cs_json(i: &CsInfo) -> serde_json::Value {
+    serde_json::json!({
+        "capacity": i.capacity,
+        "admit": i.flags & 1 != 0,
+        "serve": i.flags & 2 != 0,
+        "entries": i.n_entries,
+        "hits": i.n_hits,
+        "misses": i.n_misses,
+    })
+}
+
 async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
     match cmd {
         CsCommand::Info { json } => {
@@ -692,14 +707,7 @@ async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
                 let Some(i) = infos.first() else {
                     anyhow::bail!("cs/info is empty");
                 };
-                return print_json(&serde_json::json!({
-                    "capacity": i.capacity,
-                    "admit": i.flags & 1 != 0,
-                    "serve": i.flags & 2 != 0,
-                    "entries": i.n_entries,
-                    "hits": i.n_hits,
-                    "misses": i.n_misses,
-                }));
+                return print_json(&cs_json(i));
             }
             for i in infos {
                 outln!(

@@ -26,7 +26,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use nfwd_forwarder::client::Client;
 use nfwd_forwarder::metrics;
-use nfwd_tlv::nfd::ForwarderStatus;
+use nfwd_tlv::nfd::{CsInfo, FaceStatus, FibEntry, ForwarderStatus, RibEntry, decode_all};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Semaphore};
 
@@ -60,6 +60,11 @@ pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .await
         .with_context(|| format!("--http {addr}"))
 }
+
+/// The status page (`/`): faces, routes, content store, SFs and counters, drawn in the browser
+/// from `/status.json`. Everything the network could have named is inserted as text, never
+/// as markup.
+const STATUS_PAGE: &str = include_str!("status_page.html");
 
 /// Where the answers come from: one management connection to the daemon, made when first
 /// needed and again after a failure.
@@ -181,17 +186,49 @@ impl Daemon {
 
     async fn status_json(&self) -> anyhow::Result<Bytes> {
         let d = self
-            .datasets(&["status/general", "status/counters"])
+            .datasets(&[
+                "status/general",
+                "status/counters",
+                "faces/list",
+                "rib/list",
+                "fib/list",
+                "cs/info",
+            ])
             .await?;
-        let [general, counters] = d.as_slice() else {
+        let [general, counters, faces, rib, fib, cs] = d.as_slice() else {
             anyhow::bail!("datasets missing");
         };
         let status = ForwarderStatus::decode(general)?;
         let text = std::str::from_utf8(counters).context("status/counters is not UTF-8")?;
         let groups = super::mgmt::CounterGroups::from_exposition(&metrics::parse(text)?);
+        let faces: Vec<serde_json::Value> = decode_all::<FaceStatus>(faces)?
+            .iter()
+            .map(super::mgmt::face_json)
+            .collect();
+        let routes =
+            super::mgmt::routes_json(&decode_all::<RibEntry>(rib)?, &decode_all::<FibEntry>(fib)?);
+        let cs = decode_all::<CsInfo>(cs)?
+            .first()
+            .map_or(serde_json::Value::Null, super::mgmt::cs_json);
+        let sfs = if self.sf_host {
+            let client = self.client.lock().await.clone().context("not connected")?;
+            match nfwd_sf_host::host::protocol::stats(&client).await {
+                Ok(stats) => serde_json::to_value(&stats)?,
+                Err(e) => {
+                    tracing::debug!("status over HTTP: SF host: {e:#}");
+                    serde_json::Value::Null
+                }
+            }
+        } else {
+            serde_json::Value::Null
+        };
         let json = serde_json::json!({
             "status": super::mgmt::status_json(&status),
             "counters": groups.to_json(),
+            "faces": faces,
+            "routes": routes,
+            "cs": cs,
+            "sfs": sfs,
         });
         Ok(Bytes::from(serde_json::to_vec_pretty(&json)?))
     }
@@ -261,11 +298,13 @@ async fn respond<B>(daemon: &Daemon, req: &Request<B>) -> Response<Full<Bytes>> 
             "text/plain; version=0.0.4; charset=utf-8",
         ),
         "/status.json" => (daemon.status_json().await, "application/json"),
+        // The page itself is static: it reads /status.json (same origin) every 2 s.
+        "/" => return answer(StatusCode::OK, "text/html; charset=utf-8", STATUS_PAGE),
         _ => {
             return answer(
                 StatusCode::NOT_FOUND,
                 "text/plain",
-                "/metrics or /status.json\n",
+                "/, /metrics or /status.json\n",
             );
         }
     };
