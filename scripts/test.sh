@@ -75,6 +75,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   for m in "${missing[@]}"; do say "  - $m"; done
 fi
 
+# --- the static nfwd of the Docker tests ----------------------------------------------------
+# Their images hold a statically linked nfwd; built here, where cargo's progress shows,
+# instead of silently inside a test (minutes the first time; the tests then find it built).
+if docker info >/dev/null 2>&1; then
+  say "building the static nfwd the Docker tests put in their images (target/static-sf)"
+  scripts/build-static-nfwd.sh >/dev/null || say "the static build failed: the Docker tests will say why"
+fi
+
 # --- the tests ------------------------------------------------------------------------------
 # Every test that cannot run appends "test: why" here (tests/common, forwarder and sf-host
 # tests), so the summary below sees what the test harness hides from passing tests' output.

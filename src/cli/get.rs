@@ -1,7 +1,7 @@
 //! `nfwd get NAME [--chain F3,F2,F1]`: fetch a content (or a function chain's result) and
 //! write it out, like ndnpeek for a single Data and ndncatchunks for a segmented one.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use clap::Args;
 use nfwd_forwarder::client::{Client, ClientConfig, ClientUri, FetchOptions, FetchProgress};
 use nfwd_tlv::{FunctionChain, Name};
 
-use crate::cli::output::{printable, write_stdout};
+use crate::cli::output::{printable, with_status_line, write_stdout};
 
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
@@ -110,41 +110,18 @@ pub(crate) async fn get(args: &GetArgs) -> anyhow::Result<(Name, Bytes)> {
     let fetch = client.fetch(&args.name, args.chain.as_deref().cloned(), &opts);
     let fetched = match progress {
         None => fetch.await,
-        Some(p) => with_progress_line(fetch, &p).await,
+        // Redrawn every 200 ms once the fetch has taken half a second.
+        Some(p) => {
+            with_status_line(fetch, Duration::from_millis(500), |elapsed| {
+                let (bytes, segments, total) = p.snapshot();
+                progress_line(bytes, segments, total, elapsed)
+            })
+            .await
+        }
     };
     fetched
         .map_err(|e| explain(e, args.chain.as_deref()))
         .with_context(|| format!("fetching {what}"))
-}
-
-/// Runs `fetch`, redrawing one progress line on stderr (a terminal) every 200 ms once it has
-/// taken half a second, and erasing it at the end.
-async fn with_progress_line<T>(fetch: impl Future<Output = T>, p: &FetchProgress) -> T {
-    let started = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    let mut drawn = false;
-    tokio::pin!(fetch);
-    let result = loop {
-        tokio::select! {
-            r = &mut fetch => break r,
-            _ = tick.tick() => {
-                let elapsed = started.elapsed();
-                if elapsed >= Duration::from_millis(500) {
-                    let (bytes, segments, total) = p.snapshot();
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "\r\x1b[K{}", progress_line(bytes, segments, total, elapsed));
-                    let _ = err.flush();
-                    drawn = true;
-                }
-            }
-        }
-    };
-    if drawn {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[K");
-        let _ = err.flush();
-    }
-    result
 }
 
 /// `1.5 MiB, 12/40 segments, 3.0 MiB/s, ETA 1 s` (the total and the ETA once FinalBlockId is

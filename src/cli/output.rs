@@ -76,6 +76,40 @@ macro_rules! out {
 
 pub(crate) use {out, outln};
 
+/// Runs `work`; once it has taken `after`, draws `line(elapsed)` on stderr as one line, redrawn
+/// every 200 ms and erased at the end. For progress on a terminal: the caller decides whether
+/// stderr is one.
+pub(crate) async fn with_status_line<T>(
+    work: impl Future<Output = T>,
+    after: std::time::Duration,
+    mut line: impl FnMut(std::time::Duration) -> String,
+) -> T {
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    let mut drawn = false;
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = tick.tick() => {
+                let elapsed = started.elapsed();
+                if elapsed >= after {
+                    let mut err = io::stderr().lock();
+                    let _ = write!(err, "\r\x1b[K{}", line(elapsed));
+                    let _ = err.flush();
+                    drawn = true;
+                }
+            }
+        }
+    };
+    if drawn {
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K");
+        let _ = err.flush();
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::{colour, printable};

@@ -4,7 +4,7 @@
 //! (privileges `sf` and `sf-exec`, `docs/security.md`); a refusal is printed with its status
 //! and the command exits non-zero.
 
-use crate::cli::output::{out, outln};
+use crate::cli::output::{out, outln, printable, with_status_line};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -126,9 +126,30 @@ pub(crate) fn deploy(a: &DeployArgs) -> anyhow::Result<()> {
     SfSpec::from_toml(&text).with_context(|| format!("{}", a.spec.display()))?;
     // Under /localhost/nfwd/sf-exec for an exec artifact (privilege sf-exec), else
     // /localhost/nfwd/sf.
+    let name = SfSpec::from_toml(&text).map(|s| s.name).unwrap_or_default();
+    // Building an SF's image takes seconds (minutes for a large one): say so on a terminal.
+    let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
     with_client(&a.connect, async |c| {
-        answer("deploy", protocol::deploy(&c, &text).await)
+        let deploying = protocol::deploy(&c, &text);
+        let answered = if show {
+            with_status_line(deploying, Duration::from_secs(1), |elapsed| {
+                deploy_line(&name, elapsed)
+            })
+            .await
+        } else {
+            deploying.await
+        };
+        answer("deploy", answered)
     })
+}
+
+/// `deploying /sf/upper: 12 s (the SF host builds its image the first time)`.
+fn deploy_line(name: &str, elapsed: Duration) -> String {
+    format!(
+        "deploying {}: {} s (the SF host builds its image the first time)",
+        printable(name),
+        elapsed.as_secs()
+    )
 }
 
 pub(crate) fn undeploy(a: &UndeployArgs) -> anyhow::Result<()> {
@@ -344,5 +365,19 @@ async fn deploy_dir(host: &nfwd_sf_host::host::RunningHost, dir: &Path) {
             Ok(()) => tracing::info!("sf host: deployed {}", f.display()),
             Err(e) => tracing::error!("sf host: {}: {e:#}", f.display()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deploy_line_names_the_sf_and_the_time_and_escapes_the_name() {
+        assert_eq!(
+            deploy_line("/sf/upper", Duration::from_millis(12_400)),
+            "deploying /sf/upper: 12 s (the SF host builds its image the first time)"
+        );
+        assert!(!deploy_line("/sf/\x1b[2J", Duration::ZERO).contains('\x1b'));
     }
 }
