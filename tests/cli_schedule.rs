@@ -43,6 +43,36 @@ fn algorithms_lists_all_six() {
 }
 
 #[test]
+fn plan_json_is_one_document_with_the_plan_and_its_metrics() {
+    let out = nfwd(&[
+        "schedule",
+        "plan",
+        "--workflow",
+        &example("small.workflow.toml"),
+        "--infra",
+        &example("small.infra.toml"),
+        "--algo",
+        "heft",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["algorithm"], "heft", "{doc}");
+    assert_eq!(doc["tasks"], 4, "{doc}");
+    assert!(doc["response_time_s"].as_f64().unwrap() > 0.0, "{doc}");
+    assert!(
+        doc["plan"]["task"].as_array().is_some_and(|t| t.len() == 4),
+        "{doc}"
+    );
+    assert!(doc["plan"]["node"].is_array(), "{doc}");
+    assert!(doc["plan_file"].is_null(), "{doc}");
+}
+
+#[test]
 fn plan_without_out_writes_no_file() {
     let dir = scratch("plan-no-out");
     let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))

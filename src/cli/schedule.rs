@@ -50,6 +50,10 @@ pub(crate) enum ScheduleCommand {
         /// Also draw the schedule's Gantt chart (SVG) here.
         #[arg(long)]
         gantt: Option<PathBuf>,
+        /// Print one JSON document instead of the text: the plan (as the plan file has it)
+        /// and the simulated metrics (fields in docs/cli.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Draw the Gantt chart (SVG) of one schedule.
     Gantt {
@@ -133,6 +137,7 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             algo,
             out: plan_path,
             gantt,
+            json,
         } => {
             let algorithm: Algorithm = algo.parse()?;
             let started = Instant::now();
@@ -143,10 +148,29 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             let metrics = evaluate(&problem, &schedule)?;
             // The plan file is written before anything is printed, so a reader that stops
             // early (`| head`) cannot keep it from being written.
+            let plan = schedule.plan(&problem);
             if let Some(plan_path) = &plan_path {
-                let text = schedule.plan(&problem).to_toml_string()?;
-                std::fs::write(plan_path, text)
+                std::fs::write(plan_path, plan.to_toml_string()?)
                     .with_context(|| format!("writing {}", plan_path.display()))?;
+            }
+            if let Some(path) = &gantt {
+                plot::gantt_svg(&problem, &schedule, path)?;
+            }
+            if json {
+                let doc = serde_json::json!({
+                    "algorithm": algorithm.to_string(),
+                    "tasks": problem.n_tasks(),
+                    "vcpus": problem.n_vcpus(),
+                    "response_time_s": metrics.response_time,
+                    "vcpus_used": metrics.vcpus_used,
+                    "instances": metrics.instances,
+                    "sharing_degree": metrics.sharing_degree,
+                    "efficiency": metrics.efficiency,
+                    "plan": plan,
+                    "plan_file": plan_path.as_ref().map(|p| p.display().to_string()),
+                });
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+                return Ok(());
             }
             print_out(&schedule.render_text(&problem))?;
             print_out(&format!(
@@ -171,7 +195,6 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             };
             print_out(&written)?;
             if let Some(path) = gantt {
-                plot::gantt_svg(&problem, &schedule, &path)?;
                 print_out(&format!("Gantt chart written to {}\n", path.display()))?;
             }
             Ok(())
