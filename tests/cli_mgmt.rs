@@ -541,3 +541,51 @@ fn get_draws_progress_on_a_terminal_only() {
     assert!(!stderr.contains("segments"), "not a terminal: {stderr:?}");
     assert!(stderr.starts_with("Error: "), "{stderr:?}");
 }
+
+/// `cs erase` erases everything under the prefix, past the forwarder's 256 per command (it
+/// asks again while the answer says the erasure was cut short), or exactly `--count`.
+#[test]
+fn cs_erase_goes_past_the_per_command_limit() {
+    let nfwd = Nfwd::start("cli-cs-erase");
+    // 600 segments of 10 bytes, fetched once: 600 Data in the content store.
+    let text = "0123456789".repeat(600);
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args([
+                "serve",
+                "/cli/erase",
+                "--segment-size",
+                "10",
+                "--text",
+                &text,
+            ])
+            .args(["--connect", &nfwd.transport(false)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !nfwd.cli(&["route", "list"]).contains("prefix=/cli/erase") {
+        assert!(Instant::now() < deadline, "nfwd serve never registered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let get = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["get", "/cli/erase", "--connect", &nfwd.transport(false)])
+        .output()
+        .unwrap();
+    assert_eq!(get.stdout, text.as_bytes());
+    let erased = |out: String| -> u64 {
+        out.split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    assert_eq!(
+        erased(nfwd.cli(&["cs", "erase", "/cli/erase", "--count", "300"])),
+        300
+    );
+    // The rest (300 segments), in two commands.
+    assert_eq!(erased(nfwd.cli(&["cs", "erase", "/cli/erase"])), 300);
+    assert_eq!(erased(nfwd.cli(&["cs", "erase", "/cli/erase"])), 0);
+}

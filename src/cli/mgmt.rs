@@ -722,14 +722,26 @@ async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
             }
         }
         CsCommand::Erase { prefix, count } => {
-            let params = ControlParameters {
-                name: Some(prefix.clone()),
-                count,
-                ..ControlParameters::default()
-            };
-            let resp = client.command("cs", "erase", &params).await?;
-            let erased = resp.body.and_then(|b| b.count).unwrap_or_default();
-            outln!("erased {erased} entries under {prefix}");
+            // One command erases at most the forwarder's limit (NFD's 256), which it reports
+            // as Capacity when it cut the erasure short: ask again, as nfdc does, until all
+            // (or `count`) are gone.
+            let mut total = 0u64;
+            loop {
+                let params = ControlParameters {
+                    name: Some(prefix.clone()),
+                    count: count.map(|c| c - total),
+                    ..ControlParameters::default()
+                };
+                let resp = client.command("cs", "erase", &params).await?;
+                let body = resp.body.unwrap_or_default();
+                let erased = body.count.unwrap_or_default();
+                total += erased;
+                let cut_short = body.capacity.is_some() && erased > 0;
+                if !cut_short || count.is_some_and(|c| total >= c) {
+                    break;
+                }
+            }
+            outln!("erased {total} entries under {prefix}");
         }
         CsCommand::Config {
             capacity,
