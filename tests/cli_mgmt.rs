@@ -589,3 +589,26 @@ fn cs_erase_goes_past_the_per_command_limit() {
     assert_eq!(erased(nfwd.cli(&["cs", "erase", "/cli/erase"])), 300);
     assert_eq!(erased(nfwd.cli(&["cs", "erase", "/cli/erase"])), 0);
 }
+
+/// A listener that cannot be opened is named with its address and the setting behind it.
+#[test]
+fn a_port_in_use_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = common::TempDir::new("cli-port-in-use");
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--unix"])
+        .arg(dir.0.join("nfwd.sock"))
+        .args(["--udp", "", "--tcp", &format!("127.0.0.1:{port}")])
+        .env("NFWD_LOG", "error")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("Error: "), "{stderr}");
+    assert!(
+        last.contains(&format!("TCP 127.0.0.1:{port}")) && last.contains("--tcp"),
+        "{stderr}"
+    );
+}

@@ -471,6 +471,20 @@ fn static_config(config: &Config) -> Result<(StaticFaces, StaticRoutes)> {
     Ok((faces, routes))
 }
 
+/// A listener that could not be opened, named with its address and the setting that chose it
+/// (`Address already in use` alone does not say which port).
+fn listen_error(kind: &str, addr: SocketAddr, setting: &str, e: &Error) -> Error {
+    let in_use = matches!(e, Error::Io(io) if io.kind() == std::io::ErrorKind::AddrInUse);
+    let hint = if in_use {
+        " (another nfwd or NFD listens there? choose another address with "
+    } else {
+        " (set with "
+    };
+    Error::Config(format!(
+        "cannot listen on {kind} {addr}: {e}{hint}{setting})"
+    ))
+}
+
 /// What `bind_all` opened.
 struct Bound {
     tcp: Option<SocketAddr>,
@@ -518,7 +532,9 @@ async fn bind_all(
     }
     let mut tcp = None;
     if let Some(addr) = faces.tcp_listen_addr()? {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| listen_error("TCP", addr, "faces.tcp_listen or --tcp", &e.into()))?;
         let bound = listener.local_addr()?;
         info!(%bound, "listening on TCP");
         tcp = Some(bound);
@@ -530,7 +546,8 @@ async fn bind_all(
     let mut udp = None;
     let mut udp_addr = None;
     if let Some(addr) = faces.udp_listen_addr()? {
-        let socket = udp::bind(addr, faces.udp_listen_buffer_bytes)?;
+        let socket = udp::bind(addr, faces.udp_listen_buffer_bytes)
+            .map_err(|e| listen_error("UDP", addr, "faces.udp_listen or --udp", &e))?;
         let bound = socket.local_addr()?;
         info!(%bound, "listening on UDP");
         udp_addr = Some(bound);
@@ -540,7 +557,8 @@ async fn bind_all(
     let mut quic_server = None;
     let mut quic = None;
     if let Some(addr) = faces.quic_listen_addr()? {
-        let mut endpoint = quinn::Endpoint::server(quic::server_config()?, addr)?;
+        let mut endpoint = quinn::Endpoint::server(quic::server_config()?, addr)
+            .map_err(|e| listen_error("QUIC", addr, "faces.quic_listen or --quic", &e.into()))?;
         endpoint.set_default_client_config(quic::client_config()?);
         let bound = endpoint.local_addr()?;
         info!(%bound, "listening on QUIC");
