@@ -279,6 +279,14 @@ async fn warm_instance_serves_a_chain_and_undeploy_removes_everything() {
         .await
         .unwrap();
     assert!(ok, "{text}");
+    // An instance that does not exist is a failure (exit 1) naming it, not logs.
+    let uri = node.uri.clone();
+    let (ok, text) = tokio::task::spawn_blocking(move || {
+        nfwd(&uri, &["sf", "logs", "/sf/up", "--instance", "5"])
+    })
+    .await
+    .unwrap();
+    assert!(!ok && text.contains("instance 5"), "{text}");
 
     // Undeploy through the management protocol: the process and the route are gone.
     let resp = protocol::command(&node.client, "undeploy", Bytes::from("/sf/up"))

@@ -230,12 +230,15 @@ pub(crate) fn logs(a: &LogsArgs) -> anyhow::Result<()> {
                 .and_then(|s| s.instances.first().map(|i| i.index))
                 .with_context(|| format!("{name}: no running instance"))?,
         };
-        out!(
-            "{}",
-            protocol::logs(&c, &name, index)
-                .await
-                .map_err(dataset_error("logs"))?
-        );
+        let text = protocol::logs(&c, &name, index)
+            .await
+            .map_err(dataset_error("logs"))?;
+        // The host answers a logs request it cannot serve (no such SF or instance) with one
+        // line starting "error: " (docs/sf-host.md): a failure, not logs to print.
+        if let Some(why) = text.strip_prefix("error: ") {
+            anyhow::bail!("logs of {name} instance {index}: {}", why.trim_end());
+        }
+        out!("{text}");
         Ok(())
     })
 }
