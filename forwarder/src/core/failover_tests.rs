@@ -885,3 +885,26 @@ fn hellos_from_a_peer_are_answered_at_a_bounded_rate_and_applications_are_never_
     assert_eq!(aware(peer), Some(chain_peer::Awareness::Aware));
     assert_eq!(aware(app), Some(chain_peer::Awareness::Aware));
 }
+
+#[test]
+fn faces_coming_and_going_keep_one_chain_hello_timer() {
+    let mut net = Net::new(&no_liveness());
+    let chain_timers = |net: &Net| {
+        net.fwd
+            .timers
+            .iter()
+            .filter(|Reverse((_, t))| *t == Timer::ChainPeers)
+            .count()
+    };
+    // The set of waiting faces empties and fills again before the timer fires, many times.
+    for k in 0..50 {
+        let f = net.silent_peer(&format!("udp4://10.0.1.{k}:6363"));
+        net.close(f);
+    }
+    net.silent_peer("udp4://10.0.2.1:6363");
+    assert_eq!(chain_timers(&net), 1);
+    for _ in 0..5 {
+        net.advance(100);
+        assert_eq!(chain_timers(&net), 1);
+    }
+}

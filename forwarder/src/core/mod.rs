@@ -297,6 +297,10 @@ pub struct Forwarder {
     chain_timeout: Option<Duration>,
     /// Faces whose chain awareness is still unknown (a `Timer::ChainPeers` runs while any).
     chain_waiting: std::collections::BTreeSet<FaceId>,
+    /// A `Timer::ChainPeers` is in the heap. Not derivable from `chain_waiting`: the set can
+    /// empty (faces closed) and fill again before the pending timer fires, and a second timer
+    /// then would start a second chain of ticks, one more each time that happens.
+    chain_timer_armed: bool,
     /// The CongestionMark of the Interest (or Nack) being forwarded, while the pipeline
     /// forwards it: the Interests (Nacks) it sends carry it on, as NFD's packet tags do.
     /// Set and cleared around that one call; Data carry theirs as an argument.
@@ -360,6 +364,7 @@ impl Forwarder {
             chain_timeout: (config.chain.neighbour_timeout_ms > 0)
                 .then(|| Duration::from_millis(config.chain.neighbour_timeout_ms)),
             chain_waiting: std::collections::BTreeSet::new(),
+            chain_timer_armed: false,
         };
         fwd.timers
             .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
@@ -390,7 +395,8 @@ impl Forwarder {
         };
         let chain_peer = self.chain_peer_of(&info, now);
         if chain_peer.awareness() == chain_peer::Awareness::Unknown {
-            if self.chain_waiting.is_empty() {
+            if !self.chain_timer_armed {
+                self.chain_timer_armed = true;
                 self.timers.push(Reverse((now, Timer::ChainPeers)));
             }
             self.chain_waiting.insert(id);
@@ -473,6 +479,7 @@ impl Forwarder {
     /// the chained Interests waiting on an unaware one are retried elsewhere or answered with
     /// an error at once.
     fn chain_tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.chain_timer_armed = false;
         let Some(timeout) = self.chain_timeout else {
             return;
         };
@@ -504,8 +511,15 @@ impl Forwarder {
             let Some(state) = self.faces.get_mut(&face) else {
                 continue;
             };
-            tracing::info!(face = %face, remote = %state.info.remote_uri,
-                "the neighbour does not understand function chaining (no answer to the chain hello): chained Interests will not be sent to it");
+            // Faces the peer made are often applications (or a flood of UDP sources): one log
+            // line each at info level would let any peer fill the log.
+            if state.info.persistency == Persistency::OnDemand {
+                tracing::debug!(face = %face, remote = %state.info.remote_uri,
+                    "the peer never said chain hello: chained Interests will not be sent to it");
+            } else {
+                tracing::info!(face = %face, remote = %state.info.remote_uri,
+                    "the neighbour does not understand function chaining (no answer to the chain hello): chained Interests will not be sent to it");
+            }
             let ids = std::mem::take(&mut state.pit_out_ids);
             self.upstream_gone(now, face, &ids, true, out);
             if let Some(state) = self.faces.get_mut(&face) {
@@ -516,6 +530,7 @@ impl Forwarder {
             let step =
                 (timeout / (2 * u32::from(chain_peer::HELLOS))).max(Duration::from_millis(10));
             self.timers.push(Reverse((now + step, Timer::ChainPeers)));
+            self.chain_timer_armed = true;
         }
     }
 
