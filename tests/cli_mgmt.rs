@@ -13,6 +13,33 @@ use common::Nfwd;
 
 struct Serve(Child);
 
+impl Serve {
+    /// `nfwd ARGS` (a `serve`), stopped on drop; returns once `prefix` is in `nfwd`'s RIB.
+    fn start<A: AsRef<std::ffi::OsStr>>(nfwd: &Nfwd, args: &[A], prefix: &str) -> Self {
+        let serve = Self(
+            Command::new(env!("CARGO_BIN_EXE_nfwd"))
+                .args(args)
+                .env_remove("NDN_CLIENT_TRANSPORT")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nfwd
+            .cli(&["route", "list"])
+            .contains(&format!("prefix={prefix}"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nfwd serve never registered {prefix}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        serve
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -27,21 +54,19 @@ fn serve_get_and_manage_through_the_daemon() {
     let file = dir.0.join("input.bin");
     let content: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 253) as u8).collect();
     std::fs::write(&file, &content).unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["serve", "/cli/file", "--file"])
-            .arg(&file)
-            .args(["--connect", &nfwd.transport(false)])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let t = nfwd.transport(false);
+    let _serve = Serve::start(
+        &nfwd,
+        &[
+            std::ffi::OsStr::new("serve"),
+            "/cli/file".as_ref(),
+            "--file".as_ref(),
+            file.as_os_str(),
+            "--connect".as_ref(),
+            t.as_ref(),
+        ],
+        "/cli/file",
     );
-    // Wait until the producer's route shows up in the RIB.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !nfwd.cli(&["route", "list"]).contains("prefix=/cli/file") {
-        assert!(Instant::now() < deadline, "nfwd serve never registered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let out = dir.0.join("output.bin");
     let get = Command::new(env!("CARGO_BIN_EXE_nfwd"))
         .args(["get", "/cli/file", "--output"])
@@ -170,20 +195,11 @@ fn management_errors_are_reported() {
 fn the_global_connect_option_reaches_get_and_serve() {
     let nfwd = Nfwd::start("cli-global-connect");
     let uri = nfwd.transport(false);
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["--connect", &uri, "serve", "/cli/global", "--text", "hello"])
-            .env_remove("NDN_CLIENT_TRANSPORT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _serve = Serve::start(
+        &nfwd,
+        &["--connect", &uri, "serve", "/cli/global", "--text", "hello"],
+        "/cli/global",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !nfwd.cli(&["route", "list"]).contains("/cli/global") {
-        assert!(Instant::now() < deadline, "the producer did not register");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
         .args(["--connect", &uri, "get", "/cli/global"])
         .env_remove("NDN_CLIENT_TRANSPORT")
@@ -319,20 +335,12 @@ fn verbose_failures_show_every_cause_on_a_line_of_its_own() {
 #[test]
 fn json_output_carries_the_documented_fields() {
     let nfwd = Nfwd::start("cli-json");
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["serve", "/cli/json", "--text", "hello"])
-            .args(["--connect", &nfwd.transport(false)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let t = nfwd.transport(false);
+    let _serve = Serve::start(
+        &nfwd,
+        &["serve", "/cli/json", "--text", "hello", "--connect", &t],
+        "/cli/json",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !nfwd.cli(&["route", "list"]).contains("prefix=/cli/json") {
-        assert!(Instant::now() < deadline, "nfwd serve never registered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let get = Command::new(env!("CARGO_BIN_EXE_nfwd"))
         .args(["get", "/cli/json", "--connect", &nfwd.transport(true)])
         .output()
@@ -549,27 +557,21 @@ fn cs_erase_goes_past_the_per_command_limit() {
     let nfwd = Nfwd::start("cli-cs-erase");
     // 600 segments of 10 bytes, fetched once: 600 Data in the content store.
     let text = "0123456789".repeat(600);
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args([
-                "serve",
-                "/cli/erase",
-                "--segment-size",
-                "10",
-                "--text",
-                &text,
-            ])
-            .args(["--connect", &nfwd.transport(false)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let t = nfwd.transport(false);
+    let _serve = Serve::start(
+        &nfwd,
+        &[
+            "serve",
+            "/cli/erase",
+            "--segment-size",
+            "10",
+            "--text",
+            &text,
+            "--connect",
+            &t,
+        ],
+        "/cli/erase",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !nfwd.cli(&["route", "list"]).contains("prefix=/cli/erase") {
-        assert!(Instant::now() < deadline, "nfwd serve never registered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let get = Command::new(env!("CARGO_BIN_EXE_nfwd"))
         .args(["get", "/cli/erase", "--connect", &nfwd.transport(false)])
         .output()
