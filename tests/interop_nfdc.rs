@@ -18,22 +18,29 @@ use std::time::{Duration, Instant};
 use common::anchors::{Daemon, ndn_tools, text, tool};
 use common::{TempDir, is_root};
 
-fn cannot_run(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("interop with nfdc cannot run under CI: {why}");
+/// The NDN tools' prefix, when this test can run: as root (`why_root` says what for) and
+/// with the tools installed; otherwise `None` after `common::cannot_run` said why.
+fn tools_as_root(test: &str, why_root: &str) -> Option<std::path::PathBuf> {
+    if !is_root() {
+        common::cannot_run(test, why_root);
+        return None;
     }
-    eprintln!("SKIPPED (not under CI): {why}");
-    common::record_skip("interop_nfdc", why);
+    match ndn_tools() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            common::cannot_run(test, &e);
+            None
+        }
+    }
 }
 
 #[test]
 fn nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it() {
-    if !is_root() {
-        return cannot_run("needs root (a second uid)");
-    }
-    let tools = match ndn_tools() {
-        Ok(t) => t,
-        Err(e) => return cannot_run(&e),
+    let Some(tools) = tools_as_root(
+        "nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it",
+        "needs root (a second uid)",
+    ) else {
+        return;
     };
     let dir = TempDir::new("nfdc");
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -119,12 +126,11 @@ fn nfdc_manages_with_a_trusted_ndn_cxx_key_and_is_refused_without_it() {
 /// to the persistency asked for.
 #[test]
 fn nfdc_face_create_towards_an_existing_face_says_face_exists() {
-    if !is_root() {
-        return cannot_run("needs root (nfwd authorizes root by its peer credentials)");
-    }
-    let tools = match ndn_tools() {
-        Ok(t) => t,
-        Err(e) => return cannot_run(&e),
+    let Some(tools) = tools_as_root(
+        "nfdc_face_create_towards_an_existing_face_says_face_exists",
+        "needs root (nfwd authorizes root by its peer credentials)",
+    ) else {
+        return;
     };
     let dir = TempDir::new("nfdc-face-exists");
     let socket = dir.0.join("nfwd.sock");
@@ -189,12 +195,11 @@ fn nfdc_face_create_towards_an_existing_face_says_face_exists() {
 /// 409).
 #[test]
 fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
-    if !is_root() {
-        return cannot_run("needs root (nfwd authorizes root by its peer credentials)");
-    }
-    let tools = match ndn_tools() {
-        Ok(t) => t,
-        Err(e) => return cannot_run(&e),
+    let Some(tools) = tools_as_root(
+        "nfdc_lists_channels_and_sets_strategies_as_with_nfd",
+        "needs root (nfwd authorizes root by its peer credentials)",
+    ) else {
+        return;
     };
     let dir = TempDir::new("nfdc-channels-strategies");
     let socket = dir.0.join("nfwd.sock");
