@@ -80,6 +80,16 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// The nonce a retry of `entry` on another next hop carries: its first downstream's, so a
+/// loop through that hop back to us is still recognised.
+fn retry_nonce(entry: &pit::PitEntry) -> [u8; 4] {
+    entry
+        .in_records
+        .first()
+        .map(|r| r.nonce)
+        .unwrap_or_default()
+}
+
 fn nack_severity(r: NackReason) -> u8 {
     match r {
         NackReason::Congestion => 1,
@@ -1020,11 +1030,7 @@ impl Forwarder {
             None => super::strategy::untried(&ctx),
         };
         if let Some(next) = next {
-            let nonce = entry
-                .in_records
-                .first()
-                .map(|r| r.nonce)
-                .unwrap_or_default();
+            let nonce = retry_nonce(entry);
             self.counters.retried_elsewhere += 1;
             self.send_interest(now, id, next, nonce, hop_limit, out);
             return;
@@ -1075,11 +1081,7 @@ impl Forwarder {
         if let Some(strategy) = self.strategies.get_mut(entry.strategy) {
             strategy.on_retry_timer(&ctx, &mut decision);
         }
-        let nonce = entry
-            .in_records
-            .first()
-            .map(|r| r.nonce)
-            .unwrap_or_default();
+        let nonce = retry_nonce(entry);
         for &target in &decision.targets {
             self.counters.retried_elsewhere += 1;
             self.send_interest(now, id, target, nonce, hop_limit, out);
