@@ -39,8 +39,12 @@ enum Command {
     /// Forwarder status (management: status/general).
     Status {
         /// Every counter instead (faces, tables, drops by reason): nfwd's status/counters.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "chains")]
         counters: bool,
+        /// The chained exchanges that ended here most recently instead, newest first:
+        /// nfwd's status/chains.
+        #[arg(long)]
+        chains: bool,
         /// One JSON object instead (fields: docs/cli.md).
         #[arg(long)]
         json: bool,
@@ -142,11 +146,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(cmd) => cli::key::run(cmd),
         Command::Status {
             counters,
+            chains,
             json,
             after,
         } => cli::mgmt::run(
             &cli.connect.overridden_by(after),
-            cli::mgmt::Mgmt::Status { counters, json },
+            cli::mgmt::Mgmt::Status {
+                view: if chains {
+                    cli::mgmt::StatusView::Chains
+                } else if counters {
+                    cli::mgmt::StatusView::Counters
+                } else {
+                    cli::mgmt::StatusView::General
+                },
+                json,
+            },
         ),
         Command::Face(m) => {
             let (c, after) = m.split();

@@ -110,6 +110,18 @@ fn serve_get_and_manage_through_the_daemon() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{counters}"));
     assert!(satisfied > 0, "{counters}");
+    // Latency histograms summed up: the exchange above went upstream to the producer.
+    let rtt = counters
+        .lines()
+        .find_map(|l| l.strip_prefix("  upstream_rtt_seconds: "))
+        .unwrap_or_else(|| panic!("{counters}"));
+    assert!(
+        rtt.contains(" observed, mean ") && rtt.contains(" ms, p50 ~"),
+        "{counters}"
+    );
+    // No chain went through here.
+    let chains = nfwd.cli(&["status", "--chains"]);
+    assert_eq!(chains.trim(), "no chained exchange has ended here yet");
     let faces = nfwd.cli(&["face", "list"]);
     assert!(
         faces.contains("remote=fd://") || faces.contains("remote=unix://"),
@@ -380,6 +392,13 @@ fn json_output_carries_the_documented_fields() {
     );
     assert!(counters["tables"]["pit_entries"].is_u64(), "{counters}");
     assert!(counters["driver"].is_object(), "{counters}");
+    let rtt = &counters["latency"]["forwarder"]["upstream_rtt_seconds"];
+    assert!(rtt["count"].as_u64().unwrap() > 0, "{counters}");
+    assert!(rtt["p50"].as_f64().unwrap() > 0.0, "{counters}");
+    assert_eq!(
+        json(&["status", "--chains", "--json"]),
+        serde_json::json!([])
+    );
     let faces = counters["faces"].as_array().unwrap();
     assert!(
         faces.iter().any(|f| f["face_id"].is_u64()

@@ -17,7 +17,7 @@ use nfwd_forwarder::metrics;
 struct Daemon {
     child: Child,
     port: u16,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Drop for Daemon {
@@ -43,28 +43,35 @@ impl Daemon {
     /// With `args` after the others; `dir` is the daemon's (and holds its socket).
     fn start_with(dir: TempDir, args: &[&str]) -> Self {
         let unix = dir.0.join("nfwd.sock");
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["start", "--tcp", "", "--udp", "", "--unix"])
-            .arg(&unix)
-            .args(["--http", &format!("127.0.0.1:{port}")])
-            .args(args)
-            .env("NFWD_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The HTTP port is bound before the daemon makes its socket. (Not probed: a probe
-        // would hold one of the server's connection slots for a moment.)
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !unix.exists() {
-            assert!(Instant::now() < deadline, "nfwd did not come up");
-            std::thread::sleep(Duration::from_millis(50));
+        // A free port can be taken by another test between its choice and the daemon's bind:
+        // the daemon then exits at once, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+                .args(["start", "--tcp", "", "--udp", "", "--unix"])
+                .arg(&unix)
+                .args(["--http", &format!("127.0.0.1:{port}")])
+                .args(args)
+                .env("NFWD_LOG", "warn")
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            // The HTTP port is bound before the daemon makes its socket. (Not probed: a probe
+            // would hold one of the server's connection slots for a moment.)
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !unix.exists() {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "nfwd did not come up");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if unix.exists() {
+                return Self { child, port, dir };
+            }
+            let _ = child.wait();
         }
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
+        panic!("nfwd did not come up on any of five ports");
     }
 
     fn connect(&self) -> TcpStream {
@@ -165,6 +172,21 @@ fn metrics_and_status_json_are_served() {
     assert!(json["routes"]["rib"].is_array(), "{json}");
     assert!(json["cs"]["capacity"].as_u64().is_some(), "{json}");
     assert!(json["sfs"].is_null(), "no SF host here: {json}");
+    assert_eq!(
+        json["chains"],
+        serde_json::json!([]),
+        "no chain yet: {json}"
+    );
+    // Latency histograms, forwarder-wide, each with its buckets, sum and count.
+    let (_, _, body) = d.request("GET", "/metrics");
+    let families = metrics::parse(&body).unwrap();
+    let rtt = families
+        .iter()
+        .find(|f| f.name == "nfwd_forwarder_upstream_rtt_seconds")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(rtt.kind, metrics::Kind::Histogram);
+    assert_eq!(rtt.histograms.len(), 1);
+    assert!(body.contains("nfwd_forwarder_upstream_rtt_seconds_bucket{le=\"+Inf\"} "));
 }
 
 /// The status page (`/`), drawn by a real browser — headless Chromium from Debian — which
@@ -220,6 +242,12 @@ fn the_status_page_renders_in_a_headless_browser() {
     // The HTTP server's own management connection is one of the faces listed.
     assert!(dom.contains("on-demand"), "faces drawn: {dom}");
     assert!(!dom.contains("class=\"err\""), "no error shown: {dom}");
+    // The latency table is drawn from the histograms; the chains table says none yet.
+    assert!(
+        dom.contains("chain_hop_rtt_seconds"),
+        "latency drawn: {dom}"
+    );
+    assert!(dom.contains("Chains recently computed"), "{dom}");
 
     let shot = dir.0.join("page.png");
     let out = browser_run(&[
@@ -296,6 +324,113 @@ fn metrics_include_the_sf_hosts_counters() {
             .iter()
             .any(|f| f.name == "nfwd_forwarder_in_interests_total"),
         "{body}"
+    );
+
+    // A chained exchange through the SF: its latency shows in the SF's histogram, the
+    // forwarder's chain-hop histogram, and the chains recently computed.
+    let connect = format!("unix://{}", d.dir.0.join("nfwd.sock").display());
+    let mut producer = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args([
+            "serve",
+            "/http/text",
+            "--text",
+            "hello",
+            "--connect",
+            &connect,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args([
+                "get",
+                "/http/text",
+                "--chain",
+                "/sf/http-rev",
+                "--connect",
+                &connect,
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the chain never answered: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = producer.kill();
+    let _ = producer.wait();
+    assert_eq!(got.trim_end(), "olleh");
+    // The SF host's datasets may be answered from the content store for a second.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let body = loop {
+        let (_, _, body) = d.request("GET", "/metrics");
+        if !body.contains("nfwd_sf_request_seconds_count{sf=\"/sf/http-rev\"} 0") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the SF's latency never counted: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let families = metrics::parse(&body).unwrap();
+    let histogram = |name: &str| {
+        families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    };
+    let sf = histogram("nfwd_sf_request_seconds");
+    assert_eq!(sf.kind, metrics::Kind::Histogram);
+    assert_eq!(sf.histograms[0].label("sf"), Some("/sf/http-rev"));
+    assert!(sf.histograms[0].count >= 1, "{body}");
+    assert!(sf.histograms[0].sum > 0.0, "{body}");
+    let hop = histogram("nfwd_forwarder_chain_hop_rtt_seconds");
+    assert!(hop.histograms[0].count >= 1, "{body}");
+    assert!(
+        histogram("nfwd_face_rtt_seconds")
+            .histograms
+            .iter()
+            .any(|h| h.count >= 1 && h.label("remote").is_some()),
+        "{body}"
+    );
+    let (_, _, body) = d.request("GET", "/status.json");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let chains = json["chains"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json}"));
+    let done = chains
+        .iter()
+        .find(|c| c["name"] == "/http/text" && c["outcome"] == "data")
+        .unwrap_or_else(|| panic!("no chain recorded: {json}"));
+    assert_eq!(done["chain"][0], "/sf/http-rev", "{json}");
+    assert_eq!(done["local"], true, "{json}");
+    assert!(done["latency_us"].as_u64().is_some(), "{json}");
+    let text = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["status", "--chains", "--connect", &connect])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("/http/text  [/sf/http-rev]  data  via face ")
+                && l.contains(" (local SF)  ")
+                && l.ends_with(" ms")
+        ),
+        "{text}"
+    );
+    assert!(
+        json["counters"]["latency"]["forwarder"]["chain_hop_rtt_seconds"]["count"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{json}"
     );
 }
 

@@ -10,6 +10,10 @@
 //! groups have no underscore, so [`split_name`] recovers the group and the field. Per-face
 //! samples carry the labels `face` (the id) and `remote` (the remote URI).
 //!
+//! Latencies are [`LatencyHistogram`]s, written as Prometheus histograms in seconds
+//! (`nfwd_<group>_<name>_seconds_bucket{le=…}`, `_sum`, `_count`) and read back folded into
+//! one [`HistogramSeries`] per label set.
+//!
 //! [`parse`] reads what a forwarder sent — possibly a hostile one, reached with `--connect`:
 //! it never panics and allocates in proportion to its input. It reads what [`Exposition`]
 //! writes (non-negative integer values, an optional timestamp, which is ignored), not every
@@ -94,6 +98,8 @@ pub enum Kind {
     Counter,
     /// Goes up and down (table sizes).
     Gauge,
+    /// Observations counted into buckets (`_bucket`, `_sum`, `_count` series).
+    Histogram,
     /// No `# TYPE` line, or Prometheus' `untyped`.
     Untyped,
 }
@@ -105,6 +111,7 @@ impl Kind {
         match self {
             Self::Counter => "counter",
             Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
             Self::Untyped => "untyped",
         }
     }
@@ -116,8 +123,9 @@ struct Written {
     name: String,
     help: String,
     kind: Kind,
-    /// Labels already rendered (`{a="b"}` or empty) and the value.
-    samples: Vec<(String, u64)>,
+    /// Sample lines without the family name: an optional suffix (`_bucket`), the labels
+    /// (`{a="b"}` or nothing), a space and the value.
+    lines: Vec<String>,
 }
 
 /// A Prometheus text exposition under construction. The format wants every sample of a family
@@ -150,36 +158,68 @@ impl Exposition {
     ) {
         debug_assert!(!group.contains('_') && is_metric_name(group) && is_metric_name(name));
         let suffix = if kind == Kind::Counter { "_total" } else { "" };
-        let family = format!("nfwd_{group}_{name}{suffix}");
-        let i = match self.index.get(&family) {
-            Some(&i) => i,
-            None => {
-                self.families.push(Written {
-                    name: family.clone(),
-                    help: help.to_owned(),
-                    kind,
-                    samples: Vec::new(),
-                });
-                self.index.insert(family, self.families.len() - 1);
-                self.families.len() - 1
-            }
-        };
-        let mut rendered = String::new();
-        if !labels.is_empty() {
-            rendered.push('{');
-            for (k, (label, value)) in labels.iter().enumerate() {
-                if k > 0 {
-                    rendered.push(',');
-                }
-                let _ = write!(rendered, "{label}=\"");
-                escape_into(&mut rendered, value, true);
-                rendered.push('"');
-            }
-            rendered.push('}');
-        }
+        let i = self.family(format!("nfwd_{group}_{name}{suffix}"), help, kind);
+        let line = format!("{}{value}", render_labels("", labels, None));
         if let Some(f) = self.families.get_mut(i) {
-            f.samples.push((rendered, value));
+            f.lines.push(line);
         }
+    }
+
+    /// Adds histogram `h` as `nfwd_<group>_<name>_seconds` (buckets, sum and count), with
+    /// `labels` on every series.
+    pub fn add_histogram(
+        &mut self,
+        group: &str,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        h: &LatencyHistogram,
+    ) {
+        debug_assert!(!group.contains('_') && is_metric_name(group) && is_metric_name(name));
+        let i = self.family(
+            format!("nfwd_{group}_{name}_seconds"),
+            help,
+            Kind::Histogram,
+        );
+        let Some(f) = self.families.get_mut(i) else {
+            return;
+        };
+        let mut cumulative = 0;
+        for (k, &n) in h.buckets.iter().enumerate() {
+            cumulative += n;
+            let le = LATENCY_BOUNDS_US
+                .get(k)
+                .map_or_else(|| "+Inf".to_owned(), |&us| seconds(us));
+            f.lines.push(format!(
+                "{}{cumulative}",
+                render_labels("_bucket", labels, Some(&le))
+            ));
+        }
+        f.lines.push(format!(
+            "{}{}",
+            render_labels("_sum", labels, None),
+            seconds(h.sum_us)
+        ));
+        f.lines.push(format!(
+            "{}{}",
+            render_labels("_count", labels, None),
+            h.count
+        ));
+    }
+
+    /// The index of family `name`, added (with `help` and `kind`) if new.
+    fn family(&mut self, name: String, help: &str, kind: Kind) -> usize {
+        if let Some(&i) = self.index.get(&name) {
+            return i;
+        }
+        self.families.push(Written {
+            name: name.clone(),
+            help: help.to_owned(),
+            kind,
+            lines: Vec::new(),
+        });
+        self.index.insert(name, self.families.len() - 1);
+        self.families.len() - 1
     }
 
     /// The exposition text.
@@ -190,8 +230,8 @@ impl Exposition {
             let _ = write!(s, "# HELP {} ", f.name);
             escape_into(&mut s, &f.help, false);
             let _ = writeln!(s, "\n# TYPE {} {}", f.name, f.kind.as_str());
-            for (labels, value) in &f.samples {
-                let _ = writeln!(s, "{}{labels} {value}", f.name);
+            for line in &f.lines {
+                let _ = writeln!(s, "{}{line}", f.name);
             }
         }
         s
@@ -210,6 +250,115 @@ fn escape_into(out: &mut String, text: &str, quote: bool) {
     }
 }
 
+/// `suffix`, then `labels` (and `le` last, if given) in braces, then a space: a sample line
+/// up to its value.
+fn render_labels(suffix: &str, labels: &[(&str, &str)], le: Option<&str>) -> String {
+    let mut out = String::from(suffix);
+    let all = labels.iter().copied().chain(le.map(|le| ("le", le)));
+    for (k, (label, value)) in all.enumerate() {
+        out.push(if k == 0 { '{' } else { ',' });
+        let _ = write!(out, "{label}=\"");
+        escape_into(&mut out, value, true);
+        out.push('"');
+    }
+    if !labels.is_empty() || le.is_some() {
+        out.push('}');
+    }
+    out.push(' ');
+    out
+}
+
+/// Microseconds as decimal seconds, exactly (`1500` → `0.0015`).
+fn seconds(us: u64) -> String {
+    let (whole, frac) = (us / 1_000_000, us % 1_000_000);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let frac = format!("{frac:06}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// Upper bounds of the latency buckets, µs: 50 µs to 10 s in 1–2.5–5 steps, so that a
+/// function hop on this host and a round trip across a wide-area link both fall in buckets
+/// of useful width. A last, unbounded bucket (`+Inf`) follows.
+pub const LATENCY_BOUNDS_US: [u64; 18] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000,
+];
+
+/// Latencies counted into [`LATENCY_BOUNDS_US`] buckets: a fixed size, and a few additions
+/// and one short search per observation, so it can sit on the packet path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    buckets: [u64; LATENCY_BOUNDS_US.len() + 1],
+    /// Sum of the observations, µs (saturating).
+    sum_us: u64,
+    /// Observations.
+    count: u64,
+}
+
+impl LatencyHistogram {
+    /// Counts one latency.
+    pub fn observe(&mut self, latency: std::time::Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let k = LATENCY_BOUNDS_US.partition_point(|&bound| bound < us);
+        if let Some(b) = self.buckets.get_mut(k) {
+            *b += 1;
+        }
+        self.sum_us = self.sum_us.saturating_add(us);
+        self.count += 1;
+    }
+
+    /// Observations counted.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The histogram `series` was written from, if it has this type's buckets (as every
+    /// nfwd's do): to add up histograms read back (an SF's instances' faces).
+    #[must_use]
+    pub fn from_series(series: &HistogramSeries) -> Option<Self> {
+        if series.buckets.len() != LATENCY_BOUNDS_US.len() + 1 {
+            return None;
+        }
+        let mut h = Self::default();
+        let mut below = 0u64;
+        for (k, &(bound, cumulative)) in series.buckets.iter().enumerate() {
+            let expected = LATENCY_BOUNDS_US.get(k).map_or(f64::INFINITY, |&us| {
+                #[expect(clippy::cast_precision_loss, reason = "bounds below 2^53 µs")]
+                let s = us as f64 / 1e6;
+                s
+            });
+            if (bound - expected).abs() > 1e-12 && bound != expected {
+                return None;
+            }
+            *h.buckets.get_mut(k)? = cumulative.checked_sub(below)?;
+            below = cumulative;
+        }
+        h.count = series.count;
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a non-negative sum of seconds, saturating"
+        )]
+        {
+            h.sum_us = (series.sum.max(0.0) * 1e6).round() as u64;
+        }
+        Some(h)
+    }
+
+    /// Adds `other`'s observations to these.
+    pub fn merge(&mut self, other: &Self) {
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+        self.count += other.count;
+    }
+}
+
 fn is_metric_name(s: &str) -> bool {
     let mut bytes = s.bytes();
     bytes
@@ -223,7 +372,7 @@ fn is_label_name(s: &str) -> bool {
 }
 
 /// A metric family read back by [`parse`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     /// Its name (`nfwd_forwarder_in_interests_total`).
     pub name: String,
@@ -231,8 +380,70 @@ pub struct Family {
     pub help: String,
     /// Its type.
     pub kind: Kind,
-    /// Its samples, in the order read.
+    /// Its samples, in the order read (none for a histogram).
     pub samples: Vec<Sample>,
+    /// A histogram's series, one per label set, in the order first read.
+    pub histograms: Vec<HistogramSeries>,
+}
+
+/// One label set of a histogram family, its `_bucket`, `_sum` and `_count` samples folded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSeries {
+    /// Its labels, `le` excepted.
+    pub labels: Vec<(String, String)>,
+    /// Upper bounds (seconds; `f64::INFINITY` for `+Inf`) and cumulative counts, in the
+    /// order read.
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of the observations, seconds.
+    pub sum: f64,
+    /// Observations.
+    pub count: u64,
+}
+
+impl HistogramSeries {
+    /// The value of label `name`, if the series has it.
+    #[must_use]
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Mean observation, seconds (`None` without observations).
+    #[must_use]
+    pub fn mean(&self) -> Option<f64> {
+        #[expect(clippy::cast_precision_loss, reason = "a mean for people to read")]
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// The `q` quantile (0–1), seconds, interpolated within its bucket as Prometheus'
+    /// `histogram_quantile` does; the highest finite bound if it falls in `+Inf`. `None`
+    /// without observations.
+    #[must_use]
+    #[expect(clippy::cast_precision_loss, reason = "an estimate for people to read")]
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.buckets.last().map(|&(_, n)| n)?;
+        if total == 0 {
+            return None;
+        }
+        let rank = q.clamp(0.0, 1.0) * total as f64;
+        let (mut lower, mut below) = (0.0, 0u64);
+        for &(bound, n) in &self.buckets {
+            if n as f64 >= rank && n > below {
+                if bound.is_infinite() {
+                    return Some(lower);
+                }
+                let within = (rank - below as f64) / (n - below) as f64;
+                return Some(lower + (bound - lower) * within);
+            }
+            if bound.is_finite() {
+                lower = bound;
+            }
+            below = n;
+        }
+        Some(lower)
+    }
 }
 
 /// One sample of a [`Family`].
@@ -263,7 +474,7 @@ pub fn split_name(family: &Family) -> Option<(&str, &str)> {
     let (group, field) = rest.split_once('_')?;
     let field = match family.kind {
         Kind::Counter => field.strip_suffix("_total").unwrap_or(field),
-        Kind::Gauge | Kind::Untyped => field,
+        Kind::Gauge | Kind::Histogram | Kind::Untyped => field,
     };
     (!group.is_empty() && !field.is_empty()).then_some((group, field))
 }
@@ -278,19 +489,6 @@ fn bad(line: usize, reason: &'static str) -> Error {
 pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
     let mut families: Vec<Family> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut family_of = |name: &str, families: &mut Vec<Family>| -> usize {
-        if let Some(&i) = index.get(name) {
-            return i;
-        }
-        families.push(Family {
-            name: name.to_owned(),
-            help: String::new(),
-            kind: Kind::Untyped,
-            samples: Vec::new(),
-        });
-        index.insert(name.to_owned(), families.len() - 1);
-        families.len() - 1
-    };
     // Lines end at '\n' alone, as the format says: `lines()` would also take a '\r' off the
     // end of a help text.
     for (n, line) in text.split('\n').enumerate() {
@@ -308,7 +506,7 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
                     return Err(bad(n, "HELP of an invalid metric name"));
                 }
                 let help = unescape(help, false).ok_or_else(|| bad(n, "bad escape in HELP"))?;
-                let i = family_of(name, &mut families);
+                let i = family_of(name, &mut families, &mut index);
                 if let Some(f) = families.get_mut(i) {
                     f.help = help;
                 }
@@ -324,10 +522,11 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
                 let kind = match kind {
                     "counter" => Kind::Counter,
                     "gauge" => Kind::Gauge,
+                    "histogram" => Kind::Histogram,
                     "untyped" => Kind::Untyped,
                     _ => return Err(bad(n, "unsupported metric type")),
                 };
-                let i = family_of(name, &mut families);
+                let i = family_of(name, &mut families, &mut index);
                 if let Some(f) = families.get_mut(i) {
                     f.kind = kind;
                 }
@@ -339,9 +538,7 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
         let mut values = rest.split_whitespace();
         let value = values
             .next()
-            .ok_or_else(|| bad(n, "sample without a value"))?
-            .parse::<u64>()
-            .map_err(|_| bad(n, "value is not a non-negative integer"))?;
+            .ok_or_else(|| bad(n, "sample without a value"))?;
         if let Some(ts) = values.next()
             && ts.parse::<i64>().is_err()
         {
@@ -350,7 +547,18 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
         if values.next().is_some() {
             return Err(bad(n, "text after the timestamp"));
         }
-        let i = family_of(name, &mut families);
+        if let Some((base, part)) = histogram_part(name, &index, &families) {
+            let series = fold_histogram(part, labels, value).map_err(|r| bad(n, r))?;
+            let i = family_of(base, &mut families, &mut index);
+            if let Some(f) = families.get_mut(i) {
+                merge_series(&mut f.histograms, series);
+            }
+            continue;
+        }
+        let value = value
+            .parse::<u64>()
+            .map_err(|_| bad(n, "value is not a non-negative integer"))?;
+        let i = family_of(name, &mut families, &mut index);
         if let Some(f) = families.get_mut(i) {
             f.samples.push(Sample { labels, value });
         }
@@ -359,6 +567,108 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
 }
 
 type Labels = Vec<(String, String)>;
+
+/// The index of family `name`, added (untyped, no help) if new.
+fn family_of(name: &str, families: &mut Vec<Family>, index: &mut HashMap<String, usize>) -> usize {
+    if let Some(&i) = index.get(name) {
+        return i;
+    }
+    families.push(Family {
+        name: name.to_owned(),
+        help: String::new(),
+        kind: Kind::Untyped,
+        samples: Vec::new(),
+        histograms: Vec::new(),
+    });
+    index.insert(name.to_owned(), families.len() - 1);
+    families.len() - 1
+}
+
+/// Which series of a histogram a sample is.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Bucket,
+    Sum,
+    Count,
+}
+
+/// The histogram family (already declared by `# TYPE … histogram`) that sample `name`
+/// belongs to, and which of its series it is.
+fn histogram_part<'a>(
+    name: &'a str,
+    index: &HashMap<String, usize>,
+    families: &[Family],
+) -> Option<(&'a str, Part)> {
+    let (base, part) = [
+        ("_bucket", Part::Bucket),
+        ("_sum", Part::Sum),
+        ("_count", Part::Count),
+    ]
+    .into_iter()
+    .find_map(|(suffix, part)| Some((name.strip_suffix(suffix)?, part)))?;
+    let i = *index.get(base)?;
+    (families.get(i)?.kind == Kind::Histogram).then_some((base, part))
+}
+
+/// One histogram sample as a series of its own (merged into the family's by
+/// [`merge_series`]).
+fn fold_histogram(
+    part: Part,
+    mut labels: Labels,
+    value: &str,
+) -> Result<HistogramSeries, &'static str> {
+    let count = || {
+        value
+            .parse::<u64>()
+            .map_err(|_| "histogram count is not a non-negative integer")
+    };
+    let mut series = HistogramSeries {
+        labels: Vec::new(),
+        buckets: Vec::new(),
+        sum: 0.0,
+        count: 0,
+    };
+    match part {
+        Part::Bucket => {
+            let at = labels
+                .iter()
+                .position(|(k, _)| k == "le")
+                .ok_or("histogram bucket without an le label")?;
+            let (_, le) = labels.remove(at);
+            let bound = match le.as_str() {
+                "+Inf" => f64::INFINITY,
+                le => le
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|b| b.is_finite())
+                    .ok_or("histogram bucket bound is not a number")?,
+            };
+            series.buckets.push((bound, count()?));
+        }
+        Part::Sum => {
+            series.sum = value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or("histogram sum is not a number")?;
+        }
+        Part::Count => series.count = count()?,
+    }
+    series.labels = labels;
+    Ok(series)
+}
+
+/// Merges one sample's `series` into the family's series of the same labels.
+fn merge_series(all: &mut Vec<HistogramSeries>, series: HistogramSeries) {
+    match all.iter_mut().find(|s| s.labels == series.labels) {
+        Some(s) => {
+            s.buckets.extend(series.buckets);
+            s.sum += series.sum;
+            s.count += series.count;
+        }
+        None => all.push(series),
+    }
+}
 
 /// Splits a sample line into its name, its labels and what follows them.
 fn sample_line(line: &str) -> Result<(&str, Labels, &str), &'static str> {
@@ -552,6 +862,77 @@ mod tests {
     }
 
     #[test]
+    fn histograms_are_written_in_seconds_and_read_back_folded() {
+        use std::time::Duration;
+        let mut h = LatencyHistogram::default();
+        for us in [40, 50, 51, 700, 700, 2_000, 40_000_000] {
+            h.observe(Duration::from_micros(us));
+        }
+        let mut e = Exposition::new();
+        e.add_histogram("face", "rtt", "Round trips.", &[("face", "7")], &h);
+        e.add_histogram(
+            "face",
+            "rtt",
+            "Round trips.",
+            &[("face", "8")],
+            &LatencyHistogram::default(),
+        );
+        let text = e.render();
+        assert!(
+            text.starts_with(
+                "# HELP nfwd_face_rtt_seconds Round trips.\n\
+             # TYPE nfwd_face_rtt_seconds histogram\n\
+             nfwd_face_rtt_seconds_bucket{face=\"7\",le=\"0.00005\"} 2\n\
+             nfwd_face_rtt_seconds_bucket{face=\"7\",le=\"0.0001\"} 3\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("nfwd_face_rtt_seconds_bucket{face=\"7\",le=\"0.001\"} 5\n"));
+        assert!(text.contains("nfwd_face_rtt_seconds_bucket{face=\"7\",le=\"30\"} 6\n"));
+        assert!(text.contains("nfwd_face_rtt_seconds_bucket{face=\"7\",le=\"+Inf\"} 7\n"));
+        assert!(text.contains("nfwd_face_rtt_seconds_sum{face=\"7\"} 40.003541\n"));
+        assert!(text.contains("nfwd_face_rtt_seconds_count{face=\"7\"} 7\n"));
+
+        let families = parse(&text).unwrap();
+        assert_eq!(families.len(), 1);
+        let f = &families[0];
+        assert_eq!(
+            (f.kind, f.samples.len(), f.histograms.len()),
+            (Kind::Histogram, 0, 2)
+        );
+        assert_eq!(split_name(f), Some(("face", "rtt_seconds")));
+        let s = &f.histograms[0];
+        assert_eq!(s.label("face"), Some("7"));
+        assert_eq!(s.label("le"), None);
+        assert_eq!(s.buckets.len(), LATENCY_BOUNDS_US.len() + 1);
+        assert_eq!(s.buckets[0], (0.000_05, 2));
+        assert_eq!(s.count, 7);
+        assert!((s.sum - 40.003_541).abs() < 1e-9);
+        // Rank 3.5 of 7 falls in (0.5 ms, 1 ms], which holds ranks 4 and 5.
+        let p50 = s.quantile(0.5).unwrap();
+        assert!(p50 > 0.0005 && p50 <= 0.001, "{p50}");
+        // The top observation is past every bound: the highest finite one is reported.
+        assert_eq!(s.quantile(1.0), Some(30.0));
+        assert_eq!(LatencyHistogram::from_series(s), Some(h));
+        assert_eq!(f.histograms[1].quantile(0.5), None);
+        assert_eq!(f.histograms[1].mean(), None);
+    }
+
+    #[test]
+    fn a_histogram_merges_and_saturates() {
+        use std::time::Duration;
+        let mut a = LatencyHistogram::default();
+        a.observe(Duration::from_secs(u64::MAX));
+        let mut b = LatencyHistogram::default();
+        b.observe(Duration::from_micros(1));
+        b.merge(&a);
+        assert_eq!(b.count(), 2);
+        assert_eq!(b.sum_us, u64::MAX);
+        assert_eq!(b.buckets[0], 1);
+        assert_eq!(b.buckets[LATENCY_BOUNDS_US.len()], 1);
+    }
+
+    #[test]
     fn help_is_escaped_and_read_back() {
         let mut e = Exposition::new();
         e.add("g", "x", "a \\ b\nc \"q\"", Kind::Gauge, &[], 1);
@@ -595,7 +976,11 @@ mod tests {
             ("x 1 t", 1),
             ("9x 1", 1),
             ("x{a=\"1\"}1", 1),
-            ("# TYPE x histogram", 1),
+            ("# TYPE x summary", 1),
+            ("# TYPE x histogram\nx_bucket 1", 2),
+            ("# TYPE x histogram\nx_bucket{le=\"a\"} 1", 2),
+            ("# TYPE x histogram\nx_sum NaN", 2),
+            ("# TYPE x histogram\nx_count 1.5", 2),
             ("# TYPE x", 1),
             ("# HELP 9 x", 1),
         ] {
@@ -610,7 +995,11 @@ mod tests {
     /// change of it, and some arbitrary bytes.
     #[test]
     fn hostile_text_never_panics() {
-        let text = written();
+        let mut h = LatencyHistogram::default();
+        h.observe(std::time::Duration::from_micros(700));
+        let mut e = Exposition::new();
+        e.add_histogram("x", "rtt", "h", &[("a", "1")], &h);
+        let text = written() + &e.render();
         for end in 0..=text.len() {
             if let Some(prefix) = text.get(..end) {
                 let _ = parse(prefix);

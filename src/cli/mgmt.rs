@@ -183,9 +183,20 @@ pub(crate) enum CsCommand {
 }
 
 /// Which management command to run.
+/// What `nfwd status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusView {
+    /// status/general.
+    General,
+    /// status/counters.
+    Counters,
+    /// status/chains.
+    Chains,
+}
+
 #[derive(Debug)]
 pub(crate) enum Mgmt {
-    Status { counters: bool, json: bool },
+    Status { view: StatusView, json: bool },
     Face(FaceCommand),
     Route(RouteCommand),
     Strategy(StrategyCommand),
@@ -200,14 +211,11 @@ pub(crate) fn run(connect: &Connect, cmd: Mgmt) -> anyhow::Result<()> {
         let client = super::get::connect(connect.connect.as_deref()).await?;
         super::key::use_key(&client, connect.key.as_deref())?;
         match cmd {
-            Mgmt::Status {
-                counters: false,
-                json,
-            } => status(&client, json).await,
-            Mgmt::Status {
-                counters: true,
-                json,
-            } => counters(&client, json).await,
+            Mgmt::Status { view, json } => match view {
+                StatusView::General => status(&client, json).await,
+                StatusView::Counters => counters(&client, json).await,
+                StatusView::Chains => chains(&client, json).await,
+            },
             Mgmt::Face(c) => face(&client, c).await,
             Mgmt::Route(c) => route(&client, c).await,
             Mgmt::Strategy(c) => strategy(&client, c).await,
@@ -295,12 +303,66 @@ async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
 
 /// `status/counters` (a Prometheus text exposition, `nfwd_forwarder::metrics`) grouped for
 /// reading: the forwarder-wide groups in the order the forwarder wrote them, then the faces
-/// by id.
+/// by id. Counters and gauges are values; histograms are summed up as [`Latency`].
 #[derive(Debug, Default)]
 pub(crate) struct CounterGroups {
     groups: Vec<(String, Vec<(String, u64)>)>,
-    /// Face id → (remote URI, counters).
-    faces: std::collections::BTreeMap<u64, (String, Vec<(String, u64)>)>,
+    /// Group → its histograms.
+    latencies: Vec<(String, Vec<(String, Latency)>)>,
+    /// Face id → its remote URI, counters and histograms.
+    faces: std::collections::BTreeMap<u64, FaceBlock>,
+}
+
+#[derive(Debug, Default)]
+struct FaceBlock {
+    remote: String,
+    counters: Vec<(String, u64)>,
+    latencies: Vec<(String, Latency)>,
+}
+
+/// A latency histogram summed up: observations, mean and estimated quantiles, seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Latency {
+    pub(crate) count: u64,
+    pub(crate) mean: Option<f64>,
+    pub(crate) p50: Option<f64>,
+    pub(crate) p99: Option<f64>,
+}
+
+impl Latency {
+    fn of(h: &metrics::HistogramSeries) -> Self {
+        Self {
+            count: h.count,
+            mean: h.mean(),
+            p50: h.quantile(0.5),
+            p99: h.quantile(0.99),
+        }
+    }
+
+    fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "count": self.count,
+            "mean": self.mean,
+            "p50": self.p50,
+            "p99": self.p99,
+        })
+    }
+
+    /// `12 observed, mean 0.41 ms, p50 ≈ 0.38 ms, p99 ≈ 1.9 ms` (or `none observed`).
+    fn to_text(self) -> String {
+        let ms =
+            |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{:.3} ms", s * 1e3));
+        if self.count == 0 {
+            return "none observed".to_owned();
+        }
+        format!(
+            "{} observed, mean {}, p50 ~{}, p99 ~{}",
+            self.count,
+            ms(self.mean),
+            ms(self.p50),
+            ms(self.p99)
+        )
+    }
 }
 
 impl CounterGroups {
@@ -315,23 +377,38 @@ impl CounterGroups {
             for sample in &family.samples {
                 let counter = (field.to_owned(), sample.value);
                 if group == "face" {
-                    let Some(id) = sample.label("face").and_then(|v| v.parse().ok()) else {
-                        continue;
-                    };
-                    let remote = sample.label("remote").unwrap_or_default();
-                    g.faces
-                        .entry(id)
-                        .or_insert_with(|| (remote.to_owned(), Vec::new()))
-                        .1
-                        .push(counter);
+                    if let Some(face) = g.face(sample.label("face"), sample.label("remote")) {
+                        face.counters.push(counter);
+                    }
                 } else if let Some((_, v)) = g.groups.iter_mut().find(|(n, _)| n == group) {
                     v.push(counter);
                 } else {
                     g.groups.push((group.to_owned(), vec![counter]));
                 }
             }
+            for series in &family.histograms {
+                let latency = (field.to_owned(), Latency::of(series));
+                if group == "face" {
+                    if let Some(face) = g.face(series.label("face"), series.label("remote")) {
+                        face.latencies.push(latency);
+                    }
+                } else if let Some((_, v)) = g.latencies.iter_mut().find(|(n, _)| n == group) {
+                    v.push(latency);
+                } else {
+                    g.latencies.push((group.to_owned(), vec![latency]));
+                }
+            }
         }
         g
+    }
+
+    /// The block of the face labelled `id` (`None` without a numeric id).
+    fn face(&mut self, id: Option<&str>, remote: Option<&str>) -> Option<&mut FaceBlock> {
+        let id: u64 = id?.parse().ok()?;
+        Some(self.faces.entry(id).or_insert_with(|| FaceBlock {
+            remote: remote.unwrap_or_default().to_owned(),
+            ..FaceBlock::default()
+        }))
     }
 
     pub(crate) fn to_json(&self) -> serde_json::Value {
@@ -343,6 +420,14 @@ impl CounterGroups {
                     .collect(),
             )
         };
+        let latency_block = |latencies: &[(String, Latency)]| {
+            serde_json::Value::Object(
+                latencies
+                    .iter()
+                    .map(|(k, l)| (k.clone(), l.to_json()))
+                    .collect(),
+            )
+        };
         let mut top: serde_json::Map<String, serde_json::Value> = self
             .groups
             .iter()
@@ -351,15 +436,22 @@ impl CounterGroups {
         let faces = self
             .faces
             .iter()
-            .map(|(id, (remote, counters))| {
+            .map(|(id, f)| {
                 serde_json::json!({
                     "face_id": id,
-                    "remote_uri": remote,
-                    "counters": block(counters),
+                    "remote_uri": f.remote,
+                    "counters": block(&f.counters),
+                    "latency": latency_block(&f.latencies),
                 })
             })
             .collect();
         top.insert("faces".to_owned(), serde_json::Value::Array(faces));
+        let latency = self
+            .latencies
+            .iter()
+            .map(|(group, l)| (group.clone(), latency_block(l)))
+            .collect();
+        top.insert("latency".to_owned(), serde_json::Value::Object(latency));
         serde_json::Value::Object(top)
     }
 
@@ -368,20 +460,93 @@ impl CounterGroups {
     fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let mut block = |heading: String, counters: &[(String, u64)]| {
-            let _ = writeln!(s, "{heading}");
-            for (name, value) in counters {
-                let _ = writeln!(s, "  {}: {value}", printable(name));
-            }
-        };
+        let mut block =
+            |heading: String, counters: &[(String, u64)], latencies: &[(String, Latency)]| {
+                let _ = writeln!(s, "{heading}");
+                for (name, value) in counters {
+                    let _ = writeln!(s, "  {}: {value}", printable(name));
+                }
+                for (name, l) in latencies {
+                    let _ = writeln!(s, "  {}: {}", printable(name), l.to_text());
+                }
+            };
         for (name, counters) in &self.groups {
-            block(printable(name), counters);
+            let latencies = self
+                .latencies
+                .iter()
+                .find(|(g, _)| g == name)
+                .map_or(&[][..], |(_, l)| l.as_slice());
+            block(printable(name), counters, latencies);
         }
-        for (id, (remote, counters)) in &self.faces {
-            block(format!("face {id} {}", printable(remote)), counters);
+        for (name, latencies) in &self.latencies {
+            if !self.groups.iter().any(|(g, _)| g == name) {
+                block(printable(name), &[], latencies);
+            }
+        }
+        for (id, f) in &self.faces {
+            block(
+                format!("face {id} {}", printable(&f.remote)),
+                &f.counters,
+                &f.latencies,
+            );
         }
         s
     }
+}
+
+/// `status/chains`, read as JSON (what the forwarder wrote: an array of
+/// `observe::ChainReport` objects). A forwarder reached with `--connect` may send anything:
+/// it is parsed, never trusted to be well-formed.
+pub(crate) fn chains_json(payload: &[u8]) -> anyhow::Result<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_slice(payload).context("status/chains is not JSON")?;
+    anyhow::ensure!(v.is_array(), "status/chains is not a JSON array");
+    Ok(v)
+}
+
+async fn chains(client: &Client, json: bool) -> anyhow::Result<()> {
+    let chains = chains_json(&dataset(client, "status/chains").await?)?;
+    if json {
+        return print_json(&chains);
+    }
+    let list = chains.as_array().map_or(&[][..], Vec::as_slice);
+    if list.is_empty() {
+        outln!("no chained exchange has ended here yet");
+        return Ok(());
+    }
+    for c in list {
+        let text = |k: &str| c.get(k).and_then(serde_json::Value::as_str).unwrap_or("?");
+        let stack: Vec<&str> = c
+            .get("chain")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let latency = c
+            .get("latency_us")
+            .and_then(serde_json::Value::as_u64)
+            .map_or_else(|| "-".to_owned(), |us| format!("{:.3} ms", us as f64 / 1e3));
+        let mut outcome = text("outcome").to_owned();
+        if let Some(r) = c.get("reason").and_then(serde_json::Value::as_str) {
+            outcome = format!("{outcome} {r}");
+        }
+        let via = match (
+            c.get("upstream").and_then(serde_json::Value::as_u64),
+            c.get("local"),
+        ) {
+            (Some(f), Some(serde_json::Value::Bool(true))) => format!("face {f} (local SF)"),
+            (Some(f), _) => format!("face {f}"),
+            (None, _) => "-".to_owned(),
+        };
+        outln!(
+            "{}  [{}]  {}  via {}  {}",
+            printable(text("name")),
+            printable(&stack.join(", ")),
+            printable(&outcome),
+            via,
+            latency
+        );
+    }
+    Ok(())
 }
 
 async fn counters(client: &Client, json: bool) -> anyhow::Result<()> {

@@ -111,7 +111,7 @@ impl Daemon {
             return Ok(counters);
         }
         // Families of their own (`nfwd_sf_*`), so the two texts are one exposition.
-        match self.sf_metrics().await {
+        match self.sf_metrics(&counters).await {
             Ok(sf) => Ok([counters, Bytes::from(sf)].concat().into()),
             Err(e) => {
                 // The forwarder's counters still tell something (the host may be starting).
@@ -122,10 +122,30 @@ impl Daemon {
     }
 
     /// The SF host's counters per SF (`nfwd sf stats`), labelled `sf` = the function name.
-    async fn sf_metrics(&self) -> anyhow::Result<String> {
+    /// Each SF's request latency is the sum of its instances' faces' round-trip histograms
+    /// in `counters` (the forwarder's exposition).
+    async fn sf_metrics(&self, counters: &[u8]) -> anyhow::Result<String> {
         let client = self.client.lock().await.clone().context("not connected")?;
         let stats = nfwd_sf_host::host::protocol::stats(&client).await?;
+        let list = nfwd_sf_host::host::protocol::list(&client).await?;
+        let face_rtt = face_round_trips(counters);
         let mut e = metrics::Exposition::new();
+        for sf in &list {
+            let mut h = metrics::LatencyHistogram::default();
+            for face in sf.instances.iter().filter_map(|i| i.face) {
+                if let Some(f) = face_rtt.get(&face) {
+                    h.merge(f);
+                }
+            }
+            e.add_histogram(
+                "sf",
+                "request",
+                "Interests the forwarder sent to the SF's instances, to their Data (the \
+                 function's latency with its input fetch, as the forwarder sees it).",
+                &[("sf", sf.name.as_str())],
+                &h,
+            );
+        }
         for s in &stats {
             let labels = [("sf", s.name.as_str())];
             e.add(
@@ -193,9 +213,10 @@ impl Daemon {
                 "rib/list",
                 "fib/list",
                 "cs/info",
+                "status/chains",
             ])
             .await?;
-        let [general, counters, faces, rib, fib, cs] = d.as_slice() else {
+        let [general, counters, faces, rib, fib, cs, chains] = d.as_slice() else {
             anyhow::bail!("datasets missing");
         };
         let status = ForwarderStatus::decode(general)?;
@@ -229,9 +250,26 @@ impl Daemon {
             "routes": routes,
             "cs": cs,
             "sfs": sfs,
+            "chains": super::mgmt::chains_json(chains)?,
         });
         Ok(Bytes::from(serde_json::to_vec_pretty(&json)?))
     }
+}
+
+/// Face id → its round-trip histogram, from the forwarder's `status/counters` text (faces
+/// whose histogram does not read back are left out).
+fn face_round_trips(counters: &[u8]) -> std::collections::HashMap<u64, metrics::LatencyHistogram> {
+    let text = std::str::from_utf8(counters).unwrap_or_default();
+    let families = metrics::parse(text).unwrap_or_default();
+    families
+        .iter()
+        .filter(|f| f.name == "nfwd_face_rtt_seconds")
+        .flat_map(|f| &f.histograms)
+        .filter_map(|s| {
+            let face = s.label("face")?.parse().ok()?;
+            Some((face, metrics::LatencyHistogram::from_series(s)?))
+        })
+        .collect()
 }
 
 /// Serves `listener` until the task is dropped, answering from the daemon at `daemon_uri`.

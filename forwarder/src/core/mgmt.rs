@@ -291,7 +291,7 @@ fn kind(module: &[u8], verb: &[u8]) -> Kind {
         | (b"faces", b"create" | b"update" | b"destroy")
         | (b"strategy-choice", b"set" | b"unset")
         | (b"cs", b"config" | b"erase") => Kind::Command,
-        (b"status", b"general" | b"counters")
+        (b"status", b"general" | b"counters" | b"chains")
         | (b"faces", b"list" | b"channels" | b"query")
         | (b"fib" | b"rib", b"list")
         | (b"cs", b"info")
@@ -341,7 +341,7 @@ impl Forwarder {
         self.mgmt.unanswered
     }
 
-    fn wall_clock_ms(&self, now: Instant) -> u64 {
+    pub(super) fn wall_clock_ms(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.started).as_millis();
         self.mgmt
             .wall_clock_at_start_ms
@@ -1294,6 +1294,8 @@ impl Forwarder {
             (Some(b"status"), Some(b"general")) => self.forwarder_status(now).to_wire(),
             // nfwd's own: every counter, drops by reason included, as text.
             (Some(b"status"), Some(b"counters")) => self.counters_report(),
+            // nfwd's own: the chained exchanges that ended here most recently, as JSON.
+            (Some(b"status"), Some(b"chains")) => self.chains_report(),
             (Some(b"faces"), Some(b"list")) => encode_all(&self.face_statuses(None)),
             (Some(b"faces"), Some(b"query")) => encode_all(&self.face_statuses(filter)),
             (Some(b"faces"), Some(b"channels")) => encode_all(&self.channel_statuses()),
@@ -1362,6 +1364,21 @@ impl Forwarder {
         self.cs.counters().visit(&mut |name, help, v| {
             e.add("cs", name, help, metrics::Kind::Counter, &[], v);
         });
+        for (name, help, h) in [
+            (
+                "upstream_rtt",
+                "Plain Interests sent upstream, to the Data that satisfied them.",
+                &self.observed.upstream_rtt,
+            ),
+            (
+                "chain_hop_rtt",
+                "Chained Interests sent upstream (a local SF or the next forwarder), to their \
+                 Data.",
+                &self.observed.chain_hop_rtt,
+            ),
+        ] {
+            e.add_histogram("forwarder", name, help, &[], h);
+        }
         for c in &self.driver_counters {
             e.add(
                 "driver",
@@ -1381,8 +1398,22 @@ impl Forwarder {
             f.counters.visit(&mut |name, help, v| {
                 e.add("face", name, help, metrics::Kind::Counter, &labels, v);
             });
+            e.add_histogram(
+                "face",
+                "rtt",
+                "Interests sent on the face, to the Data it returned (for an SF's face, the \
+                 function's latency).",
+                &labels,
+                &f.rtt,
+            );
         }
         Bytes::from(e.render())
+    }
+
+    /// `status/chains`: the chained exchanges that ended here most recently, newest first,
+    /// as a JSON array (`observe::ChainReport`).
+    fn chains_report(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(&self.observed.recent_chains()).unwrap_or_default())
     }
 
     fn forwarder_status(&self, now: Instant) -> ForwarderStatus {

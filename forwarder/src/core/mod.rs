@@ -14,6 +14,7 @@ pub mod face;
 pub mod fib;
 pub mod keys;
 pub mod liveness;
+pub mod observe;
 pub mod pit;
 pub mod rib;
 pub mod strategy;
@@ -142,6 +143,9 @@ pub struct FaceState {
     liveness: Liveness,
     /// Whether the peer understands function chaining (`chain_peer.rs`).
     chain_peer: ChainPeer,
+    /// Interests sent on it → the Data it returned (for an SF's face: the function's
+    /// latency as the forwarder sees it).
+    pub rtt: crate::metrics::LatencyHistogram,
 }
 
 impl FaceState {
@@ -305,6 +309,8 @@ pub struct Forwarder {
     /// forwards it: the Interests (Nacks) it sends carry it on, as NFD's packet tags do.
     /// Set and cleared around that one call; Data carry theirs as an argument.
     carried_mark: CarriedMark,
+    /// Latencies and recent chained exchanges, for `status/counters` and `status/chains`.
+    observed: observe::Observations,
 }
 
 /// A CongestionMark on its way through the pipeline (`Forwarder::carried_mark`).
@@ -365,6 +371,7 @@ impl Forwarder {
                 .then(|| Duration::from_millis(config.chain.neighbour_timeout_ms)),
             chain_waiting: std::collections::BTreeSet::new(),
             chain_timer_armed: false,
+            observed: observe::Observations::default(),
         };
         fwd.timers
             .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
@@ -417,6 +424,7 @@ impl Forwarder {
                 pit_out_compact_at: OUT_IDS_COMPACT_MIN,
                 liveness,
                 chain_peer,
+                rtt: crate::metrics::LatencyHistogram::default(),
             },
         );
         id

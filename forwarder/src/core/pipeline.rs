@@ -11,6 +11,7 @@ use smallvec::SmallVec;
 
 use super::face::{FaceId, FaceScope};
 use super::keys::{chain_hash, combine};
+use super::observe::{ChainEnd, ChainOutcome};
 use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
 use super::strategy::{Context, Decision, RetxSuppression};
 use super::{Action, Forwarder};
@@ -576,10 +577,10 @@ impl Forwarder {
         if decision.targets.is_empty() {
             if !is_retransmission {
                 match self.unaware_next_hop(now, id, &routing, out) {
-                    Some(via) => self.answer_chain_unaware(id, via, out),
+                    Some(via) => self.answer_chain_unaware(now, id, via, out),
                     None => {
                         self.counters.no_route += 1;
-                        self.reject(id, NackReason::NoRoute, out);
+                        self.reject(now, id, NackReason::NoRoute, out);
                     }
                 }
             }
@@ -685,7 +686,7 @@ impl Forwarder {
     /// Gives up on an entry: Nack every downstream and forget it — or, for a chained Interest
     /// whose upstreams included a neighbour that does not understand chaining, answer with
     /// the error Data that says so.
-    fn reject(&mut self, id: EntryId, reason: NackReason, out: &mut Vec<Action>) {
+    fn reject(&mut self, now: Instant, id: EntryId, reason: NackReason, out: &mut Vec<Action>) {
         if let Some(entry) = self.pit.get(id)
             && entry.interest.function_chain().is_some()
             && let Some(via) = entry
@@ -694,7 +695,7 @@ impl Forwarder {
                 .map(|r| r.face)
                 .find(|&f| self.is_chain_unaware(f))
         {
-            return self.answer_chain_unaware(id, via, out);
+            return self.answer_chain_unaware(now, id, via, out);
         }
         let Some(entry) = self.remove_entry(id) else {
             return;
@@ -707,6 +708,15 @@ impl Forwarder {
                 reason,
                 r.pit_token.as_ref(),
                 out,
+            );
+        }
+        if entry.interest.function_chain().is_some() {
+            let last = entry.out_records.iter().max_by_key(|r| r.last_sent);
+            self.chain_ended(
+                now,
+                &entry,
+                last.map(|r| r.face),
+                ChainOutcome::Nack(reason),
             );
         }
         self.remember_nonces(&entry);
@@ -752,11 +762,18 @@ impl Forwarder {
     /// next hop `via` towards its head function does not understand chaining. The consumer
     /// learns it within a round trip of the last chain-aware forwarder, instead of waiting
     /// for the lifetime of an Interest a non-chain-aware forwarder dropped.
-    fn answer_chain_unaware(&mut self, id: EntryId, via: FaceId, out: &mut Vec<Action>) {
+    fn answer_chain_unaware(
+        &mut self,
+        now: Instant,
+        id: EntryId,
+        via: FaceId,
+        out: &mut Vec<Action>,
+    ) {
         let Some(entry) = self.remove_entry(id) else {
             return;
         };
         self.counters.chained_to_unaware += 1;
+        self.chain_ended(now, &entry, Some(via), ChainOutcome::ChainUnaware);
         let chain = entry.interest.function_chain();
         let head = chain.map(|c| c.head().to_string()).unwrap_or_default();
         let stack = chain.map(ToString::to_string).unwrap_or_default();
@@ -824,6 +841,10 @@ impl Forwarder {
         }
         if let Some(entry) = self.remove_entry(id) {
             self.counters.unsatisfied_interests += 1;
+            if entry.interest.function_chain().is_some() {
+                let last = entry.out_records.iter().max_by_key(|r| r.last_sent);
+                self.chain_ended(now, &entry, last.map(|r| r.face), ChainOutcome::Timeout);
+            }
             self.timeout_feedback(now, &entry);
             self.remember_nonces(&entry);
         }
@@ -904,7 +925,23 @@ impl Forwarder {
                 continue;
             };
             self.counters.satisfied_interests += 1;
-            self.data_feedback(now, face, &entry);
+            let rtt = entry
+                .out_records
+                .iter()
+                .find(|r| r.face == face)
+                .map(|r| now.saturating_duration_since(r.last_sent));
+            if let Some(rtt) = rtt {
+                self.observe_round_trip(face, rtt, &entry);
+                self.data_feedback(now, face, rtt, &entry);
+            }
+            if entry.interest.function_chain().is_some() {
+                let outcome = if data.content_type() == nfwd_tlv::types::content_type::NACK {
+                    ChainOutcome::Error
+                } else {
+                    ChainOutcome::Data
+                };
+                self.chain_ended(now, &entry, Some(face), outcome);
+            }
             for r in &entry.in_records {
                 if r.face != face && r.expiry > now {
                     // A CongestionMark goes on with the Data (NFD's tag does).
@@ -1045,7 +1082,7 @@ impl Forwarder {
             .min_by_key(|&r| nack_severity(r))
             .or(nack)
             .unwrap_or(NackReason::NoRoute);
-        self.reject(id, least_severe, out);
+        self.reject(now, id, least_severe, out);
     }
 
     /// The next hops a retry of `entry` may take — `forward`'s scope rules, never one of its
@@ -1127,17 +1164,53 @@ impl Forwarder {
         }
     }
 
-    /// Data from `face` satisfied `entry`: its strategy learns the RTT, if it asked to.
-    pub(super) fn data_feedback(&mut self, now: Instant, face: FaceId, entry: &pit::PitEntry) {
+    /// Data from `face` satisfied `entry`, `rtt` after it was sent there: its strategy learns
+    /// the RTT, if it asked to.
+    pub(super) fn data_feedback(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        rtt: Duration,
+        entry: &pit::PitEntry,
+    ) {
         if !entry.feedback {
             return;
         }
-        if let Some(r) = entry.out_records.iter().find(|r| r.face == face)
-            && let Some(strategy) = self.strategies.get_mut(entry.strategy)
-        {
-            let rtt = now.saturating_duration_since(r.last_sent);
+        if let Some(strategy) = self.strategies.get_mut(entry.strategy) {
             strategy.after_receive_data(now, face, rtt, entry.strategy_tag);
         }
+    }
+
+    /// Counts a round trip to upstream `face` in its histogram and the forwarder's.
+    fn observe_round_trip(&mut self, face: FaceId, rtt: Duration, entry: &pit::PitEntry) {
+        if let Some(f) = self.faces.get_mut(&face) {
+            f.rtt.observe(rtt);
+        }
+        let chained = entry.interest.function_chain().is_some();
+        self.observed.round_trip(rtt, chained);
+    }
+
+    /// Chained `entry` ended here (`observe.rs` keeps the most recent for `status/chains`);
+    /// `upstream` answered it or was tried last.
+    fn chain_ended(
+        &mut self,
+        now: Instant,
+        entry: &pit::PitEntry,
+        upstream: Option<FaceId>,
+        outcome: ChainOutcome,
+    ) {
+        let local = upstream.is_some_and(|f| {
+            self.scope(f) == Some(FaceScope::Local) && self.hosts_head(&entry.interest, f)
+        });
+        let wall_ms = self.wall_clock_ms(now);
+        self.observed.chain_ended(&ChainEnd {
+            now,
+            wall_ms,
+            entry,
+            upstream,
+            local,
+            outcome,
+        });
     }
 
     /// `entry` expired unsatisfied: its strategy learns which upstreams stayed silent.

@@ -587,6 +587,116 @@ fn chain_is_popped_towards_the_local_sf_and_the_result_comes_back() {
     assert_eq!(only_data(&acts, c2).content().as_ref(), b"RAW");
 }
 
+/// Round trips land in the face's and the forwarder's histograms; chained exchanges that
+/// end (Data, error Data, Nack, timeout) are kept newest first, a bounded number of them.
+#[test]
+fn round_trips_and_ended_chains_are_observed() {
+    // No chain hello: the silent peer stays a chain-aware neighbour, so its chain times out.
+    let mut config = Config::default();
+    config.chain.neighbour_timeout_ms = 0;
+    let mut net = Net::with_config(&config);
+    let consumer = net.face("unix://consumer", FaceScope::Local);
+    let sf1 = net.face("unix://sf1", FaceScope::Local);
+    let peer = net.face("udp4://10.0.0.5:6363", FaceScope::NonLocal);
+    host(&mut net, "/sf/F1", sf1);
+    net.fwd.add_route(&name("/sf/F2"), peer, 0);
+    net.fwd.add_route(&name("/rs1"), peer, 0);
+
+    // A chain popped towards the local SF, answered 3 ms later.
+    let acts = net.recv(
+        consumer,
+        interest("/rs1/a").function_chain(chain("/sf/F1")).encode(),
+    );
+    let (_, sf_lp) = only_interest(&acts, sf1);
+    net.advance(3);
+    let acts = net.recv(sf1, reply(&sf_lp, data("/rs1/a", Some("/sf/F1"), b"A")));
+    only_data(&acts, consumer);
+    // A plain Interest, answered by the peer.
+    let acts = net.recv(consumer, interest("/rs1/b").encode());
+    let (_, lp) = only_interest(&acts, peer);
+    net.advance(1);
+    net.recv(peer, reply(&lp, data("/rs1/b", None, b"B")));
+    // A chain sent on to the peer, which refuses it.
+    let acts = net.recv(
+        consumer,
+        interest("/rs1/c").function_chain(chain("/sf/F2")).encode(),
+    );
+    let (up, _) = only_interest(&acts, peer);
+    let acts = net.recv(
+        peer,
+        LpPacket::nack(NackReason::Congestion, up.wire().clone()).encode(),
+    );
+    assert_eq!(only_nack(&acts, consumer), NackReason::Congestion);
+    // A chain the SF answers with an error Data.
+    let acts = net.recv(
+        consumer,
+        interest("/rs1/d").function_chain(chain("/sf/F1")).encode(),
+    );
+    let (_, sf_lp) = only_interest(&acts, sf1);
+    let error = DataBuilder::new(name("/rs1/d"), b"{}".to_vec())
+        .function_chain(chain("/sf/F1"))
+        .content_type(nfwd_tlv::types::content_type::NACK)
+        .sign(&Signer::digest_sha256())
+        .unwrap();
+    net.recv(sf1, reply(&sf_lp, error));
+    // A chain nobody answers.
+    net.recv(
+        consumer,
+        interest("/rs1/e").function_chain(chain("/sf/F2")).encode(),
+    );
+    net.advance(1500);
+
+    let face_rtt = |net: &Net, f: FaceId| net.fwd.faces[&f].rtt.count();
+    assert_eq!(face_rtt(&net, sf1), 2, "the result and the error Data");
+    assert_eq!(
+        face_rtt(&net, peer),
+        1,
+        "the plain Data; the Nack is no round trip"
+    );
+    assert_eq!(face_rtt(&net, consumer), 0);
+    assert_eq!(net.fwd.observed.upstream_rtt.count(), 1);
+    assert_eq!(net.fwd.observed.chain_hop_rtt.count(), 2);
+
+    let chains = net.fwd.observed.recent_chains();
+    let seen: Vec<(&str, &str, Option<u64>, bool)> = chains
+        .iter()
+        .map(|c| (c.name.as_str(), c.outcome, c.upstream, c.local))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/rs1/e", "timeout", Some(peer.0), false),
+            ("/rs1/d", "error", Some(sf1.0), true),
+            ("/rs1/c", "nack", Some(peer.0), false),
+            ("/rs1/a", "data", Some(sf1.0), true),
+        ]
+    );
+    assert_eq!(chains[2].reason.as_deref(), Some("Congestion"));
+    assert_eq!(chains[0].latency_us, None);
+    assert!(
+        chains[3].latency_us.is_some_and(|us| us >= 3000),
+        "{chains:?}"
+    );
+    assert_eq!(chains[3].chain, ["/sf/F1"]);
+    assert_eq!(chains[3].downstreams, [consumer.0]);
+
+    // A flood of chained Interests keeps only the newest.
+    for k in 0..observe::RECENT_CHAINS + 10 {
+        let n = format!("/none/{k}");
+        net.recv(
+            consumer,
+            interest(&n).function_chain(chain("/sf/none")).encode(),
+        );
+    }
+    let chains = net.fwd.observed.recent_chains();
+    assert_eq!(chains.len(), observe::RECENT_CHAINS);
+    assert_eq!(
+        chains[0].name,
+        format!("/none/{}", observe::RECENT_CHAINS + 9)
+    );
+    assert_eq!((chains[0].outcome, chains[0].upstream), ("nack", None));
+}
+
 #[test]
 fn different_chains_never_mix_and_identical_chains_aggregate() {
     let mut net = Net::new();
