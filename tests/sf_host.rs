@@ -237,6 +237,9 @@ async fn warm_instance_serves_a_chain_and_undeploy_removes_everything() {
     let info = node.info_of("/sf/up").await;
     assert_eq!(info.state, "running");
     assert_eq!(info.instances.len(), 1);
+    // The deploy is over: nothing in progress.
+    let progress = protocol::progress(&node.client).await.unwrap();
+    assert!(progress.is_empty(), "{progress:?}");
     let pid = info.instances[0].id.clone();
     assert!(process_alive(&pid));
 

@@ -102,6 +102,9 @@ pub struct DockerOptions {
     /// `uid:gid` of containers started without a user of their own. Default `65534:65534`
     /// (`nobody`): never root.
     pub default_user: String,
+    /// Where image builds report their steps (the host's `progress` dataset). Default: a
+    /// record nobody reads.
+    pub progress: crate::progress::Progress,
 }
 
 impl DockerOptions {
@@ -115,6 +118,7 @@ impl DockerOptions {
             tmpfs_size: "16m".into(),
             pids_limit: 256,
             default_user: "65534:65534".into(),
+            progress: crate::progress::Progress::default(),
         }
     }
 }
@@ -692,6 +696,10 @@ impl DockerBackend {
 
     /// Builds `tag`: `/nfwd` and, for an SF, its artifact (no SF: a whole node's image).
     async fn build(&self, spec: Option<&SfSpec>, tag: &str) -> Result<()> {
+        // Reported under the SF's name, as its deploy is; a node image under its tag.
+        let key = spec.map_or(tag, |s| s.name.as_str());
+        let progress = &self.options.progress;
+        progress.set(key, "building its image: assembling the build context");
         let spec2 = spec.cloned();
         let binary = self.options.binary.clone();
         let owner = self.options.owner.clone();
@@ -729,6 +737,9 @@ impl DockerBackend {
         while let Some(item) = stream.next().await {
             let info = item.map_err(ctx("building the image"))?;
             if let Some(s) = info.stream {
+                if let Some(step) = crate::progress::build_step(&s) {
+                    progress.set(key, &step);
+                }
                 output.push_str(&s);
             }
             if let Some(detail) = info.error_detail {

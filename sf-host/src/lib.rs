@@ -18,6 +18,7 @@ pub mod error;
 pub mod functions;
 pub mod host;
 pub mod process;
+pub mod progress;
 pub mod runtime;
 pub mod sdk;
 pub mod spec;

@@ -195,6 +195,17 @@ async fn prepare_builds_from_scratch_then_finds_the_image() {
     let t = Instant::now();
     assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::Fetched);
     let built = t.elapsed();
+    // The build reported its steps under the SF's name (the host's `progress` dataset, which
+    // `nfwd sf deploy` shows); the last one stays until the host's deploy ends.
+    let phases = b.options().progress.snapshot();
+    let last = &phases["/sf/upper"].phase;
+    let step = last
+        .strip_prefix("building its image: step ")
+        .and_then(|s| s.split_once(", "))
+        .unwrap_or_else(|| panic!("{last}"));
+    let (k, n) = step.0.split_once('/').unwrap();
+    assert_eq!(k, n, "the last step: {last}");
+    assert_eq!(step.1, "ENTRYPOINT [\"/nfwd\"]", "{last}");
     let t = Instant::now();
     assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::AlreadyPresent);
     let found = t.elapsed();
@@ -995,6 +1006,8 @@ async fn a_restarted_host_reuses_its_image_and_sweeps_what_a_killed_one_left() {
     let mut first = start_docker_daemon(&binary, &socket, &owner);
     let client = sf_host_client(&uri).await;
     let (id1, image1, took1) = deploy(&client).await;
+    let progress = protocol::progress(&client).await.unwrap();
+    assert!(progress.is_empty(), "the deploy is over: {progress:?}");
     let images1 = b.images().await.unwrap();
     assert_eq!(images1.len(), 1, "{images1:?}");
     drop(client);

@@ -6,7 +6,7 @@
 
 use crate::cli::output::{out, outln, printable, with_status_line};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -132,10 +132,17 @@ pub(crate) fn deploy(a: &DeployArgs) -> anyhow::Result<()> {
     with_client(&a.connect, async |c| {
         let deploying = protocol::deploy(&c, &text);
         let answered = if show {
-            with_status_line(deploying, Duration::from_secs(1), |elapsed| {
-                deploy_line(&name, elapsed)
+            // The host's `progress` dataset, read every half second while the deploy runs,
+            // names the step (the image build's included).
+            let phase = Arc::new(Mutex::new(None::<String>));
+            let poll = tokio::spawn(poll_progress(c.clone(), name.clone(), phase.clone()));
+            let answered = with_status_line(deploying, Duration::from_secs(1), |elapsed| {
+                let phase = phase.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                deploy_line(&name, elapsed, phase.as_deref())
             })
-            .await
+            .await;
+            poll.abort();
+            answered
         } else {
             deploying.await
         };
@@ -143,13 +150,35 @@ pub(crate) fn deploy(a: &DeployArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `deploying /sf/upper: 12 s (the SF host builds its image the first time)`.
-fn deploy_line(name: &str, elapsed: Duration) -> String {
-    format!(
-        "deploying {}: {} s (the SF host builds its image the first time)",
-        printable(name),
-        elapsed.as_secs()
-    )
+/// Keeps `phase` set to what the SF host says `name`'s deploy is doing (until aborted).
+async fn poll_progress(client: Client, name: String, phase: Arc<Mutex<Option<String>>>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        // A host that does not answer (an older one) leaves the line as it was.
+        if let Ok(all) = protocol::progress(&client).await {
+            let now = all.get(&name).map(|p| p.phase.clone());
+            *phase.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        }
+    }
+}
+
+/// `deploying /sf/upper: 12 s, building its image: step 2/4, COPY nfwd /nfwd` (without a
+/// phase: `… 12 s (the SF host builds its image the first time)`).
+fn deploy_line(name: &str, elapsed: Duration, phase: Option<&str>) -> String {
+    match phase {
+        Some(p) => format!(
+            "deploying {}: {} s, {}",
+            printable(name),
+            elapsed.as_secs(),
+            printable(p)
+        ),
+        None => format!(
+            "deploying {}: {} s (the SF host builds its image the first time)",
+            printable(name),
+            elapsed.as_secs()
+        ),
+    }
 }
 
 pub(crate) fn undeploy(a: &UndeployArgs) -> anyhow::Result<()> {
@@ -378,9 +407,18 @@ mod tests {
     #[test]
     fn the_deploy_line_names_the_sf_and_the_time_and_escapes_the_name() {
         assert_eq!(
-            deploy_line("/sf/upper", Duration::from_millis(12_400)),
+            deploy_line("/sf/upper", Duration::from_millis(12_400), None),
             "deploying /sf/upper: 12 s (the SF host builds its image the first time)"
         );
-        assert!(!deploy_line("/sf/\x1b[2J", Duration::ZERO).contains('\x1b'));
+        assert_eq!(
+            deploy_line(
+                "/sf/upper",
+                Duration::from_secs(3),
+                Some("building its image: step 2/4, COPY nfwd /nfwd")
+            ),
+            "deploying /sf/upper: 3 s, building its image: step 2/4, COPY nfwd /nfwd"
+        );
+        assert!(!deploy_line("/sf/\x1b[2J", Duration::ZERO, None).contains('\x1b'));
+        assert!(!deploy_line("/sf/a", Duration::ZERO, Some("\x1b[2J")).contains('\x1b'));
     }
 }

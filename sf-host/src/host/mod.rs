@@ -61,6 +61,7 @@ use crate::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, P
 use crate::docker::{DockerBackend, DockerOptions};
 use crate::error::{Error, Result};
 use crate::process::{ProcessBackend, ProcessOptions};
+use crate::progress::Progress;
 use crate::spec::{BackendKind, SfSpec};
 use crate::users::{InstanceUser, InstanceUsers};
 use protocol::{Dataset, InstanceInfo, Request, Service, SfInfo, SfStats, Verb};
@@ -334,6 +335,8 @@ struct Inner {
     sfs: tokio::sync::Mutex<BTreeMap<String, Arc<Sf>>>,
     publications: Mutex<VecDeque<(Name, Vec<Bytes>)>>,
     version: AtomicU64,
+    /// What the deploys in progress are doing (the `progress` dataset).
+    progress: Progress,
 }
 
 /// The SF host (see the module documentation). [`SfHost::start`] runs one.
@@ -390,6 +393,7 @@ impl SfHost {
             sfs: tokio::sync::Mutex::new(BTreeMap::new()),
             publications: Mutex::new(VecDeque::new()),
             version: AtomicU64::new(0),
+            progress: Progress::default(),
         });
         // Both prefixes on the host's own connection: the forwarder authorizes each Interest
         // for its service (`sf`, `sf-exec`) before it arrives here.
@@ -614,7 +618,9 @@ impl Inner {
                          specification)"
                     )));
                 }
-                DockerBackend::connect(DockerOptions::new(binary, self.owner.clone())).await
+                let mut options = DockerOptions::new(binary, self.owner.clone());
+                options.progress = self.progress.clone();
+                DockerBackend::connect(options).await
             })
             .await
     }
@@ -745,6 +751,8 @@ impl Inner {
                 return Err(Error::Spec(format!("at most {MAX_SFS} SFs per host")));
             }
         }
+        let _progress = self.progress.guard(&spec.name);
+        self.progress.set(&spec.name, "checking what it needs");
         // What the node must provide is checked before anything starts (or an engine is
         // asked): an exec program that does not exist, cannot run, or cannot go in an image
         // is one clear refusal, not a failure at every request.
@@ -760,6 +768,13 @@ impl Inner {
             // Refused now, clearly, rather than at every (cold) start.
             self.process.check(&spec, user)?;
         }
+        self.progress.set(
+            &spec.name,
+            match kind {
+                Kind::Docker => "preparing its image",
+                Kind::Process => "preparing its program",
+            },
+        );
         self.b_prepare(kind, &spec).await?;
         if spec.instances.max > 1 {
             self.set_strategy(&name, Some("/localhost/nfd/strategy/load-balance"))
@@ -792,7 +807,11 @@ impl Inner {
             *lock(&p.task) = Some(task);
         }
         let mut life = sf.life.lock().await;
-        for _ in 0..sf.spec.instances.min {
+        for i in 0..sf.spec.instances.min {
+            self.progress.set(
+                &sf.spec.name,
+                &format!("starting instance {} of {}", i + 1, sf.spec.instances.min),
+            );
             if let Err(e) = self.start_instance(&sf, &mut life).await {
                 drop(life);
                 let _ = self.undeploy(&sf.spec.name).await;
@@ -1637,6 +1656,9 @@ impl Inner {
                 .unwrap_or_default()
                 .into(),
             Dataset::Stats => serde_json::to_vec(&self.stats().await)
+                .unwrap_or_default()
+                .into(),
+            Dataset::Progress => serde_json::to_vec(&self.progress.snapshot())
                 .unwrap_or_default()
                 .into(),
             Dataset::Logs { function, index } => {

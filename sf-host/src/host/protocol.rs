@@ -99,6 +99,8 @@ pub enum Dataset {
     List,
     /// `stats`.
     Stats,
+    /// `progress`: what the deploys in progress are doing.
+    Progress,
     /// `logs/<function>/<index>`.
     Logs {
         /// The function name, as written in the request.
@@ -143,7 +145,8 @@ fn bad(code: u64, text: impl Into<String>) -> BadRequest {
 
 const SHAPES: &str = "commands are signed Interests named /localhost/nfwd/<sf|sf-exec>/<deploy|\
                       undeploy>/<ParametersSha256Digest>; datasets are /localhost/nfwd/sf/list, \
-                      /localhost/nfwd/sf/stats and /localhost/nfwd/sf/logs/<function>/<index>";
+                      /localhost/nfwd/sf/stats, /localhost/nfwd/sf/progress and \
+                      /localhost/nfwd/sf/logs/<function>/<index>";
 
 /// Reads a request from `name` by its structure (module documentation). Anything else is a
 /// [`BadRequest`] with the text to answer.
@@ -203,6 +206,7 @@ pub fn parse_request(name: &Name) -> Result<Request, BadRequest> {
     let (dataset, base) = match word.as_str() {
         "list" => (Dataset::List, 4),
         "stats" => (Dataset::Stats, 4),
+        "progress" => (Dataset::Progress, 4),
         "logs" => {
             let (Some(f), Some(i)) = (generic(4), generic(5)) else {
                 return Err(bad(
@@ -447,6 +451,13 @@ pub fn parse_list(json: &str) -> Result<Vec<SfInfo>> {
 /// Parses the JSON of the `stats` dataset (as `nfwd sf stats --json` prints it).
 pub fn parse_stats(json: &str) -> Result<Vec<SfStats>> {
     serde_json::from_str(json).map_err(|e| Error::Spec(format!("stats dataset: {e}")))
+}
+
+/// `progress` through the forwarder: what the deploys in progress are doing, by SF name.
+pub async fn progress(
+    client: &Client,
+) -> Result<std::collections::BTreeMap<String, crate::progress::Phase>> {
+    parse_json("progress", &dataset(client, &name_of("progress")).await?)
 }
 
 /// `stats` through the forwarder.
