@@ -15,11 +15,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::anchors::ndn_tools;
+use common::anchors::{NfdInNetns, ndn_tools};
 use common::netns::{Daemon, Netns};
 use common::{TempDir, cannot_run, is_root};
 
@@ -33,70 +32,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn nfd_conf(socket: &Path) -> String {
-    format!(
-        r"general
-{{
-}}
-log
-{{
-  default_level WARN
-}}
-tables
-{{
-  cs_max_packets 0
-  strategy_choice
-  {{
-    /               /localhost/nfd/strategy/best-route
-    /localhost      /localhost/nfd/strategy/multicast
-    /localhost/nfd  /localhost/nfd/strategy/best-route
-  }}
-}}
-face_system
-{{
-  unix
-  {{
-    path {}
-  }}
-  tcp
-  {{
-    port 6363
-  }}
-  udp
-  {{
-    port 6363
-    mcast no
-  }}
-}}
-authorizations
-{{
-  authorize
-  {{
-    certfile any
-    privileges
-    {{
-      faces
-      fib
-      cs
-      strategy-choice
-    }}
-  }}
-}}
-rib
-{{
-  localhost_security
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-}}
-",
-        socket.display()
-    )
 }
 
 /// Runs an `nfwd` command inside `ns` (or ours), returning (success, stdout + stderr).
@@ -161,56 +96,9 @@ fn a_chained_interest_meeting_nfd_is_answered_with_an_error_and_a_chain_aware_ro
         return;
     };
     let dir = TempDir::new("chain-nfd");
-    let home = dir.0.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let tool = |name: &str| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &ns.name])
-            .arg(tools.join("bin").join(name))
-            .env("HOME", &home)
-            .env("LD_LIBRARY_PATH", tools.join("lib"));
-        c
-    };
-    let keygen = tool("ndnsec")
-        .args(["key-gen", "/localhost/operator"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "ndnsec key-gen: {keygen:?}");
-
     // NFD in the namespace, at 10.77.1.2:6363.
-    let nfd_sock = dir.0.join("nfd.sock");
-    let conf = dir.0.join("nfd.conf");
-    std::fs::write(&conf, nfd_conf(&nfd_sock)).unwrap();
-    let _nfd = Killed(
-        tool("nfd")
-            .arg("--config")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let nfdc = |args: &[&str]| {
-        let out = tool("nfdc")
-            .args(args)
-            .env(
-                "NDN_CLIENT_TRANSPORT",
-                format!("unix://{}", nfd_sock.display()),
-            )
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !nfdc(&["status"]).0 {
-        assert!(Instant::now() < deadline, "NFD did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let nfd = NfdInNetns::start(&tools, &ns.name, &dir.0);
+    let nfdc = |args: &[&str]| nfd.nfdc(args);
 
     // nfwd B beside it (its own ports), hosting /sf/upper and serving /p.
     let b = Daemon::start(

@@ -8,6 +8,9 @@
 //! And a CongestionMark a producer sets reaches the consumer (and a consumer's reaches the
 //! producer), as through NFD: raw Unix sockets on both sides, no tools needed.
 //!
+//! And over UDP towards a real NFD in a network namespace: with pacing
+//! (`faces.udp_pacing_*`), a fixed window of Data no longer overflows NFD's receive buffer.
+//!
 //! The tools come from `../shared/anchors` (`common/anchors.rs`); missing tools fail under
 //! `CI=true` and skip visibly otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,12 +20,13 @@ mod common;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::anchors::{Daemon, ndn_tools, text, tool};
-use common::{TempDir, cannot_run};
+use common::anchors::{Daemon, NfdInNetns, ndn_tools, text, tool};
+use common::netns::Netns;
+use common::{TempDir, cannot_run, is_root};
 use nfwd_tlv::lp::LpPacket;
 use nfwd_tlv::nfd::{ControlParameters, ControlResponse, make_command_v03};
 use nfwd_tlv::{Data, DataBuilder, Interest, InterestBuilder, Name, Signer};
@@ -122,10 +126,15 @@ fn catchunks(
     pipeline: &str,
     expected: &[u8],
 ) -> Summary {
-    let o = tool(tools, "ndncatchunks", home, socket, None)
-        .args(["-v", "--pipeline-type", pipeline, prefix])
-        .output()
-        .unwrap();
+    let mut cmd = tool(tools, "ndncatchunks", home, socket, None);
+    cmd.args(["-v", "--pipeline-type", pipeline, prefix]);
+    run_catchunks(cmd, pipeline, expected)
+}
+
+/// Runs the ndncatchunks command `cmd` (`-v`, fetching something that should be `expected`);
+/// checks its success and the bytes, prints and returns its summary.
+fn run_catchunks(mut cmd: Command, what: &str, expected: &[u8]) -> Summary {
+    let o = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     let tail: String = stderr
         .lines()
@@ -136,16 +145,16 @@ fn catchunks(
         .rev()
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(o.status.success(), "ndncatchunks {pipeline}: {tail}");
+    assert!(o.status.success(), "ndncatchunks {what}: {tail}");
     assert!(
         o.stdout == expected,
-        "ndncatchunks {pipeline}: {} bytes, not the {} published",
+        "ndncatchunks {what}: {} bytes, not the {} published",
         o.stdout.len(),
         expected.len()
     );
     let s = summary(&stderr);
     eprintln!(
-        "ndncatchunks {pipeline} through nfwd: {} segments, {} retransmitted, {} congestion \
+        "ndncatchunks {what} through nfwd: {} segments, {} retransmitted, {} congestion \
          marks, goodput {}",
         s.segments, s.retransmitted, s.marks, s.goodput
     );
@@ -342,4 +351,160 @@ fn a_producers_congestion_mark_reaches_the_consumer_and_back() {
         .unwrap();
     let back = read_frame(&mut consumer);
     assert_eq!(back, data, "sent bare, as it came");
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP pacing towards NFD's default receive buffer.
+
+/// `RcvbufErrors` of UDP in network namespace `ns`: datagrams its sockets dropped for want of
+/// receive buffer.
+fn udp_rcvbuf_errors(ns: &str) -> u64 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+        .output()
+        .unwrap();
+    let snmp = String::from_utf8_lossy(&out.stdout);
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "RcvbufErrors")
+        .unwrap();
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
+/// One fetch across the UDP face from nfwd to NFD.
+#[derive(Debug)]
+struct UdpRun {
+    catchunks: Summary,
+    /// Datagrams NFD's namespace dropped for want of receive buffer during the fetch.
+    rcvbuf_errors: u64,
+    /// Frames that waited in nfwd's pacer.
+    paced_frames: u64,
+}
+
+/// nfwd (in our namespace, `udp_pacing_rate_mbps = rate`, an `ndnputchunks` producer of
+/// `file` on it) ← UDP ← NFD (in `ns`) ← `ndncatchunks` with a fixed window of 64 in `ns`.
+#[expect(clippy::too_many_arguments, reason = "one test's two runs")]
+fn fetch_from_nfwd_through_nfd(
+    ns: &Netns,
+    nfd: &NfdInNetns,
+    tools: &Path,
+    dir: &Path,
+    tag: &str,
+    rate_mbps: u64,
+    file: &Path,
+    bytes: &[u8],
+) -> UdpRun {
+    let socket = dir.join(format!("{tag}.sock"));
+    let config = dir.join(format!("{tag}.toml"));
+    std::fs::write(
+        &config,
+        format!("[faces]\nudp_pacing_rate_mbps = {rate_mbps}\n"),
+    )
+    .unwrap();
+    let port = 20_000 + std::process::id() % 20_000 + u32::try_from(rate_mbps % 7).unwrap();
+    let udp = format!("{}:{port}", ns.host_ip);
+    let nfwd = common::netns::Daemon::start(
+        dir,
+        tag,
+        None,
+        &[
+            "--tcp",
+            "",
+            "--udp",
+            &udp,
+            "--config",
+            &config.display().to_string(),
+        ],
+    );
+    let home = dir.join("home");
+    let prefix = format!("/pacing/{tag}");
+    let _producer = Producer::start(tools, &home, &socket, file, &prefix);
+    let face = format!("udp4://{udp}");
+    let (ok, out) = nfd.nfdc(&["face", "create", &face]);
+    assert!(ok, "nfdc face create {face}: {out}");
+    let (ok, out) = nfd.nfdc(&["route", "add", &prefix, &face]);
+    assert!(ok, "nfdc route add: {out}");
+    let before = udp_rcvbuf_errors(&ns.name);
+    let mut cmd = nfd.tool("ndncatchunks");
+    cmd.args([
+        "-v",
+        "--pipeline-type",
+        "fixed",
+        "--pipeline-size",
+        "64",
+        &prefix,
+    ]);
+    let catchunks = run_catchunks(cmd, tag, bytes);
+    let rcvbuf_errors = udp_rcvbuf_errors(&ns.name) - before;
+    let counters: serde_json::Value =
+        serde_json::from_str(&nfwd.cli(&["status", "--counters", "--json"]).unwrap()).unwrap();
+    let paced_frames = counters["driver"]["udp_paced_frames"].as_u64().unwrap();
+    let (ok, out) = nfd.nfdc(&["face", "destroy", &face]);
+    assert!(ok, "nfdc face destroy {face}: {out}");
+    UdpRun {
+        catchunks,
+        rcvbuf_errors,
+        paced_frames,
+    }
+}
+
+/// 8 MiB in 8000-byte segments, a window of 64 of them (~530 KB) answered at once by nfwd
+/// over UDP to NFD, whose socket has the kernel's default receive buffer (~208 KiB): unpaced,
+/// the burst overflows it and NFD's namespace counts RcvbufErrors; paced at 200 Mbit/s the
+/// frames wait in nfwd instead, and NFD's buffer holds.
+#[test]
+fn udp_pacing_keeps_bursts_within_an_nfd_peers_receive_buffer() {
+    const TEST: &str = "udp_pacing_keeps_bursts_within_an_nfd_peers_receive_buffer";
+    if !is_root() {
+        cannot_run(TEST, "needs root (network namespaces)");
+        return;
+    }
+    let tools = match ndn_tools() {
+        Ok(t) => t,
+        Err(e) => {
+            cannot_run(TEST, &e);
+            return;
+        }
+    };
+    let Some(ns) = Netns::create("pc", 78, 1) else {
+        cannot_run(TEST, "could not create a network namespace and veth pair");
+        return;
+    };
+    let dir = TempDir::new("udp-pacing");
+    let nfd = NfdInNetns::start(&tools, &ns.name, &dir.0);
+    let home = dir.0.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let keygen = tool(&tools, "ndnsec", &home, &dir.0.join("none.sock"), None)
+        .args(["key-gen", "/localhost/operator"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "ndnsec key-gen: {}", text(&keygen));
+    let file = dir.0.join("file");
+    let mut bytes = file_bytes();
+    bytes.truncate(8 << 20);
+    std::fs::write(&file, &bytes).unwrap();
+
+    let unpaced =
+        fetch_from_nfwd_through_nfd(&ns, &nfd, &tools, &dir.0, "unpaced", 0, &file, &bytes);
+    let paced = fetch_from_nfwd_through_nfd(&ns, &nfd, &tools, &dir.0, "paced", 200, &file, &bytes);
+    // The default rate, for the record (whether it holds depends on how fast NFD reads here).
+    let default =
+        fetch_from_nfwd_through_nfd(&ns, &nfd, &tools, &dir.0, "default", 1000, &file, &bytes);
+    eprintln!("unpaced: {unpaced:?}\npaced:   {paced:?}\ndefault: {default:?}");
+    assert_eq!(unpaced.paced_frames, 0, "pacing off: nothing waits");
+    assert!(
+        paced.paced_frames > 0,
+        "bursts waited in the pacer: {paced:?}"
+    );
+    assert!(
+        paced.rcvbuf_errors <= unpaced.rcvbuf_errors,
+        "pacing cannot make NFD drop more: {paced:?} vs {unpaced:?}"
+    );
+    assert!(
+        paced.rcvbuf_errors * 100 <= paced.catchunks.segments,
+        "paced, NFD's buffer holds (under 1% dropped): {paced:?}"
+    );
 }

@@ -107,6 +107,26 @@ impl Config {
                 )));
             }
         }
+        if f.udp_pacing_rate_mbps > 0 {
+            if f.udp_pacing_rate_mbps > 1_000_000 {
+                return Err(Error::Config(
+                    "faces.udp_pacing_rate_mbps must be at most 1000000 (1 Tbit/s), or 0 for no \
+                     pacing"
+                        .into(),
+                ));
+            }
+            if f.udp_pacing_burst_bytes < 9000 {
+                return Err(Error::Config(
+                    "faces.udp_pacing_burst_bytes must be at least 9000 (the largest frame)".into(),
+                ));
+            }
+            if f.udp_pacing_queue_bytes < f.udp_pacing_burst_bytes {
+                return Err(Error::Config(
+                    "faces.udp_pacing_queue_bytes must be at least faces.udp_pacing_burst_bytes"
+                        .into(),
+                ));
+            }
+        }
         if f.write_queue_bytes < 2 * 9000 {
             return Err(Error::Config(
                 "faces.write_queue_bytes must be at least 18000 (two of the largest frames)".into(),
@@ -226,6 +246,17 @@ pub struct FacesConfig {
     /// The same for each UDP face's own socket (what one peer may have queued while the core
     /// serves others: a cap, not an allocation). Default 1048576 (1 MiB).
     pub udp_face_buffer_bytes: usize,
+    /// Pacing of what each UDP face sends (`driver/pacing.rs`): a token bucket of this rate,
+    /// in Mbit/s, so that a burst of Data does not overflow a peer's receive buffer (NFD's
+    /// is ~208 KiB by default). 0 turns pacing off. Default 1000.
+    pub udp_pacing_rate_mbps: u64,
+    /// Bytes a UDP face may send at once after a pause, before pacing holds frames back.
+    /// At least 9000 (the largest frame). Default 65536.
+    pub udp_pacing_burst_bytes: u64,
+    /// Bytes a UDP face may hold waiting for its pacing; beyond, frames are dropped and
+    /// counted (`drop_queue_full`), and from `DefaultCongestionThreshold` (as on stream faces)
+    /// packets carry CongestionMarks. At least the burst. Default 4194304 (4 MiB).
+    pub udp_pacing_queue_bytes: u64,
     /// Link liveness (`docs/protocol.md` §8): a face towards another forwarder that has sent
     /// Interests and heard nothing for this many milliseconds is probed, and again as often.
     /// Default 250.
@@ -234,6 +265,17 @@ pub struct FacesConfig {
     /// strategies skip it and its pending Interests go elsewhere or get a Nack. 0 disables
     /// liveness (probes from peers are still answered). Default 1000.
     pub liveness_timeout_ms: u64,
+}
+
+impl FacesConfig {
+    /// The pacing settings of UDP faces.
+    pub(crate) fn udp_pacing(&self) -> crate::driver::pacing::PacingConfig {
+        crate::driver::pacing::PacingConfig {
+            rate_bytes_per_s: self.udp_pacing_rate_mbps.saturating_mul(125_000),
+            burst_bytes: self.udp_pacing_burst_bytes,
+            queue_bytes: self.udp_pacing_queue_bytes,
+        }
+    }
 }
 
 impl Default for FacesConfig {
@@ -255,6 +297,9 @@ impl Default for FacesConfig {
             write_queue_bytes: 32 << 20,
             udp_listen_buffer_bytes: 4 << 20,
             udp_face_buffer_bytes: 1 << 20,
+            udp_pacing_rate_mbps: 1000,
+            udp_pacing_burst_bytes: 64 << 10,
+            udp_pacing_queue_bytes: 4 << 20,
             liveness_interval_ms: 250,
             liveness_timeout_ms: 1000,
         }

@@ -58,6 +58,155 @@ pub(crate) fn ndn_tools() -> Result<PathBuf, String> {
     }
 }
 
+/// An NFD configuration: its Unix socket at `socket`, TCP and UDP on port 6363 (no
+/// multicast), no content store, every management privilege for any certificate, and any
+/// trust anchor for local registrations — a forwarder for tests, not for a network.
+pub(crate) fn nfd_conf(socket: &Path) -> String {
+    format!(
+        r"general
+{{
+}}
+log
+{{
+  default_level WARN
+}}
+tables
+{{
+  cs_max_packets 0
+  strategy_choice
+  {{
+    /               /localhost/nfd/strategy/best-route
+    /localhost      /localhost/nfd/strategy/multicast
+    /localhost/nfd  /localhost/nfd/strategy/best-route
+  }}
+}}
+face_system
+{{
+  unix
+  {{
+    path {}
+  }}
+  tcp
+  {{
+    port 6363
+  }}
+  udp
+  {{
+    port 6363
+    mcast no
+  }}
+}}
+authorizations
+{{
+  authorize
+  {{
+    certfile any
+    privileges
+    {{
+      faces
+      fib
+      cs
+      strategy-choice
+    }}
+  }}
+}}
+rib
+{{
+  localhost_security
+  {{
+    trust-anchor
+    {{
+      type any
+    }}
+  }}
+}}
+",
+        socket.display()
+    )
+}
+
+/// NFD (`nfd_conf`) in network namespace `ns`, with a keychain of its own under `dir`;
+/// killed on drop. Its tools run in the namespace too, talking to it on its Unix socket.
+pub(crate) struct NfdInNetns {
+    /// NFD itself (`None` until it is spawned).
+    child: Option<std::process::Child>,
+    ns: String,
+    tools: PathBuf,
+    home: PathBuf,
+    /// NFD's Unix socket.
+    pub(crate) socket: PathBuf,
+}
+
+impl NfdInNetns {
+    /// Starts NFD and returns once `nfdc status` answers.
+    pub(crate) fn start(tools: &Path, ns: &str, dir: &Path) -> Self {
+        let home = dir.join("nfd-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let socket = dir.join("nfd.sock");
+        let conf = dir.join("nfd.conf");
+        std::fs::write(&conf, nfd_conf(&socket)).unwrap();
+        let mut nfd = Self {
+            child: None,
+            ns: ns.to_owned(),
+            tools: tools.to_path_buf(),
+            home,
+            socket,
+        };
+        let keygen = nfd
+            .tool("ndnsec")
+            .args(["key-gen", "/localhost/operator"])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(keygen.status.success(), "ndnsec key-gen: {keygen:?}");
+        nfd.child = Some(
+            nfd.tool("nfd")
+                .arg("--config")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nfd.nfdc(&["status"]).0 {
+            assert!(Instant::now() < deadline, "NFD did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        nfd
+    }
+
+    /// Tool `name` in the namespace, with the keychain and NFD's socket.
+    pub(crate) fn tool(&self, name: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns])
+            .arg(self.tools.join("bin").join(name))
+            .env("HOME", &self.home)
+            .env("LD_LIBRARY_PATH", self.tools.join("lib"))
+            .env(
+                "NDN_CLIENT_TRANSPORT",
+                format!("unix://{}", self.socket.display()),
+            )
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `nfdc ARGS`: (success, stdout and stderr).
+    pub(crate) fn nfdc(&self, args: &[&str]) -> (bool, String) {
+        let out = self.tool("nfdc").args(args).output().unwrap();
+        (out.status.success(), text(&out))
+    }
+}
+
+impl Drop for NfdInNetns {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// An ndn-cxx tool, run with HOME (the keychain) and the forwarder's socket; as `uid` if given.
 pub(crate) fn tool(
     tools: &Path,

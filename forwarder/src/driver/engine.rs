@@ -30,6 +30,7 @@ use tracing::{debug, info, warn};
 use super::congestion::Marker;
 use super::connect::{Connector, LinkDesc, Transport, is_loopback, scope_of};
 use super::inbox::{InboxRx, ReadyRx, ReadyTx, inbox};
+use super::pacing::{Offer, Pacer, PacingConfig};
 use super::stream::{End, FaceTask, Reconnect, StreamConn, WriteQueue, face_task, write_queue};
 use super::uri::{FaceUri, ip_uri};
 use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus, udp};
@@ -117,6 +118,10 @@ enum Link {
         peer: SocketAddr,
         /// Reads `socket` into the inbox.
         task: JoinHandle<()>,
+        /// The token bucket frames pass (`None`: pacing off).
+        pacer: Option<Pacer>,
+        /// Congestion marking of what waits in the pacer.
+        marker: Marker,
     },
 }
 
@@ -144,6 +149,8 @@ pub(super) struct Setup {
     pub(super) write_queue_bytes: u64,
     /// `faces.udp_face_buffer_bytes`.
     pub(super) udp_face_buffer_bytes: usize,
+    /// `faces.udp_pacing_*`.
+    pub(super) udp_pacing: PacingConfig,
     pub(super) max_udp_faces: usize,
     pub(super) max_stream_faces: usize,
     pub(super) connector: Arc<Connector>,
@@ -204,6 +211,11 @@ pub(super) struct Engine<C> {
     partial_frame_timeout: Option<Duration>,
     write_queue_bytes: u64,
     udp_face_buffer_bytes: usize,
+    udp_pacing: PacingConfig,
+    /// UDP faces with frames in their pacer, and the frames a round releases (kept for its
+    /// allocation).
+    paced: Vec<FaceId>,
+    released: Vec<Bytes>,
     max_udp_faces: usize,
     max_stream_faces: usize,
     /// Faces announce frames waiting in their inbox here.
@@ -243,6 +255,29 @@ fn face_info(desc: &LinkDesc, persistency: Persistency, mtu: Option<usize>) -> F
     }
 }
 
+/// What became of a datagram handed to the kernel.
+enum UdpSent {
+    Sent,
+    /// Dropped: the send buffer was full, or another error (logged).
+    Dropped,
+    /// An ICMP port unreachable for an earlier datagram: the peer is gone.
+    Unreachable,
+}
+
+fn udp_send(socket: &UdpSocket, frame: &[u8], face: FaceId) -> UdpSent {
+    match udp::try_send(socket, frame) {
+        Ok(_) => UdpSent::Sent,
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::WouldBlock => UdpSent::Dropped,
+            std::io::ErrorKind::ConnectionRefused => UdpSent::Unreachable,
+            _ => {
+                debug!(face = %face, "UDP send: {e}");
+                UdpSent::Dropped
+            }
+        },
+    }
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -272,6 +307,9 @@ impl<C: Core> Engine<C> {
             partial_frame_timeout: setup.partial_frame_timeout,
             write_queue_bytes: setup.write_queue_bytes,
             udp_face_buffer_bytes: setup.udp_face_buffer_bytes,
+            udp_pacing: setup.udp_pacing,
+            paced: Vec::new(),
+            released: Vec::new(),
             max_udp_faces: setup.max_udp_faces,
             max_stream_faces: setup.max_stream_faces,
             ready_tx,
@@ -313,10 +351,10 @@ impl<C: Core> Engine<C> {
             if self.round.is_empty() && !more {
                 // No inbox has frames: sleep until something happens. Whichever source wakes
                 // us, the round below gives every source its turn.
-                let wake = match (self.core.next_timeout(), next_sweep) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let wake = [self.core.next_timeout(), next_sweep, self.next_release()]
+                    .into_iter()
+                    .flatten()
+                    .min();
                 tokio::select! {
                     _ = &mut shutdown => break,
                     // Never 0: this task holds a sender itself.
@@ -352,6 +390,7 @@ impl<C: Core> Engine<C> {
             more |= self.drain_udp(now);
             self.execute(now);
             self.serve_faces(now);
+            self.release_paced(now);
             if now >= next_report {
                 self.core.driver_counters(&self.counters().list());
                 next_report = now + COUNTER_REPORT;
@@ -369,6 +408,73 @@ impl<C: Core> Engine<C> {
             }
         }
         self.stop();
+    }
+
+    /// When the first frame waiting in a UDP face's pacer may leave.
+    fn next_release(&self) -> Option<Instant> {
+        self.paced
+            .iter()
+            .filter_map(|f| match self.faces.get(f) {
+                Some(FaceEntry {
+                    link: Link::Udp { pacer: Some(p), .. },
+                    ..
+                }) => p.next_release(),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Sends what the pacers of the paced UDP faces release at `now`; faces whose queue
+    /// emptied (or that closed) leave the list.
+    fn release_paced(&mut self, now: Instant) {
+        let mut k = 0;
+        while let Some(&face) = self.paced.get(k) {
+            let mut released = std::mem::take(&mut self.released);
+            let mut still_waiting = false;
+            let mut unreachable = false;
+            if let Some(FaceEntry {
+                link:
+                    Link::Udp {
+                        socket,
+                        pacer: Some(pacer),
+                        ..
+                    },
+                persistency,
+                counters,
+                ..
+            }) = self.faces.get_mut(&face)
+            {
+                pacer.release(now, &mut released);
+                still_waiting = pacer.queued() > 0;
+                for frame in released.drain(..) {
+                    let len = frame.len();
+                    match udp_send(socket, &frame, face) {
+                        UdpSent::Sent => continue,
+                        UdpSent::Dropped => {}
+                        UdpSent::Unreachable => {
+                            unreachable |= *persistency == Persistency::OnDemand;
+                        }
+                    }
+                    counters.dropped_frames += 1;
+                    counters.dropped_bytes += len as u64;
+                    self.counters.dropped_frames += 1;
+                    self.counters.dropped_bytes += len as u64;
+                    self.core.driver_dropped(face, len);
+                }
+            }
+            self.released = released;
+            if still_waiting {
+                k += 1;
+            } else {
+                self.paced.swap_remove(k);
+            }
+            if unreachable {
+                debug!(face = %face, "on-demand UDP face closed: peer unreachable");
+                self.counters.udp_faces_unreachable += 1;
+                self.close_face(now, face);
+                self.execute(now);
+            }
+        }
     }
 
     /// One round of face service: every face with frames waiting gets up to [`QUANTUM`] of
@@ -677,9 +783,20 @@ impl<C: Core> Engine<C> {
             close_on_refused: persistency == Persistency::OnDemand,
             oversize: Arc::clone(&self.udp_oversize),
         }));
+        let pacer = self
+            .udp_pacing
+            .enabled()
+            .then(|| Pacer::new(self.udp_pacing, now));
+        let marker = Marker::new(CongestionMarking::default(), self.udp_pacing.queue_bytes);
         self.insert(
             face,
-            Link::Udp { socket, peer, task },
+            Link::Udp {
+                socket,
+                peer,
+                task,
+                pacer,
+                marker,
+            },
             inbox_rx,
             desc,
             persistency,
@@ -715,7 +832,7 @@ impl<C: Core> Engine<C> {
                     }
                     Action::SetCongestionMarking { face, marking } => {
                         if let Some(FaceEntry {
-                            link: Link::Stream { marker, .. },
+                            link: Link::Stream { marker, .. } | Link::Udp { marker, .. },
                             ..
                         }) = self.faces.get_mut(&face)
                         {
@@ -772,20 +889,57 @@ impl<C: Core> Engine<C> {
                     false
                 }
             }
-            Link::Udp { socket, .. } => match udp::try_send(socket, &frame) {
-                Ok(_) => false,
-                Err(e) => {
-                    match e.kind() {
-                        std::io::ErrorKind::WouldBlock => {}
-                        // An ICMP port unreachable for an earlier datagram: the peer is gone.
-                        std::io::ErrorKind::ConnectionRefused => {
-                            unreachable = entry.persistency == Persistency::OnDemand;
-                        }
-                        _ => debug!(face = %face, "UDP send: {e}"),
-                    }
+            Link::Udp {
+                socket,
+                pacer: None,
+                ..
+            } => match udp_send(socket, &frame, face) {
+                UdpSent::Sent => false,
+                UdpSent::Dropped => true,
+                UdpSent::Unreachable => {
+                    unreachable = entry.persistency == Persistency::OnDemand;
                     true
                 }
             },
+            Link::Udp {
+                socket,
+                pacer: Some(pacer),
+                marker,
+                ..
+            } => {
+                // As on a stream face: marked by the length of what waits before it.
+                let frame = if marker.should_mark(now, pacer.queued()) {
+                    match nfwd_tlv::lp::with_congestion_mark(frame.clone()) {
+                        Ok(m) => {
+                            entry.counters.congestion_marks += 1;
+                            self.counters.congestion_marks += 1;
+                            self.core.driver_marked(face, m.len().saturating_sub(len));
+                            m
+                        }
+                        Err(_) => frame,
+                    }
+                } else {
+                    frame
+                };
+                match pacer.offer(now, frame) {
+                    Offer::SendNow(frame) => match udp_send(socket, &frame, face) {
+                        UdpSent::Sent => false,
+                        UdpSent::Dropped => true,
+                        UdpSent::Unreachable => {
+                            unreachable = entry.persistency == Persistency::OnDemand;
+                            true
+                        }
+                    },
+                    Offer::Queued { queued } => {
+                        self.counters.udp_paced_frames += 1;
+                        if queued == 0 {
+                            self.paced.push(face);
+                        }
+                        false
+                    }
+                    Offer::Dropped => true,
+                }
+            }
         };
         if dropped {
             entry.counters.dropped_frames += 1;
@@ -1028,7 +1182,9 @@ impl<C: Core> Engine<C> {
                 drop(task);
             }
             // The task only reads: stop it, and the socket closes with the last handle.
-            Link::Udp { socket, peer, task } => {
+            Link::Udp {
+                socket, peer, task, ..
+            } => {
                 task.abort();
                 drop(socket);
                 if self.udp_peers.get(&peer) == Some(&face) {

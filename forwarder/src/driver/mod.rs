@@ -49,6 +49,7 @@ mod connect;
 mod engine;
 mod inbox;
 mod listen;
+pub(crate) mod pacing;
 mod quic;
 mod stream;
 mod udp;
@@ -224,6 +225,9 @@ pub struct DriverCounters {
     pub dropped_bytes: u64,
     /// Packets sent with a CongestionMark the driver set (all faces).
     pub congestion_marks: u64,
+    /// Frames that waited in a UDP face's pacing queue (`faces.udp_pacing_*`) instead of
+    /// leaving at once.
+    pub udp_paced_frames: u64,
     /// Stream faces closed because the peer announced a frame over the size limit.
     pub closed_oversize: u64,
     /// Stream faces closed because the peer sent something that is not TLV.
@@ -353,6 +357,7 @@ impl Daemon {
             partial_frame_timeout: seconds(faces.partial_frame_timeout_s),
             write_queue_bytes: faces.write_queue_bytes,
             udp_face_buffer_bytes: faces.udp_face_buffer_bytes,
+            udp_pacing: faces.udp_pacing(),
             max_udp_faces: faces.max_udp_faces,
             max_stream_faces: faces.max_stream_faces,
             connector: bound.connector,
