@@ -51,7 +51,7 @@ enum Command {
         #[command(flatten)]
         after: cli::mgmt::Connect,
     },
-    /// Faces: list, create, destroy.
+    /// Faces: list, create, update, destroy.
     Face(cli::mgmt::Managed<cli::mgmt::FaceCommand>),
     /// Routes: list, add, remove.
     Route(cli::mgmt::Managed<cli::mgmt::RouteCommand>),

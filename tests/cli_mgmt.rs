@@ -138,6 +138,74 @@ fn serve_get_and_manage_through_the_daemon() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{created}"));
     assert!(nfwd.cli(&["face", "list"]).contains(&uri));
+    // Its settings changed as with NFD's faces/update (the face named by its URI here).
+    let updated = nfwd.cli(&[
+        "face",
+        "update",
+        &uri,
+        "--persistency",
+        "permanent",
+        "--congestion-marking",
+        "off",
+        "--congestion-marking-interval",
+        "50",
+        "--default-congestion-threshold",
+        "10000",
+    ]);
+    assert_eq!(
+        updated.trim(),
+        format!(
+            "face-updated id={id} persistency=permanent local-fields=off congestion-marking=off \
+             congestion-marking-interval=50ms default-congestion-threshold=10000B"
+        )
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&nfwd.cli(&["face", "list", "--json"])).unwrap();
+    let face = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["face_id"] == id)
+        .unwrap();
+    assert_eq!(face["persistency"], "permanent", "{face}");
+    assert_eq!(face["congestion_marking"], false, "{face}");
+    assert_eq!(
+        face["base_congestion_marking_interval_ns"], 50_000_000,
+        "{face}"
+    );
+    assert_eq!(face["default_congestion_threshold"], 10_000, "{face}");
+    // Refused: nothing to change, bad values, an unknown face.
+    let connect = nfwd.transport(false);
+    for (args, says) in [
+        (vec!["face", "update", &uri], "nothing to update"),
+        (
+            vec!["face", "update", &uri, "--congestion-marking", "maybe"],
+            "on or off",
+        ),
+        (
+            vec!["face", "update", &uri, "--congestion-marking-interval", "0"],
+            "1 ms or more",
+        ),
+        (
+            vec!["face", "update", "udp4://192.0.2.1:6363"],
+            "nothing to update",
+        ),
+        (
+            vec![
+                "face",
+                "update",
+                "udp4://192.0.2.1:6363",
+                "--local-fields",
+                "off",
+            ],
+            "no face with URI",
+        ),
+    ] {
+        let out = common::nfwd_output(&[&["--connect", &connect][..], &args[..]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
     nfwd.cli(&["route", "add", "/via/udp", &uri, "--cost", "7"]);
     let routes = nfwd.cli(&["route", "list"]);
     assert!(

@@ -85,12 +85,122 @@ pub(crate) enum FaceCommand {
         /// persistent (default) or permanent.
         #[arg(long, default_value = "persistent")]
         persistency: String,
+        #[command(flatten)]
+        settings: FaceSettings,
+    },
+    /// Change a face's persistency, local fields or congestion marking (NFD's faces/update).
+    Update {
+        /// Face id, or the remote URI of an existing face.
+        face: String,
+        /// on-demand, persistent or permanent.
+        #[arg(long)]
+        persistency: Option<String>,
+        #[command(flatten)]
+        settings: FaceSettings,
     },
     /// Destroy a face by id.
     Destroy {
         /// Face id.
         face: u64,
     },
+}
+
+/// What `face create` and `face update` may set besides the persistency, as nfdc's options
+/// of the same names.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct FaceSettings {
+    /// NFD's LocalFieldsEnabled (IncomingFaceId out, NextHopFaceId in; local faces only):
+    /// on or off.
+    #[arg(long, value_parser = on_off)]
+    local_fields: Option<bool>,
+    /// Congestion marking of what the face queues: on or off.
+    #[arg(long, value_parser = on_off)]
+    congestion_marking: Option<bool>,
+    /// Base interval between congestion marks, in milliseconds (NFD's
+    /// BaseCongestionMarkingInterval; default 100).
+    #[arg(long, value_name = "MS")]
+    congestion_marking_interval: Option<u64>,
+    /// Queued bytes beyond which packets are marked (NFD's DefaultCongestionThreshold;
+    /// default 65536).
+    #[arg(long, value_name = "BYTES")]
+    default_congestion_threshold: Option<u64>,
+}
+
+/// NFD's face flag bits (`Flags`/`Mask` of ControlParameters).
+const FLAG_LOCAL_FIELDS: u64 = 1;
+const FLAG_CONGESTION_MARKING: u64 = 4;
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?}: on or off")),
+    }
+}
+
+impl FaceSettings {
+    fn is_empty(&self) -> bool {
+        self.local_fields.is_none()
+            && self.congestion_marking.is_none()
+            && self.congestion_marking_interval.is_none()
+            && self.default_congestion_threshold.is_none()
+    }
+
+    /// Sets the fields and the Flags/Mask bits of what was given.
+    fn apply(&self, p: &mut ControlParameters) -> anyhow::Result<()> {
+        let (mut flags, mut mask) = (0, 0);
+        for (bit, on) in [
+            (FLAG_LOCAL_FIELDS, self.local_fields),
+            (FLAG_CONGESTION_MARKING, self.congestion_marking),
+        ] {
+            if let Some(on) = on {
+                mask |= bit;
+                if on {
+                    flags |= bit;
+                }
+            }
+        }
+        if mask != 0 {
+            p.flags = Some(flags);
+            p.mask = Some(mask);
+        }
+        if let Some(ms) = self.congestion_marking_interval {
+            let ns = ms
+                .checked_mul(1_000_000)
+                .filter(|&ns| ns > 0)
+                .with_context(|| format!("--congestion-marking-interval {ms}: 1 ms or more"))?;
+            p.base_congestion_marking_interval_ns = Some(ns);
+        }
+        if let Some(t) = self.default_congestion_threshold {
+            anyhow::ensure!(t > 0, "--default-congestion-threshold 0: 1 byte or more");
+            p.default_congestion_threshold = Some(t);
+        }
+        Ok(())
+    }
+}
+
+/// `key=value` words of a face's settings, as faces/create and faces/update answer them.
+fn face_settings_words(p: &ControlParameters) -> String {
+    let on = |bit: u64| {
+        p.flags
+            .map(|f| if f & bit != 0 { "on" } else { "off" })
+            .unwrap_or("?")
+    };
+    let mut words = vec![
+        format!(
+            "persistency={}",
+            p.face_persistency.map_or("?", persistency_name)
+        ),
+        format!("local-fields={}", on(FLAG_LOCAL_FIELDS)),
+        format!("congestion-marking={}", on(FLAG_CONGESTION_MARKING)),
+    ];
+    if let Some(ns) = p.base_congestion_marking_interval_ns {
+        words.push(format!("congestion-marking-interval={}ms", ns / 1_000_000));
+    }
+    if let Some(t) = p.default_congestion_threshold {
+        words.push(format!("default-congestion-threshold={t}B"));
+    }
+    words.join(" ")
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,11 +284,11 @@ pub(crate) enum CsCommand {
         #[arg(long)]
         capacity: Option<u64>,
         /// Admit Data (on|off).
-        #[arg(long)]
-        admit: Option<String>,
+        #[arg(long, value_parser = on_off)]
+        admit: Option<bool>,
         /// Serve Data (on|off).
-        #[arg(long)]
-        serve: Option<String>,
+        #[arg(long, value_parser = on_off)]
+        serve: Option<bool>,
     },
 }
 
@@ -607,6 +717,10 @@ pub(crate) fn face_json(f: &FaceStatus) -> serde_json::Value {
         "link_type": link_type_name(f.link_type),
         "mtu": f.mtu,
         "expiration_period_ms": f.expiration_period_ms,
+        "local_fields": f.flags & FLAG_LOCAL_FIELDS != 0,
+        "congestion_marking": f.flags & FLAG_CONGESTION_MARKING != 0,
+        "base_congestion_marking_interval_ns": f.base_congestion_marking_interval_ns,
+        "default_congestion_threshold": f.default_congestion_threshold,
         "in_interests": f.n_in_interests,
         "in_data": f.n_in_data,
         "in_nacks": f.n_in_nacks,
@@ -645,17 +759,22 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        FaceCommand::Create { uri, persistency } => {
+        FaceCommand::Create {
+            uri,
+            persistency,
+            settings,
+        } => {
             let code = match persistency.as_str() {
                 "persistent" => 0,
                 "permanent" => 2,
                 other => anyhow::bail!("persistency {other:?}: persistent or permanent"),
             };
-            let params = ControlParameters {
+            let mut params = ControlParameters {
                 uri: Some(Text::from(uri.as_str())),
                 face_persistency: Some(code),
                 ..ControlParameters::default()
             };
+            settings.apply(&mut params)?;
             let resp = client.command_response("faces", "create", &params).await?;
             match (resp.status_code, resp.body) {
                 (200, body) => {
@@ -676,6 +795,46 @@ async fn face(client: &Client, cmd: FaceCommand) -> anyhow::Result<()> {
                     return Err(nfwd_forwarder::Error::Management {
                         code,
                         text: resp.status_text.to_string(),
+                    }
+                    .into());
+                }
+            }
+        }
+        FaceCommand::Update {
+            face,
+            persistency,
+            settings,
+        } => {
+            anyhow::ensure!(
+                persistency.is_some() || !settings.is_empty(),
+                "nothing to update: give --persistency, --local-fields, --congestion-marking, \
+                 --congestion-marking-interval or --default-congestion-threshold"
+            );
+            let id = face_id(client, &face).await?;
+            let code = match persistency.as_deref() {
+                None => None,
+                Some("on-demand") => Some(1),
+                Some("persistent") => Some(0),
+                Some("permanent") => Some(2),
+                Some(other) => {
+                    anyhow::bail!("persistency {other:?}: on-demand, persistent or permanent")
+                }
+            };
+            let mut params = ControlParameters {
+                face_id: Some(id),
+                face_persistency: code,
+                ..ControlParameters::default()
+            };
+            settings.apply(&mut params)?;
+            let resp = client.command_response("faces", "update", &params).await?;
+            match (resp.status_code, resp.body) {
+                (200, Some(body)) => {
+                    outln!("face-updated id={id} {}", face_settings_words(&body));
+                }
+                (code, _) => {
+                    return Err(nfwd_forwarder::Error::Management {
+                        code,
+                        text: format!("face {id}: {}", resp.status_text),
                     }
                     .into());
                 }
@@ -842,15 +1001,6 @@ async fn strategy(client: &Client, cmd: StrategyCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn on_off(flag: Option<&str>) -> anyhow::Result<Option<bool>> {
-    match flag {
-        None => Ok(None),
-        Some("on") => Ok(Some(true)),
-        Some("off") => Ok(Some(false)),
-        Some(other) => anyhow::bail!("{other:?}: on or off"),
-    }
-}
-
 /// `cs/info` for `nfwd cs info --json` and `/status.json`.
 pub(crate) fn cs_json(i: &CsInfo) -> serde_json::Value {
     serde_json::json!({
@@ -914,11 +1064,11 @@ async fn cs(client: &Client, cmd: CsCommand) -> anyhow::Result<()> {
             serve,
         } => {
             let (mut flags, mut mask) = (0, 0);
-            if let Some(a) = on_off(admit.as_deref())? {
+            if let Some(a) = admit {
                 mask |= 1;
                 flags |= u64::from(a);
             }
-            if let Some(s) = on_off(serve.as_deref())? {
+            if let Some(s) = serve {
                 mask |= 2;
                 flags |= u64::from(s) << 1;
             }
