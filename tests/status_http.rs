@@ -208,6 +208,56 @@ fn the_status_page_renders_in_a_headless_browser() {
         return;
     };
     let d = Daemon::start("http-page");
+    // A chained exchange first, for the page's chains table: an SF and a producer on the
+    // daemon, and a consumer asking for the chain.
+    let connect = format!("unix://{}", d.dir.0.join("nfwd.sock").display());
+    let nfwd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args(args)
+            .args(["--connect", &connect])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut helpers = [
+        nfwd(&[
+            "sf",
+            "run",
+            "--builtin",
+            "reverse",
+            "--function",
+            "/sf/page-rev",
+        ]),
+        nfwd(&["serve", "/page/text", "--text", "drawn"]),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args([
+                "get",
+                "/page/text",
+                "--chain",
+                "/sf/page-rev",
+                "--connect",
+                &connect,
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "nward");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the chain never answered: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for h in &mut helpers {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
     let (status, headers, body) = d.request("GET", "/");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
     assert!(headers.contains("content-type: text/html"), "{headers}");
@@ -242,12 +292,21 @@ fn the_status_page_renders_in_a_headless_browser() {
     // The HTTP server's own management connection is one of the faces listed.
     assert!(dom.contains("on-demand"), "faces drawn: {dom}");
     assert!(!dom.contains("class=\"err\""), "no error shown: {dom}");
-    // The latency table is drawn from the histograms; the chains table says none yet.
+    // The latency table is drawn from the histograms, the chains table from the chain that
+    // ran (the function ran on a local SF).
     assert!(
         dom.contains("chain_hop_rtt_seconds"),
         "latency drawn: {dom}"
     );
-    assert!(dom.contains("Chains recently computed"), "{dom}");
+    let chains = dom
+        .split("<table id=\"chains\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no chains table: {dom}"));
+    assert!(chains.contains("<td>/page/text</td>"), "{chains}");
+    assert!(chains.contains("<td>/sf/page-rev</td>"), "{chains}");
+    assert!(chains.contains("<td>data</td>"), "{chains}");
+    assert!(chains.contains("(local SF)"), "{chains}");
 
     let shot = dir.0.join("page.png");
     let out = browser_run(&[
