@@ -47,6 +47,19 @@ fn file_bytes() -> Vec<u8> {
     v
 }
 
+/// `DIR/home` with a key of its own (ndnputchunks signs with it).
+fn keychain(tools: &Path, dir: &Path) -> std::path::PathBuf {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let keygen = tool(tools, "ndnsec", &home, &dir.join("none.sock"), None)
+        .args(["key-gen", "/localhost/operator"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "ndnsec key-gen: {}", text(&keygen));
+    home
+}
+
 /// What `ndncatchunks -v` says at the end.
 #[derive(Debug, Default)]
 struct Summary {
@@ -182,14 +195,7 @@ fn fetch_both(tag: &str, config_extra: &str) -> Vec<(String, Summary)> {
         ),
     )
     .unwrap();
-    let home = dir.0.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let keygen = tool(&tools, "ndnsec", &home, &socket, None)
-        .args(["key-gen", "/localhost/operator"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "ndnsec key-gen: {}", text(&keygen));
+    let home = keychain(&tools, &dir.0);
     let file = dir.0.join("file");
     let bytes = file_bytes();
     std::fs::write(&file, &bytes).unwrap();
@@ -474,14 +480,7 @@ fn udp_pacing_keeps_bursts_within_an_nfd_peers_receive_buffer() {
     };
     let dir = TempDir::new("udp-pacing");
     let nfd = NfdInNetns::start(&tools, &ns.name, &dir.0);
-    let home = dir.0.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let keygen = tool(&tools, "ndnsec", &home, &dir.0.join("none.sock"), None)
-        .args(["key-gen", "/localhost/operator"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "ndnsec key-gen: {}", text(&keygen));
+    keychain(&tools, &dir.0);
     let file = dir.0.join("file");
     let mut bytes = file_bytes();
     bytes.truncate(8 << 20);

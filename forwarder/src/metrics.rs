@@ -404,10 +404,7 @@ impl HistogramSeries {
     /// The value of label `name`, if the series has it.
     #[must_use]
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        label_value(&self.labels, name)
     }
 
     /// Mean observation, seconds (`None` without observations).
@@ -459,11 +456,15 @@ impl Sample {
     /// The value of label `name`, if the sample has it.
     #[must_use]
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        label_value(&self.labels, name)
     }
+}
+
+fn label_value<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The group and field of an `nfwd_<group>_<field>[_total]` family (`_total` dropped from a

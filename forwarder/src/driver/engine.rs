@@ -255,6 +255,27 @@ fn face_info(desc: &LinkDesc, persistency: Persistency, mtu: Option<usize>) -> F
     }
 }
 
+/// `frame`, with a CongestionMark if `marker` calls for one with `queued` bytes waiting before
+/// it, and the bytes the mark added (`None`: sent as it came). Only marked packets pay for the
+/// rewrite.
+fn congestion_marked(
+    marker: &mut Marker,
+    now: Instant,
+    queued: u64,
+    frame: Bytes,
+) -> (Bytes, Option<usize>) {
+    if !marker.should_mark(now, queued) {
+        return (frame, None);
+    }
+    match nfwd_tlv::lp::with_congestion_mark(frame.clone()) {
+        Ok(marked) => {
+            let added = marked.len().saturating_sub(frame.len());
+            (marked, Some(added))
+        }
+        Err(_) => (frame, None),
+    }
+}
+
 /// What became of a datagram handed to the kernel.
 enum UdpSent {
     Sent,
@@ -870,20 +891,12 @@ impl<C: Core> Engine<C> {
                     // Never block the core task on a slow peer: drop and count.
                     true
                 } else {
-                    let frame = if marker.should_mark(now, queued) {
-                        // Only marked packets pay for the rewrite.
-                        match nfwd_tlv::lp::with_congestion_mark(frame.clone()) {
-                            Ok(m) => {
-                                entry.counters.congestion_marks += 1;
-                                self.counters.congestion_marks += 1;
-                                self.core.driver_marked(face, m.len().saturating_sub(len));
-                                m
-                            }
-                            Err(_) => frame,
-                        }
-                    } else {
-                        frame
-                    };
+                    let (frame, mark) = congestion_marked(marker, now, queued, frame);
+                    if let Some(added) = mark {
+                        entry.counters.congestion_marks += 1;
+                        self.counters.congestion_marks += 1;
+                        self.core.driver_marked(face, added);
+                    }
                     // An error means the face task ended; its Closed event is on the way.
                     let _ = queue.push(frame);
                     false
@@ -908,19 +921,12 @@ impl<C: Core> Engine<C> {
                 ..
             } => {
                 // As on a stream face: marked by the length of what waits before it.
-                let frame = if marker.should_mark(now, pacer.queued()) {
-                    match nfwd_tlv::lp::with_congestion_mark(frame.clone()) {
-                        Ok(m) => {
-                            entry.counters.congestion_marks += 1;
-                            self.counters.congestion_marks += 1;
-                            self.core.driver_marked(face, m.len().saturating_sub(len));
-                            m
-                        }
-                        Err(_) => frame,
-                    }
-                } else {
-                    frame
-                };
+                let (frame, mark) = congestion_marked(marker, now, pacer.queued(), frame);
+                if let Some(added) = mark {
+                    entry.counters.congestion_marks += 1;
+                    self.counters.congestion_marks += 1;
+                    self.core.driver_marked(face, added);
+                }
                 match pacer.offer(now, frame) {
                     Offer::SendNow(frame) => match udp_send(socket, &frame, face) {
                         UdpSent::Sent => false,
