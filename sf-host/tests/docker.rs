@@ -204,8 +204,16 @@ async fn prepare_builds_from_scratch_then_finds_the_image() {
         .and_then(|s| s.split_once(", "))
         .unwrap_or_else(|| panic!("{last}"));
     let (k, n) = step.0.split_once('/').unwrap();
+    // The engine appends the build's labels as the last steps.
     assert_eq!(k, n, "the last step: {last}");
-    assert_eq!(step.1, "ENTRYPOINT [\"/nfwd\"]", "{last}");
+    assert!(
+        n.parse::<u32>().unwrap() >= 4,
+        "FROM, LABEL, COPY, ENTRYPOINT: {last}"
+    );
+    assert!(
+        step.1.starts_with("LABEL ") || step.1.starts_with("ENTRYPOINT "),
+        "{last}"
+    );
     let t = Instant::now();
     assert_eq!(b.prepare(&spec).await.unwrap(), Prepared::AlreadyPresent);
     let found = t.elapsed();
