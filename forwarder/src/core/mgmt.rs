@@ -341,7 +341,7 @@ impl Forwarder {
         self.mgmt.unanswered
     }
 
-    fn wall_clock_ms(&self, now: Instant) -> u64 {
+    pub(super) fn wall_clock_ms(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.started).as_millis();
         self.mgmt
             .wall_clock_at_start_ms
