@@ -45,6 +45,10 @@ pub(super) const PA_ROUTE_COST: u64 = 2048;
 /// Bounds of the lifetime of an announcement made from a RIB entry (NFD's defaults).
 const MIN_ANN_EXPIRATION_MS: u64 = 15_000;
 const MAX_ANN_EXPIRATION_MS: u64 = 3_600_000;
+/// The longest an announcement is taken to last: its ExpirationPeriod may say up to 2^64 ms,
+/// more than an `Instant` holds on some platforms; a year is far beyond any route's
+/// [`ROUTE_RENEW_LIFETIME`].
+const MAX_ANN_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
 /// Most learned routes at once (prefix and face); further announcements are refused until
 /// some expire or are withdrawn.
 pub(super) const MAX_LEARNED_ROUTES: usize = 1024;
@@ -248,7 +252,8 @@ impl Forwarder {
             return None;
         }
         let ms = pa.lifetime_ms(self.wall_clock_ms(now));
-        (ms > 0).then(|| (pa.announced, Duration::from_millis(ms)))
+        let lifetime = Duration::from_millis(ms).min(MAX_ANN_LIFETIME);
+        (ms > 0).then_some((pa.announced, lifetime))
     }
 
     /// NFD's `slRenew` with no lifetime left, after Nack NoRoute from `face`: the learned

@@ -237,6 +237,23 @@ fn a_learned_route_lives_as_the_announcement_says_then_expires() {
 }
 
 #[test]
+fn an_announcement_that_never_expires_makes_a_route_of_ten_minutes() {
+    // ExpirationPeriod 2^64-1 ms (half a billion years): the route still lives ten minutes.
+    let mut net = Net::new();
+    let consumer = net.face("unix://c", FaceScope::Local);
+    let a = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let to_a = one_interest(&net.recv(consumer, interest("/p/x")), a);
+    net.recv(a, answer(&to_a, "/p/x", Some(announcement("/p", u64::MAX))));
+    assert_eq!(
+        net.learned("/p")[0].expires,
+        Some(net.now + Duration::from_secs(600))
+    );
+    net.advance(600_500);
+    assert!(net.learned("/p").is_empty());
+    assert_eq!(net.fwd.learned_routes(), 0);
+}
+
+#[test]
 fn the_producer_side_attaches_an_announcement_from_its_rib() {
     let mut net = Net::new();
     let producer = net.face("unix://p", FaceScope::Local);
