@@ -239,6 +239,11 @@ fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
         ("/a", format!("{s}/access"), format!("{s}/access/v=1")),
         ("/m", format!("{s}/multicast"), format!("{s}/multicast/v=5")),
         (
+            "/s",
+            format!("{s}/self-learning"),
+            format!("{s}/self-learning/v=1"),
+        ),
+        (
             "/b",
             format!("{s}/best-route/v=5/retx-suppression-initial~20/retx-suppression-max~500"),
             format!("{s}/best-route/v=5/retx-suppression-initial~20/retx-suppression-max~500"),
@@ -249,7 +254,14 @@ fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
         assert!(text(&o).contains(&listed), "{}", text(&o));
     }
     for (asked, says) in [
-        (format!("{s}/self-learning"), "Unknown strategy".to_owned()),
+        (
+            format!("{s}/self-learning/v=2"),
+            "Unknown strategy".to_owned(),
+        ),
+        (
+            format!("{s}/self-learning/v=1/a~b"),
+            "SelfLearningStrategy does not accept parameters".to_owned(),
+        ),
         (format!("{s}/multicast/v=6"), "Unknown strategy".to_owned()),
         (
             format!("{s}/multicast/v=4"),
@@ -278,6 +290,7 @@ fn nfdc_lists_channels_and_sets_strategies_as_with_nfd() {
     assert!(
         list.contains("prefix=/r strategy=/localhost/nfd/strategy/random/v=1")
             && list.contains("prefix=/m strategy=/localhost/nfd/strategy/multicast/v=5")
+            && list.contains("prefix=/s strategy=/localhost/nfd/strategy/self-learning/v=1")
             && !list.contains("prefix=/x "),
         "{list}"
     );

@@ -17,7 +17,8 @@
 //!   command changes no table and makes the driver do nothing, and the FIB, RIB, strategy
 //!   choices and CS capacity only ever hold what an authorized request installed (so an
 //!   unprivileged face that got a 200 has installed only its own registrations outside
-//!   `/localhost`);
+//!   `/localhost`) — but for routes self-learning learned from a prefix announcement (origin
+//!   129): never under `/localhost` through a non-local face, and bounded;
 //! - faces the driver closed are gone from FIB next hops and RIB routes.
 //!
 //! The input format (every input is a valid program: reading past the end yields zeros) is a
@@ -43,10 +44,14 @@ use nfwd_tlv::lp::{
 };
 use nfwd_tlv::nfd::{ControlParameters, ControlResponse, make_command_v02, make_command_v03};
 use nfwd_tlv::{
-    Component, Data, DataBuilder, FunctionChain, Interest, InterestBuilder, Name, Signer,
+    Component, Data, DataBuilder, FunctionChain, Interest, InterestBuilder, Name,
+    PrefixAnnouncement, Signer,
 };
 
 const PIT_MAX: usize = 64;
+/// Route origin of a prefix announcement, and the bound on learned routes (restated).
+const PA_ORIGIN: u64 = 129;
+const MAX_LEARNED: usize = 1024;
 const PIT_QUOTA: usize = 12;
 const CS_MAX: usize = 32;
 const UDP_MTU: usize = 500;
@@ -721,6 +726,13 @@ impl Session {
             "CS capacity {} set by nobody authorized",
             fwd.cs().capacity()
         );
+        // Routes self-learning learned (origin 129), which no request installs.
+        let learned = |prefix: &Name, face: FaceId| {
+            fwd.rib()
+                .get(prefix)
+                .is_some_and(|rs| rs.iter().any(|r| r.face == face && r.origin == PA_ORIGIN))
+        };
+        let mut learned_routes = 0;
         for e in fwd.fib().iter() {
             for h in &e.next_hops {
                 assert!(
@@ -730,7 +742,8 @@ impl Session {
                     h.face
                 );
                 assert!(
-                    self.allowed_hops.contains(&(e.prefix.clone(), h.face)),
+                    self.allowed_hops.contains(&(e.prefix.clone(), h.face))
+                        || learned(&e.prefix, h.face),
                     "FIB {} -> face {} installed by nobody authorized",
                     e.prefix,
                     h.face
@@ -744,6 +757,16 @@ impl Session {
                     "RIB {prefix} has closed face {}",
                     r.face
                 );
+                if r.origin == PA_ORIGIN && !self.allowed_hops.contains(&(prefix.clone(), r.face)) {
+                    let local = self.faces.get(&r.face).is_some_and(|k| k.local());
+                    assert!(
+                        local || !is_localhost(prefix),
+                        "RIB {prefix} learned through non-local face {}",
+                        r.face
+                    );
+                    learned_routes += 1;
+                    continue;
+                }
                 assert!(
                     self.allowed_hops.contains(&(prefix.clone(), r.face)),
                     "RIB {prefix} -> face {} installed by nobody authorized",
@@ -751,6 +774,10 @@ impl Session {
                 );
             }
         }
+        assert!(
+            learned_routes <= MAX_LEARNED && fwd.learned_routes() <= MAX_LEARNED,
+            "learned routes over their bound"
+        );
         for (prefix, s) in fwd.strategies().list() {
             assert!(
                 self.allowed_strategies
@@ -1353,8 +1380,26 @@ impl Session {
                 let Ok(wire) = b.sign(&keys().digest) else {
                     return;
                 };
+                // A prefix announcement of a prefix of the name (self-learning learns it
+                // if the entry was a discovery).
+                let prefix_announcement = (how & 0x20 != 0)
+                    .then(|| {
+                        let n = interest.name();
+                        let k = usize::from(inp.u8()) % (n.len() + 1);
+                        let expiration_ms = u64::from(inp.u8()) * 1000;
+                        let pa = PrefixAnnouncement::build(
+                            &n.prefix(k),
+                            expiration_ms,
+                            None,
+                            1,
+                            &keys().digest,
+                        );
+                        pa.ok()
+                    })
+                    .flatten();
                 LpPacket {
                     pit_token: token,
+                    prefix_announcement,
                     ..LpPacket::from_fragment(wire)
                 }
                 .encode_or_bare()
@@ -1450,7 +1495,7 @@ impl Session {
         }
         if fields & 256 != 0 {
             // Valid names, parameterised ones, and ones NFD refuses (404 and 409).
-            const STRATEGIES: [&str; 8] = [
+            const STRATEGIES: [&str; 9] = [
                 "/localhost/nfd/strategy/best-route",
                 "/localhost/nfd/strategy/multicast/v=5",
                 "/localhost/nfd/strategy/load-balance",
@@ -1459,6 +1504,7 @@ impl Session {
                 "/localhost/nfd/strategy/random",
                 "/localhost/nfd/strategy/best-route/v=5/retx-suppression-initial~50",
                 "/localhost/nfd/strategy/multicast/v=4",
+                "/localhost/nfd/strategy/self-learning",
             ];
             p.strategy = Some(name(STRATEGIES[usize::from(inp.u8()) % STRATEGIES.len()]));
         }

@@ -30,6 +30,7 @@ FRESH, REPLAY, OLD, FUTURE = 0, 1, 2, 3
 # URIs of commands.
 URI_A_SOCK, URI_S0_SOCK, URI_UDP, URI_TCP, URI_RELATIVE, URI_BOGUS = range(6)
 BEST_ROUTE, MULTICAST, LOAD_BALANCE, BOGUS_STRATEGY = range(4)
+SELF_LEARNING = 8
 
 
 def name(base, *parts):
@@ -120,11 +121,14 @@ def data(face, nm, length=4, freshness=2, token=None):
     return [3, face] + nm + [flags, length] + tail
 
 
-def respond(face, idx=0, nack=None, size=4):
+def respond(face, idx=0, nack=None, size=4, pa=None):
     """Data (nack=None) or a Nack (4 NoRoute, 5 Congestion, 6 Duplicate, 7 None) for the
-    idx-th Interest recently sent to face, PIT token echoed."""
+    idx-th Interest recently sent to face, PIT token echoed. pa=(k, seconds): the Data carries
+    a prefix announcement of the first k components of the name, expiring after seconds."""
     if nack is None:
-        return [4, face, idx, 0, size]
+        if pa is None:
+            return [4, face, idx, 0, size]
+        return [4, face, idx, 0x20, size, pa[0], pa[1]]
     return [4, face, idx, nack]
 
 
@@ -241,6 +245,23 @@ SEEDS = {
         + data(UDP, name(NET, seq(7)), length=200)
         + interest(USER, name(SLASH, W_B))
         + respond(UDP, size=220)
+    ),
+    # Self-learning for /: without the static default route a consumer's Interest is
+    # broadcast to the non-local faces; UDP answers with a prefix announcement (a route is
+    # learned), the next Interest follows it, a Nack NoRoute withdraws it; the next is
+    # broadcast again and TCP's announcement makes a route that expires with it; a /localhost
+    # Interest is broadcast nowhere. (respond's idx counts the Interests sent to that face.)
+    "self_learning": (
+        command(ROOT, "strategy-choice/set", name(SLASH), strategy=SELF_LEARNING)
+        + command(ROOT, "rib/unregister", name(SLASH), face_id=fid(UDP), origin=255)
+        + interest(USER, name(X, W_A))
+        + respond(UDP, idx=0, pa=(1, 60))
+        + interest(USER, name(X, W_B), nonce=6)
+        + respond(UDP, idx=1, nack=4)
+        + interest(ANON, name(X, W_F), nonce=7)
+        + respond(TCP, idx=1, pa=(2, 30))
+        + advance(31000)
+        + interest(ROOT, name(LOCALHOST, W_A), nonce=8)
     ),
     # /localhost/nfwd services: allowed for root and the group (not sf-exec), refused for
     # others unless the trusted key signs (sf only).

@@ -247,8 +247,8 @@ pub(crate) enum StrategyCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Set the strategy of a prefix: best-route, multicast, asf, random, access or
-    /// load-balance (or a full strategy name, with version and parameters).
+    /// Set the strategy of a prefix: best-route, multicast, asf, random, access,
+    /// self-learning or load-balance (or a full strategy name, with version and parameters).
     Set {
         /// Name prefix.
         prefix: Name,

@@ -14,6 +14,7 @@ pub mod interest;
 pub mod lp;
 pub mod name;
 pub mod nfd;
+pub mod prefix_ann;
 pub mod signature;
 pub mod types;
 
@@ -23,4 +24,5 @@ pub use element::{Element, Reader};
 pub use error::{Error, Result};
 pub use interest::{Interest, InterestBuilder, InterestEdit};
 pub use name::{Component, Name, NameHasher, PrefixHashes};
+pub use prefix_ann::PrefixAnnouncement;
 pub use signature::{KeyLocator, SignatureInfo, Signer, VerifyKey};

@@ -21,6 +21,7 @@ pub mod strategy;
 
 mod mgmt;
 mod pipeline;
+mod self_learning;
 
 pub use action::Action;
 pub use face::{
@@ -111,6 +112,26 @@ pub struct ForwarderCounters {
     /// Chained Interests answered with an error Data because every next hop for their head
     /// function was a neighbour that does not understand chaining.
     pub chained_to_unaware: u64,
+    /// Self-learning: discovery Interests broadcast for want of a route.
+    pub sl_discoveries: u64,
+    /// Self-learning: Data sent towards a discovering consumer with a prefix announcement
+    /// from this forwarder's RIB.
+    pub sl_announcements_attached: u64,
+    /// Self-learning: Data that needed a prefix announcement and found no RIB entry (sent
+    /// without one).
+    pub sl_no_announcement: u64,
+    /// Self-learning: routes learned (or renewed) from prefix announcements.
+    pub sl_routes_learned: u64,
+    /// Self-learning: prefix announcements refused (malformed, bad digest, expired, not
+    /// covering the Data, `/localhost` from a non-local face).
+    pub sl_announcements_refused: u64,
+    /// Self-learning: announcements not learned because the learned-route table was full.
+    pub sl_routes_full: u64,
+    /// Self-learning: learned routes removed after Nack NoRoute through them.
+    pub sl_routes_withdrawn: u64,
+    /// Packets dropped for a NonDiscovery or PrefixAnnouncement field where NFD drops them
+    /// (NonDiscovery on a Data or Nack, PrefixAnnouncement on an Interest or Nack).
+    pub sl_fields_dropped: u64,
 }
 }
 
@@ -311,6 +332,8 @@ pub struct Forwarder {
     carried_mark: CarriedMark,
     /// Latencies and recent chained exchanges, for `status/counters` and `status/chains`.
     observed: observe::Observations,
+    /// Routes learned by self-learning, beside the RIB (`self_learning.rs`).
+    sl: self_learning::SelfLearningState,
 }
 
 /// A CongestionMark on its way through the pipeline (`Forwarder::carried_mark`).
@@ -365,6 +388,7 @@ impl Forwarder {
             next_channel: 1,
             driver_counters: Vec::new(),
             carried_mark: CarriedMark::default(),
+            sl: self_learning::SelfLearningState::default(),
             liveness,
             watched: std::collections::BTreeSet::new(),
             chain_timeout: (config.chain.neighbour_timeout_ms > 0)
@@ -836,6 +860,13 @@ impl Forwarder {
                 }
             }
         }
+        self.sl_expire(now);
+    }
+
+    /// Routes self-learning learned and holds (bounded: `core/self_learning.rs`).
+    #[must_use]
+    pub fn learned_routes(&self) -> usize {
+        self.sl.len()
     }
 }
 
@@ -850,3 +881,6 @@ mod security_tests;
 
 #[cfg(test)]
 mod failover_tests;
+
+#[cfg(test)]
+mod self_learning_tests;

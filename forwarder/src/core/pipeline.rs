@@ -18,12 +18,16 @@ use super::{Action, Forwarder};
 
 /// Link-layer fields that came with a network packet.
 #[derive(Debug, Default)]
-struct LpFields {
+pub(super) struct LpFields {
     pit_token: Option<Bytes>,
     next_hop: Option<FaceId>,
     no_cache: bool,
     /// CongestionMark, carried on with the packet (NFD does).
     congestion_mark: Option<u64>,
+    /// NonDiscovery (self-learning).
+    pub(super) non_discovery: bool,
+    /// PrefixAnnouncement: the Data element (self-learning).
+    pub(super) prefix_announcement: Option<Bytes>,
 }
 
 pub(super) fn is_localhost(name: &Name) -> bool {
@@ -153,7 +157,12 @@ impl Forwarder {
             },
             no_cache: lp.cache_policy.is_some(),
             congestion_mark: lp.congestion_mark,
+            non_discovery: lp.non_discovery,
+            prefix_announcement: lp.prefix_announcement,
         };
+        if !self.sl_fields_allowed(&fragment, lp.nack.is_some(), &fields) {
+            return;
+        }
         match fragment.first().map(|&b| u32::from(b)) {
             Some(tt::INTEREST) => match Interest::decode(fragment) {
                 Ok(interest) => match lp.nack {
@@ -374,6 +383,7 @@ impl Forwarder {
                 r.expiry = expiry;
                 r.last_renewed = now;
                 r.pit_token = fields.pit_token.clone();
+                r.non_discovery = fields.non_discovery;
                 false
             }
             None => {
@@ -383,6 +393,7 @@ impl Forwarder {
                     expiry,
                     last_renewed: now,
                     pit_token: fields.pit_token.clone(),
+                    non_discovery: fields.non_discovery,
                 });
                 true
             }
@@ -558,20 +569,34 @@ impl Forwarder {
                 .find(Self::strategy_name(&entry.interest), &routing);
             // One virtual call; the strategy sees the entry and the eligible hops, allocates
             // nothing (best-route reads the first hop) and answers in `decision`.
-            let feedback = self.strategies.get_mut(choice).is_some_and(|strategy| {
-                let ctx = Context {
-                    now,
-                    entry,
-                    hops: &hops,
-                    prefix_hash,
-                };
-                strategy.after_receive_interest(&ctx, is_retransmission, &mut decision);
-                strategy.wants_feedback()
-            });
+            let non_discovery = entry
+                .in_records
+                .iter()
+                .any(|r| r.face == in_face && r.non_discovery);
+            let (feedback, self_learning) =
+                self.strategies
+                    .get_mut(choice)
+                    .map_or((false, false), |strategy| {
+                        let ctx = Context {
+                            now,
+                            entry,
+                            hops: &hops,
+                            prefix_hash,
+                            non_discovery,
+                        };
+                        strategy.after_receive_interest(&ctx, is_retransmission, &mut decision);
+                        (strategy.wants_feedback(), strategy.self_learning())
+                    });
+            if decision.broadcast {
+                self.sl_broadcast(&entry.interest, in_face, only_local, &mut decision.targets);
+                self.counters.sl_discoveries += u64::from(!decision.targets.is_empty());
+            }
             if let Some(e) = self.pit.get_mut(id) {
                 e.strategy = choice;
                 e.strategy_tag = decision.tag;
                 e.feedback = feedback;
+                e.self_learning = self_learning;
+                e.non_discovery_out = self_learning && decision.non_discovery;
             }
         }
         if decision.targets.is_empty() {
@@ -649,6 +674,7 @@ impl Forwarder {
             .then(|| entry.interest.function_chain().map(|c| c.head().clone()))
             .flatten();
         let expiry = entry.expiry;
+        let non_discovery = entry.non_discovery_out;
         // The downstream that asked most recently is the Interest's IncomingFaceId.
         let from = entry
             .in_records
@@ -661,6 +687,7 @@ impl Forwarder {
                 r.last_sent = now;
                 r.expiry = expiry;
                 r.nacked = None;
+                r.non_discovery = non_discovery;
             }
             None => entry.out_records.push(OutRecord {
                 face,
@@ -668,6 +695,7 @@ impl Forwarder {
                 last_sent: now,
                 expiry,
                 nacked: None,
+                non_discovery,
             }),
         }
         if pop {
@@ -678,6 +706,7 @@ impl Forwarder {
             pit_token: Some(PitToken::from_u64(id.to_u64())),
             popped_function,
             congestion_mark: self.carried_mark.interest,
+            non_discovery,
             ..LpPacket::from_fragment(wire)
         };
         self.emit(face, &lp, from, out, |c| c.out_interests += 1);
@@ -942,11 +971,20 @@ impl Forwarder {
                 };
                 self.chain_ended(now, &entry, Some(face), outcome);
             }
+            // Self-learning's entries only: the announcement the Data goes on with.
+            let announcement = if entry.self_learning {
+                self.sl_after_data(now, face, data, fields.prefix_announcement.as_ref(), &entry)
+            } else {
+                None
+            };
             for r in &entry.in_records {
                 if r.face != face && r.expiry > now {
                     // A CongestionMark goes on with the Data (NFD's tag does).
                     let (token, mark) = (r.pit_token.as_ref(), fields.congestion_mark);
-                    self.send_data(r.face, data, token, mark, face, out);
+                    match &announcement {
+                        None => self.send_data(r.face, data, token, mark, face, out),
+                        Some(pa) => self.sl_send_data(r.face, data, token, mark, face, pa, out),
+                    }
                 }
             }
             self.remember_nonces(&entry);
@@ -1024,6 +1062,10 @@ impl Forwarder {
             return; // a Nack for an older transmission
         }
         rec.nacked = Some(reason);
+        if entry.self_learning && reason == NackReason::NoRoute {
+            // NFD's self-learning: the route learned through `face` is gone.
+            self.sl_withdraw(interest.name(), face);
+        }
         // The strategy may move on to another next hop (best-route: an untried one); else,
         // once no upstream is pending, the downstreams get the least severe reason.
         self.retry_elsewhere(now, id, face, Some(reason), out);
@@ -1057,6 +1099,7 @@ impl Forwarder {
             entry,
             hops: &hops,
             prefix_hash,
+            non_discovery: false,
         };
         let next = match self.strategies.get_mut(entry.strategy) {
             Some(strategy) => match nack {
@@ -1113,6 +1156,7 @@ impl Forwarder {
             entry,
             hops: &hops,
             prefix_hash,
+            non_discovery: false,
         };
         let mut decision = Decision::default();
         if let Some(strategy) = self.strategies.get_mut(entry.strategy) {
@@ -1274,7 +1318,18 @@ impl Forwarder {
         out: &mut Vec<Action>,
     ) {
         self.counters.out_nacks += 1;
+        // The entry keeps the latest Interest, which may be another downstream's: its
+        // `/localhost` ForwardingHint (a local application's) never goes to a non-local face.
+        let strip_hint = interest.forwarding_hint().iter().any(is_localhost)
+            && self.scope(face) != Some(FaceScope::Local);
         let wire = match nonce {
+            _ if strip_hint => {
+                let b = interest.to_builder().forwarding_hint(Vec::new());
+                match nonce {
+                    Some(n) => b.nonce(n).encode(),
+                    None => b.encode(),
+                }
+            }
             Some(n) if interest.nonce() != Some(n) => interest.edited(&InterestEdit {
                 nonce: Some(n),
                 ..InterestEdit::default()

@@ -59,6 +59,8 @@ pub struct InRecord {
     pub last_renewed: Instant,
     /// Its PIT token, echoed on the Data or Nack sent back.
     pub pit_token: Option<bytes::Bytes>,
+    /// It came with NDNLPv2 NonDiscovery (self-learning: the sender knew a route).
+    pub non_discovery: bool,
 }
 
 /// An upstream we asked.
@@ -74,6 +76,8 @@ pub struct OutRecord {
     pub expiry: Instant,
     /// The Nack it answered with, if any.
     pub nacked: Option<NackReason>,
+    /// It went with NonDiscovery (self-learning: along a known route, not broadcast).
+    pub non_discovery: bool,
 }
 
 /// A PIT entry. Its name and function stack are the stored Interest's (every Interest an entry
@@ -105,6 +109,11 @@ pub struct PitEntry {
     pub strategy_tag: u64,
     /// Whether that strategy wants Data and timeout feedback.
     pub feedback: bool,
+    /// Forwarded by self-learning: its Data and Nacks go through `core/self_learning.rs`
+    /// (prefix announcements, learned routes); one flag test for every other entry.
+    pub self_learning: bool,
+    /// The Interests it sends now carry NonDiscovery (self-learning's last decision).
+    pub non_discovery_out: bool,
     hash: u64,
 }
 
@@ -298,6 +307,8 @@ impl Pit {
             strategy: ChoiceId::NONE,
             strategy_tag: 0,
             feedback: false,
+            self_learning: false,
+            non_discovery_out: false,
             hash,
         };
         if entry.can_be_prefix {

@@ -124,6 +124,12 @@ impl Rib {
             .min()
     }
 
+    /// The routes of exactly `prefix`.
+    #[must_use]
+    pub fn get(&self, prefix: &Name) -> Option<&[Route]> {
+        self.routes.get(prefix).map(Vec::as_slice)
+    }
+
     /// All routes, by prefix.
     pub fn iter(&self) -> impl Iterator<Item = (&Name, &Vec<Route>)> {
         self.routes.iter()

@@ -386,6 +386,43 @@ fn hop_limit_and_localhost_scope() {
     assert_eq!(only_nack(&acts, c), NackReason::NoRoute);
 }
 
+/// Found by the `forwarder_session` fuzz target: the entry keeps the latest Interest, here a
+/// local application's with a `/localhost` ForwardingHint; the Nack the remote downstream
+/// gets must not carry that hint.
+#[test]
+fn a_nack_to_a_remote_downstream_never_carries_a_local_apps_localhost_hint() {
+    let mut net = Net::new();
+    let remote = net.face("udp4://10.0.0.1:6363", FaceScope::NonLocal);
+    let app = net.face("unix://app", FaceScope::Local);
+    let up = net.face("udp4://10.0.0.2:6363", FaceScope::NonLocal);
+    net.fwd.add_route(&name("/app"), up, 0);
+    let acts = net.recv(remote, interest("/app/x").nonce([1, 0, 0, 0]).encode());
+    let (sent, _) = only_interest(&acts, up);
+    net.recv(
+        app,
+        interest("/app/x")
+            .nonce([2, 0, 0, 0])
+            .forwarding_hint(vec![name("/localhost/hint")])
+            .encode(),
+    );
+    let acts = net.recv(
+        up,
+        LpPacket::nack(NackReason::NoRoute, sent.wire().clone()).encode(),
+    );
+    for lp in sent_to(&acts, remote) {
+        let nacked = Interest::decode(lp.fragment.clone().unwrap()).unwrap();
+        assert!(lp.nack.is_some(), "{lp:?}");
+        assert!(nacked.forwarding_hint().is_empty(), "{nacked:?}");
+        assert_eq!(nacked.nonce(), Some([1, 0, 0, 0]), "the remote's own nonce");
+    }
+    assert_eq!(sent_to(&acts, remote).len(), 1, "{acts:?}");
+    // The local application gets its Nack with its hint.
+    let to_app = sent_to(&acts, app);
+    assert_eq!(to_app.len(), 1, "{acts:?}");
+    let nacked = Interest::decode(to_app[0].fragment.clone().unwrap()).unwrap();
+    assert_eq!(nacked.forwarding_hint(), [name("/localhost/hint")]);
+}
+
 /// Found by the `forwarder_session` fuzz target: the retry after a Nack must keep the scope
 /// rules of the first transmission.
 #[test]

@@ -15,11 +15,14 @@
 //! - **random** (`random.rs`, NFD's random v1): one eligible next hop at random.
 //! - **access** (`access.rs`, NFD's access v1): the last next hop that answered for the
 //!   prefix, multicast to the others after its RTO; multicast when there is none.
+//! - **self-learning** (`self_learning.rs`, NFD's self-learning v1): with no route, broadcast
+//!   a discovery Interest and learn a route from the prefix announcement its Data brings back
+//!   (the table side is `core/self_learning.rs`); with routes, every one, NonDiscovery.
 //!
 //! Names, versions and parameters follow NFD (`create`): best-route, multicast and asf take
 //! NFD's retransmission suppression parameters (`retx-suppression-initial~<ms>`,
 //! `retx-suppression-max~<ms>`, `retx-suppression-multiplier~<x>`) and, like NFD, ignore
-//! keys they do not know; random, access and load-balance take none. Refusals carry NFD's
+//! keys they do not know; random, access, self-learning and load-balance take none. Refusals carry NFD's
 //! status codes and texts (404 "Strategy not registered", 409 "Error instantiating
 //! strategy: ...").
 //!
@@ -38,6 +41,7 @@ mod best_route;
 mod load_balance;
 mod multicast;
 mod random;
+mod self_learning;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -57,6 +61,7 @@ pub use best_route::BestRoute;
 pub use load_balance::LoadBalance;
 pub use multicast::Multicast;
 pub use random::Random;
+pub use self_learning::SelfLearning;
 
 /// First retransmission-suppression interval.
 pub const SUPPRESSION_INITIAL_MS: u64 = 10;
@@ -75,6 +80,8 @@ pub struct Context<'a> {
     pub hops: &'a [NextHop],
     /// Keyed hash of the FIB entry's prefix (measurements are kept per FIB prefix).
     pub prefix_hash: u64,
+    /// The Interest came with NDNLPv2 NonDiscovery (self-learning; false on retries).
+    pub non_discovery: bool,
 }
 
 /// A strategy's forwarding decision for an Interest.
@@ -90,6 +97,11 @@ pub struct Decision {
     /// Call [`Strategy::on_retry_timer`] after this long if the entry is still pending
     /// (access: the last working next hop's RTO). One timer per entry; a new one replaces it.
     pub retry_after: Option<Duration>,
+    /// Send to every face that may take the Interest and is not local (self-learning's
+    /// discovery broadcast; the pipeline knows the faces and adds them to `targets`).
+    pub broadcast: bool,
+    /// The Interests sent carry NonDiscovery (self-learning, along known routes).
+    pub non_discovery: bool,
 }
 
 /// A forwarding strategy: one instance per strategy choice.
@@ -163,6 +175,12 @@ pub trait Strategy: fmt::Debug + Send {
     /// forwards (asked only for a consumer's retransmission). By default NFD's.
     fn suppression(&self) -> RetxSuppression {
         RetxSuppression::default()
+    }
+
+    /// Whether entries this instance forwards take part in self-learning: the pipeline keeps
+    /// NonDiscovery per record and hands their Data and Nacks to `core/self_learning.rs`.
+    fn self_learning(&self) -> bool {
+        false
     }
 
     /// A retry timer this instance asked for ([`Decision::retry_after`]) fired with the entry
@@ -389,6 +407,10 @@ const REGISTRY: &[(&str, u64, &str, Constructor)] = &[
     ("access", 1, "AccessStrategy", |name, p| {
         p.none_for("AccessStrategy")?;
         Ok(Box::new(Access::new(name)))
+    }),
+    ("self-learning", 1, "SelfLearningStrategy", |name, p| {
+        p.none_for("SelfLearningStrategy")?;
+        Ok(Box::new(SelfLearning::new(name)))
     }),
 ];
 
@@ -714,6 +736,7 @@ mod tests {
             ("asf", 5),
             ("random", 1),
             ("access", 1),
+            ("self-learning", 1),
         ] {
             let versioned = n(&format!("/localhost/nfd/strategy/{which}/v={v}"));
             assert_eq!(versioned_name(which), versioned);
@@ -726,7 +749,7 @@ mod tests {
         // Unknown names, newer versions, and parameters without a version: not registered.
         for s in [
             "/localhost/nfd/strategy/nope",
-            "/localhost/nfd/strategy/self-learning",
+            "/localhost/nfd/strategy/self-learning/v=2",
             "/localhost/nfd/strategy/multicast/v=6",
             "/localhost/nfd/strategy/multicast/x",
             "/localhost/nfd/strategy/best-route/retx-suppression-initial~20",
@@ -754,12 +777,15 @@ mod tests {
             invalid("/localhost/nfd/strategy/best-route/v=5/a~"),
             "Error instantiating strategy: Strategy parameter name and value cannot be empty"
         );
-        for which in ["random", "access"] {
-            let class = if which == "random" {
-                "Random"
-            } else {
-                "Access"
-            };
+        assert_eq!(
+            invalid("/localhost/nfd/strategy/self-learning/v=0"),
+            "Error instantiating strategy: SelfLearningStrategy does not support version 0"
+        );
+        for (which, class) in [
+            ("random", "Random"),
+            ("access", "Access"),
+            ("self-learning", "SelfLearning"),
+        ] {
             assert_eq!(
                 invalid(&format!("/localhost/nfd/strategy/{which}/v=1/a~1")),
                 format!("Error instantiating strategy: {class}Strategy does not accept parameters")
