@@ -83,6 +83,7 @@ enum Command {
 /// or directory`). `RUST_LIB_BACKTRACE=1` adds where the error was raised, for developers;
 /// `RUST_BACKTRACE` alone (often set for panics) does not.
 fn main() -> std::process::ExitCode {
+    memory::fix_mmap_threshold();
     let cli = Cli::parse();
     let verbose = cli.verbose;
     match run(cli) {
