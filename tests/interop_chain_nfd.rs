@@ -15,24 +15,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::anchors::{NfdInNetns, ndn_tools};
-use common::netns::{Daemon, Netns};
+use common::netns::{Daemon, Killed, Netns};
 use common::{TempDir, cannot_run, is_root};
 
 const TEST: &str = "interop_chain_nfd";
-
-/// A child process killed on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Runs an `nfwd` command inside `ns` (or ours), returning (success, stdout + stderr).
 fn nfwd_in(ns: Option<&Netns>, args: &[&str]) -> (bool, String) {
@@ -66,16 +56,6 @@ fn face_id(created: &str) -> String {
         .find_map(|w| w.strip_prefix("id="))
         .unwrap_or_else(|| panic!("face id in {created}"))
         .to_string()
-}
-
-fn counter(d: &Daemon, name: &str) -> u64 {
-    let text = d.cli(&["status", "--counters"]).unwrap();
-    text.split([',', '\n', '{', '}'])
-        .find_map(|kv| {
-            let (k, v) = kv.split_once(':')?;
-            (k.trim() == name).then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
 }
 
 #[test]
@@ -181,9 +161,9 @@ fn a_chained_interest_meeting_nfd_is_answered_with_an_error_and_a_chain_aware_ro
     );
     assert!(text.contains("/sf/upper"), "and which function: {text}");
     assert!(!text.contains("timed out"), "{text}");
-    assert!(counter(&a, "chain_unaware_neighbours") >= 1);
-    assert!(counter(&a, "chained_to_unaware") >= 1);
-    assert!(counter(&a, "chain_hellos") >= 1);
+    assert!(a.counter("chain_unaware_neighbours") >= 1);
+    assert!(a.counter("chained_to_unaware") >= 1);
+    assert!(a.counter("chain_hellos") >= 1);
 
     // A chain-aware route to B, costlier than NFD's: the chain takes it.
     let b_uri = format!("tcp4://{}:6364", ns.peer_ip);

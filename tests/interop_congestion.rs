@@ -474,7 +474,7 @@ fn udp_pacing_keeps_bursts_within_an_nfd_peers_receive_buffer() {
             return;
         }
     };
-    let Some(ns) = Netns::create("pc", 78, 1) else {
+    let Some(ns) = Netns::create("pc", 79, 1) else {
         cannot_run(TEST, "could not create a network namespace and veth pair");
         return;
     };

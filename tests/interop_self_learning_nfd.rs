@@ -19,92 +19,14 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::anchors::ndn_tools;
-use common::netns::{Daemon, Netns};
+use common::anchors::{NfdInNetns, ndn_tools};
+use common::netns::{Daemon, Killed, Netns};
 use common::{TempDir, cannot_run, is_root};
 
 const TEST: &str = "interop_self_learning_nfd";
-
-/// A child process killed on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nfd_conf(socket: &Path) -> String {
-    format!(
-        r"general
-{{
-}}
-log
-{{
-  default_level WARN
-}}
-tables
-{{
-  cs_max_packets 0
-  strategy_choice
-  {{
-    /               /localhost/nfd/strategy/self-learning
-    /localhost      /localhost/nfd/strategy/multicast
-    /localhost/nfd  /localhost/nfd/strategy/best-route
-  }}
-}}
-face_system
-{{
-  unix
-  {{
-    path {}
-  }}
-  udp
-  {{
-    port 6363
-    mcast no
-  }}
-}}
-authorizations
-{{
-  authorize
-  {{
-    certfile any
-    privileges
-    {{
-      faces
-      fib
-      cs
-      strategy-choice
-    }}
-  }}
-}}
-rib
-{{
-  localhost_security
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-  prefix_announcement_validation
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-}}
-",
-        socket.display()
-    )
-}
 
 /// Runs an `nfwd` command in our namespace, returning (success, stdout + stderr).
 fn nfwd(args: &[&str]) -> (bool, String) {
@@ -121,16 +43,6 @@ fn nfwd(args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-fn counter(d: &Daemon, name: &str) -> u64 {
-    let text = d.cli(&["status", "--counters"]).unwrap();
-    text.split([',', '\n', '{', '}'])
-        .find_map(|kv| {
-            let (k, v) = kv.split_once(':')?;
-            (k.trim() == name).then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
 }
 
 #[test]
@@ -151,53 +63,15 @@ fn nfwd_and_nfd_learn_routes_from_each_others_prefix_announcements() {
         return;
     };
     let dir = TempDir::new("self-learning-nfd");
-    let home = dir.0.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let nfd_sock = dir.0.join("nfd.sock");
-    let tool = |name: &str| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &ns.name])
-            .arg(tools.join("bin").join(name))
-            .env("HOME", &home)
-            .env("LD_LIBRARY_PATH", tools.join("lib"))
-            .env(
-                "NDN_CLIENT_TRANSPORT",
-                format!("unix://{}", nfd_sock.display()),
-            );
-        c
-    };
-    let keygen = tool("ndnsec")
-        .args(["key-gen", "/localhost/operator"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "ndnsec key-gen: {keygen:?}");
-
-    // NFD in the namespace, at 10.78.1.2:6363.
-    let conf = dir.0.join("nfd.conf");
-    std::fs::write(&conf, nfd_conf(&nfd_sock)).unwrap();
-    let _nfd = Killed(
-        tool("nfd")
-            .arg("--config")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    // NFD in the namespace, at 10.78.1.2:6363, self-learning for `/`.
+    let nfd = NfdInNetns::start_with(
+        &tools,
+        &ns.name,
+        &dir.0,
+        "/localhost/nfd/strategy/self-learning",
     );
-    let nfdc = |args: &[&str]| {
-        let out = tool("nfdc").args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !nfdc(&["status"]).0 {
-        assert!(Instant::now() < deadline, "NFD did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let tool = |name: &str| nfd.tool(name);
+    let nfdc = |args: &[&str]| nfd.nfdc(args);
     // A producer behind NFD: /p/ping.
     let _ping = Killed(
         tool("ndnpingserver")
@@ -230,8 +104,8 @@ fn nfwd_and_nfd_learn_routes_from_each_others_prefix_announcements() {
     let a_connect = a.unix.clone();
     let (ok, text) = nfwd(&["get", "/p/ping/1", "--connect", &a_connect]);
     assert!(ok, "discovery through NFD: {text}");
-    assert_eq!(counter(&a, "sl_discoveries"), 1);
-    assert_eq!(counter(&a, "sl_routes_learned"), 1);
+    assert_eq!(a.counter("sl_discoveries"), 1);
+    assert_eq!(a.counter("sl_routes_learned"), 1);
     let routes = a.cli(&["route", "list"]).unwrap();
     let learned = routes
         .lines()
@@ -249,8 +123,8 @@ fn nfwd_and_nfd_learn_routes_from_each_others_prefix_announcements() {
     // The second follows it (non-discovery): no new broadcast.
     let (ok, text) = nfwd(&["get", "/p/ping/2", "--connect", &a_connect]);
     assert!(ok, "along the learned route: {text}");
-    assert_eq!(counter(&a, "sl_discoveries"), 1);
-    assert_eq!(counter(&a, "sl_announcements_refused"), 0);
+    assert_eq!(a.counter("sl_discoveries"), 1);
+    assert_eq!(a.counter("sl_announcements_refused"), 0);
 
     // nfwd produces, NFD consumes: NFD needs a face to A (it has no route to anything).
     let _serve = Killed(
@@ -290,7 +164,7 @@ fn nfwd_and_nfd_learn_routes_from_each_others_prefix_announcements() {
         nfdc(&["face", "list"]).1,
         nfdc(&["fib", "list"]).1,
     );
-    assert_eq!(counter(&a, "sl_announcements_attached"), 1);
+    assert_eq!(a.counter("sl_announcements_attached"), 1);
     // NFD learned /q/text from A's announcement.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -310,5 +184,5 @@ fn nfwd_and_nfd_learn_routes_from_each_others_prefix_announcements() {
         again.status.success() && String::from_utf8_lossy(&again.stdout).contains("from nfwd"),
         "ndnpeek along NFD's learned route: {again:?}"
     );
-    assert_eq!(counter(&a, "sl_announcements_attached"), 1);
+    assert_eq!(a.counter("sl_announcements_attached"), 1);
 }

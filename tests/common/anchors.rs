@@ -59,9 +59,10 @@ pub(crate) fn ndn_tools() -> Result<PathBuf, String> {
 }
 
 /// An NFD configuration: its Unix socket at `socket`, TCP and UDP on port 6363 (no
-/// multicast), no content store, every management privilege for any certificate, and any
-/// trust anchor for local registrations — a forwarder for tests, not for a network.
-pub(crate) fn nfd_conf(socket: &Path) -> String {
+/// multicast), no content store, `root_strategy` for `/`, every management privilege for any
+/// certificate, and any trust anchor for local registrations and prefix announcements — a
+/// forwarder for tests, not for a network.
+pub(crate) fn nfd_conf(socket: &Path, root_strategy: &str) -> String {
     format!(
         r"general
 {{
@@ -75,7 +76,7 @@ tables
   cs_max_packets 0
   strategy_choice
   {{
-    /               /localhost/nfd/strategy/best-route
+    /               {root_strategy}
     /localhost      /localhost/nfd/strategy/multicast
     /localhost/nfd  /localhost/nfd/strategy/best-route
   }}
@@ -119,6 +120,13 @@ rib
       type any
     }}
   }}
+  prefix_announcement_validation
+  {{
+    trust-anchor
+    {{
+      type any
+    }}
+  }}
 }}
 ",
         socket.display()
@@ -138,13 +146,18 @@ pub(crate) struct NfdInNetns {
 }
 
 impl NfdInNetns {
-    /// Starts NFD and returns once `nfdc status` answers.
+    /// Starts NFD (best-route for `/`) and returns once `nfdc status` answers.
     pub(crate) fn start(tools: &Path, ns: &str, dir: &Path) -> Self {
+        Self::start_with(tools, ns, dir, "/localhost/nfd/strategy/best-route")
+    }
+
+    /// Starts NFD with `root_strategy` for `/`.
+    pub(crate) fn start_with(tools: &Path, ns: &str, dir: &Path, root_strategy: &str) -> Self {
         let home = dir.join("nfd-home");
         std::fs::create_dir_all(&home).unwrap();
         let socket = dir.join("nfd.sock");
         let conf = dir.join("nfd.conf");
-        std::fs::write(&conf, nfd_conf(&socket)).unwrap();
+        std::fs::write(&conf, nfd_conf(&socket, root_strategy)).unwrap();
         let mut nfd = Self {
             child: None,
             ns: ns.to_owned(),

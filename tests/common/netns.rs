@@ -73,6 +73,16 @@ impl Drop for Netns {
     }
 }
 
+/// A child process killed on drop.
+pub(crate) struct Killed(pub(crate) Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// An `nfwd start`, killed on drop.
 pub(crate) struct Daemon {
     pub(crate) child: Child,
@@ -118,6 +128,17 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(100));
         }
         d
+    }
+
+    /// Counter `name` of `nfwd status --counters` (any group).
+    pub(crate) fn counter(&self, name: &str) -> u64 {
+        let text = self.cli(&["status", "--counters"]).unwrap();
+        text.split([',', '\n', '{', '}'])
+            .find_map(|kv| {
+                let (k, v) = kv.split_once(':')?;
+                (k.trim() == name).then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no counter {name} in {text}"))
     }
 
     pub(crate) fn cli(&self, args: &[&str]) -> Result<String, String> {
