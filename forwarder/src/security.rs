@@ -14,6 +14,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use bytes::Bytes;
+use nfwd_tlv::prefix_ann::iso8601;
 use nfwd_tlv::{Data, DataBuilder, Element, Name, SignatureInfo, Signer, VerifyKey};
 use serde::{Deserialize, Serialize};
 
@@ -279,28 +280,6 @@ fn validity_period(now_ms: u64) -> Element {
         value.extend_from_slice(Element::new(t, iso8601(secs).as_bytes()).wire());
     }
     Element::new(VALIDITY_PERIOD, &value)
-}
-
-/// `YYYYMMDDThhmmss`, the NDN certificate time format.
-fn iso8601(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
