@@ -981,10 +981,8 @@ impl Forwarder {
                 if r.face != face && r.expiry > now {
                     // A CongestionMark goes on with the Data (NFD's tag does).
                     let (token, mark) = (r.pit_token.as_ref(), fields.congestion_mark);
-                    match &announcement {
-                        None => self.send_data(r.face, data, token, mark, face, out),
-                        Some(pa) => self.sl_send_data(r.face, data, token, mark, face, pa, out),
-                    }
+                    let pa = announcement.as_ref();
+                    self.send_data_announced(r.face, data, token, mark, face, pa, out);
                 }
             }
             self.remember_nonces(&entry);
@@ -1000,6 +998,22 @@ impl Forwarder {
         from: FaceId,
         out: &mut Vec<Action>,
     ) {
+        self.send_data_announced(face, data, token, congestion_mark, from, None, out);
+    }
+
+    /// [`Self::send_data`], with a PrefixAnnouncement in the LP header if given
+    /// (self-learning, `self_learning.rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_data_announced(
+        &mut self,
+        face: FaceId,
+        data: &Data,
+        token: Option<&Bytes>,
+        congestion_mark: Option<u64>,
+        from: FaceId,
+        announcement: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
         if is_localhost(data.name()) && self.scope(face) != Some(FaceScope::Local) {
             self.counters.scope_violations += 1;
             return;
@@ -1008,6 +1022,7 @@ impl Forwarder {
         let mut lp = LpPacket::from_fragment(data.wire().clone());
         lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
         lp.congestion_mark = congestion_mark;
+        lp.prefix_announcement = announcement.cloned();
         self.emit(face, &lp, Some(from), out, |c| c.out_data += 1);
     }
 

@@ -25,17 +25,16 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nfwd_tlv::lp::{LpPacket, PitToken};
 use nfwd_tlv::nfd::{route_flags, route_origin};
 use nfwd_tlv::types::{signature_type, tt};
 use nfwd_tlv::{Data, Interest, Name, PrefixAnnouncement, Signer, VerifyKey};
 use smallvec::SmallVec;
 
+use super::Forwarder;
 use super::face::{FaceId, FaceScope};
 use super::pipeline::{LpFields, is_localhost};
 use super::pit::PitEntry;
 use super::rib::Route;
-use super::{Action, Forwarder};
 
 /// NFD's `ROUTE_RENEW_LIFETIME`: the longest a learned route lives before it must be learned
 /// again.
@@ -297,31 +296,5 @@ impl Forwarder {
                         .any(|r| r.face == *face && r.origin == route_origin::PREFIX_ANN)
                 })
         });
-    }
-
-    /// [`Forwarder::send_data`] with a PrefixAnnouncement in the LP header.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn sl_send_data(
-        &mut self,
-        face: FaceId,
-        data: &Data,
-        token: Option<&Bytes>,
-        congestion_mark: Option<u64>,
-        from: FaceId,
-        announcement: &Bytes,
-        out: &mut Vec<Action>,
-    ) {
-        if is_localhost(data.name()) && self.scope_of(face) != Some(FaceScope::Local) {
-            self.counters.scope_violations += 1;
-            return;
-        }
-        self.counters.out_data += 1;
-        let lp = LpPacket {
-            pit_token: token.and_then(|t| PitToken::new(t.clone()).ok()),
-            congestion_mark,
-            prefix_announcement: Some(announcement.clone()),
-            ..LpPacket::from_fragment(data.wire().clone())
-        };
-        self.emit(face, &lp, Some(from), out, |c| c.out_data += 1);
     }
 }
