@@ -162,14 +162,29 @@ impl Daemon {
         let bin = dir.join("nfwd");
         std::fs::copy(env!("CARGO_BIN_EXE_nfwd"), &bin).unwrap();
         let unix = dir.join("run").join("nfwd.sock");
-        let child = Command::new(&bin)
+        let mut start = Command::new(&bin);
+        start
             .args(["start", "--unix"])
             .arg(&unix)
             .args(args)
             .env("NFWD_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stdout(Stdio::null());
+        // A child another test thread forked while the copy was being written holds its
+        // descriptor until that child execs: executing the copy meanwhile fails with "Text
+        // file busy" (ETXTBSY). It passes within moments; try again until it does.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let child = loop {
+            match start.spawn() {
+                Ok(c) => break c,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{}: {e}", bin.display()),
+            }
+        };
         let d = Self { child, unix, bin };
         let deadline = Instant::now() + Duration::from_secs(20);
         while d.cli(&["status"]).is_err() {
