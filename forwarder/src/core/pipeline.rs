@@ -688,6 +688,7 @@ impl Forwarder {
                 r.expiry = expiry;
                 r.nacked = None;
                 r.non_discovery = non_discovery;
+                r.popped = pop;
             }
             None => entry.out_records.push(OutRecord {
                 face,
@@ -696,6 +697,7 @@ impl Forwarder {
                 expiry,
                 nacked: None,
                 non_discovery,
+                popped: pop,
             }),
         }
         if pop {
@@ -1258,9 +1260,9 @@ impl Forwarder {
         upstream: Option<FaceId>,
         outcome: ChainOutcome,
     ) {
-        let local = upstream.is_some_and(|f| {
-            self.scope(f) == Some(FaceScope::Local) && self.hosts_head(&entry.interest, f)
-        });
+        let local = upstream
+            .and_then(|f| entry.out_records.iter().find(|r| r.face == f))
+            .is_some_and(|r| r.popped);
         let wall_ms = self.wall_clock_ms(now);
         self.observed.chain_ended(&ChainEnd {
             now,

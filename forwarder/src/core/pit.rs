@@ -78,6 +78,9 @@ pub struct OutRecord {
     pub nacked: Option<NackReason>,
     /// It went with NonDiscovery (self-learning: along a known route, not broadcast).
     pub non_discovery: bool,
+    /// The head function was popped for it: a local SF hosting the function (what
+    /// `status/chains` reports as `local`, without a second FIB lookup).
+    pub popped: bool,
 }
 
 /// A PIT entry. Its name and function stack are the stored Interest's (every Interest an entry
