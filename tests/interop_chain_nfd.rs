@@ -18,7 +18,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::anchors::{NfdInNetns, ndn_tools};
+use common::anchors::{NfdInNetns, ndn_tools, text};
 use common::netns::{Daemon, Killed, Netns};
 use common::{TempDir, cannot_run, is_root};
 
@@ -39,14 +39,7 @@ fn nfwd_in(ns: Option<&Netns>, args: &[&str]) -> (bool, String) {
         .env_remove("NDN_CLIENT_TRANSPORT")
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), text(&out))
 }
 
 /// The face id `nfwd face create` printed (`face-created id=N ...`).

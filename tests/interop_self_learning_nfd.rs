@@ -22,7 +22,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::anchors::{NfdInNetns, ndn_tools};
+use common::anchors::{NfdInNetns, ndn_tools, text};
 use common::netns::{Daemon, Killed, Netns};
 use common::{TempDir, cannot_run, is_root};
 
@@ -30,19 +30,8 @@ const TEST: &str = "interop_self_learning_nfd";
 
 /// Runs an `nfwd` command in our namespace, returning (success, stdout + stderr).
 fn nfwd(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(args)
-        .env_remove("NDN_CLIENT_TRANSPORT")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let out = common::nfwd_output(args);
+    (out.status.success(), text(&out))
 }
 
 #[test]
