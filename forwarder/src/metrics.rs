@@ -491,6 +491,8 @@ fn bad(line: usize, reason: &'static str) -> Error {
 pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
     let mut families: Vec<Family> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    // (family, labels) → its series: a hostile text with many label sets stays linear.
+    let mut series_index: HashMap<(usize, Labels), usize> = HashMap::new();
     // Lines end at '\n' alone, as the format says: `lines()` would also take a '\r' off the
     // end of a help text.
     for (n, line) in text.split('\n').enumerate() {
@@ -553,7 +555,7 @@ pub fn parse(text: &str) -> Result<Vec<Family>, Error> {
             let series = fold_histogram(part, labels, value).map_err(|r| bad(n, r))?;
             let i = family_of(base, &mut families, &mut index);
             if let Some(f) = families.get_mut(i) {
-                merge_series(&mut f.histograms, series);
+                merge_series(&mut f.histograms, &mut series_index, i, series);
             }
             continue;
         }
@@ -660,15 +662,25 @@ fn fold_histogram(
     Ok(series)
 }
 
-/// Merges one sample's `series` into the family's series of the same labels.
-fn merge_series(all: &mut Vec<HistogramSeries>, series: HistogramSeries) {
-    match all.iter_mut().find(|s| s.labels == series.labels) {
+/// Merges one sample's `series` into family `family`'s series of the same labels (found
+/// through `index`, not by a scan).
+fn merge_series(
+    all: &mut Vec<HistogramSeries>,
+    index: &mut HashMap<(usize, Labels), usize>,
+    family: usize,
+    series: HistogramSeries,
+) {
+    let key = (family, series.labels.clone());
+    match index.get(&key).and_then(|&k| all.get_mut(k)) {
         Some(s) => {
             s.buckets.extend(series.buckets);
             s.sum += series.sum;
             s.count += series.count;
         }
-        None => all.push(series),
+        None => {
+            index.insert(key, all.len());
+            all.push(series);
+        }
     }
 }
 
