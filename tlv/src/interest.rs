@@ -46,6 +46,10 @@ struct Field {
     tlv_type: u32,
     start: u32,
     end: u32,
+    /// False for an element that is carried but was not read: unknown, or a non-critical
+    /// known element repeated or out of order (say a HopLimit after ApplicationParameters).
+    /// Edits and digests use only the elements that were read.
+    taken: bool,
 }
 
 impl Field {
@@ -139,6 +143,7 @@ impl Interest {
             tlv_type: tt::NAME,
             start: base as u32,
             end: (base + reader.position()) as u32,
+            taken: true,
         });
         let mut last_order = 0u8;
         loop {
@@ -147,15 +152,17 @@ impl Interest {
                 break;
             };
             let end = base + reader.position();
-            let field = Field {
+            let mut field = Field {
                 tlv_type: el.tlv_type(),
                 start: start as u32,
                 end: end as u32,
+                taken: false,
             };
             match order_of(el.tlv_type()) {
                 Some(order) if order > last_order => {
                     last_order = order;
                     it.take_field(&el)?;
+                    field.taken = true;
                 }
                 // A known element repeated or out of order: fatal only if critical.
                 Some(_) | None if is_critical(el.tlv_type()) => {
@@ -258,12 +265,17 @@ impl Interest {
         }
     }
 
+    /// The element of `tlv_type` that was read (not a repeated or out-of-order copy).
+    fn taken_field(&self, tlv_type: u32) -> Option<Field> {
+        self.fields
+            .iter()
+            .find(|f| f.taken && f.tlv_type == tlv_type)
+            .copied()
+    }
+
     /// Byte range from ApplicationParameters to the end of the Interest.
     fn parameters_range(&self) -> Option<Range<usize>> {
-        let first = self
-            .fields
-            .iter()
-            .find(|f| f.tlv_type == tt::APPLICATION_PARAMETERS)?;
+        let first = self.taken_field(tt::APPLICATION_PARAMETERS)?;
         let end = self.fields.last()?.end as usize;
         Some(first.start as usize..end)
     }
@@ -356,14 +368,8 @@ impl Interest {
     /// digest, then ApplicationParameters through InterestSignatureInfo.
     #[must_use]
     pub fn signed_portion(&self) -> Option<Vec<&[u8]>> {
-        let sig_info = self
-            .fields
-            .iter()
-            .find(|f| f.tlv_type == tt::INTEREST_SIGNATURE_INFO)?;
-        let params = self
-            .fields
-            .iter()
-            .find(|f| f.tlv_type == tt::APPLICATION_PARAMETERS)?;
+        let sig_info = self.taken_field(tt::INTEREST_SIGNATURE_INFO)?;
+        let params = self.taken_field(tt::APPLICATION_PARAMETERS)?;
         let mut parts: Vec<&[u8]> = (0..self.name.len())
             .filter_map(|i| self.name.component_wire(i))
             .filter(|w| w.first() != Some(&(tt::PARAMETERS_SHA256_DIGEST_COMPONENT as u8)))
@@ -403,7 +409,7 @@ impl Interest {
             let mut last_order = 0;
             let mut pos = 0;
             for (i, f) in self.fields.iter().enumerate() {
-                if let Some(o) = order_of(f.tlv_type) {
+                if let Some(o) = order_of(f.tlv_type).filter(|_| f.taken) {
                     last_order = o;
                 }
                 if last_order < 4 {
@@ -414,8 +420,11 @@ impl Interest {
         });
         let nonce_len = tlv_len(tt::NONCE, 4);
         let mut value_len = 0usize;
+        // Only the elements that were read are edited: a HopLimit or FunctionNames copy that
+        // decoding skipped may lie inside the ParametersSha256Digest's range.
         for (i, f) in self.fields.iter().enumerate() {
             value_len += match f.tlv_type {
+                _ if !f.taken => f.range().len(),
                 tt::NONCE if edit.nonce.is_some() => nonce_len,
                 tt::HOP_LIMIT if edit.hop_limit.is_some() => tlv_len(tt::HOP_LIMIT, 1),
                 tt::FUNCTION_NAMES if popped.is_some() => popped
@@ -432,6 +441,7 @@ impl Interest {
         put_header(&mut buf, tt::INTEREST, value_len);
         for (i, f) in self.fields.iter().enumerate() {
             match (f.tlv_type, edit.nonce, edit.hop_limit) {
+                _ if !f.taken => buf.put_slice(&self.wire[f.range()]),
                 (tt::NONCE, Some(n), _) => put_tlv(&mut buf, tt::NONCE, &n),
                 (tt::HOP_LIMIT, _, Some(h)) => put_tlv(&mut buf, tt::HOP_LIMIT, &[h]),
                 (tt::FUNCTION_NAMES, _, _) if popped.is_some() => {
@@ -845,6 +855,62 @@ mod tests {
         }))
         .unwrap();
         assert!(last.function_chain().is_none());
+    }
+
+    #[test]
+    fn out_of_order_hop_limit_inside_the_digest_range_is_not_edited() {
+        // Found by the `interest` fuzz target: a HopLimit after ApplicationParameters is
+        // skipped by decoding (non-critical, out of order) but lies inside the range the
+        // ParametersSha256Digest covers, so an edit that rewrote it broke the digest.
+        let hex = "056b073308036e646e0804746573740804\
+                   66756c6c02209390d98135cfd5bdcc6ffe8cca9c9edb3b2561a46f83f021283797edcba2ee60\
+                   210012001e1907090802666808036f6e65070c080266680803742710220120\
+                   240801020368 0c02271022012024088102036 8656c6c6f";
+        let hex: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
+        let wire: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let i = Interest::decode(Bytes::from(wire)).unwrap();
+        assert_eq!(i.hop_limit(), None, "the out-of-order HopLimit is not read");
+        let out = Interest::decode(i.edited(&InterestEdit {
+            nonce: Some([1, 2, 3, 4]),
+            hop_limit: Some(1),
+            pop_function: true,
+        }))
+        .expect("the edited Interest keeps its parameters digest");
+        assert_eq!(out.name(), i.name());
+        assert_eq!(out.hop_limit(), None);
+        assert_eq!(out.nonce(), Some([1, 2, 3, 4]));
+        assert_eq!(out.app_parameters(), i.app_parameters());
+
+        // The same with a HopLimit that was read, before the parameters, and a copy after.
+        let built = InterestBuilder::new(name("/p"))
+            .hop_limit(9)
+            .app_parameters(Bytes::from_static(b"x"))
+            .encode();
+        let mut v = built.to_vec();
+        v.extend_from_slice(&[0x22, 0x01, 0x07]);
+        v[1] += 3;
+        // The digest covers the appended copy too: recompute it in place.
+        let params_at = v.len() - 3 - 3; // ApplicationParameters "x" is 3 bytes.
+        let digest = sha256(&[&v[params_at..]]);
+        let old = Interest::decode(built.clone()).unwrap();
+        let old_digest = old.name().get(1).unwrap().value().to_vec();
+        let at = v.windows(32).position(|w| w == old_digest).unwrap();
+        v[at..at + 32].copy_from_slice(&digest);
+        let i = Interest::decode(Bytes::from(v)).expect("a skipped copy after the digest is fine");
+        let out = Interest::decode(i.edited(&InterestEdit {
+            hop_limit: Some(8),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(out.hop_limit(), Some(8));
+        assert_eq!(
+            out.wire().last(),
+            Some(&0x07),
+            "the skipped copy is carried unchanged"
+        );
     }
 
     #[test]
