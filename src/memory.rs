@@ -27,11 +27,13 @@ pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// trim; and a trim is worth its walk of the arenas only when at least this much is held free.
 const WORTH_TRIMMING: u64 = 8 << 20;
 
-/// After a trim, what the allocator holds free must grow by this much again before the next:
-/// freeing goes on for a while after a burst (expiring entries, closing faces), and what it
-/// frees later is given back too — but a steady load, whose free memory only wobbles, is
-/// never trimmed over and over.
-const REGROWN: u64 = 2 << 20;
+/// After a trim, in-use memory must fall this much further before the next: freeing goes on
+/// for a while after a burst (expiring entries, then the flood's faces closing at their idle
+/// timeout), and what it frees later is given back too. Measured by what the program freed,
+/// not by what the allocator holds free: a trim leaves freed bytes counted as free (it only
+/// releases their pages), so the held-free figure says nothing about what is new. Any growth
+/// ends the quiet period, so a steady load is never trimmed over and over.
+const FREED_SINCE_TRIM: u64 = 512 << 10;
 
 /// One sample of the allocator: bytes in use by the program, bytes held free by the allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub(crate) struct HeapSample {
 pub(crate) struct TrimPolicy {
     peak_in_use: u64,
     last_in_use: u64,
-    /// Held free right after the last trim of the current quiet period, if one happened.
+    /// In use at the last trim of the current quiet period, if one happened.
     after_trim: Option<u64>,
 }
 
@@ -59,26 +61,21 @@ impl TrimPolicy {
         let trim = match self.after_trim {
             // The burst ends: in use fell well below its peak and much is held free.
             None => fell >= WORTH_TRIMMING && s.held_free >= WORTH_TRIMMING,
-            // Still quiet after a trim: what was freed since goes back too.
-            Some(free_then) => !growing && s.held_free >= free_then.saturating_add(REGROWN),
+            // Still falling after a trim: what was freed since goes back too.
+            Some(in_use_then) => {
+                !growing && in_use_then.saturating_sub(s.in_use) >= FREED_SINCE_TRIM
+            }
         };
         if growing && fell < WORTH_TRIMMING {
             // A new burst (or steady load): the next trim waits for its end.
             self.after_trim = None;
         }
         if trim {
-            // Start a new peak from here; the next trim needs new free memory.
+            // Start a new peak from here; the next trim needs memory freed since.
             self.peak_in_use = s.in_use;
-            self.after_trim = Some(0);
+            self.after_trim = Some(s.in_use);
         }
         trim
-    }
-
-    /// What the allocator holds free right after a trim (read back after it).
-    pub(crate) fn trimmed_to(&mut self, held_free: u64) {
-        if self.after_trim.is_some() {
-            self.after_trim = Some(held_free);
-        }
     }
 }
 
@@ -98,9 +95,6 @@ pub(crate) async fn give_back_after_bursts() {
         if policy.should_trim(s) {
             let released = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
             let after = tokio::task::spawn_blocking(sample).await.ok().flatten();
-            if let Some(a) = after {
-                policy.trimmed_to(a.held_free);
-            }
             tracing::debug!(
                 in_use = s.in_use,
                 held_free_before = s.held_free,
@@ -186,14 +180,16 @@ mod tests {
         assert!(!p.should_trim(s(98, 31)));
         // The burst ends: in use fell 88 MiB, 90 MiB held free.
         assert!(p.should_trim(s(10, 90)));
-        p.trimmed_to(MIB);
-        // Trimmed: the same state does not trim again.
-        assert!(!p.should_trim(s(10, 1)));
-        assert!(!p.should_trim(s(10, 2)));
+        // Trimmed: the same state does not trim again (the freed bytes still count as free).
+        assert!(!p.should_trim(s(10, 90)));
+        assert!(!p.should_trim(s(10, 90)));
         // Frees that follow (entries expiring, faces closing) go back once they add up.
-        assert!(p.should_trim(s(7, 4)));
-        p.trimmed_to(MIB / 2);
-        assert!(!p.should_trim(s(7, 1)));
+        assert!(p.should_trim(s(9, 91)));
+        assert!(!p.should_trim(s(9, 91)));
+        assert!(!p.should_trim(s(9, 91)));
+        // Growth ends the quiet period: a fall within a wobble is not trimmed.
+        assert!(!p.should_trim(s(10, 90)));
+        assert!(!p.should_trim(s(8, 92)));
         // A second burst: nothing while it grows, a trim at its end.
         assert!(!p.should_trim(s(60, 5)));
         assert!(!p.should_trim(s(61, 9)));

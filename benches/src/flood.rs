@@ -79,6 +79,10 @@ pub struct FloodSettings {
     /// `tables.cs_max_entries` of the daemon (None: the default). The producer answers the
     /// flood too, so the store fills with its Data: a bounded cache, part of the RSS after.
     pub cs_max: Option<usize>,
+    /// `faces.idle_timeout_s` of the daemon (None: the default, 600 s). Shorter than the
+    /// phase after the flood, the flooder's faces close before the run ends, so the RSS at the
+    /// end shows what the flood left once the state it opened is gone.
+    pub idle_timeout_s: Option<u64>,
 }
 
 /// One consumer's outcome in one phase.
@@ -888,8 +892,12 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
     let pit_max = s.pit_max.unwrap_or(defaults.pit_max_entries);
     let pit_quota = s.pit_quota.unwrap_or(defaults.pit_max_entries_per_face);
     let cs_max = s.cs_max.unwrap_or(defaults.cs_max_entries);
+    let idle_timeout_s = s
+        .idle_timeout_s
+        .unwrap_or(Config::default().faces.idle_timeout_s);
     let config = format!(
-        "[faces]\nunix_path = {socket:?}\ntcp_listen = \"\"\nudp_listen = \"0.0.0.0:{port}\"\n\n\
+        "[faces]\nunix_path = {socket:?}\ntcp_listen = \"\"\nudp_listen = \"0.0.0.0:{port}\"\n\
+         idle_timeout_s = {idle_timeout_s}\n\n\
          [tables]\npit_max_entries = {pit_max}\npit_max_entries_per_face = {pit_quota}\n\
          cs_max_entries = {cs_max}\n\n\
          [log]\nlevel = \"warn\"\n\n\

@@ -68,6 +68,10 @@ pub(crate) struct BenchArgs {
     /// after the flood shows what the flood itself left).
     #[arg(long)]
     cs_max: Option<usize>,
+    /// With --flood: the daemon's faces.idle_timeout_s; below --flood-after, the flooder's
+    /// faces close before the end, so the last RSS shows what the flood left behind them.
+    #[arg(long)]
+    idle_timeout: Option<u64>,
     /// Instead, measure closing faces in the core: --teardown-faces faces holding
     /// --teardown-entries PIT entries, all closed; prints the time spent in face_closed.
     #[arg(long)]
@@ -184,6 +188,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             pit_max: args.pit_max,
             pit_quota: args.pit_quota,
             cs_max: args.cs_max,
+            idle_timeout_s: args.idle_timeout,
         };
         outln!(
             "flood: {} source port(s) for {:.1} s (lifetime {} ms), legitimate consumers at \

@@ -895,7 +895,7 @@ mod tests {
         // The digest covers the appended copy too: recompute it in place.
         let params_at = v.len() - 3 - 3; // ApplicationParameters "x" is 3 bytes.
         let digest = sha256(&[&v[params_at..]]);
-        let old = Interest::decode(built.clone()).unwrap();
+        let old = Interest::decode(built).unwrap();
         let old_digest = old.name().get(1).unwrap().value().to_vec();
         let at = v.windows(32).position(|w| w == old_digest).unwrap();
         v[at..at + 32].copy_from_slice(&digest);
