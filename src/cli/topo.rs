@@ -341,6 +341,12 @@ fn rerouted(r: &nfwd_topologies::reroute::RerouteReport) -> String {
         "routes recomputed: +{} -{} on {} nodes",
         r.registered, r.unregistered, r.nodes
     );
+    if r.plan_registered + r.plan_unregistered > 0 {
+        s.push_str(&format!(
+            " (and the applied plan's towards the nearest instance: +{} -{})",
+            r.plan_registered, r.plan_unregistered
+        ));
+    }
     for (prefix, node) in &r.unreachable {
         s.push_str(&format!("\n  {node} has no path to {prefix}"));
     }

@@ -28,6 +28,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::apply::Applied;
 use crate::error::{Error, Result};
 use crate::launch::{self, LinkState, State};
 use crate::model::{FaceProtocol, Topology};
@@ -293,7 +294,8 @@ pub struct RestartReport {
 /// SFs (from the topology as launched), its producers (as recorded), then the routes of
 /// every node recomputed on the live graph and applied. A node that is running is refused.
 ///
-/// A plan applied with `topo apply` is not redeployed on it (see the README's fault section).
+/// An applied plan (`topo apply`) comes back with it: its SFs on the node, its own routes at
+/// the node and towards it, and its routes towards the nearest instance recomputed.
 pub fn restart(
     root: &Path,
     name: &str,
@@ -350,11 +352,17 @@ pub fn restart(
         n.faces.clear();
         n.producer_pids.clear();
     }
-    // A fresh daemon has an empty RIB: none of the node's routes is installed any more.
+    // A fresh daemon has an empty RIB: none of the node's routes is installed any more (an
+    // applied plan's own routes stay recorded: they are registered again below).
     if let Some(routes) = &mut state.routes {
         routes.retain(|r| r.node != node);
     }
     state.save(root)?;
+    let mut applied = Applied::load(root, name)?;
+    if let Some(a) = &mut applied {
+        a.route.retain(|r| r.from_plan || r.node != node);
+        a.save(root, name)?;
+    }
     progress(&format!("{node}: daemon started (pid {daemon_pid})"));
 
     let deadline = Instant::now() + timeout;
@@ -393,7 +401,51 @@ pub fn restart(
             launch::deploy(&client, state.node(node)?, &sf.name, &text, deadline).await?;
             sfs += 1;
         }
-        progress(&format!("{node}: {sfs} SFs deployed"));
+        // An applied plan's SFs on the node, and its own routes at the node and towards it
+        // (the face towards it may be new); its other routes come with the reroute.
+        let mut plan_sfs = 0;
+        let mut plan_routes = 0;
+        if let Some(a) = &applied {
+            for p in a.sf.iter().filter(|p| p.node == node) {
+                let spec = t.sf_type_spec(&p.sf_type, &p.function)?;
+                let text = toml::to_string(&spec).map_err(|source| Error::Serialize {
+                    what: "SF specification",
+                    source,
+                })?;
+                launch::deploy(&client, state.node(node)?, &p.function, &text, deadline).await?;
+                crate::apply::wait_registered(&client, node, &p.function, deadline).await?;
+                plan_sfs += 1;
+            }
+            for r in a.route.iter().filter(|r| r.from_plan) {
+                if r.node != node && r.via != node {
+                    continue;
+                }
+                let at = state.node(&r.node)?;
+                let (Some(face), false) = (at.faces.get(&r.via), reroute::node_is_down(at)) else {
+                    continue;
+                };
+                let c = if r.node == node {
+                    None
+                } else {
+                    Some(launch::connect_daemon(at, deadline).await?)
+                };
+                reroute::register(
+                    c.as_ref().unwrap_or(&client),
+                    &r.node,
+                    &r.prefix,
+                    *face,
+                    r.cost,
+                    crate::apply::PLAN_ROUTE_ORIGIN,
+                )
+                .await?;
+                plan_routes += 1;
+            }
+        }
+        sfs += plan_sfs;
+        progress(&format!(
+            "{node}: {sfs} SFs deployed ({plan_sfs} of the applied plan), {plan_routes} plan \
+             routes registered again"
+        ));
 
         for p in &before.producers {
             let Some(nfwd) = p.argv.first() else {

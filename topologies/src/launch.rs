@@ -556,7 +556,15 @@ fn up_inner(
                     format!("no face towards {via} for {}", r.prefix),
                 )
             })?;
-            crate::reroute::register(&clients[r.node], &node.name, &r.prefix, face, r.cost).await?;
+            crate::reroute::register(
+                &clients[r.node],
+                &node.name,
+                &r.prefix,
+                face,
+                r.cost,
+                crate::reroute::LAUNCHER_ROUTE_ORIGIN,
+            )
+            .await?;
         }
         for (prefix, node) in routes::unreachable(&t) {
             progress(&format!("warning: {node} has no path to {prefix}"));

@@ -36,6 +36,10 @@ pub struct RerouteReport {
     pub registered: usize,
     /// Routes unregistered.
     pub unregistered: usize,
+    /// An applied plan's routes towards the nearest instance registered.
+    pub plan_registered: usize,
+    /// An applied plan's routes towards the nearest instance unregistered.
+    pub plan_unregistered: usize,
     /// Nodes that had a route changed.
     pub nodes: usize,
     /// Destinations some live node cannot reach now (prefix, node).
@@ -67,15 +71,17 @@ pub fn faults_of(state: &State, t: &Topology) -> Faults {
     faults
 }
 
-/// Registers `prefix` at node `node` (its `client`) on face `face` with the launcher's origin.
+/// Registers `prefix` at node `node` (its `client`) on face `face` with `origin` (the
+/// launcher's, [`LAUNCHER_ROUTE_ORIGIN`], or a plan's).
 pub(crate) async fn register(
     client: &Client,
     node: &str,
     prefix: &str,
     face: u64,
     cost: u64,
+    origin: u64,
 ) -> Result<()> {
-    let mut params = route_params(prefix, face)?;
+    let mut params = route_params(prefix, face, origin)?;
     params.cost = Some(cost);
     client
         .command("rib", "register", &params)
@@ -84,10 +90,16 @@ pub(crate) async fn register(
         .map_err(|e| Error::node(node, format!("rib/register {prefix}: {e}")))
 }
 
-/// Unregisters the launcher's route for `prefix` on face `face` at node `node` (a face
+/// Unregisters the route of `origin` for `prefix` on face `face` at node `node` (a face
 /// that is gone is a successful no-op for the forwarder).
-async fn unregister(client: &Client, node: &str, prefix: &str, face: u64) -> Result<()> {
-    let params = route_params(prefix, face)?;
+async fn unregister(
+    client: &Client,
+    node: &str,
+    prefix: &str,
+    face: u64,
+    origin: u64,
+) -> Result<()> {
+    let params = route_params(prefix, face, origin)?;
     client
         .command("rib", "unregister", &params)
         .await
@@ -95,14 +107,14 @@ async fn unregister(client: &Client, node: &str, prefix: &str, face: u64) -> Res
         .map_err(|e| Error::node(node, format!("rib/unregister {prefix}: {e}")))
 }
 
-fn route_params(prefix: &str, face: u64) -> Result<ControlParameters> {
+fn route_params(prefix: &str, face: u64, origin: u64) -> Result<ControlParameters> {
     let name: Name = prefix
         .parse()
         .map_err(|e| Error::invalid(format!("route {prefix}: {e}")))?;
     Ok(ControlParameters {
         name: Some(name),
         face_id: Some(face),
-        origin: Some(LAUNCHER_ROUTE_ORIGIN),
+        origin: Some(origin),
         ..ControlParameters::default()
     })
 }
@@ -121,10 +133,24 @@ pub enum Cause {
     Repair,
 }
 
+/// One registration or removal, of the launcher's routes or of an applied plan's.
+#[derive(Debug, Clone)]
+struct RouteOp {
+    register: bool,
+    origin: u64,
+    node: usize,
+    prefix: String,
+    via: usize,
+    cost: u64,
+}
+
 /// Recomputes the routes of the running testbed `state` (topology `t`, as launched) on its
-/// live graph and applies the difference to every node it changes; records the routes
-/// installed in the state and saves it (also after an error half-way: what is recorded is
-/// what is registered).
+/// live graph and applies the difference to every node it changes: the launcher's routes,
+/// and the routes towards the nearest instance of an applied plan's functions
+/// ([`crate::apply::nearest_change`]; the plan's own routes stay as the plan gave them).
+/// Registrations first, removals last. Records what is installed in the state and in the
+/// applied plan and saves them (also after an error half-way: what is recorded is what is
+/// registered).
 pub async fn reroute(
     state: &mut State,
     t: &Topology,
@@ -157,92 +183,185 @@ pub async fn reroute(
             .copied()
             .unwrap_or(r.cost)
     });
+    let op = |register: bool, origin: u64, r: &RouteEntry| RouteOp {
+        register,
+        origin,
+        node: r.node,
+        prefix: r.prefix.clone(),
+        via: r.via,
+        cost: r.cost,
+    };
+    let mut ops: Vec<RouteOp> = change
+        .register
+        .iter()
+        .map(|r| op(true, LAUNCHER_ROUTE_ORIGIN, r))
+        .collect();
+
+    let mut applied = crate::apply::Applied::load(root, &state.name)?;
+    let (plan_register, plan_unregister) = applied
+        .as_ref()
+        .map(|a| crate::apply::nearest_change(t, a, &faults))
+        .unwrap_or_default();
+    let plan_op = |register: bool, r: &crate::apply::PlanRouteEntry| {
+        Some(RouteOp {
+            register,
+            origin: crate::apply::PLAN_ROUTE_ORIGIN,
+            node: t.node_index(&r.node)?,
+            prefix: r.prefix.clone(),
+            via: t.node_index(&r.via)?,
+            cost: r.cost,
+        })
+    };
+    let mut plan_adds: Vec<RouteOp> = plan_register
+        .iter()
+        .filter_map(|r| plan_op(true, r))
+        .collect();
+    plan_adds.sort_by_key(|r| r.cost);
+    ops.extend(plan_adds);
+    let first_removal = ops.len();
+    ops.extend(
+        change
+            .unregister
+            .iter()
+            .map(|r| op(false, LAUNCHER_ROUTE_ORIGIN, r)),
+    );
+    ops.extend(plan_unregister.iter().filter_map(|r| plan_op(false, r)));
+
     let hold = match cause {
         Cause::Fault => Duration::ZERO,
-        Cause::Repair => change
-            .unregister
+        Cause::Repair => ops[first_removal..]
             .iter()
             .filter_map(|r| t.nodes.get(r.node))
             .map(crate::model::liveness_recovery)
             .max()
             .unwrap_or(Duration::ZERO),
     };
-    let result = apply_change(state, t, &change, &mut installed, hold, deadline, progress).await;
+    let mut done = 0;
+    let result = apply_ops(
+        state,
+        t,
+        &ops,
+        first_removal,
+        hold,
+        &mut done,
+        deadline,
+        progress,
+    )
+    .await;
+
+    // What is installed now: what was, less the nodes that are down, with what was done.
+    let name_of = |i: usize| t.nodes.get(i).map_or_else(String::new, |n| n.name.clone());
+    if let Some(a) = &mut applied {
+        a.route.retain(|r| {
+            r.from_plan
+                || t.node_index(&r.node)
+                    .is_some_and(|i| !faults.nodes_down.contains(&i))
+        });
+    }
+    for o in &ops[..done] {
+        let same = |node: usize, prefix: &str, via: usize| {
+            (node, prefix, via) == (o.node, o.prefix.as_str(), o.via)
+        };
+        if o.origin == LAUNCHER_ROUTE_ORIGIN {
+            installed.retain(|x| !same(x.node, &x.prefix, x.via));
+            if o.register {
+                installed.push(RouteEntry {
+                    node: o.node,
+                    prefix: o.prefix.clone(),
+                    via: o.via,
+                    cost: o.cost,
+                });
+            }
+        } else if let Some(a) = &mut applied {
+            let (node, via) = (name_of(o.node), name_of(o.via));
+            a.route.retain(|x| {
+                x.from_plan || (&x.node, &x.prefix, &x.via) != (&node, &o.prefix, &via)
+            });
+            if o.register {
+                a.route.push(crate::apply::PlanRouteEntry {
+                    node,
+                    prefix: o.prefix.clone(),
+                    via,
+                    cost: o.cost,
+                    from_plan: false,
+                });
+            }
+        }
+    }
     state.record_routes(t, &installed);
     state.save(root)?;
-    let nodes = change
-        .register
+    if let Some(a) = &mut applied {
+        a.route.sort();
+        a.save(root, &state.name)?;
+    }
+    let nodes = ops
         .iter()
-        .chain(&change.unregister)
         .map(|r| r.node)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     result.map(|()| RerouteReport {
         registered: change.register.len(),
         unregistered: change.unregister.len(),
+        plan_registered: plan_register.len(),
+        plan_unregistered: plan_unregister.len(),
         nodes,
         unreachable: routes::unreachable_live(t, &faults),
     })
 }
 
-async fn apply_change(
+/// Registers, then (after `hold`) unregisters, counting in `done` the operations carried
+/// out, so that an error half-way leaves an exact record.
+#[allow(clippy::too_many_arguments)]
+async fn apply_ops(
     state: &State,
     t: &Topology,
-    change: &routes::RouteChange,
-    installed: &mut Vec<RouteEntry>,
+    ops: &[RouteOp],
+    first_removal: usize,
     hold: Duration,
+    done: &mut usize,
     deadline: Instant,
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let mut clients: BTreeMap<usize, Client> = BTreeMap::new();
     let name_of = |i: usize| t.nodes.get(i).map_or("?", |n| n.name.as_str());
-    for r in change.register.iter().chain(&change.unregister) {
-        if let std::collections::btree_map::Entry::Vacant(slot) = clients.entry(r.node) {
-            let node = state.node(name_of(r.node))?;
+    for o in ops {
+        if let std::collections::btree_map::Entry::Vacant(slot) = clients.entry(o.node) {
+            let node = state.node(name_of(o.node))?;
             slot.insert(launch::connect_daemon(node, deadline).await?);
         }
     }
-    let face_towards = |r: &RouteEntry| -> Result<(&Client, u64)> {
-        let (node, via) = (name_of(r.node), name_of(r.via));
+    for (k, o) in ops.iter().enumerate() {
+        let (node, via) = (name_of(o.node), name_of(o.via));
+        if k == first_removal && !hold.is_zero() {
+            progress(&format!(
+                "detours withdrawn in {} ms, once the restored faces are up",
+                hold.as_millis()
+            ));
+            tokio::time::sleep(hold).await;
+        }
         let face =
             state.node(node)?.faces.get(via).copied().ok_or_else(|| {
-                Error::node(node, format!("no face towards {via} for {}", r.prefix))
+                Error::node(node, format!("no face towards {via} for {}", o.prefix))
             })?;
         let client = clients
-            .get(&r.node)
+            .get(&o.node)
             .ok_or_else(|| Error::node(node, "no connection (internal)"))?;
-        Ok((client, face))
-    };
-    for r in &change.register {
-        let (client, face) = face_towards(r)?;
-        register(client, name_of(r.node), &r.prefix, face, r.cost).await?;
-        installed.retain(|x| (x.node, &x.prefix, x.via) != (r.node, &r.prefix, r.via));
-        installed.push(r.clone());
-        progress(&format!(
-            "+ route {:<10} {} -> {} ({})",
-            name_of(r.node),
-            r.prefix,
-            name_of(r.via),
-            r.cost
-        ));
-    }
-    if !change.unregister.is_empty() && !hold.is_zero() {
-        progress(&format!(
-            "detours withdrawn in {} ms, once the restored faces are up",
-            hold.as_millis()
-        ));
-        tokio::time::sleep(hold).await;
-    }
-    for r in &change.unregister {
-        let (client, face) = face_towards(r)?;
-        unregister(client, name_of(r.node), &r.prefix, face).await?;
-        installed.retain(|x| (x.node, &x.prefix, x.via) != (r.node, &r.prefix, r.via));
-        progress(&format!(
-            "- route {:<10} {} -> {}",
-            name_of(r.node),
-            r.prefix,
-            name_of(r.via)
-        ));
+        let plan = if o.origin == LAUNCHER_ROUTE_ORIGIN {
+            ""
+        } else {
+            " (plan)"
+        };
+        if o.register {
+            register(client, node, &o.prefix, face, o.cost, o.origin).await?;
+            progress(&format!(
+                "+ route {node:<10} {} -> {via} ({}){plan}",
+                o.prefix, o.cost
+            ));
+        } else {
+            unregister(client, node, &o.prefix, face, o.origin).await?;
+            progress(&format!("- route {node:<10} {} -> {via}{plan}", o.prefix));
+        }
+        *done = k + 1;
     }
     Ok(())
 }

@@ -43,6 +43,17 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Whether node `a` can send to its neighbour `b` (both up, their link not cut; false if
+    /// they are not neighbours).
+    #[must_use]
+    pub fn hop_live(&self, t: &Topology, a: usize, b: usize) -> bool {
+        let (Some(na), Some(nb)) = (t.nodes.get(a), t.nodes.get(b)) else {
+            return false;
+        };
+        t.link_between(&na.name, &nb.name)
+            .is_some_and(|(i, _)| self.link_live(i, a, b))
+    }
+
     /// Whether link `index` between nodes `a` and `b` carries anything.
     fn link_live(&self, index: usize, a: usize, b: usize) -> bool {
         !self.links_down.contains(&index)
