@@ -148,7 +148,7 @@ pub fn link_fault(
     let deadline = Instant::now() + timeout;
     let report = runtime()?.block_on(async {
         if action == LinkAction::Up {
-            ensure_faces(&mut state, &l, deadline, progress).await?;
+            ensure_faces(&mut state, root, &l, deadline, progress).await?;
             state.save(root)?;
         }
         let cause = match action {
@@ -163,10 +163,11 @@ pub fn link_fault(
 /// Makes sure both live ends of link `l` have a face towards each other (`faces/create`,
 /// which answers with the existing face if there is one), recording the ids. A face that
 /// changed (the old one closed: a TCP connection reset by a crash) took its routes with it:
-/// they leave the record, so the next reroute registers them again. Returns the faces made
-/// anew.
+/// they leave the records (the launcher's, and an applied plan's towards the nearest
+/// instance), so the next reroute registers them again. Returns the faces made anew.
 async fn ensure_faces(
     state: &mut State,
+    root: &Path,
     l: &LinkState,
     deadline: Instant,
     progress: &mut dyn FnMut(&str),
@@ -186,6 +187,12 @@ async fn ensure_faces(
             progress(&format!("+ face  {from:<10} -> {to} (face {id})"));
             if let Some(routes) = &mut state.routes {
                 routes.retain(|r| !(r.node == *from && r.via == *to));
+            }
+            if let Some(mut applied) = Applied::load(root, &state.name)? {
+                applied
+                    .route
+                    .retain(|r| r.from_plan || !(r.node == *from && r.via == *to));
+                applied.save(root, &state.name)?;
             }
         }
         state.node_mut(from)?.faces.insert(to.clone(), id);
@@ -386,7 +393,7 @@ pub fn restart(
                 ));
                 continue;
             }
-            faces += ensure_faces(&mut state, l, deadline, progress).await?;
+            faces += ensure_faces(&mut state, root, l, deadline, progress).await?;
         }
         state.save(root)?;
         progress(&format!("{node}: {faces} faces"));
@@ -556,5 +563,33 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("no node \"zz\""), "{e}");
+    }
+
+    #[test]
+    fn a_state_keeps_what_restart_and_reroute_need_and_older_states_still_read() {
+        let mut s = state();
+        s.nodes[0].killed = true;
+        s.nodes[0].daemon_argv = vec!["/bin/nfwd".into(), "start".into()];
+        s.nodes[0].producers.push(launch::ProducerLaunch {
+            prefix: "/p".into(),
+            argv: vec!["/bin/nfwd".into(), "serve".into(), "/p".into()],
+            log: "/nonexistent/producer-0.log".into(),
+        });
+        s.links[0].down = true;
+        s.routes = Some(vec![launch::RouteRecord {
+            node: "a".into(),
+            prefix: "/p".into(),
+            via: "b".into(),
+            cost: 1,
+        }]);
+        let text = toml::to_string(&s).unwrap_or_default();
+        assert_eq!(toml::from_str::<State>(&text).ok(), Some(s));
+        // A state written before any of them: nothing killed or cut, routes as `up` made them.
+        let old = toml::to_string(&state()).unwrap_or_default();
+        for key in ["killed", "daemon_argv", "producers", "down", "routes"] {
+            assert!(!old.contains(key), "{key} in\n{old}");
+        }
+        let read = toml::from_str::<State>(&old).ok();
+        assert!(read.is_some_and(|r| r.routes.is_none() && !r.links[0].down));
     }
 }
