@@ -449,10 +449,14 @@ pub fn restart(
             }
         }
         sfs += plan_sfs;
-        progress(&format!(
-            "{node}: {sfs} SFs deployed ({plan_sfs} of the applied plan), {plan_routes} plan \
-             routes registered again"
-        ));
+        progress(&if applied.is_some() {
+            format!(
+                "{node}: {sfs} SFs deployed ({plan_sfs} of the applied plan), {plan_routes} \
+                 plan routes registered again"
+            )
+        } else {
+            format!("{node}: {sfs} SFs deployed")
+        });
 
         for p in &before.producers {
             let Some(nfwd) = p.argv.first() else {
