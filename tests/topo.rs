@@ -119,6 +119,11 @@ struct Mesh {
 impl Mesh {
     /// Brings the mesh up as `t<pid><tag>`, or says why it cannot (None: the test returns).
     fn up(tag: &str) -> Option<Self> {
+        Self::up_with(tag, |t| t)
+    }
+
+    /// [`Mesh::up`] with `edit` applied to the file after the test's own changes.
+    fn up_with(tag: &str, edit: impl FnOnce(String) -> String) -> Option<Self> {
         if let Some(why) = testbed_missing() {
             cannot_run(SUBJECT, why);
             return None;
@@ -131,10 +136,10 @@ impl Mesh {
         let multicast = "strategy = \"/localhost/nfd/strategy/multicast\"";
         let file = example_as(&dir.0, "mesh", &name, |t| {
             assert!(t.contains(multicast));
-            t.replace(
+            edit(t.replace(
                 multicast,
                 "strategy = \"/localhost/nfd/strategy/best-route\"",
-            )
+            ))
         });
         let state = dir.0.join("state");
         let mesh = Self {
@@ -168,6 +173,37 @@ impl Mesh {
             "--state-dir",
             self.state_arg(),
         ]);
+        ok(&nfwd(&all), &all.join(" "))
+    }
+
+    /// `nfwd topo ARGS... --topo NAME --state-dir DIR`, which must fail; its stderr.
+    fn topo_fails(&self, args: &[&str]) -> String {
+        let mut all = vec!["topo"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[
+            "--topo",
+            self.name.as_str(),
+            "--state-dir",
+            self.state_arg(),
+        ]);
+        let out = nfwd(&all);
+        assert!(!out.status.success(), "{} succeeded", all.join(" "));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `nfwd topo exec NODE -- ARGS...`, which must succeed; its stdout.
+    fn exec(&self, node: &str, args: &[&str]) -> String {
+        let mut all = vec![
+            "topo",
+            "exec",
+            "--topo",
+            self.name.as_str(),
+            "--state-dir",
+            self.state_arg(),
+            node,
+            "--",
+        ];
+        all.extend_from_slice(args);
         ok(&nfwd(&all), &all.join(" "))
     }
 
@@ -598,6 +634,268 @@ fn a_cut_link_is_routed_around_and_carries_traffic_again_once_restored() {
              again within {} ms; {} requests in all, none wrong",
             recovery.as_millis(),
             back.as_millis(),
+            log.len()
+        );
+    });
+}
+
+/// The shipped mesh's c4 node with its upper replica: removed by [`upper_on_c1_only`].
+const C4_WITH_UPPER: &str = "name = \"c4\"
+vcpus = 4
+speed = 2.5
+[[node.sf]]
+name = \"/sf/upper\"
+builtin = \"upper\"
+input_type = \"text/plain\"
+output_type = \"text/plain\"
+";
+
+/// The mesh with upper on c1 only: every request then needs c1 to fetch the reading, and
+/// c1's only computed next hop towards the producer on e2 is c2 (at distance 1; c4, the other
+/// way, is no closer than c1 itself). A fault on c2 or on c1-c2 leaves c1 without a path
+/// unless the routes are recomputed.
+fn upper_on_c1_only(t: &str) -> String {
+    assert!(t.contains(C4_WITH_UPPER), "the mesh's c4 changed");
+    t.replace(C4_WITH_UPPER, "name = \"c4\"\nvcpus = 4\nspeed = 2.5\n")
+}
+
+/// The producer's prefix in the mesh.
+const SENSOR: &str = "/city/sensor/7";
+
+/// The neighbours `node`'s launcher routes (origin static) for `prefix` go to, sorted, by
+/// the faces recorded in the state; a route on a face the state does not know is named by
+/// its id, so that a stale face shows.
+async fn launcher_next_hops(mesh: &Mesh, node: &str, prefix: &str) -> Vec<String> {
+    use nfwd_tlv::nfd::{RibEntry, decode_all};
+    let state = mesh.launched();
+    let faces = &state.node(node).unwrap().faces;
+    let client = mesh.client(node).await;
+    let opts = nfwd_forwarder::client::FetchOptions {
+        must_be_fresh: true,
+        ..Default::default()
+    };
+    let rib = client
+        .fetch_dataset(&"/localhost/nfd/rib/list".parse().unwrap(), &opts)
+        .await
+        .unwrap();
+    let want: nfwd_tlv::Name = prefix.parse().unwrap();
+    let mut hops: Vec<String> = decode_all::<RibEntry>(&rib)
+        .unwrap()
+        .iter()
+        .filter(|e| e.name == want)
+        .flat_map(|e| e.routes.iter().filter(|r| r.origin == 255))
+        .map(|r| {
+            faces
+                .iter()
+                .find(|(_, id)| **id == r.face_id)
+                .map_or_else(|| format!("face {}", r.face_id), |(n, _)| n.clone())
+        })
+        .collect();
+    hops.sort();
+    hops
+}
+
+/// Whether `node` has the face the state records towards `neighbour`.
+async fn has_recorded_face(mesh: &Mesh, node: &str, neighbour: &str) -> bool {
+    use nfwd_tlv::nfd::{FaceStatus, decode_all};
+    let face = mesh.launched().node(node).unwrap().faces[neighbour];
+    let opts = nfwd_forwarder::client::FetchOptions {
+        must_be_fresh: true,
+        ..Default::default()
+    };
+    let list = mesh
+        .client(node)
+        .await
+        .fetch_dataset(&"/localhost/nfd/faces/list".parse().unwrap(), &opts)
+        .await
+        .unwrap();
+    decode_all::<FaceStatus>(&list)
+        .unwrap()
+        .iter()
+        .any(|f| f.face_id == face)
+}
+
+/// With upper on c1 only, c2 — c1's only next hop towards the producer — is killed: the
+/// routes are recomputed, c1 reaches the producer through c3 and c4, and chained and plain
+/// requests succeed again. Restarted, c2 serves again (its reverse and its route to the
+/// producer), the routes through it come back (c1's only next hop is c2 again, c3 routes to
+/// it over a TCP face the crash had closed and the restart made anew), and requests go on
+/// right. Restarting a running or unknown node is refused.
+#[test]
+fn a_node_whose_only_next_hop_is_killed_gets_a_new_path_and_the_node_restarted_serves_again() {
+    let Some(mesh) = Mesh::up_with("r", |t| upper_on_c1_only(&t)) else {
+        return;
+    };
+    runtime().block_on(async {
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        let load = Load::start(&mesh).await;
+        load.until_right(30, std::time::Duration::from_secs(20), "warm-up")
+            .await;
+
+        let killed = std::time::Instant::now();
+        let said = mesh.topo(&["kill", "c2"]);
+        let kill_took = killed.elapsed();
+        assert!(
+            said.contains("c2 killed") && said.contains("routes recomputed"),
+            "{said}"
+        );
+        // The launcher's routes at c1 now lead around c2 (c3 at cost 4, c4 at 5).
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c3", "c4"]);
+        assert!(
+            !launcher_next_hops(&mesh, "c3", SENSOR)
+                .await
+                .contains(&"c2".to_owned())
+        );
+        let recovery = load
+            .recovery_after(killed, std::time::Duration::from_secs(10))
+            .await;
+        let pending = load.slowest_pending(killed);
+        // A plain request from c1 (a reading no one asked for: no cache has it) finds the
+        // producer too.
+        let plain_at = std::time::Instant::now();
+        let reading = format!("{READINGS}/plain-after-kill");
+        assert_eq!(mesh.exec("c1", &["nfwd", "get", &reading]), reading);
+        let plain = plain_at.elapsed();
+
+        let running = mesh.topo_fails(&["restart", "c1"]);
+        assert!(
+            running.contains("c1") && running.contains("is running"),
+            "{running}"
+        );
+        let unknown = mesh.topo_fails(&["restart", "zz"]);
+        assert!(unknown.contains("no node \"zz\""), "{unknown}");
+        let status = mesh.topo_status();
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with("c2  pid") && l.contains("DEAD (killed")),
+            "{status}"
+        );
+
+        let restarted = std::time::Instant::now();
+        let said = mesh.topo(&["restart", "c2"]);
+        let restart_took = restarted.elapsed();
+        assert!(
+            said.contains("c2 restarted") && said.contains("1 SFs"),
+            "{said}"
+        );
+        // Its routes and everyone's towards it are back as `up` made them.
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        assert_eq!(launcher_next_hops(&mesh, "c2", SENSOR).await, ["e2"]);
+        assert_eq!(
+            launcher_next_hops(&mesh, "c3", SENSOR).await,
+            ["c1", "c2", "c4"]
+        );
+        // c2-c3 is TCP: the crash reset c3's connection and closed its face; the restart
+        // made it again, and the route uses the new one.
+        assert!(has_recorded_face(&mesh, "c3", "c2").await);
+        assert!(has_recorded_face(&mesh, "c2", "c3").await);
+        let status = mesh.topo_status();
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with("c2  pid") && !l.contains("DEAD")),
+            "{status}"
+        );
+        // c2 serves: its own reverse, on a reading it fetches through its route to e2.
+        let reading = format!("{READINGS}/at-c2");
+        assert_eq!(
+            mesh.exec("c2", &["nfwd", "get", &reading, "--chain", "/sf/reverse"]),
+            reading.chars().rev().collect::<String>()
+        );
+        load.until_right(30, std::time::Duration::from_secs(10), "after the restart")
+            .await;
+        let log = load.stop().await;
+        let failed = |from: std::time::Instant, to: std::time::Instant| {
+            log.iter()
+                .filter(|r| r.end > from && r.start < to && matches!(r.outcome, Outcome::Failed(_)))
+                .count()
+        };
+        println!(
+            "kill c2 (c1's only next hop to the producer): killed and rerouted by `topo kill` \
+             in {} ms; a request issued after the kill answered right {} ms after it; \
+             {pending}; {} failed before the restart; a plain get from c1 took {} ms; restart \
+             took {} ms, {} requests failed after it; {} requests in all, none wrong",
+            kill_took.as_millis(),
+            recovery.as_millis(),
+            failed(killed, restarted),
+            plain.as_millis(),
+            restart_took.as_millis(),
+            failed(restarted, std::time::Instant::now()),
+            log.len()
+        );
+    });
+}
+
+/// With upper on c1 only, c1's only next hop towards the producer is c2: the link c1-c2 is
+/// cut under load, the routes are recomputed (c1 through c3 and c4) and requests succeed
+/// again; restored, c1 routes through c2 again and the link carries its Interests.
+#[test]
+fn a_cut_link_that_was_a_nodes_only_next_hop_is_routed_around_and_restored() {
+    let Some(mesh) = Mesh::up_with("c", |t| upper_on_c1_only(&t)) else {
+        return;
+    };
+    runtime().block_on(async {
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        let load = Load::start(&mesh).await;
+        load.until_right(30, std::time::Duration::from_secs(20), "warm-up")
+            .await;
+        let cut = std::time::Instant::now();
+        let said = mesh.topo(&["link", "c1", "c2", "down"]);
+        let cut_took = cut.elapsed();
+        assert!(
+            said.contains("down") && said.contains("routes recomputed"),
+            "{said}"
+        );
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c3", "c4"]);
+        // c2 itself lost nothing it needs: its route to the producer is direct.
+        assert_eq!(launcher_next_hops(&mesh, "c2", SENSOR).await, ["e2"]);
+        assert!(mesh.topo_status().contains("links cut: c1-c2"));
+        let recovery = load
+            .recovery_after(cut, std::time::Duration::from_secs(10))
+            .await;
+        let pending = load.slowest_pending(cut);
+        let reading = format!("{READINGS}/plain-after-cut");
+        assert_eq!(mesh.exec("c1", &["nfwd", "get", &reading]), reading);
+
+        tokio::time::sleep(FRESH_COUNTERS).await;
+        let on_link = out_interests(&mesh, "c1", "c2").await;
+        let restored = std::time::Instant::now();
+        let said = mesh.topo(&["link", "c1", "c2", "up"]);
+        assert!(
+            said.contains("up") && said.contains("routes recomputed"),
+            "{said}"
+        );
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        assert!(!mesh.topo_status().contains("links cut"));
+        // Every request's reading is fetched by c1, now through c2 only.
+        let deadline = restored + std::time::Duration::from_secs(10);
+        while out_interests(&mesh, "c1", "c2").await < on_link + 10 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the restored link c1-c2 carries no Interests after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let back = restored.elapsed();
+        load.until_right(20, std::time::Duration::from_secs(10), "after the restore")
+            .await;
+        let log = load.stop().await;
+        let failed = |from: std::time::Instant, to: std::time::Instant| {
+            log.iter()
+                .filter(|r| r.end > from && r.start < to && matches!(r.outcome, Outcome::Failed(_)))
+                .count()
+        };
+        println!(
+            "cut c1-c2 (c1's only next hop to the producer): cut and rerouted by `topo link` in \
+             {} ms; a request issued after the cut answered right {} ms after it; {pending}; \
+             {} failed while cut; restored: c1 sent Interests over it again within {} ms, {} \
+             failed after; {} requests in all, none wrong",
+            cut_took.as_millis(),
+            recovery.as_millis(),
+            failed(cut, restored),
+            back.as_millis(),
+            failed(restored, std::time::Instant::now()),
             log.len()
         );
     });

@@ -2,7 +2,9 @@
 //! second plan that moves an SF to another node while a consumer keeps fetching through the
 //! chain. No request ever gets a wrong answer; each either succeeds or fails with an error that
 //! says why; after the move every request succeeds, the old node runs the SF no more and the
-//! routes towards it are gone. A plan naming a node the topology lacks changes nothing.
+//! routes towards it are gone. A plan naming a node the topology lacks changes nothing. A plan
+//! applied, a link its route uses cut and restored, and the node running its function killed
+//! and restarted: requests are right again each time, through the routes recomputed.
 //!
 //! The testbed (namespaces, veth links, one `nfwd start` each):
 //!
@@ -341,6 +343,141 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
             .iter()
             .any(|l| l.contains("/fn/wk") && (l.contains("(local)") || l.contains("sf "))),
         "{s}"
+    );
+}
+
+/// A plan survives the faults `topo link` and `topo kill` make and `restart` repairs: with
+/// the link a-b cut, a's plan route for wk (to b) leads nowhere, so a gets the route towards
+/// the nearest wk through c (c, producer, b) while the cut lasts, and loses it once the link
+/// is back; b, the only node running wk, killed and restarted, runs the plan's wk again and
+/// a's plan route towards it is registered on the new face.
+#[test]
+fn an_applied_plan_is_routed_around_a_cut_link_and_comes_back_with_a_restarted_node() {
+    if let Some(why) = testbed_missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let dir = TempDir::new("topo-plan-faults");
+    let name = format!("tplanf{}", std::process::id());
+    let state = dir.0.join("state");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let file = dir.0.join("topo.toml");
+    std::fs::write(&file, topology(&name)).unwrap();
+    std::fs::write(dir.0.join("plan1.toml"), plan("b")).unwrap();
+    let _down = Down {
+        name: &name,
+        state: &state,
+    };
+    let topo = |args: &[&str]| {
+        let mut all = vec!["topo"];
+        all.extend_from_slice(args);
+        all.extend(["--topo", &name, "--state-dir", &state_arg]);
+        ok(&nfwd(&all), &all.join(" "))
+    };
+    ok(
+        &nfwd(&[
+            "topo",
+            "up",
+            file.to_str().unwrap(),
+            "--best-effort-shaping",
+            "--state-dir",
+            &state_arg,
+        ]),
+        "topo up",
+    );
+    topo(&["apply", dir.0.join("plan1.toml").to_str().unwrap()]);
+    let status = || {
+        ok(
+            &nfwd(&["topo", "status", &name, "--state-dir", &state_arg]),
+            "status",
+        )
+    };
+    let a_wk = || -> String {
+        let s = status();
+        section(&s, "a")
+            .into_iter()
+            .find(|l| l.contains("route /fn/wk "))
+            .unwrap_or_else(|| panic!("a has no route for /fn/wk:\n{s}"))
+            .to_owned()
+    };
+    let get = |k: u64| {
+        let chain = format!("/fn/up,/fn/wk/ms=5/id=f{k}");
+        let mut args = vec!["topo", "exec", "--topo", &name, "--state-dir", &state_arg];
+        args.extend([
+            "consumer", "--", "nfwd", "get", "/lamp/7", "--chain", &chain,
+        ]);
+        nfwd(&args)
+    };
+    // Right again within 10 s (a first request may wait for a's liveness to find a face
+    // down), then three in a row; returns the wait, for the report.
+    let right_again = |from: u64, what: &str| {
+        let started = Instant::now();
+        let mut k = from;
+        loop {
+            let out = get(k);
+            k += 1;
+            if out.status.success() {
+                assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECT, "{what}");
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{what}: no right answer within 10 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let took = started.elapsed();
+        for j in 0..3 {
+            assert_eq!(ok(&get(k + j), what), EXPECT, "{what}");
+        }
+        took
+    };
+    assert_eq!(ok(&get(0), "get after the plan"), EXPECT);
+    assert!(!a_wk().contains("c("), "{}", a_wk());
+
+    let said = topo(&["link", "a", "b", "down"]);
+    assert!(said.contains("applied plan's"), "{said}");
+    let wk = a_wk();
+    assert!(wk.contains("-> b(") && wk.contains("c("), "{wk}");
+    let cut = right_again(100, "with a-b cut");
+
+    topo(&["link", "a", "b", "up"]);
+    let wk = a_wk();
+    assert!(wk.contains("-> b(") && !wk.contains("c("), "{wk}");
+    let restored = right_again(200, "with a-b restored");
+
+    topo(&["kill", "b"]);
+    let said = topo(&["restart", "b"]);
+    assert!(
+        said.contains("b restarted") && said.contains("1 SFs"),
+        "{said}"
+    );
+    let list = ok(
+        &nfwd(&[
+            "topo",
+            "exec",
+            "--topo",
+            &name,
+            "--state-dir",
+            &state_arg,
+            "b",
+            "--",
+            "nfwd",
+            "sf",
+            "list",
+        ]),
+        "sf list on b",
+    );
+    assert!(list.contains("/fn/wk"), "{list}");
+    let wk = a_wk();
+    assert!(wk.contains("-> b(") && !wk.contains("c("), "{wk}");
+    let back = right_again(300, "with b restarted");
+    eprintln!(
+        "plan under faults: right again {} ms after cutting a-b, {} ms after restoring it, {} \
+         ms after restarting b",
+        cut.as_millis(),
+        restored.as_millis(),
+        back.as_millis()
     );
 }
 

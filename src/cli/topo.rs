@@ -1,4 +1,4 @@
-//! `nfwd topo up|status|down|exec|check|apply|run|link|kill|generate`: multi-node testbeds on
+//! `nfwd topo up|status|down|exec|check|apply|run|link|kill|restart|generate`: multi-node testbeds on
 //! this machine, one network namespace or Docker container per forwarder (`nfwd_topologies`,
 //! `topologies/README.md`).
 
@@ -37,10 +37,14 @@ pub(crate) enum TopoCommand {
     /// the workflow's chained Interests and print measured beside predicted response times.
     Run(RunArgs),
     /// Cut or restore the link between two nodes: `nfwd topo link f2 f1 down` (both veth
-    /// ends down or up).
+    /// ends down or up); routes are recomputed on the live links.
     Link(LinkArgs),
-    /// Crash a node: SIGKILL its daemon and every process in its namespace.
+    /// Crash a node: SIGKILL its daemon and every process in its namespace; the other nodes'
+    /// routes are recomputed around it.
     Kill(KillArgs),
+    /// Bring a killed node back as `up` made it: daemon, faces, SFs, producers; routes
+    /// recomputed with it.
+    Restart(KillArgs),
     /// Print a random topology (connected, redundant paths, SFs, a producer and a consumer).
     Generate(GenerateArgs),
 }
@@ -170,6 +174,9 @@ pub(crate) struct LinkArgs {
     b: String,
     /// `down` (cut) or `up` (restore).
     action: LinkAction,
+    /// Seconds the nodes may take to answer the route changes.
+    #[arg(long, default_value_t = 30)]
+    timeout_s: u64,
     #[command(flatten)]
     state: StateDir,
 }
@@ -179,8 +186,12 @@ pub(crate) struct KillArgs {
     /// The topology (a file or a name; default: the only one up).
     #[arg(long)]
     topo: Option<String>,
-    /// The node to crash.
+    /// The node.
     node: String,
+    /// Seconds the nodes (the restarted one: its daemon, SF host and producers) may take to
+    /// answer.
+    #[arg(long, default_value_t = 60)]
+    timeout_s: u64,
     #[command(flatten)]
     state: StateDir,
 }
@@ -231,30 +242,78 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
         TopoCommand::Run(a) => run_workflow(&a),
         TopoCommand::Link(a) => {
             let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
-            let state = State::load(&a.state.state_dir, &name)?;
-            let l = faults::set_link(&state, &a.a, &a.b, a.action)?;
+            let started = Instant::now();
+            let (l, routes) = faults::link_fault(
+                &a.state.state_dir,
+                &name,
+                &a.a,
+                &a.b,
+                a.action,
+                Duration::from_secs(a.timeout_s),
+                &mut progress(started),
+            )?;
             outln!(
-                "{name}: link {}-{} ({}) {}",
+                "{name}: link {}-{} ({}) {}; {}",
                 l.a,
                 l.b,
                 l.interface,
-                a.action.as_str()
+                a.action.as_str(),
+                rerouted(&routes)
             );
             Ok(())
         }
         TopoCommand::Kill(a) => {
             let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
-            let state = State::load(&a.state.state_dir, &name)?;
-            let r = faults::kill(&state, &a.node, Duration::from_secs(5))?;
+            let started = Instant::now();
+            let (r, routes) = faults::kill_node(
+                &a.state.state_dir,
+                &name,
+                &a.node,
+                Duration::from_secs(5),
+                Duration::from_secs(a.timeout_s),
+                &mut progress(started),
+            )?;
             outln!(
-                "{name}: {} killed ({} processes{})",
+                "{name}: {} killed ({} processes{}); {}",
                 a.node,
                 r.processes,
                 if r.daemon_was_alive {
                     ""
                 } else {
                     "; its daemon was not running"
-                }
+                },
+                rerouted(&routes)
+            );
+            Ok(())
+        }
+        TopoCommand::Restart(a) => {
+            let name = launch::resolve(a.topo.as_deref(), &a.state.state_dir)?;
+            let started = Instant::now();
+            let r = faults::restart(
+                &a.state.state_dir,
+                &name,
+                &a.node,
+                Duration::from_secs(a.timeout_s),
+                &mut progress(started),
+            )
+            .with_context(|| format!("restarting {} of {name}", a.node))?;
+            outln!(
+                "{name}: {} restarted in {:.1} s (pid {}, {} faces, {} SFs, {} producers{}); {}",
+                a.node,
+                started.elapsed().as_secs_f64(),
+                r.daemon_pid,
+                r.faces,
+                r.sfs,
+                r.producers,
+                if r.skipped_cut_links.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; no faces over the cut links {} until restored",
+                        r.skipped_cut_links.join(", ")
+                    )
+                },
+                rerouted(&r.routes)
             );
             Ok(())
         }
@@ -269,6 +328,29 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Steps on stderr, timed from `started`.
+fn progress(started: Instant) -> impl FnMut(&str) {
+    move |step| eprintln!("  {:>6.2} s  {step}", started.elapsed().as_secs_f64())
+}
+
+/// A reroute in words, with the destinations left unreachable.
+fn rerouted(r: &nfwd_topologies::reroute::RerouteReport) -> String {
+    let mut s = format!(
+        "routes recomputed: +{} -{} on {} nodes",
+        r.registered, r.unregistered, r.nodes
+    );
+    if r.plan_registered + r.plan_unregistered > 0 {
+        s.push_str(&format!(
+            " (and the applied plan's towards the nearest instance: +{} -{})",
+            r.plan_registered, r.plan_unregistered
+        ));
+    }
+    for (prefix, node) in &r.unreachable {
+        s.push_str(&format!("\n  {node} has no path to {prefix}"));
+    }
+    s
 }
 
 fn up(a: &UpArgs) -> anyhow::Result<()> {

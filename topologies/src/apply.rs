@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::launch::{self, State, dataset};
 use crate::model::Topology;
-use crate::routes;
+use crate::routes::{self, Faults};
 
 /// The RIB origin of the routes a plan installs (NFD leaves 254 unassigned): apart from the
 /// topology's static routes (255) and the SFs' own registrations (0), so each can be removed
@@ -72,7 +72,7 @@ pub struct PlanRouteEntry {
 }
 
 impl PlanRouteEntry {
-    fn key(&self) -> (&str, &str, &str) {
+    pub(crate) fn key(&self) -> (&str, &str, &str) {
         (&self.node, &self.prefix, &self.via)
     }
 }
@@ -86,6 +86,9 @@ pub struct Desired {
     pub specs: BTreeMap<(String, String), String>,
     /// The routes.
     pub routes: Vec<PlanRouteEntry>,
+    /// The nodes running each function (the plan's and the topology file's), for the
+    /// routes towards the nearest one.
+    pub runners: BTreeMap<String, Vec<String>>,
 }
 
 /// What is applied now, as recorded in [`APPLIED_FILE`].
@@ -107,6 +110,10 @@ pub struct Applied {
     /// Routes registered by plans.
     #[serde(default)]
     pub route: Vec<PlanRouteEntry>,
+    /// The nodes running each function, which the routes towards the nearest one are
+    /// recomputed from after a fault (absent in files from before: then they are not).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runners: BTreeMap<String, Vec<String>>,
 }
 
 impl Applied {
@@ -129,7 +136,7 @@ impl Applied {
         }
     }
 
-    fn save(&self, root: &Path, topology: &str) -> Result<()> {
+    pub(crate) fn save(&self, root: &Path, topology: &str) -> Result<()> {
         let text = toml::to_string(self).map_err(|source| Error::Serialize {
             what: "applied plan",
             source,
@@ -193,6 +200,15 @@ pub fn read_plan(path: &Path) -> Result<Plan> {
 /// Checks `plan` against topology `t` and says what it asks for. Nothing here touches the
 /// system; every error names the offending node, SF type or route.
 pub fn desired(t: &Topology, plan: &Plan) -> Result<Desired> {
+    desired_on(t, plan, &Faults::default())
+}
+
+/// [`desired`] on the live graph of a testbed with `faults`: the routes towards the nearest
+/// node running a function are computed as [`nearest_routes`] does, for the nodes the plan
+/// gives no route for the function and those whose plan routes for it all lead over a cut
+/// link or to a node that is down. The plan's own routes are the plan's, whatever the
+/// faults.
+pub fn desired_on(t: &Topology, plan: &Plan, faults: &Faults) -> Result<Desired> {
     let node_names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
     // Function name of each SF type, from the plan's `local` routes.
     let mut function_of: BTreeMap<String, String> = BTreeMap::new();
@@ -322,7 +338,11 @@ pub fn desired(t: &Topology, plan: &Plan) -> Result<Desired> {
                     r.next_hop
                 )));
             }
-            routed.insert((i, f.clone()));
+            // A plan route over a cut link or to a node that is down leaves the node to the
+            // nearest instance while the fault lasts.
+            if faults.hop_live(t, i, j) {
+                routed.insert((i, f.clone()));
+            }
             routes_out.insert(
                 (pn.name.clone(), f.clone(), r.next_hop.clone()),
                 (link.cost, true),
@@ -330,25 +350,22 @@ pub fn desired(t: &Topology, plan: &Plan) -> Result<Desired> {
         }
     }
     // Everyone else: towards the nearest instance.
-    if t.routing.computed {
-        for (f, servers) in &runners {
-            let servers: Vec<usize> = servers.iter().copied().collect();
-            for (u, v, cost) in routes::towards(t, &servers) {
-                if routed.contains(&(u, f.clone()))
-                    || t.nodes[u].sfs.iter().any(|s| canonical(&s.name) == *f)
-                {
-                    continue;
-                }
-                routes_out
-                    .entry((t.nodes[u].name.clone(), f.clone(), t.nodes[v].name.clone()))
-                    .or_insert((cost, false));
-            }
-        }
+    for r in nearest_routes(t, &runners, &routed, faults) {
+        routes_out
+            .entry((r.node, r.prefix, r.via))
+            .or_insert((r.cost, false));
     }
     sfs.sort();
     Ok(Desired {
         sfs,
         specs,
+        runners: runners
+            .iter()
+            .map(|(f, nodes)| {
+                let names = nodes.iter().map(|&i| t.nodes[i].name.clone()).collect();
+                (f.clone(), names)
+            })
+            .collect(),
         routes: routes_out
             .into_iter()
             .map(|((node, prefix, via), (cost, from_plan))| PlanRouteEntry {
@@ -360,6 +377,100 @@ pub fn desired(t: &Topology, plan: &Plan) -> Result<Desired> {
             })
             .collect(),
     })
+}
+
+/// The routes a plan gets on the nodes it gives no route for a function: towards the nearest
+/// live node running it (`runners`, by node index), on the live graph (unless `[routing]
+/// computed = false`); none at a node the plan routes the function at (`routed`) or whose
+/// topology file hosts it.
+#[must_use]
+pub fn nearest_routes(
+    t: &Topology,
+    runners: &BTreeMap<String, BTreeSet<usize>>,
+    routed: &BTreeSet<(usize, String)>,
+    faults: &Faults,
+) -> Vec<PlanRouteEntry> {
+    let mut out = Vec::new();
+    if !t.routing.computed {
+        return out;
+    }
+    for (f, servers) in runners {
+        let servers: Vec<usize> = servers.iter().copied().collect();
+        for (u, v, cost) in routes::towards_live(t, &servers, faults) {
+            if routed.contains(&(u, f.clone()))
+                || t.nodes[u].sfs.iter().any(|s| canonical(&s.name) == *f)
+            {
+                continue;
+            }
+            out.push(PlanRouteEntry {
+                node: t.nodes[u].name.clone(),
+                prefix: f.clone(),
+                via: t.nodes[v].name.clone(),
+                cost,
+                from_plan: false,
+            });
+        }
+    }
+    out
+}
+
+/// What a fault (or a repair) changes in an applied plan's routes: the routes towards the
+/// nearest node running each function recomputed on the live graph (`faults`), as
+/// registrations and removals — for the nodes the plan gives no route for a function, and
+/// for those whose plan routes for it all lead over a cut link or to a node that is down;
+/// the plan's own routes stay as the plan gave them. Routes at
+/// nodes that are down are not counted as installed (their RIB died with them). Nothing if
+/// the file predates the record of runners.
+#[must_use]
+pub fn nearest_change(
+    t: &Topology,
+    applied: &Applied,
+    faults: &Faults,
+) -> (Vec<PlanRouteEntry>, Vec<PlanRouteEntry>) {
+    if applied.runners.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let index = |name: &str| t.node_index(name);
+    let runners: BTreeMap<String, BTreeSet<usize>> = applied
+        .runners
+        .iter()
+        .map(|(f, nodes)| (f.clone(), nodes.iter().filter_map(|n| index(n)).collect()))
+        .collect();
+    // Plan routes that lead nowhere now (a cut link, a node down) leave their node to the
+    // nearest instance while the fault lasts.
+    let routed: BTreeSet<(usize, String)> = applied
+        .route
+        .iter()
+        .filter(|r| r.from_plan)
+        .filter_map(|r| {
+            let (node, via) = (index(&r.node)?, index(&r.via)?);
+            faults
+                .hop_live(t, node, via)
+                .then(|| (node, r.prefix.clone()))
+        })
+        .collect();
+    let wanted = nearest_routes(t, &runners, &routed, faults);
+    let installed: Vec<&PlanRouteEntry> = applied
+        .route
+        .iter()
+        .filter(|r| !r.from_plan)
+        .filter(|r| index(&r.node).is_some_and(|i| !faults.nodes_down.contains(&i)))
+        .collect();
+    let register = wanted
+        .iter()
+        .filter(|w| {
+            !installed
+                .iter()
+                .any(|i| i.key() == w.key() && i.cost == w.cost)
+        })
+        .cloned()
+        .collect();
+    let unregister = installed
+        .into_iter()
+        .filter(|i| !wanted.iter().any(|w| w.key() == i.key()))
+        .cloned()
+        .collect();
+    (register, unregister)
 }
 
 fn canonical(prefix: &str) -> String {
@@ -451,7 +562,9 @@ pub fn apply(
 ) -> Result<Change> {
     let state = State::load(&opts.state_root, name)?;
     let t = Topology::from_file(&opts.state_root.join(name).join("topology.toml"))?;
-    let wanted = desired(&t, plan)?;
+    // Routes towards the nearest instance avoid what is cut or down now, as the topology's
+    // own routes do (`crate::reroute`).
+    let wanted = desired_on(&t, plan, &crate::reroute::faults_of(&state, &t))?;
     let previous = Applied::load(&opts.state_root, name)?;
     let change = diff(previous.as_ref(), &wanted);
     // Every face a route needs exists, and every SF node runs an SF host, before any change.
@@ -477,6 +590,7 @@ pub fn apply(
         complete: false,
         sf: Vec::new(),
         route: Vec::new(),
+        runners: BTreeMap::new(),
     });
     installed.complete = false;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -498,6 +612,7 @@ pub fn apply(
         installed.complete = true;
         installed.sf.clone_from(&wanted.sfs);
         installed.route.clone_from(&wanted.routes);
+        installed.runners.clone_from(&wanted.runners);
     }
     installed.applied_unix_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -627,7 +742,7 @@ async fn run_change(
     Ok(())
 }
 
-fn route_params(r: &PlanRouteEntry, face: u64) -> Result<ControlParameters> {
+pub(crate) fn route_params(r: &PlanRouteEntry, face: u64) -> Result<ControlParameters> {
     let name: Name = r
         .prefix
         .parse()
@@ -642,7 +757,7 @@ fn route_params(r: &PlanRouteEntry, face: u64) -> Result<ControlParameters> {
 }
 
 /// Waits until `function` is in `node`'s RIB (the new SF registered it).
-async fn wait_registered(
+pub(crate) async fn wait_registered(
     client: &Client,
     node: &str,
     function: &str,
@@ -797,6 +912,7 @@ route = [{{ prefix = "/fn/wk", next_hop = "local" }}]
             complete: true,
             sf: first.sfs,
             route: first.routes,
+            runners: first.runners,
         };
         let second = desired(&t, &plan("c")).unwrap();
         let change = diff(Some(&applied), &second);
@@ -852,5 +968,76 @@ route = [{{ prefix = "/fn/wk", next_hop = "local" }}]
         let mut p = plan("b");
         p.node[1].route.clear();
         assert!(err(p).contains("route -> local"), "no function name");
+    }
+
+    #[test]
+    fn routes_towards_the_nearest_instance_follow_faults_and_the_plans_own_stay() {
+        let t = topo();
+        let d = desired(&t, &plan("b")).unwrap();
+        let applied = Applied {
+            source: "p".into(),
+            algorithm: "test".into(),
+            makespan: 1.0,
+            applied_unix_s: 0,
+            complete: true,
+            sf: d.sfs,
+            route: d.routes,
+            runners: d.runners,
+        };
+        // What is recorded reads back the same (the runners included).
+        let text = toml::to_string(&applied).unwrap();
+        assert_eq!(toml::from_str::<Applied>(&text).unwrap(), applied);
+        assert!(has_route(&applied, "producer", "/fn/wk", "b"));
+        let i = |n: &str| t.node_index(n).unwrap();
+        let nothing = Faults::default();
+        assert_eq!(nearest_change(&t, &applied, &nothing), (vec![], vec![]));
+
+        // b-producer cut: the producer reaches wk through c and a.
+        let cut = Faults {
+            links_down: [t.link_between("b", "producer").unwrap().0].into(),
+            ..Faults::default()
+        };
+        let (add, remove) = nearest_change(&t, &applied, &cut);
+        let keys = |v: &[PlanRouteEntry]| -> Vec<(String, String, String)> {
+            v.iter()
+                .map(|r| (r.node.clone(), r.prefix.clone(), r.via.clone()))
+                .collect()
+        };
+        assert!(keys(&add).contains(&("producer".into(), "/fn/wk".into(), "c".into())));
+        assert!(keys(&remove).contains(&("producer".into(), "/fn/wk".into(), "b".into())));
+        assert!(add.iter().chain(&remove).all(|r| !r.from_plan));
+
+        // a-b cut: a's plan route to b leads nowhere, so a gets the nearest (through c) as
+        // well while the cut lasts; the plan's route stays.
+        let cut_ab = Faults {
+            links_down: [t.link_between("a", "b").unwrap().0].into(),
+            ..Faults::default()
+        };
+        let (add, remove) = nearest_change(&t, &applied, &cut_ab);
+        assert!(keys(&add).contains(&("a".into(), "/fn/wk".into(), "c".into())));
+        assert!(!remove.iter().any(|r| r.from_plan));
+
+        // b down: nobody has a route towards wk but the plan's own (a -> b), which stays.
+        let killed = Faults {
+            nodes_down: [i("b")].into(),
+            ..Faults::default()
+        };
+        let (add, remove) = nearest_change(&t, &applied, &killed);
+        assert!(add.iter().all(|r| r.prefix != "/fn/wk"));
+        assert!(keys(&remove).contains(&("consumer".into(), "/fn/wk".into(), "a".into())));
+        assert!(!remove.iter().any(|r| r.from_plan));
+
+        // A file from before runners were recorded is left as it is.
+        let old = Applied {
+            runners: BTreeMap::new(),
+            ..applied
+        };
+        assert_eq!(nearest_change(&t, &old, &cut), (vec![], vec![]));
+    }
+
+    fn has_route(a: &Applied, node: &str, prefix: &str, via: &str) -> bool {
+        a.route
+            .iter()
+            .any(|r| r.node == node && r.prefix == prefix && r.via == via)
     }
 }

@@ -59,6 +59,35 @@ pub struct State {
     pub nodes: Vec<NodeState>,
     /// The links.
     pub links: Vec<LinkState>,
+    /// The routes the launcher has registered (origin static), as they stand after `up` and
+    /// every fault since (`crate::reroute`). Absent in states written before faults rerouted:
+    /// then what `up` computed on the whole graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<RouteRecord>>,
+}
+
+/// A route the launcher registered: at `node`, `prefix` through the face towards `via`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RouteRecord {
+    /// The node.
+    pub node: String,
+    /// The name prefix, canonical URI.
+    pub prefix: String,
+    /// The neighbour.
+    pub via: String,
+    /// The cost.
+    pub cost: u64,
+}
+
+/// How a producer was started, so that `restart` starts it again as `up` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerLaunch {
+    /// The prefix it registers.
+    pub prefix: String,
+    /// Its command line (`nfwd serve ...`, the launcher's `nfwd` first).
+    pub argv: Vec<String>,
+    /// Its log.
+    pub log: PathBuf,
 }
 
 /// One node as launched.
@@ -83,6 +112,15 @@ pub struct NodeState {
     pub producer_pids: Vec<u32>,
     /// Faces to neighbours: neighbour name → face id.
     pub faces: BTreeMap<String, u64>,
+    /// Whether `nfwd topo kill` crashed it (and no `restart` has brought it back since).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub killed: bool,
+    /// The daemon's command line as `up` ran it (`nfwd start ...`), for `restart`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub daemon_argv: Vec<String>,
+    /// How its producers were started, for `restart`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub producers: Vec<ProducerLaunch>,
 }
 
 /// One link as launched.
@@ -105,6 +143,9 @@ pub struct LinkState {
     pub protocol: String,
     /// The shaping applied, in words.
     pub shaping: String,
+    /// Whether `nfwd topo link A B down` cut it (and no `up` has restored it since).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub down: bool,
 }
 
 impl State {
@@ -134,12 +175,58 @@ impl State {
         })
     }
 
-    fn save(&self, root: &Path) -> Result<()> {
+    pub(crate) fn save(&self, root: &Path) -> Result<()> {
         let text = toml::to_string(self).map_err(|source| Error::Serialize {
             what: "state",
             source,
         })?;
         write(&Self::path(root, &self.name), &text)
+    }
+
+    /// The routes the launcher has registered, by node index of `t`: as recorded, or (a
+    /// state from before faults rerouted) what `up` computed.
+    #[must_use]
+    pub fn installed_routes(&self, t: &Topology) -> Vec<routes::RouteEntry> {
+        let Some(recorded) = &self.routes else {
+            return routes::routes(t);
+        };
+        recorded
+            .iter()
+            .filter_map(|r| {
+                Some(routes::RouteEntry {
+                    node: t.node_index(&r.node)?,
+                    prefix: r.prefix.clone(),
+                    via: t.node_index(&r.via)?,
+                    cost: r.cost,
+                })
+            })
+            .collect()
+    }
+
+    /// Records `installed` (by node index of `t`) as the routes the launcher has registered.
+    pub fn record_routes(&mut self, t: &Topology, installed: &[routes::RouteEntry]) {
+        let mut list: Vec<RouteRecord> = installed
+            .iter()
+            .filter_map(|r| {
+                Some(RouteRecord {
+                    node: t.nodes.get(r.node)?.name.clone(),
+                    prefix: r.prefix.clone(),
+                    via: t.nodes.get(r.via)?.name.clone(),
+                    cost: r.cost,
+                })
+            })
+            .collect();
+        list.sort();
+        self.routes = Some(list);
+    }
+
+    /// A node by name, to change.
+    pub fn node_mut(&mut self, name: &str) -> Result<&mut NodeState> {
+        self.node(name)?;
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .ok_or_else(|| Error::State(format!("no node {name:?}")))
     }
 
     /// A node by name.
@@ -303,6 +390,7 @@ fn up_inner(
         started_unix_s: 0,
         nodes: Vec::new(),
         links: Vec::new(),
+        routes: None,
     };
     state.save(&opts.state_root)?;
     for n in &t.nodes {
@@ -323,6 +411,9 @@ fn up_inner(
             sf_host: Topology::sf_backend(n).is_some(),
             producer_pids: Vec::new(),
             faces: BTreeMap::new(),
+            killed: false,
+            daemon_argv: Vec::new(),
+            producers: Vec::new(),
         });
     }
     state.save(&opts.state_root)?;
@@ -369,6 +460,7 @@ fn up_inner(
         }
         let pid = placement.start_daemon(&state.nodes[i], &argv, &log)?;
         state.nodes[i].daemon_pid = pid;
+        state.nodes[i].daemon_argv = argv;
         state.save(&opts.state_root)?;
     }
     progress(&format!(
@@ -401,6 +493,7 @@ fn up_inner(
             b_addr: ends.b_addr,
             protocol: l.protocol.as_str().into(),
             shaping,
+            down: false,
         });
     }
     state.save(&opts.state_root)?;
@@ -426,39 +519,8 @@ fn up_inner(
                 let Some(i) = t.node_index(from) else {
                     continue;
                 };
-                let protocol = match l.protocol.as_str() {
-                    "tcp" => FaceProtocol::Tcp,
-                    "quic" => FaceProtocol::Quic,
-                    _ => FaceProtocol::Udp,
-                };
-                let uri = protocol.uri(addr);
-                let params = ControlParameters {
-                    uri: Some(Text::from(uri.as_str())),
-                    face_persistency: Some(0),
-                    ..ControlParameters::default()
-                };
-                let resp = clients[i]
-                    .command_response("faces", "create", &params)
-                    .await
-                    .map_err(|e| Error::node(from, format!("faces/create {uri}: {e}")))?;
-                // 409 with the face in the body: the face exists — the other end connected
-                // first (QUIC from its listening port, UDP from its socket), and the face it
-                // opened is now persistent. That is the face to route on, as nfdc does.
-                if resp.status_code != 200 && !(resp.status_code == 409 && resp.body.is_some()) {
-                    return Err(Error::node(
-                        from,
-                        format!(
-                            "faces/create {uri}: {} {}",
-                            resp.status_code, resp.status_text
-                        ),
-                    ));
-                }
-                let id = resp.body.and_then(|b| b.face_id).ok_or_else(|| {
-                    Error::node(
-                        from,
-                        format!("faces/create {uri}: no face id in the answer"),
-                    )
-                })?;
+                let protocol = link_protocol(l);
+                let id = create_face(&clients[i], from, protocol, addr).await?;
                 state.nodes[i].faces.insert(to.clone(), id);
                 faces += 1;
                 // A QUIC face's far end registers the incoming connection a moment after the
@@ -494,21 +556,15 @@ fn up_inner(
                     format!("no face towards {via} for {}", r.prefix),
                 )
             })?;
-            let name: Name = r
-                .prefix
-                .parse()
-                .map_err(|e| Error::invalid(format!("route {}: {e}", r.prefix)))?;
-            let params = ControlParameters {
-                name: Some(name),
-                face_id: Some(face),
-                cost: Some(r.cost),
-                origin: Some(255),
-                ..ControlParameters::default()
-            };
-            clients[r.node]
-                .command("rib", "register", &params)
-                .await
-                .map_err(|e| Error::node(&node.name, format!("rib/register {}: {e}", r.prefix)))?;
+            crate::reroute::register(
+                &clients[r.node],
+                &node.name,
+                &r.prefix,
+                face,
+                r.cost,
+                crate::reroute::LAUNCHER_ROUTE_ORIGIN,
+            )
+            .await?;
         }
         for (prefix, node) in routes::unreachable(&t) {
             progress(&format!("warning: {node} has no path to {prefix}"));
@@ -560,12 +616,18 @@ fn up_inner(
             let mut cmd = placement.command(node, &argv, &[], &opts.nfwd);
             let pid = spawn_detached(&mut cmd, &log)?;
             state.nodes[i].producer_pids.push(pid);
+            state.nodes[i].producers.push(ProducerLaunch {
+                prefix: p.prefix.clone(),
+                argv,
+                log: log.clone(),
+            });
             state.save(&opts.state_root)?;
             wait_for_route(&clients[i], &state.nodes[i], &p.prefix, pid, &log, deadline).await?;
         }
         progress(&format!("{} producers serving", t.producers.len()));
         Ok::<_, Error>((faces, all.len(), sfs))
     })?;
+    state.record_routes(&t, &routes::routes(&t));
     state.up_seconds = started.elapsed().as_secs_f64();
     state.started_unix_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -577,6 +639,53 @@ fn up_inner(
         sfs: report.2,
         producers: t.producers.len(),
         state,
+    })
+}
+
+/// The face protocol of a launched link.
+pub(crate) fn link_protocol(l: &LinkState) -> FaceProtocol {
+    match l.protocol.as_str() {
+        "tcp" => FaceProtocol::Tcp,
+        "quic" => FaceProtocol::Quic,
+        _ => FaceProtocol::Udp,
+    }
+}
+
+/// Creates (`faces/create`, persistent) node `from`'s face to the neighbour at `addr`;
+/// returns its id.
+pub(crate) async fn create_face(
+    client: &Client,
+    from: &str,
+    protocol: FaceProtocol,
+    addr: &str,
+) -> Result<u64> {
+    let uri = protocol.uri(addr);
+    let params = ControlParameters {
+        uri: Some(Text::from(uri.as_str())),
+        face_persistency: Some(0),
+        ..ControlParameters::default()
+    };
+    let resp = client
+        .command_response("faces", "create", &params)
+        .await
+        .map_err(|e| Error::node(from, format!("faces/create {uri}: {e}")))?;
+    // 409 with the face in the body: the face exists — the other end connected first (QUIC
+    // from its listening port, UDP from its socket), and the face it opened is now
+    // persistent. That is the face to route on, as nfdc does.
+    if resp.status_code != 200 && !(resp.status_code == 409 && resp.body.is_some()) {
+        return Err(Error::node(
+            from,
+            format!(
+                "faces/create {uri}: {} {}",
+                resp.status_code, resp.status_text
+            ),
+        ));
+    }
+    resp.body.and_then(|b| b.face_id).ok_or_else(|| {
+        Error::node(
+            from,
+            format!("faces/create {uri}: no face id in the answer"),
+        )
     })
 }
 
@@ -676,7 +785,7 @@ pub async fn dataset<T: DatasetEntry>(client: &Client, path: &str) -> Result<Vec
     decode_all::<T>(&bytes).map_err(|e| Error::node("?", format!("{path}: {e}")))
 }
 
-async fn wait_for_route(
+pub(crate) async fn wait_for_route(
     client: &Client,
     node: &NodeState,
     prefix: &str,
@@ -888,6 +997,15 @@ pub fn status(state: &State) -> Result<String> {
             .saturating_sub(state.started_unix_s),
         state.shaping
     );
+    let cut: Vec<String> = state
+        .links
+        .iter()
+        .filter(|l| l.down)
+        .map(|l| format!("{}-{}", l.a, l.b))
+        .collect();
+    if !cut.is_empty() {
+        let _ = writeln!(s, "links cut: {}", cut.join(", "));
+    }
     // Neighbour of each face, by the remote address.
     let mut neighbour_of_addr: BTreeMap<String, String> = BTreeMap::new();
     for l in &state.links {
@@ -913,7 +1031,11 @@ pub fn status(state: &State) -> Result<String> {
                     "{}  pid {}  {}  (log: {})",
                     n.name,
                     n.daemon_pid,
-                    if alive { "NOT ANSWERING" } else { "DEAD" },
+                    match (alive, n.killed) {
+                        (true, _) => "NOT ANSWERING",
+                        (false, true) => "DEAD (killed; `nfwd topo restart` brings it back)",
+                        (false, false) => "DEAD",
+                    },
                     n.dir.join("daemon.log").display()
                 );
                 continue;

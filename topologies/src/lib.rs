@@ -20,6 +20,7 @@ pub mod launch;
 pub mod model;
 pub mod net;
 pub mod placement;
+pub mod reroute;
 pub mod routes;
 pub mod run;
 

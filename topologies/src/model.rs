@@ -692,6 +692,20 @@ pub fn node_config_with(node: &Node, dir: &Path, quic: bool) -> Result<String> {
     Ok(text)
 }
 
+/// How long after a link is restored (or a neighbour restarted) node `node`'s forwarder may
+/// still hold its face towards it down: a face its link liveness declared down is probed
+/// every `liveness_timeout_ms` and is up again once a probe is answered, within that and a
+/// tick (`liveness_interval_ms`). Zero when liveness is off (a face is never down) — and for
+/// settings `nfwd start` would refuse, which `up` refused before.
+#[must_use]
+pub fn liveness_recovery(node: &Node) -> std::time::Duration {
+    toml::to_string(&node.forwarder)
+        .ok()
+        .and_then(|text| Config::from_toml(&text).ok())
+        .and_then(|c| c.faces.liveness())
+        .map_or(std::time::Duration::ZERO, |l| l.timeout + l.interval)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

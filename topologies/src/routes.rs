@@ -8,9 +8,13 @@
 //! wherever the graph has equal or longer alternatives that still lead downhill, which is what
 //! NFD's strategies (best-route retries, multicast, load-balance) can use. Nodes serving the
 //! prefix themselves get no route: the producer or SF registers on its own forwarder.
+//!
+//! After a fault the same computation runs on the live graph ([`Faults`]: links cut, nodes
+//! down), and [`route_change`] says what to register and unregister to go from the routes
+//! installed to the routes wanted; `crate::reroute` applies that to a running testbed.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::model::Topology;
 
@@ -27,11 +31,44 @@ pub struct RouteEntry {
     pub cost: u64,
 }
 
-/// The neighbours of each node with the link cost.
-fn adjacency(t: &Topology) -> Vec<Vec<(usize, u64)>> {
+/// What of a topology's graph is not live: links cut (indices into `Topology::links`) and
+/// nodes down (indices into `Topology::nodes`). The default, nothing, is the graph `up`
+/// routes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Links cut.
+    pub links_down: BTreeSet<usize>,
+    /// Nodes down (crashed or killed).
+    pub nodes_down: BTreeSet<usize>,
+}
+
+impl Faults {
+    /// Whether node `a` can send to its neighbour `b` (both up, their link not cut; false if
+    /// they are not neighbours).
+    #[must_use]
+    pub fn hop_live(&self, t: &Topology, a: usize, b: usize) -> bool {
+        let (Some(na), Some(nb)) = (t.nodes.get(a), t.nodes.get(b)) else {
+            return false;
+        };
+        t.link_between(&na.name, &nb.name)
+            .is_some_and(|(i, _)| self.link_live(i, a, b))
+    }
+
+    /// Whether link `index` between nodes `a` and `b` carries anything.
+    fn link_live(&self, index: usize, a: usize, b: usize) -> bool {
+        !self.links_down.contains(&index)
+            && !self.nodes_down.contains(&a)
+            && !self.nodes_down.contains(&b)
+    }
+}
+
+/// The neighbours of each node with the link cost, over live links only.
+fn adjacency(t: &Topology, faults: &Faults) -> Vec<Vec<(usize, u64)>> {
     let mut adj = vec![Vec::new(); t.nodes.len()];
-    for l in &t.links {
-        if let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b)) {
+    for (i, l) in t.links.iter().enumerate() {
+        if let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b))
+            && faults.link_live(i, a, b)
+        {
             adj[a].push((b, l.cost));
             adj[b].push((a, l.cost));
         }
@@ -72,12 +109,24 @@ fn distances(adj: &[Vec<(usize, u64)>], sources: impl Iterator<Item = usize>) ->
 /// nothing about.
 #[must_use]
 pub fn towards(t: &Topology, servers: &[usize]) -> Vec<(usize, usize, u64)> {
-    let adj = adjacency(t);
+    towards_live(t, servers, &Faults::default())
+}
+
+/// [`towards`] on the live graph: servers that are down serve nothing, and nodes that are
+/// down get no route.
+#[must_use]
+pub fn towards_live(t: &Topology, servers: &[usize], faults: &Faults) -> Vec<(usize, usize, u64)> {
+    let adj = adjacency(t, faults);
+    let servers: Vec<usize> = servers
+        .iter()
+        .copied()
+        .filter(|s| !faults.nodes_down.contains(s))
+        .collect();
     let dist = distances(&adj, servers.iter().copied());
     let mut out = Vec::new();
     for (u, du) in dist.iter().enumerate() {
         let Some(du) = *du else { continue };
-        if servers.contains(&u) {
+        if servers.contains(&u) || faults.nodes_down.contains(&u) {
             continue;
         }
         let mut hops: Vec<(u64, usize)> = adj[u]
@@ -101,11 +150,19 @@ pub fn towards(t: &Topology, servers: &[usize]) -> Vec<(usize, usize, u64)> {
 /// same node, prefix and neighbour.
 #[must_use]
 pub fn routes(t: &Topology) -> Vec<RouteEntry> {
+    routes_live(t, &Faults::default())
+}
+
+/// [`routes`] on the live graph: computed routes over live links and nodes only, and the
+/// written routes but those at a node that is down or through a link that is cut or a
+/// neighbour that is down (they come back with the link or the node).
+#[must_use]
+pub fn routes_live(t: &Topology, faults: &Faults) -> Vec<RouteEntry> {
     let mut out: BTreeMap<(usize, String, usize), u64> = BTreeMap::new();
     if t.routing.computed {
         for (prefix, hosts) in t.destinations() {
             let servers: Vec<usize> = hosts.into_iter().collect();
-            for (u, v, cost) in towards(t, &servers) {
+            for (u, v, cost) in towards_live(t, &servers, faults) {
                 out.insert((u, prefix.clone(), v), cost);
             }
         }
@@ -114,7 +171,11 @@ pub fn routes(t: &Topology) -> Vec<RouteEntry> {
         let (Some(u), Some(v)) = (t.node_index(&r.node), t.node_index(&r.via)) else {
             continue;
         };
-        let link_cost = t.link_between(&r.node, &r.via).map_or(1, |(_, l)| l.cost);
+        let link = t.link_between(&r.node, &r.via);
+        if link.is_some_and(|(i, _)| !faults.link_live(i, u, v)) {
+            continue;
+        }
+        let link_cost = link.map_or(1, |(_, l)| l.cost);
         let prefix = r
             .prefix
             .parse::<nfwd_tlv::Name>()
@@ -136,15 +197,64 @@ pub fn routes(t: &Topology) -> Vec<RouteEntry> {
     list
 }
 
+/// What to do to a running testbed to go from the routes `installed` to the routes `wanted`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteChange {
+    /// Routes to register: new ones, and ones whose cost changed (registering again updates
+    /// the cost).
+    pub register: Vec<RouteEntry>,
+    /// Routes to unregister: installed (node, prefix, next hop) no longer wanted.
+    pub unregister: Vec<RouteEntry>,
+}
+
+impl RouteChange {
+    /// True if nothing changes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.register.is_empty() && self.unregister.is_empty()
+    }
+}
+
+/// The change from `installed` to `wanted` (pure; registrations are meant to go first, so a
+/// node never has fewer next hops than it needs on the way).
+#[must_use]
+pub fn route_change(installed: &[RouteEntry], wanted: &[RouteEntry]) -> RouteChange {
+    let key = |r: &RouteEntry| (r.node, r.prefix.clone(), r.via);
+    let have: BTreeSet<&RouteEntry> = installed.iter().collect();
+    let want_keys: BTreeSet<_> = wanted.iter().map(key).collect();
+    RouteChange {
+        register: wanted
+            .iter()
+            .filter(|r| !have.contains(r))
+            .cloned()
+            .collect(),
+        unregister: installed
+            .iter()
+            .filter(|r| !want_keys.contains(&key(r)))
+            .cloned()
+            .collect(),
+    }
+}
+
 /// Destinations some node cannot reach (prefix, node names), for a warning.
 #[must_use]
 pub fn unreachable(t: &Topology) -> Vec<(String, String)> {
-    let adj = adjacency(t);
+    unreachable_live(t, &Faults::default())
+}
+
+/// [`unreachable`] on the live graph (nodes that are down are not listed).
+#[must_use]
+pub fn unreachable_live(t: &Topology, faults: &Faults) -> Vec<(String, String)> {
+    let adj = adjacency(t, faults);
     let mut out = Vec::new();
     for (prefix, hosts) in t.destinations() {
-        let dist = distances(&adj, hosts.iter().copied());
+        let live = hosts
+            .iter()
+            .copied()
+            .filter(|h| !faults.nodes_down.contains(h));
+        let dist = distances(&adj, live);
         for (u, d) in dist.iter().enumerate() {
-            if d.is_none() {
+            if d.is_none() && !faults.nodes_down.contains(&u) {
                 out.push((prefix.clone(), t.nodes[u].name.clone()));
             }
         }
@@ -298,5 +408,110 @@ text = "x"
         );
         assert!(routes(&t).is_empty());
         assert_eq!(unreachable(&t), [("/p".to_string(), "b".to_string())]);
+    }
+
+    fn mesh() -> Topology {
+        Topology::from_toml(include_str!("../examples/mesh.toml"), "mesh.toml").unwrap()
+    }
+
+    fn faults(t: &Topology, nodes: &[&str], links: &[(&str, &str)]) -> Faults {
+        Faults {
+            nodes_down: nodes.iter().map(|n| t.node_index(n).unwrap()).collect(),
+            links_down: links
+                .iter()
+                .map(|(a, b)| t.link_between(a, b).unwrap().0)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_node_whose_only_next_hop_is_down_gets_the_surviving_paths() {
+        let t = mesh();
+        let sensor = "/city/sensor/7";
+        // c1 is at 2 from the producer on e2, through c2 only (c4, also at 2, is not closer).
+        assert_eq!(at(&t, &routes(&t), "c1", sensor), [("c2".into(), 2)]);
+        let killed = routes_live(&t, &faults(&t, &["c2"], &[]));
+        // Without c2: c4 at 2, c3 at 3, so c1 is at 4 through c3 and 5 through c4.
+        assert_eq!(
+            at(&t, &killed, "c1", sensor),
+            [("c3".into(), 4), ("c4".into(), 5)]
+        );
+        // The dead node gets nothing, serves nothing, and nobody routes through it.
+        let c2 = t.node_index("c2").unwrap();
+        assert!(killed.iter().all(|r| r.node != c2 && r.via != c2));
+        // /sf/reverse is left on c3 only: c1 goes there.
+        assert_eq!(at(&t, &killed, "c1", "/sf/reverse"), [("c3".into(), 1)]);
+        let cut = routes_live(&t, &faults(&t, &[], &[("c1", "c2")]));
+        assert_eq!(
+            at(&t, &cut, "c1", sensor),
+            [("c3".into(), 4), ("c4".into(), 5)]
+        );
+        // c2 itself is still routed on: its route to the producer is untouched.
+        assert_eq!(
+            at(&t, &cut, "c2", sensor),
+            at(&t, &routes(&t), "c2", sensor)
+        );
+    }
+
+    #[test]
+    fn a_change_goes_from_the_installed_routes_to_the_wanted_ones_and_back() {
+        let t = mesh();
+        let all = routes(&t);
+        assert!(route_change(&all, &all).is_empty());
+        let killed = routes_live(&t, &faults(&t, &["c2"], &[]));
+        let change = route_change(&all, &killed);
+        let (c1, c2, c3) = (
+            t.node_index("c1").unwrap(),
+            t.node_index("c2").unwrap(),
+            t.node_index("c3").unwrap(),
+        );
+        let sensor = |r: &&RouteEntry| r.node == c1 && r.prefix == "/city/sensor/7";
+        assert!(change.register.iter().filter(sensor).any(|r| r.via == c3));
+        assert!(change.unregister.iter().filter(sensor).any(|r| r.via == c2));
+        assert!(change.register.iter().all(|r| r.node != c2 && r.via != c2));
+        // Healing goes back exactly to what `up` installed.
+        let back = route_change(&killed, &all);
+        let mut healed: Vec<RouteEntry> = killed
+            .iter()
+            .filter(|r| {
+                !back
+                    .unregister
+                    .iter()
+                    .any(|u| (u.node, &u.prefix, u.via) == (r.node, &r.prefix, r.via))
+            })
+            .cloned()
+            .collect();
+        healed.retain(|r| {
+            !back
+                .register
+                .iter()
+                .any(|n| (n.node, &n.prefix, n.via) == (r.node, &r.prefix, r.via))
+        });
+        healed.extend(back.register.iter().cloned());
+        healed.sort();
+        let mut want = all;
+        want.sort();
+        assert_eq!(healed, want);
+    }
+
+    #[test]
+    fn written_routes_through_a_cut_link_are_withdrawn_with_it() {
+        let mut t = topo(SQUARE);
+        t.routes.push(crate::model::Route {
+            node: "b".into(),
+            prefix: "/extra".into(),
+            via: "a".into(),
+            cost: None,
+        });
+        assert_eq!(at(&t, &routes(&t), "b", "/extra"), [("a".into(), 1)]);
+        let cut = routes_live(&t, &faults(&t, &[], &[("a", "b")]));
+        assert!(at(&t, &cut, "b", "/extra").is_empty());
+        // a reaches d through c alone now; b still through d.
+        assert_eq!(at(&t, &cut, "a", "/p"), [("c".into(), 4)]);
+        assert_eq!(
+            unreachable_live(&t, &faults(&t, &["d"], &[])).len(),
+            3,
+            "nobody reaches /p with its producer down"
+        );
     }
 }

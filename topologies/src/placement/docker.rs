@@ -485,6 +485,9 @@ mod tests {
             sf_host: false,
             producer_pids: Vec::new(),
             faces: BTreeMap::new(),
+            killed: false,
+            daemon_argv: Vec::new(),
+            producers: Vec::new(),
         };
         let nfwd = Path::new("/usr/local/bin/nfwd");
         let argv = ["/usr/local/bin/nfwd", "get", "/a"].map(String::from);
