@@ -73,7 +73,8 @@ enum Command {
     /// Place service functions on nodes (SF-CUV and baselines) and run the seed's evaluation.
     #[command(subcommand)]
     Schedule(cli::schedule::ScheduleCommand),
-    /// Multi-node testbeds on this machine: up, status, down, exec, check, generate.
+    /// Multi-node testbeds on this machine: up, status, down, exec, check, apply, run, link,
+    /// kill, restart, generate.
     #[command(subcommand)]
     Topo(cli::topo::TopoCommand),
 }
