@@ -67,6 +67,10 @@ pub struct Problem {
     pub type_names: Vec<String>,
     /// Input file names.
     pub file_names: Vec<String>,
+    /// Image size of each SF type, MB (for the bytes a schedule downloads).
+    pub image_size_mb: Vec<f64>,
+    /// Size of each input file, MB.
+    pub file_size_mb: Vec<f64>,
     /// Hosts.
     pub hosts: Vec<HostInfo>,
     /// vCPUs.
@@ -239,6 +243,10 @@ impl Problem {
                     .collect()
             })
             .collect();
+        let image_size_mb = type_names
+            .iter()
+            .map(|t| image_size_of(t.as_str()).unwrap_or(0.0))
+            .collect();
         let mut problem = Self {
             task_names: workflow.tasks.iter().map(|t| t.name.clone()).collect(),
             task_type,
@@ -248,6 +256,8 @@ impl Problem {
             topo_order,
             type_names,
             file_names: workflow.files.iter().map(|f| f.name.clone()).collect(),
+            image_size_mb,
+            file_size_mb: workflow.files.iter().map(|f| f.size_mb).collect(),
             hosts,
             vcpus,
             exec,

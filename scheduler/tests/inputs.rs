@@ -146,7 +146,7 @@ fn the_commented_examples_schedule_and_give_a_plan() {
         &example("small.infra.toml"),
     )
     .unwrap();
-    for algorithm in Algorithm::ALL {
+    for algorithm in Algorithm::EVERY {
         let schedule = algorithm.schedule(&problem);
         evaluate(&problem, &schedule).unwrap();
         let plan = schedule.plan(&problem);
