@@ -234,15 +234,17 @@ fn cluster(problem: &Problem, rank: &[f64]) -> Vec<Cluster> {
         clusters.push(new_cluster(problem, tasks));
     }
 
-    // Size bounds. Lower: a cluster lighter than the heaviest single task is too small to
-    // deserve its own vCPU. Upper: no merge makes a cluster heavier than the critical path
-    // (or than the average share of the usable vCPUs, if that is larger), so merging never
-    // makes one vCPU the bottleneck of the whole workflow.
-    let lower = problem.mean_exec.iter().copied().fold(0.0, f64::max);
+    // Size bounds (docs/scheduler.md §2, "Cluster-size bounds"). Lower: CMWSL's cluster-size
+    // lower bound, which also bounds the number of vCPUs. Upper: no merge makes a cluster
+    // heavier than the critical path (or the mean share of the vCPU bound, if larger), so
+    // merging never makes one vCPU the bottleneck of the whole workflow.
     let critical_path = rank.iter().copied().fold(0.0, f64::max);
-    let total_work: f64 = problem.mean_exec.iter().sum();
-    let slots: usize = problem.hosts.iter().map(|h| h.max_concurrent).sum();
-    let upper = critical_path.max(total_work / slots.max(1) as f64);
+    let bounds = ClusterBounds::new(problem);
+    let lower = bounds.lower;
+    let vcpu_bound = bounds.vcpus;
+    let upper = critical_path
+        .max(bounds.total_work / vcpu_bound as f64)
+        .max(lower);
     let saving = image_saving(problem);
 
     let key = |c: &Cluster, id: usize| (OrdF64(c.work), id);
@@ -271,8 +273,8 @@ fn cluster(problem: &Problem, rank: &[f64]) -> Vec<Cluster> {
             }
         }
     }
-    // Rule 2: no more clusters than tasks the hosts may run at once under the load limit.
-    while alive > slots.max(1) {
+    // Rule 2: no more clusters than the vCPU bound.
+    while alive > vcpu_bound {
         let Some(&(_, small)) = by_work.iter().next() else {
             break;
         };
@@ -287,6 +289,49 @@ fn cluster(problem: &Problem, rank: &[f64]) -> Vec<Cluster> {
     }
     clusters.retain(|c| c.alive);
     clusters
+}
+
+/// The cluster-size lower bound and the vCPU-count bound, after CMWSL (Kanemitsu et al., IEEE
+/// TPDS 2016): cluster until each cluster's total execution time reaches a lower bound `δ`
+/// chosen to minimise an upper bound of the schedule length; then at most `⌈W / δ⌉` vCPUs are
+/// used. Our bound of the schedule length (the paper's own was not at hand, see the docs):
+/// with clusters of at least `δ`, serialising a cluster delays the critical path by at most
+/// `δ`, and a path crosses at most `W / δ` clusters, each crossing costing at most `ĉ` (the
+/// heaviest edge's mean communication time), so `SL ≤ CP + δ + (W / δ) ĉ`, smallest at
+/// `δ* = √(W ĉ)`. A cluster is never lighter than the heaviest task: `δ = max(w̄_max, δ*)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ClusterBounds {
+    /// `δ`, s of mean execution time.
+    lower: f64,
+    /// `min(⌈W / δ⌉, vCPUs)`, at least 1.
+    vcpus: usize,
+    /// `W`: the total mean execution time.
+    total_work: f64,
+}
+
+impl ClusterBounds {
+    fn new(problem: &Problem) -> Self {
+        let heaviest_task = problem.mean_exec.iter().copied().fold(0.0, f64::max);
+        let total_work: f64 = problem.mean_exec.iter().sum();
+        let heaviest_comm = problem
+            .succs
+            .iter()
+            .flatten()
+            .map(|&(_, data)| problem.mean_comm(data))
+            .fold(0.0, f64::max);
+        let lower = heaviest_task.max((total_work * heaviest_comm).sqrt());
+        let by_size = if lower > 0.0 {
+            // Saturating: a huge ratio only means "as many as there are vCPUs".
+            (total_work / lower).ceil().min(usize::MAX as f64) as usize
+        } else {
+            usize::MAX
+        };
+        Self {
+            lower,
+            vcpus: by_size.min(problem.n_vcpus()).max(1),
+            total_work,
+        }
+    }
 }
 
 fn new_cluster(problem: &Problem, tasks: Vec<TaskId>) -> Cluster {
@@ -540,6 +585,26 @@ mod tests {
         )
         .unwrap();
         Problem::new(&workflow, &infra).unwrap()
+    }
+
+    #[test]
+    fn cmwsl_bound_trades_cluster_size_against_communication() {
+        // Cost matrix: 4 independent-ish tasks of 10 s behind an entry task, 100 s edges.
+        let exec = vec![vec![10.0; 8]; 5];
+        let edges: Vec<(usize, usize, f64)> = (1..5).map(|t| (0, t, 100.0)).collect();
+        let heavy = Problem::from_cost_matrix(&exec, &edges).unwrap();
+        let bounds = ClusterBounds::new(&heavy);
+        // W = 50 s; ĉ = the mean of 100 s over distinct processors = 100 s: δ = √5000 ≈ 70.7,
+        // so one vCPU (⌈50 / 70.7⌉) — communication dearer than all the work.
+        assert!((bounds.lower - 5000.0_f64.sqrt()).abs() < 1e-9);
+        assert_eq!(bounds.vcpus, 1);
+        // Without communication the bound is the heaviest task: one vCPU per task, at most 5.
+        let light = Problem::from_cost_matrix(&exec, &[]).unwrap();
+        let bounds = ClusterBounds::new(&light);
+        assert_eq!((bounds.lower, bounds.vcpus), (10.0, 5));
+        // Never more than the vCPUs there are.
+        let narrow = Problem::from_cost_matrix(&vec![vec![10.0; 2]; 5], &[]).unwrap();
+        assert_eq!(ClusterBounds::new(&narrow).vcpus, 2);
     }
 
     #[test]
