@@ -239,10 +239,7 @@ impl ExperimentConfig {
             });
         }
         if !self.algorithms.contains(&Algorithm::SfCuv) {
-            return Err(Error::BadNumber {
-                what: "algorithms including sf-cuv (the reference of every ratio)".to_owned(),
-                value: self.algorithms.len() as f64,
-            });
+            return Err(Error::NoReferenceAlgorithm);
         }
         if let Some(&most) = self.partitions.iter().max() {
             check_partitions(most)?;

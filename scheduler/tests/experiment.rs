@@ -154,3 +154,17 @@ fn phase_two_moves_tasks_onto_shared_instances() {
     };
     assert!(instances(Algorithm::SfCuv) < instances(Algorithm::CuvFix));
 }
+
+#[test]
+fn an_experiment_without_sf_cuv_is_refused() {
+    let config = ExperimentConfig {
+        partitions: vec![2],
+        seeds: vec![1],
+        algorithms: vec![Algorithm::Heft, Algorithm::ComBased],
+        ..ExperimentConfig::default()
+    };
+    assert!(matches!(
+        experiment::run(&config),
+        Err(nfwd_scheduler::Error::NoReferenceAlgorithm)
+    ));
+}
