@@ -115,8 +115,6 @@ impl Scheduler for SfCuv {
                 let at_home = timeline.estimate(task, home, Slotting::Insertion);
                 let sf = problem.task_type[task];
                 let home_host = problem.host_of(home);
-                // A new instance at home also delays every later download in the repository's
-                // queue by its own download time: charge that on top of the home estimate.
                 // A new instance also delays every later download in the repository's queue
                 // by its own download time: moves and stays are charged that on top.
                 let new_instance_cost = |host: usize| {
@@ -154,8 +152,10 @@ impl Scheduler for SfCuv {
                     if e.finish + tail > bound + EPS {
                         continue;
                     }
+                    // Sharing candidates compete by preference; the others are there only
+                    // for the load-driven move below.
                     let candidate = key(vcpu, e.finish);
-                    if candidate < best {
+                    if shares(vcpu) && candidate < best {
                         best = candidate;
                     }
                     let host = problem.host_of(vcpu);
