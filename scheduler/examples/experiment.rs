@@ -1,8 +1,10 @@
 //! Runs the seed's evaluation without the `nfwd` binary:
-//! `cargo run --release -p nfwd-scheduler --example experiment -- OUT_DIR [MAX_B] [SEEDS]`.
+//! `cargo run --release -p nfwd-scheduler --example experiment -- OUT_DIR [MAX_B] [SEEDS] [all]`
+//! (`all`: the variant readings too, not only the seed's six algorithms).
 
 use std::path::PathBuf;
 
+use nfwd_scheduler::Algorithm;
 use nfwd_scheduler::experiment::{self, ExperimentConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -13,9 +15,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let max_b: usize = args.next().map_or(Ok(16), |s| s.parse())?;
     let seeds: u64 = args.next().map_or(Ok(20), |s| s.parse())?;
+    let algorithms = match args.next().as_deref() {
+        Some("all") => Algorithm::EVERY.to_vec(),
+        _ => Algorithm::ALL.to_vec(),
+    };
     let config = ExperimentConfig {
         partitions: (2..=max_b).collect(),
         seeds: (1..=seeds).collect(),
+        algorithms,
         ..ExperimentConfig::default()
     };
     let started = std::time::Instant::now();

@@ -98,8 +98,14 @@ pub enum Error {
     #[error("bad cost matrix: {0}")]
     BadMatrix(String),
     /// An algorithm name that is not known.
-    #[error("unknown algorithm {0:?} (try: sf-cuv, cuv-fix, heft, peft, cap, com)")]
+    #[error(
+        "unknown algorithm {0:?} (try: sf-cuv, cuv-fix, heft, peft, cap, com, or the variant \
+         readings sf-cuv-host, com-immediate)"
+    )]
     UnknownAlgorithm(String),
+    /// An experiment without SF-CUV, to which every ratio is taken.
+    #[error("the experiment's algorithms must include sf-cuv: every ratio is to SF-CUV's value")]
+    NoReferenceAlgorithm,
     /// A schedule breaks a rule of the model (found by the checker).
     #[error("invalid schedule: {0}")]
     InvalidSchedule(String),

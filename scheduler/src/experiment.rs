@@ -20,6 +20,7 @@ use crate::algorithms::{Algorithm, Heft, Scheduler, SfCuv, SfCuvParams};
 use crate::error::{Error, Result};
 use crate::model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
 use crate::problem::Problem;
+use crate::schedule::Schedule;
 use crate::simulate::{Metrics, evaluate};
 
 /// Size of every SF image, MB (the seed's "BaseSF-tar": 1.22 GB).
@@ -183,6 +184,8 @@ pub struct ExperimentConfig {
     pub speed_range: (f64, f64),
     /// SF-CUV's `move_slack` (see [`crate::SfCuvParams`]).
     pub move_slack: f64,
+    /// The algorithms to run, SF-CUV among them (every ratio is to SF-CUV's value).
+    pub algorithms: Vec<Algorithm>,
 }
 
 impl Default for ExperimentConfig {
@@ -193,6 +196,7 @@ impl Default for ExperimentConfig {
             load_limit: DEFAULT_LOAD_LIMIT,
             speed_range: DEFAULT_SPEED_RANGE,
             move_slack: SfCuvParams::default().move_slack,
+            algorithms: Algorithm::ALL.to_vec(),
         }
     }
 }
@@ -233,6 +237,9 @@ impl ExperimentConfig {
                 what: "number of |B| values and of seeds (each |B| at least 1)".to_owned(),
                 value: 0.0,
             });
+        }
+        if !self.algorithms.contains(&Algorithm::SfCuv) {
+            return Err(Error::NoReferenceAlgorithm);
         }
         if let Some(&most) = self.partitions.iter().max() {
             check_partitions(most)?;
@@ -292,6 +299,10 @@ pub struct SummaryRow {
     pub vcpus_used: f64,
     /// Mean SF instances.
     pub instances: f64,
+    /// Mean vCPU-seconds (vCPUs used × response time).
+    pub vcpu_seconds: f64,
+    /// Mean MB of images and files downloaded.
+    pub mb_downloaded: f64,
     /// Seeds where the algorithm's response time beats SF-CUV's by more than 0.1 %.
     pub seeds_faster_than_sf_cuv: usize,
 }
@@ -335,15 +346,27 @@ pub fn run_workflow(workflow: &Workflow, config: &ExperimentConfig) -> Result<Ex
     run_cases(config, &[(0, workflow.clone())], Some(name))
 }
 
+/// Schedules with `algorithm`, SF-CUV's two readings with the configured move slack.
+fn schedule_with(algorithm: Algorithm, config: &ExperimentConfig, problem: &Problem) -> Schedule {
+    let with_slack = |params: SfCuvParams| {
+        SfCuv::new(SfCuvParams {
+            move_slack: config.move_slack,
+            ..params
+        })
+        .schedule(problem)
+    };
+    match algorithm {
+        Algorithm::SfCuv => with_slack(SfCuvParams::default()),
+        Algorithm::SfCuvPerHost => with_slack(SfCuvParams::per_host()),
+        other => other.schedule(problem),
+    }
+}
+
 fn run_cases(
     config: &ExperimentConfig,
     cases: &[(usize, Workflow)],
     given_workflow: Option<String>,
 ) -> Result<ExperimentResults> {
-    let sf_cuv = SfCuv::new(SfCuvParams {
-        move_slack: config.move_slack,
-        ..SfCuvParams::default()
-    });
     let heft_aware = Heft {
         aware_of_downloads: true,
     };
@@ -371,12 +394,8 @@ fn run_cases(
                 }
                 let problem = Problem::new(workflow, &infra)?;
                 let mut reference = None;
-                for algorithm in Algorithm::ALL {
-                    let schedule = if algorithm == Algorithm::SfCuv {
-                        sf_cuv.schedule(&problem)
-                    } else {
-                        algorithm.schedule(&problem)
-                    };
+                for &algorithm in &config.algorithms {
+                    let schedule = schedule_with(algorithm, config, &problem);
                     let metrics = evaluate(&problem, &schedule)?;
                     if algorithm == Algorithm::SfCuv {
                         reference = Some(metrics);
@@ -430,17 +449,9 @@ pub fn write_gantts(
     let workflow = fig32_workflow(partitions);
     let infra = fig31_infrastructure_with(1, false, config.load_limit, config.speed_range);
     let problem = Problem::new(&workflow, &infra)?;
-    let sf_cuv = SfCuv::new(SfCuvParams {
-        move_slack: config.move_slack,
-        ..SfCuvParams::default()
-    });
     let mut written = Vec::new();
-    for algorithm in Algorithm::ALL {
-        let schedule = if algorithm == Algorithm::SfCuv {
-            sf_cuv.schedule(&problem)
-        } else {
-            algorithm.schedule(&problem)
-        };
+    for &algorithm in &config.algorithms {
+        let schedule = schedule_with(algorithm, config, &problem);
         let path = dir.join(format!(
             "gantt_{}_B{partitions}_seed1.svg",
             algorithm.name()
@@ -467,7 +478,7 @@ fn summarize(rows: &[Row]) -> Result<Vec<SummaryRow>> {
     let mut summary = Vec::new();
     for ((predeploy, partitions, algorithm), group) in groups {
         let n = group.len() as f64;
-        let mut acc = [0.0_f64; 6];
+        let mut acc = [0.0_f64; 8];
         let mut faster = 0;
         for row in &group {
             let base = reference
@@ -480,6 +491,8 @@ fn summarize(rows: &[Row]) -> Result<Vec<SummaryRow>> {
             acc[3] += m.response_time;
             acc[4] += m.vcpus_used as f64;
             acc[5] += m.instances as f64;
+            acc[6] += m.vcpu_seconds;
+            acc[7] += m.mb_downloaded;
             if m.response_time < base.response_time * 0.999 {
                 faster += 1;
             }
@@ -494,6 +507,8 @@ fn summarize(rows: &[Row]) -> Result<Vec<SummaryRow>> {
             response_time: acc[3] / n,
             vcpus_used: acc[4] / n,
             instances: acc[5] / n,
+            vcpu_seconds: acc[6] / n,
+            mb_downloaded: acc[7] / n,
             seeds_faster_than_sf_cuv: faster,
         });
     }
@@ -505,13 +520,14 @@ impl ExperimentResults {
     pub fn rows_csv(&self) -> String {
         let mut out = String::from(
             "predeploy,partitions,tasks,seed,algorithm,response_time_s,sharing_degree,efficiency,\
-             vcpus_used,hosts_used,instances,image_downloads,file_downloads\n",
+             vcpus_used,hosts_used,instances,image_downloads,file_downloads,vcpu_seconds,\
+             busy_vcpu_seconds,mb_downloaded\n",
         );
         for r in &self.rows {
             let m = r.metrics;
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{:.3},{:.4},{:.5},{},{},{},{},{}",
+                "{},{},{},{},{},{:.3},{:.4},{:.5},{},{},{},{},{},{:.2},{:.2},{:.1}",
                 r.predeploy,
                 r.partitions,
                 r.tasks,
@@ -524,7 +540,10 @@ impl ExperimentResults {
                 m.hosts_used,
                 m.instances,
                 m.image_downloads,
-                m.file_downloads
+                m.file_downloads,
+                m.vcpu_seconds,
+                m.busy_vcpu_seconds,
+                m.mb_downloaded
             );
         }
         out
@@ -534,12 +553,13 @@ impl ExperimentResults {
     pub fn summary_csv(&self) -> String {
         let mut out = String::from(
             "predeploy,partitions,algorithm,sharing_degree,normalized_response_time,\
-             normalized_efficiency,response_time_s,vcpus_used,instances,seeds_faster_than_sf_cuv\n",
+             normalized_efficiency,response_time_s,vcpus_used,instances,seeds_faster_than_sf_cuv,\
+             vcpu_seconds,mb_downloaded\n",
         );
         for s in &self.summary {
             let _ = writeln!(
                 out,
-                "{},{},{},{:.4},{:.4},{:.4},{:.3},{:.2},{:.2},{}",
+                "{},{},{},{:.4},{:.4},{:.4},{:.3},{:.2},{:.2},{},{:.1},{:.1}",
                 s.predeploy,
                 s.partitions,
                 s.algorithm,
@@ -549,7 +569,9 @@ impl ExperimentResults {
                 s.response_time,
                 s.vcpus_used,
                 s.instances,
-                s.seeds_faster_than_sf_cuv
+                s.seeds_faster_than_sf_cuv,
+                s.vcpu_seconds,
+                s.mb_downloaded
             );
         }
         out

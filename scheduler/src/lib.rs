@@ -29,7 +29,9 @@ mod simulate;
 mod timeline;
 mod wfformat;
 
-pub use algorithms::{Algorithm, CapBased, ComBased, Heft, Peft, Scheduler, SfCuv, SfCuvParams};
+pub use algorithms::{
+    Algorithm, CapBased, ComBased, ComReading, Heft, Peft, Scheduler, SfCuv, SfCuvParams, Sharing,
+};
 pub use cost_matrix::{CostEdge, CostMatrix, CostTask};
 pub use error::{Error, Result};
 pub use limits::read_input;

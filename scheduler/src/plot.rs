@@ -41,8 +41,9 @@ fn metric_chart(
     metric: fn(&SummaryRow) -> f64,
 ) -> Result<()> {
     let fail = plot_error(path);
-    let series: Vec<(Algorithm, Vec<(f64, f64)>)> = Algorithm::ALL
+    let series: Vec<(Algorithm, Vec<(f64, f64)>)> = Algorithm::EVERY
         .iter()
+        .filter(|&&a| !results.series(predeploy, a).is_empty())
         .map(|&a| {
             let points = results
                 .series(predeploy, a)
@@ -113,7 +114,7 @@ fn metric_chart(
 /// Writes the Figs. 33–35 equivalents into `dir`; returns the files written.
 pub fn experiment_figures(results: &ExperimentResults, dir: &Path) -> Result<Vec<PathBuf>> {
     type Metric = fn(&SummaryRow) -> f64;
-    let charts: [(&str, bool, &str, &str, Metric); 6] = [
+    let charts: [(&str, bool, &str, &str, Metric); 12] = [
         (
             "fig33_sharing_no_predeploy.svg",
             false,
@@ -155,6 +156,49 @@ pub fn experiment_figures(results: &ExperimentResults, dir: &Path) -> Result<Vec
             "Fig. 35(b): efficiency, SF pre-deployment (SF-CUV = 1)",
             "normalised efficiency",
             |s| s.normalized_efficiency,
+        ),
+        // Absolute metrics beside the ratios, so that no single ratio decides.
+        (
+            "abs_response_no_predeploy.svg",
+            false,
+            "Response time (makespan), no pre-deployment",
+            "seconds",
+            |s| s.response_time,
+        ),
+        (
+            "abs_vcpu_seconds_no_predeploy.svg",
+            false,
+            "vCPU-seconds (vCPUs used x response time), no pre-deployment",
+            "vCPU-seconds",
+            |s| s.vcpu_seconds,
+        ),
+        (
+            "abs_instances_no_predeploy.svg",
+            false,
+            "SF instances, no pre-deployment",
+            "instances",
+            |s| s.instances,
+        ),
+        (
+            "abs_downloaded_no_predeploy.svg",
+            false,
+            "Images and files downloaded, no pre-deployment",
+            "GB",
+            |s| s.mb_downloaded / 1000.0,
+        ),
+        (
+            "abs_response_predeploy.svg",
+            true,
+            "Response time (makespan), SF pre-deployment",
+            "seconds",
+            |s| s.response_time,
+        ),
+        (
+            "abs_vcpu_seconds_predeploy.svg",
+            true,
+            "vCPU-seconds (vCPUs used x response time), SF pre-deployment",
+            "vCPU-seconds",
+            |s| s.vcpu_seconds,
         ),
     ];
     let mut written = Vec::new();

@@ -48,6 +48,17 @@ pub struct HostInfo {
     pub file_download_time: Vec<f64>,
 }
 
+/// Execution times of tasks on vCPUs. A workflow's follow from its workloads and the vCPU
+/// speeds, so no tasks × vCPUs table is stored for it (40 M cells, 320 MB, at 20,000 tasks on
+/// 2,000 vCPUs); only the literature's cost matrices, which state every cell, are dense.
+#[derive(Debug, Clone)]
+enum ExecTable {
+    /// `workload[t] / speed(v)`.
+    BySpeed { workload: Vec<f64> },
+    /// `times[t * vcpus + v]`.
+    Dense { times: Vec<f64> },
+}
+
 /// A workflow placed against an infrastructure: costs precomputed, everything indexed.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -67,12 +78,16 @@ pub struct Problem {
     pub type_names: Vec<String>,
     /// Input file names.
     pub file_names: Vec<String>,
+    /// Image size of each SF type, MB (for the bytes a schedule downloads).
+    pub image_size_mb: Vec<f64>,
+    /// Size of each input file, MB.
+    pub file_size_mb: Vec<f64>,
     /// Hosts.
     pub hosts: Vec<HostInfo>,
     /// vCPUs.
     pub vcpus: Vec<Vcpu>,
-    /// Execution time of task `t` on vCPU `v` at `exec[t * vcpus.len() + v]`.
-    exec: Vec<f64>,
+    /// Execution times, implicit where they follow from workload and speed.
+    exec: ExecTable,
     /// Seconds per MB between two networks (inverse bandwidth).
     network_inv_bw: Vec<Vec<f64>>,
     /// Routable prefix for function names.
@@ -90,10 +105,11 @@ impl Problem {
     pub fn new(workflow: &Workflow, infra: &Infrastructure) -> Result<Self> {
         let topo_order = workflow.validate()?;
         let network_index = infra.validate()?;
-        // The tables below are dense (tasks x vCPUs, hosts x files): bound them first.
+        // Tables sized tasks x vCPUs (a cost matrix, PEFT's cost table) and hosts x files (the
+        // download tables) are dense: bound them first.
         let n_vcpus: usize = infra.hosts.iter().map(|h| h.vcpu_speeds.len()).sum();
         crate::limits::check_count(
-            "tasks x vCPUs (the execution-time table)",
+            "tasks x vCPUs (cost matrices, PEFT's optimistic cost table)",
             workflow.tasks.len().saturating_mul(n_vcpus),
             crate::limits::MAX_TABLE_CELLS,
         )?;
@@ -220,10 +236,9 @@ impl Problem {
             preds[to].push((from, edge.data_mb));
             succs[from].push((to, edge.data_mb));
         }
-        let mut exec = Vec::with_capacity(n_tasks * vcpus.len());
-        for task in &workflow.tasks {
-            exec.extend(vcpus.iter().map(|v| task.workload / v.speed));
-        }
+        let exec = ExecTable::BySpeed {
+            workload: workflow.tasks.iter().map(|t| t.workload).collect(),
+        };
         let task_type = workflow
             .tasks
             .iter()
@@ -239,6 +254,10 @@ impl Problem {
                     .collect()
             })
             .collect();
+        let image_size_mb = type_names
+            .iter()
+            .map(|t| image_size_of(t.as_str()).unwrap_or(0.0))
+            .collect();
         let mut problem = Self {
             task_names: workflow.tasks.iter().map(|t| t.name.clone()).collect(),
             task_type,
@@ -248,6 +267,8 @@ impl Problem {
             topo_order,
             type_names,
             file_names: workflow.files.iter().map(|f| f.name.clone()).collect(),
+            image_size_mb,
+            file_size_mb: workflow.files.iter().map(|f| f.size_mb).collect(),
             hosts,
             vcpus,
             exec,
@@ -373,9 +394,9 @@ impl Problem {
             default_image_size_mb: Some(0.0),
         };
         let mut problem = Self::new(&workflow, &infra)?;
-        for (t, row) in exec.iter().enumerate() {
-            problem.exec[t * n_procs..(t + 1) * n_procs].copy_from_slice(row);
-        }
+        problem.exec = ExecTable::Dense {
+            times: exec.iter().flatten().copied().collect(),
+        };
         problem.compute_means();
         Ok(problem)
     }
@@ -383,18 +404,29 @@ impl Problem {
     fn compute_means(&mut self) {
         let p = self.vcpus.len() as f64;
         self.mean_exec = (0..self.task_names.len())
-            .map(|t| self.exec_row(t).iter().sum::<f64>() / p)
+            .map(|t| {
+                (0..self.vcpus.len())
+                    .map(|v| self.exec_time(t, v))
+                    .sum::<f64>()
+                    / p
+            })
             .collect();
-        // Mean over ordered pairs of distinct vCPUs, computed per host pair: O(hosts^2).
+        // Mean over ordered pairs of vCPUs on distinct hosts (0 on one host), in
+        // O(networks² + hosts) instead of over host pairs: all pairs by network, minus the
+        // pairs inside each host.
+        let mut per_network = vec![0.0_f64; self.network_inv_bw.len()];
+        for host in &self.hosts {
+            per_network[host.network] += host.vcpus.len() as f64;
+        }
         let mut sum = 0.0;
-        for a in &self.hosts {
-            for b in &self.hosts {
-                if std::ptr::eq(a, b) {
-                    continue;
-                }
-                sum += (a.vcpus.len() * b.vcpus.len()) as f64
-                    * self.network_inv_bw[a.network][b.network];
+        for (a, &count_a) in per_network.iter().enumerate() {
+            for (b, &count_b) in per_network.iter().enumerate() {
+                sum += count_a * count_b * self.network_inv_bw[a][b];
             }
+        }
+        for host in &self.hosts {
+            let n = host.vcpus.len() as f64;
+            sum -= n * n * self.network_inv_bw[host.network][host.network];
         }
         let pairs = p * (p - 1.0);
         self.mean_inv_bw = if pairs > 0.0 { sum / pairs } else { 0.0 };
@@ -412,13 +444,10 @@ impl Problem {
 
     /// Execution time of `task` on `vcpu`.
     pub fn exec_time(&self, task: TaskId, vcpu: VcpuId) -> f64 {
-        self.exec[task * self.vcpus.len() + vcpu]
-    }
-
-    /// Execution times of `task` on every vCPU.
-    pub fn exec_row(&self, task: TaskId) -> &[f64] {
-        let p = self.vcpus.len();
-        &self.exec[task * p..(task + 1) * p]
+        match &self.exec {
+            ExecTable::BySpeed { workload } => workload[task] / self.vcpus[vcpu].speed,
+            ExecTable::Dense { times } => times[task * self.vcpus.len() + vcpu],
+        }
     }
 
     /// Time to send `data_mb` from host `a` to host `b` (0 on the same host).

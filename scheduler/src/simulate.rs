@@ -34,6 +34,12 @@ pub struct Metrics {
     pub image_downloads: usize,
     /// Number of file downloads.
     pub file_downloads: usize,
+    /// vCPUs used × response time: what holding the used vCPUs for the run costs, s.
+    pub vcpu_seconds: f64,
+    /// Execution time summed over tasks (busy vCPU time), s.
+    pub busy_vcpu_seconds: f64,
+    /// Images and input files downloaded, MB.
+    pub mb_downloaded: f64,
 }
 
 /// Checks every rule of the model; the first broken one is reported.
@@ -266,8 +272,28 @@ pub fn evaluate(problem: &Problem, schedule: &Schedule) -> Result<Metrics> {
     } else {
         0.0
     };
+    let busy_vcpu_seconds = schedule
+        .assignments
+        .iter()
+        .enumerate()
+        .map(|(t, a)| problem.exec_time(t, a.vcpu))
+        .sum();
+    let mb_downloaded = schedule
+        .image_downloads
+        .iter()
+        .map(|d| problem.image_size_mb.get(d.item).copied().unwrap_or(0.0))
+        .chain(
+            schedule
+                .file_downloads
+                .iter()
+                .map(|d| problem.file_size_mb.get(d.item).copied().unwrap_or(0.0)),
+        )
+        .sum();
     Ok(Metrics {
         response_time,
+        vcpu_seconds: vcpus.len() as f64 * response_time,
+        busy_vcpu_seconds,
+        mb_downloaded,
         instances,
         sharing_degree: problem.n_tasks() as f64 / instances.max(1) as f64,
         vcpus_used: vcpus.len(),

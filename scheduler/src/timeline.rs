@@ -46,6 +46,14 @@ pub(crate) enum Awareness {
     ComputeOnly,
 }
 
+/// Does an estimate respect the host's load limit? Ignoring it tells whether the limit is
+/// what delays a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostLimit {
+    Enforced,
+    Ignored,
+}
+
 #[derive(Debug)]
 pub(crate) struct Timeline<'p> {
     pub(crate) problem: &'p Problem,
@@ -63,6 +71,8 @@ pub(crate) struct Timeline<'p> {
     image_downloads: Vec<Download>,
     file_downloads: Vec<Download>,
     vcpu_work: Vec<f64>,
+    /// SF types each vCPU has run, sorted: the seed shares an instance per vCPU.
+    vcpu_types: Vec<Vec<SfTypeId>>,
 }
 
 impl<'p> Timeline<'p> {
@@ -81,12 +91,18 @@ impl<'p> Timeline<'p> {
             image_downloads: Vec::new(),
             file_downloads: Vec::new(),
             vcpu_work: vec![0.0; problem.n_vcpus()],
+            vcpu_types: vec![Vec::new(); problem.n_vcpus()],
         }
     }
 
     /// Is there already an instance of SF type `sf` on `host`?
     pub(crate) fn has_instance(&self, host: HostId, sf: SfTypeId) -> bool {
         self.instance_ready[host * self.problem.type_names.len() + sf].is_some()
+    }
+
+    /// Has a task of SF type `sf` been placed on this vCPU (an instance pinned to it)?
+    pub(crate) fn vcpu_runs_type(&self, vcpu: VcpuId, sf: SfTypeId) -> bool {
+        self.vcpu_types[vcpu].binary_search(&sf).is_ok()
     }
 
     /// Total execution time already placed on a vCPU.
@@ -150,6 +166,29 @@ impl<'p> Timeline<'p> {
 
     /// Where `task` would start and finish on `vcpu` if placed now.
     pub(crate) fn estimate(&self, task: TaskId, vcpu: VcpuId, slotting: Slotting) -> Estimate {
+        self.estimate_with(task, vcpu, slotting, HostLimit::Enforced)
+    }
+
+    /// Would the host's load limit alone delay `task` on `vcpu`? (Fig. 27: running it beside
+    /// the host's other tasks would exceed the CPU load limit.)
+    pub(crate) fn held_by_load_limit(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        slotting: Slotting,
+    ) -> bool {
+        let limited = self.estimate_with(task, vcpu, slotting, HostLimit::Enforced);
+        let free = self.estimate_with(task, vcpu, slotting, HostLimit::Ignored);
+        limited.start > free.start + EPS
+    }
+
+    fn estimate_with(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        slotting: Slotting,
+        host_limit: HostLimit,
+    ) -> Estimate {
         let host = self.problem.host_of(vcpu);
         let mut ready = self.data_ready(task, host);
         if self.planning == Awareness::Downloads {
@@ -158,7 +197,7 @@ impl<'p> Timeline<'p> {
                 .max(self.files_ready_if_placed(task, host));
         }
         let duration = self.problem.exec_time(task, vcpu);
-        let start = self.earliest_start(vcpu, host, ready, duration, slotting);
+        let start = self.earliest_start(vcpu, host, ready, duration, slotting, host_limit);
         Estimate {
             start,
             finish: start + duration,
@@ -217,6 +256,9 @@ impl<'p> Timeline<'p> {
         insert_sorted(&mut self.vcpu_busy[vcpu], slot);
         insert_sorted(&mut self.host_busy[host], slot);
         self.vcpu_work[vcpu] += estimate.finish - estimate.start;
+        if let Err(at) = self.vcpu_types[vcpu].binary_search(&sf) {
+            self.vcpu_types[vcpu].insert(at, sf);
+        }
         self.placed[task] = Some(Assignment {
             vcpu,
             start: estimate.start,
@@ -234,6 +276,7 @@ impl<'p> Timeline<'p> {
         ready: f64,
         duration: f64,
         slotting: Slotting,
+        host_limit: HostLimit,
     ) -> f64 {
         let slots = &self.vcpu_busy[vcpu];
         let lower = match slotting {
@@ -241,7 +284,7 @@ impl<'p> Timeline<'p> {
             Slotting::Append => slots.last().map_or(ready, |s| ready.max(s.finish)),
         };
         let info = &self.problem.hosts[host];
-        if info.max_concurrent >= info.vcpus.len() {
+        if info.max_concurrent >= info.vcpus.len() || host_limit == HostLimit::Ignored {
             // The limit cannot bind: one task per vCPU already keeps the host within it.
             return first_gap(slots, lower, duration);
         }

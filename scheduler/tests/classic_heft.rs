@@ -26,7 +26,7 @@ fn heft_with_insertion_gives_makespan_80() {
 #[test]
 fn every_algorithm_schedules_the_classic_example_validly() {
     let problem = classic_heft_example();
-    for algorithm in Algorithm::ALL {
+    for algorithm in Algorithm::EVERY {
         let schedule = algorithm.schedule(&problem);
         let metrics = evaluate(&problem, &schedule).unwrap();
         assert!(

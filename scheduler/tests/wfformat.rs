@@ -64,7 +64,7 @@ fn every_fixture_is_scheduled_validly_by_every_algorithm() {
         let workflow = fixture(stem);
         assert_eq!(workflow.tasks.len(), tasks, "{stem}");
         let problem = Problem::new(&workflow, &infra).unwrap();
-        for algorithm in Algorithm::ALL {
+        for algorithm in Algorithm::EVERY {
             let schedule = algorithm.schedule(&problem);
             let metrics = evaluate(&problem, &schedule).unwrap();
             assert!(metrics.response_time > 0.0, "{stem} {algorithm}");

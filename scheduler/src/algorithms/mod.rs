@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::problem::{Problem, TaskId};
 use crate::schedule::Schedule;
 
-pub use sfcuv::SfCuvParams;
+pub use com::ComReading;
+pub use sfcuv::{SfCuvParams, Sharing};
 
 /// A scheduling algorithm.
 pub trait Scheduler {
@@ -36,8 +37,12 @@ pub enum Algorithm {
     Peft,
     /// Capacity-based: largest residual capacity first.
     CapBased,
-    /// Communication-locality-based: nearest node with capacity.
+    /// Communication-locality-based: nearest node with capacity, waiting there (the seed).
     ComBased,
+    /// SF-CUV sharing per host, phase I within the load limit (this crate's first reading).
+    SfCuvPerHost,
+    /// COM-based read as "nearest node able to start at once, else anywhere" (first reading).
+    ComImmediate,
 }
 
 impl Algorithm {
@@ -51,13 +56,33 @@ impl Algorithm {
         Self::ComBased,
     ];
 
+    /// The other readings of the seed where it is ambiguous (see `docs/scheduler.md` §2).
+    pub const VARIANTS: [Self; 2] = [Self::SfCuvPerHost, Self::ComImmediate];
+
+    /// The six and the variants, in the order the figures list them.
+    pub const EVERY: [Self; 8] = [
+        Self::SfCuv,
+        Self::SfCuvPerHost,
+        Self::CuvFix,
+        Self::Heft,
+        Self::Peft,
+        Self::CapBased,
+        Self::ComBased,
+        Self::ComImmediate,
+    ];
+
     /// One line saying what the algorithm does.
     pub fn description(self) -> &'static str {
         match self {
             Self::SfCuv => {
                 "phase I: chain clustering, size-bounded type-aware merging, pre-allocation of \
                  clusters to vCPUs; phase II: list scheduling by the pre-allocated levels, \
-                 moving a task onto a host already running its SF type when that is no later"
+                 moving a task onto a vCPU already running its SF type when that is no later, \
+                 or off a host whose load limit holds it back (Fig. 27)"
+            }
+            Self::SfCuvPerHost => {
+                "SF-CUV sharing per host (any vCPU of a host with the instance), phase I within \
+                 the load limit"
             }
             Self::CuvFix => "SF-CUV with every task kept on its phase-I vCPU",
             Self::Heft => "HEFT: upward rank, earliest finish time with insertion",
@@ -67,8 +92,12 @@ impl Algorithm {
                  capacity"
             }
             Self::ComBased => {
+                "order by average finish time; nearest host (to the largest input) with \
+                 capacity, waiting there for a vCPU"
+            }
+            Self::ComImmediate => {
                 "order by average finish time; nearest host (to the largest input) that can \
-                 start the task at once"
+                 start the task at once, else the earliest finish anywhere"
             }
         }
     }
@@ -92,6 +121,8 @@ impl FromStr for Algorithm {
             "peft" => Self::Peft,
             "cap" | "cap-based" => Self::CapBased,
             "com" | "com-based" => Self::ComBased,
+            "sf-cuv-host" | "sfcuv-host" => Self::SfCuvPerHost,
+            "com-immediate" => Self::ComImmediate,
             _ => return Err(Error::UnknownAlgorithm(s.to_owned())),
         })
     }
@@ -106,6 +137,8 @@ impl Scheduler for Algorithm {
             Self::Peft => "peft",
             Self::CapBased => "cap-based",
             Self::ComBased => "com-based",
+            Self::SfCuvPerHost => "sf-cuv-host",
+            Self::ComImmediate => "com-immediate",
         }
     }
 
@@ -120,7 +153,9 @@ impl Scheduler for Algorithm {
             Self::Heft => Heft::default().schedule(problem),
             Self::Peft => Peft.schedule(problem),
             Self::CapBased => CapBased.schedule(problem),
-            Self::ComBased => ComBased.schedule(problem),
+            Self::ComBased => ComBased::new(ComReading::WaitAtNearest).schedule(problem),
+            Self::SfCuvPerHost => SfCuv::new(SfCuvParams::per_host()).schedule(problem),
+            Self::ComImmediate => ComBased::new(ComReading::StartAtOnce).schedule(problem),
         }
     }
 }

@@ -19,9 +19,8 @@ pub(crate) fn optimistic_cost_table(problem: &Problem) -> Vec<f64> {
     for &t in problem.topo_order.iter().rev() {
         for &(succ, data) in &problem.succs[t] {
             let comm = problem.mean_comm(data);
-            let exec = problem.exec_row(succ);
             for v in 0..p {
-                let same = oct[succ * p + v] + exec[v];
+                let same = oct[succ * p + v] + problem.exec_time(succ, v);
                 let value = same.min(best[succ] + comm);
                 if value > oct[t * p + v] {
                     oct[t * p + v] = value;

@@ -18,6 +18,23 @@ pub struct SfCuvParams {
     /// Extra lateness allowed to a move, as a share of the task's execution time on its
     /// pre-allocated vCPU, on top of the projected response time.
     pub move_slack: f64,
+    /// Where phase II looks for an instance to share.
+    pub sharing: Sharing,
+    /// Phase I keeps each host within its load limit (at most `max_concurrent` vCPUs of a host
+    /// get clusters). The seed's phase I maps clusters to vCPUs and leaves the CPU load limit
+    /// to phase II, which moves a task when its host would exceed it (Fig. 27): `false`.
+    pub load_limit_in_phase_one: bool,
+}
+
+/// The unit of sharing in phase II.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sharing {
+    /// The seed: "sharing them in the same vCPU" — a task may move onto a vCPU that already
+    /// runs a task of its SF type (an instance pinned to that vCPU).
+    #[default]
+    PerVcpu,
+    /// Any vCPU of a host that already runs an instance of the type (the image is on the host).
+    PerHost,
 }
 
 impl Default for SfCuvParams {
@@ -25,6 +42,19 @@ impl Default for SfCuvParams {
         Self {
             reallocate: true,
             move_slack: 0.0,
+            sharing: Sharing::PerVcpu,
+            load_limit_in_phase_one: false,
+        }
+    }
+}
+
+impl SfCuvParams {
+    /// The first reading of this crate: sharing per host, phase I within the load limit.
+    pub fn per_host() -> Self {
+        Self {
+            sharing: Sharing::PerHost,
+            load_limit_in_phase_one: true,
+            ..Self::default()
         }
     }
 }
@@ -55,17 +85,22 @@ struct Cluster {
 
 impl Scheduler for SfCuv {
     fn name(&self) -> &'static str {
-        if self.params.reallocate {
-            "sf-cuv"
-        } else {
-            "cuv-fix"
+        match (self.params.reallocate, self.params.sharing) {
+            (false, _) => "cuv-fix",
+            (true, Sharing::PerVcpu) => "sf-cuv",
+            (true, Sharing::PerHost) => "sf-cuv-host",
         }
     }
 
     fn schedule(&self, problem: &Problem) -> Schedule {
         let rank = problem.upward_rank_mean();
         let clusters = cluster(problem, &rank);
-        let allocation = pre_allocate(problem, &clusters, &rank);
+        let allocation = pre_allocate(
+            problem,
+            &clusters,
+            &rank,
+            self.params.load_limit_in_phase_one,
+        );
         let priority = allocated_levels(problem, &allocation);
 
         // Phase II: SF ordering and actual re-allocation.
@@ -80,41 +115,57 @@ impl Scheduler for SfCuv {
                 let at_home = timeline.estimate(task, home, Slotting::Insertion);
                 let sf = problem.task_type[task];
                 let home_host = problem.host_of(home);
-                // A new instance at home also delays every later download in the repository's
-                // queue by its own download time: charge that on top of the home estimate.
-                let externality = if timeline.has_instance(home_host, sf)
-                    || problem.hosts[home_host].preloaded_images[sf]
-                {
-                    0.0
-                } else {
-                    problem.hosts[home_host].image_download_time[sf]
+                // A new instance also delays every later download in the repository's queue
+                // by its own download time: moves and stays are charged that on top.
+                let new_instance_cost = |host: usize| {
+                    if timeline.has_instance(host, sf) || problem.hosts[host].preloaded_images[sf] {
+                        0.0
+                    } else {
+                        problem.hosts[host].image_download_time[sf]
+                    }
                 };
+                let externality = new_instance_cost(home_host);
                 // A move may not push the projected response time past what staying home costs.
                 let bound = projected.max(at_home.finish + tail + externality)
                     + self.params.move_slack * problem.exec_time(task, home);
+                let sharing = self.params.sharing;
+                let shares = |vcpu: VcpuId| match sharing {
+                    Sharing::PerVcpu => timeline.vcpu_runs_type(vcpu, sf),
+                    Sharing::PerHost => timeline.has_instance(problem.host_of(vcpu), sf),
+                };
                 let key = |vcpu: VcpuId, finish: f64| {
                     (
                         !timeline.vcpu_used(vcpu),
-                        !timeline.has_instance(problem.host_of(vcpu), sf),
+                        !shares(vcpu),
                         OrdF64(finish),
                         vcpu,
                     )
                 };
+                // Fig. 27: when the home host's load limit alone holds the task back, any
+                // vCPU of another host may take it; the earliest finish, charged for a new
+                // instance, decides.
+                let held = timeline.held_by_load_limit(task, home, Slotting::Insertion);
                 let mut best = key(home, at_home.finish);
-                for (h, host) in problem.hosts.iter().enumerate() {
-                    if !timeline.has_instance(h, sf) {
+                let mut earliest = (OrdF64(at_home.finish + externality), home);
+                for vcpu in move_candidates(&timeline, sf, home, self.params.sharing, held) {
+                    let e = timeline.estimate(task, vcpu, Slotting::Insertion);
+                    if e.finish + tail > bound + EPS {
                         continue;
                     }
-                    for &vcpu in &host.vcpus {
-                        if vcpu == home {
-                            continue;
-                        }
-                        let e = timeline.estimate(task, vcpu, Slotting::Insertion);
-                        let candidate = key(vcpu, e.finish);
-                        if e.finish + tail <= bound + EPS && candidate < best {
-                            best = candidate;
-                        }
+                    // Sharing candidates compete by preference; the others are there only
+                    // for the load-driven move below.
+                    let candidate = key(vcpu, e.finish);
+                    if shares(vcpu) && candidate < best {
+                        best = candidate;
                     }
+                    let host = problem.host_of(vcpu);
+                    let charged = (OrdF64(e.finish + new_instance_cost(host)), vcpu);
+                    if held && host != home_host && charged < earliest {
+                        earliest = charged;
+                    }
+                }
+                if held && earliest.1 != home {
+                    best.3 = earliest.1;
                 }
                 chosen = best.3;
             }
@@ -123,6 +174,31 @@ impl Scheduler for SfCuv {
         });
         timeline.into_schedule(self.name())
     }
+}
+
+/// The vCPUs phase II may move a task of type `sf` to, besides its home: those sharing an
+/// instance of `sf` (the vCPU itself, or its host, per `sharing`); when the home host's load
+/// limit holds the task back, also every vCPU of the other hosts. Sorted, without `home`.
+fn move_candidates(
+    timeline: &Timeline<'_>,
+    sf: SfTypeId,
+    home: VcpuId,
+    sharing: Sharing,
+    held_by_load_limit: bool,
+) -> Vec<VcpuId> {
+    let problem = timeline.problem;
+    let home_host = problem.host_of(home);
+    (0..problem.n_vcpus())
+        .filter(|&vcpu| vcpu != home)
+        .filter(|&vcpu| {
+            let host = problem.host_of(vcpu);
+            let shares = match sharing {
+                Sharing::PerVcpu => timeline.vcpu_runs_type(vcpu, sf),
+                Sharing::PerHost => timeline.has_instance(host, sf),
+            };
+            shares || (held_by_load_limit && host != home_host)
+        })
+        .collect()
 }
 
 /// Phase I, part 1 and 2: linear clustering along the critical path, then merging.
@@ -158,15 +234,17 @@ fn cluster(problem: &Problem, rank: &[f64]) -> Vec<Cluster> {
         clusters.push(new_cluster(problem, tasks));
     }
 
-    // Size bounds. Lower: a cluster lighter than the heaviest single task is too small to
-    // deserve its own vCPU. Upper: no merge makes a cluster heavier than the critical path
-    // (or than the average share of the usable vCPUs, if that is larger), so merging never
-    // makes one vCPU the bottleneck of the whole workflow.
-    let lower = problem.mean_exec.iter().copied().fold(0.0, f64::max);
+    // Size bounds (docs/scheduler.md §2, "Cluster-size bounds"). Lower: CMWSL's cluster-size
+    // lower bound, which also bounds the number of vCPUs. Upper: no merge makes a cluster
+    // heavier than the critical path (or the mean share of the vCPU bound, if larger), so
+    // merging never makes one vCPU the bottleneck of the whole workflow.
     let critical_path = rank.iter().copied().fold(0.0, f64::max);
-    let total_work: f64 = problem.mean_exec.iter().sum();
-    let slots: usize = problem.hosts.iter().map(|h| h.max_concurrent).sum();
-    let upper = critical_path.max(total_work / slots.max(1) as f64);
+    let bounds = ClusterBounds::new(problem);
+    let lower = bounds.lower;
+    let vcpu_bound = bounds.vcpus;
+    let upper = critical_path
+        .max(bounds.total_work / vcpu_bound as f64)
+        .max(lower);
     let saving = image_saving(problem);
 
     let key = |c: &Cluster, id: usize| (OrdF64(c.work), id);
@@ -195,8 +273,8 @@ fn cluster(problem: &Problem, rank: &[f64]) -> Vec<Cluster> {
             }
         }
     }
-    // Rule 2: no more clusters than tasks the hosts may run at once under the load limit.
-    while alive > slots.max(1) {
+    // Rule 2: no more clusters than the vCPU bound.
+    while alive > vcpu_bound {
         let Some(&(_, small)) = by_work.iter().next() else {
             break;
         };
@@ -211,6 +289,49 @@ fn cluster(problem: &Problem, rank: &[f64]) -> Vec<Cluster> {
     }
     clusters.retain(|c| c.alive);
     clusters
+}
+
+/// The cluster-size lower bound and the vCPU-count bound, after CMWSL (Kanemitsu et al., IEEE
+/// TPDS 2016): cluster until each cluster's total execution time reaches a lower bound `δ`
+/// chosen to minimise an upper bound of the schedule length; then at most `⌈W / δ⌉` vCPUs are
+/// used. Our bound of the schedule length (the paper's own was not at hand, see the docs):
+/// with clusters of at least `δ`, serialising a cluster delays the critical path by at most
+/// `δ`, and a path crosses at most `W / δ` clusters, each crossing costing at most `ĉ` (the
+/// heaviest edge's mean communication time), so `SL ≤ CP + δ + (W / δ) ĉ`, smallest at
+/// `δ* = √(W ĉ)`. A cluster is never lighter than the heaviest task: `δ = max(w̄_max, δ*)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ClusterBounds {
+    /// `δ`, s of mean execution time.
+    lower: f64,
+    /// `min(⌈W / δ⌉, vCPUs)`, at least 1.
+    vcpus: usize,
+    /// `W`: the total mean execution time.
+    total_work: f64,
+}
+
+impl ClusterBounds {
+    fn new(problem: &Problem) -> Self {
+        let heaviest_task = problem.mean_exec.iter().copied().fold(0.0, f64::max);
+        let total_work: f64 = problem.mean_exec.iter().sum();
+        let heaviest_comm = problem
+            .succs
+            .iter()
+            .flatten()
+            .map(|&(_, data)| problem.mean_comm(data))
+            .fold(0.0, f64::max);
+        let lower = heaviest_task.max((total_work * heaviest_comm).sqrt());
+        let by_size = if lower > 0.0 {
+            // Saturating: a huge ratio only means "as many as there are vCPUs".
+            (total_work / lower).ceil().min(usize::MAX as f64) as usize
+        } else {
+            usize::MAX
+        };
+        Self {
+            lower,
+            vcpus: by_size.min(problem.n_vcpus()).max(1),
+            total_work,
+        }
+    }
 }
 
 fn new_cluster(problem: &Problem, tasks: Vec<TaskId>) -> Cluster {
@@ -308,7 +429,12 @@ fn merge(
 /// the host does not hold yet + transfers from clusters already allocated. Same-type clusters
 /// thus gather on hosts, where they share instances. With no idle vCPU left, the cost also
 /// counts the work already on the vCPU.
-fn pre_allocate(problem: &Problem, clusters: &[Cluster], rank: &[f64]) -> Vec<VcpuId> {
+fn pre_allocate(
+    problem: &Problem,
+    clusters: &[Cluster],
+    rank: &[f64],
+    within_load_limit: bool,
+) -> Vec<VcpuId> {
     let mut order: Vec<usize> = (0..clusters.len()).collect();
     let head_rank = |c: &Cluster| c.tasks.iter().map(|&t| rank[t]).fold(0.0, f64::max);
     order.sort_by(|&a, &b| {
@@ -375,7 +501,12 @@ fn pre_allocate(problem: &Problem, clusters: &[Cluster], rank: &[f64]) -> Vec<Vc
         // the other) or if its host may still run one more cluster at a time.
         let open = |vcpu: VcpuId| {
             let h = problem.host_of(vcpu);
-            vcpu_load[vcpu] > 0.0 || host_clusters[h] < problem.hosts[h].max_concurrent
+            let room = if within_load_limit {
+                problem.hosts[h].max_concurrent
+            } else {
+                problem.hosts[h].vcpus.len()
+            };
+            vcpu_load[vcpu] > 0.0 || host_clusters[h] < room
         };
         let mut best: Option<(f64, VcpuId)> = None;
         for vcpu in (0..problem.n_vcpus()).filter(|&v| open(v)) {
@@ -425,4 +556,126 @@ fn allocated_levels(problem: &Problem, allocation: &[VcpuId]) -> Vec<f64> {
         level[t] = problem.exec_time(t, allocation[t]) + tail;
     }
     level
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::{Infrastructure, Workflow};
+
+    /// Host `h` with two vCPUs, host `g` with one; two tasks of type `a`, one of type `b`.
+    fn problem() -> Problem {
+        let infra = Infrastructure::from_toml_str(
+            "load_limit = 1.0\nfunction_prefix = \"/fn\"\ninter_network_bandwidth = 10.0\n\
+             [[network]]\nname = \"n\"\nbandwidth = 100.0\n\
+             [[host]]\nname = \"h\"\nnetwork = \"n\"\nvcpu_speeds = [1.0, 1.0]\n\
+             [[host]]\nname = \"g\"\nnetwork = \"n\"\nvcpu_speeds = [1.0]\n\
+             [image_repository]\nnetwork = \"n\"\nbandwidth = 50.0\n\
+             [file_server]\nnetwork = \"n\"\nbandwidth = 50.0\n\
+             [[image]]\nsf = \"a\"\nsize_mb = 10.0\n[[image]]\nsf = \"b\"\nsize_mb = 10.0\n",
+        )
+        .unwrap();
+        let workflow = Workflow::from_toml_str(
+            "name = \"w\"\n\
+             [[task]]\nname = \"a1\"\nsf = \"a\"\nworkload = 1.0\n\
+             [[task]]\nname = \"a2\"\nsf = \"a\"\nworkload = 1.0\n\
+             [[task]]\nname = \"b1\"\nsf = \"b\"\nworkload = 1.0\n",
+        )
+        .unwrap();
+        Problem::new(&workflow, &infra).unwrap()
+    }
+
+    #[test]
+    fn cmwsl_bound_trades_cluster_size_against_communication() {
+        // Cost matrix: 4 independent-ish tasks of 10 s behind an entry task, 100 s edges.
+        let exec = vec![vec![10.0; 8]; 5];
+        let edges: Vec<(usize, usize, f64)> = (1..5).map(|t| (0, t, 100.0)).collect();
+        let heavy = Problem::from_cost_matrix(&exec, &edges).unwrap();
+        let bounds = ClusterBounds::new(&heavy);
+        // W = 50 s; ĉ = the mean of 100 s over distinct processors = 100 s: δ = √5000 ≈ 70.7,
+        // so one vCPU (⌈50 / 70.7⌉) — communication dearer than all the work.
+        assert!((bounds.lower - 5000.0_f64.sqrt()).abs() < 1e-9);
+        assert_eq!(bounds.vcpus, 1);
+        // Without communication the bound is the heaviest task: one vCPU per task, at most 5.
+        let light = Problem::from_cost_matrix(&exec, &[]).unwrap();
+        let bounds = ClusterBounds::new(&light);
+        assert_eq!((bounds.lower, bounds.vcpus), (10.0, 5));
+        // Never more than the vCPUs there are.
+        let narrow = Problem::from_cost_matrix(&vec![vec![10.0; 2]; 5], &[]).unwrap();
+        assert_eq!(ClusterBounds::new(&narrow).vcpus, 2);
+    }
+
+    #[test]
+    fn sharing_per_vcpu_offers_only_the_vcpu_running_the_type() {
+        let problem = problem();
+        let mut timeline = Timeline::new(&problem, Awareness::Downloads);
+        // a1 on h's first vCPU: an instance of `a` there.
+        timeline.commit(0, 0, Slotting::Insertion);
+        let a = problem.task_type[1];
+        let g = 2;
+        assert_eq!(
+            move_candidates(&timeline, a, g, Sharing::PerVcpu, false),
+            [0]
+        );
+        assert_eq!(
+            move_candidates(&timeline, a, g, Sharing::PerHost, false),
+            [0, 1]
+        );
+        // Type `b` runs nowhere yet: nothing to share.
+        let b = problem.task_type[2];
+        assert!(move_candidates(&timeline, b, g, Sharing::PerHost, false).is_empty());
+    }
+
+    #[test]
+    fn a_task_held_by_the_load_limit_may_go_to_any_other_host() {
+        let problem = problem();
+        let mut timeline = Timeline::new(&problem, Awareness::Downloads);
+        timeline.commit(0, 0, Slotting::Insertion);
+        let b = problem.task_type[2];
+        // Home on h's second vCPU: g's vCPU is offered, h's first (same host) is not.
+        assert_eq!(
+            move_candidates(&timeline, b, 1, Sharing::PerVcpu, true),
+            [2]
+        );
+    }
+
+    #[test]
+    fn phase_one_fills_a_host_beyond_its_load_limit_only_in_the_seeds_reading() {
+        let infra = Infrastructure::from_toml_str(
+            "load_limit = 0.5\nfunction_prefix = \"/fn\"\ninter_network_bandwidth = 10.0\n\
+             default_image_size_mb = 10.0\n\
+             [[network]]\nname = \"n\"\nbandwidth = 100.0\n\
+             [[host]]\nname = \"vmA\"\nnetwork = \"n\"\nvcpu_speeds = [2.0, 2.0]\n\
+             images = [\"x\", \"c\", \"d\"]\n\
+             [[host]]\nname = \"vmB\"\nnetwork = \"n\"\nvcpu_speeds = [2.0]\n\
+             images = [\"x\", \"c\", \"d\"]\n\
+             [image_repository]\nnetwork = \"n\"\nbandwidth = 50.0\n\
+             [file_server]\nnetwork = \"n\"\nbandwidth = 50.0\n",
+        )
+        .unwrap();
+        let workflow = Workflow::from_toml_str(
+            "name = \"fig27\"\n\
+             [[task]]\nname = \"X\"\nsf = \"x\"\nworkload = 2.0\n\
+             [[task]]\nname = \"C\"\nsf = \"c\"\nworkload = 10.0\n\
+             [[task]]\nname = \"D\"\nsf = \"d\"\nworkload = 10.0\n\
+             [[edge]]\nfrom = \"X\"\nto = \"C\"\ndata_mb = 1.0\n\
+             [[edge]]\nfrom = \"X\"\nto = \"D\"\ndata_mb = 1.0\n",
+        )
+        .unwrap();
+        let problem = Problem::new(&workflow, &infra).unwrap();
+        let rank = problem.upward_rank_mean();
+        let clusters = cluster(&problem, &rank);
+        assert_eq!(clusters.len(), 2, "{clusters:?}");
+        let d = 2;
+        let seed = pre_allocate(&problem, &clusters, &rank, false);
+        assert_eq!(
+            problem.host_of(seed[d]),
+            0,
+            "D pre-allocated beside C on vmA"
+        );
+        let within = pre_allocate(&problem, &clusters, &rank, true);
+        assert_eq!(problem.host_of(within[d]), 1, "D pre-allocated to vmB");
+    }
 }
