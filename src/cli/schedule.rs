@@ -189,6 +189,9 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                     "instances": metrics.instances,
                     "sharing_degree": metrics.sharing_degree,
                     "efficiency": metrics.efficiency,
+                    "vcpu_seconds": metrics.vcpu_seconds,
+                    "busy_vcpu_seconds": metrics.busy_vcpu_seconds,
+                    "mb_downloaded": metrics.mb_downloaded,
                     "plan": plan,
                     "plan_file": plan_path.as_ref().map(|p| p.display().to_string()),
                 });
