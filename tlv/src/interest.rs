@@ -46,11 +46,13 @@ struct Field {
     tlv_type: u32,
     start: u32,
     end: u32,
-    /// False for an element that is carried but was not read: unknown, or a non-critical
-    /// known element repeated or out of order (say a HopLimit after ApplicationParameters).
-    /// Edits and digests use only the elements that were read.
-    taken: bool,
 }
+
+/// The type a [`Field`] records for a known element that decoding skipped (non-critical,
+/// repeated or out of order — say a HopLimit after ApplicationParameters). It is carried as
+/// it was but matches no known type, so edits and digests never take it for the element that
+/// was read. TLV-TYPE 0 is reserved: no element decodes with it.
+const SKIPPED: u32 = 0;
 
 impl Field {
     fn range(self) -> Range<usize> {
@@ -104,6 +106,25 @@ pub struct InterestEdit {
     pub pop_function: bool,
 }
 
+/// An [`InterestEdit`] worked out against one Interest ([`Interest::plan_edit`]): what
+/// [`Interest::write_edited`] writes and how long it is.
+#[derive(Debug, Clone)]
+pub struct EditPlan {
+    edit: InterestEdit,
+    /// `Some` if the head is popped: the rest of the stack, `None` if it was the last.
+    popped: Option<Option<FunctionChain>>,
+    insert_nonce_after: Option<usize>,
+    value_len: usize,
+}
+
+impl EditPlan {
+    /// Length of the edited Interest, header included.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        tlv_len(tt::INTEREST, self.value_len)
+    }
+}
+
 impl Interest {
     /// Decodes an Interest from its whole TLV encoding.
     pub fn decode(wire: Bytes) -> Result<Self> {
@@ -143,7 +164,6 @@ impl Interest {
             tlv_type: tt::NAME,
             start: base as u32,
             end: (base + reader.position()) as u32,
-            taken: true,
         });
         let mut last_order = 0u8;
         loop {
@@ -156,13 +176,11 @@ impl Interest {
                 tlv_type: el.tlv_type(),
                 start: start as u32,
                 end: end as u32,
-                taken: false,
             };
             match order_of(el.tlv_type()) {
                 Some(order) if order > last_order => {
                     last_order = order;
                     it.take_field(&el)?;
-                    field.taken = true;
                 }
                 // A known element repeated or out of order: fatal only if critical.
                 Some(_) | None if is_critical(el.tlv_type()) => {
@@ -172,7 +190,8 @@ impl Interest {
                         Error::UnknownCritical(el.tlv_type())
                     });
                 }
-                _ => {}
+                Some(_) => field.tlv_type = SKIPPED,
+                None => {}
             }
             it.fields.push(field);
         }
@@ -265,17 +284,14 @@ impl Interest {
         }
     }
 
-    /// The element of `tlv_type` that was read (not a repeated or out-of-order copy).
-    fn taken_field(&self, tlv_type: u32) -> Option<Field> {
-        self.fields
-            .iter()
-            .find(|f| f.taken && f.tlv_type == tlv_type)
-            .copied()
+    /// The element of `tlv_type` that was read (a skipped copy is recorded as SKIPPED).
+    fn read_field(&self, tlv_type: u32) -> Option<Field> {
+        self.fields.iter().find(|f| f.tlv_type == tlv_type).copied()
     }
 
     /// Byte range from ApplicationParameters to the end of the Interest.
     fn parameters_range(&self) -> Option<Range<usize>> {
-        let first = self.taken_field(tt::APPLICATION_PARAMETERS)?;
+        let first = self.read_field(tt::APPLICATION_PARAMETERS)?;
         let end = self.fields.last()?.end as usize;
         Some(first.start as usize..end)
     }
@@ -368,8 +384,8 @@ impl Interest {
     /// digest, then ApplicationParameters through InterestSignatureInfo.
     #[must_use]
     pub fn signed_portion(&self) -> Option<Vec<&[u8]>> {
-        let sig_info = self.taken_field(tt::INTEREST_SIGNATURE_INFO)?;
-        let params = self.taken_field(tt::APPLICATION_PARAMETERS)?;
+        let sig_info = self.read_field(tt::INTEREST_SIGNATURE_INFO)?;
+        let params = self.read_field(tt::APPLICATION_PARAMETERS)?;
         let mut parts: Vec<&[u8]> = (0..self.name.len())
             .filter_map(|i| self.name.component_wire(i))
             .filter(|w| w.first() != Some(&(tt::PARAMETERS_SHA256_DIGEST_COMPONENT as u8)))
@@ -398,6 +414,17 @@ impl Interest {
     /// ApplicationParameters or the signature, so a signed Interest stays valid.
     #[must_use]
     pub fn edited(&self, edit: &InterestEdit) -> Bytes {
+        let plan = self.plan_edit(edit);
+        let mut buf = BytesMut::with_capacity(plan.encoded_len());
+        self.write_edited(&plan, &mut buf);
+        buf.freeze()
+    }
+
+    /// Works out an edit (the popped stack, where a missing Nonce goes, the new length) so that
+    /// the edited Interest can be written straight into a larger buffer — a forwarder writes
+    /// it behind its LpPacket header, in one pass and one allocation.
+    #[must_use]
+    pub fn plan_edit(&self, edit: &InterestEdit) -> EditPlan {
         let popped = if edit.pop_function {
             self.function_chain.as_deref().map(FunctionChain::popped)
         } else {
@@ -409,7 +436,7 @@ impl Interest {
             let mut last_order = 0;
             let mut pos = 0;
             for (i, f) in self.fields.iter().enumerate() {
-                if let Some(o) = order_of(f.tlv_type).filter(|_| f.taken) {
+                if let Some(o) = order_of(f.tlv_type) {
                     last_order = o;
                 }
                 if last_order < 4 {
@@ -420,11 +447,10 @@ impl Interest {
         });
         let nonce_len = tlv_len(tt::NONCE, 4);
         let mut value_len = 0usize;
-        // Only the elements that were read are edited: a HopLimit or FunctionNames copy that
-        // decoding skipped may lie inside the ParametersSha256Digest's range.
+        // Only the elements that were read are edited (skipped ones are SKIPPED): a HopLimit
+        // copy that decoding skipped may lie inside the ParametersSha256Digest's range.
         for (i, f) in self.fields.iter().enumerate() {
             value_len += match f.tlv_type {
-                _ if !f.taken => f.range().len(),
                 tt::NONCE if edit.nonce.is_some() => nonce_len,
                 tt::HOP_LIMIT if edit.hop_limit.is_some() => tlv_len(tt::HOP_LIMIT, 1),
                 tt::FUNCTION_NAMES if popped.is_some() => popped
@@ -437,27 +463,36 @@ impl Interest {
                 value_len += nonce_len;
             }
         }
-        let mut buf = BytesMut::with_capacity(tlv_len(tt::INTEREST, value_len));
-        put_header(&mut buf, tt::INTEREST, value_len);
+        EditPlan {
+            edit: *edit,
+            popped,
+            insert_nonce_after,
+            value_len,
+        }
+    }
+
+    /// Writes this Interest with `plan` (made by [`Interest::plan_edit`] on this Interest)
+    /// applied: exactly [`EditPlan::encoded_len`] bytes.
+    pub fn write_edited(&self, plan: &EditPlan, buf: &mut impl BufMut) {
+        let edit = &plan.edit;
+        put_header(buf, tt::INTEREST, plan.value_len);
         for (i, f) in self.fields.iter().enumerate() {
             match (f.tlv_type, edit.nonce, edit.hop_limit) {
-                _ if !f.taken => buf.put_slice(&self.wire[f.range()]),
-                (tt::NONCE, Some(n), _) => put_tlv(&mut buf, tt::NONCE, &n),
-                (tt::HOP_LIMIT, _, Some(h)) => put_tlv(&mut buf, tt::HOP_LIMIT, &[h]),
-                (tt::FUNCTION_NAMES, _, _) if popped.is_some() => {
-                    if let Some(Some(rest)) = &popped {
-                        rest.encode_to(&mut buf);
+                (tt::NONCE, Some(n), _) => put_tlv(buf, tt::NONCE, &n),
+                (tt::HOP_LIMIT, _, Some(h)) => put_tlv(buf, tt::HOP_LIMIT, &[h]),
+                (tt::FUNCTION_NAMES, _, _) if plan.popped.is_some() => {
+                    if let Some(Some(rest)) = &plan.popped {
+                        rest.encode_to(buf);
                     }
                 }
                 _ => buf.put_slice(&self.wire[f.range()]),
             }
-            if insert_nonce_after == Some(i)
+            if plan.insert_nonce_after == Some(i)
                 && let Some(n) = edit.nonce
             {
-                put_tlv(&mut buf, tt::NONCE, &n);
+                put_tlv(buf, tt::NONCE, &n);
             }
         }
-        buf.freeze()
     }
 
     /// A builder holding this Interest's fields (unknown elements are not carried over).

@@ -22,7 +22,7 @@ pub use chain::FunctionChain;
 pub use data::{Data, DataBuilder, MetaInfo};
 pub use element::{Element, Reader};
 pub use error::{Error, Result};
-pub use interest::{Interest, InterestBuilder, InterestEdit};
+pub use interest::{EditPlan, Interest, InterestBuilder, InterestEdit};
 pub use name::{Component, Name, NameHasher, PrefixHashes};
 pub use prefix_ann::PrefixAnnouncement;
 pub use signature::{KeyLocator, SignatureInfo, Signer, VerifyKey};

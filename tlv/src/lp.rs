@@ -471,11 +471,12 @@ impl LpPacket {
 
     /// Length of the LpPacket's TLV-VALUE.
     fn value_len(&self) -> usize {
-        self.headers_len()
-            + self
-                .fragment
-                .as_ref()
-                .map_or(0, |f| tlv_len(t::FRAGMENT, f.len()))
+        self.value_len_with(self.fragment.as_ref().map(Bytes::len))
+    }
+
+    /// Length of the TLV-VALUE with a Fragment of `fragment_len` bytes (or none).
+    fn value_len_with(&self, fragment_len: Option<usize>) -> usize {
+        self.headers_len() + fragment_len.map_or(0, |n| tlv_len(t::FRAGMENT, n))
     }
 
     /// Length of [`LpPacket::encode`]'s output.
@@ -487,7 +488,35 @@ impl LpPacket {
     /// Writes the packet as an LpPacket (TLV-TYPE 100): header fields in ascending TLV-TYPE
     /// order, Fragment last. Writes exactly [`LpPacket::encoded_len`] bytes.
     pub fn encode_to(&self, buf: &mut impl BufMut) {
-        put_header(buf, t::LP_PACKET, self.value_len());
+        let fragment_len = self.fragment.as_ref().map(Bytes::len);
+        self.encode_headers_to(buf, fragment_len);
+        if let Some(f) = &self.fragment {
+            buf.put_slice(f);
+        }
+    }
+
+    /// Encodes the header fields with a Fragment of `fragment_len` bytes that
+    /// `write_fragment` writes into the same buffer (`self.fragment` is not used): a forwarder
+    /// writes the Interest it edits straight behind its header, in one pass and one exactly
+    /// sized buffer, instead of encoding the Interest and then copying it into the packet.
+    #[must_use]
+    pub fn encode_with_fragment(
+        &self,
+        fragment_len: usize,
+        write_fragment: impl FnOnce(&mut BytesMut),
+    ) -> Bytes {
+        let len = tlv_len(t::LP_PACKET, self.value_len_with(Some(fragment_len)));
+        let mut buf = BytesMut::with_capacity(len);
+        self.encode_headers_to(&mut buf, Some(fragment_len));
+        write_fragment(&mut buf);
+        debug_assert_eq!(buf.len(), len, "the fragment's length was not as announced");
+        buf.freeze()
+    }
+
+    /// Everything but the Fragment's value: the LpPacket header, the header fields in
+    /// ascending TLV-TYPE order and, if there is one, the Fragment's type and length.
+    fn encode_headers_to(&self, buf: &mut impl BufMut, fragment_len: Option<usize>) {
+        put_header(buf, t::LP_PACKET, self.value_len_with(fragment_len));
         if let Some(v) = self.sequence {
             put_fixed8(buf, t::SEQUENCE, v);
         }
@@ -545,9 +574,8 @@ impl LpPacket {
         if let Some(v) = self.chain_aware {
             put_nni_tlv(buf, t::CHAIN_AWARE, v);
         }
-        if let Some(f) = &self.fragment {
-            put_header(buf, t::FRAGMENT, f.len());
-            buf.put_slice(f);
+        if let Some(n) = fragment_len {
+            put_header(buf, t::FRAGMENT, n);
         }
     }
 
@@ -1093,6 +1121,26 @@ mod tests {
             ..LpPacket::from_fragment(interest())
         };
         assert_eq!(LpPacket::decode(answer.encode()).unwrap(), answer);
+    }
+
+    #[test]
+    fn a_fragment_written_in_place_gives_the_same_bytes_as_one_given_whole() {
+        let whole = LpPacket {
+            pit_token: Some(PitToken::from_u64(0x0102_0304_0506_0708)),
+            popped_function: Some("/sf/f".parse().unwrap()),
+            incoming_face_id: Some(300),
+            congestion_mark: Some(1),
+            non_discovery: true,
+            ..LpPacket::from_fragment(interest())
+        };
+        let headers = LpPacket {
+            fragment: None,
+            ..whole.clone()
+        };
+        let fragment = interest();
+        let in_place = headers.encode_with_fragment(fragment.len(), |buf| buf.put_slice(&fragment));
+        assert_eq!(in_place, whole.encode());
+        assert_eq!(LpPacket::decode(in_place).unwrap(), whole);
     }
 
     #[test]

@@ -649,6 +649,7 @@ impl Forwarder {
             return;
         };
         let scope = state.info.scope;
+        let local_fields = state.local_fields;
         state.liveness.sent(now);
         if new_out_record {
             super::note_out_record(state, &self.pit, face, id);
@@ -664,7 +665,7 @@ impl Forwarder {
         let Some(entry) = self.pit.get_mut(id) else {
             return;
         };
-        let wire = entry.interest.edited(&InterestEdit {
+        let edit = entry.interest.plan_edit(&InterestEdit {
             nonce: Some(nonce),
             hop_limit,
             pop_function: pop,
@@ -704,14 +705,22 @@ impl Forwarder {
             self.counters.functions_popped += 1;
         }
         self.counters.out_interests += 1;
-        let lp = LpPacket {
+        let header = LpPacket {
             pit_token: Some(PitToken::from_u64(id.to_u64())),
             popped_function,
             congestion_mark: self.carried_mark.interest,
             non_discovery,
-            ..LpPacket::from_fragment(wire)
+            incoming_face_id: from.filter(|_| local_fields).map(|f| f.0),
+            ..LpPacket::default()
         };
-        self.emit(face, &lp, from, out, |c| c.out_interests += 1);
+        // The edited Interest is written straight behind the header: one buffer, one copy.
+        let frame = header.encode_with_fragment(edit.encoded_len(), |buf| {
+            entry.interest.write_edited(&edit, buf);
+        });
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
+        send_frame(state, face, frame, out, |c| c.out_interests += 1);
     }
 
     /// Gives up on an entry: Nack every downstream and forget it — or, for a chained Interest
@@ -1389,24 +1398,40 @@ impl Forwarder {
             _ => lp,
         };
         let frame = lp.encode_or_bare();
-        count(&mut state.counters);
-        match state.info.mtu {
-            Some(mtu) if frame.len() > mtu => {
-                match nfwd_tlv::lp::fragment(lp, mtu, state.next_sequence) {
-                    Ok(frags) => {
-                        state.next_sequence = state.next_sequence.wrapping_add(frags.len() as u64);
-                        for f in frags {
-                            state.counters.out_bytes += f.len() as u64;
-                            out.push(Action::Send { face, frame: f });
-                        }
+        send_frame(state, face, frame, out, count);
+    }
+}
+
+/// Queues `frame` on `face`, cut into NDNLPv2 fragments if it exceeds the face's MTU.
+fn send_frame(
+    state: &mut super::FaceState,
+    face: FaceId,
+    frame: Bytes,
+    out: &mut Vec<Action>,
+    count: impl FnOnce(&mut super::FaceCounters),
+) {
+    count(&mut state.counters);
+    match state.info.mtu {
+        Some(mtu) if frame.len() > mtu => {
+            // Rare (only faces with an MTU, for packets above it): the frame is read back
+            // into its fields to be cut, so the common path never keeps them apart.
+            let frags = LpPacket::decode(frame)
+                .ok()
+                .and_then(|lp| nfwd_tlv::lp::fragment(&lp, mtu, state.next_sequence).ok());
+            match frags {
+                Some(frags) => {
+                    state.next_sequence = state.next_sequence.wrapping_add(frags.len() as u64);
+                    for f in frags {
+                        state.counters.out_bytes += f.len() as u64;
+                        out.push(Action::Send { face, frame: f });
                     }
-                    Err(_) => state.counters.drop_overload += 1,
                 }
+                None => state.counters.drop_overload += 1,
             }
-            _ => {
-                state.counters.out_bytes += frame.len() as u64;
-                out.push(Action::Send { face, frame });
-            }
+        }
+        _ => {
+            state.counters.out_bytes += frame.len() as u64;
+            out.push(Action::Send { face, frame });
         }
     }
 }
