@@ -95,7 +95,7 @@ for path in "${paths[@]}"; do
     verdict="  improved (> ${tolerance}%): consider updating the baseline"
   fi
   sign="+"; abs=$change
-  if [ "$change" -lt 0 ]; then sign="-"; abs=$(( -change )); fi
+  if [ "${now[$path]}" -lt "$base" ]; then sign="-"; abs=$(( -change )); fi
   printf '%-22s %12s %12s %8s%%%s\n' "$path" "${now[$path]}" "$base" \
     "$sign$((abs / 10)).$((abs % 10))" "$verdict"
 done

@@ -29,7 +29,7 @@ fn receive(c: &mut Criterion) {
                     bench.receive_batch(&batch);
                     total += start.elapsed();
                     bench
-                        .finish(batch)
+                        .finish(&batch)
                         .expect("the packets take the path measured");
                 }
                 total

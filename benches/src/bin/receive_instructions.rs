@@ -34,7 +34,7 @@ fn run(bench: &mut PathBench, packets: usize, measured: bool) -> Result<(), Stri
         } else {
             bench.receive_batch(&batch);
         }
-        bench.finish(batch)?;
+        bench.finish(&batch)?;
     }
     Ok(())
 }
