@@ -8,6 +8,7 @@
 
 pub mod flood;
 pub mod loadgen;
+pub mod receive;
 pub mod sf_hop;
 
 use bytes::Bytes;
