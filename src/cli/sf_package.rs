@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use nfwd_forwarder::security;
-use nfwd_sf_host::package::fetch::{FetchOptions, FetchProgress, fetch_package};
+use nfwd_sf_host::package::fetch::{FetchOptions, FetchProgress, ProgressSnapshot, fetch_package};
 use nfwd_sf_host::package::{
     DEFAULT_SEGMENT_SIZE, Manifest, PackageKind, PackageLimits, PackageName, PackagePackets,
 };
@@ -223,11 +223,18 @@ pub(crate) fn publish(args: &PublishArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `3.1/20.0 MiB, 12.5 MiB/s, ETA 2 s, window 32` (the rate over what this run fetched).
-fn progress_line(progress: &FetchProgress, start_bytes: u64, elapsed: Duration) -> String {
-    let (bytes, total, _, _, window) = progress.snapshot();
+/// `3.1/20.0 MiB, 12.5 MiB/s, ETA 2 s, window 32` (the rate over what this run fetched, not
+/// what it found on disk).
+fn progress_line(p: ProgressSnapshot, elapsed: Duration) -> String {
+    let ProgressSnapshot {
+        bytes,
+        total_bytes: total,
+        reused_bytes,
+        window,
+        ..
+    } = p;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let rate = bytes.saturating_sub(start_bytes) as f64 / elapsed.as_secs_f64().max(1e-3);
+    let rate = bytes.saturating_sub(reused_bytes) as f64 / elapsed.as_secs_f64().max(1e-3);
     let mut line = format!("{:.1}/{:.1} MiB", mib(bytes), mib(total));
     line.push_str(&format!(", {:.1} MiB/s", rate / (1024.0 * 1024.0)));
     if rate > 0.0 && total > 0 {
@@ -262,12 +269,8 @@ pub(crate) fn fetch(args: &FetchArgs) -> anyhow::Result<()> {
         let client = connect(args.connect.as_deref()).await?;
         let pull = fetch_package(&client, &name, &anchor, &args.out, &opts);
         let result = if show_progress {
-            // What was on disk already does not count in the rate: it is read once the
-            // manifest is in, before the first segment is asked for.
-            let mut start_bytes = None;
             with_status_line(pull, Duration::from_millis(500), |elapsed| {
-                let base = *start_bytes.get_or_insert_with(|| progress.snapshot().0);
-                progress_line(&progress, base, elapsed)
+                progress_line(progress.snapshot(), elapsed)
             })
             .await
         } else {
@@ -301,10 +304,22 @@ mod tests {
 
     #[test]
     fn the_progress_line_says_bytes_rate_eta_and_window() {
-        let p = FetchProgress::default();
+        let mib = 1024 * 1024;
+        // 1 MiB was on disk; 2 more fetched in 2 s: 1 MiB/s, 17 MiB left.
+        let p = ProgressSnapshot {
+            bytes: 3 * mib,
+            total_bytes: 20 * mib,
+            reused_bytes: mib,
+            window: 32,
+            ..ProgressSnapshot::default()
+        };
+        assert_eq!(
+            progress_line(p, Duration::from_secs(2)),
+            "3.0/20.0 MiB, 1.0 MiB/s, ETA 17 s, window 32"
+        );
         // Nothing known yet: no division by zero, no ETA.
         assert_eq!(
-            progress_line(&p, 0, Duration::ZERO),
+            progress_line(ProgressSnapshot::default(), Duration::ZERO),
             "0.0/0.0 MiB, 0.0 MiB/s, window 0"
         );
     }

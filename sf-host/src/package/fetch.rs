@@ -60,23 +60,41 @@ impl Default for FetchOptions {
 pub struct FetchProgress {
     bytes: AtomicU64,
     total_bytes: AtomicU64,
+    reused_bytes: AtomicU64,
     segments: AtomicU64,
     total_segments: AtomicU64,
     window: AtomicU64,
 }
 
+/// A moment of a [`FetchProgress`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgressSnapshot {
+    /// Artifact bytes done: fetched, or found verified on disk.
+    pub bytes: u64,
+    /// Artifact bytes in all (0 until the manifest is in).
+    pub total_bytes: u64,
+    /// Of `bytes`, those found on disk (a resumed pull): not part of the fetch rate.
+    pub reused_bytes: u64,
+    /// Segments done.
+    pub segments: u64,
+    /// Segments in all (0 until the manifest is in).
+    pub total_segments: u64,
+    /// The congestion window now, in Interests.
+    pub window: u64,
+}
+
 impl FetchProgress {
-    /// (artifact bytes done — fetched or found on disk —, bytes in all (0 until the manifest
-    /// is in), segments done, segments in all, current window).
+    /// Where the pull is.
     #[must_use]
-    pub fn snapshot(&self) -> (u64, u64, u64, u64, u64) {
-        (
-            self.bytes.load(Ordering::Relaxed),
-            self.total_bytes.load(Ordering::Relaxed),
-            self.segments.load(Ordering::Relaxed),
-            self.total_segments.load(Ordering::Relaxed),
-            self.window.load(Ordering::Relaxed),
-        )
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        ProgressSnapshot {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            total_bytes: self.total_bytes.load(Ordering::Relaxed),
+            reused_bytes: self.reused_bytes.load(Ordering::Relaxed),
+            segments: self.segments.load(Ordering::Relaxed),
+            total_segments: self.total_segments.load(Ordering::Relaxed),
+            window: self.window.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -511,6 +529,7 @@ pub async fn fetch_package(
             .map(|k| manifest.segment_len(k))
             .sum();
         p.bytes.store(reused_bytes, Ordering::Relaxed);
+        p.reused_bytes.store(reused_bytes, Ordering::Relaxed);
     }
     let missing =
         (0..manifest.segments).filter(|&k| !done.get(k as usize).copied().unwrap_or(false));
