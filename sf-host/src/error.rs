@@ -27,6 +27,10 @@ pub enum Error {
     /// The function itself failed (its message is what the consumer's error Data says).
     #[error("function failed: {0}")]
     Function(String),
+    /// An SF package was refused (bad signature, altered segment, hostile manifest):
+    /// `docs/sf-host.md`, "SF packages".
+    #[error("SF package refused: {0}")]
+    Package(#[from] crate::package::PackageError),
     /// No such SF or instance.
     #[error("not found: {0}")]
     NotFound(String),

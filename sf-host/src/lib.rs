@@ -9,6 +9,7 @@
 //! - [`host`]: deploys, starts on demand, keeps warm, restarts, stops and counts SF instances.
 //! - [`functions`]: the built-in example SFs.
 //! - [`users`]: who instances run as (never root).
+//! - [`package`]: SF packages published and fetched over NDN (signed manifest, segments).
 
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod docker;
 pub mod error;
 pub mod functions;
 pub mod host;
+pub mod package;
 pub mod process;
 pub mod progress;
 pub mod runtime;

@@ -12,6 +12,7 @@ pub(crate) mod schedule;
 pub(crate) mod serve;
 pub(crate) mod sf;
 pub(crate) mod sf_host;
+pub(crate) mod sf_package;
 pub(crate) mod sf_run;
 pub(crate) mod start;
 pub(crate) mod status_http;

@@ -1,10 +1,11 @@
 //! `nfwd sf ...`: service functions — running one (the runtime inside containers and
 //! processes: `run`, `exec`, `functions`, in `sf_run.rs`) and managing them on this node's SF
-//! host (`deploy`, `undeploy`, `list`, `logs`, `stats`, in `sf_host.rs`).
+//! host (`deploy`, `undeploy`, `list`, `logs`, `stats`, in `sf_host.rs`), and SF packages
+//! over NDN (`publish`, `fetch`, in `sf_package.rs`).
 
 use clap::Subcommand;
 
-use super::{sf_host, sf_run};
+use super::{sf_host, sf_package, sf_run};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SfCommand {
@@ -24,6 +25,10 @@ pub(crate) enum SfCommand {
     Logs(sf_host::LogsArgs),
     /// Per-SF counters: instances, requests, errors, latency.
     Stats(sf_host::StatsArgs),
+    /// Publish an SF's program and spec as a signed package over NDN, served until stopped.
+    Publish(sf_package::PublishArgs),
+    /// Fetch an SF package by name, verify it against a trust anchor, write it to a directory.
+    Fetch(sf_package::FetchArgs),
 }
 
 pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
@@ -36,5 +41,7 @@ pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
         SfCommand::List(a) => sf_host::list(&a),
         SfCommand::Logs(a) => sf_host::logs(&a),
         SfCommand::Stats(a) => sf_host::stats(&a),
+        SfCommand::Publish(a) => sf_package::publish(&a),
+        SfCommand::Fetch(a) => sf_package::fetch(&a),
     }
 }

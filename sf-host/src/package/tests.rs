@@ -1,0 +1,300 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use nfwd_forwarder::security::Certificate;
+use nfwd_tlv::{Data, DataBuilder, InterestBuilder, Name, Signer};
+
+use super::*;
+
+fn name(s: &str) -> Name {
+    s.parse().unwrap()
+}
+
+fn spec() -> SfSpec {
+    SfSpec::from_toml(
+        "name = \"/sf/wc\"\nversion = \"2\"\ninput_type = \"text/plain\"\n\
+         output_type = \"text/plain\"\n[artifact]\nkind = \"exec\"\nargv = [\"wc.sh\"]\n",
+    )
+    .unwrap()
+}
+
+fn key(identity: &str) -> (Signer, Certificate) {
+    let key_name = name(identity).append_generic(b"KEY").append_generic(b"k1");
+    let (signer, _) = Signer::generate_ed25519(key_name.clone()).unwrap();
+    let cert = Certificate {
+        name: key_name.clone(),
+        key_name,
+        key: signer.verify_key().unwrap(),
+    };
+    (signer, cert)
+}
+
+fn package_name() -> PackageName {
+    PackageName::new(name("/pub"), name("/sf/wc"), Some(7))
+}
+
+/// A 25-byte artifact in 10-byte segments: three segments, the last one short.
+fn packets(signer: &Signer) -> (Vec<u8>, PackagePackets) {
+    let artifact: Vec<u8> = (0..25u8).collect();
+    let manifest =
+        Manifest::describe(&spec(), PackageKind::Process, "wc.sh", &artifact, 10).unwrap();
+    let p = PackagePackets::build(package_name(), manifest, &artifact, signer).unwrap();
+    (artifact, p)
+}
+
+/// What a fetcher does with manifest segments: verify each, concatenate, decode.
+fn read_manifest(
+    segments: &[Data],
+    anchor: &Certificate,
+    limits: &PackageLimits,
+) -> Result<Manifest, PackageError> {
+    let mut bytes = Vec::new();
+    for d in segments {
+        verify_manifest_segment(d, anchor)?;
+        bytes.extend_from_slice(d.content());
+    }
+    Manifest::decode(&package_name(), &bytes, limits)
+}
+
+/// `data` with `content` instead of its own, its signature kept (what an attacker on the
+/// path can do without the key).
+fn with_content(data: &Data, content: &[u8]) -> Data {
+    let info = data.signature_info().unwrap().unwrap();
+    let value = data.signature_value().unwrap().clone();
+    let mut b = DataBuilder::new(data.name().clone(), Bytes::copy_from_slice(content))
+        .freshness_ms(data.freshness_period_ms());
+    if let Some(f) = data.final_block_id() {
+        b = b.final_block_id(f.clone());
+    }
+    Data::decode(b.encode_with(Some((&info, &value)))).unwrap()
+}
+
+#[test]
+fn a_package_round_trips_and_every_segment_verifies() {
+    let (signer, anchor) = key("/pub");
+    let (artifact, p) = packets(&signer);
+    assert_eq!(p.segments.len(), 3);
+    assert_eq!(
+        p.segments[0].name(),
+        &name("/pub/sf-package/sf/wc/v=7/seg=0")
+    );
+    let m = read_manifest(&p.manifest_segments, &anchor, &PackageLimits::default()).unwrap();
+    assert_eq!(m, p.manifest);
+    assert_eq!((m.size, m.segments, m.segment_size), (25, 3, 10));
+    assert_eq!(m.kind, PackageKind::Process);
+    assert_eq!(
+        (m.input_type.as_str(), m.version.as_str()),
+        ("text/plain", "2")
+    );
+    let mut assembled = Vec::new();
+    for (k, d) in p.segments.iter().enumerate() {
+        m.verify_segment(&p.name, k as u64, d.content()).unwrap();
+        assert_eq!(d.final_block_id().and_then(|c| c.as_segment()), Some(2));
+        assembled.extend_from_slice(d.content());
+    }
+    assert_eq!(assembled, artifact);
+    m.verify_artifact(&p.name, &nfwd_tlv::signature::sha256(&[&assembled]))
+        .unwrap();
+}
+
+#[test]
+fn a_tampered_segment_is_refused_by_its_digest() {
+    let (signer, _) = key("/pub");
+    let (_, p) = packets(&signer);
+    let mut content = p.segments[1].content().to_vec();
+    content[3] ^= 1;
+    let e = p.manifest.verify_segment(&p.name, 1, &content).unwrap_err();
+    assert!(
+        matches!(e, PackageError::SegmentDigest { segment: 1, .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("segment 1 of /pub/sf-package/sf/wc/v=7"),
+        "{e}"
+    );
+    // Truncated: the size is wrong before the digest is looked at.
+    let e = p
+        .manifest
+        .verify_segment(&p.name, 2, &content[..4])
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PackageError::SegmentSize {
+                segment: 2,
+                expected: 5,
+                got: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // A segment the manifest does not list.
+    assert!(p.manifest.verify_segment(&p.name, 3, &[]).is_err());
+    // The whole artifact, altered.
+    let e = p.manifest.verify_artifact(&p.name, &[0; 32]).unwrap_err();
+    assert!(matches!(e, PackageError::ArtifactDigest { .. }), "{e}");
+}
+
+#[test]
+fn a_tampered_manifest_or_another_key_is_refused() {
+    let (signer, anchor) = key("/pub");
+    let (_, p) = packets(&signer);
+    // One byte of the manifest changed, the signature kept.
+    let mut altered = p.manifest_segments[0].content().to_vec();
+    altered[2] ^= 0x20;
+    let forged = with_content(&p.manifest_segments[0], &altered);
+    let e = verify_manifest_segment(&forged, &anchor).unwrap_err();
+    assert!(matches!(e, PackageError::ManifestSignature { .. }), "{e}");
+
+    // Signed by another key: refused, and the message names both keys.
+    let (other, _) = key("/mallory");
+    let (_, q) = packets(&other);
+    let e = read_manifest(&q.manifest_segments, &anchor, &PackageLimits::default()).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("/pub/KEY/k1") && text.contains("/mallory/KEY/k1"),
+        "{text}"
+    );
+
+    // DigestSha256 (no key at all): refused to build, and refused to verify.
+    assert!(
+        PackagePackets::build(
+            package_name(),
+            p.manifest.clone(),
+            &[],
+            &Signer::digest_sha256()
+        )
+        .is_err()
+    );
+    let unsigned = DataBuilder::new(
+        p.name.manifest().append_segment(0),
+        p.manifest.encode().unwrap(),
+    )
+    .build(&Signer::digest_sha256())
+    .unwrap();
+    let e = verify_manifest_segment(&unsigned, &anchor).unwrap_err();
+    assert!(e.to_string().contains("DigestSha256"), "{e}");
+}
+
+/// The manifest JSON with `edit` applied to its object.
+fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let (signer, _) = key("/pub");
+    let (_, p) = packets(&signer);
+    let mut v = serde_json::to_value(&p.manifest).unwrap();
+    edit(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn hostile_or_broken_manifests_are_refused_with_what_is_wrong() {
+    let limits = PackageLimits::default();
+    let decode = |bytes: &[u8]| Manifest::decode(&package_name(), bytes, &limits).unwrap_err();
+    let good = edited(|_| {});
+    Manifest::decode(&package_name(), &good, &limits).unwrap();
+
+    let e = decode(&good[..good.len() / 2]);
+    assert!(
+        matches!(e, PackageError::BadManifest { .. }),
+        "truncated: {e}"
+    );
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            edited(|v| v["segments"] = 1_000_000.into()),
+            "segment count 1000000 exceeds the limit of 65536",
+        ),
+        (
+            edited(|v| v["size"] = (u64::MAX / 2).into()),
+            "artifact size",
+        ),
+        (
+            edited(|v| v["file_name"] = "../../etc/passwd".into()),
+            "not one plain path component",
+        ),
+        (edited(|v| v["file_name"] = ".hidden".into()), "plain path"),
+        (
+            edited(|v| v["version"] = "x".repeat(10_000).into()),
+            "version 10000",
+        ),
+        (edited(|v| v["format"] = "other/9".into()), "format"),
+        (
+            edited(|v| v["function"] = "/sf/other".into()),
+            "package name is for /sf/wc",
+        ),
+        (
+            edited(|v| {
+                v["segment_sha256"].as_array_mut().unwrap().pop();
+            }),
+            "2 segment digests for 3 segments",
+        ),
+        (
+            edited(|v| v["segment_sha256"][0] = "zz".into()),
+            "64 hex digits",
+        ),
+        (edited(|v| v["segment_size"] = 0.into()), "segment size 0"),
+        (edited(|v| v["size"] = 31.into()), "make 4"),
+        (edited(|v| v["unexpected"] = 1.into()), "unexpected"),
+    ];
+    for (bytes, needle) in cases {
+        let e = decode(&bytes).to_string();
+        assert!(e.contains(needle), "expected {needle:?} in {e}");
+    }
+    // More bytes than the manifest limit: refused before parsing.
+    let small = PackageLimits {
+        max_manifest_bytes: 100,
+        ..PackageLimits::default()
+    };
+    let e = Manifest::decode(&package_name(), &good, &small).unwrap_err();
+    assert!(matches!(e, PackageError::Limit { what: "size", .. }), "{e}");
+}
+
+#[test]
+fn package_names_parse_and_bad_ones_are_refused() {
+    let limits = PackageLimits::default();
+    let p = PackageName::parse(&name("/a/b/sf-package/sf/wc/v=3"), &limits).unwrap();
+    assert_eq!(p, PackageName::new(name("/a/b"), name("/sf/wc"), Some(3)));
+    assert_eq!(
+        p.manifest().to_string(),
+        "/a/b/sf-package/sf/wc/v=3/32=manifest"
+    );
+    let latest = PackageName::parse(&name("/sf-package/f"), &limits).unwrap();
+    assert_eq!(latest, PackageName::new(Name::new(), name("/f"), None));
+    assert_eq!(latest.base(), name("/sf-package/f"));
+    for bad in [
+        "/a/b/sf/wc",
+        "/a/sf-package",
+        "/a/sf-package/v=3",
+        "/a/sf-package/f/seg=1",
+    ] {
+        assert!(PackageName::parse(&name(bad), &limits).is_err(), "{bad}");
+    }
+    let long = format!("/sf-package/{}", "x".repeat(3000));
+    assert!(PackageName::parse(&name(&long), &limits).is_err());
+}
+
+#[test]
+fn the_publisher_answers_discovery_with_the_manifest_and_segments_by_name() {
+    let (signer, _) = key("/pub");
+    let (_, p) = packets(&signer);
+    let latest = InterestBuilder::new(p.name.base())
+        .can_be_prefix(true)
+        .must_be_fresh(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        p.answer(&latest).unwrap().name(),
+        &p.name.manifest().append_segment(0)
+    );
+    let seg = InterestBuilder::new(p.name.versioned().append_segment(2))
+        .build()
+        .unwrap();
+    assert_eq!(p.answer(&seg).unwrap().content().len(), 5);
+    let beyond = InterestBuilder::new(p.name.versioned().append_segment(3))
+        .build()
+        .unwrap();
+    assert!(p.answer(&beyond).is_none());
+    // Without CanBePrefix the base names no packet.
+    let plain = InterestBuilder::new(p.name.base()).build().unwrap();
+    assert!(p.answer(&plain).is_none());
+}
