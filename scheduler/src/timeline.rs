@@ -61,7 +61,13 @@ pub(crate) struct Timeline<'p> {
     /// replaying it with the downloads (its vCPUs and per-vCPU order kept).
     planning: Awareness,
     vcpu_busy: Vec<Vec<Slot>>,
+    /// Every host's slots, sorted by start (the vCPUs' slots are among them).
     host_busy: Vec<Vec<Slot>>,
+    /// Every host's slot finishes, sorted: the candidate starts of a load-limited search.
+    host_finishes: Vec<Vec<f64>>,
+    /// The longest slot of every host (`finish - start`): a slot starting earlier than
+    /// `t - longest` ended before `t`, so an overlap count at `t` need not look at it.
+    host_longest: Vec<f64>,
     /// `instance_ready[h * types + t]`: when the image is on the host, once the instance exists.
     instance_ready: Vec<Option<f64>>,
     file_ready: Vec<Option<f64>>,
@@ -83,6 +89,8 @@ impl<'p> Timeline<'p> {
             planning,
             vcpu_busy: vec![Vec::new(); problem.n_vcpus()],
             host_busy: vec![Vec::new(); hosts],
+            host_finishes: vec![Vec::new(); hosts],
+            host_longest: vec![0.0; hosts],
             instance_ready: vec![None; hosts * problem.type_names.len()],
             file_ready: vec![None; hosts * problem.file_names.len()],
             repository_free: 0.0,
@@ -169,17 +177,31 @@ impl<'p> Timeline<'p> {
         self.estimate_with(task, vcpu, slotting, HostLimit::Enforced)
     }
 
-    /// Would the host's load limit alone delay `task` on `vcpu`? (Fig. 27: running it beside
-    /// the host's other tasks would exceed the CPU load limit.)
-    pub(crate) fn held_by_load_limit(
+    /// [`Timeline::estimate`], and whether the host's load limit alone delays `task` on
+    /// `vcpu` (Fig. 27: running it beside the host's other tasks would exceed the CPU load
+    /// limit).
+    pub(crate) fn estimate_and_held(
         &self,
         task: TaskId,
         vcpu: VcpuId,
         slotting: Slotting,
-    ) -> bool {
+    ) -> (Estimate, bool) {
         let limited = self.estimate_with(task, vcpu, slotting, HostLimit::Enforced);
         let free = self.estimate_with(task, vcpu, slotting, HostLimit::Ignored);
-        limited.start > free.start + EPS
+        (limited, limited.start > free.start + EPS)
+    }
+
+    /// When `task` could start on `host` at the earliest, whatever the vCPU: its data (and,
+    /// when planning with them, its image and files) are there. Every estimate on a vCPU of
+    /// the host starts at or after it, and finishes at or after it plus the execution time.
+    pub(crate) fn ready_on_host(&self, task: TaskId, host: HostId) -> f64 {
+        let mut ready = self.data_ready(task, host);
+        if self.planning == Awareness::Downloads {
+            ready = ready
+                .max(self.image_ready_if_placed(host, self.problem.task_type[task]))
+                .max(self.files_ready_if_placed(task, host));
+        }
+        ready
     }
 
     fn estimate_with(
@@ -190,12 +212,30 @@ impl<'p> Timeline<'p> {
         host_limit: HostLimit,
     ) -> Estimate {
         let host = self.problem.host_of(vcpu);
-        let mut ready = self.data_ready(task, host);
-        if self.planning == Awareness::Downloads {
-            ready = ready
-                .max(self.image_ready_if_placed(host, self.problem.task_type[task]))
-                .max(self.files_ready_if_placed(task, host));
-        }
+        let ready = self.ready_on_host(task, host);
+        self.estimate_from(task, vcpu, ready, slotting, host_limit)
+    }
+
+    /// [`Timeline::estimate`] given [`Timeline::ready_on_host`] for the vCPU's host.
+    pub(crate) fn estimate_ready(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        ready: f64,
+        slotting: Slotting,
+    ) -> Estimate {
+        self.estimate_from(task, vcpu, ready, slotting, HostLimit::Enforced)
+    }
+
+    fn estimate_from(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        ready: f64,
+        slotting: Slotting,
+        host_limit: HostLimit,
+    ) -> Estimate {
+        let host = self.problem.host_of(vcpu);
         let duration = self.problem.exec_time(task, vcpu);
         let start = self.earliest_start(vcpu, host, ready, duration, slotting, host_limit);
         Estimate {
@@ -255,6 +295,10 @@ impl<'p> Timeline<'p> {
         };
         insert_sorted(&mut self.vcpu_busy[vcpu], slot);
         insert_sorted(&mut self.host_busy[host], slot);
+        let finishes = &mut self.host_finishes[host];
+        let at = finishes.partition_point(|&f| f <= slot.finish);
+        finishes.insert(at, slot.finish);
+        self.host_longest[host] = self.host_longest[host].max(slot.finish - slot.start);
         self.vcpu_work[vcpu] += estimate.finish - estimate.start;
         if let Err(at) = self.vcpu_types[vcpu].binary_search(&sf) {
             self.vcpu_types[vcpu].insert(at, sf);
@@ -288,23 +332,38 @@ impl<'p> Timeline<'p> {
             // The limit cannot bind: one task per vCPU already keeps the host within it.
             return first_gap(slots, lower, duration);
         }
-        let host_slots = &self.host_busy[host];
-        let mut candidates: Vec<f64> = std::iter::once(lower)
-            .chain(slots.iter().map(|s| s.finish))
-            .chain(host_slots.iter().map(|s| s.finish))
-            .filter(|&t| t >= lower)
-            .collect();
-        candidates.sort_by(f64::total_cmp);
-        candidates.dedup();
-        for &t in &candidates {
+        // Candidates: `lower` and every later finish on the host (the vCPU's own slots are
+        // among the host's), in increasing order; the first where the vCPU is idle and the
+        // host below its limit for the whole run wins.
+        let finishes = &self.host_finishes[host];
+        let from = finishes.partition_point(|&f| f < lower);
+        let mut last = lower;
+        for t in std::iter::once(lower).chain(finishes[from..].iter().copied()) {
             if is_idle(slots, t, duration)
-                && max_overlap(host_slots, t, duration) < info.max_concurrent
+                && self.host_overlap(host, t, duration) < info.max_concurrent
             {
                 return t;
             }
+            last = t;
         }
         // After every busy slot of the host nothing is running; unreachable in practice.
-        candidates.last().copied().unwrap_or(lower)
+        last
+    }
+
+    /// [`max_overlap_of`] the host's slots, looking only at those that may overlap
+    /// `[t, t + duration)`: the ones starting before its end and no earlier than the host's
+    /// longest slot before `t` (with a margin far above rounding).
+    fn host_overlap(&self, host: HostId, t: f64, duration: f64) -> usize {
+        let slots = &self.host_busy[host];
+        let end = slots.partition_point(|s| s.start < t + duration.max(EPS));
+        let longest = self.host_longest[host];
+        let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
+        let begin = slots[..end].partition_point(|s| s.start < earliest);
+        let intervals: Vec<(f64, f64)> = slots[begin..end]
+            .iter()
+            .map(|s| (s.start, s.finish))
+            .collect();
+        max_overlap_of(&intervals, t, duration)
     }
 
     /// Turns the timeline into the output schedule.
@@ -388,13 +447,4 @@ pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) ->
         peak = peak.max(running);
     }
     usize::try_from(peak).unwrap_or(0)
-}
-
-fn max_overlap(slots: &[Slot], t: f64, duration: f64) -> usize {
-    let intervals: Vec<(f64, f64)> = slots
-        .iter()
-        .take_while(|s| s.start < t + duration.max(EPS))
-        .map(|s| (s.start, s.finish))
-        .collect();
-    max_overlap_of(&intervals, t, duration)
 }

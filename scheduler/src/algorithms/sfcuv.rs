@@ -112,7 +112,10 @@ impl Scheduler for SfCuv {
             let tail = priority[task] - problem.exec_time(task, home);
             let mut chosen = home;
             if self.params.reallocate {
-                let at_home = timeline.estimate(task, home, Slotting::Insertion);
+                // Fig. 27: when the home host's load limit alone holds the task back, any
+                // vCPU of another host may take it; the earliest finish, charged for a new
+                // instance, decides.
+                let (at_home, held) = timeline.estimate_and_held(task, home, Slotting::Insertion);
                 let sf = problem.task_type[task];
                 let home_host = problem.host_of(home);
                 // A new instance also delays every later download in the repository's queue
@@ -141,14 +144,31 @@ impl Scheduler for SfCuv {
                         vcpu,
                     )
                 };
-                // Fig. 27: when the home host's load limit alone holds the task back, any
-                // vCPU of another host may take it; the earliest finish, charged for a new
-                // instance, decides.
-                let held = timeline.held_by_load_limit(task, home, Slotting::Insertion);
                 let mut best = key(home, at_home.finish);
                 let mut earliest = (OrdF64(at_home.finish + externality), home);
+                // The host's ready time, computed once for its vCPUs (candidates are sorted,
+                // so a host's vCPUs come together).
+                let mut host_ready: Option<(usize, f64)> = None;
                 for vcpu in move_candidates(&timeline, sf, home, self.params.sharing, held) {
-                    let e = timeline.estimate(task, vcpu, Slotting::Insertion);
+                    let host = problem.host_of(vcpu);
+                    let ready = match host_ready {
+                        Some((h, ready)) if h == host => ready,
+                        _ => {
+                            let ready = timeline.ready_on_host(task, host);
+                            host_ready = Some((host, ready));
+                            ready
+                        }
+                    };
+                    if !shares(vcpu) {
+                        // Only there for the load-driven move: skip it when even starting at
+                        // the host's ready time would not beat the earliest so far (the
+                        // estimate's finish is never below this bound).
+                        let floor = ready + problem.exec_time(task, vcpu) + new_instance_cost(host);
+                        if (OrdF64(floor), vcpu) >= earliest {
+                            continue;
+                        }
+                    }
+                    let e = timeline.estimate_ready(task, vcpu, ready, Slotting::Insertion);
                     if e.finish + tail > bound + EPS {
                         continue;
                     }
@@ -158,7 +178,6 @@ impl Scheduler for SfCuv {
                     if shares(vcpu) && candidate < best {
                         best = candidate;
                     }
-                    let host = problem.host_of(vcpu);
                     let charged = (OrdF64(e.finish + new_instance_cost(host)), vcpu);
                     if held && host != home_host && charged < earliest {
                         earliest = charged;
