@@ -54,6 +54,26 @@ enum HostLimit {
     Ignored,
 }
 
+/// [`Timeline::ready_on_host`] of one task, remembered for the last host asked (vCPUs are
+/// numbered host by host, so a scan over them asks each host once).
+#[derive(Debug, Default)]
+pub(crate) struct HostReady {
+    last: Option<(HostId, f64)>,
+}
+
+impl HostReady {
+    pub(crate) fn get(&mut self, timeline: &Timeline<'_>, task: TaskId, host: HostId) -> f64 {
+        match self.last {
+            Some((h, ready)) if h == host => ready,
+            _ => {
+                let ready = timeline.ready_on_host(task, host);
+                self.last = Some((host, ready));
+                ready
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Timeline<'p> {
     pub(crate) problem: &'p Problem,
@@ -79,6 +99,10 @@ pub(crate) struct Timeline<'p> {
     vcpu_work: Vec<f64>,
     /// SF types each vCPU has run, sorted: the seed shares an instance per vCPU.
     vcpu_types: Vec<Vec<SfTypeId>>,
+    /// The vCPUs that have run each SF type, sorted (the inverse of `vcpu_types`).
+    type_vcpus: Vec<Vec<VcpuId>>,
+    /// The hosts with an instance of each SF type, sorted.
+    type_hosts: Vec<Vec<HostId>>,
 }
 
 impl<'p> Timeline<'p> {
@@ -100,6 +124,8 @@ impl<'p> Timeline<'p> {
             file_downloads: Vec::new(),
             vcpu_work: vec![0.0; problem.n_vcpus()],
             vcpu_types: vec![Vec::new(); problem.n_vcpus()],
+            type_vcpus: vec![Vec::new(); problem.type_names.len()],
+            type_hosts: vec![Vec::new(); problem.type_names.len()],
         }
     }
 
@@ -111,6 +137,16 @@ impl<'p> Timeline<'p> {
     /// Has a task of SF type `sf` been placed on this vCPU (an instance pinned to it)?
     pub(crate) fn vcpu_runs_type(&self, vcpu: VcpuId, sf: SfTypeId) -> bool {
         self.vcpu_types[vcpu].binary_search(&sf).is_ok()
+    }
+
+    /// The vCPUs that have run a task of SF type `sf`, sorted.
+    pub(crate) fn vcpus_running(&self, sf: SfTypeId) -> &[VcpuId] {
+        &self.type_vcpus[sf]
+    }
+
+    /// The hosts with an instance of SF type `sf`, sorted.
+    pub(crate) fn hosts_with_instance(&self, sf: SfTypeId) -> &[HostId] {
+        &self.type_hosts[sf]
     }
 
     /// Total execution time already placed on a vCPU.
@@ -267,6 +303,10 @@ impl<'p> Timeline<'p> {
                 finish
             };
             self.instance_ready[host * types + sf] = Some(ready);
+            let hosts = &mut self.type_hosts[sf];
+            if let Err(at) = hosts.binary_search(&host) {
+                hosts.insert(at, host);
+            }
         }
         let files = problem.file_names.len();
         for &f in &problem.task_files[task] {
@@ -302,6 +342,10 @@ impl<'p> Timeline<'p> {
         self.vcpu_work[vcpu] += estimate.finish - estimate.start;
         if let Err(at) = self.vcpu_types[vcpu].binary_search(&sf) {
             self.vcpu_types[vcpu].insert(at, sf);
+            let vcpus = &mut self.type_vcpus[sf];
+            if let Err(at) = vcpus.binary_search(&vcpu) {
+                vcpus.insert(at, vcpu);
+            }
         }
         self.placed[task] = Some(Assignment {
             vcpu,
@@ -334,20 +378,28 @@ impl<'p> Timeline<'p> {
         }
         // Candidates: `lower` and every later finish on the host (the vCPU's own slots are
         // among the host's), in increasing order; the first where the vCPU is idle and the
-        // host below its limit for the whole run wins.
+        // host below its limit for the whole run wins. When a vCPU slot blocks a candidate,
+        // it blocks every later candidate it still overlaps: those are skipped at once.
         let finishes = &self.host_finishes[host];
         let from = finishes.partition_point(|&f| f < lower);
-        let mut last = lower;
-        for t in std::iter::once(lower).chain(finishes[from..].iter().copied()) {
-            if is_idle(slots, t, duration)
-                && self.host_overlap(host, t, duration) < info.max_concurrent
-            {
-                return t;
+        let mut next = from;
+        let mut t = lower;
+        loop {
+            match blocking_slot(slots, t, duration) {
+                None if self.host_overlap(host, t, duration) < info.max_concurrent => return t,
+                None => {}
+                Some(until) => next += finishes[next..].partition_point(|&f| until > f + EPS),
             }
-            last = t;
+            match finishes.get(next) {
+                Some(&f) => {
+                    t = f;
+                    next += 1;
+                }
+                // After every busy slot of the host nothing is running; unreachable in
+                // practice.
+                None => return finishes[from..].last().copied().unwrap_or(lower),
+            }
         }
-        // After every busy slot of the host nothing is running; unreachable in practice.
-        last
     }
 
     /// [`max_overlap_of`] the host's slots, looking only at those that may overlap
@@ -417,11 +469,21 @@ fn first_gap(slots: &[Slot], lower: f64, duration: f64) -> f64 {
     t
 }
 
-fn is_idle(slots: &[Slot], t: f64, duration: f64) -> bool {
+/// The finish of the vCPU slot that keeps the vCPU from being idle for `duration` from `t`
+/// (the first slot ending after `t`, if it starts before the run would end), or `None`.
+/// Every later `t'` with `t' + EPS` still before that finish is blocked by the same slot.
+fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<f64> {
     let first = slots.partition_point(|s| s.finish <= t + EPS);
     slots[first..]
         .first()
-        .is_none_or(|s| s.start >= t + duration - EPS)
+        .filter(|s| {
+            // Not `s.start >= t + duration - EPS` (NaN included, as `is_idle` read it).
+            !matches!(
+                s.start.partial_cmp(&(t + duration - EPS)),
+                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+            )
+        })
+        .map(|s| s.finish)
 }
 
 /// The largest number of host slots running at once within `[t, t + duration)`.

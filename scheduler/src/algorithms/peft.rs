@@ -3,7 +3,7 @@
 use super::{Scheduler, ready_list};
 use crate::problem::Problem;
 use crate::schedule::Schedule;
-use crate::timeline::{Awareness, EPS, Slotting, Timeline};
+use crate::timeline::{Awareness, EPS, HostReady, Slotting, Timeline};
 
 /// PEFT: `OCT(i,p) = max_j min_w (OCT(j,w) + w(j,w) + c̄_ij·[w≠p])`, rank = mean of OCT over
 /// vCPUs; the highest-ranked ready task goes to the vCPU minimising `EFT + OCT` (insertion).
@@ -48,9 +48,16 @@ impl Scheduler for Peft {
         let mut timeline = Timeline::new(problem, Awareness::ComputeOnly);
         ready_list(problem, &rank, |task| {
             let mut best = (f64::INFINITY, 0);
+            let mut host_ready = HostReady::default();
             for vcpu in 0..p {
-                let e = timeline.estimate(task, vcpu, Slotting::Insertion);
-                let score = e.finish + oct[task * p + vcpu];
+                let ready = host_ready.get(&timeline, task, problem.host_of(vcpu));
+                let cost = oct[task * p + vcpu];
+                // No estimate finishes before the host's ready time plus the execution time.
+                if ready + problem.exec_time(task, vcpu) + cost >= best.0 - EPS {
+                    continue;
+                }
+                let e = timeline.estimate_ready(task, vcpu, ready, Slotting::Insertion);
+                let score = e.finish + cost;
                 if score < best.0 - EPS {
                     best = (score, vcpu);
                 }

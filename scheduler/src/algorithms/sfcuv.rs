@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{OrdF64, Scheduler, by_decreasing, ready_list};
 use crate::problem::{FileId, Problem, SfTypeId, TaskId, VcpuId};
 use crate::schedule::Schedule;
-use crate::timeline::{Awareness, EPS, Slotting, Timeline};
+use crate::timeline::{Awareness, EPS, HostReady, Slotting, Timeline};
 
 /// Knobs of SF-CUV.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,27 +146,24 @@ impl Scheduler for SfCuv {
                 };
                 let mut best = key(home, at_home.finish);
                 let mut earliest = (OrdF64(at_home.finish + externality), home);
-                // The host's ready time, computed once for its vCPUs (candidates are sorted,
-                // so a host's vCPUs come together).
-                let mut host_ready: Option<(usize, f64)> = None;
+                // Candidates are sorted: a host's ready time is computed once for its vCPUs.
+                let mut host_ready = HostReady::default();
                 for vcpu in move_candidates(&timeline, sf, home, self.params.sharing, held) {
                     let host = problem.host_of(vcpu);
-                    let ready = match host_ready {
-                        Some((h, ready)) if h == host => ready,
-                        _ => {
-                            let ready = timeline.ready_on_host(task, host);
-                            host_ready = Some((host, ready));
-                            ready
-                        }
-                    };
-                    if !shares(vcpu) {
-                        // Only there for the load-driven move: skip it when even starting at
-                        // the host's ready time would not beat the earliest so far (the
-                        // estimate's finish is never below this bound).
-                        let floor = ready + problem.exec_time(task, vcpu) + new_instance_cost(host);
-                        if (OrdF64(floor), vcpu) >= earliest {
-                            continue;
-                        }
+                    let ready = host_ready.get(&timeline, task, host);
+                    // Skip a vCPU when even starting at the host's ready time (no estimate
+                    // finishes before it plus the execution time) it would break the bound,
+                    // or win neither as a sharing candidate nor as the load-driven move.
+                    let floor = ready + problem.exec_time(task, vcpu);
+                    if floor + tail > bound + EPS {
+                        continue;
+                    }
+                    let may_share = shares(vcpu) && key(vcpu, floor) < best;
+                    let may_move = held
+                        && host != home_host
+                        && (OrdF64(floor + new_instance_cost(host)), vcpu) < earliest;
+                    if !may_share && !may_move {
+                        continue;
                     }
                     let e = timeline.estimate_ready(task, vcpu, ready, Slotting::Insertion);
                     if e.finish + tail > bound + EPS {
@@ -207,6 +204,23 @@ fn move_candidates(
 ) -> Vec<VcpuId> {
     let problem = timeline.problem;
     let home_host = problem.host_of(home);
+    if !held_by_load_limit {
+        // Only the sharing vCPUs, from the timeline's per-type indexes (sorted by vCPU).
+        return match sharing {
+            Sharing::PerVcpu => timeline
+                .vcpus_running(sf)
+                .iter()
+                .copied()
+                .filter(|&vcpu| vcpu != home)
+                .collect(),
+            Sharing::PerHost => timeline
+                .hosts_with_instance(sf)
+                .iter()
+                .flat_map(|&host| problem.hosts[host].vcpus.iter().copied())
+                .filter(|&vcpu| vcpu != home)
+                .collect(),
+        };
+    }
     (0..problem.n_vcpus())
         .filter(|&vcpu| vcpu != home)
         .filter(|&vcpu| {
@@ -215,7 +229,7 @@ fn move_candidates(
                 Sharing::PerVcpu => timeline.vcpu_runs_type(vcpu, sf),
                 Sharing::PerHost => timeline.has_instance(host, sf),
             };
-            shares || (held_by_load_limit && host != home_host)
+            shares || host != home_host
         })
         .collect()
 }
