@@ -500,14 +500,10 @@ fn pre_allocate(
             .collect();
         needed_files.sort_unstable();
         needed_files.dedup();
-        let cost = |vcpu: VcpuId| -> f64 {
-            let h = problem.host_of(vcpu);
+        // The cost's parts that depend only on the host (downloads, transfers), and the
+        // execution time, which is the same on vCPUs with the same execution times.
+        let host_part = |h: usize| -> (f64, f64, f64) {
             let host = &problem.hosts[h];
-            let exec: f64 = cluster
-                .tasks
-                .iter()
-                .map(|&t| problem.exec_time(t, vcpu))
-                .sum();
             let images: f64 = cluster
                 .types
                 .iter()
@@ -528,7 +524,14 @@ fn pre_allocate(
                     problem.transfer_time(data, problem.host_of(allocation[other]), h)
                 })
                 .sum();
-            vcpu_load[vcpu] + exec + images + inputs + transfers
+            (images, inputs, transfers)
+        };
+        let exec_part = |vcpu: VcpuId| -> f64 {
+            cluster
+                .tasks
+                .iter()
+                .map(|&t| problem.exec_time(t, vcpu))
+                .sum()
         };
         // A vCPU is open to the cluster if it already runs clusters (they will run one after
         // the other) or if its host may still run one more cluster at a time.
@@ -542,8 +545,30 @@ fn pre_allocate(
             vcpu_load[vcpu] > 0.0 || host_clusters[h] < room
         };
         let mut best: Option<(f64, VcpuId)> = None;
+        // Remembered for the last host and the last vCPU asked (a host's vCPUs come together).
+        let mut last_host: Option<(usize, (f64, f64, f64))> = None;
+        let mut last_exec: Option<(VcpuId, f64)> = None;
         for vcpu in (0..problem.n_vcpus()).filter(|&v| open(v)) {
-            let c = cost(vcpu);
+            let h = problem.host_of(vcpu);
+            let (images, inputs, transfers) = match last_host {
+                Some((host, part)) if host == h => part,
+                _ => {
+                    let part = host_part(h);
+                    last_host = Some((h, part));
+                    part
+                }
+            };
+            let exec = match last_exec {
+                Some((other, exec)) if problem.same_exec_times(other, vcpu) => exec,
+                _ => {
+                    let exec = exec_part(vcpu);
+                    last_exec = Some((vcpu, exec));
+                    exec
+                }
+            };
+            // Execution on the vCPU + downloads the host lacks + transfers from clusters
+            // already allocated, on top of the work already there.
+            let c = vcpu_load[vcpu] + exec + images + inputs + transfers;
             if best.is_none_or(|b| c < b.0 - EPS) {
                 best = Some((c, vcpu));
             }
