@@ -386,7 +386,7 @@ impl<'p> Timeline<'p> {
         let mut t = lower;
         loop {
             match blocking_slot(slots, t, duration) {
-                None if self.host_overlap(host, t, duration) < info.max_concurrent => return t,
+                None if self.host_below_limit(host, t, duration, info.max_concurrent) => return t,
                 None => {}
                 Some(until) => next += finishes[next..].partition_point(|&f| until > f + EPS),
             }
@@ -402,20 +402,26 @@ impl<'p> Timeline<'p> {
         }
     }
 
-    /// [`max_overlap_of`] the host's slots, looking only at those that may overlap
-    /// `[t, t + duration)`: the ones starting before its end and no earlier than the host's
-    /// longest slot before `t` (with a margin far above rounding).
-    fn host_overlap(&self, host: HostId, t: f64, duration: f64) -> usize {
+    /// Is [`max_overlap_of`] the host's slots within `[t, t + duration)` below `limit`? Looks
+    /// only at the slots that may overlap: those starting before its end and no earlier than
+    /// the host's longest slot before `t` (with a margin far above rounding). Fewer
+    /// overlapping slots than `limit` answer without the sweep.
+    fn host_below_limit(&self, host: HostId, t: f64, duration: f64, limit: usize) -> bool {
         let slots = &self.host_busy[host];
         let end = slots.partition_point(|s| s.start < t + duration.max(EPS));
         let longest = self.host_longest[host];
         let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
         let begin = slots[..end].partition_point(|s| s.start < earliest);
-        let intervals: Vec<(f64, f64)> = slots[begin..end]
+        let window = &slots[begin..end];
+        let overlapping = window
             .iter()
-            .map(|s| (s.start, s.finish))
-            .collect();
-        max_overlap_of(&intervals, t, duration)
+            .filter(|s| overlaps(s.start, s.finish, t, duration))
+            .count();
+        if overlapping < limit {
+            return true;
+        }
+        let intervals: Vec<(f64, f64)> = window.iter().map(|s| (s.start, s.finish)).collect();
+        max_overlap_of(&intervals, t, duration) < limit
     }
 
     /// Turns the timeline into the output schedule.
@@ -486,17 +492,21 @@ fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<f64> {
         .map(|s| s.finish)
 }
 
+/// Does `[start, finish)` run at some moment of `[t, t + duration)` (at `t`, for an instant)?
+fn overlaps(start: f64, finish: f64, t: f64, duration: f64) -> bool {
+    if duration <= EPS {
+        start <= t + EPS && finish > t + EPS
+    } else {
+        start < t + duration - EPS && finish > t + EPS
+    }
+}
+
 /// The largest number of host slots running at once within `[t, t + duration)`.
 pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) -> usize {
     let end = t + duration;
     let mut events: Vec<(f64, i32)> = Vec::new();
     for &(start, finish) in intervals {
-        let overlaps = if duration <= EPS {
-            start <= t + EPS && finish > t + EPS
-        } else {
-            start < end - EPS && finish > t + EPS
-        };
-        if overlaps {
+        if overlaps(start, finish, t, duration) {
             events.push((start.max(t), 1));
             events.push((finish.min(end.max(t + EPS)), -1));
         }
