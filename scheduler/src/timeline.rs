@@ -103,6 +103,8 @@ pub(crate) struct Timeline<'p> {
     type_vcpus: Vec<Vec<VcpuId>>,
     /// The hosts with an instance of each SF type, sorted.
     type_hosts: Vec<Vec<HostId>>,
+    /// Scratch buffer of the load-limit sweep (estimates take `&self`).
+    events: std::cell::RefCell<Vec<(f64, i32)>>,
 }
 
 impl<'p> Timeline<'p> {
@@ -126,6 +128,7 @@ impl<'p> Timeline<'p> {
             vcpu_types: vec![Vec::new(); problem.n_vcpus()],
             type_vcpus: vec![Vec::new(); problem.type_names.len()],
             type_hosts: vec![Vec::new(); problem.type_names.len()],
+            events: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -420,8 +423,9 @@ impl<'p> Timeline<'p> {
         if overlapping < limit {
             return true;
         }
-        let intervals: Vec<(f64, f64)> = window.iter().map(|s| (s.start, s.finish)).collect();
-        max_overlap_of(&intervals, t, duration) < limit
+        let mut events = self.events.borrow_mut();
+        let intervals = window.iter().map(|s| (s.start, s.finish));
+        max_overlap_with(&mut events, intervals, t, duration) < limit
     }
 
     /// Turns the timeline into the output schedule.
@@ -503,9 +507,19 @@ fn overlaps(start: f64, finish: f64, t: f64, duration: f64) -> bool {
 
 /// The largest number of host slots running at once within `[t, t + duration)`.
 pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) -> usize {
+    max_overlap_with(&mut Vec::new(), intervals.iter().copied(), t, duration)
+}
+
+/// [`max_overlap_of`] with a reusable event buffer.
+fn max_overlap_with(
+    events: &mut Vec<(f64, i32)>,
+    intervals: impl Iterator<Item = (f64, f64)>,
+    t: f64,
+    duration: f64,
+) -> usize {
     let end = t + duration;
-    let mut events: Vec<(f64, i32)> = Vec::new();
-    for &(start, finish) in intervals {
+    events.clear();
+    for (start, finish) in intervals {
         if overlaps(start, finish, t, duration) {
             events.push((start.max(t), 1));
             events.push((finish.min(end.max(t + EPS)), -1));
@@ -514,7 +528,7 @@ pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) ->
     // Ends sort before starts at the same instant: back-to-back tasks do not overlap.
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let (mut running, mut peak) = (0_i32, 0_i32);
-    for (_, delta) in events {
+    for &(_, delta) in events.iter() {
         running += delta;
         peak = peak.max(running);
     }
