@@ -80,6 +80,8 @@ struct Cluster {
     work: f64,
     /// SF types of its tasks, sorted, without repeats.
     types: Vec<SfTypeId>,
+    /// `types` as a bit set when every type is below 64 (else `None`).
+    type_bits: Option<u64>,
     alive: bool,
 }
 
@@ -375,6 +377,9 @@ fn new_cluster(problem: &Problem, tasks: Vec<TaskId>) -> Cluster {
     Cluster {
         tasks,
         work,
+        type_bits: types
+            .iter()
+            .try_fold(0_u64, |bits, &t| (t < 64).then(|| bits | (1 << t))),
         types,
         alive: true,
     }
@@ -421,7 +426,7 @@ fn best_partner(
         if id == small || !c.alive || clusters[small].work + c.work > upper + EPS {
             continue;
         }
-        let shared: f64 = shared_types(&clusters[small].types, &c.types)
+        let shared: f64 = shared_types(&clusters[small].types, c)
             .map(|t| saving[t])
             .sum();
         let score = comm.get(&id).copied().unwrap_or(0.0) + shared;
@@ -435,8 +440,12 @@ fn best_partner(
     best.map(|b| b.2)
 }
 
-fn shared_types<'a>(a: &'a [SfTypeId], b: &'a [SfTypeId]) -> impl Iterator<Item = SfTypeId> + 'a {
-    a.iter().copied().filter(|t| b.binary_search(t).is_ok())
+/// The types of `a` (sorted) that cluster `b` has too, in `a`'s order.
+fn shared_types<'a>(a: &'a [SfTypeId], b: &'a Cluster) -> impl Iterator<Item = SfTypeId> + 'a {
+    a.iter().copied().filter(move |&t| match b.type_bits {
+        Some(bits) => t < 64 && bits & (1 << t) != 0,
+        None => b.types.binary_search(&t).is_ok(),
+    })
 }
 
 fn merge(
