@@ -105,12 +105,18 @@ impl Problem {
     pub fn new(workflow: &Workflow, infra: &Infrastructure) -> Result<Self> {
         let topo_order = workflow.validate()?;
         let network_index = infra.validate()?;
-        // Tables sized tasks x vCPUs (a cost matrix, PEFT's cost table) and hosts x files (the
-        // download tables) are dense: bound them first.
-        let n_vcpus: usize = infra.hosts.iter().map(|h| h.vcpu_speeds.len()).sum();
+        // Tables sized tasks x distinct vCPU speeds (PEFT's optimistic cost table: vCPUs of
+        // one speed share a column) and hosts x files (the download tables) are dense: bound
+        // them first. A cost matrix's tasks x processors is bounded in `from_named_costs`.
+        let n_speeds = infra
+            .hosts
+            .iter()
+            .flat_map(|h| h.vcpu_speeds.iter().map(|s| s.to_bits()))
+            .collect::<std::collections::BTreeSet<u64>>()
+            .len();
         crate::limits::check_count(
-            "tasks x vCPUs (cost matrices, PEFT's optimistic cost table)",
-            workflow.tasks.len().saturating_mul(n_vcpus),
+            "tasks x distinct vCPU speeds (PEFT's optimistic cost table)",
+            workflow.tasks.len().saturating_mul(n_speeds),
             crate::limits::MAX_TABLE_CELLS,
         )?;
         crate::limits::check_count(
@@ -322,6 +328,11 @@ impl Problem {
             )));
         }
         crate::limits::check_count("processors", n_procs, crate::limits::MAX_HOSTS)?;
+        crate::limits::check_count(
+            "tasks x processors (a cost matrix, PEFT's optimistic cost table)",
+            n_tasks.saturating_mul(n_procs),
+            crate::limits::MAX_TABLE_CELLS,
+        )?;
         for (name, row) in task_names.iter().zip(exec) {
             if row.len() != n_procs {
                 return Err(Error::BadMatrix(format!(
@@ -447,6 +458,43 @@ impl Problem {
         match &self.exec {
             ExecTable::BySpeed { workload } => workload[task] / self.vcpus[vcpu].speed,
             ExecTable::Dense { times } => times[task * self.vcpus.len() + vcpu],
+        }
+    }
+
+    /// Groups the vCPUs on which every task runs exactly as long ([`Problem::same_exec_times`]):
+    /// each vCPU's class, and one vCPU of each class. Classes are numbered in vCPU order.
+    pub(crate) fn exec_classes(&self) -> (Vec<usize>, Vec<VcpuId>) {
+        match &self.exec {
+            ExecTable::BySpeed { .. } => {
+                let mut index: BTreeMap<u64, usize> = BTreeMap::new();
+                let mut representative = Vec::new();
+                let class_of = self
+                    .vcpus
+                    .iter()
+                    .enumerate()
+                    .map(|(v, vcpu)| {
+                        *index.entry(vcpu.speed.to_bits()).or_insert_with(|| {
+                            representative.push(v);
+                            representative.len() - 1
+                        })
+                    })
+                    .collect();
+                (class_of, representative)
+            }
+            ExecTable::Dense { .. } => {
+                ((0..self.n_vcpus()).collect(), (0..self.n_vcpus()).collect())
+            }
+        }
+    }
+
+    /// Does every task run exactly as long on vCPU `a` as on `b`? (Same speed, bit for bit,
+    /// for a workflow; the same processor for a cost matrix.)
+    pub(crate) fn same_exec_times(&self, a: VcpuId, b: VcpuId) -> bool {
+        match &self.exec {
+            ExecTable::BySpeed { .. } => {
+                self.vcpus[a].speed.to_bits() == self.vcpus[b].speed.to_bits()
+            }
+            ExecTable::Dense { .. } => a == b,
         }
     }
 

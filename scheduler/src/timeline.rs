@@ -54,6 +54,26 @@ enum HostLimit {
     Ignored,
 }
 
+/// [`Timeline::ready_on_host`] of one task, remembered for the last host asked (vCPUs are
+/// numbered host by host, so a scan over them asks each host once).
+#[derive(Debug, Default)]
+pub(crate) struct HostReady {
+    last: Option<(HostId, f64)>,
+}
+
+impl HostReady {
+    pub(crate) fn get(&mut self, timeline: &Timeline<'_>, task: TaskId, host: HostId) -> f64 {
+        match self.last {
+            Some((h, ready)) if h == host => ready,
+            _ => {
+                let ready = timeline.ready_on_host(task, host);
+                self.last = Some((host, ready));
+                ready
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Timeline<'p> {
     pub(crate) problem: &'p Problem,
@@ -61,7 +81,13 @@ pub(crate) struct Timeline<'p> {
     /// replaying it with the downloads (its vCPUs and per-vCPU order kept).
     planning: Awareness,
     vcpu_busy: Vec<Vec<Slot>>,
+    /// Every host's slots, sorted by start (the vCPUs' slots are among them).
     host_busy: Vec<Vec<Slot>>,
+    /// Every host's slot finishes, sorted: the candidate starts of a load-limited search.
+    host_finishes: Vec<Vec<f64>>,
+    /// The longest slot of every host (`finish - start`): a slot starting earlier than
+    /// `t - longest` ended before `t`, so an overlap count at `t` need not look at it.
+    host_longest: Vec<f64>,
     /// `instance_ready[h * types + t]`: when the image is on the host, once the instance exists.
     instance_ready: Vec<Option<f64>>,
     file_ready: Vec<Option<f64>>,
@@ -73,6 +99,12 @@ pub(crate) struct Timeline<'p> {
     vcpu_work: Vec<f64>,
     /// SF types each vCPU has run, sorted: the seed shares an instance per vCPU.
     vcpu_types: Vec<Vec<SfTypeId>>,
+    /// The vCPUs that have run each SF type, sorted (the inverse of `vcpu_types`).
+    type_vcpus: Vec<Vec<VcpuId>>,
+    /// The hosts with an instance of each SF type, sorted.
+    type_hosts: Vec<Vec<HostId>>,
+    /// Scratch buffer of the load-limit sweep (estimates take `&self`).
+    events: std::cell::RefCell<Vec<(f64, i32)>>,
 }
 
 impl<'p> Timeline<'p> {
@@ -83,6 +115,8 @@ impl<'p> Timeline<'p> {
             planning,
             vcpu_busy: vec![Vec::new(); problem.n_vcpus()],
             host_busy: vec![Vec::new(); hosts],
+            host_finishes: vec![Vec::new(); hosts],
+            host_longest: vec![0.0; hosts],
             instance_ready: vec![None; hosts * problem.type_names.len()],
             file_ready: vec![None; hosts * problem.file_names.len()],
             repository_free: 0.0,
@@ -92,6 +126,9 @@ impl<'p> Timeline<'p> {
             file_downloads: Vec::new(),
             vcpu_work: vec![0.0; problem.n_vcpus()],
             vcpu_types: vec![Vec::new(); problem.n_vcpus()],
+            type_vcpus: vec![Vec::new(); problem.type_names.len()],
+            type_hosts: vec![Vec::new(); problem.type_names.len()],
+            events: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -103,6 +140,16 @@ impl<'p> Timeline<'p> {
     /// Has a task of SF type `sf` been placed on this vCPU (an instance pinned to it)?
     pub(crate) fn vcpu_runs_type(&self, vcpu: VcpuId, sf: SfTypeId) -> bool {
         self.vcpu_types[vcpu].binary_search(&sf).is_ok()
+    }
+
+    /// The vCPUs that have run a task of SF type `sf`, sorted.
+    pub(crate) fn vcpus_running(&self, sf: SfTypeId) -> &[VcpuId] {
+        &self.type_vcpus[sf]
+    }
+
+    /// The hosts with an instance of SF type `sf`, sorted.
+    pub(crate) fn hosts_with_instance(&self, sf: SfTypeId) -> &[HostId] {
+        &self.type_hosts[sf]
     }
 
     /// Total execution time already placed on a vCPU.
@@ -169,17 +216,31 @@ impl<'p> Timeline<'p> {
         self.estimate_with(task, vcpu, slotting, HostLimit::Enforced)
     }
 
-    /// Would the host's load limit alone delay `task` on `vcpu`? (Fig. 27: running it beside
-    /// the host's other tasks would exceed the CPU load limit.)
-    pub(crate) fn held_by_load_limit(
+    /// [`Timeline::estimate`], and whether the host's load limit alone delays `task` on
+    /// `vcpu` (Fig. 27: running it beside the host's other tasks would exceed the CPU load
+    /// limit).
+    pub(crate) fn estimate_and_held(
         &self,
         task: TaskId,
         vcpu: VcpuId,
         slotting: Slotting,
-    ) -> bool {
+    ) -> (Estimate, bool) {
         let limited = self.estimate_with(task, vcpu, slotting, HostLimit::Enforced);
         let free = self.estimate_with(task, vcpu, slotting, HostLimit::Ignored);
-        limited.start > free.start + EPS
+        (limited, limited.start > free.start + EPS)
+    }
+
+    /// When `task` could start on `host` at the earliest, whatever the vCPU: its data (and,
+    /// when planning with them, its image and files) are there. Every estimate on a vCPU of
+    /// the host starts at or after it, and finishes at or after it plus the execution time.
+    pub(crate) fn ready_on_host(&self, task: TaskId, host: HostId) -> f64 {
+        let mut ready = self.data_ready(task, host);
+        if self.planning == Awareness::Downloads {
+            ready = ready
+                .max(self.image_ready_if_placed(host, self.problem.task_type[task]))
+                .max(self.files_ready_if_placed(task, host));
+        }
+        ready
     }
 
     fn estimate_with(
@@ -190,12 +251,30 @@ impl<'p> Timeline<'p> {
         host_limit: HostLimit,
     ) -> Estimate {
         let host = self.problem.host_of(vcpu);
-        let mut ready = self.data_ready(task, host);
-        if self.planning == Awareness::Downloads {
-            ready = ready
-                .max(self.image_ready_if_placed(host, self.problem.task_type[task]))
-                .max(self.files_ready_if_placed(task, host));
-        }
+        let ready = self.ready_on_host(task, host);
+        self.estimate_from(task, vcpu, ready, slotting, host_limit)
+    }
+
+    /// [`Timeline::estimate`] given [`Timeline::ready_on_host`] for the vCPU's host.
+    pub(crate) fn estimate_ready(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        ready: f64,
+        slotting: Slotting,
+    ) -> Estimate {
+        self.estimate_from(task, vcpu, ready, slotting, HostLimit::Enforced)
+    }
+
+    fn estimate_from(
+        &self,
+        task: TaskId,
+        vcpu: VcpuId,
+        ready: f64,
+        slotting: Slotting,
+        host_limit: HostLimit,
+    ) -> Estimate {
+        let host = self.problem.host_of(vcpu);
         let duration = self.problem.exec_time(task, vcpu);
         let start = self.earliest_start(vcpu, host, ready, duration, slotting, host_limit);
         Estimate {
@@ -227,6 +306,10 @@ impl<'p> Timeline<'p> {
                 finish
             };
             self.instance_ready[host * types + sf] = Some(ready);
+            let hosts = &mut self.type_hosts[sf];
+            if let Err(at) = hosts.binary_search(&host) {
+                hosts.insert(at, host);
+            }
         }
         let files = problem.file_names.len();
         for &f in &problem.task_files[task] {
@@ -255,9 +338,17 @@ impl<'p> Timeline<'p> {
         };
         insert_sorted(&mut self.vcpu_busy[vcpu], slot);
         insert_sorted(&mut self.host_busy[host], slot);
+        let finishes = &mut self.host_finishes[host];
+        let at = finishes.partition_point(|&f| f <= slot.finish);
+        finishes.insert(at, slot.finish);
+        self.host_longest[host] = self.host_longest[host].max(slot.finish - slot.start);
         self.vcpu_work[vcpu] += estimate.finish - estimate.start;
         if let Err(at) = self.vcpu_types[vcpu].binary_search(&sf) {
             self.vcpu_types[vcpu].insert(at, sf);
+            let vcpus = &mut self.type_vcpus[sf];
+            if let Err(at) = vcpus.binary_search(&vcpu) {
+                vcpus.insert(at, vcpu);
+            }
         }
         self.placed[task] = Some(Assignment {
             vcpu,
@@ -288,23 +379,53 @@ impl<'p> Timeline<'p> {
             // The limit cannot bind: one task per vCPU already keeps the host within it.
             return first_gap(slots, lower, duration);
         }
-        let host_slots = &self.host_busy[host];
-        let mut candidates: Vec<f64> = std::iter::once(lower)
-            .chain(slots.iter().map(|s| s.finish))
-            .chain(host_slots.iter().map(|s| s.finish))
-            .filter(|&t| t >= lower)
-            .collect();
-        candidates.sort_by(f64::total_cmp);
-        candidates.dedup();
-        for &t in &candidates {
-            if is_idle(slots, t, duration)
-                && max_overlap(host_slots, t, duration) < info.max_concurrent
-            {
-                return t;
+        // Candidates: `lower` and every later finish on the host (the vCPU's own slots are
+        // among the host's), in increasing order; the first where the vCPU is idle and the
+        // host below its limit for the whole run wins. When a vCPU slot blocks a candidate,
+        // it blocks every later candidate it still overlaps: those are skipped at once.
+        let finishes = &self.host_finishes[host];
+        let from = finishes.partition_point(|&f| f < lower);
+        let mut next = from;
+        let mut t = lower;
+        loop {
+            match blocking_slot(slots, t, duration) {
+                None if self.host_below_limit(host, t, duration, info.max_concurrent) => return t,
+                None => {}
+                Some(until) => next += finishes[next..].partition_point(|&f| until > f + EPS),
+            }
+            match finishes.get(next) {
+                Some(&f) => {
+                    t = f;
+                    next += 1;
+                }
+                // After every busy slot of the host nothing is running; unreachable in
+                // practice.
+                None => return finishes[from..].last().copied().unwrap_or(lower),
             }
         }
-        // After every busy slot of the host nothing is running; unreachable in practice.
-        candidates.last().copied().unwrap_or(lower)
+    }
+
+    /// Is [`max_overlap_of`] the host's slots within `[t, t + duration)` below `limit`? Looks
+    /// only at the slots that may overlap: those starting before its end and no earlier than
+    /// the host's longest slot before `t` (with a margin far above rounding). Fewer
+    /// overlapping slots than `limit` answer without the sweep.
+    fn host_below_limit(&self, host: HostId, t: f64, duration: f64, limit: usize) -> bool {
+        let slots = &self.host_busy[host];
+        let end = slots.partition_point(|s| s.start < t + duration.max(EPS));
+        let longest = self.host_longest[host];
+        let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
+        let begin = slots[..end].partition_point(|s| s.start < earliest);
+        let window = &slots[begin..end];
+        let overlapping = window
+            .iter()
+            .filter(|s| overlaps(s.start, s.finish, t, duration))
+            .count();
+        if overlapping < limit {
+            return true;
+        }
+        let mut events = self.events.borrow_mut();
+        let intervals = window.iter().map(|s| (s.start, s.finish));
+        max_overlap_with(&mut events, intervals, t, duration) < limit
     }
 
     /// Turns the timeline into the output schedule.
@@ -358,24 +479,48 @@ fn first_gap(slots: &[Slot], lower: f64, duration: f64) -> f64 {
     t
 }
 
-fn is_idle(slots: &[Slot], t: f64, duration: f64) -> bool {
+/// The finish of the vCPU slot that keeps the vCPU from being idle for `duration` from `t`
+/// (the first slot ending after `t`, if it starts before the run would end), or `None`.
+/// Every later `t'` with `t' + EPS` still before that finish is blocked by the same slot.
+fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<f64> {
     let first = slots.partition_point(|s| s.finish <= t + EPS);
     slots[first..]
         .first()
-        .is_none_or(|s| s.start >= t + duration - EPS)
+        .filter(|s| {
+            // Not `s.start >= t + duration - EPS` (NaN included, as `is_idle` read it).
+            !matches!(
+                s.start.partial_cmp(&(t + duration - EPS)),
+                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+            )
+        })
+        .map(|s| s.finish)
+}
+
+/// Does `[start, finish)` run at some moment of `[t, t + duration)` (at `t`, for an instant)?
+fn overlaps(start: f64, finish: f64, t: f64, duration: f64) -> bool {
+    if duration <= EPS {
+        start <= t + EPS && finish > t + EPS
+    } else {
+        start < t + duration - EPS && finish > t + EPS
+    }
 }
 
 /// The largest number of host slots running at once within `[t, t + duration)`.
 pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) -> usize {
+    max_overlap_with(&mut Vec::new(), intervals.iter().copied(), t, duration)
+}
+
+/// [`max_overlap_of`] with a reusable event buffer.
+fn max_overlap_with(
+    events: &mut Vec<(f64, i32)>,
+    intervals: impl Iterator<Item = (f64, f64)>,
+    t: f64,
+    duration: f64,
+) -> usize {
     let end = t + duration;
-    let mut events: Vec<(f64, i32)> = Vec::new();
-    for &(start, finish) in intervals {
-        let overlaps = if duration <= EPS {
-            start <= t + EPS && finish > t + EPS
-        } else {
-            start < end - EPS && finish > t + EPS
-        };
-        if overlaps {
+    events.clear();
+    for (start, finish) in intervals {
+        if overlaps(start, finish, t, duration) {
             events.push((start.max(t), 1));
             events.push((finish.min(end.max(t + EPS)), -1));
         }
@@ -383,18 +528,9 @@ pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) ->
     // Ends sort before starts at the same instant: back-to-back tasks do not overlap.
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let (mut running, mut peak) = (0_i32, 0_i32);
-    for (_, delta) in events {
+    for &(_, delta) in events.iter() {
         running += delta;
         peak = peak.max(running);
     }
     usize::try_from(peak).unwrap_or(0)
-}
-
-fn max_overlap(slots: &[Slot], t: f64, duration: f64) -> usize {
-    let intervals: Vec<(f64, f64)> = slots
-        .iter()
-        .take_while(|s| s.start < t + duration.max(EPS))
-        .map(|s| (s.start, s.finish))
-        .collect();
-    max_overlap_of(&intervals, t, duration)
 }

@@ -3,7 +3,7 @@
 use super::{Scheduler, by_decreasing};
 use crate::problem::Problem;
 use crate::schedule::Schedule;
-use crate::timeline::{Awareness, Slotting, Timeline};
+use crate::timeline::{Awareness, EPS, HostReady, Slotting, Timeline};
 
 /// HEFT: tasks by decreasing upward rank, each on the vCPU giving the earliest finish time,
 /// possibly in an idle gap. Like the published algorithm it does not know about SF images or
@@ -34,9 +34,16 @@ impl Scheduler for Heft {
         let mut timeline = Timeline::new(problem, awareness);
         for task in by_decreasing(problem, &rank) {
             let mut best = (f64::INFINITY, 0);
+            let mut host_ready = HostReady::default();
             for vcpu in 0..problem.n_vcpus() {
-                let e = timeline.estimate(task, vcpu, Slotting::Insertion);
-                if e.finish < best.0 - crate::timeline::EPS {
+                let ready = host_ready.get(&timeline, task, problem.host_of(vcpu));
+                // No estimate finishes before the host's ready time plus the execution time:
+                // skip the vCPU when that cannot beat the best.
+                if ready + problem.exec_time(task, vcpu) >= best.0 - EPS {
+                    continue;
+                }
+                let e = timeline.estimate_ready(task, vcpu, ready, Slotting::Insertion);
+                if e.finish < best.0 - EPS {
                     best = (e.finish, vcpu);
                 }
             }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{OrdF64, Scheduler, by_decreasing, ready_list};
 use crate::problem::{FileId, Problem, SfTypeId, TaskId, VcpuId};
 use crate::schedule::Schedule;
-use crate::timeline::{Awareness, EPS, Slotting, Timeline};
+use crate::timeline::{Awareness, EPS, HostReady, Slotting, Timeline};
 
 /// Knobs of SF-CUV.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +80,8 @@ struct Cluster {
     work: f64,
     /// SF types of its tasks, sorted, without repeats.
     types: Vec<SfTypeId>,
+    /// `types` as a bit set when every type is below 64 (else `None`).
+    type_bits: Option<u64>,
     alive: bool,
 }
 
@@ -112,7 +114,10 @@ impl Scheduler for SfCuv {
             let tail = priority[task] - problem.exec_time(task, home);
             let mut chosen = home;
             if self.params.reallocate {
-                let at_home = timeline.estimate(task, home, Slotting::Insertion);
+                // Fig. 27: when the home host's load limit alone holds the task back, any
+                // vCPU of another host may take it; the earliest finish, charged for a new
+                // instance, decides.
+                let (at_home, held) = timeline.estimate_and_held(task, home, Slotting::Insertion);
                 let sf = problem.task_type[task];
                 let home_host = problem.host_of(home);
                 // A new instance also delays every later download in the repository's queue
@@ -141,14 +146,28 @@ impl Scheduler for SfCuv {
                         vcpu,
                     )
                 };
-                // Fig. 27: when the home host's load limit alone holds the task back, any
-                // vCPU of another host may take it; the earliest finish, charged for a new
-                // instance, decides.
-                let held = timeline.held_by_load_limit(task, home, Slotting::Insertion);
                 let mut best = key(home, at_home.finish);
                 let mut earliest = (OrdF64(at_home.finish + externality), home);
+                // Candidates are sorted: a host's ready time is computed once for its vCPUs.
+                let mut host_ready = HostReady::default();
                 for vcpu in move_candidates(&timeline, sf, home, self.params.sharing, held) {
-                    let e = timeline.estimate(task, vcpu, Slotting::Insertion);
+                    let host = problem.host_of(vcpu);
+                    let ready = host_ready.get(&timeline, task, host);
+                    // Skip a vCPU when even starting at the host's ready time (no estimate
+                    // finishes before it plus the execution time) it would break the bound,
+                    // or win neither as a sharing candidate nor as the load-driven move.
+                    let floor = ready + problem.exec_time(task, vcpu);
+                    if floor + tail > bound + EPS {
+                        continue;
+                    }
+                    let may_share = shares(vcpu) && key(vcpu, floor) < best;
+                    let may_move = held
+                        && host != home_host
+                        && (OrdF64(floor + new_instance_cost(host)), vcpu) < earliest;
+                    if !may_share && !may_move {
+                        continue;
+                    }
+                    let e = timeline.estimate_ready(task, vcpu, ready, Slotting::Insertion);
                     if e.finish + tail > bound + EPS {
                         continue;
                     }
@@ -158,7 +177,6 @@ impl Scheduler for SfCuv {
                     if shares(vcpu) && candidate < best {
                         best = candidate;
                     }
-                    let host = problem.host_of(vcpu);
                     let charged = (OrdF64(e.finish + new_instance_cost(host)), vcpu);
                     if held && host != home_host && charged < earliest {
                         earliest = charged;
@@ -188,6 +206,23 @@ fn move_candidates(
 ) -> Vec<VcpuId> {
     let problem = timeline.problem;
     let home_host = problem.host_of(home);
+    if !held_by_load_limit {
+        // Only the sharing vCPUs, from the timeline's per-type indexes (sorted by vCPU).
+        return match sharing {
+            Sharing::PerVcpu => timeline
+                .vcpus_running(sf)
+                .iter()
+                .copied()
+                .filter(|&vcpu| vcpu != home)
+                .collect(),
+            Sharing::PerHost => timeline
+                .hosts_with_instance(sf)
+                .iter()
+                .flat_map(|&host| problem.hosts[host].vcpus.iter().copied())
+                .filter(|&vcpu| vcpu != home)
+                .collect(),
+        };
+    }
     (0..problem.n_vcpus())
         .filter(|&vcpu| vcpu != home)
         .filter(|&vcpu| {
@@ -196,7 +231,7 @@ fn move_candidates(
                 Sharing::PerVcpu => timeline.vcpu_runs_type(vcpu, sf),
                 Sharing::PerHost => timeline.has_instance(host, sf),
             };
-            shares || (held_by_load_limit && host != home_host)
+            shares || host != home_host
         })
         .collect()
 }
@@ -342,6 +377,9 @@ fn new_cluster(problem: &Problem, tasks: Vec<TaskId>) -> Cluster {
     Cluster {
         tasks,
         work,
+        type_bits: types
+            .iter()
+            .try_fold(0_u64, |bits, &t| (t < 64).then(|| bits | (1 << t))),
         types,
         alive: true,
     }
@@ -388,7 +426,7 @@ fn best_partner(
         if id == small || !c.alive || clusters[small].work + c.work > upper + EPS {
             continue;
         }
-        let shared: f64 = shared_types(&clusters[small].types, &c.types)
+        let shared: f64 = shared_types(&clusters[small].types, c)
             .map(|t| saving[t])
             .sum();
         let score = comm.get(&id).copied().unwrap_or(0.0) + shared;
@@ -402,8 +440,12 @@ fn best_partner(
     best.map(|b| b.2)
 }
 
-fn shared_types<'a>(a: &'a [SfTypeId], b: &'a [SfTypeId]) -> impl Iterator<Item = SfTypeId> + 'a {
-    a.iter().copied().filter(|t| b.binary_search(t).is_ok())
+/// The types of `a` (sorted) that cluster `b` has too, in `a`'s order.
+fn shared_types<'a>(a: &'a [SfTypeId], b: &'a Cluster) -> impl Iterator<Item = SfTypeId> + 'a {
+    a.iter().copied().filter(move |&t| match b.type_bits {
+        Some(bits) => t < 64 && bits & (1 << t) != 0,
+        None => b.types.binary_search(&t).is_ok(),
+    })
 }
 
 fn merge(
@@ -467,14 +509,10 @@ fn pre_allocate(
             .collect();
         needed_files.sort_unstable();
         needed_files.dedup();
-        let cost = |vcpu: VcpuId| -> f64 {
-            let h = problem.host_of(vcpu);
+        // The cost's parts that depend only on the host (downloads, transfers), and the
+        // execution time, which is the same on vCPUs with the same execution times.
+        let host_part = |h: usize| -> (f64, f64, f64) {
             let host = &problem.hosts[h];
-            let exec: f64 = cluster
-                .tasks
-                .iter()
-                .map(|&t| problem.exec_time(t, vcpu))
-                .sum();
             let images: f64 = cluster
                 .types
                 .iter()
@@ -495,7 +533,14 @@ fn pre_allocate(
                     problem.transfer_time(data, problem.host_of(allocation[other]), h)
                 })
                 .sum();
-            vcpu_load[vcpu] + exec + images + inputs + transfers
+            (images, inputs, transfers)
+        };
+        let exec_part = |vcpu: VcpuId| -> f64 {
+            cluster
+                .tasks
+                .iter()
+                .map(|&t| problem.exec_time(t, vcpu))
+                .sum()
         };
         // A vCPU is open to the cluster if it already runs clusters (they will run one after
         // the other) or if its host may still run one more cluster at a time.
@@ -509,8 +554,30 @@ fn pre_allocate(
             vcpu_load[vcpu] > 0.0 || host_clusters[h] < room
         };
         let mut best: Option<(f64, VcpuId)> = None;
+        // Remembered for the last host and the last vCPU asked (a host's vCPUs come together).
+        let mut last_host: Option<(usize, (f64, f64, f64))> = None;
+        let mut last_exec: Option<(VcpuId, f64)> = None;
         for vcpu in (0..problem.n_vcpus()).filter(|&v| open(v)) {
-            let c = cost(vcpu);
+            let h = problem.host_of(vcpu);
+            let (images, inputs, transfers) = match last_host {
+                Some((host, part)) if host == h => part,
+                _ => {
+                    let part = host_part(h);
+                    last_host = Some((h, part));
+                    part
+                }
+            };
+            let exec = match last_exec {
+                Some((other, exec)) if problem.same_exec_times(other, vcpu) => exec,
+                _ => {
+                    let exec = exec_part(vcpu);
+                    last_exec = Some((vcpu, exec));
+                    exec
+                }
+            };
+            // Execution on the vCPU + downloads the host lacks + transfers from clusters
+            // already allocated, on top of the work already there.
+            let c = vcpu_load[vcpu] + exec + images + inputs + transfers;
             if best.is_none_or(|b| c < b.0 - EPS) {
                 best = Some((c, vcpu));
             }
