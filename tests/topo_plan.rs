@@ -32,6 +32,25 @@ const SUBJECT: &str = "topology plan test";
 const TEXT: &str = "lamp 7: on";
 const EXPECT: &str = "LAMP 7: ON";
 
+/// What `nfwd sf list` prints on `node` of the testbed `name` (state in `state_arg`).
+fn sf_list_on(name: &str, state_arg: &str, node: &str) -> String {
+    ok(
+        &nfwd(&[
+            "topo",
+            "exec",
+            "--topo",
+            name,
+            "--state-dir",
+            state_arg,
+            node,
+            "--",
+            "nfwd",
+            "sf",
+            "list",
+        ]),
+        &format!("sf list on {node}"),
+    )
+}
 fn topology(name: &str) -> String {
     format!(
         r#"
@@ -295,39 +314,9 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
     }
 
     // b runs wk no more, a routes it to c only, and b itself has no local route for it.
-    let list = ok(
-        &nfwd(&[
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            &state_arg,
-            "b",
-            "--",
-            "nfwd",
-            "sf",
-            "list",
-        ]),
-        "sf list on b",
-    );
+    let list = sf_list_on(&name, &state_arg, "b");
     assert!(!list.contains("/fn/wk"), "{list}");
-    let list = ok(
-        &nfwd(&[
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            &state_arg,
-            "c",
-            "--",
-            "nfwd",
-            "sf",
-            "list",
-        ]),
-        "sf list on c",
-    );
+    let list = sf_list_on(&name, &state_arg, "c");
     assert!(list.contains("/fn/wk"), "{list}");
     let s = status();
     let a_wk: Vec<&str> = section(&s, "a")
@@ -452,22 +441,7 @@ fn an_applied_plan_is_routed_around_a_cut_link_and_comes_back_with_a_restarted_n
         said.contains("b restarted") && said.contains("1 SFs"),
         "{said}"
     );
-    let list = ok(
-        &nfwd(&[
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            &state_arg,
-            "b",
-            "--",
-            "nfwd",
-            "sf",
-            "list",
-        ]),
-        "sf list on b",
-    );
+    let list = sf_list_on(&name, &state_arg, "b");
     assert!(list.contains("/fn/wk"), "{list}");
     let wk = a_wk();
     assert!(wk.contains("-> b(") && !wk.contains("c("), "{wk}");
