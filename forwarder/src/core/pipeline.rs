@@ -720,7 +720,7 @@ impl Forwarder {
         let Some(state) = self.faces.get_mut(&face) else {
             return;
         };
-        send_frame(state, face, frame, out, |c| c.out_interests += 1);
+        send_frame(state, face, frame, None, out, |c| c.out_interests += 1);
     }
 
     /// Gives up on an entry: Nack every downstream and forget it — or, for a chained Interest
@@ -1398,26 +1398,35 @@ impl Forwarder {
             _ => lp,
         };
         let frame = lp.encode_or_bare();
-        send_frame(state, face, frame, out, count);
+        send_frame(state, face, frame, Some(lp), out, count);
     }
 }
 
-/// Queues `frame` on `face`, cut into NDNLPv2 fragments if it exceeds the face's MTU.
+/// Queues `frame` (the encoding of `lp`, if the caller has the packet's fields) on `face`,
+/// cut into NDNLPv2 fragments if it exceeds the face's MTU.
 fn send_frame(
     state: &mut super::FaceState,
     face: FaceId,
     frame: Bytes,
+    lp: Option<&LpPacket>,
     out: &mut Vec<Action>,
     count: impl FnOnce(&mut super::FaceCounters),
 ) {
     count(&mut state.counters);
     match state.info.mtu {
         Some(mtu) if frame.len() > mtu => {
-            // Rare (only faces with an MTU, for packets above it): the frame is read back
-            // into its fields to be cut, so the common path never keeps them apart.
-            let frags = LpPacket::decode(frame)
-                .ok()
-                .and_then(|lp| nfwd_tlv::lp::fragment(&lp, mtu, state.next_sequence).ok());
+            // Rare (only faces with an MTU, for packets above it). A forwarded Interest was
+            // written in one pass without its fields apart, so only then is the frame read
+            // back to be cut.
+            let decoded;
+            let lp = match lp {
+                Some(lp) => Some(lp),
+                None => {
+                    decoded = LpPacket::decode(frame).ok();
+                    decoded.as_ref()
+                }
+            };
+            let frags = lp.and_then(|lp| nfwd_tlv::lp::fragment(lp, mtu, state.next_sequence).ok());
             match frags {
                 Some(frags) => {
                     state.next_sequence = state.next_sequence.wrapping_add(frags.len() as u64);

@@ -553,6 +553,50 @@ fn large_data_is_fragmented_on_datagram_faces_and_reassembled() {
     assert_eq!(whole.unwrap().fragment.unwrap(), big);
 }
 
+#[test]
+fn a_forwarded_interest_above_the_mtu_is_fragmented_with_its_pit_token() {
+    // The forwarded Interest is written behind its LpPacket header in one pass; above the
+    // next hop's MTU it is read back and cut, and must reassemble whole.
+    let mut net = Net::new();
+    let c = net.fwd.add_face(
+        face_info("udp4://10.0.0.9:6363", FaceScope::NonLocal, Some(1200)),
+        net.now,
+    );
+    let p = net.fwd.add_face(
+        face_info("udp4://10.0.0.8:6363", FaceScope::NonLocal, Some(1200)),
+        net.now,
+    );
+    net.fwd.add_route(&name("/big"), p, 0);
+    let big = interest("/big/q")
+        .app_parameters(Bytes::from(vec![3u8; 3000]))
+        .encode();
+    let mut acts = Vec::new();
+    for f in nfwd_tlv::lp::fragment(&LpPacket::from_fragment(big), 1200, 0).unwrap() {
+        acts.extend(net.recv(c, f));
+    }
+    let to_p: Vec<Bytes> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { face, frame } if *face == p => Some(frame.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(to_p.len() > 2 && to_p.iter().all(|f| f.len() <= 1200));
+    let mut r = Reassembler::new(ReassemblerConfig::default());
+    let mut whole = None;
+    for f in to_p {
+        whole = r
+            .receive((), LpPacket::decode(f).unwrap(), net.now)
+            .unwrap()
+            .or(whole);
+    }
+    let whole = whole.expect("the fragments reassemble");
+    assert!(whole.pit_token.is_some());
+    let out = Interest::decode(whole.fragment.unwrap()).unwrap();
+    assert_eq!(out.name().prefix(2), name("/big/q"));
+    assert_eq!(out.app_parameters().map(Bytes::len), Some(3000));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Function chaining (docs/protocol.md)
 
