@@ -26,8 +26,8 @@ use crate::model::Topology;
 use crate::net;
 use crate::routes::{self, Faults, RouteEntry};
 
-/// The RIB origin of the launcher's routes (NFD's "static").
-pub const LAUNCHER_ROUTE_ORIGIN: u64 = 255;
+/// The RIB origin of the launcher's routes: NFD's "static".
+pub const LAUNCHER_ROUTE_ORIGIN: u64 = nfwd_tlv::nfd::route_origin::STATIC;
 
 /// What a reroute did.
 #[derive(Debug, Clone, Default)]
