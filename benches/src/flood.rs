@@ -888,13 +888,13 @@ pub fn run_flood(s: &FloodSettings) -> Result<FloodReport, String> {
         .port();
     let sink = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let sink_addr = sink.local_addr().map_err(|e| e.to_string())?;
-    let defaults = Config::default().tables;
-    let pit_max = s.pit_max.unwrap_or(defaults.pit_max_entries);
-    let pit_quota = s.pit_quota.unwrap_or(defaults.pit_max_entries_per_face);
-    let cs_max = s.cs_max.unwrap_or(defaults.cs_max_entries);
-    let idle_timeout_s = s
-        .idle_timeout_s
-        .unwrap_or(Config::default().faces.idle_timeout_s);
+    let defaults = Config::default();
+    let pit_max = s.pit_max.unwrap_or(defaults.tables.pit_max_entries);
+    let pit_quota = s
+        .pit_quota
+        .unwrap_or(defaults.tables.pit_max_entries_per_face);
+    let cs_max = s.cs_max.unwrap_or(defaults.tables.cs_max_entries);
+    let idle_timeout_s = s.idle_timeout_s.unwrap_or(defaults.faces.idle_timeout_s);
     let config = format!(
         "[faces]\nunix_path = {socket:?}\ntcp_listen = \"\"\nudp_listen = \"0.0.0.0:{port}\"\n\
          idle_timeout_s = {idle_timeout_s}\n\n\
