@@ -7,8 +7,9 @@
 //! with no wrong answer, and a restored link carries traffic again.
 //!
 //! Needs root and iproute2 (namespaces, veth pairs). Outside CI a missing capability skips the
-//! test and says so; under `CI=true` it fails. Delay needs the kernel's netem; without it the
-//! test runs with `--best-effort-shaping` (bandwidth and loss only), as CI machines may lack it.
+//! test and says so; under `CI=true` it fails. Delay is the kernel's netem where it has one,
+//! and otherwise the launcher's userspace delay line (TAP devices): the line test checks that
+//! a round trip takes at least the links' delays either way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -37,17 +38,30 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
         state: &state,
     };
 
+    // No --best-effort-shaping: every link's delay is given, by netem or the delay line.
     let up = nfwd(&[
         "topo",
         "up",
         file.to_str().unwrap(),
-        "--best-effort-shaping",
         "--state-dir",
         state_arg,
     ]);
     let text = ok(&up, "topo up");
     assert!(text.contains("5 nodes, 4 links, 8 faces"), "{text}");
     assert_eq!(namespaces(&format!("nfwd.{name}.")).len(), 5);
+    let launched = nfwd_topologies::launch::State::load(&state, &name).unwrap();
+    let delay_line = launched.link_emulator_pid;
+    if launched.shaping != "netem" {
+        assert!(delay_line.is_some(), "{}", launched.shaping);
+        assert!(
+            launched
+                .links
+                .iter()
+                .all(|l| l.shaping.contains("ms (userspace delay line)")),
+            "{:?}",
+            launched.links
+        );
+    }
 
     let exec = |node: &str, cmd: &[&str]| {
         let mut args = vec![
@@ -65,6 +79,7 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
     };
     // The consumer's forwarder sends the chain towards F3's node; each node pops its own
     // function; the producer is four forwarder hops away.
+    let asked = std::time::Instant::now();
     let got = exec(
         "consumer",
         &[
@@ -75,10 +90,18 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
             "/sf/F3,/sf/F2,/sf/F1",
         ],
     );
+    let round_trip = asked.elapsed();
     assert_eq!(
         ok(&got, "get through the chain"),
         "[ XUL 213 ,NO :6522 PMAL ]"
     );
+    // The chain crosses every link twice: 2 x (2 + 5 + 5 + 10) ms at least. A lower bound,
+    // so a loaded machine cannot make it fail; without the links' delay it takes a few ms.
+    assert!(
+        round_trip >= std::time::Duration::from_millis(44),
+        "{round_trip:?}: the links' delay is missing"
+    );
+    eprintln!("chained round trip over the line: {round_trip:?} (links' delay: 44 ms)");
     // Between forwarders every face is non-local (HopLimit and /localhost scope apply).
     let faces = ok(&exec("f2", &["nfwd", "face", "list"]), "face list");
     let to_peers: Vec<&str> = faces.lines().filter(|l| l.contains("10.100.")).collect();
@@ -94,6 +117,12 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
     for want in ["/sf/F2", "-> f1", "non-local"] {
         assert!(status.contains(want), "{want} missing in:\n{status}");
     }
+    if let Some(pid) = delay_line {
+        assert!(
+            status.contains(&format!("delay line: pid {pid} running; 4 links")),
+            "{status}"
+        );
+    }
 
     let down = ok(
         &nfwd(&["topo", "down", &name, "--state-dir", state_arg]),
@@ -101,6 +130,13 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
     );
     assert!(down.contains("5 namespaces"), "{down}");
     assert!(namespaces(&format!("nfwd.{name}.")).is_empty());
+    if let Some(pid) = delay_line {
+        // (`alive`, not /proc/PID: the process was orphaned, and a zombie is over.)
+        assert!(
+            !nfwd_topologies::net::alive(i32::try_from(pid).unwrap()),
+            "the delay line outlived down"
+        );
+    }
     assert!(!state.join(&name).exists());
     let again = ok(
         &nfwd(&["topo", "down", &name, "--state-dir", state_arg]),

@@ -191,7 +191,7 @@ pub(crate) fn run(docker: Option<Option<PathBuf>>) -> anyhow::Result<()> {
 
     let (placement, where_, links) = match docker {
         Some(_) => (PlacementKind::Docker, "Docker container", "Docker networks"),
-        None => (PlacementKind::Netns, "network namespace", "veth links"),
+        None => (PlacementKind::Netns, "network namespace", "2 ms links"),
     };
     outln!("nfwd demo: Fig. 30 on this machine, each node a forwarder in a {where_}");
     outln!("  consumer -- f3 -- f2 -- f1 -- producer   ({links}: faces between forwarders");

@@ -47,6 +47,15 @@ pub(crate) enum TopoCommand {
     Restart(KillArgs),
     /// Print a random topology (connected, redundant paths, SFs, a producer and a consumer).
     Generate(GenerateArgs),
+    /// The userspace delay line `up` starts where the kernel has no netem (internal).
+    #[command(hide = true)]
+    LinkEmulator(LinkEmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LinkEmulatorArgs {
+    /// The emulator's spec, written by `up` into the testbed's state directory.
+    spec: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -60,8 +69,9 @@ pub(crate) struct StateDir {
 pub(crate) struct UpArgs {
     /// The topology file (topologies/README.md).
     file: PathBuf,
-    /// If the kernel has no netem: go on without delay (bandwidth with tbf, loss with nft)
-    /// instead of refusing.
+    /// If the kernel has no netem and the placement no userspace delay line (`--docker`):
+    /// go on without delay (bandwidth with tbf, loss with nft) instead of refusing.
+    /// Namespace testbeds delay links with the delay line and need no flag.
     #[arg(long)]
     best_effort_shaping: bool,
     /// Seconds daemons, SF hosts and producers may take to answer.
@@ -327,6 +337,7 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             out!("{}", t.to_toml()?);
             Ok(())
         }
+        TopoCommand::LinkEmulator(a) => Ok(nfwd_topologies::linkemu::run(&a.spec)?),
     }
 }
 

@@ -543,6 +543,7 @@ mod tests {
                 shaping: "unshaped".into(),
                 down: false,
             }],
+            link_emulator_pid: None,
             routes: None,
         }
     }
@@ -580,6 +581,7 @@ mod tests {
             log: "/nonexistent/producer-0.log".into(),
         });
         s.links[0].down = true;
+        s.link_emulator_pid = Some(4242);
         s.routes = Some(vec![launch::RouteRecord {
             node: "a".into(),
             prefix: "/p".into(),
@@ -590,7 +592,14 @@ mod tests {
         assert_eq!(toml::from_str::<State>(&text).ok(), Some(s));
         // A state written before any of them: nothing killed or cut, routes as `up` made them.
         let old = toml::to_string(&state()).unwrap_or_default();
-        for key in ["killed", "daemon_argv", "producers", "down", "routes"] {
+        for key in [
+            "killed",
+            "daemon_argv",
+            "producers",
+            "down",
+            "routes",
+            "link_emulator_pid",
+        ] {
             assert!(!old.contains(key), "{key} in\n{old}");
         }
         let read = toml::from_str::<State>(&old).ok();

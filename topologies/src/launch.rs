@@ -29,6 +29,7 @@ use nfwd_tlv::nfd::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::linkemu;
 use crate::model::{FaceProtocol, SfBackend, Topology, node_config_with};
 use crate::net::{self, Shaper};
 use crate::placement::{Cleared, NodeSpec, Placement, PlacementKind};
@@ -64,6 +65,9 @@ pub struct State {
     /// then what `up` computed on the whole graph.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<RouteRecord>>,
+    /// The userspace delay line's process ([`crate::linkemu`]), if links needed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_emulator_pid: Option<u32>,
 }
 
 /// A route the launcher registered: at `node`, `prefix` through the face towards `via`.
@@ -391,6 +395,7 @@ fn up_inner(
         nodes: Vec::new(),
         links: Vec::new(),
         routes: None,
+        link_emulator_pid: None,
     };
     state.save(&opts.state_root)?;
     for n in &t.nodes {
@@ -470,18 +475,49 @@ fn up_inner(
     ));
 
     // Links.
-    let shaper = Shaper::probe(&state.nodes[0].netns, opts.best_effort_shaping);
+    let shaper = Shaper::probe(
+        &state.nodes[0].netns,
+        placement.kind() == PlacementKind::Netns,
+        opts.best_effort_shaping,
+    );
     shaper.check(&t.links)?;
-    state.shaping = if shaper.netem {
-        "netem".into()
-    } else {
-        "best effort: no netem in this kernel, so no delay; rate with tbf, loss with nft".into()
-    };
+    state.shaping = shaper.summary();
+    // Delayed links without netem: the delay line's taps first (it puts them in place), then
+    // each link is addressed and shaped as a veth link would be.
+    let delayed: Vec<linkemu::DelayedLink> = t
+        .links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| shaper.delays_in_userspace(l))
+        .filter_map(|(i, l)| {
+            let (a, b) = (t.node_index(&l.a)?, t.node_index(&l.b)?);
+            Some(linkemu::DelayedLink {
+                interface: crate::placement::netns::link_interface(i),
+                a_ns: state.nodes[a].netns.clone(),
+                b_ns: state.nodes[b].netns.clone(),
+                // Validated finite and >= 0; sub-microsecond parts are below the timer's
+                // resolution anyway.
+                delay_us: (l.delay_ms * 1000.0).round() as u64,
+            })
+        })
+        .collect();
+    if !delayed.is_empty() {
+        let spec = linkemu::Spec {
+            links: delayed,
+            queue_frames: linkemu::DEFAULT_QUEUE_FRAMES,
+        };
+        state.link_emulator_pid = Some(linkemu::start(&root, &opts.nfwd, &spec, opts.timeout)?);
+        state.save(&opts.state_root)?;
+    }
     for (i, l) in t.links.iter().enumerate() {
         let (Some(a), Some(b)) = (t.node_index(&l.a), t.node_index(&l.b)) else {
             continue;
         };
-        let ends = placement.join(&t.name, i, &state.nodes[a], &state.nodes[b])?;
+        let ends = if shaper.delays_in_userspace(l) {
+            crate::placement::netns::address_link(i, &state.nodes[a].netns, &state.nodes[b].netns)?
+        } else {
+            placement.join(&t.name, i, &state.nodes[a], &state.nodes[b])?
+        };
         let shaping = placement.shape(&state.nodes[a], &ends.interface, l, &shaper)?;
         placement.shape(&state.nodes[b], &ends.interface, l, &shaper)?;
         state.links.push(LinkState {
@@ -837,6 +873,11 @@ pub fn down(name: &str, state_root: &Path) -> Result<DownReport> {
         return Err(Error::Unsupported("`nfwd topo down` needs root".into()));
     }
     let state = State::load(state_root, name).ok();
+    // The delay line first: its taps go with it, before the namespaces are deleted. (Were
+    // the state lost, it ends by itself once the state directory is gone.)
+    if let Some(pid) = state.as_ref().and_then(|s| s.link_emulator_pid) {
+        linkemu::stop(pid);
+    }
     let kinds = state
         .as_ref()
         .map_or(PlacementKind::ALL.to_vec(), |s| vec![s.placement]);
@@ -974,6 +1015,43 @@ pub fn check(state: &State, t: &Topology, nfwd: &Path) -> Result<Vec<CheckResult
     Ok(out)
 }
 
+/// One line on the delay line: running or not, frames carried, and what it dropped.
+fn delay_line_status(state: &State, pid: u32) -> String {
+    let running = net::alive(i32::try_from(pid).unwrap_or(0));
+    let stats = state
+        .nodes
+        .first()
+        .and_then(|n| n.dir.parent())
+        .and_then(|dir| linkemu::Stats::load(dir).ok())
+        .unwrap_or_default();
+    let (mut forwarded, mut full, mut refused) = (0, 0, 0);
+    let mut dropping = Vec::new();
+    for l in &stats.links {
+        let [ab, ba] = [&l.a_to_b, &l.b_to_a];
+        forwarded += ab.forwarded + ba.forwarded;
+        full += ab.queue_full + ba.queue_full;
+        refused += ab.write_errors + ba.write_errors;
+        if ab.queue_full + ba.queue_full > 0 {
+            dropping.push(l.interface.clone());
+        }
+    }
+    format!(
+        "delay line: pid {pid} {}; {} links, {forwarded} frames carried, {full} dropped on a \
+         full queue{}, {refused} towards a cut link",
+        if running {
+            "running"
+        } else {
+            "NOT RUNNING (delayed links carry nothing)"
+        },
+        stats.links.len(),
+        if dropping.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", dropping.join(", "))
+        }
+    )
+}
+
 /// A compact report of every node: process, faces to neighbours with their counters, routes,
 /// SFs, and the forwarder's main counters.
 pub fn status(state: &State) -> Result<String> {
@@ -1005,6 +1083,9 @@ pub fn status(state: &State) -> Result<String> {
         .collect();
     if !cut.is_empty() {
         let _ = writeln!(s, "links cut: {}", cut.join(", "));
+    }
+    if let Some(pid) = state.link_emulator_pid {
+        let _ = writeln!(s, "{}", delay_line_status(state, pid));
     }
     // Neighbour of each face, by the remote address.
     let mut neighbour_of_addr: BTreeMap<String, String> = BTreeMap::new();

@@ -17,6 +17,7 @@ pub mod error;
 pub mod faults;
 pub mod generate;
 pub mod launch;
+pub mod linkemu;
 pub mod model;
 pub mod net;
 pub mod placement;

@@ -55,19 +55,23 @@ pub fn alive(pid: i32) -> bool {
     })
 }
 
-/// What the kernel can do to shape links.
+/// What the kernel (and the launcher) can do to shape links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shaper {
     /// `sch_netem` is there: delay, loss and rate in one qdisc.
     pub netem: bool,
-    /// Without netem, go on: rate with `tbf`, loss with an `nft` rule, no delay.
+    /// Without netem, delay comes from the userspace delay line ([`crate::linkemu`]), which
+    /// namespace testbeds have; rate is `tbf`'s and loss an `nft` rule's either way.
+    pub delay_line: bool,
+    /// Go on with no delay where neither netem nor a delay line can give it.
     pub best_effort: bool,
 }
 
 impl Shaper {
-    /// Probes for netem on the loopback of namespace `ns` (left as it was).
+    /// Probes for netem on the loopback of namespace `ns` (left as it was); `delay_line` says
+    /// whether the placement can carry delayed links through [`crate::linkemu`] instead.
     #[must_use]
-    pub fn probe(ns: &str, best_effort: bool) -> Self {
+    pub fn probe(ns: &str, delay_line: bool, best_effort: bool) -> Self {
         let netem = run(
             "tc",
             &["-n", ns, "qdisc", "add", "dev", "lo", "root", "netem"],
@@ -76,22 +80,45 @@ impl Shaper {
         if netem {
             let _ = run("tc", &["-n", ns, "qdisc", "del", "dev", "lo", "root"]);
         }
-        Self { netem, best_effort }
+        Self {
+            netem,
+            delay_line: delay_line && !netem,
+            best_effort,
+        }
+    }
+
+    /// True if links asking for delay are carried by the userspace delay line.
+    #[must_use]
+    pub fn delays_in_userspace(&self, link: &Link) -> bool {
+        self.delay_line && link.delay_ms > 0.0
+    }
+
+    /// How links are shaped, in words, for the testbed's state.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        if self.netem {
+            "netem".into()
+        } else if self.delay_line {
+            "no netem in this kernel: delay by the userspace delay line, rate with tbf, loss \
+             with nft"
+                .into()
+        } else {
+            "best effort: no netem in this kernel, so no delay; rate with tbf, loss with nft".into()
+        }
     }
 
     /// Refuses links this kernel cannot shape as asked, unless best effort was chosen.
     pub fn check(&self, links: &[Link]) -> Result<()> {
-        if self.netem || self.best_effort {
+        if self.netem || self.delay_line || self.best_effort {
             return Ok(());
         }
-        if let Some(l) = links
-            .iter()
-            .find(|l| l.delay_ms > 0.0 || l.loss_percent > 0.0)
-        {
+        if let Some(l) = links.iter().find(|l| l.delay_ms > 0.0) {
             return Err(Error::Unsupported(format!(
-                "link {} - {} asks for delay or loss, and this kernel has no netem qdisc \
-                 (sch_netem: `modprobe sch_netem`, or a kernel built with it). Rerun with \
-                 --best-effort-shaping to go on with bandwidth (tbf) and loss (nft) but no delay",
+                "link {} - {} asks for delay, and this kernel has no netem qdisc \
+                 (sch_netem: `modprobe sch_netem`, or a kernel built with it) while this \
+                 placement has no userspace delay line (namespace testbeds have one). Rerun \
+                 with --best-effort-shaping to go on with bandwidth (tbf) and loss (nft) but \
+                 no delay",
                 l.a, l.b
             )));
         }
@@ -127,7 +154,7 @@ impl Shaper {
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             run("tc", &refs)?;
-            return Ok(describe(link, true));
+            return Ok(describe(link, Delay::Netem));
         }
         if let Some(r) = &rate {
             // A burst of at least one full-size NDN packet, and ~50 ms of queue.
@@ -142,7 +169,14 @@ impl Shaper {
         if link.loss_percent > 0.0 {
             nft_in(ns, &loss_rules(dev, link.loss_percent))?;
         }
-        Ok(describe(link, false))
+        Ok(describe(
+            link,
+            if self.delays_in_userspace(link) {
+                Delay::Userspace
+            } else {
+                Delay::None
+            },
+        ))
     }
 }
 
@@ -198,14 +232,22 @@ fn nft_in(ns: &str, rules: &str) -> Result<()> {
     }
 }
 
+/// What gives a link its delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delay {
+    Netem,
+    Userspace,
+    None,
+}
+
 /// The shaping of a link in words, as applied.
-fn describe(link: &Link, netem: bool) -> String {
+fn describe(link: &Link, delay: Delay) -> String {
     let mut parts = Vec::new();
     if link.delay_ms > 0.0 {
-        parts.push(if netem {
-            format!("{} ms", link.delay_ms)
-        } else {
-            format!("no delay (asked {} ms; no netem)", link.delay_ms)
+        parts.push(match delay {
+            Delay::Netem => format!("{} ms", link.delay_ms),
+            Delay::Userspace => format!("{} ms (userspace delay line)", link.delay_ms),
+            Delay::None => format!("no delay (asked {} ms; no netem)", link.delay_ms),
         });
     }
     if link.loss_percent > 0.0 {

@@ -186,10 +186,27 @@ pub fn link_interface(index: usize) -> String {
 /// Creates link `index` between namespaces `ns_a` and `ns_b`: the veth pair, addresses, up.
 pub fn veth(index: usize, ns_a: &str, ns_b: &str) -> Result<(Ipv4Addr, Ipv4Addr)> {
     let dev = link_interface(index);
-    let (a, b) = link_addresses(index);
     ip(&[
         "link", "add", &dev, "netns", ns_a, "type", "veth", "peer", "name", &dev, "netns", ns_b,
     ])?;
+    configure(index, ns_a, ns_b)
+}
+
+/// Addresses and sets up link `index` whose interfaces are already in `ns_a` and `ns_b`
+/// (the delay line's taps, [`crate::linkemu`]).
+pub fn address_link(index: usize, ns_a: &str, ns_b: &str) -> Result<LinkEnds> {
+    let (a, b) = configure(index, ns_a, ns_b)?;
+    Ok(LinkEnds {
+        a_addr: a.to_string(),
+        b_addr: b.to_string(),
+        interface: link_interface(index),
+        carrier: None,
+    })
+}
+
+fn configure(index: usize, ns_a: &str, ns_b: &str) -> Result<(Ipv4Addr, Ipv4Addr)> {
+    let dev = link_interface(index);
+    let (a, b) = link_addresses(index);
     for (ns, addr) in [(ns_a, a), (ns_b, b)] {
         ip(&["-n", ns, "addr", "add", &format!("{addr}/30"), "dev", &dev])?;
         ip(&["-n", ns, "link", "set", &dev, "up"])?;
