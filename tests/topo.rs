@@ -936,3 +936,83 @@ fn a_cut_link_that_was_a_nodes_only_next_hop_is_routed_around_and_restored() {
         );
     });
 }
+
+/// With upper on c1 only, c1's only next hop is c2. c2's daemon dies by itself (SIGKILL from
+/// outside, not `topo kill`): the watcher `up` started notices and reroutes, so c1 routes
+/// through c3 and c4 and requests succeed again with no command run; the crashed node is
+/// then restarted like a killed one.
+#[test]
+fn a_daemon_that_dies_by_itself_is_routed_around_by_the_watcher() {
+    let Some(mesh) = Mesh::up_with("w", |t| upper_on_c1_only(&t)) else {
+        return;
+    };
+    runtime().block_on(async {
+        let status = mesh.topo_status();
+        let watcher = mesh.launched().watcher_pid.expect("up starts a watcher");
+        let log = mesh.state.join(&mesh.name).join("watch.log");
+        assert!(
+            status.contains(&format!("watcher: pid {watcher} running")),
+            "{status}\nwatch.log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        let load = Load::start(&mesh).await;
+        load.until_right(30, std::time::Duration::from_secs(20), "warm-up")
+            .await;
+
+        let pid = mesh.launched().node("c2").unwrap().daemon_pid.to_string();
+        let crashed = std::time::Instant::now();
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        // No command: the watcher's reroute is what brings c1 a new path.
+        let rerouted_within = std::time::Duration::from_secs(10);
+        loop {
+            if launcher_next_hops(&mesh, "c1", SENSOR).await == ["c3", "c4"] {
+                break;
+            }
+            assert!(
+                crashed.elapsed() < rerouted_within,
+                "c1 still routes through the dead c2 after {rerouted_within:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let rerouted = crashed.elapsed();
+        let recovery = load
+            .recovery_after(crashed, std::time::Duration::from_secs(10))
+            .await;
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(log.contains("nodes down: [c2] (were [])"), "{log}");
+        assert!(log.contains("rerouted in"), "{log}");
+        let status = mesh.topo_status();
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with("c2  pid") && l.contains("DEAD")),
+            "{status}"
+        );
+
+        // Crashed, not killed: `restart` brings it back all the same.
+        let said = mesh.topo(&["restart", "c2"]);
+        assert!(said.contains("c2 restarted"), "{said}");
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        load.until_right(30, std::time::Duration::from_secs(10), "after the restart")
+            .await;
+        let requests = load.stop().await;
+        assert!(
+            !requests
+                .iter()
+                .any(|r| matches!(r.outcome, Outcome::Wrong(_))),
+            "a wrong answer"
+        );
+        println!(
+            "c2's daemon crashed: the watcher rerouted c1 within {} ms; a request issued \
+             after the crash answered right {} ms after it; {} requests, none wrong",
+            rerouted.as_millis(),
+            recovery.as_millis(),
+            requests.len()
+        );
+    });
+}

@@ -208,6 +208,8 @@ pub(crate) fn run(docker: Option<Option<PathBuf>>) -> anyhow::Result<()> {
             state_root: root.clone(),
             best_effort_shaping: true,
             timeout: Duration::from_secs(60),
+            // Seconds long, and no node is expected to die.
+            watch: false,
             placement,
             docker_binary: docker.flatten(),
         },

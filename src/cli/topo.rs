@@ -50,6 +50,21 @@ pub(crate) enum TopoCommand {
     /// The userspace delay line `up` starts where the kernel has no netem (internal).
     #[command(hide = true)]
     LinkEmulator(LinkEmulatorArgs),
+    /// Route around nodes whose daemon dies by itself, until the testbed is taken down
+    /// (`up` starts one in the background unless --no-watch; its log is `watch.log` in the
+    /// testbed's state directory).
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// The topology (a file or a name; the only one up if omitted).
+    topology: Option<String>,
+    /// How often to look at the daemons, milliseconds.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    interval_ms: u64,
+    #[command(flatten)]
+    state: StateDir,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +89,10 @@ pub(crate) struct UpArgs {
     /// Namespace testbeds delay links with the delay line and need no flag.
     #[arg(long)]
     best_effort_shaping: bool,
+    /// Start no watcher: a daemon that dies by itself is then routed around only at the
+    /// next `link`, `kill` or `restart`.
+    #[arg(long)]
+    no_watch: bool,
     /// Seconds daemons, SF hosts and producers may take to answer.
     #[arg(long, default_value_t = 60)]
     timeout_s: u64,
@@ -338,6 +357,17 @@ pub(crate) fn run(cmd: TopoCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TopoCommand::LinkEmulator(a) => Ok(nfwd_topologies::linkemu::run(&a.spec)?),
+        TopoCommand::Watch(a) => {
+            let name = launch::resolve(a.topology.as_deref(), &a.state.state_dir)?;
+            let started = Instant::now();
+            nfwd_topologies::watch::watch(
+                &a.state.state_dir,
+                &name,
+                Duration::from_millis(a.interval_ms),
+                &mut progress(started),
+            )?;
+            Ok(())
+        }
     }
 }
 
@@ -375,6 +405,7 @@ fn up(a: &UpArgs) -> anyhow::Result<()> {
             state_root: a.state.state_dir.clone(),
             best_effort_shaping: a.best_effort_shaping,
             timeout: Duration::from_secs(a.timeout_s),
+            watch: !a.no_watch,
             placement: if a.docker {
                 PlacementKind::Docker
             } else {

@@ -141,8 +141,7 @@ impl Applied {
             what: "applied plan",
             source,
         })?;
-        let path = Self::path(root, topology);
-        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
+        launch::write(&Self::path(root, topology), &text)
     }
 
     /// One paragraph for `nfwd topo status`.
@@ -560,6 +559,7 @@ pub fn apply(
     opts: &ApplyOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Change> {
+    let _lock = launch::lock(&opts.state_root, name, progress)?;
     let state = State::load(&opts.state_root, name)?;
     let t = Topology::from_file(&opts.state_root.join(name).join("topology.toml"))?;
     // Routes towards the nearest instance avoid what is cut or down now, as the topology's

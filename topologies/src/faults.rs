@@ -141,6 +141,7 @@ pub fn link_fault(
     timeout: Duration,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(LinkState, RerouteReport)> {
+    let _lock = launch::lock(root, name, progress)?;
     let mut state = State::load(root, name)?;
     let t = launched_topology(root, name)?;
     let l = set_link(&mut state, a, b, action)?;
@@ -223,6 +224,7 @@ pub fn kill_node(
     timeout: Duration,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(KillReport, RerouteReport)> {
+    let _lock = launch::lock(root, name, progress)?;
     let mut state = State::load(root, name)?;
     let t = launched_topology(root, name)?;
     let killed = kill(&state, node, wait)?;
@@ -313,6 +315,7 @@ pub fn restart(
     if !net::is_root() {
         return Err(Error::Unsupported("restarting a node needs root".into()));
     }
+    let _lock = launch::lock(root, name, progress)?;
     let mut state = State::load(root, name)?;
     let before = state.node(node)?.clone();
     if state.placement != PlacementKind::Netns {
@@ -544,6 +547,7 @@ mod tests {
                 down: false,
             }],
             link_emulator_pid: None,
+            watcher_pid: None,
             routes: None,
         }
     }
@@ -582,6 +586,7 @@ mod tests {
         });
         s.links[0].down = true;
         s.link_emulator_pid = Some(4242);
+        s.watcher_pid = Some(4243);
         s.routes = Some(vec![launch::RouteRecord {
             node: "a".into(),
             prefix: "/p".into(),
@@ -599,6 +604,7 @@ mod tests {
             "down",
             "routes",
             "link_emulator_pid",
+            "watcher_pid",
         ] {
             assert!(!old.contains(key), "{key} in\n{old}");
         }

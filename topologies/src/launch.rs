@@ -68,6 +68,9 @@ pub struct State {
     /// The userspace delay line's process ([`crate::linkemu`]), if links needed one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_emulator_pid: Option<u32>,
+    /// The watcher's process ([`crate::watch`]), unless `up` was told not to start one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watcher_pid: Option<u32>,
 }
 
 /// A route the launcher registered: at `node`, `prefix` through the face towards `via`.
@@ -246,11 +249,17 @@ impl State {
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io {
+/// Writes `text` aside and renames it into place, so that a reader (the watcher, `status`)
+/// never sees a file half written.
+pub(crate) fn write(path: &Path, text: &str) -> Result<()> {
+    let io = |source| Error::Io {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 fn mkdir(path: &Path) -> Result<()> {
@@ -280,6 +289,48 @@ fn tail(path: &Path) -> String {
     )
 }
 
+/// Held while a command changes a running testbed (`link`, `kill`, `restart`, `apply`, and
+/// the watcher's reroutes): two of them at once would each rewrite `state.toml` from what
+/// they read before the other's change. An advisory `flock` on `<state root>/<name>/lock`,
+/// released when the guard drops or the process dies.
+#[derive(Debug)]
+pub struct TestbedLock {
+    _file: File,
+}
+
+/// Takes topology `name`'s lock, waiting (and saying so through `progress`) while another
+/// command holds it.
+pub fn lock(root: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> Result<TestbedLock> {
+    use rustix::fs::{FlockOperation, flock};
+    let dir = root.join(name);
+    if !dir.is_dir() {
+        return Err(Error::State(format!(
+            "topology {name} is not up (no {}); `nfwd topo up FILE` first",
+            dir.display()
+        )));
+    }
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        progress(&format!(
+            "waiting for another `nfwd topo` command on {name}"
+        ));
+        flock(&file, FlockOperation::LockExclusive).map_err(|e| Error::Io {
+            path,
+            source: e.into(),
+        })?;
+    }
+    Ok(TestbedLock { _file: file })
+}
+
 /// How to bring a topology up.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -293,6 +344,9 @@ pub struct UpOptions {
     pub best_effort_shaping: bool,
     /// How long daemons, SF hosts and producers may take to answer.
     pub timeout: Duration,
+    /// Start the watcher ([`crate::watch`]: routes around a daemon that dies by itself).
+    /// Namespace testbeds only.
+    pub watch: bool,
     /// Where nodes run.
     pub placement: PlacementKind,
     /// The statically linked `nfwd` for Docker images: the node image with
@@ -396,6 +450,7 @@ fn up_inner(
         links: Vec::new(),
         routes: None,
         link_emulator_pid: None,
+        watcher_pid: None,
     };
     state.save(&opts.state_root)?;
     for n in &t.nodes {
@@ -664,6 +719,11 @@ fn up_inner(
         Ok::<_, Error>((faces, all.len(), sfs))
     })?;
     state.record_routes(&t, &routes::routes(&t));
+    state.save(&opts.state_root)?;
+    if opts.watch && placement.kind() == PlacementKind::Netns {
+        state.watcher_pid = Some(crate::watch::start(&opts.state_root, &t.name, &opts.nfwd)?);
+        progress("watcher started");
+    }
     state.up_seconds = started.elapsed().as_secs_f64();
     state.started_unix_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -875,6 +935,10 @@ pub fn down(name: &str, state_root: &Path) -> Result<DownReport> {
     let state = State::load(state_root, name).ok();
     // The delay line first: its taps go with it, before the namespaces are deleted. (Were
     // the state lost, it ends by itself once the state directory is gone.)
+    // The watcher first, so it does not reroute around nodes being taken down.
+    if let Some(pid) = state.as_ref().and_then(|s| s.watcher_pid) {
+        crate::watch::stop(pid);
+    }
     if let Some(pid) = state.as_ref().and_then(|s| s.link_emulator_pid) {
         linkemu::stop(pid);
     }
@@ -1087,6 +1151,17 @@ pub fn status(state: &State) -> Result<String> {
     if let Some(pid) = state.link_emulator_pid {
         let _ = writeln!(s, "{}", delay_line_status(state, pid));
     }
+    if let Some(pid) = state.watcher_pid {
+        let _ = writeln!(
+            s,
+            "watcher: pid {pid} {}",
+            if net::alive(i32::try_from(pid).unwrap_or(0)) {
+                "running (routes follow daemons that die)"
+            } else {
+                "NOT RUNNING (a daemon that dies is not routed around)"
+            }
+        );
+    }
     // Neighbour of each face, by the remote address.
     let mut neighbour_of_addr: BTreeMap<String, String> = BTreeMap::new();
     for l in &state.links {
@@ -1214,4 +1289,48 @@ pub fn status(state: &State) -> Result<String> {
         }
     });
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_command_waits_for_the_lock_and_says_so() {
+        let root = std::env::temp_dir().join(format!("nfwd-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(mkdir(&root.join("t")).is_ok());
+        let first = lock(&root, "t", &mut |_| {});
+        assert!(first.is_ok());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let r = root.clone();
+        let second = std::thread::spawn(move || {
+            let mut said = Vec::new();
+            let got = lock(&r, "t", &mut |m| said.push(m.to_owned())).is_ok();
+            let _ = tx.send(());
+            (got, said)
+        });
+        // Still waiting while the first holds it.
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        drop(first);
+        assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+        let (got, said) = second.join().unwrap_or_default();
+        assert!(got);
+        assert_eq!(said, ["waiting for another `nfwd topo` command on t"]);
+        // A testbed that is not up has no lock to take.
+        assert!(lock(&root, "absent", &mut |_| {}).is_err());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn writes_replace_the_file_whole() {
+        let dir = std::env::temp_dir().join(format!("nfwd-write-{}", std::process::id()));
+        assert!(mkdir(&dir).is_ok());
+        let path = dir.join("state.toml");
+        assert!(write(&path, "one").is_ok());
+        assert!(write(&path, "two").is_ok());
+        assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("two"));
+        assert!(!dir.join("state.toml.tmp").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

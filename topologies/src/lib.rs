@@ -24,6 +24,7 @@ pub mod placement;
 pub mod reroute;
 pub mod routes;
 pub mod run;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use model::Topology;

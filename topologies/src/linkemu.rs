@@ -299,25 +299,9 @@ pub fn start(dir: &Path, nfwd: &Path, spec: &Spec, timeout: Duration) -> Result<
     }
 }
 
-/// Ends the emulator `pid` (a gone process is not an error, and a pid now used by another
-/// program is left alone).
+/// Ends the emulator `pid` (left alone if that pid now runs something else).
 pub fn stop(pid: u32) {
-    let Ok(pid) = i32::try_from(pid) else {
-        return;
-    };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if !cmdline
-        .split(|&b| b == 0)
-        .any(|arg| arg == b"link-emulator")
-    {
-        return;
-    }
-    net::signal(pid, rustix::process::Signal::TERM);
-    let until = Instant::now() + Duration::from_secs(2);
-    while net::alive(pid) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    net::signal(pid, rustix::process::Signal::KILL);
+    net::stop_helper(pid, "link-emulator");
 }
 
 /// Runs the emulator described by the file `spec_path` until the file is removed (or the

@@ -55,6 +55,28 @@ pub fn alive(pid: i32) -> bool {
     })
 }
 
+/// Ends a helper process the launcher started (the delay line, the watcher): SIGTERM, up to
+/// two seconds, then SIGKILL. `marker` is an argument its command line must hold, so a pid
+/// that a gone helper left and another program reused is left alone.
+pub fn stop_helper(pid: u32, marker: &str) {
+    let Ok(pid) = i32::try_from(pid) else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !cmdline
+        .split(|&b| b == 0)
+        .any(|arg| arg == marker.as_bytes())
+    {
+        return;
+    }
+    signal(pid, rustix::process::Signal::TERM);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while alive(pid) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    signal(pid, rustix::process::Signal::KILL);
+}
+
 /// What the kernel (and the launcher) can do to shape links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shaper {
