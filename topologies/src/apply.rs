@@ -2,11 +2,13 @@
 //! testbed.
 //!
 //! The plan says which SF types run on which nodes and, per node, where function names go
-//! (`local` or a neighbouring node). Applying it:
+//! (`local` or another node). A route to a node that is not a neighbour becomes routes along
+//! a shortest path of the topology, each node on it routing the function onwards, up to the
+//! first that runs the function or has a plan route of its own for it. Applying it:
 //!
 //! 1. checks everything first — plan nodes are nodes of the topology with an SF host, every SF
-//!    type has an implementation (`[[sf_type]]` in the topology file), every route's next hop is
-//!    a neighbour that runs the function — so a bad plan changes nothing;
+//!    type has an implementation (`[[sf_type]]` in the topology file), every route's next hop
+//!    runs the function and can be reached — so a bad plan changes nothing;
 //! 2. deploys the new SF instances (through each node's SF host, as `up` does) and waits until
 //!    each has registered its function name;
 //! 3. registers the new routes: the plan's own, plus, on the nodes the plan says nothing about
@@ -294,7 +296,19 @@ pub fn desired_on(t: &Topology, plan: &Plan, faults: &Faults) -> Result<Desired>
             }
         }
     }
-    // The plan's routes towards other nodes.
+    // The plan's routes towards other nodes. First which nodes the plan routes each function
+    // at, so a path through one of them stops there.
+    let planned: BTreeSet<(usize, String)> = plan
+        .node
+        .iter()
+        .filter_map(|pn| Some((t.node_index(&pn.name)?, pn)))
+        .flat_map(|(i, pn)| {
+            pn.route
+                .iter()
+                .filter(|r| r.next_hop != "local")
+                .filter_map(move |r| Some((i, canonical_function(&r.prefix, "").ok()?)))
+        })
+        .collect();
     let mut routes_out = BTreeMap::new();
     let mut routed: BTreeSet<(usize, String)> = BTreeSet::new();
     for pn in &plan.node {
@@ -310,42 +324,45 @@ pub fn desired_on(t: &Topology, plan: &Plan, faults: &Faults) -> Result<Desired>
                     r.next_hop, t.name
                 )));
             };
-            let Some((_, link)) = t.link_between(&pn.name, &r.next_hop) else {
-                let neighbours: Vec<&str> = t
-                    .links
-                    .iter()
-                    .filter_map(|l| {
-                        if l.a == pn.name {
-                            Some(l.b.as_str())
-                        } else if l.b == pn.name {
-                            Some(l.a.as_str())
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                return Err(plan_error(format!(
-                    "{what}: {} is not a neighbour of {} (its neighbours: {})",
-                    r.next_hop,
-                    pn.name,
-                    neighbours.join(", ")
-                )));
-            };
             if !runners.get(&f).is_some_and(|n| n.contains(&j)) {
                 return Err(plan_error(format!(
                     "{what}: the plan runs {f} nowhere on {}",
                     r.next_hop
                 )));
             }
-            // A plan route over a cut link or to a node that is down leaves the node to the
-            // nearest instance while the fault lasts.
-            if faults.hop_live(t, i, j) {
-                routed.insert((i, f.clone()));
+            // A neighbour is one hop; a node further away is reached along a shortest path
+            // of the whole graph, each node on it routing the function onwards, up to the
+            // first that runs it or has a plan route of its own for it.
+            let hops = match t.link_between(&pn.name, &r.next_hop) {
+                Some((_, link)) => vec![(i, j, link.cost)],
+                None => routes::path(t, i, j, &Faults::default()).ok_or_else(|| {
+                    plan_error(format!(
+                        "{what}: no path from {} to {} in the topology",
+                        pn.name, r.next_hop
+                    ))
+                })?,
+            };
+            let mut path = Vec::new();
+            for (k, &(u, v, cost)) in hops.iter().enumerate() {
+                let onward = runners.get(&f).is_some_and(|n| n.contains(&u))
+                    || planned.contains(&(u, f.clone()));
+                if k > 0 && onward {
+                    break;
+                }
+                path.push((u, v, cost));
             }
-            routes_out.insert(
-                (pn.name.clone(), f.clone(), r.next_hop.clone()),
-                (link.cost, true),
-            );
+            // A plan route over a cut link or through a node that is down leaves the nodes
+            // on it to the nearest instance while the fault lasts.
+            let live = path.iter().all(|&(u, v, _)| faults.hop_live(t, u, v));
+            for (u, v, cost) in path {
+                if live {
+                    routed.insert((u, f.clone()));
+                }
+                routes_out.insert(
+                    (t.nodes[u].name.clone(), f.clone(), t.nodes[v].name.clone()),
+                    (cost, true),
+                );
+            }
         }
     }
     // Everyone else: towards the nearest instance.
@@ -961,13 +978,79 @@ route = [{{ prefix = "/fn/wk", next_hop = "local" }}]
         assert!(err(p).contains("producer"), "next hop runs nothing");
         let mut p = plan("b");
         p.node[0].route[1].next_hop = "producer".into();
-        assert!(err(p).contains("not a neighbour"), "non-neighbour");
+        assert!(
+            err(p).contains("runs /fn/wk nowhere on producer"),
+            "runs nothing"
+        );
         let mut p = plan("b");
         p.node[0].name = "consumer".into();
         assert!(err(p).contains("no SF host"), "no SF host");
         let mut p = plan("b");
         p.node[1].route.clear();
         assert!(err(p).contains("route -> local"), "no function name");
+    }
+
+    #[test]
+    fn a_plan_route_to_a_node_further_away_is_routed_along_a_shortest_path() {
+        let t = topo();
+        // wk on b and c; the consumer (two hops from either) sends wk to c.
+        let p = Plan::from_toml_str(
+            r#"
+algorithm = "test"
+makespan = 1.0
+task = []
+[[node]]
+name = "consumer"
+sf = []
+pull_images = []
+fetch_files = []
+route = [{ prefix = "/fn/wk", next_hop = "c" }]
+[[node]]
+name = "b"
+sf = ["wk"]
+pull_images = []
+fetch_files = []
+route = [{ prefix = "/fn/wk", next_hop = "local" }]
+[[node]]
+name = "c"
+sf = ["wk"]
+pull_images = []
+fetch_files = []
+route = [{ prefix = "/fn/wk", next_hop = "local" }]
+"#,
+        )
+        .unwrap();
+        let d = desired(&t, &p).unwrap();
+        let plan_route = |node: &str, via: &str| {
+            d.routes
+                .iter()
+                .any(|r| r.node == node && r.prefix == "/fn/wk" && r.via == via && r.from_plan)
+        };
+        assert!(plan_route("consumer", "a"));
+        // a carries it on to c, the plan's choice, and gets no nearest route to b.
+        assert!(plan_route("a", "c"));
+        assert!(!has(&d, "a", "/fn/wk", "b"));
+        // The hop costs are the path's: consumer 2, a 1.
+        let cost = |node: &str| d.routes.iter().find(|r| r.node == node).map(|r| r.cost);
+        assert_eq!(cost("consumer"), Some(2));
+        assert_eq!(cost("a"), Some(1));
+
+        // A node on the way with a plan route of its own keeps it: the path stops there.
+        let mut p2 = p;
+        p2.node.push(nfwd_scheduler::PlanNode {
+            name: "a".into(),
+            sf: vec![],
+            pull_images: vec![],
+            fetch_files: vec![],
+            route: vec![nfwd_scheduler::PlanRoute {
+                prefix: "/fn/wk".into(),
+                next_hop: "b".into(),
+            }],
+        });
+        let d2 = desired(&t, &p2).unwrap();
+        assert!(has(&d2, "consumer", "/fn/wk", "a"));
+        assert!(has(&d2, "a", "/fn/wk", "b"));
+        assert!(!has(&d2, "a", "/fn/wk", "c"));
     }
 
     #[test]

@@ -102,6 +102,33 @@ fn distances(adj: &[Vec<(usize, u64)>], sources: impl Iterator<Item = usize>) ->
     dist
 }
 
+/// A shortest path from `from` to `to` on the live graph, as hops `(node, next, cost)`: at
+/// each node the neighbour towards `to` (the lowest-numbered of equals, so the path is the
+/// same every time) and the path's cost from that node. `None` if `to` cannot be reached;
+/// empty if `from` is `to`.
+#[must_use]
+pub fn path(
+    t: &Topology,
+    from: usize,
+    to: usize,
+    faults: &Faults,
+) -> Option<Vec<(usize, usize, u64)>> {
+    let adj = adjacency(t, faults);
+    let dist = distances(&adj, std::iter::once(to));
+    let mut hops = Vec::new();
+    let mut u = from;
+    while u != to {
+        let du = (*dist.get(u)?)?;
+        let &(v, _) = adj[u]
+            .iter()
+            .filter(|&&(v, w)| dist[v].is_some_and(|dv| dv.saturating_add(w) == du && dv < du))
+            .min_by_key(|&&(v, _)| v)?;
+        hops.push((u, v, du));
+        u = v;
+    }
+    Some(hops)
+}
+
 /// The computed routes towards a name served by `servers` (node indices): for every other
 /// node that can reach one, its next hops (neighbours strictly closer) with their path costs,
 /// as `(node, via, cost)`; all of them, or the best only if `[routing] multipath = false`.
