@@ -666,7 +666,7 @@ impl Session {
                     if q.len() == 8 {
                         q.pop_front();
                     }
-                    q.push_back((interest, lp.pit_token.clone()));
+                    q.push_back((interest, lp.pit_token));
                 }
             }
             Some(0x06) => {

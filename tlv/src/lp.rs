@@ -5,8 +5,9 @@
 //!
 //! - **Decoding never panics.** [`LpPacket::decode`] checks every length before it slices, for
 //!   any input bytes, and returns an [`Error`] instead. A proptest feeds it arbitrary bytes.
-//! - **Decoding does not copy.** `fragment`, `pit_token` and `prefix_announcement` are
-//!   [`Bytes`] views on the received buffer (one reference count each). The only allocation is
+//! - **Decoding does not copy** but for the PIT token. `fragment` and `prefix_announcement`
+//!   are [`Bytes`] views on the received buffer (one reference count each); the PIT token, at
+//!   most 32 bytes, is copied into the [`PitToken`] itself, so keeping it pins no buffer. The only allocation is
 //!   the `acks` vector, which holds one `u64` per 10-byte Ack element actually present.
 //! - **Decoding accepts** an LpPacket (TLV-TYPE 100), or a bare Interest (5) or Data (6) as an
 //!   implicit LpPacket whose `fragment` is the whole bare packet. Header fields must come in
@@ -126,8 +127,16 @@ impl CachePolicyType {
 /// A PIT token: 1 to 32 opaque bytes that a downstream attaches to an Interest and the
 /// upstream echoes on the Data or Nack. The length is checked when the token is built, so a
 /// `PitToken` always encodes validly.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct PitToken(Bytes);
+///
+/// The bytes are held inline (33 bytes, `Copy`): a forwarder makes one per forwarded
+/// Interest and keeps a received one in its PIT for the Interest's lifetime, and inline it
+/// costs neither an allocation nor a reference that would pin the whole receive buffer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PitToken {
+    len: u8,
+    // Zero beyond `len`, so the derived comparisons and hash see only the token.
+    bytes: [u8; Self::MAX_LEN],
+}
 
 impl PitToken {
     /// Shortest allowed token.
@@ -135,47 +144,55 @@ impl PitToken {
     /// Longest allowed token.
     pub const MAX_LEN: usize = 32;
 
-    /// Wraps `bytes` (no copy) after checking its length.
-    pub fn new(bytes: Bytes) -> Result<Self> {
-        if (Self::MIN_LEN..=Self::MAX_LEN).contains(&bytes.len()) {
-            Ok(Self(bytes))
-        } else {
-            Err(Error::InvalidValue {
-                field: "PitToken",
-                reason: "length must be 1 to 32 bytes",
-            })
-        }
-    }
-
     /// Copies `bytes` into a token after checking its length.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        Self::new(Bytes::copy_from_slice(bytes))
+        let mut token = Self {
+            len: 0,
+            bytes: [0; Self::MAX_LEN],
+        };
+        match (
+            u8::try_from(bytes.len()),
+            token.bytes.get_mut(..bytes.len()),
+        ) {
+            (Ok(len), Some(dst)) if bytes.len() >= Self::MIN_LEN => {
+                dst.copy_from_slice(bytes);
+                token.len = len;
+                Ok(token)
+            }
+            _ => Err(Error::InvalidValue {
+                field: "PitToken",
+                reason: "length must be 1 to 32 bytes",
+            }),
+        }
     }
 
     /// An 8-byte big-endian token, the form forwarders usually generate.
     #[must_use]
     pub fn from_u64(v: u64) -> Self {
-        Self(Bytes::copy_from_slice(&v.to_be_bytes()))
+        let mut bytes = [0; Self::MAX_LEN];
+        let (head, _) = bytes.split_at_mut(8);
+        head.copy_from_slice(&v.to_be_bytes());
+        Self { len: 8, bytes }
     }
 
     /// The token as a number if it is exactly 8 bytes long (the [`PitToken::from_u64`] form).
     #[must_use]
     pub fn as_u64(&self) -> Option<u64> {
-        let arr: [u8; 8] = self.0.as_ref().try_into().ok()?;
+        let arr: [u8; 8] = self.as_bytes().try_into().ok()?;
         Some(u64::from_be_bytes(arr))
     }
 
     /// The token bytes.
     #[must_use]
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 }
 
 impl std::fmt::Debug for PitToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PitToken(")?;
-        for b in self.0.iter() {
+        for b in self.as_bytes() {
             write!(f, "{b:02x}")?;
         }
         f.write_str(")")
@@ -322,7 +339,7 @@ impl LpPacket {
                 t::SEQUENCE => pkt.sequence = Some(decode_fixed8(&el, "Sequence")?),
                 t::FRAG_INDEX => pkt.frag_index = Some(el.as_nni()?),
                 t::FRAG_COUNT => pkt.frag_count = Some(el.as_nni()?),
-                t::PIT_TOKEN => pkt.pit_token = Some(PitToken::new(el.value_bytes())?),
+                t::PIT_TOKEN => pkt.pit_token = Some(PitToken::from_slice(el.value())?),
                 t::NACK => {
                     // An empty Nack means reason None.
                     let code = first_nni_child(&el, t::NACK_REASON)?.unwrap_or(0);
@@ -431,7 +448,7 @@ impl LpPacket {
         n += self
             .pit_token
             .as_ref()
-            .map_or(0, |p| tlv_len(t::PIT_TOKEN, p.0.len()));
+            .map_or(0, |p| tlv_len(t::PIT_TOKEN, p.as_bytes().len()));
         n += self.nack.map_or(0, |r| {
             tlv_len(t::NACK, nni_tlv_len(t::NACK_REASON, r.code()))
         });
@@ -527,8 +544,8 @@ impl LpPacket {
             put_nni_tlv(buf, t::FRAG_COUNT, v);
         }
         if let Some(p) = &self.pit_token {
-            put_header(buf, t::PIT_TOKEN, p.0.len());
-            buf.put_slice(&p.0);
+            put_header(buf, t::PIT_TOKEN, p.as_bytes().len());
+            buf.put_slice(p.as_bytes());
         }
         if let Some(r) = self.nack {
             // NackReason is written even when it is None (0); decoders read both forms.
@@ -1148,7 +1165,7 @@ mod tests {
         let f: Name = "/sf/thumbnail/size=64".parse().unwrap();
         let p = LpPacket {
             popped_function: Some(f.clone()),
-            pit_token: Some(PitToken::new(Bytes::from_static(&[1, 2, 3, 4])).unwrap()),
+            pit_token: Some(PitToken::from_slice(&[1, 2, 3, 4]).unwrap()),
             ..LpPacket::from_fragment(interest())
         };
         let wire = p.encode();
@@ -1282,7 +1299,7 @@ mod tests {
         assert!(PitToken::from_slice(&[]).is_err());
         assert!(PitToken::from_slice(&[0; 33]).is_err());
         assert_eq!(PitToken::from_slice(&[1, 2]).unwrap().as_u64(), None);
-        let req = LpPacket::from_fragment(interest()).with_pit_token(t.clone());
+        let req = LpPacket::from_fragment(interest()).with_pit_token(t);
         let data = LpPacket::from_fragment(Bytes::from_static(&[0x06, 0x00])).echo_pit_token(&req);
         assert_eq!(data.pit_token, Some(t));
         assert_eq!(

@@ -97,8 +97,7 @@ fn nack_exactly_as_nfd_encodes_it() {
 #[test]
 fn pit_token_attach_echo_and_bounds() {
     let token = PitToken::from_u64(42);
-    let interest =
-        LpPacket::from_fragment(Bytes::from_static(INTEREST)).with_pit_token(token.clone());
+    let interest = LpPacket::from_fragment(Bytes::from_static(INTEREST)).with_pit_token(token);
     let wire = interest.encode_or_bare();
     // With a token the packet cannot go bare.
     assert_eq!(wire.first(), Some(&0x64));
@@ -525,7 +524,7 @@ fn arb_lp() -> impl Strategy<Value = LpPacket> {
                 sequence: seq,
                 frag_index: fi,
                 frag_count: fc,
-                pit_token: tok.map(|t| PitToken::new(Bytes::from(t)).unwrap()),
+                pit_token: tok.map(|t| PitToken::from_slice(&t).unwrap()),
                 nack,
                 incoming_face_id: inc,
                 next_hop_face_id: nh,

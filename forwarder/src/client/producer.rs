@@ -63,7 +63,7 @@ impl IncomingInterest {
     pub(crate) fn new(interest: Interest, lp: &LpPacket, tx: mpsc::Sender<Bytes>) -> Self {
         Self {
             interest,
-            pit_token: lp.pit_token.clone(),
+            pit_token: lp.pit_token,
             popped_function: lp.popped_function.clone(),
             tx,
         }

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use nfwd_tlv::lp::PitToken;
 use nfwd_tlv::nfd::{
     self, ChannelStatus, ControlCommand, ControlParameters, ControlResponse, CsInfo,
     FaceQueryFilter, FaceStatus, ForwarderStatus, NextHopRecord, RibEntry, StrategyChoice,
@@ -79,7 +80,7 @@ struct PendingCreate {
 pub(super) struct PendingReply {
     requester: FaceId,
     command: Name,
-    token: Option<Bytes>,
+    token: Option<PitToken>,
 }
 
 #[derive(Debug)]
@@ -355,7 +356,7 @@ impl Forwarder {
         now: Instant,
         face: FaceId,
         interest: &Interest,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         self.mgmt.requests += 1;
@@ -554,7 +555,7 @@ impl Forwarder {
         &mut self,
         face: FaceId,
         name: &Name,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         response: &ControlResponse,
         out: &mut Vec<Action>,
     ) {
@@ -575,7 +576,7 @@ impl Forwarder {
         now: Instant,
         face: FaceId,
         interest: &Interest,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         let name = interest.name();
@@ -724,7 +725,7 @@ impl Forwarder {
         now: Instant,
         requester: FaceId,
         command: &Name,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         p: &ControlParameters,
         out: &mut Vec<Action>,
     ) -> Option<Refusal> {
@@ -921,7 +922,7 @@ impl Forwarder {
         &mut self,
         requester: FaceId,
         command: &Name,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         p: &ControlParameters,
         out: &mut Vec<Action>,
     ) -> Result<(), Refusal> {
@@ -1221,7 +1222,7 @@ impl Forwarder {
         now: Instant,
         face: FaceId,
         interest: &Interest,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         let name = interest.name();
@@ -1282,7 +1283,7 @@ impl Forwarder {
         face: FaceId,
         prefix: &Name,
         filter: Option<&FaceQueryFilter>,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         let module = prefix.get(2);

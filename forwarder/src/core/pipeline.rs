@@ -19,7 +19,7 @@ use super::{Action, Forwarder};
 /// Link-layer fields that came with a network packet.
 #[derive(Debug, Default)]
 pub(super) struct LpFields {
-    pit_token: Option<Bytes>,
+    pit_token: Option<PitToken>,
     next_hop: Option<FaceId>,
     no_cache: bool,
     /// CongestionMark, carried on with the packet (NFD does).
@@ -149,7 +149,7 @@ impl Forwarder {
         let local_fields = state.local_fields;
         let Some(fragment) = lp.fragment else { return };
         let fields = LpFields {
-            pit_token: lp.pit_token.map(|t| t.as_bytes().clone()),
+            pit_token: lp.pit_token,
             next_hop: if local_fields {
                 lp.next_hop_face_id.map(FaceId)
             } else {
@@ -382,7 +382,7 @@ impl Forwarder {
                 r.nonce = nonce;
                 r.expiry = expiry;
                 r.last_renewed = now;
-                r.pit_token = fields.pit_token.clone();
+                r.pit_token = fields.pit_token;
                 r.non_discovery = fields.non_discovery;
                 false
             }
@@ -392,7 +392,7 @@ impl Forwarder {
                     nonce,
                     expiry,
                     last_renewed: now,
-                    pit_token: fields.pit_token.clone(),
+                    pit_token: fields.pit_token,
                     non_discovery: fields.non_discovery,
                 });
                 true
@@ -452,7 +452,7 @@ impl Forwarder {
         &mut self,
         face: FaceId,
         interest: &Interest,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         self.counters.loops += 1;
@@ -914,11 +914,8 @@ impl Forwarder {
         let chash = chain_hash(&self.hasher, data.function_chain());
         // Fast path: the PIT token we attached names the entry.
         let mut matched: SmallVec<[EntryId; 2]> = SmallVec::new();
-        if let Some(token) = &fields.pit_token
-            && token.len() == 8
-        {
-            let id =
-                EntryId::from_u64(u64::from_be_bytes(token[..].try_into().unwrap_or_default()));
+        if let Some(v) = fields.pit_token.as_ref().and_then(PitToken::as_u64) {
+            let id = EntryId::from_u64(v);
             if let Some(e) = self.pit.get(id)
                 && e.out_records.iter().any(|r| r.face == face)
                 && e.interest.matches(data)
@@ -1004,7 +1001,7 @@ impl Forwarder {
         &mut self,
         face: FaceId,
         data: &Data,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         congestion_mark: Option<u64>,
         from: FaceId,
         out: &mut Vec<Action>,
@@ -1019,7 +1016,7 @@ impl Forwarder {
         &mut self,
         face: FaceId,
         data: &Data,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         congestion_mark: Option<u64>,
         from: FaceId,
         announcement: Option<&Bytes>,
@@ -1031,7 +1028,7 @@ impl Forwarder {
         }
         self.counters.out_data += 1;
         let mut lp = LpPacket::from_fragment(data.wire().clone());
-        lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        lp.pit_token = token.copied();
         lp.congestion_mark = congestion_mark;
         lp.prefix_announcement = announcement.cloned();
         self.emit(face, &lp, Some(from), out, |c| c.out_data += 1);
@@ -1046,7 +1043,7 @@ impl Forwarder {
         face: FaceId,
         interest: &Interest,
         reason: NackReason,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         self.counters.in_nacks += 1;
@@ -1058,8 +1055,8 @@ impl Forwarder {
         // of a Nack from an SF: the Interest it carries is the one we sent, with the function
         // popped, so it no longer has the entry's key.
         let by_token = token
-            .and_then(|t| <[u8; 8]>::try_from(t.as_ref()).ok())
-            .map(|t| EntryId::from_u64(u64::from_be_bytes(t)))
+            .and_then(PitToken::as_u64)
+            .map(EntryId::from_u64)
             .filter(|&id| {
                 self.pit.get(id).is_some_and(|e| {
                     e.name() == interest.name() && e.out_records.iter().any(|r| r.face == face)
@@ -1340,7 +1337,7 @@ impl Forwarder {
         interest: &Interest,
         nonce: Option<[u8; 4]>,
         reason: NackReason,
-        token: Option<&Bytes>,
+        token: Option<&PitToken>,
         out: &mut Vec<Action>,
     ) {
         self.counters.out_nacks += 1;
@@ -1363,7 +1360,7 @@ impl Forwarder {
             _ => interest.wire().clone(),
         };
         let mut lp = LpPacket::nack(reason, wire);
-        lp.pit_token = token.and_then(|t| PitToken::new(t.clone()).ok());
+        lp.pit_token = token.copied();
         lp.congestion_mark = self.carried_mark.nack;
         self.emit(face, &lp, None, out, |c| c.out_nacks += 1);
     }

@@ -58,7 +58,7 @@ pub struct InRecord {
     /// When it last arrived.
     pub last_renewed: Instant,
     /// Its PIT token, echoed on the Data or Nack sent back.
-    pub pit_token: Option<bytes::Bytes>,
+    pub pit_token: Option<nfwd_tlv::lp::PitToken>,
     /// It came with NDNLPv2 NonDiscovery (self-learning: the sender knew a route).
     pub non_discovery: bool,
 }
