@@ -56,6 +56,15 @@ pub enum Artifact {
         /// The command and its arguments.
         argv: Vec<String>,
     },
+    /// A signed SF package fetched over NDN by the SF host when it lacks it
+    /// (`docs/sf-host.md`, "Pulling packages"): `<prefix>/sf-package/<function>[/v=<version>]`,
+    /// under one of the host's configured package sources. The package's own spec gives the
+    /// program and its media types and version; this spec gives how it runs (backend, limits,
+    /// instances, concurrency, timeout) and the function name it is deployed as.
+    Package {
+        /// The package name; without a version, the latest the publisher offers.
+        name: String,
+    },
 }
 
 /// Where instances run.
@@ -172,6 +181,16 @@ impl SfSpec {
             }
             // The built-ins are those of this binary, so an unknown name is known to be wrong
             // here already: refused before anything starts, not at every start.
+            Artifact::Package { name } => {
+                let parsed: nfwd_tlv::Name = name
+                    .parse()
+                    .map_err(|e| Error::Spec(format!("[artifact] name {name:?}: {e}")))?;
+                crate::package::PackageName::parse(
+                    &parsed,
+                    &crate::package::PackageLimits::default(),
+                )
+                .map_err(|e| Error::Spec(format!("{}: [artifact] name: {e}", self.name)))?;
+            }
             Artifact::Builtin { function } if !crate::functions::is_builtin(function) => {
                 return Err(Error::Spec(format!(
                     "{}: [artifact] function: {}",

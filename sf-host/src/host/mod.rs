@@ -60,9 +60,10 @@ use tokio::task::JoinHandle;
 use crate::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, Prepared};
 use crate::docker::{DockerBackend, DockerOptions};
 use crate::error::{Error, Result};
+use crate::package::cache::{self, CacheOptions, PackageCache, Pin};
 use crate::process::{ProcessBackend, ProcessOptions};
 use crate::progress::Progress;
-use crate::spec::{BackendKind, SfSpec};
+use crate::spec::{Artifact, BackendKind, SfSpec};
 use crate::users::{InstanceUser, InstanceUsers};
 use protocol::{Dataset, InstanceInfo, Request, Service, SfInfo, SfStats, Verb};
 
@@ -139,6 +140,10 @@ pub struct HostOptions {
     pub ready_timeout: Duration,
     /// Period of the `fib/list` poll while waiting for an instance. Default 20 ms.
     pub ready_poll: Duration,
+    /// Where packages of SFs this host lacks come from, and where they are kept
+    /// (`docs/sf-host.md`, "Pulling packages"). Default `None`: a deploy of a package is
+    /// refused.
+    pub packages: Option<CacheOptions>,
 }
 
 impl Default for HostOptions {
@@ -153,6 +158,7 @@ impl Default for HostOptions {
             poll_interval: Duration::from_millis(500),
             ready_timeout: Duration::from_secs(15),
             ready_poll: Duration::from_millis(20),
+            packages: None,
         }
     }
 }
@@ -318,6 +324,8 @@ struct Sf {
     probes: AtomicU64,
     /// Bounds the Interests held at once.
     holding: Arc<tokio::sync::Semaphore>,
+    /// The package the SF runs from, kept in the cache while the SF is deployed.
+    package: Option<Pin>,
 }
 
 #[derive(Debug)]
@@ -337,6 +345,8 @@ struct Inner {
     version: AtomicU64,
     /// What the deploys in progress are doing (the `progress` dataset).
     progress: Progress,
+    /// Packages pulled over NDN (`None`: no package sources configured).
+    packages: Option<PackageCache>,
 }
 
 /// The SF host (see the module documentation). [`SfHost::start`] runs one.
@@ -380,6 +390,11 @@ impl SfHost {
                 .join("sf"),
         };
         sweep_channel_dirs(&channel_dir, &owner);
+        let packages = options
+            .packages
+            .clone()
+            .map(PackageCache::open)
+            .transpose()?;
         let client = Client::connect(forwarder_uri).await?;
         let inner = Arc::new(Inner {
             client: client.clone(),
@@ -394,6 +409,7 @@ impl SfHost {
             publications: Mutex::new(VecDeque::new()),
             version: AtomicU64::new(0),
             progress: Progress::default(),
+            packages,
         });
         // Both prefixes on the host's own connection: the forwarder authorizes each Interest
         // for its service (`sf`, `sf-exec`) before it arrives here.
@@ -551,6 +567,46 @@ async fn sweep_docker(owner: String, binary: PathBuf) {
             Ok(n) => tracing::info!("sf host: removed {n} SF images of another nfwd binary"),
             Err(e) => tracing::warn!("sf host: pruning superseded SF images: {e}"),
         }
+    }
+}
+
+/// The ControlResponse status of a failed command.
+fn status_of(e: &Error) -> u64 {
+    match e {
+        Error::Spec(m) if m.contains("already deployed") => status_code::CONFLICT,
+        Error::Spec(_) | Error::Packet(_) => status_code::BAD_PARAMETERS,
+        Error::NotFound(_) => status_code::NOT_FOUND,
+        Error::Refused { code, .. } => *code,
+        Error::Package(_) => cache::STATUS_REFUSED,
+        Error::Timeout(_) => cache::STATUS_TIMEOUT,
+        Error::Pull { reason, .. } => match reason.as_ref() {
+            Error::Timeout(_) => cache::STATUS_TIMEOUT,
+            Error::Refused { code, .. } => *code,
+            _ => cache::STATUS_REFUSED,
+        },
+        _ => status_code::INTERNAL_ERROR,
+    }
+}
+
+/// What runs for `spec` deployed from `installed`: the package's program, its media types
+/// and version (the publisher's, signed), with how it runs (backend, limits, instances,
+/// concurrency, timeout) and the function name from the deployment.
+fn installed_spec(spec: &SfSpec, installed: &cache::Installed) -> SfSpec {
+    let published = &installed.manifest.spec;
+    let args: Vec<String> = match &published.artifact {
+        Artifact::Exec { argv } => argv.iter().skip(1).cloned().collect(),
+        _ => Vec::new(),
+    };
+    SfSpec {
+        version: published.version.clone(),
+        input_type: published.input_type.clone(),
+        output_type: published.output_type.clone(),
+        artifact: Artifact::Exec {
+            argv: std::iter::once(installed.artifact.display().to_string())
+                .chain(args)
+                .collect(),
+        },
+        ..spec.clone()
     }
 }
 
@@ -752,6 +808,16 @@ impl Inner {
             }
         }
         let _progress = self.progress.guard(&spec.name);
+        // A package is made a local program first (pulled if this node lacks it); from
+        // here on the SF is an exec SF running the installed, verified artifact.
+        let (spec, package) = match &spec.artifact {
+            Artifact::Package { name: package } => {
+                self.progress.set(&spec.name, "getting its package");
+                let pin = self.acquire_package(package).await?;
+                (installed_spec(&spec, &pin.installed), Some(pin))
+            }
+            _ => (spec, None),
+        };
         self.progress.set(&spec.name, "checking what it needs");
         // What the node must provide is checked before anything starts (or an engine is
         // asked): an exec program that does not exist, cannot run, or cannot go in an image
@@ -794,6 +860,7 @@ impl Inner {
             placeholder,
             probes: AtomicU64::new(0),
             holding: Arc::new(tokio::sync::Semaphore::new(MAX_HELD)),
+            package,
         });
         {
             let mut sfs = self.sfs.lock().await;
@@ -825,6 +892,21 @@ impl Inner {
             sf.spec.instances.min
         );
         Ok(())
+    }
+
+    /// The package `name` installed and pinned, pulled if this node lacks it.
+    async fn acquire_package(&self, name: &str) -> Result<Pin> {
+        let Some(cache) = &self.packages else {
+            return Err(Error::Refused {
+                what: "package".into(),
+                code: cache::STATUS_NOT_A_SOURCE,
+                text: format!(
+                    "this SF host has no package sources, so it cannot pull {name}; an \
+                     operator adds one with nfwd start --sf-package-source PREFIX=CERT"
+                ),
+            });
+        };
+        cache.acquire(&self.client, name).await
     }
 
     async fn undeploy(&self, name: &str) -> Result<()> {
@@ -1426,6 +1508,7 @@ impl Inner {
                 idle_stop_s: sf.spec.instances.idle_stop_s,
                 state: state.into(),
                 instances,
+                package: sf.package.as_ref().map(|p| p.installed.package.to_string()),
             };
             // Starting or stopping an instance holds the SF's lifecycle lock for as long as
             // that takes; report the SF as busy rather than delaying the whole dataset.
@@ -1624,13 +1707,13 @@ impl Inner {
         match result {
             Ok(msg) => self.respond(interest, status_code::OK, &msg),
             Err(e) => {
-                let code = match &e {
-                    Error::Spec(m) if m.contains("already deployed") => status_code::CONFLICT,
-                    Error::Spec(_) | Error::Packet(_) => status_code::BAD_PARAMETERS,
-                    Error::NotFound(_) => status_code::NOT_FOUND,
-                    _ => status_code::INTERNAL_ERROR,
+                let code = status_of(&e);
+                let text = match e {
+                    // The host's own refusals (a package source, the cache): their text.
+                    Error::Refused { text, .. } => text,
+                    e => e.to_string(),
                 };
-                self.respond(interest, code, &e.to_string())
+                self.respond(interest, code, &text)
             }
         }
     }
@@ -1661,6 +1744,11 @@ impl Inner {
             Dataset::Progress => serde_json::to_vec(&self.progress.snapshot())
                 .unwrap_or_default()
                 .into(),
+            Dataset::Packages => {
+                serde_json::to_vec(&self.packages.as_ref().map(PackageCache::status))
+                    .unwrap_or_default()
+                    .into()
+            }
             Dataset::Logs { function, index } => {
                 match self.logs(function, *index, LOG_LINES).await {
                     Ok(t) => t.into(),

@@ -73,12 +73,14 @@ impl Service {
         }
     }
 
-    /// The service a deployment of `spec` needs: `sf-exec` for an `exec` artifact.
+    /// The service a deployment of `spec` needs: `sf-exec` for an `exec` artifact. A
+    /// package needs only `sf`: what it runs was signed by a publisher the node's operator
+    /// configured as a package source (`docs/security.md`), and `sf` only picks which.
     #[must_use]
     pub fn for_spec(spec: &SfSpec) -> Self {
         match spec.artifact {
             Artifact::Exec { .. } => Self::SfExec,
-            Artifact::Builtin { .. } => Self::Sf,
+            Artifact::Builtin { .. } | Artifact::Package { .. } => Self::Sf,
         }
     }
 }
@@ -101,6 +103,9 @@ pub enum Dataset {
     Stats,
     /// `progress`: what the deploys in progress are doing.
     Progress,
+    /// `packages`: the package cache (sources, installed packages, pulls, counters);
+    /// JSON `null` when the host has no package sources.
+    Packages,
     /// `logs/<function>/<index>`.
     Logs {
         /// The function name, as written in the request.
@@ -207,6 +212,7 @@ pub fn parse_request(name: &Name) -> Result<Request, BadRequest> {
         "list" => (Dataset::List, 4),
         "stats" => (Dataset::Stats, 4),
         "progress" => (Dataset::Progress, 4),
+        "packages" => (Dataset::Packages, 4),
         "logs" => {
             let (Some(f), Some(i)) = (generic(4), generic(5)) else {
                 return Err(bad(
@@ -289,6 +295,9 @@ pub struct SfInfo {
     pub state: String,
     /// Running instances.
     pub instances: Vec<InstanceInfo>,
+    /// The package (with its version) the SF was deployed from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// Counters of one SF since it was deployed.
@@ -458,6 +467,11 @@ pub async fn progress(
     client: &Client,
 ) -> Result<std::collections::BTreeMap<String, crate::progress::Phase>> {
     parse_json("progress", &dataset(client, &name_of("progress")).await?)
+}
+
+/// `packages` through the forwarder: `None` when the host has no package sources.
+pub async fn packages(client: &Client) -> Result<Option<crate::package::cache::CacheStatus>> {
+    parse_json("packages", &dataset(client, &name_of("packages")).await?)
 }
 
 /// `stats` through the forwarder.
