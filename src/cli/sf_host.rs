@@ -77,6 +77,15 @@ pub(crate) struct StatsArgs {
     connect: HostConnect,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct PackagesArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connect: HostConnect,
+}
+
 fn with_client<T>(
     connect: &HostConnect,
     f: impl AsyncFnOnce(Client) -> anyhow::Result<T>,
@@ -268,6 +277,66 @@ pub(crate) fn logs(a: &LogsArgs) -> anyhow::Result<()> {
             anyhow::bail!("logs of {name} instance {index}: {}", why.trim_end());
         }
         out!("{text}");
+        Ok(())
+    })
+}
+
+pub(crate) fn packages(a: &PackagesArgs) -> anyhow::Result<()> {
+    let json = a.json;
+    with_client(&a.connect, async |c| {
+        let status = protocol::packages(&c)
+            .await
+            .map_err(dataset_error("packages"))?;
+        if json {
+            outln!("{}", protocol::to_json_pretty(&status));
+            return Ok(());
+        }
+        let Some(s) = status else {
+            outln!(
+                "no package sources: this SF host pulls no packages \
+                 (nfwd start --sf-package-source PREFIX=CERT)"
+            );
+            return Ok(());
+        };
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        outln!(
+            "cache {}: {:.1} of {:.1} MiB used, {:.1} MiB reserved",
+            printable(&s.dir),
+            mib(s.used_bytes),
+            mib(s.max_bytes),
+            mib(s.reserved_bytes)
+        );
+        for src in &s.sources {
+            outln!("source {}", printable(src));
+        }
+        for p in &s.packages {
+            outln!(
+                "  {}  {} version {}  {} bytes  used by {}",
+                printable(&p.package),
+                printable(&p.function),
+                printable(&p.version),
+                p.size,
+                p.pins
+            );
+        }
+        for f in &s.fetching {
+            outln!("  {}  (being pulled)", printable(f));
+        }
+        let k = &s.counters;
+        outln!(
+            "hits {}  fetches {}  joined {}  installed {}  refused {}  timeouts {}  failed {}  \
+             evictions {}  fetched {} bytes in {} segments",
+            k.hits,
+            k.fetches,
+            k.joined,
+            k.installed,
+            k.refused,
+            k.timeouts,
+            k.failed,
+            k.evictions,
+            k.fetched_bytes,
+            k.fetched_segments
+        );
         Ok(())
     })
 }
