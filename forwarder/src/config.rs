@@ -566,6 +566,11 @@ mod tests {
         let c = Config::from_toml(&doc[start..end]).unwrap();
         assert_eq!(c.security.authorize.len(), 2);
         assert_eq!(c.tables.pit_max_entries_per_face, 16_384);
+        assert_eq!(c.sf_packages.sources.len(), 1);
+        assert!(
+            Config::from_toml("[[sf_packages.source]]\nprefix = \"/\"\ntrust_anchor = \"c\"\n")
+                .is_err()
+        );
     }
 
     #[test]
