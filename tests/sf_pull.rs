@@ -10,7 +10,9 @@
 //! installs it in its cache and runs it, and a consumer gets the upper-cased text through the
 //! chain. A package altered on the way or signed by another key is refused on deploy with a
 //! clear error, counted, and nothing runs. D, near A, deploys the same package: A's content
-//! store answers it (A's CS hits grow by at least the package's segments).
+//! store answers it (A's CS hits grow by at least the package's segments). `nfwd sf
+//! provision` tells E (another SF host behind A), A and D at once to pull it: E pulls it,
+//! the others already have it.
 //!
 //! Needs root (namespaces). Outside CI a missing capability skips the test and says so; under
 //! `CI=true` it fails.
@@ -400,6 +402,59 @@ fn a_host_pulls_an_sf_it_lacks_over_two_hops_refuses_forgeries_and_a_neighbour_h
         "HELLO, PULLED PACKAGE"
     );
     eprintln!("A's content store answered {hits} Interests of D's pull");
+
+    // Provisioning: E, a third SF host behind A, and A and D, told at once to pull the
+    // package into their caches (no deploy): E pulls it, A and D already have it.
+    let e_cache = dir.0.join("cache-e");
+    let e = Daemon::start(
+        &dir.0,
+        "e",
+        None,
+        &[
+            "--udp",
+            &format!("127.0.0.1:{}", common::free_port()),
+            "--tcp",
+            "",
+            "--sf-host",
+            "--sf-package-source",
+            &source,
+            "--sf-package-cache",
+            &e_cache.display().to_string(),
+        ],
+    );
+    e.cli(&["face", "create", &a_face]).unwrap();
+    e.cli(&["route", "add", "/pkg", &a_face]).unwrap();
+    let nodes = format!("{},{},{}", e.unix, a.unix, d.unix);
+    let out = nfwd(&[
+        "sf",
+        "provision",
+        "/pkg/sf-package/sf/upcase/v=5",
+        "--nodes",
+        &nodes,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = text(&out);
+    eprint!("{report}");
+    assert!(
+        report.contains(&format!("{}: pulled /pkg/sf-package/sf/upcase/v=5", e.unix))
+            && report.contains(&format!("{}: already had", a.unix))
+            && report.contains(&format!("{}: already had", d.unix))
+            && report.contains("on 3 of 3 nodes"),
+        "{report}"
+    );
+    let p = packages(&e);
+    assert_eq!(p["counters"]["installed"], 1, "{p}");
+    assert_eq!(p["packages"][0]["pins"], 0, "{p}");
+    // A node that cannot get it makes the command fail, naming the node.
+    let out = nfwd(&[
+        "sf",
+        "provision",
+        "/elsewhere/sf-package/sf/x",
+        "--nodes",
+        &e.unix,
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("refused (403)"), "{}", text(&out));
     drop(_serving);
     drop(rt);
 }

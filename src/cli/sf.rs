@@ -31,6 +31,8 @@ pub(crate) enum SfCommand {
     Fetch(sf_package::FetchArgs),
     /// The SF host's package cache: sources, installed packages, pulls, counters.
     Packages(sf_host::PackagesArgs),
+    /// Tell the SF hosts of many nodes to pull a package into their caches, at once.
+    Provision(sf_host::ProvisionArgs),
 }
 
 pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
@@ -46,5 +48,6 @@ pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
         SfCommand::Publish(a) => sf_package::publish(&a),
         SfCommand::Fetch(a) => sf_package::fetch(&a),
         SfCommand::Packages(a) => sf_host::packages(&a),
+        SfCommand::Provision(a) => sf_host::provision(&a),
     }
 }

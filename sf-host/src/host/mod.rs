@@ -1703,6 +1703,15 @@ impl Inner {
                 .undeploy(text.trim())
                 .await
                 .map(|()| format!("undeployed {}", text.trim())),
+            // Installed and left unpinned: in the cache for a later deploy, evictable.
+            Verb::Pull => self.acquire_package(text.trim()).await.map(|pin| {
+                format!(
+                    "{} {} ({} bytes)",
+                    if pin.pulled { "pulled" } else { "already had" },
+                    pin.installed.package,
+                    pin.installed.manifest.size
+                )
+            }),
         };
         match result {
             Ok(msg) => self.respond(interest, status_code::OK, &msg),

@@ -92,6 +92,9 @@ pub enum Verb {
     Deploy,
     /// Undeploy by function name.
     Undeploy,
+    /// Pull a package into the cache without deploying it (ApplicationParameters: the
+    /// package name): what `nfwd sf provision` sends to many nodes at once.
+    Pull,
 }
 
 /// A dataset.
@@ -149,7 +152,7 @@ fn bad(code: u64, text: impl Into<String>) -> BadRequest {
 }
 
 const SHAPES: &str = "commands are signed Interests named /localhost/nfwd/<sf|sf-exec>/<deploy|\
-                      undeploy>/<ParametersSha256Digest>; datasets are /localhost/nfwd/sf/list, \
+                      undeploy|pull>/<ParametersSha256Digest>; datasets are /localhost/nfwd/sf/list, \
                       /localhost/nfwd/sf/stats, /localhost/nfwd/sf/progress and \
                       /localhost/nfwd/sf/logs/<function>/<index>";
 
@@ -185,6 +188,7 @@ pub fn parse_request(name: &Name) -> Result<Request, BadRequest> {
     let verb = match word {
         b"deploy" => Some(Verb::Deploy),
         b"undeploy" => Some(Verb::Undeploy),
+        b"pull" => Some(Verb::Pull),
         _ => None,
     };
     if let Some(verb) = verb {
@@ -525,6 +529,17 @@ mod tests {
         assert_eq!(
             parse(&format!("/localhost/nfwd/sf/undeploy/{DIGEST}")),
             Ok(Request::Command(Service::Sf, Verb::Undeploy))
+        );
+        assert_eq!(
+            parse(&format!("/localhost/nfwd/sf/pull/{DIGEST}")),
+            Ok(Request::Command(Service::Sf, Verb::Pull))
+        );
+        assert_eq!(
+            parse("/localhost/nfwd/sf/packages").map(|r| match r {
+                Request::Dataset { dataset, .. } => Some(dataset),
+                Request::Command(..) => None,
+            }),
+            Ok(Some(Dataset::Packages))
         );
         // Not where the verb is, unsigned-shaped, or with more after it.
         for bad in [

@@ -265,6 +265,9 @@ pub struct Pin {
     key: String,
     /// The package.
     pub installed: Arc<Installed>,
+    /// Whether this request found the package missing (it was pulled, or another request's
+    /// pull was joined) rather than in the cache.
+    pub pulled: bool,
 }
 
 impl Drop for Pin {
@@ -457,6 +460,7 @@ impl PackageCache {
                         state: Arc::downgrade(&self.state),
                         key,
                         installed,
+                        pulled: round > 0,
                     });
                 }
                 if let Some(rx) = st.flights.get(&key).cloned() {
