@@ -84,6 +84,11 @@ fn packages(d: &Daemon) -> serde_json::Value {
 
 /// `nfwd sf deploy` of a spec deploying `package` as `function`, written in `dir`.
 fn deploy(d: &Daemon, dir: &Path, function: &str, package: &str) -> Output {
+    deploy_with(d, dir, function, package, "")
+}
+
+/// [`deploy`] with `more` lines in the `[artifact]` table.
+fn deploy_with(d: &Daemon, dir: &Path, function: &str, package: &str, more: &str) -> Output {
     let file = dir.join(format!(
         "deploy-{}-{}.toml",
         function.replace('/', "_"),
@@ -91,7 +96,9 @@ fn deploy(d: &Daemon, dir: &Path, function: &str, package: &str) -> Output {
     ));
     std::fs::write(
         &file,
-        format!("name = \"{function}\"\n[artifact]\nkind = \"package\"\nname = \"{package}\"\n"),
+        format!(
+            "name = \"{function}\"\n[artifact]\nkind = \"package\"\nname = \"{package}\"\n{more}"
+        ),
     )
     .unwrap();
     nfwd(&[
@@ -334,9 +341,12 @@ fn a_host_pulls_an_sf_it_lacks_over_two_hops_refuses_forgeries_and_a_neighbour_h
             .build(&Signer::digest_sha256())
             .unwrap();
         let forged = packets("/sf/forged", &program, &mallory_key);
+        // And a good one, for the on-demand pull below.
+        let lazy = packets("/sf/lazyup", &program, &key);
         let h1 = Arc::new(tampered).serve(&client).await.unwrap();
         let h2 = Arc::new(forged).serve(&client).await.unwrap();
-        (client, h1, h2)
+        let h3 = Arc::new(lazy).serve(&client).await.unwrap();
+        (client, h1, h2, h3)
     });
     let out = deploy(
         &a,
@@ -384,6 +394,53 @@ fn a_host_pulls_an_sf_it_lacks_over_two_hops_refuses_forgeries_and_a_neighbour_h
             && text(&out).contains("not under a package source"),
         "{}",
         text(&out)
+    );
+
+    // On demand: the deploy only registers the SF; the first request pulls the package,
+    // starts it and is answered.
+    let out = deploy_with(
+        &a,
+        &dir.0,
+        "/sf/lazyup",
+        "/pkg/sf-package/sf/lazyup/v=1",
+        "pull = \"on-demand\"\n",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(packages(&a)["counters"]["fetches"], 3);
+    let got = get_through(&a, "/text", "/sf/lazyup");
+    assert!(got.status.success(), "{}", text(&got));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim_end(),
+        "HELLO, PULLED PACKAGE"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let p = packages(&a);
+    assert_eq!(p["counters"]["installed"], 2, "{p}");
+    let list = a.cli(&["sf", "list", "--json"]).unwrap();
+    assert!(list.contains("/pkg/sf-package/sf/lazyup/v=1"), "{list}");
+    // An on-demand package that fails verification: the consumer is told why.
+    let out = deploy_with(
+        &a,
+        &dir.0,
+        "/sf/lazyforged",
+        "/pkg/sf-package/sf/forged/v=1",
+        "pull = \"on-demand\"\n",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let got = nfwd(&[
+        "--connect",
+        &a.unix,
+        "get",
+        "/text",
+        "--chain",
+        "/sf/lazyforged",
+    ]);
+    assert!(!got.status.success());
+    let e = text(&got);
+    assert!(
+        e.contains("unavailable") && e.contains("signature does not verify"),
+        "{e}"
     );
 
     // D, next to A, deploys the same version: A's content store answers every segment.

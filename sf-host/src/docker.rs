@@ -375,7 +375,7 @@ impl DockerBackend {
                     .map_err(|e| Error::Docker(format!("hashing the executable: {e}")))??
             }
             Artifact::Builtin { .. } => String::new(),
-            Artifact::Package { name } => return Err(unresolved(name)),
+            Artifact::Package { name, .. } => return Err(unresolved(name)),
         };
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         for part in [
@@ -770,7 +770,7 @@ impl DockerBackend {
                 )
             }
             Artifact::Builtin { .. } => None,
-            Artifact::Package { name } => return Err(unresolved(name)),
+            Artifact::Package { name, .. } => return Err(unresolved(name)),
         };
         let connect = format!("unix://{SOCKET_MOUNT}/{socket}");
         Ok(crate::backend::runtime_args(

@@ -127,7 +127,7 @@ fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
             "{}: the built-in {function:?} is part of every nfwd; there is nothing to publish",
             spec.name
         ),
-        Artifact::Package { name } => anyhow::bail!(
+        Artifact::Package { name, .. } => anyhow::bail!(
             "{}: its artifact is the package {name}; publish the program itself",
             spec.name
         ),

@@ -63,7 +63,7 @@ use crate::error::{Error, Result};
 use crate::package::cache::{self, CacheOptions, PackageCache, Pin};
 use crate::process::{ProcessBackend, ProcessOptions};
 use crate::progress::Progress;
-use crate::spec::{Artifact, BackendKind, SfSpec};
+use crate::spec::{Artifact, BackendKind, PullWhen, SfSpec};
 use crate::users::{InstanceUser, InstanceUsers};
 use protocol::{Dataset, InstanceInfo, Request, Service, SfInfo, SfStats, Verb};
 
@@ -324,8 +324,10 @@ struct Sf {
     probes: AtomicU64,
     /// Bounds the Interests held at once.
     holding: Arc<tokio::sync::Semaphore>,
-    /// The package the SF runs from, kept in the cache while the SF is deployed.
-    package: Option<Pin>,
+    /// The package the SF runs from, kept in the cache while the SF is deployed, with the
+    /// spec that runs it: set at deployment, or at the first start for `pull = "on-demand"`
+    /// (then `spec` keeps the package artifact until then).
+    package: tokio::sync::OnceCell<(SfSpec, Pin)>,
 }
 
 #[derive(Debug)]
@@ -570,6 +572,46 @@ async fn sweep_docker(owner: String, binary: PathBuf) {
     }
 }
 
+/// An `unavailable` error Data answering `interest` for `sf` (`docs/protocol.md` §5.3): its
+/// package could not be pulled.
+fn unavailable(sf: &Sf, interest: &Interest, why: &Error) -> Reply {
+    let message: String = why.to_string().chars().take(1000).collect();
+    let stack = match interest.function_chain() {
+        Some(rest) => format!("{},{rest}", sf.name),
+        None => sf.name.to_string(),
+    };
+    let content = serde_json::json!({
+        "error": "unavailable",
+        "function": sf.spec.name,
+        "stack": stack,
+        "reporter": sf.spec.name,
+        "instance": "sf-host",
+        "message": message,
+    });
+    let chain = FunctionChain::pushed(sf.name.clone(), interest.function_chain()).ok();
+    nfwd_tlv::DataBuilder::new(
+        interest.name().clone(),
+        Bytes::from(serde_json::to_vec(&content).unwrap_or_default()),
+    )
+    .function_chain(chain)
+    .content_type(nfwd_tlv::types::content_type::NACK)
+    .freshness_ms(1000)
+    .build(&Signer::digest_sha256())
+    .map_or(Reply::Nack(NackReason::NoRoute), Reply::Data)
+}
+
+/// The refusal of a package by a host without package sources.
+fn no_sources(name: &str) -> Error {
+    Error::Refused {
+        what: "package".into(),
+        code: cache::STATUS_NOT_A_SOURCE,
+        text: format!(
+            "this SF host has no package sources, so it cannot pull {name}; an operator adds \
+             one with nfwd start --sf-package-source PREFIX=CERT"
+        ),
+    }
+}
+
 /// The ControlResponse status of a failed command.
 fn status_of(e: &Error) -> u64 {
     match e {
@@ -811,12 +853,32 @@ impl Inner {
         // A package is made a local program first (pulled if this node lacks it); from
         // here on the SF is an exec SF running the installed, verified artifact.
         let (spec, package) = match &spec.artifact {
-            Artifact::Package { name: package } => {
+            Artifact::Package {
+                name: package,
+                pull: PullWhen::OnDemand,
+            } => {
+                // Pulled at the first start; what can be refused now is: no sources, a
+                // name under none, a backend that needs the program at deployment.
+                self.check_package_source(package)?;
+                if self.wants_docker(&spec) {
+                    return Err(Error::Spec(format!(
+                        "{}: pull = \"on-demand\" is for process SFs (a Docker image is \
+                         built at deployment); pull at deployment instead",
+                        spec.name
+                    )));
+                }
+                (spec, tokio::sync::OnceCell::new())
+            }
+            Artifact::Package { name: package, .. } => {
                 self.progress.set(&spec.name, "getting its package");
                 let pin = self.acquire_package(package).await?;
-                (installed_spec(&spec, &pin.installed), Some(pin))
+                let spec = installed_spec(&spec, &pin.installed);
+                (
+                    spec.clone(),
+                    tokio::sync::OnceCell::new_with(Some((spec, pin))),
+                )
             }
-            _ => (spec, None),
+            _ => (spec, tokio::sync::OnceCell::new()),
         };
         self.progress.set(&spec.name, "checking what it needs");
         // What the node must provide is checked before anything starts (or an engine is
@@ -894,17 +956,41 @@ impl Inner {
         Ok(())
     }
 
+    /// Refuses now a package this host could never pull (no sources, a name under none).
+    fn check_package_source(&self, name: &str) -> Result<()> {
+        match &self.packages {
+            Some(cache) => cache.check_source(name),
+            None => Err(no_sources(name)),
+        }
+    }
+
+    /// The spec an instance of `sf` runs: its own, or for an SF deployed with `pull =
+    /// "on-demand"` the installed package's, pulled now if this is its first start (the
+    /// checks a deployment makes on a program are made here, on the pulled one).
+    async fn runnable_spec<'a>(&self, sf: &'a Sf) -> Result<&'a SfSpec> {
+        let Artifact::Package { name, .. } = &sf.spec.artifact else {
+            return Ok(&sf.spec);
+        };
+        let (spec, _) = sf
+            .package
+            .get_or_try_init(|| async {
+                let pin = self.acquire_package(name).await?;
+                let spec = installed_spec(&sf.spec, &pin.installed);
+                spec.check_program()?;
+                if let Some(user) = self.representative_user() {
+                    self.process.check(&spec, user)?;
+                }
+                self.b_prepare(sf.kind, &spec).await?;
+                Ok::<_, Error>((spec, pin))
+            })
+            .await?;
+        Ok(spec)
+    }
+
     /// The package `name` installed and pinned, pulled if this node lacks it.
     async fn acquire_package(&self, name: &str) -> Result<Pin> {
         let Some(cache) = &self.packages else {
-            return Err(Error::Refused {
-                what: "package".into(),
-                code: cache::STATUS_NOT_A_SOURCE,
-                text: format!(
-                    "this SF host has no package sources, so it cannot pull {name}; an \
-                     operator adds one with nfwd start --sf-package-source PREFIX=CERT"
-                ),
-            });
+            return Err(no_sources(name));
         };
         cache.acquire(&self.client, name).await
     }
@@ -939,6 +1025,9 @@ impl Inner {
 
     /// Starts one instance and waits until its face is a next hop of the function.
     async fn start_instance(&self, sf: &Sf, life: &mut Life) -> Result<()> {
+        // First: an on-demand package is pulled here, before anything is claimed for the
+        // instance.
+        let spec = self.runnable_spec(sf).await?;
         let index = life.next_index;
         life.next_index = life.next_index.wrapping_add(1);
         let mut known: Vec<u64> = life.instances.iter().filter_map(|i| i.face).collect();
@@ -962,7 +1051,7 @@ impl Inner {
             user,
             own_user,
         };
-        let handle = match self.b_start(sf.kind, &sf.spec, index, &access).await {
+        let handle = match self.b_start(sf.kind, spec, index, &access).await {
             Ok(h) => h,
             Err(e) => {
                 self.close_channel(channel).await;
@@ -1244,7 +1333,14 @@ impl Inner {
             Err(e) => {
                 tracing::warn!("sf host: cold start of {} failed: {e}", sf.spec.name);
                 lock(&sf.counters).held_failed += 1;
-                let _ = req.reply(Reply::Nack(NackReason::NoRoute)).await;
+                // A package that could not be pulled is said to the consumer (an error Data,
+                // protocol §5.3); other failures leave the route to another SF host.
+                let reply = if matches!(sf.spec.artifact, Artifact::Package { .. }) {
+                    unavailable(sf, req.interest(), &e)
+                } else {
+                    Reply::Nack(NackReason::NoRoute)
+                };
+                let _ = req.reply(reply).await;
                 return;
             }
         };
@@ -1508,7 +1604,10 @@ impl Inner {
                 idle_stop_s: sf.spec.instances.idle_stop_s,
                 state: state.into(),
                 instances,
-                package: sf.package.as_ref().map(|p| p.installed.package.to_string()),
+                package: sf
+                    .package
+                    .get()
+                    .map(|(_, p)| p.installed.package.to_string()),
             };
             // Starting or stopping an instance holds the SF's lifecycle lock for as long as
             // that takes; report the SF as busy rather than delaying the whole dataset.

@@ -413,6 +413,17 @@ impl PackageCache {
             })
     }
 
+    /// Checks that `name` is a package name under a configured source (what a deployment
+    /// that pulls later can be refused for at once).
+    pub fn check_source(&self, name: &str) -> Result<()> {
+        let parsed: Name = name
+            .parse()
+            .map_err(|e| Error::Spec(format!("package name {name:?}: {e}")))?;
+        let package = PackageName::parse(&parsed, &self.opts.fetch.limits)
+            .map_err(|e| Error::Spec(e.to_string()))?;
+        self.source_for(&package).map(|_| ())
+    }
+
     /// The package `name` (`<prefix>/sf-package/<function>[/v=<version>]`) installed and
     /// pinned: from the cache, else pulled over NDN through `client` (discovering the
     /// latest version if `name` has none), verified, installed. Concurrent calls for one
@@ -422,7 +433,8 @@ impl PackageCache {
         let parsed: Name = name
             .parse()
             .map_err(|e| Error::Spec(format!("package name {name:?}: {e}")))?;
-        let package = PackageName::parse(&parsed, limits)?;
+        let package =
+            PackageName::parse(&parsed, limits).map_err(|e| Error::Spec(e.to_string()))?;
         let source = self.source_for(&package)?.clone();
         let deadline = Instant::now() + self.opts.fetch_timeout;
         let timeout = || {
