@@ -442,6 +442,11 @@ fn a_host_pulls_an_sf_it_lacks_over_two_hops_refuses_forgeries_and_a_neighbour_h
         e.contains("unavailable") && e.contains("signature does not verify"),
         "{e}"
     );
+    // Refused a moment ago at deploy: held down, not pulled again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let p = packages(&a);
+    assert_eq!(p["counters"]["refused_again"], 1, "{p}");
+    assert_eq!(p["counters"]["fetches"], 4, "{p}");
 
     // D, next to A, deploys the same version: A's content store answers every segment.
     let hits_before = cs_hits(&a);

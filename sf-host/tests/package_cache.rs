@@ -1,7 +1,7 @@
 //! The SF host's package cache against a real forwarder (in-process daemon, content store
 //! off so that every Interest reaches the publisher and is counted there): concurrent
-//! requests share one pull, a second request is a cache hit, a tampered package is refused
-//! and leaves nothing, names outside the sources are refused, the byte bound evicts unused
+//! requests share one pull, a second request is a cache hit, a tampered package is refused,
+//! leaves nothing and is refused again without a pull for a while, names outside the sources are refused, the byte bound evicts unused
 //! packages and refuses when the packages in use leave no room, and a silent publisher
 //! costs the deadline, not more.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -223,6 +223,17 @@ async fn a_tampered_package_is_refused_counted_and_leaves_nothing() {
     // Nothing installed, nothing staged.
     assert_eq!(listing(&dir), vec![".staging".to_owned()]);
     assert!(listing(&dir.join(".staging")).is_empty());
+    // Asked again at once: refused for the same reason without a pull (a consumer of an
+    // on-demand SF cannot make the node download it over and over).
+    let served = node.served.load(Ordering::Relaxed);
+    let again = cache
+        .acquire(&client, "/pub/sf-package/sf/bad/v=1")
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("segment 2 of"), "{again}");
+    assert_eq!(node.served.load(Ordering::Relaxed), served);
+    let k = cache.status().counters;
+    assert_eq!((k.refused, k.refused_again, k.fetches), (1, 1, 1), "{k:?}");
 
     // Names outside the sources are never fetched.
     let e = cache

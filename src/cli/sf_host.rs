@@ -450,13 +450,14 @@ pub(crate) fn packages(a: &PackagesArgs) -> anyhow::Result<()> {
         }
         let k = &s.counters;
         outln!(
-            "hits {}  fetches {}  joined {}  installed {}  refused {}  timeouts {}  failed {}  \
-             evictions {}  fetched {} bytes in {} segments",
+            "hits {}  fetches {}  joined {}  installed {}  refused {} (again {})  timeouts {}  \
+             failed {}  evictions {}  fetched {} bytes in {} segments",
             k.hits,
             k.fetches,
             k.joined,
             k.installed,
             k.refused,
+            k.refused_again,
             k.timeouts,
             k.failed,
             k.evictions,

@@ -41,6 +41,12 @@ pub const STATUS_TIMEOUT: u64 = 504;
 pub const STATUS_CACHE_FULL: u64 = 507;
 /// Status code of a package name under no configured source (or no source configured).
 pub const STATUS_NOT_A_SOURCE: u64 = 403;
+/// How long a package refused by verification is refused again without a pull: an on-demand
+/// SF's every request would otherwise pull it again (up to the whole artifact, if the bad
+/// segment is the last), which a consumer could repeat at will.
+pub const REFUSAL_HOLD: Duration = Duration::from_secs(30);
+/// Refusals remembered at once (the oldest is forgotten first).
+const MAX_REFUSALS: usize = 256;
 
 /// Where packages may come from: a name prefix and the certificate that must have signed the
 /// manifests of packages under it.
@@ -140,6 +146,9 @@ pub struct CacheCounters {
     pub installed: u64,
     /// Pulls refused by verification (signature, digest, limits): `docs/sf-host.md`.
     pub refused: u64,
+    /// Requests refused without a pull because the package was refused less than
+    /// [`REFUSAL_HOLD`] ago.
+    pub refused_again: u64,
     /// Pulls that missed their deadline.
     pub timeouts: u64,
     /// Pulls that failed otherwise (no route, cache full, I/O).
@@ -228,6 +237,8 @@ struct State {
     entries: HashMap<String, Entry>,
     flights: HashMap<String, watch::Receiver<Outcome>>,
     reserved: u64,
+    /// Packages refused by verification: until when they are refused without a pull, and why.
+    refusals: HashMap<String, (Instant, Arc<Error>)>,
     /// Logical clock for least-recently-used order.
     clock: u64,
     counters: CacheCounters,
@@ -454,6 +465,19 @@ impl PackageCache {
             .map_err(|_| timeout())??,
         };
         let key = versioned.to_string();
+        {
+            let mut st = lock(&self.state);
+            let now = Instant::now();
+            st.refusals.retain(|_, (until, _)| *until > now);
+            if let Some((_, why)) = st.refusals.get(&key) {
+                let reason = Arc::clone(why);
+                st.counters.refused_again += 1;
+                return Err(Error::Pull {
+                    package: key,
+                    reason,
+                });
+            }
+        }
         // Twice at most: a flight that installed the package leaves it for us to pin.
         for round in 0..2 {
             let mut rx = {
@@ -548,7 +572,24 @@ impl PackageCache {
             Ok(()) => tracing::info!("sf host: installed package {key}"),
             Err(e) => tracing::warn!("sf host: pulling package {key}: {e}"),
         }
-        let _ = tx.send(Some(result.map_err(Arc::new)));
+        let result = result.map_err(Arc::new);
+        if let Err(e) = &result
+            && matches!(e.as_ref(), Error::Package(_))
+        {
+            let mut st = lock(&state);
+            if st.refusals.len() >= MAX_REFUSALS
+                && let Some(oldest) = st
+                    .refusals
+                    .iter()
+                    .min_by_key(|(_, (until, _))| *until)
+                    .map(|(k, _)| k.clone())
+            {
+                st.refusals.remove(&oldest);
+            }
+            st.refusals
+                .insert(key.clone(), (Instant::now() + REFUSAL_HOLD, Arc::clone(e)));
+        }
+        let _ = tx.send(Some(result));
     }
 
     /// Fetches the verified manifest, reserves room, fetches the artifact into staging and
