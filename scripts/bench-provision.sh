@@ -8,6 +8,8 @@
 #
 # Usage: scripts/bench-provision.sh N SIZE_MIB [NFWD]   (NFWD: the binary, default
 # target/release/nfwd, else target/debug/nfwd). Needs no root. Leaves nothing behind.
+# RELAY_STRATEGY=NAME sets R's strategy for /pkg (e.g. a best-route with another
+# retransmission suppression: /localhost/nfd/strategy/best-route/v=5/retx-suppression-initial~1000).
 set -eu
 N=${1:?nodes}
 MIB=${2:?package size in MiB}
@@ -54,6 +56,7 @@ start p "$PP"
 start r "$RP"
 cli r face create "udp4://127.0.0.1:$PP"
 cli r route add /pkg "udp4://127.0.0.1:$PP"
+if [ -n "${RELAY_STRATEGY:-}" ]; then cli r strategy set /pkg "$RELAY_STRATEGY"; fi
 NODES=""
 for k in $(seq 1 "$N"); do
     start "h$k" "$(port)" --config "$DIR/host.toml" --sf-host --sf-package-cache "$DIR/cache$k"
