@@ -144,13 +144,23 @@ async fn concurrent_deploys_share_one_pull_and_the_next_is_a_hit() {
     let client = node.client().await;
 
     let name = "/pub/sf-package/sf/cat/v=1";
+    // One of them watches the pull's progress (what a deploy's status line shows).
+    let reports = std::sync::Mutex::new(Vec::new());
     let (a, b, c, d) = tokio::join!(
-        cache.acquire(&client, name),
+        cache.acquire_reporting(&client, name, |p| reports.lock().unwrap().push(p)),
         cache.acquire(&client, name),
         cache.acquire(&client, name),
         cache.acquire(&client, name),
     );
     let pins = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    let reports = reports.into_inner().unwrap();
+    assert!(!reports.is_empty());
+    assert!(
+        reports
+            .iter()
+            .all(|p| p.total_bytes == 0 || p.total_bytes == program.len() as u64),
+        "{reports:?}"
+    );
     let k = cache.status().counters;
     assert_eq!((k.fetches, k.joined, k.installed), (1, 3, 1), "{k:?}");
     // One download: each segment and each manifest segment asked once.

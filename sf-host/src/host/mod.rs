@@ -871,7 +871,7 @@ impl Inner {
             }
             Artifact::Package { name: package, .. } => {
                 self.progress.set(&spec.name, "getting its package");
-                let pin = self.acquire_package(package).await?;
+                let pin = self.acquire_package_reporting(package, &spec.name).await?;
                 let spec = installed_spec(&spec, &pin.installed);
                 (
                     spec.clone(),
@@ -985,6 +985,30 @@ impl Inner {
             })
             .await?;
         Ok(spec)
+    }
+
+    /// [`Self::acquire_package`] for the deploy of `sf`, its progress phase saying how far
+    /// the pull got (`nfwd sf deploy`'s status line).
+    async fn acquire_package_reporting(&self, name: &str, sf: &str) -> Result<Pin> {
+        let Some(cache) = &self.packages else {
+            return Err(no_sources(name));
+        };
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        cache
+            .acquire_reporting(&self.client, name, |p| {
+                let phase = if p.total_bytes == 0 {
+                    "pulling its package: the manifest".to_owned()
+                } else {
+                    format!(
+                        "pulling its package: {:.1}/{:.1} MiB, window {}",
+                        mib(p.bytes),
+                        mib(p.total_bytes),
+                        p.window
+                    )
+                };
+                self.progress.set(sf, &phase);
+            })
+            .await
     }
 
     /// The package `name` installed and pinned, pulled if this node lacks it.

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::fetch::{FetchOptions, fetch_artifact, fetch_verified_manifest};
+use super::fetch::{
+    FetchOptions, FetchProgress, ProgressSnapshot, fetch_artifact, fetch_verified_manifest,
+};
 use super::{Manifest, PackageLimits, PackageName};
 use crate::error::{Error, Result};
 
@@ -235,7 +237,7 @@ type Outcome = Option<std::result::Result<(), Arc<Error>>>;
 #[derive(Debug, Default)]
 struct State {
     entries: HashMap<String, Entry>,
-    flights: HashMap<String, watch::Receiver<Outcome>>,
+    flights: HashMap<String, (watch::Receiver<Outcome>, Arc<FetchProgress>)>,
     reserved: u64,
     /// Packages refused by verification: until when they are refused without a pull, and why.
     refusals: HashMap<String, (Instant, Arc<Error>)>,
@@ -440,6 +442,17 @@ impl PackageCache {
     /// latest version if `name` has none), verified, installed. Concurrent calls for one
     /// package share one pull. Returns within the fetch deadline.
     pub async fn acquire(&self, client: &Client, name: &str) -> Result<Pin> {
+        self.acquire_reporting(client, name, |_| {}).await
+    }
+
+    /// [`Self::acquire`], calling `report` every half second while it waits for a pull with
+    /// how far the pull got (what a deploy's status line shows).
+    pub async fn acquire_reporting(
+        &self,
+        client: &Client,
+        name: &str,
+        report: impl Fn(ProgressSnapshot),
+    ) -> Result<Pin> {
         let limits = &self.opts.fetch.limits;
         let parsed: Name = name
             .parse()
@@ -480,7 +493,7 @@ impl PackageCache {
         }
         // Twice at most: a flight that installed the package leaves it for us to pin.
         for round in 0..2 {
-            let mut rx = {
+            let (mut rx, progress) = {
                 let mut st = lock(&self.state);
                 let now = st.tick();
                 if let Some(e) = st.entries.get_mut(&key) {
@@ -499,30 +512,45 @@ impl PackageCache {
                         pulled: round > 0,
                     });
                 }
-                if let Some(rx) = st.flights.get(&key).cloned() {
+                if let Some((rx, progress)) = st.flights.get(&key).cloned() {
                     st.counters.joined += 1;
-                    rx
+                    (rx, progress)
                 } else {
                     st.counters.fetches += 1;
                     let (tx, rx) = watch::channel(None);
-                    st.flights.insert(key.clone(), rx.clone());
+                    let progress = Arc::new(FetchProgress::default());
+                    st.flights
+                        .insert(key.clone(), (rx.clone(), Arc::clone(&progress)));
+                    let mut opts = self.opts.clone();
+                    opts.fetch.progress = Some(Arc::clone(&progress));
                     tokio::spawn(Self::fly(
                         Arc::clone(&self.state),
-                        self.opts.clone(),
+                        opts,
                         client.clone(),
                         source.clone(),
                         versioned.clone(),
                         deadline,
                         tx,
                     ));
-                    rx
+                    (rx, progress)
                 }
             };
-            let outcome = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some))
+            let waiting = tokio::time::timeout_at(deadline, async {
+                let done = rx.wait_for(Option::is_some);
+                tokio::pin!(done);
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        r = &mut done => break r.map(|o| o.clone()),
+                        _ = tick.tick() => report(progress.snapshot()),
+                    }
+                }
+            });
+            let outcome = waiting
                 .await
                 .map_err(|_| timeout())?
-                .map_err(|_| Error::Function(format!("pulling {key}: the pull ended")))?
-                .clone();
+                .map_err(|_| Error::Function(format!("pulling {key}: the pull ended")))?;
             if let Some(Err(e)) = outcome {
                 return Err(Error::Pull {
                     package: key,
