@@ -196,10 +196,16 @@ async fn concurrent_deploys_share_one_pull_and_the_next_is_a_hit() {
     assert_eq!(latest.installed.package.version, Some(1));
     assert_eq!(node.served.load(Ordering::Relaxed), before + 1);
 
-    // A restarted host finds what was installed.
+    // A restarted host finds what was installed, removes an incomplete package directory
+    // and leaves alone what is not its own.
     drop(latest);
+    let dir = node.dir.path().join("cache");
+    std::fs::write(dir.join("notes.txt"), "an operator's file").unwrap();
+    std::fs::create_dir_all(dir.join("0123456789abcdef")).unwrap();
     let (reopened, _) = node.cache(1 << 20, Duration::from_secs(20));
     assert_eq!(reopened.status().packages.len(), 1);
+    assert!(dir.join("notes.txt").exists());
+    assert!(!dir.join("0123456789abcdef").exists());
     reopened.acquire(&client, name).await.unwrap();
     assert_eq!(reopened.status().counters.hits, 1);
 }

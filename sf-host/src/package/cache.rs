@@ -349,7 +349,20 @@ impl PackageCache {
         let mut state = State::default();
         for entry in std::fs::read_dir(&opts.dir)?.flatten() {
             let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with('.') {
+            // Only what this cache makes is ours to judge (a key directory: 16 hex digits);
+            // anything else in a misconfigured directory is left alone.
+            let file_name = entry.file_name();
+            let ours = file_name.len() == 16
+                && file_name
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !ours {
+                if file_name != STAGING {
+                    tracing::warn!(
+                        "sf host: {} in the package cache is not a package; left alone",
+                        path.display()
+                    );
+                }
                 continue;
             }
             match Self::read_installed(&path, &opts.fetch.limits) {
@@ -371,7 +384,7 @@ impl PackageCache {
                         "sf host: removing {} from the package cache (incomplete)",
                         path.display()
                     );
-                    let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+                    let _ = std::fs::remove_dir_all(&path);
                 }
             }
         }
