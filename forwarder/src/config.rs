@@ -32,6 +32,9 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Where the SF host (`nfwd start --sf-host`) pulls the packages of SFs it lacks from
+    /// (plain settings here: the SF host reads and checks the certificates).
+    pub sf_packages: SfPackagesConfig,
 }
 
 impl Config {
@@ -67,6 +70,7 @@ impl Config {
         }
         self.faces.unix_mode()?;
         self.security.validate()?;
+        self.sf_packages.validate()?;
         if self.chain.max_functions == 0 {
             return Err(Error::Config(
                 "chain.max_functions must be at least 1".into(),
@@ -359,6 +363,69 @@ impl FacesConfig {
     }
 }
 
+/// `[sf_packages]`: SF packages pulled over NDN by the SF host (`docs/sf-host.md`, "Pulling
+/// packages"). Without a source, a deployment of a package is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SfPackagesConfig {
+    /// The package cache. Default `/var/cache/nfwd/sf-packages`.
+    pub cache_dir: Option<PathBuf>,
+    /// Most MiB of artifacts kept in the cache; packages no deployed SF uses are evicted,
+    /// least recently used first. Default 1024.
+    pub cache_max_mib: u64,
+    /// Longest a pull may take, in seconds. Default 25 (under a deploy command's 30 s).
+    pub fetch_timeout_s: u64,
+    /// Where packages may come from.
+    #[serde(rename = "source")]
+    pub sources: Vec<SfPackageSource>,
+}
+
+impl Default for SfPackagesConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            cache_max_mib: 1024,
+            fetch_timeout_s: 25,
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// `[[sf_packages.source]]`: packages under `prefix`, their manifests signed by the key of
+/// `trust_anchor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SfPackageSource {
+    /// The publisher's prefix, e.g. `/site/a` (not `/`).
+    pub prefix: String,
+    /// The publisher's certificate (`nfwd key generate`).
+    pub trust_anchor: PathBuf,
+}
+
+impl SfPackagesConfig {
+    fn validate(&self) -> Result<()> {
+        if self.cache_max_mib == 0 || self.fetch_timeout_s == 0 {
+            return Err(Error::Config(
+                "sf_packages: cache_max_mib and fetch_timeout_s must be at least 1".into(),
+            ));
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            let prefix: nfwd_tlv::Name = s.prefix.parse().map_err(|e| {
+                Error::Config(format!(
+                    "sf_packages.source[{i}].prefix {:?}: {e}",
+                    s.prefix
+                ))
+            })?;
+            if prefix.is_empty() {
+                return Err(Error::Config(format!(
+                    "sf_packages.source[{i}].prefix must not be / (name the publisher's prefix)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[security]`: who may manage the forwarder and its local services.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -499,6 +566,11 @@ mod tests {
         let c = Config::from_toml(&doc[start..end]).unwrap();
         assert_eq!(c.security.authorize.len(), 2);
         assert_eq!(c.tables.pit_max_entries_per_face, 16_384);
+        assert_eq!(c.sf_packages.sources.len(), 1);
+        assert!(
+            Config::from_toml("[[sf_packages.source]]\nprefix = \"/\"\ntrust_anchor = \"c\"\n")
+                .is_err()
+        );
     }
 
     #[test]

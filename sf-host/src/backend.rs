@@ -118,7 +118,9 @@ pub fn runtime_args(
         Artifact::Builtin { function } => {
             args.extend(["run", "--function", &spec.name, "--builtin", function].map(String::from));
         }
-        Artifact::Exec { .. } => args.extend(
+        // A package is resolved to its program (an exec artifact) before any backend sees
+        // the spec; run as exec should one ever get here.
+        Artifact::Exec { .. } | Artifact::Package { .. } => args.extend(
             [
                 "exec",
                 "--function",

@@ -375,6 +375,7 @@ impl DockerBackend {
                     .map_err(|e| Error::Docker(format!("hashing the executable: {e}")))??
             }
             Artifact::Builtin { .. } => String::new(),
+            Artifact::Package { name, .. } => return Err(unresolved(name)),
         };
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         for part in [
@@ -769,6 +770,7 @@ impl DockerBackend {
                 )
             }
             Artifact::Builtin { .. } => None,
+            Artifact::Package { name, .. } => return Err(unresolved(name)),
         };
         let connect = format!("unix://{SOCKET_MOUNT}/{socket}");
         Ok(crate::backend::runtime_args(
@@ -1308,6 +1310,14 @@ pub fn build_static_nfwd(workspace_root: &Path, target_dir: &Path) -> Result<Pat
         )));
     }
     Ok(binary)
+}
+
+/// A package artifact reached the backend: the host resolves packages to their program
+/// before preparing or starting anything.
+fn unresolved(name: &str) -> Error {
+    Error::Spec(format!(
+        "package {name} was not fetched and installed before it reached the Docker backend"
+    ))
 }
 
 #[cfg(test)]

@@ -31,6 +31,15 @@ pub enum Error {
     /// `docs/sf-host.md`, "SF packages".
     #[error("SF package refused: {0}")]
     Package(#[from] crate::package::PackageError),
+    /// Pulling a package for a deployment failed; `reason` is shared by every deployment
+    /// that waited for the same pull.
+    #[error("pulling {package}: {reason}")]
+    Pull {
+        /// The package (with its version).
+        package: String,
+        /// Why.
+        reason: std::sync::Arc<Self>,
+    },
     /// No such SF or instance.
     #[error("not found: {0}")]
     NotFound(String),

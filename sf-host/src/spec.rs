@@ -56,6 +56,39 @@ pub enum Artifact {
         /// The command and its arguments.
         argv: Vec<String>,
     },
+    /// A signed SF package fetched over NDN by the SF host when it lacks it
+    /// (`docs/sf-host.md`, "Pulling packages"): `<prefix>/sf-package/<function>[/v=<version>]`,
+    /// under one of the host's configured package sources. The package's own spec gives the
+    /// program and its media types and version; this spec gives how it runs (backend, limits,
+    /// instances, concurrency, timeout) and the function name it is deployed as.
+    Package {
+        /// The package name; without a version, the latest the publisher offers.
+        name: String,
+        /// When the host pulls it. Default `deploy`: the deploy answers once the package is
+        /// installed (a bad package is refused to the deployer).
+        #[serde(default, skip_serializing_if = "PullWhen::is_deploy")]
+        pull: PullWhen,
+    },
+}
+
+/// When an SF host pulls a package it lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullWhen {
+    /// At deployment: the deploy fails if the package cannot be pulled or verified.
+    #[default]
+    Deploy,
+    /// At the first request (an on-demand SF's cold start, `instances.min = 0`, process
+    /// backend): deploying costs nothing; the first consumer waits for the pull, and gets an
+    /// `unavailable` error Data if it fails.
+    OnDemand,
+}
+
+impl PullWhen {
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+    fn is_deploy(&self) -> bool {
+        *self == Self::Deploy
+    }
 }
 
 /// Where instances run.
@@ -172,6 +205,23 @@ impl SfSpec {
             }
             // The built-ins are those of this binary, so an unknown name is known to be wrong
             // here already: refused before anything starts, not at every start.
+            Artifact::Package { name, pull } => {
+                if *pull == PullWhen::OnDemand && self.instances.min > 0 {
+                    return Err(Error::Spec(format!(
+                        "{}: [artifact] pull = \"on-demand\" needs instances.min = 0 (warm \
+                         instances need the package at deployment)",
+                        self.name
+                    )));
+                }
+                let parsed: nfwd_tlv::Name = name
+                    .parse()
+                    .map_err(|e| Error::Spec(format!("[artifact] name {name:?}: {e}")))?;
+                crate::package::PackageName::parse(
+                    &parsed,
+                    &crate::package::PackageLimits::default(),
+                )
+                .map_err(|e| Error::Spec(format!("{}: [artifact] name: {e}", self.name)))?;
+            }
             Artifact::Builtin { function } if !crate::functions::is_builtin(function) => {
                 return Err(Error::Spec(format!(
                     "{}: [artifact] function: {}",

@@ -1,6 +1,6 @@
 //! `nfwd sf ...`: service functions — running one (the runtime inside containers and
 //! processes: `run`, `exec`, `functions`, in `sf_run.rs`) and managing them on this node's SF
-//! host (`deploy`, `undeploy`, `list`, `logs`, `stats`, in `sf_host.rs`), and SF packages
+//! host (`deploy`, `undeploy`, `list`, `logs`, `stats`, `packages`, in `sf_host.rs`), and SF packages
 //! over NDN (`publish`, `fetch`, in `sf_package.rs`).
 
 use clap::Subcommand;
@@ -29,6 +29,10 @@ pub(crate) enum SfCommand {
     Publish(sf_package::PublishArgs),
     /// Fetch an SF package by name, verify it against a trust anchor, write it to a directory.
     Fetch(sf_package::FetchArgs),
+    /// The SF host's package cache: sources, installed packages, pulls, counters.
+    Packages(sf_host::PackagesArgs),
+    /// Tell the SF hosts of many nodes to pull a package into their caches, at once.
+    Provision(sf_host::ProvisionArgs),
 }
 
 pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
@@ -43,5 +47,7 @@ pub(crate) fn run(cmd: SfCommand) -> anyhow::Result<()> {
         SfCommand::Stats(a) => sf_host::stats(&a),
         SfCommand::Publish(a) => sf_package::publish(&a),
         SfCommand::Fetch(a) => sf_package::fetch(&a),
+        SfCommand::Packages(a) => sf_host::packages(&a),
+        SfCommand::Provision(a) => sf_host::provision(&a),
     }
 }

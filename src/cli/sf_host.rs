@@ -77,6 +77,141 @@ pub(crate) struct StatsArgs {
     connect: HostConnect,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct ProvisionArgs {
+    /// The package: <prefix>/sf-package/<function>[/v=<version>] (a version makes every
+    /// node pull the same one).
+    package: String,
+    /// The nodes' forwarders, each unix:///path or tcp4://IP:PORT (comma-separated, or the
+    /// option repeated). Each SF host pulls the package into its cache.
+    #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+    nodes: Vec<String>,
+    /// Sign the commands with this key (`nfwd key generate`; docs/security.md).
+    #[arg(long, env = "NFWD_KEY")]
+    key: Option<PathBuf>,
+    /// Print JSON: one object per node (node, ok, ms, message) and the total.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Nodes asked at once by `nfwd sf provision` (each costs a connection).
+const PROVISION_PARALLEL: usize = 64;
+
+#[derive(Debug)]
+struct Provisioned {
+    node: String,
+    ok: bool,
+    ms: u64,
+    message: String,
+}
+
+pub(crate) fn provision(a: &ProvisionArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let results: Vec<Provisioned> = rt.block_on(async {
+        let permits = Arc::new(tokio::sync::Semaphore::new(PROVISION_PARALLEL));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, node) in a.nodes.iter().enumerate() {
+            let (node, package, key) = (node.clone(), a.package.clone(), a.key.clone());
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let t0 = Instant::now();
+                let result: anyhow::Result<ControlResponse> = async {
+                    let client = super::get::connect(Some(&node)).await?;
+                    super::key::use_key(&client, key.as_deref())?;
+                    Ok(protocol::command_on(
+                        &client,
+                        protocol::Service::Sf,
+                        "pull",
+                        Bytes::from(package),
+                    )
+                    .await?)
+                }
+                .await;
+                let ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let (ok, message) = match result {
+                    Ok(r) if r.is_ok() => (true, r.status_text.to_string()),
+                    Ok(r) => (
+                        false,
+                        format!("refused ({}): {}", r.status_code, r.status_text),
+                    ),
+                    Err(e) => (false, format!("{e:#}")),
+                };
+                (
+                    i,
+                    Provisioned {
+                        node,
+                        ok,
+                        ms,
+                        message,
+                    },
+                )
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(r) = r {
+                out.push(r);
+            }
+        }
+        // In the order given.
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, p)| p).collect()
+    });
+    let total_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let ok = results.iter().filter(|r| r.ok).count();
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "package": a.package,
+                "nodes": results
+                    .iter()
+                    .map(|r| serde_json::json!({
+                        "node": r.node, "ok": r.ok, "ms": r.ms, "message": r.message
+                    }))
+                    .collect::<Vec<_>>(),
+                "ok": ok,
+                "ms": total_ms
+            })
+        );
+    } else {
+        for r in &results {
+            outln!(
+                "{}: {} ({} ms)",
+                printable(&r.node),
+                printable(&r.message),
+                r.ms
+            );
+        }
+        outln!(
+            "provisioned {} on {ok} of {} nodes in {total_ms} ms",
+            printable(&a.package),
+            a.nodes.len()
+        );
+    }
+    if ok < a.nodes.len() {
+        anyhow::bail!(
+            "{} of {} nodes did not get the package",
+            a.nodes.len() - ok,
+            a.nodes.len()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PackagesArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connect: HostConnect,
+}
+
 fn with_client<T>(
     connect: &HostConnect,
     f: impl AsyncFnOnce(Client) -> anyhow::Result<T>,
@@ -268,6 +403,67 @@ pub(crate) fn logs(a: &LogsArgs) -> anyhow::Result<()> {
             anyhow::bail!("logs of {name} instance {index}: {}", why.trim_end());
         }
         out!("{text}");
+        Ok(())
+    })
+}
+
+pub(crate) fn packages(a: &PackagesArgs) -> anyhow::Result<()> {
+    let json = a.json;
+    with_client(&a.connect, async |c| {
+        let status = protocol::packages(&c)
+            .await
+            .map_err(dataset_error("packages"))?;
+        if json {
+            outln!("{}", protocol::to_json_pretty(&status));
+            return Ok(());
+        }
+        let Some(s) = status else {
+            outln!(
+                "no package sources: this SF host pulls no packages \
+                 (nfwd start --sf-package-source PREFIX=CERT)"
+            );
+            return Ok(());
+        };
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        outln!(
+            "cache {}: {:.1} of {:.1} MiB used, {:.1} MiB reserved",
+            printable(&s.dir),
+            mib(s.used_bytes),
+            mib(s.max_bytes),
+            mib(s.reserved_bytes)
+        );
+        for src in &s.sources {
+            outln!("source {}", printable(src));
+        }
+        for p in &s.packages {
+            outln!(
+                "  {}  {} version {}  {} bytes  used by {}",
+                printable(&p.package),
+                printable(&p.function),
+                printable(&p.version),
+                p.size,
+                p.pins
+            );
+        }
+        for f in &s.fetching {
+            outln!("  {}  (being pulled)", printable(f));
+        }
+        let k = &s.counters;
+        outln!(
+            "hits {}  fetches {}  joined {}  installed {}  refused {} (again {})  timeouts {}  \
+             failed {}  evictions {}  fetched {} bytes in {} segments",
+            k.hits,
+            k.fetches,
+            k.joined,
+            k.installed,
+            k.refused,
+            k.refused_again,
+            k.timeouts,
+            k.failed,
+            k.evictions,
+            k.fetched_bytes,
+            k.fetched_segments
+        );
         Ok(())
     })
 }

@@ -127,6 +127,10 @@ fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
             "{}: the built-in {function:?} is part of every nfwd; there is nothing to publish",
             spec.name
         ),
+        Artifact::Package { name, .. } => anyhow::bail!(
+            "{}: its artifact is the package {name}; publish the program itself",
+            spec.name
+        ),
         Artifact::Exec { argv } => argv
             .first()
             .cloned()

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use nfwd_forwarder::config::Config;
 use nfwd_sf_host::host::{HostBackend, HostOptions};
+use nfwd_sf_host::package::cache::{CacheOptions, PackageSource};
 use nfwd_sf_host::users::InstanceUsers;
 use tracing_subscriber::EnvFilter;
 
@@ -74,6 +75,17 @@ pub(crate) struct StartArgs {
     /// derived from the Unix socket path.
     #[arg(long, requires = "sf_host")]
     sf_owner: Option<String>,
+    /// With --sf-host: pull packages of SFs this node lacks from PREFIX, their manifests
+    /// verified with the certificate CERT (PREFIX=CERT; repeatable; adds to
+    /// [[sf_packages.source]]).
+    #[arg(long, requires = "sf_host", value_name = "PREFIX=CERT")]
+    sf_package_source: Vec<String>,
+    /// With --sf-host: the package cache directory (overrides sf_packages.cache_dir).
+    #[arg(long, requires = "sf_host", value_name = "DIR")]
+    sf_package_cache: Option<PathBuf>,
+    /// With --sf-host: the package cache's bound in MiB (overrides sf_packages.cache_max_mib).
+    #[arg(long, requires = "sf_host", value_name = "MIB")]
+    sf_package_cache_mib: Option<u64>,
 }
 
 pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -84,20 +96,26 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         }
         None => Config::default(),
     };
-    if let Some(p) = args.unix {
+    if let Some(p) = args.unix.clone() {
         config.faces.unix_path = Some(p);
     }
     if args.nfd_compat {
         config.faces.nfd_compat_socket = true;
     }
-    if let Some(a) = args.tcp {
+    if let Some(a) = args.tcp.clone() {
         config.faces.tcp_listen = a;
     }
-    if let Some(a) = args.udp {
+    if let Some(a) = args.udp.clone() {
         config.faces.udp_listen = a;
     }
-    if let Some(a) = args.quic {
+    if let Some(a) = args.quic.clone() {
         config.faces.quic_listen = a;
+    }
+    if let Some(d) = args.sf_package_cache.clone() {
+        config.sf_packages.cache_dir = Some(d);
+    }
+    if let Some(m) = args.sf_package_cache_mib {
+        config.sf_packages.cache_max_mib = m;
     }
     config.validate()?;
     if args.print_config {
@@ -142,7 +160,9 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
             Some(u) => InstanceUsers::parse_user(u).context("--sf-user")?,
             None => InstanceUsers::parse_range(&args.sf_uid_range).context("--sf-uid-range")?,
         };
+        let packages = package_options(&config.sf_packages, &args)?;
         let options = HostOptions {
+            packages,
             backend: args.sf_backend,
             docker_binary: args.sf_docker_binary,
             owner: args.sf_owner,
@@ -192,4 +212,30 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     Ok(())
+}
+
+/// The SF host's package settings: `[sf_packages]` plus `--sf-package-source`; `None` when
+/// no source is configured (a deploy of a package is then refused). Certificates are read
+/// now, so a missing or bad one fails `nfwd start` rather than the first deploy.
+fn package_options(
+    config: &nfwd_forwarder::config::SfPackagesConfig,
+    args: &StartArgs,
+) -> anyhow::Result<Option<CacheOptions>> {
+    let mut sources = Vec::new();
+    for s in &config.sources {
+        sources.push(PackageSource::load(&s.prefix, &s.trust_anchor)?);
+    }
+    for s in &args.sf_package_source {
+        sources.push(PackageSource::parse(s).context("--sf-package-source")?);
+    }
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    let mut options = CacheOptions::new(sources);
+    if let Some(d) = &config.cache_dir {
+        options.dir.clone_from(d);
+    }
+    options.max_bytes = config.cache_max_mib.saturating_mul(1024 * 1024);
+    options.fetch_timeout = std::time::Duration::from_secs(config.fetch_timeout_s);
+    Ok(Some(options))
 }

@@ -100,6 +100,7 @@ pub fn generate(opts: &GenerateOptions) -> Topology {
                 name: function.into(),
                 builtin: Some(builtin.into()),
                 exec: None,
+                package: None,
                 input_type: None,
                 output_type: None,
                 min: 0,

@@ -154,6 +154,11 @@ pub struct HostedSf {
     /// Or any program reading stdin and writing stdout (`nfwd sf exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<Vec<String>>,
+    /// Or an SF package the node's SF host pulls over NDN at deployment
+    /// (`<prefix>/sf-package/<function>[/v=<version>]`; the node needs a package source:
+    /// `[node.forwarder.sf_packages]`, `docs/sf-host.md`, "Pulling packages").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
     /// Input media type. Default `*/*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_type: Option<String>,
@@ -183,8 +188,8 @@ fn is_zero(v: &usize) -> bool {
 impl HostedSf {
     /// The SF host's specification (`docs/sf-host.md`) for this SF, checked.
     pub fn spec(&self) -> Result<SfSpec> {
-        let artifact = match (&self.builtin, &self.exec) {
-            (Some(function), None) => {
+        let artifact = match (&self.builtin, &self.exec, &self.package) {
+            (Some(function), None, None) => {
                 // Caught here rather than when the first Interest starts an instance.
                 let known = nfwd_sf_host::functions::list();
                 if !known.iter().any(|(name, _, _)| name == function) {
@@ -199,10 +204,15 @@ impl HostedSf {
                     function: function.clone(),
                 }
             }
-            (None, Some(argv)) => Artifact::Exec { argv: argv.clone() },
+            (None, Some(argv), None) => Artifact::Exec { argv: argv.clone() },
+            (None, None, Some(name)) => Artifact::Package {
+                name: name.clone(),
+                pull: nfwd_sf_host::spec::PullWhen::Deploy,
+            },
             _ => {
                 return Err(Error::invalid(format!(
-                    "sf {}: give exactly one of builtin = \"NAME\" or exec = [\"CMD\", ...]",
+                    "sf {}: give exactly one of builtin = \"NAME\", exec = [\"CMD\", ...] or \
+                     package = \"PREFIX/sf-package/FUNCTION\"",
                     self.name
                 )));
             }
@@ -810,6 +820,36 @@ text = "x"
             "name = \"t\"\n[[node]]\nname = \"a\"\n[[node.sf]]\nname = \"/f\"\nbuiltin = \"upper\"\nmin = 2\n"
         )
         .contains("min"));
+    }
+
+    #[test]
+    fn an_sf_may_come_from_a_package_its_node_pulls() {
+        let t = Topology::from_toml(
+            "name = \"t\"\n[[node]]\nname = \"a\"\n[[node.forwarder.sf_packages.source]]\n\
+             prefix = \"/pkg\"\ntrust_anchor = \"/etc/nfwd/pub.cert\"\n[[node.sf]]\n\
+             name = \"/sf/wc\"\npackage = \"/pkg/sf-package/sf/wc/v=3\"\n",
+            "t",
+        )
+        .unwrap();
+        let spec = t.nodes[0].sfs[0].spec().unwrap();
+        assert_eq!(
+            spec.artifact,
+            Artifact::Package {
+                name: "/pkg/sf-package/sf/wc/v=3".into(),
+                pull: nfwd_sf_host::spec::PullWhen::Deploy,
+            }
+        );
+        // A package name that is not one is refused with the SF named.
+        let bad = Topology::from_toml(
+            "name = \"t\"\n[[node]]\nname = \"a\"\n[[node.sf]]\nname = \"/sf/wc\"\n\
+             package = \"/pkg/wc\"\n",
+            "t",
+        );
+        let e = match bad {
+            Ok(t) => t.nodes[0].sfs[0].spec().unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("/sf/wc") && e.contains("sf-package"), "{e}");
     }
 
     #[test]

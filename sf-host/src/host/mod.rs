@@ -60,9 +60,10 @@ use tokio::task::JoinHandle;
 use crate::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, Prepared};
 use crate::docker::{DockerBackend, DockerOptions};
 use crate::error::{Error, Result};
+use crate::package::cache::{self, CacheOptions, PackageCache, Pin};
 use crate::process::{ProcessBackend, ProcessOptions};
 use crate::progress::Progress;
-use crate::spec::{BackendKind, SfSpec};
+use crate::spec::{Artifact, BackendKind, PullWhen, SfSpec};
 use crate::users::{InstanceUser, InstanceUsers};
 use protocol::{Dataset, InstanceInfo, Request, Service, SfInfo, SfStats, Verb};
 
@@ -139,6 +140,10 @@ pub struct HostOptions {
     pub ready_timeout: Duration,
     /// Period of the `fib/list` poll while waiting for an instance. Default 20 ms.
     pub ready_poll: Duration,
+    /// Where packages of SFs this host lacks come from, and where they are kept
+    /// (`docs/sf-host.md`, "Pulling packages"). Default `None`: a deploy of a package is
+    /// refused.
+    pub packages: Option<CacheOptions>,
 }
 
 impl Default for HostOptions {
@@ -153,6 +158,7 @@ impl Default for HostOptions {
             poll_interval: Duration::from_millis(500),
             ready_timeout: Duration::from_secs(15),
             ready_poll: Duration::from_millis(20),
+            packages: None,
         }
     }
 }
@@ -318,6 +324,10 @@ struct Sf {
     probes: AtomicU64,
     /// Bounds the Interests held at once.
     holding: Arc<tokio::sync::Semaphore>,
+    /// The package the SF runs from, kept in the cache while the SF is deployed, with the
+    /// spec that runs it: set at deployment, or at the first start for `pull = "on-demand"`
+    /// (then `spec` keeps the package artifact until then).
+    package: tokio::sync::OnceCell<(SfSpec, Pin)>,
 }
 
 #[derive(Debug)]
@@ -337,6 +347,8 @@ struct Inner {
     version: AtomicU64,
     /// What the deploys in progress are doing (the `progress` dataset).
     progress: Progress,
+    /// Packages pulled over NDN (`None`: no package sources configured).
+    packages: Option<PackageCache>,
 }
 
 /// The SF host (see the module documentation). [`SfHost::start`] runs one.
@@ -380,6 +392,11 @@ impl SfHost {
                 .join("sf"),
         };
         sweep_channel_dirs(&channel_dir, &owner);
+        let packages = options
+            .packages
+            .clone()
+            .map(PackageCache::open)
+            .transpose()?;
         let client = Client::connect(forwarder_uri).await?;
         let inner = Arc::new(Inner {
             client: client.clone(),
@@ -394,6 +411,7 @@ impl SfHost {
             publications: Mutex::new(VecDeque::new()),
             version: AtomicU64::new(0),
             progress: Progress::default(),
+            packages,
         });
         // Both prefixes on the host's own connection: the forwarder authorizes each Interest
         // for its service (`sf`, `sf-exec`) before it arrives here.
@@ -551,6 +569,86 @@ async fn sweep_docker(owner: String, binary: PathBuf) {
             Ok(n) => tracing::info!("sf host: removed {n} SF images of another nfwd binary"),
             Err(e) => tracing::warn!("sf host: pruning superseded SF images: {e}"),
         }
+    }
+}
+
+/// An `unavailable` error Data answering `interest` for `sf` (`docs/protocol.md` §5.3): its
+/// package could not be pulled.
+fn unavailable(sf: &Sf, interest: &Interest, why: &Error) -> Reply {
+    let message: String = why.to_string().chars().take(1000).collect();
+    let stack = match interest.function_chain() {
+        Some(rest) => format!("{},{rest}", sf.name),
+        None => sf.name.to_string(),
+    };
+    let content = serde_json::json!({
+        "error": "unavailable",
+        "function": sf.spec.name,
+        "stack": stack,
+        "reporter": sf.spec.name,
+        "instance": "sf-host",
+        "message": message,
+    });
+    let chain = FunctionChain::pushed(sf.name.clone(), interest.function_chain()).ok();
+    nfwd_tlv::DataBuilder::new(
+        interest.name().clone(),
+        Bytes::from(serde_json::to_vec(&content).unwrap_or_default()),
+    )
+    .function_chain(chain)
+    .content_type(nfwd_tlv::types::content_type::NACK)
+    .freshness_ms(1000)
+    .build(&Signer::digest_sha256())
+    .map_or(Reply::Nack(NackReason::NoRoute), Reply::Data)
+}
+
+/// The refusal of a package by a host without package sources.
+fn no_sources(name: &str) -> Error {
+    Error::Refused {
+        what: "package".into(),
+        code: cache::STATUS_NOT_A_SOURCE,
+        text: format!(
+            "this SF host has no package sources, so it cannot pull {name}; an operator adds \
+             one with nfwd start --sf-package-source PREFIX=CERT"
+        ),
+    }
+}
+
+/// The ControlResponse status of a failed command.
+fn status_of(e: &Error) -> u64 {
+    match e {
+        Error::Spec(m) if m.contains("already deployed") => status_code::CONFLICT,
+        Error::Spec(_) | Error::Packet(_) => status_code::BAD_PARAMETERS,
+        Error::NotFound(_) => status_code::NOT_FOUND,
+        Error::Refused { code, .. } => *code,
+        Error::Package(_) => cache::STATUS_REFUSED,
+        Error::Timeout(_) => cache::STATUS_TIMEOUT,
+        Error::Pull { reason, .. } => match reason.as_ref() {
+            Error::Timeout(_) => cache::STATUS_TIMEOUT,
+            Error::Refused { code, .. } => *code,
+            _ => cache::STATUS_REFUSED,
+        },
+        _ => status_code::INTERNAL_ERROR,
+    }
+}
+
+/// What runs for `spec` deployed from `installed`: the package's program, its media types
+/// and version (the publisher's, signed), with how it runs (backend, limits, instances,
+/// concurrency, timeout) and the function name from the deployment.
+fn installed_spec(spec: &SfSpec, installed: &cache::Installed) -> SfSpec {
+    let published = &installed.manifest.spec;
+    let args: Vec<String> = match &published.artifact {
+        Artifact::Exec { argv } => argv.iter().skip(1).cloned().collect(),
+        _ => Vec::new(),
+    };
+    SfSpec {
+        version: published.version.clone(),
+        input_type: published.input_type.clone(),
+        output_type: published.output_type.clone(),
+        artifact: Artifact::Exec {
+            argv: std::iter::once(installed.artifact.display().to_string())
+                .chain(args)
+                .collect(),
+        },
+        ..spec.clone()
     }
 }
 
@@ -752,6 +850,36 @@ impl Inner {
             }
         }
         let _progress = self.progress.guard(&spec.name);
+        // A package is made a local program first (pulled if this node lacks it); from
+        // here on the SF is an exec SF running the installed, verified artifact.
+        let (spec, package) = match &spec.artifact {
+            Artifact::Package {
+                name: package,
+                pull: PullWhen::OnDemand,
+            } => {
+                // Pulled at the first start; what can be refused now is: no sources, a
+                // name under none, a backend that needs the program at deployment.
+                self.check_package_source(package)?;
+                if self.wants_docker(&spec) {
+                    return Err(Error::Spec(format!(
+                        "{}: pull = \"on-demand\" is for process SFs (a Docker image is \
+                         built at deployment); pull at deployment instead",
+                        spec.name
+                    )));
+                }
+                (spec, tokio::sync::OnceCell::new())
+            }
+            Artifact::Package { name: package, .. } => {
+                self.progress.set(&spec.name, "getting its package");
+                let pin = self.acquire_package_reporting(package, &spec.name).await?;
+                let spec = installed_spec(&spec, &pin.installed);
+                (
+                    spec.clone(),
+                    tokio::sync::OnceCell::new_with(Some((spec, pin))),
+                )
+            }
+            _ => (spec, tokio::sync::OnceCell::new()),
+        };
         self.progress.set(&spec.name, "checking what it needs");
         // What the node must provide is checked before anything starts (or an engine is
         // asked): an exec program that does not exist, cannot run, or cannot go in an image
@@ -794,6 +922,7 @@ impl Inner {
             placeholder,
             probes: AtomicU64::new(0),
             holding: Arc::new(tokio::sync::Semaphore::new(MAX_HELD)),
+            package,
         });
         {
             let mut sfs = self.sfs.lock().await;
@@ -827,6 +956,69 @@ impl Inner {
         Ok(())
     }
 
+    /// Refuses now a package this host could never pull (no sources, a name under none).
+    fn check_package_source(&self, name: &str) -> Result<()> {
+        match &self.packages {
+            Some(cache) => cache.check_source(name),
+            None => Err(no_sources(name)),
+        }
+    }
+
+    /// The spec an instance of `sf` runs: its own, or for an SF deployed with `pull =
+    /// "on-demand"` the installed package's, pulled now if this is its first start (the
+    /// checks a deployment makes on a program are made here, on the pulled one).
+    async fn runnable_spec<'a>(&self, sf: &'a Sf) -> Result<&'a SfSpec> {
+        let Artifact::Package { name, .. } = &sf.spec.artifact else {
+            return Ok(&sf.spec);
+        };
+        let (spec, _) = sf
+            .package
+            .get_or_try_init(|| async {
+                let pin = self.acquire_package(name).await?;
+                let spec = installed_spec(&sf.spec, &pin.installed);
+                spec.check_program()?;
+                if let Some(user) = self.representative_user() {
+                    self.process.check(&spec, user)?;
+                }
+                self.b_prepare(sf.kind, &spec).await?;
+                Ok::<_, Error>((spec, pin))
+            })
+            .await?;
+        Ok(spec)
+    }
+
+    /// [`Self::acquire_package`] for the deploy of `sf`, its progress phase saying how far
+    /// the pull got (`nfwd sf deploy`'s status line).
+    async fn acquire_package_reporting(&self, name: &str, sf: &str) -> Result<Pin> {
+        let Some(cache) = &self.packages else {
+            return Err(no_sources(name));
+        };
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        cache
+            .acquire_reporting(&self.client, name, |p| {
+                let phase = if p.total_bytes == 0 {
+                    "pulling its package: the manifest".to_owned()
+                } else {
+                    format!(
+                        "pulling its package: {:.1}/{:.1} MiB, window {}",
+                        mib(p.bytes),
+                        mib(p.total_bytes),
+                        p.window
+                    )
+                };
+                self.progress.set(sf, &phase);
+            })
+            .await
+    }
+
+    /// The package `name` installed and pinned, pulled if this node lacks it.
+    async fn acquire_package(&self, name: &str) -> Result<Pin> {
+        let Some(cache) = &self.packages else {
+            return Err(no_sources(name));
+        };
+        cache.acquire(&self.client, name).await
+    }
+
     async fn undeploy(&self, name: &str) -> Result<()> {
         let Some(sf) = self.sfs.lock().await.remove(name) else {
             return Err(Error::NotFound(format!("SF {name}")));
@@ -857,6 +1049,9 @@ impl Inner {
 
     /// Starts one instance and waits until its face is a next hop of the function.
     async fn start_instance(&self, sf: &Sf, life: &mut Life) -> Result<()> {
+        // First: an on-demand package is pulled here, before anything is claimed for the
+        // instance.
+        let spec = self.runnable_spec(sf).await?;
         let index = life.next_index;
         life.next_index = life.next_index.wrapping_add(1);
         let mut known: Vec<u64> = life.instances.iter().filter_map(|i| i.face).collect();
@@ -880,7 +1075,7 @@ impl Inner {
             user,
             own_user,
         };
-        let handle = match self.b_start(sf.kind, &sf.spec, index, &access).await {
+        let handle = match self.b_start(sf.kind, spec, index, &access).await {
             Ok(h) => h,
             Err(e) => {
                 self.close_channel(channel).await;
@@ -1162,7 +1357,14 @@ impl Inner {
             Err(e) => {
                 tracing::warn!("sf host: cold start of {} failed: {e}", sf.spec.name);
                 lock(&sf.counters).held_failed += 1;
-                let _ = req.reply(Reply::Nack(NackReason::NoRoute)).await;
+                // A package that could not be pulled is said to the consumer (an error Data,
+                // protocol §5.3); other failures leave the route to another SF host.
+                let reply = if matches!(sf.spec.artifact, Artifact::Package { .. }) {
+                    unavailable(sf, req.interest(), &e)
+                } else {
+                    Reply::Nack(NackReason::NoRoute)
+                };
+                let _ = req.reply(reply).await;
                 return;
             }
         };
@@ -1426,6 +1628,10 @@ impl Inner {
                 idle_stop_s: sf.spec.instances.idle_stop_s,
                 state: state.into(),
                 instances,
+                package: sf
+                    .package
+                    .get()
+                    .map(|(_, p)| p.installed.package.to_string()),
             };
             // Starting or stopping an instance holds the SF's lifecycle lock for as long as
             // that takes; report the SF as busy rather than delaying the whole dataset.
@@ -1620,17 +1826,26 @@ impl Inner {
                 .undeploy(text.trim())
                 .await
                 .map(|()| format!("undeployed {}", text.trim())),
+            // Installed and left unpinned: in the cache for a later deploy, evictable.
+            Verb::Pull => self.acquire_package(text.trim()).await.map(|pin| {
+                format!(
+                    "{} {} ({} bytes)",
+                    if pin.pulled { "pulled" } else { "already had" },
+                    pin.installed.package,
+                    pin.installed.manifest.size
+                )
+            }),
         };
         match result {
             Ok(msg) => self.respond(interest, status_code::OK, &msg),
             Err(e) => {
-                let code = match &e {
-                    Error::Spec(m) if m.contains("already deployed") => status_code::CONFLICT,
-                    Error::Spec(_) | Error::Packet(_) => status_code::BAD_PARAMETERS,
-                    Error::NotFound(_) => status_code::NOT_FOUND,
-                    _ => status_code::INTERNAL_ERROR,
+                let code = status_of(&e);
+                let text = match e {
+                    // The host's own refusals (a package source, the cache): their text.
+                    Error::Refused { text, .. } => text,
+                    e => e.to_string(),
                 };
-                self.respond(interest, code, &e.to_string())
+                self.respond(interest, code, &text)
             }
         }
     }
@@ -1661,6 +1876,11 @@ impl Inner {
             Dataset::Progress => serde_json::to_vec(&self.progress.snapshot())
                 .unwrap_or_default()
                 .into(),
+            Dataset::Packages => {
+                serde_json::to_vec(&self.packages.as_ref().map(PackageCache::status))
+                    .unwrap_or_default()
+                    .into()
+            }
             Dataset::Logs { function, index } => {
                 match self.logs(function, *index, LOG_LINES).await {
                     Ok(t) => t.into(),

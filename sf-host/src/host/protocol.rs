@@ -73,12 +73,14 @@ impl Service {
         }
     }
 
-    /// The service a deployment of `spec` needs: `sf-exec` for an `exec` artifact.
+    /// The service a deployment of `spec` needs: `sf-exec` for an `exec` artifact. A
+    /// package needs only `sf`: what it runs was signed by a publisher the node's operator
+    /// configured as a package source (`docs/security.md`), and `sf` only picks which.
     #[must_use]
     pub fn for_spec(spec: &SfSpec) -> Self {
         match spec.artifact {
             Artifact::Exec { .. } => Self::SfExec,
-            Artifact::Builtin { .. } => Self::Sf,
+            Artifact::Builtin { .. } | Artifact::Package { .. } => Self::Sf,
         }
     }
 }
@@ -90,6 +92,9 @@ pub enum Verb {
     Deploy,
     /// Undeploy by function name.
     Undeploy,
+    /// Pull a package into the cache without deploying it (ApplicationParameters: the
+    /// package name): what `nfwd sf provision` sends to many nodes at once.
+    Pull,
 }
 
 /// A dataset.
@@ -101,6 +106,9 @@ pub enum Dataset {
     Stats,
     /// `progress`: what the deploys in progress are doing.
     Progress,
+    /// `packages`: the package cache (sources, installed packages, pulls, counters);
+    /// JSON `null` when the host has no package sources.
+    Packages,
     /// `logs/<function>/<index>`.
     Logs {
         /// The function name, as written in the request.
@@ -144,7 +152,7 @@ fn bad(code: u64, text: impl Into<String>) -> BadRequest {
 }
 
 const SHAPES: &str = "commands are signed Interests named /localhost/nfwd/<sf|sf-exec>/<deploy|\
-                      undeploy>/<ParametersSha256Digest>; datasets are /localhost/nfwd/sf/list, \
+                      undeploy|pull>/<ParametersSha256Digest>; datasets are /localhost/nfwd/sf/list, \
                       /localhost/nfwd/sf/stats, /localhost/nfwd/sf/progress and \
                       /localhost/nfwd/sf/logs/<function>/<index>";
 
@@ -180,6 +188,7 @@ pub fn parse_request(name: &Name) -> Result<Request, BadRequest> {
     let verb = match word {
         b"deploy" => Some(Verb::Deploy),
         b"undeploy" => Some(Verb::Undeploy),
+        b"pull" => Some(Verb::Pull),
         _ => None,
     };
     if let Some(verb) = verb {
@@ -207,6 +216,7 @@ pub fn parse_request(name: &Name) -> Result<Request, BadRequest> {
         "list" => (Dataset::List, 4),
         "stats" => (Dataset::Stats, 4),
         "progress" => (Dataset::Progress, 4),
+        "packages" => (Dataset::Packages, 4),
         "logs" => {
             let (Some(f), Some(i)) = (generic(4), generic(5)) else {
                 return Err(bad(
@@ -289,6 +299,9 @@ pub struct SfInfo {
     pub state: String,
     /// Running instances.
     pub instances: Vec<InstanceInfo>,
+    /// The package (with its version) the SF was deployed from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// Counters of one SF since it was deployed.
@@ -460,6 +473,11 @@ pub async fn progress(
     parse_json("progress", &dataset(client, &name_of("progress")).await?)
 }
 
+/// `packages` through the forwarder: `None` when the host has no package sources.
+pub async fn packages(client: &Client) -> Result<Option<crate::package::cache::CacheStatus>> {
+    parse_json("packages", &dataset(client, &name_of("packages")).await?)
+}
+
 /// `stats` through the forwarder.
 pub async fn stats(client: &Client) -> Result<Vec<SfStats>> {
     parse_json("stats", &dataset(client, &name_of("stats")).await?)
@@ -511,6 +529,17 @@ mod tests {
         assert_eq!(
             parse(&format!("/localhost/nfwd/sf/undeploy/{DIGEST}")),
             Ok(Request::Command(Service::Sf, Verb::Undeploy))
+        );
+        assert_eq!(
+            parse(&format!("/localhost/nfwd/sf/pull/{DIGEST}")),
+            Ok(Request::Command(Service::Sf, Verb::Pull))
+        );
+        assert_eq!(
+            parse("/localhost/nfwd/sf/packages").map(|r| match r {
+                Request::Dataset { dataset, .. } => Some(dataset),
+                Request::Command(..) => None,
+            }),
+            Ok(Some(Dataset::Packages))
         );
         // Not where the verb is, unsigned-shaped, or with more after it.
         for bad in [

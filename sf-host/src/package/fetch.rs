@@ -344,6 +344,18 @@ async fn discover_version(
     Ok((version, Some(data)))
 }
 
+/// `name` at the latest version its publisher (or a copy less than a FreshnessPeriod old)
+/// offers.
+pub async fn discover_latest(
+    client: &Client,
+    name: &PackageName,
+    opts: &FetchOptions,
+) -> Result<PackageName> {
+    let mut stats = WindowStats::default();
+    let (version, _) = discover_version(client, name, opts, &mut stats).await?;
+    Ok(name.with_version(version))
+}
+
 fn final_segment(data: &Data) -> Option<u64> {
     data.final_block_id().and_then(Component::as_segment)
 }
@@ -492,6 +504,31 @@ pub async fn fetch_package(
     out_dir: &Path,
     opts: &FetchOptions,
 ) -> Result<FetchReport> {
+    let fetched = fetch_verified_manifest(client, name, anchor, opts).await?;
+    fetch_artifact(client, fetched, out_dir, opts).await
+}
+
+/// A package's verified manifest, and what fetching it cost: the first half of
+/// [`fetch_package`], apart so that a caller (the SF host's cache) can make room for the
+/// artifact, whose size only the manifest tells, before fetching it.
+#[derive(Debug, Clone)]
+pub struct VerifiedManifest {
+    /// The package, with its version.
+    pub package: PackageName,
+    /// Its manifest, its signature verified against the trust anchor and its content
+    /// within the limits.
+    pub manifest: Manifest,
+    stats: WindowStats,
+}
+
+/// Discovers the version (if `name` has none) and fetches and verifies the manifest. Only
+/// process packages are accepted.
+pub async fn fetch_verified_manifest(
+    client: &Client,
+    name: &PackageName,
+    anchor: &Certificate,
+    opts: &FetchOptions,
+) -> Result<VerifiedManifest> {
     let mut stats = WindowStats::default();
     let (package, first) = match name.version {
         Some(v) => (name.with_version(v), None),
@@ -507,6 +544,26 @@ pub async fn fetch_package(
             manifest.kind
         )));
     }
+    Ok(VerifiedManifest {
+        package,
+        manifest,
+        stats,
+    })
+}
+
+/// Fetches the artifact of a verified manifest into `out_dir` (the second half of
+/// [`fetch_package`]).
+pub async fn fetch_artifact(
+    client: &Client,
+    verified: VerifiedManifest,
+    out_dir: &Path,
+    opts: &FetchOptions,
+) -> Result<FetchReport> {
+    let VerifiedManifest {
+        package,
+        manifest,
+        mut stats,
+    } = verified;
     std::fs::create_dir_all(out_dir)?;
     let out_dir = std::fs::canonicalize(out_dir)?;
     let part_path = partial_path(&out_dir, &manifest);

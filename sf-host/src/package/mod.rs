@@ -12,8 +12,10 @@
 //!   protects them is the SHA-256 of each one listed in the signed manifest.
 //!
 //! This module holds the pure part — names, the manifest, building the packets, verifying
-//! them — and [`fetch`] the congestion-controlled pull.
+//! them — [`fetch`] the congestion-controlled pull, and [`cache`] the SF host's bounded
+//! store of pulled packages (one pull per package, verified before installed).
 
+pub mod cache;
 pub mod fetch;
 
 use std::sync::Arc;
