@@ -8,8 +8,11 @@
 //! - the repository (and the file server) serves one download at a time, first come first
 //!   served from time 0, in the order the scheduler creates the need.
 
+mod gaps;
+
 use crate::problem::{HostId, Problem, SfTypeId, TaskId, VcpuId};
 use crate::schedule::{Assignment, Download, Schedule};
+use gaps::VcpuSlots;
 
 /// Slack for comparing floating-point times.
 pub(crate) const EPS: f64 = 1e-9;
@@ -80,7 +83,7 @@ pub(crate) struct Timeline<'p> {
     /// What the algorithm plans with. A download-oblivious plan is realised at the end by
     /// replaying it with the downloads (its vCPUs and per-vCPU order kept).
     planning: Awareness,
-    vcpu_busy: Vec<Vec<Slot>>,
+    vcpu_busy: Vec<VcpuSlots>,
     /// Every host's slots, sorted by start (the vCPUs' slots are among them).
     host_busy: Vec<Vec<Slot>>,
     /// Every host's slot finishes, sorted: the candidate starts of a load-limited search.
@@ -113,7 +116,7 @@ impl<'p> Timeline<'p> {
         Self {
             problem,
             planning,
-            vcpu_busy: vec![Vec::new(); problem.n_vcpus()],
+            vcpu_busy: vec![VcpuSlots::new(); problem.n_vcpus()],
             host_busy: vec![Vec::new(); hosts],
             host_finishes: vec![Vec::new(); hosts],
             host_longest: vec![0.0; hosts],
@@ -159,7 +162,7 @@ impl<'p> Timeline<'p> {
 
     /// Is any task placed on this vCPU?
     pub(crate) fn vcpu_used(&self, vcpu: VcpuId) -> bool {
-        !self.vcpu_busy[vcpu].is_empty()
+        !self.vcpu_busy[vcpu].slots().is_empty()
     }
 
     /// The placement of a task, once placed.
@@ -332,16 +335,13 @@ impl<'p> Timeline<'p> {
             }
         }
         let estimate = self.estimate(task, vcpu, slotting);
-        let slot = Slot {
-            start: estimate.start,
-            finish: estimate.finish,
-        };
-        insert_sorted(&mut self.vcpu_busy[vcpu], slot);
-        insert_sorted(&mut self.host_busy[host], slot);
-        let finishes = &mut self.host_finishes[host];
-        let at = finishes.partition_point(|&f| f <= slot.finish);
-        finishes.insert(at, slot.finish);
-        self.host_longest[host] = self.host_longest[host].max(slot.finish - slot.start);
+        self.occupy(
+            vcpu,
+            Slot {
+                start: estimate.start,
+                finish: estimate.finish,
+            },
+        );
         self.vcpu_work[vcpu] += estimate.finish - estimate.start;
         if let Err(at) = self.vcpu_types[vcpu].binary_search(&sf) {
             self.vcpu_types[vcpu].insert(at, sf);
@@ -358,6 +358,17 @@ impl<'p> Timeline<'p> {
         estimate
     }
 
+    /// Marks `vcpu` (and its host) busy during `slot`.
+    fn occupy(&mut self, vcpu: VcpuId, slot: Slot) {
+        let host = self.problem.host_of(vcpu);
+        self.vcpu_busy[vcpu].insert(slot);
+        insert_sorted(&mut self.host_busy[host], slot);
+        let finishes = &mut self.host_finishes[host];
+        let at = finishes.partition_point(|&f| f <= slot.finish);
+        finishes.insert(at, slot.finish);
+        self.host_longest[host] = self.host_longest[host].max(slot.finish - slot.start);
+    }
+
     /// The earliest start at or after `ready` where the vCPU is idle for `duration` and the
     /// host stays within its load limit.
     fn earliest_start(
@@ -369,7 +380,8 @@ impl<'p> Timeline<'p> {
         slotting: Slotting,
         host_limit: HostLimit,
     ) -> f64 {
-        let slots = &self.vcpu_busy[vcpu];
+        let busy = &self.vcpu_busy[vcpu];
+        let slots = busy.slots();
         let lower = match slotting {
             Slotting::Insertion => ready,
             Slotting::Append => slots.last().map_or(ready, |s| ready.max(s.finish)),
@@ -377,12 +389,13 @@ impl<'p> Timeline<'p> {
         let info = &self.problem.hosts[host];
         if info.max_concurrent >= info.vcpus.len() || host_limit == HostLimit::Ignored {
             // The limit cannot bind: one task per vCPU already keeps the host within it.
-            return first_gap(slots, lower, duration);
+            return first_gap(busy, lower, duration);
         }
         // Candidates: `lower` and every later finish on the host (the vCPU's own slots are
         // among the host's), in increasing order; the first where the vCPU is idle and the
         // host below its limit for the whole run wins. When a vCPU slot blocks a candidate,
-        // it blocks every later candidate it still overlaps: those are skipped at once.
+        // it blocks every later candidate it still overlaps: those are skipped at once, and
+        // so are the candidates in the gaps after it that the gap index proves too short.
         let finishes = &self.host_finishes[host];
         let from = finishes.partition_point(|&f| f < lower);
         let mut next = from;
@@ -391,7 +404,10 @@ impl<'p> Timeline<'p> {
             match blocking_slot(slots, t, duration) {
                 None if self.host_below_limit(host, t, duration, info.max_concurrent) => return t,
                 None => {}
-                Some(until) => next += finishes[next..].partition_point(|&f| until > f + EPS),
+                Some(j) => {
+                    let until = slots[busy.last_too_short(j, duration)].finish;
+                    next += finishes[next..].partition_point(|&f| until > f + EPS);
+                }
             }
             match finishes.get(next) {
                 Some(&f) => {
@@ -466,34 +482,41 @@ fn insert_sorted(slots: &mut Vec<Slot>, slot: Slot) {
 }
 
 /// First time at or after `lower` with `duration` idle on a vCPU (slots sorted, disjoint).
-fn first_gap(slots: &[Slot], lower: f64, duration: f64) -> f64 {
+/// The gap index skips slots whose gap before them is too short for any start in it: the
+/// slot-by-slot walk would only have moved `t` to their finishes (sorted when the index is
+/// on), so `t` becomes the last skipped finish.
+fn first_gap(busy: &VcpuSlots, lower: f64, duration: f64) -> f64 {
+    let slots = busy.slots();
     let mut t = lower;
     // Skip slots that end before `lower`; they are sorted by start and disjoint, so by finish.
-    let first = slots.partition_point(|s| s.finish <= lower + EPS);
-    for slot in &slots[first..] {
+    let mut i = slots.partition_point(|s| s.finish <= lower + EPS);
+    while let Some(slot) = slots.get(i) {
         if t + duration <= slot.start + EPS {
             return t;
         }
         t = t.max(slot.finish);
+        let k = busy.last_too_short(i, duration);
+        if k > i {
+            t = t.max(slots[k].finish);
+        }
+        i = k + 1;
     }
     t
 }
 
-/// The finish of the vCPU slot that keeps the vCPU from being idle for `duration` from `t`
+/// The index of the vCPU slot that keeps the vCPU from being idle for `duration` from `t`
 /// (the first slot ending after `t`, if it starts before the run would end), or `None`.
-/// Every later `t'` with `t' + EPS` still before that finish is blocked by the same slot.
-fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<f64> {
+/// Every later `t'` with `t' + EPS` still before that slot's finish is blocked by it.
+fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<usize> {
     let first = slots.partition_point(|s| s.finish <= t + EPS);
-    slots[first..]
-        .first()
-        .filter(|s| {
-            // Not `s.start >= t + duration - EPS` (NaN included, as `is_idle` read it).
-            !matches!(
-                s.start.partial_cmp(&(t + duration - EPS)),
-                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
-            )
-        })
-        .map(|s| s.finish)
+    slots.get(first).and_then(|s| {
+        // Not `s.start >= t + duration - EPS` (NaN included, as `is_idle` read it).
+        let fits = matches!(
+            s.start.partial_cmp(&(t + duration - EPS)),
+            Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+        );
+        (!fits).then_some(first)
+    })
 }
 
 /// Does `[start, finish)` run at some moment of `[t, t + duration)` (at `t`, for an instant)?
@@ -533,4 +556,148 @@ fn max_overlap_with(
         peak = peak.max(running);
     }
     usize::try_from(peak).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// The vCPU search before the gap index: slot by slot.
+    fn first_gap_walk(slots: &[Slot], lower: f64, duration: f64) -> f64 {
+        let mut t = lower;
+        let first = slots.partition_point(|s| s.finish <= lower + EPS);
+        for slot in &slots[first..] {
+            if t + duration <= slot.start + EPS {
+                return t;
+            }
+            t = t.max(slot.finish);
+        }
+        t
+    }
+
+    /// [`Timeline::earliest_start`] before the gap index: a blocking vCPU slot skips only the
+    /// candidates it covers itself.
+    fn earliest_start_walk(
+        timeline: &Timeline<'_>,
+        vcpu: VcpuId,
+        ready: f64,
+        duration: f64,
+        slotting: Slotting,
+        host_limit: HostLimit,
+    ) -> f64 {
+        let host = timeline.problem.host_of(vcpu);
+        let slots = timeline.vcpu_busy[vcpu].slots();
+        let lower = match slotting {
+            Slotting::Insertion => ready,
+            Slotting::Append => slots.last().map_or(ready, |s| ready.max(s.finish)),
+        };
+        let info = &timeline.problem.hosts[host];
+        if info.max_concurrent >= info.vcpus.len() || host_limit == HostLimit::Ignored {
+            return first_gap_walk(slots, lower, duration);
+        }
+        let finishes = &timeline.host_finishes[host];
+        let from = finishes.partition_point(|&f| f < lower);
+        let mut next = from;
+        let mut t = lower;
+        loop {
+            match blocking_slot(slots, t, duration) {
+                None if timeline.host_below_limit(host, t, duration, info.max_concurrent) => {
+                    return t;
+                }
+                None => {}
+                Some(j) => {
+                    let until = slots[j].finish;
+                    next += finishes[next..].partition_point(|&f| until > f + EPS);
+                }
+            }
+            match finishes.get(next) {
+                Some(&f) => {
+                    t = f;
+                    next += 1;
+                }
+                None => return finishes[from..].last().copied().unwrap_or(lower),
+            }
+        }
+    }
+
+    /// One host of four vCPUs; tasks of random lengths (ties, zero and sub-`EPS` lengths
+    /// included) placed at random ready times: every search gives the walk's float.
+    #[test]
+    fn the_gap_index_finds_what_the_slot_walk_finds() {
+        for (seed, max_concurrent) in [(1, 3), (2, 2), (3, 4), (4, 3), (5, 1)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let tasks = 400;
+            let exec: Vec<Vec<f64>> = (0..tasks)
+                .map(|_| {
+                    (0..4)
+                        .map(|_| match rng.random_range(0..10) {
+                            0 => 0.0,
+                            1 => 1e-10,
+                            2..=5 => f64::from(rng.random_range(1..12_u32)) * 0.25,
+                            _ => rng.random_range(0.01..6.0),
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut problem = Problem::from_cost_matrix(&exec, &[]).expect("valid matrix");
+            problem.hosts.truncate(1);
+            problem.hosts[0].vcpus = vec![0, 1, 2, 3];
+            problem.hosts[0].max_concurrent = max_concurrent;
+            for v in &mut problem.vcpus {
+                v.host = 0;
+            }
+            let mut timeline = Timeline::new(&problem, Awareness::ComputeOnly);
+            let mut horizon: f64 = 1.0;
+            for task in 0..tasks {
+                for _ in 0..4 {
+                    let ready = match rng.random_range(0..4) {
+                        0 => 0.0,
+                        1 => f64::from(rng.random_range(0..40_u32)) * 0.25,
+                        _ => rng.random_range(0.0..horizon),
+                    };
+                    for vcpu in 0..4 {
+                        let duration = problem.exec_time(task, vcpu);
+                        for slotting in [Slotting::Insertion, Slotting::Append] {
+                            for limit in [HostLimit::Enforced, HostLimit::Ignored] {
+                                let got = timeline
+                                    .earliest_start(vcpu, 0, ready, duration, slotting, limit);
+                                let want = earliest_start_walk(
+                                    &timeline, vcpu, ready, duration, slotting, limit,
+                                );
+                                assert_eq!(
+                                    got.to_bits(),
+                                    want.to_bits(),
+                                    "seed {seed}, task {task}, vCPU {vcpu}, ready {ready}, \
+                                     duration {duration}: {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+                // Place it at a random ready time, as an algorithm would.
+                let vcpu = rng.random_range(0..4);
+                let ready = rng.random_range(0.0..horizon);
+                let duration = problem.exec_time(task, vcpu);
+                let start = timeline.earliest_start(
+                    vcpu,
+                    0,
+                    ready,
+                    duration,
+                    Slotting::Insertion,
+                    HostLimit::Enforced,
+                );
+                timeline.occupy(
+                    vcpu,
+                    Slot {
+                        start,
+                        finish: start + duration,
+                    },
+                );
+                horizon = horizon.max(start + duration);
+            }
+        }
+    }
 }
