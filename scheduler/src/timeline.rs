@@ -395,7 +395,8 @@ impl<'p> Timeline<'p> {
         // among the host's), in increasing order; the first where the vCPU is idle and the
         // host below its limit for the whole run wins. When a vCPU slot blocks a candidate,
         // it blocks every later candidate it still overlaps: those are skipped at once, and
-        // so are the candidates in the gaps after it that the gap index proves too short.
+        // so are the candidates in the gaps after it that the gap index proves too short. When
+        // the host is full at some instant of the run, the candidates up to it are skipped.
         let finishes = &self.host_finishes[host];
         let from = finishes.partition_point(|&f| f < lower);
         let mut next = from;
@@ -403,7 +404,11 @@ impl<'p> Timeline<'p> {
         loop {
             match blocking_slot(slots, t, duration) {
                 None if self.host_below_limit(host, t, duration, info.max_concurrent) => return t,
-                None => {}
+                None => {
+                    if let Some(p) = self.host_full_at(host, t, duration, info.max_concurrent) {
+                        next += finishes[next..].partition_point(|&f| f <= p);
+                    }
+                }
                 Some(j) => {
                     let until = slots[busy.last_too_short(j, duration)].finish;
                     next += finishes[next..].partition_point(|&f| until > f + EPS);
@@ -442,6 +447,51 @@ impl<'p> Timeline<'p> {
         let mut events = self.events.borrow_mut();
         let intervals = window.iter().map(|s| (s.start, s.finish));
         max_overlap_with(&mut events, intervals, t, duration) < limit
+    }
+
+    /// After [`Timeline::host_below_limit`] failed at `t`: the latest instant `p` of the run
+    /// `[t, t + duration)` (short of its end by more than the slack of [`overlaps`]) at which at
+    /// least `limit` of the host's slots have started and run on past `p` by more than that
+    /// slack, or `None`. Every later candidate start `t' <= p` fails the check too: its run
+    /// still covers `p` (it starts after `t`, so it ends later), and those slots all run then.
+    fn host_full_at(&self, host: HostId, t: f64, duration: f64, limit: usize) -> Option<f64> {
+        let cap = t + duration - 2.0 * EPS - 1e-12 * (1.0 + (t + duration).abs());
+        if cap.is_nan() || cap < t {
+            return None;
+        }
+        let slots = &self.host_busy[host];
+        let end = slots.partition_point(|s| s.start <= cap);
+        let longest = self.host_longest[host];
+        let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
+        let begin = slots[..end].partition_point(|s| s.start < earliest);
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        for s in &slots[begin..end] {
+            let from = s.start.max(t);
+            let until = s.finish - 2.0 * EPS - 1e-12 * (1.0 + s.finish.abs());
+            // `s.start <= from` leaves out a NaN start, which the check never counts.
+            if s.start <= from && from < until {
+                events.push((from, 1));
+                events.push((until, -1));
+            }
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // The count at an instant: every event at or before it applied.
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (mut running, mut i, mut full_at) = (0_i64, 0, None);
+        while let Some(&(time, _)) = events.get(i).filter(|e| e.0 <= cap) {
+            while let Some(&(_, delta)) = events.get(i).filter(|e| e.0 == time) {
+                running += i64::from(delta);
+                i += 1;
+            }
+            if running >= limit {
+                full_at = Some(time);
+            }
+        }
+        if running >= limit {
+            full_at = Some(cap);
+        }
+        full_at
     }
 
     /// Turns the timeline into the output schedule.
@@ -578,8 +628,8 @@ mod tests {
         t
     }
 
-    /// [`Timeline::earliest_start`] before the gap index: a blocking vCPU slot skips only the
-    /// candidates it covers itself.
+    /// [`Timeline::earliest_start`] before the gap index and the full-host skip: a blocking
+    /// vCPU slot skips only the candidates it covers itself, a full host none.
     fn earliest_start_walk(
         timeline: &Timeline<'_>,
         vcpu: VcpuId,
@@ -623,10 +673,11 @@ mod tests {
         }
     }
 
-    /// One host of four vCPUs; tasks of random lengths (ties, zero and sub-`EPS` lengths
-    /// included) placed at random ready times: every search gives the walk's float.
+    /// One host of four vCPUs under several load limits; tasks of random lengths (ties, zero
+    /// and sub-`EPS` lengths included) placed at random ready times: every search gives the
+    /// walk's float.
     #[test]
-    fn the_gap_index_finds_what_the_slot_walk_finds() {
+    fn the_skipping_searches_find_what_the_slot_walk_finds() {
         for (seed, max_concurrent) in [(1, 3), (2, 2), (3, 4), (4, 3), (5, 1)] {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let tasks = 400;
