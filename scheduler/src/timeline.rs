@@ -403,12 +403,13 @@ impl<'p> Timeline<'p> {
         let mut t = lower;
         loop {
             match blocking_slot(slots, t, duration) {
-                None if self.host_below_limit(host, t, duration, info.max_concurrent) => return t,
-                None => {
-                    if let Some(p) = self.host_full_at(host, t, duration, info.max_concurrent) {
+                None => match self.host_load(host, t, duration, info.max_concurrent) {
+                    HostLoad::Below => return t,
+                    HostLoad::Full { until: None } => {}
+                    HostLoad::Full { until: Some(p) } => {
                         next += finishes[next..].partition_point(|&f| f <= p);
                     }
-                }
+                },
                 Some(j) => {
                     let until = slots[busy.last_too_short(j, duration)].finish;
                     next += finishes[next..].partition_point(|&f| until > f + EPS);
@@ -426,72 +427,41 @@ impl<'p> Timeline<'p> {
         }
     }
 
-    /// Is [`max_overlap_of`] the host's slots within `[t, t + duration)` below `limit`? Looks
-    /// only at the slots that may overlap: those starting before its end and no earlier than
-    /// the host's longest slot before `t` (with a margin far above rounding). Fewer
-    /// overlapping slots than `limit` answer without the sweep.
-    fn host_below_limit(&self, host: HostId, t: f64, duration: f64, limit: usize) -> bool {
+    /// The host's slots that may overlap `[t, t + duration)`: those starting before its end
+    /// and no earlier than the host's longest slot before `t` (with a margin far above
+    /// rounding).
+    fn host_window(&self, host: HostId, t: f64, duration: f64) -> &[Slot] {
         let slots = &self.host_busy[host];
         let end = slots.partition_point(|s| s.start < t + duration.max(EPS));
         let longest = self.host_longest[host];
         let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
         let begin = slots[..end].partition_point(|s| s.start < earliest);
-        let window = &slots[begin..end];
+        &slots[begin..end]
+    }
+
+    /// Is [`max_overlap_of`] the host's slots within `[t, t + duration)` below `limit`? Fewer
+    /// overlapping slots than `limit` answer without the sweep. When the host is certainly
+    /// full at an instant `p` of the run ([`host_full_at`]) the answer is no without the
+    /// sweep, and every later candidate start up to `p` is no as well.
+    fn host_load(&self, host: HostId, t: f64, duration: f64, limit: usize) -> HostLoad {
+        let window = self.host_window(host, t, duration);
         let overlapping = window
             .iter()
             .filter(|s| overlaps(s.start, s.finish, t, duration))
             .count();
         if overlapping < limit {
-            return true;
+            return HostLoad::Below;
         }
         let mut events = self.events.borrow_mut();
+        if let Some(p) = host_full_at(&mut events, window, t, duration, limit) {
+            return HostLoad::Full { until: Some(p) };
+        }
         let intervals = window.iter().map(|s| (s.start, s.finish));
-        max_overlap_with(&mut events, intervals, t, duration) < limit
-    }
-
-    /// After [`Timeline::host_below_limit`] failed at `t`: the latest instant `p` of the run
-    /// `[t, t + duration)` (short of its end by more than the slack of [`overlaps`]) at which at
-    /// least `limit` of the host's slots have started and run on past `p` by more than that
-    /// slack, or `None`. Every later candidate start `t' <= p` fails the check too: its run
-    /// still covers `p` (it starts after `t`, so it ends later), and those slots all run then.
-    fn host_full_at(&self, host: HostId, t: f64, duration: f64, limit: usize) -> Option<f64> {
-        let cap = t + duration - 2.0 * EPS - 1e-12 * (1.0 + (t + duration).abs());
-        if cap.is_nan() || cap < t {
-            return None;
+        if max_overlap_with(&mut events, intervals, t, duration) < limit {
+            HostLoad::Below
+        } else {
+            HostLoad::Full { until: None }
         }
-        let slots = &self.host_busy[host];
-        let end = slots.partition_point(|s| s.start <= cap);
-        let longest = self.host_longest[host];
-        let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
-        let begin = slots[..end].partition_point(|s| s.start < earliest);
-        let mut events = self.events.borrow_mut();
-        events.clear();
-        for s in &slots[begin..end] {
-            let from = s.start.max(t);
-            let until = s.finish - 2.0 * EPS - 1e-12 * (1.0 + s.finish.abs());
-            // `s.start <= from` leaves out a NaN start, which the check never counts.
-            if s.start <= from && from < until {
-                events.push((from, 1));
-                events.push((until, -1));
-            }
-        }
-        events.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // The count at an instant: every event at or before it applied.
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let (mut running, mut i, mut full_at) = (0_i64, 0, None);
-        while let Some(&(time, _)) = events.get(i).filter(|e| e.0 <= cap) {
-            while let Some(&(_, delta)) = events.get(i).filter(|e| e.0 == time) {
-                running += i64::from(delta);
-                i += 1;
-            }
-            if running >= limit {
-                full_at = Some(time);
-            }
-        }
-        if running >= limit {
-            full_at = Some(cap);
-        }
-        full_at
     }
 
     /// Turns the timeline into the output schedule.
@@ -524,6 +494,61 @@ impl<'p> Timeline<'p> {
         }
         schedule
     }
+}
+
+/// [`Timeline::host_load`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HostLoad {
+    /// A task may start at `t`.
+    Below,
+    /// It may not; nor at any later candidate up to `until`.
+    Full { until: Option<f64> },
+}
+
+/// The latest instant `p` of the run `[t, t + duration)` (short of its end by more than the
+/// slack of [`overlaps`] and its rounding) at which at least `limit` of the `window`'s slots
+/// have started and run on past `p` by more than that slack, or `None`. A run starting at any
+/// `t'` in `[t, p]` covers `p` (it ends no earlier than the run from `t`), those slots overlap
+/// it and all run at `p` in its [`max_overlap_of`] sweep: the load limit fails at every such
+/// start.
+fn host_full_at(
+    events: &mut Vec<(f64, i32)>,
+    window: &[Slot],
+    t: f64,
+    duration: f64,
+    limit: usize,
+) -> Option<f64> {
+    let cap = t + duration - 2.0 * EPS - 1e-12 * (1.0 + (t + duration).abs());
+    if cap.is_nan() || cap < t {
+        return None;
+    }
+    events.clear();
+    for s in window.iter().filter(|s| s.start <= cap) {
+        let from = s.start.max(t);
+        let until = s.finish - 2.0 * EPS - 1e-12 * (1.0 + s.finish.abs());
+        // `s.start <= from` leaves out a NaN start, which the sweep never counts.
+        if s.start <= from && from < until {
+            events.push((from, 1));
+            events.push((until, -1));
+        }
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // The count at an instant: every event at or before it applied.
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let (mut running, mut i, mut full_at) = (0_i64, 0, None);
+    while let Some(&(time, _)) = events.get(i).filter(|e| e.0 <= cap) {
+        while let Some(&(_, delta)) = events.get(i).filter(|e| e.0 == time) {
+            running += i64::from(delta);
+            i += 1;
+        }
+        if running >= limit {
+            full_at = Some(time);
+        }
+    }
+    if running >= limit {
+        full_at = Some(cap);
+    }
+    full_at
 }
 
 fn insert_sorted(slots: &mut Vec<Slot>, slot: Slot) {
@@ -615,6 +640,19 @@ mod tests {
 
     use super::*;
 
+    /// The load-limit check alone: the window's overlaps, swept.
+    fn host_below_limit(
+        timeline: &Timeline<'_>,
+        host: HostId,
+        t: f64,
+        duration: f64,
+        limit: usize,
+    ) -> bool {
+        let window = timeline.host_window(host, t, duration);
+        let intervals: Vec<(f64, f64)> = window.iter().map(|s| (s.start, s.finish)).collect();
+        max_overlap_of(&intervals, t, duration) < limit
+    }
+
     /// The vCPU search before the gap index: slot by slot.
     fn first_gap_walk(slots: &[Slot], lower: f64, duration: f64) -> f64 {
         let mut t = lower;
@@ -654,7 +692,7 @@ mod tests {
         let mut t = lower;
         loop {
             match blocking_slot(slots, t, duration) {
-                None if timeline.host_below_limit(host, t, duration, info.max_concurrent) => {
+                None if host_below_limit(timeline, host, t, duration, info.max_concurrent) => {
                     return t;
                 }
                 None => {}
