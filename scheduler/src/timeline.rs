@@ -439,7 +439,7 @@ impl<'p> Timeline<'p> {
         &slots[begin..end]
     }
 
-    /// Is [`max_overlap_of`] the host's slots within `[t, t + duration)` below `limit`? Fewer
+    /// Is [`max_overlap_with`] the host's slots within `[t, t + duration)` below `limit`? Fewer
     /// overlapping slots than `limit` answer without the sweep. When the host is certainly
     /// full at an instant `p` of the run ([`host_full_at`]) the answer is no without the
     /// sweep, and every later candidate start up to `p` is no as well.
@@ -509,7 +509,7 @@ enum HostLoad {
 /// slack of [`overlaps`] and its rounding) at which at least `limit` of the `window`'s slots
 /// have started and run on past `p` by more than that slack, or `None`. A run starting at any
 /// `t'` in `[t, p]` covers `p` (it ends no earlier than the run from `t`), those slots overlap
-/// it and all run at `p` in its [`max_overlap_of`] sweep: the load limit fails at every such
+/// it and all run at `p` in its [`max_overlap_with`] sweep: the load limit fails at every such
 /// start.
 fn host_full_at(
     events: &mut Vec<(f64, i32)>,
@@ -604,12 +604,13 @@ fn overlaps(start: f64, finish: f64, t: f64, duration: f64) -> bool {
 }
 
 /// The largest number of host slots running at once within `[t, t + duration)`.
+#[cfg(test)]
 pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) -> usize {
     max_overlap_with(&mut Vec::new(), intervals.iter().copied(), t, duration)
 }
 
-/// [`max_overlap_of`] with a reusable event buffer.
-fn max_overlap_with(
+/// [`max_overlap_with`] with a reusable event buffer.
+pub(crate) fn max_overlap_with(
     events: &mut Vec<(f64, i32)>,
     intervals: impl Iterator<Item = (f64, f64)>,
     t: f64,
