@@ -102,7 +102,7 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
             ));
         }
         for &f in &problem.task_files[task] {
-            if problem.hosts[host].preloaded_files[f] {
+            if problem.hosts[host].has_file(f) {
                 continue;
             }
             match file_ready.get(&(host, f)) {
@@ -192,11 +192,13 @@ fn download_ready(
             Error::InvalidSchedule(format!("download to unknown host {}", d.host))
         })?;
         let duration = if image {
-            host.image_download_time.get(d.item)
+            host.image_download_time.get(d.item).copied()
         } else {
-            host.file_download_time.get(d.item)
+            problem
+                .file_size_mb
+                .get(d.item)
+                .map(|size| size / host.file_rate)
         }
-        .copied()
         .ok_or_else(|| Error::InvalidSchedule(format!("download of unknown item {}", d.item)))?;
         if !seen.insert((d.host, d.item)) {
             return Err(Error::InvalidSchedule(format!(
@@ -250,7 +252,7 @@ pub(crate) fn replay(problem: &Problem, schedule: &Schedule) -> Vec<(f64, f64)> 
             ready = ready.max(image_ready.get(&(host, sf)).copied().unwrap_or(0.0));
         }
         for &f in &problem.task_files[task] {
-            if !info.preloaded_files[f] {
+            if !info.has_file(f) {
                 ready = ready.max(file_ready.get(&(host, f)).copied().unwrap_or(0.0));
             }
         }
@@ -411,7 +413,7 @@ mod tests {
                 ready = ready.max(image_ready.get(&(host, sf)).copied().unwrap_or(0.0));
             }
             for &f in &problem.task_files[task] {
-                if !info.preloaded_files[f] {
+                if !info.has_file(f) {
                     ready = ready.max(file_ready.get(&(host, f)).copied().unwrap_or(0.0));
                 }
             }

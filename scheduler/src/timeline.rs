@@ -10,7 +10,7 @@
 
 mod gaps;
 
-use crate::problem::{HostId, Problem, SfTypeId, TaskId, VcpuId};
+use crate::problem::{FileId, HostId, Problem, SfTypeId, TaskId, VcpuId};
 use crate::schedule::{Assignment, Download, Schedule};
 use gaps::VcpuSlots;
 
@@ -93,7 +93,9 @@ pub(crate) struct Timeline<'p> {
     host_longest: Vec<f64>,
     /// `instance_ready[h * types + t]`: when the image is on the host, once the instance exists.
     instance_ready: Vec<Option<f64>>,
-    file_ready: Vec<Option<f64>>,
+    /// Every host's input files, sorted by file, with when each is there (a list per host,
+    /// not a hosts x files table).
+    file_ready: Vec<Vec<(FileId, f64)>>,
     repository_free: f64,
     file_server_free: f64,
     placed: Vec<Option<Assignment>>,
@@ -121,7 +123,7 @@ impl<'p> Timeline<'p> {
             host_finishes: vec![Vec::new(); hosts],
             host_longest: vec![0.0; hosts],
             instance_ready: vec![None; hosts * problem.type_names.len()],
-            file_ready: vec![None; hosts * problem.file_names.len()],
+            file_ready: vec![Vec::new(); hosts],
             repository_free: 0.0,
             file_server_free: 0.0,
             placed: vec![None; problem.n_tasks()],
@@ -187,6 +189,15 @@ impl<'p> Timeline<'p> {
             .fold(0.0, f64::max)
     }
 
+    /// When input file `f` is on `host`, once something placed there needed it.
+    fn file_ready_at(&self, host: HostId, f: FileId) -> Option<f64> {
+        let files = &self.file_ready[host];
+        files
+            .binary_search_by_key(&f, |e| e.0)
+            .ok()
+            .map(|i| files[i].1)
+    }
+
     fn image_ready_if_placed(&self, host: HostId, sf: SfTypeId) -> f64 {
         let types = self.problem.type_names.len();
         match self.instance_ready[host * types + sf] {
@@ -197,16 +208,15 @@ impl<'p> Timeline<'p> {
     }
 
     fn files_ready_if_placed(&self, task: TaskId, host: HostId) -> f64 {
-        let files = self.problem.file_names.len();
         let info = &self.problem.hosts[host];
         let mut queue = self.file_server_free;
         let mut ready: f64 = 0.0;
         for &f in &self.problem.task_files[task] {
-            match self.file_ready[host * files + f] {
+            match self.file_ready_at(host, f) {
                 Some(at) => ready = ready.max(at),
-                None if info.preloaded_files[f] => {}
+                None if info.has_file(f) => {}
                 None => {
-                    queue += info.file_download_time[f];
+                    queue += self.problem.file_download_time(host, f);
                     ready = ready.max(queue);
                 }
             }
@@ -314,14 +324,13 @@ impl<'p> Timeline<'p> {
                 hosts.insert(at, host);
             }
         }
-        let files = problem.file_names.len();
         for &f in &problem.task_files[task] {
-            if self.file_ready[host * files + f].is_none() {
-                let ready = if info.preloaded_files[f] {
+            if let Err(at) = self.file_ready[host].binary_search_by_key(&f, |e| e.0) {
+                let ready = if info.has_file(f) {
                     0.0
                 } else {
                     let start = self.file_server_free;
-                    let finish = start + info.file_download_time[f];
+                    let finish = start + problem.file_download_time(host, f);
                     self.file_server_free = finish;
                     self.file_downloads.push(Download {
                         host,
@@ -331,7 +340,7 @@ impl<'p> Timeline<'p> {
                     });
                     finish
                 };
-                self.file_ready[host * files + f] = Some(ready);
+                self.file_ready[host].insert(at, (f, ready));
             }
         }
         let estimate = self.estimate(task, vcpu, slotting);
