@@ -113,9 +113,8 @@ impl Problem {
     pub fn new(workflow: &Workflow, infra: &Infrastructure) -> Result<Self> {
         let topo_order = workflow.validate()?;
         let network_index = infra.validate()?;
-        // Tables sized tasks x distinct vCPU speeds (PEFT's optimistic cost table: vCPUs of
-        // one speed share a column) and hosts x files (the download tables) are dense: bound
-        // them first. A cost matrix's tasks x processors is bounded in `from_named_costs`.
+        // The table sized tasks x distinct vCPU speeds (PEFT's optimistic cost table: vCPUs of
+        // one speed share a column) is dense: bound it first. A cost matrix's tasks x processors is bounded in `from_named_costs`.
         let n_speeds = infra
             .hosts
             .iter()
