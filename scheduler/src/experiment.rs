@@ -123,7 +123,14 @@ pub fn fig31_infrastructure_with(
         for k in 1..=4 {
             let vcpus = if rng.random_range(0..2) == 0 { 2 } else { 4 };
             // Cores of one physical host run at one speed; hosts differ.
-            let speed = (rng.random_range(slowest..fastest) * 100.0).round() / 100.0;
+            // A range too narrow to widen at this magnitude (`slowest + 1e-6 == slowest`) would
+            // make `random_range` panic: every VM gets the slowest speed then.
+            let drawn = if slowest < fastest {
+                rng.random_range(slowest..fastest)
+            } else {
+                slowest
+            };
+            let speed = (drawn * 100.0).round() / 100.0;
             hosts.push(Host {
                 name: format!("{prefix}{k}"),
                 network: network.to_owned(),
@@ -244,6 +251,7 @@ impl ExperimentConfig {
         if let Some(&most) = self.partitions.iter().max() {
             check_partitions(most)?;
         }
+        check_seeds(u64::try_from(self.seeds.len()).unwrap_or(u64::MAX))?;
         Ok(())
     }
 }
@@ -255,6 +263,19 @@ pub fn check_partitions(partitions: usize) -> Result<()> {
         "tasks (3(|B| + 1) for the Fig. 32 workflow)",
         partitions.saturating_add(1).saturating_mul(3),
         crate::limits::MAX_TASKS,
+    )
+}
+
+/// Most heterogeneity seeds in one experiment: each runs every |B| and algorithm twice, so
+/// this is already days of work; a larger count is refused rather than allocated.
+pub const MAX_SEEDS: u64 = 100_000;
+
+/// Fails when an experiment asks for more seeds than [`MAX_SEEDS`].
+pub fn check_seeds(seeds: u64) -> Result<()> {
+    crate::limits::check_count(
+        "seeds",
+        usize::try_from(seeds).unwrap_or(usize::MAX),
+        usize::try_from(MAX_SEEDS).unwrap_or(usize::MAX),
     )
 }
 

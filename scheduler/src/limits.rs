@@ -1,6 +1,7 @@
 //! Input-size limits: a file past them is refused with an error naming the limit, before any
 //! table sized by it is allocated. They are far above every shipped example and WfCommons
-//! trace, and keep the dense tables (tasks × vCPUs, hosts × files) under ~800 MB.
+//! trace, and keep the dense tables (a cost matrix's tasks × processors, PEFT's tasks × distinct
+//! speeds) under ~800 MB.
 
 use std::io::Read as _;
 use std::path::Path;

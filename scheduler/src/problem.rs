@@ -40,12 +40,20 @@ pub struct HostInfo {
     pub max_concurrent: usize,
     /// `preloaded_images[t]`: the image of SF type `t` is already on the host.
     pub preloaded_images: Vec<bool>,
-    /// `preloaded_files[f]`: input file `f` is already on the host.
-    pub preloaded_files: Vec<bool>,
+    /// The input files already on the host, sorted (a list, not a hosts x files table).
+    pub preloaded_files: Vec<FileId>,
     /// Time to download the image of each SF type to this host.
     pub image_download_time: Vec<f64>,
-    /// Time to download each input file to this host.
-    pub file_download_time: Vec<f64>,
+    /// Rate (MB/s) of input-file downloads to this host: a file's download time is its size
+    /// over it ([`Problem::file_download_time`]), so no hosts x files table is kept.
+    pub file_rate: f64,
+}
+
+impl HostInfo {
+    /// Is input file `f` already on the host?
+    pub fn has_file(&self, f: FileId) -> bool {
+        self.preloaded_files.binary_search(&f).is_ok()
+    }
 }
 
 /// Execution times of tasks on vCPUs. A workflow's follow from its workloads and the vCPU
@@ -105,9 +113,8 @@ impl Problem {
     pub fn new(workflow: &Workflow, infra: &Infrastructure) -> Result<Self> {
         let topo_order = workflow.validate()?;
         let network_index = infra.validate()?;
-        // Tables sized tasks x distinct vCPU speeds (PEFT's optimistic cost table: vCPUs of
-        // one speed share a column) and hosts x files (the download tables) are dense: bound
-        // them first. A cost matrix's tasks x processors is bounded in `from_named_costs`.
+        // The table sized tasks x distinct vCPU speeds (PEFT's optimistic cost table: vCPUs of
+        // one speed share a column) is dense: bound it first. A cost matrix's tasks x processors is bounded in `from_named_costs`.
         let n_speeds = infra
             .hosts
             .iter()
@@ -117,11 +124,6 @@ impl Problem {
         crate::limits::check_count(
             "tasks x distinct vCPU speeds (PEFT's optimistic cost table)",
             workflow.tasks.len().saturating_mul(n_speeds),
-            crate::limits::MAX_TABLE_CELLS,
-        )?;
-        crate::limits::check_count(
-            "hosts x input files (the download tables)",
-            infra.hosts.len().saturating_mul(workflow.files.len()),
             crate::limits::MAX_TABLE_CELLS,
         )?;
         let image_size: BTreeMap<&str, f64> = infra
@@ -189,12 +191,13 @@ impl Problem {
                     preloaded_images[t] = true;
                 }
             }
-            let mut preloaded_files = vec![false; workflow.files.len()];
-            for file in &host.files {
-                if let Some(&f) = file_index.get(file.as_str()) {
-                    preloaded_files[f] = true;
-                }
-            }
+            let mut preloaded_files: Vec<FileId> = host
+                .files
+                .iter()
+                .filter_map(|file| file_index.get(file.as_str()).copied())
+                .collect();
+            preloaded_files.sort_unstable();
+            preloaded_files.dedup();
             // A download is limited by the server's uplink and by the path to the host.
             let repo_rate = infra
                 .image_repository
@@ -208,11 +211,6 @@ impl Problem {
                 .iter()
                 .map(|t| image_size_of(t.as_str()).unwrap_or(0.0) / repo_rate)
                 .collect();
-            let file_download_time = workflow
-                .files
-                .iter()
-                .map(|file| file.size_mb / file_rate)
-                .collect();
             let n = host.vcpu_speeds.len();
             // The epsilon keeps 0.75 * 4 = 3 from rounding down to 2.
             let max_concurrent = ((infra.load_limit * n as f64 + 1e-9).floor() as usize).max(1);
@@ -224,7 +222,7 @@ impl Problem {
                 preloaded_images,
                 preloaded_files,
                 image_download_time,
-                file_download_time,
+                file_rate,
             });
         }
 
@@ -496,6 +494,11 @@ impl Problem {
             }
             ExecTable::Dense { .. } => a == b,
         }
+    }
+
+    /// Time to download input file `f` from the file server to `host`.
+    pub fn file_download_time(&self, host: HostId, f: FileId) -> f64 {
+        self.file_size_mb[f] / self.hosts[host].file_rate
     }
 
     /// Time to send `data_mb` from host `a` to host `b` (0 on the same host).

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::error::{Error, Result};
 use crate::problem::{Problem, TaskId};
 use crate::schedule::{Download, Schedule};
-use crate::timeline::{EPS, max_overlap_of};
+use crate::timeline::{EPS, max_overlap_with};
 
 /// Tolerance for times recomputed in a different order (sums of floats).
 const TOLERANCE: f64 = 1e-6;
@@ -102,7 +102,7 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
             ));
         }
         for &f in &problem.task_files[task] {
-            if problem.hosts[host].preloaded_files[f] {
+            if problem.hosts[host].has_file(f) {
                 continue;
             }
             match file_ready.get(&(host, f)) {
@@ -117,15 +117,18 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
             }
         }
     }
-    // No two tasks overlap on a vCPU; the load limit holds on every host.
-    for (v, _) in problem.vcpus.iter().enumerate() {
-        let mut slots: Vec<(f64, f64, TaskId)> = schedule
-            .assignments
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.vcpu == v)
-            .map(|(t, a)| (a.start, a.finish, t))
-            .collect();
+    // No two tasks overlap on a vCPU; the load limit holds on every host. Tasks are grouped
+    // by vCPU and by host once (every assignment's vCPU was checked above).
+    let mut by_vcpu: Vec<Vec<(f64, f64, TaskId)>> = vec![Vec::new(); problem.n_vcpus()];
+    let mut by_host: Vec<Vec<(f64, f64)>> = vec![Vec::new(); problem.hosts.len()];
+    for (task, a) in schedule.assignments.iter().enumerate() {
+        by_vcpu[a.vcpu].push((a.start, a.finish, task));
+        let (s, f) = (a.start + TOLERANCE, a.finish - TOLERANCE);
+        if s < f {
+            by_host[problem.host_of(a.vcpu)].push((s, f));
+        }
+    }
+    for slots in &mut by_vcpu {
         slots.sort_by(|a, b| a.0.total_cmp(&b.0));
         for pair in slots.windows(2) {
             if pair[1].0 + TOLERANCE < pair[0].1 {
@@ -137,19 +140,8 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
             }
         }
     }
-    for (h, host) in problem.hosts.iter().enumerate() {
-        let intervals: Vec<(f64, f64)> = schedule
-            .assignments
-            .iter()
-            .filter(|a| problem.host_of(a.vcpu) == h)
-            .map(|a| (a.start + TOLERANCE, a.finish - TOLERANCE))
-            .filter(|(s, f)| s < f)
-            .collect();
-        let peak = intervals
-            .iter()
-            .map(|&(s, _)| max_overlap_of(&intervals, s, 0.0))
-            .max()
-            .unwrap_or(0);
+    for (host, intervals) in problem.hosts.iter().zip(by_host) {
+        let peak = peak_load(&intervals);
         if peak > host.max_concurrent {
             return bad(format!(
                 "host {} runs {peak} tasks at once, its load limit allows {}",
@@ -158,6 +150,32 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The most intervals running at once at any interval's start `s` (shrunk intervals, each
+/// `start < finish`): `max_s max_overlap_of(intervals, s, 0)`, in O(n log n). At `s` that
+/// counts the intervals with `start < e` and `finish > e`, `e = s + EPS` (none when the sum
+/// rounds back to `s`); every interval ending by `e` started before it, so the count is the
+/// starts before `e` minus the finishes at or before `e`.
+fn peak_load(intervals: &[(f64, f64)]) -> usize {
+    let mut starts: Vec<f64> = intervals.iter().map(|i| i.0).collect();
+    let mut finishes: Vec<f64> = intervals.iter().map(|i| i.1).collect();
+    starts.sort_by(f64::total_cmp);
+    finishes.sort_by(f64::total_cmp);
+    starts
+        .iter()
+        .map(|&s| {
+            let e = s + EPS;
+            if e > s {
+                let started = starts.partition_point(|&x| x < e);
+                let ended = finishes.partition_point(|&x| x <= e);
+                started.saturating_sub(ended)
+            } else {
+                0
+            }
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Replays the downloads in order at one server and returns when each item is on its host.
@@ -174,11 +192,13 @@ fn download_ready(
             Error::InvalidSchedule(format!("download to unknown host {}", d.host))
         })?;
         let duration = if image {
-            host.image_download_time.get(d.item)
+            host.image_download_time.get(d.item).copied()
         } else {
-            host.file_download_time.get(d.item)
+            problem
+                .file_size_mb
+                .get(d.item)
+                .map(|size| size / host.file_rate)
         }
-        .copied()
         .ok_or_else(|| Error::InvalidSchedule(format!("download of unknown item {}", d.item)))?;
         if !seen.insert((d.host, d.item)) {
             return Err(Error::InvalidSchedule(format!(
@@ -215,7 +235,8 @@ pub(crate) fn replay(problem: &Problem, schedule: &Schedule) -> Vec<(f64, f64)> 
     });
     let mut times = vec![(f64::NAN, f64::NAN); problem.n_tasks()];
     let mut vcpu_free = vec![0.0_f64; problem.n_vcpus()];
-    let mut host_intervals: Vec<Vec<(f64, f64)>> = vec![Vec::new(); problem.hosts.len()];
+    let mut hosts: Vec<HostRuns> = vec![HostRuns::default(); problem.hosts.len()];
+    let mut events = Vec::new();
     for task in order {
         let a = schedule.assignments[task];
         let host = problem.host_of(a.vcpu);
@@ -231,26 +252,64 @@ pub(crate) fn replay(problem: &Problem, schedule: &Schedule) -> Vec<(f64, f64)> 
             ready = ready.max(image_ready.get(&(host, sf)).copied().unwrap_or(0.0));
         }
         for &f in &problem.task_files[task] {
-            if !info.preloaded_files[f] {
+            if !info.has_file(f) {
                 ready = ready.max(file_ready.get(&(host, f)).copied().unwrap_or(0.0));
             }
         }
         let duration = problem.exec_time(task, a.vcpu);
-        let intervals = &host_intervals[host];
-        let mut candidates: Vec<f64> = std::iter::once(ready)
-            .chain(intervals.iter().map(|i| i.1).filter(|&t| t > ready))
-            .collect();
-        candidates.sort_by(f64::total_cmp);
+        let runs = &hosts[host];
+        // The first of `ready` and the later finishes on the host where the run keeps the
+        // host within its limit, else `ready`.
+        let candidates = std::iter::once(ready).chain(runs.finishes_after(ready).iter().copied());
         let start = candidates
-            .iter()
-            .copied()
-            .find(|&t| max_overlap_of(intervals, t, duration) < info.max_concurrent)
+            .into_iter()
+            .find(|&t| runs.below_limit(&mut events, t, duration, info.max_concurrent))
             .unwrap_or(ready);
         times[task] = (start, start + duration);
         vcpu_free[a.vcpu] = start + duration;
-        host_intervals[host].push((start, start + duration));
+        hosts[host].insert(start, start + duration);
     }
     times
+}
+
+/// The runs of one host in the replay: sorted by start, their finishes sorted, and the
+/// longest, so that a load check looks only at the runs that may overlap.
+#[derive(Debug, Clone, Default)]
+struct HostRuns {
+    runs: Vec<(f64, f64)>,
+    finishes: Vec<f64>,
+    longest: f64,
+}
+
+impl HostRuns {
+    fn insert(&mut self, start: f64, finish: f64) {
+        let at = self.runs.partition_point(|r| r.0 <= start);
+        self.runs.insert(at, (start, finish));
+        let at = self.finishes.partition_point(|&f| f <= finish);
+        self.finishes.insert(at, finish);
+        self.longest = self.longest.max(finish - start);
+    }
+
+    /// The finishes strictly after `t`, in increasing order.
+    fn finishes_after(&self, t: f64) -> &[f64] {
+        &self.finishes[self.finishes.partition_point(|&f| f <= t)..]
+    }
+
+    /// `max_overlap_of(all runs, t, duration) < limit`, from the runs that can overlap
+    /// `[t, t + duration)`: started before its end, and no earlier than the longest run before
+    /// `t` (a run overlapping it ends after `t`; the margin is far above rounding).
+    fn below_limit(
+        &self,
+        events: &mut Vec<(f64, i32)>,
+        t: f64,
+        duration: f64,
+        limit: usize,
+    ) -> bool {
+        let end = self.runs.partition_point(|r| r.0 < t + duration.max(EPS));
+        let earliest = t - self.longest - 1e-6 * (1.0 + t.abs() + self.longest);
+        let begin = self.runs[..end].partition_point(|r| r.0 < earliest);
+        max_overlap_with(events, self.runs[begin..end].iter().copied(), t, duration) < limit
+    }
 }
 
 /// Checks, simulates and measures a schedule.
@@ -302,4 +361,135 @@ pub fn evaluate(problem: &Problem, schedule: &Schedule) -> Result<Metrics> {
         image_downloads: schedule.image_downloads.len(),
         file_downloads: schedule.file_downloads.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::timeline::max_overlap_of;
+
+    /// The checker's peak before: every start swept against every interval.
+    fn peak_quadratic(intervals: &[(f64, f64)]) -> usize {
+        intervals
+            .iter()
+            .map(|&(s, _)| max_overlap_of(intervals, s, 0.0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The replay before the host index: every later finish a candidate, each swept against
+    /// every run of the host.
+    fn replay_quadratic(problem: &Problem, schedule: &Schedule) -> Vec<(f64, f64)> {
+        let image_ready =
+            download_ready(problem, &schedule.image_downloads, true).unwrap_or_default();
+        let file_ready =
+            download_ready(problem, &schedule.file_downloads, false).unwrap_or_default();
+        let mut order: Vec<TaskId> = (0..problem.n_tasks()).collect();
+        order.sort_by(|&a, &b| {
+            schedule.assignments[a]
+                .start
+                .total_cmp(&schedule.assignments[b].start)
+                .then(a.cmp(&b))
+        });
+        let mut times = vec![(f64::NAN, f64::NAN); problem.n_tasks()];
+        let mut vcpu_free = vec![0.0_f64; problem.n_vcpus()];
+        let mut host_intervals: Vec<Vec<(f64, f64)>> = vec![Vec::new(); problem.hosts.len()];
+        for task in order {
+            let a = schedule.assignments[task];
+            let host = problem.host_of(a.vcpu);
+            let info = &problem.hosts[host];
+            let mut ready = vcpu_free[a.vcpu];
+            for &(pred, data) in &problem.preds[task] {
+                let p = schedule.assignments[pred];
+                ready = ready.max(
+                    times[pred].1 + problem.transfer_time(data, problem.host_of(p.vcpu), host),
+                );
+            }
+            let sf = problem.task_type[task];
+            if !info.preloaded_images[sf] {
+                ready = ready.max(image_ready.get(&(host, sf)).copied().unwrap_or(0.0));
+            }
+            for &f in &problem.task_files[task] {
+                if !info.has_file(f) {
+                    ready = ready.max(file_ready.get(&(host, f)).copied().unwrap_or(0.0));
+                }
+            }
+            let duration = problem.exec_time(task, a.vcpu);
+            let intervals = &host_intervals[host];
+            let mut candidates: Vec<f64> = std::iter::once(ready)
+                .chain(intervals.iter().map(|i| i.1).filter(|&t| t > ready))
+                .collect();
+            candidates.sort_by(f64::total_cmp);
+            let start = candidates
+                .iter()
+                .copied()
+                .find(|&t| max_overlap_of(intervals, t, duration) < info.max_concurrent)
+                .unwrap_or(ready);
+            times[task] = (start, start + duration);
+            vcpu_free[a.vcpu] = start + duration;
+            host_intervals[host].push((start, start + duration));
+        }
+        times
+    }
+
+    /// Every algorithm's schedules of the Fig. 32 workflow, as planned and with every start
+    /// moved to 0 (the replay then decides everything): the same floats as the quadratic
+    /// replay.
+    #[test]
+    fn replay_is_the_quadratic_replay() {
+        use crate::Scheduler as _;
+        for (partitions, seed) in [(2, 1), (8, 2), (16, 3)] {
+            for predeploy in [false, true] {
+                let workflow = crate::experiment::fig32_workflow(partitions);
+                let infra = crate::experiment::fig31_infrastructure(seed, predeploy, 0.75);
+                let problem = Problem::new(&workflow, &infra).expect("valid problem");
+                for algorithm in crate::Algorithm::EVERY {
+                    let mut schedule = algorithm.schedule(&problem);
+                    for pass in 0..2 {
+                        let bits = |v: Vec<(f64, f64)>| -> Vec<(u64, u64)> {
+                            v.iter().map(|t| (t.0.to_bits(), t.1.to_bits())).collect()
+                        };
+                        assert_eq!(
+                            bits(replay(&problem, &schedule)),
+                            bits(replay_quadratic(&problem, &schedule)),
+                            "{algorithm}, |B| {partitions}, seed {seed}, pass {pass}"
+                        );
+                        for a in &mut schedule.assignments {
+                            a.start = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn peak_load_is_the_quadratic_peak() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for round in 0..300 {
+            let n = rng.random_range(0..40);
+            let intervals: Vec<(f64, f64)> = (0..n)
+                .map(|_| {
+                    // Quarter-second grid (ties, back to back), nanosecond nudges, any length.
+                    let start = f64::from(rng.random_range(0..40_u32)) * 0.25
+                        + f64::from(rng.random_range(0..3_u32)) * EPS * 0.5;
+                    let length = match rng.random_range(0..3) {
+                        0 => EPS * f64::from(rng.random_range(1..4_u32)),
+                        1 => f64::from(rng.random_range(1..12_u32)) * 0.25,
+                        _ => rng.random_range(0.0..5.0),
+                    };
+                    (start, start + length)
+                })
+                .filter(|(s, f)| s < f)
+                .collect();
+            assert_eq!(
+                peak_load(&intervals),
+                peak_quadratic(&intervals),
+                "round {round}: {intervals:?}"
+            );
+        }
+    }
 }

@@ -8,8 +8,11 @@
 //! - the repository (and the file server) serves one download at a time, first come first
 //!   served from time 0, in the order the scheduler creates the need.
 
-use crate::problem::{HostId, Problem, SfTypeId, TaskId, VcpuId};
+mod gaps;
+
+use crate::problem::{FileId, HostId, Problem, SfTypeId, TaskId, VcpuId};
 use crate::schedule::{Assignment, Download, Schedule};
+use gaps::VcpuSlots;
 
 /// Slack for comparing floating-point times.
 pub(crate) const EPS: f64 = 1e-9;
@@ -80,7 +83,7 @@ pub(crate) struct Timeline<'p> {
     /// What the algorithm plans with. A download-oblivious plan is realised at the end by
     /// replaying it with the downloads (its vCPUs and per-vCPU order kept).
     planning: Awareness,
-    vcpu_busy: Vec<Vec<Slot>>,
+    vcpu_busy: Vec<VcpuSlots>,
     /// Every host's slots, sorted by start (the vCPUs' slots are among them).
     host_busy: Vec<Vec<Slot>>,
     /// Every host's slot finishes, sorted: the candidate starts of a load-limited search.
@@ -90,7 +93,9 @@ pub(crate) struct Timeline<'p> {
     host_longest: Vec<f64>,
     /// `instance_ready[h * types + t]`: when the image is on the host, once the instance exists.
     instance_ready: Vec<Option<f64>>,
-    file_ready: Vec<Option<f64>>,
+    /// Every host's input files, sorted by file, with when each is there (a list per host,
+    /// not a hosts x files table).
+    file_ready: Vec<Vec<(FileId, f64)>>,
     repository_free: f64,
     file_server_free: f64,
     placed: Vec<Option<Assignment>>,
@@ -113,12 +118,12 @@ impl<'p> Timeline<'p> {
         Self {
             problem,
             planning,
-            vcpu_busy: vec![Vec::new(); problem.n_vcpus()],
+            vcpu_busy: vec![VcpuSlots::new(); problem.n_vcpus()],
             host_busy: vec![Vec::new(); hosts],
             host_finishes: vec![Vec::new(); hosts],
             host_longest: vec![0.0; hosts],
             instance_ready: vec![None; hosts * problem.type_names.len()],
-            file_ready: vec![None; hosts * problem.file_names.len()],
+            file_ready: vec![Vec::new(); hosts],
             repository_free: 0.0,
             file_server_free: 0.0,
             placed: vec![None; problem.n_tasks()],
@@ -159,7 +164,7 @@ impl<'p> Timeline<'p> {
 
     /// Is any task placed on this vCPU?
     pub(crate) fn vcpu_used(&self, vcpu: VcpuId) -> bool {
-        !self.vcpu_busy[vcpu].is_empty()
+        !self.vcpu_busy[vcpu].slots().is_empty()
     }
 
     /// The placement of a task, once placed.
@@ -184,6 +189,15 @@ impl<'p> Timeline<'p> {
             .fold(0.0, f64::max)
     }
 
+    /// When input file `f` is on `host`, once something placed there needed it.
+    fn file_ready_at(&self, host: HostId, f: FileId) -> Option<f64> {
+        let files = &self.file_ready[host];
+        files
+            .binary_search_by_key(&f, |e| e.0)
+            .ok()
+            .map(|i| files[i].1)
+    }
+
     fn image_ready_if_placed(&self, host: HostId, sf: SfTypeId) -> f64 {
         let types = self.problem.type_names.len();
         match self.instance_ready[host * types + sf] {
@@ -194,16 +208,15 @@ impl<'p> Timeline<'p> {
     }
 
     fn files_ready_if_placed(&self, task: TaskId, host: HostId) -> f64 {
-        let files = self.problem.file_names.len();
         let info = &self.problem.hosts[host];
         let mut queue = self.file_server_free;
         let mut ready: f64 = 0.0;
         for &f in &self.problem.task_files[task] {
-            match self.file_ready[host * files + f] {
+            match self.file_ready_at(host, f) {
                 Some(at) => ready = ready.max(at),
-                None if info.preloaded_files[f] => {}
+                None if info.has_file(f) => {}
                 None => {
-                    queue += info.file_download_time[f];
+                    queue += self.problem.file_download_time(host, f);
                     ready = ready.max(queue);
                 }
             }
@@ -311,14 +324,13 @@ impl<'p> Timeline<'p> {
                 hosts.insert(at, host);
             }
         }
-        let files = problem.file_names.len();
         for &f in &problem.task_files[task] {
-            if self.file_ready[host * files + f].is_none() {
-                let ready = if info.preloaded_files[f] {
+            if let Err(at) = self.file_ready[host].binary_search_by_key(&f, |e| e.0) {
+                let ready = if info.has_file(f) {
                     0.0
                 } else {
                     let start = self.file_server_free;
-                    let finish = start + info.file_download_time[f];
+                    let finish = start + problem.file_download_time(host, f);
                     self.file_server_free = finish;
                     self.file_downloads.push(Download {
                         host,
@@ -328,20 +340,17 @@ impl<'p> Timeline<'p> {
                     });
                     finish
                 };
-                self.file_ready[host * files + f] = Some(ready);
+                self.file_ready[host].insert(at, (f, ready));
             }
         }
         let estimate = self.estimate(task, vcpu, slotting);
-        let slot = Slot {
-            start: estimate.start,
-            finish: estimate.finish,
-        };
-        insert_sorted(&mut self.vcpu_busy[vcpu], slot);
-        insert_sorted(&mut self.host_busy[host], slot);
-        let finishes = &mut self.host_finishes[host];
-        let at = finishes.partition_point(|&f| f <= slot.finish);
-        finishes.insert(at, slot.finish);
-        self.host_longest[host] = self.host_longest[host].max(slot.finish - slot.start);
+        self.occupy(
+            vcpu,
+            Slot {
+                start: estimate.start,
+                finish: estimate.finish,
+            },
+        );
         self.vcpu_work[vcpu] += estimate.finish - estimate.start;
         if let Err(at) = self.vcpu_types[vcpu].binary_search(&sf) {
             self.vcpu_types[vcpu].insert(at, sf);
@@ -358,6 +367,17 @@ impl<'p> Timeline<'p> {
         estimate
     }
 
+    /// Marks `vcpu` (and its host) busy during `slot`.
+    fn occupy(&mut self, vcpu: VcpuId, slot: Slot) {
+        let host = self.problem.host_of(vcpu);
+        self.vcpu_busy[vcpu].insert(slot);
+        insert_sorted(&mut self.host_busy[host], slot);
+        let finishes = &mut self.host_finishes[host];
+        let at = finishes.partition_point(|&f| f <= slot.finish);
+        finishes.insert(at, slot.finish);
+        self.host_longest[host] = self.host_longest[host].max(slot.finish - slot.start);
+    }
+
     /// The earliest start at or after `ready` where the vCPU is idle for `duration` and the
     /// host stays within its load limit.
     fn earliest_start(
@@ -369,7 +389,8 @@ impl<'p> Timeline<'p> {
         slotting: Slotting,
         host_limit: HostLimit,
     ) -> f64 {
-        let slots = &self.vcpu_busy[vcpu];
+        let busy = &self.vcpu_busy[vcpu];
+        let slots = busy.slots();
         let lower = match slotting {
             Slotting::Insertion => ready,
             Slotting::Append => slots.last().map_or(ready, |s| ready.max(s.finish)),
@@ -377,21 +398,31 @@ impl<'p> Timeline<'p> {
         let info = &self.problem.hosts[host];
         if info.max_concurrent >= info.vcpus.len() || host_limit == HostLimit::Ignored {
             // The limit cannot bind: one task per vCPU already keeps the host within it.
-            return first_gap(slots, lower, duration);
+            return first_gap(busy, lower, duration);
         }
         // Candidates: `lower` and every later finish on the host (the vCPU's own slots are
         // among the host's), in increasing order; the first where the vCPU is idle and the
         // host below its limit for the whole run wins. When a vCPU slot blocks a candidate,
-        // it blocks every later candidate it still overlaps: those are skipped at once.
+        // it blocks every later candidate it still overlaps: those are skipped at once, and
+        // so are the candidates in the gaps after it that the gap index proves too short. When
+        // the host is full at some instant of the run, the candidates up to it are skipped.
         let finishes = &self.host_finishes[host];
         let from = finishes.partition_point(|&f| f < lower);
         let mut next = from;
         let mut t = lower;
         loop {
             match blocking_slot(slots, t, duration) {
-                None if self.host_below_limit(host, t, duration, info.max_concurrent) => return t,
-                None => {}
-                Some(until) => next += finishes[next..].partition_point(|&f| until > f + EPS),
+                None => match self.host_load(host, t, duration, info.max_concurrent) {
+                    HostLoad::Below => return t,
+                    HostLoad::Full { until: None } => {}
+                    HostLoad::Full { until: Some(p) } => {
+                        next += finishes[next..].partition_point(|&f| f <= p);
+                    }
+                },
+                Some(j) => {
+                    let until = slots[busy.last_too_short(j, duration)].finish;
+                    next += finishes[next..].partition_point(|&f| until > f + EPS);
+                }
             }
             match finishes.get(next) {
                 Some(&f) => {
@@ -405,27 +436,41 @@ impl<'p> Timeline<'p> {
         }
     }
 
-    /// Is [`max_overlap_of`] the host's slots within `[t, t + duration)` below `limit`? Looks
-    /// only at the slots that may overlap: those starting before its end and no earlier than
-    /// the host's longest slot before `t` (with a margin far above rounding). Fewer
-    /// overlapping slots than `limit` answer without the sweep.
-    fn host_below_limit(&self, host: HostId, t: f64, duration: f64, limit: usize) -> bool {
+    /// The host's slots that may overlap `[t, t + duration)`: those starting before its end
+    /// and no earlier than the host's longest slot before `t` (with a margin far above
+    /// rounding).
+    fn host_window(&self, host: HostId, t: f64, duration: f64) -> &[Slot] {
         let slots = &self.host_busy[host];
         let end = slots.partition_point(|s| s.start < t + duration.max(EPS));
         let longest = self.host_longest[host];
         let earliest = t - longest - 1e-6 * (1.0 + t.abs() + longest);
         let begin = slots[..end].partition_point(|s| s.start < earliest);
-        let window = &slots[begin..end];
+        &slots[begin..end]
+    }
+
+    /// Is [`max_overlap_with`] the host's slots within `[t, t + duration)` below `limit`? Fewer
+    /// overlapping slots than `limit` answer without the sweep. When the host is certainly
+    /// full at an instant `p` of the run ([`host_full_at`]) the answer is no without the
+    /// sweep, and every later candidate start up to `p` is no as well.
+    fn host_load(&self, host: HostId, t: f64, duration: f64, limit: usize) -> HostLoad {
+        let window = self.host_window(host, t, duration);
         let overlapping = window
             .iter()
             .filter(|s| overlaps(s.start, s.finish, t, duration))
             .count();
         if overlapping < limit {
-            return true;
+            return HostLoad::Below;
         }
         let mut events = self.events.borrow_mut();
+        if let Some(p) = host_full_at(&mut events, window, t, duration, limit) {
+            return HostLoad::Full { until: Some(p) };
+        }
         let intervals = window.iter().map(|s| (s.start, s.finish));
-        max_overlap_with(&mut events, intervals, t, duration) < limit
+        if max_overlap_with(&mut events, intervals, t, duration) < limit {
+            HostLoad::Below
+        } else {
+            HostLoad::Full { until: None }
+        }
     }
 
     /// Turns the timeline into the output schedule.
@@ -460,40 +505,102 @@ impl<'p> Timeline<'p> {
     }
 }
 
+/// [`Timeline::host_load`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HostLoad {
+    /// A task may start at `t`.
+    Below,
+    /// It may not; nor at any later candidate up to `until`.
+    Full { until: Option<f64> },
+}
+
+/// The latest instant `p` of the run `[t, t + duration)` (short of its end by more than the
+/// slack of [`overlaps`] and its rounding) at which at least `limit` of the `window`'s slots
+/// have started and run on past `p` by more than that slack, or `None`. A run starting at any
+/// `t'` in `[t, p]` covers `p` (it ends no earlier than the run from `t`), those slots overlap
+/// it and all run at `p` in its [`max_overlap_with`] sweep: the load limit fails at every such
+/// start.
+fn host_full_at(
+    events: &mut Vec<(f64, i32)>,
+    window: &[Slot],
+    t: f64,
+    duration: f64,
+    limit: usize,
+) -> Option<f64> {
+    let cap = t + duration - 2.0 * EPS - 1e-12 * (1.0 + (t + duration).abs());
+    if cap.is_nan() || cap < t {
+        return None;
+    }
+    events.clear();
+    for s in window.iter().filter(|s| s.start <= cap) {
+        let from = s.start.max(t);
+        let until = s.finish - 2.0 * EPS - 1e-12 * (1.0 + s.finish.abs());
+        // `s.start <= from` leaves out a NaN start, which the sweep never counts.
+        if s.start <= from && from < until {
+            events.push((from, 1));
+            events.push((until, -1));
+        }
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // The count at an instant: every event at or before it applied.
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let (mut running, mut i, mut full_at) = (0_i64, 0, None);
+    while let Some(&(time, _)) = events.get(i).filter(|e| e.0 <= cap) {
+        while let Some(&(_, delta)) = events.get(i).filter(|e| e.0 == time) {
+            running += i64::from(delta);
+            i += 1;
+        }
+        if running >= limit {
+            full_at = Some(time);
+        }
+    }
+    if running >= limit {
+        full_at = Some(cap);
+    }
+    full_at
+}
+
 fn insert_sorted(slots: &mut Vec<Slot>, slot: Slot) {
     let at = slots.partition_point(|s| s.start <= slot.start);
     slots.insert(at, slot);
 }
 
 /// First time at or after `lower` with `duration` idle on a vCPU (slots sorted, disjoint).
-fn first_gap(slots: &[Slot], lower: f64, duration: f64) -> f64 {
+/// The gap index skips slots whose gap before them is too short for any start in it: the
+/// slot-by-slot walk would only have moved `t` to their finishes (sorted when the index is
+/// on), so `t` becomes the last skipped finish.
+fn first_gap(busy: &VcpuSlots, lower: f64, duration: f64) -> f64 {
+    let slots = busy.slots();
     let mut t = lower;
     // Skip slots that end before `lower`; they are sorted by start and disjoint, so by finish.
-    let first = slots.partition_point(|s| s.finish <= lower + EPS);
-    for slot in &slots[first..] {
+    let mut i = slots.partition_point(|s| s.finish <= lower + EPS);
+    while let Some(slot) = slots.get(i) {
         if t + duration <= slot.start + EPS {
             return t;
         }
         t = t.max(slot.finish);
+        let k = busy.last_too_short(i, duration);
+        if k > i {
+            t = t.max(slots[k].finish);
+        }
+        i = k + 1;
     }
     t
 }
 
-/// The finish of the vCPU slot that keeps the vCPU from being idle for `duration` from `t`
+/// The index of the vCPU slot that keeps the vCPU from being idle for `duration` from `t`
 /// (the first slot ending after `t`, if it starts before the run would end), or `None`.
-/// Every later `t'` with `t' + EPS` still before that finish is blocked by the same slot.
-fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<f64> {
+/// Every later `t'` with `t' + EPS` still before that slot's finish is blocked by it.
+fn blocking_slot(slots: &[Slot], t: f64, duration: f64) -> Option<usize> {
     let first = slots.partition_point(|s| s.finish <= t + EPS);
-    slots[first..]
-        .first()
-        .filter(|s| {
-            // Not `s.start >= t + duration - EPS` (NaN included, as `is_idle` read it).
-            !matches!(
-                s.start.partial_cmp(&(t + duration - EPS)),
-                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
-            )
-        })
-        .map(|s| s.finish)
+    slots.get(first).and_then(|s| {
+        // Not `s.start >= t + duration - EPS` (NaN included, as `is_idle` read it).
+        let fits = matches!(
+            s.start.partial_cmp(&(t + duration - EPS)),
+            Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+        );
+        (!fits).then_some(first)
+    })
 }
 
 /// Does `[start, finish)` run at some moment of `[t, t + duration)` (at `t`, for an instant)?
@@ -506,12 +613,13 @@ fn overlaps(start: f64, finish: f64, t: f64, duration: f64) -> bool {
 }
 
 /// The largest number of host slots running at once within `[t, t + duration)`.
+#[cfg(test)]
 pub(crate) fn max_overlap_of(intervals: &[(f64, f64)], t: f64, duration: f64) -> usize {
     max_overlap_with(&mut Vec::new(), intervals.iter().copied(), t, duration)
 }
 
-/// [`max_overlap_of`] with a reusable event buffer.
-fn max_overlap_with(
+/// [`max_overlap_with`] with a reusable event buffer.
+pub(crate) fn max_overlap_with(
     events: &mut Vec<(f64, i32)>,
     intervals: impl Iterator<Item = (f64, f64)>,
     t: f64,
@@ -533,4 +641,162 @@ fn max_overlap_with(
         peak = peak.max(running);
     }
     usize::try_from(peak).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// The load-limit check alone: the window's overlaps, swept.
+    fn host_below_limit(
+        timeline: &Timeline<'_>,
+        host: HostId,
+        t: f64,
+        duration: f64,
+        limit: usize,
+    ) -> bool {
+        let window = timeline.host_window(host, t, duration);
+        let intervals: Vec<(f64, f64)> = window.iter().map(|s| (s.start, s.finish)).collect();
+        max_overlap_of(&intervals, t, duration) < limit
+    }
+
+    /// The vCPU search before the gap index: slot by slot.
+    fn first_gap_walk(slots: &[Slot], lower: f64, duration: f64) -> f64 {
+        let mut t = lower;
+        let first = slots.partition_point(|s| s.finish <= lower + EPS);
+        for slot in &slots[first..] {
+            if t + duration <= slot.start + EPS {
+                return t;
+            }
+            t = t.max(slot.finish);
+        }
+        t
+    }
+
+    /// [`Timeline::earliest_start`] before the gap index and the full-host skip: a blocking
+    /// vCPU slot skips only the candidates it covers itself, a full host none.
+    fn earliest_start_walk(
+        timeline: &Timeline<'_>,
+        vcpu: VcpuId,
+        ready: f64,
+        duration: f64,
+        slotting: Slotting,
+        host_limit: HostLimit,
+    ) -> f64 {
+        let host = timeline.problem.host_of(vcpu);
+        let slots = timeline.vcpu_busy[vcpu].slots();
+        let lower = match slotting {
+            Slotting::Insertion => ready,
+            Slotting::Append => slots.last().map_or(ready, |s| ready.max(s.finish)),
+        };
+        let info = &timeline.problem.hosts[host];
+        if info.max_concurrent >= info.vcpus.len() || host_limit == HostLimit::Ignored {
+            return first_gap_walk(slots, lower, duration);
+        }
+        let finishes = &timeline.host_finishes[host];
+        let from = finishes.partition_point(|&f| f < lower);
+        let mut next = from;
+        let mut t = lower;
+        loop {
+            match blocking_slot(slots, t, duration) {
+                None if host_below_limit(timeline, host, t, duration, info.max_concurrent) => {
+                    return t;
+                }
+                None => {}
+                Some(j) => {
+                    let until = slots[j].finish;
+                    next += finishes[next..].partition_point(|&f| until > f + EPS);
+                }
+            }
+            match finishes.get(next) {
+                Some(&f) => {
+                    t = f;
+                    next += 1;
+                }
+                None => return finishes[from..].last().copied().unwrap_or(lower),
+            }
+        }
+    }
+
+    /// One host of four vCPUs under several load limits; tasks of random lengths (ties, zero
+    /// and sub-`EPS` lengths included) placed at random ready times: every search gives the
+    /// walk's float.
+    #[test]
+    fn the_skipping_searches_find_what_the_slot_walk_finds() {
+        for (seed, max_concurrent) in [(1, 3), (2, 2), (3, 4), (4, 3), (5, 1)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let tasks = 400;
+            let exec: Vec<Vec<f64>> = (0..tasks)
+                .map(|_| {
+                    (0..4)
+                        .map(|_| match rng.random_range(0..10) {
+                            0 => 0.0,
+                            1 => 1e-10,
+                            2..=5 => f64::from(rng.random_range(1..12_u32)) * 0.25,
+                            _ => rng.random_range(0.01..6.0),
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut problem = Problem::from_cost_matrix(&exec, &[]).expect("valid matrix");
+            problem.hosts.truncate(1);
+            problem.hosts[0].vcpus = vec![0, 1, 2, 3];
+            problem.hosts[0].max_concurrent = max_concurrent;
+            for v in &mut problem.vcpus {
+                v.host = 0;
+            }
+            let mut timeline = Timeline::new(&problem, Awareness::ComputeOnly);
+            let mut horizon: f64 = 1.0;
+            for task in 0..tasks {
+                for _ in 0..4 {
+                    let ready = match rng.random_range(0..4) {
+                        0 => 0.0,
+                        1 => f64::from(rng.random_range(0..40_u32)) * 0.25,
+                        _ => rng.random_range(0.0..horizon),
+                    };
+                    for vcpu in 0..4 {
+                        let duration = problem.exec_time(task, vcpu);
+                        for slotting in [Slotting::Insertion, Slotting::Append] {
+                            for limit in [HostLimit::Enforced, HostLimit::Ignored] {
+                                let got = timeline
+                                    .earliest_start(vcpu, 0, ready, duration, slotting, limit);
+                                let want = earliest_start_walk(
+                                    &timeline, vcpu, ready, duration, slotting, limit,
+                                );
+                                assert_eq!(
+                                    got.to_bits(),
+                                    want.to_bits(),
+                                    "seed {seed}, task {task}, vCPU {vcpu}, ready {ready}, \
+                                     duration {duration}: {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+                // Place it at a random ready time, as an algorithm would.
+                let vcpu = rng.random_range(0..4);
+                let ready = rng.random_range(0.0..horizon);
+                let duration = problem.exec_time(task, vcpu);
+                let start = timeline.earliest_start(
+                    vcpu,
+                    0,
+                    ready,
+                    duration,
+                    Slotting::Insertion,
+                    HostLimit::Enforced,
+                );
+                timeline.occupy(
+                    vcpu,
+                    Slot {
+                        start,
+                        finish: start + duration,
+                    },
+                );
+                horizon = horizon.max(start + duration);
+            }
+        }
+    }
 }

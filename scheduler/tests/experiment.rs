@@ -168,3 +168,66 @@ fn an_experiment_without_sf_cuv_is_refused() {
         Err(nfwd_scheduler::Error::NoReferenceAlgorithm)
     ));
 }
+
+/// Extreme arguments (as `nfwd schedule experiment` passes them) give a result or an error,
+/// never a panic: speeds at the ends of the float range, equal bounds too large to widen,
+/// infinite and NaN values, a zero or out-of-range load limit, too many seeds or partitions.
+#[test]
+fn extreme_experiment_arguments_give_results_or_errors_not_panics() {
+    let base = ExperimentConfig {
+        partitions: vec![2],
+        seeds: vec![1],
+        algorithms: vec![Algorithm::SfCuv],
+        ..ExperimentConfig::default()
+    };
+    let big = f64::MAX;
+    let speeds = [
+        (1e12, 1e12),
+        (big, big),
+        (1.0, big),
+        (f64::MIN_POSITIVE, f64::MIN_POSITIVE),
+        (1e-300, 1.0),
+        (0.001, 0.002),
+        (1.0, f64::INFINITY),
+        (f64::NAN, 2.0),
+        (0.0, 1.0),
+        (-1.0, 1.0),
+        (2.0, 1.0),
+    ];
+    for speed_range in speeds {
+        let config = ExperimentConfig {
+            speed_range,
+            ..base.clone()
+        };
+        // Either outcome is fine; getting here without a panic is the test.
+        let outcome = config.validate().and_then(|()| experiment::run(&config));
+        if let Ok(results) = outcome {
+            assert_eq!(results.rows.len(), 2);
+        }
+    }
+    for load_limit in [0.0, -1.0, f64::NAN, f64::INFINITY, 1.0 + 1e-9] {
+        let config = ExperimentConfig {
+            load_limit,
+            ..base.clone()
+        };
+        assert!(config.validate().is_err(), "load limit {load_limit}");
+    }
+    // The smallest load limit still lets one task run per host.
+    let tiny_limit = ExperimentConfig {
+        load_limit: f64::MIN_POSITIVE,
+        ..base.clone()
+    };
+    assert_eq!(experiment::run(&tiny_limit).unwrap().rows.len(), 2);
+    let many_seeds = ExperimentConfig {
+        seeds: (1..=experiment::MAX_SEEDS + 1).collect(),
+        ..base.clone()
+    };
+    assert!(many_seeds.validate().is_err());
+    assert!(experiment::check_seeds(u64::MAX).is_err());
+    assert!(experiment::check_partitions(usize::MAX).is_err());
+    let huge_b = ExperimentConfig {
+        partitions: vec![usize::MAX],
+        ..base
+    };
+    assert!(huge_b.validate().is_err());
+}

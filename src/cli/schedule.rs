@@ -267,6 +267,11 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 (1..=max_partitions).contains(&min_partitions) && seeds > 0,
                 "need 1 <= --min-partitions <= --max-partitions and --seeds >= 1"
             );
+            // Before the ranges below are collected: a huge bound must be an error, not an
+            // allocation failure.
+            experiment::check_partitions(max_partitions).context("--max-partitions")?;
+            experiment::check_partitions(gantt_partitions).context("--gantt-partitions")?;
+            experiment::check_seeds(seeds).context("--seeds")?;
             let config = ExperimentConfig {
                 partitions: (min_partitions..=max_partitions).collect(),
                 seeds: (1..=seeds).collect(),

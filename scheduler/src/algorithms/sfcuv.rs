@@ -485,7 +485,6 @@ fn pre_allocate(
             .then(a.cmp(&b))
     });
     let types = problem.type_names.len();
-    let files = problem.file_names.len();
     let mut allocation = vec![0; problem.n_tasks()];
     let mut allocated = vec![false; problem.n_tasks()];
     let mut vcpu_load = vec![0.0_f64; problem.n_vcpus()];
@@ -495,10 +494,11 @@ fn pre_allocate(
         .iter()
         .flat_map(|h| h.preloaded_images.iter().copied())
         .collect();
-    let mut host_has_file: Vec<bool> = problem
+    // The files on each host, sorted: preloaded or brought by a cluster placed there.
+    let mut host_has_file: Vec<Vec<FileId>> = problem
         .hosts
         .iter()
-        .flat_map(|h| h.preloaded_files.iter().copied())
+        .map(|h| h.preloaded_files.clone())
         .collect();
     for c in order {
         let cluster = &clusters[c];
@@ -521,8 +521,8 @@ fn pre_allocate(
                 .sum();
             let inputs: f64 = needed_files
                 .iter()
-                .filter(|&&f| !host_has_file[h * files + f])
-                .map(|&f| host.file_download_time[f])
+                .filter(|&&f| host_has_file[h].binary_search(&f).is_err())
+                .map(|&f| problem.file_download_time(h, f))
                 .sum();
             let transfers: f64 = cluster
                 .tasks
@@ -602,7 +602,9 @@ fn pre_allocate(
             host_has_type[h * types + t] = true;
         }
         for &f in &needed_files {
-            host_has_file[h * files + f] = true;
+            if let Err(at) = host_has_file[h].binary_search(&f) {
+                host_has_file[h].insert(at, f);
+            }
         }
     }
     allocation
