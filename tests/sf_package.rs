@@ -16,48 +16,14 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use common::netns::{Daemon, Killed, Netns};
-use common::{TempDir, cannot_run, is_root};
+use common::package::{cs_hits, generate_key, packets, text};
+use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 use nfwd_forwarder::client::Client;
-use nfwd_forwarder::security;
-use nfwd_sf_host::package::{Manifest, PackageKind, PackageName, PackagePackets};
 use nfwd_sf_host::spec::SfSpec;
 use nfwd_tlv::{DataBuilder, Signer};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "SF package test";
-
-fn nfwd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(args)
-        .env_remove("NDN_CLIENT_TRANSPORT")
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `nfwd key generate IDENTITY --out DIR`: (key file, certificate file).
-fn generate_key(dir: &Path, identity: &str) -> (PathBuf, PathBuf) {
-    let out = nfwd(&[
-        "key",
-        "generate",
-        identity,
-        "--out",
-        &dir.display().to_string(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let stem = identity.rsplit('/').next().unwrap();
-    (
-        dir.join(format!("{stem}.key")),
-        dir.join(format!("{stem}.cert")),
-    )
-}
 
 /// `nfwd --connect A sf fetch NAME --trust-anchor CERT --out OUT`.
 fn fetch(a: &Daemon, name: &str, anchor: &Path, out: &Path) -> Output {
@@ -74,13 +40,6 @@ fn fetch(a: &Daemon, name: &str, anchor: &Path, out: &Path) -> Output {
         "--lifetime",
         "1000",
     ])
-}
-
-/// The `hits` of `nfwd cs info --json` on `d`.
-fn cs_hits(d: &Daemon) -> u64 {
-    let json: serde_json::Value =
-        serde_json::from_str(&d.cli(&["cs", "info", "--json"]).unwrap()).expect("cs info --json");
-    json["hits"].as_u64().unwrap()
 }
 
 /// A shell program of about 200 KB (25 segments) that upper-cases its input: the filler
@@ -118,18 +77,6 @@ fn run(program: &Path, input: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// A package of `program` as function `function` under `/pkg`, version 1, signed by `key`.
-fn packets(function: &str, program: &[u8], key: &Path) -> PackagePackets {
-    let spec = SfSpec::from_toml(&format!(
-        "name = \"{function}\"\n[artifact]\nkind = \"exec\"\nargv = [\"prog.sh\"]\n"
-    ))
-    .unwrap();
-    let manifest =
-        Manifest::describe(&spec, PackageKind::Process, "prog.sh", program, 8000).unwrap();
-    let name = PackageName::new("/pkg".parse().unwrap(), function.parse().unwrap(), Some(1));
-    PackagePackets::build(name, manifest, program, &security::read_key(key).unwrap()).unwrap()
 }
 
 #[test]

@@ -20,62 +20,19 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::netns::{Daemon, Killed, Netns};
-use common::{TempDir, cannot_run, is_root};
+use common::netns::{Daemon, Netns};
+use common::package::{cs_hits, generate_key, packets, publish, serve_text, text};
+use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 use nfwd_forwarder::client::Client;
-use nfwd_forwarder::security;
-use nfwd_sf_host::package::{Manifest, PackageKind, PackageName, PackagePackets};
-use nfwd_sf_host::spec::SfSpec;
 use nfwd_tlv::{DataBuilder, Signer};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "SF pull test";
-
-fn nfwd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nfwd"))
-        .args(args)
-        .env_remove("NDN_CLIENT_TRANSPORT")
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `nfwd key generate IDENTITY --out DIR`: (key file, certificate file).
-fn generate_key(dir: &Path, identity: &str) -> (PathBuf, PathBuf) {
-    let out = nfwd(&[
-        "key",
-        "generate",
-        identity,
-        "--out",
-        &dir.display().to_string(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let stem = identity.rsplit('/').next().unwrap();
-    (
-        dir.join(format!("{stem}.key")),
-        dir.join(format!("{stem}.cert")),
-    )
-}
-
-/// The `hits` of `nfwd cs info --json` on `d`.
-fn cs_hits(d: &Daemon) -> u64 {
-    let json: serde_json::Value =
-        serde_json::from_str(&d.cli(&["cs", "info", "--json"]).unwrap()).expect("cs info --json");
-    json["hits"].as_u64().unwrap()
-}
 
 /// `nfwd sf packages --json` on `d` (at most a second old, as every dataset).
 fn packages(d: &Daemon) -> serde_json::Value {
@@ -130,18 +87,6 @@ fn write_program(dir: &Path) -> Vec<u8> {
     )
     .unwrap();
     program
-}
-
-/// A package of `program` as function `function` under `/pkg`, version 1, signed by `key`.
-fn packets(function: &str, program: &[u8], key: &Path) -> PackagePackets {
-    let spec = SfSpec::from_toml(&format!(
-        "name = \"{function}\"\n[artifact]\nkind = \"exec\"\nargv = [\"prog.sh\"]\n"
-    ))
-    .unwrap();
-    let manifest =
-        Manifest::describe(&spec, PackageKind::Process, "prog.sh", program, 8000).unwrap();
-    let name = PackageName::new("/pkg".parse().unwrap(), function.parse().unwrap(), Some(1));
-    PackagePackets::build(name, manifest, program, &security::read_key(key).unwrap()).unwrap()
 }
 
 /// `nfwd get NAME --chain CHAIN` on `d`, retried for a few seconds while routes and the
@@ -254,42 +199,15 @@ fn a_host_pulls_an_sf_it_lacks_over_two_hops_refuses_forgeries_and_a_neighbour_h
     std::fs::create_dir_all(&src).unwrap();
     let program = write_program(&src);
     let segments = program.len().div_ceil(8000) as u64;
-    let mut publisher = Killed(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["--connect", &c.unix, "sf", "publish"])
-            .arg(src.join("upcase.toml"))
-            .args(["--prefix", "/pkg", "--version", "5", "--key"])
-            .arg(&key)
-            .env("NFWD_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first_line = String::new();
-    BufReader::new(publisher.0.stderr.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    assert!(
-        first_line.contains("serving /pkg/sf-package/sf/upcase/v=5"),
-        "{first_line}"
+    let _publisher = publish(
+        &c.unix,
+        &src.join("upcase.toml"),
+        "5",
+        &key,
+        "/pkg/sf-package/sf/upcase/v=5",
     );
     // The content the consumer transforms, on A.
-    let _text = Killed(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args([
-                "serve",
-                "/text",
-                "--text",
-                "hello, pulled package",
-                "--connect",
-                &a.unix,
-            ])
-            .env("NFWD_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _text = serve_text(&a.unix, "/text", "hello, pulled package");
 
     // Nothing of /sf/upcase on A: the deploy pulls it (latest version) across B.
     assert!(std::fs::read_dir(&a_cache).map_or(true, |mut d| d.next().is_none()));

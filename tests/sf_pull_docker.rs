@@ -9,24 +9,16 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::netns::{Daemon, Killed};
+use common::netns::Daemon;
+use common::package::{publish, serve_text, text};
 use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "SF pull Docker test";
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn docker_answers() -> bool {
     Command::new("docker")
@@ -137,41 +129,14 @@ fn a_pulled_static_program_runs_in_a_container() {
             &dir.0.join("cache").display().to_string(),
         ],
     );
-    let mut publisher = Killed(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["--connect", &a.unix, "sf", "publish"])
-            .arg(src.join("upcase.toml"))
-            .args(["--prefix", "/pkg", "--version", "1", "--key"])
-            .arg(keys.join("publisher.key"))
-            .env("NFWD_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let _publisher = publish(
+        &a.unix,
+        &src.join("upcase.toml"),
+        "1",
+        &keys.join("publisher.key"),
+        "/pkg/sf-package/sf/cupcase/v=1",
     );
-    let mut line = String::new();
-    BufReader::new(publisher.0.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.contains("serving /pkg/sf-package/sf/cupcase/v=1"),
-        "{line}"
-    );
-    let _text = Killed(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args([
-                "serve",
-                "/text",
-                "--text",
-                "hello, container",
-                "--connect",
-                &a.unix,
-            ])
-            .env("NFWD_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _text = serve_text(&a.unix, "/text", "hello, container");
 
     let spec = dir.0.join("deploy.toml");
     std::fs::write(

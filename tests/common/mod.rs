@@ -3,6 +3,7 @@
 
 pub(crate) mod anchors;
 pub(crate) mod netns;
+pub(crate) mod package;
 pub(crate) mod skip_log;
 pub(crate) use skip_log::record_skip;
 pub(crate) mod topo;
