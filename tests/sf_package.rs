@@ -16,11 +16,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use common::netns::{Daemon, Killed, Netns};
-use common::package::{cs_hits, generate_key, packets, text};
+use common::package::{cs_hits, generate_key, packets, tampered_packets, text};
 use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 use nfwd_forwarder::client::Client;
 use nfwd_sf_host::spec::SfSpec;
-use nfwd_tlv::{DataBuilder, Signer};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "SF package test";
@@ -216,15 +215,7 @@ fn a_package_crosses_a_link_verified_runs_is_cached_and_forgeries_are_refused() 
     let _serving = rt.block_on(async {
         let client = Client::connect(&b.unix).await.unwrap();
         // A segment altered by the publisher, after the manifest was signed.
-        let mut tampered = packets("/sf/tampered", &program, &key);
-        let original = &tampered.segments[2];
-        let mut content = original.content().to_vec();
-        content[100] ^= 1;
-        tampered.segments[2] = DataBuilder::new(original.name().clone(), content)
-            .final_block_id(original.final_block_id().unwrap().clone())
-            .freshness_ms(10_000)
-            .build(&Signer::digest_sha256())
-            .unwrap();
+        let tampered = tampered_packets("/sf/tampered", &program, &key);
         // A manifest signed by another key than the trust anchor's.
         let forged = packets("/sf/forged", &program, &mallory_key);
         let h1 = Arc::new(tampered).serve(&client).await.unwrap();

@@ -26,10 +26,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::netns::{Daemon, Netns};
-use common::package::{cs_hits, generate_key, packets, publish, serve_text, text};
+use common::package::{
+    cs_hits, generate_key, packets, publish, serve_text, tampered_packets, text,
+};
 use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 use nfwd_forwarder::client::Client;
-use nfwd_tlv::{DataBuilder, Signer};
 
 /// What a skip or a CI failure names.
 const SUBJECT: &str = "SF pull test";
@@ -249,15 +250,7 @@ fn a_host_pulls_an_sf_it_lacks_over_two_hops_refuses_forgeries_and_a_neighbour_h
         .unwrap();
     let _serving = rt.block_on(async {
         let client = Client::connect(&c.unix).await.unwrap();
-        let mut tampered = packets("/sf/tampered", &program, &key);
-        let original = &tampered.segments[2];
-        let mut content = original.content().to_vec();
-        content[100] ^= 1;
-        tampered.segments[2] = DataBuilder::new(original.name().clone(), content)
-            .final_block_id(original.final_block_id().unwrap().clone())
-            .freshness_ms(10_000)
-            .build(&Signer::digest_sha256())
-            .unwrap();
+        let tampered = tampered_packets("/sf/tampered", &program, &key);
         let forged = packets("/sf/forged", &program, &mallory_key);
         // And a good one, for the on-demand pull below.
         let lazy = packets("/sf/lazyup", &program, &key);

@@ -94,3 +94,18 @@ pub(crate) fn serve_text(unix: &str, name: &str, content: &str) -> Killed {
             .unwrap(),
     )
 }
+
+/// [`packets`] with segment 2 altered after the manifest was signed (re-signed with a plain
+/// digest, as a tampering relay or publisher would).
+pub(crate) fn tampered_packets(function: &str, program: &[u8], key: &Path) -> PackagePackets {
+    let mut tampered = packets(function, program, key);
+    let original = &tampered.segments[2];
+    let mut content = original.content().to_vec();
+    content[100] ^= 1;
+    tampered.segments[2] = nfwd_tlv::DataBuilder::new(original.name().clone(), content)
+        .final_block_id(original.final_block_id().unwrap().clone())
+        .freshness_ms(10_000)
+        .build(&nfwd_tlv::Signer::digest_sha256())
+        .unwrap();
+    tampered
+}
