@@ -260,10 +260,7 @@ pub fn start(dir: &Path, nfwd: &Path, spec: &Spec, timeout: Duration) -> Result<
         what: "link emulator spec",
         source,
     })?;
-    std::fs::write(&spec_path, text).map_err(|source| Error::Io {
-        path: spec_path.clone(),
-        source,
-    })?;
+    crate::launch::write(&spec_path, &text)?;
     let ready = dir.join(READY_FILE);
     let _ = std::fs::remove_file(&ready);
     let log = dir.join(LOG_FILE);
@@ -439,13 +436,10 @@ fn write_stats(path: &Path, counters: &[LinkCounters]) {
             })
             .collect(),
     };
-    let Ok(text) = toml::to_string(&stats) else {
-        return;
-    };
-    // Written aside and renamed, so a reader never sees half a file.
-    let tmp = path.with_extension("tmp");
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
+    // Atomic (written aside and renamed), so `status` never reads half a file; a failed
+    // write is tried again at the next tick.
+    if let Ok(text) = toml::to_string(&stats) {
+        let _ = crate::launch::write(path, &text);
     }
 }
 
