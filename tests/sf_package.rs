@@ -10,13 +10,13 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use common::netns::{Daemon, Killed, Netns};
-use common::package::{cs_hits, generate_key, packets, tampered_packets, text};
+use common::netns::{Daemon, Netns};
+use common::package::{cs_hits, generate_key, packets, publish, tampered_packets, text};
 use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 use nfwd_forwarder::client::Client;
 use nfwd_sf_host::spec::SfSpec;
@@ -118,24 +118,12 @@ fn a_package_crosses_a_link_verified_runs_is_cached_and_forgeries_are_refused() 
     let (_, program) = write_program(&src);
 
     // The publisher on B, as an operator runs it.
-    let mut publisher = Killed(
-        Command::new(env!("CARGO_BIN_EXE_nfwd"))
-            .args(["--connect", &b.unix, "sf", "publish"])
-            .arg(src.join("upcase.toml"))
-            .args(["--prefix", "/pkg", "--version", "5", "--key"])
-            .arg(&key)
-            .env("NFWD_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first_line = String::new();
-    BufReader::new(publisher.0.stderr.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    assert!(
-        first_line.contains("serving /pkg/sf-package/sf/upcase/v=5"),
-        "{first_line}"
+    let _publisher = publish(
+        &b.unix,
+        &src.join("upcase.toml"),
+        "5",
+        &key,
+        "/pkg/sf-package/sf/upcase/v=5",
     );
 
     // 1. The latest version, fetched from A across the link: byte-identical, and it runs.
