@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::algorithms::{Algorithm, Heft, Scheduler, SfCuv, SfCuvParams};
 use crate::error::{Error, Result};
 use crate::model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
-use crate::problem::Problem;
+use crate::problem::{DownloadModel, Problem};
 use crate::schedule::Schedule;
 use crate::simulate::{Metrics, evaluate};
 
@@ -193,6 +193,9 @@ pub struct ExperimentConfig {
     pub move_slack: f64,
     /// The algorithms to run, SF-CUV among them (every ratio is to SF-CUV's value).
     pub algorithms: Vec<Algorithm>,
+    /// How images reach the hosts: every algorithm plans (SF-CUV, CUV-FIX) or is realised
+    /// (the download-oblivious baselines) and is checked under it.
+    pub download_model: DownloadModel,
 }
 
 impl Default for ExperimentConfig {
@@ -204,6 +207,7 @@ impl Default for ExperimentConfig {
             speed_range: DEFAULT_SPEED_RANGE,
             move_slack: SfCuvParams::default().move_slack,
             algorithms: Algorithm::ALL.to_vec(),
+            download_model: DownloadModel::Origin,
         }
     }
 }
@@ -413,7 +417,8 @@ fn run_cases(
                         }
                     }
                 }
-                let problem = Problem::new(workflow, &infra)?;
+                let problem =
+                    Problem::new(workflow, &infra)?.with_download_model(config.download_model)?;
                 let mut reference = None;
                 for &algorithm in &config.algorithms {
                     let schedule = schedule_with(algorithm, config, &problem);
@@ -469,7 +474,7 @@ pub fn write_gantts(
     })?;
     let workflow = fig32_workflow(partitions);
     let infra = fig31_infrastructure_with(1, false, config.load_limit, config.speed_range);
-    let problem = Problem::new(&workflow, &infra)?;
+    let problem = Problem::new(&workflow, &infra)?.with_download_model(config.download_model)?;
     let mut written = Vec::new();
     for &algorithm in &config.algorithms {
         let schedule = schedule_with(algorithm, config, &problem);

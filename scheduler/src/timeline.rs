@@ -6,12 +6,16 @@
 //!   its SF instance's image is on the host, its input files are on the host, its vCPU is idle,
 //!   and fewer than the host's `max_concurrent` tasks are running;
 //! - the repository (and the file server) serves one download at a time, first come first
-//!   served from time 0, in the order the scheduler creates the need.
+//!   served from time 0, in the order the scheduler creates the need;
+//! - under [`crate::DownloadModel::NearestCopy`] an image may instead come from the cache of
+//!   the host's network's forwarder or the repository network's, once a download of it
+//!   through that forwarder has finished; each cache serves one download at a time, and the
+//!   download takes whichever source finishes it first (ties: the caches).
 
 mod gaps;
 
 use crate::problem::{FileId, HostId, Problem, SfTypeId, TaskId, VcpuId};
-use crate::schedule::{Assignment, Download, Schedule};
+use crate::schedule::{Assignment, Download, DownloadSource, Schedule};
 use gaps::VcpuSlots;
 
 /// Slack for comparing floating-point times.
@@ -97,6 +101,11 @@ pub(crate) struct Timeline<'p> {
     /// not a hosts x files table).
     file_ready: Vec<Vec<(FileId, f64)>>,
     repository_free: f64,
+    /// When each network's forwarder cache is free to serve the next image (nearest-copy).
+    cache_free: Vec<f64>,
+    /// `cached_at[n * types + t]`: when a copy of image `t` is complete in network `n`'s
+    /// forwarder (nearest-copy; pre-deployed images never crossed a forwarder).
+    cached_at: Vec<Option<f64>>,
     file_server_free: f64,
     placed: Vec<Option<Assignment>>,
     image_downloads: Vec<Download>,
@@ -125,6 +134,8 @@ impl<'p> Timeline<'p> {
             instance_ready: vec![None; hosts * problem.type_names.len()],
             file_ready: vec![Vec::new(); hosts],
             repository_free: 0.0,
+            cache_free: vec![0.0; problem.network_names.len()],
+            cached_at: vec![None; problem.network_names.len() * problem.type_names.len()],
             file_server_free: 0.0,
             placed: vec![None; problem.n_tasks()],
             image_downloads: Vec::new(),
@@ -203,7 +214,51 @@ impl<'p> Timeline<'p> {
         match self.instance_ready[host * types + sf] {
             Some(ready) => ready,
             None if self.problem.hosts[host].preloaded_images[sf] => 0.0,
-            None => self.repository_free + self.problem.hosts[host].image_download_time[sf],
+            None => self.image_download(host, sf).2,
+        }
+    }
+
+    /// The download a new instance of `sf` on `host` would get now: its source, start and
+    /// finish. The repository's queue, or (nearest-copy) a cache on the host's path holding a
+    /// complete copy, whichever finishes first; ties go to the caches, in path order.
+    fn image_download(&self, host: HostId, sf: SfTypeId) -> (DownloadSource, f64, f64) {
+        let problem = self.problem;
+        let types = problem.type_names.len();
+        let mut best: Option<(DownloadSource, f64, f64)> = None;
+        for cache in problem.caches_on_path(host) {
+            let (Some(at), Some(duration)) = (
+                self.cached_at[cache * types + sf],
+                problem.cache_download_time(host, sf, cache),
+            ) else {
+                continue;
+            };
+            let start = self.cache_free[cache].max(at);
+            let finish = start + duration;
+            if best.is_none_or(|b| finish < b.2) {
+                best = Some((DownloadSource::Cache(cache), start, finish));
+            }
+        }
+        let start = self.repository_free;
+        let finish = start + problem.hosts[host].image_download_time[sf];
+        match best {
+            Some(b) if b.2 <= finish => b,
+            _ => (DownloadSource::Origin, start, finish),
+        }
+    }
+
+    /// What a new instance of `sf` on `host` costs the queue it is served from: the
+    /// download's duration (every later download of that queue waits as long), 0 when the
+    /// host has the instance or the image.
+    pub(crate) fn new_instance_charge(&self, host: HostId, sf: SfTypeId) -> f64 {
+        let problem = self.problem;
+        if self.has_instance(host, sf) || problem.hosts[host].preloaded_images[sf] {
+            return 0.0;
+        }
+        match self.image_download(host, sf).0 {
+            DownloadSource::Origin => problem.hosts[host].image_download_time[sf],
+            DownloadSource::Cache(cache) => problem
+                .cache_download_time(host, sf, cache)
+                .unwrap_or(problem.hosts[host].image_download_time[sf]),
         }
     }
 
@@ -307,14 +362,25 @@ impl<'p> Timeline<'p> {
             let ready = if info.preloaded_images[sf] {
                 0.0
             } else {
-                let start = self.repository_free;
-                let finish = start + info.image_download_time[sf];
-                self.repository_free = finish;
+                let (source, start, finish) = self.image_download(host, sf);
+                match source {
+                    DownloadSource::Origin => {
+                        self.repository_free = finish;
+                        // Every repository download crosses the repository network's forwarder.
+                        let at = &mut self.cached_at[problem.repository_network * types + sf];
+                        *at = Some(at.map_or(finish, |t| t.min(finish)));
+                    }
+                    DownloadSource::Cache(cache) => self.cache_free[cache] = finish,
+                }
+                // ... and the host's own network's.
+                let at = &mut self.cached_at[info.network * types + sf];
+                *at = Some(at.map_or(finish, |t| t.min(finish)));
                 self.image_downloads.push(Download {
                     host,
                     item: sf,
                     start,
                     finish,
+                    source,
                 });
                 finish
             };
@@ -337,6 +403,7 @@ impl<'p> Timeline<'p> {
                         item: f,
                         start,
                         finish,
+                        source: DownloadSource::Origin,
                     });
                     finish
                 };
