@@ -342,6 +342,11 @@ pub struct ExperimentResults {
     /// Ablation, not in the seed: HEFT choosing with image and file downloads in its EFT.
     /// Per (pre-deployment, |B|): mean sharing, mean normalised response time and efficiency.
     pub heft_aware: Vec<(bool, usize, f64, f64, f64)>,
+    /// Ablation under the nearest-copy model only (empty under origin): SF-CUV costing new
+    /// instances as repository downloads while the caches serve them
+    /// ([`SfCuvParams::cache_aware`] false). Per (pre-deployment, |B|): mean sharing, mean
+    /// normalised response time (to cache-aware SF-CUV's), mean response time.
+    pub sf_cuv_blind: Vec<(bool, usize, f64, f64, f64)>,
     /// The given workflow's name when the run was on one ([`run_workflow`]) rather than on
     /// the Fig. 32 family: there is no |B| axis to plot then.
     pub given_workflow: Option<String>,
@@ -397,6 +402,7 @@ fn run_cases(
     };
     let mut rows = Vec::new();
     let mut ablation: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
+    let mut blind_acc: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
     for predeploy in [false, true] {
         for (partitions, workflow) in cases {
             let partitions = *partitions;
@@ -435,6 +441,21 @@ fn run_cases(
                         metrics,
                     });
                 }
+                if let (Some(base), DownloadModel::NearestCopy { .. }) =
+                    (reference, config.download_model)
+                {
+                    let blind = SfCuv::new(SfCuvParams {
+                        move_slack: config.move_slack,
+                        cache_aware: false,
+                        ..SfCuvParams::default()
+                    });
+                    let m = evaluate(&problem, &blind.schedule(&problem))?;
+                    let acc = blind_acc.entry((predeploy, partitions)).or_default();
+                    acc[0] += m.sharing_degree;
+                    acc[1] += m.response_time / base.response_time;
+                    acc[2] += m.response_time;
+                    acc[3] += 1.0;
+                }
                 if let Some(base) = reference {
                     let m = evaluate(&problem, &heft_aware.schedule(&problem))?;
                     let acc = ablation.entry((predeploy, partitions)).or_default();
@@ -451,10 +472,15 @@ fn run_cases(
         .into_iter()
         .map(|((p, b), a)| (p, b, a[0] / a[3], a[1] / a[3], a[2] / a[3]))
         .collect();
+    let sf_cuv_blind = blind_acc
+        .into_iter()
+        .map(|((p, b), a)| (p, b, a[0] / a[3], a[1] / a[3], a[2] / a[3]))
+        .collect();
     Ok(ExperimentResults {
         rows,
         summary,
         heft_aware,
+        sf_cuv_blind,
         given_workflow,
     })
 }
@@ -617,6 +643,20 @@ impl ExperimentResults {
         out
     }
 
+    /// The cache-blind SF-CUV ablation as CSV (nearest-copy runs).
+    pub fn sf_cuv_blind_csv(&self) -> String {
+        let mut out = String::from(
+            "predeploy,partitions,sharing_degree,normalized_response_time,response_time_s\n",
+        );
+        for (predeploy, partitions, sharing, normalized, response) in &self.sf_cuv_blind {
+            let _ = writeln!(
+                out,
+                "{predeploy},{partitions},{sharing:.4},{normalized:.4},{response:.3}"
+            );
+        }
+        out
+    }
+
     /// The summary rows of one pre-deployment case and algorithm, by increasing |B|.
     pub fn series(&self, predeploy: bool, algorithm: Algorithm) -> Vec<&SummaryRow> {
         self.summary
@@ -639,6 +679,14 @@ impl ExperimentResults {
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            written.push(path);
+        }
+        if !self.sf_cuv_blind.is_empty() {
+            let path = dir.join("ablation_sf_cuv_cache_blind.csv");
+            std::fs::write(&path, self.sf_cuv_blind_csv()).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;

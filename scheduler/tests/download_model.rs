@@ -108,3 +108,39 @@ fn nearest_copy_serves_later_copies_from_the_caches() {
         "HEFT: {heft_cached} s with caches, {heft_origin} s without (three seeds)"
     );
 }
+
+/// The cache-blind ablation of SF-CUV is SF-CUV under `origin`, and only nearest-copy runs
+/// report it.
+#[test]
+fn the_cache_blind_ablation_differs_only_under_nearest_copy() {
+    use nfwd_scheduler::{SfCuv, SfCuvParams};
+    let blind = SfCuv::new(SfCuvParams {
+        cache_aware: false,
+        ..SfCuvParams::default()
+    });
+    let mut differs = false;
+    for seed in 1..=3 {
+        let workflow = experiment::fig32_workflow(8);
+        let infra = experiment::fig31_infrastructure(seed, false, 0.75);
+        let origin = Problem::new(&workflow, &infra).unwrap();
+        assert_eq!(
+            blind.schedule(&origin),
+            Algorithm::SfCuv.schedule(&origin),
+            "seed {seed}"
+        );
+        let cached = origin
+            .with_download_model(DownloadModel::NearestCopy { cache_rate: 100.0 })
+            .unwrap();
+        let schedule = blind.schedule(&cached);
+        check(&cached, &schedule).unwrap();
+        differs |= schedule != Algorithm::SfCuv.schedule(&cached);
+    }
+    assert!(
+        differs,
+        "knowing the caches changes SF-CUV's plan on some seed"
+    );
+    let origin = experiment::run(&config(DownloadModel::Origin)).unwrap();
+    assert!(origin.sf_cuv_blind.is_empty());
+    let cached = experiment::run(&config(DownloadModel::nearest_copy())).unwrap();
+    assert_eq!(cached.sf_cuv_blind.len(), 2 * 3);
+}

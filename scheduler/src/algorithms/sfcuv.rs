@@ -24,6 +24,11 @@ pub struct SfCuvParams {
     /// get clusters). The seed's phase I maps clusters to vCPUs and leaves the CPU load limit
     /// to phase II, which moves a task when its host would exceed it (Fig. 27): `false`.
     pub load_limit_in_phase_one: bool,
+    /// Plans with the problem's download model (true). False is an ablation for the
+    /// nearest-copy model: SF-CUV costs every new instance as a repository download, as under
+    /// origin (phase I and phase II's charge), while the engine still serves the copies from
+    /// the caches.
+    pub cache_aware: bool,
 }
 
 /// The unit of sharing in phase II.
@@ -44,6 +49,7 @@ impl Default for SfCuvParams {
             move_slack: 0.0,
             sharing: Sharing::PerVcpu,
             load_limit_in_phase_one: false,
+            cache_aware: true,
         }
     }
 }
@@ -96,9 +102,23 @@ impl Scheduler for SfCuv {
 
     fn schedule(&self, problem: &Problem) -> Schedule {
         let rank = problem.upward_rank_mean();
-        let clusters = cluster(problem, &rank);
+        // The ablation plans phase I with origin costs (only the download model differs).
+        let origin_view;
+        let planning = if self.params.cache_aware
+            || problem.download_model == crate::problem::DownloadModel::Origin
+        {
+            problem
+        } else {
+            origin_view = {
+                let mut view = problem.clone();
+                view.download_model = crate::problem::DownloadModel::Origin;
+                view
+            };
+            &origin_view
+        };
+        let clusters = cluster(planning, &rank);
         let allocation = pre_allocate(
-            problem,
+            planning,
             &clusters,
             &rank,
             self.params.load_limit_in_phase_one,
@@ -123,7 +143,18 @@ impl Scheduler for SfCuv {
                 // A new instance also delays every later download in the repository's queue
                 // by its own download time: moves and stays are charged that on top.
                 // (Nearest-copy: a download from a forwarder's cache delays that cache's queue.)
-                let new_instance_cost = |host: usize| timeline.new_instance_charge(host, sf);
+                let cache_aware = self.params.cache_aware;
+                let new_instance_cost = |host: usize| {
+                    if cache_aware {
+                        timeline.new_instance_charge(host, sf)
+                    } else if timeline.has_instance(host, sf)
+                        || problem.hosts[host].preloaded_images[sf]
+                    {
+                        0.0
+                    } else {
+                        problem.hosts[host].image_download_time[sf]
+                    }
+                };
                 let externality = new_instance_cost(home_host);
                 // A move may not push the projected response time past what staying home costs.
                 let bound = projected.max(at_home.finish + tail + externality)
