@@ -144,3 +144,36 @@ fn the_cache_blind_ablation_differs_only_under_nearest_copy() {
     let cached = experiment::run(&config(DownloadModel::nearest_copy())).unwrap();
     assert_eq!(cached.sf_cuv_blind.len(), 2 * 3);
 }
+
+/// The Gantt chart of a nearest-copy plan has a row for each cache that serves an image.
+#[test]
+fn a_nearest_copy_gantt_chart_shows_the_caches() {
+    let problem = Problem::new(
+        &experiment::fig32_workflow(8),
+        &experiment::fig31_infrastructure(1, false, 0.75),
+    )
+    .unwrap()
+    .with_download_model(DownloadModel::nearest_copy())
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("nfwd-sched-nc-{}.svg", std::process::id()));
+    let schedule = nfwd_scheduler::plot::gantt_of(&problem, Algorithm::Heft, &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut caches: Vec<&str> = schedule
+        .image_downloads
+        .iter()
+        .filter_map(|d| match d.source {
+            DownloadSource::Cache(n) => Some(problem.network_names[n].as_str()),
+            DownloadSource::Origin => None,
+        })
+        .collect();
+    caches.dedup();
+    assert!(!caches.is_empty());
+    for network in caches {
+        assert!(
+            svg.contains(&format!("cache {network}")),
+            "no row for {network}"
+        );
+    }
+    assert!(svg.contains("image repo"));
+}
