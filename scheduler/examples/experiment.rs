@@ -1,11 +1,13 @@
 //! Runs the seed's evaluation without the `nfwd` binary:
-//! `cargo run --release -p nfwd-scheduler --example experiment -- OUT_DIR [MAX_B] [SEEDS] [all]`
-//! (`all`: the variant readings too, not only the seed's six algorithms).
+//! `cargo run --release -p nfwd-scheduler --example experiment -- OUT_DIR [MAX_B] [SEEDS] [all]
+//! [origin|nearest-copy[:RATE]]`
+//! (`all`: the variant readings too, not only the seed's six algorithms; the last argument the
+//! download model, `nearest-copy` at the measured cache-hit rate or at RATE MB/s).
 
 use std::path::PathBuf;
 
-use nfwd_scheduler::Algorithm;
 use nfwd_scheduler::experiment::{self, ExperimentConfig};
+use nfwd_scheduler::{Algorithm, DownloadModel};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -19,7 +21,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("all") => Algorithm::EVERY.to_vec(),
         _ => Algorithm::ALL.to_vec(),
     };
+    let download_model = match args.next() {
+        None => DownloadModel::Origin,
+        Some(spec) => {
+            let (name, rate) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
+            let rate = if rate.is_empty() {
+                DownloadModel::MEASURED_CACHE_RATE
+            } else {
+                rate.parse()?
+            };
+            DownloadModel::from_name(name, rate)?
+        }
+    };
     let config = ExperimentConfig {
+        download_model,
         partitions: (2..=max_b).collect(),
         seeds: (1..=seeds).collect(),
         algorithms,

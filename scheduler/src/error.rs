@@ -103,6 +103,9 @@ pub enum Error {
          readings sf-cuv-host, com-immediate)"
     )]
     UnknownAlgorithm(String),
+    /// A download model name that is not `origin` or `nearest-copy`.
+    #[error("unknown download model {0:?} (origin, nearest-copy)")]
+    UnknownDownloadModel(String),
     /// An experiment without SF-CUV, to which every ratio is taken.
     #[error("the experiment's algorithms must include sf-cuv: every ratio is to SF-CUV's value")]
     NoReferenceAlgorithm,

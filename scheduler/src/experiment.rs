@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::algorithms::{Algorithm, Heft, Scheduler, SfCuv, SfCuvParams};
 use crate::error::{Error, Result};
 use crate::model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
-use crate::problem::Problem;
+use crate::problem::{DownloadModel, Problem};
 use crate::schedule::Schedule;
 use crate::simulate::{Metrics, evaluate};
 
@@ -193,6 +193,9 @@ pub struct ExperimentConfig {
     pub move_slack: f64,
     /// The algorithms to run, SF-CUV among them (every ratio is to SF-CUV's value).
     pub algorithms: Vec<Algorithm>,
+    /// How images reach the hosts: every algorithm plans (SF-CUV, CUV-FIX) or is realised
+    /// (the download-oblivious baselines) and is checked under it.
+    pub download_model: DownloadModel,
 }
 
 impl Default for ExperimentConfig {
@@ -204,6 +207,7 @@ impl Default for ExperimentConfig {
             speed_range: DEFAULT_SPEED_RANGE,
             move_slack: SfCuvParams::default().move_slack,
             algorithms: Algorithm::ALL.to_vec(),
+            download_model: DownloadModel::Origin,
         }
     }
 }
@@ -338,6 +342,11 @@ pub struct ExperimentResults {
     /// Ablation, not in the seed: HEFT choosing with image and file downloads in its EFT.
     /// Per (pre-deployment, |B|): mean sharing, mean normalised response time and efficiency.
     pub heft_aware: Vec<(bool, usize, f64, f64, f64)>,
+    /// Ablation under the nearest-copy model only (empty under origin): SF-CUV costing new
+    /// instances as repository downloads while the caches serve them
+    /// ([`SfCuvParams::cache_aware`] false). Per (pre-deployment, |B|): mean sharing, mean
+    /// normalised response time (to cache-aware SF-CUV's), mean response time.
+    pub sf_cuv_blind: Vec<(bool, usize, f64, f64, f64)>,
     /// The given workflow's name when the run was on one ([`run_workflow`]) rather than on
     /// the Fig. 32 family: there is no |B| axis to plot then.
     pub given_workflow: Option<String>,
@@ -393,6 +402,7 @@ fn run_cases(
     };
     let mut rows = Vec::new();
     let mut ablation: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
+    let mut blind_acc: BTreeMap<(bool, usize), [f64; 4]> = BTreeMap::new();
     for predeploy in [false, true] {
         for (partitions, workflow) in cases {
             let partitions = *partitions;
@@ -413,7 +423,8 @@ fn run_cases(
                         }
                     }
                 }
-                let problem = Problem::new(workflow, &infra)?;
+                let problem =
+                    Problem::new(workflow, &infra)?.with_download_model(config.download_model)?;
                 let mut reference = None;
                 for &algorithm in &config.algorithms {
                     let schedule = schedule_with(algorithm, config, &problem);
@@ -429,6 +440,21 @@ fn run_cases(
                         algorithm,
                         metrics,
                     });
+                }
+                if let (Some(base), DownloadModel::NearestCopy { .. }) =
+                    (reference, config.download_model)
+                {
+                    let blind = SfCuv::new(SfCuvParams {
+                        move_slack: config.move_slack,
+                        cache_aware: false,
+                        ..SfCuvParams::default()
+                    });
+                    let m = evaluate(&problem, &blind.schedule(&problem))?;
+                    let acc = blind_acc.entry((predeploy, partitions)).or_default();
+                    acc[0] += m.sharing_degree;
+                    acc[1] += m.response_time / base.response_time;
+                    acc[2] += m.response_time;
+                    acc[3] += 1.0;
                 }
                 if let Some(base) = reference {
                     let m = evaluate(&problem, &heft_aware.schedule(&problem))?;
@@ -446,10 +472,15 @@ fn run_cases(
         .into_iter()
         .map(|((p, b), a)| (p, b, a[0] / a[3], a[1] / a[3], a[2] / a[3]))
         .collect();
+    let sf_cuv_blind = blind_acc
+        .into_iter()
+        .map(|((p, b), a)| (p, b, a[0] / a[3], a[1] / a[3], a[2] / a[3]))
+        .collect();
     Ok(ExperimentResults {
         rows,
         summary,
         heft_aware,
+        sf_cuv_blind,
         given_workflow,
     })
 }
@@ -469,7 +500,7 @@ pub fn write_gantts(
     })?;
     let workflow = fig32_workflow(partitions);
     let infra = fig31_infrastructure_with(1, false, config.load_limit, config.speed_range);
-    let problem = Problem::new(&workflow, &infra)?;
+    let problem = Problem::new(&workflow, &infra)?.with_download_model(config.download_model)?;
     let mut written = Vec::new();
     for &algorithm in &config.algorithms {
         let schedule = schedule_with(algorithm, config, &problem);
@@ -612,6 +643,20 @@ impl ExperimentResults {
         out
     }
 
+    /// The cache-blind SF-CUV ablation as CSV (nearest-copy runs).
+    pub fn sf_cuv_blind_csv(&self) -> String {
+        let mut out = String::from(
+            "predeploy,partitions,sharing_degree,normalized_response_time,response_time_s\n",
+        );
+        for (predeploy, partitions, sharing, normalized, response) in &self.sf_cuv_blind {
+            let _ = writeln!(
+                out,
+                "{predeploy},{partitions},{sharing:.4},{normalized:.4},{response:.3}"
+            );
+        }
+        out
+    }
+
     /// The summary rows of one pre-deployment case and algorithm, by increasing |B|.
     pub fn series(&self, predeploy: bool, algorithm: Algorithm) -> Vec<&SummaryRow> {
         self.summary
@@ -634,6 +679,14 @@ impl ExperimentResults {
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            written.push(path);
+        }
+        if !self.sf_cuv_blind.is_empty() {
+            let path = dir.join("ablation_sf_cuv_cache_blind.csv");
+            std::fs::write(&path, self.sf_cuv_blind_csv()).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;

@@ -36,9 +36,12 @@ pub use cost_matrix::{CostEdge, CostMatrix, CostTask};
 pub use error::{Error, Result};
 pub use limits::read_input;
 pub use model::{Edge, Host, Image, Infrastructure, InputFile, Network, Server, Task, Workflow};
-pub use problem::{FileId, HostId, HostInfo, Problem, SfTypeId, TaskId, Vcpu, VcpuId};
+pub use problem::{
+    DownloadModel, FileId, HostId, HostInfo, Problem, SfTypeId, TaskId, Vcpu, VcpuId,
+};
 pub use schedule::{
-    Assignment, Download, Instance, Plan, PlanNode, PlanRoute, PlanTask, Route, Schedule,
+    Assignment, Download, DownloadSource, Instance, Plan, PlanNode, PlanRoute, PlanTask, Route,
+    Schedule,
 };
 pub use simulate::{Metrics, check, evaluate, simulate};
 pub use wfformat::{WfFormatOptions, workflow_from_wfformat};

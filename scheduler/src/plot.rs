@@ -11,7 +11,7 @@ use crate::algorithms::{Algorithm, Scheduler};
 use crate::error::{Error, Result};
 use crate::experiment::{ExperimentResults, SummaryRow};
 use crate::problem::Problem;
-use crate::schedule::Schedule;
+use crate::schedule::{DownloadSource, Schedule};
 
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0xd6, 0x27, 0x28),
@@ -217,7 +217,22 @@ pub fn gantt_svg(problem: &Problem, schedule: &Schedule, path: &Path) -> Result<
     let mut used: Vec<usize> = schedule.assignments.iter().map(|a| a.vcpu).collect();
     used.sort_unstable();
     used.dedup();
+    // Nearest-copy: a row for each forwarder cache that serves an image.
+    let mut caches: Vec<usize> = schedule
+        .image_downloads
+        .iter()
+        .filter_map(|d| match d.source {
+            DownloadSource::Cache(cache) => Some(cache),
+            DownloadSource::Origin => None,
+        })
+        .collect();
+    caches.sort_unstable();
+    caches.dedup();
     let mut labels: Vec<String> = vec!["file server".to_owned(), "image repo".to_owned()];
+    labels.extend(caches.iter().map(|&c| {
+        let network = problem.network_names.get(c).map_or("?", String::as_str);
+        format!("cache {network}")
+    }));
     labels.extend(used.iter().map(|&v| {
         let vcpu = &problem.vcpus[v];
         format!("{}/{}", problem.hosts[vcpu.host].name, vcpu.index_in_host)
@@ -257,7 +272,7 @@ pub fn gantt_svg(problem: &Problem, schedule: &Schedule, path: &Path) -> Result<
         })
         .draw()
         .map_err(|e| fail(e.to_string()))?;
-    let row_of = |v: usize| used.binary_search(&v).map_or(0, |i| i + 2);
+    let row_of = |v: usize| used.binary_search(&v).map_or(0, |i| i + 2 + caches.len());
     let mut bars = Vec::new();
     let mut texts = Vec::new();
     for (task, a) in schedule.assignments.iter().enumerate() {
@@ -271,10 +286,14 @@ pub fn gantt_svg(problem: &Problem, schedule: &Schedule, path: &Path) -> Result<
         texts.push((a.start, row_of(a.vcpu), problem.task_names[task].clone()));
     }
     for d in &schedule.image_downloads {
-        bars.push((d.start, d.finish, 1, PALETTE[d.item % PALETTE.len()]));
+        let row = match d.source {
+            DownloadSource::Origin => 1,
+            DownloadSource::Cache(cache) => caches.binary_search(&cache).map_or(1, |i| i + 2),
+        };
+        bars.push((d.start, d.finish, row, PALETTE[d.item % PALETTE.len()]));
         texts.push((
             d.start,
-            1,
+            row,
             format!(
                 "{}→{}",
                 problem.type_names[d.item], problem.hosts[d.host].name

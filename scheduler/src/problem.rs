@@ -16,6 +16,67 @@ pub type SfTypeId = usize;
 /// Index of an input file.
 pub type FileId = usize;
 
+/// How SF images reach the hosts that lack them (`docs/scheduler.md` §1, "Downloads").
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum DownloadModel {
+    /// Every image comes from the image repository, one download at a time (the seed's
+    /// set-up, and the default).
+    #[default]
+    Origin,
+    /// SF images are NDN packages cached by the forwarder of every network they cross: once a
+    /// download of an image to a host of network `n` has finished (or, for the repository's
+    /// network, any download from the repository), `n`'s forwarder answers later downloads of
+    /// it from its content store, one at a time at `cache_rate` (MB/s, bounded by the path's
+    /// bandwidth), without the repository's queue. A host may use its own network's
+    /// forwarder and the repository network's (the two on its path to the repository).
+    NearestCopy {
+        /// MB/s at which one forwarder's content store serves a package.
+        cache_rate: f64,
+    },
+}
+
+impl DownloadModel {
+    /// The default cache-hit rate, MB/s: measured with `scripts/bench-provision.sh` (issue 12,
+    /// `docs/benchmarks.md`): a relay's content store answered 10 SF hosts pulling a 20 MiB
+    /// package at once in 7.52–8.25 s, 25.4–27.9 MB/s in all (debug build, loaded 2-core
+    /// machine); the slower run, rounded down.
+    pub const MEASURED_CACHE_RATE: f64 = 25.0;
+
+    /// [`DownloadModel::NearestCopy`] at the measured cache-hit rate.
+    pub fn nearest_copy() -> Self {
+        Self::NearestCopy {
+            cache_rate: Self::MEASURED_CACHE_RATE,
+        }
+    }
+
+    /// Reads `origin` or `nearest-copy` (at `cache_rate` MB/s, which must be finite and
+    /// positive).
+    pub fn from_name(name: &str, cache_rate: f64) -> Result<Self> {
+        match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "origin" => Ok(Self::Origin),
+            "nearest-copy" | "nearest" | "cached" => {
+                if cache_rate.is_finite() && cache_rate > 0.0 {
+                    Ok(Self::NearestCopy { cache_rate })
+                } else {
+                    Err(Error::BadNumber {
+                        what: "cache-hit rate (MB/s, positive)".to_owned(),
+                        value: cache_rate,
+                    })
+                }
+            }
+            _ => Err(Error::UnknownDownloadModel(name.to_owned())),
+        }
+    }
+
+    /// `origin` or `nearest-copy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Origin => "origin",
+            Self::NearestCopy { .. } => "nearest-copy",
+        }
+    }
+}
+
 /// A vCPU: the host it belongs to and its speed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vcpu {
@@ -102,6 +163,13 @@ pub struct Problem {
     pub function_prefix: String,
     /// The network of the file server.
     pub file_server_network: usize,
+    /// The network of the image repository.
+    pub repository_network: usize,
+    /// Network names, in file order.
+    pub network_names: Vec<String>,
+    /// How images reach hosts ([`Problem::with_download_model`]); [`DownloadModel::Origin`]
+    /// unless set.
+    pub download_model: DownloadModel,
     /// Mean execution time of each task over all vCPUs.
     pub mean_exec: Vec<f64>,
     /// Mean seconds per MB between two distinct vCPUs (0 between vCPUs of one host).
@@ -279,6 +347,9 @@ impl Problem {
             network_inv_bw,
             function_prefix: infra.function_prefix.clone(),
             file_server_network: file_net,
+            repository_network: repo_net,
+            network_names: infra.networks.iter().map(|n| n.name.clone()).collect(),
+            download_model: DownloadModel::Origin,
             mean_exec: Vec::new(),
             mean_inv_bw: 0.0,
         };
@@ -408,6 +479,60 @@ impl Problem {
         };
         problem.compute_means();
         Ok(problem)
+    }
+
+    /// The same problem under another download model (a cache-hit rate is checked by
+    /// [`DownloadModel::from_name`]; one given directly must be finite and positive).
+    pub fn with_download_model(mut self, model: DownloadModel) -> Result<Self> {
+        if let DownloadModel::NearestCopy { cache_rate } = model
+            && !(cache_rate.is_finite() && cache_rate > 0.0)
+        {
+            return Err(Error::BadNumber {
+                what: "cache-hit rate (MB/s, positive)".to_owned(),
+                value: cache_rate,
+            });
+        }
+        self.download_model = model;
+        Ok(self)
+    }
+
+    /// Time to download the image of `sf` to `host` from the content store of network
+    /// `cache`'s forwarder: its size over the cache-hit rate, or over the path's bandwidth
+    /// when that is lower. `None` under [`DownloadModel::Origin`].
+    pub fn cache_download_time(&self, host: HostId, sf: SfTypeId, cache: usize) -> Option<f64> {
+        match self.download_model {
+            DownloadModel::Origin => None,
+            DownloadModel::NearestCopy { cache_rate } => {
+                let path_rate = 1.0 / self.network_inv_bw[cache][self.hosts[host].network];
+                Some(self.image_size_mb[sf] / cache_rate.min(path_rate))
+            }
+        }
+    }
+
+    /// The forwarders whose content stores a download to `host` may use: its network's and the
+    /// repository's network's (once, when they are the same). None under
+    /// [`DownloadModel::Origin`].
+    pub fn caches_on_path(&self, host: HostId) -> impl Iterator<Item = usize> + use<> {
+        let own = self.hosts[host].network;
+        let repository = self.repository_network;
+        let (first, second) = match self.download_model {
+            DownloadModel::Origin => (None, None),
+            DownloadModel::NearestCopy { .. } => {
+                (Some(own), (repository != own).then_some(repository))
+            }
+        };
+        first.into_iter().chain(second)
+    }
+
+    /// What a second download of `sf` to `host` costs once a copy is in the host's own
+    /// network's forwarder: the cache-hit time, or the repository's when that is shorter.
+    /// The repository's download time under [`DownloadModel::Origin`].
+    pub fn copy_download_time(&self, host: HostId, sf: SfTypeId) -> f64 {
+        let origin = self.hosts[host].image_download_time[sf];
+        match self.cache_download_time(host, sf, self.hosts[host].network) {
+            Some(cached) => origin.min(cached),
+            None => origin,
+        }
     }
 
     fn compute_means(&mut self) {

@@ -19,7 +19,19 @@ pub struct Assignment {
     pub finish: f64,
 }
 
-/// One download from the image repository (item = SF type) or the file server (item = file).
+/// Where a download is served from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DownloadSource {
+    /// The image repository (or, for an input file, the file server).
+    #[default]
+    Origin,
+    /// The content store of the forwarder of this network (only under
+    /// [`crate::DownloadModel::NearestCopy`], only for images).
+    Cache(usize),
+}
+
+/// One download from the image repository (item = SF type), a forwarder's cache (an image,
+/// under the nearest-copy model) or the file server (item = file).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Download {
     /// The receiving host.
@@ -30,6 +42,8 @@ pub struct Download {
     pub start: f64,
     /// Finish, s.
     pub finish: f64,
+    /// Where it is served from.
+    pub source: DownloadSource,
 }
 
 /// A schedule: every task's vCPU and times, and the downloads in the order they are served.
@@ -39,7 +53,8 @@ pub struct Schedule {
     pub algorithm: String,
     /// `assignments[task]`.
     pub assignments: Vec<Assignment>,
-    /// Image downloads, in the order the repository serves them.
+    /// Image downloads, in the order they were planned: each server (the repository, each
+    /// forwarder's cache) serves its own in this order.
     pub image_downloads: Vec<Download>,
     /// File downloads, in the order the file server serves them.
     pub file_downloads: Vec<Download>,

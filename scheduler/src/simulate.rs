@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::problem::{Problem, TaskId};
-use crate::schedule::{Download, Schedule};
+use crate::problem::{DownloadModel, Problem, TaskId};
+use crate::schedule::{Download, DownloadSource, Schedule};
 use crate::timeline::{EPS, max_overlap_with};
 
 /// Tolerance for times recomputed in a different order (sums of floats).
@@ -38,8 +38,10 @@ pub struct Metrics {
     pub vcpu_seconds: f64,
     /// Execution time summed over tasks (busy vCPU time), s.
     pub busy_vcpu_seconds: f64,
-    /// Images and input files downloaded, MB.
+    /// Images and input files downloaded from the image repository and the file server, MB.
     pub mb_downloaded: f64,
+    /// Images served by forwarders' caches (nearest-copy model), MB; 0 under origin.
+    pub mb_from_caches: f64,
 }
 
 /// Checks every rule of the model; the first broken one is reported.
@@ -52,8 +54,8 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<()> {
             schedule.assignments.len()
         ));
     }
-    let image_ready = download_ready(problem, &schedule.image_downloads, true)?;
-    let file_ready = download_ready(problem, &schedule.file_downloads, false)?;
+    let image_ready = image_ready(problem, &schedule.image_downloads)?;
+    let file_ready = download_ready(problem, &schedule.file_downloads)?;
     let name = |t: TaskId| &problem.task_names[t];
     for (task, a) in schedule.assignments.iter().enumerate() {
         if a.vcpu >= problem.n_vcpus() || !a.start.is_finite() || a.start < -EPS {
@@ -178,11 +180,94 @@ fn peak_load(intervals: &[(f64, f64)]) -> usize {
         .unwrap_or(0)
 }
 
-/// Replays the downloads in order at one server and returns when each item is on its host.
+/// Replays the image downloads in order under the problem's download model and returns when
+/// each image is on its host. The repository serves its downloads one at a time, back to
+/// back from time 0; under [`DownloadModel::NearestCopy`] a download may instead come from
+/// the cache of a forwarder on the host's path (its network's, the repository network's)
+/// that holds a complete copy by then — a copy an earlier-listed download brought through it
+/// (pre-deployed images never crossed a forwarder) — each cache serving one at a time. A
+/// download whose recorded finish is not the model's is refused too.
+fn image_ready(
+    problem: &Problem,
+    downloads: &[Download],
+) -> Result<std::collections::BTreeMap<(usize, usize), f64>> {
+    let bad = |msg: String| Err(Error::InvalidSchedule(msg));
+    let types = problem.type_names.len();
+    let networks = problem.network_names.len();
+    let mut ready = std::collections::BTreeMap::new();
+    let mut repository_free = 0.0_f64;
+    let mut cache_free = vec![0.0_f64; networks];
+    let mut cached_at: Vec<Option<f64>> = vec![None; networks * types];
+    for d in downloads {
+        let Some(host) = problem.hosts.get(d.host) else {
+            return bad(format!("download to unknown host {}", d.host));
+        };
+        let Some(&origin_time) = host.image_download_time.get(d.item) else {
+            return bad(format!("download of unknown image {}", d.item));
+        };
+        if ready.contains_key(&(d.host, d.item)) {
+            return bad(format!(
+                "image {} downloaded twice to {}",
+                problem.type_names[d.item], host.name
+            ));
+        }
+        let finish = match d.source {
+            DownloadSource::Origin => {
+                repository_free += origin_time;
+                let at = &mut cached_at[problem.repository_network * types + d.item];
+                *at = Some(at.map_or(repository_free, |t| t.min(repository_free)));
+                repository_free
+            }
+            DownloadSource::Cache(cache) => {
+                if problem.download_model == DownloadModel::Origin {
+                    return bad(format!(
+                        "image {} comes to {} from a cache, but the problem's download model \
+                         is origin",
+                        problem.type_names[d.item], host.name
+                    ));
+                }
+                if !problem.caches_on_path(d.host).any(|c| c == cache) {
+                    return bad(format!(
+                        "image {} comes to {} from the cache of network {cache}, which is not \
+                         on its path to the repository",
+                        problem.type_names[d.item], host.name
+                    ));
+                }
+                let (Some(at), Some(duration)) = (
+                    cached_at[cache * types + d.item],
+                    problem.cache_download_time(d.host, d.item, cache),
+                ) else {
+                    return bad(format!(
+                        "image {} comes to {} from the cache of network {} before any copy \
+                         reached it",
+                        problem.type_names[d.item], host.name, problem.network_names[cache]
+                    ));
+                };
+                let start = cache_free[cache].max(at);
+                let finish = start + duration;
+                cache_free[cache] = finish;
+                finish
+            }
+        };
+        let at = &mut cached_at[host.network * types + d.item];
+        *at = Some(at.map_or(finish, |t| t.min(finish)));
+        if (d.finish - finish).abs() > TOLERANCE {
+            return bad(format!(
+                "image {} is recorded on {} at {} s, the download model has it there at \
+                 {finish} s",
+                problem.type_names[d.item], host.name, d.finish
+            ));
+        }
+        ready.insert((d.host, d.item), finish);
+    }
+    Ok(ready)
+}
+
+/// Replays the input-file downloads in order at the file server (one at a time, back to back
+/// from time 0) and returns when each file is on its host.
 fn download_ready(
     problem: &Problem,
     downloads: &[Download],
-    image: bool,
 ) -> Result<std::collections::BTreeMap<(usize, usize), f64>> {
     let mut ready = std::collections::BTreeMap::new();
     let mut free = 0.0_f64;
@@ -191,15 +276,19 @@ fn download_ready(
         let host = problem.hosts.get(d.host).ok_or_else(|| {
             Error::InvalidSchedule(format!("download to unknown host {}", d.host))
         })?;
-        let duration = if image {
-            host.image_download_time.get(d.item).copied()
-        } else {
-            problem
-                .file_size_mb
-                .get(d.item)
-                .map(|size| size / host.file_rate)
+        let duration = problem
+            .file_size_mb
+            .get(d.item)
+            .map(|size| size / host.file_rate)
+            .ok_or_else(|| {
+                Error::InvalidSchedule(format!("download of unknown item {}", d.item))
+            })?;
+        if d.source != DownloadSource::Origin {
+            return Err(Error::InvalidSchedule(format!(
+                "input file {} comes to {} from a cache: files come from the file server",
+                d.item, host.name
+            )));
         }
-        .ok_or_else(|| Error::InvalidSchedule(format!("download of unknown item {}", d.item)))?;
         if !seen.insert((d.host, d.item)) {
             return Err(Error::InvalidSchedule(format!(
                 "item {} downloaded twice to {}",
@@ -224,8 +313,8 @@ pub fn simulate(problem: &Problem, schedule: &Schedule) -> Result<Vec<(f64, f64)
 /// The replay behind [`simulate`], without the check: it also realises download-oblivious
 /// plans (same vCPUs, same order on each vCPU, same download order).
 pub(crate) fn replay(problem: &Problem, schedule: &Schedule) -> Vec<(f64, f64)> {
-    let image_ready = download_ready(problem, &schedule.image_downloads, true).unwrap_or_default();
-    let file_ready = download_ready(problem, &schedule.file_downloads, false).unwrap_or_default();
+    let image_ready = image_ready(problem, &schedule.image_downloads).unwrap_or_default();
+    let file_ready = download_ready(problem, &schedule.file_downloads).unwrap_or_default();
     let mut order: Vec<TaskId> = (0..problem.n_tasks()).collect();
     order.sort_by(|&a, &b| {
         schedule.assignments[a]
@@ -337,10 +426,19 @@ pub fn evaluate(problem: &Problem, schedule: &Schedule) -> Result<Metrics> {
         .enumerate()
         .map(|(t, a)| problem.exec_time(t, a.vcpu))
         .sum();
+    let image_mb = |d: &&Download| problem.image_size_mb.get(d.item).copied().unwrap_or(0.0);
+    let from_origin = |d: &&Download| d.source == DownloadSource::Origin;
+    let mb_from_caches = schedule
+        .image_downloads
+        .iter()
+        .filter(|d| !from_origin(d))
+        .map(|d| image_mb(&d))
+        .sum();
     let mb_downloaded = schedule
         .image_downloads
         .iter()
-        .map(|d| problem.image_size_mb.get(d.item).copied().unwrap_or(0.0))
+        .filter(from_origin)
+        .map(|d| image_mb(&d))
         .chain(
             schedule
                 .file_downloads
@@ -353,6 +451,7 @@ pub fn evaluate(problem: &Problem, schedule: &Schedule) -> Result<Metrics> {
         vcpu_seconds: vcpus.len() as f64 * response_time,
         busy_vcpu_seconds,
         mb_downloaded,
+        mb_from_caches,
         instances,
         sharing_degree: problem.n_tasks() as f64 / instances.max(1) as f64,
         vcpus_used: vcpus.len(),
@@ -383,10 +482,8 @@ mod tests {
     /// The replay before the host index: every later finish a candidate, each swept against
     /// every run of the host.
     fn replay_quadratic(problem: &Problem, schedule: &Schedule) -> Vec<(f64, f64)> {
-        let image_ready =
-            download_ready(problem, &schedule.image_downloads, true).unwrap_or_default();
-        let file_ready =
-            download_ready(problem, &schedule.file_downloads, false).unwrap_or_default();
+        let image_ready = image_ready(problem, &schedule.image_downloads).unwrap_or_default();
+        let file_ready = download_ready(problem, &schedule.file_downloads).unwrap_or_default();
         let mut order: Vec<TaskId> = (0..problem.n_tasks()).collect();
         order.sort_by(|&a, &b| {
             schedule.assignments[a]

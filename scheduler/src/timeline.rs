@@ -6,12 +6,16 @@
 //!   its SF instance's image is on the host, its input files are on the host, its vCPU is idle,
 //!   and fewer than the host's `max_concurrent` tasks are running;
 //! - the repository (and the file server) serves one download at a time, first come first
-//!   served from time 0, in the order the scheduler creates the need.
+//!   served from time 0, in the order the scheduler creates the need;
+//! - under [`crate::DownloadModel::NearestCopy`] an image may instead come from the cache of
+//!   the host's network's forwarder or the repository network's, once a download of it
+//!   through that forwarder has finished; each cache serves one download at a time, and the
+//!   download takes whichever source finishes it first (ties: the caches).
 
 mod gaps;
 
 use crate::problem::{FileId, HostId, Problem, SfTypeId, TaskId, VcpuId};
-use crate::schedule::{Assignment, Download, Schedule};
+use crate::schedule::{Assignment, Download, DownloadSource, Schedule};
 use gaps::VcpuSlots;
 
 /// Slack for comparing floating-point times.
@@ -97,6 +101,11 @@ pub(crate) struct Timeline<'p> {
     /// not a hosts x files table).
     file_ready: Vec<Vec<(FileId, f64)>>,
     repository_free: f64,
+    /// When each network's forwarder cache is free to serve the next image (nearest-copy).
+    cache_free: Vec<f64>,
+    /// `cached_at[n * types + t]`: when a copy of image `t` is complete in network `n`'s
+    /// forwarder (nearest-copy; pre-deployed images never crossed a forwarder).
+    cached_at: Vec<Option<f64>>,
     file_server_free: f64,
     placed: Vec<Option<Assignment>>,
     image_downloads: Vec<Download>,
@@ -125,6 +134,8 @@ impl<'p> Timeline<'p> {
             instance_ready: vec![None; hosts * problem.type_names.len()],
             file_ready: vec![Vec::new(); hosts],
             repository_free: 0.0,
+            cache_free: vec![0.0; problem.network_names.len()],
+            cached_at: vec![None; problem.network_names.len() * problem.type_names.len()],
             file_server_free: 0.0,
             placed: vec![None; problem.n_tasks()],
             image_downloads: Vec::new(),
@@ -203,7 +214,51 @@ impl<'p> Timeline<'p> {
         match self.instance_ready[host * types + sf] {
             Some(ready) => ready,
             None if self.problem.hosts[host].preloaded_images[sf] => 0.0,
-            None => self.repository_free + self.problem.hosts[host].image_download_time[sf],
+            None => self.image_download(host, sf).2,
+        }
+    }
+
+    /// The download a new instance of `sf` on `host` would get now: its source, start and
+    /// finish. The repository's queue, or (nearest-copy) a cache on the host's path holding a
+    /// complete copy, whichever finishes first; ties go to the caches, in path order.
+    fn image_download(&self, host: HostId, sf: SfTypeId) -> (DownloadSource, f64, f64) {
+        let problem = self.problem;
+        let types = problem.type_names.len();
+        let mut best: Option<(DownloadSource, f64, f64)> = None;
+        for cache in problem.caches_on_path(host) {
+            let (Some(at), Some(duration)) = (
+                self.cached_at[cache * types + sf],
+                problem.cache_download_time(host, sf, cache),
+            ) else {
+                continue;
+            };
+            let start = self.cache_free[cache].max(at);
+            let finish = start + duration;
+            if best.is_none_or(|b| finish < b.2) {
+                best = Some((DownloadSource::Cache(cache), start, finish));
+            }
+        }
+        let start = self.repository_free;
+        let finish = start + problem.hosts[host].image_download_time[sf];
+        match best {
+            Some(b) if b.2 <= finish => b,
+            _ => (DownloadSource::Origin, start, finish),
+        }
+    }
+
+    /// What a new instance of `sf` on `host` costs the queue it is served from: the
+    /// download's duration (every later download of that queue waits as long), 0 when the
+    /// host has the instance or the image.
+    pub(crate) fn new_instance_charge(&self, host: HostId, sf: SfTypeId) -> f64 {
+        let problem = self.problem;
+        if self.has_instance(host, sf) || problem.hosts[host].preloaded_images[sf] {
+            return 0.0;
+        }
+        match self.image_download(host, sf).0 {
+            DownloadSource::Origin => problem.hosts[host].image_download_time[sf],
+            DownloadSource::Cache(cache) => problem
+                .cache_download_time(host, sf, cache)
+                .unwrap_or(problem.hosts[host].image_download_time[sf]),
         }
     }
 
@@ -307,14 +362,25 @@ impl<'p> Timeline<'p> {
             let ready = if info.preloaded_images[sf] {
                 0.0
             } else {
-                let start = self.repository_free;
-                let finish = start + info.image_download_time[sf];
-                self.repository_free = finish;
+                let (source, start, finish) = self.image_download(host, sf);
+                match source {
+                    DownloadSource::Origin => {
+                        self.repository_free = finish;
+                        // Every repository download crosses the repository network's forwarder.
+                        let at = &mut self.cached_at[problem.repository_network * types + sf];
+                        *at = Some(at.map_or(finish, |t| t.min(finish)));
+                    }
+                    DownloadSource::Cache(cache) => self.cache_free[cache] = finish,
+                }
+                // ... and the host's own network's.
+                let at = &mut self.cached_at[info.network * types + sf];
+                *at = Some(at.map_or(finish, |t| t.min(finish)));
                 self.image_downloads.push(Download {
                     host,
                     item: sf,
                     start,
                     finish,
+                    source,
                 });
                 finish
             };
@@ -337,6 +403,7 @@ impl<'p> Timeline<'p> {
                         item: f,
                         start,
                         finish,
+                        source: DownloadSource::Origin,
                     });
                     finish
                 };
@@ -649,6 +716,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
+    use crate::problem::DownloadModel;
 
     /// The load-limit check alone: the window's overlaps, swept.
     fn host_below_limit(
@@ -719,6 +787,199 @@ mod tests {
                 None => return finishes[from..].last().copied().unwrap_or(lower),
             }
         }
+    }
+
+    /// Two networks of two one-vCPU hosts (`h1`, `h2` in `n1` with the repository; `g1`, `g2`
+    /// in `n2`), 100 MB images of types `a` and `b`, repository 50 MB/s, 100 MB/s inside a
+    /// network, 25 MB/s between: from the repository 2 s to `n1`, 4 s to `n2`.
+    fn two_networks(model: DownloadModel) -> Problem {
+        let infra = crate::model::Infrastructure::from_toml_str(
+            "load_limit = 1.0\nfunction_prefix = \"/fn\"\ninter_network_bandwidth = 25.0\n\
+             [[network]]\nname = \"n1\"\nbandwidth = 100.0\n\
+             [[network]]\nname = \"n2\"\nbandwidth = 100.0\n\
+             [[host]]\nname = \"h1\"\nnetwork = \"n1\"\nvcpu_speeds = [1.0]\n\
+             [[host]]\nname = \"h2\"\nnetwork = \"n1\"\nvcpu_speeds = [1.0]\n\
+             [[host]]\nname = \"g1\"\nnetwork = \"n2\"\nvcpu_speeds = [1.0]\n\
+             [[host]]\nname = \"g2\"\nnetwork = \"n2\"\nvcpu_speeds = [1.0]\n\
+             [image_repository]\nnetwork = \"n1\"\nbandwidth = 50.0\n\
+             [file_server]\nnetwork = \"n1\"\nbandwidth = 50.0\n\
+             [[image]]\nsf = \"a\"\nsize_mb = 100.0\n[[image]]\nsf = \"b\"\nsize_mb = 100.0\n",
+        )
+        .expect("valid infrastructure");
+        let workflow = crate::model::Workflow::from_toml_str(
+            "name = \"w\"\n\
+             [[task]]\nname = \"a1\"\nsf = \"a\"\nworkload = 1.0\n\
+             [[task]]\nname = \"a2\"\nsf = \"a\"\nworkload = 1.0\n\
+             [[task]]\nname = \"b1\"\nsf = \"b\"\nworkload = 1.0\n\
+             [[task]]\nname = \"a3\"\nsf = \"a\"\nworkload = 1.0\n\
+             [[task]]\nname = \"a4\"\nsf = \"a\"\nworkload = 1.0\n",
+        )
+        .expect("valid workflow");
+        Problem::new(&workflow, &infra)
+            .and_then(|p| p.with_download_model(model))
+            .expect("valid problem")
+    }
+
+    /// a1 on h1, a2 on h2 (same network), b1 on h1, a3 on g1, a4 on g2: the timeline's
+    /// schedule.
+    fn place_five(problem: &Problem) -> Schedule {
+        let mut timeline = Timeline::new(problem, Awareness::Downloads);
+        for (task, vcpu) in [(0, 0), (1, 1), (2, 0), (3, 2), (4, 3)] {
+            timeline.commit(task, vcpu, Slotting::Insertion);
+        }
+        timeline.into_schedule("test")
+    }
+
+    fn downloads(schedule: &Schedule) -> Vec<(HostId, SfTypeId, f64, f64, DownloadSource)> {
+        schedule
+            .image_downloads
+            .iter()
+            .map(|d| (d.host, d.item, d.start, d.finish, d.source))
+            .collect()
+    }
+
+    #[test]
+    fn under_origin_every_image_queues_at_the_repository() {
+        let problem = two_networks(DownloadModel::Origin);
+        let schedule = place_five(&problem);
+        let origin = DownloadSource::Origin;
+        assert_eq!(
+            downloads(&schedule),
+            [
+                (0, 0, 0.0, 2.0, origin),
+                (1, 0, 2.0, 4.0, origin),
+                (0, 1, 4.0, 6.0, origin),
+                (2, 0, 6.0, 10.0, origin),
+                (3, 0, 10.0, 14.0, origin),
+            ]
+        );
+        assert!(crate::simulate::check(&problem, &schedule).is_ok());
+    }
+
+    /// The second host of a network pays the cache hit, not the repository's queue: b1's
+    /// image starts at 2 s, right after a1's, not behind a2's.
+    #[test]
+    fn under_nearest_copy_a_second_host_of_a_network_gets_the_cached_copy() {
+        // 100 MB/s cache hits: 1 s inside a network, 4 s across (the path's 25 MB/s).
+        let problem = two_networks(DownloadModel::NearestCopy { cache_rate: 100.0 });
+        let schedule = place_five(&problem);
+        let (n1, n2) = (DownloadSource::Cache(0), DownloadSource::Cache(1));
+        let origin = DownloadSource::Origin;
+        assert_eq!(
+            downloads(&schedule),
+            [
+                // From the repository: a's first copy, through n1's forwarder.
+                (0, 0, 0.0, 2.0, origin),
+                // h2 from n1's cache once the copy is complete: 1 s, outside the queue.
+                (1, 0, 2.0, 3.0, n1),
+                // b1's image is next in the repository's queue.
+                (0, 1, 2.0, 4.0, origin),
+                // g1: n1's cache (free at 3, 4 s across) finishes at 7, the repository
+                // (free at 4, 4 s) at 8: n1's cache.
+                (2, 0, 3.0, 7.0, n1),
+                // g2: n2's cache has a's copy at 7 (1 s): 8; n1's cache 7 + 4 = 11.
+                (3, 0, 7.0, 8.0, n2),
+            ]
+        );
+        assert!(crate::simulate::check(&problem, &schedule).is_ok());
+        // A slower cache than the repository loses to an idle repository: at 25 MB/s h2's
+        // copy would take 4 s (finish 6) against the repository's 2 s (finish 4).
+        let slow = two_networks(DownloadModel::NearestCopy { cache_rate: 25.0 });
+        let schedule = place_five(&slow);
+        assert_eq!(downloads(&schedule)[1], (1, 0, 2.0, 4.0, origin));
+        assert!(crate::simulate::check(&slow, &schedule).is_ok());
+    }
+
+    /// The checker verifies a plan under the model it was made with: what the timeline planned
+    /// under nearest-copy passes, and each impossible variant of it is refused.
+    #[test]
+    fn the_checker_refuses_download_timings_the_model_does_not_allow() {
+        let problem = two_networks(DownloadModel::NearestCopy { cache_rate: 100.0 });
+        let schedule = place_five(&problem);
+        let refused = |s: &Schedule, p: &Problem, why: &str| match crate::simulate::check(p, s) {
+            Err(crate::Error::InvalidSchedule(msg)) => {
+                assert!(msg.contains(why), "{why:?} not in {msg:?}");
+            }
+            other => panic!("expected a refusal ({why}), got {other:?}"),
+        };
+        // Checked under the origin model: it has no caches.
+        refused(
+            &schedule,
+            &two_networks(DownloadModel::Origin),
+            "download model is origin",
+        );
+        // The cache download listed before the download that brings the copy.
+        let mut early = schedule.clone();
+        early.image_downloads.swap(0, 1);
+        refused(&early, &problem, "before any copy reached it");
+        // g1 cannot use n2's cache before a copy crossed n2's forwarder.
+        let mut wrong = schedule.clone();
+        wrong.image_downloads[3].source = DownloadSource::Cache(1);
+        refused(&wrong, &problem, "before any copy reached it");
+        // A download's recorded finish must be the model's (h2 in 0.5 s instead of 1 s).
+        let mut fast = schedule.clone();
+        fast.image_downloads[1].finish = 2.5;
+        refused(&fast, &problem, "the download model has it there at 3 s");
+        // A task may not start before its cached image is there (a2 at 2.5 s; it comes at 3).
+        let mut premature = schedule.clone();
+        premature.assignments[1].start = 2.5;
+        premature.assignments[1].finish = 3.5;
+        refused(&premature, &problem, "before its image is there");
+        // Files come from the file server only.
+        let mut problem_with_file = problem;
+        problem_with_file.file_names.push("f".into());
+        problem_with_file.file_size_mb.push(1.0);
+        let mut cached_file = schedule;
+        cached_file.file_downloads.push(Download {
+            host: 0,
+            item: 0,
+            start: 0.0,
+            finish: 0.02,
+            source: DownloadSource::Cache(0),
+        });
+        refused(
+            &cached_file,
+            &problem_with_file,
+            "files come from the file server",
+        );
+    }
+
+    #[test]
+    fn a_host_uses_only_the_caches_on_its_path_to_the_repository() {
+        let problem = two_networks(DownloadModel::nearest_copy());
+        // h1 (n1, the repository's network): n1 only; g1 (n2): n2, then n1.
+        assert_eq!(problem.caches_on_path(0).collect::<Vec<_>>(), [0]);
+        assert_eq!(problem.caches_on_path(2).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(
+            two_networks(DownloadModel::Origin)
+                .caches_on_path(2)
+                .count(),
+            0
+        );
+        // A cache off the host's path: h2 (in n1) from n2's cache.
+        let mut schedule = place_five(&problem);
+        // Under the measured rate (25 MB/s) h2's image came from the repository; claim n2.
+        schedule.image_downloads[1].source = DownloadSource::Cache(1);
+        match crate::simulate::check(&problem, &schedule) {
+            Err(crate::Error::InvalidSchedule(msg)) => {
+                assert!(msg.contains("not on its path"), "{msg}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // Bad rates are refused.
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(
+                two_networks(DownloadModel::Origin)
+                    .with_download_model(DownloadModel::NearestCopy { cache_rate: rate })
+                    .is_err()
+            );
+            assert!(DownloadModel::from_name("nearest-copy", rate).is_err());
+        }
+        assert!(DownloadModel::from_name("closest", 25.0).is_err());
+        assert_eq!(
+            DownloadModel::from_name("origin", f64::NAN).ok(),
+            Some(DownloadModel::Origin)
+        );
     }
 
     /// One host of four vCPUs under several load limits; tasks of random lengths (ties, zero

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nfwd_scheduler::{
-    Algorithm, Edge, Host, Image, Infrastructure, InputFile, Network, Problem, Scheduler, Server,
-    Task, Workflow, check, evaluate, simulate,
+    Algorithm, DownloadModel, Edge, Host, Image, Infrastructure, InputFile, Network, Problem,
+    Scheduler, Server, Task, Workflow, check, evaluate, simulate,
 };
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
@@ -97,6 +97,40 @@ fn random_problem(seed: u64, tasks: usize, hosts: usize, load_limit: f64) -> Pro
     Problem::new(&workflow, &infra).unwrap()
 }
 
+/// Every task placed exactly once, the checker accepts, the replay is never later, the
+/// schedule is deterministic and its metrics are sane, for every algorithm.
+fn every_algorithm_is_valid_on(problem: &Problem) -> Result<(), TestCaseError> {
+    for algorithm in Algorithm::EVERY {
+        let schedule = algorithm.schedule(problem);
+        // Every task placed exactly once, on an existing vCPU.
+        prop_assert_eq!(schedule.assignments.len(), problem.n_tasks());
+        prop_assert!(
+            schedule
+                .assignments
+                .iter()
+                .all(|a| a.vcpu < problem.n_vcpus())
+        );
+        let instances = schedule.instances(problem);
+        let mut served: Vec<usize> = instances.iter().flat_map(|i| i.tasks.clone()).collect();
+        served.sort_unstable();
+        prop_assert_eq!(served, (0..problem.n_tasks()).collect::<Vec<_>>());
+        // Precedence with transfers, no overlap on a vCPU, load limit, downloads first.
+        if let Err(e) = check(problem, &schedule) {
+            prop_assert!(false, "{}: {}", algorithm, e);
+        }
+        // The replay never finishes later than the plan, which was feasible.
+        let times = simulate(problem, &schedule).unwrap();
+        let replayed = times.iter().map(|t| t.1).fold(0.0, f64::max);
+        prop_assert!(replayed <= schedule.makespan() + 1e-6);
+        // Same input, same schedule.
+        prop_assert_eq!(&algorithm.schedule(problem), &schedule);
+        let metrics = evaluate(problem, &schedule).unwrap();
+        prop_assert!(metrics.sharing_degree >= 1.0);
+        prop_assert!(metrics.vcpus_used >= 1 && metrics.vcpus_used <= problem.n_vcpus());
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -107,30 +141,23 @@ proptest! {
         hosts in 1_usize..5,
         load_limit in prop::sample::select(vec![0.3, 0.5, 0.75, 1.0]),
     ) {
-        let problem = random_problem(seed, tasks, hosts, load_limit);
-        for algorithm in Algorithm::EVERY {
-            let schedule = algorithm.schedule(&problem);
-            // Every task placed exactly once, on an existing vCPU.
-            prop_assert_eq!(schedule.assignments.len(), problem.n_tasks());
-            prop_assert!(schedule.assignments.iter().all(|a| a.vcpu < problem.n_vcpus()));
-            let instances = schedule.instances(&problem);
-            let mut served: Vec<usize> = instances.iter().flat_map(|i| i.tasks.clone()).collect();
-            served.sort_unstable();
-            prop_assert_eq!(served, (0..problem.n_tasks()).collect::<Vec<_>>());
-            // Precedence with transfers, no overlap on a vCPU, load limit, downloads first.
-            if let Err(e) = check(&problem, &schedule) {
-                prop_assert!(false, "{}: {}", algorithm, e);
-            }
-            // The replay never finishes later than the plan, which was feasible.
-            let times = simulate(&problem, &schedule).unwrap();
-            let replayed = times.iter().map(|t| t.1).fold(0.0, f64::max);
-            prop_assert!(replayed <= schedule.makespan() + 1e-6);
-            // Same input, same schedule.
-            prop_assert_eq!(&algorithm.schedule(&problem), &schedule);
-            let metrics = evaluate(&problem, &schedule).unwrap();
-            prop_assert!(metrics.sharing_degree >= 1.0);
-            prop_assert!(metrics.vcpus_used >= 1 && metrics.vcpus_used <= problem.n_vcpus());
-        }
+        every_algorithm_is_valid_on(&random_problem(seed, tasks, hosts, load_limit))?;
+    }
+
+    /// The same under the nearest-copy download model, at cache-hit rates from well below to
+    /// well above the repository's: the engine's downloads are the checker's.
+    #[test]
+    fn every_algorithm_is_valid_under_nearest_copy(
+        seed in any::<u64>(),
+        tasks in 1_usize..30,
+        hosts in 1_usize..6,
+        load_limit in prop::sample::select(vec![0.3, 0.5, 0.75, 1.0]),
+        cache_rate in prop::sample::select(vec![5.0, 25.0, 100.0, 1000.0]),
+    ) {
+        let problem = random_problem(seed, tasks, hosts, load_limit)
+            .with_download_model(DownloadModel::NearestCopy { cache_rate })
+            .unwrap();
+        every_algorithm_is_valid_on(&problem)?;
     }
 }
 

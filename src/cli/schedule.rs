@@ -8,9 +8,30 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use nfwd_scheduler::experiment::{self, ExperimentConfig};
 use nfwd_scheduler::{
-    Algorithm, CostMatrix, Infrastructure, Problem, Scheduler, WfFormatOptions, Workflow, evaluate,
-    plot, read_input, workflow_from_wfformat,
+    Algorithm, CostMatrix, DownloadModel, Infrastructure, Problem, Scheduler, WfFormatOptions,
+    Workflow, evaluate, plot, read_input, workflow_from_wfformat,
 };
+
+/// How SF images reach the hosts (docs/scheduler.md §1, "Downloads").
+#[derive(Debug, Args)]
+pub(crate) struct Downloads {
+    /// `origin`: every image from the image repository, one download at a time (the seed's
+    /// model); `nearest-copy`: SF images as NDN packages, served by the cache of a forwarder
+    /// on the host's path once a copy has crossed it, without the repository's queue.
+    #[arg(long, default_value = "origin")]
+    download_model: String,
+    /// Under nearest-copy: MB/s at which a forwarder's cache serves a package (default:
+    /// measured by scripts/bench-provision.sh, docs/benchmarks.md).
+    #[arg(long, default_value_t = DownloadModel::MEASURED_CACHE_RATE)]
+    cache_rate: f64,
+}
+
+impl Downloads {
+    fn model(&self) -> anyhow::Result<DownloadModel> {
+        DownloadModel::from_name(&self.download_model, self.cache_rate)
+            .context("--download-model/--cache-rate")
+    }
+}
 
 /// What to schedule: a workflow on an infrastructure, or a literature-style cost matrix.
 #[derive(Debug, Args)]
@@ -29,6 +50,8 @@ pub(crate) struct Inputs {
     /// For WfFormat workflows: speed (Gop/s) of the machine the runtimes were measured on.
     #[arg(long, default_value_t = 1.0)]
     reference_speed: f64,
+    #[command(flatten)]
+    downloads: Downloads,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +130,8 @@ pub(crate) enum ScheduleCommand {
         /// readings (sf-cuv-host, com-immediate) to the seed's six. Default: the six.
         #[arg(long, value_delimiter = ',')]
         algos: Vec<String>,
+        #[command(flatten)]
+        downloads: Downloads,
     },
     /// Write the experiment's workflow (Fig. 32) and infrastructure (Fig. 31) as TOML files.
     Example {
@@ -192,6 +217,8 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                     "vcpu_seconds": metrics.vcpu_seconds,
                     "busy_vcpu_seconds": metrics.busy_vcpu_seconds,
                     "mb_downloaded": metrics.mb_downloaded,
+                    "download_model": problem.download_model.name(),
+                    "mb_from_caches": metrics.mb_from_caches,
                     "plan": plan,
                     "plan_file": plan_path.as_ref().map(|p| p.display().to_string()),
                 });
@@ -217,6 +244,13 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 metrics.instances,
                 metrics.mb_downloaded
             ))?;
+            if let DownloadModel::NearestCopy { cache_rate } = problem.download_model {
+                print_out(&format!(
+                    "nearest-copy downloads: {:.1} MB of images from forwarders' caches \
+                     ({cache_rate} MB/s each), the rest from the repository\n",
+                    metrics.mb_from_caches
+                ))?;
+            }
             print_out(&format!(
                 "{} tasks on {} vCPUs: read in {:.3} s, scheduled by {algorithm} in {:.3} s\n",
                 problem.n_tasks(),
@@ -262,6 +296,7 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
             workflow,
             reference_speed,
             algos,
+            downloads,
         } => {
             anyhow::ensure!(
                 (1..=max_partitions).contains(&min_partitions) && seeds > 0,
@@ -279,6 +314,7 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 speed_range: (speed_min, speed_max),
                 move_slack,
                 algorithms: algorithms_named(&algos)?,
+                download_model: downloads.model()?,
             };
             // Checked before any work, so no run is half done when an argument is bad.
             config
@@ -343,6 +379,11 @@ pub(crate) fn run(cmd: ScheduleCommand) -> anyhow::Result<()> {
 
 impl Inputs {
     fn load(&self) -> anyhow::Result<Problem> {
+        let model = self.downloads.model()?;
+        Ok(self.load_origin()?.with_download_model(model)?)
+    }
+
+    fn load_origin(&self) -> anyhow::Result<Problem> {
         match (&self.costs, &self.workflow, &self.infra) {
             (Some(costs), _, _) => {
                 let matrix = CostMatrix::from_toml_str(&read_input(costs)?)

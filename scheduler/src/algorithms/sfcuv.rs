@@ -24,6 +24,11 @@ pub struct SfCuvParams {
     /// get clusters). The seed's phase I maps clusters to vCPUs and leaves the CPU load limit
     /// to phase II, which moves a task when its host would exceed it (Fig. 27): `false`.
     pub load_limit_in_phase_one: bool,
+    /// Plans with the problem's download model (true). False is an ablation for the
+    /// nearest-copy model: SF-CUV costs every new instance as a repository download, as under
+    /// origin (phase I and phase II's charge), while the engine still serves the copies from
+    /// the caches.
+    pub cache_aware: bool,
 }
 
 /// The unit of sharing in phase II.
@@ -44,6 +49,7 @@ impl Default for SfCuvParams {
             move_slack: 0.0,
             sharing: Sharing::PerVcpu,
             load_limit_in_phase_one: false,
+            cache_aware: true,
         }
     }
 }
@@ -96,9 +102,23 @@ impl Scheduler for SfCuv {
 
     fn schedule(&self, problem: &Problem) -> Schedule {
         let rank = problem.upward_rank_mean();
-        let clusters = cluster(problem, &rank);
+        // The ablation plans phase I with origin costs (only the download model differs).
+        let origin_view;
+        let planning = if self.params.cache_aware
+            || problem.download_model == crate::problem::DownloadModel::Origin
+        {
+            problem
+        } else {
+            origin_view = {
+                let mut view = problem.clone();
+                view.download_model = crate::problem::DownloadModel::Origin;
+                view
+            };
+            &origin_view
+        };
+        let clusters = cluster(planning, &rank);
         let allocation = pre_allocate(
-            problem,
+            planning,
             &clusters,
             &rank,
             self.params.load_limit_in_phase_one,
@@ -122,8 +142,14 @@ impl Scheduler for SfCuv {
                 let home_host = problem.host_of(home);
                 // A new instance also delays every later download in the repository's queue
                 // by its own download time: moves and stays are charged that on top.
+                // (Nearest-copy: a download from a forwarder's cache delays that cache's queue.)
+                let cache_aware = self.params.cache_aware;
                 let new_instance_cost = |host: usize| {
-                    if timeline.has_instance(host, sf) || problem.hosts[host].preloaded_images[sf] {
+                    if cache_aware {
+                        timeline.new_instance_charge(host, sf)
+                    } else if timeline.has_instance(host, sf)
+                        || problem.hosts[host].preloaded_images[sf]
+                    {
                         0.0
                     } else {
                         problem.hosts[host].image_download_time[sf]
@@ -386,15 +412,18 @@ fn new_cluster(problem: &Problem, tasks: Vec<TaskId>) -> Cluster {
 }
 
 /// What sharing one instance of each SF type saves: its mean image download time over the
-/// hosts that lack the image (0 when every host has it pre-deployed).
+/// hosts that lack the image (0 when every host has it pre-deployed). Under the nearest-copy
+/// model the instance saved is a second one, so its download is a cache hit
+/// ([`Problem::copy_download_time`]).
 fn image_saving(problem: &Problem) -> Vec<f64> {
     (0..problem.type_names.len())
         .map(|t| {
             let total: f64 = problem
                 .hosts
                 .iter()
-                .filter(|h| !h.preloaded_images[t])
-                .map(|h| h.image_download_time[t])
+                .enumerate()
+                .filter(|(_, h)| !h.preloaded_images[t])
+                .map(|(h, _)| problem.copy_download_time(h, t))
                 .sum();
             total / problem.hosts.len().max(1) as f64
         })
@@ -494,6 +523,25 @@ fn pre_allocate(
         .iter()
         .flat_map(|h| h.preloaded_images.iter().copied())
         .collect();
+    // Nearest-copy: the networks whose forwarders will have seen each image (a cluster
+    // allocated to a host lacking it downloads it there), and whether any has.
+    let networks = problem.network_names.len();
+    let mut fetched_in: Vec<bool> = vec![false; networks * types];
+    let mut fetched: Vec<bool> = vec![false; types];
+    let image_cost = |h: usize, t: SfTypeId, fetched_in: &[bool], fetched: &[bool]| -> f64 {
+        let origin = problem.hosts[h].image_download_time[t];
+        let own = problem.hosts[h].network;
+        let cache = if fetched_in[own * types + t] {
+            own
+        } else if fetched[t] {
+            problem.repository_network
+        } else {
+            return origin;
+        };
+        problem
+            .cache_download_time(h, t, cache)
+            .map_or(origin, |c| origin.min(c))
+    };
     // The files on each host, sorted: preloaded or brought by a cluster placed there.
     let mut host_has_file: Vec<Vec<FileId>> = problem
         .hosts
@@ -512,12 +560,11 @@ fn pre_allocate(
         // The cost's parts that depend only on the host (downloads, transfers), and the
         // execution time, which is the same on vCPUs with the same execution times.
         let host_part = |h: usize| -> (f64, f64, f64) {
-            let host = &problem.hosts[h];
             let images: f64 = cluster
                 .types
                 .iter()
                 .filter(|&&t| !host_has_type[h * types + t])
-                .map(|&t| host.image_download_time[t])
+                .map(|&t| image_cost(h, t, &fetched_in, &fetched))
                 .sum();
             let inputs: f64 = needed_files
                 .iter()
@@ -599,6 +646,10 @@ fn pre_allocate(
             vcpu_load[vcpu] = f64::MIN_POSITIVE;
         }
         for &t in &cluster.types {
+            if !host_has_type[h * types + t] {
+                fetched_in[problem.hosts[h].network * types + t] = true;
+                fetched[t] = true;
+            }
             host_has_type[h * types + t] = true;
         }
         for &f in &needed_files {
