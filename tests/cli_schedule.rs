@@ -73,6 +73,63 @@ fn plan_json_is_one_document_with_the_plan_and_its_metrics() {
 }
 
 #[test]
+fn the_download_model_is_chosen_reported_and_checked() {
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "schedule",
+            "plan",
+            "--workflow",
+            "",
+            "--infra",
+            "",
+            "--algo",
+            "sf-cuv",
+            "--json",
+        ];
+        let (w, i) = (example("small.workflow.toml"), example("small.infra.toml"));
+        args[3] = &w;
+        args[5] = &i;
+        args.extend_from_slice(extra);
+        nfwd(&args)
+    };
+    for (extra, model) in [
+        (&[][..], "origin"),
+        (
+            &["--download-model", "nearest-copy", "--cache-rate", "100"][..],
+            "nearest-copy",
+        ),
+    ] {
+        let out = plan(extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["download_model"], model, "{doc}");
+        // A number, and +0 where nothing came from a cache (not -0).
+        let cached = doc["mb_from_caches"].as_f64().unwrap();
+        assert!(cached >= 0.0 && cached.is_sign_positive(), "{doc}");
+    }
+    for (extra, needle) in [
+        (&["--download-model", "bogus"][..], "unknown download model"),
+        (
+            &["--download-model", "nearest-copy", "--cache-rate", "0"][..],
+            "cache-hit rate",
+        ),
+        (
+            &["--cache-rate", "5"][..],
+            "applies to --download-model nearest-copy only",
+        ),
+    ] {
+        let out = plan(extra);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+}
+
+#[test]
 fn plan_without_out_writes_no_file() {
     let dir = scratch("plan-no-out");
     let out = Command::new(env!("CARGO_BIN_EXE_nfwd"))

@@ -433,7 +433,8 @@ pub fn evaluate(problem: &Problem, schedule: &Schedule) -> Result<Metrics> {
         .iter()
         .filter(|d| !from_origin(d))
         .map(|d| image_mb(&d))
-        .sum();
+        // From +0.0: `sum` of no f64 is -0.0, which JSON and CSV would show as such.
+        .fold(0.0, |a, b| a + b);
     let mb_downloaded = schedule
         .image_downloads
         .iter()

@@ -20,16 +20,24 @@ pub(crate) struct Downloads {
     /// on the host's path once a copy has crossed it, without the repository's queue.
     #[arg(long, default_value = "origin")]
     download_model: String,
-    /// Under nearest-copy: MB/s at which a forwarder's cache serves a package (default:
+    /// Under nearest-copy: MB/s at which a forwarder's cache serves a package (default 25,
     /// measured by scripts/bench-provision.sh, docs/benchmarks.md).
-    #[arg(long, default_value_t = DownloadModel::MEASURED_CACHE_RATE)]
-    cache_rate: f64,
+    #[arg(long)]
+    cache_rate: Option<f64>,
 }
 
 impl Downloads {
     fn model(&self) -> anyhow::Result<DownloadModel> {
-        DownloadModel::from_name(&self.download_model, self.cache_rate)
-            .context("--download-model/--cache-rate")
+        let model = DownloadModel::from_name(
+            &self.download_model,
+            self.cache_rate
+                .unwrap_or(DownloadModel::MEASURED_CACHE_RATE),
+        )
+        .context("--download-model/--cache-rate")?;
+        if self.cache_rate.is_some() && matches!(model, DownloadModel::Origin) {
+            anyhow::bail!("--cache-rate applies to --download-model nearest-copy only");
+        }
+        Ok(model)
     }
 }
 
