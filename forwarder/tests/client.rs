@@ -484,3 +484,28 @@ async fn producer_echoes_pit_tokens_and_routes_popped_interests_to_the_function_
         Err(Error::Nack(NackReason::Duplicate))
     ));
 }
+
+#[tokio::test]
+async fn a_congestion_mark_reaches_the_consumer() {
+    let (a, mut peer) = tokio::io::duplex(1 << 16);
+    let client = Client::from_stream(a, ClientConfig::default());
+    for marked in [false, true] {
+        let interest = InterestBuilder::new(name("/busy/x")).build().unwrap();
+        let task = tokio::spawn({
+            let client = client.clone();
+            async move { client.express_marked(interest).await }
+        });
+        let mut buf = BytesMut::new();
+        let sent = Interest::decode(read_packet(&mut peer, &mut buf).await).unwrap();
+        let wire = data_wire(sent.name(), None, b"payload");
+        let wire = if marked {
+            nfwd_tlv::lp::with_congestion_mark(wire).unwrap()
+        } else {
+            wire
+        };
+        peer.write_all(&wire).await.unwrap();
+        let (data, mark) = task.await.unwrap().unwrap();
+        assert_eq!(&data.content()[..], b"payload");
+        assert_eq!(mark, u64::from(marked));
+    }
+}

@@ -285,7 +285,7 @@ pub(crate) fn fetch(args: &FetchArgs) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "fetched {}: {} bytes, {} segments ({} fetched, {} already on disk) in {secs:.3} s, \
-         {:.2} MiB/s; window max {}, {} timeouts, {} Nacks, {} halvings",
+         {:.2} MiB/s; window max {}, {} timeouts, {} Nacks, {} congestion marks, {} halvings",
         report.package,
         report.manifest.size,
         report.manifest.segments,
@@ -295,6 +295,7 @@ pub(crate) fn fetch(args: &FetchArgs) -> anyhow::Result<()> {
         report.window.max_window,
         report.window.timeouts,
         report.window.nacks,
+        report.window.congestion_marks,
         report.window.decreases,
     );
     println!("artifact {}", report.artifact.display());

@@ -180,7 +180,7 @@ impl Shared {
             }
             Some(tt::DATA) => match Data::decode(fragment) {
                 Ok(d) => {
-                    lock(&self.pending).satisfy(&d);
+                    lock(&self.pending).satisfy(&d, lp.congestion_mark.unwrap_or(0));
                 }
                 Err(e) => tracing::debug!("client: dropping bad Data: {e}"),
             },
@@ -406,6 +406,13 @@ impl Client {
     /// absent), [`Error::Nack`] if the forwarder rejects it, [`Error::Closed`] if the
     /// connection ends.
     pub async fn express(&self, interest: Interest) -> Result<Data> {
+        self.express_marked(interest).await.map(|(data, _)| data)
+    }
+
+    /// [`Client::express`], also returning the NDNLPv2 CongestionMark the Data arrived with
+    /// (0: none): a forwarder on the way marks packets when a queue builds up, and a consumer
+    /// with a congestion window backs off on a mark as on a loss (ndncatchunks does).
+    pub async fn express_marked(&self, interest: Interest) -> Result<(Data, u64)> {
         let interest = if interest.nonce().is_none() {
             let edit = InterestEdit {
                 nonce: Some(rand::random()),

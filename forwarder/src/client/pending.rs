@@ -15,8 +15,9 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 
-/// What a waiting expression receives.
-pub(crate) type Answer = Result<Data>;
+/// What a waiting expression receives: the Data and the NDNLPv2 CongestionMark it arrived
+/// with (0: none).
+pub(crate) type Answer = Result<(Data, u64)>;
 
 #[derive(Debug)]
 struct Entry {
@@ -102,8 +103,9 @@ impl PendingTable {
         Some(entry)
     }
 
-    /// Answers every pending Interest `data` satisfies; returns how many.
-    pub(crate) fn satisfy(&mut self, data: &Data) -> usize {
+    /// Answers every pending Interest `data` (arrived with CongestionMark `mark`) satisfies;
+    /// returns how many.
+    pub(crate) fn satisfy(&mut self, data: &Data, mark: u64) -> usize {
         let dn = data.name();
         let mut hits: SmallVec<[u64; 4]> = SmallVec::new();
         for k in 0..=dn.len() {
@@ -120,7 +122,7 @@ impl PendingTable {
         for id in hits {
             if let Some(e) = self.take(id) {
                 // The receiver may have given up meanwhile; nothing to do then.
-                let _ = e.tx.send(Ok(data.clone()));
+                let _ = e.tx.send(Ok((data.clone(), mark)));
             }
         }
         n
@@ -206,11 +208,11 @@ mod tests {
         t.insert(interest("/a/b", true, None), tx1).unwrap();
         t.insert(interest("/a/b", true, Some("/f")), tx2).unwrap();
         t.insert(interest("/a", false, None), tx3).unwrap();
-        assert_eq!(t.satisfy(&data("/a/b/c", Some("/g"))), 0);
-        assert_eq!(t.satisfy(&data("/a/b/c", Some("/f"))), 1);
+        assert_eq!(t.satisfy(&data("/a/b/c", Some("/g")), 0), 0);
+        assert_eq!(t.satisfy(&data("/a/b/c", Some("/f")), 0), 1);
         assert!(rx2.try_recv().unwrap().is_ok());
         assert!(rx1.try_recv().is_err());
-        assert_eq!(t.satisfy(&data("/a/b/c", None)), 1);
+        assert_eq!(t.satisfy(&data("/a/b/c", None), 0), 1);
         assert!(rx1.try_recv().unwrap().is_ok());
         assert_eq!(t.len(), 1);
         t.close();

@@ -128,6 +128,8 @@ pub struct WindowStats {
     pub timeouts: u64,
     /// Nacks received (any reason).
     pub nacks: u64,
+    /// Data that arrived with an NDNLPv2 CongestionMark (a queue on the way building up).
+    pub congestion_marks: u64,
     /// Times the window was halved.
     pub decreases: u64,
     /// Largest window reached.
@@ -185,6 +187,10 @@ impl Window {
     }
 }
 
+/// One segment's outcome: its number, its send sequence, and the Data with its congestion
+/// mark (or why there is none).
+type SegmentAnswer = (u64, u64, nfwd_forwarder::Result<(Data, u64)>);
+
 /// Fetches the segments `wanted` of `base` (`base/seg=k`) with the AIMD window, handing each
 /// Data to `on_data` (whose error ends the pull at once).
 async fn fetch_segments(
@@ -198,7 +204,7 @@ async fn fetch_segments(
     let mut queue: VecDeque<u64> = wanted.into_iter().collect();
     let mut tries: HashMap<u64, u32> = HashMap::new();
     let mut window = Window::new(opts.initial_window, opts.max_window);
-    let mut in_flight: JoinSet<(u64, u64, nfwd_forwarder::Result<Data>)> = JoinSet::new();
+    let mut in_flight: JoinSet<SegmentAnswer> = JoinSet::new();
     let mut send_seq = 0u64;
     loop {
         while in_flight.len() < window.size()
@@ -211,7 +217,7 @@ async fn fetch_segments(
             let seq = send_seq;
             send_seq += 1;
             stats.interests += 1;
-            in_flight.spawn(async move { (k, seq, client.express(interest).await) });
+            in_flight.spawn(async move { (k, seq, client.express_marked(interest).await) });
         }
         let Some(joined) = in_flight.join_next().await else {
             return Ok(());
@@ -220,7 +226,7 @@ async fn fetch_segments(
             joined.map_err(|e| Error::Function(format!("fetch task failed: {e}")))?;
         // (send again, count as congestion)
         let (retry, congestion) = match result {
-            Ok(data) => {
+            Ok((data, mark)) => {
                 if data.content_type() == nfwd_tlv::types::content_type::NACK {
                     return Err(Error::NotFound(format!(
                         "{}: the publisher answered with an error Data",
@@ -228,8 +234,16 @@ async fn fetch_segments(
                     )));
                 }
                 on_data(k, data)?;
-                window.on_answer();
-                (false, false)
+                // A marked Data is an answer (nothing to send again) and a congestion
+                // signal: the window backs off as on a loss, once per window (ndncatchunks
+                // reacts to marks the same way).
+                if mark > 0 {
+                    stats.congestion_marks += 1;
+                    (false, true)
+                } else {
+                    window.on_answer();
+                    (false, false)
+                }
             }
             Err(nfwd_forwarder::Error::Timeout) => {
                 stats.timeouts += 1;
