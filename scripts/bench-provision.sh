@@ -24,6 +24,9 @@
 #             docs/benchmarks.md), or a full strategy name. Default: $RELAY_STRATEGY, else
 #             `default`.
 #   --no-http   skip the HTTP baseline
+#   --liveness-timeout MS  every forwarder's faces.liveness_timeout_ms (default: the
+#             forwarder's, 1000; 0 turns liveness off). On a machine this loaded, a relay
+#             starved of CPU for 1 s is declared down by the forwarders below it.
 # Needs no root; python3 and curl. Leaves nothing behind. The last line is a Markdown table
 # row: topology, nodes, size, NDN time and origin bytes, HTTP time and origin bytes, CS hits,
 # load average (1 min) before and after.
@@ -32,11 +35,13 @@ usage() { sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'
 FANOUT=0
 HTTP=1
 STRATEGY=${RELAY_STRATEGY:-default}
+LIVENESS=""
 while [ $# -gt 0 ]; do
     case $1 in
         --fanout) FANOUT=${2:?--fanout K}; shift 2 ;;
         --strategy) STRATEGY=${2:?--strategy S}; shift 2 ;;
         --no-http) HTTP=0; shift ;;
+        --liveness-timeout) LIVENESS=${2:?--liveness-timeout MS}; shift 2 ;;
         -h | --help) usage 0 ;;
         --) shift; break ;;
         -*) echo "unknown option $1" >&2; usage ;;
@@ -47,7 +52,7 @@ done
 N=$1
 SIZE=$2
 NFWD=${3:-}
-case $N$FANOUT in '' | *[!0-9]*) echo "N and K must be numbers" >&2; usage ;; esac
+case $N$FANOUT$LIVENESS in '' | *[!0-9]*) echo "N, K and MS must be numbers" >&2; usage ;; esac
 [ "$N" -ge 1 ] || { echo "N must be at least 1" >&2; exit 2; }
 case $SIZE in
     *[Kk] | *[Kk]i[Bb]) NUM=${SIZE%%[Kk]*}; UNIT=1024; LABEL="$NUM KiB" ;;
@@ -92,7 +97,7 @@ start() { # tag udp-port extra-args...
 }
 cli() { tag=$1; shift; "$NFWD" --connect "unix://$DIR/$tag.sock" "$@" >/dev/null; }
 relay() { # tag udp-port upstream-udp-port: a relay routing /pkg upstream
-    start "$1" "$2"
+    start "$1" "$2" --config "$DIR/relay.toml"
     cli "$1" face create "udp4://127.0.0.1:$3"
     cli "$1" route add /pkg "udp4://127.0.0.1:$3"
     if [ -n "$STRATEGY_NAME" ]; then cli "$1" strategy set /pkg "$STRATEGY_NAME"; fi
@@ -103,7 +108,12 @@ mkdir "$DIR/www" "$DIR/http"
 head -c "$BYTES" /dev/urandom >"$DIR/www/pkg.bin"
 chmod +x "$DIR/www/pkg.bin"
 SHA=$(sha256sum <"$DIR/www/pkg.bin" | cut -c1-64)
+FACES=""
+[ -z "$LIVENESS" ] || FACES="[faces]
+liveness_timeout_ms = $LIVENESS"
+printf '%s\n' "$FACES" >"$DIR/relay.toml"
 cat >"$DIR/host.toml" <<EOF
+$FACES
 [sf_packages]
 fetch_timeout_s = 600
 [[sf_packages.source]]
@@ -113,7 +123,7 @@ EOF
 
 # The NDN testbed.
 PP=$(port); RP=$(port)
-start p "$PP"
+start p "$PP" --config "$DIR/relay.toml"
 relay r "$RP" "$PP"
 RELAYS=r
 EDGE_PORTS=""
@@ -176,10 +186,14 @@ T1=$(now)
 NOTE=""
 if [ "$PRC" -ne 0 ]; then
     # A node whose pull outlives the pull command's lifetime (30 s) is reported failed while
-    # its pull may go on: wait for the caches, up to the hosts' fetch_timeout_s.
+    # its pull may go on: wait for the caches while pulls are under way (a staging directory),
+    # up to the hosts' fetch_timeout_s.
     grep -v ': pulled \|: already had ' "$DIR/provision.out" | head -5 >&2
     FAILED=$(grep -c -v ': pulled \|: already had \|^provisioned \|^Error' "$DIR/provision.out" || true)
-    while [ "$(installed)" -lt "$N" ] && [ "$(python3 -c "print(int($(now) - $T0))")" -lt 600 ]; do sleep 0.2; done
+    while [ "$(installed)" -lt "$N" ] && [ "$(python3 -c "print(int($(now) - $T0))")" -lt 600 ] &&
+        [ -n "$(find "$DIR" -path "$DIR/cache*/.staging/*" -prune -print | head -1)" ]; do
+        sleep 0.2
+    done
     T1=$(now)
     NOTE=" ($FAILED provision replies failed; $(installed) of $N caches hold the package after waiting for them)"
 fi
