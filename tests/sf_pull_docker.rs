@@ -1,7 +1,12 @@
-//! A pulled package run by the Docker backend, for real: a statically linked program (C,
-//! `gcc -static`) published as an SF package, deployed with `backend = "docker"` on an SF
-//! host that lacks it; the host pulls it, builds its FROM-scratch image with the program in
-//! it, and a consumer gets the transformed Data from the container.
+//! Pulled packages run by the Docker backend, for real, with a statically linked program (C,
+//! `gcc -static`):
+//!
+//! - published as a process package, deployed with `backend = "docker"` on an SF host that
+//!   lacks it: the host pulls it, builds its FROM-scratch image with the program in it, and a
+//!   consumer gets the transformed Data from the container;
+//! - built into an image, published as a Docker package (`nfwd sf publish --image`: a
+//!   `docker save` archive) and removed from the engine: the host pulls the archive, checks
+//!   and loads it (`docker load`), adds its `/nfwd`, and runs the program inside the image.
 //!
 //! Needs root (instances get uids of their own), a Docker engine and `gcc` with a static libc.
 //! Outside CI a missing one skips the test and says so; under `CI=true` it fails.
@@ -14,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::netns::Daemon;
-use common::package::{publish, serve_text, text};
+use common::package::{publish, publish_with, serve_text, text};
 use common::{TempDir, cannot_run, is_root, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -195,5 +200,199 @@ fn a_pulled_static_program_runs_in_a_container() {
         text(&ps)
     );
     let out = a.cli(&["sf", "undeploy", "/sf/cupcase"]);
+    assert!(out.is_ok(), "{out:?}");
+}
+
+/// Removes a Docker image by tag or ID (on drop).
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &self.0])
+            .output();
+    }
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+#[test]
+fn a_docker_package_is_loaded_from_its_archive_and_run() {
+    if !is_root() {
+        cannot_run(SUBJECT, "needs root");
+        return;
+    }
+    if !docker_answers() {
+        cannot_run(SUBJECT, "no Docker engine answers (`docker version`)");
+        return;
+    }
+    let dir = TempDir::new("sf-pull-docker-image");
+    let context = dir.0.join("image");
+    std::fs::create_dir_all(&context).unwrap();
+    let Some(_) = static_upcase(&context) else {
+        cannot_run(SUBJECT, "gcc -static cannot build a static program here");
+        return;
+    };
+    // The publisher's image: the program where its spec says, nothing else (no nfwd: each
+    // fetcher adds its own).
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!(
+            // A label of its own: an image left by an earlier run (same program, same build
+            // cache) would otherwise have the same ID and keep it in the engine.
+            "FROM scratch\nCOPY upcase /app/upcase\nLABEL test.run=\"{}-{}\"\n",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ),
+    )
+    .unwrap();
+    let tag = format!("nfwdtest-pkg-{}:1", std::process::id());
+    let _tag = Image(tag.clone());
+    let built = docker(&["build", "-q", "-t", &tag, &context.display().to_string()]);
+    assert!(built.status.success(), "{}", text(&built));
+    let id = String::from_utf8_lossy(&docker(&["image", "inspect", "-f", "{{.Id}}", &tag]).stdout)
+        .trim()
+        .to_owned();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let _id = Image(id.clone());
+    std::fs::write(
+        dir.0.join("dupcase.toml"),
+        "name = \"/sf/dupcase\"\nversion = \"1\"\ninput_type = \"text/plain\"\n\
+         output_type = \"text/plain\"\nbackend = \"docker\"\n[artifact]\nkind = \"exec\"\n\
+         argv = [\"/app/upcase\"]\n",
+    )
+    .unwrap();
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let binary =
+        nfwd_sf_host::docker::build_static_nfwd(root, &root.join("target").join("static-sf"))
+            .unwrap();
+    let keys = dir.0.join("keys");
+    let out = nfwd(&[
+        "key",
+        "generate",
+        "/pkg/publisher",
+        "--out",
+        &keys.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let owner = format!("nfwdtest-{}-dpkg", std::process::id());
+    let _owned = Owned(owner.clone());
+    let a = Daemon::start(
+        &dir.0,
+        "a",
+        None,
+        &[
+            "--udp",
+            "",
+            "--tcp",
+            "",
+            "--sf-host",
+            "--sf-backend",
+            "docker",
+            "--sf-docker-binary",
+            &binary.display().to_string(),
+            "--sf-owner",
+            &owner,
+            "--sf-package-source",
+            &format!("/pkg={}", keys.join("publisher.cert").display()),
+            "--sf-package-cache",
+            &dir.0.join("cache").display().to_string(),
+        ],
+    );
+    let _publisher = publish_with(
+        &a.unix,
+        &dir.0.join("dupcase.toml"),
+        "1",
+        &keys.join("publisher.key"),
+        "/pkg/sf-package/sf/dupcase/v=1",
+        &["--image", &tag],
+    );
+    // The engine forgets the image: the host must load it from the package's archive.
+    let removed = docker(&["image", "rm", &tag]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(!docker(&["image", "inspect", &id]).status.success());
+    let _text = serve_text(&a.unix, "/text", "hello, image");
+
+    // Deployed as a process, the image cannot run: a clear refusal, nothing started.
+    let as_process = dir.0.join("as-process.toml");
+    std::fs::write(
+        &as_process,
+        "name = \"/sf/dupcase\"\nbackend = \"process\"\n[artifact]\nkind = \"package\"\n\
+         name = \"/pkg/sf-package/sf/dupcase/v=1\"\n",
+    )
+    .unwrap();
+    let out = nfwd(&[
+        "--connect",
+        &a.unix,
+        "sf",
+        "deploy",
+        &as_process.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("runs on the Docker backend only"),
+        "{}",
+        text(&out)
+    );
+
+    let spec = dir.0.join("deploy.toml");
+    std::fs::write(
+        &spec,
+        "name = \"/sf/dupcase\"\nbackend = \"docker\"\n[artifact]\nkind = \"package\"\n\
+         name = \"/pkg/sf-package/sf/dupcase/v=1\"\n[instances]\nmin = 1\n",
+    )
+    .unwrap();
+    let t = Instant::now();
+    let out = nfwd(&[
+        "--connect",
+        &a.unix,
+        "sf",
+        "deploy",
+        &spec.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    eprintln!(
+        "pull, load, image build and container start: {} ms",
+        t.elapsed().as_millis()
+    );
+    // Loaded under its ID, untagged; the SF's image is built on it.
+    assert!(docker(&["image", "inspect", &id]).status.success());
+    let images = docker(&[
+        "image",
+        "ls",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "--filter",
+        &format!("label=nfwd.package-image={id}"),
+    ]);
+    let images = String::from_utf8_lossy(&images.stdout).into_owned();
+    assert!(images.contains("nfwd-sf-dupcase"), "{images}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let got = loop {
+        let got = nfwd(&[
+            "--connect",
+            &a.unix,
+            "get",
+            "/text",
+            "--chain",
+            "/sf/dupcase",
+        ]);
+        if got.status.success() || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(got.status.success(), "{}", text(&got));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim_end(),
+        "HELLO, IMAGE"
+    );
+    let out = a.cli(&["sf", "undeploy", "/sf/dupcase"]);
     assert!(out.is_ok(), "{out:?}");
 }

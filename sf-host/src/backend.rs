@@ -120,7 +120,7 @@ pub fn runtime_args(
         }
         // A package is resolved to its program (an exec artifact) before any backend sees
         // the spec; run as exec should one ever get here.
-        Artifact::Exec { .. } | Artifact::Package { .. } => args.extend(
+        Artifact::Exec { .. } | Artifact::Package { .. } | Artifact::Image { .. } => args.extend(
             [
                 "exec",
                 "--function",
@@ -149,7 +149,7 @@ pub fn runtime_args(
         ]
         .map(String::from),
     );
-    if let Artifact::Exec { argv } = &spec.artifact {
+    if let Artifact::Exec { argv } | Artifact::Image { argv, .. } = &spec.artifact {
         args.push("--".into());
         args.extend(program.unwrap_or_else(|| argv.clone()));
     }

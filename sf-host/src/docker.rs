@@ -42,9 +42,9 @@ use bollard::models::{
     ImageSummary,
 };
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, EventsOptions, InspectContainerOptions,
-    ListContainersOptions, ListImagesOptions, LogsOptions, RemoveContainerOptions,
-    RemoveImageOptions, StopContainerOptions,
+    BuildImageOptions, CreateContainerOptions, EventsOptions, ImportImageOptions,
+    InspectContainerOptions, ListContainersOptions, ListImagesOptions, LogsOptions,
+    RemoveContainerOptions, RemoveImageOptions, StopContainerOptions,
 };
 use futures_util::StreamExt as _;
 use tokio::sync::{OnceCell, mpsc};
@@ -65,6 +65,9 @@ pub const LABEL_INSTANCE: &str = "nfwd.instance";
 pub const LABEL_INDEX: &str = "nfwd.index";
 /// Label: SHA-256 of the `nfwd` binary an image carries (images).
 pub const LABEL_BINARY: &str = "nfwd.binary";
+/// Label: the image ID of the Docker package an image was built on (images of package SFs);
+/// removed with the last image built on it.
+pub const LABEL_PACKAGE_IMAGE: &str = "nfwd.package-image";
 
 /// Label: the host process that created a container, `<pid>:<start time>` (the start time in
 /// clock ticks since boot, field 22 of `/proc/<pid>/stat`, tells a reused pid apart).
@@ -299,6 +302,47 @@ pub struct DockerBackend {
     binary_hash: OnceCell<String>,
 }
 
+/// The image `reference` (a tag or an ID) saved as a Docker package's artifact: `docker
+/// save` by image ID, so the archive carries no tag. Returns the ID and the archive, which
+/// has passed the checks a fetcher makes ([`crate::package::image::check_archive`]), so a
+/// publisher learns now what its fetchers would refuse. Refuses an archive over `max_bytes`.
+pub async fn save_package_image(reference: &str, max_bytes: u64) -> Result<(String, Vec<u8>)> {
+    let docker = match std::env::var("DOCKER_HOST") {
+        Ok(host) if host.starts_with("unix://") => Docker::connect_with_host(&host),
+        _ => Docker::connect_with_local_defaults(),
+    }
+    .map_err(ctx("connecting to the engine"))?;
+    let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+        .await
+        .map_err(|_| Error::Timeout("Docker engine did not answer in 10 s".into()))?
+        .map_err(ctx("negotiating the API version"))?;
+    let id = match docker.inspect_image(reference).await {
+        Ok(image) => image
+            .id
+            .ok_or_else(|| Error::Docker(format!("image {reference}: the engine gave no ID")))?,
+        Err(e) if is_not_found(&e) => {
+            return Err(Error::NotFound(format!(
+                "image {reference} on the local Docker engine"
+            )));
+        }
+        Err(e) => return Err(ctx("inspecting the image")(e)),
+    };
+    let mut archive = Vec::new();
+    let mut save = docker.export_image(&id);
+    while let Some(chunk) = save.next().await {
+        let chunk = chunk.map_err(ctx("saving the image"))?;
+        archive.extend_from_slice(&chunk);
+        if archive.len() as u64 > max_bytes {
+            return Err(Error::Spec(format!(
+                "image {reference} saves to more than {max_bytes} bytes, more than fetchers \
+                 accept"
+            )));
+        }
+    }
+    crate::package::image::check_archive_bytes(&archive, &id)?;
+    Ok((id, archive))
+}
+
 /// Whether a Docker engine answers on the local socket (within 2 s). What `backend = "auto"`
 /// decides with.
 pub async fn engine_available() -> bool {
@@ -375,6 +419,8 @@ impl DockerBackend {
                     .map_err(|e| Error::Docker(format!("hashing the executable: {e}")))??
             }
             Artifact::Builtin { .. } => String::new(),
+            // Content-addressed already.
+            Artifact::Image { id, .. } => id.clone(),
             Artifact::Package { name, .. } => return Err(unresolved(name)),
         };
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -461,6 +507,7 @@ impl DockerBackend {
     pub async fn prune_stale_images(&self) -> Result<usize> {
         let current = self.binary_hash().await?.to_string();
         let mut removed = 0;
+        let mut bases = Vec::new();
         for image in self.owned_images().await? {
             if image.labels.get(LABEL_BINARY) == Some(&current) {
                 continue;
@@ -470,12 +517,16 @@ impl DockerBackend {
                 .remove_image(&image.id, None::<RemoveImageOptions>, None)
                 .await
             {
-                Ok(_) => removed += 1,
+                Ok(_) => {
+                    removed += 1;
+                    bases.extend(image.labels.get(LABEL_PACKAGE_IMAGE).cloned());
+                }
                 // 409: a container uses it.
                 Err(e) if is_not_found(&e) || status_code(&e) == Some(409) => {}
                 Err(e) => return Err(ctx("removing an image")(e)),
             }
         }
+        self.remove_package_bases(bases).await;
         Ok(removed)
     }
 
@@ -601,8 +652,76 @@ impl DockerBackend {
         Ok(removed)
     }
 
+    /// Loads the image `id` from a Docker package's archive, unless the engine has it
+    /// already: the archive is checked first ([`crate::package::image::check_archive`]: one
+    /// untagged image, the one `id` names, no volumes), then streamed to the engine.
+    pub async fn load_package_image(&self, archive: &Path, id: &str) -> Result<()> {
+        if self.image_size(id).await?.is_some() {
+            return Ok(());
+        }
+        let (path, want) = (archive.to_path_buf(), id.to_owned());
+        let checked =
+            tokio::task::spawn_blocking(move || crate::package::image::check_archive(&path, &want))
+                .await
+                .map_err(|e| Error::Docker(format!("checking the package image: {e}")))??;
+        let file = tokio::fs::File::open(archive).await?;
+        let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut file = file?;
+            let mut buf = vec![0u8; 256 * 1024];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+                }
+                // The error ends the upload (and the stream).
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        let mut load = self.docker.import_image(
+            ImportImageOptions {
+                quiet: true,
+                ..Default::default()
+            },
+            bollard::body_try_stream(chunks),
+            None,
+        );
+        while let Some(item) = load.next().await {
+            item.map_err(ctx("loading the package image"))?;
+        }
+        if self.image_size(id).await?.is_none() {
+            return Err(Error::Docker(format!(
+                "loading the package image: the engine has no {id} afterwards"
+            )));
+        }
+        tracing::info!(
+            "Docker backend: loaded package image {id} ({} layers, {})",
+            checked.layers,
+            checked.architecture
+        );
+        Ok(())
+    }
+
+    /// Removes the package images `bases` no image of ours is built on any more (another
+    /// owner's image on the same base keeps it: the engine refuses with a conflict).
+    async fn remove_package_bases(&self, bases: Vec<String>) {
+        for base in bases {
+            if let Err(e) = self
+                .docker
+                .remove_image(&base, None::<RemoveImageOptions>, None)
+                .await
+                && !is_not_found(&e)
+                && status_code(&e) != Some(409)
+            {
+                tracing::warn!("Docker backend: removing package image {base}: {e}");
+            }
+        }
+    }
+
     /// Removes every container and image carrying our owner label (tests, and a host that
-    /// starts afresh). Returns how many containers and images went.
+    /// starts afresh), and the package images they were built on. Returns how many
+    /// containers and (labelled) images went.
     pub async fn remove_owned(&self) -> Result<(usize, usize)> {
         let containers = self
             .containers_labelled(format!("{LABEL_OWNER}={}", self.options.owner))
@@ -615,7 +734,9 @@ impl DockerBackend {
             }
         }
         let mut removed_images = 0;
+        let mut bases = Vec::new();
         for i in self.owned_images().await? {
+            bases.extend(i.labels.get(LABEL_PACKAGE_IMAGE).cloned());
             match self
                 .docker
                 .remove_image(
@@ -633,6 +754,7 @@ impl DockerBackend {
                 Err(e) => return Err(ctx("removing an image")(e)),
             }
         }
+        self.remove_package_bases(bases).await;
         Ok((removed_containers, removed_images))
     }
 
@@ -657,13 +779,18 @@ impl DockerBackend {
     }
 
     /// The in-memory build context of `spec`'s image: Dockerfile, `/nfwd`, and an `exec`
-    /// artifact's executable.
+    /// artifact's executable. A Docker package's image is the base (loaded already), with
+    /// this node's `/nfwd` added: the runtime always matches the forwarder it talks to.
     fn build_context(binary: &Path, spec: Option<&SfSpec>, owner: &str) -> Result<Vec<u8>> {
+        let base = match spec.map(|s| &s.artifact) {
+            Some(Artifact::Image { id, .. }) => id.as_str(),
+            _ => "scratch",
+        };
         // The owner label comes first so that no layer is shared with another owner's images:
         // removing those (another host, another test run) must never pull a parent layer from
         // under a build of ours in progress.
         let mut dockerfile = format!(
-            "FROM scratch\nLABEL nfwd.owner={}\nCOPY nfwd /nfwd\n",
+            "FROM {base}\nLABEL nfwd.owner={}\nCOPY nfwd /nfwd\n",
             json_string(owner)
         );
         let mut files: Vec<(String, PathBuf)> = vec![("nfwd".into(), binary.to_path_buf())];
@@ -719,6 +846,9 @@ impl DockerBackend {
         if let Some(spec) = spec {
             labels.insert(LABEL_SF.to_string(), spec.name.clone());
             labels.insert(LABEL_VERSION.to_string(), spec.version.clone());
+            if let Artifact::Image { id, .. } = &spec.artifact {
+                labels.insert(LABEL_PACKAGE_IMAGE.to_string(), id.clone());
+            }
         }
         let options = BuildImageOptions {
             t: Some(tag.to_string()),
@@ -770,6 +900,7 @@ impl DockerBackend {
                 )
             }
             Artifact::Builtin { .. } => None,
+            Artifact::Image { argv, .. } => Some(argv.clone()),
             Artifact::Package { name, .. } => return Err(unresolved(name)),
         };
         let connect = format!("unix://{SOCKET_MOUNT}/{socket}");
@@ -916,6 +1047,12 @@ impl Backend for DockerBackend {
         let tag = self.image_tag(spec).await?;
         if self.image_size(&tag).await?.is_some() {
             return Ok(Prepared::AlreadyPresent);
+        }
+        if let Artifact::Image { archive, id, .. } = &spec.artifact {
+            self.options
+                .progress
+                .set(&spec.name, "loading its package's image");
+            self.load_package_image(Path::new(archive), id).await?;
         }
         self.build(Some(spec), &tag).await?;
         Ok(Prepared::Fetched)
@@ -1072,6 +1209,14 @@ fn instance_event(msg: &EventMessage) -> Option<InstanceEvent> {
 /// no loader and no libraries). Built-ins need nothing but the static `nfwd`. The error names
 /// the SF, the path and the fix.
 pub fn check_artifact(spec: &SfSpec) -> Result<()> {
+    if let Artifact::Image { archive, .. } = &spec.artifact
+        && !Path::new(archive).is_file()
+    {
+        return Err(Error::NotFound(format!(
+            "{}: the package's image archive {archive}",
+            spec.name
+        )));
+    }
     let Artifact::Exec { argv } = &spec.artifact else {
         return Ok(());
     };

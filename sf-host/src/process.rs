@@ -266,6 +266,8 @@ impl Backend for ProcessBackend {
 
     async fn prepare(&self, spec: &SfSpec) -> Result<Prepared> {
         spec.validate()?;
+        // The image's program is inside the image; as a process there is nothing to run.
+        spec.check_program()?;
         if !file_exists(&self.options.nfwd_bin) {
             return Err(Error::NotFound(format!(
                 "nfwd binary {}",

@@ -69,6 +69,20 @@ pub enum Artifact {
         #[serde(default, skip_serializing_if = "PullWhen::is_deploy")]
         pull: PullWhen,
     },
+    /// An image from a verified Docker package (`docs/sf-host.md`, "Docker packages"),
+    /// loaded into the engine by the Docker backend when it prepares the SF. Only the SF
+    /// host makes one, from a package's manifest: a specification cannot name an archive
+    /// on the node (it is never deserialized).
+    #[serde(skip_deserializing)]
+    Image {
+        /// The `docker save` archive, in the host's package cache.
+        archive: String,
+        /// The image ID the archive holds (`sha256:<64 hex digits>`), checked before the
+        /// engine loads it.
+        id: String,
+        /// The program and its arguments inside the image (argv[0] an absolute path).
+        argv: Vec<String>,
+    },
 }
 
 /// When an SF host pulls a package it lacks.
@@ -229,6 +243,21 @@ impl SfSpec {
                     crate::functions::unknown_builtin(function)
                 )));
             }
+            Artifact::Image { id, argv, .. } => {
+                if crate::package::parse_image_id(id).is_none() {
+                    return Err(Error::Spec(format!(
+                        "{}: image {id:?} is not sha256:<64 hex digits>",
+                        self.name
+                    )));
+                }
+                if !argv.first().is_some_and(|p| p.starts_with('/')) {
+                    return Err(Error::Spec(format!(
+                        "{}: a Docker package's program must be an absolute path inside its \
+                         image",
+                        self.name
+                    )));
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -239,6 +268,13 @@ impl SfSpec {
     /// Returns the program's path (`None` for a built-in). The SF host calls it at deployment,
     /// before anything starts; the error names the SF, the path tried and the fix.
     pub fn check_program(&self) -> Result<Option<std::path::PathBuf>> {
+        if let Artifact::Image { .. } = &self.artifact {
+            return Err(Error::Spec(format!(
+                "{}: its package is a Docker image, which runs on the Docker backend only; \
+                 deploy it with backend = \"docker\" on a host with a Docker engine",
+                self.name
+            )));
+        }
         let Artifact::Exec { argv } = &self.artifact else {
             return Ok(None);
         };

@@ -1,5 +1,6 @@
 //! `nfwd sf publish` and `nfwd sf fetch`: SF packages over NDN (`docs/sf-host.md`, "SF
-//! packages"). Publish serves a process SF's program and spec as a signed, segmented package;
+//! packages"). Publish serves an SF's program (or, for a Docker SF, its image as a `docker
+//! save` archive) and spec as a signed, segmented package;
 //! fetch pulls one with a congestion window, verifies it against a trust anchor and writes it
 //! atomically, resuming a partial download.
 
@@ -36,6 +37,11 @@ pub(crate) struct PublishArgs {
     /// Function name, when PATH is a program rather than a specification.
     #[arg(long)]
     pub(crate) function: Option<String>,
+    /// For a specification with backend = "docker": the local image (tag or ID) published
+    /// as a `docker save` archive; the spec's exec argv[0] is the program's absolute path
+    /// inside it (fetchers add their own `/nfwd`).
+    #[arg(long)]
+    pub(crate) image: Option<String>,
     /// NDN version number (default: the current time in milliseconds).
     #[arg(long)]
     pub(crate) version: Option<u64>,
@@ -78,8 +84,14 @@ pub(crate) struct FetchArgs {
     pub(crate) connect: Option<String>,
 }
 
-/// The spec and the program file a publication is made of.
-fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
+/// What a package carries: a program file, or a local Docker image.
+enum Source {
+    Program(PathBuf),
+    Image(String),
+}
+
+/// The spec and the program file (or image) a publication is made of.
+fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, Source)> {
     let is_spec = args.path.extension().is_some_and(|e| e == "toml");
     if !is_spec {
         let function = args.function.clone().with_context(|| {
@@ -103,7 +115,10 @@ fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
             timeout_ms: 30_000,
         };
         spec.validate()?;
-        return Ok((spec, args.path.clone()));
+        if args.image.is_some() {
+            anyhow::bail!("--image publishes a Docker SF: give its .toml specification");
+        }
+        return Ok((spec, Source::Program(args.path.clone())));
     }
     let text = std::fs::read_to_string(&args.path)
         .with_context(|| format!("reading {}", args.path.display()))?;
@@ -115,12 +130,27 @@ fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
             spec.name
         );
     }
-    if spec.backend == BackendKind::Docker {
-        anyhow::bail!(
-            "{}: Docker packages (a `docker save` archive) are not published yet; publish \
-             a process SF (backend \"process\" or \"auto\")",
+    match (spec.backend, &args.image) {
+        (BackendKind::Docker, Some(image)) => {
+            match &spec.artifact {
+                Artifact::Exec { argv } if argv.first().is_some_and(|p| p.starts_with('/')) => {}
+                _ => anyhow::bail!(
+                    "{}: a Docker package runs an exec program by its absolute path inside \
+                     the image ([artifact] kind = \"exec\", argv = [\"/path/in/image\", ...])",
+                    spec.name
+                ),
+            }
+            return Ok((spec, Source::Image(image.clone())));
+        }
+        (BackendKind::Docker, None) => anyhow::bail!(
+            "{}: backend = \"docker\": give --image IMAGE, the local image to publish",
             spec.name
-        );
+        ),
+        (_, Some(_)) => anyhow::bail!(
+            "{}: --image publishes a Docker SF; its specification needs backend = \"docker\"",
+            spec.name
+        ),
+        (_, None) => {}
     }
     let program = match &spec.artifact {
         Artifact::Builtin { function } => anyhow::bail!(
@@ -131,6 +161,7 @@ fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
             "{}: its artifact is the package {name}; publish the program itself",
             spec.name
         ),
+        Artifact::Image { .. } => anyhow::bail!("{}: not a publishable artifact", spec.name),
         Artifact::Exec { argv } => argv
             .first()
             .cloned()
@@ -146,14 +177,47 @@ fn spec_and_program(args: &PublishArgs) -> anyhow::Result<(SfSpec, PathBuf)> {
             .unwrap_or_else(|| Path::new("."))
             .join(program)
     };
-    Ok((spec, path))
+    Ok((spec, Source::Program(path)))
 }
 
 /// Builds the package `args` names, signed with its key.
-pub(crate) fn build_package(args: &PublishArgs, version: u64) -> anyhow::Result<PackagePackets> {
-    let (mut spec, program) = spec_and_program(args)?;
+pub(crate) async fn build_package(
+    args: &PublishArgs,
+    version: u64,
+) -> anyhow::Result<PackagePackets> {
+    let (spec, source) = spec_and_program(args)?;
+    let (spec, kind, file_name, artifact, image) = match source {
+        Source::Program(program) => {
+            let (spec, file_name, artifact) = read_program(spec, &program)?;
+            (spec, PackageKind::Process, file_name, artifact, None)
+        }
+        Source::Image(reference) => {
+            let limit = PackageLimits::default().max_artifact_bytes;
+            let (id, archive) = nfwd_sf_host::docker::save_package_image(&reference, limit)
+                .await
+                .with_context(|| format!("{}: saving the image {reference}", spec.name))?;
+            (
+                spec,
+                PackageKind::Docker,
+                "image.tar".into(),
+                archive,
+                Some(id),
+            )
+        }
+    };
+    let mut manifest = Manifest::describe(&spec, kind, &file_name, &artifact, args.segment_size)?;
+    manifest.image = image;
+    let function: Name = spec.name.parse()?;
+    let name = PackageName::new(Name::clone(&args.prefix), function, Some(version));
+    let signer = security::read_key(&args.key)?;
+    Ok(PackagePackets::build(name, manifest, &artifact, &signer)?)
+}
+
+/// A process package's program: read whole (within the fetchers' limit), the spec naming it
+/// by its file name. Returns the spec, the file name and the bytes.
+fn read_program(mut spec: SfSpec, program: &Path) -> anyhow::Result<(SfSpec, String, Vec<u8>)> {
     let limit = PackageLimits::default().max_artifact_bytes;
-    let size = std::fs::metadata(&program)
+    let size = std::fs::metadata(program)
         .with_context(|| format!("{}: the program {}", spec.name, program.display()))?
         .len();
     if size > limit {
@@ -163,7 +227,7 @@ pub(crate) fn build_package(args: &PublishArgs, version: u64) -> anyhow::Result<
         );
     }
     let artifact =
-        std::fs::read(&program).with_context(|| format!("reading {}", program.display()))?;
+        std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;
     let file_name = program
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -175,17 +239,7 @@ pub(crate) fn build_package(args: &PublishArgs, version: u64) -> anyhow::Result<
     {
         first.clone_from(&file_name);
     }
-    let manifest = Manifest::describe(
-        &spec,
-        PackageKind::Process,
-        &file_name,
-        &artifact,
-        args.segment_size,
-    )?;
-    let function: Name = spec.name.parse()?;
-    let name = PackageName::new(Name::clone(&args.prefix), function, Some(version));
-    let signer = security::read_key(&args.key)?;
-    Ok(PackagePackets::build(name, manifest, &artifact, &signer)?)
+    Ok((spec, file_name, artifact))
 }
 
 fn now_ms() -> u64 {
@@ -195,11 +249,11 @@ fn now_ms() -> u64 {
 }
 
 pub(crate) fn publish(args: &PublishArgs) -> anyhow::Result<()> {
-    let packets = Arc::new(build_package(args, args.version.unwrap_or_else(now_ms))?);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let packets = Arc::new(build_package(args, args.version.unwrap_or_else(now_ms)).await?);
         let client = connect(args.connect.as_deref()).await?;
         let name = packets.name.clone();
         let (size, segments, manifest_segments) = (

@@ -60,12 +60,25 @@ pub(crate) fn packets(function: &str, program: &[u8], key: &Path) -> PackagePack
 /// `nfwd sf publish SPEC --prefix /pkg --version VERSION --key KEY` on the daemon at `unix`,
 /// running until dropped; its first line (which names what it serves) must hold `serving`.
 pub(crate) fn publish(unix: &str, spec: &Path, version: &str, key: &Path, serving: &str) -> Killed {
+    publish_with(unix, spec, version, key, serving, &[])
+}
+
+/// [`publish`] with more `nfwd sf publish` arguments (`--image IMAGE`).
+pub(crate) fn publish_with(
+    unix: &str,
+    spec: &Path,
+    version: &str,
+    key: &Path,
+    serving: &str,
+    extra: &[&str],
+) -> Killed {
     let mut publisher = Killed(
         Command::new(env!("CARGO_BIN_EXE_nfwd"))
             .args(["--connect", unix, "sf", "publish"])
             .arg(spec)
             .args(["--prefix", "/pkg", "--version", version, "--key"])
             .arg(key)
+            .args(extra)
             .env("NFWD_LOG", "warn")
             .stderr(Stdio::piped())
             .spawn()

@@ -60,6 +60,7 @@ use tokio::task::JoinHandle;
 use crate::backend::{Backend, ForwarderAccess, InstanceHandle, InstanceStatus, Prepared};
 use crate::docker::{DockerBackend, DockerOptions};
 use crate::error::{Error, Result};
+use crate::package::PackageKind;
 use crate::package::cache::{self, CacheOptions, PackageCache, Pin};
 use crate::process::{ProcessBackend, ProcessOptions};
 use crate::progress::Progress;
@@ -635,19 +636,28 @@ fn status_of(e: &Error) -> u64 {
 /// concurrency, timeout) and the function name from the deployment.
 fn installed_spec(spec: &SfSpec, installed: &cache::Installed) -> SfSpec {
     let published = &installed.manifest.spec;
-    let args: Vec<String> = match &published.artifact {
-        Artifact::Exec { argv } => argv.iter().skip(1).cloned().collect(),
-        _ => Vec::new(),
+    let argv: &[String] = match &published.artifact {
+        Artifact::Exec { argv } => argv,
+        _ => &[],
+    };
+    let artifact = match (&installed.manifest.image, installed.manifest.kind) {
+        // A Docker package: its image, from the archive, running the program inside it.
+        (Some(id), PackageKind::Docker) => Artifact::Image {
+            archive: installed.artifact.display().to_string(),
+            id: id.clone(),
+            argv: argv.to_vec(),
+        },
+        _ => Artifact::Exec {
+            argv: std::iter::once(installed.artifact.display().to_string())
+                .chain(argv.iter().skip(1).cloned())
+                .collect(),
+        },
     };
     SfSpec {
         version: published.version.clone(),
         input_type: published.input_type.clone(),
         output_type: published.output_type.clone(),
-        artifact: Artifact::Exec {
-            argv: std::iter::once(installed.artifact.display().to_string())
-                .chain(args)
-                .collect(),
-        },
+        artifact,
         ..spec.clone()
     }
 }

@@ -79,7 +79,9 @@ impl Service {
     #[must_use]
     pub fn for_spec(spec: &SfSpec) -> Self {
         match spec.artifact {
-            Artifact::Exec { .. } => Self::SfExec,
+            // An image is only made by the host from a package; were one ever sent, it would
+            // run a program of the sender's choosing.
+            Artifact::Exec { .. } | Artifact::Image { .. } => Self::SfExec,
             Artifact::Builtin { .. } | Artifact::Package { .. } => Self::Sf,
         }
     }

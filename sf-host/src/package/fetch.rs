@@ -535,8 +535,7 @@ pub struct VerifiedManifest {
     stats: WindowStats,
 }
 
-/// Discovers the version (if `name` has none) and fetches and verifies the manifest. Only
-/// process packages are accepted.
+/// Discovers the version (if `name` has none) and fetches and verifies the manifest.
 pub async fn fetch_verified_manifest(
     client: &Client,
     name: &PackageName,
@@ -552,12 +551,6 @@ pub async fn fetch_verified_manifest(
         }
     };
     let manifest = fetch_manifest(client, &package, anchor, first, opts, &mut stats).await?;
-    if manifest.kind != PackageKind::Process {
-        return Err(Error::Spec(format!(
-            "{package}: a {:?} package; this nfwd unpacks process packages only",
-            manifest.kind
-        )));
-    }
     Ok(VerifiedManifest {
         package,
         manifest,
@@ -633,9 +626,11 @@ pub async fn fetch_artifact(
     let artifact = out_dir.join(&manifest.file_name);
     std::fs::rename(&part_path, &artifact)?;
 
-    // The spec, pointing at where the artifact now is.
+    // The spec, pointing at where the artifact now is (a Docker package's program is
+    // inside its image: the spec stays as published).
     let mut spec = manifest.spec.clone();
-    if let Artifact::Exec { argv } = &mut spec.artifact
+    if manifest.kind == PackageKind::Process
+        && let Artifact::Exec { argv } = &mut spec.artifact
         && let Some(program) = argv.first_mut()
     {
         *program = artifact.display().to_string();

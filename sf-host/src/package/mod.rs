@@ -17,6 +17,7 @@
 
 pub mod cache;
 pub mod fetch;
+pub mod image;
 
 use std::sync::Arc;
 
@@ -166,7 +167,8 @@ pub enum PackageError {
 pub enum PackageKind {
     /// A program run as a process (the spec's `exec` argv[0]): the artifact is the file.
     Process,
-    /// A `docker save` archive (defined, not yet published by `nfwd sf publish`).
+    /// A `docker save` archive of one untagged image (the manifest's `image` names its ID),
+    /// loaded by the Docker backend; the spec's exec argv[0] is the program inside it.
     Docker,
 }
 
@@ -198,8 +200,24 @@ pub struct Manifest {
     pub sha256: String,
     /// SHA-256 of each segment's content, hex, in order.
     pub segment_sha256: Vec<String>,
-    /// The SF specification as published (its exec argv[0] names the artifact's file name).
+    /// The SF specification as published (its exec argv[0] names the artifact's file name;
+    /// for a Docker package, the program's absolute path inside the image).
     pub spec: SfSpec,
+    /// A Docker package's image ID, `sha256:<hex>` (the SHA-256 of the image's config,
+    /// which the fetcher checks in the archive before loading it). Absent for a process
+    /// package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// The digest of an image ID `sha256:<64 hex digits>`.
+#[must_use]
+pub fn parse_image_id(id: &str) -> Option<[u8; 32]> {
+    let hex = id.strip_prefix("sha256:")?;
+    if hex.len() != 64 || hex.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    parse_digest(hex)
 }
 
 fn hex32(d: &[u8; 32]) -> String {
@@ -262,6 +280,7 @@ impl Manifest {
                 .map(|c| hex32(&nfwd_tlv::signature::sha256(&[c])))
                 .collect(),
             spec: spec.clone(),
+            image: None,
         })
     }
 
@@ -338,6 +357,7 @@ impl Manifest {
             )));
         }
         m.spec.validate().map_err(|e| bad(format!("spec: {e}")))?;
+        m.check_kind().map_err(bad)?;
         if m.size > limits.max_artifact_bytes {
             return Err(limit("artifact size", m.size, limits.max_artifact_bytes));
         }
@@ -370,6 +390,37 @@ impl Manifest {
             return Err(bad("a digest is not 64 hex digits".into()));
         }
         Ok(m)
+    }
+
+    /// A process package names no image; a Docker package names a well-formed one, runs on
+    /// the Docker backend, and its program is an absolute path inside the image.
+    fn check_kind(&self) -> Result<(), String> {
+        match (self.kind, &self.image) {
+            (PackageKind::Process, None) => Ok(()),
+            (PackageKind::Process, Some(_)) => Err("a process package names an image".into()),
+            (PackageKind::Docker, None) => Err("a Docker package without its image ID".into()),
+            (PackageKind::Docker, Some(id)) => {
+                if parse_image_id(id).is_none() {
+                    return Err(format!(
+                        "image {:?} is not sha256:<64 lower-case hex digits>",
+                        truncate(id)
+                    ));
+                }
+                if self.spec.backend != crate::spec::BackendKind::Docker {
+                    return Err("a Docker package whose spec is not backend = \"docker\"".into());
+                }
+                match &self.spec.artifact {
+                    crate::spec::Artifact::Exec { argv }
+                        if argv.first().is_some_and(|p| p.starts_with('/')) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err("a Docker package's spec must run an exec program by its \
+                              absolute path inside the image"
+                        .into()),
+                }
+            }
+        }
     }
 
     /// Bytes segment `k` holds.

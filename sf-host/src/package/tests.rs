@@ -188,6 +188,63 @@ fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
 }
 
 #[test]
+fn a_docker_manifest_names_its_image_and_runs_a_program_inside_it() {
+    let limits = PackageLimits::default();
+    let id = format!("sha256:{}", "ab".repeat(32));
+    let docker = |edit: &dyn Fn(&mut serde_json::Value)| {
+        edited(|v| {
+            v["kind"] = "docker".into();
+            v["image"] = id.clone().into();
+            v["spec"]["backend"] = "docker".into();
+            v["spec"]["artifact"]["argv"] = serde_json::json!(["/app/wc", "-l"]);
+            edit(v);
+        })
+    };
+    let m = Manifest::decode(&package_name(), &docker(&|_| {}), &limits).unwrap();
+    assert_eq!(m.kind, PackageKind::Docker);
+    assert_eq!(m.image.as_deref(), Some(id.as_str()));
+    // A process manifest is encoded without the field (old fetchers read it unchanged).
+    assert!(!String::from_utf8(edited(|_| {})).unwrap().contains("image"));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            docker(&|v| {
+                v.as_object_mut().unwrap().remove("image").unwrap();
+            }),
+            "without its image ID",
+        ),
+        (docker(&|v| v["image"] = "latest".into()), "not sha256"),
+        (
+            docker(&|v| v["image"] = id.to_uppercase().replace("SHA256", "sha256").into()),
+            "lower-case",
+        ),
+        (
+            docker(&|v| v["spec"]["backend"] = "process".into()),
+            "not backend = \"docker\"",
+        ),
+        (
+            docker(&|v| v["spec"]["artifact"]["argv"] = serde_json::json!(["wc"])),
+            "absolute path inside the image",
+        ),
+        (
+            docker(&|v| {
+                v["spec"]["artifact"] = serde_json::json!({"kind": "builtin", "function": "upper"});
+            }),
+            "absolute path inside the image",
+        ),
+        (
+            edited(|v| v["image"] = id.clone().into()),
+            "a process package names an image",
+        ),
+    ];
+    for (bytes, needle) in cases {
+        let e = Manifest::decode(&package_name(), &bytes, &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "expected {needle:?} in {e}");
+    }
+}
+
+#[test]
 fn hostile_or_broken_manifests_are_refused_with_what_is_wrong() {
     let limits = PackageLimits::default();
     let decode = |bytes: &[u8]| Manifest::decode(&package_name(), bytes, &limits).unwrap_err();
