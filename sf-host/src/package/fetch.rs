@@ -13,6 +13,7 @@ use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use nfwd_forwarder::client::Client;
 use nfwd_forwarder::security::Certificate;
@@ -205,6 +206,8 @@ async fn fetch_segments(
     let mut tries: HashMap<u64, u32> = HashMap::new();
     let mut window = Window::new(opts.initial_window, opts.max_window);
     let mut in_flight: JoinSet<SegmentAnswer> = JoinSet::new();
+    // Segments Nacked NoRoute, sent again after this pause (see below).
+    let mut pause: HashMap<u64, Duration> = HashMap::new();
     let mut send_seq = 0u64;
     loop {
         while in_flight.len() < window.size()
@@ -217,7 +220,13 @@ async fn fetch_segments(
             let seq = send_seq;
             send_seq += 1;
             stats.interests += 1;
-            in_flight.spawn(async move { (k, seq, client.express_marked(interest).await) });
+            let wait = pause.remove(&k);
+            in_flight.spawn(async move {
+                if let Some(wait) = wait {
+                    tokio::time::sleep(wait).await;
+                }
+                (k, seq, client.express_marked(interest).await)
+            });
         }
         let Some(joined) = in_flight.join_next().await else {
             return Ok(());
@@ -255,12 +264,26 @@ async fn fetch_segments(
                     NackReason::Congestion => (true, true),
                     // A loop or a retransmission crossing: send again, the path is not busy.
                     NackReason::Duplicate => (true, false),
+                    // The manifest came, so a route existed a moment ago: a relay whose
+                    // upstream went down (or was declared down while busy) Nacks what it
+                    // held until its routes fail over. Sent again after a pause that
+                    // doubles per try (250 ms, capped at the InterestLifetime), within the
+                    // retry bound; the window is left alone (no congestion was seen).
                     NackReason::NoRoute => {
-                        return Err(Error::NotFound(format!(
-                            "no route to {} (Nack NoRoute): no forwarder on the way knows \
-                             the package's prefix",
-                            base.append_segment(k)
-                        )));
+                        let n = tries.get(&k).copied().unwrap_or(0);
+                        if n >= opts.max_retries {
+                            return Err(Error::NotFound(format!(
+                                "no route to {} (Nack NoRoute, {} tries): no forwarder on the \
+                                 way knows the package's prefix any more",
+                                base.append_segment(k),
+                                n + 1
+                            )));
+                        }
+                        let wait = Duration::from_millis(250)
+                            .saturating_mul(1 << n.min(8))
+                            .min(Duration::from_millis(opts.lifetime_ms));
+                        pause.insert(k, wait);
+                        (true, false)
                     }
                     other => {
                         return Err(Error::Forwarder(nfwd_forwarder::Error::Nack(other)));

@@ -355,3 +355,164 @@ fn the_publisher_answers_discovery_with_the_manifest_and_segments_by_name() {
     let plain = InterestBuilder::new(p.name.base()).build().unwrap();
     assert!(p.answer(&plain).is_none());
 }
+
+/// A client whose forwarder is the test: `answer` is given every Interest the client sends
+/// and returns the frame to send back (if any). Stands in for a forwarder in a state that
+/// cannot be produced on demand (a queue building up, an upstream failing over).
+fn raw_peer(
+    mut answer: impl FnMut(&Interest) -> Option<Bytes> + Send + 'static,
+) -> (Client, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (near, mut far) = tokio::io::duplex(1 << 20);
+    let client = Client::from_stream(near, nfwd_forwarder::client::ClientConfig::default());
+    let task = tokio::spawn(async move {
+        let mut buf = bytes::BytesMut::new();
+        loop {
+            let frame = loop {
+                if let Some(n) = nfwd_tlv::element::frame_len(&buf).unwrap() {
+                    break buf.split_to(n).freeze();
+                }
+                if far.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+            };
+            let Ok(interest) = Interest::decode(frame) else {
+                continue;
+            };
+            if let Some(wire) = answer(&interest)
+                && far.write_all(&wire).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    (client, task)
+}
+
+/// A 200,000-byte package in 1000-byte segments.
+fn big_package(signer: &Signer) -> (Vec<u8>, Arc<PackagePackets>) {
+    let artifact: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let manifest =
+        Manifest::describe(&spec(), PackageKind::Process, "wc.sh", &artifact, 1000).unwrap();
+    let p = Arc::new(PackagePackets::build(package_name(), manifest, &artifact, signer).unwrap());
+    (artifact, p)
+}
+
+/// The artifact segment number `data` is, if it is one of `p`'s.
+fn artifact_segment(p: &PackagePackets, data: &Data) -> Option<u64> {
+    data.name()
+        .last()
+        .and_then(|c| c.as_segment())
+        .filter(|_| p.segments.iter().any(|s| s.name() == data.name()))
+}
+
+/// The peer answers every Interest from the package, with an NDNLPv2 CongestionMark on the
+/// artifact segments in `marked`.
+#[tokio::test]
+async fn congestion_marks_shrink_the_window_without_losing_a_segment() {
+    let (signer, anchor) = key("/pub");
+    let (artifact, p) = big_package(&signer);
+    let marked: std::collections::HashSet<u64> = [20, 21, 22, 60, 120].into();
+    let (client, peer) = raw_peer({
+        let p = Arc::clone(&p);
+        let marked = marked.clone();
+        move |interest| {
+            let data = p.answer(interest)?;
+            let wire = data.wire().clone();
+            Some(
+                if artifact_segment(&p, data).is_some_and(|k| marked.contains(&k)) {
+                    nfwd_tlv::lp::with_congestion_mark(wire).unwrap()
+                } else {
+                    wire
+                },
+            )
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let opts = fetch::FetchOptions {
+        max_window: 64,
+        ..fetch::FetchOptions::default()
+    };
+    let report = fetch::fetch_package(&client, &package_name(), &anchor, out.path(), &opts)
+        .await
+        .unwrap();
+    peer.abort();
+    assert_eq!(std::fs::read(&report.artifact).unwrap(), artifact);
+    // Every marked segment arrived once and counted; nothing timed out or was sent again.
+    assert_eq!(report.window.congestion_marks, marked.len() as u64);
+    assert_eq!(report.window.timeouts, 0);
+    assert_eq!(
+        report.window.interests,
+        p.segments.len() as u64 + p.manifest_segments.len() as u64
+    );
+    // Marks close together are one event (one halving); the three groups are three at most.
+    assert!(
+        (1..=3).contains(&report.window.decreases),
+        "{:?}",
+        report.window
+    );
+    assert!(report.window.max_window < 64, "{:?}", report.window);
+}
+
+/// A relay whose upstream fails over Nacks NoRoute for a while: the pull pauses and asks
+/// again; a route that never comes back ends it, after the retries, naming the segment.
+#[tokio::test]
+async fn a_passing_no_route_is_waited_out_and_a_lasting_one_ends_the_pull() {
+    let (signer, anchor) = key("/pub");
+    let (artifact, p) = big_package(&signer);
+    let nack = |interest: &Interest| {
+        let mut wire = bytes::BytesMut::new();
+        nfwd_tlv::lp::LpPacket::nack(nfwd_tlv::lp::NackReason::NoRoute, interest.wire().clone())
+            .encode_to(&mut wire);
+        wire.freeze()
+    };
+    // Segments 30..40 are Nacked twice each, then answered.
+    let mut nacked = std::collections::HashMap::<u64, u32>::new();
+    let (client, peer) = raw_peer({
+        let p = Arc::clone(&p);
+        move |interest| {
+            let data = p.answer(interest)?;
+            if let Some(k) = artifact_segment(&p, data).filter(|k| (30..40).contains(k)) {
+                let n = nacked.entry(k).or_default();
+                if *n < 2 {
+                    *n += 1;
+                    return Some(nack(interest));
+                }
+            }
+            Some(data.wire().clone())
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let opts = fetch::FetchOptions::default();
+    let report = fetch::fetch_package(&client, &package_name(), &anchor, out.path(), &opts)
+        .await
+        .unwrap();
+    peer.abort();
+    assert_eq!(std::fs::read(&report.artifact).unwrap(), artifact);
+    assert_eq!(report.window.nacks, 20);
+    // The window did not shrink for them: no congestion was seen.
+    assert_eq!(report.window.decreases, 0, "{:?}", report.window);
+
+    // Segment 7 never gets a route again.
+    let (client, peer) = raw_peer({
+        let p = Arc::clone(&p);
+        move |interest| {
+            let data = p.answer(interest)?;
+            if artifact_segment(&p, data) == Some(7) {
+                return Some(nack(interest));
+            }
+            Some(data.wire().clone())
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let opts = fetch::FetchOptions {
+        max_retries: 2,
+        ..fetch::FetchOptions::default()
+    };
+    let e = fetch::fetch_package(&client, &package_name(), &anchor, out.path(), &opts)
+        .await
+        .unwrap_err()
+        .to_string();
+    peer.abort();
+    assert!(e.contains("seg=7") && e.contains("NoRoute, 3 tries"), "{e}");
+}
