@@ -70,6 +70,64 @@ fn static_upcase(dir: &Path) -> Option<PathBuf> {
     built.status.success().then_some(out)
 }
 
+/// The static `nfwd` for images, a publisher key pair under `dir/keys`, and a daemon `a` with
+/// a Docker SF host of `owner` trusting that key for `/pkg`.
+fn docker_host(dir: &Path, owner: &str) -> (Daemon, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let t = Instant::now();
+    let binary =
+        nfwd_sf_host::docker::build_static_nfwd(root, &root.join("target").join("static-sf"))
+            .unwrap();
+    eprintln!("static nfwd ready in {:.1} s", t.elapsed().as_secs_f64());
+    let keys = dir.join("keys");
+    let out = nfwd(&[
+        "key",
+        "generate",
+        "/pkg/publisher",
+        "--out",
+        &keys.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let a = Daemon::start(
+        dir,
+        "a",
+        None,
+        &[
+            "--udp",
+            "",
+            "--tcp",
+            "",
+            "--sf-host",
+            "--sf-backend",
+            "docker",
+            "--sf-docker-binary",
+            &binary.display().to_string(),
+            "--sf-owner",
+            owner,
+            "--sf-package-source",
+            &format!("/pkg={}", keys.join("publisher.cert").display()),
+            "--sf-package-cache",
+            &dir.join("cache").display().to_string(),
+        ],
+    );
+    (a, keys)
+}
+
+/// `nfwd get /text --chain FUNCTION` on `a` until it is answered (the instance registers
+/// shortly after the deploy returns), at most 20 s; returns what it printed.
+fn get_through(a: &Daemon, function: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let got = loop {
+        let got = nfwd(&["--connect", &a.unix, "get", "/text", "--chain", function]);
+        if got.status.success() || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(got.status.success(), "{}", text(&got));
+    String::from_utf8_lossy(&got.stdout).trim_end().to_owned()
+}
+
 #[test]
 fn a_pulled_static_program_runs_in_a_container() {
     if !is_root() {
@@ -93,47 +151,10 @@ fn a_pulled_static_program_runs_in_a_container() {
          output_type = \"text/plain\"\n[artifact]\nkind = \"exec\"\nargv = [\"upcase\"]\n",
     )
     .unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let t = Instant::now();
-    let binary =
-        nfwd_sf_host::docker::build_static_nfwd(root, &root.join("target").join("static-sf"))
-            .unwrap();
-    eprintln!("static nfwd ready in {:.1} s", t.elapsed().as_secs_f64());
-    let keys = dir.0.join("keys");
-    let out = nfwd(&[
-        "key",
-        "generate",
-        "/pkg/publisher",
-        "--out",
-        &keys.display().to_string(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
     let owner = format!("nfwdtest-{}-pull", std::process::id());
     let _owned = Owned(owner.clone());
-
-    // One node: the publisher's program on its own prefix, and an SF host that pulls from it.
-    let a = Daemon::start(
-        &dir.0,
-        "a",
-        None,
-        &[
-            "--udp",
-            "",
-            "--tcp",
-            "",
-            "--sf-host",
-            "--sf-backend",
-            "docker",
-            "--sf-docker-binary",
-            &binary.display().to_string(),
-            "--sf-owner",
-            &owner,
-            "--sf-package-source",
-            &format!("/pkg={}", keys.join("publisher.cert").display()),
-            "--sf-package-cache",
-            &dir.0.join("cache").display().to_string(),
-        ],
-    );
+    // One node: the publisher's package on its own prefix, and an SF host that pulls from it.
+    let (a, keys) = docker_host(&dir.0, &owner);
     let _publisher = publish(
         &a.unix,
         &src.join("upcase.toml"),
@@ -168,26 +189,7 @@ fn a_pulled_static_program_runs_in_a_container() {
         list.contains("\"docker\"") && list.contains("/pkg/sf-package/sf/cupcase/v=1"),
         "{list}"
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let got = loop {
-        let got = nfwd(&[
-            "--connect",
-            &a.unix,
-            "get",
-            "/text",
-            "--chain",
-            "/sf/cupcase",
-        ]);
-        if got.status.success() || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    assert!(got.status.success(), "{}", text(&got));
-    assert_eq!(
-        String::from_utf8_lossy(&got.stdout).trim_end(),
-        "HELLO, CONTAINER"
-    );
+    assert_eq!(get_through(&a, "/sf/cupcase"), "HELLO, CONTAINER");
     // The instance is a container of this owner.
     let ps = Command::new("docker")
         .args(["ps", "--format", "{{.Names}}", "--filter"])
@@ -268,43 +270,10 @@ fn a_docker_package_is_loaded_from_its_archive_and_run() {
     )
     .unwrap();
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binary =
-        nfwd_sf_host::docker::build_static_nfwd(root, &root.join("target").join("static-sf"))
-            .unwrap();
-    let keys = dir.0.join("keys");
-    let out = nfwd(&[
-        "key",
-        "generate",
-        "/pkg/publisher",
-        "--out",
-        &keys.display().to_string(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
     let owner = format!("nfwdtest-{}-dpkg", std::process::id());
     let _owned = Owned(owner.clone());
-    let a = Daemon::start(
-        &dir.0,
-        "a",
-        None,
-        &[
-            "--udp",
-            "",
-            "--tcp",
-            "",
-            "--sf-host",
-            "--sf-backend",
-            "docker",
-            "--sf-docker-binary",
-            &binary.display().to_string(),
-            "--sf-owner",
-            &owner,
-            "--sf-package-source",
-            &format!("/pkg={}", keys.join("publisher.cert").display()),
-            "--sf-package-cache",
-            &dir.0.join("cache").display().to_string(),
-        ],
-    );
+    // One node: the publisher's package on its own prefix, and an SF host that pulls from it.
+    let (a, keys) = docker_host(&dir.0, &owner);
     let _publisher = publish_with(
         &a.unix,
         &dir.0.join("dupcase.toml"),
@@ -373,26 +342,7 @@ fn a_docker_package_is_loaded_from_its_archive_and_run() {
     ]);
     let images = String::from_utf8_lossy(&images.stdout).into_owned();
     assert!(images.contains("nfwd-sf-dupcase"), "{images}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let got = loop {
-        let got = nfwd(&[
-            "--connect",
-            &a.unix,
-            "get",
-            "/text",
-            "--chain",
-            "/sf/dupcase",
-        ]);
-        if got.status.success() || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    assert!(got.status.success(), "{}", text(&got));
-    assert_eq!(
-        String::from_utf8_lossy(&got.stdout).trim_end(),
-        "HELLO, IMAGE"
-    );
+    assert_eq!(get_through(&a, "/sf/dupcase"), "HELLO, IMAGE");
     let out = a.cli(&["sf", "undeploy", "/sf/dupcase"]);
     assert!(out.is_ok(), "{out:?}");
 }

@@ -302,11 +302,9 @@ pub struct DockerBackend {
     binary_hash: OnceCell<String>,
 }
 
-/// The image `reference` (a tag or an ID) saved as a Docker package's artifact: `docker
-/// save` by image ID, so the archive carries no tag. Returns the ID and the archive, which
-/// has passed the checks a fetcher makes ([`crate::package::image::check_archive`]), so a
-/// publisher learns now what its fetchers would refuse. Refuses an archive over `max_bytes`.
-pub async fn save_package_image(reference: &str, max_bytes: u64) -> Result<(String, Vec<u8>)> {
+/// Connects to the local engine (`/var/run/docker.sock`, or `DOCKER_HOST` if it names a
+/// `unix://` socket) and agrees on the engine's API version (within 10 s).
+async fn connect_engine() -> Result<Docker> {
     let docker = match std::env::var("DOCKER_HOST") {
         Ok(host) if host.starts_with("unix://") => Docker::connect_with_host(&host),
         _ => Docker::connect_with_local_defaults(),
@@ -316,6 +314,15 @@ pub async fn save_package_image(reference: &str, max_bytes: u64) -> Result<(Stri
         .await
         .map_err(|_| Error::Timeout("Docker engine did not answer in 10 s".into()))?
         .map_err(ctx("negotiating the API version"))?;
+    Ok(docker)
+}
+
+/// The image `reference` (a tag or an ID) saved as a Docker package's artifact: `docker
+/// save` by image ID, so the archive carries no tag. Returns the ID and the archive, which
+/// has passed the checks a fetcher makes ([`crate::package::image::check_archive`]), so a
+/// publisher learns now what its fetchers would refuse. Refuses an archive over `max_bytes`.
+pub async fn save_package_image(reference: &str, max_bytes: u64) -> Result<(String, Vec<u8>)> {
+    let docker = connect_engine().await?;
     let id = match docker.inspect_image(reference).await {
         Ok(image) => image
             .id
@@ -360,15 +367,7 @@ impl DockerBackend {
     /// `unix://` socket) and agrees on the engine's API version.
     pub async fn connect(options: DockerOptions) -> Result<Self> {
         check_label_value("owner", &options.owner)?;
-        let docker = match std::env::var("DOCKER_HOST") {
-            Ok(host) if host.starts_with("unix://") => Docker::connect_with_host(&host),
-            _ => Docker::connect_with_local_defaults(),
-        }
-        .map_err(ctx("connecting to the engine"))?;
-        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
-            .await
-            .map_err(|_| Error::Timeout("Docker engine did not answer in 10 s".into()))?
-            .map_err(ctx("negotiating the API version"))?;
+        let docker = connect_engine().await?;
         Ok(Self {
             docker,
             options,
