@@ -1,7 +1,7 @@
 //! The SF host's package cache against a real forwarder (in-process daemon, content store
 //! off so that every Interest reaches the publisher and is counted there): concurrent
 //! requests share one pull, a second request is a cache hit, a tampered package is refused,
-//! leaves nothing and is refused again without a pull for a while, names outside the sources are refused, the byte bound evicts unused
+//! leaves nothing and is refused again without a pull for a while, names outside the sources are refused, a pull cut off resumes where it stopped, the byte bound evicts unused
 //! packages and refuses when the packages in use leave no room, and a silent publisher
 //! costs the deadline, not more.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -337,4 +337,64 @@ async fn a_silent_publisher_costs_the_deadline_not_more() {
     assert_eq!((k.fetches, k.joined, k.timeouts), (1, 1, 1), "{k:?}");
     assert!(cache.status().fetching.is_empty());
     assert!(listing(&dir.join(".staging")).is_empty());
+}
+
+/// A pull cut off at its deadline keeps the segments it verified; the next pull of the same
+/// package fetches only the rest.
+#[tokio::test]
+async fn a_pull_cut_off_resumes_where_it_stopped() {
+    let mut node = Node::new().await;
+    let (program, packets) = node.packets("/sf/big", 80_000);
+    let total = packets.segments.len() as u64;
+    assert_eq!(total, 80);
+    // The publisher answers the manifest and the first 30 segments only, until `full`.
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = node.client().await;
+    let packets = Arc::new(packets);
+    let h = client
+        .serve(packets.name.base(), {
+            let full = Arc::clone(&full);
+            let packets = Arc::clone(&packets);
+            move |interest| {
+                let reply = packets
+                    .answer(&interest)
+                    .filter(|d| {
+                        full.load(Ordering::Relaxed)
+                            || !packets.segments.iter().any(|s| s.name() == d.name())
+                            || d.name().last().and_then(|c| c.as_segment()) < Some(30)
+                    })
+                    .map_or(Reply::None, |d| Reply::Data(d.clone()));
+                async move { reply }
+            }
+        })
+        .await
+        .unwrap();
+    node._serving.push((client, h));
+    let (cache, dir) = node.cache(1 << 20, Duration::from_secs(1));
+    let client = node.client().await;
+    let e = cache
+        .acquire(&client, "/pub/sf-package/sf/big/v=1")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("within 1 s"), "{e}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Kept aside, not installed; staging empty.
+    assert_eq!(listing(&dir.join(".partial")).len(), 1);
+    assert!(listing(&dir.join(".staging")).is_empty());
+    let before = cache.status().counters;
+    assert_eq!(
+        before.fetched_segments, 0,
+        "nothing installed yet: {before:?}"
+    );
+
+    full.store(true, Ordering::Relaxed);
+    let pin = cache
+        .acquire(&client, "/pub/sf-package/sf/big/v=1")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&pin.installed.artifact).unwrap(), program);
+    let after = cache.status().counters;
+    // The 30 segments on disk were not fetched again.
+    assert_eq!(after.fetched_segments, total - 30, "{after:?}");
+    assert!(listing(&dir.join(".partial")).is_empty());
 }

@@ -9,7 +9,12 @@
 //!   that gives up does not cancel it for the others.
 //! - **Nothing half-installed**: a pull writes into `DIR/.staging/<key>`; only a package whose
 //!   manifest signature, every segment and whole-artifact digest verified is renamed to
-//!   `DIR/<key>`, the one place SFs run from. A failed pull removes its staging directory.
+//!   `DIR/<key>`, the one place SFs run from.
+//! - **Resumed**: a pull that fails other than by verification (a deadline, a lost route, an
+//!   I/O error) leaves its verified segments in `DIR/.partial/<key>`, and the next pull of
+//!   that package starts from them (every segment on disk is checked against the manifest
+//!   again). One partial pull is kept, the latest: the disk used beyond the bound is at most
+//!   one package. A pull refused by verification keeps nothing.
 //! - **Bounded**: room for the artifact (its size is in the verified manifest, itself within
 //!   [`super::PackageLimits`]) is reserved before a byte of it is fetched, by evicting the
 //!   least recently used packages no deployed SF uses; if the packages in use leave no room,
@@ -222,6 +227,8 @@ struct Record {
 
 const RECORD: &str = "package.json";
 const STAGING: &str = ".staging";
+/// The one partial pull kept for resumption (see the module documentation).
+const PARTIAL: &str = ".partial";
 
 #[derive(Debug)]
 struct Entry {
@@ -307,15 +314,32 @@ impl Drop for Reservation {
     }
 }
 
-/// Removes a staging directory unless disarmed: a pull that fails, or is dropped at its
-/// deadline, leaves nothing behind.
-struct Staging(Option<PathBuf>);
+/// A pull's staging directory until it is installed (disarmed): a pull that fails, or is
+/// dropped at its deadline, leaves it as the one partial pull kept under `partial`, unless
+/// `keep` was cleared (verification failed), which removes it.
+struct Staging {
+    dir: Option<PathBuf>,
+    partial: PathBuf,
+    keep: bool,
+}
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
+        if self.keep
+            && let Some(name) = dir.file_name()
+        {
+            // Only the latest is kept: the disk used beyond the bound stays one package.
+            let _ = std::fs::remove_dir_all(&self.partial);
+            if make_dir(&self.partial).is_ok()
+                && std::fs::rename(&dir, self.partial.join(name)).is_ok()
+            {
+                return;
+            }
         }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -357,7 +381,7 @@ impl PackageCache {
                     .to_str()
                     .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
             if !ours {
-                if file_name != STAGING {
+                if file_name != STAGING && file_name != PARTIAL {
                     tracing::warn!(
                         "sf host: {} in the package cache is not a package; left alone",
                         path.display()
@@ -651,9 +675,27 @@ impl PackageCache {
         make_dir(&staging_root)?;
         let staging_dir = staging_root.join(&dir_name);
         let _ = std::fs::remove_dir_all(&staging_dir);
-        let mut staging = Staging(Some(staging_dir.clone()));
-        make_dir(&staging_dir)?;
-        let report = fetch_artifact(client, verified, &staging_dir, &opts.fetch).await?;
+        let partial_root = opts.dir.join(PARTIAL);
+        // What an earlier pull of this package left: fetch_artifact resumes from it.
+        if std::fs::rename(partial_root.join(&dir_name), &staging_dir).is_ok() {
+            tracing::info!("sf host: resuming the pull of {key}");
+        } else {
+            make_dir(&staging_dir)?;
+        }
+        let mut staging = Staging {
+            dir: Some(staging_dir.clone()),
+            partial: partial_root,
+            keep: true,
+        };
+        let report = match fetch_artifact(client, verified, &staging_dir, &opts.fetch).await {
+            Ok(report) => report,
+            Err(e) => {
+                // Segments are verified before they are written, but an artifact whose
+                // whole digest is wrong is not worth resuming.
+                staging.keep = !matches!(e, Error::Package(_));
+                return Err(e);
+            }
+        };
         // fetch_artifact's spec file names the staging path; the cache keeps its own record.
         let _ = std::fs::remove_file(&report.spec);
         let record = Record {
@@ -667,7 +709,7 @@ impl PackageCache {
         let _ = std::fs::remove_dir_all(&final_dir);
         // The rename is the install: before it nothing runs from this package.
         std::fs::rename(&staging_dir, &final_dir)?;
-        staging.0 = None;
+        staging.dir = None;
         let installed = Installed {
             package: report.package.clone(),
             manifest: report.manifest,
