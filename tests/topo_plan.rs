@@ -3,6 +3,7 @@
 //! chain. No request ever gets a wrong answer; each either succeeds or fails with an error that
 //! says why; after the move every request succeeds, the old node runs the SF no more and the
 //! routes towards it are gone. A plan naming a node the topology lacks changes nothing. A plan
+//! placing an SF its node lacks makes the node pull the SF's package over NDN. A plan
 //! applied, a link its route uses cut and restored, and the node running its function killed
 //! and restarted: requests are right again each time, through the routes recomputed.
 //!
@@ -530,4 +531,203 @@ fn fig31_runs_the_fig32_workflow_with_every_algorithm() {
         "status",
     );
     assert!(status.contains("com-based"), "{status}");
+}
+
+/// A plan placing an SF that no node has: its type names an SF package, so the node the plan
+/// puts it on (`a`) pulls it over NDN across the testbed's link from the publisher on `pub`,
+/// verifies it and runs it; the consumer gets the function's answer. The route to the
+/// publisher's prefix is a written `[[route]]`.
+#[test]
+fn a_plan_applied_pulls_the_package_of_an_sf_its_node_lacks() {
+    if let Some(why) = testbed_missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let dir = TempDir::new("topo-plan-pkg");
+    let name = format!("tpkg{}", std::process::id());
+    let state = dir.0.join("state");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let keys = dir.0.join("keys");
+    ok(
+        &nfwd(&[
+            "key",
+            "generate",
+            "/pkg/publisher",
+            "--out",
+            keys.to_str().unwrap(),
+        ]),
+        "key generate",
+    );
+    let program = dir.0.join("shout.sh");
+    std::fs::write(&program, "#!/bin/sh\ntr a-z A-Z\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let file = dir.0.join("topo.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+name = "{name}"
+[[node]]
+name = "consumer"
+[[node]]
+name = "a"
+sf_host = "process"
+[[node.forwarder.sf_packages.source]]
+prefix = "/pkg"
+trust_anchor = "{cert}"
+[[node]]
+name = "pub"
+[[link]]
+a = "consumer"
+b = "a"
+[[link]]
+a = "a"
+b = "pub"
+[[producer]]
+node = "pub"
+prefix = "/lamp/7"
+text = "{TEXT}"
+[[route]]
+node = "a"
+prefix = "/pkg"
+via = "pub"
+[[sf_type]]
+name = "shout"
+package = "/pkg/sf-package/fn/shout/v=1"
+input_type = "text/plain"
+output_type = "text/plain"
+"#,
+            cert = keys.join("publisher.cert").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.0.join("plan.toml"),
+        r#"
+algorithm = "by-hand"
+makespan = 0.05
+task = []
+
+[[node]]
+name = "a"
+sf = ["shout"]
+pull_images = ["shout"]
+fetch_files = []
+[[node.route]]
+prefix = "/fn/shout"
+next_hop = "local"
+"#,
+    )
+    .unwrap();
+    let _down = Down {
+        name: &name,
+        state: &state,
+    };
+    ok(
+        &nfwd(&[
+            "topo",
+            "up",
+            file.to_str().unwrap(),
+            "--state-dir",
+            &state_arg,
+        ]),
+        "topo up",
+    );
+    // The publisher serves the package from its node until the test ends.
+    let mut publisher = common::netns::Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_nfwd"))
+            .args([
+                "topo",
+                "exec",
+                "--topo",
+                &name,
+                "--state-dir",
+                &state_arg,
+                "pub",
+            ])
+            .args(["--", "nfwd", "sf", "publish"])
+            .arg(&program)
+            .args([
+                "--function",
+                "/fn/shout",
+                "--prefix",
+                "/pkg",
+                "--version",
+                "1",
+            ])
+            .arg("--key")
+            .arg(keys.join("publisher.key"))
+            .env("NFWD_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(publisher.0.stderr.take().unwrap()),
+        &mut first_line,
+    )
+    .unwrap();
+    assert!(
+        first_line.contains("serving /pkg/sf-package/fn/shout/v=1"),
+        "{first_line}"
+    );
+
+    let text = ok(
+        &nfwd(&[
+            "topo",
+            "apply",
+            dir.0.join("plan.toml").to_str().unwrap(),
+            "--topo",
+            &name,
+            "--state-dir",
+            &state_arg,
+        ]),
+        "apply",
+    );
+    eprintln!("applied: {text}");
+    let got = ok(
+        &nfwd(&[
+            "topo",
+            "exec",
+            "--topo",
+            &name,
+            "--state-dir",
+            &state_arg,
+            "consumer",
+            "--",
+            "nfwd",
+            "get",
+            "/lamp/7",
+            "--chain",
+            "/fn/shout",
+        ]),
+        "get through the pulled SF",
+    );
+    assert_eq!(got, EXPECT);
+    // a holds the package it pulled, from the publisher's prefix.
+    let packages = ok(
+        &nfwd(&[
+            "topo",
+            "exec",
+            "--topo",
+            &name,
+            "--state-dir",
+            &state_arg,
+            "a",
+            "--",
+            "nfwd",
+            "sf",
+            "packages",
+        ]),
+        "sf packages on a",
+    );
+    assert!(
+        packages.contains("/pkg/sf-package/fn/shout/v=1"),
+        "{packages}"
+    );
+    assert!(sf_list_on(&name, &state_arg, "a").contains("/fn/shout"));
 }
