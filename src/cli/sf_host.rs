@@ -5,8 +5,10 @@
 //! and the command exits non-zero.
 
 use crate::cli::output::{out, outln, printable, with_status_line};
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -92,10 +94,57 @@ pub(crate) struct ProvisionArgs {
     /// Print JSON: one object per node (node, ok, ms, message) and the total.
     #[arg(long)]
     json: bool,
+    /// Draw the progress line even when stderr is not a terminal.
+    #[arg(long)]
+    progress: bool,
 }
 
 /// Nodes asked at once by `nfwd sf provision` (each costs a connection).
 const PROVISION_PARALLEL: usize = 64;
+
+/// How far each node's pull got: bytes and total, in MiB as the host reports them.
+#[derive(Debug, Default)]
+struct FleetProgress {
+    nodes: usize,
+    done: usize,
+    /// Per node: (MiB pulled, MiB in all), from the host's `progress` dataset.
+    pulled: HashMap<usize, (f64, f64)>,
+}
+
+impl FleetProgress {
+    /// `provisioning: 37 of 100 nodes done, 12 pulling: 41.3/2000.0 MiB, 9.8 MiB/s, ETA 200 s`
+    /// (MiB over every node: those done count whole).
+    fn line(&self, elapsed: Duration) -> String {
+        let total = self.pulled.values().map(|(_, t)| *t).fold(0.0, f64::max);
+        let pulled: f64 = self.pulled.values().map(|(b, _)| *b).sum();
+        let all = total * self.nodes as f64;
+        let pulling = self.pulled.len().saturating_sub(self.done);
+        let mut line = format!(
+            "provisioning: {} of {} nodes done, {pulling} pulling",
+            self.done, self.nodes
+        );
+        if total > 0.0 {
+            let rate = pulled / elapsed.as_secs_f64().max(1e-3);
+            line.push_str(&format!(": {pulled:.1}/{all:.1} MiB, {rate:.1} MiB/s"));
+            if rate > 0.0 {
+                line.push_str(&format!(", ETA {:.0} s", (all - pulled).max(0.0) / rate));
+            }
+        }
+        line
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `(pulled, total)` MiB from an SF host's pull phase `pulling its package: 3.1/20.0 MiB, ...`.
+fn pull_phase_mib(phase: &str) -> Option<(f64, f64)> {
+    let rest = phase.strip_prefix("pulling its package: ")?;
+    let (fraction, _) = rest.split_once(" MiB")?;
+    let (pulled, total) = fraction.split_once('/')?;
+    Some((pulled.parse().ok()?, total.parse().ok()?))
+}
 
 #[derive(Debug)]
 struct Provisioned {
@@ -110,27 +159,68 @@ pub(crate) fn provision(a: &ProvisionArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let started = Instant::now();
+    let fleet = Arc::new(Mutex::new(FleetProgress {
+        nodes: a.nodes.len(),
+        ..FleetProgress::default()
+    }));
+    let show_progress = !a.json && (a.progress || std::io::stderr().is_terminal());
     let results: Vec<Provisioned> = rt.block_on(async {
         let permits = Arc::new(tokio::sync::Semaphore::new(PROVISION_PARALLEL));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, node) in a.nodes.iter().enumerate() {
             let (node, package, key) = (node.clone(), a.package.clone(), a.key.clone());
             let permits = Arc::clone(&permits);
+            let fleet = Arc::clone(&fleet);
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let t0 = Instant::now();
                 let result: anyhow::Result<ControlResponse> = async {
                     let client = super::get::connect(Some(&node)).await?;
                     super::key::use_key(&client, key.as_deref())?;
-                    Ok(protocol::command_on(
+                    // While the pull runs, its progress as the host reports it.
+                    let poll = tokio::spawn({
+                        let (client, package, fleet) =
+                            (client.clone(), package.clone(), Arc::clone(&fleet));
+                        async move {
+                            let mut tick = tokio::time::interval(Duration::from_millis(500));
+                            loop {
+                                tick.tick().await;
+                                let Ok(all) = protocol::progress(&client).await else {
+                                    continue;
+                                };
+                                if let Some(mib) =
+                                    all.get(&package).and_then(|p| pull_phase_mib(&p.phase))
+                                {
+                                    lock(&fleet).pulled.insert(i, mib);
+                                }
+                            }
+                        }
+                    });
+                    let answer = protocol::command_on(
                         &client,
                         protocol::Service::Sf,
                         "pull",
                         Bytes::from(package),
                     )
-                    .await?)
+                    .await;
+                    poll.abort();
+                    Ok(answer?)
                 }
                 .await;
+                {
+                    let mut f = lock(&fleet);
+                    f.done += 1;
+                    // A node that has it counts whole; one that failed counts as nothing.
+                    match (&result, f.pulled.get(&i).copied()) {
+                        (Ok(r), Some((_, total))) if r.is_ok() => {
+                            f.pulled.insert(i, (total, total));
+                        }
+                        (Ok(r), None) if r.is_ok() => {}
+                        _ => {
+                            f.pulled.remove(&i);
+                        }
+                    }
+                }
                 let ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
                 let (ok, message) = match result {
                     Ok(r) if r.is_ok() => (true, r.status_text.to_string()),
@@ -151,12 +241,23 @@ pub(crate) fn provision(a: &ProvisionArgs) -> anyhow::Result<()> {
                 )
             });
         }
-        let mut out = Vec::new();
-        while let Some(r) = tasks.join_next().await {
-            if let Ok(r) = r {
-                out.push(r);
+        let collect = async {
+            let mut out = Vec::new();
+            while let Some(r) = tasks.join_next().await {
+                if let Ok(r) = r {
+                    out.push(r);
+                }
             }
-        }
+            out
+        };
+        let mut out = if show_progress {
+            with_status_line(collect, Duration::from_secs(1), |elapsed| {
+                lock(&fleet).line(elapsed)
+            })
+            .await
+        } else {
+            collect.await
+        };
         // In the order given.
         out.sort_by_key(|(i, _)| *i);
         out.into_iter().map(|(_, p)| p).collect()
@@ -616,5 +717,33 @@ mod tests {
         );
         assert!(!deploy_line("/sf/\x1b[2J", Duration::ZERO, None).contains('\x1b'));
         assert!(!deploy_line("/sf/a", Duration::ZERO, Some("\x1b[2J")).contains('\x1b'));
+    }
+
+    #[test]
+    fn the_provisioning_line_sums_the_nodes_pulls() {
+        assert_eq!(
+            pull_phase_mib("pulling its package: 3.5/20.0 MiB, window 32"),
+            Some((3.5, 20.0))
+        );
+        assert_eq!(pull_phase_mib("pulling its package: the manifest"), None);
+        assert_eq!(pull_phase_mib("building its image: step 2/4"), None);
+        let mut f = FleetProgress {
+            nodes: 4,
+            ..FleetProgress::default()
+        };
+        // Nothing known yet: no sizes, no division by zero.
+        assert_eq!(
+            f.line(Duration::ZERO),
+            "provisioning: 0 of 4 nodes done, 0 pulling"
+        );
+        // One node done (counted whole), two half way: 40 of 80 MiB in 4 s.
+        f.done = 1;
+        f.pulled.insert(0, (20.0, 20.0));
+        f.pulled.insert(1, (10.0, 20.0));
+        f.pulled.insert(2, (10.0, 20.0));
+        assert_eq!(
+            f.line(Duration::from_secs(4)),
+            "provisioning: 1 of 4 nodes done, 2 pulling: 40.0/80.0 MiB, 10.0 MiB/s, ETA 4 s"
+        );
     }
 }

@@ -1837,14 +1837,22 @@ impl Inner {
                 .await
                 .map(|()| format!("undeployed {}", text.trim())),
             // Installed and left unpinned: in the cache for a later deploy, evictable.
-            Verb::Pull => self.acquire_package(text.trim()).await.map(|pin| {
-                format!(
-                    "{} {} ({} bytes)",
-                    if pin.pulled { "pulled" } else { "already had" },
-                    pin.installed.package,
-                    pin.installed.manifest.size
-                )
-            }),
+            Verb::Pull => {
+                // Reported in the `progress` dataset under the package's name while it runs
+                // (`nfwd sf provision` draws its progress line from it).
+                let package = text.trim();
+                let _progress = self.progress.guard(package);
+                self.acquire_package_reporting(package, package)
+                    .await
+                    .map(|pin| {
+                        format!(
+                            "{} {} ({} bytes)",
+                            if pin.pulled { "pulled" } else { "already had" },
+                            pin.installed.package,
+                            pin.installed.manifest.size
+                        )
+                    })
+            }
         };
         match result {
             Ok(msg) => self.respond(interest, status_code::OK, &msg),
