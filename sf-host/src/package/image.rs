@@ -100,9 +100,25 @@ fn each_entry<R: Read + Seek>(
         .map_err(|e| refused(format!("not a tar archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| refused(format!("a broken tar entry: {e}")))?;
-        let name = entry
+        let path = entry
             .path()
             .map_err(|e| refused(format!("an entry's path: {e}")))?
+            .into_owned();
+        // The engine extracts the archive before reading it, so `x/../manifest.json` is
+        // manifest.json there: only plain components, or the file checked would not be the
+        // file loaded.
+        if path.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        }) {
+            return Err(refused(format!(
+                "the path {:?} is not plain",
+                path.display()
+            )));
+        }
+        let name = path
             .to_string_lossy()
             .trim_start_matches("./")
             .trim_end_matches('/')
@@ -361,5 +377,26 @@ mod tests {
         assert!(err(&a, &id).contains("larger than"));
         // Not an ID at all.
         assert!(err(&a, "latest").contains("not an image ID"));
+    }
+
+    #[test]
+    fn a_path_that_is_not_plain_is_refused() {
+        // A second manifest.json under another spelling: the engine would read this one.
+        // The tar crate will not write `..` itself: the name goes into the header raw.
+        let mut b = tar::Builder::new(Vec::new());
+        let bad: &[u8] = br#"[{"Config":"x","RepoTags":["a:1"]}]"#;
+        let mut h = tar::Header::new_gnu();
+        let raw = b"l1/../manifest.json";
+        h.as_gnu_mut().unwrap().name[..raw.len()].copy_from_slice(raw);
+        h.set_size(bad.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, bad).unwrap();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b.into_inner().unwrap()).unwrap();
+        let e = check_archive(f.path(), &id_of(CONFIG))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not plain"), "{e}");
     }
 }
