@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub(crate) mod anchors;
+pub(crate) mod mesh;
 pub(crate) mod netns;
 pub(crate) mod package;
 pub(crate) mod skip_log;
