@@ -16,8 +16,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use common::mesh::{
+    Load, Mesh, READINGS, SENSOR, launcher_next_hops, out_interests, runtime, upper_on_c1_only,
+};
 use common::topo::{Down, example_as, namespaces, ok};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
@@ -344,4 +347,109 @@ fn the_demo_runs_across_containers_with_docker() {
         .unwrap();
     assert!(containers(name).is_empty(), "{:?}", containers(name));
     assert!(networks(name).is_empty(), "{:?}", networks(name));
+}
+
+/// The shipped mesh in containers, upper on c1 only (so c2 is c1's only next hop towards the
+/// producer), a consumer asking for reverse(upper(reading)) in a loop: c2's container is
+/// killed (`topo kill`) and the routes lead around it; it is restarted (`docker start`, its
+/// link ends renamed and shaped again) and serves again; the link c1-c2 is cut and restored;
+/// and a container killed behind the launcher's back (`docker kill`) is seen by the watcher,
+/// which routes around it. No request ever gets a wrong answer.
+#[test]
+fn a_docker_mesh_routes_around_a_killed_container_restarts_it_and_survives_a_cut_link() {
+    if let Some(why) = missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let binary = static_nfwd();
+    let mesh = Mesh::up_in_docker("d", &binary, |t| upper_on_c1_only(&t));
+    runtime().block_on(async {
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        let load = Load::start(&mesh).await;
+        load.until_right(30, Duration::from_secs(30), "warm-up")
+            .await;
+
+        // A crash: c2's processes killed, its container stopped, its interfaces gone.
+        let killed = Instant::now();
+        let said = mesh.topo(&["kill", "c2"]);
+        assert!(said.contains("c2 killed"), "{said}");
+        let running = docker_lines(&[
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            &format!("nfwd-topo.{}.c2", mesh.name),
+        ]);
+        assert_eq!(running, ["false"]);
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c3", "c4"]);
+        let kill_recovery = load.recovery_after(killed, Duration::from_secs(15)).await;
+
+        // A cut recorded while c2 is down (its end has no interface) holds when it is back.
+        mesh.topo(&["link", "c2", "c3", "down"]);
+        let restarted = Instant::now();
+        let said = mesh.topo(&["restart", "c2"]);
+        let restart_took = restarted.elapsed();
+        assert!(
+            said.contains("c2 restarted") && said.contains("1 SFs"),
+            "{said}"
+        );
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        assert_eq!(launcher_next_hops(&mesh, "c2", SENSOR).await, ["e2"]);
+        assert!(
+            !launcher_next_hops(&mesh, "c3", SENSOR)
+                .await
+                .contains(&"c2".to_owned()),
+            "c2-c3 is cut"
+        );
+        // Its own function, on a reading it fetches over its renamed, reshaped link to e2.
+        let reading = format!("{READINGS}/at-c2");
+        assert_eq!(
+            mesh.exec("c2", &["nfwd", "get", &reading, "--chain", "/sf/reverse"]),
+            reading.chars().rev().collect::<String>()
+        );
+        load.until_right(30, Duration::from_secs(15), "after the restart")
+            .await;
+        // The cut held through the restart; restored, c3 routes through c2 again.
+        mesh.topo(&["link", "c2", "c3", "up"]);
+        assert!(
+            launcher_next_hops(&mesh, "c3", SENSOR)
+                .await
+                .contains(&"c2".to_owned())
+        );
+
+        // The active link cut and restored.
+        let cut = Instant::now();
+        mesh.topo(&["link", "c1", "c2", "down"]);
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c3", "c4"]);
+        let cut_recovery = load.recovery_after(cut, Duration::from_secs(15)).await;
+        mesh.topo(&["link", "c1", "c2", "up"]);
+        assert_eq!(launcher_next_hops(&mesh, "c1", SENSOR).await, ["c2"]);
+        let before = out_interests(&mesh, "c1", "c2").await;
+        load.until_right(30, Duration::from_secs(15), "after the link came back")
+            .await;
+        assert!(out_interests(&mesh, "c1", "c2").await > before);
+
+        // Behind the launcher's back: the watcher sees the container gone and reroutes.
+        let gone = Instant::now();
+        let container = format!("nfwd-topo.{}.c2", mesh.name);
+        assert!(!docker_lines(&["kill", &container]).is_empty());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while launcher_next_hops(&mesh, "c1", SENSOR).await != ["c3", "c4"] {
+            assert!(Instant::now() < deadline, "the watcher did not reroute");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let watched = gone.elapsed();
+        let watch_recovery = load.recovery_after(gone, Duration::from_secs(15)).await;
+        let log = load.stop().await;
+        println!(
+            "docker mesh: after topo kill c2 requests were right again in {} ms; restart took \
+             {} ms; after cutting c1-c2 right again in {} ms; after docker kill the watcher \
+             rerouted in {} ms and requests were right again in {} ms; {} requests, none wrong",
+            kill_recovery.as_millis(),
+            restart_took.as_millis(),
+            cut_recovery.as_millis(),
+            watched.as_millis(),
+            watch_recovery.as_millis(),
+            log.len()
+        );
+    });
 }

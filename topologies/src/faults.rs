@@ -19,6 +19,14 @@
 //!   (a TCP face the crash closed is made again), its SFs, its producers (as recorded), and
 //!   then its routes and everyone's routes towards it.
 //!
+//! On a Docker testbed the node's namespace is its container's: killing the container's
+//! processes stops the container and Docker takes its link interfaces away (the neighbours'
+//! ends stay, on the link's bridge). A link end of a killed container cannot be set: the cut
+//! is recorded and applied when the node comes back. `restart` starts the same container
+//! again (`docker start`: its networks and addresses as created), attaches its new namespace
+//! under the node's name, renames, sets and shapes its link ends as recorded, and makes the
+//! neighbours forget its old MAC addresses ([`crate::placement::Placement::restore_links`]).
+//!
 //! After each of them the routes are recomputed on the live graph and the difference applied
 //! ([`crate::reroute`]). Each records what it changed in the state (a link cut, a node
 //! killed), which the next one and the route computation read. Nothing the user may have
@@ -33,7 +41,6 @@ use crate::error::{Error, Result};
 use crate::launch::{self, LinkState, State};
 use crate::model::{FaceProtocol, Topology};
 use crate::net;
-use crate::placement::PlacementKind;
 use crate::placement::netns::netns_pids;
 use crate::reroute::{self, RerouteReport};
 
@@ -103,9 +110,21 @@ pub fn set_link(state: &mut State, a: &str, b: &str, action: LinkAction) -> Resu
         ));
     }
     let l = link(state, a, b)?.clone();
+    let outlive = state.placement.placement().links_outlive_daemon();
     for end in [&l.a, &l.b] {
-        let netns = &state.node(end)?.netns;
-        net::ip(&["-n", netns, "link", "set", &l.interface, action.as_str()])?;
+        let node = state.node(end)?;
+        // A container that is down has no interface: `restart` sets it as recorded.
+        if !outlive && reroute::node_is_down(node) {
+            continue;
+        }
+        net::ip(&[
+            "-n",
+            &node.netns,
+            "link",
+            "set",
+            &l.interface,
+            action.as_str(),
+        ])?;
     }
     let down = action == LinkAction::Down;
     for x in &mut state.links {
@@ -318,13 +337,6 @@ pub fn restart(
     let _lock = launch::lock(root, name, progress)?;
     let mut state = State::load(root, name)?;
     let before = state.node(node)?.clone();
-    if state.placement != PlacementKind::Netns {
-        return Err(Error::Unsupported(format!(
-            "restart works on namespace testbeds only; {name} runs in {} (its killed node's \
-             container is gone)",
-            state.placement.as_str()
-        )));
-    }
     if !reroute::node_is_down(&before) {
         return Err(Error::State(format!(
             "node {node} of {name} is running (daemon pid {}): only a node that is down can be \
@@ -355,6 +367,7 @@ pub fn restart(
     let _ = std::fs::remove_file(&before.socket);
     let mut placement = state.placement.placement();
     let daemon_pid = placement.start_daemon(&before, &before.daemon_argv, &log)?;
+    placement.restore_links(&state, node, &t)?;
     {
         let n = state.node_mut(node)?;
         n.daemon_pid = daemon_pid;
@@ -500,6 +513,7 @@ pub fn restart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::placement::PlacementKind;
 
     #[test]
     fn link_actions_parse_and_refuse_anything_else() {

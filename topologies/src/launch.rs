@@ -720,7 +720,7 @@ fn up_inner(
     })?;
     state.record_routes(&t, &routes::routes(&t));
     state.save(&opts.state_root)?;
-    if opts.watch && placement.kind() == PlacementKind::Netns {
+    if opts.watch {
         state.watcher_pid = Some(crate::watch::start(&opts.state_root, &t.name, &opts.nfwd)?);
         progress("watcher started");
     }

@@ -33,7 +33,7 @@ use super::{Cleared, LinkEnds, NodePlace, NodeSpec, Placement, PlacementKind, ne
 use crate::error::{Error, Result};
 use crate::launch::{NodeState, State, spawn_detached};
 use crate::model::{SfBackend, Topology};
-use crate::net::{ip, run};
+use crate::net::{Shaper, ip, run};
 
 /// Label on every container and network of a testbed: the topology's name.
 pub const LABEL_TOPOLOGY: &str = "nfwd.topo";
@@ -217,6 +217,13 @@ impl Placement for Docker {
     }
 
     fn start_daemon(&mut self, node: &NodeState, argv: &[String], log: &Path) -> Result<u32> {
+        // A container that exists already is a node brought back by `restart`: it starts
+        // again with its command, mounts and networks (and their addresses) as created.
+        if let Some(container) = &node.container
+            && let Some(running) = container_running(container)
+        {
+            return start_again(node, container, running, log);
+        }
         let (Some(image), Some(container)) = (&self.image, &node.container) else {
             return Err(Error::State(format!(
                 "node {}: no image or container name (prepare and make_node first)",
@@ -254,23 +261,7 @@ impl Placement for Docker {
         // no other network beside it), so the default bridge goes before the start instead.
         docker(&["network", "disconnect", "bridge", container])?;
         docker(&["start", container])?;
-        let pid: u32 = docker(&["inspect", "--format", "{{.State.Pid}}", container])?
-            .trim()
-            .parse()
-            .map_err(|e| Error::node(&node.name, format!("container {container}'s pid: {e}")))?;
-        if pid == 0 {
-            return Err(Error::node(
-                &node.name,
-                format!(
-                    "container {container} stopped at once: {}",
-                    docker(&["logs", container]).unwrap_or_default()
-                ),
-            ));
-        }
-        ip(&["netns", "attach", &node.netns, &pid.to_string()])?;
-        // The daemon's output, where namespaces have it (ends when the container goes).
-        spawn_detached(Command::new("docker").args(["logs", "-f", container]), log)?;
-        Ok(pid)
+        started(node, container, None, log)
     }
 
     fn join(
@@ -326,22 +317,7 @@ impl Placement for Docker {
                 &network,
                 container,
             ])?;
-            // Docker names it eth<N>; the launcher's name is l<index>, as with namespaces.
-            let listed = ip(&["-n", &node.netns, "-o", "-4", "addr", "show"])?;
-            let want = format!("inet {addr}/");
-            let docker_dev = listed
-                .lines()
-                .find(|l| l.contains(&want))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .ok_or_else(|| {
-                    Error::node(
-                        &node.name,
-                        format!("no interface with {addr} after connecting {network}"),
-                    )
-                })?
-                .to_owned();
-            ip(&["-n", &node.netns, "link", "set", &docker_dev, "down"])?;
-            ip(&["-n", &node.netns, "link", "set", &docker_dev, "name", &dev])?;
+            rename_link_end(node, &addr.to_string(), &network, &dev)?;
             ip(&["-n", &node.netns, "link", "set", &dev, "up"])?;
         }
         Ok(LinkEnds {
@@ -350,6 +326,38 @@ impl Placement for Docker {
             interface: dev,
             carrier: Some(network),
         })
+    }
+
+    fn links_outlive_daemon(&self) -> bool {
+        false
+    }
+
+    fn restore_links(&self, state: &State, node: &str, t: &Topology) -> Result<()> {
+        let n = state.node(node)?;
+        // As `up` probed it: Docker testbeds have no delay line, and `up` already refused
+        // what cannot be shaped.
+        let shaper = Shaper::probe(&n.netns, false, true);
+        for l in state.links.iter().filter(|l| l.a == node || l.b == node) {
+            let (addr, peer) = if l.a == node {
+                (&l.a_addr, &l.b)
+            } else {
+                (&l.b_addr, &l.a)
+            };
+            let network = l.network.as_deref().unwrap_or("its link network");
+            rename_link_end(n, addr, network, &l.interface)?;
+            let updown = if l.down { "down" } else { "up" };
+            ip(&["-n", &n.netns, "link", "set", &l.interface, updown])?;
+            if let Some((_, link)) = t.link_between(&l.a, &l.b) {
+                self.shape(n, &l.interface, link, &shaper)?;
+            }
+            // The new interface has a new MAC address: the neighbour forgets the old one now,
+            // not after ARP's reachable time (tens of seconds of lost packets).
+            let p = state.node(peer)?;
+            if !crate::reroute::node_is_down(p) {
+                ip(&["-n", &p.netns, "neigh", "flush", "dev", &l.interface])?;
+            }
+        }
+        Ok(())
     }
 
     fn command(
@@ -414,6 +422,88 @@ impl Placement for Docker {
             networks: networks.len(),
         })
     }
+}
+
+/// `.State.Running` of `container`; None if there is no such container.
+fn container_running(container: &str) -> Option<bool> {
+    docker(&["inspect", "--format", "{{.State.Running}}", container])
+        .ok()
+        .map(|s| s.trim() == "true")
+}
+
+/// The container of a node that went down (`topo kill`, or a crash), started again. Its
+/// processes were killed from the host: Docker may take a moment to see its init gone.
+fn start_again(node: &NodeState, container: &str, running: bool, log: &Path) -> Result<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut running = running;
+    while running {
+        if std::time::Instant::now() > deadline {
+            return Err(Error::node(
+                &node.name,
+                format!("container {container} still runs: its node is not down"),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        running = container_running(container).unwrap_or(false);
+    }
+    // The attached name still holds the dead container's namespace.
+    let _ = ip(&["netns", "del", &node.netns]);
+    // Its log from now on: the earlier run's output is in the earlier log.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or_else(|_| "0".to_owned(), |d| format!("{:.6}", d.as_secs_f64()));
+    docker(&["start", container])?;
+    started(node, container, Some(&since), log)
+}
+
+/// After `docker start`: the container's pid (the one to watch), its namespace attached under
+/// the node's name, its output (`since` a Unix time, if given) followed into `log`.
+fn started(node: &NodeState, container: &str, since: Option<&str>, log: &Path) -> Result<u32> {
+    let pid: u32 = docker(&["inspect", "--format", "{{.State.Pid}}", container])?
+        .trim()
+        .parse()
+        .map_err(|e| Error::node(&node.name, format!("container {container}'s pid: {e}")))?;
+    if pid == 0 {
+        return Err(Error::node(
+            &node.name,
+            format!(
+                "container {container} stopped at once: {}",
+                docker(&["logs", container]).unwrap_or_default()
+            ),
+        ));
+    }
+    ip(&["netns", "attach", &node.netns, &pid.to_string()])?;
+    // The daemon's output, where namespaces have it (ends when the container goes).
+    let mut logs = Command::new("docker");
+    logs.args(["logs", "-f"]);
+    if let Some(since) = since {
+        logs.args(["--since", since]);
+    }
+    spawn_detached(logs.arg(container), log)?;
+    Ok(pid)
+}
+
+/// Docker names the interface it adds for `network` eth<N>; it becomes `dev` (the launcher's
+/// `l<index>`, as with namespaces), found by its address `addr`, and is left down.
+fn rename_link_end(node: &NodeState, addr: &str, network: &str, dev: &str) -> Result<()> {
+    let listed = ip(&["-n", &node.netns, "-o", "-4", "addr", "show"])?;
+    let want = format!("inet {addr}/");
+    let docker_dev = listed
+        .lines()
+        .find(|l| l.contains(&want))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .ok_or_else(|| {
+            Error::node(
+                &node.name,
+                format!("no interface with {addr} after connecting {network}"),
+            )
+        })?
+        .to_owned();
+    ip(&["-n", &node.netns, "link", "set", &docker_dev, "down"])?;
+    if docker_dev != dev {
+        ip(&["-n", &node.netns, "link", "set", &docker_dev, "name", dev])?;
+    }
+    Ok(())
 }
 
 /// The host files an `exec` SF's program needs inside a container: the program (found in

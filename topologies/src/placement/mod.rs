@@ -139,6 +139,21 @@ pub trait Placement {
         shaper.apply(&node.netns, dev, link)
     }
 
+    /// Whether a node's link interfaces outlive its daemon. Namespaces keep theirs (and their
+    /// addresses and shaping) through a crash; a container's namespace goes with it, so a
+    /// link end of a node that is down cannot be set, and [`Placement::restore_links`] puts
+    /// it back as recorded.
+    fn links_outlive_daemon(&self) -> bool {
+        true
+    }
+
+    /// After `node`'s daemon was started again (`restart`): puts back what the crash took
+    /// from its ends of the links recorded in `state` — the interface name, up or down as
+    /// recorded, the shaping of `t`'s link. Nothing to do where links outlive the daemon.
+    fn restore_links(&self, _state: &State, _node: &str, _t: &Topology) -> Result<()> {
+        Ok(())
+    }
+
     /// A command running `argv` inside `node` with `env` set. `argv[0]` may be `nfwd`, the
     /// launcher's binary: it runs as the node's `nfwd` (so does a plain `nfwd` in `PATH`).
     fn command(
