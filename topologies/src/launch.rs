@@ -553,6 +553,8 @@ fn up_inner(
                 // Validated finite and >= 0; sub-microsecond parts are below the timer's
                 // resolution anyway.
                 delay_us: (l.delay_ms * 1000.0).round() as u64,
+                // Validated within 0..=delay_ms.
+                jitter_us: (l.jitter_ms * 1000.0).round() as u64,
             })
         })
         .collect();
@@ -560,6 +562,11 @@ fn up_inner(
         let spec = linkemu::Spec {
             links: delayed,
             queue_frames: linkemu::DEFAULT_QUEUE_FRAMES,
+            // A different draw every testbed; the spec file keeps it, so a restarted delay
+            // line draws as the first one would have.
+            seed: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
         };
         state.link_emulator_pid = Some(linkemu::start(&root, &opts.nfwd, &spec, opts.timeout)?);
         state.save(&opts.state_root)?;
@@ -1147,6 +1154,15 @@ pub fn status(state: &State) -> Result<String> {
         .collect();
     if !cut.is_empty() {
         let _ = writeln!(s, "links cut: {}", cut.join(", "));
+    }
+    // Each shaped link as applied (delay, jitter, loss, rate), so what the nodes see is
+    // explained by the status.
+    for l in state.links.iter().filter(|l| l.shaping != "unshaped") {
+        let _ = writeln!(
+            s,
+            "link {}-{} ({}, {}): {}",
+            l.a, l.b, l.interface, l.protocol, l.shaping
+        );
     }
     if let Some(pid) = state.link_emulator_pid {
         let _ = writeln!(s, "{}", delay_line_status(state, pid));

@@ -252,6 +252,10 @@ pub struct Link {
     /// One-way delay in milliseconds (both directions). Default 0.
     #[serde(default, skip_serializing_if = "is_zero_f")]
     pub delay_ms: f64,
+    /// Delay variation in milliseconds: each packet's one-way delay is drawn within
+    /// `delay_ms ± jitter_ms` (at most `delay_ms`, so no delay is negative). Default 0.
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub jitter_ms: f64,
     /// Packet loss in percent (each direction). Default 0.
     #[serde(default, skip_serializing_if = "is_zero_f")]
     pub loss_percent: f64,
@@ -502,6 +506,13 @@ impl Topology {
             }
             if !(l.delay_ms.is_finite() && l.delay_ms >= 0.0) {
                 return Err(Error::invalid(format!("{what}: delay_ms must be >= 0")));
+            }
+            // Above the delay, the lower bound of the draw would be a negative delay.
+            if !(l.jitter_ms.is_finite() && l.jitter_ms >= 0.0 && l.jitter_ms <= l.delay_ms) {
+                return Err(Error::invalid(format!(
+                    "{what}: jitter_ms must be within 0..=delay_ms ({})",
+                    l.delay_ms
+                )));
             }
             if !(l.loss_percent.is_finite() && (0.0..=100.0).contains(&l.loss_percent)) {
                 return Err(Error::invalid(format!(
@@ -762,6 +773,18 @@ text = "x"
     }
 
     #[test]
+    fn jitter_up_to_the_delay_is_accepted_and_kept() {
+        let text = LINE.replace("delay_ms = 5\n", "delay_ms = 5\njitter_ms = 5\n");
+        let t = Topology::from_toml(&text, "t.toml").unwrap();
+        assert!((t.links[0].jitter_ms - 5.0).abs() < f64::EPSILON);
+        let again = Topology::from_toml(&t.to_toml().unwrap(), "again").unwrap();
+        assert_eq!(again, t);
+        // Absent: none.
+        let t = Topology::from_toml(LINE, "t.toml").unwrap();
+        assert!(t.links[0].jitter_ms == 0.0);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let base = "name = \"t\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n";
         for (extra, needle) in [
@@ -775,6 +798,22 @@ text = "x"
             (
                 "[[link]]\na = \"a\"\nb = \"b\"\nloss_percent = 120\n",
                 "loss_percent",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\ndelay_ms = 2\njitter_ms = 3\n",
+                "jitter_ms must be within 0..=delay_ms (2)",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\njitter_ms = 1\n",
+                "jitter_ms must be within",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\ndelay_ms = 2\njitter_ms = -1\n",
+                "jitter_ms must be within",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\ndelay_ms = 2\njitter_ms = nan\n",
+                "jitter_ms must be within",
             ),
             (
                 "[[producer]]\nnode = \"a\"\nprefix = \"/p\"\n",
