@@ -364,6 +364,99 @@ pub fn start(dir: &Path, nfwd: &Path, spec: &Spec, timeout: Duration) -> Result<
     }
 }
 
+/// Starts the delay line of a running testbed again after its process died (the watcher
+/// does, [`crate::watch`]), from the spec `up` wrote in the testbed's directory; records the
+/// new pid in `state` (saved) and returns it.
+///
+/// The taps are not persistent: the kernel removed them, with their addresses and `tbf`
+/// qdiscs, when the dead process's last descriptor closed. So the new process makes them
+/// again, and each end is addressed and shaped again as `up` did (same addresses, so the
+/// forwarders' faces, bound to them, carry on); a link cut at the time is set down again.
+/// The `nft` loss rules match by interface name and stayed in the namespaces; shaping
+/// replaces them rather than adding a second.
+pub fn relaunch(
+    state_root: &Path,
+    state: &mut crate::launch::State,
+    t: &crate::model::Topology,
+    nfwd: &Path,
+    timeout: Duration,
+) -> Result<u32> {
+    let dir = state_root.join(&state.name);
+    let spec_path = dir.join(SPEC_FILE);
+    let text = std::fs::read_to_string(&spec_path).map_err(|source| Error::Io {
+        path: spec_path.clone(),
+        source,
+    })?;
+    let spec: Spec = toml::from_str(&text).map_err(|source| Error::Parse {
+        path: spec_path.display().to_string(),
+        source,
+    })?;
+    // The taps leave with the dead process's descriptors, at once as a rule; a new tap
+    // cannot take an interface name still held.
+    let until = Instant::now() + Duration::from_secs(2);
+    while spec.links.iter().any(|l| tap_exists(&l.a_ns, &l.interface)) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The dead line's log, kept for whoever asks why it died.
+    let log = dir.join(LOG_FILE);
+    let _ = std::fs::rename(&log, dir.join(format!("{LOG_FILE}.previous")));
+    let pid = start(&dir, nfwd, &spec, timeout)?;
+    // Recorded at once, so `down` ends it even if what follows fails.
+    state.link_emulator_pid = Some(pid);
+    state.save(state_root)?;
+    // A line whose links could not be set up again is ended: the next look finds it dead
+    // and starts over, rather than leaving links with no address.
+    if let Err(e) = readdress(state, t, &spec) {
+        stop(pid);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+/// Addresses and shapes the ends of the delay line's links as `up` did, on taps just made.
+fn readdress(state: &crate::launch::State, t: &crate::model::Topology, spec: &Spec) -> Result<()> {
+    // The delay line exists only where netem does not (`Shaper::probe`).
+    let shaper = net::Shaper {
+        netem: false,
+        delay_line: true,
+        best_effort: false,
+    };
+    let placement = state.placement.placement();
+    for l in &spec.links {
+        let Some(i) = state.links.iter().position(|s| s.interface == l.interface) else {
+            return Err(Error::State(format!(
+                "the delay line's {} is no link of {}",
+                l.interface, state.name
+            )));
+        };
+        let launched = &state.links[i];
+        let link = t
+            .links
+            .get(i)
+            .filter(|k| k.a == launched.a && k.b == launched.b)
+            .ok_or_else(|| {
+                Error::State(format!(
+                    "link {}-{} is not link {i} of the topology as launched",
+                    launched.a, launched.b
+                ))
+            })?;
+        let (a, b) = (state.node(&launched.a)?, state.node(&launched.b)?);
+        crate::placement::netns::address_link(i, &a.netns, &b.netns)?;
+        if launched.down {
+            for ns in [&a.netns, &b.netns] {
+                net::ip(&["-n", ns, "link", "set", &l.interface, "down"])?;
+            }
+        }
+        placement.shape(a, &l.interface, link, &shaper)?;
+        placement.shape(b, &l.interface, link, &shaper)?;
+    }
+    Ok(())
+}
+
+fn tap_exists(ns: &str, interface: &str) -> bool {
+    net::ip(&["-n", ns, "link", "show", "dev", interface]).is_ok()
+}
+
 /// Ends the emulator `pid` (left alone if that pid now runs something else).
 pub fn stop(pid: u32) {
     net::stop_helper(pid, "link-emulator");

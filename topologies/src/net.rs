@@ -217,8 +217,11 @@ fn loss_rules(dev: &str, percent: f64) -> String {
     } else {
         format!("numgen random mod 1000000 < {per_million} ")
     };
+    // The table made (if absent) and deleted before it is defined: loading the rules again
+    // (a delay line's tap made anew) replaces them rather than adding a second drop.
     format!(
-        "table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
+        "table inet nfwd_topo_{dev}\ndelete table inet nfwd_topo_{dev}\n\
+         table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
          oifname \"{dev}\" {sample}drop\n  }}\n}}\n"
     )
 }
