@@ -126,6 +126,7 @@ pub fn generate(opts: &GenerateOptions) -> Topology {
             prefix: "/gen/reading".into(),
             text: Some(TEXT.into()),
             file: None,
+            sf_package: None,
         }],
         consumers: vec![Consumer {
             node: name(consumer),
