@@ -195,6 +195,9 @@ fn a_killed_delay_line_is_started_again_by_the_watcher_and_traffic_flows_again()
         )),
         "{log}"
     );
+    for line in log.lines().filter(|l| l.contains("delay line")) {
+        eprintln!("watch.log: {line}");
+    }
 
     ok(
         &nfwd(&["topo", "down", &name, "--state-dir", state_arg]),
