@@ -157,6 +157,24 @@ fn a_killed_delay_line_is_started_again_by_the_watcher_and_traffic_flows_again()
             "{before:?}: the link's delay is missing"
         );
 
+        // The jitter, seen end to end: 40 round trips, each at least 2 x (5 - 1) ms.
+        let mut rtts = Vec::new();
+        for k in 0..40 {
+            if let Some(rtt) = echo(&consumer, &format!("spread-{k}"), 1000).await {
+                rtts.push(rtt);
+            }
+        }
+        rtts.sort();
+        assert!(rtts.len() >= 30, "{} of 40 answered", rtts.len());
+        assert!(rtts[0] >= Duration::from_millis(8), "{rtts:?}");
+        eprintln!(
+            "round trips over 5 ± 1 ms: min {:?}, median {:?}, p90 {:?}, max {:?}",
+            rtts[0],
+            rtts[rtts.len() / 2],
+            rtts[rtts.len() * 9 / 10],
+            rtts[rtts.len() - 1]
+        );
+
         net_kill(first);
         let killed = Instant::now();
         let mut k = 0;
