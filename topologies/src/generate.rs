@@ -67,6 +67,7 @@ pub fn generate(opts: &GenerateOptions) -> Topology {
             b: name(key.1),
             protocol: crate::model::FaceProtocol::Udp,
             delay_ms: f64::from(rng.random_range(1..=10u32)),
+            jitter_ms: 0.0,
             loss_percent: 0.0,
             bandwidth_mbit: Some([10.0, 100.0, 1000.0][rng.random_range(0..3usize)]),
             cost: 1,
@@ -125,6 +126,7 @@ pub fn generate(opts: &GenerateOptions) -> Topology {
             prefix: "/gen/reading".into(),
             text: Some(TEXT.into()),
             file: None,
+            sf_package: None,
         }],
         consumers: vec![Consumer {
             node: name(consumer),

@@ -419,21 +419,28 @@ fn up_inner(
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let mut t = t.clone();
+    let absolute = |prefix: &str, f: &Path| {
+        let f = if f.is_relative() {
+            base.join(f)
+        } else {
+            f.to_owned()
+        };
+        if f.is_file() {
+            Ok(f)
+        } else {
+            Err(Error::invalid(format!(
+                "producer {prefix}: no file {}",
+                f.display()
+            )))
+        }
+    };
     for p in &mut t.producers {
         if let Some(f) = &p.file {
-            let f = if f.is_relative() {
-                base.join(f)
-            } else {
-                f.clone()
-            };
-            if !f.is_file() {
-                return Err(Error::invalid(format!(
-                    "producer {}: no file {}",
-                    p.prefix,
-                    f.display()
-                )));
-            }
-            p.file = Some(f);
+            p.file = Some(absolute(&p.prefix, f)?);
+        }
+        if let Some(pkg) = &mut p.sf_package {
+            pkg.program = absolute(&p.prefix, &pkg.program)?;
+            pkg.key = absolute(&p.prefix, &pkg.key)?;
         }
     }
     write(&root.join("topology.toml"), &t.to_toml()?)?;
@@ -553,6 +560,8 @@ fn up_inner(
                 // Validated finite and >= 0; sub-microsecond parts are below the timer's
                 // resolution anyway.
                 delay_us: (l.delay_ms * 1000.0).round() as u64,
+                // Validated within 0..=delay_ms.
+                jitter_us: (l.jitter_ms * 1000.0).round() as u64,
             })
         })
         .collect();
@@ -560,6 +569,11 @@ fn up_inner(
         let spec = linkemu::Spec {
             links: delayed,
             queue_frames: linkemu::DEFAULT_QUEUE_FRAMES,
+            // A different draw every testbed; the spec file keeps it, so a restarted delay
+            // line draws as the first one would have.
+            seed: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
         };
         state.link_emulator_pid = Some(linkemu::start(&root, &opts.nfwd, &spec, opts.timeout)?);
         state.save(&opts.state_root)?;
@@ -662,35 +676,54 @@ fn up_inner(
         }
         progress(&format!("{} routes", all.len()));
 
-        // SFs, once each SF host answers.
-        let mut sfs = 0;
-        for (i, n) in t.nodes.iter().enumerate() {
-            for sf in &n.sfs {
-                let spec = sf.spec()?;
-                let text = toml::to_string(&spec).map_err(|source| Error::Serialize {
-                    what: "SF specification",
-                    source,
-                })?;
-                deploy(&clients[i], &state.nodes[i], &sf.name, &text, deadline).await?;
-                sfs += 1;
-            }
-        }
-        progress(&format!("{sfs} SFs deployed"));
-
-        // Producers, until their prefix is in their forwarder's RIB.
+        // Producers, until what they register is in their forwarder's RIB.
         for (k, p) in t.producers.iter().enumerate() {
             let Some(i) = t.node_index(&p.node) else {
                 continue;
             };
             let node = &state.nodes[i];
             let log = node.dir.join(format!("producer-{k}.log"));
-            let mut argv = vec![
-                opts.nfwd.display().to_string(),
-                "serve".into(),
-                p.prefix.clone(),
-                "--connect".into(),
-                format!("unix://{}", node.socket.display()),
-            ];
+            let connect = format!("unix://{}", node.socket.display());
+            let mut argv = vec![opts.nfwd.display().to_string()];
+            if let Some(pkg) = &p.sf_package {
+                // Copies in the node's directory, which every placement's nodes see; the
+                // program keeps its name (the package's artifact is named after it).
+                let copies = node.dir.join(format!("producer-{k}"));
+                mkdir(&copies)?;
+                let copy = |from: &Path| {
+                    let to = copies.join(from.file_name().unwrap_or_default());
+                    std::fs::copy(from, &to)
+                        .map(|_| to)
+                        .map_err(|source| Error::Io {
+                            path: from.to_owned(),
+                            source,
+                        })
+                };
+                let (program, key) = (copy(&pkg.program)?, copy(&pkg.key)?);
+                argv.extend([
+                    "--connect".into(),
+                    connect,
+                    "sf".into(),
+                    "publish".into(),
+                    program.display().to_string(),
+                    "--function".into(),
+                    pkg.function.clone(),
+                    "--prefix".into(),
+                    p.prefix.clone(),
+                    "--key".into(),
+                    key.display().to_string(),
+                ]);
+                if let Some(v) = pkg.version {
+                    argv.extend(["--version".into(), v.to_string()]);
+                }
+            } else {
+                argv.extend([
+                    "serve".into(),
+                    p.prefix.clone(),
+                    "--connect".into(),
+                    connect,
+                ]);
+            }
             match (&p.text, &p.file) {
                 (Some(text), _) => argv.extend(["--text".into(), text.clone()]),
                 (None, Some(file)) => {
@@ -707,15 +740,40 @@ fn up_inner(
             let mut cmd = placement.command(node, &argv, &[], &opts.nfwd);
             let pid = spawn_detached(&mut cmd, &log)?;
             state.nodes[i].producer_pids.push(pid);
+            let registers = p.registers();
             state.nodes[i].producers.push(ProducerLaunch {
-                prefix: p.prefix.clone(),
+                prefix: registers.clone(),
                 argv,
                 log: log.clone(),
             });
             state.save(&opts.state_root)?;
-            wait_for_route(&clients[i], &state.nodes[i], &p.prefix, pid, &log, deadline).await?;
+            wait_for_route(
+                &clients[i],
+                &state.nodes[i],
+                &registers,
+                pid,
+                &log,
+                deadline,
+            )
+            .await?;
         }
         progress(&format!("{} producers serving", t.producers.len()));
+
+        // SFs, once each SF host answers; after the producers, so that a package an SF
+        // host pulls at deployment can come from one of them.
+        let mut sfs = 0;
+        for (i, n) in t.nodes.iter().enumerate() {
+            for sf in &n.sfs {
+                let spec = sf.spec()?;
+                let text = toml::to_string(&spec).map_err(|source| Error::Serialize {
+                    what: "SF specification",
+                    source,
+                })?;
+                deploy(&clients[i], &state.nodes[i], &sf.name, &text, deadline).await?;
+                sfs += 1;
+            }
+        }
+        progress(&format!("{sfs} SFs deployed"));
         Ok::<_, Error>((faces, all.len(), sfs))
     })?;
     state.record_routes(&t, &routes::routes(&t));
@@ -1147,6 +1205,15 @@ pub fn status(state: &State) -> Result<String> {
         .collect();
     if !cut.is_empty() {
         let _ = writeln!(s, "links cut: {}", cut.join(", "));
+    }
+    // Each shaped link as applied (delay, jitter, loss, rate), so what the nodes see is
+    // explained by the status.
+    for l in state.links.iter().filter(|l| l.shaping != "unshaped") {
+        let _ = writeln!(
+            s,
+            "link {}-{} ({}, {}): {}",
+            l.a, l.b, l.interface, l.protocol, l.shaping
+        );
     }
     if let Some(pid) = state.link_emulator_pid {
         let _ = writeln!(s, "{}", delay_line_status(state, pid));

@@ -9,7 +9,15 @@
 //!
 //! Each direction holds at most [`Spec::queue_frames`] frames in flight (as netem's `limit`):
 //! a frame that finds it full is dropped and counted. Frames leave from one thread, woken by
-//! a futex timeout: at their due time or tens of microseconds later, never earlier. The emulator writes its counters to [`STATS_FILE`] every second and ends by itself
+//! a futex timeout: at their due time or tens of microseconds later, never earlier.
+//!
+//! A link with jitter draws each frame's delay uniformly within `delay ± jitter` (a seeded
+//! [`ChaCha8Rng`] per direction), but a frame never leaves before the one read before it in
+//! its direction — as on a real link, where one wire carries frames in order (netem, unlike
+//! this, reorders with jitter). Held back so, a frame's delay is still within the bounds: the
+//! frame before it left no later than its own arrival plus `delay + jitter`.
+//!
+//! The emulator writes its counters to [`STATS_FILE`] every second and ends by itself
 //! once the testbed's state directory is gone, so a `down` that could not signal it (a state
 //! lost, say) leaves nothing running.
 
@@ -24,6 +32,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+use rand::{RngExt as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::net;
@@ -59,6 +70,14 @@ pub struct DelayedLink {
     pub b_ns: String,
     /// One-way delay, microseconds (both directions).
     pub delay_us: u64,
+    /// Each frame's delay is drawn within `delay_us ± jitter_us` (at most `delay_us`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub jitter_us: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// What `nfwd topo link-emulator` runs.
@@ -68,6 +87,10 @@ pub struct Spec {
     pub links: Vec<DelayedLink>,
     /// The longest queue of one direction of one link, frames.
     pub queue_frames: usize,
+    /// Seeds the jitter's draws (each direction of each link its own stream), so a run can
+    /// be repeated. Absent in specs written before jitter: 0.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 impl Spec {
@@ -94,8 +117,53 @@ impl Spec {
                     MAX_DELAY.as_secs()
                 )));
             }
+            if l.jitter_us > l.delay_us {
+                return Err(Error::invalid(format!(
+                    "link emulator: {} jitter {} us is above its delay {} us",
+                    l.interface, l.jitter_us, l.delay_us
+                )));
+            }
         }
         Ok(())
+    }
+}
+
+/// Each frame's due time on one direction of one link: its arrival plus a delay drawn
+/// uniformly within `delay ± jitter`, but never before the due time of the frame before it
+/// (frames of one direction are not reordered). Pure but for the seeded generator.
+#[derive(Debug)]
+pub struct DelayDraw {
+    delay: Duration,
+    jitter: Duration,
+    last_due: Option<Instant>,
+    rng: ChaCha8Rng,
+}
+
+impl DelayDraw {
+    /// A direction delaying by `delay ± jitter` (`jitter` above `delay` is taken as `delay`),
+    /// its draws from `seed`.
+    #[must_use]
+    pub fn new(delay: Duration, jitter: Duration, seed: u64) -> Self {
+        Self {
+            delay,
+            jitter: jitter.min(delay),
+            last_due: None,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// When a frame read at `now` is due.
+    pub fn due(&mut self, now: Instant) -> Instant {
+        let drawn = if self.jitter.is_zero() {
+            self.delay
+        } else {
+            let j = u64::try_from(self.jitter.as_nanos()).unwrap_or(u64::MAX / 2);
+            // delay - jitter + [0, 2 jitter]: uniform within delay ± jitter, never negative.
+            (self.delay - self.jitter) + Duration::from_nanos(self.rng.random_range(0..=2 * j))
+        };
+        let due = (now + drawn).max(self.last_due.unwrap_or(now));
+        self.last_due = Some(due);
+        due
     }
 }
 
@@ -296,6 +364,99 @@ pub fn start(dir: &Path, nfwd: &Path, spec: &Spec, timeout: Duration) -> Result<
     }
 }
 
+/// Starts the delay line of a running testbed again after its process died (the watcher
+/// does, [`crate::watch`]), from the spec `up` wrote in the testbed's directory; records the
+/// new pid in `state` (saved) and returns it.
+///
+/// The taps are not persistent: the kernel removed them, with their addresses and `tbf`
+/// qdiscs, when the dead process's last descriptor closed. So the new process makes them
+/// again, and each end is addressed and shaped again as `up` did (same addresses, so the
+/// forwarders' faces, bound to them, carry on); a link cut at the time is set down again.
+/// The `nft` loss rules match by interface name and stayed in the namespaces; shaping
+/// replaces them rather than adding a second.
+pub fn relaunch(
+    state_root: &Path,
+    state: &mut crate::launch::State,
+    t: &crate::model::Topology,
+    nfwd: &Path,
+    timeout: Duration,
+) -> Result<u32> {
+    let dir = state_root.join(&state.name);
+    let spec_path = dir.join(SPEC_FILE);
+    let text = std::fs::read_to_string(&spec_path).map_err(|source| Error::Io {
+        path: spec_path.clone(),
+        source,
+    })?;
+    let spec: Spec = toml::from_str(&text).map_err(|source| Error::Parse {
+        path: spec_path.display().to_string(),
+        source,
+    })?;
+    // The taps leave with the dead process's descriptors, at once as a rule; a new tap
+    // cannot take an interface name still held.
+    let until = Instant::now() + Duration::from_secs(2);
+    while spec.links.iter().any(|l| tap_exists(&l.a_ns, &l.interface)) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The dead line's log, kept for whoever asks why it died.
+    let log = dir.join(LOG_FILE);
+    let _ = std::fs::rename(&log, dir.join(format!("{LOG_FILE}.previous")));
+    let pid = start(&dir, nfwd, &spec, timeout)?;
+    // Recorded at once, so `down` ends it even if what follows fails.
+    state.link_emulator_pid = Some(pid);
+    state.save(state_root)?;
+    // A line whose links could not be set up again is ended: the next look finds it dead
+    // and starts over, rather than leaving links with no address.
+    if let Err(e) = readdress(state, t, &spec) {
+        stop(pid);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+/// Addresses and shapes the ends of the delay line's links as `up` did, on taps just made.
+fn readdress(state: &crate::launch::State, t: &crate::model::Topology, spec: &Spec) -> Result<()> {
+    // The delay line exists only where netem does not (`Shaper::probe`).
+    let shaper = net::Shaper {
+        netem: false,
+        delay_line: true,
+        best_effort: false,
+    };
+    let placement = state.placement.placement();
+    for l in &spec.links {
+        let Some(i) = state.links.iter().position(|s| s.interface == l.interface) else {
+            return Err(Error::State(format!(
+                "the delay line's {} is no link of {}",
+                l.interface, state.name
+            )));
+        };
+        let launched = &state.links[i];
+        let link = t
+            .links
+            .get(i)
+            .filter(|k| k.a == launched.a && k.b == launched.b)
+            .ok_or_else(|| {
+                Error::State(format!(
+                    "link {}-{} is not link {i} of the topology as launched",
+                    launched.a, launched.b
+                ))
+            })?;
+        let (a, b) = (state.node(&launched.a)?, state.node(&launched.b)?);
+        crate::placement::netns::address_link(i, &a.netns, &b.netns)?;
+        if launched.down {
+            for ns in [&a.netns, &b.netns] {
+                net::ip(&["-n", ns, "link", "set", &l.interface, "down"])?;
+            }
+        }
+        placement.shape(a, &l.interface, link, &shaper)?;
+        placement.shape(b, &l.interface, link, &shaper)?;
+    }
+    Ok(())
+}
+
+fn tap_exists(ns: &str, interface: &str) -> bool {
+    net::ip(&["-n", ns, "link", "show", "dev", interface]).is_ok()
+}
+
 /// Ends the emulator `pid` (left alone if that pid now runs something else).
 pub fn stop(pid: u32) {
     net::stop_helper(pid, "link-emulator");
@@ -369,17 +530,24 @@ async fn emulate(spec: Spec, spec_path: PathBuf, dir: PathBuf) -> Result<()> {
         .map_err(|e| Error::Unsupported(format!("starting the delay line's thread: {e}")))?;
     let mut counters = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for l in &spec.links {
+    for (k, l) in spec.links.iter().enumerate() {
         let a = Arc::new(tap_into(&l.a_ns, &l.interface)?);
         let b = Arc::new(tap_into(&l.b_ns, &l.interface)?);
         let delay = Duration::from_micros(l.delay_us);
+        let jitter = Duration::from_micros(l.jitter_us);
         let ab = Arc::new(DirectionCounters::default());
         let ba = Arc::new(DirectionCounters::default());
-        for (from, to, c) in [(&a, &b, &ab), (&b, &a, &ba)] {
+        for (d, (from, to, c)) in [(&a, &b, &ab), (&b, &a, &ba)].into_iter().enumerate() {
+            // A stream of its own per direction: the seed moved by an odd constant per
+            // direction, so no two streams of one testbed coincide.
+            let stream = (2 * k + d) as u64;
+            let seed = spec
+                .seed
+                .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             tasks.spawn(carry(
                 Arc::clone(from),
                 Arc::clone(to),
-                delay,
+                DelayDraw::new(delay, jitter, seed),
                 spec.queue_frames,
                 Arc::clone(c),
                 tx.clone(),
@@ -443,13 +611,13 @@ fn write_stats(path: &Path, counters: &[LinkCounters]) {
     }
 }
 
-/// Reads frames from `from` and hands each to the delivering thread, due `delay` later,
+/// Reads frames from `from` and hands each to the delivering thread, due when `draw` says,
 /// unless `limit` frames of this direction are already in flight. Ends when `from` keeps
 /// failing (its device is gone) or the delivering thread has ended.
 async fn carry(
     from: Arc<tokio_tun::Tun>,
     to: Arc<tokio_tun::Tun>,
-    delay: Duration,
+    mut draw: DelayDraw,
     limit: usize,
     counters: Arc<DirectionCounters>,
     deliver: mpsc::Sender<(Instant, Frame)>,
@@ -460,12 +628,13 @@ async fn carry(
         match from.recv(&mut buf).await {
             Ok(n) => {
                 failures_in_a_row = 0;
-                let due = Instant::now() + delay;
                 if counters.queued.load(Ordering::Relaxed) >= limit {
                     counters.queue_full.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 counters.queued.fetch_add(1, Ordering::Relaxed);
+                // Drawn only for frames kept, so a dropped frame does not hold the next back.
+                let due = draw.due(Instant::now());
                 let frame = Frame {
                     to: Arc::clone(&to),
                     counters: Arc::clone(&counters),
@@ -550,10 +719,12 @@ mod tests {
             a_ns: "a".into(),
             b_ns: "b".into(),
             delay_us,
+            jitter_us: 0,
         };
         let spec = |links, queue_frames| Spec {
             links,
             queue_frames,
+            seed: 0,
         };
         assert!(spec(vec![link("l0", 5_000)], 10).check().is_ok());
         assert!(spec(vec![link("l0", 5_000)], 0).check().is_err());
@@ -565,5 +736,57 @@ mod tests {
                 .is_err()
         );
         assert!(spec(vec![link("l0", 11_000_000)], 10).check().is_err());
+        let jittery = |jitter_us| DelayedLink {
+            jitter_us,
+            ..link("l0", 5_000)
+        };
+        assert!(spec(vec![jittery(5_000)], 10).check().is_ok());
+        assert!(spec(vec![jittery(5_001)], 10).check().is_err());
+    }
+
+    #[test]
+    fn jittered_delays_stay_within_bounds_and_never_reorder() {
+        let ms = Duration::from_millis;
+        let (delay, jitter) = (ms(10), ms(4));
+        let mut draw = DelayDraw::new(delay, jitter, 7);
+        let t0 = Instant::now();
+        let mut last = t0;
+        let mut delays = Vec::new();
+        // Frames 100 us apart (closer than the jitter's spread, so a draw often falls before
+        // the previous frame's due time), then some far apart.
+        let mut now = t0;
+        for i in 0..20_000u64 {
+            now += Duration::from_micros(if i % 1000 < 900 { 100 } else { 30_000 });
+            let due = draw.due(now);
+            let d = due - now;
+            assert!(
+                d >= delay - jitter && d <= delay + jitter,
+                "frame {i}: {d:?}"
+            );
+            assert!(
+                due >= last,
+                "frame {i} would leave before the one before it"
+            );
+            last = due;
+            delays.push(d);
+        }
+        // The draws do spread over the range (not all held at one end).
+        let (min, max) = (
+            delays.iter().min().copied().unwrap_or_default(),
+            delays.iter().max().copied().unwrap_or_default(),
+        );
+        assert!(min < ms(7) && max > ms(13), "{min:?}..{max:?}");
+        // The same seed draws the same delays; no jitter is the constant delay.
+        let mut again = DelayDraw::new(delay, jitter, 7);
+        let mut other = DelayDraw::new(delay, jitter, 7);
+        assert_eq!(again.due(t0), other.due(t0));
+        let mut constant = DelayDraw::new(delay, Duration::ZERO, 7);
+        assert_eq!(constant.due(t0), t0 + delay);
+        // Jitter above the delay is taken as the delay: never due before arrival.
+        let mut wide = DelayDraw::new(ms(1), ms(5), 1);
+        for i in 0..1000 {
+            let now = t0 + ms(i);
+            assert!(wide.due(now) >= now);
+        }
     }
 }

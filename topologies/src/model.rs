@@ -252,6 +252,10 @@ pub struct Link {
     /// One-way delay in milliseconds (both directions). Default 0.
     #[serde(default, skip_serializing_if = "is_zero_f")]
     pub delay_ms: f64,
+    /// Delay variation in milliseconds: each packet's one-way delay is drawn within
+    /// `delay_ms ± jitter_ms` (at most `delay_ms`, so no delay is negative). Default 0.
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub jitter_ms: f64,
     /// Packet loss in percent (each direction). Default 0.
     #[serde(default, skip_serializing_if = "is_zero_f")]
     pub loss_percent: f64,
@@ -324,7 +328,8 @@ impl FaceProtocol {
     }
 }
 
-/// Content published on a node: `nfwd serve PREFIX --text T | --file F`.
+/// Content published on a node: `nfwd serve PREFIX --text T | --file F`, or an SF package
+/// (`nfwd sf publish`), which nodes' SF hosts may pull as `up` deploys their SFs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Producer {
@@ -338,6 +343,41 @@ pub struct Producer {
     /// Or a file (relative to the topology file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// Or an SF package published under `prefix` (`PREFIX/sf-package/FUNCTION/v=VERSION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sf_package: Option<PublishedPackage>,
+}
+
+/// An SF package a producer publishes: `nfwd sf publish PROGRAM --function FUNCTION --prefix
+/// PREFIX --key KEY [--version VERSION]` (`docs/sf-host.md`, "SF packages").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedPackage {
+    /// The program (relative to the topology file).
+    pub program: PathBuf,
+    /// The function name it is published as.
+    pub function: String,
+    /// The publisher's private key (`nfwd key generate`; relative to the topology file).
+    pub key: PathBuf,
+    /// The NDN version. Default: the time of publishing, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+impl Producer {
+    /// The name the producer registers: its prefix, or for a package the package's name
+    /// under it (`PREFIX/sf-package/FUNCTION`, what `nfwd sf publish` registers).
+    #[must_use]
+    pub fn registers(&self) -> String {
+        match &self.sf_package {
+            Some(p) => format!(
+                "{}/sf-package/{}",
+                self.prefix.trim_end_matches('/'),
+                p.function.trim_start_matches('/')
+            ),
+            None => self.prefix.clone(),
+        }
+    }
 }
 
 /// What a consumer on a node fetches, and optionally what it must get.
@@ -503,6 +543,13 @@ impl Topology {
             if !(l.delay_ms.is_finite() && l.delay_ms >= 0.0) {
                 return Err(Error::invalid(format!("{what}: delay_ms must be >= 0")));
             }
+            // Above the delay, the lower bound of the draw would be a negative delay.
+            if !(l.jitter_ms.is_finite() && l.jitter_ms >= 0.0 && l.jitter_ms <= l.delay_ms) {
+                return Err(Error::invalid(format!(
+                    "{what}: jitter_ms must be within 0..=delay_ms ({})",
+                    l.delay_ms
+                )));
+            }
             if !(l.loss_percent.is_finite() && (0.0..=100.0).contains(&l.loss_percent)) {
                 return Err(Error::invalid(format!(
                     "{what}: loss_percent must be within 0..=100"
@@ -520,10 +567,14 @@ impl Topology {
             let what = format!("producer {}", p.prefix);
             known(&what, &p.node)?;
             check_name(&what, &p.prefix)?;
-            if p.text.is_some() == p.file.is_some() {
+            let given = [p.text.is_some(), p.file.is_some(), p.sf_package.is_some()];
+            if given.iter().filter(|&&g| g).count() != 1 {
                 return Err(Error::invalid(format!(
-                    "{what}: give exactly one of text or file"
+                    "{what}: give exactly one of text, file or sf_package"
                 )));
+            }
+            if let Some(pkg) = &p.sf_package {
+                check_name(&format!("{what}: sf_package function"), &pkg.function)?;
             }
         }
         for c in &self.consumers {
@@ -690,6 +741,17 @@ pub fn node_config_with(node: &Node, dir: &Path, quic: bool) -> Result<String> {
     if quic {
         faces.insert("quic_listen".into(), "0.0.0.0:6367".into());
     }
+    // A node with package sources gets a package cache of its own, as a machine has: with
+    // the default (/var/cache/nfwd/sf-packages, the host's) every node, testbed and earlier
+    // run would share one, so a node would run a package another node pulled — verified
+    // against that node's trust anchors, not its own — and never pull it itself.
+    if let Some(packages) = table
+        .get_mut("sf_packages")
+        .and_then(toml::Value::as_table_mut)
+        && !packages.contains_key("cache_dir")
+    {
+        packages.insert("cache_dir".into(), path(dir.join("sf-packages")));
+    }
     let text = toml::to_string(&table).map_err(|source| Error::Serialize {
         what: "node configuration",
         source,
@@ -762,6 +824,38 @@ text = "x"
     }
 
     #[test]
+    fn a_producer_may_publish_an_sf_package() {
+        let text = LINE.replace(
+            "text = \"x\"\n",
+            "[producer.sf_package]\nprogram = \"shout.sh\"\nfunction = \"/fn/shout\"\n\
+             key = \"k/p.key\"\nversion = 1\n",
+        );
+        let t = Topology::from_toml(&text, "t.toml").unwrap();
+        assert_eq!(t.producers[0].registers(), "/p/sf-package/fn/shout");
+        let again = Topology::from_toml(&t.to_toml().unwrap(), "again").unwrap();
+        assert_eq!(again, t);
+        // With text as well: refused.
+        let both = LINE.replace(
+            "text = \"x\"\n",
+            "text = \"x\"\n[producer.sf_package]\nprogram = \"s\"\nfunction = \"/f\"\n\
+             key = \"k\"\n",
+        );
+        assert!(err(&both).contains("exactly one of text, file or sf_package"));
+    }
+
+    #[test]
+    fn jitter_up_to_the_delay_is_accepted_and_kept() {
+        let text = LINE.replace("delay_ms = 5\n", "delay_ms = 5\njitter_ms = 5\n");
+        let t = Topology::from_toml(&text, "t.toml").unwrap();
+        assert!((t.links[0].jitter_ms - 5.0).abs() < f64::EPSILON);
+        let again = Topology::from_toml(&t.to_toml().unwrap(), "again").unwrap();
+        assert_eq!(again, t);
+        // Absent: none.
+        let t = Topology::from_toml(LINE, "t.toml").unwrap();
+        assert!(t.links[0].jitter_ms == 0.0);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let base = "name = \"t\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n";
         for (extra, needle) in [
@@ -775,6 +869,22 @@ text = "x"
             (
                 "[[link]]\na = \"a\"\nb = \"b\"\nloss_percent = 120\n",
                 "loss_percent",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\ndelay_ms = 2\njitter_ms = 3\n",
+                "jitter_ms must be within 0..=delay_ms (2)",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\njitter_ms = 1\n",
+                "jitter_ms must be within",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\ndelay_ms = 2\njitter_ms = -1\n",
+                "jitter_ms must be within",
+            ),
+            (
+                "[[link]]\na = \"a\"\nb = \"b\"\ndelay_ms = 2\njitter_ms = nan\n",
+                "jitter_ms must be within",
             ),
             (
                 "[[producer]]\nnode = \"a\"\nprefix = \"/p\"\n",
@@ -850,6 +960,18 @@ text = "x"
             Err(e) => e.to_string(),
         };
         assert!(e.contains("/sf/wc") && e.contains("sf-package"), "{e}");
+        // Its package cache is the node's own, not the host's.
+        let t = Topology::from_toml(
+            "name = \"t\"\n[[node]]\nname = \"a\"\n[[node.forwarder.sf_packages.source]]\n\
+             prefix = \"/pkg\"\ntrust_anchor = \"/dev/null\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let text = node_config_with(&t.nodes[0], Path::new("/run/x/t/a"), false).unwrap();
+        assert!(
+            text.contains("cache_dir = \"/run/x/t/a/sf-packages\""),
+            "{text}"
+        );
     }
 
     #[test]

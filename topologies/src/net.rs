@@ -167,6 +167,11 @@ impl Shaper {
                     "delay".into(),
                     format!("{}us", (link.delay_ms * 1000.0).round()),
                 ]);
+                // netem draws each packet's delay within delay ± jitter and, unlike the
+                // delay line, lets packets overtake one another.
+                if link.jitter_ms > 0.0 {
+                    args.push(format!("{}us", (link.jitter_ms * 1000.0).round()));
+                }
             }
             if link.loss_percent > 0.0 {
                 args.extend(["loss".into(), format!("{}%", link.loss_percent)]);
@@ -212,8 +217,11 @@ fn loss_rules(dev: &str, percent: f64) -> String {
     } else {
         format!("numgen random mod 1000000 < {per_million} ")
     };
+    // The table made (if absent) and deleted before it is defined: loading the rules again
+    // (a delay line's tap made anew) replaces them rather than adding a second drop.
     format!(
-        "table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
+        "table inet nfwd_topo_{dev}\ndelete table inet nfwd_topo_{dev}\n\
+         table inet nfwd_topo_{dev} {{\n  chain out {{\n    type filter hook output priority 0;\n    \
          oifname \"{dev}\" {sample}drop\n  }}\n}}\n"
     )
 }
@@ -266,10 +274,22 @@ enum Delay {
 fn describe(link: &Link, delay: Delay) -> String {
     let mut parts = Vec::new();
     if link.delay_ms > 0.0 {
+        let jitter = if link.jitter_ms > 0.0 {
+            format!(" ± {} ms", link.jitter_ms)
+        } else {
+            String::new()
+        };
         parts.push(match delay {
-            Delay::Netem => format!("{} ms", link.delay_ms),
-            Delay::Userspace => format!("{} ms (userspace delay line)", link.delay_ms),
-            Delay::None => format!("no delay (asked {} ms; no netem)", link.delay_ms),
+            Delay::Netem if jitter.is_empty() => format!("{} ms", link.delay_ms),
+            Delay::Netem => format!("{} ms{jitter} (netem: may reorder)", link.delay_ms),
+            Delay::Userspace if jitter.is_empty() => {
+                format!("{} ms (userspace delay line)", link.delay_ms)
+            }
+            Delay::Userspace => format!(
+                "{} ms{jitter} (userspace delay line, in order)",
+                link.delay_ms
+            ),
+            Delay::None => format!("no delay (asked {} ms{jitter}; no netem)", link.delay_ms),
         });
     }
     if link.loss_percent > 0.0 {
@@ -284,6 +304,33 @@ fn describe(link: &Link, delay: Delay) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shaping_in_words_shows_the_jitter() {
+        let link = Link {
+            a: "a".into(),
+            b: "b".into(),
+            protocol: crate::model::FaceProtocol::Udp,
+            delay_ms: 10.0,
+            jitter_ms: 2.5,
+            loss_percent: 0.0,
+            bandwidth_mbit: None,
+            cost: 1,
+        };
+        assert_eq!(
+            describe(&link, Delay::Userspace),
+            "10 ms ± 2.5 ms (userspace delay line, in order)"
+        );
+        assert_eq!(
+            describe(&link, Delay::Netem),
+            "10 ms ± 2.5 ms (netem: may reorder)"
+        );
+        let steady = Link {
+            jitter_ms: 0.0,
+            ..link
+        };
+        assert_eq!(describe(&steady, Delay::Netem), "10 ms");
+    }
 
     #[test]
     fn loss_rules_sample_below_100_percent_and_drop_all_at_100() {
