@@ -1514,3 +1514,76 @@ async fn udp_pacing_holds_a_burst_back_marks_what_waits_and_drops_beyond_its_que
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     h.stop().await;
 }
+
+/// Sends the core makes in one go leave a UDP face batched (`sendmmsg`, 64 at most per
+/// call): every one arrives, whole and in order, across several batches.
+#[tokio::test]
+async fn many_sends_to_one_udp_face_arrive_whole_and_in_order() {
+    const N: usize = 130;
+    let dir = temp_dir();
+    let mut h = Harness::start(config(&dir), dir.clone(), false).await;
+    let daemon = h.daemon.udp_addr().unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    peer.send_to(&frame(5, 30, 0), daemon).await.unwrap();
+    let (face, _) = h.added().await;
+    h.frame().await;
+    // Distinct sizes and fills, so a lost, cut or reordered datagram shows.
+    let sent: Vec<Bytes> = (0..N)
+        .map(|i| frame(6, 40 + i % 50, u8::try_from(i % 251).unwrap()))
+        .collect();
+    for f in &sent {
+        h.push(Action::Send {
+            face,
+            frame: f.clone(),
+        });
+    }
+    // The next frame the core receives releases the whole script in one `execute`.
+    peer.send_to(&frame(5, 30, 1), daemon).await.unwrap();
+    h.frame().await;
+    let mut buf = [0u8; 200];
+    for (i, want) in sent.iter().enumerate() {
+        let (n, _) = tokio::time::timeout(PATIENCE, peer.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("datagram {i} of {N} never came"))
+            .unwrap();
+        assert_eq!(&buf[..n], &want[..], "datagram {i}");
+    }
+    let status = h.daemon.status().await.unwrap();
+    assert_eq!(status.counters.dropped_frames, 0, "{status:?}");
+    h.stop().await;
+}
+
+/// An on-demand UDP face whose peer is gone: the kernel reports the ICMP port unreachable on
+/// a later send of the batch, the face closes and it is counted; frames that could not
+/// leave are counted as dropped.
+#[tokio::test]
+async fn an_on_demand_udp_face_whose_peer_is_gone_closes_within_a_batch() {
+    let dir = temp_dir();
+    let mut h = Harness::start(config(&dir), dir.clone(), false).await;
+    let daemon = h.daemon.udp_addr().unwrap();
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    a.send_to(&frame(5, 30, 0), daemon).await.unwrap();
+    let (_ida, _) = h.added().await;
+    h.frame().await;
+    b.send_to(&frame(5, 30, 0), daemon).await.unwrap();
+    let (idb, _) = h.added().await;
+    h.frame().await;
+    drop(b);
+    for i in 0..10 {
+        h.push(Action::Send {
+            face: idb,
+            frame: frame(6, 40, i),
+        });
+    }
+    a.send_to(&frame(5, 30, 1), daemon).await.unwrap();
+    assert_eq!(h.closed().await, idb);
+    let status = h.daemon.status().await.unwrap();
+    assert_eq!(status.counters.udp_faces_unreachable, 1, "{status:?}");
+    // The first datagram left (it drew the ICMP); the rest could not.
+    assert!(
+        (1..=9).contains(&status.counters.dropped_frames),
+        "{status:?}"
+    );
+    h.stop().await;
+}

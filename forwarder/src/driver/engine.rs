@@ -48,6 +48,10 @@ pub(super) const QUANTUM: usize = 32;
 /// Datagrams read from the listening UDP socket per round (first datagrams of new peers).
 const LISTEN_BATCH: usize = 64;
 
+/// Frames a UDP face's outbox takes before they leave without waiting for the end of
+/// `execute` (one `sendmmsg` per face and flush).
+const UDP_SEND_BATCH: usize = 64;
+
 /// New on-demand UDP faces admitted per second, sustained, and at once. Source addresses are
 /// cheap to forge, and each new face costs a socket, a task and an eviction when the table is
 /// full: this bounds that work and the churn a spoofed flood can cause (at this rate it takes
@@ -122,6 +126,8 @@ enum Link {
         pacer: Option<Pacer>,
         /// Congestion marking of what waits in the pacer.
         marker: Marker,
+        /// Frames for the socket (pacing off), sent together when `execute` ends.
+        outbox: Vec<Bytes>,
     },
 }
 
@@ -216,6 +222,8 @@ pub(super) struct Engine<C> {
     /// allocation).
     paced: Vec<FaceId>,
     released: Vec<Bytes>,
+    /// UDP faces whose outbox holds frames.
+    udp_pending: Vec<FaceId>,
     max_udp_faces: usize,
     max_stream_faces: usize,
     /// Faces announce frames waiting in their inbox here.
@@ -331,6 +339,7 @@ impl<C: Core> Engine<C> {
             udp_pacing: setup.udp_pacing,
             paced: Vec::new(),
             released: Vec::new(),
+            udp_pending: Vec::new(),
             max_udp_faces: setup.max_udp_faces,
             max_stream_faces: setup.max_stream_faces,
             ready_tx,
@@ -817,6 +826,7 @@ impl<C: Core> Engine<C> {
                 task,
                 pacer,
                 marker,
+                outbox: Vec::new(),
             },
             inbox_rx,
             desc,
@@ -870,9 +880,83 @@ impl<C: Core> Engine<C> {
             }
             // `create` may have produced management replies: run those too.
             std::mem::swap(&mut actions, &mut self.actions);
+            if actions.is_empty() {
+                // What the UDP faces were given leaves now, a system call per face; a face
+                // found unreachable closes, which may queue more actions.
+                self.flush_udp(now);
+                std::mem::swap(&mut actions, &mut self.actions);
+            }
         }
         // Keep the allocation for the next round.
         self.actions = actions;
+    }
+
+    /// Sends every UDP face's outbox.
+    fn flush_udp(&mut self, now: Instant) {
+        let mut pending = std::mem::take(&mut self.udp_pending);
+        for face in pending.drain(..) {
+            self.flush_udp_face(now, face);
+        }
+        // Flushing queues nothing new: keep the allocation.
+        self.udp_pending = pending;
+    }
+
+    /// Sends `face`'s outbox in as few system calls as the kernel allows; what cannot leave is
+    /// dropped and counted as a single send's failure would be.
+    fn flush_udp_face(&mut self, now: Instant, face: FaceId) {
+        let Some(entry) = self.faces.get_mut(&face) else {
+            return;
+        };
+        let Link::Udp { socket, outbox, .. } = &mut entry.link else {
+            return;
+        };
+        let mut frames = std::mem::take(outbox);
+        let mut unreachable = false;
+        let mut next = 0;
+        while next < frames.len() {
+            let (sent, failure) = udp::try_send_batch(socket, &frames[next..]);
+            next += sent;
+            let Some(e) = failure else {
+                break;
+            };
+            // The frame at `next` failed; how many go with it.
+            let dropped = match e.kind() {
+                // The send buffer is full: the rest would find it so too.
+                std::io::ErrorKind::WouldBlock => frames.len() - next,
+                // An ICMP port unreachable for an earlier datagram: an on-demand face's peer
+                // is gone, and the face with it.
+                std::io::ErrorKind::ConnectionRefused
+                    if entry.persistency == Persistency::OnDemand =>
+                {
+                    unreachable = true;
+                    frames.len() - next
+                }
+                std::io::ErrorKind::ConnectionRefused => 1,
+                _ => {
+                    debug!(face = %face, "UDP send: {e}");
+                    1
+                }
+            };
+            for frame in frames.iter().skip(next).take(dropped) {
+                let len = frame.len();
+                entry.counters.dropped_frames += 1;
+                entry.counters.dropped_bytes += len as u64;
+                self.counters.dropped_frames += 1;
+                self.counters.dropped_bytes += len as u64;
+                self.core.driver_dropped(face, len);
+            }
+            next += dropped;
+        }
+        frames.clear();
+        if let Link::Udp { outbox, .. } = &mut entry.link {
+            // Back, for its allocation.
+            *outbox = frames;
+        }
+        if unreachable {
+            debug!(face = %face, "on-demand UDP face closed: peer unreachable");
+            self.counters.udp_faces_unreachable += 1;
+            self.close_face(now, face);
+        }
     }
 
     fn send(&mut self, now: Instant, face: FaceId, frame: Bytes) {
@@ -881,6 +965,21 @@ impl<C: Core> Engine<C> {
             return;
         };
         let len = frame.len();
+        if let Link::Udp {
+            outbox,
+            pacer: None,
+            ..
+        } = &mut entry.link
+        {
+            if outbox.is_empty() {
+                self.udp_pending.push(face);
+            }
+            outbox.push(frame);
+            if outbox.len() >= UDP_SEND_BATCH {
+                self.flush_udp_face(now, face);
+            }
+            return;
+        }
         let mut unreachable = false;
         let dropped = match &mut entry.link {
             Link::Stream { queue, marker, .. } => {
@@ -904,22 +1003,14 @@ impl<C: Core> Engine<C> {
             }
             Link::Udp {
                 socket,
-                pacer: None,
-                ..
-            } => match udp_send(socket, &frame, face) {
-                UdpSent::Sent => false,
-                UdpSent::Dropped => true,
-                UdpSent::Unreachable => {
-                    unreachable = entry.persistency == Persistency::OnDemand;
-                    true
-                }
-            },
-            Link::Udp {
-                socket,
-                pacer: Some(pacer),
+                pacer,
                 marker,
                 ..
             } => {
+                // (Pacing off was handled above.)
+                let Some(pacer) = pacer else {
+                    return;
+                };
                 // As on a stream face: marked by the length of what waits before it.
                 let (frame, mark) = congestion_marked(marker, now, pacer.queued(), frame);
                 if let Some(added) = mark {
@@ -1177,6 +1268,15 @@ impl<C: Core> Engine<C> {
     }
 
     fn close_face(&mut self, now: Instant, face: FaceId) {
+        // What the core sent it before closing it still leaves.
+        if let Some(FaceEntry {
+            link: Link::Udp { outbox, .. },
+            ..
+        }) = self.faces.get(&face)
+            && !outbox.is_empty()
+        {
+            self.flush_udp_face(now, face);
+        }
         let Some(entry) = self.faces.remove(&face) else {
             return;
         };

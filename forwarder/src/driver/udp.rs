@@ -95,6 +95,46 @@ pub(super) fn try_send(socket: &UdpSocket, frame: &[u8]) -> io::Result<usize> {
     socket2::SockRef::from(socket).send(frame)
 }
 
+/// Sends `frames` on a face's connected socket without waiting, in one `sendmmsg` system call
+/// where there are several (the kernel sends them in order and stops at the first it cannot).
+/// Returns how many left before the first failure, and that failure (`None`: all left).
+/// rustix's `sendmmsg` wraps the system call safely, so the driver needs no `unsafe`.
+pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Option<io::Error>) {
+    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
+    match frames {
+        [] => return (0, None),
+        [one] => {
+            return match try_send(socket, one) {
+                Ok(_) => (1, None),
+                Err(e) => (0, Some(e)),
+            };
+        }
+        _ => {}
+    }
+    let iovs: Vec<io::IoSlice<'_>> = frames.iter().map(|f| io::IoSlice::new(f)).collect();
+    // No ancillary data, but each message needs a buffer of its own (empty: no allocation).
+    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = frames
+        .iter()
+        .map(|_| SendAncillaryBuffer::default())
+        .collect();
+    let mut messages: Vec<MMsgHdr<'_>> = iovs
+        .iter()
+        .zip(controls.iter_mut())
+        .map(|(iov, control)| MMsgHdr::new(std::slice::from_ref(iov), control))
+        .collect();
+    let mut sent = 0;
+    while let Some(rest) = messages.get_mut(sent..)
+        && !rest.is_empty()
+    {
+        match rustix::net::sendmmsg(socket, rest, SendFlags::empty()) {
+            Ok(0) => return (sent, Some(io::ErrorKind::WouldBlock.into())),
+            Ok(n) => sent += n,
+            Err(e) => return (sent, Some(e.into())),
+        }
+    }
+    (sent, None)
+}
+
 /// What one non-blocking receive on the listening socket gave.
 pub(super) enum Received {
     /// A datagram from a peer.
