@@ -673,6 +673,66 @@ mod tests {
         }
     }
 
+    /// Per-entry memory is the slot, the index key and a table slot beside the wire
+    /// (`cs_memory` in nfwd-benches measures it all); a field added here shows in it.
+    #[test]
+    fn entry_layout_stays_small() {
+        assert!(size_of::<Slot>() <= 88);
+        assert!(size_of::<OrderKey>() <= 48);
+    }
+
+    #[test]
+    fn non_canonical_key_bytes_are_kept_beside_the_wire() {
+        // A Name component with a non-minimal length (0x08 0xFD 0x00 0x01 'a' rather than
+        // 0x08 0x01 'a'): decoding normalises the name, so the key is not a slice of the wire.
+        let name_tlv = [0x07, 0x05, 0x08, 0xFD, 0x00, 0x01, b'a'];
+        let content = [0x15, 0x01, b'x'];
+        let mut wire = vec![0x06, (name_tlv.len() + content.len()) as u8];
+        wire.extend_from_slice(&name_tlv);
+        wire.extend_from_slice(&content);
+        let d = Data::decode(Bytes::from(wire.clone())).unwrap();
+        assert_eq!(d.name().to_string(), "/a");
+        let mut f = Fixture::new(10);
+        let hash = combine(d.name().full_hash(&f.h), 0);
+        f.cs.insert(&d, hash, f.now);
+        let hit = f.cs.lookup(
+            &InterestBuilder::new("/a".parse().unwrap()).build().unwrap(),
+            &"/a".parse::<Name>().unwrap().prefix_hashes(&f.h),
+            0,
+            f.now,
+        );
+        assert_eq!(
+            hit.unwrap().wire.as_ref(),
+            &wire[..],
+            "answered with the wire as received"
+        );
+        assert_eq!(f.get("/a", None, true, false).unwrap().to_string(), "/a");
+    }
+
+    #[test]
+    fn refresh_and_capacity_cut() {
+        let mut f = Fixture::new(100);
+        for i in 0..100 {
+            f.put(&format!("/p/{i}"), None, 1000);
+        }
+        f.put("/p/7", None, 1000);
+        assert_eq!((f.cs.len(), f.cs.counters().evictions), (100, 0));
+        f.cs.set_capacity(3);
+        assert_eq!(f.cs.len(), 3);
+        // The most recent three survive the cut and its compaction, in recency order.
+        assert!(f.get("/p/7", None, false, false).is_some());
+        assert!(f.get("/p/99", None, false, false).is_some());
+        assert!(f.get("/p/98", None, false, false).is_some());
+        f.put("/q", None, 1000);
+        assert!(
+            f.get("/p/7", None, false, false).is_none(),
+            "least recent went"
+        );
+        assert_eq!(f.get("/p", None, true, false).unwrap().to_string(), "/p/98");
+        assert_eq!(f.cs.erase(&"/p".parse().unwrap(), 10), 2);
+        assert_eq!(f.cs.len(), 1);
+    }
+
     #[test]
     fn exact_prefix_and_chain_separation() {
         let mut f = Fixture::new(10);
