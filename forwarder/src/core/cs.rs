@@ -1,61 +1,261 @@
 //! The content store: recently forwarded Data, bounded in packets, least recently used first
-//! out (the `lru` crate).
+//! out.
 //!
 //! Entries are keyed by (name, function stack) — a function result is only ever returned for
-//! the identical chain (`docs/protocol.md` §3). Exact-name lookups go through the LRU's hash
-//! table with the packet's precomputed hash; CanBePrefix lookups scan an ordered index from the
-//! Interest name. The index orders names by their encoded bytes, not canonically: component
-//! headers carry lengths, so the names under a prefix are exactly the byte strings that start
-//! with the prefix's bytes, contiguous from it — and comparing is one `memcmp`.
+//! the identical chain (`docs/protocol.md` §3). Exact-name lookups go through a hash table with
+//! the packet's precomputed hash; CanBePrefix lookups scan an ordered index from the Interest
+//! name. The index orders names by their encoded bytes, not canonically: component headers
+//! carry lengths, so the names under a prefix are exactly the byte strings that start with the
+//! prefix's bytes, contiguous from it — and comparing is one `memcmp`.
 //!
-//! Stored packets are compact copies, so a cached Data never pins a larger receive buffer.
+//! An entry is the Data's wire as received and the few decoded facts lookups need (hash,
+//! staleness time, error flag, where the name and stack lie in the wire): a decoded `Data`
+//! view is several hundred bytes, the wire of a small Data less. Entries live in one slab
+//! (`Vec<Slot>`) threaded by a doubly linked recency list of slab indices; the hash table and
+//! the ordered index hold slab indices and slices of the stored wire, so nothing is duplicated
+//! per entry but one reference to the wire in the ordered index. `cargo run --release -p
+//! nfwd-benches --bin cs_memory` measures the bytes per entry (`docs/benchmarks.md`).
+//!
+//! Stored packets are compact copies (the core copies every frame to its own size on
+//! arrival), so a cached Data never pins a larger receive buffer.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lru::LruCache;
+use hashbrown::HashTable;
 use nfwd_tlv::types::{content_type, tt};
 use nfwd_tlv::{Data, Interest, Name};
-
-use super::keys::PrehashedBuild;
 
 /// How many candidates a CanBePrefix lookup examines at most, so a lookup under a crowded
 /// prefix has bounded cost.
 const PREFIX_SCAN_LIMIT: usize = 64;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    hash: u64,
-    name: Name,
-    chain: Option<Bytes>,
+/// No slot: the end of the recency list or of the free list.
+const NIL: u32 = u32::MAX;
+
+/// Where a key part (a name's or a stack's TLV-VALUE) lies in an entry's buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
 }
 
-impl std::hash::Hash for Key {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+impl Span {
+    fn of(self, buf: &[u8]) -> &[u8] {
+        // Spans are made from the buffer they index, so the fallback is never taken.
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn is_empty(self) -> bool {
+        self.start == self.end
     }
 }
 
-/// (stack, name TLV-VALUE): ordered bytewise.
-type OrderKey = (Option<Bytes>, Bytes);
+/// The stack bytes of `chain`, absent if it is empty: a present stack never is (it holds at
+/// least one non-empty function name), so an empty span stands for "no stack".
+fn stack_of(buf: &[u8], chain: Span) -> Option<&[u8]> {
+    (!chain.is_empty()).then(|| chain.of(buf))
+}
 
+/// One stored Data, or a free slab slot (empty `buf`, `next` linking the free list).
 #[derive(Debug)]
-struct Entry {
-    data: Data,
+struct Slot {
+    /// The Data's wire (its first `wire_len` bytes), followed by the canonical name and stack
+    /// bytes only when the wire's own were not canonical (non-minimal TLV headers, which
+    /// decoding normalises): the key then differs from the received bytes.
+    buf: Bytes,
+    /// Prehashed (name, stack) key.
+    hash: u64,
     stale_at: Instant,
+    wire_len: u32,
+    name: Span,
+    /// Empty: no stack.
+    chain: Span,
+    /// Recency list neighbours: `prev` is more recent, `next` less.
+    prev: u32,
+    next: u32,
     /// An application-level error (ContentType NACK): answered only while fresh
     /// (`docs/protocol.md` §5.3), never in preference to a result.
     error: bool,
+    /// The name is under `/localhost` (only sent to local faces).
+    localhost: bool,
 }
 
-impl Entry {
+impl Slot {
+    /// A slot holding nothing (`stale_at`: any time, to fill the field).
+    fn free(stale_at: Instant) -> Self {
+        Self {
+            buf: Bytes::new(),
+            hash: 0,
+            stale_at,
+            wire_len: 0,
+            name: Span::default(),
+            chain: Span::default(),
+            prev: NIL,
+            next: NIL,
+            error: false,
+            localhost: false,
+        }
+    }
+
+    fn name(&self) -> &[u8] {
+        self.name.of(&self.buf)
+    }
+
+    fn chain(&self) -> Option<&[u8]> {
+        stack_of(&self.buf, self.chain)
+    }
+
+    fn has_key(&self, hash: u64, chain: Option<&[u8]>, name: &[u8]) -> bool {
+        self.hash == hash && self.name() == name && self.chain() == chain
+    }
+
     /// May this entry answer an Interest with MustBeFresh `must_be_fresh` at `now`? Stale
     /// Data answers Interests without MustBeFresh, as in NFD — except errors: a failure must
     /// not outlive its FreshnessPeriod as an answer once the function has been fixed.
     fn answers(&self, must_be_fresh: bool, now: Instant) -> bool {
         now < self.stale_at || !(must_be_fresh || self.error)
     }
+
+    fn wire(&self) -> Bytes {
+        self.buf.slice(..self.wire_len as usize)
+    }
+
+    fn order_key(&self) -> OrderKey {
+        OrderKey {
+            buf: self.buf.clone(),
+            chain: self.chain,
+            name: self.name,
+        }
+    }
+}
+
+/// Ordered index key: (stack, name TLV-VALUE), ordered bytewise (no stack first), both read
+/// from `buf` — an entry's buffer, or a probe's own copy.
+#[derive(Debug, Clone)]
+struct OrderKey {
+    buf: Bytes,
+    chain: Span,
+    name: Span,
+}
+
+impl OrderKey {
+    /// A key that is not an entry's: where a scan for `name` under `chain` starts.
+    fn probe(chain: Option<&[u8]>, name: &[u8]) -> Option<Self> {
+        let chain = chain.unwrap_or_default();
+        let mut buf = Vec::with_capacity(chain.len() + name.len());
+        buf.extend_from_slice(chain);
+        buf.extend_from_slice(name);
+        let chain_end = u32::try_from(chain.len()).ok()?;
+        let end = u32::try_from(buf.len()).ok()?;
+        Some(Self {
+            buf: Bytes::from(buf),
+            chain: Span {
+                start: 0,
+                end: chain_end,
+            },
+            name: Span {
+                start: chain_end,
+                end,
+            },
+        })
+    }
+
+    fn chain(&self) -> Option<&[u8]> {
+        stack_of(&self.buf, self.chain)
+    }
+
+    fn name(&self) -> &[u8] {
+        self.name.of(&self.buf)
+    }
+}
+
+impl PartialEq for OrderKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for OrderKey {}
+
+impl PartialOrd for OrderKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderKey {
+    /// As `(self.chain(), self.name())` compared with the same of `other`, written out: the
+    /// index compares keys two dozen times per insert, and most keys have no stack.
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.buf.as_ref(), other.buf.as_ref());
+        match (self.chain.is_empty(), other.chain.is_empty()) {
+            (true, true) => {}
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            (false, false) => match self.chain.of(a).cmp(other.chain.of(b)) {
+                Ordering::Equal => {}
+                unequal => return unequal,
+            },
+        }
+        self.name.of(a).cmp(other.name.of(b))
+    }
+}
+
+/// Where `part` lies within `whole`, if it is a slice of it (what decoding makes of canonical
+/// names and stacks).
+fn span_within(whole: &[u8], part: &[u8]) -> Option<Span> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    if end > whole.len() {
+        return None;
+    }
+    Some(Span {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+    })
+}
+
+/// An entry's buffer and the spans of its name and stack in it: the wire itself when both are
+/// slices of it, else the wire followed by copies of them. None beyond 4 GiB.
+fn entry_buffer(wire: &Bytes, name: &[u8], chain: Option<&[u8]>) -> Option<(Bytes, Span, Span)> {
+    let name_span = span_within(wire, name);
+    let chain_span = match chain {
+        None => Some(Span::default()),
+        Some(c) => span_within(wire, c),
+    };
+    if let (Some(n), Some(c)) = (name_span, chain_span) {
+        return Some((wire.clone(), n, c));
+    }
+    let chain = chain.unwrap_or_default();
+    let mut buf = Vec::with_capacity(wire.len() + chain.len() + name.len());
+    buf.extend_from_slice(wire);
+    let chain_start = u32::try_from(buf.len()).ok()?;
+    buf.extend_from_slice(chain);
+    let name_start = u32::try_from(buf.len()).ok()?;
+    buf.extend_from_slice(name);
+    let end = u32::try_from(buf.len()).ok()?;
+    let chain = Span {
+        start: chain_start,
+        end: name_start,
+    };
+    let name = Span {
+        start: name_start,
+        end,
+    };
+    Some((Bytes::from(buf), name, chain))
+}
+
+/// A Data found in the store: what answering with it needs.
+#[derive(Debug, Clone)]
+pub struct CachedData {
+    /// The Data's wire, as received.
+    pub wire: Bytes,
+    /// Its name is under `/localhost`.
+    pub localhost: bool,
 }
 
 crate::metrics::counters! {
@@ -78,8 +278,18 @@ pub struct CsCounters {
 /// The content store.
 #[derive(Debug)]
 pub struct ContentStore {
-    lru: LruCache<Key, Entry, PrehashedBuild>,
-    ordered: BTreeMap<OrderKey, u64>,
+    /// Entries and free slots.
+    slots: Vec<Slot>,
+    /// Slab indices of the entries, by (name, stack) hash.
+    table: HashTable<u32>,
+    /// Slab indices of the entries, by (stack, name) bytes.
+    ordered: BTreeMap<OrderKey, u32>,
+    /// Most recently used entry.
+    head: u32,
+    /// Least recently used entry: the next evicted.
+    tail: u32,
+    /// First free slot.
+    free: u32,
     capacity: usize,
     /// Admit Data into the store (NFD's `cs/config` admit flag).
     pub admit: bool,
@@ -93,8 +303,12 @@ impl ContentStore {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         Self {
-            lru: LruCache::unbounded_with_hasher(PrehashedBuild),
+            slots: Vec::new(),
+            table: HashTable::new(),
             ordered: BTreeMap::new(),
+            head: NIL,
+            tail: NIL,
+            free: NIL,
             capacity,
             admit: true,
             serve: true,
@@ -105,13 +319,13 @@ impl ContentStore {
     /// Number of stored packets.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lru.len()
+        self.table.len()
     }
 
     /// True if nothing is stored.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.lru.is_empty()
+        self.table.is_empty()
     }
 
     /// The capacity in packets.
@@ -130,16 +344,36 @@ impl ContentStore {
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
         self.shrink_to(capacity);
+        if self.slots.len() > 2 * capacity.max(1) {
+            self.compact_slab();
+        }
     }
 
     fn shrink_to(&mut self, capacity: usize) {
-        while self.lru.len() > capacity {
-            let Some((key, _)) = self.lru.pop_lru() else {
-                break;
-            };
-            self.ordered
-                .remove(&(key.chain, key.name.value_bytes().clone()));
+        while self.len() > capacity && self.tail != NIL {
+            self.remove(self.tail);
             self.counters.evictions += 1;
+        }
+    }
+
+    /// Gives back the slab's free slots after a capacity cut: the entries move to the front
+    /// of a new slab, in recency order.
+    fn compact_slab(&mut self) {
+        let mut entries = Vec::with_capacity(self.len());
+        let mut i = self.head;
+        while i != NIL {
+            let slot = &mut self.slots[i as usize];
+            i = slot.next;
+            let free = Slot::free(slot.stale_at);
+            entries.push(std::mem::replace(slot, free));
+        }
+        self.slots = Vec::with_capacity(entries.len());
+        self.table = HashTable::new();
+        self.ordered.clear();
+        (self.head, self.tail, self.free) = (NIL, NIL, NIL);
+        // Least recent first, each pushed to the front: the order is kept.
+        for slot in entries.into_iter().rev() {
+            self.add(slot);
         }
     }
 
@@ -148,29 +382,123 @@ impl ContentStore {
         if !self.admit || self.capacity == 0 {
             return;
         }
+        let name = data.name().value_bytes().as_ref();
+        let chain = data.function_chain().map(|c| c.value_bytes().as_ref());
         // Kept as received: the core copied the frame into a buffer of its own size on
         // arrival, so this pins no receive block (and needs no second copy or decode).
-        let data = data.clone();
-        let stale_at = now + Duration::from_millis(data.freshness_period_ms());
-        let error = data.content_type() == content_type::NACK;
-        let chain = data.function_chain().map(|c| c.value_bytes().clone());
-        let order_key = (chain.clone(), data.name().value_bytes().clone());
-        let key = Key {
-            hash: key_hash,
-            name: data.name().clone(),
-            chain,
+        let wire = data.wire();
+        let (Ok(wire_len), Some((buf, name_span, chain_span))) =
+            (u32::try_from(wire.len()), entry_buffer(wire, name, chain))
+        else {
+            return;
         };
-        self.lru.put(
-            key,
-            Entry {
-                data,
-                stale_at,
-                error,
-            },
-        );
-        self.ordered.insert(order_key, key_hash);
+        let slot = Slot {
+            buf,
+            hash: key_hash,
+            stale_at: now + Duration::from_millis(data.freshness_period_ms()),
+            wire_len,
+            name: name_span,
+            chain: chain_span,
+            prev: NIL,
+            next: NIL,
+            error: data.content_type() == content_type::NACK,
+            localhost: super::pipeline::is_localhost(data.name()),
+        };
         self.counters.inserts += 1;
-        self.shrink_to(self.capacity);
+        if let Some(i) = self.find_slot(key_hash, chain, name) {
+            // A refresh: the index key goes too, so it does not keep the old wire alive.
+            self.remove(i);
+        } else if self.len() >= self.capacity {
+            self.shrink_to(self.capacity - 1);
+        }
+        self.add(slot);
+    }
+
+    /// Adds an entry known to be absent, as the most recent.
+    fn add(&mut self, slot: Slot) {
+        let i = if self.free != NIL {
+            let i = self.free;
+            self.free = self.slots[i as usize].next;
+            self.slots[i as usize] = slot;
+            i
+        } else {
+            // Slab indices are u32 (NIL excluded); a store that large keeps what it has.
+            let Some(i) = u32::try_from(self.slots.len()).ok().filter(|&i| i != NIL) else {
+                return;
+            };
+            self.slots.push(slot);
+            i
+        };
+        let slots = &self.slots;
+        let entry = &slots[i as usize];
+        self.table
+            .insert_unique(entry.hash, i, |&j| slots[j as usize].hash);
+        self.ordered.insert(entry.order_key(), i);
+        self.link_front(i);
+    }
+
+    /// Removes entry `i` from the list, the table and the index; frees its slot.
+    fn remove(&mut self, i: u32) {
+        self.unlink(i);
+        let slot = &mut self.slots[i as usize];
+        // The index key is rebuilt from the slot's own buffer, moved out rather than shared.
+        let key = OrderKey {
+            buf: std::mem::take(&mut slot.buf),
+            chain: slot.chain,
+            name: slot.name,
+        };
+        let hash = slot.hash;
+        slot.next = self.free;
+        self.free = i;
+        if let Ok(e) = self.table.find_entry(hash, |&j| j == i) {
+            e.remove();
+        }
+        self.ordered.remove(&key);
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = {
+            let s = &self.slots[i as usize];
+            (s.prev, s.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+    }
+
+    fn link_front(&mut self, i: u32) {
+        let old_head = self.head;
+        let s = &mut self.slots[i as usize];
+        s.prev = NIL;
+        s.next = old_head;
+        if old_head == NIL {
+            self.tail = i;
+        } else {
+            self.slots[old_head as usize].prev = i;
+        }
+        self.head = i;
+    }
+
+    /// Marks entry `i` the most recently used.
+    fn touch(&mut self, i: u32) {
+        if self.head != i {
+            self.unlink(i);
+            self.link_front(i);
+        }
+    }
+
+    fn find_slot(&self, hash: u64, chain: Option<&[u8]>, name: &[u8]) -> Option<u32> {
+        let slots = &self.slots;
+        self.table
+            .find(hash, |&j| slots[j as usize].has_key(hash, chain, name))
+            .copied()
     }
 
     /// Finds a stored Data satisfying `interest`. `name_hashes` are the Interest name's prefix
@@ -181,8 +509,8 @@ impl ContentStore {
         name_hashes: &nfwd_tlv::PrefixHashes,
         chain_hash: u64,
         now: Instant,
-    ) -> Option<Data> {
-        if !self.serve || self.lru.is_empty() {
+    ) -> Option<CachedData> {
+        if !self.serve || self.is_empty() {
             return None;
         }
         let found = self.find(interest, name_hashes, chain_hash, now);
@@ -200,104 +528,86 @@ impl ContentStore {
         name_hashes: &nfwd_tlv::PrefixHashes,
         chain_hash: u64,
         now: Instant,
-    ) -> Option<Data> {
+    ) -> Option<CachedData> {
         let name = interest.name();
-        let chain = interest.function_chain().map(|c| c.value_bytes().clone());
+        let chain = interest.function_chain().map(|c| c.value_bytes().as_ref());
         let must_be_fresh = interest.must_be_fresh();
         let ends_with_digest =
             name.last_type().map(u32::from) == Some(tt::IMPLICIT_SHA256_DIGEST_COMPONENT);
         if ends_with_digest || !interest.can_be_prefix() {
             let (data_name, hash) = if ends_with_digest {
                 let hash = super::keys::combine(name_hashes[name.len() - 1], chain_hash);
-                (name.parent(), hash)
+                (name.prefix_value(name.len() - 1), hash)
             } else {
                 let hash = super::keys::combine(name_hashes[name.len()], chain_hash);
-                (name.clone(), hash)
+                (name.value_bytes().as_ref(), hash)
             };
-            let key = Key {
-                hash,
-                name: data_name,
-                chain,
-            };
-            let e = self.lru.get(&key)?;
-            if e.answers(must_be_fresh, now) {
-                let digest_ok = !ends_with_digest || interest.matches(&e.data);
-                return digest_ok.then(|| e.data.clone());
+            let i = self.find_slot(hash, chain, data_name)?;
+            self.touch(i);
+            let slot = &self.slots[i as usize];
+            if slot.answers(must_be_fresh, now) {
+                // Only the rare digest lookup decodes the stored wire, to hash it.
+                let digest_ok = !ends_with_digest
+                    || Data::decode(slot.wire()).is_ok_and(|d| interest.matches(&d));
+                return digest_ok.then(|| Self::cached(slot));
             }
-            if e.error {
-                self.remove(&key);
+            if slot.error {
+                self.remove(i);
+                self.counters.stale_errors += 1;
             }
             return None;
         }
         // CanBePrefix: names under the prefix follow it in the byte order of the index. A
         // result is preferred over an error found first (`/c` sorts before `/c/v=1`).
-        let prefix = name.value_bytes();
-        let start: OrderKey = (chain.clone(), prefix.clone());
+        let prefix = name.value_bytes().as_ref();
+        let start = OrderKey::probe(chain, prefix)?;
         let mut hit = None;
         let mut error_hit = None;
-        let mut stale_errors = Vec::new();
-        for ((c, n), &hash) in self.ordered.range(start..).take(PREFIX_SCAN_LIMIT) {
-            if *c != chain || !n.starts_with(prefix) {
+        let mut stale_errors: Vec<u32> = Vec::new();
+        for (key, &i) in self.ordered.range(start..).take(PREFIX_SCAN_LIMIT) {
+            if key.chain() != chain || !key.name().starts_with(prefix) {
                 break;
             }
-            let Ok(n) = Name::from_value(n.clone()) else {
-                continue;
-            };
-            let key = Key {
-                hash,
-                name: n,
-                chain: c.clone(),
-            };
-            let Some(e) = self.lru.peek(&key) else {
-                continue;
-            };
-            if !e.answers(must_be_fresh, now) {
-                if e.error {
-                    stale_errors.push(key);
+            let slot = &self.slots[i as usize];
+            if !slot.answers(must_be_fresh, now) {
+                if slot.error {
+                    stale_errors.push(i);
                 }
-            } else if !e.error {
-                hit = Some(key);
+            } else if !slot.error {
+                hit = Some(i);
                 break;
             } else if error_hit.is_none() {
-                error_hit = Some(key);
+                error_hit = Some(i);
             }
         }
-        for key in &stale_errors {
-            self.remove(key);
+        for &i in &stale_errors {
+            self.remove(i);
+            self.counters.stale_errors += 1;
         }
-        let key = hit.or(error_hit)?;
-        self.lru.get(&key).map(|e| e.data.clone())
+        let i = hit.or(error_hit)?;
+        self.touch(i);
+        Some(Self::cached(&self.slots[i as usize]))
     }
 
-    /// Removes one entry (a stale error).
-    fn remove(&mut self, key: &Key) {
-        if self.lru.pop(key).is_some() {
-            self.ordered
-                .remove(&(key.chain.clone(), key.name.value_bytes().clone()));
-            self.counters.stale_errors += 1;
+    fn cached(slot: &Slot) -> CachedData {
+        CachedData {
+            wire: slot.wire(),
+            localhost: slot.localhost,
         }
     }
 
     /// Removes entries under `prefix` (any stack), at most `limit`; returns how many.
     pub fn erase(&mut self, prefix: &Name, limit: usize) -> usize {
-        let p = prefix.value_bytes();
-        let victims: Vec<OrderKey> = self
+        let p = prefix.value_bytes().as_ref();
+        let victims: Vec<u32> = self
             .ordered
-            .keys()
-            .filter(|(_, n)| n.starts_with(p))
+            .iter()
+            .filter(|(k, _)| k.name().starts_with(p))
+            .map(|(_, &i)| i)
             .take(limit)
-            .cloned()
             .collect();
-        for k in &victims {
-            if let Some(hash) = self.ordered.remove(k)
-                && let Ok(name) = Name::from_value(k.1.clone())
-            {
-                self.lru.pop(&Key {
-                    hash,
-                    name,
-                    chain: k.0.clone(),
-                });
-            }
+        for &i in &victims {
+            self.remove(i);
         }
         victims.len()
     }
@@ -359,8 +669,68 @@ mod tests {
             let ch = chain_hash(&self.h, chain.as_ref());
             self.cs
                 .lookup(&i, &hashes, ch, self.now)
-                .map(|d| d.name().clone())
+                .map(|c| Data::decode(c.wire).unwrap().name().clone())
         }
+    }
+
+    /// Per-entry memory is the slot, the index key and a table slot beside the wire
+    /// (`cs_memory` in nfwd-benches measures it all); a field added here shows in it.
+    #[test]
+    fn entry_layout_stays_small() {
+        assert!(size_of::<Slot>() <= 88);
+        assert!(size_of::<OrderKey>() <= 48);
+    }
+
+    #[test]
+    fn non_canonical_key_bytes_are_kept_beside_the_wire() {
+        // A Name component with a non-minimal length (0x08 0xFD 0x00 0x01 'a' rather than
+        // 0x08 0x01 'a'): decoding normalises the name, so the key is not a slice of the wire.
+        let name_tlv = [0x07, 0x05, 0x08, 0xFD, 0x00, 0x01, b'a'];
+        let content = [0x15, 0x01, b'x'];
+        let mut wire = vec![0x06, (name_tlv.len() + content.len()) as u8];
+        wire.extend_from_slice(&name_tlv);
+        wire.extend_from_slice(&content);
+        let d = Data::decode(Bytes::from(wire.clone())).unwrap();
+        assert_eq!(d.name().to_string(), "/a");
+        let mut f = Fixture::new(10);
+        let hash = combine(d.name().full_hash(&f.h), 0);
+        f.cs.insert(&d, hash, f.now);
+        let hit = f.cs.lookup(
+            &InterestBuilder::new("/a".parse().unwrap()).build().unwrap(),
+            &"/a".parse::<Name>().unwrap().prefix_hashes(&f.h),
+            0,
+            f.now,
+        );
+        assert_eq!(
+            hit.unwrap().wire.as_ref(),
+            &wire[..],
+            "answered with the wire as received"
+        );
+        assert_eq!(f.get("/a", None, true, false).unwrap().to_string(), "/a");
+    }
+
+    #[test]
+    fn refresh_and_capacity_cut() {
+        let mut f = Fixture::new(100);
+        for i in 0..100 {
+            f.put(&format!("/p/{i}"), None, 1000);
+        }
+        f.put("/p/7", None, 1000);
+        assert_eq!((f.cs.len(), f.cs.counters().evictions), (100, 0));
+        f.cs.set_capacity(3);
+        assert_eq!(f.cs.len(), 3);
+        // The most recent three survive the cut and its compaction, in recency order.
+        assert!(f.get("/p/7", None, false, false).is_some());
+        assert!(f.get("/p/99", None, false, false).is_some());
+        assert!(f.get("/p/98", None, false, false).is_some());
+        f.put("/q", None, 1000);
+        assert!(
+            f.get("/p/7", None, false, false).is_none(),
+            "least recent went"
+        );
+        assert_eq!(f.get("/p", None, true, false).unwrap().to_string(), "/p/98");
+        assert_eq!(f.cs.erase(&"/p".parse().unwrap(), 10), 2);
+        assert_eq!(f.cs.len(), 1);
     }
 
     #[test]

@@ -315,11 +315,21 @@ impl Forwarder {
         }
         let existing = self.pit.find(&interest, key);
         if existing.is_none()
-            && let Some(data) = self.cs.lookup(&interest, &name_hashes, chash, now)
+            && let Some(cached) = self.cs.lookup(&interest, &name_hashes, chash, now)
         {
             // Cache hit: answer without creating a PIT entry.
             let token = fields.pit_token.as_ref();
-            self.send_data(face, &data, token, None, FaceId::CONTENT_STORE, out);
+            let from = FaceId::CONTENT_STORE;
+            self.send_data_wire(
+                face,
+                cached.wire,
+                cached.localhost,
+                token,
+                None,
+                from,
+                None,
+                out,
+            );
             return;
         }
         // Quota and fair share (`pit_admits`): an Interest that would make its face the
@@ -1022,12 +1032,40 @@ impl Forwarder {
         announcement: Option<&Bytes>,
         out: &mut Vec<Action>,
     ) {
-        if is_localhost(data.name()) && self.scope(face) != Some(FaceScope::Local) {
+        let localhost = is_localhost(data.name());
+        let wire = data.wire().clone();
+        self.send_data_wire(
+            face,
+            wire,
+            localhost,
+            token,
+            congestion_mark,
+            from,
+            announcement,
+            out,
+        );
+    }
+
+    /// [`Self::send_data_announced`] of a Data known by its wire and whether its name is under
+    /// `/localhost` (a content store hit: the store keeps no decoded view).
+    #[allow(clippy::too_many_arguments)]
+    fn send_data_wire(
+        &mut self,
+        face: FaceId,
+        wire: Bytes,
+        localhost: bool,
+        token: Option<&PitToken>,
+        congestion_mark: Option<u64>,
+        from: FaceId,
+        announcement: Option<&Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        if localhost && self.scope(face) != Some(FaceScope::Local) {
             self.counters.scope_violations += 1;
             return;
         }
         self.counters.out_data += 1;
-        let mut lp = LpPacket::from_fragment(data.wire().clone());
+        let mut lp = LpPacket::from_fragment(wire);
         lp.pit_token = token.copied();
         lp.congestion_mark = congestion_mark;
         lp.prefix_announcement = announcement.cloned();
