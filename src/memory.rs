@@ -15,8 +15,10 @@
 //!
 //! And at start, [`fix_mmap_threshold`] keeps large blocks out of the arenas altogether.
 //!
-//! This is the only `unsafe` in the workspace (three foreign calls without arguments that
-//! point anywhere); every library crate forbids it outright.
+//! This is the only `unsafe` in the daemon (three foreign calls without arguments that point
+//! anywhere); every library crate forbids it outright. The one other in the workspace is the
+//! benchmark `benches/src/bin/cs_memory.rs`: a global allocator that counts and hands every
+//! call to the system's.
 
 use std::time::Duration;
 
