@@ -12,7 +12,7 @@
 //!  listening UDP socket (first datagrams of new peers) ─────────────►│ per face/round │
 //!                                                                    │ owns Forwarder │
 //!  stream face task (write loop) ◄── per-face bounded write queue ◄──┤ + face table   │
-//!  UDP face's own connected socket ◄─────────── try_send ◄───────────┘                │
+//!  UDP face's own connected socket ◄── outbox: sendmmsg ◄──────────┘                │
 //! ```
 //!
 //! - **One task owns the core** ([`engine`]): it serves faces in rounds, a quantum of frames
