@@ -398,3 +398,61 @@ async fn a_pull_cut_off_resumes_where_it_stopped() {
     assert_eq!(after.fetched_segments, total - 30, "{after:?}");
     assert!(listing(&dir.join(".partial")).is_empty());
 }
+
+/// A package installed under one trust anchor is not reused once its source names another
+/// (the publisher's key rotated, or the old one was revoked): with the network still serving
+/// the old-key package the deploy is refused by verification, not answered from the cache;
+/// republished under the new key it is pulled again.
+#[tokio::test]
+async fn a_package_verified_with_an_old_trust_anchor_is_not_reused() {
+    let mut node = Node::new().await;
+    let (_, packets) = node.packets("/sf/cat", 5_000);
+    node.serve(packets).await;
+    let client = node.client().await;
+    let name = "/pub/sf-package/sf/cat/v=1";
+    let (cache, _) = node.cache(1 << 20, Duration::from_secs(10));
+    let pin = cache.acquire(&client, name).await.unwrap();
+
+    // The operator rotates the anchor: a new key, the old package still served.
+    let key_name: Name = "/pub/KEY/k2".parse().unwrap();
+    let (signer, _) = Signer::generate_ed25519(key_name.clone()).unwrap();
+    node.anchor = Certificate {
+        name: key_name.clone(),
+        key_name,
+        key: signer.verify_key().unwrap(),
+    };
+    // The host restarts with it (sources are read at start).
+    drop(pin);
+    drop(cache);
+    let (rotated, _) = node.cache(1 << 20, Duration::from_secs(10));
+    assert_eq!(rotated.status().packages.len(), 1);
+    let e = rotated.acquire(&client, name).await.unwrap_err();
+    assert!(
+        e.to_string().contains("verif") || e.to_string().contains("signature"),
+        "{e}"
+    );
+    let k = rotated.status().counters;
+    assert_eq!((k.anchor_changed, k.hits, k.refused), (1, 0, 1), "{k:?}");
+    assert!(rotated.status().packages.is_empty());
+
+    // Republished under the new key (a new version: the old one is held as refused for a
+    // while): pulled, verified with the new anchor, installed.
+    node.signer = signer;
+    // The old-key package is no longer served (best route would keep asking it).
+    node._serving.clear();
+    let (program, _) = node.packets("/sf/cat", 5_000);
+    let spec = SfSpec::from_toml(
+        "name = \"/sf/cat\"\nversion = \"9\"\n[artifact]\nkind = \"exec\"\nargv = [\"prog.sh\"]\n",
+    )
+    .unwrap();
+    let manifest =
+        Manifest::describe(&spec, PackageKind::Process, "prog.sh", &program, 1000).unwrap();
+    let v2 = PackageName::new("/pub".parse().unwrap(), "/sf/cat".parse().unwrap(), Some(2));
+    node.serve(PackagePackets::build(v2, manifest, &program, &node.signer).unwrap())
+        .await;
+    let pin = rotated
+        .acquire(&client, "/pub/sf-package/sf/cat/v=2")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&pin.installed.artifact).unwrap(), program);
+}

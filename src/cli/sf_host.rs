@@ -552,7 +552,7 @@ pub(crate) fn packages(a: &PackagesArgs) -> anyhow::Result<()> {
         let k = &s.counters;
         outln!(
             "hits {}  fetches {}  joined {}  installed {}  refused {} (again {})  timeouts {}  \
-             failed {}  evictions {}  fetched {} bytes in {} segments",
+             failed {}  evictions {}  anchor changed {}  fetched {} bytes in {} segments",
             k.hits,
             k.fetches,
             k.joined,
@@ -562,6 +562,7 @@ pub(crate) fn packages(a: &PackagesArgs) -> anyhow::Result<()> {
             k.timeouts,
             k.failed,
             k.evictions,
+            k.anchor_changed,
             k.fetched_bytes,
             k.fetched_segments
         );

@@ -19,6 +19,9 @@
 //!   [`super::PackageLimits`]) is reserved before a byte of it is fetched, by evicting the
 //!   least recently used packages no deployed SF uses; if the packages in use leave no room,
 //!   the pull is refused. Every pull has a deadline.
+//! - **One anchor**: an installed package records the trust anchor that verified it, and is
+//!   reused only while its source names that anchor (after a key rotation it is pulled
+//!   again and verified with the new one).
 //! - **Pins**: a deployed SF holds a [`Pin`] on its package; a pinned package is never
 //!   evicted. Dropping the pin (undeploy) makes it evictable, not removed.
 
@@ -166,6 +169,10 @@ pub struct CacheCounters {
     pub fetched_bytes: u64,
     /// Artifact segments fetched over the network.
     pub fetched_segments: u64,
+    /// Installed packages forgotten because their source's trust anchor changed since they
+    /// were verified (pulled again).
+    #[serde(default)]
+    pub anchor_changed: u64,
 }
 
 /// One installed package, as the `packages` dataset shows it.
@@ -223,6 +230,27 @@ pub struct Installed {
 struct Record {
     package: String,
     manifest: Manifest,
+    /// The trust anchor the manifest verified with ([`anchor_id`]); absent in records of an
+    /// older nfwd, which are then pulled again.
+    #[serde(default)]
+    anchor: Option<String>,
+}
+
+/// What identifies a trust anchor: its key's kind and the SHA-256 of the key. A package
+/// verified with one anchor is not reused once its source names another (a key rotated or
+/// revoked): it is pulled again and verified with the new one.
+fn anchor_id(anchor: &Certificate) -> String {
+    use nfwd_tlv::VerifyKey;
+    let (kind, key): (&str, &[u8]) = match &anchor.key {
+        VerifyKey::Ed25519(k) => ("ed25519", k),
+        VerifyKey::EcdsaP256(k) => ("ecdsa-p256", k),
+        VerifyKey::Hmac(k) => ("hmac", k),
+        VerifyKey::DigestSha256 => ("digest-sha256", &[]),
+    };
+    format!(
+        "{kind}:{}",
+        hex::encode(nfwd_tlv::signature::sha256(&[key]))
+    )
 }
 
 const RECORD: &str = "package.json";
@@ -233,6 +261,8 @@ const PARTIAL: &str = ".partial";
 #[derive(Debug)]
 struct Entry {
     installed: Arc<Installed>,
+    /// The trust anchor it was verified with ([`anchor_id`]).
+    anchor: Option<String>,
     dir: PathBuf,
     pins: u32,
     last_used: u64,
@@ -390,13 +420,14 @@ impl PackageCache {
                 continue;
             }
             match Self::read_installed(&path, &opts.fetch.limits) {
-                Some(installed) => {
+                Some((installed, anchor)) => {
                     let key = installed.package.to_string();
                     let last_used = state.tick();
                     state.entries.insert(
                         key,
                         Entry {
                             installed: Arc::new(installed),
+                            anchor,
                             dir: path,
                             pins: 0,
                             last_used,
@@ -418,7 +449,7 @@ impl PackageCache {
         })
     }
 
-    fn read_installed(dir: &Path, limits: &PackageLimits) -> Option<Installed> {
+    fn read_installed(dir: &Path, limits: &PackageLimits) -> Option<(Installed, Option<String>)> {
         let text = std::fs::read(dir.join(RECORD)).ok()?;
         let record: Record = serde_json::from_slice(&text).ok()?;
         let name: Name = record.package.parse().ok()?;
@@ -427,11 +458,14 @@ impl PackageCache {
         let artifact = dir.join(&record.manifest.file_name);
         let size = std::fs::metadata(&artifact).ok()?.len();
         (size == record.manifest.size && dir.file_name()?.to_str()? == key_dir(&record.package))
-            .then_some(Installed {
-                package,
-                manifest: record.manifest,
-                artifact,
-            })
+            .then_some((
+                Installed {
+                    package,
+                    manifest: record.manifest,
+                    artifact,
+                },
+                record.anchor,
+            ))
     }
 
     /// The configuration.
@@ -515,6 +549,7 @@ impl PackageCache {
             .map_err(|_| timeout())??,
         };
         let key = versioned.to_string();
+        let anchor = anchor_id(&source.anchor);
         {
             let mut st = lock(&self.state);
             let now = Instant::now();
@@ -533,6 +568,7 @@ impl PackageCache {
             let (mut rx, progress) = {
                 let mut st = lock(&self.state);
                 let now = st.tick();
+                Self::forget_if_other_anchor(&mut st, &key, &anchor)?;
                 if let Some(e) = st.entries.get_mut(&key) {
                     e.pins += 1;
                     e.last_used = now;
@@ -598,6 +634,36 @@ impl PackageCache {
         Err(Error::Function(format!(
             "pulling {key}: installed, then evicted at once (is the cache too small?)"
         )))
+    }
+
+    /// Forgets the installed `key` if another trust anchor than `anchor` verified it, so that
+    /// it is pulled again and verified with this one; refuses while deployed SFs run it.
+    fn forget_if_other_anchor(st: &mut State, key: &str, anchor: &str) -> Result<()> {
+        let Some(e) = st.entries.get(key) else {
+            return Ok(());
+        };
+        if e.anchor.as_deref() == Some(anchor) {
+            return Ok(());
+        }
+        if e.pins > 0 {
+            return Err(Error::Refused {
+                what: "package".into(),
+                code: STATUS_REFUSED,
+                text: format!(
+                    "{key} in the cache was verified with another trust anchor than its source \
+                     names now, and {} deployed SFs run it: undeploy them to pull it again",
+                    e.pins
+                ),
+            });
+        }
+        tracing::warn!(
+            "sf host: package {key} was verified with another trust anchor; pulling it again"
+        );
+        if let Some(e) = st.entries.remove(key) {
+            let _ = std::fs::remove_dir_all(&e.dir);
+        }
+        st.counters.anchor_changed += 1;
+        Ok(())
     }
 
     /// One pull, in a task of its own: fetches, verifies, installs, then tells the waiters.
@@ -701,6 +767,7 @@ impl PackageCache {
         let record = Record {
             package: key.clone(),
             manifest: report.manifest.clone(),
+            anchor: Some(anchor_id(&source.anchor)),
         };
         let text =
             serde_json::to_vec(&record).map_err(|e| Error::Spec(format!("package record: {e}")))?;
@@ -723,6 +790,7 @@ impl PackageCache {
             key,
             Entry {
                 installed: Arc::new(installed),
+                anchor: record.anchor,
                 dir: final_dir,
                 pins: 0,
                 last_used,
