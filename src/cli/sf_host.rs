@@ -5,7 +5,7 @@
 //! and the command exits non-zero.
 
 use crate::cli::output::{out, outln, printable, with_status_line};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -106,7 +106,8 @@ const PROVISION_PARALLEL: usize = 64;
 #[derive(Debug, Default)]
 struct FleetProgress {
     nodes: usize,
-    done: usize,
+    /// Nodes whose pull command answered (well or not).
+    finished: HashSet<usize>,
     /// Per node: (MiB pulled, MiB in all), from the host's `progress` dataset.
     pulled: HashMap<usize, (f64, f64)>,
 }
@@ -118,10 +119,16 @@ impl FleetProgress {
         let total = self.pulled.values().map(|(_, t)| *t).fold(0.0, f64::max);
         let pulled: f64 = self.pulled.values().map(|(b, _)| *b).sum();
         let all = total * self.nodes as f64;
-        let pulling = self.pulled.len().saturating_sub(self.done);
+        // A node that failed left `pulled`; one that finished stays in it, counted whole.
+        let pulling = self
+            .pulled
+            .keys()
+            .filter(|i| !self.finished.contains(i))
+            .count();
         let mut line = format!(
             "provisioning: {} of {} nodes done, {pulling} pulling",
-            self.done, self.nodes
+            self.finished.len(),
+            self.nodes
         );
         if total > 0.0 {
             let rate = pulled / elapsed.as_secs_f64().max(1e-3);
@@ -209,7 +216,7 @@ pub(crate) fn provision(a: &ProvisionArgs) -> anyhow::Result<()> {
                 .await;
                 {
                     let mut f = lock(&fleet);
-                    f.done += 1;
+                    f.finished.insert(i);
                     // A node that has it counts whole; one that failed counts as nothing.
                     match (&result, f.pulled.get(&i).copied()) {
                         (Ok(r), Some((_, total))) if r.is_ok() => {
@@ -738,13 +745,21 @@ mod tests {
             "provisioning: 0 of 4 nodes done, 0 pulling"
         );
         // One node done (counted whole), two half way: 40 of 80 MiB in 4 s.
-        f.done = 1;
+        f.finished.insert(0);
         f.pulled.insert(0, (20.0, 20.0));
         f.pulled.insert(1, (10.0, 20.0));
         f.pulled.insert(2, (10.0, 20.0));
         assert_eq!(
             f.line(Duration::from_secs(4)),
             "provisioning: 1 of 4 nodes done, 2 pulling: 40.0/80.0 MiB, 10.0 MiB/s, ETA 4 s"
+        );
+        // Node 1's pull fails: done, no longer pulling, its bytes no longer counted; node 2
+        // is still pulling.
+        f.finished.insert(1);
+        f.pulled.remove(&1);
+        assert_eq!(
+            f.line(Duration::from_secs(4)),
+            "provisioning: 2 of 4 nodes done, 1 pulling: 30.0/80.0 MiB, 7.5 MiB/s, ETA 7 s"
         );
     }
 }
