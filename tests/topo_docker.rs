@@ -453,3 +453,174 @@ fn a_docker_mesh_routes_around_a_killed_container_restarts_it_and_survives_a_cut
         );
     });
 }
+
+/// `topo apply` on a Docker testbed: a plan puts `up` on a and `wk` on b, the consumer's
+/// chain is computed there; a second plan moves `wk` to c, and b no longer runs it while the
+/// answers stay right. `topo run`'s path is the same (apply, then chained Interests through
+/// the nodes' sockets).
+#[test]
+fn plans_applied_to_a_docker_testbed_deploy_move_and_remove_sfs() {
+    if let Some(why) = missing() {
+        cannot_run(SUBJECT, why);
+        return;
+    }
+    let binary = static_nfwd();
+    let dir = TempDir::new("topo-docker-plan");
+    let name = format!("tp{}", std::process::id());
+    let file = dir.0.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+name = "{name}"
+[[node]]
+name = "consumer"
+[[node]]
+name = "a"
+sf_host = "process"
+[[node]]
+name = "b"
+sf_host = "process"
+[[node]]
+name = "c"
+sf_host = "process"
+[[node]]
+name = "producer"
+[[link]]
+a = "consumer"
+b = "a"
+[[link]]
+a = "a"
+b = "b"
+[[link]]
+a = "a"
+b = "c"
+protocol = "tcp"
+[[link]]
+a = "b"
+b = "producer"
+[[link]]
+a = "c"
+b = "producer"
+[[producer]]
+node = "producer"
+prefix = "/lamp/7"
+text = "lamp 7: on"
+[[sf_type]]
+name = "up"
+builtin = "upper"
+input_type = "text/plain"
+output_type = "text/plain"
+[[sf_type]]
+name = "wk"
+builtin = "work"
+input_type = "text/plain"
+output_type = "text/plain"
+"#
+        ),
+    )
+    .unwrap();
+    let plan = |wk_on: &str| {
+        format!(
+            r#"
+algorithm = "by-hand"
+makespan = 0.05
+task = []
+
+[[node]]
+name = "a"
+sf = ["up"]
+pull_images = []
+fetch_files = []
+[[node.route]]
+prefix = "/fn/up"
+next_hop = "local"
+[[node.route]]
+prefix = "/fn/wk"
+next_hop = "{wk_on}"
+
+[[node]]
+name = "{wk_on}"
+sf = ["wk"]
+pull_images = []
+fetch_files = []
+[[node.route]]
+prefix = "/fn/wk"
+next_hop = "local"
+"#
+        )
+    };
+    std::fs::write(dir.0.join("plan-b.toml"), plan("b")).unwrap();
+    std::fs::write(dir.0.join("plan-c.toml"), plan("c")).unwrap();
+    let state = dir.0.join("state");
+    let state_arg = state.to_str().unwrap();
+    let _down = Down {
+        name: &name,
+        state: &state,
+    };
+    ok(
+        &nfwd(&[
+            "topo",
+            "up",
+            file.to_str().unwrap(),
+            "--docker",
+            "--docker-binary",
+            binary.to_str().unwrap(),
+            "--best-effort-shaping",
+            "--state-dir",
+            state_arg,
+        ]),
+        "topo up --docker",
+    );
+    let apply = |plan: &str| {
+        ok(
+            &nfwd(&[
+                "topo",
+                "apply",
+                dir.0.join(plan).to_str().unwrap(),
+                "--topo",
+                &name,
+                "--state-dir",
+                state_arg,
+            ]),
+            plan,
+        )
+    };
+    let on = |node: &str, cmd: &[&str]| {
+        let mut args = vec![
+            "topo",
+            "exec",
+            "--topo",
+            &name,
+            "--state-dir",
+            state_arg,
+            node,
+            "--",
+        ];
+        args.extend_from_slice(cmd);
+        ok(&nfwd(&args), &cmd.join(" "))
+    };
+    let get = |k: u64| {
+        let chain = format!("/fn/up,/fn/wk/ms=5/id={k}");
+        on("consumer", &["nfwd", "get", "/lamp/7", "--chain", &chain])
+    };
+
+    apply("plan-b.toml");
+    assert_eq!(get(0), "LAMP 7: ON");
+    assert!(on("b", &["nfwd", "sf", "list"]).contains("/fn/wk"));
+    assert!(on("a", &["nfwd", "sf", "list"]).contains("/fn/up"));
+
+    let moved = apply("plan-c.toml");
+    assert!(moved.contains("+1 SFs") && moved.contains("-1 SFs"), "{moved}");
+    for k in 1..=5 {
+        assert_eq!(get(k), "LAMP 7: ON", "request {k} after the move");
+    }
+    assert!(on("c", &["nfwd", "sf", "list"]).contains("/fn/wk"));
+    // The SF list is a dataset: b's content store answers it for its 1 s FreshnessPeriod.
+    std::thread::sleep(Duration::from_millis(1200));
+    let b_list = on("b", &["nfwd", "sf", "list"]);
+    assert!(
+        !b_list.contains("/fn/wk"),
+        "b still runs wk after the plan moved it:\n{b_list}"
+    );
+}
