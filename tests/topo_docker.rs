@@ -611,7 +611,10 @@ next_hop = "local"
     assert!(on("a", &["nfwd", "sf", "list"]).contains("/fn/up"));
 
     let moved = apply("plan-c.toml");
-    assert!(moved.contains("+1 SFs") && moved.contains("-1 SFs"), "{moved}");
+    assert!(
+        moved.contains("+1 SFs") && moved.contains("-1 SFs"),
+        "{moved}"
+    );
     for k in 1..=5 {
         assert_eq!(get(k), "LAMP 7: ON", "request {k} after the move");
     }

@@ -1130,8 +1130,9 @@ impl Forwarder {
             .ok_or_else(|| refuse(status_code::BAD_PARAMETERS, "Strategy is required"))?;
         // NFD's answers: 404 "Strategy not registered", 409 "Error instantiating strategy:
         // ..." for a version or parameters the strategy refuses.
-        let strategy =
+        let mut strategy =
             super::strategy::create(wanted).map_err(|e| refuse(e.status_code(), &e.to_string()))?;
+        strategy.reseed(self.random.next());
         let instance = strategy.name();
         self.strategies.set(&name, strategy);
         Ok(ControlParameters {

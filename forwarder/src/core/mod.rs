@@ -308,6 +308,8 @@ pub struct Forwarder {
     pit_quota: usize,
     admit_unsolicited: bool,
     nonce_state: u64,
+    /// The core's seedable source of random numbers ([`Forwarder::with_seed`]).
+    random: SplitMix64,
     started: Instant,
     mgmt: mgmt::MgmtState,
     auth: auth::Authorizer,
@@ -343,19 +345,45 @@ struct CarriedMark {
     nack: Option<u64>,
 }
 
+/// SplitMix64: a fast 64-bit generator, seedable, for the core's random choices (none of
+/// which needs to be cryptographic: Nonces only have to avoid accidental collisions).
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
 impl Forwarder {
     /// A forwarder with `config`'s table bounds, chain limit and strategies. Routes and faces of
     /// the configuration are the driver's to create (they need sockets).
     #[must_use]
     pub fn new(config: &Config, now: Instant) -> Self {
+        Self::with_seed(config, now, rand::random())
+    }
+
+    /// [`Self::new`] with every random choice of the core — Nonces it draws, liveness
+    /// probe ids, the random strategy's picks — drawn from `seed`: the same inputs then give
+    /// the same outputs, run after run (deterministic tests, simulations). The tables' hash
+    /// keys stay random (they decide no forwarding, and a fixed key would invite HashDoS).
+    #[must_use]
+    pub fn with_seed(config: &Config, now: Instant, seed: u64) -> Self {
+        let mut random = SplitMix64(seed);
         let hasher = NameHasher::new();
         let t = &config.tables;
         let mut strategies = StrategyTable::new(hasher.clone());
         // `Config::validate` refuses unknown strategies; a config that skipped it loses them.
         for s in &config.strategies {
             if let (Ok(prefix), Ok(name)) = (s.prefix.parse::<Name>(), s.strategy.parse::<Name>())
-                && let Ok(strategy) = strategy::create(&name)
+                && let Ok(mut strategy) = strategy::create(&name)
             {
+                strategy.reseed(random.next());
                 strategies.set(&prefix, strategy);
             }
         }
@@ -380,7 +408,8 @@ impl Forwarder {
             max_lifetime_ms: t.max_interest_lifetime_ms,
             pit_quota: t.pit_max_entries_per_face,
             admit_unsolicited: t.cs_admit_unsolicited,
-            nonce_state: rand::random::<u64>() | 1,
+            nonce_state: random.next() | 1,
+            random,
             started: now,
             mgmt: mgmt::MgmtState::default(),
             auth: auth::Authorizer::default(),
@@ -420,7 +449,7 @@ impl Forwarder {
             && is_network_face(&info)
         {
             self.watched.insert(id);
-            Liveness::made(rand::random::<u64>() >> 1)
+            Liveness::made(self.random.next() >> 1)
         } else {
             Liveness::default()
         };

@@ -1017,3 +1017,46 @@ fn a_renewed_entry_lives_until_its_last_lifetime_ends() {
     assert!(net.fwd.pit().is_empty());
     assert_eq!(net.fwd.counters().unsatisfied_interests, 1);
 }
+
+/// A forwarder made with a seed draws the same Nonces and makes the same random-strategy
+/// choices every run; another seed draws others.
+#[test]
+fn a_seeded_forwarder_decides_the_same_way_every_run() {
+    let mut config = Config::default();
+    config.strategies.push(crate::config::StrategyChoiceConfig {
+        prefix: "/r".into(),
+        strategy: "/localhost/nfd/strategy/random".into(),
+    });
+    let run = |seed: u64| {
+        let now = Instant::now();
+        let mut net = Net {
+            fwd: Forwarder::with_seed(&config, now, seed),
+            now,
+            out: Vec::new(),
+        };
+        let c = net.face("unix:///c", FaceScope::Local);
+        let ups: Vec<FaceId> = (0..4)
+            .map(|i| net.face(&format!("udp4://10.0.0.{i}:6363"), FaceScope::NonLocal))
+            .collect();
+        for &u in &ups {
+            net.fwd.add_route(&name("/p"), u, 0);
+            net.fwd.add_route(&name("/r"), u, 0);
+        }
+        let mut seen = Vec::new();
+        for k in 0..16 {
+            // No Nonce: the forwarder draws one.
+            let acts = net.recv(c, interest(&format!("/p/{k}")).encode());
+            let (up, _) = only_interest(&acts, ups[0]);
+            seen.push(format!("{:?}", up.nonce()));
+            let acts = net.recv(c, interest(&format!("/r/{k}")).nonce([7, 7, 7, 7]).encode());
+            let to = acts.iter().find_map(|a| match a {
+                Action::Send { face, .. } if ups.contains(face) => Some(*face),
+                _ => None,
+            });
+            seen.push(format!("{to:?}"));
+        }
+        seen
+    };
+    assert_eq!(run(42), run(42));
+    assert_ne!(run(42), run(43));
+}

@@ -135,6 +135,13 @@ pub trait Strategy: fmt::Debug + Send {
         untried(ctx)
     }
 
+    /// Draws its random choices from `seed` from now on (the forwarder's seedable source, so
+    /// that a forwarder made with [`crate::core::Forwarder::with_seed`] decides the same way
+    /// every run). Strategies that draw nothing ignore it.
+    fn reseed(&mut self, seed: u64) {
+        let _ = seed;
+    }
+
     /// Upstream `face` closed or went down with this entry pending on it alone: the next hop
     /// to try instead, if any (else the downstreams get a Nack at once). By default: the
     /// cheapest next hop not tried yet.

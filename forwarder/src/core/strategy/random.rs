@@ -48,6 +48,11 @@ impl Strategy for Random {
         self.name.clone()
     }
 
+    fn reseed(&mut self, seed: u64) {
+        // xorshift has one fixed point, 0.
+        self.state = seed | 1;
+    }
+
     fn after_receive_interest(&mut self, ctx: &Context<'_>, _retx: bool, decision: &mut Decision) {
         if ctx.hops.is_empty() {
             return;
