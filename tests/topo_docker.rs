@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::mesh::{
     Load, Mesh, READINGS, SENSOR, launcher_next_hops, out_interests, runtime, upper_on_c1_only,
 };
-use common::topo::{Down, example_as, namespaces, ok};
+use common::topo::{Down, example_as, namespaces, ok, plan_testbed, plan_up_wk};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -468,90 +468,9 @@ fn plans_applied_to_a_docker_testbed_deploy_move_and_remove_sfs() {
     let dir = TempDir::new("topo-docker-plan");
     let name = format!("tp{}", std::process::id());
     let file = dir.0.join(format!("{name}.toml"));
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-name = "{name}"
-[[node]]
-name = "consumer"
-[[node]]
-name = "a"
-sf_host = "process"
-[[node]]
-name = "b"
-sf_host = "process"
-[[node]]
-name = "c"
-sf_host = "process"
-[[node]]
-name = "producer"
-[[link]]
-a = "consumer"
-b = "a"
-[[link]]
-a = "a"
-b = "b"
-[[link]]
-a = "a"
-b = "c"
-protocol = "tcp"
-[[link]]
-a = "b"
-b = "producer"
-[[link]]
-a = "c"
-b = "producer"
-[[producer]]
-node = "producer"
-prefix = "/lamp/7"
-text = "lamp 7: on"
-[[sf_type]]
-name = "up"
-builtin = "upper"
-input_type = "text/plain"
-output_type = "text/plain"
-[[sf_type]]
-name = "wk"
-builtin = "work"
-input_type = "text/plain"
-output_type = "text/plain"
-"#
-        ),
-    )
-    .unwrap();
-    let plan = |wk_on: &str| {
-        format!(
-            r#"
-algorithm = "by-hand"
-makespan = 0.05
-task = []
-
-[[node]]
-name = "a"
-sf = ["up"]
-pull_images = []
-fetch_files = []
-[[node.route]]
-prefix = "/fn/up"
-next_hop = "local"
-[[node.route]]
-prefix = "/fn/wk"
-next_hop = "{wk_on}"
-
-[[node]]
-name = "{wk_on}"
-sf = ["wk"]
-pull_images = []
-fetch_files = []
-[[node.route]]
-prefix = "/fn/wk"
-next_hop = "local"
-"#
-        )
-    };
-    std::fs::write(dir.0.join("plan-b.toml"), plan("b")).unwrap();
-    std::fs::write(dir.0.join("plan-c.toml"), plan("c")).unwrap();
+    std::fs::write(&file, plan_testbed(&name)).unwrap();
+    std::fs::write(dir.0.join("plan-b.toml"), plan_up_wk("b")).unwrap();
+    std::fs::write(dir.0.join("plan-c.toml"), plan_up_wk("c")).unwrap();
     let state = dir.0.join("state");
     let state_arg = state.to_str().unwrap();
     let _down = Down {

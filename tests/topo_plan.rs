@@ -26,11 +26,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use common::topo::{Down, example_as, ok, testbed_missing};
+use common::topo::{
+    Down, PLAN_TESTBED_TEXT, example_as, ok, plan_testbed, plan_up_wk, testbed_missing,
+};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 const SUBJECT: &str = "topology plan test";
-const TEXT: &str = "lamp 7: on";
+const TEXT: &str = PLAN_TESTBED_TEXT;
 const EXPECT: &str = "LAMP 7: ON";
 
 /// What `nfwd sf list` prints on `node` of the testbed `name` (state in `state_arg`).
@@ -52,90 +54,6 @@ fn sf_list_on(name: &str, state_arg: &str, node: &str) -> String {
         &format!("sf list on {node}"),
     )
 }
-fn topology(name: &str) -> String {
-    format!(
-        r#"
-name = "{name}"
-[[node]]
-name = "consumer"
-[[node]]
-name = "a"
-sf_host = "process"
-[[node]]
-name = "b"
-sf_host = "process"
-[[node]]
-name = "c"
-sf_host = "process"
-[[node]]
-name = "producer"
-[[link]]
-a = "consumer"
-b = "a"
-[[link]]
-a = "a"
-b = "b"
-[[link]]
-a = "a"
-b = "c"
-protocol = "tcp"
-[[link]]
-a = "b"
-b = "producer"
-[[link]]
-a = "c"
-b = "producer"
-[[producer]]
-node = "producer"
-prefix = "/lamp/7"
-text = "{TEXT}"
-[[sf_type]]
-name = "up"
-builtin = "upper"
-input_type = "text/plain"
-output_type = "text/plain"
-[[sf_type]]
-name = "wk"
-builtin = "work"
-input_type = "text/plain"
-output_type = "text/plain"
-"#
-    )
-}
-
-/// A plan as `nfwd schedule plan` writes it: `up` on a, `wk` on `wk_on`; a sends `wk`'s
-/// Interests to `wk_on`.
-fn plan(wk_on: &str) -> String {
-    format!(
-        r#"
-algorithm = "by-hand"
-makespan = 0.05
-task = []
-
-[[node]]
-name = "a"
-sf = ["up"]
-pull_images = []
-fetch_files = []
-[[node.route]]
-prefix = "/fn/up"
-next_hop = "local"
-[[node.route]]
-prefix = "/fn/wk"
-next_hop = "{wk_on}"
-
-[[node]]
-name = "{wk_on}"
-sf = ["wk"]
-pull_images = []
-fetch_files = []
-[[node.route]]
-prefix = "/fn/wk"
-next_hop = "local"
-"#
-    )
-}
-
 /// The lines of `status` about one node (its header up to the next node's).
 fn section<'a>(status: &'a str, node: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
@@ -163,9 +81,9 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
     let state = dir.0.join("state");
     let state_arg = state.to_str().unwrap().to_owned();
     let file = dir.0.join("topo.toml");
-    std::fs::write(&file, topology(&name)).unwrap();
+    std::fs::write(&file, plan_testbed(&name)).unwrap();
     for (f, on) in [("plan1.toml", "b"), ("plan2.toml", "c")] {
-        std::fs::write(dir.0.join(f), plan(on)).unwrap();
+        std::fs::write(dir.0.join(f), plan_up_wk(on)).unwrap();
     }
     let _down = Down {
         name: &name,
@@ -228,7 +146,7 @@ fn a_second_plan_moves_an_sf_under_load_without_a_wrong_answer() {
     );
 
     // A plan the topology cannot run changes nothing and says why.
-    std::fs::write(dir.0.join("bad.toml"), plan("mars")).unwrap();
+    std::fs::write(dir.0.join("bad.toml"), plan_up_wk("mars")).unwrap();
     let applied = state.join(&name).join("applied-plan.toml");
     let before = std::fs::read_to_string(&applied).unwrap();
     let bad = apply("bad.toml");
@@ -352,8 +270,8 @@ fn an_applied_plan_is_routed_around_a_cut_link_and_comes_back_with_a_restarted_n
     let state = dir.0.join("state");
     let state_arg = state.to_str().unwrap().to_owned();
     let file = dir.0.join("topo.toml");
-    std::fs::write(&file, topology(&name)).unwrap();
-    std::fs::write(dir.0.join("plan1.toml"), plan("b")).unwrap();
+    std::fs::write(&file, plan_testbed(&name)).unwrap();
+    std::fs::write(dir.0.join("plan1.toml"), plan_up_wk("b")).unwrap();
     let _down = Down {
         name: &name,
         state: &state,

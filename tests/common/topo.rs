@@ -89,3 +89,92 @@ pub(crate) fn example_as(
     std::fs::write(&file, edit(renamed)).unwrap();
     file
 }
+
+/// What the producer of [`plan_testbed`] serves at `/lamp/7`.
+pub(crate) const PLAN_TESTBED_TEXT: &str = "lamp 7: on";
+
+/// The testbed the plan tests use: consumer - a, a - b, a - c (TCP), b and c - producer; a,
+/// b and c host SFs; SF types `up` (upper) and `wk` (work).
+pub(crate) fn plan_testbed(name: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+[[node]]
+name = "consumer"
+[[node]]
+name = "a"
+sf_host = "process"
+[[node]]
+name = "b"
+sf_host = "process"
+[[node]]
+name = "c"
+sf_host = "process"
+[[node]]
+name = "producer"
+[[link]]
+a = "consumer"
+b = "a"
+[[link]]
+a = "a"
+b = "b"
+[[link]]
+a = "a"
+b = "c"
+protocol = "tcp"
+[[link]]
+a = "b"
+b = "producer"
+[[link]]
+a = "c"
+b = "producer"
+[[producer]]
+node = "producer"
+prefix = "/lamp/7"
+text = "{PLAN_TESTBED_TEXT}"
+[[sf_type]]
+name = "up"
+builtin = "upper"
+input_type = "text/plain"
+output_type = "text/plain"
+[[sf_type]]
+name = "wk"
+builtin = "work"
+input_type = "text/plain"
+output_type = "text/plain"
+"#
+    )
+}
+
+/// A plan as `nfwd schedule plan` writes it: `up` on a, `wk` on `wk_on`; a sends `wk`'s
+/// Interests to `wk_on`.
+pub(crate) fn plan_up_wk(wk_on: &str) -> String {
+    format!(
+        r#"
+algorithm = "by-hand"
+makespan = 0.05
+task = []
+
+[[node]]
+name = "a"
+sf = ["up"]
+pull_images = []
+fetch_files = []
+[[node.route]]
+prefix = "/fn/up"
+next_hop = "local"
+[[node.route]]
+prefix = "/fn/wk"
+next_hop = "{wk_on}"
+
+[[node]]
+name = "{wk_on}"
+sf = ["wk"]
+pull_images = []
+fetch_files = []
+[[node.route]]
+prefix = "/fn/wk"
+next_hop = "local"
+"#
+    )
+}
