@@ -307,8 +307,8 @@ pub struct Forwarder {
     max_lifetime_ms: u64,
     pit_quota: usize,
     admit_unsolicited: bool,
-    nonce_state: u64,
-    /// The core's seedable source of random numbers ([`Forwarder::with_seed`]).
+    /// The core's seedable source of random numbers ([`Forwarder::with_seed`]), Nonces
+    /// included.
     random: SplitMix64,
     started: Instant,
     mgmt: mgmt::MgmtState,
@@ -408,7 +408,6 @@ impl Forwarder {
             max_lifetime_ms: t.max_interest_lifetime_ms,
             pit_quota: t.pit_max_entries_per_face,
             admit_unsolicited: t.cs_admit_unsolicited,
-            nonce_state: random.next() | 1,
             random,
             started: now,
             mgmt: mgmt::MgmtState::default(),

@@ -222,14 +222,9 @@ impl Forwarder {
     }
 
     fn next_nonce(&mut self) -> [u8; 4] {
-        // xorshift64*: nonces need to be unpredictable enough to avoid accidental collisions,
-        // not cryptographic; seeded from the OS at start.
-        let mut x = self.nonce_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.nonce_state = x;
-        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32).to_be_bytes()
+        // The high half of a draw: Nonces need to avoid accidental collisions, not to be
+        // cryptographic.
+        ((self.random.next() >> 32) as u32).to_be_bytes()
     }
 
     // -----------------------------------------------------------------------------------------
