@@ -18,7 +18,7 @@ use common::mesh::{
     FRESH_COUNTERS, Load, Mesh, Outcome, READINGS, SENSOR, has_recorded_face, launcher_next_hops,
     out_interests, runtime, sf_requests, upper_on_c1_only,
 };
-use common::topo::{Down, example_as, namespaces, ok, testbed_missing};
+use common::topo::{Down, example_as, namespaces, ok, testbed_missing, topo_exec};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -67,20 +67,7 @@ fn the_fig30_line_computes_f3_f2_f1_across_namespaces_and_down_removes_it() {
         );
     }
 
-    let exec = |node: &str, cmd: &[&str]| {
-        let mut args = vec![
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            state_arg,
-            node,
-            "--",
-        ];
-        args.extend_from_slice(cmd);
-        nfwd(&args)
-    };
+    let exec = |node: &str, cmd: &[&str]| topo_exec(&name, state_arg, node, cmd);
     // The consumer's forwarder sends the chain towards F3's node; each node pops its own
     // function; the producer is four forwarder hops away.
     // The links' delay, seen in-process on the consumer's own socket (no process started in

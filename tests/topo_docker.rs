@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::mesh::{
     Load, Mesh, READINGS, SENSOR, launcher_next_hops, out_interests, runtime, upper_on_c1_only,
 };
-use common::topo::{Down, example_as, namespaces, ok, plan_testbed, plan_up_wk};
+use common::topo::{Down, example_as, namespaces, ok, plan_testbed, plan_up_wk, topo_exec};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -150,20 +150,7 @@ fn the_fig30_line_computes_f3_f2_f1_across_containers_and_down_removes_them() {
     let recorded = std::fs::read_to_string(state.join(&name).join("state.toml")).unwrap();
     assert!(recorded.contains("placement = \"docker\""), "{recorded}");
 
-    let exec = |node: &str, cmd: &[&str]| {
-        let mut args = vec![
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            state_arg,
-            node,
-            "--",
-        ];
-        args.extend_from_slice(cmd);
-        nfwd(&args)
-    };
+    let exec = |node: &str, cmd: &[&str]| topo_exec(&name, state_arg, node, cmd);
     let started = Instant::now();
     let got = exec(
         "consumer",
@@ -505,20 +492,7 @@ fn plans_applied_to_a_docker_testbed_deploy_move_and_remove_sfs() {
             plan,
         )
     };
-    let on = |node: &str, cmd: &[&str]| {
-        let mut args = vec![
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            state_arg,
-            node,
-            "--",
-        ];
-        args.extend_from_slice(cmd);
-        ok(&nfwd(&args), &cmd.join(" "))
-    };
+    let on = |node: &str, cmd: &[&str]| ok(&topo_exec(&name, state_arg, node, cmd), &cmd.join(" "));
     let get = |k: u64| {
         let chain = format!("/fn/up,/fn/wk/ms=5/id={k}");
         on("consumer", &["nfwd", "get", "/lamp/7", "--chain", &chain])

@@ -20,7 +20,7 @@ mod common;
 
 use std::path::Path;
 
-use common::topo::{Down, namespaces, ok, testbed_missing};
+use common::topo::{Down, namespaces, ok, testbed_missing, topo_exec};
 use common::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// What a skip or a CI failure names.
@@ -124,20 +124,8 @@ fn topo_up_pulls_and_deploys_an_sf_package_published_on_a_neighbour() {
         "topo up",
     );
     assert!(up.contains("1 SFs, 2 producers"), "{up}");
-    let exec = |node: &str, cmd: &[&str]| {
-        let mut args = vec![
-            "topo",
-            "exec",
-            "--topo",
-            &name,
-            "--state-dir",
-            state_arg,
-            node,
-            "--",
-        ];
-        args.extend_from_slice(cmd);
-        ok(&nfwd(&args), &cmd.join(" "))
-    };
+    let exec =
+        |node: &str, cmd: &[&str]| ok(&topo_exec(&name, state_arg, node, cmd), &cmd.join(" "));
     assert_eq!(
         exec(
             "consumer",

@@ -4,7 +4,7 @@
 //! queries the tests make of the nodes (routes, faces, SF counters).
 #![allow(dead_code)]
 
-use super::topo::{example_as, ok, testbed_missing};
+use super::topo::{example_as, ok, testbed_missing, topo_exec};
 use super::{TempDir, cannot_run, nfwd_output as nfwd};
 
 /// The shipped mesh under a name of this run's own, up, and taken down on drop.
@@ -111,18 +111,23 @@ impl Mesh {
 
     /// `nfwd topo exec NODE -- ARGS...`, which must succeed; its stdout.
     pub(crate) fn exec(&self, node: &str, args: &[&str]) -> String {
-        let mut all = vec![
-            "topo",
-            "exec",
-            "--topo",
-            self.name.as_str(),
-            "--state-dir",
-            self.state_arg(),
-            node,
-            "--",
-        ];
-        all.extend_from_slice(args);
-        ok(&nfwd(&all), &all.join(" "))
+        ok(
+            &topo_exec(&self.name, self.state_arg(), node, args),
+            &format!("exec on {node}: {}", args.join(" ")),
+        )
+    }
+
+    /// The dataset `name` (e.g. `/localhost/nfd/faces/list`) of `node`, asked MustBeFresh.
+    pub(crate) async fn dataset(&self, node: &str, name: &str) -> bytes::Bytes {
+        let opts = nfwd_forwarder::client::FetchOptions {
+            must_be_fresh: true,
+            ..Default::default()
+        };
+        self.client(node)
+            .await
+            .fetch_dataset(&name.parse().unwrap(), &opts)
+            .await
+            .unwrap()
     }
 
     pub(crate) fn topo_status(&self) -> String {
@@ -382,15 +387,7 @@ pub(crate) async fn sf_requests(mesh: &Mesh, nodes: &[&str], function: &str) -> 
 pub(crate) async fn out_interests(mesh: &Mesh, node: &str, neighbour: &str) -> u64 {
     use nfwd_tlv::nfd::{FaceStatus, decode_all};
     let face = mesh.launched().node(node).unwrap().faces[neighbour];
-    let client = mesh.client(node).await;
-    let opts = nfwd_forwarder::client::FetchOptions {
-        must_be_fresh: true,
-        ..Default::default()
-    };
-    let list = client
-        .fetch_dataset(&"/localhost/nfd/faces/list".parse().unwrap(), &opts)
-        .await
-        .unwrap();
+    let list = mesh.dataset(node, "/localhost/nfd/faces/list").await;
     decode_all::<FaceStatus>(&list)
         .unwrap()
         .iter()
@@ -439,15 +436,7 @@ pub(crate) async fn launcher_next_hops(mesh: &Mesh, node: &str, prefix: &str) ->
     use nfwd_tlv::nfd::{RibEntry, decode_all};
     let state = mesh.launched();
     let faces = &state.node(node).unwrap().faces;
-    let client = mesh.client(node).await;
-    let opts = nfwd_forwarder::client::FetchOptions {
-        must_be_fresh: true,
-        ..Default::default()
-    };
-    let rib = client
-        .fetch_dataset(&"/localhost/nfd/rib/list".parse().unwrap(), &opts)
-        .await
-        .unwrap();
+    let rib = mesh.dataset(node, "/localhost/nfd/rib/list").await;
     let want: nfwd_tlv::Name = prefix.parse().unwrap();
     let mut hops: Vec<String> = decode_all::<RibEntry>(&rib)
         .unwrap()
@@ -469,16 +458,7 @@ pub(crate) async fn launcher_next_hops(mesh: &Mesh, node: &str, prefix: &str) ->
 pub(crate) async fn has_recorded_face(mesh: &Mesh, node: &str, neighbour: &str) -> bool {
     use nfwd_tlv::nfd::{FaceStatus, decode_all};
     let face = mesh.launched().node(node).unwrap().faces[neighbour];
-    let opts = nfwd_forwarder::client::FetchOptions {
-        must_be_fresh: true,
-        ..Default::default()
-    };
-    let list = mesh
-        .client(node)
-        .await
-        .fetch_dataset(&"/localhost/nfd/faces/list".parse().unwrap(), &opts)
-        .await
-        .unwrap();
+    let list = mesh.dataset(node, "/localhost/nfd/faces/list").await;
     decode_all::<FaceStatus>(&list)
         .unwrap()
         .iter()

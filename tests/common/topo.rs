@@ -32,6 +32,22 @@ pub(crate) fn ok(out: &Output, what: &str) -> String {
     stdout
 }
 
+/// `nfwd topo exec --topo NAME --state-dir STATE NODE -- CMD...`: CMD run on a node.
+pub(crate) fn topo_exec(name: &str, state_arg: &str, node: &str, cmd: &[&str]) -> Output {
+    let mut args = vec![
+        "topo",
+        "exec",
+        "--topo",
+        name,
+        "--state-dir",
+        state_arg,
+        node,
+        "--",
+    ];
+    args.extend_from_slice(cmd);
+    nfwd_output(&args)
+}
+
 /// The network namespaces whose names start with `prefix`.
 pub(crate) fn namespaces(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
