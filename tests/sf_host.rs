@@ -824,6 +824,37 @@ fn nfwd_start_with_sf_host_deploys_a_directory_and_stops_instances_on_sigterm() 
     );
 }
 
+/// A command sent as soon as the socket exists reaches the SF host: the daemon holds other
+/// clients until its SF host has registered (`forwarder/src/driver/gate.rs`, whose unit tests
+/// show the holding itself). Without it, CI once saw `nfwd sf provision` sent right after a
+/// start answered with Nack NoRoute.
+#[test]
+fn nfwd_start_with_sf_host_answers_sf_commands_from_its_first_client() {
+    let dir = std::env::temp_dir().join(format!("nfwd-sfhost-first-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("nfwd.sock");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_nfwd"))
+        .args(["start", "--tcp", "", "--udp", "", "--sf-host", "--unix"])
+        .arg(&sock)
+        .env("NFWD_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sock.exists() {
+        assert!(Instant::now() < deadline, "no socket");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (ok, text) = nfwd(
+        &format!("unix://{}", sock.display()),
+        &["sf", "list", "--json"],
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ok && text.trim_start().starts_with('['), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_instances_scale_out_up_to_max() {
     let node = Node::start("scale").await;

@@ -631,13 +631,14 @@ pub(crate) fn stats(a: &StatsArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `nfwd start --sf-host`: runs the SF host next to the daemon, connected to its Unix socket
-/// once the socket accepts connections; deploys every `*.toml` of `specs`; at `stop`,
+/// `nfwd start --sf-host`: runs the SF host next to the daemon, connected to its Unix socket;
+/// opens the daemon to other clients once it serves (`opener`); deploys every `*.toml` of `specs`; at `stop`,
 /// undeploys everything (stopping the instances) before the daemon exits.
 pub(crate) async fn run_in_daemon(
     socket: PathBuf,
     options: HostOptions,
     specs: Option<PathBuf>,
+    opener: nfwd_forwarder::driver::Opener,
     stop: Arc<Notify>,
 ) {
     let uri = format!("unix://{}", socket.display());
@@ -668,6 +669,8 @@ pub(crate) async fn run_in_daemon(
         }
     };
     tracing::info!("sf host: serving {} on {uri}", protocol::PREFIX);
+    // Registered: other clients may come in (on an error above, dropping it does the same).
+    opener.open();
     if let Some(dir) = specs {
         deploy_dir(&host, &dir).await;
     }

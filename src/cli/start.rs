@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use nfwd_forwarder::config::Config;
+use nfwd_forwarder::driver::{Daemon, Opener};
 use nfwd_sf_host::host::{HostBackend, HostOptions};
 use nfwd_sf_host::package::cache::{CacheOptions, PackageSource};
 use nfwd_sf_host::users::InstanceUsers;
@@ -183,14 +184,23 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
             tokio::spawn(super::status_http::serve(listener, daemon, sf_host.is_some()));
         }
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-        let host = sf_host.map(|(socket, options, specs)| {
-            tokio::spawn(super::sf_host::run_in_daemon(
-                socket,
-                options,
-                specs,
-                std::sync::Arc::clone(&stop),
-            ))
-        });
+        // With an SF host, other clients are held until it serves, so that a command sent as
+        // soon as the socket exists reaches it (`driver/gate.rs`).
+        let (daemon, host) = match sf_host {
+            Some((socket, options, specs)) => {
+                let (daemon, opener) = Daemon::start_held(config).await?;
+                tokio::spawn(open_anyway_after(HOLD_LIMIT, opener.clone()));
+                let host = tokio::spawn(super::sf_host::run_in_daemon(
+                    socket,
+                    options,
+                    specs,
+                    opener,
+                    std::sync::Arc::clone(&stop),
+                ));
+                (daemon, Some(host))
+            }
+            None => (Daemon::start(config).await?, None),
+        };
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
@@ -208,10 +218,25 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         // Freed heap pages go back to the system after a burst (a flood must not leave its
         // peak in RSS); the task ends with the runtime.
         tokio::spawn(crate::memory::give_back_after_bursts());
-        nfwd_forwarder::driver::run(config, shutdown).await?;
+        shutdown.await;
+        daemon.shutdown().await?;
         anyhow::Ok(())
     })?;
     Ok(())
+}
+
+/// The longest the SF host may take to serve before other clients are let in anyway.
+const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn open_anyway_after(limit: std::time::Duration, opener: Opener) {
+    tokio::time::sleep(limit).await;
+    if !opener.is_open() {
+        tracing::warn!(
+            "the SF host did not serve within {} s: letting clients in without it",
+            limit.as_secs()
+        );
+        opener.open();
+    }
 }
 
 /// The SF host's package settings: `[sf_packages]` plus `--sf-package-source`; `None` when

@@ -1082,6 +1082,8 @@ impl<C: Core> Engine<C> {
             path.clone(),
             Some(channel),
             self.events_tx.clone(),
+            // SF instances connect here as the host deploys them: never held.
+            None,
         ));
         self.channels.insert(channel, (task, path));
         Ok(())

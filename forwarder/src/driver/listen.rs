@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 
 use super::Event;
 use super::connect::{LinkDesc, Transport, is_loopback, scope_of};
+use super::gate::{Gate, MAX_HELD};
 use super::stream::StreamConn;
 use super::uri::ip_uri;
 use crate::core::{ChannelId, FaceScope, PeerCredentials};
@@ -103,30 +104,65 @@ fn supplementary_groups(pid: u32) -> Vec<u32> {
 }
 
 /// Accepts application connections: each one is an on-demand local face `fd://<n>`, with the
-/// peer's credentials; on a restricted channel's socket, tagged with the channel.
+/// peer's credentials; on a restricted channel's socket, tagged with the channel. While
+/// `gate` is closed, connections from other processes are accepted but held (`gate.rs`).
 pub(super) async fn unix_accept_loop(
     listener: UnixListener,
     path: PathBuf,
     channel: Option<ChannelId>,
     events: mpsc::Sender<Event>,
+    mut gate: Option<Gate>,
 ) {
     let local_uri = format!("unix://{}", path.display());
+    let mut held = Vec::new();
     loop {
-        match listener.accept().await {
+        if let Some(g) = gate.as_mut() {
+            if g.is_open() {
+                gate = None;
+                for event in held.drain(..) {
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            if held.len() >= MAX_HELD {
+                g.opened().await;
+                continue;
+            }
+        }
+        let accepted = match gate.as_mut() {
+            Some(g) => tokio::select! {
+                () = g.opened() => continue,
+                accepted = listener.accept() => accepted,
+            },
+            None => listener.accept().await,
+        };
+        match accepted {
             Ok((stream, _)) => {
+                let peer = peer_credentials(&stream);
+                let hold = gate
+                    .as_ref()
+                    .is_some_and(|g| !g.passes(peer.as_ref().and_then(|p| p.pid)));
                 let desc = LinkDesc {
                     // NFD names Unix faces by their file descriptor; applications print it.
                     remote_uri: format!("fd://{}", stream.as_raw_fd()),
                     local_uri: local_uri.clone(),
                     scope: FaceScope::Local,
-                    peer: peer_credentials(&stream),
+                    peer,
                     channel,
                     transport: Transport::Unix,
                     local_peer: true,
                 };
                 let (r, w) = stream.into_split();
-                let conn = StreamConn::ready(r, Box::new(w));
-                if events.send(Event::Opened { desc, conn }).await.is_err() {
+                let event = Event::Opened {
+                    desc,
+                    conn: StreamConn::ready(r, Box::new(w)),
+                };
+                if hold {
+                    debug!(path = %path.display(), "connection held until the daemon is ready");
+                    held.push(event);
+                } else if events.send(event).await.is_err() {
                     return;
                 }
             }
@@ -139,7 +175,15 @@ pub(super) async fn unix_accept_loop(
 }
 
 /// Accepts TCP connections: on-demand faces, local if the peer is on loopback.
-pub(super) async fn tcp_accept_loop(listener: TcpListener, events: mpsc::Sender<Event>) {
+/// While `gate` is closed, connections wait in the kernel's backlog.
+pub(super) async fn tcp_accept_loop(
+    listener: TcpListener,
+    events: mpsc::Sender<Event>,
+    gate: Option<Gate>,
+) {
+    if let Some(mut g) = gate {
+        g.opened().await;
+    }
     let local = listener.local_addr().ok();
     loop {
         match listener.accept().await {
@@ -168,5 +212,92 @@ pub(super) async fn tcp_accept_loop(listener: TcpListener, events: mpsc::Sender<
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::gate::Gate;
+
+    /// A Unix listener in a fresh directory, served by `unix_accept_loop` behind `gate`.
+    fn listen(tag: &str, gate: Gate) -> (PathBuf, mpsc::Receiver<Event>) {
+        let dir = std::env::temp_dir().join(format!("nfwd-gate-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let access = SocketAccess {
+            mode: 0o600,
+            group: None,
+            create_dir: false,
+        };
+        let listener = bind_unix(&path, access).unwrap();
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(unix_accept_loop(
+            listener,
+            path.clone(),
+            None,
+            tx,
+            Some(gate),
+        ));
+        (path, rx)
+    }
+
+    fn opened_pid(event: Option<Event>) -> Option<u32> {
+        match event {
+            Some(Event::Opened { desc, .. }) => desc.peer.and_then(|p| p.pid),
+            _ => panic!("expected an opened face"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_listener_lets_its_own_process_in_and_holds_the_others_until_opened() {
+        // "Our" process id is one no client has: this test's connections stand for other
+        // processes' (a client of another pid cannot be made without spawning a program).
+        let (gate, opener) = Gate::closed_passing(0);
+        let (path, mut events) = listen("held", gate);
+        let _first = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let _second = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let quiet = tokio::time::timeout(Duration::from_millis(300), events.recv()).await;
+        assert!(quiet.is_err(), "a held connection reached the core");
+        opener.open();
+        for _ in 0..2 {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("held connections are released when the gate opens");
+            assert_eq!(opened_pid(event), Some(std::process::id()));
+        }
+        // Open from now on: a new connection passes at once.
+        let _third = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+        assert!(event.is_ok());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_daemons_own_services_pass_a_closed_gate() {
+        let (gate, opener) = Gate::closed();
+        let (path, mut events) = listen("own", gate);
+        let _own = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("this process's connection passes while closed");
+        assert_eq!(opened_pid(event), Some(std::process::id()));
+        assert!(!opener.is_open());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_opener_opens_the_gate() {
+        let (gate, opener) = Gate::closed_passing(0);
+        let (path, mut events) = listen("dropped", gate);
+        let _client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        drop(opener);
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+        assert!(
+            event.is_ok(),
+            "a dropped opener must not leave the daemon deaf"
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

@@ -47,6 +47,7 @@
 mod congestion;
 mod connect;
 mod engine;
+mod gate;
 mod inbox;
 mod listen;
 pub(crate) mod pacing;
@@ -71,6 +72,7 @@ use crate::config::Config;
 use crate::core::{Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, Persistency};
 use crate::error::{Error, Result};
 use engine::Event;
+pub use gate::Opener;
 pub use uri::FaceUri;
 
 /// NFD's socket path, served too when `faces.nfd_compat_socket` is set.
@@ -309,7 +311,12 @@ impl Daemon {
     /// Starts the forwarder described by `config`: binds every listener (port 0 gives an
     /// ephemeral port, see [`Daemon::tcp_addr`] and friends), then creates the `[[face]]`s.
     pub async fn start(config: Config) -> Result<Self> {
-        let mut core = Forwarder::new(&config, Instant::now());
+        let core = Self::default_core(&config)?;
+        Self::start_with_core(config, core).await
+    }
+
+    fn default_core(config: &Config) -> Result<Forwarder> {
+        let mut core = Forwarder::new(config, Instant::now());
         // Who may manage: resolved here (user names, key files) for the core to enforce.
         core.set_policy(crate::security::policy(
             &config.security,
@@ -320,11 +327,30 @@ impl Daemon {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         core.set_wall_clock(wall_ms);
-        Self::start_with_core(config, core).await
+        Ok(core)
+    }
+
+    /// Like [`Daemon::start`], but clients of other processes are held until the returned
+    /// [`Opener`] opens (or is dropped): for a daemon whose own services (the SF host of
+    /// `nfwd start --sf-host`) connect as clients and must serve before anyone else is heard
+    /// (`gate.rs`).
+    pub async fn start_held(config: Config) -> Result<(Self, Opener)> {
+        let (gate, opener) = gate::Gate::closed();
+        let core = Self::default_core(&config)?;
+        let daemon = Self::start_gated(config, core, Some(gate)).await?;
+        Ok((daemon, opener))
     }
 
     /// Like [`Daemon::start`], with another core (tests).
-    pub async fn start_with_core<C: Core>(config: Config, mut core: C) -> Result<Self> {
+    pub async fn start_with_core<C: Core>(config: Config, core: C) -> Result<Self> {
+        Self::start_gated(config, core, None).await
+    }
+
+    async fn start_gated<C: Core>(
+        config: Config,
+        mut core: C,
+        gate: Option<gate::Gate>,
+    ) -> Result<Self> {
         config.validate()?;
         raise_fd_limit(&config);
         // Configuration errors first, before anything is bound.
@@ -332,7 +358,15 @@ impl Daemon {
         let (events_tx, events_rx) = mpsc::channel(engine::EVENT_QUEUE);
         let mut listeners = Vec::new();
         let mut unix_paths = Vec::new();
-        let bound = match bind_all(&config, &events_tx, &mut listeners, &mut unix_paths).await {
+        let bound = match bind_all(
+            &config,
+            &events_tx,
+            &mut listeners,
+            &mut unix_paths,
+            gate.as_ref(),
+        )
+        .await
+        {
             Ok(b) => b,
             Err(e) => {
                 // Undo the part that succeeded.
@@ -506,6 +540,7 @@ async fn bind_all(
     events: &mpsc::Sender<Event>,
     listeners: &mut Vec<JoinHandle<()>>,
     unix_paths: &mut Vec<PathBuf>,
+    gate: Option<&gate::Gate>,
 ) -> Result<Bound> {
     let faces = &config.faces;
     let access = listen::SocketAccess {
@@ -533,6 +568,7 @@ async fn bind_all(
             path,
             None,
             events.clone(),
+            gate.cloned(),
         )));
     }
     let mut tcp = None;
@@ -546,6 +582,7 @@ async fn bind_all(
         listeners.push(tokio::spawn(listen::tcp_accept_loop(
             listener,
             events.clone(),
+            gate.cloned(),
         )));
     }
     let mut udp = None;
