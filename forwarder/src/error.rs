@@ -47,5 +47,15 @@ pub enum Error {
     Other(String),
 }
 
+impl From<nfwd_core::Error> for Error {
+    fn from(e: nfwd_core::Error) -> Self {
+        match e {
+            nfwd_core::Error::Config(m) => Self::Config(m),
+            nfwd_core::Error::Metrics { line, reason } => Self::Metrics { line, reason },
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use nfwd_forwarder::config::Config;
-use nfwd_forwarder::core::{Action, FaceInfo, FaceScope, Forwarder, LinkType, Persistency};
+use nfwd_core::config::Config;
+use nfwd_core::{Action, FaceInfo, FaceScope, Forwarder, LinkType, Persistency};
 use nfwd_tlv::{DataBuilder, InterestBuilder, Name, Signer};
 
 fn face(uri: &str, scope: FaceScope, mtu: Option<usize>) -> FaceInfo {

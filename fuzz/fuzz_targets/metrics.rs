@@ -1,9 +1,9 @@
-//! The `status/counters` exposition (`nfwd_forwarder::metrics`): parsing any text never
+//! The `status/counters` exposition (`nfwd_core::metrics`): parsing any text never
 //! panics, and any text as a label value or help text is read back as written.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nfwd_forwarder::metrics::{self, Exposition, Kind};
+use nfwd_core::metrics::{self, Exposition, Kind};
 
 fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);

@@ -391,7 +391,7 @@ impl Daemon {
             partial_frame_timeout: seconds(faces.partial_frame_timeout_s),
             write_queue_bytes: faces.write_queue_bytes,
             udp_face_buffer_bytes: faces.udp_face_buffer_bytes,
-            udp_pacing: faces.udp_pacing(),
+            udp_pacing: pacing::PacingConfig::of(faces),
             max_udp_faces: faces.max_udp_faces,
             max_stream_faces: faces.max_stream_faces,
             connector: bound.connector,

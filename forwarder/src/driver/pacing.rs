@@ -30,6 +30,15 @@ pub(crate) struct PacingConfig {
 }
 
 impl PacingConfig {
+    /// The settings `[faces]` gives UDP faces.
+    pub(crate) fn of(faces: &crate::config::FacesConfig) -> Self {
+        Self {
+            rate_bytes_per_s: faces.udp_pacing_rate_mbps.saturating_mul(125_000),
+            burst_bytes: faces.udp_pacing_burst_bytes,
+            queue_bytes: faces.udp_pacing_queue_bytes,
+        }
+    }
+
     /// Whether UDP faces are paced at all.
     pub(crate) fn enabled(&self) -> bool {
         self.rate_bytes_per_s > 0

@@ -28,7 +28,7 @@ use nfwd_tlv::Name;
 use smallvec::SmallVec;
 
 use super::{Context, Decision, RetxSuppression, Strategy};
-use crate::core::face::FaceId;
+use crate::face::FaceId;
 
 /// Prefixes measured per instance.
 pub const MAX_PREFIXES: usize = 16_384;

@@ -36,6 +36,7 @@ use crate::Error;
 ///     }
 /// }
 /// ```
+#[macro_export]
 macro_rules! counters {
     (
         $(#[$meta:meta])*
@@ -76,7 +77,7 @@ macro_rules! counters {
     };
 }
 
-pub(crate) use counters;
+pub use crate::counters;
 
 /// One counter with its name and help text, as a counter struct's `list` gives it (what the
 /// driver hands the core for `status/counters`).

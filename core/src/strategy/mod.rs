@@ -136,7 +136,7 @@ pub trait Strategy: fmt::Debug + Send {
     }
 
     /// Draws its random choices from `seed` from now on (the forwarder's seedable source, so
-    /// that a forwarder made with [`crate::core::Forwarder::with_seed`] decides the same way
+    /// that a forwarder made with [`crate::Forwarder::with_seed`] decides the same way
     /// every run). Strategies that draw nothing ignore it.
     fn reseed(&mut self, seed: u64) {
         let _ = seed;

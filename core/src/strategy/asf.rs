@@ -31,7 +31,7 @@ use nfwd_tlv::lp::NackReason;
 use smallvec::SmallVec;
 
 use super::{Context, Decision, Parameters, RetxSuppression, Strategy, versioned_name};
-use crate::core::face::FaceId;
+use crate::face::FaceId;
 
 /// Default probing interval (see the module docs for why not NFD's 60 s).
 pub const DEFAULT_PROBING_INTERVAL: Duration = Duration::from_secs(10);

@@ -1,9 +1,20 @@
-//! The sans-IO forwarding core.
+//! The sans-IO forwarding core of nfwd.
 //!
 //! [`Forwarder`] owns every table and runs NFD's pipelines plus the chaining rules of
-//! `docs/protocol.md`. The driver feeds it events — a frame arrived on a face at time `now`, a
-//! timer is due, a face came or went — and carries out the [`Action`]s it returns. It never
-//! reads a clock, touches a socket or spawns a task, so tests drive it step by step.
+//! `docs/protocol.md`. A driver (`nfwd-forwarder`'s tokio driver, or a test) feeds it events —
+//! a frame arrived on a face at time `now`, a timer is due, a face came or went — and carries
+//! out the [`Action`]s it returns. It never reads a clock, touches a socket or spawns a task,
+//! and this crate depends on no runtime, so tests drive it step by step.
+//!
+//! - [`config`]: the TOML configuration with every default stated (the driver's settings
+//!   too, so one file configures a daemon).
+//! - [`metrics`]: counters with names and help text, written and read as Prometheus text.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod metrics;
 
 pub mod action;
 pub mod auth;
@@ -24,6 +35,7 @@ mod pipeline;
 mod self_learning;
 
 pub use action::Action;
+pub use error::{Error, Result};
 pub use face::{
     ChannelId, CongestionMarking, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType,
     PeerCredentials, Persistency,
@@ -166,7 +178,7 @@ pub struct FaceState {
     chain_peer: ChainPeer,
     /// Interests sent on it → the Data it returned (for an SF's face: the function's
     /// latency as the forwarder sees it).
-    pub rtt: crate::metrics::LatencyHistogram,
+    pub rtt: metrics::LatencyHistogram,
 }
 
 impl FaceState {
@@ -315,7 +327,7 @@ pub struct Forwarder {
     auth: auth::Authorizer,
     channels: BTreeMap<ChannelId, Channel>,
     next_channel: u64,
-    driver_counters: Vec<crate::metrics::Counter>,
+    driver_counters: Vec<metrics::Counter>,
     /// Link liveness settings; `None` when disabled.
     liveness: Option<LivenessConfig>,
     /// Faces liveness looks at (made by us, or whose peer speaks liveness).
@@ -476,7 +488,7 @@ impl Forwarder {
                 pit_out_compact_at: OUT_IDS_COMPACT_MIN,
                 liveness,
                 chain_peer,
-                rtt: crate::metrics::LatencyHistogram::default(),
+                rtt: metrics::LatencyHistogram::default(),
             },
         );
         id
@@ -490,7 +502,7 @@ impl Forwarder {
 
     /// The driver's counters, shown by `status/counters` (the engine reports them
     /// periodically, so they may be a moment old).
-    pub fn set_driver_counters(&mut self, counters: &[crate::metrics::Counter]) {
+    pub fn set_driver_counters(&mut self, counters: &[metrics::Counter]) {
         self.driver_counters.clear();
         self.driver_counters.extend_from_slice(counters);
     }

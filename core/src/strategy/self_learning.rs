@@ -21,7 +21,7 @@ use nfwd_tlv::Name;
 use nfwd_tlv::lp::NackReason;
 
 use super::{Context, Decision, RetxSuppression, Strategy};
-use crate::core::face::FaceId;
+use crate::face::FaceId;
 
 /// NFD's self-learning.
 #[derive(Debug)]

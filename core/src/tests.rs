@@ -342,7 +342,7 @@ fn best_route_retries_another_next_hop_on_retransmission_and_on_nack() {
 #[test]
 fn multicast_sends_to_every_next_hop() {
     let mut config = Config::default();
-    config.strategies.push(crate::config::StrategyChoiceConfig {
+    config.strategies.push(config::StrategyChoiceConfig {
         prefix: "/m".into(),
         strategy: "/localhost/nfd/strategy/multicast".into(),
     });
@@ -1023,7 +1023,7 @@ fn a_renewed_entry_lives_until_its_last_lifetime_ends() {
 #[test]
 fn a_seeded_forwarder_decides_the_same_way_every_run() {
     let mut config = Config::default();
-    config.strategies.push(crate::config::StrategyChoiceConfig {
+    config.strategies.push(config::StrategyChoiceConfig {
         prefix: "/r".into(),
         strategy: "/localhost/nfd/strategy/random".into(),
     });

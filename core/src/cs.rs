@@ -616,7 +616,7 @@ impl ContentStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::keys::{chain_hash, combine};
+    use crate::keys::{chain_hash, combine};
     use nfwd_tlv::{DataBuilder, FunctionChain, InterestBuilder, NameHasher, Signer};
 
     struct Fixture {

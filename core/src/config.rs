@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::auth::PRIVILEGE_NAMES;
+use crate::auth::PRIVILEGE_NAMES;
 use crate::error::{Error, Result};
 
 /// The whole configuration file.
@@ -89,7 +89,7 @@ impl Config {
                 .strategy
                 .parse::<nfwd_tlv::Name>()
                 .map_err(|e| Error::Config(format!("strategy {:?}: {e}", s.strategy)))?;
-            crate::core::strategy::create(&name)
+            crate::strategy::create(&name)
                 .map_err(|e| Error::Config(format!("strategy {:?}: {e}", s.strategy)))?;
         }
         let f = &self.faces;
@@ -271,17 +271,6 @@ pub struct FacesConfig {
     pub liveness_timeout_ms: u64,
 }
 
-impl FacesConfig {
-    /// The pacing settings of UDP faces.
-    pub(crate) fn udp_pacing(&self) -> crate::driver::pacing::PacingConfig {
-        crate::driver::pacing::PacingConfig {
-            rate_bytes_per_s: self.udp_pacing_rate_mbps.saturating_mul(125_000),
-            burst_bytes: self.udp_pacing_burst_bytes,
-            queue_bytes: self.udp_pacing_queue_bytes,
-        }
-    }
-}
-
 impl Default for FacesConfig {
     fn default() -> Self {
         Self {
@@ -313,8 +302,8 @@ impl Default for FacesConfig {
 impl FacesConfig {
     /// The liveness settings, `None` if disabled.
     #[must_use]
-    pub fn liveness(&self) -> Option<crate::core::liveness::LivenessConfig> {
-        (self.liveness_timeout_ms > 0).then(|| crate::core::liveness::LivenessConfig {
+    pub fn liveness(&self) -> Option<crate::liveness::LivenessConfig> {
+        (self.liveness_timeout_ms > 0).then(|| crate::liveness::LivenessConfig {
             interval: std::time::Duration::from_millis(self.liveness_interval_ms),
             timeout: std::time::Duration::from_millis(self.liveness_timeout_ms),
         })

@@ -9,7 +9,7 @@ use nfwd_tlv::Name;
 use nfwd_tlv::lp::NackReason;
 
 use super::{Context, Decision, Parameters, RetxSuppression, Strategy, versioned_name};
-use crate::core::face::FaceId;
+use crate::face::FaceId;
 
 /// NFD's multicast.
 #[derive(Debug)]
