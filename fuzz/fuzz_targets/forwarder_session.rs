@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use nfwd_core::config::Config;
 use nfwd_core::auth::{Policy, Privileges, Rule, TrustedKey, Users};
+use nfwd_core::config::Config;
 use nfwd_core::strategy;
 use nfwd_core::{
     Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, LinkType, PeerCredentials,

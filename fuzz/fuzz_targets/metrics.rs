@@ -9,7 +9,14 @@ fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);
     let _ = metrics::parse(&text);
     let mut e = Exposition::new();
-    e.add("fuzz", "value", &text, Kind::Counter, &[("label", &text)], 7);
+    e.add(
+        "fuzz",
+        "value",
+        &text,
+        Kind::Counter,
+        &[("label", &text)],
+        7,
+    );
     let families = metrics::parse(&e.render()).expect("what is written parses");
     assert_eq!(families.len(), 1);
     assert_eq!(families[0].help, text);
