@@ -17,6 +17,7 @@ pub mod liveness;
 pub mod observe;
 pub mod pit;
 pub mod rib;
+pub mod sim;
 pub mod strategy;
 
 mod mgmt;
@@ -912,3 +913,6 @@ mod failover_tests;
 
 #[cfg(test)]
 mod self_learning_tests;
+
+#[cfg(test)]
+mod sim_tests;
