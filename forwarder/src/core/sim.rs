@@ -939,8 +939,7 @@ impl ServiceFunction {
         if c.tries <= c.max_retries {
             self.send_upstream(now, wake.id, random, io);
         } else {
-            let why = "no answer (timed out)";
-            let outcome = self.unavailable(wake.id, why);
+            let outcome = self.unavailable(wake.id, None);
             self.finish(now, wake.id, outcome, io);
         }
     }
@@ -964,7 +963,7 @@ impl ServiceFunction {
         if retryable && c.tries <= c.max_retries {
             self.send_upstream(now, id, random, io);
         } else {
-            let outcome = self.unavailable(id, &format!("Nack {reason:?}"));
+            let outcome = self.unavailable(id, Some(reason));
             self.finish(now, id, outcome, io);
         }
     }
@@ -1114,33 +1113,35 @@ impl ServiceFunction {
         self.error_content("failed", &key.function, &key.stack_text(), message)
     }
 
-    /// The input of computation `id` could not be fetched: the error names the further
-    /// function when there is one (it is what could not be reached), as the runtime's.
-    fn unavailable(&mut self, id: u64, why: &str) -> SfOutcome {
+    /// The input of computation `id` could not be fetched — a Nack it does not retry on,
+    /// or (`None`) no answer to any transmission: the error names the further function when
+    /// there is one (it is what could not be reached), in the runtime's words
+    /// (`upstream_failed`).
+    fn unavailable(&mut self, id: u64, nack: Option<NackReason>) -> SfOutcome {
         self.stats.unavailable += 1;
         let Some(c) = self.computations.get(&id) else {
             return SfOutcome::Error(Bytes::new());
         };
         let key = &c.key;
-        match &key.chain {
-            None => self.error_content(
-                "unavailable",
-                &key.function,
-                &key.stack_text(),
-                &format!("fetching the input {}: {why}", key.name),
+        let Some(next) = &key.chain else {
+            let why = match nack {
+                Some(NackReason::NoRoute) => "no route (Nack NoRoute)".to_string(),
+                Some(r) => format!("Nack {r:?}"),
+                None => "no answer (timed out)".to_string(),
+            };
+            let message = format!("fetching the input {}: {why}", key.name);
+            return self.error_content("unavailable", &key.function, &key.stack_text(), &message);
+        };
+        let head = next.head();
+        let why = match nack {
+            Some(NackReason::NoRoute) => format!(
+                "no route to the function {head} (Nack NoRoute): no forwarder on the way offers it"
             ),
-            Some(next) => self.error_content(
-                "unavailable",
-                next.head(),
-                &next.to_string(),
-                &format!(
-                    "the function {} could not be reached ({why}); asked by {} for {}",
-                    next.head(),
-                    key.function,
-                    key.name
-                ),
-            ),
-        }
+            Some(r) => format!("the function {head} was refused (Nack {r:?})"),
+            None => format!("the function {head} did not answer (timed out)"),
+        };
+        let message = format!("{why}; asked by {} for {}", key.function, key.name);
+        self.error_content("unavailable", head, &next.to_string(), &message)
     }
 
     /// Ends computation `id`: cached, and every waiting Interest answered.
