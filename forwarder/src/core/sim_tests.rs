@@ -566,3 +566,231 @@ fn the_same_seed_gives_the_same_run_and_another_seed_another_under_loss() {
     let (calm_b, _) = lossy_line_run(12, 0.0);
     assert_eq!(calm_a, calm_b);
 }
+
+/// `node`'s face on `link`: (chain awareness, liveness-capable, down).
+fn face_state(
+    net: &Network,
+    link: LinkId,
+    node: NodeId,
+) -> (super::chain_peer::Awareness, bool, bool) {
+    let face = net.link_face(link, node).unwrap();
+    let (_, s) = net
+        .forwarder(node)
+        .faces()
+        .find(|(id, _)| *id == face)
+        .unwrap();
+    (s.chain_awareness(), s.is_liveness_capable(), s.is_down())
+}
+
+fn error_json(outcome: Option<&Outcome>) -> serde_json::Value {
+    match outcome {
+        Some(Outcome::Data {
+            content_type,
+            content,
+            ..
+        }) if *content_type == nfwd_tlv::types::content_type::NACK => {
+            serde_json::from_slice(content).unwrap()
+        }
+        other => panic!("an error Data expected: {other:?}"),
+    }
+}
+
+#[test]
+fn a_link_dying_mid_chain_comes_back_as_an_error_data_within_the_liveness_bound() {
+    let mut l = line(6, 0.0, ConsumerOptions::default());
+    l.net.run_for(ms(2000));
+    // r2–r1 dies; r2 has no other way to F1.
+    l.net.set_link_up(l.links[1], false);
+    let start = l.net.now();
+    let req = l
+        .net
+        .express(
+            l.consumer,
+            &name("/data/a"),
+            Some(chain("/sf/F3,/sf/F2,/sf/F1")),
+        )
+        .unwrap();
+    assert!(l.net.run_until_answered(l.consumer, start + ms(20_000)));
+    let r = l.net.request(l.consumer, req).unwrap();
+    // r2 declares the face down (liveness), Nacks F2's input Interest (NoRoute: its only
+    // upstream is gone), F2 answers with an error naming F1, and F3 passes it on unchanged.
+    let v = error_json(r.outcome.as_ref());
+    assert_eq!(v["error"], "unavailable");
+    assert_eq!(v["function"], "/sf/F1");
+    assert_eq!(v["reporter"], "/sf/F2");
+    assert!(
+        v["message"].as_str().unwrap().contains("Nack NoRoute"),
+        "{v}"
+    );
+    assert_eq!(
+        r.transmissions, 1,
+        "answered long before the consumer's lifetime"
+    );
+    let f2 = l.net.function_stats(l.functions[1]).unwrap();
+    let f3 = l.net.function_stats(l.functions[2]).unwrap();
+    assert_eq!((f2.unavailable, f3.upstream_errors), (1, 1));
+    assert_eq!(l.net.forwarder(l.nodes[1]).counters().faces_down, 1);
+    // The Interest reached r2 10 ms after it left; r2's face awaits from then, is down a
+    // liveness timeout later, at a tick (125 ms); the error takes 10 ms back.
+    let t = r.response_time().unwrap();
+    assert!(
+        t >= ms(1000 + 2 * LINE_MS[0]) && t <= ms(1000 + 125 + 2 * LINE_MS[0]),
+        "answered after {t:?}"
+    );
+    eprintln!("mid-chain link death: error Data after {t:?}");
+}
+
+#[test]
+fn a_neighbour_unreachable_during_the_chain_hellos_is_taken_as_unaware_until_asked_again() {
+    // Real behaviour worth knowing (reported): an nfwd neighbour whose link is down while
+    // the hellos are sent is judged "does not understand chaining", and stays so after the
+    // link is back, until a chained Interest for it sends one more hello. That Interest is
+    // answered with the forwarder's "unaware" error Data, which caches for 1 s.
+    let mut l = line(5, 0.0, ConsumerOptions::default());
+    l.net.set_link_up(l.links[1], false);
+    l.net.run_for(ms(3000));
+    l.net.set_link_up(l.links[1], true);
+    l.net.run_for(ms(3000));
+    let (awareness, capable, down) = face_state(&l.net, l.links[1], l.nodes[1]);
+    assert_eq!(awareness, super::chain_peer::Awareness::Unaware);
+    // Liveness's hello was lost too, and nothing was sent since: never declared down.
+    assert!(!capable && !down);
+
+    let ask = |l: &mut Line, n: &str| {
+        let start = l.net.now();
+        let req = l
+            .net
+            .express(l.consumer, &name(n), Some(chain("/sf/F3,/sf/F2,/sf/F1")))
+            .unwrap();
+        assert!(l.net.run_until_answered(l.consumer, start + ms(20_000)));
+        l.net.request(l.consumer, req).cloned().unwrap()
+    };
+    let first = ask(&mut l, "/data/a");
+    let v = error_json(first.outcome.as_ref());
+    assert_eq!(v["reporter"], "forwarder");
+    assert_eq!(v["function"], "/sf/F1");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not understand function chaining")
+    );
+    // At once: r2 answers F2's input Interest itself (one round trip r3–r2).
+    assert_eq!(first.response_time(), Some(ms(2 * LINE_MS[0])));
+    assert_eq!(l.net.forwarder(l.nodes[1]).counters().chained_to_unaware, 1);
+
+    // That Interest sent one more hello; the answer comes a round trip r2–r1 later.
+    l.net.run_for(ms(2 * LINE_MS[1]));
+    let (awareness, _, _) = face_state(&l.net, l.links[1], l.nodes[1]);
+    assert_eq!(awareness, super::chain_peer::Awareness::Aware);
+    // Another name goes through; the same name gets the cached error for its freshness.
+    let other = ask(&mut l, "/data/b");
+    assert_eq!(
+        data_content(other.outcome.as_ref()).as_deref(),
+        Some("F3(F2(F1(/data/b)))")
+    );
+    let again = ask(&mut l, "/data/a");
+    assert_eq!(
+        again.response_time(),
+        Some(Duration::ZERO),
+        "from r3's cache"
+    );
+    assert_eq!(error_json(again.outcome.as_ref())["reporter"], "forwarder");
+    l.net.run_for(ms(1000));
+    let later = ask(&mut l, "/data/a");
+    assert_eq!(
+        data_content(later.outcome.as_ref()).as_deref(),
+        Some("F3(F2(F1(/data/a)))")
+    );
+}
+
+#[test]
+fn a_lost_fragment_loses_the_packet_and_retransmission_recovers_it() {
+    let mut net = Network::new(8);
+    let config = Config::default();
+    let c = net.add_node("c", &config);
+    let p = net.add_node("p", &config);
+    let spec = LinkSpec::latency_ms(5).with_mtu(1500, true).with_loss(0.2);
+    let link = net.link(c, p, spec);
+    assert!(net.route(c, &name("/p"), p, 0));
+    let big = Bytes::from(vec![b'x'; 6000]);
+    net.producer(p, &name("/p"), Some(big.clone()), 10_000);
+    let opts = ConsumerOptions {
+        lifetime_ms: 200,
+        max_retries: 50,
+        can_be_prefix: false,
+    };
+    let consumer = net.consumer(c, opts);
+    net.run_for(ms(1000));
+    for k in 0..50 {
+        net.express(consumer, &name(&format!("/p/{k}")), None);
+        net.run_for(ms(20));
+    }
+    assert!(net.run_until_answered(consumer, net.now() + ms(120_000)));
+    net.run_for(ms(5000));
+    let requests = net.requests(consumer);
+    assert!(requests.iter().all(|r| r.content() == Some(&big)));
+    // No link-layer reliability: a Data in 5 fragments arrives whole with probability
+    // 0.8^5 ≈ 1/3, so retransmissions are many; the partial packets left behind are dropped
+    // by the reassembler's timeout and counted.
+    let retransmissions: u64 = requests
+        .iter()
+        .map(|r| u64::from(r.transmissions - 1))
+        .sum();
+    let face = net.link_face(link, c).unwrap();
+    let (_, state) = net
+        .forwarder(c)
+        .faces()
+        .find(|(id, _)| *id == face)
+        .unwrap();
+    let partial = state.counters.drop_reassembly;
+    assert!(partial > 0 && partial <= retransmissions);
+    assert_eq!(net.link_counters(link).oversize, 0);
+    eprintln!(
+        "fragments: 50 requests of 6000 bytes over MTU 1500 at 20 % loss: {retransmissions} \
+         retransmissions, {partial} partial packets dropped, link {:?}",
+        net.link_counters(link)
+    );
+}
+
+#[test]
+fn a_computation_longer_than_the_lifetime_is_joined_by_retransmissions() {
+    // protocol §5.2: the consumer retransmits; each retransmission reaches the SF and joins
+    // the running computation; the latest one gets the result.
+    let mut net = Network::new(9);
+    let config = Config::default();
+    let a = net.add_node("a", &config);
+    let b = net.add_node("b", &config);
+    net.link(a, b, LinkSpec::latency_ms(10));
+    assert!(net.route(a, &name("/p"), b, 0));
+    net.producer(b, &name("/p"), None, 10_000);
+    let slow = FunctionOptions {
+        compute_time: ms(5000),
+        ..FunctionOptions::default()
+    };
+    let sf = net.service_function(a, &name("/sf/slow"), slow);
+    let opts = ConsumerOptions {
+        lifetime_ms: 2000,
+        max_retries: 5,
+        can_be_prefix: false,
+    };
+    let consumer = net.consumer(a, opts);
+    net.run_for(ms(1000));
+    let req = net
+        .express(consumer, &name("/p/x"), Some(chain("/sf/slow")))
+        .unwrap();
+    assert!(net.run_until_answered(consumer, net.now() + ms(20_000)));
+    let r = net.request(consumer, req).unwrap();
+    assert_eq!(data_content(r.outcome.as_ref()).as_deref(), Some("/P/X"));
+    // Input fetched in one round trip (20 ms), then 5 s of computing.
+    assert_eq!(r.response_time(), Some(ms(5020)));
+    assert_eq!(r.transmissions, 3, "sent at 0, 2 and 4 s");
+    let s = net.function_stats(sf).unwrap();
+    assert_eq!(
+        (s.computed, s.deduplicated, s.upstream_interests),
+        (1, 2, 1)
+    );
+    // The SF answers every Interest it holds; those whose PIT entries expired are dropped
+    // by the forwarder as unsolicited.
+    assert_eq!(net.forwarder(a).counters().unsolicited_data, 2);
+}
