@@ -463,9 +463,19 @@ impl Request {
 struct Consumer {
     opts: ConsumerOptions,
     requests: Vec<Request>,
+    /// The requests still without an outcome: what an arriving packet is matched against,
+    /// so its cost follows the requests in flight, not all ever made.
+    open: Vec<usize>,
 }
 
 impl Consumer {
+    fn settle(&mut self, id: usize, outcome: Outcome) {
+        if let Some(r) = self.requests.get_mut(id) {
+            r.outcome = Some(outcome);
+        }
+        self.open.retain(|&o| o != id);
+    }
+
     fn transmit(&mut self, now: Duration, id: usize, random: &mut SimRandom, io: &mut AppIo) {
         let Some(r) = self.requests.get_mut(id) else {
             return;
@@ -477,8 +487,8 @@ impl Consumer {
             .nonce(random.nonce())
             .build();
         let Ok(interest) = interest else {
-            r.outcome = Some(Outcome::Timeout { at: now });
-            return;
+            // `Network::express` built this Interest once already: not expected.
+            return self.settle(id, Outcome::Timeout { at: now });
         };
         r.transmissions += 1;
         r.last_sent = now;
@@ -499,34 +509,44 @@ impl Consumer {
             let Ok(nacked) = Interest::decode(fragment) else {
                 return;
             };
-            let Some(id) = self
-                .requests
-                .iter()
-                .position(|r| r.outcome.is_none() && r.interest.nonce() == nacked.nonce())
-            else {
+            // A Nack carries the Interest it rejects, with the Nonce the consumer gave it.
+            let Some(id) = self.open.iter().copied().find(|&id| {
+                self.requests
+                    .get(id)
+                    .is_some_and(|r| r.interest.nonce() == nacked.nonce())
+            }) else {
                 return;
             };
             let retryable = matches!(reason, NackReason::Congestion | NackReason::Duplicate);
             if retryable && self.requests[id].transmissions <= self.opts.max_retries {
                 self.transmit(now, id, random, io);
             } else {
-                self.requests[id].outcome = Some(Outcome::Nack { at: now, reason });
+                self.settle(id, Outcome::Nack { at: now, reason });
             }
             return;
         }
         let Ok(data) = Data::decode(fragment) else {
             return;
         };
-        for r in &mut self.requests {
-            if r.outcome.is_none() && r.interest.matches(&data) {
-                r.outcome = Some(Outcome::Data {
-                    at: now,
-                    name: data.name().clone(),
-                    chain: data.function_chain().cloned(),
-                    content_type: data.content_type(),
-                    content: data.content().clone(),
-                });
-            }
+        let satisfied: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
+            .filter(|&id| {
+                self.requests
+                    .get(id)
+                    .is_some_and(|r| r.interest.matches(&data))
+            })
+            .collect();
+        for id in satisfied {
+            let outcome = Outcome::Data {
+                at: now,
+                name: data.name().clone(),
+                chain: data.function_chain().cloned(),
+                content_type: data.content_type(),
+                content: data.content().clone(),
+            };
+            self.settle(id, outcome);
         }
     }
 
@@ -534,7 +554,7 @@ impl Consumer {
         let Ok(id) = usize::try_from(wake.id) else {
             return;
         };
-        let Some(r) = self.requests.get_mut(id) else {
+        let Some(r) = self.requests.get(id) else {
             return;
         };
         if r.outcome.is_some() || r.transmissions != wake.attempt {
@@ -543,7 +563,7 @@ impl Consumer {
         if r.transmissions <= self.opts.max_retries {
             self.transmit(now, id, random, io);
         } else {
-            r.outcome = Some(Outcome::Timeout { at: now });
+            self.settle(id, Outcome::Timeout { at: now });
         }
     }
 }
@@ -1252,6 +1272,9 @@ struct App {
 // The network
 
 /// Several forwarding cores, their links and applications, in virtual time.
+///
+/// Methods given a [`NodeId`] not of this network panic (a test's mistake); those given an
+/// unknown [`LinkId`] or [`AppId`] do nothing or return nothing.
 #[derive(Debug)]
 pub struct Network {
     base: Instant,
@@ -1268,6 +1291,8 @@ pub struct Network {
     /// Nodes whose core a test reached into ([`Network::forwarder_mut`]): their timers are
     /// looked at again before the next event.
     touched: Vec<NodeId>,
+    /// Events run so far.
+    events: u64,
 }
 
 /// A face towards another forwarder: made by this one (watched by liveness, asked the chain
@@ -1315,6 +1340,7 @@ impl Network {
             trace: None,
             actions: Vec::new(),
             touched: Vec::new(),
+            events: 0,
         }
     }
 
@@ -1431,6 +1457,14 @@ impl Network {
         l.ends.iter().find(|(n, _)| *n == node).map(|(_, f)| *f)
     }
 
+    /// Changes `link`'s latency, loss and MTU for the frames sent from now on. The faces keep
+    /// the MTU they were told when the link was made.
+    pub fn set_link_spec(&mut self, link: LinkId, spec: LinkSpec) {
+        if let Some(l) = self.links.get_mut(link.0) {
+            l.spec = spec;
+        }
+    }
+
     /// Cuts `link` (everything on it is dropped, frames in flight included) or restores it.
     pub fn set_link_up(&mut self, link: LinkId, up: bool) {
         if let Some(l) = self.links.get_mut(link.0) {
@@ -1527,6 +1561,7 @@ impl Network {
         let c = Consumer {
             opts,
             requests: Vec::new(),
+            open: Vec::new(),
         };
         self.attach(node, 1, AppKind::Consumer(c))
     }
@@ -1587,7 +1622,11 @@ impl Network {
         chain: Option<FunctionChain>,
     ) -> Option<RequestId> {
         let now = self.now;
-        let placeholder = InterestBuilder::new(name.clone()).build().ok()?;
+        // Refused here if it cannot be encoded, rather than failing later in flight.
+        let first = InterestBuilder::new(name.clone())
+            .function_chain(chain.clone())
+            .build()
+            .ok()?;
         let app = self.apps.get_mut(consumer.0)?;
         let AppKind::Consumer(c) = &mut app.kind else {
             return None;
@@ -1599,9 +1638,10 @@ impl Network {
             last_sent: now,
             transmissions: 0,
             outcome: None,
-            interest: placeholder,
+            interest: first,
         });
         let id = c.requests.len() - 1;
+        c.open.push(id);
         let mut io = AppIo::default();
         c.transmit(now, id, &mut app.random, &mut io);
         self.app_io(consumer, io);
@@ -1644,6 +1684,12 @@ impl Network {
     // ---------------------------------------------------------------------------------------
     // Running
 
+    /// Events run so far (frames delivered, timers run).
+    #[must_use]
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
     /// When the next event is due, if any.
     #[must_use]
     pub fn next_event(&mut self) -> Option<Duration> {
@@ -1661,6 +1707,7 @@ impl Network {
         let Some(Reverse(s)) = self.queue.pop() else {
             return false;
         };
+        self.events += 1;
         self.now = self.now.max(s.at);
         match s.event {
             Event::ToForwarder {
@@ -1718,7 +1765,10 @@ impl Network {
     /// Runs until every request of `consumer` has an outcome, at most until `deadline`.
     /// True if they all have one.
     pub fn run_until_answered(&mut self, consumer: AppId, deadline: Duration) -> bool {
-        let pending = |net: &Self| net.requests(consumer).iter().any(|r| r.outcome.is_none());
+        let pending = |net: &Self| match net.apps.get(consumer.0).map(|a| &a.kind) {
+            Some(AppKind::Consumer(c)) => !c.open.is_empty(),
+            _ => false,
+        };
         while pending(self) {
             match self.next_event() {
                 Some(at) if at <= deadline => {
