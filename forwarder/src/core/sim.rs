@@ -803,10 +803,19 @@ struct ServiceFunction {
     computations: BTreeMap<u64, Computation>,
     by_key: HashMap<Key, u64>,
     next_id: u64,
-    /// Outcomes by key, with when they were computed; oldest first in `cache_order`.
-    cache: HashMap<Key, (Duration, SfOutcome)>,
-    cache_order: VecDeque<(Duration, Key)>,
+    /// Outcomes, with when they were computed; oldest first in `cache_order`.
+    cache: HashMap<CacheKey, (Duration, SfOutcome)>,
+    cache_order: VecDeque<(Duration, CacheKey)>,
     stats: FunctionStats,
+}
+
+/// Where an outcome is found again, as the runtime's result cache keys it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum CacheKey {
+    /// A request like the one computed.
+    Request(Key),
+    /// `(F, N', S)` of a segmented result: where its later segments `N'/seg=k` are found.
+    Base(Name, Name, Option<FunctionChain>),
 }
 
 /// Most outcomes a function keeps (the runtime's `cache_entries` default).
@@ -988,6 +997,8 @@ impl ServiceFunction {
         }
     }
 
+    /// A Data on the upstream face: input for every computation whose outstanding Interest
+    /// it answers (the forwarder aggregated equal Interests from this face into one).
     fn on_upstream_data(
         &mut self,
         now: Duration,
@@ -995,13 +1006,25 @@ impl ServiceFunction {
         random: &mut SimRandom,
         io: &mut AppIo,
     ) {
-        let Some((&id, c)) = self
+        let ids: Vec<u64> = self
             .computations
-            .iter_mut()
-            .find(|(_, c)| c.done.is_none() && c.upstream.matches(data))
-        else {
-            return;
-        };
+            .iter()
+            .filter(|(_, c)| c.done.is_none() && c.upstream.matches(data))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            self.take_input(now, id, data, random, io);
+        }
+    }
+
+    fn take_input(
+        &mut self,
+        now: Duration,
+        id: u64,
+        data: &Data,
+        random: &mut SimRandom,
+        io: &mut AppIo,
+    ) {
         if data.content_type() == content_type::NACK {
             // An upstream SF failed: its error goes on unchanged, so the consumer learns
             // which function of the chain failed (protocol §5.3).
@@ -1009,6 +1032,9 @@ impl ServiceFunction {
             let outcome = SfOutcome::Error(data.content().clone());
             return self.computed(now, id, outcome, io);
         }
+        let Some(c) = self.computations.get_mut(&id) else {
+            return;
+        };
         c.parts.push(data.content().clone());
         let segment = data.name().last().and_then(|c| c.as_segment());
         let last = data.final_block_id().and_then(|c| c.as_segment());
@@ -1023,11 +1049,18 @@ impl ServiceFunction {
                 .function_chain(c.key.chain.clone())
                 .build();
             c.base = Some(base);
-            if let Ok(next) = next {
-                c.upstream = next;
-                c.tries = 0;
-                return self.send_upstream(now, id, random, io);
-            }
+            return match next {
+                Ok(next) => {
+                    c.upstream = next;
+                    c.tries = 0;
+                    self.send_upstream(now, id, random, io);
+                }
+                Err(e) => {
+                    let key = c.key.clone();
+                    let outcome = self.failed(&key, &format!("fetching the input: {e}"));
+                    self.computed(now, id, outcome, io);
+                }
+            };
         }
         let in_name = match (segment, c.base.take()) {
             (Some(_), Some(base)) => base,
@@ -1174,8 +1207,16 @@ impl ServiceFunction {
             let frame = self.reply(&outcome, &c.key, interest, *token);
             io.sends.extend(frame.map(|f| (SF_FUNCTION_FACE, f)));
         }
-        self.cache.insert(c.key.clone(), (now, outcome));
-        self.cache_order.push_back((now, c.key));
+        if let SfOutcome::Result(r) = &outcome
+            && r.segmented
+        {
+            let base = CacheKey::Base(c.key.function.clone(), r.base.clone(), c.key.chain.clone());
+            self.cache.insert(base.clone(), (now, outcome.clone()));
+            self.cache_order.push_back((now, base));
+        }
+        let request = CacheKey::Request(c.key);
+        self.cache.insert(request.clone(), (now, outcome));
+        self.cache_order.push_back((now, request));
         while self.cache_order.len() > SF_CACHE_ENTRIES
             || self
                 .cache_order
@@ -1191,21 +1232,29 @@ impl ServiceFunction {
         }
     }
 
-    /// A cached outcome that may answer `interest`: errors within their freshness, results
-    /// within the TTL (and their freshness for MustBeFresh).
+    /// A cached outcome that answers `interest`, as the runtime's `cached`: a later
+    /// segment of a segmented result; else the outcome of an equal request — an error
+    /// within its freshness, a result within the TTL (and its freshness for MustBeFresh).
     fn cached(&self, now: Duration, interest: &Interest, key: &Key) -> Option<SfOutcome> {
-        let (at, outcome) = self.cache.get(key)?;
+        let young = |at: Duration, max_age: Duration| {
+            now.saturating_sub(at) <= max_age.min(self.opts.cache_ttl)
+        };
+        if key.segment_request {
+            let base = CacheKey::Base(key.function.clone(), key.name.clone(), key.chain.clone());
+            if let Some((at, outcome @ SfOutcome::Result(r))) = self.cache.get(&base)
+                && young(*at, Duration::MAX)
+                && r.answer(interest).is_some()
+            {
+                return Some(outcome.clone());
+            }
+        }
+        let (at, outcome) = self.cache.get(&CacheKey::Request(key.clone()))?;
         let max_age_ms = match outcome {
             SfOutcome::Error(_) => self.opts.error_freshness_ms,
             SfOutcome::Result(_) if key.must_be_fresh => self.opts.freshness_ms,
             SfOutcome::Result(_) => u64::MAX,
         };
-        let max_age = Duration::from_millis(max_age_ms).min(self.opts.cache_ttl);
-        let fits = match outcome {
-            SfOutcome::Result(r) => r.answer(interest).is_some(),
-            SfOutcome::Error(_) => true,
-        };
-        (now.saturating_sub(*at) <= max_age && fits).then(|| outcome.clone())
+        young(*at, Duration::from_millis(max_age_ms)).then(|| outcome.clone())
     }
 
     /// The frame answering `interest` from `outcome`.
