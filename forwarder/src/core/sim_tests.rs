@@ -794,3 +794,71 @@ fn a_computation_longer_than_the_lifetime_is_joined_by_retransmissions() {
     // by the forwarder as unsolicited.
     assert_eq!(net.forwarder(a).counters().unsolicited_data, 2);
 }
+
+#[test]
+fn parameters_reach_the_sf_and_a_segmented_input_is_fetched_whole() {
+    // F1 cuts its result into 5-byte segments (protocol §5.1): F2 fetches "F1(/data/x)" in
+    // three, one round trip r2–r1 each.
+    let mut net = Network::new(10);
+    let config = Config::default();
+    let r3 = net.add_node("r3", &config);
+    let r2 = net.add_node("r2", &config);
+    let r1 = net.add_node("r1", &config);
+    net.link(r3, r2, LinkSpec::latency_ms(10));
+    net.link(r2, r1, LinkSpec::latency_ms(20));
+    let wrap = FunctionOptions {
+        transform: Transform::Wrap,
+        ..FunctionOptions::default()
+    };
+    let small_segments = FunctionOptions {
+        segment_size: 5,
+        ..wrap
+    };
+    let f1 = net.service_function(r1, &name("/sf/F1"), small_segments);
+    let f2 = net.service_function(r2, &name("/sf/F2"), wrap);
+    let f3 = net.service_function(r3, &name("/sf/F3"), wrap);
+    net.producer(r1, &name("/data"), None, 10_000);
+    assert!(net.route(r3, &name("/sf/F2"), r2, 0));
+    assert!(net.route(r2, &name("/sf/F1"), r1, 0));
+    let consumer = net.consumer(r3, ConsumerOptions::default());
+    net.run_for(ms(2000));
+
+    // Two parameter values of F3 at once: two computations (their heads differ), whose
+    // equal input Interests r3 aggregates; the one Data answers both.
+    let start = net.now();
+    let modes = ["a", "b"].map(|m| {
+        let c = chain(&format!("/sf/F3/mode%3D{m},/sf/F2,/sf/F1"));
+        net.express(consumer, &name("/data/x"), Some(c.clone()))
+            .map(|id| (id, c))
+            .unwrap()
+    });
+    assert!(net.run_until_answered(consumer, start + ms(10_000)));
+    for (m, (id, c)) in ["a", "b"].iter().zip(modes) {
+        let r = net.request(consumer, id).unwrap();
+        let Some(Outcome::Data {
+            chain: got,
+            content,
+            ..
+        }) = &r.outcome
+        else {
+            panic!("{:?}", r.outcome);
+        };
+        // Labelled with the head asked for, parameters included (protocol §5.6).
+        assert_eq!(got.as_ref(), Some(&c));
+        assert_eq!(
+            String::from_utf8_lossy(content),
+            format!("mode={m}(F2(F1(/data/x)))")
+        );
+        // r3–r2 and back, r2–r1 and back, then two more segments from r1.
+        assert_eq!(r.response_time(), Some(ms(2 * 10 + 2 * 20 + 2 * (2 * 20))));
+    }
+    let s3 = net.function_stats(f3).unwrap();
+    assert_eq!((s3.computed, s3.upstream_interests), (2, 2));
+    let s2 = net.function_stats(f2).unwrap();
+    assert_eq!((s2.requests, s2.computed, s2.upstream_interests), (1, 1, 3));
+    assert_eq!(
+        net.function_stats(f1).unwrap().requests,
+        3,
+        "segments 0, 1, 2"
+    );
+}
