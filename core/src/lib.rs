@@ -28,6 +28,8 @@ pub mod liveness;
 pub mod observe;
 pub mod pit;
 pub mod rib;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod strategy;
 
 mod mgmt;
@@ -924,3 +926,6 @@ mod failover_tests;
 
 #[cfg(test)]
 mod self_learning_tests;
+
+#[cfg(test)]
+mod sim_tests;

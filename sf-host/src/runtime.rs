@@ -740,7 +740,7 @@ impl State {
         let head = next.head();
         let why = match e {
             E::Nack(NackReason::NoRoute) => format!(
-                "no route to the function {head} (Nack NoRoute): no forwarder on the way                  offers it"
+                "no route to the function {head} (Nack NoRoute): no forwarder on the way offers it"
             ),
             E::Nack(r) => format!("the function {head} was refused (Nack {r:?})"),
             E::Timeout => format!("the function {head} did not answer (timed out)"),

@@ -521,7 +521,7 @@ impl Client {
     pub fn listen_function_unregistered(&self, function: Name) -> Result<Incoming> {
         let Some((id, rx)) = self.inner.shared.add_listener(function.clone(), true) else {
             return Err(Error::Other(format!(
-                "this connection already has a function listener; one face per function                  (asked for {function})"
+                "this connection already has a function listener; one face per function (asked for {function})"
             )));
         };
         Ok(Incoming::new(
