@@ -11,6 +11,11 @@
 //! threads speaking NDN (the producer registers its prefix through NFD management on Unix, or
 //! is a configured static face on UDP). The consumer keeps a fixed window of Interests
 //! outstanding and records each round trip.
+//!
+//! With `Settings::nfd` (the prefix of the NDN reference tools, `../shared/anchors`), every
+//! case is measured through NFD too, interleaved with nfwd's, `Settings::rounds` times: the
+//! side-by-side table of `docs/benchmarks.md`. Each measurement also reports the forwarder's
+//! CPU time per exchange (user + system, from `/proc`: nfwd's daemon thread, NFD's process).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -61,6 +66,11 @@ pub struct Settings {
     pub faces: Vec<FaceKind>,
     /// Name modes to measure.
     pub modes: Vec<NameMode>,
+    /// The NDN reference tools' prefix (`bin/nfd`, `bin/nfdc`, `bin/ndnsec`, `lib/`): measure
+    /// NFD beside nfwd.
+    pub nfd: Option<PathBuf>,
+    /// Measurements of each (case, forwarder), interleaved.
+    pub rounds: usize,
 }
 
 impl Default for Settings {
@@ -71,6 +81,8 @@ impl Default for Settings {
             payloads: vec![100, 1000],
             faces: vec![FaceKind::Udp, FaceKind::Unix],
             modes: vec![NameMode::Distinct, NameMode::Repeated],
+            nfd: None,
+            rounds: 1,
         }
     }
 }
@@ -88,6 +100,8 @@ pub struct Measurement {
     pub latency_us: [u64; 4],
     /// Interests that got no answer within a second.
     pub lost: u64,
+    /// The forwarder's CPU time (user + system) per exchange, in µs, when it could be read.
+    pub cpu_us_per_exchange: Option<f64>,
 }
 
 /// Round trips collected by a consumer.
@@ -113,6 +127,7 @@ impl Recorder {
             rate: exchanges as f64 / elapsed.as_secs_f64(),
             latency_us: [pct(0.5), pct(0.9), pct(0.99), pct(1.0)],
             lost: self.lost,
+            cpu_us_per_exchange: None,
         }
     }
 }
@@ -358,6 +373,8 @@ struct DaemonThread {
     thread: Option<thread::JoinHandle<()>>,
     unix: Option<PathBuf>,
     udp: Option<SocketAddr>,
+    /// The daemon thread's id, for its CPU time (`/proc/self/task/<tid>/stat`).
+    tid: Option<u32>,
 }
 
 impl DaemonThread {
@@ -367,6 +384,7 @@ impl DaemonThread {
         let thread = thread::Builder::new()
             .name("nfwd-daemon".into())
             .spawn(move || {
+                let tid = own_tid();
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -380,7 +398,7 @@ impl DaemonThread {
                 rt.block_on(async move {
                     match Daemon::start(config).await {
                         Ok(d) => {
-                            let addrs = (d.unix_path().map(Path::to_path_buf), d.udp_addr());
+                            let addrs = (d.unix_path().map(Path::to_path_buf), d.udp_addr(), tid);
                             let _ = ready_tx.send(Ok(addrs));
                             let _ = stop_rx.await;
                             let _ = d.shutdown().await;
@@ -392,12 +410,13 @@ impl DaemonThread {
                 });
             })
             .map_err(|e| e.to_string())?;
-        let (unix, udp) = ready_rx.recv().map_err(|e| e.to_string())??;
+        let (unix, udp, tid) = ready_rx.recv().map_err(|e| e.to_string())??;
         Ok(Self {
             stop: Some(stop_tx),
             thread: Some(thread),
             unix,
             udp,
+            tid,
         })
     }
 }
@@ -417,8 +436,248 @@ fn temp_socket_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("nfwd-bench-{}-{tag}.sock", std::process::id()))
 }
 
-/// Measures one (face kind, name mode, payload) combination through a fresh forwarder.
+/// The forwarder a measurement goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// nfwd's daemon, on a thread of this process.
+    Nfwd,
+    /// NFD, started from the NDN reference tools under this prefix.
+    Nfd(&'a Path),
+}
+
+impl Target<'_> {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Nfwd => "nfwd",
+            Self::Nfd(_) => "nfd",
+        }
+    }
+}
+
+/// A running forwarder under test, stopped on drop.
+enum UnderTest {
+    Nfwd(DaemonThread),
+    Nfd(NfdProcess),
+}
+
+impl UnderTest {
+    fn unix(&self) -> Option<&Path> {
+        match self {
+            Self::Nfwd(d) => d.unix.as_deref(),
+            Self::Nfd(n) => Some(&n.socket),
+        }
+    }
+
+    fn udp(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Nfwd(d) => d.udp,
+            Self::Nfd(n) => Some(n.udp),
+        }
+    }
+
+    /// CPU time the forwarder has used so far, in clock ticks.
+    fn cpu_ticks(&self) -> Option<u64> {
+        match self {
+            Self::Nfwd(d) => d
+                .tid
+                .and_then(|t| cpu_ticks(&format!("/proc/self/task/{t}/stat"))),
+            Self::Nfd(n) => cpu_ticks(&format!("/proc/{}/stat", n.child.id())),
+        }
+    }
+}
+
+/// This thread's id (`/proc/thread-self` links to `<pid>/task/<tid>`).
+fn own_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// utime + stime of a `/proc/.../stat` file, in clock ticks.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    // Fields after the command name (which may hold spaces): state is the first, utime the
+    // 12th and stime the 13th.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Linux reports /proc CPU times in USER_HZ ticks, 100 per second on every architecture
+/// it runs on.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// NFD from the reference tools: its own configuration, keychain and Unix socket in a
+/// temporary directory, UDP on a free port; killed on drop.
+struct NfdProcess {
+    child: std::process::Child,
+    dir: PathBuf,
+    prefix: PathBuf,
+    home: PathBuf,
+    socket: PathBuf,
+    udp: SocketAddr,
+}
+
+impl NfdProcess {
+    fn start(prefix: &Path, tag: &str) -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("nfwd-bench-nfd-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+        let socket = dir.join("nfd.sock");
+        // A free port: bound, read, released (NFD binds it a moment later).
+        let udp = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|e| e.to_string())?;
+        let conf = dir.join("nfd.conf");
+        std::fs::write(&conf, nfd_conf(&socket, udp.port()))
+            .map_err(|e| format!("{}: {e}", conf.display()))?;
+        let tool = |name: &str| -> std::process::Command {
+            let mut c = std::process::Command::new(prefix.join("bin").join(name));
+            c.env("HOME", &home)
+                .env("LD_LIBRARY_PATH", prefix.join("lib"))
+                .env(
+                    "NDN_CLIENT_TRANSPORT",
+                    format!("unix://{}", socket.display()),
+                )
+                .stdin(std::process::Stdio::null());
+            c
+        };
+        // NFD signs its management answers with the keychain's default identity.
+        let keygen = tool("ndnsec")
+            .args(["key-gen", "/localhost/operator"])
+            .output()
+            .map_err(|e| format!("ndnsec under {}: {e}", prefix.display()))?;
+        if !keygen.status.success() {
+            return Err(format!(
+                "ndnsec key-gen: {}",
+                String::from_utf8_lossy(&keygen.stderr)
+            ));
+        }
+        let child = tool("nfd")
+            .arg("--config")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("nfd under {}: {e}", prefix.display()))?;
+        let nfd = Self {
+            child,
+            dir,
+            prefix: prefix.to_path_buf(),
+            home,
+            socket,
+            udp,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while nfd.nfdc(&["status"]).is_err() {
+            if Instant::now() > deadline {
+                return Err("NFD did not come up within 20 s".into());
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        Ok(nfd)
+    }
+
+    /// `nfdc ARGS` against this NFD.
+    fn nfdc(&self, args: &[&str]) -> Result<(), String> {
+        let out = std::process::Command::new(self.prefix.join("bin").join("nfdc"))
+            .args(args)
+            .env("HOME", &self.home)
+            .env("LD_LIBRARY_PATH", self.prefix.join("lib"))
+            .env(
+                "NDN_CLIENT_TRANSPORT",
+                format!("unix://{}", self.socket.display()),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "nfdc {}: {}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}
+
+impl Drop for NfdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// NFD's configuration for a measurement: its defaults (best-route, a 65,536-packet content
+/// store) with the Unix socket at `socket`, UDP unicast on `udp_port` only, logs at WARN,
+/// every management privilege for any signer and any trust anchor for local registrations —
+/// a forwarder for a benchmark on loopback, not for a network.
+fn nfd_conf(socket: &Path, udp_port: u16) -> String {
+    format!(
+        r"log
+{{
+  default_level WARN
+}}
+face_system
+{{
+  unix
+  {{
+    path {}
+  }}
+  udp
+  {{
+    port {udp_port}
+    mcast no
+  }}
+}}
+authorizations
+{{
+  authorize
+  {{
+    certfile any
+    privileges
+    {{
+      faces
+      fib
+      cs
+      strategy-choice
+    }}
+  }}
+}}
+rib
+{{
+  localhost_security
+  {{
+    trust-anchor
+    {{
+      type any
+    }}
+  }}
+}}
+",
+        socket.display()
+    )
+}
+
+/// Measures one (face kind, name mode, payload) combination through a fresh nfwd.
 pub fn measure_forwarder(
+    kind: FaceKind,
+    mode: NameMode,
+    payload: usize,
+    settings: &Settings,
+) -> Result<Measurement, String> {
+    measure_through(Target::Nfwd, kind, mode, payload, settings)
+}
+
+/// Measures one (face kind, name mode, payload) combination through a fresh `target`.
+pub fn measure_through(
+    target: Target<'_>,
     kind: FaceKind,
     mode: NameMode,
     payload: usize,
@@ -427,43 +686,53 @@ pub fn measure_forwarder(
     let prefix: Name = "/bench"
         .parse()
         .map_err(|e: nfwd_tlv::Error| e.to_string())?;
-    let mut config = Config::default();
-    config.faces.unix_path = Some(temp_socket_path(&format!("{payload}-{mode:?}")));
-    config.faces.tcp_listen = String::new();
-    config.faces.udp_listen = "127.0.0.1:0".into();
-    config.log.level = "warn".into();
     let producer_udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    if kind == FaceKind::Udp {
-        let uri = format!(
-            "udp4://{}",
-            producer_udp.local_addr().map_err(|e| e.to_string())?
-        );
-        config.static_faces.push(StaticFace {
-            uri: uri.clone(),
-            persistency: "persistent".into(),
-        });
-        config.static_routes.push(StaticRoute {
-            prefix: "/bench".into(),
-            face: uri,
-            cost: 0,
-        });
-    }
-    let daemon = DaemonThread::start(config)?;
+    let producer_uri = format!(
+        "udp4://{}",
+        producer_udp.local_addr().map_err(|e| e.to_string())?
+    );
+    let tag = format!("{payload}-{mode:?}-{kind:?}");
+    let forwarder = match target {
+        Target::Nfwd => {
+            let mut config = Config::default();
+            config.faces.unix_path = Some(temp_socket_path(&tag));
+            config.faces.tcp_listen = String::new();
+            config.faces.udp_listen = "127.0.0.1:0".into();
+            config.log.level = "warn".into();
+            if kind == FaceKind::Udp {
+                config.static_faces.push(StaticFace {
+                    uri: producer_uri.clone(),
+                    persistency: "persistent".into(),
+                });
+                config.static_routes.push(StaticRoute {
+                    prefix: "/bench".into(),
+                    face: producer_uri,
+                    cost: 0,
+                });
+            }
+            UnderTest::Nfwd(DaemonThread::start(config)?)
+        }
+        Target::Nfd(tools) => {
+            let nfd = NfdProcess::start(tools, &tag)?;
+            if kind == FaceKind::Udp {
+                nfd.nfdc(&["face", "create", &producer_uri, "persistency", "persistent"])?;
+                nfd.nfdc(&["route", "add", "/bench", &producer_uri])?;
+            }
+            UnderTest::Nfd(nfd)
+        }
+    };
     let timeout = Some(Duration::from_millis(100));
     let connect = |purpose: &str| -> Result<Link, String> {
         match kind {
             FaceKind::Udp => {
                 let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-                let to = daemon.udp.ok_or("the daemon has no UDP face")?;
+                let to = forwarder.udp().ok_or("the forwarder has no UDP face")?;
                 s.connect(to).map_err(|e| e.to_string())?;
                 s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
                 Ok(Link::Udp(s))
             }
             FaceKind::Unix => {
-                let path = daemon
-                    .unix
-                    .as_ref()
-                    .ok_or("the daemon has no Unix socket")?;
+                let path = forwarder.unix().ok_or("the forwarder has no Unix socket")?;
                 let s = UnixStream::connect(path).map_err(|e| format!("{purpose}: {e}"))?;
                 s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
                 Ok(Link::Unix {
@@ -475,7 +744,7 @@ pub fn measure_forwarder(
     };
     let mut producer_link = match kind {
         FaceKind::Udp => {
-            let to = daemon.udp.ok_or("the daemon has no UDP face")?;
+            let to = forwarder.udp().ok_or("the forwarder has no UDP face")?;
             producer_udp.connect(to).map_err(|e| e.to_string())?;
             producer_udp
                 .set_read_timeout(timeout)
@@ -505,14 +774,24 @@ pub fn measure_forwarder(
         &warm,
     );
     let run_prefix = prefix.append_generic(format!("{mode:?}-{payload}").as_bytes());
+    let cpu_before = forwarder.cpu_ticks();
     let start = Instant::now();
     let rec = consume(&mut consumer_link, &run_prefix, mode, settings);
     let elapsed = start.elapsed();
+    let cpu_after = forwarder.cpu_ticks();
     stop.store(true, Ordering::Relaxed);
     let _ = producer.join();
-    drop(daemon);
-    let label = format!("nfwd {:?} {:?} names, {payload} B", kind, mode).to_lowercase();
-    Ok(rec.finish(label, elapsed))
+    drop(forwarder);
+    let case = format!("{kind:?} {mode:?}").to_lowercase();
+    let label = format!("{} {case} names, {payload} B", target.label());
+    let mut m = rec.finish(label, elapsed);
+    if let (Some(a), Some(b)) = (cpu_before, cpu_after)
+        && m.exchanges > 0
+    {
+        m.cpu_us_per_exchange =
+            Some(b.saturating_sub(a) as f64 / TICKS_PER_SECOND * 1e6 / m.exchanges as f64);
+    }
+    Ok(m)
 }
 
 /// Measures a minimal UDP echo between two threads on loopback, with the same window.
@@ -591,14 +870,24 @@ pub fn measure_udp_echo(payload: usize, settings: &Settings) -> Result<Measureme
     Ok(rec.finish(format!("udp echo, {payload} B"), elapsed))
 }
 
-/// Everything `nfwd bench` measures, in one run.
+/// Everything `nfwd bench` measures, in one run: per payload the UDP echo, then every
+/// (face, names) case through nfwd and, with `settings.nfd`, through NFD right after it,
+/// `settings.rounds` times.
 pub fn run(settings: &Settings) -> Result<Vec<Measurement>, String> {
     let mut out = Vec::new();
+    let mut targets = vec![Target::Nfwd];
+    if let Some(tools) = &settings.nfd {
+        targets.push(Target::Nfd(tools));
+    }
     for &payload in &settings.payloads {
-        out.push(measure_udp_echo(payload, settings)?);
-        for &kind in &settings.faces {
-            for &mode in &settings.modes {
-                out.push(measure_forwarder(kind, mode, payload, settings)?);
+        for _ in 0..settings.rounds.max(1) {
+            out.push(measure_udp_echo(payload, settings)?);
+            for &kind in &settings.faces {
+                for &mode in &settings.modes {
+                    for &target in &targets {
+                        out.push(measure_through(target, kind, mode, payload, settings)?);
+                    }
+                }
             }
         }
     }

@@ -210,6 +210,7 @@ fn consume(
         rate,
         latency_us: [pct(0.5), pct(0.9), pct(0.99), pct(1.0)],
         lost,
+        cpu_us_per_exchange: None,
     }
 }
 

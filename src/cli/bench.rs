@@ -25,6 +25,13 @@ pub(crate) struct BenchArgs {
     /// Name modes: distinct (no cache hits), repeated (cache hits).
     #[arg(long, value_delimiter = ',', default_value = "distinct,repeated")]
     names: Vec<String>,
+    /// Measure NFD beside nfwd, case by case: the prefix of the NDN reference tools
+    /// (`bin/nfd`, `bin/nfdc`, `bin/ndnsec`, `lib/`; e.g. target/ndn-anchors).
+    #[arg(long, value_name = "PREFIX")]
+    nfd: Option<std::path::PathBuf>,
+    /// Measure every case this many times, interleaved; the summary gives medians.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Instead of throughput, fill the content store with this many Data and report RSS.
     #[arg(long)]
     cs_fill: Option<usize>,
@@ -260,22 +267,28 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         payloads: args.payload,
         faces,
         modes,
+        nfd: args.nfd,
+        rounds: args.rounds.max(1),
     };
     let results = loadgen::run(&settings).map_err(anyhow::Error::msg)?;
     print_table(&results);
+    if settings.nfd.is_some() || settings.rounds > 1 {
+        print_summary(&results);
+    }
     Ok(())
 }
 
 fn print_table(results: &[Measurement]) {
     outln!(
-        "{:<40} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "{:<40} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9}",
         "measurement",
         "exchanges/s",
         "p50 µs",
         "p90 µs",
         "p99 µs",
         "max µs",
-        "lost"
+        "lost",
+        "CPU µs/x"
     );
     let mut echo = None;
     for m in results {
@@ -289,8 +302,11 @@ fn print_table(results: &[Measurement]) {
             }
             _ => String::new(),
         };
+        let cpu = m
+            .cpu_us_per_exchange
+            .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"));
         outln!(
-            "{:<40} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>6}{ratio}",
+            "{:<40} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>6} {cpu:>9}{ratio}",
             m.label,
             m.rate,
             p50,
@@ -299,6 +315,64 @@ fn print_table(results: &[Measurement]) {
             max,
             m.lost
         );
+    }
+}
+
+/// Medians per case over the rounds, and nfwd against NFD where both were measured.
+fn print_summary(results: &[Measurement]) {
+    fn median(mut v: Vec<f64>) -> Option<f64> {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    }
+    let mut labels: Vec<&str> = Vec::new();
+    for m in results {
+        if !labels.contains(&m.label.as_str()) {
+            labels.push(&m.label);
+        }
+    }
+    fn of<'a>(results: &'a [Measurement], label: &'a str) -> impl Iterator<Item = &'a Measurement> {
+        results.iter().filter(move |m| m.label == label)
+    }
+    let summary = |label: &str| {
+        let rate = median(of(results, label).map(|m| m.rate).collect());
+        let cpu = median(
+            of(results, label)
+                .filter_map(|m| m.cpu_us_per_exchange)
+                .collect(),
+        );
+        let p50 = median(of(results, label).map(|m| m.latency_us[0] as f64).collect());
+        (rate, cpu, p50)
+    };
+    outln!(
+        "\nmedians of {} round(s):",
+        of(results, labels.first().copied().unwrap_or_default()).count()
+    );
+    for label in &labels {
+        let (rate, cpu, p50) = summary(label);
+        let mut line = format!(
+            "{label:<40} {:>12.0}/s  p50 {:>6.0} µs  CPU {:>6} µs/exchange",
+            rate.unwrap_or(0.0),
+            p50.unwrap_or(0.0),
+            cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"))
+        );
+        if let Some(case) = label.strip_prefix("nfwd ") {
+            let (nfd_rate, nfd_cpu, nfd_p50) = summary(&format!("nfd {case}"));
+            // nfwd over NFD, each: the rate, CPU per exchange, p50 round trip.
+            let mut ratios = Vec::new();
+            if let (Some(a), Some(b)) = (rate, nfd_rate.filter(|r| *r > 0.0)) {
+                ratios.push(format!("rate {:.1}x", a / b));
+            }
+            if let (Some(a), Some(b)) = (cpu, nfd_cpu.filter(|c| *c > 0.0)) {
+                ratios.push(format!("CPU {:.2}", a / b));
+            }
+            if let (Some(a), Some(b)) = (p50, nfd_p50.filter(|p| *p > 0.0)) {
+                ratios.push(format!("p50 {:.2}", a / b));
+            }
+            if !ratios.is_empty() {
+                line += &format!("  of NFD's: {}", ratios.join(", "));
+            }
+        }
+        outln!("{line}");
     }
 }
 
