@@ -454,35 +454,29 @@ impl Target<'_> {
     }
 }
 
-/// A running forwarder under test, stopped on drop.
-enum UnderTest {
-    Nfwd(DaemonThread),
-    Nfd(NfdProcess),
+/// A running forwarder under test (stopped when dropped): where its faces are, and its CPU
+/// time. nfwd's daemon thread here, NFD's process in `nfd.rs`.
+pub(crate) trait UnderTest {
+    /// Its Unix socket.
+    fn unix(&self) -> Option<&Path>;
+    /// Its UDP listening address.
+    fn udp(&self) -> Option<SocketAddr>;
+    /// CPU time it has used so far, in clock ticks ([`TICKS_PER_SECOND`]).
+    fn cpu_ticks(&self) -> Option<u64>;
 }
 
-impl UnderTest {
+impl UnderTest for DaemonThread {
     fn unix(&self) -> Option<&Path> {
-        match self {
-            Self::Nfwd(d) => d.unix.as_deref(),
-            Self::Nfd(n) => Some(&n.socket),
-        }
+        self.unix.as_deref()
     }
 
     fn udp(&self) -> Option<SocketAddr> {
-        match self {
-            Self::Nfwd(d) => d.udp,
-            Self::Nfd(n) => Some(n.udp),
-        }
+        self.udp
     }
 
-    /// CPU time the forwarder has used so far, in clock ticks.
     fn cpu_ticks(&self) -> Option<u64> {
-        match self {
-            Self::Nfwd(d) => d
-                .tid
-                .and_then(|t| cpu_ticks(&format!("/proc/self/task/{t}/stat"))),
-            Self::Nfd(n) => cpu_ticks(&format!("/proc/{}/stat", n.child.id())),
-        }
+        self.tid
+            .and_then(|t| cpu_ticks(&format!("/proc/self/task/{t}/stat")))
     }
 }
 
@@ -493,7 +487,7 @@ fn own_tid() -> Option<u32> {
 }
 
 /// utime + stime of a `/proc/.../stat` file, in clock ticks.
-fn cpu_ticks(stat: &str) -> Option<u64> {
+pub(crate) fn cpu_ticks(stat: &str) -> Option<u64> {
     let text = std::fs::read_to_string(stat).ok()?;
     // Fields after the command name (which may hold spaces): state is the first, utime the
     // 12th and stime the 13th.
@@ -506,164 +500,7 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
 
 /// Linux reports /proc CPU times in USER_HZ ticks, 100 per second on every architecture
 /// it runs on.
-const TICKS_PER_SECOND: f64 = 100.0;
-
-/// NFD from the reference tools: its own configuration, keychain and Unix socket in a
-/// temporary directory, UDP on a free port; killed on drop.
-struct NfdProcess {
-    child: std::process::Child,
-    dir: PathBuf,
-    prefix: PathBuf,
-    home: PathBuf,
-    socket: PathBuf,
-    udp: SocketAddr,
-}
-
-impl NfdProcess {
-    fn start(prefix: &Path, tag: &str) -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!("nfwd-bench-nfd-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let home = dir.join("home");
-        std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
-        let socket = dir.join("nfd.sock");
-        // A free port: bound, read, released (NFD binds it a moment later).
-        let udp = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map_err(|e| e.to_string())?;
-        let conf = dir.join("nfd.conf");
-        std::fs::write(&conf, nfd_conf(&socket, udp.port()))
-            .map_err(|e| format!("{}: {e}", conf.display()))?;
-        let tool = |name: &str| -> std::process::Command {
-            let mut c = std::process::Command::new(prefix.join("bin").join(name));
-            c.env("HOME", &home)
-                .env("LD_LIBRARY_PATH", prefix.join("lib"))
-                .env(
-                    "NDN_CLIENT_TRANSPORT",
-                    format!("unix://{}", socket.display()),
-                )
-                .stdin(std::process::Stdio::null());
-            c
-        };
-        // NFD signs its management answers with the keychain's default identity.
-        let keygen = tool("ndnsec")
-            .args(["key-gen", "/localhost/operator"])
-            .output()
-            .map_err(|e| format!("ndnsec under {}: {e}", prefix.display()))?;
-        if !keygen.status.success() {
-            return Err(format!(
-                "ndnsec key-gen: {}",
-                String::from_utf8_lossy(&keygen.stderr)
-            ));
-        }
-        let child = tool("nfd")
-            .arg("--config")
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("nfd under {}: {e}", prefix.display()))?;
-        let nfd = Self {
-            child,
-            dir,
-            prefix: prefix.to_path_buf(),
-            home,
-            socket,
-            udp,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while nfd.nfdc(&["status"]).is_err() {
-            if Instant::now() > deadline {
-                return Err("NFD did not come up within 20 s".into());
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        Ok(nfd)
-    }
-
-    /// `nfdc ARGS` against this NFD.
-    fn nfdc(&self, args: &[&str]) -> Result<(), String> {
-        let out = std::process::Command::new(self.prefix.join("bin").join("nfdc"))
-            .args(args)
-            .env("HOME", &self.home)
-            .env("LD_LIBRARY_PATH", self.prefix.join("lib"))
-            .env(
-                "NDN_CLIENT_TRANSPORT",
-                format!("unix://{}", self.socket.display()),
-            )
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "nfdc {}: {}{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    }
-}
-
-impl Drop for NfdProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// NFD's configuration for a measurement: its defaults (best-route, a 65,536-packet content
-/// store) with the Unix socket at `socket`, UDP unicast on `udp_port` only, logs at WARN,
-/// every management privilege for any signer and any trust anchor for local registrations —
-/// a forwarder for a benchmark on loopback, not for a network.
-fn nfd_conf(socket: &Path, udp_port: u16) -> String {
-    format!(
-        r"log
-{{
-  default_level WARN
-}}
-face_system
-{{
-  unix
-  {{
-    path {}
-  }}
-  udp
-  {{
-    port {udp_port}
-    mcast no
-  }}
-}}
-authorizations
-{{
-  authorize
-  {{
-    certfile any
-    privileges
-    {{
-      faces
-      fib
-      cs
-      strategy-choice
-    }}
-  }}
-}}
-rib
-{{
-  localhost_security
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-}}
-",
-        socket.display()
-    )
-}
+pub(crate) const TICKS_PER_SECOND: f64 = 100.0;
 
 /// Measures one (face kind, name mode, payload) combination through a fresh nfwd.
 pub fn measure_forwarder(
@@ -692,7 +529,7 @@ pub fn measure_through(
         producer_udp.local_addr().map_err(|e| e.to_string())?
     );
     let tag = format!("{payload}-{mode:?}-{kind:?}");
-    let forwarder = match target {
+    let forwarder: Box<dyn UnderTest> = match target {
         Target::Nfwd => {
             let mut config = Config::default();
             config.faces.unix_path = Some(temp_socket_path(&tag));
@@ -710,15 +547,15 @@ pub fn measure_through(
                     cost: 0,
                 });
             }
-            UnderTest::Nfwd(DaemonThread::start(config)?)
+            Box::new(DaemonThread::start(config)?)
         }
         Target::Nfd(tools) => {
-            let nfd = NfdProcess::start(tools, &tag)?;
+            let nfd = crate::nfd::NfdProcess::start(tools, &tag)?;
             if kind == FaceKind::Udp {
                 nfd.nfdc(&["face", "create", &producer_uri, "persistency", "persistent"])?;
                 nfd.nfdc(&["route", "add", "/bench", &producer_uri])?;
             }
-            UnderTest::Nfd(nfd)
+            Box::new(nfd)
         }
     };
     let timeout = Some(Duration::from_millis(100));
