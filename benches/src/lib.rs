@@ -8,7 +8,7 @@
 
 pub mod flood;
 pub mod loadgen;
-mod nfd;
+pub mod nfd;
 pub mod receive;
 pub mod sf_hop;
 

@@ -32,7 +32,7 @@ impl NfdProcess {
             .and_then(|s| s.local_addr())
             .map_err(|e| e.to_string())?;
         let conf = dir.join("nfd.conf");
-        std::fs::write(&conf, nfd_conf(&socket, udp.port()))
+        std::fs::write(&conf, NfdConf::new(&socket, udp.port()).render())
             .map_err(|e| format!("{}: {e}", conf.display()))?;
         let tool = |name: &str| -> Command {
             let mut c = Command::new(prefix.join("bin").join(name));
@@ -115,55 +115,83 @@ impl Drop for NfdProcess {
     }
 }
 
-/// NFD's configuration for a measurement: its defaults (best-route, a 65,536-packet content
-/// store) with the Unix socket at `socket`, UDP unicast on `udp_port` only, logs at WARN,
-/// every management privilege for any signer and any trust anchor for local registrations —
-/// a forwarder for a benchmark on loopback, not for a network.
-fn nfd_conf(socket: &Path, udp_port: u16) -> String {
-    format!(
-        r"log
-{{
-  default_level WARN
-}}
-face_system
-{{
-  unix
-  {{
-    path {}
-  }}
-  udp
-  {{
-    port {udp_port}
-    mcast no
-  }}
-}}
-authorizations
-{{
-  authorize
-  {{
-    certfile any
-    privileges
-    {{
-      faces
-      fib
-      cs
-      strategy-choice
-    }}
-  }}
-}}
-rib
-{{
-  localhost_security
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-}}
-",
-        socket.display()
-    )
+/// An NFD configuration for tests and benchmarks on one machine: logs at WARN, every
+/// management privilege for any signer, any trust anchor for local registrations (and, if
+/// asked, for prefix announcements) — a forwarder for loopback and test namespaces, not for a
+/// network. What is not set keeps NFD's default (best-route, a 65,536-packet content store,
+/// no TCP).
+#[derive(Debug, Clone)]
+pub struct NfdConf<'a> {
+    /// The Unix socket.
+    pub socket: &'a Path,
+    /// UDP unicast on this port (no multicast).
+    pub udp_port: u16,
+    /// TCP on this port, if any.
+    pub tcp_port: Option<u16>,
+    /// `tables.cs_max_packets`, if not NFD's default.
+    pub cs_max_packets: Option<u64>,
+    /// `tables.strategy_choice`: (prefix, strategy) pairs.
+    pub strategies: Vec<(&'a str, &'a str)>,
+    /// Accept prefix announcements signed by anyone (self-learning).
+    pub any_prefix_announcement: bool,
+}
+
+impl<'a> NfdConf<'a> {
+    /// NFD's defaults with the socket and UDP port given.
+    #[must_use]
+    pub fn new(socket: &'a Path, udp_port: u16) -> Self {
+        Self {
+            socket,
+            udp_port,
+            tcp_port: None,
+            cs_max_packets: None,
+            strategies: Vec::new(),
+            any_prefix_announcement: false,
+        }
+    }
+
+    /// The configuration file's text (NFD's INFO format).
+    #[must_use]
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut t = String::from("log\n{\n  default_level WARN\n}\n");
+        if self.cs_max_packets.is_some() || !self.strategies.is_empty() {
+            t += "tables\n{\n";
+            if let Some(n) = self.cs_max_packets {
+                let _ = writeln!(t, "  cs_max_packets {n}");
+            }
+            if !self.strategies.is_empty() {
+                t += "  strategy_choice\n  {\n";
+                for (prefix, strategy) in &self.strategies {
+                    let _ = writeln!(t, "    {prefix} {strategy}");
+                }
+                t += "  }\n";
+            }
+            t += "}\n";
+        }
+        let _ = write!(
+            t,
+            "face_system\n{{\n  unix\n  {{\n    path {}\n  }}\n",
+            self.socket.display()
+        );
+        if let Some(port) = self.tcp_port {
+            let _ = write!(t, "  tcp\n  {{\n    port {port}\n  }}\n");
+        }
+        let _ = write!(
+            t,
+            "  udp\n  {{\n    port {}\n    mcast no\n  }}\n}}\n",
+            self.udp_port
+        );
+        t += "authorizations\n{\n  authorize\n  {\n    certfile any\n    privileges\n    {\n      \
+              faces\n      fib\n      cs\n      strategy-choice\n    }\n  }\n}\n";
+        t += "rib\n{\n  localhost_security\n  {\n    trust-anchor\n    {\n      type any\n    }\n  }\n";
+        if self.any_prefix_announcement {
+            t += "  prefix_announcement_validation\n  {\n    trust-anchor\n    {\n      type any\n    \
+                  }\n  }\n";
+        }
+        t += "}\n";
+        t
+    }
 }
 
 impl UnderTest for NfdProcess {
@@ -177,5 +205,43 @@ impl UnderTest for NfdProcess {
 
     fn cpu_ticks(&self) -> Option<u64> {
         cpu_ticks(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_has_its_sections_balanced_and_what_was_asked() {
+        let socket = Path::new("/tmp/x/nfd.sock");
+        let plain = NfdConf::new(socket, 7000).render();
+        let full = NfdConf {
+            tcp_port: Some(6363),
+            cs_max_packets: Some(0),
+            strategies: vec![("/", "/localhost/nfd/strategy/multicast")],
+            any_prefix_announcement: true,
+            ..NfdConf::new(socket, 6363)
+        }
+        .render();
+        for text in [&plain, &full] {
+            let depth = text.chars().try_fold(0i32, |d, c| match c {
+                '{' => Some(d + 1),
+                '}' => (d > 0).then(|| d - 1),
+                _ => Some(d),
+            });
+            assert_eq!(depth, Some(0), "{text}");
+            assert!(text.contains("path /tmp/x/nfd.sock"), "{text}");
+        }
+        assert!(plain.contains("port 7000") && !plain.contains("tcp") && !plain.contains("tables"));
+        assert!(!plain.contains("prefix_announcement_validation"));
+        for line in [
+            "  tcp\n  {\n    port 6363\n  }",
+            "cs_max_packets 0",
+            "    / /localhost/nfd/strategy/multicast",
+            "prefix_announcement_validation",
+        ] {
+            assert!(full.contains(line), "{line:?} not in {full}");
+        }
     }
 }

@@ -61,76 +61,20 @@ pub(crate) fn ndn_tools() -> Result<PathBuf, String> {
 /// An NFD configuration: its Unix socket at `socket`, TCP and UDP on port 6363 (no
 /// multicast), no content store, `root_strategy` for `/`, every management privilege for any
 /// certificate, and any trust anchor for local registrations and prefix announcements — a
-/// forwarder for tests, not for a network.
+/// forwarder for tests, not for a network (`nfwd_benches::nfd::NfdConf`).
 pub(crate) fn nfd_conf(socket: &Path, root_strategy: &str) -> String {
-    format!(
-        r"general
-{{
-}}
-log
-{{
-  default_level WARN
-}}
-tables
-{{
-  cs_max_packets 0
-  strategy_choice
-  {{
-    /               {root_strategy}
-    /localhost      /localhost/nfd/strategy/multicast
-    /localhost/nfd  /localhost/nfd/strategy/best-route
-  }}
-}}
-face_system
-{{
-  unix
-  {{
-    path {}
-  }}
-  tcp
-  {{
-    port 6363
-  }}
-  udp
-  {{
-    port 6363
-    mcast no
-  }}
-}}
-authorizations
-{{
-  authorize
-  {{
-    certfile any
-    privileges
-    {{
-      faces
-      fib
-      cs
-      strategy-choice
-    }}
-  }}
-}}
-rib
-{{
-  localhost_security
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-  prefix_announcement_validation
-  {{
-    trust-anchor
-    {{
-      type any
-    }}
-  }}
-}}
-",
-        socket.display()
-    )
+    nfwd_benches::nfd::NfdConf {
+        tcp_port: Some(6363),
+        cs_max_packets: Some(0),
+        strategies: vec![
+            ("/", root_strategy),
+            ("/localhost", "/localhost/nfd/strategy/multicast"),
+            ("/localhost/nfd", "/localhost/nfd/strategy/best-route"),
+        ],
+        any_prefix_announcement: true,
+        ..nfwd_benches::nfd::NfdConf::new(socket, 6363)
+    }
+    .render()
 }
 
 /// NFD (`nfd_conf`) in network namespace `ns`, with a keychain of its own under `dir`;
