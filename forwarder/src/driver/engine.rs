@@ -48,10 +48,6 @@ pub(super) const QUANTUM: usize = 32;
 /// Datagrams read from the listening UDP socket per round (first datagrams of new peers).
 const LISTEN_BATCH: usize = 64;
 
-/// Frames a UDP face's outbox takes before they leave without waiting for the end of
-/// `execute` (one `sendmmsg` per face and flush).
-const UDP_SEND_BATCH: usize = 64;
-
 /// New on-demand UDP faces admitted per second, sustained, and at once. Source addresses are
 /// cheap to forge, and each new face costs a socket, a task and an eviction when the table is
 /// full: this bounds that work and the churn a spoofed flood can cause (at this rate it takes
@@ -975,7 +971,7 @@ impl<C: Core> Engine<C> {
                 self.udp_pending.push(face);
             }
             outbox.push(frame);
-            if outbox.len() >= UDP_SEND_BATCH {
+            if outbox.len() >= udp::SEND_BATCH {
                 self.flush_udp_face(now, face);
             }
             return;

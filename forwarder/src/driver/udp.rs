@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -95,6 +96,10 @@ pub(super) fn try_send(socket: &UdpSocket, frame: &[u8]) -> io::Result<usize> {
     socket2::SockRef::from(socket).send(frame)
 }
 
+/// Frames a UDP face's outbox takes before they leave without waiting for the end of
+/// `execute`: one `sendmmsg` per face and flush, at most this many frames.
+pub(super) const SEND_BATCH: usize = 64;
+
 /// Sends `frames` on a face's connected socket without waiting, in one `sendmmsg` system call
 /// where there are several (the kernel sends them in order and stops at the first it cannot).
 /// Returns how many left before the first failure, and that failure (`None`: all left).
@@ -111,13 +116,16 @@ pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Op
         }
         _ => {}
     }
-    let iovs: Vec<io::IoSlice<'_>> = frames.iter().map(|f| io::IoSlice::new(f)).collect();
+    // On the stack for a batch the engine makes (at most SEND_BATCH frames): the headers
+    // borrow the frames, so they cannot be kept between calls without `unsafe`.
+    let iovs: SmallVec<[io::IoSlice<'_>; SEND_BATCH]> =
+        frames.iter().map(|f| io::IoSlice::new(f)).collect();
     // No ancillary data, but each message needs a buffer of its own (empty: no allocation).
-    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = frames
+    let mut controls: SmallVec<[SendAncillaryBuffer<'_, '_, '_>; SEND_BATCH]> = frames
         .iter()
         .map(|_| SendAncillaryBuffer::default())
         .collect();
-    let mut messages: Vec<MMsgHdr<'_>> = iovs
+    let mut messages: SmallVec<[MMsgHdr<'_>; SEND_BATCH]> = iovs
         .iter()
         .zip(controls.iter_mut())
         .map(|(iov, control)| MMsgHdr::new(std::slice::from_ref(iov), control))
