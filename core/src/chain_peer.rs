@@ -18,6 +18,11 @@
 //!   hosting application is by definition.
 //! - An unaware face we made gets one more hello per timeout while chained Interests want
 //!   it, so a peer that comes back as nfwd (or whose hellos were all lost) is found again.
+//!   If nothing at all was ever heard from that peer, its silence may have been a dead link
+//!   (a neighbour started after the face was made) rather than a forwarder that ignores
+//!   hellos: the question is then **reopened** — unknown again, the chained Interest goes to
+//!   it with the hello, and a second silent timeout answers it with the error as before.
+//!   A peer that was heard (an NFD answering plain Interests) stays unaware until it answers.
 //!
 //! A hello is answered by one packet of the same size, at most one per [`ANSWER_GAP`] per
 //! face: nobody can make nfwd amplify traffic with it.
@@ -85,6 +90,20 @@ pub struct ChainPeer {
     hellos: u8,
     last_hello: Option<Instant>,
     last_answer: Option<Instant>,
+    /// Any frame at all has come from the peer.
+    heard_any: bool,
+}
+
+/// What a chained Interest that skipped an unaware face asks of it ([`ChainPeer::ask_again`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskAgain {
+    /// Nothing now (not ours to ask, or asked less than a timeout ago).
+    No,
+    /// Send one more hello; the face stays unaware.
+    Hello,
+    /// Send a hello: the face is unknown again (nothing was ever heard from it), and chained
+    /// Interests may go to it until the answer or the next verdict.
+    Reopened,
 }
 
 impl ChainPeer {
@@ -98,6 +117,7 @@ impl ChainPeer {
             hellos: 0,
             last_hello: None,
             last_answer: None,
+            heard_any: true,
         }
     }
 
@@ -107,6 +127,7 @@ impl ChainPeer {
         Self {
             awareness: Awareness::Unknown,
             asks: true,
+            heard_any: false,
             ..Self::aware(now)
         }
     }
@@ -140,6 +161,11 @@ impl ChainPeer {
         news
     }
 
+    /// A frame (of any kind) came from the peer: it is there.
+    pub fn frame_heard(&mut self) {
+        self.heard_any = true;
+    }
+
     /// A tick: hellos due, or the verdict.
     pub fn tick(&mut self, now: Instant, timeout: Duration) -> PeerTick {
         if self.awareness != Awareness::Unknown {
@@ -161,21 +187,28 @@ impl ChainPeer {
         PeerTick::Waiting
     }
 
-    /// A chained Interest skipped this unaware face: true if one more hello should go now (we
-    /// made the face and asked no sooner than `timeout` ago). The face stays unaware until
-    /// an answer comes.
-    pub fn ask_again(&mut self, now: Instant, timeout: Duration) -> bool {
+    /// A chained Interest skipped this unaware face: whether one more hello should go now (we
+    /// made the face and asked no sooner than `timeout` ago), and whether the question is
+    /// reopened (nothing was ever heard from the peer).
+    pub fn ask_again(&mut self, now: Instant, timeout: Duration) -> AskAgain {
         if !self.asks || self.awareness != Awareness::Unaware {
-            return false;
+            return AskAgain::No;
         }
         if self
             .last_hello
             .is_some_and(|t| now.saturating_duration_since(t) < timeout)
         {
-            return false;
+            return AskAgain::No;
         }
         self.last_hello = Some(now);
-        true
+        if self.heard_any {
+            return AskAgain::Hello;
+        }
+        // As for a new face: the hello sent now is the first of the round.
+        self.awareness = Awareness::Unknown;
+        self.since = now;
+        self.hellos = 1;
+        AskAgain::Reopened
     }
 
     /// Whether a hello may be answered now (at most one answer per [`ANSWER_GAP`]); notes it.
@@ -226,14 +259,36 @@ mod tests {
         assert_eq!(p.tick(t0 + T, T), PeerTick::Unaware);
         assert!(p.is_unaware());
         assert_eq!(p.tick(t0 + 2 * T, T), PeerTick::Settled);
-        // Asked again no sooner than a timeout after the last hello.
-        assert!(!p.ask_again(t0 + T, T));
-        assert!(p.ask_again(t0 + Duration::from_millis(1500), T));
-        assert!(!p.ask_again(t0 + Duration::from_millis(1600), T));
-        // The answer to that one brings it back.
+        // Asked again no sooner than a timeout after the last hello. Nothing was ever heard
+        // from the peer: the question is reopened, as for a new face.
+        assert_eq!(p.ask_again(t0 + T, T), AskAgain::No);
+        let t1 = t0 + Duration::from_millis(1500);
+        assert_eq!(p.ask_again(t1, T), AskAgain::Reopened);
+        assert_eq!(p.awareness(), Awareness::Unknown);
+        assert_eq!(p.ask_again(t1, T), AskAgain::No, "unknown: not asked again");
+        // Two more hellos over the round, then the same verdict if it stays silent.
+        assert_eq!(p.tick(t1 + Duration::from_millis(300), T), PeerTick::Hello);
+        assert_eq!(p.tick(t1 + Duration::from_millis(600), T), PeerTick::Hello);
+        assert_eq!(p.tick(t1 + T, T), PeerTick::Unaware);
+        // The answer to a later one brings it back.
         assert!(p.heard());
         assert_eq!(p.awareness(), Awareness::Aware);
         assert!(!p.heard());
+    }
+
+    #[test]
+    fn a_peer_heard_but_silent_to_the_hello_stays_unaware_when_asked_again() {
+        let t0 = Instant::now();
+        let mut p = ChainPeer::asking(t0);
+        assert_eq!(p.tick(t0, T), PeerTick::Hello);
+        // An NFD: it answers plain Interests, never the hello.
+        p.frame_heard();
+        assert_eq!(p.tick(t0 + T, T), PeerTick::Unaware);
+        assert_eq!(
+            p.ask_again(t0 + Duration::from_millis(1500), T),
+            AskAgain::Hello
+        );
+        assert!(p.is_unaware());
     }
 
     #[test]
@@ -247,7 +302,11 @@ mod tests {
         let mut l = ChainPeer::listening(t0);
         assert_eq!(l.tick(t0, T), PeerTick::Waiting);
         assert_eq!(l.tick(t0 + T, T), PeerTick::Unaware);
-        assert!(!l.ask_again(t0 + 5 * T, T), "only faces we made ask");
+        assert_eq!(
+            l.ask_again(t0 + 5 * T, T),
+            AskAgain::No,
+            "only faces we made ask"
+        );
 
         let mut a = ChainPeer::aware(t0);
         assert_eq!(a.tick(t0 + 5 * T, T), PeerTick::Settled);

@@ -789,9 +789,10 @@ fn a_chained_interest_towards_a_forwarder_silent_to_the_hello_gets_an_error_not_
 }
 
 #[test]
-fn a_neighbour_that_answers_gets_chained_interests_and_one_found_again_is_used_again() {
+fn a_neighbour_never_heard_is_asked_again_with_the_chained_interest_and_used_once_it_answers() {
     let mut net = Net::new(&no_liveness());
     let c = net.app("unix://c");
+    // Made while the neighbour was down (or not started yet): nothing ever comes from it.
     let b = net.silent_peer("udp4://10.0.0.2:6363");
     net.fwd.add_route(&name("/sf/F"), b, 0);
     let acts = net.advance(0);
@@ -800,20 +801,34 @@ fn a_neighbour_that_answers_gets_chained_interests_and_one_found_again_is_used_a
     for _ in 0..10 {
         net.advance(100);
     }
+    assert_eq!(
+        net.fwd
+            .faces()
+            .find(|(f, _)| *f == b)
+            .unwrap()
+            .1
+            .chain_awareness(),
+        chain_peer::Awareness::Unaware
+    );
     let acts = net.recv(c, interest("/c/1", Some("/sf/F")));
     assert_eq!(error_data(&acts, c).len(), 1);
     assert!(
         chain_hellos(&acts, b).is_empty(),
         "the last hello is recent"
     );
-    // A chained Interest a timeout after the last hello (at 800 ms) asks once more.
+    // A chained Interest a timeout after the last hello (at 800 ms) asks once more, and —
+    // nothing having ever been heard from b, so its silence may have been a dead link — the
+    // Interest goes to it with the hello instead of getting the error.
     net.advance(800);
     let acts = net.recv(c, interest("/c/2", Some("/sf/F")));
-    assert_eq!(error_data(&acts, c).len(), 1);
+    assert!(error_data(&acts, c).is_empty(), "{acts:?}");
     assert_eq!(chain_hellos(&acts, b), vec![chain_peer::HELLO]);
+    one_interest(&acts, b);
+    // Unknown again: the next one goes too, without a hello of its own.
     let acts = net.recv(c, interest("/c/3", Some("/sf/F")));
+    one_interest(&acts, b);
     assert!(chain_hellos(&acts, b).is_empty(), "at most one per timeout");
-    // This time the peer (restarted as nfwd) answers: chained Interests go to it again.
+    // This time the peer (up now, nfwd) answers: chained Interests go to it from now on.
     assert!(
         net.recv(b, chain_peer::frame(chain_peer::ANSWER))
             .is_empty()
@@ -821,6 +836,36 @@ fn a_neighbour_that_answers_gets_chained_interests_and_one_found_again_is_used_a
     let acts = net.recv(c, interest("/c/4", Some("/sf/F")));
     one_interest(&acts, b);
     assert!(error_data(&acts, c).is_empty());
+    let acts = net.recv(b, data("/c/2", Some("/sf/F")));
+    assert_eq!(
+        sent_to(&acts, c).len(),
+        1,
+        "the reopened Interest is answered"
+    );
+}
+
+#[test]
+fn a_neighbour_heard_but_silent_to_the_hello_keeps_getting_the_error_at_once() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let nfd = net.silent_peer("udp4://10.0.0.9:6363");
+    net.fwd.add_route(&name("/sf/F"), nfd, 0);
+    net.fwd.add_route(&name("/p"), nfd, 0);
+    net.advance(0);
+    // An NFD: plain Interests are answered, the hello never.
+    let acts = net.recv(c, interest("/p/1", None));
+    one_interest(&acts, nfd);
+    let acts = net.recv(nfd, data("/p/1", None));
+    assert_eq!(sent_to(&acts, c).len(), 1);
+    for _ in 0..10 {
+        net.advance(100);
+    }
+    net.advance(800);
+    // Asked again (a hello), but it was heard: still unaware, the error at once.
+    let acts = net.recv(c, interest("/c/1", Some("/sf/F")));
+    assert_eq!(chain_hellos(&acts, nfd), vec![chain_peer::HELLO]);
+    assert!(interests(&acts, nfd).is_empty());
+    assert_eq!(error_data(&acts, c).len(), 1);
 }
 
 #[test]

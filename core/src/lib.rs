@@ -468,11 +468,7 @@ impl Forwarder {
         };
         let chain_peer = self.chain_peer_of(&info, now);
         if chain_peer.awareness() == chain_peer::Awareness::Unknown {
-            if !self.chain_timer_armed {
-                self.chain_timer_armed = true;
-                self.timers.push(Reverse((now, Timer::ChainPeers)));
-            }
-            self.chain_waiting.insert(id);
+            self.watch_chain_peer(id, now);
         }
         self.faces.insert(
             id,
@@ -606,6 +602,15 @@ impl Forwarder {
             self.timers.push(Reverse((now + step, Timer::ChainPeers)));
             self.chain_timer_armed = true;
         }
+    }
+
+    /// Puts `face` among those the chain timer looks at (its awareness is unknown).
+    fn watch_chain_peer(&mut self, face: FaceId, now: Instant) {
+        if !self.chain_timer_armed {
+            self.chain_timer_armed = true;
+            self.timers.push(Reverse((now, Timer::ChainPeers)));
+        }
+        self.chain_waiting.insert(face);
     }
 
     /// Runs liveness over the watched faces: probes, and faces going down.

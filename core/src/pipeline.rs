@@ -9,12 +9,24 @@ use nfwd_tlv::types::tt;
 use nfwd_tlv::{Data, Interest, InterestEdit, Name, PrefixHashes};
 use smallvec::SmallVec;
 
+use super::chain_peer::AskAgain;
 use super::face::{FaceId, FaceScope};
 use super::keys::{chain_hash, combine};
 use super::observe::{ChainEnd, ChainOutcome};
 use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
 use super::strategy::{Context, Decision, RetxSuppression};
 use super::{Action, Forwarder};
+
+/// What a chained Interest with no next hop finds among the faces left out for not
+/// understanding chaining ([`Forwarder::unaware_next_hop`]).
+enum UnawareHop {
+    /// None: a real lack of routes.
+    None,
+    /// This one does not understand chaining: the consumer gets the error.
+    Unaware(FaceId),
+    /// This one was never heard from and is asked again: the Interest goes to it.
+    Reopened(FaceId),
+}
 
 /// Link-layer fields that came with a network packet.
 #[derive(Debug, Default)]
@@ -117,7 +129,9 @@ impl Forwarder {
         };
         state.counters.in_bytes += frame.len() as u64;
         state.last_activity = now;
-        // Anything heard shows the link works (`liveness.rs`).
+        // Anything heard shows the link works (`liveness.rs`), and that the peer is there
+        // (`chain_peer.rs`).
+        state.chain_peer.frame_heard();
         if state.liveness.heard() {
             tracing::debug!(face = %face, "face up again");
         }
@@ -607,8 +621,11 @@ impl Forwarder {
         if decision.targets.is_empty() {
             if !is_retransmission {
                 match self.unaware_next_hop(now, id, &routing, out) {
-                    Some(via) => self.answer_chain_unaware(now, id, via, out),
-                    None => {
+                    UnawareHop::Unaware(via) => self.answer_chain_unaware(now, id, via, out),
+                    UnawareHop::Reopened(face) => {
+                        self.send_interest(now, id, face, nonce, hop_limit, out);
+                    }
+                    UnawareHop::None => {
                         self.counters.no_route += 1;
                         self.reject(now, id, NackReason::NoRoute, out);
                     }
@@ -769,19 +786,28 @@ impl Forwarder {
 
     /// Entry `id` (chained) found no next hop: if a next hop for its head function was left
     /// out because it does not understand chaining, that face — asked once more, if we made
-    /// it and asked long enough ago. `None` for a plain Interest or a real lack of routes.
+    /// it and asked long enough ago; reopened if nothing was ever heard from it
+    /// (`chain_peer.rs`), so the Interest may go there. `None` for a plain Interest or a real
+    /// lack of routes.
     fn unaware_next_hop(
         &mut self,
         now: Instant,
         id: EntryId,
         routing: &PrefixHashes,
         out: &mut Vec<Action>,
-    ) -> Option<FaceId> {
-        let entry = self.pit.get(id)?;
-        entry.interest.function_chain()?;
+    ) -> UnawareHop {
+        let Some(entry) = self.pit.get(id) else {
+            return UnawareHop::None;
+        };
+        if entry.interest.function_chain().is_none() {
+            return UnawareHop::None;
+        }
         let (hops, _) = self.forwarding_candidates(&entry.interest, routing);
-        let timeout = self.chain_timeout?;
+        let Some(timeout) = self.chain_timeout else {
+            return UnawareHop::None;
+        };
         let mut first = None;
+        let mut reopened = None;
         for h in hops {
             let Some(state) = self.faces.get_mut(&h.face) else {
                 continue;
@@ -790,7 +816,8 @@ impl Forwarder {
                 continue;
             }
             first.get_or_insert(h.face);
-            if state.chain_peer.ask_again(now, timeout) {
+            let ask = state.chain_peer.ask_again(now, timeout);
+            if ask != AskAgain::No {
                 let frame = super::chain_peer::frame(super::chain_peer::HELLO);
                 state.counters.out_bytes += frame.len() as u64;
                 self.counters.chain_hellos += 1;
@@ -799,8 +826,16 @@ impl Forwarder {
                     frame,
                 });
             }
+            if ask == AskAgain::Reopened {
+                reopened.get_or_insert(h.face);
+                self.watch_chain_peer(h.face, now);
+            }
         }
-        first
+        match (reopened, first) {
+            (Some(face), _) => UnawareHop::Reopened(face),
+            (None, Some(via)) => UnawareHop::Unaware(via),
+            (None, None) => UnawareHop::None,
+        }
     }
 
     /// Answers chained entry `id` with an error Data (`docs/protocol.md` §4.1, §5.3): the
