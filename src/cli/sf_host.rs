@@ -644,9 +644,9 @@ pub(crate) async fn run_in_daemon(
     let uri = format!("unix://{}", socket.display());
     // The daemon binds its socket as it starts; poll for it with a deadline.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let host = loop {
+    let started = loop {
         match SfHost::start(&uri, options.clone()).await {
-            Ok(h) => break h,
+            Ok(h) => break Some(h),
             // Only connecting is worth retrying.
             Err(
                 e @ (nfwd_sf_host::Error::Config(_)
@@ -654,23 +654,27 @@ pub(crate) async fn run_in_daemon(
                 | nfwd_sf_host::Error::Refused { .. }),
             ) => {
                 tracing::error!("sf host: {e}");
-                return;
+                break None;
             }
             Err(e) if Instant::now() >= deadline => {
                 tracing::error!("sf host: cannot connect to {uri}: {e}");
-                return;
+                break None;
             }
             Err(_) => {
                 tokio::select! {
-                    () = stop.notified() => return,
+                    () = stop.notified() => break None,
                     () = tokio::time::sleep(Duration::from_millis(50)) => {}
                 }
             }
         }
     };
-    tracing::info!("sf host: serving {} on {uri}", protocol::PREFIX);
-    // Registered: other clients may come in (on an error above, dropping it does the same).
+    // Serving, or given up: either way other clients come in now (the watchdog's clone of
+    // the opener must not keep them waiting).
     opener.open();
+    let Some(host) = started else {
+        return;
+    };
+    tracing::info!("sf host: serving {} on {uri}", protocol::PREFIX);
     if let Some(dir) = specs {
         deploy_dir(&host, &dir).await;
     }
