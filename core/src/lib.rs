@@ -361,11 +361,12 @@ struct CarriedMark {
 
 /// SplitMix64: a fast 64-bit generator, seedable, for the core's random choices (none of
 /// which needs to be cryptographic: Nonces only have to avoid accidental collisions).
+/// The simulator (`sim.rs`) draws its links' losses and its applications' Nonces from it too.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

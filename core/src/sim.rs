@@ -42,17 +42,17 @@ pub struct AppId(pub usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub usize);
 
-/// SplitMix64, as the core's: the network's seed and every stream derived from it.
+/// The core's SplitMix64: the network's seed and every stream derived from it.
 #[derive(Debug, Clone)]
-struct SimRandom(u64);
+struct SimRandom(crate::SplitMix64);
 
 impl SimRandom {
+    fn new(seed: u64) -> Self {
+        Self(crate::SplitMix64(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next()
     }
 
     /// True with probability `p`. Draws nothing when `p` decides alone (0 or 1), so a
@@ -1380,7 +1380,7 @@ impl Network {
         Self {
             base: Instant::now(),
             now: Duration::ZERO,
-            random: SimRandom(seed),
+            random: SimRandom::new(seed),
             nodes: Vec::new(),
             links: Vec::new(),
             apps: Vec::new(),
@@ -1492,7 +1492,7 @@ impl Network {
             spec,
             up: true,
             counters: [LinkCounters::default(); 2],
-            random: SimRandom(self.random.next()),
+            random: SimRandom::new(self.random.next()),
         });
         self.rearm(a);
         self.rearm(b);
@@ -1579,7 +1579,7 @@ impl Network {
             node,
             faces: ids,
             kind,
-            random: SimRandom(self.random.next()),
+            random: SimRandom::new(self.random.next()),
         });
         self.rearm(node);
         id
