@@ -14,10 +14,29 @@ use crate::loadgen::{UnderTest, cpu_ticks};
 pub(crate) struct NfdProcess {
     child: Child,
     dir: PathBuf,
+    tools: Tools,
+    udp: SocketAddr,
+}
+
+/// The reference tools, run with NFD's keychain (HOME) and socket.
+struct Tools {
     prefix: PathBuf,
     home: PathBuf,
     socket: PathBuf,
-    udp: SocketAddr,
+}
+
+impl Tools {
+    fn command(&self, name: &str) -> Command {
+        let mut c = Command::new(self.prefix.join("bin").join(name));
+        c.env("HOME", &self.home)
+            .env("LD_LIBRARY_PATH", self.prefix.join("lib"))
+            .env(
+                "NDN_CLIENT_TRANSPORT",
+                format!("unix://{}", self.socket.display()),
+            )
+            .stdin(Stdio::null());
+        c
+    }
 }
 
 impl NfdProcess {
@@ -34,41 +53,44 @@ impl NfdProcess {
         let conf = dir.join("nfd.conf");
         std::fs::write(&conf, NfdConf::new(&socket, udp.port()).render())
             .map_err(|e| format!("{}: {e}", conf.display()))?;
-        let tool = |name: &str| -> Command {
-            let mut c = Command::new(prefix.join("bin").join(name));
-            c.env("HOME", &home)
-                .env("LD_LIBRARY_PATH", prefix.join("lib"))
-                .env(
-                    "NDN_CLIENT_TRANSPORT",
-                    format!("unix://{}", socket.display()),
-                )
-                .stdin(Stdio::null());
-            c
-        };
-        // NFD signs its management answers with the keychain's default identity.
-        let keygen = tool("ndnsec")
-            .args(["key-gen", "/localhost/operator"])
-            .output()
-            .map_err(|e| format!("ndnsec under {}: {e}", prefix.display()))?;
-        if !keygen.status.success() {
-            return Err(format!(
-                "ndnsec key-gen: {}",
-                String::from_utf8_lossy(&keygen.stderr)
-            ));
-        }
-        let child = tool("nfd")
-            .arg("--config")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("nfd under {}: {e}", prefix.display()))?;
-        let nfd = Self {
-            child,
-            dir,
+        let tools = Tools {
             prefix: prefix.to_path_buf(),
             home,
             socket,
+        };
+        let started = (|| {
+            // NFD signs its management answers with the keychain's default identity.
+            let keygen = tools
+                .command("ndnsec")
+                .args(["key-gen", "/localhost/operator"])
+                .output()
+                .map_err(|e| format!("ndnsec under {}: {e}", prefix.display()))?;
+            if !keygen.status.success() {
+                return Err(format!(
+                    "ndnsec key-gen: {}",
+                    String::from_utf8_lossy(&keygen.stderr)
+                ));
+            }
+            tools
+                .command("nfd")
+                .arg("--config")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("nfd under {}: {e}", prefix.display()))
+        })();
+        let child = match started {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let nfd = Self {
+            child,
+            dir,
+            tools,
             udp,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -83,15 +105,10 @@ impl NfdProcess {
 
     /// `nfdc ARGS` against this NFD.
     pub(crate) fn nfdc(&self, args: &[&str]) -> Result<(), String> {
-        let out = Command::new(self.prefix.join("bin").join("nfdc"))
+        let out = self
+            .tools
+            .command("nfdc")
             .args(args)
-            .env("HOME", &self.home)
-            .env("LD_LIBRARY_PATH", self.prefix.join("lib"))
-            .env(
-                "NDN_CLIENT_TRANSPORT",
-                format!("unix://{}", self.socket.display()),
-            )
-            .stdin(Stdio::null())
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {
@@ -196,7 +213,7 @@ impl<'a> NfdConf<'a> {
 
 impl UnderTest for NfdProcess {
     fn unix(&self) -> Option<&Path> {
-        Some(&self.socket)
+        Some(&self.tools.socket)
     }
 
     fn udp(&self) -> Option<SocketAddr> {
