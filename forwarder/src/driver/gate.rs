@@ -6,8 +6,9 @@
 //! own managers, the daemon should serve everything it was started with from the first
 //! client on. So, while held:
 //! - the Unix listeners accept connections from this process (its own services) as usual,
-//!   and accept the others without reading them, up to [`MAX_HELD`]; past that they stay in
-//!   the kernel's backlog;
+//!   and accept the others without reading them, up to [`MAX_HELD`]; past that they are
+//!   closed at once, so that no local user can fill the backlog in front of the daemon's own
+//!   services;
 //! - TCP waits in the backlog.
 //!
 //! Opening releases the held connections in the order they came, then serves as usual.
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-/// Connections held per Unix listener while closed; more wait in the kernel's backlog.
+/// Connections held per Unix listener while closed; more are closed at once.
 pub(super) const MAX_HELD: usize = 1024;
 
 /// Opens the gate of a daemon started with [`super::Daemon::start_held`]. Clones open the
@@ -56,6 +57,8 @@ pub(super) struct Gate {
     open: watch::Receiver<bool>,
     /// Connections from this process id pass while closed.
     own_pid: u32,
+    /// Connections of other processes held at most ([`MAX_HELD`]; less in tests).
+    pub(super) max_held: usize,
 }
 
 impl Gate {
@@ -67,7 +70,12 @@ impl Gate {
     /// A closed gate letting `own_pid` through (tests pick another process id).
     pub(super) fn closed_passing(own_pid: u32) -> (Self, Opener) {
         let (tx, rx) = watch::channel(false);
-        (Self { open: rx, own_pid }, Opener(Arc::new(OpenOnDrop(tx))))
+        let gate = Self {
+            open: rx,
+            own_pid,
+            max_held: MAX_HELD,
+        };
+        (gate, Opener(Arc::new(OpenOnDrop(tx))))
     }
 
     pub(super) fn is_open(&self) -> bool {

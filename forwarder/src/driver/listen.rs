@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use super::Event;
 use super::connect::{LinkDesc, Transport, is_loopback, scope_of};
-use super::gate::{Gate, MAX_HELD};
+use super::gate::Gate;
 use super::stream::StreamConn;
 use super::uri::ip_uri;
 use crate::core::{ChannelId, FaceScope, PeerCredentials};
@@ -116,20 +116,14 @@ pub(super) async fn unix_accept_loop(
     let local_uri = format!("unix://{}", path.display());
     let mut held = Vec::new();
     loop {
-        if let Some(g) = gate.as_mut() {
-            if g.is_open() {
-                gate = None;
-                for event in held.drain(..) {
-                    if events.send(event).await.is_err() {
-                        return;
-                    }
+        if gate.as_ref().is_some_and(Gate::is_open) {
+            gate = None;
+            for event in held.drain(..) {
+                if events.send(event).await.is_err() {
+                    return;
                 }
-                continue;
             }
-            if held.len() >= MAX_HELD {
-                g.opened().await;
-                continue;
-            }
+            continue;
         }
         let accepted = match gate.as_mut() {
             Some(g) => tokio::select! {
@@ -160,8 +154,14 @@ pub(super) async fn unix_accept_loop(
                     conn: StreamConn::ready(r, Box::new(w)),
                 };
                 if hold {
-                    debug!(path = %path.display(), "connection held until the daemon is ready");
-                    held.push(event);
+                    if held.len() < gate.as_ref().map_or(0, |g| g.max_held) {
+                        debug!(path = %path.display(), "connection held until the daemon is ready");
+                        held.push(event);
+                    } else {
+                        // Closed (dropped) rather than left in the backlog, where it would
+                        // stand in front of the daemon's own services.
+                        debug!(path = %path.display(), "connection refused: too many held");
+                    }
                 } else if events.send(event).await.is_err() {
                     return;
                 }
@@ -271,6 +271,37 @@ mod tests {
         let _third = tokio::net::UnixStream::connect(&path).await.unwrap();
         let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
         assert!(event.is_ok());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn past_the_hold_limit_others_are_closed_and_the_accept_loop_keeps_running() {
+        // Held up to two; "our" process id is 1 (init): this test's connections are others'.
+        let (mut gate, opener) = Gate::closed_passing(1);
+        gate.max_held = 2;
+        let (path, mut events) = listen("limit", gate);
+        let _a = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let _b = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let mut third = tokio::net::UnixStream::connect(&path).await.unwrap();
+        // The third is accepted and closed at once: the accept loop keeps running.
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut third, &mut byte),
+        )
+        .await
+        .expect("the connection past the limit is closed, not left waiting");
+        assert_eq!(read.unwrap(), 0, "end of stream");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), events.recv())
+                .await
+                .is_err()
+        );
+        opener.open();
+        for _ in 0..2 {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+            assert!(event.is_ok(), "the two held connections are released");
+        }
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
