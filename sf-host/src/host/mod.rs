@@ -246,12 +246,68 @@ enum Kind {
     Docker,
 }
 
-/// Last face counters seen for an instance.
+/// Last face counters seen for an instance: raw, and without the host's own probes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Seen {
     out_interests: u64,
     in_data: u64,
     in_nacks: u64,
+    /// High-water mark of `out_interests` minus probes sent.
+    requests: u64,
+    /// High-water mark of `in_data` minus probes that may have been answered.
+    answers: u64,
+}
+
+/// An instance face's counters, as the forwarder's faces dataset gives them.
+#[derive(Debug, Clone, Copy)]
+struct FaceCounts {
+    out_interests: u64,
+    in_data: u64,
+    in_nacks: u64,
+}
+
+impl Seen {
+    /// Takes in the face's counters now and returns the requests, answers and Nacks added
+    /// since the last call, the host's probes left out.
+    fn advance(&mut self, face: FaceCounts, probes: &Probes) -> (u64, u64, u64) {
+        // `failed` is read before `sent`, so it counts none of the probes `sent` leaves out:
+        // a probe failing in between is still presumed answered, which errs low as `Probes`
+        // requires.
+        let failed = probes.failed.load(Ordering::Acquire);
+        let sent = probes.sent.load(Ordering::Acquire);
+        let failed = failed.min(sent);
+        let requests = face.out_interests.saturating_sub(sent);
+        let answers = face.in_data.saturating_sub(sent - failed);
+        let added = (
+            requests.saturating_sub(self.requests),
+            answers.saturating_sub(self.answers),
+            face.in_nacks.saturating_sub(self.in_nacks),
+        );
+        *self = Self {
+            out_interests: face.out_interests,
+            in_data: face.in_data,
+            in_nacks: face.in_nacks,
+            requests: requests.max(self.requests),
+            answers: answers.max(self.answers),
+        };
+        added
+    }
+}
+
+/// The `F/32=instance/<id>/32=stats` Interests the host sent to one instance, cumulative.
+/// They travel on the instance's face like requests, so the face's counters include them.
+///
+/// Cumulative per instance, never reset between polls: a poll that reads the face counters
+/// before a probe reaches the face, and the probe counter after, must not lose the probe
+/// (it would be counted as a request at the next poll).
+#[derive(Debug, Default)]
+struct Probes {
+    /// Counted before the Interest is sent, so the difference to the face's out-Interests
+    /// is never above the true request count.
+    sent: AtomicU64,
+    /// Probes that brought no Data (timed out, Nacked): counted once known, until then
+    /// presumed answered, so the answer count is never above the truth either.
+    failed: AtomicU64,
 }
 
 /// An instance's restricted channel: a socket alone in a directory of the instance's user.
@@ -270,6 +326,7 @@ struct Inst {
     face: Option<u64>,
     started: Instant,
     seen: Seen,
+    probes: Arc<Probes>,
     /// Out-Interests minus answers at the last quiet moment: the baseline of "outstanding".
     baseline: i64,
     last_activity: Instant,
@@ -320,9 +377,6 @@ struct Sf {
     life: tokio::sync::Mutex<Life>,
     counters: Mutex<Counters>,
     placeholder: Option<Placeholder>,
-    /// `F/32=stats` Interests the host sent since the last poll: they are not requests and
-    /// must not keep an instance from idling.
-    probes: AtomicU64,
     /// Bounds the Interests held at once.
     holding: Arc<tokio::sync::Semaphore>,
     /// The package the SF runs from, kept in the cache while the SF is deployed, with the
@@ -930,7 +984,6 @@ impl Inner {
             life: tokio::sync::Mutex::new(Life::default()),
             counters: Mutex::new(Counters::default()),
             placeholder,
-            probes: AtomicU64::new(0),
             holding: Arc::new(tokio::sync::Semaphore::new(MAX_HELD)),
             package,
         });
@@ -1108,6 +1161,7 @@ impl Inner {
             face: Some(face),
             started: now,
             seen: Seen::default(),
+            probes: Arc::default(),
             baseline: 0,
             last_activity: now,
         });
@@ -1537,24 +1591,24 @@ impl Inner {
             }
         }
         // 3. Counters and activity.
-        let mut probes = sf.probes.swap(0, Ordering::AcqRel);
         if let Some(faces) = faces {
             let mut c = lock(&sf.counters);
             for inst in &mut life.instances {
                 let Some(f) = inst.face.and_then(|f| faces.get(&f)) else {
                     continue;
                 };
-                let raw = f.n_out_interests.saturating_sub(inst.seen.out_interests);
-                let d_out = raw.saturating_sub(probes);
-                probes = probes.saturating_sub(raw);
+                // Probes are not requests and must not keep an instance from idling.
+                let (d_out, d_answers, d_nacks) = inst.seen.advance(
+                    FaceCounts {
+                        out_interests: f.n_out_interests,
+                        in_data: f.n_in_data,
+                        in_nacks: f.n_in_nacks,
+                    },
+                    &inst.probes,
+                );
                 c.requests += d_out;
-                c.answers += f.n_in_data.saturating_sub(inst.seen.in_data);
-                c.nacks += f.n_in_nacks.saturating_sub(inst.seen.in_nacks);
-                inst.seen = Seen {
-                    out_interests: f.n_out_interests,
-                    in_data: f.n_in_data,
-                    in_nacks: f.n_in_nacks,
-                };
+                c.answers += d_answers;
+                c.nacks += d_nacks;
                 let answered =
                     i64::try_from(f.n_in_data.saturating_add(f.n_in_nacks)).unwrap_or(i64::MAX);
                 let sent = i64::try_from(f.n_out_interests).unwrap_or(i64::MAX);
@@ -1665,7 +1719,7 @@ impl Inner {
                         id: i.handle.id.clone(),
                         face: i.face,
                         uptime_s: i.started.elapsed().as_secs(),
-                        requests: i.seen.out_interests,
+                        requests: i.seen.requests,
                     })
                     .collect(),
             ));
@@ -1677,15 +1731,19 @@ impl Inner {
         let sfs: Vec<Arc<Sf>> = self.sfs.lock().await.values().cloned().collect();
         let mut out = Vec::with_capacity(sfs.len());
         for sf in sfs {
-            let indices: Vec<u32> = match tokio::time::timeout(BUSY_WAIT, sf.life.lock()).await {
-                Ok(life) => life.instances.iter().map(|i| i.handle.index).collect(),
-                // Busy starting or stopping: counters without the runtimes' figures.
-                Err(_) => Vec::new(),
-            };
-            let mut runtime = Vec::with_capacity(indices.len());
-            for &index in &indices {
-                sf.probes.fetch_add(1, Ordering::AcqRel);
-                if let Some(v) = self.runtime_stats(&sf, index).await {
+            let instances: Vec<(u32, Arc<Probes>)> =
+                match tokio::time::timeout(BUSY_WAIT, sf.life.lock()).await {
+                    Ok(life) => life
+                        .instances
+                        .iter()
+                        .map(|i| (i.handle.index, Arc::clone(&i.probes)))
+                        .collect(),
+                    // Busy starting or stopping: counters without the runtimes' figures.
+                    Err(_) => Vec::new(),
+                };
+            let mut runtime = Vec::with_capacity(instances.len());
+            for (index, probes) in &instances {
+                if let Some(v) = self.runtime_stats(&sf, *index, probes).await {
                     runtime.push(v);
                 }
             }
@@ -1710,7 +1768,7 @@ impl Inner {
             let c = lock(&sf.counters);
             out.push(SfStats {
                 name: sf.spec.name.clone(),
-                instances: indices.len(),
+                instances: instances.len(),
                 starts: c.starts,
                 cold_starts: c.cold_starts,
                 last_cold_start_ms: c.last_cold_start_ms,
@@ -1735,7 +1793,13 @@ impl Inner {
 
     /// Instance `index`'s runtime counters from `F/32=instance/<id>/32=stats` (routed to that
     /// instance alone; one attempt, short lifetime; `None` if it does not answer in time).
-    async fn runtime_stats(&self, sf: &Sf, index: u32) -> Option<serde_json::Value> {
+    /// Asks one instance's runtime for its figures, counting the probe in `probes`.
+    async fn runtime_stats(
+        &self,
+        sf: &Sf,
+        index: u32,
+        probes: &Probes,
+    ) -> Option<serde_json::Value> {
         let id = match sf.kind {
             Kind::Process => crate::process::instance_id(&sf.spec, index),
             Kind::Docker => self.docker().await.ok()?.container_name(&sf.spec, index),
@@ -1750,7 +1814,11 @@ impl Inner {
             .lifetime_ms(500)
             .build()
             .ok()?;
-        let data = self.client.express(interest).await.ok()?;
+        probes.sent.fetch_add(1, Ordering::AcqRel);
+        let Ok(data) = self.client.express(interest).await else {
+            probes.failed.fetch_add(1, Ordering::AcqRel);
+            return None;
+        };
         serde_json::from_slice(data.content()).ok()
     }
 
@@ -1941,5 +2009,57 @@ impl Inner {
             .find(|(v, _)| v.len() + 1 == name.len() && v.is_prefix_of(name))?;
         let wire = segments.get(usize::try_from(seg).ok()?)?;
         Data::decode(wire.clone()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(out_interests: u64, in_data: u64, in_nacks: u64) -> FaceCounts {
+        FaceCounts {
+            out_interests,
+            in_data,
+            in_nacks,
+        }
+    }
+
+    #[test]
+    fn a_probe_counted_before_it_reaches_the_face_is_never_taken_for_a_request() {
+        // CI saw this: a stats call counted its probe, a poll read the face before the probe
+        // got there, and the next poll took the probe for a request of the SF.
+        let (mut seen, probes) = (Seen::default(), Probes::default());
+        probes.sent.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(seen.advance(face(0, 0, 0), &probes), (0, 0, 0));
+        // The probe is on the face now, and answered.
+        assert_eq!(seen.advance(face(1, 1, 0), &probes), (0, 0, 0));
+        // One request of a consumer, answered.
+        assert_eq!(seen.advance(face(2, 2, 0), &probes), (1, 1, 0));
+    }
+
+    #[test]
+    fn requests_beside_probes_are_counted_once_each_whatever_the_interleaving() {
+        let (mut seen, probes) = (Seen::default(), Probes::default());
+        // Three requests on the face; a probe counted but not there yet: two seen so far.
+        assert_eq!(seen.advance(face(3, 0, 0), &Probes::default()), (3, 0, 0));
+        probes.sent.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(seen.advance(face(3, 0, 0), &probes), (0, 0, 0));
+        // The probe arrives with a fourth request; the three first are answered, and the
+        // probe too.
+        assert_eq!(seen.advance(face(5, 4, 0), &probes), (1, 3, 0));
+        // The fourth one is Nacked.
+        assert_eq!(seen.advance(face(5, 4, 1), &probes), (0, 0, 1));
+    }
+
+    #[test]
+    fn a_probe_that_brought_no_data_does_not_hide_an_answer() {
+        let (mut seen, probes) = (Seen::default(), Probes::default());
+        probes.sent.fetch_add(1, Ordering::AcqRel);
+        // The probe went out and a request too; the request is answered, the probe not yet:
+        // presumed answered, the answer is not counted yet (errs low).
+        assert_eq!(seen.advance(face(2, 1, 0), &probes), (1, 0, 0));
+        // The probe timed out: the Data on the face was the request's.
+        probes.failed.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(seen.advance(face(2, 1, 0), &probes), (0, 1, 0));
     }
 }
