@@ -255,20 +255,15 @@ impl Interest {
     /// ApplicationParameters and the ParametersSha256DigestComponent go together, and the
     /// digest must match (as ndn-cxx enforces).
     fn check_parameters(&self, wire: &[u8]) -> Result<()> {
-        let mut digest_at = None;
-        for i in 0..self.name.len() {
-            let Some((t, v)) = self.name.component_parts(i) else {
-                break;
-            };
-            if u32::from(t) == tt::PARAMETERS_SHA256_DIGEST_COMPONENT {
-                if digest_at.is_some() || v.len() != 32 {
-                    return Err(Error::InvalidValue {
-                        field: "ParametersSha256DigestComponent",
-                        reason: "repeated or not 32 bytes",
-                    });
-                }
-                digest_at = Some(i);
-            }
+        const DIGEST_TYPE: u8 = tt::PARAMETERS_SHA256_DIGEST_COMPONENT as u8;
+        let mut digests = self.name.positions_of_type(DIGEST_TYPE);
+        let digest_at = digests.next();
+        // Its length of 32 bytes was checked with the name.
+        if digests.next().is_some() {
+            return Err(Error::InvalidValue {
+                field: "ParametersSha256DigestComponent",
+                reason: "repeated",
+            });
         }
         match (digest_at, self.parameters_range()) {
             (None, None) => Ok(()),
@@ -861,6 +856,40 @@ mod tests {
             Interest::decode(Bytes::from(v)).unwrap_err(),
             Error::ParametersDigestMismatch
         );
+    }
+
+    #[test]
+    fn a_digest_component_and_parameters_go_together_once() {
+        let with_params = InterestBuilder::new(name("/a"))
+            .app_parameters(Bytes::from_static(b"x"))
+            .build()
+            .unwrap();
+        let digest = with_params.name().get(1).unwrap();
+        let interest = |n: &Name, params: Option<&[u8]>| {
+            let mut wire = BytesMut::new();
+            let mut value = BytesMut::new();
+            n.encode_to(&mut value);
+            value.put_slice(&[0x0A, 4, 1, 2, 3, 4]);
+            if let Some(p) = params {
+                put_tlv(&mut value, tt::APPLICATION_PARAMETERS, p);
+            }
+            put_tlv(&mut wire, tt::INTEREST, &value);
+            Interest::decode(wire.freeze())
+        };
+        let once = name("/a").append(&digest);
+        assert!(interest(&once, Some(b"x")).is_ok());
+        assert_eq!(
+            interest(&once, None).unwrap_err(),
+            Error::Missing("ApplicationParameters")
+        );
+        assert_eq!(
+            interest(&name("/a"), Some(b"x")).unwrap_err(),
+            Error::Missing("ParametersSha256DigestComponent")
+        );
+        assert!(matches!(
+            interest(&once.append(&digest), Some(b"x")).unwrap_err(),
+            Error::InvalidValue { reason: "repeated", .. }
+        ));
     }
 
     #[test]

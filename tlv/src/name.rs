@@ -325,9 +325,25 @@ impl Name {
     #[must_use]
     pub fn component_parts(&self, i: usize) -> Option<(u16, &[u8])> {
         let wire = self.component_wire(i)?;
-        // Offsets and headers were validated at decode time.
+        // Offsets and headers were validated at decode time, and are minimal: a type and a
+        // length below 253 are one byte each, which is nearly every component.
+        if let [t @ 0..=252, 0..=252, value @ ..] = wire {
+            return Some((u16::from(*t), value));
+        }
         let (t, _, hdr) = read_header(wire).ok()?;
         Some((t as u16, wire.get(hdr..)?))
+    }
+
+    /// Indexes of the components of type `tlv_type`, found from the first byte of each
+    /// component (headers are minimal, so a type below 253 is that byte) without decoding
+    /// a header.
+    pub fn positions_of_type(&self, tlv_type: u8) -> impl Iterator<Item = usize> + '_ {
+        debug_assert!(tlv_type < 253, "a type of more than one byte");
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&e| e as usize));
+        starts
+            .zip(0..self.ends.len())
+            .filter(move |&(start, _)| self.value.get(start) == Some(&tlv_type))
+            .map(|(_, i)| i)
     }
 
     /// Type of the last component, if any.
@@ -864,6 +880,28 @@ mod tests {
         let name = Name::from_wire(&wire).unwrap();
         assert_eq!(name, n("/x"));
         assert_eq!(&name.to_wire()[..], &[0x07, 0x03, 0x08, 0x01, b'x']);
+    }
+
+    #[test]
+    fn component_parts_and_type_positions_read_one_and_three_byte_headers_alike() {
+        // /a, then a 300-byte generic component (3-byte length), a digest component whose
+        // length is non-minimal on the wire (normalised), and a type-300 component (3-byte
+        // type).
+        let mut value = vec![0x08, 0x01, b'a', 0x08, 0xFD, 0x01, 0x2C];
+        value.extend([b'b'; 300]);
+        value.extend([0x02, 0xFD, 0x00, 0x20]);
+        value.extend([b'c'; 32]);
+        value.extend([0xFD, 0x01, 0x2C, 0x01, b'd']);
+        let name = Name::from_value(Bytes::from(value)).unwrap();
+        assert_eq!(name.component_parts(0), Some((8, &b"a"[..])));
+        assert_eq!(name.component_parts(1), Some((8, &[b'b'; 300][..])));
+        assert_eq!(name.component_parts(2), Some((2, &[b'c'; 32][..])));
+        assert_eq!(name.component_parts(3), Some((300, &b"d"[..])));
+        assert_eq!(name.component_parts(4), None);
+        assert_eq!(name.positions_of_type(2).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(name.positions_of_type(8).collect::<Vec<_>>(), vec![0, 1]);
+        // 0x01 is the low byte of the type 300, not a type: no component of type 1.
+        assert_eq!(name.positions_of_type(1).count(), 0);
     }
 
     #[test]
