@@ -888,7 +888,10 @@ mod tests {
         );
         assert!(matches!(
             interest(&once.append(&digest), Some(b"x")).unwrap_err(),
-            Error::InvalidValue { reason: "repeated", .. }
+            Error::InvalidValue {
+                reason: "repeated",
+                ..
+            }
         ));
     }
 
