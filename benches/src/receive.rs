@@ -63,7 +63,8 @@ pub enum Path {
     /// producer.
     Miss,
     /// The producer's Data (PIT token echoed) satisfying a pending Interest: PIT entry
-    /// removed, content store insert, dead nonces remembered, Data sent to the consumer.
+    /// removed, content store insert, Data sent to the consumer (no dead nonce: the store
+    /// answers a looping copy, as in NFD).
     Data,
     /// A consumer's Interest answered from the content store.
     CsHit,
@@ -73,8 +74,8 @@ pub enum Path {
     /// The producer's Nack (NoRoute) for a pending Interest with no other next hop: the entry
     /// is rejected, a Nack goes to the consumer.
     Nack,
-    /// A looping Interest (name and nonce of one satisfied recently): caught by the dead
-    /// nonce list, answered with Nack Duplicate.
+    /// A looping Interest (name and nonce of one Nacked recently): caught by the dead nonce
+    /// list, answered with Nack Duplicate.
     DeadNonce,
 }
 
@@ -366,8 +367,9 @@ impl PathBench {
         self.out.clear();
     }
 
-    /// The working set of the read-only paths: [`WORKING_SET`] exchanges satisfied (their
-    /// Data cached, their nonces dead), and the frames the path then sends.
+    /// The working set of the read-only paths: [`WORKING_SET`] exchanges answered — with
+    /// Data for the content store hit (cached), with a Nack for the dead nonce path (their
+    /// nonces dead) — and the frames the path then sends.
     fn populate(&mut self) {
         let seqs: Vec<u64> = (0..WORKING_SET as u64).collect();
         for chunk in seqs.chunks(BATCH) {
@@ -376,14 +378,29 @@ impl PathBench {
                 .map(|&s| interest(s, POPULATE_NONCE | s as u32, false))
                 .collect();
             let sent = self.forward_interests(&frames, self.producer);
-            self.answer(&sent, chunk, self.producer, false);
             if self.path == Path::DeadNonce {
+                self.nack(&sent);
                 // The looping copies: the very same Interests again.
                 self.working_set.extend(frames);
+            } else {
+                self.answer(&sent, chunk, self.producer, false);
             }
         }
         self.seq = WORKING_SET as u64;
-        assert_eq!(self.fwd.pit().len(), 0, "the working set is satisfied");
+        assert_eq!(self.fwd.pit().len(), 0, "the working set is answered");
+    }
+
+    /// The producer's Nack NoRoute for each Interest `sent` to it.
+    fn nack(&mut self, sent: &[LpPacket]) {
+        for lp in sent {
+            let forwarded = lp.fragment.clone().expect("a forwarded Interest");
+            let reply = LpPacket::nack(NackReason::NoRoute, forwarded)
+                .echo_pit_token(lp)
+                .encode_or_bare();
+            self.fwd
+                .receive(self.now, self.producer, &reply, &mut self.out);
+        }
+        self.out.clear();
     }
 
     /// The next sequence numbers.

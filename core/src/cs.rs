@@ -378,9 +378,10 @@ impl ContentStore {
     }
 
     /// Stores `data`, whose (name, stack) hash is `key_hash`.
-    pub fn insert(&mut self, data: &Data, key_hash: u64, now: Instant) {
+    /// Stores `data` (or refreshes its entry); returns whether it is now in the store.
+    pub fn insert(&mut self, data: &Data, key_hash: u64, now: Instant) -> bool {
         if !self.admit || self.capacity == 0 {
-            return;
+            return false;
         }
         let name = data.name().value_bytes().as_ref();
         let chain = data.function_chain().map(|c| c.value_bytes().as_ref());
@@ -390,7 +391,7 @@ impl ContentStore {
         let (Ok(wire_len), Some((buf, name_span, chain_span))) =
             (u32::try_from(wire.len()), entry_buffer(wire, name, chain))
         else {
-            return;
+            return false;
         };
         let slot = Slot {
             buf,
@@ -412,6 +413,7 @@ impl ContentStore {
             self.shrink_to(self.capacity - 1);
         }
         self.add(slot);
+        true
     }
 
     /// Adds an entry known to be absent, as the most recent.

@@ -1,6 +1,7 @@
-//! The dead nonce list: (name, stack, nonce) triples of Interests recently satisfied or
-//! expired, so a looping copy that arrives after its PIT entry is gone is still recognised.
-//! Bounded in entries and in time (NFD keeps nonces about 6 s).
+//! The dead nonce list: (name, stack, nonce) triples of Interests whose PIT entry is gone —
+//! expired, rejected, or satisfied by Data the content store will not answer a copy with —
+//! so a looping copy that arrives after its PIT entry is gone is still recognised. Bounded in
+//! entries and in time (NFD keeps nonces about 6 s).
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -27,6 +28,12 @@ impl DeadNonceList {
             lifetime,
             max_entries,
         }
+    }
+
+    /// How long a nonce is remembered.
+    #[must_use]
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
     }
 
     /// Key of a (name+stack hash, nonce) pair.

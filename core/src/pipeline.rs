@@ -994,9 +994,7 @@ impl Forwarder {
             }
             return;
         }
-        if !fields.no_cache {
-            self.cs.insert(data, key_hash, now);
-        }
+        let cached = !fields.no_cache && self.cs.insert(data, key_hash, now);
         for id in matched {
             let Some(entry) = self.remove_entry(id) else {
                 continue;
@@ -1033,8 +1031,23 @@ impl Forwarder {
                     self.send_data_announced(r.face, data, token, mark, face, pa, out);
                 }
             }
-            self.remember_nonces(&entry);
+            if !(cached && self.store_answers_copies(&entry.interest, data)) {
+                self.remember_nonces(&entry);
+            }
         }
+    }
+
+    /// Will the content store answer a looping copy of `interest` with `data`, just stored,
+    /// for as long as the dead nonce list would remember its nonce? Then the nonce need not be
+    /// remembered (NFD's rule, `Forwarder::insertDeadNonceList`): the list keeps its room for
+    /// the nonces nothing else catches — of Interests that expired or were Nacked. An error
+    /// Data answers only while fresh, as Data answers a MustBeFresh Interest.
+    fn store_answers_copies(&self, interest: &Interest, data: &Data) -> bool {
+        let fresh_only =
+            interest.must_be_fresh() || data.content_type() == nfwd_tlv::types::content_type::NACK;
+        self.cs.serve
+            && !(fresh_only
+                && Duration::from_millis(data.freshness_period_ms()) < self.dnl.lifetime())
     }
 
     pub(super) fn send_data(

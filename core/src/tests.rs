@@ -211,16 +211,46 @@ fn loops_are_detected_by_nonce_in_the_pit_and_the_dead_nonce_list() {
     let acts = net.recv(b, i);
     assert_eq!(only_nack(&acts, b), NackReason::Duplicate);
     assert_eq!(net.fwd.counters().loops, 1);
-    // After the entry is satisfied the nonce is dead: a late looping copy is caught too.
+    // After the entry is satisfied by Data the content store keeps, a late looping copy is
+    // answered from the store, and its nonce took no room in the dead nonce list (NFD's rule).
     net.recv(p, reply(&lp, data("/p/loop", None, b"d")));
-    let acts = net.recv(
-        b,
-        InterestBuilder::new(name("/p/loop"))
+    let copy = |n: &str, fresh: bool| {
+        InterestBuilder::new(name(n))
             .nonce([9, 9, 9, 9])
-            .must_be_fresh(false)
-            .encode(),
-    );
+            .must_be_fresh(fresh)
+            .encode()
+    };
+    let acts = net.recv(b, copy("/p/loop", false));
+    assert_eq!(&only_data(&acts, b).content()[..], b"d");
+    assert_eq!(net.fwd.counters().loops, 1);
+    assert_eq!(net.fwd.dead_nonces(), 0);
+
+    // MustBeFresh, and the Data fresh for less than the list remembers a nonce (1 s < 6 s):
+    // the store would stop answering a copy, so the nonce is dead and the copy is caught.
+    let acts = net.recv(a, copy("/p/brief", true));
+    let (_, lp) = only_interest(&acts, p);
+    let brief = DataBuilder::new(name("/p/brief"), b"d".to_vec())
+        .freshness_ms(1000)
+        .sign(&Signer::digest_sha256())
+        .unwrap();
+    net.recv(p, reply(&lp, brief));
+    assert_eq!(net.fwd.dead_nonces(), 1);
+    let acts = net.recv(b, copy("/p/brief", true));
     assert_eq!(only_nack(&acts, b), NackReason::Duplicate);
+
+    // Data that may not be cached (NoCache): nothing else would catch a copy.
+    let acts = net.recv(a, copy("/p/nocache", false));
+    let (_, lp) = only_interest(&acts, p);
+    let uncached = LpPacket {
+        cache_policy: Some(nfwd_tlv::lp::CachePolicyType::NoCache),
+        ..LpPacket::from_fragment(data("/p/nocache", None, b"d"))
+    }
+    .echo_pit_token(&lp)
+    .encode();
+    net.recv(p, uncached);
+    let acts = net.recv(b, copy("/p/nocache", false));
+    assert_eq!(only_nack(&acts, b), NackReason::Duplicate);
+    assert_eq!(net.fwd.counters().loops, 3);
 }
 
 #[test]
