@@ -900,7 +900,7 @@ mod tests {
         assert_eq!(name.component_parts(4), None);
         assert_eq!(name.positions_of_type(2).collect::<Vec<_>>(), vec![2]);
         assert_eq!(name.positions_of_type(8).collect::<Vec<_>>(), vec![0, 1]);
-        // 0x01 is the low byte of the type 300, not a type: no component of type 1.
+        // 0x01 is inside the type 300's header (FD 01 2C) but begins no component.
         assert_eq!(name.positions_of_type(1).count(), 0);
     }
 
