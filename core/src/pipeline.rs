@@ -13,7 +13,7 @@ use super::chain_peer::AskAgain;
 use super::face::{FaceId, FaceScope};
 use super::keys::{chain_hash, combine};
 use super::observe::{ChainEnd, ChainOutcome};
-use super::pit::{self, EntryId, InRecord, Insert, OutRecord};
+use super::pit::{self, EntryId, InRecord, OutRecord};
 use super::strategy::{Context, Decision, RetxSuppression};
 use super::{Action, Forwarder};
 
@@ -355,12 +355,14 @@ impl Forwarder {
             self.send_nack(face, &interest, None, NackReason::Congestion, token, out);
             return;
         }
-        let (id, created) = match existing {
-            Some(id) => (id, false),
-            None => match self.pit.find_or_insert(&interest, key, now) {
-                Insert::New(id) => (id, true),
-                Insert::Existing(id) => (id, false),
-                Insert::Full => {
+        let lifetime = interest.effective_lifetime_ms().min(self.max_lifetime_ms);
+        // A new entry takes the Interest; an existing one takes it below, once the Interest
+        // has proved to be no loop.
+        let (id, renewal) = match existing {
+            Some(id) => (id, Some(interest)),
+            None => match self.pit.insert(interest, key, now) {
+                Ok(id) => (id, None),
+                Err(interest) => {
                     self.counters.pit_full += 1;
                     if let Some(f) = self.faces.get_mut(&face) {
                         f.counters.drop_overload += 1;
@@ -371,6 +373,7 @@ impl Forwarder {
                 }
             },
         };
+        let created = renewal.is_none();
         let link_p2p = self
             .faces
             .get(&face)
@@ -390,10 +393,12 @@ impl Forwarder {
             .any(|r| r.nonce == nonce && r.face == face);
         let dup_out = entry.out_records.iter().any(|r| r.nonce == nonce);
         if dup_other_in || dup_out || (dup_same_in && !link_p2p) {
-            self.interest_loop(face, &interest, fields.pit_token.as_ref(), out);
+            // Only an existing entry holds nonces, so `renewal` is the Interest here.
+            if let Some(interest) = &renewal {
+                self.interest_loop(face, interest, fields.pit_token.as_ref(), out);
+            }
             return;
         }
-        let lifetime = interest.effective_lifetime_ms().min(self.max_lifetime_ms);
         let expiry = now + Duration::from_millis(lifetime);
         let is_retransmission = !entry.out_records.is_empty();
         let added = match entry.in_record_mut(face) {
@@ -418,7 +423,9 @@ impl Forwarder {
             }
         };
         entry.refresh_expiry();
-        entry.interest = interest;
+        if let Some(interest) = renewal {
+            entry.interest = interest;
+        }
         let entry_expiry = entry.expiry;
         if added {
             self.note_in_record(face, id);

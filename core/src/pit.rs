@@ -158,17 +158,6 @@ impl PitEntry {
     }
 }
 
-/// What a lookup-or-insert found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Insert {
-    /// An existing entry (aggregation or retransmission).
-    Existing(EntryId),
-    /// A new entry.
-    New(EntryId),
-    /// The table is full.
-    Full,
-}
-
 /// The pending Interest table.
 #[derive(Debug)]
 pub struct Pit {
@@ -281,28 +270,25 @@ impl Pit {
             && e.chain() == i.function_chain()
     }
 
-    /// Finds the entry for `interest` (whose key hash is `hash`) or creates one.
-    pub fn find_or_insert(&mut self, interest: &Interest, hash: u64, now: Instant) -> Insert {
-        let slots = &self.slots;
-        let existing = self.index.find(hash, |&(h, id)| {
-            h == hash
-                && slots
-                    .get(id.index as usize)
-                    .and_then(|s| s.entry.as_ref())
-                    .is_some_and(|e| Self::same_key(e, interest))
-        });
-        if let Some(&(_, id)) = existing {
-            return Insert::Existing(id);
-        }
+    /// Creates the entry for `interest` (whose key hash is `hash`), which the caller has just
+    /// looked for with [`Pit::find`] and not found: the Interest moves into the entry, with
+    /// no second probe and no copy. Gives the Interest back if the table is full.
+    pub fn insert(
+        &mut self,
+        interest: Interest,
+        hash: u64,
+        now: Instant,
+    ) -> Result<EntryId, Interest> {
+        debug_assert!(self.find(&interest, hash).is_none(), "the entry exists");
         if self.len() >= self.max_entries {
-            return Insert::Full;
+            return Err(interest);
         }
         let has_digest = interest.name().last_type() == Some(1);
         let entry = PitEntry {
             can_be_prefix: interest.can_be_prefix(),
             must_be_fresh: interest.must_be_fresh(),
             has_digest,
-            interest: interest.clone(),
+            interest,
             in_records: SmallVec::new(),
             out_records: SmallVec::new(),
             expiry: now,
@@ -344,7 +330,7 @@ impl Pit {
             }
         };
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
-        Insert::New(id)
+        Ok(id)
     }
 
     /// Finds the entry for exactly `interest`'s key, without creating one.
