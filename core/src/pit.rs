@@ -273,6 +273,11 @@ impl Pit {
     /// Creates the entry for `interest` (whose key hash is `hash`), which the caller has just
     /// looked for with [`Pit::find`] and not found: the Interest moves into the entry, with
     /// no second probe and no copy. Gives the Interest back if the table is full.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the Interest comes back only when the table is full, where a Box would \
+                  allocate for every Interest a flood has refused"
+    )]
     pub fn insert(
         &mut self,
         interest: Interest,
