@@ -249,9 +249,7 @@ enum Kind {
 /// Last face counters seen for an instance: raw, and without the host's own probes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Seen {
-    out_interests: u64,
-    in_data: u64,
-    in_nacks: u64,
+    raw: FaceCounts,
     /// High-water mark of `out_interests` minus probes sent.
     requests: u64,
     /// High-water mark of `in_data` minus probes that may have been answered.
@@ -259,7 +257,7 @@ struct Seen {
 }
 
 /// An instance face's counters, as the forwarder's faces dataset gives them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct FaceCounts {
     out_interests: u64,
     in_data: u64,
@@ -281,12 +279,10 @@ impl Seen {
         let added = (
             requests.saturating_sub(self.requests),
             answers.saturating_sub(self.answers),
-            face.in_nacks.saturating_sub(self.in_nacks),
+            face.in_nacks.saturating_sub(self.raw.in_nacks),
         );
         *self = Self {
-            out_interests: face.out_interests,
-            in_data: face.in_data,
-            in_nacks: face.in_nacks,
+            raw: face,
             requests: requests.max(self.requests),
             answers: answers.max(self.answers),
         };
@@ -1653,9 +1649,9 @@ impl Inner {
         }
         // 5. Scale-out when every instance has a full concurrency's worth outstanding.
         let busy = |i: &Inst| {
-            let sent = i64::try_from(i.seen.out_interests).unwrap_or(i64::MAX);
+            let sent = i64::try_from(i.seen.raw.out_interests).unwrap_or(i64::MAX);
             let answered =
-                i64::try_from(i.seen.in_data.saturating_add(i.seen.in_nacks)).unwrap_or(0);
+                i64::try_from(i.seen.raw.in_data.saturating_add(i.seen.raw.in_nacks)).unwrap_or(0);
             sent - answered - i.baseline >= i64::try_from(sf.spec.concurrency).unwrap_or(i64::MAX)
         };
         if !life.instances.is_empty()
