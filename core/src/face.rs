@@ -2,6 +2,9 @@
 //! behind them live in the driver.
 
 use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
 
 /// A face identifier. Never reused while the forwarder runs; 1–255 are reserved as in NFD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,6 +19,38 @@ impl FaceId {
     pub const NULL: Self = Self(255);
     /// The first id given to a real face.
     pub const FIRST_DYNAMIC: u64 = 256;
+}
+
+/// A received link frame that owns exactly its bytes.
+///
+/// Whatever the core keeps of a frame (PIT entries, tokens, cached Data are views of it) then
+/// pins only that frame, never a driver's receive block. The only way to make one is to copy
+/// ([`Frame::copy_from`]), so the guarantee holds by construction; a driver makes that copy
+/// where it reads (a UDP face straight out of its `recvmmsg` buffers, a stream face out of its
+/// read buffer) and the core takes the frame as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// Copies `bytes` into a buffer of exactly their size.
+    #[must_use]
+    pub fn copy_from(bytes: &[u8]) -> Self {
+        Self(Bytes::copy_from_slice(bytes))
+    }
+
+    /// The frame's bytes, for a caller that keeps them.
+    #[must_use]
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Frame {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl fmt::Display for FaceId {

@@ -39,7 +39,7 @@ mod self_learning;
 pub use action::Action;
 pub use error::{Error, Result};
 pub use face::{
-    ChannelId, CongestionMarking, FaceCounters, FaceId, FaceInfo, FaceScope, LinkType,
+    ChannelId, CongestionMarking, FaceCounters, FaceId, FaceInfo, FaceScope, Frame, LinkType,
     PeerCredentials, Persistency,
 };
 
@@ -806,9 +806,21 @@ impl Forwarder {
         self.started
     }
 
-    /// A link frame arrived on `face`. The core copies what it keeps, so `frame` may be a
-    /// view of a larger receive buffer.
+    /// A link frame arrived on `face`. It is copied into a [`Frame`] first, so `frame` may be
+    /// a view of a larger receive buffer; a driver that has a `Frame` already calls
+    /// [`Forwarder::receive_frame`] and saves the copy.
     pub fn receive(&mut self, now: Instant, face: FaceId, frame: &[u8], out: &mut Vec<Action>) {
+        self.receive_frame(now, face, Frame::copy_from(frame), out);
+    }
+
+    /// A link frame arrived on `face`, already in a buffer of its own.
+    pub fn receive_frame(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        frame: Frame,
+        out: &mut Vec<Action>,
+    ) {
         out.append(&mut self.mgmt.deferred);
         self.on_frame(now, face, frame, out);
     }

@@ -10,7 +10,7 @@ use nfwd_tlv::{Data, Interest, InterestEdit, Name, PrefixHashes};
 use smallvec::SmallVec;
 
 use super::chain_peer::AskAgain;
-use super::face::{FaceId, FaceScope};
+use super::face::{FaceId, FaceScope, Frame};
 use super::keys::{chain_hash, combine};
 use super::observe::{ChainEnd, ChainOutcome};
 use super::pit::{self, EntryId, InRecord, OutRecord};
@@ -121,7 +121,7 @@ impl Forwarder {
         &mut self,
         now: Instant,
         face: FaceId,
-        frame: &[u8],
+        frame: Frame,
         out: &mut Vec<Action>,
     ) {
         let Some(state) = self.faces.get_mut(&face) else {
@@ -135,11 +135,9 @@ impl Forwarder {
         if state.liveness.heard() {
             tracing::debug!(face = %face, "face up again");
         }
-        // One copy into a buffer of exactly the frame's size: whatever the core keeps (PIT
-        // entries, tokens, cached Data) then pins only its own bytes, never the driver's
-        // receive block (64 KiB for UDP) — and the content store can keep what it gets.
-        let frame = Bytes::copy_from_slice(frame);
-        let Ok(lp) = LpPacket::decode(frame) else {
+        // The frame owns exactly its bytes (`Frame`): whatever the core keeps (PIT entries,
+        // tokens, cached Data) pins only them, and the content store can keep what it gets.
+        let Ok(lp) = LpPacket::decode(frame.into_bytes()) else {
             return self.malformed(face);
         };
         let lp = if lp.is_fragmented() {

@@ -14,7 +14,7 @@ mod skip_log;
 
 use bytes::Bytes;
 use nfwd_forwarder::config::{Config, StaticFace, StaticRoute};
-use nfwd_forwarder::core::{Action, FaceId, FaceInfo, FaceScope, Persistency};
+use nfwd_forwarder::core::{Action, FaceId, FaceInfo, FaceScope, Frame, Persistency};
 use nfwd_forwarder::driver::{Core, Daemon};
 use nfwd_tlv::Name;
 use skip_log::record_skip;
@@ -56,7 +56,8 @@ impl Core for TestCore {
         self.log.send(Ev::Closed(face)).unwrap();
     }
 
-    fn receive(&mut self, _now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
+    fn receive(&mut self, _now: Instant, face: FaceId, frame: Frame, out: &mut Vec<Action>) {
+        let frame = frame.into_bytes();
         if self.echo {
             out.push(Action::Send {
                 face,
@@ -993,7 +994,8 @@ impl Core for SlowCore {
 
     fn face_closed(&mut self, _face: FaceId, _now: Instant, _out: &mut Vec<Action>) {}
 
-    fn receive(&mut self, _now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
+    fn receive(&mut self, _now: Instant, face: FaceId, frame: Frame, out: &mut Vec<Action>) {
+        let frame = frame.into_bytes();
         let start = Instant::now();
         while start.elapsed() < self.work {
             std::hint::spin_loop();
@@ -1550,6 +1552,39 @@ async fn many_sends_to_one_udp_face_arrive_whole_and_in_order() {
     }
     let status = h.daemon.status().await.unwrap();
     assert_eq!(status.counters.dropped_frames, 0, "{status:?}");
+    h.stop().await;
+}
+
+/// A burst from one peer, queued in the face's socket before its task reads (the test's
+/// runtime runs the daemon too), is read in several `recvmmsg` batches, full ones and a short
+/// last one: every datagram reaches the core whole and in order, and an oversize one among
+/// them is counted and skipped.
+#[tokio::test]
+async fn a_burst_from_one_udp_peer_arrives_whole_and_in_order() {
+    const N: usize = 150;
+    const OVERSIZE_AT: usize = 70;
+    let dir = temp_dir();
+    let mut h = Harness::start(config(&dir), dir.clone(), false).await;
+    let daemon = h.daemon.udp_addr().unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    peer.send_to(&frame(5, 30, 0), daemon).await.unwrap();
+    let (face, _) = h.added().await;
+    h.frame().await;
+    // Distinct sizes and fills, so a lost, cut or reordered datagram shows.
+    let sent: Vec<Bytes> = (0..N)
+        .map(|i| frame(5, 40 + i % 50, u8::try_from(i % 251).unwrap()))
+        .collect();
+    for (i, f) in sent.iter().enumerate() {
+        if i == OVERSIZE_AT {
+            peer.send_to(&frame(5, 9500, 0), daemon).await.unwrap();
+        }
+        peer.send_to(f, daemon).await.unwrap();
+    }
+    for (i, want) in sent.iter().enumerate() {
+        assert_eq!(h.frame().await, (face, want.clone()), "datagram {i}");
+    }
+    let status = h.daemon.status().await.unwrap();
+    assert_eq!(status.counters.udp_oversize, 1, "{status:?}");
     h.stop().await;
 }
 

@@ -34,7 +34,9 @@ use super::pacing::{Offer, Pacer, PacingConfig};
 use super::stream::{End, FaceTask, Reconnect, StreamConn, WriteQueue, face_task, write_queue};
 use super::uri::{FaceUri, ip_uri};
 use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus, udp};
-use crate::core::{Action, ChannelId, CongestionMarking, FaceId, FaceInfo, LinkType, Persistency};
+use crate::core::{
+    Action, ChannelId, CongestionMarking, FaceId, FaceInfo, Frame, LinkType, Persistency,
+};
 
 /// Capacity of the control channel (opened, created, closed, status) to the core task.
 pub(super) const EVENT_QUEUE: usize = 4096;
@@ -214,10 +216,8 @@ pub(super) struct Engine<C> {
     write_queue_bytes: u64,
     udp_face_buffer_bytes: usize,
     udp_pacing: PacingConfig,
-    /// UDP faces with frames in their pacer, and the frames a round releases (kept for its
-    /// allocation).
+    /// UDP faces with frames in their pacer.
     paced: Vec<FaceId>,
-    released: Vec<Bytes>,
     /// UDP faces whose outbox holds frames.
     udp_pending: Vec<FaceId>,
     max_udp_faces: usize,
@@ -280,27 +280,20 @@ fn congestion_marked(
     }
 }
 
-/// What became of a datagram handed to the kernel.
-enum UdpSent {
-    Sent,
-    /// Dropped: the send buffer was full, or another error (logged).
-    Dropped,
-    /// An ICMP port unreachable for an earlier datagram: the peer is gone.
-    Unreachable,
-}
-
-fn udp_send(socket: &UdpSocket, frame: &[u8], face: FaceId) -> UdpSent {
-    match udp::try_send(socket, frame) {
-        Ok(_) => UdpSent::Sent,
-        Err(e) => match e.kind() {
-            std::io::ErrorKind::WouldBlock => UdpSent::Dropped,
-            std::io::ErrorKind::ConnectionRefused => UdpSent::Unreachable,
-            _ => {
-                debug!(face = %face, "UDP send: {e}");
-                UdpSent::Dropped
-            }
-        },
-    }
+/// Counts a frame the driver dropped: on its face, in the driver's totals, and in the core's
+/// counters of the face.
+fn count_dropped<C: Core>(
+    total: &mut DriverCounters,
+    on_face: &mut DriverFaceCounters,
+    core: &mut C,
+    face: FaceId,
+    len: usize,
+) {
+    on_face.dropped_frames += 1;
+    on_face.dropped_bytes += len as u64;
+    total.dropped_frames += 1;
+    total.dropped_bytes += len as u64;
+    core.driver_dropped(face, len);
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -334,7 +327,6 @@ impl<C: Core> Engine<C> {
             udp_face_buffer_bytes: setup.udp_face_buffer_bytes,
             udp_pacing: setup.udp_pacing,
             paced: Vec::new(),
-            released: Vec::new(),
             udp_pending: Vec::new(),
             max_udp_faces: setup.max_udp_faces,
             max_stream_faces: setup.max_stream_faces,
@@ -455,52 +447,33 @@ impl<C: Core> Engine<C> {
     fn release_paced(&mut self, now: Instant) {
         let mut k = 0;
         while let Some(&face) = self.paced.get(k) {
-            let mut released = std::mem::take(&mut self.released);
             let mut still_waiting = false;
-            let mut unreachable = false;
             if let Some(FaceEntry {
                 link:
                     Link::Udp {
-                        socket,
                         pacer: Some(pacer),
+                        outbox,
                         ..
                     },
-                persistency,
-                counters,
                 ..
             }) = self.faces.get_mut(&face)
             {
-                pacer.release(now, &mut released);
-                still_waiting = pacer.queued() > 0;
-                for frame in released.drain(..) {
-                    let len = frame.len();
-                    match udp_send(socket, &frame, face) {
-                        UdpSent::Sent => continue,
-                        UdpSent::Dropped => {}
-                        UdpSent::Unreachable => {
-                            unreachable |= *persistency == Persistency::OnDemand;
-                        }
-                    }
-                    counters.dropped_frames += 1;
-                    counters.dropped_bytes += len as u64;
-                    self.counters.dropped_frames += 1;
-                    self.counters.dropped_bytes += len as u64;
-                    self.core.driver_dropped(face, len);
+                // Into the outbox, which `flush_udp` sends below in one `sendmmsg`.
+                if outbox.is_empty() {
+                    self.udp_pending.push(face);
                 }
+                pacer.release(now, outbox);
+                still_waiting = pacer.queued() > 0;
             }
-            self.released = released;
             if still_waiting {
                 k += 1;
             } else {
                 self.paced.swap_remove(k);
             }
-            if unreachable {
-                debug!(face = %face, "on-demand UDP face closed: peer unreachable");
-                self.counters.udp_faces_unreachable += 1;
-                self.close_face(now, face);
-                self.execute(now);
-            }
         }
+        // A face found unreachable closes, which may queue actions.
+        self.flush_udp(now);
+        self.execute(now);
     }
 
     /// One round of face service: every face with frames waiting gets up to [`QUANTUM`] of
@@ -627,7 +600,7 @@ impl<C: Core> Engine<C> {
     }
 
     /// A datagram on the listening socket.
-    fn on_datagram(&mut self, now: Instant, peer: SocketAddr, frame: Bytes) {
+    fn on_datagram(&mut self, now: Instant, peer: SocketAddr, frame: Frame) {
         if let Some(&face) = self.udp_peers.get(&peer) {
             // Queued on the listening socket before the face's own socket existed: still
             // this face's.
@@ -913,7 +886,8 @@ impl<C: Core> Engine<C> {
             let (sent, failure) = udp::try_send_batch(socket, &frames[next..]);
             next += sent;
             let Some(e) = failure else {
-                break;
+                // At most SEND_BATCH leave per call (a pacer may release more at once).
+                continue;
             };
             // The frame at `next` failed; how many go with it.
             let dropped = match e.kind() {
@@ -935,11 +909,13 @@ impl<C: Core> Engine<C> {
             };
             for frame in frames.iter().skip(next).take(dropped) {
                 let len = frame.len();
-                entry.counters.dropped_frames += 1;
-                entry.counters.dropped_bytes += len as u64;
-                self.counters.dropped_frames += 1;
-                self.counters.dropped_bytes += len as u64;
-                self.core.driver_dropped(face, len);
+                count_dropped(
+                    &mut self.counters,
+                    &mut entry.counters,
+                    &mut self.core,
+                    face,
+                    len,
+                );
             }
             next += dropped;
         }
@@ -961,91 +937,81 @@ impl<C: Core> Engine<C> {
             return;
         };
         let len = frame.len();
-        if let Link::Udp {
-            outbox,
-            pacer: None,
-            ..
-        } = &mut entry.link
-        {
-            if outbox.is_empty() {
-                self.udp_pending.push(face);
-            }
-            outbox.push(frame);
-            if outbox.len() >= udp::SEND_BATCH {
-                self.flush_udp_face(now, face);
-            }
-            return;
-        }
-        let mut unreachable = false;
-        let dropped = match &mut entry.link {
-            Link::Stream { queue, marker, .. } => {
-                // One atomic load decides both: drop (a last resort), or queue, marked if the
-                // queue is congested (NFD's rule, on the length before this packet).
-                let queued = queue.queued();
-                if queued.saturating_add(len as u64) > self.write_queue_bytes {
-                    // Never block the core task on a slow peer: drop and count.
-                    true
-                } else {
-                    let (frame, mark) = congestion_marked(marker, now, queued, frame);
-                    if let Some(added) = mark {
-                        entry.counters.congestion_marks += 1;
-                        self.counters.congestion_marks += 1;
-                        self.core.driver_marked(face, added);
-                    }
-                    // An error means the face task ended; its Closed event is on the way.
-                    let _ = queue.push(frame);
-                    false
-                }
-            }
+        let (queue, marker) = match &mut entry.link {
             Link::Udp {
-                socket,
+                outbox,
                 pacer,
                 marker,
                 ..
             } => {
-                // (Pacing off was handled above.)
-                let Some(pacer) = pacer else {
-                    return;
-                };
-                // As on a stream face: marked by the length of what waits before it.
-                let (frame, mark) = congestion_marked(marker, now, pacer.queued(), frame);
-                if let Some(added) = mark {
-                    entry.counters.congestion_marks += 1;
-                    self.counters.congestion_marks += 1;
-                    self.core.driver_marked(face, added);
-                }
-                match pacer.offer(now, frame) {
-                    Offer::SendNow(frame) => match udp_send(socket, &frame, face) {
-                        UdpSent::Sent => false,
-                        UdpSent::Dropped => true,
-                        UdpSent::Unreachable => {
-                            unreachable = entry.persistency == Persistency::OnDemand;
-                            true
+                let frame = match pacer {
+                    None => frame,
+                    Some(pacer) => {
+                        // As on a stream face: marked by the length of what waits before it.
+                        let (frame, mark) = congestion_marked(marker, now, pacer.queued(), frame);
+                        if let Some(added) = mark {
+                            entry.counters.congestion_marks += 1;
+                            self.counters.congestion_marks += 1;
+                            self.core.driver_marked(face, added);
                         }
-                    },
-                    Offer::Queued { queued } => {
-                        self.counters.udp_paced_frames += 1;
-                        if queued == 0 {
-                            self.paced.push(face);
+                        match pacer.offer(now, frame) {
+                            Offer::SendNow(frame) => frame,
+                            Offer::Queued { queued } => {
+                                self.counters.udp_paced_frames += 1;
+                                if queued == 0 {
+                                    self.paced.push(face);
+                                }
+                                return;
+                            }
+                            Offer::Dropped => {
+                                count_dropped(
+                                    &mut self.counters,
+                                    &mut entry.counters,
+                                    &mut self.core,
+                                    face,
+                                    len,
+                                );
+                                return;
+                            }
                         }
-                        false
                     }
-                    Offer::Dropped => true,
+                };
+                // What may leave now joins the face's outbox, which leaves in one `sendmmsg`
+                // when the batch of actions ends (`flush_udp_face` counts what the kernel
+                // refuses, as for a single send).
+                if outbox.is_empty() {
+                    self.udp_pending.push(face);
                 }
+                outbox.push(frame);
+                if outbox.len() >= udp::SEND_BATCH {
+                    self.flush_udp_face(now, face);
+                }
+                return;
             }
+            Link::Stream { queue, marker, .. } => (queue, marker),
         };
-        if dropped {
-            entry.counters.dropped_frames += 1;
-            entry.counters.dropped_bytes += len as u64;
-            self.counters.dropped_frames += 1;
-            self.counters.dropped_bytes += len as u64;
-            self.core.driver_dropped(face, len);
+        // One atomic load decides both: drop (a last resort), or queue, marked if the queue
+        // is congested (NFD's rule, on the length before this packet).
+        let queued = queue.queued();
+        if queued.saturating_add(len as u64) > self.write_queue_bytes {
+            // Never block the core task on a slow peer: drop and count.
+            count_dropped(
+                &mut self.counters,
+                &mut entry.counters,
+                &mut self.core,
+                face,
+                len,
+            );
+            return;
         }
-        if unreachable {
-            debug!(face = %face, "on-demand UDP face closed: peer unreachable");
-            self.counters.udp_faces_unreachable += 1;
-            self.close_face(now, face);
+        let (frame, mark) = congestion_marked(marker, now, queued, frame);
+        if let Some(added) = mark {
+            entry.counters.congestion_marks += 1;
+            self.counters.congestion_marks += 1;
+            self.core.driver_marked(face, added);
         }
+        // An error means the face task ended; its Closed event is on the way.
+        let _ = queue.push(frame);
     }
 
     /// Binds a restricted channel's socket at `path`, which must lie in a directory that

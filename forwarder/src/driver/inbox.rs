@@ -24,17 +24,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::core::FaceId;
+use crate::core::{FaceId, Frame};
 
 /// Frames an inbox holds. A face that reads more than this before the core task serves it
 /// waits. Larger than the core task's quantum (`engine::QUANTUM`), so a busy face always has
 /// a full quantum waiting while the next batch is read; small, because the memory faces can
 /// hold in their inboxes grows with the number of faces (at most `INBOX` frames of at most
-/// `MAX_FRAME` bytes each, sharing read blocks).
+/// `MAX_FRAME` bytes each, each in a buffer of its own size).
 pub(super) const INBOX: usize = 64;
 
 /// The sending side of the ready queue: ids of faces with frames waiting. Unbounded, but
@@ -70,7 +69,7 @@ pub(super) fn inbox(face: FaceId, ready: &ReadyTx) -> (InboxTx, InboxRx) {
 #[derive(Debug)]
 pub(super) struct InboxTx {
     face: FaceId,
-    queue: mpsc::Sender<Bytes>,
+    queue: mpsc::Sender<Frame>,
     scheduled: Arc<AtomicBool>,
     ready: ReadyTx,
 }
@@ -78,7 +77,7 @@ pub(super) struct InboxTx {
 impl InboxTx {
     /// Queues a frame, waiting while the inbox is full. The caller must call
     /// [`InboxTx::announce`] after its batch of pushes (before it waits on anything else).
-    pub(super) async fn push(&self, frame: Bytes) -> Result<(), Gone> {
+    pub(super) async fn push(&self, frame: Frame) -> Result<(), Gone> {
         match self.queue.try_send(frame) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(frame)) => {
@@ -109,13 +108,13 @@ impl InboxTx {
 /// The core task's side of an inbox.
 #[derive(Debug)]
 pub(super) struct InboxRx {
-    queue: mpsc::Receiver<Bytes>,
+    queue: mpsc::Receiver<Frame>,
     scheduled: Arc<AtomicBool>,
 }
 
 impl InboxRx {
     /// The next waiting frame, without waiting.
-    pub(super) fn pop(&mut self) -> Option<Bytes> {
+    pub(super) fn pop(&mut self) -> Option<Frame> {
         self.queue.try_recv().ok()
     }
 
@@ -139,7 +138,7 @@ mod tests {
         let (ready_tx, mut ready) = mpsc::unbounded_channel();
         let (tx, mut rx) = inbox(FaceId(7), &ready_tx);
         for i in 0..3u8 {
-            tx.push(Bytes::from(vec![i])).await.unwrap();
+            tx.push(Frame::copy_from(&[i])).await.unwrap();
             tx.announce();
         }
         assert_eq!(ready.try_recv().ok(), Some(FaceId(7)));
@@ -150,7 +149,7 @@ mod tests {
         assert!(rx.pop().is_none());
         assert!(!rx.idle());
         // Handed back: the next push announces again.
-        tx.push(Bytes::from_static(b"x")).await.unwrap();
+        tx.push(Frame::copy_from(b"x")).await.unwrap();
         tx.announce();
         assert_eq!(ready.try_recv().ok(), Some(FaceId(7)));
     }
@@ -159,13 +158,13 @@ mod tests {
     async fn a_frame_pushed_while_the_engine_looks_away_is_not_lost() {
         let (ready_tx, mut ready) = mpsc::unbounded_channel();
         let (tx, mut rx) = inbox(FaceId(1), &ready_tx);
-        tx.push(Bytes::from_static(b"a")).await.unwrap();
+        tx.push(Frame::copy_from(b"a")).await.unwrap();
         tx.announce();
         assert_eq!(ready.try_recv().ok(), Some(FaceId(1)));
         assert!(rx.pop().is_some());
         // The face pushes after the engine's last pop but before it clears the flag: its
         // announce sees the flag still set and sends nothing, so `idle` must keep the face.
-        tx.push(Bytes::from_static(b"b")).await.unwrap();
+        tx.push(Frame::copy_from(b"b")).await.unwrap();
         tx.announce();
         assert!(ready.try_recv().is_err());
         assert!(rx.idle());
@@ -178,11 +177,11 @@ mod tests {
         let (ready_tx, mut ready) = mpsc::unbounded_channel();
         let (tx, mut rx) = inbox(FaceId(2), &ready_tx);
         for _ in 0..INBOX {
-            tx.push(Bytes::from_static(b"f")).await.unwrap();
+            tx.push(Frame::copy_from(b"f")).await.unwrap();
         }
         // No announce yet: the push that finds the inbox full must make it.
         let pusher = tokio::spawn(async move {
-            tx.push(Bytes::from_static(b"g")).await.unwrap();
+            tx.push(Frame::copy_from(b"g")).await.unwrap();
             tx
         });
         let id = tokio::time::timeout(std::time::Duration::from_secs(5), ready.recv())
@@ -192,7 +191,7 @@ mod tests {
         assert!(rx.pop().is_some());
         let tx = pusher.await.unwrap();
         drop(rx);
-        assert_eq!(tx.push(Bytes::from_static(b"h")).await, Err(Gone));
+        assert_eq!(tx.push(Frame::copy_from(b"h")).await, Err(Gone));
         assert!(tx.is_closed());
     }
 }

@@ -62,14 +62,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use nfwd_tlv::Name;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::core::{Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, Persistency};
+use crate::core::{Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, Frame, Persistency};
 use crate::error::{Error, Result};
 use engine::Event;
 pub use gate::Opener;
@@ -85,8 +84,8 @@ pub trait Core: Send + 'static {
     fn add_face(&mut self, info: FaceInfo, now: Instant) -> FaceId;
     /// See [`Forwarder::face_closed`] (it may answer pending Interests, hence `out`).
     fn face_closed(&mut self, face: FaceId, now: Instant, out: &mut Vec<Action>);
-    /// See [`Forwarder::receive`].
-    fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>);
+    /// See [`Forwarder::receive_frame`].
+    fn receive(&mut self, now: Instant, face: FaceId, frame: Frame, out: &mut Vec<Action>);
     /// See [`Forwarder::face_created`].
     fn face_created(
         &mut self,
@@ -146,8 +145,8 @@ impl Core for Forwarder {
         Self::face_closed(self, face, now, out);
     }
 
-    fn receive(&mut self, now: Instant, face: FaceId, frame: Bytes, out: &mut Vec<Action>) {
-        Self::receive(self, now, face, &frame, out);
+    fn receive(&mut self, now: Instant, face: FaceId, frame: Frame, out: &mut Vec<Action>) {
+        Self::receive_frame(self, now, face, frame, out);
     }
 
     fn face_created(

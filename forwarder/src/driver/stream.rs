@@ -34,14 +34,14 @@ use super::Event;
 use super::connect::Connector;
 use super::inbox::InboxTx;
 use super::uri::FaceUri;
-use crate::core::FaceId;
+use crate::core::{FaceId, Frame};
 
 /// Largest frame accepted on any face: an 8800-byte packet plus NDNLPv2 headers. A stream
 /// that announces more is not speaking NDN (or is hostile): the face is closed.
 pub(super) const MAX_FRAME: usize = 9000;
 
-/// Bytes allocated per read buffer. Frames are `split_to` out of it and keep the block alive
-/// while they live, so this is also the most one small retained frame can pin.
+/// Bytes allocated per read buffer. Frames are copied out of it, so it is reused as soon as
+/// what it holds has been cut.
 const READ_BLOCK: usize = 16 * 1024;
 
 /// Below this much free space, a new block is started before reading.
@@ -93,8 +93,9 @@ impl StreamConn {
 /// The result of cutting at the front of a stream buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Cut {
-    /// One complete frame, taken out of the buffer without copying.
-    Frame(Bytes),
+    /// One complete frame, copied out of the buffer into one of its own size (the copy the
+    /// core would otherwise make; the read buffer is then never pinned and is reused).
+    Frame(Frame),
     /// The buffer holds only part of the next frame (or nothing).
     NeedMore,
     /// The next frame declares this many bytes, more than [`MAX_FRAME`].
@@ -113,7 +114,11 @@ pub(super) fn cut_frame(buf: &mut BytesMut) -> Cut {
     }
     match nfwd_tlv::element::frame_len(buf) {
         Ok(Some(n)) if n > MAX_FRAME => Cut::Oversize(n),
-        Ok(Some(n)) => Cut::Frame(buf.split_to(n).freeze()),
+        Ok(Some(n)) => {
+            let frame = Frame::copy_from(&buf[..n]);
+            buf.advance(n);
+            Cut::Frame(frame)
+        }
         Ok(None) => match nfwd_tlv::element::read_header(buf) {
             Ok((_, len, hdr)) if hdr.saturating_add(len) > MAX_FRAME => {
                 Cut::Oversize(hdr.saturating_add(len))
@@ -187,8 +192,8 @@ async fn read_loop(read: ReadHalf, inbox: &InboxTx, partial_timeout: Option<Dura
     let mut armed = false;
     loop {
         if buf.capacity() - buf.len() < MIN_SPARE {
-            // Frames already cut share the old block; `reserve` starts a new one and moves
-            // only the partial frame at the front (at most MAX_FRAME bytes).
+            // Cut frames were copied out, so `reserve` reuses the block: it moves only the
+            // partial frame at the front (at most MAX_FRAME bytes) back to its start.
             buf.reserve(READ_BLOCK);
         }
         let read_result = tokio::select! {
@@ -477,9 +482,9 @@ mod tests {
         buf.extend_from_slice(&[2, 3, 0x06, 0x00, 0x05]);
         assert_eq!(
             cut_frame(&mut buf),
-            Cut::Frame(Bytes::from_static(&[5, 3, 1, 2, 3]))
+            Cut::Frame(Frame::copy_from(&[5, 3, 1, 2, 3]))
         );
-        assert_eq!(cut_frame(&mut buf), Cut::Frame(Bytes::from_static(&[6, 0])));
+        assert_eq!(cut_frame(&mut buf), Cut::Frame(Frame::copy_from(&[6, 0])));
         assert_eq!(cut_frame(&mut buf), Cut::NeedMore);
         assert_eq!(buf.as_ref(), &[0x05]);
     }

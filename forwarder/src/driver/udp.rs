@@ -13,12 +13,15 @@
 //! for connected UDP sockets since Linux 6.13; older kernels scan the sockets bound to the
 //! port, so many faces make each datagram dearer there (`faces.max_udp_faces` bounds it).
 
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
+use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg};
 use smallvec::SmallVec;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -28,20 +31,84 @@ use tracing::debug;
 use super::Event;
 use super::inbox::InboxTx;
 use super::stream::{End, MAX_FRAME};
-use crate::core::FaceId;
+use crate::core::{FaceId, Frame};
 use crate::error::Result;
 
-/// Receive block of the listening socket; datagrams are split off it without copying.
-const LISTEN_BLOCK: usize = 64 * 1024;
-
-/// Receive block of a face's socket, allocated on the face's first datagram (a face opened by
-/// a spoofed source never reads, so never allocates). Smaller than the listener's: there can
-/// be many faces.
-const FACE_BLOCK: usize = 16 * 1024;
+/// Receive buffer of the listening socket: the largest frame plus one byte (a datagram that
+/// fills it was larger than MAX_FRAME, and may have been cut). Reused: each datagram is copied
+/// out into a frame of its own.
+const LISTEN_BUFFER: usize = MAX_FRAME + 1;
 
 /// Datagrams a face task reads per wake-up before it announces them to the core task and
 /// yields, so one busy face does not hold its worker thread.
 const FACE_BATCH: usize = 64;
+
+/// Datagrams one `recvmmsg` on a face's socket takes at most.
+const RECV_BATCH: usize = 32;
+
+/// Bytes of one receive slot: the largest frame plus one, so a datagram that fills its slot
+/// was larger than MAX_FRAME (and may have been cut).
+const SLOT: usize = MAX_FRAME + 1;
+
+/// The buffers `recvmmsg` writes into, one set per thread (288 KiB), shared by the face tasks
+/// that thread runs: a task uses them only between the system call and copying what it read
+/// into frames of their own, without waiting in between. Safe Rust can hand the kernel only
+/// initialised memory, so the buffers are zeroed once, when a thread first reads a face, and
+/// reused; copying out replaces the copy the core made of every frame before (`Frame`), so a
+/// datagram is still copied once after the kernel's copy.
+struct RecvSlots {
+    headers: MultiHeaders<()>,
+    buffers: Vec<u8>,
+}
+
+impl RecvSlots {
+    fn new() -> Self {
+        Self {
+            headers: MultiHeaders::preallocate(RECV_BATCH, None),
+            buffers: vec![0; RECV_BATCH * SLOT],
+        }
+    }
+}
+
+thread_local! {
+    static RECV_SLOTS: RefCell<Option<RecvSlots>> = const { RefCell::new(None) };
+}
+
+/// Reads what a face's connected socket holds, up to [`RECV_BATCH`] datagrams, in one
+/// `recvmmsg`, each copied into a [`Frame`] pushed onto `frames`; datagrams over MAX_FRAME are
+/// counted in `oversize` instead. Returns how many datagrams came (`WouldBlock` when none).
+fn recv_batch(
+    socket: &UdpSocket,
+    frames: &mut Vec<Frame>,
+    oversize: &AtomicU64,
+) -> io::Result<usize> {
+    let fd = socket.as_raw_fd();
+    RECV_SLOTS.with_borrow_mut(|slots| {
+        let RecvSlots { headers, buffers } = slots.get_or_insert_with(RecvSlots::new);
+        let mut lens = [0usize; RECV_BATCH];
+        let mut got = 0;
+        {
+            let mut chunks = buffers.chunks_exact_mut(SLOT);
+            let mut iovs: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
+                std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+            let received = recvmmsg(fd, headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
+                .map_err(io::Error::from)?;
+            for message in received {
+                let cut = message.flags.contains(MsgFlags::MSG_TRUNC);
+                lens[got] = if cut { SLOT } else { message.bytes };
+                got += 1;
+            }
+        }
+        for (slot, &n) in buffers.chunks_exact(SLOT).zip(&lens[..got]) {
+            if n > MAX_FRAME {
+                oversize.fetch_add(1, Ordering::Relaxed);
+            } else {
+                frames.push(Frame::copy_from(&slot[..n]));
+            }
+        }
+        Ok(got)
+    })
+}
 
 /// Asks the kernel for `buffer` bytes of receive and send buffer (`faces.udp_*_buffer_bytes`):
 /// beyond `net.core.rmem_max`/`wmem_max` where allowed (CAP_NET_ADMIN: SO_RCVBUFFORCE), else
@@ -100,12 +167,14 @@ pub(super) fn try_send(socket: &UdpSocket, frame: &[u8]) -> io::Result<usize> {
 /// `execute`: one `sendmmsg` per face and flush, at most this many frames.
 pub(super) const SEND_BATCH: usize = 64;
 
-/// Sends `frames` on a face's connected socket without waiting, in one `sendmmsg` system call
-/// where there are several (the kernel sends them in order and stops at the first it cannot).
-/// Returns how many left before the first failure, and that failure (`None`: all left).
+/// Sends the first [`SEND_BATCH`] of `frames` on a face's connected socket without waiting, in
+/// one `sendmmsg` system call where there are several (the kernel sends them in order and
+/// stops at the first it cannot). Returns how many left before the first failure, and that
+/// failure (`None`: all those left).
 /// rustix's `sendmmsg` wraps the system call safely, so the driver needs no `unsafe`.
 pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Option<io::Error>) {
     use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
+    let frames = &frames[..frames.len().min(SEND_BATCH)];
     match frames {
         [] => return (0, None),
         [one] => {
@@ -134,9 +203,22 @@ pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Op
     while let Some(rest) = messages.get_mut(sent..)
         && !rest.is_empty()
     {
+        let asked = rest.len();
         match rustix::net::sendmmsg(socket, rest, SendFlags::empty()) {
             Ok(0) => return (sent, Some(io::ErrorKind::WouldBlock.into())),
-            Ok(n) => sent += n,
+            Ok(n) => {
+                sent += n;
+                if n < asked {
+                    // The kernel stopped at a message that failed and does not say why: it
+                    // drops that error, and a socket error (an ICMP refusal of an earlier
+                    // datagram) is consumed with it. That message goes alone, so that its own
+                    // send reports its fate.
+                    match try_send(socket, &frames[sent]) {
+                        Ok(_) => sent += 1,
+                        Err(e) => return (sent, Some(e)),
+                    }
+                }
+            }
             Err(e) => return (sent, Some(e.into())),
         }
     }
@@ -146,7 +228,7 @@ pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Op
 /// What one non-blocking receive on the listening socket gave.
 pub(super) enum Received {
     /// A datagram from a peer.
-    Datagram(SocketAddr, Bytes),
+    Datagram(SocketAddr, Frame),
     /// A datagram over [`MAX_FRAME`], dropped rather than delivered cut.
     Oversize,
     /// Nothing is waiting (or the socket reported an error concerning one peer, such as an
@@ -154,28 +236,17 @@ pub(super) enum Received {
     Nothing,
 }
 
-/// Makes sure `buf` can take the largest frame plus one byte (a datagram that fills it was
-/// larger than MAX_FRAME, and may have been truncated).
-fn make_room(buf: &mut BytesMut, block: usize) {
-    if buf.capacity() - buf.len() < MAX_FRAME + 1 {
-        // Reuses the block when every datagram split off it has been dropped (the core copies
-        // what it keeps), otherwise starts a new one.
-        buf.reserve(block);
-    }
-}
-
-/// Receives one datagram from the listening socket without waiting; datagrams are split off
-/// `buf` without copying. tokio checks the socket's cached readiness first, so calling this
-/// on a quiet socket costs no system call.
+/// Receives one datagram from the listening socket without waiting, copied out of `buf` into
+/// a frame of its own. tokio checks the socket's cached readiness first, so calling this on a
+/// quiet socket costs no system call. The listener hears only new peers: one datagram per
+/// system call is enough here.
 pub(super) fn try_recv(socket: &UdpSocket, buf: &mut BytesMut) -> Received {
-    make_room(buf, LISTEN_BLOCK);
+    buf.clear();
+    buf.reserve(LISTEN_BUFFER);
     match socket.try_recv_buf_from(buf) {
-        Ok((n, _)) if n > MAX_FRAME => {
-            buf.clear();
-            Received::Oversize
-        }
+        Ok((n, _)) if n > MAX_FRAME => Received::Oversize,
         Ok((0, _)) => Received::Nothing,
-        Ok((n, peer)) => Received::Datagram(peer, buf.split_to(n).freeze()),
+        Ok((n, peer)) => Received::Datagram(peer, Frame::copy_from(&buf[..n])),
         Err(e) => {
             if e.kind() != io::ErrorKind::WouldBlock {
                 debug!("UDP receive: {e}");
@@ -209,28 +280,41 @@ pub(super) async fn face_task(task: FaceTask) {
         close_on_refused,
         oversize,
     } = task;
-    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
     let end = 'face: loop {
         if let Err(e) = socket.readable().await {
             break End::Io(e);
         }
+        let mut read = 0;
         let mut pushed = false;
         let mut drained = false;
-        for _ in 0..FACE_BATCH {
-            make_room(&mut buf, FACE_BLOCK);
-            match socket.try_recv_buf(&mut buf) {
-                Ok(n) if n > MAX_FRAME => {
-                    buf.clear();
-                    oversize.fetch_add(1, Ordering::Relaxed);
+        while read < FACE_BATCH {
+            let mut got = 0;
+            // A short batch means the socket's queue was empty: reported as `WouldBlock`, so
+            // that tokio clears the socket's readiness now instead of after one more system
+            // call that would find nothing. A datagram arriving after the call wakes the task
+            // again (readiness is edge-triggered, and tokio does not clear an event newer
+            // than the one it served). A socket error (an ICMP refusal) that cut a batch
+            // short is read with the next datagram.
+            let result = socket.try_io(tokio::io::Interest::READABLE, || {
+                got = recv_batch(&socket, &mut frames, &oversize)?;
+                if got < RECV_BATCH {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
                 }
-                Ok(n) => {
-                    // Waiting here is the back-pressure: this peer's datagrams stay in its
-                    // own socket buffer.
-                    if inbox.push(buf.split_to(n).freeze()).await.is_err() {
-                        return;
-                    }
-                    pushed = true;
+            });
+            read += got.max(1);
+            for frame in frames.drain(..) {
+                // Waiting here is the back-pressure: this peer's datagrams stay in its own
+                // socket buffer (beyond the batch in hand).
+                if inbox.push(frame).await.is_err() {
+                    return;
                 }
+                pushed = true;
+            }
+            match result {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     drained = true;
                     break;
