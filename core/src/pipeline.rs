@@ -955,7 +955,6 @@ impl Forwarder {
             state.counters.drop_scope += 1;
             return;
         }
-        let hashes = data.name().prefix_hashes(&self.hasher);
         let chash = chain_hash(&self.hasher, data.function_chain());
         // Fast path: the PIT token we attached names the entry.
         let mut matched: SmallVec<[EntryId; 2]> = SmallVec::new();
@@ -968,7 +967,10 @@ impl Forwarder {
                 matched.push(id);
             }
         }
-        if matched.is_empty() {
+        // The content store's key needs the whole name's hash; matching without a token needs
+        // every prefix's, computed in the same pass only then.
+        let name_hash = if matched.is_empty() {
+            let hashes = data.name().prefix_hashes(&self.hasher);
             let hasher = &self.hasher;
             matched = self.pit.matching_data(
                 data,
@@ -987,8 +989,11 @@ impl Forwarder {
             if matched.len() < before {
                 self.counters.data_from_wrong_face += 1;
             }
-        }
-        let key_hash = combine(hashes[data.name().len()], chash);
+            hashes[data.name().len()]
+        } else {
+            data.name().full_hash(&self.hasher)
+        };
+        let key_hash = combine(name_hash, chash);
         if matched.is_empty() {
             self.counters.unsolicited_data += 1;
             if let Some(f) = self.faces.get_mut(&face) {
@@ -1151,9 +1156,8 @@ impl Forwarder {
         let id = match by_token {
             Some(id) => id,
             None => {
-                let name_hashes = interest.name().prefix_hashes(&self.hasher);
                 let chash = chain_hash(&self.hasher, interest.function_chain());
-                let nc = combine(name_hashes[interest.name().len()], chash);
+                let nc = combine(interest.name().full_hash(&self.hasher), chash);
                 let key = pit::key_hash(nc, interest.can_be_prefix(), interest.must_be_fresh());
                 let Some(id) = self.pit.find(interest, key) else {
                     return;
