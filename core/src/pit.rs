@@ -289,8 +289,32 @@ impl Pit {
             return Err(interest);
         }
         let has_digest = interest.name().last_type() == Some(1);
-        let entry = PitEntry {
-            can_be_prefix: interest.can_be_prefix(),
+        let can_be_prefix = interest.can_be_prefix();
+        if can_be_prefix {
+            let depth = interest.name().len();
+            if self.prefix_depths.len() <= depth {
+                self.prefix_depths.resize(depth + 1, 0);
+            }
+            self.prefix_depths[depth] += 1;
+        }
+        if has_digest {
+            self.digest_entries += 1;
+        }
+        let index = match self.free.pop() {
+            Some(Reverse(index)) => index,
+            None => {
+                self.slots.push(Slot {
+                    generation: self.generation_floor,
+                    entry: None,
+                });
+                self.slots.len() as u32 - 1
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        // Built where it stays: the entry (with the Interest in it) is written once, not
+        // built on the stack and then moved.
+        slot.entry = Some(PitEntry {
+            can_be_prefix,
             must_be_fresh: interest.must_be_fresh(),
             has_digest,
             interest,
@@ -304,35 +328,10 @@ impl Pit {
             self_learning: false,
             non_discovery_out: false,
             hash,
-        };
-        if entry.can_be_prefix {
-            let depth = entry.name().len();
-            if self.prefix_depths.len() <= depth {
-                self.prefix_depths.resize(depth + 1, 0);
-            }
-            self.prefix_depths[depth] += 1;
-        }
-        if has_digest {
-            self.digest_entries += 1;
-        }
-        let id = match self.free.pop().map(|Reverse(i)| i) {
-            Some(index) => {
-                let slot = &mut self.slots[index as usize];
-                slot.entry = Some(entry);
-                EntryId {
-                    index,
-                    generation: slot.generation,
-                }
-            }
-            None => {
-                let index = self.slots.len() as u32;
-                let generation = self.generation_floor;
-                self.slots.push(Slot {
-                    generation,
-                    entry: Some(entry),
-                });
-                EntryId { index, generation }
-            }
+        });
+        let id = EntryId {
+            index,
+            generation: slot.generation,
         };
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         Ok(id)
