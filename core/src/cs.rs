@@ -13,11 +13,12 @@
 //! view is several hundred bytes, the wire of a small Data less. Entries live in one slab
 //! (`Vec<Slot>`) threaded by a doubly linked recency list of slab indices; the hash table and
 //! the ordered index hold slab indices and slices of the stored wire, so nothing is duplicated
-//! per entry but one reference to the wire in the ordered index. `cargo run --release -p
+//! per entry but the index key's views of the wire's name and stack (views rather than
+//! offsets: a key is compared a few dozen times per insert). `cargo run --release -p
 //! nfwd-benches --bin cs_memory` measures the bytes per entry (`docs/benchmarks.md`).
 //!
-//! Stored packets are compact copies (the core copies every frame to its own size on
-//! arrival), so a cached Data never pins a larger receive buffer.
+//! Stored packets are compact copies (frames reach the core as `Frame`s, copied to their own
+//! size where the driver read them), so a cached Data never pins a larger receive buffer.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -125,51 +126,52 @@ impl Slot {
     }
 
     fn order_key(&self) -> OrderKey {
-        OrderKey {
-            buf: self.buf.clone(),
-            chain: self.chain,
-            name: self.name,
-        }
+        OrderKey::of(&self.buf, self.chain, self.name)
     }
 }
 
-/// Ordered index key: (stack, name TLV-VALUE), ordered bytewise (no stack first), both read
-/// from `buf` — an entry's buffer, or a probe's own copy.
+/// Ordered index key: (stack, name TLV-VALUE), ordered bytewise (no stack first), each a view
+/// of an entry's buffer (or of a probe's own copy). Views rather than offsets into one buffer:
+/// the index compares keys a few dozen times per insert, and a view is read without the
+/// bounds checks of an offset.
 #[derive(Debug, Clone)]
 struct OrderKey {
-    buf: Bytes,
-    chain: Span,
-    name: Span,
+    chain: Option<Bytes>,
+    name: Bytes,
 }
 
 impl OrderKey {
+    /// The key of an entry whose buffer is `buf`.
+    fn of(buf: &Bytes, chain: Span, name: Span) -> Self {
+        let view = |span: Span| {
+            let (start, end) = (span.start as usize, span.end as usize);
+            // Spans are made from the buffer they index, so the fallback is never taken.
+            if start <= end && end <= buf.len() {
+                buf.slice(start..end)
+            } else {
+                Bytes::new()
+            }
+        };
+        Self {
+            chain: (!chain.is_empty()).then(|| view(chain)),
+            name: view(name),
+        }
+    }
+
     /// A key that is not an entry's: where a scan for `name` under `chain` starts.
-    fn probe(chain: Option<&[u8]>, name: &[u8]) -> Option<Self> {
-        let chain = chain.unwrap_or_default();
-        let mut buf = Vec::with_capacity(chain.len() + name.len());
-        buf.extend_from_slice(chain);
-        buf.extend_from_slice(name);
-        let chain_end = u32::try_from(chain.len()).ok()?;
-        let end = u32::try_from(buf.len()).ok()?;
-        Some(Self {
-            buf: Bytes::from(buf),
-            chain: Span {
-                start: 0,
-                end: chain_end,
-            },
-            name: Span {
-                start: chain_end,
-                end,
-            },
-        })
+    fn probe(chain: Option<&[u8]>, name: &[u8]) -> Self {
+        Self {
+            chain: chain.map(Bytes::copy_from_slice),
+            name: Bytes::copy_from_slice(name),
+        }
     }
 
     fn chain(&self) -> Option<&[u8]> {
-        stack_of(&self.buf, self.chain)
+        self.chain.as_deref()
     }
 
     fn name(&self) -> &[u8] {
-        self.name.of(&self.buf)
+        &self.name
     }
 }
 
@@ -188,20 +190,19 @@ impl PartialOrd for OrderKey {
 }
 
 impl Ord for OrderKey {
-    /// As `(self.chain(), self.name())` compared with the same of `other`, written out: the
-    /// index compares keys two dozen times per insert, and most keys have no stack.
+    /// As `(self.chain(), self.name())` compared with the same of `other`, written out: most
+    /// keys have no stack.
     fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (self.buf.as_ref(), other.buf.as_ref());
-        match (self.chain.is_empty(), other.chain.is_empty()) {
-            (true, true) => {}
-            (true, false) => return Ordering::Less,
-            (false, true) => return Ordering::Greater,
-            (false, false) => match self.chain.of(a).cmp(other.chain.of(b)) {
+        match (&self.chain, &other.chain) {
+            (None, None) => {}
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(a), Some(b)) => match a[..].cmp(&b[..]) {
                 Ordering::Equal => {}
                 unequal => return unequal,
             },
         }
-        self.name.of(a).cmp(other.name.of(b))
+        self.name[..].cmp(&other.name[..])
     }
 }
 
@@ -444,11 +445,7 @@ impl ContentStore {
         self.unlink(i);
         let slot = &mut self.slots[i as usize];
         // The index key is rebuilt from the slot's own buffer, moved out rather than shared.
-        let key = OrderKey {
-            buf: std::mem::take(&mut slot.buf),
-            chain: slot.chain,
-            name: slot.name,
-        };
+        let key = OrderKey::of(&std::mem::take(&mut slot.buf), slot.chain, slot.name);
         let hash = slot.hash;
         slot.next = self.free;
         self.free = i;
@@ -562,7 +559,7 @@ impl ContentStore {
         // CanBePrefix: names under the prefix follow it in the byte order of the index. A
         // result is preferred over an error found first (`/c` sorts before `/c/v=1`).
         let prefix = name.value_bytes().as_ref();
-        let start = OrderKey::probe(chain, prefix)?;
+        let start = OrderKey::probe(chain, prefix);
         let mut hit = None;
         let mut error_hit = None;
         let mut stale_errors: Vec<u32> = Vec::new();
@@ -680,7 +677,7 @@ mod tests {
     #[test]
     fn entry_layout_stays_small() {
         assert!(size_of::<Slot>() <= 88);
-        assert!(size_of::<OrderKey>() <= 48);
+        assert!(size_of::<OrderKey>() <= 64);
     }
 
     #[test]
