@@ -285,6 +285,14 @@ impl LpPacket {
     /// Decodes one link-layer packet: an LpPacket, or a bare Interest or Data (an implicit
     /// LpPacket with only a Fragment). `wire` must hold exactly one TLV element.
     pub fn decode(wire: Bytes) -> Result<Self> {
+        match Self::decode_token_and_fragment(&wire) {
+            Some(pkt) => Ok(pkt),
+            None => Self::decode_any(wire),
+        }
+    }
+
+    /// [`LpPacket::decode`] for every shape of packet, field by field.
+    fn decode_any(wire: Bytes) -> Result<Self> {
         let outer = Element::decode_exact(&wire)?;
         match outer.tlv_type() {
             tt::INTEREST | tt::DATA => return Ok(Self::from_fragment(wire)),
@@ -536,6 +544,39 @@ impl LpPacket {
         write_fragment(&mut buf);
         debug_assert_eq!(buf.len(), len, "the fragment's length was not as announced");
         buf.freeze()
+    }
+
+    /// An LpPacket of the shape nearly every packet between forwarders has — a PIT token, then
+    /// the fragment, nothing else — read from its three headers, without the general decoder's
+    /// element per field. `None` for any other shape: the general decoder then decides (errors
+    /// included), so both accept and refuse exactly the same packets.
+    fn decode_token_and_fragment(wire: &Bytes) -> Option<Self> {
+        // LpPacket's type is one byte when minimally encoded; a bare Interest or Data (or an
+        // unusual encoding) leaves at once for the general decoder.
+        if wire.first() != Some(&(t::LP_PACKET as u8)) {
+            return None;
+        }
+        let (ty, len, header) = read_header(wire).ok()?;
+        if ty != t::LP_PACKET || header.checked_add(len)? != wire.len() {
+            return None;
+        }
+        let (ty, token_len, token_header) = read_header(wire.get(header..)?).ok()?;
+        if ty != t::PIT_TOKEN {
+            return None;
+        }
+        let token_start = header + token_header;
+        let token_end = token_start.checked_add(token_len)?;
+        let (ty, fragment_len, fragment_header) = read_header(wire.get(token_end..)?).ok()?;
+        let fragment_start = token_end + fragment_header;
+        if ty != t::FRAGMENT || fragment_start.checked_add(fragment_len)? != wire.len() {
+            return None;
+        }
+        let pit_token = PitToken::from_slice(wire.get(token_start..token_end)?).ok()?;
+        Some(Self {
+            pit_token: Some(pit_token),
+            fragment: Some(wire.slice(fragment_start..)),
+            ..Self::default()
+        })
     }
 
     /// Everything before the Fragment's value when the packet's only header field is a PIT
@@ -1178,6 +1219,80 @@ mod tests {
         Bytes::from_static(&[
             0x05, 0x0D, 0x07, 0x05, 0x08, 0x03, 0x61, 0x62, 0x63, 0x0A, 0x04, 1, 2, 3, 4,
         ])
+    }
+
+    #[test]
+    fn the_token_and_fragment_shortcut_decodes_as_the_general_decoder_does() {
+        let token = |n: usize| {
+            let mut v = vec![0x62, n as u8];
+            v.extend(std::iter::repeat_n(9u8, n));
+            v
+        };
+        let lp = |parts: &[Vec<u8>]| {
+            let value: Vec<u8> = parts.concat();
+            let mut v = vec![0x64];
+            if value.len() < 253 {
+                v.push(value.len() as u8);
+            } else {
+                v.push(0xFD);
+                v.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            }
+            v.extend(value);
+            v
+        };
+        let fragment = |body: &[u8]| {
+            let mut v = vec![0x50];
+            if body.len() < 253 {
+                v.push(body.len() as u8);
+            } else {
+                v.push(0xFD);
+                v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            }
+            v.extend_from_slice(body);
+            v
+        };
+        let big = vec![5u8; 300];
+        let cases: Vec<Vec<u8>> = vec![
+            lp(&[token(8), fragment(&interest())]),
+            lp(&[token(1), fragment(&interest())]),
+            lp(&[token(32), fragment(&big)]),
+            lp(&[token(8), fragment(&[])]),
+            // Refused alike: no token bytes, a token too long.
+            lp(&[token(0), fragment(&interest())]),
+            lp(&[token(33), fragment(&interest())]),
+            // Other shapes: another field, an ignorable unknown one, a fragment that is not last.
+            lp(&[
+                token(8),
+                vec![0xFD, 0x03, 0x20, 0x00],
+                fragment(&interest()),
+            ]),
+            lp(&[
+                token(8),
+                fragment(&interest()),
+                vec![0xFD, 0x03, 0x4C, 0x00],
+            ]),
+            lp(&[fragment(&interest()), token(8)]),
+            lp(&[token(8)]),
+            // A bare Interest.
+            interest().to_vec(),
+        ];
+        for (i, wire) in cases.into_iter().enumerate() {
+            let wire = Bytes::from(wire);
+            let general = LpPacket::decode_any(wire.clone());
+            assert_eq!(LpPacket::decode(wire.clone()), general, "case {i}");
+            // Cut short or with a byte too many, both refuse.
+            let short = wire.slice(..wire.len() - 1);
+            assert!(LpPacket::decode(short.clone()).is_err(), "case {i} short");
+            assert!(LpPacket::decode_any(short).is_err(), "case {i} short");
+            let mut long = wire.to_vec();
+            long.push(0);
+            let long = Bytes::from(long);
+            assert_eq!(
+                LpPacket::decode(long.clone()),
+                LpPacket::decode_any(long),
+                "case {i} long"
+            );
+        }
     }
 
     /// The general encoder's bytes for `p` with a fragment of `n` bytes of 0xAB.
