@@ -1228,29 +1228,20 @@ mod tests {
             v.extend(std::iter::repeat_n(9u8, n));
             v
         };
-        let lp = |parts: &[Vec<u8>]| {
-            let value: Vec<u8> = parts.concat();
-            let mut v = vec![0x64];
+        // Type and value as one TLV, with a one- or three-byte length.
+        let tlv = |ty: u8, value: &[u8]| {
+            let mut v = vec![ty];
             if value.len() < 253 {
                 v.push(value.len() as u8);
             } else {
                 v.push(0xFD);
                 v.extend_from_slice(&(value.len() as u16).to_be_bytes());
             }
-            v.extend(value);
+            v.extend_from_slice(value);
             v
         };
-        let fragment = |body: &[u8]| {
-            let mut v = vec![0x50];
-            if body.len() < 253 {
-                v.push(body.len() as u8);
-            } else {
-                v.push(0xFD);
-                v.extend_from_slice(&(body.len() as u16).to_be_bytes());
-            }
-            v.extend_from_slice(body);
-            v
-        };
+        let lp = |parts: &[Vec<u8>]| tlv(0x64, &parts.concat());
+        let fragment = |body: &[u8]| tlv(0x50, body);
         let big = vec![5u8; 300];
         let cases: Vec<Vec<u8>> = vec![
             lp(&[token(8), fragment(&interest())]),
