@@ -160,13 +160,20 @@ pub struct Element {
 impl Element {
     /// Decodes the element at the start of `buf`; returns it and the number of bytes it used.
     pub fn decode_prefix(buf: &Bytes) -> Result<(Self, usize)> {
-        let (tlv_type, len, hdr) = read_header(buf)?;
+        Self::decode_at(buf, 0)
+    }
+
+    /// Decodes the element that starts `at` bytes into `buf`; returns it and the number of
+    /// bytes it used. The element shares `buf` (one reference taken, for the element only).
+    fn decode_at(buf: &Bytes, at: usize) -> Result<(Self, usize)> {
+        let rest = buf.get(at..).unwrap_or_default();
+        let (tlv_type, len, hdr) = read_header(rest)?;
         let total = hdr
             .checked_add(len)
             .ok_or(Error::LengthTooLarge(len as u64))?;
-        if total > buf.len() {
+        if total > rest.len() {
             return Err(Error::Truncated {
-                needed: total - buf.len(),
+                needed: total - rest.len(),
             });
         }
         // A header is at most 18 bytes, so this cannot truncate.
@@ -175,7 +182,7 @@ impl Element {
             Self {
                 tlv_type,
                 header_len,
-                wire: buf.slice(..total),
+                wire: buf.slice(at..at + total),
             },
             total,
         ))
@@ -301,8 +308,7 @@ impl Reader {
         if self.is_empty() {
             return Ok(None);
         }
-        let rest = self.buf.slice(self.pos..);
-        let (el, used) = Element::decode_prefix(&rest)?;
+        let (el, used) = Element::decode_at(&self.buf, self.pos)?;
         self.pos += used;
         Ok(Some(el))
     }
