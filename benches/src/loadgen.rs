@@ -71,6 +71,10 @@ pub struct Settings {
     pub nfd: Option<PathBuf>,
     /// Measurements of each (case, forwarder), interleaved.
     pub rounds: usize,
+    /// Worker threads of nfwd's runtime: 0 runs the whole daemon on one thread (a
+    /// current-thread runtime), N a multi-thread runtime of N workers as `nfwd start
+    /// --threads N` has, face tasks and the core task then running in parallel.
+    pub daemon_workers: usize,
 }
 
 impl Default for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
             modes: vec![NameMode::Distinct, NameMode::Repeated],
             nfd: None,
             rounds: 1,
+            daemon_workers: 0,
         }
     }
 }
@@ -373,22 +378,39 @@ struct DaemonThread {
     thread: Option<thread::JoinHandle<()>>,
     unix: Option<PathBuf>,
     udp: Option<SocketAddr>,
-    /// The daemon thread's id, for its CPU time (`/proc/self/task/<tid>/stat`).
-    tid: Option<u32>,
+    /// The ids of the daemon's threads, for their CPU time (`/proc/self/task/<tid>/stat`):
+    /// the daemon thread, and its runtime's workers if it has any.
+    tids: Arc<std::sync::Mutex<Vec<u32>>>,
 }
 
 impl DaemonThread {
-    fn start(config: Config) -> Result<Self, String> {
+    fn start(config: Config, workers: usize) -> Result<Self, String> {
+        let tids = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = Arc::clone(&tids);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = thread::Builder::new()
             .name("nfwd-daemon".into())
             .spawn(move || {
-                let tid = own_tid();
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                let remember = move || {
+                    if let (Some(tid), Ok(mut tids)) = (own_tid(), record.lock()) {
+                        tids.push(tid);
+                    }
+                };
+                remember();
+                let built = if workers == 0 {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                } else {
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(workers)
+                        .thread_name("nfwd-daemon-w")
+                        .on_thread_start(remember)
+                        .enable_all()
+                        .build()
+                };
+                let rt = match built {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));
@@ -398,7 +420,7 @@ impl DaemonThread {
                 rt.block_on(async move {
                     match Daemon::start(config).await {
                         Ok(d) => {
-                            let addrs = (d.unix_path().map(Path::to_path_buf), d.udp_addr(), tid);
+                            let addrs = (d.unix_path().map(Path::to_path_buf), d.udp_addr());
                             let _ = ready_tx.send(Ok(addrs));
                             let _ = stop_rx.await;
                             let _ = d.shutdown().await;
@@ -410,13 +432,13 @@ impl DaemonThread {
                 });
             })
             .map_err(|e| e.to_string())?;
-        let (unix, udp, tid) = ready_rx.recv().map_err(|e| e.to_string())??;
+        let (unix, udp) = ready_rx.recv().map_err(|e| e.to_string())??;
         Ok(Self {
             stop: Some(stop_tx),
             thread: Some(thread),
             unix,
             udp,
-            tid,
+            tids,
         })
     }
 }
@@ -475,8 +497,12 @@ impl UnderTest for DaemonThread {
     }
 
     fn cpu_ticks(&self) -> Option<u64> {
-        self.tid
-            .and_then(|t| cpu_ticks(&format!("/proc/self/task/{t}/stat")))
+        let tids = self.tids.lock().ok()?;
+        let mut total = 0;
+        for t in tids.iter() {
+            total += cpu_ticks(&format!("/proc/self/task/{t}/stat"))?;
+        }
+        Some(total)
     }
 }
 
@@ -547,7 +573,7 @@ pub fn measure_through(
                     cost: 0,
                 });
             }
-            Box::new(DaemonThread::start(config)?)
+            Box::new(DaemonThread::start(config, settings.daemon_workers)?)
         }
         Target::Nfd(tools) => {
             let nfd = crate::nfd::NfdProcess::start(tools, &tag)?;
@@ -753,7 +779,7 @@ pub fn measure_cs_memory(count: usize, payload: usize) -> Result<(u64, u64, usiz
     config.faces.udp_listen = String::new();
     config.tables.cs_max_entries = count;
     let before = rss_kib().unwrap_or(0);
-    let daemon = DaemonThread::start(config)?;
+    let daemon = DaemonThread::start(config, 0)?;
     let path = daemon.unix.clone().ok_or("no Unix socket")?;
     let link = |p: &Path| -> Result<Link, String> {
         let s = UnixStream::connect(p).map_err(|e| e.to_string())?;

@@ -32,6 +32,11 @@ pub(crate) struct BenchArgs {
     /// Measure every case this many times, interleaved; the summary gives medians.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Worker threads of nfwd's runtime: 0 (default) runs the whole daemon on one thread;
+    /// N runs it as `nfwd start --threads N` does, face tasks beside the core task. The CPU
+    /// column then sums all of the daemon's threads.
+    #[arg(long, default_value_t = 0)]
+    daemon_workers: usize,
     /// Instead of throughput, fill the content store with this many Data and report RSS.
     #[arg(long)]
     cs_fill: Option<usize>,
@@ -269,6 +274,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         modes,
         nfd: args.nfd,
         rounds: args.rounds.max(1),
+        daemon_workers: args.daemon_workers,
     };
     let results = loadgen::run(&settings).map_err(anyhow::Error::msg)?;
     print_table(&results);
