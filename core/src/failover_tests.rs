@@ -844,6 +844,31 @@ fn a_neighbour_never_heard_is_asked_again_with_the_chained_interest_and_used_onc
     );
 }
 
+/// Found by the forwarder_session fuzz target: a reopened neighbour took a chained Interest
+/// that may go to local faces only (`/localhost`, HopLimit spent), or back to its sender.
+#[test]
+fn a_reopened_neighbour_takes_only_what_may_go_to_it() {
+    let mut net = Net::new(&no_liveness());
+    let c = net.app("unix://c");
+    let b = net.silent_peer("udp4://10.0.0.2:6363");
+    net.fwd.add_route(&name("/sf/F"), b, 0);
+    net.advance(0);
+    for _ in 0..10 {
+        net.advance(100);
+    }
+    // A timeout after the last hello, b would be reopened for the next chained Interest.
+    net.advance(800);
+    let acts = net.recv(c, interest("/localhost/x", Some("/sf/F")));
+    assert!(interests(&acts, b).is_empty(), "{acts:?}");
+    assert_eq!(nacks(&acts, c), vec![NackReason::NoRoute]);
+    // Nor does b get back what it sent itself.
+    let acts = net.recv(b, interest("/c/1", Some("/sf/F")));
+    assert!(interests(&acts, b).is_empty(), "{acts:?}");
+    // A chained Interest that may go to it still does.
+    let acts = net.recv(c, interest("/c/2", Some("/sf/F")));
+    one_interest(&acts, b);
+}
+
 #[test]
 fn a_neighbour_heard_but_silent_to_the_hello_keeps_getting_the_error_at_once() {
     let mut net = Net::new(&no_liveness());

@@ -625,7 +625,7 @@ impl Forwarder {
         }
         if decision.targets.is_empty() {
             if !is_retransmission {
-                match self.unaware_next_hop(now, id, &routing, out) {
+                match self.unaware_next_hop(now, id, in_face, only_local, &routing, out) {
                     UnawareHop::Unaware(via) => self.answer_chain_unaware(now, id, via, out),
                     UnawareHop::Reopened(face) => {
                         self.send_interest(now, id, face, nonce, hop_limit, out);
@@ -793,11 +793,15 @@ impl Forwarder {
     /// out because it does not understand chaining, that face — asked once more, if we made
     /// it and asked long enough ago; reopened if nothing was ever heard from it
     /// (`chain_peer.rs`), so the Interest may go there. `None` for a plain Interest or a real
-    /// lack of routes.
+    /// lack of routes. Only faces the Interest could go to but for their chain awareness count
+    /// (not the face it came from, not a face that is down, only local ones when `only_local`:
+    /// `/localhost` or HopLimit spent), as in [`Forwarder::may_send_to`].
     fn unaware_next_hop(
         &mut self,
         now: Instant,
         id: EntryId,
+        in_face: FaceId,
+        only_local: bool,
         routing: &PrefixHashes,
         out: &mut Vec<Action>,
     ) -> UnawareHop {
@@ -814,6 +818,9 @@ impl Forwarder {
         let mut first = None;
         let mut reopened = None;
         for h in hops {
+            if h.face == in_face || !self.may_send_to(h.face, only_local, false) {
+                continue;
+            }
             let Some(state) = self.faces.get_mut(&h.face) else {
                 continue;
             };
