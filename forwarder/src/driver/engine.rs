@@ -280,20 +280,31 @@ fn congestion_marked(
     }
 }
 
-/// Counts a frame the driver dropped: on its face, in the driver's totals, and in the core's
-/// counters of the face.
-fn count_dropped<C: Core>(
-    total: &mut DriverCounters,
-    on_face: &mut DriverFaceCounters,
-    core: &mut C,
+/// What the driver did to one face's frames (dropped, marked), counted in the three places
+/// that must agree: the face's counters, the driver's totals and the core's counters of the
+/// face.
+struct Tally<'a, C> {
+    total: &'a mut DriverCounters,
+    on_face: &'a mut DriverFaceCounters,
+    core: &'a mut C,
     face: FaceId,
-    len: usize,
-) {
-    on_face.dropped_frames += 1;
-    on_face.dropped_bytes += len as u64;
-    total.dropped_frames += 1;
-    total.dropped_bytes += len as u64;
-    core.driver_dropped(face, len);
+}
+
+impl<C: Core> Tally<'_, C> {
+    fn dropped(&mut self, len: usize) {
+        self.on_face.dropped_frames += 1;
+        self.on_face.dropped_bytes += len as u64;
+        self.total.dropped_frames += 1;
+        self.total.dropped_bytes += len as u64;
+        self.core.driver_dropped(self.face, len);
+    }
+
+    /// A congestion mark that made the frame `added` bytes longer.
+    fn marked(&mut self, added: usize) {
+        self.on_face.congestion_marks += 1;
+        self.total.congestion_marks += 1;
+        self.core.driver_marked(self.face, added);
+    }
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -880,6 +891,12 @@ impl<C: Core> Engine<C> {
             return;
         };
         let mut frames = std::mem::take(outbox);
+        let mut tally = Tally {
+            total: &mut self.counters,
+            on_face: &mut entry.counters,
+            core: &mut self.core,
+            face,
+        };
         let mut unreachable = false;
         let mut next = 0;
         while next < frames.len() {
@@ -908,14 +925,7 @@ impl<C: Core> Engine<C> {
                 }
             };
             for frame in frames.iter().skip(next).take(dropped) {
-                let len = frame.len();
-                count_dropped(
-                    &mut self.counters,
-                    &mut entry.counters,
-                    &mut self.core,
-                    face,
-                    len,
-                );
+                tally.dropped(frame.len());
             }
             next += dropped;
         }
@@ -937,6 +947,12 @@ impl<C: Core> Engine<C> {
             return;
         };
         let len = frame.len();
+        let mut tally = Tally {
+            total: &mut self.counters,
+            on_face: &mut entry.counters,
+            core: &mut self.core,
+            face,
+        };
         let (queue, marker) = match &mut entry.link {
             Link::Udp {
                 outbox,
@@ -950,27 +966,19 @@ impl<C: Core> Engine<C> {
                         // As on a stream face: marked by the length of what waits before it.
                         let (frame, mark) = congestion_marked(marker, now, pacer.queued(), frame);
                         if let Some(added) = mark {
-                            entry.counters.congestion_marks += 1;
-                            self.counters.congestion_marks += 1;
-                            self.core.driver_marked(face, added);
+                            tally.marked(added);
                         }
                         match pacer.offer(now, frame) {
                             Offer::SendNow(frame) => frame,
                             Offer::Queued { queued } => {
-                                self.counters.udp_paced_frames += 1;
+                                tally.total.udp_paced_frames += 1;
                                 if queued == 0 {
                                     self.paced.push(face);
                                 }
                                 return;
                             }
                             Offer::Dropped => {
-                                count_dropped(
-                                    &mut self.counters,
-                                    &mut entry.counters,
-                                    &mut self.core,
-                                    face,
-                                    len,
-                                );
+                                tally.dropped(len);
                                 return;
                             }
                         }
@@ -995,20 +1003,12 @@ impl<C: Core> Engine<C> {
         let queued = queue.queued();
         if queued.saturating_add(len as u64) > self.write_queue_bytes {
             // Never block the core task on a slow peer: drop and count.
-            count_dropped(
-                &mut self.counters,
-                &mut entry.counters,
-                &mut self.core,
-                face,
-                len,
-            );
+            tally.dropped(len);
             return;
         }
         let (frame, mark) = congestion_marked(marker, now, queued, frame);
         if let Some(added) = mark {
-            entry.counters.congestion_marks += 1;
-            self.counters.congestion_marks += 1;
-            self.core.driver_marked(face, added);
+            tally.marked(added);
         }
         // An error means the face task ended; its Closed event is on the way.
         let _ = queue.push(frame);
