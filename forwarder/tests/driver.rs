@@ -1517,6 +1517,24 @@ async fn udp_pacing_holds_a_burst_back_marks_what_waits_and_drops_beyond_its_que
     h.stop().await;
 }
 
+/// A UDP peer whose first datagram (an Interest) made it an on-demand face: the peer's socket
+/// and the face.
+async fn udp_peer_with_face(h: &mut Harness, daemon: std::net::SocketAddr) -> (UdpSocket, FaceId) {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    peer.send_to(&frame(5, 30, 0), daemon).await.unwrap();
+    let (face, _) = h.added().await;
+    h.frame().await;
+    (peer, face)
+}
+
+/// `n` frames of type `t` with distinct sizes and fills, so that a lost, cut or reordered one
+/// shows.
+fn distinct_frames(t: u8, n: usize) -> Vec<Bytes> {
+    (0..n)
+        .map(|i| frame(t, 40 + i % 50, u8::try_from(i % 251).unwrap()))
+        .collect()
+}
+
 /// Sends the core makes in one go leave a UDP face batched (`sendmmsg`, 64 at most per
 /// call): every one arrives, whole and in order, across several batches.
 #[tokio::test]
@@ -1525,14 +1543,8 @@ async fn many_sends_to_one_udp_face_arrive_whole_and_in_order() {
     let dir = temp_dir();
     let mut h = Harness::start(config(&dir), dir.clone(), false).await;
     let daemon = h.daemon.udp_addr().unwrap();
-    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    peer.send_to(&frame(5, 30, 0), daemon).await.unwrap();
-    let (face, _) = h.added().await;
-    h.frame().await;
-    // Distinct sizes and fills, so a lost, cut or reordered datagram shows.
-    let sent: Vec<Bytes> = (0..N)
-        .map(|i| frame(6, 40 + i % 50, u8::try_from(i % 251).unwrap()))
-        .collect();
+    let (peer, face) = udp_peer_with_face(&mut h, daemon).await;
+    let sent = distinct_frames(6, N);
     for f in &sent {
         h.push(Action::Send {
             face,
@@ -1566,14 +1578,8 @@ async fn a_burst_from_one_udp_peer_arrives_whole_and_in_order() {
     let dir = temp_dir();
     let mut h = Harness::start(config(&dir), dir.clone(), false).await;
     let daemon = h.daemon.udp_addr().unwrap();
-    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    peer.send_to(&frame(5, 30, 0), daemon).await.unwrap();
-    let (face, _) = h.added().await;
-    h.frame().await;
-    // Distinct sizes and fills, so a lost, cut or reordered datagram shows.
-    let sent: Vec<Bytes> = (0..N)
-        .map(|i| frame(5, 40 + i % 50, u8::try_from(i % 251).unwrap()))
-        .collect();
+    let (peer, face) = udp_peer_with_face(&mut h, daemon).await;
+    let sent = distinct_frames(5, N);
     for (i, f) in sent.iter().enumerate() {
         if i == OVERSIZE_AT {
             peer.send_to(&frame(5, 9500, 0), daemon).await.unwrap();
