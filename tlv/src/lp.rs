@@ -1271,6 +1271,12 @@ mod tests {
             let wire = Bytes::from(wire);
             let general = LpPacket::decode_any(wire.clone());
             assert_eq!(LpPacket::decode(wire.clone()), general, "case {i}");
+            // The first four are the shortcut's own shape: it, not the fallback, read them.
+            assert_eq!(
+                LpPacket::decode_token_and_fragment(&wire).is_some(),
+                i < 4,
+                "case {i}"
+            );
             // Cut short or with a byte too many, both refuse.
             let short = wire.slice(..wire.len() - 1);
             assert!(LpPacket::decode(short.clone()).is_err(), "case {i} short");
