@@ -114,6 +114,9 @@ pub struct EditPlan {
     /// `Some` if the head is popped: the rest of the stack, `None` if it was the last.
     popped: Option<Option<FunctionChain>>,
     insert_nonce_after: Option<usize>,
+    /// Fields whose SKIPPED elements the edit leaves out: those that removing FunctionNames
+    /// would bring into order (see [`Interest::dropped_with_function_names`]).
+    dropped_skipped: Range<usize>,
     value_len: usize,
 }
 
@@ -440,12 +443,17 @@ impl Interest {
             }
             pos
         });
+        let dropped_skipped = match popped {
+            Some(None) => self.dropped_with_function_names(),
+            _ => 0..0,
+        };
         let nonce_len = tlv_len(tt::NONCE, 4);
         let mut value_len = 0usize;
         // Only the elements that were read are edited (skipped ones are SKIPPED): a HopLimit
         // copy that decoding skipped may lie inside the ParametersSha256Digest's range.
         for (i, f) in self.fields.iter().enumerate() {
             value_len += match f.tlv_type {
+                SKIPPED if dropped_skipped.contains(&i) => 0,
                 tt::NONCE if edit.nonce.is_some() => nonce_len,
                 tt::HOP_LIMIT if edit.hop_limit.is_some() => tlv_len(tt::HOP_LIMIT, 1),
                 tt::FUNCTION_NAMES if popped.is_some() => popped
@@ -462,8 +470,31 @@ impl Interest {
             edit: *edit,
             popped,
             insert_nonce_after,
+            dropped_skipped,
             value_len,
         }
+    }
+
+    /// The fields after FunctionNames up to the next element that was read: a known element
+    /// skipped there (out of order behind FunctionNames, say a HopLimit) would come into order
+    /// once the last function is popped and FunctionNames goes, and the next hop would read
+    /// what this one ignored — a HopLimit the sender hid, or one too long to decode. So an
+    /// edit that removes FunctionNames leaves those skipped elements out, as ndn-cxx drops
+    /// what it did not read when it re-encodes. The range never reaches ApplicationParameters,
+    /// which is read, so the parameters digest's range is untouched.
+    fn dropped_with_function_names(&self) -> Range<usize> {
+        let Some(at) = self
+            .fields
+            .iter()
+            .position(|f| f.tlv_type == tt::FUNCTION_NAMES)
+        else {
+            return 0..0;
+        };
+        let end = self.fields[at + 1..]
+            .iter()
+            .position(|f| order_of(f.tlv_type).is_some())
+            .map_or(self.fields.len(), |n| at + 1 + n);
+        at + 1..end
     }
 
     /// Writes this Interest with `plan` (made by [`Interest::plan_edit`] on this Interest)
@@ -473,6 +504,7 @@ impl Interest {
         put_header(buf, tt::INTEREST, plan.value_len);
         for (i, f) in self.fields.iter().enumerate() {
             match (f.tlv_type, edit.nonce, edit.hop_limit) {
+                (SKIPPED, _, _) if plan.dropped_skipped.contains(&i) => {}
                 (tt::NONCE, Some(n), _) => put_tlv(buf, tt::NONCE, &n),
                 (tt::HOP_LIMIT, _, Some(h)) => put_tlv(buf, tt::HOP_LIMIT, &[h]),
                 (tt::FUNCTION_NAMES, _, _) if plan.popped.is_some() => {
@@ -978,6 +1010,86 @@ mod tests {
             Some(&0x07),
             "the skipped copy is carried unchanged"
         );
+    }
+
+    /// The Interest of `chain` with `tail` appended after its last element (FunctionNames).
+    fn with_elements_after_function_names(chain: &str, tail: &[u8]) -> Interest {
+        let built = InterestBuilder::new(name("/c"))
+            .function_chain(Some(chain.parse().unwrap()))
+            .encode();
+        let mut v = built.to_vec();
+        assert!(
+            v[1] as usize + tail.len() < 253,
+            "a one-byte length in this test"
+        );
+        v[1] += u8::try_from(tail.len()).unwrap();
+        v.extend_from_slice(tail);
+        Interest::decode(Bytes::from(v)).unwrap()
+    }
+
+    #[test]
+    fn popping_the_last_function_does_not_bring_a_skipped_element_into_order() {
+        // Found by the `interest` fuzz target: a HopLimit behind FunctionNames is out of
+        // order, so decoding skips it (non-critical). Popping the last function removed
+        // FunctionNames and put the copy in order: the edited Interest no longer decoded (its
+        // value was 8 bytes), and a 1-byte one would have taken effect at the next hop.
+        let unknown = [0xc8, 0x01, 0xaa]; // type 200: unknown, non-critical
+        let hidden_hop_limit = [0x22, 0x01, 0x00];
+        let tail = [unknown, hidden_hop_limit].concat();
+        let i = with_elements_after_function_names("/f/a", &tail);
+        assert_eq!(
+            i.hop_limit(),
+            None,
+            "the HopLimit behind FunctionNames is not read"
+        );
+        let plan = i.plan_edit(&InterestEdit {
+            pop_function: true,
+            ..Default::default()
+        });
+        let mut wire = BytesMut::new();
+        i.write_edited(&plan, &mut wire);
+        assert_eq!(wire.len(), plan.encoded_len());
+        let out = Interest::decode(wire.freeze()).unwrap();
+        assert!(out.function_chain().is_none());
+        assert_eq!(
+            out.hop_limit(),
+            None,
+            "the hidden HopLimit stays without effect"
+        );
+        assert!(
+            out.wire().ends_with(&unknown),
+            "an unknown element is carried, the skipped HopLimit is not"
+        );
+
+        // With a function left, FunctionNames stays and so does the skipped copy behind it.
+        let i = with_elements_after_function_names("/f/a,/f/b", &tail);
+        let out = Interest::decode(i.edited(&InterestEdit {
+            pop_function: true,
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(out.function_chain().unwrap().to_string(), "/f/b");
+        assert_eq!(out.hop_limit(), None);
+        assert!(out.wire().ends_with(&tail));
+
+        // The fuzzer's input: an 8-byte HopLimit behind the only function.
+        let fuzzed = "0539071108037207 08a500fd000a006c 0432321200ca0401 020304e114071208\
+                      0273660802463307 0808027300086602 4622080702739ef7 fdb931";
+        let fuzzed: String = fuzzed.chars().filter(char::is_ascii_hexdigit).collect();
+        let fuzzed: Vec<u8> = (0..fuzzed.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&fuzzed[at..at + 2], 16).unwrap())
+            .collect();
+        let i = Interest::decode(Bytes::from(fuzzed)).unwrap();
+        let out = Interest::decode(i.edited(&InterestEdit {
+            nonce: Some([1, 2, 3, 4]),
+            hop_limit: Some(1),
+            pop_function: true,
+        }))
+        .expect("the edited Interest decodes");
+        assert_eq!(out.name(), i.name());
+        assert_eq!(out.hop_limit(), None);
+        assert!(out.function_chain().is_none());
     }
 
     #[test]
