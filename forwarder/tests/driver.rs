@@ -1567,6 +1567,138 @@ async fn many_sends_to_one_udp_face_arrive_whole_and_in_order() {
     h.stop().await;
 }
 
+/// Frames of one size leave a UDP face in GSO sends (one `sendmsg` of up to 64 frames, cut
+/// into datagrams by the kernel): each still arrives as the datagram it was, in order.
+#[tokio::test]
+async fn frames_of_one_size_leave_a_udp_face_in_gso_sends_and_arrive_as_sent() {
+    const N: usize = 130;
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    // Without pacing the outbox leaves at 64 frames and at the end: 64 + 64 + 2.
+    c.faces.udp_pacing_rate_mbps = 0;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let daemon = h.daemon.udp_addr().unwrap();
+    let (peer, face) = udp_peer_with_face(&mut h, daemon).await;
+    let sent: Vec<Bytes> = (0..N)
+        .map(|i| frame(6, 100, u8::try_from(i).unwrap()))
+        .collect();
+    for f in &sent {
+        h.push(Action::Send {
+            face,
+            frame: f.clone(),
+        });
+    }
+    peer.send_to(&frame(5, 30, 1), daemon).await.unwrap();
+    h.frame().await;
+    let mut buf = [0u8; 20_000];
+    for (i, want) in sent.iter().enumerate() {
+        let (n, _) = tokio::time::timeout(PATIENCE, peer.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("datagram {i} of {N} never came"))
+            .unwrap();
+        assert_eq!(&buf[..n], &want[..], "datagram {i}");
+    }
+    let counters = h.daemon.status().await.unwrap().counters;
+    assert_eq!(counters.udp_gso_sends, 3, "{counters:?}");
+    assert_eq!(counters.udp_gso_refused, 0, "{counters:?}");
+    assert_eq!(counters.dropped_frames, 0, "{counters:?}");
+    h.stop().await;
+}
+
+/// Over a veth pair (MTU 1500), frames that fit the MTU leave in GSO sends; a GSO send of
+/// 3000-byte frames is refused by the kernel (GSO never fragments), so those frames go again
+/// one datagram each (IP fragments them), and the face stops trying GSO for frames that size.
+/// Every frame arrives whole and in order at a peer in the other namespace.
+#[tokio::test]
+async fn a_gso_send_over_the_path_mtu_goes_again_one_datagram_each() {
+    const TEST: &str = "a_gso_send_over_the_path_mtu_goes_again_one_datagram_each";
+    const N: usize = 20;
+    let Some(ns) = netns_or_skip(TEST) else {
+        return;
+    };
+    let dir = temp_dir();
+    let mut c = config(&dir);
+    c.faces.udp_listen = "0.0.0.0:0".into();
+    c.faces.udp_pacing_rate_mbps = 0;
+    let mut h = Harness::start(c, dir.clone(), false).await;
+    let port = h.daemon.udp_addr().unwrap().port();
+    let mut sent: Vec<Bytes> = (0..N)
+        .map(|i| frame(6, 1000, u8::try_from(i).unwrap()))
+        .collect();
+    sent.extend((0..N).map(|i| frame(6, 3000, u8::try_from(100 + i).unwrap())));
+    sent.extend((0..N).map(|i| frame(6, 3000, u8::try_from(200 + i).unwrap())));
+    // The peer: its first datagram makes the face; it repeats a second one until the daemon
+    // sends, since only a received frame releases the test's script; then it prints, in hex,
+    // every datagram it receives.
+    let script = dir.join("peer.py");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        &script,
+        r#"
+import socket, sys
+host, port, count, first, again = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(bytes.fromhex(first), (host, port))
+s.settimeout(0.2)
+got = []
+for _ in range(100):
+    s.sendto(bytes.fromhex(again), (host, port))
+    try:
+        got.append(s.recv(65536))
+        break
+    except socket.timeout:
+        pass
+s.settimeout(20)
+while len(got) < count:
+    got.append(s.recv(65536))
+for d in got:
+    print(d.hex())
+"#,
+    )
+    .unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let peer = ns
+        .command(&format!(
+            "exec python3 {} {} {port} {} {} {}",
+            script.display(),
+            ns.host,
+            sent.len(),
+            hex(&frame(5, 30, 0)),
+            hex(&frame(5, 30, 1)),
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (face, info) = h.added().await;
+    assert_eq!(info.scope, FaceScope::NonLocal);
+    h.frame().await;
+    for f in &sent {
+        h.push(Action::Send {
+            face,
+            frame: f.clone(),
+        });
+    }
+    let Ok(out) = tokio::time::timeout(PATIENCE, peer.wait_with_output()).await else {
+        let status = h.daemon.status().await.unwrap();
+        panic!("the peer did not receive every frame: {status:?}");
+    };
+    let out = out.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let got: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(got.len(), sent.len());
+    for (i, (got, want)) in got.iter().zip(&sent).enumerate() {
+        assert!(*got == hex(want), "datagram {i} differs");
+    }
+    let counters = h.daemon.status().await.unwrap().counters;
+    // The 1000-byte frames: one GSO send. The first 3000-byte run: refused once; the second
+    // is not tried again.
+    assert_eq!(counters.udp_gso_sends, 1, "{counters:?}");
+    assert_eq!(counters.udp_gso_refused, 1, "{counters:?}");
+    assert_eq!(counters.dropped_frames, 0, "{counters:?}");
+    h.stop().await;
+    drop(ns);
+}
+
 /// A burst from one peer, queued in the face's socket before its task reads (the test's
 /// runtime runs the daemon too), is read in several `recvmmsg` batches, full ones and a short
 /// last one: every datagram reaches the core whole and in order, and an oversize one among
@@ -1594,11 +1726,11 @@ async fn a_burst_from_one_udp_peer_arrives_whole_and_in_order() {
     h.stop().await;
 }
 
-/// An on-demand UDP face whose peer is gone: the kernel reports the ICMP port unreachable on
-/// a later send of the batch, the face closes and it is counted; frames that could not
-/// leave are counted as dropped.
-#[tokio::test]
-async fn an_on_demand_udp_face_whose_peer_is_gone_closes_within_a_batch() {
+/// An on-demand UDP face whose peer is gone, sent `frames` in one go: returns the driver's
+/// counters once the face has closed.
+async fn a_face_whose_peer_is_gone_is_sent(
+    frames: Vec<Bytes>,
+) -> nfwd_forwarder::driver::DriverCounters {
     let dir = temp_dir();
     let mut h = Harness::start(config(&dir), dir.clone(), false).await;
     let daemon = h.daemon.udp_addr().unwrap();
@@ -1611,20 +1743,35 @@ async fn an_on_demand_udp_face_whose_peer_is_gone_closes_within_a_batch() {
     let (idb, _) = h.added().await;
     h.frame().await;
     drop(b);
-    for i in 0..10 {
-        h.push(Action::Send {
-            face: idb,
-            frame: frame(6, 40, i),
-        });
+    for frame in frames {
+        h.push(Action::Send { face: idb, frame });
     }
     a.send_to(&frame(5, 30, 1), daemon).await.unwrap();
     assert_eq!(h.closed().await, idb);
-    let status = h.daemon.status().await.unwrap();
-    assert_eq!(status.counters.udp_faces_unreachable, 1, "{status:?}");
-    // The first datagram left (it drew the ICMP); the rest could not.
-    assert!(
-        (1..=9).contains(&status.counters.dropped_frames),
-        "{status:?}"
-    );
+    let counters = h.daemon.status().await.unwrap().counters;
+    assert_eq!(counters.udp_faces_unreachable, 1, "{counters:?}");
     h.stop().await;
+    counters
+}
+
+/// Frames of growing sizes leave in one `sendmmsg`: the kernel reports the ICMP port
+/// unreachable of the first on a later one of the batch, the face closes and it is counted;
+/// frames that could not leave are counted as dropped.
+#[tokio::test]
+async fn an_on_demand_udp_face_whose_peer_is_gone_closes_within_a_batch() {
+    let counters = a_face_whose_peer_is_gone_is_sent(distinct_frames(6, 10)).await;
+    assert_eq!(counters.udp_gso_sends, 0, "{counters:?}");
+    // The first datagram left (it drew the ICMP); the rest could not.
+    assert!((1..=9).contains(&counters.dropped_frames), "{counters:?}");
+}
+
+/// Frames of one size leave whole in one GSO send, before the ICMP port unreachable comes
+/// back, and nothing more is sent: the face's task takes the socket's error and the face
+/// closes all the same.
+#[tokio::test]
+async fn an_on_demand_udp_face_whose_peer_is_gone_closes_after_a_gso_send() {
+    let counters =
+        a_face_whose_peer_is_gone_is_sent((0..10).map(|i| frame(6, 40, i)).collect()).await;
+    assert_eq!(counters.udp_gso_sends, 1, "{counters:?}");
+    assert_eq!(counters.dropped_frames, 0, "{counters:?}");
 }

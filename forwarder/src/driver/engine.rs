@@ -126,6 +126,8 @@ enum Link {
         marker: Marker,
         /// Frames for the socket (pacing off), sent together when `execute` ends.
         outbox: Vec<Bytes>,
+        /// Which of them may leave as GSO sends.
+        gso: udp::Gso,
     },
 }
 
@@ -807,6 +809,7 @@ impl<C: Core> Engine<C> {
                 pacer,
                 marker,
                 outbox: Vec::new(),
+                gso: udp::Gso::default(),
             },
             inbox_rx,
             desc,
@@ -887,7 +890,13 @@ impl<C: Core> Engine<C> {
         let Some(entry) = self.faces.get_mut(&face) else {
             return;
         };
-        let Link::Udp { socket, outbox, .. } = &mut entry.link else {
+        let Link::Udp {
+            socket,
+            outbox,
+            gso,
+            ..
+        } = &mut entry.link
+        else {
             return;
         };
         let mut frames = std::mem::take(outbox);
@@ -900,7 +909,25 @@ impl<C: Core> Engine<C> {
         let mut unreachable = false;
         let mut next = 0;
         while next < frames.len() {
-            let (sent, failure) = udp::try_send_batch(socket, &frames[next..]);
+            let rest = &frames[next..];
+            let run = gso.run(rest);
+            let (sent, failure) = if run >= 2 {
+                // Frames of one size: one GSO send, all or nothing.
+                match udp::try_send_segments(socket, &rest[..run]) {
+                    Ok(()) => {
+                        tally.total.udp_gso_sends += 1;
+                        (run, None)
+                    }
+                    Err(e) if gso.refused(rest[0].len(), &e) => {
+                        debug!(face = %face, "UDP GSO refused ({e}): such frames go one by one");
+                        tally.total.udp_gso_refused += 1;
+                        continue;
+                    }
+                    Err(e) => (0, Some(e)),
+                }
+            } else {
+                udp::try_send_batch(socket, &rest[..gso.singles(rest)])
+            };
             next += sent;
             let Some(e) = failure else {
                 // At most SEND_BATCH leave per call (a pacer may release more at once).

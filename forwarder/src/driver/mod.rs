@@ -236,6 +236,12 @@ pub struct DriverCounters {
     /// Stream faces closed because the peer held an incomplete frame longer than
     /// `faces.partial_frame_timeout_s` (a slowloris).
     pub closed_partial_frame: u64,
+    /// GSO sends on UDP faces: several frames of one size handed to the kernel in one
+    /// `sendmsg`, which cuts them into datagrams as late as it can.
+    pub udp_gso_sends: u64,
+    /// GSO sends the kernel refused (a segment over the path MTU, a device that cannot do
+    /// it): the face then sends such frames one datagram each, as it did these.
+    pub udp_gso_refused: u64,
     /// Datagrams dropped for being over the size limit.
     pub udp_oversize: u64,
     /// Datagrams from new peers dropped because every UDP face is a configured one (nothing

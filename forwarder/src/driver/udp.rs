@@ -21,7 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmsg,
+};
 use smallvec::SmallVec;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -225,6 +228,112 @@ pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Op
     (sent, None)
 }
 
+/// Datagrams one GSO send carries at most: the kernel's limit (`UDP_MAX_SEGMENTS`) before
+/// Linux 6.10 raised it to 128.
+const GSO_SEGMENTS: usize = 64;
+
+/// Bytes one GSO send carries at most: below the largest UDP payload (65,507 bytes over IPv4).
+const GSO_BYTES: usize = 65_000;
+
+/// Whether a face's frames may leave as GSO sends (UDP generic segmentation offload: one
+/// `sendmsg` hands the kernel several datagrams as one buffer, which it walks through its
+/// stack once and cuts into datagrams as late as it can, on loopback and veth not at all until
+/// the receiving socket). Every face starts by trying it; the kernel's refusal lowers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Gso {
+    /// Frames of up to this many bytes may be sent as segments of a GSO send.
+    largest_segment: usize,
+}
+
+impl Default for Gso {
+    fn default() -> Self {
+        Self {
+            largest_segment: MAX_FRAME,
+        }
+    }
+}
+
+impl Gso {
+    /// How many of `frames`, from the first, can leave as one GSO send: frames of the first
+    /// one's size, the last of them possibly shorter (the kernel's rule), within the limits.
+    /// 1 when GSO cannot help (a frame alone, or the next one longer).
+    pub(super) fn run(self, frames: &[Bytes]) -> usize {
+        let Some(first) = frames.first() else {
+            return 0;
+        };
+        let size = first.len();
+        if size == 0 || size > self.largest_segment {
+            return 1;
+        }
+        let mut n = 1;
+        let mut bytes = size;
+        for frame in &frames[1..] {
+            if n == GSO_SEGMENTS || frame.len() > size || frame.is_empty() {
+                break;
+            }
+            bytes += frame.len();
+            if bytes > GSO_BYTES {
+                break;
+            }
+            n += 1;
+            if frame.len() < size {
+                break;
+            }
+        }
+        n
+    }
+
+    /// How many of `frames`, from the first, do not start a GSO run of two or more: they go
+    /// in one `sendmmsg` instead.
+    pub(super) fn singles(self, frames: &[Bytes]) -> usize {
+        (0..frames.len())
+            .find(|&at| self.run(&frames[at..]) >= 2)
+            .unwrap_or(frames.len())
+    }
+
+    /// The kernel refused a GSO send of `segment`-byte datagrams with `e`: returns true if that
+    /// is a refusal of GSO itself (then this face sends such frames one datagram each from now
+    /// on, and the frames are sent again that way), false for an error of the send.
+    /// - EMSGSIZE (EINVAL on some kernels): a segment does not fit the path MTU (GSO never
+    ///   fragments), so only frames shorter than this one are tried again;
+    /// - EIO: the route's device does not compute UDP checksums for the kernel, or the route
+    ///   goes through IPsec: GSO is off for the face.
+    pub(super) fn refused(&mut self, segment: usize, e: &io::Error) -> bool {
+        match e.raw_os_error() {
+            Some(code) if code == Errno::EMSGSIZE as i32 || code == Errno::EINVAL as i32 => {
+                self.largest_segment = self.largest_segment.min(segment.saturating_sub(1));
+                true
+            }
+            Some(code) if code == Errno::EIO as i32 => {
+                self.largest_segment = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Sends `frames`, a GSO run ([`Gso::run`]), in one `sendmsg`: the kernel cuts the buffer into
+/// datagrams of the first frame's size, so each frame arrives as the datagram it is. All or
+/// nothing: an error means none of them left.
+pub(super) fn try_send_segments(socket: &UdpSocket, frames: &[Bytes]) -> io::Result<()> {
+    let Some(first) = frames.first() else {
+        return Ok(());
+    };
+    let segment = u16::try_from(first.len()).map_err(|_| io::Error::from(Errno::EINVAL))?;
+    let iovs: SmallVec<[io::IoSlice<'_>; GSO_SEGMENTS]> =
+        frames.iter().map(|f| io::IoSlice::new(f)).collect();
+    sendmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &iovs,
+        &[ControlMessage::UdpGsoSegments(&segment)],
+        MsgFlags::MSG_DONTWAIT,
+        None,
+    )
+    .map(drop)
+    .map_err(io::Error::from)
+}
+
 /// What one non-blocking receive on the listening socket gave.
 pub(super) enum Received {
     /// A datagram from a peer.
@@ -282,8 +391,32 @@ pub(super) async fn face_task(task: FaceTask) {
     } = task;
     let mut frames = Vec::new();
     let end = 'face: loop {
-        if let Err(e) = socket.readable().await {
-            break End::Io(e);
+        let ready = match socket
+            .ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR)
+            .await
+        {
+            Ok(ready) => ready,
+            Err(e) => break End::Io(e),
+        };
+        if ready.is_error() {
+            // An ICMP error for an earlier send (port unreachable: the peer is gone) that no
+            // send has reported yet: a GSO send leaves whole before the ICMP comes back, and
+            // nothing else may be sent on this face. Taken here, as NFD's receive does.
+            let taken = socket.try_io(tokio::io::Interest::ERROR, || {
+                socket
+                    .take_error()?
+                    .map_or_else(|| Err(io::ErrorKind::WouldBlock.into()), Ok)
+            });
+            match taken {
+                Ok(e) if e.kind() == io::ErrorKind::ConnectionRefused && close_on_refused => {
+                    break End::Io(e);
+                }
+                Ok(e) => debug!(face = %id, "UDP socket error: {e}"),
+                Err(_) => {}
+            }
+            if !ready.is_readable() {
+                continue;
+            }
         }
         let mut read = 0;
         let mut pushed = false;
@@ -338,4 +471,52 @@ pub(super) async fn face_task(task: FaceTask) {
         }
     };
     let _ = events.send(Event::Closed { face: id, end }).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(sizes: &[usize]) -> Vec<Bytes> {
+        sizes.iter().map(|&n| Bytes::from(vec![7u8; n])).collect()
+    }
+
+    #[test]
+    fn a_gso_run_is_frames_of_one_size_the_last_maybe_shorter() {
+        let gso = Gso::default();
+        assert_eq!(gso.run(&frames(&[])), 0);
+        assert_eq!(gso.run(&frames(&[100])), 1);
+        assert_eq!(gso.run(&frames(&[100, 100, 100])), 3);
+        // A shorter frame ends the run, and belongs to it.
+        assert_eq!(gso.run(&frames(&[100, 100, 60, 100])), 3);
+        // A longer one is not part of it.
+        assert_eq!(gso.run(&frames(&[100, 100, 120])), 2);
+        assert_eq!(gso.run(&frames(&[100, 120])), 1);
+        // At most 64 frames, and at most GSO_BYTES.
+        assert_eq!(gso.run(&frames(&[100; 70])), GSO_SEGMENTS);
+        assert_eq!(gso.run(&frames(&[8000; 10])), GSO_BYTES / 8000);
+        // Frames before the first run of two go to sendmmsg.
+        assert_eq!(gso.singles(&frames(&[40, 41, 42, 42, 42])), 2);
+        assert_eq!(gso.singles(&frames(&[40, 41, 42])), 3);
+        assert_eq!(gso.singles(&frames(&[40, 40])), 0);
+    }
+
+    #[test]
+    fn a_refused_gso_send_lowers_what_is_tried_again() {
+        let mut gso = Gso::default();
+        // Over the path MTU: frames of that size and more go one datagram each from now on.
+        assert!(gso.refused(3000, &io::Error::from(Errno::EMSGSIZE)));
+        assert_eq!(gso.run(&frames(&[3000, 3000])), 1);
+        assert_eq!(gso.run(&frames(&[2999, 2999])), 2);
+        assert!(gso.refused(2000, &io::Error::from(Errno::EINVAL)));
+        assert_eq!(gso.run(&frames(&[2999, 2999])), 1);
+        // Any other error is the send's, not GSO's.
+        assert!(!gso.refused(1000, &io::Error::from(Errno::ECONNREFUSED)));
+        assert!(!gso.refused(1000, &io::ErrorKind::WouldBlock.into()));
+        assert_eq!(gso.run(&frames(&[1000, 1000])), 2);
+        // A device that cannot: GSO is off for the face.
+        assert!(gso.refused(1000, &io::Error::from(Errno::EIO)));
+        assert_eq!(gso.run(&frames(&[10, 10])), 1);
+        assert_eq!(gso.singles(&frames(&[10, 10, 10])), 3);
+    }
 }
