@@ -75,6 +75,10 @@ pub struct Settings {
     /// current-thread runtime), N a multi-thread runtime of N workers as `nfwd start
     /// --threads N` has, face tasks and the core task then running in parallel.
     pub daemon_workers: usize,
+    /// nfwd forwarders in a line between consumer and producer: 1, or 2 joined by a UDP face
+    /// (what forwarders send each other: GSO sends, received with UDP_GRO). The CPU column
+    /// then sums both.
+    pub line: usize,
 }
 
 impl Default for Settings {
@@ -88,6 +92,7 @@ impl Default for Settings {
             nfd: None,
             rounds: 1,
             daemon_workers: 0,
+            line: 1,
         }
     }
 }
@@ -485,6 +490,59 @@ pub(crate) trait UnderTest {
     fn udp(&self) -> Option<SocketAddr>;
     /// CPU time it has used so far, in clock ticks ([`TICKS_PER_SECOND`]).
     fn cpu_ticks(&self) -> Option<u64>;
+    /// Where the producer connects: its Unix socket and UDP address (the same as the
+    /// consumer's but in a line of forwarders).
+    fn producer_side(&self) -> (Option<&Path>, Option<SocketAddr>) {
+        (self.unix(), self.udp())
+    }
+}
+
+/// Two nfwd daemons in a line: the consumer's (`a`), whose route to the producer's prefix is
+/// a UDP face to `b`, and the producer's.
+struct DaemonLine {
+    a: DaemonThread,
+    b: DaemonThread,
+}
+
+impl UnderTest for DaemonLine {
+    fn unix(&self) -> Option<&Path> {
+        self.a.unix()
+    }
+
+    fn udp(&self) -> Option<SocketAddr> {
+        self.a.udp()
+    }
+
+    fn cpu_ticks(&self) -> Option<u64> {
+        Some(self.a.cpu_ticks()? + self.b.cpu_ticks()?)
+    }
+
+    fn producer_side(&self) -> (Option<&Path>, Option<SocketAddr>) {
+        (self.b.unix(), self.b.udp())
+    }
+}
+
+/// The configuration of a benchmark's nfwd: its Unix socket named after `tag`, UDP on an
+/// ephemeral loopback port, and, given a face URI, a static face there with the benchmark's
+/// prefix routed to it.
+fn bench_config(tag: &str, route_to: Option<&str>) -> Config {
+    let mut config = Config::default();
+    config.faces.unix_path = Some(temp_socket_path(tag));
+    config.faces.tcp_listen = String::new();
+    config.faces.udp_listen = "127.0.0.1:0".into();
+    config.log.level = "warn".into();
+    if let Some(uri) = route_to {
+        config.static_faces.push(StaticFace {
+            uri: uri.into(),
+            persistency: "persistent".into(),
+        });
+        config.static_routes.push(StaticRoute {
+            prefix: "/bench".into(),
+            face: uri.into(),
+            cost: 0,
+        });
+    }
+    config
 }
 
 impl UnderTest for DaemonThread {
@@ -557,23 +615,18 @@ pub fn measure_through(
     let tag = format!("{payload}-{mode:?}-{kind:?}");
     let forwarder: Box<dyn UnderTest> = match target {
         Target::Nfwd => {
-            let mut config = Config::default();
-            config.faces.unix_path = Some(temp_socket_path(&tag));
-            config.faces.tcp_listen = String::new();
-            config.faces.udp_listen = "127.0.0.1:0".into();
-            config.log.level = "warn".into();
-            if kind == FaceKind::Udp {
-                config.static_faces.push(StaticFace {
-                    uri: producer_uri.clone(),
-                    persistency: "persistent".into(),
-                });
-                config.static_routes.push(StaticRoute {
-                    prefix: "/bench".into(),
-                    face: producer_uri,
-                    cost: 0,
-                });
+            let to_producer = (kind == FaceKind::Udp).then_some(producer_uri.as_str());
+            if settings.line >= 2 {
+                let b_config = bench_config(&format!("{tag}-b"), to_producer);
+                let b = DaemonThread::start(b_config, settings.daemon_workers)?;
+                let to_b = format!("udp4://{}", b.udp().ok_or("no UDP listener")?);
+                let a_config = bench_config(&format!("{tag}-a"), Some(&to_b));
+                let a = DaemonThread::start(a_config, settings.daemon_workers)?;
+                Box::new(DaemonLine { a, b })
+            } else {
+                let config = bench_config(&tag, to_producer);
+                Box::new(DaemonThread::start(config, settings.daemon_workers)?)
             }
-            Box::new(DaemonThread::start(config, settings.daemon_workers)?)
         }
         Target::Nfd(tools) => {
             let nfd = crate::nfd::NfdProcess::start(tools, &tag)?;
@@ -605,16 +658,25 @@ pub fn measure_through(
             }
         }
     };
+    let (producer_unix, producer_udp_to) = forwarder.producer_side();
     let mut producer_link = match kind {
         FaceKind::Udp => {
-            let to = forwarder.udp().ok_or("the forwarder has no UDP face")?;
+            let to = producer_udp_to.ok_or("the forwarder has no UDP face")?;
             producer_udp.connect(to).map_err(|e| e.to_string())?;
             producer_udp
                 .set_read_timeout(timeout)
                 .map_err(|e| e.to_string())?;
             Link::Udp(producer_udp)
         }
-        FaceKind::Unix => connect("producer")?,
+        FaceKind::Unix => {
+            let path = producer_unix.ok_or("the forwarder has no Unix socket")?;
+            let s = UnixStream::connect(path).map_err(|e| format!("producer: {e}"))?;
+            s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
+            Link::Unix {
+                stream: s,
+                buf: BytesMut::with_capacity(1 << 16),
+            }
+        }
     };
     if kind == FaceKind::Unix {
         register(&mut producer_link, &prefix)?;
@@ -646,7 +708,11 @@ pub fn measure_through(
     let _ = producer.join();
     drop(forwarder);
     let case = format!("{kind:?} {mode:?}").to_lowercase();
-    let label = format!("{} {case} names, {payload} B", target.label());
+    let who = match target {
+        Target::Nfwd if settings.line >= 2 => "nfwd line of 2",
+        _ => target.label(),
+    };
+    let label = format!("{who} {case} names, {payload} B");
     let mut m = rec.finish(label, elapsed);
     if let (Some(a), Some(b)) = (cpu_before, cpu_after)
         && m.exchanges > 0

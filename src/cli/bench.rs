@@ -37,6 +37,10 @@ pub(crate) struct BenchArgs {
     /// column then sums all of the daemon's threads.
     #[arg(long, default_value_t = 0)]
     daemon_workers: usize,
+    /// nfwd forwarders in a line between consumer and producer: 1, or 2 joined by a UDP face
+    /// (forwarder to forwarder: GSO sends, UDP_GRO receives). The CPU column then sums both.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    line: u8,
     /// Instead of throughput, fill the content store with this many Data and report RSS.
     #[arg(long)]
     cs_fill: Option<usize>,
@@ -275,6 +279,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         nfd: args.nfd,
         rounds: args.rounds.max(1),
         daemon_workers: args.daemon_workers,
+        line: usize::from(args.line),
     };
     let results = loadgen::run(&settings).map_err(anyhow::Error::msg)?;
     print_table(&results);

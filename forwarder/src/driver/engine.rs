@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -208,8 +208,8 @@ pub(super) struct Engine<C> {
     udp_mtu: usize,
     /// Receive block the listening socket's datagrams are split from.
     udp_buf: bytes::BytesMut,
-    /// Oversize datagrams, from the listening socket and every face task.
-    udp_oversize: Arc<AtomicU64>,
+    /// What UDP face tasks count (oversize datagrams: the listening socket's too).
+    udp_receive: Arc<udp::ReceiveCounters>,
     new_udp_peers: TokenBucket,
     /// The idlest on-demand UDP faces at the last scan, idlest last (see `evict_udp`).
     evict_candidates: Vec<(Instant, FaceId)>,
@@ -331,7 +331,7 @@ impl<C: Core> Engine<C> {
             udp_local_uri,
             udp_mtu: setup.udp_mtu,
             udp_buf: bytes::BytesMut::new(),
-            udp_oversize: Arc::new(AtomicU64::new(0)),
+            udp_receive: Arc::default(),
             new_udp_peers: TokenBucket::new(now),
             evict_candidates: Vec::new(),
             idle_timeout: setup.idle_timeout,
@@ -547,7 +547,7 @@ impl<C: Core> Engine<C> {
             match udp::try_recv(&socket, &mut self.udp_buf) {
                 udp::Received::Datagram(peer, frame) => self.on_datagram(now, peer, frame),
                 udp::Received::Oversize => {
-                    self.udp_oversize.fetch_add(1, Ordering::Relaxed);
+                    self.udp_receive.oversize.fetch_add(1, Ordering::Relaxed);
                 }
                 udp::Received::Nothing => {
                     full = false;
@@ -793,7 +793,7 @@ impl<C: Core> Engine<C> {
             inbox: inbox_tx,
             events: self.events_tx.clone(),
             close_on_refused: persistency == Persistency::OnDemand,
-            oversize: Arc::clone(&self.udp_oversize),
+            counters: Arc::clone(&self.udp_receive),
         }));
         let pacer = self
             .udp_pacing
@@ -1328,7 +1328,8 @@ impl<C: Core> Engine<C> {
     /// The counters, with those kept outside this task.
     fn counters(&self) -> DriverCounters {
         DriverCounters {
-            udp_oversize: self.udp_oversize.load(Ordering::Relaxed),
+            udp_oversize: self.udp_receive.oversize.load(Ordering::Relaxed),
+            udp_gro_datagrams: self.udp_receive.coalesced.load(Ordering::Relaxed),
             ..self.counters
         }
     }

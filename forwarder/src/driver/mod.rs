@@ -242,6 +242,9 @@ pub struct DriverCounters {
     /// GSO sends the kernel refused (a segment over the path MTU, a device that cannot do
     /// it): the face then sends such frames one datagram each, as it did these.
     pub udp_gso_refused: u64,
+    /// Datagrams that reached a UDP face coalesced by the kernel (UDP GRO: above all a GSO
+    /// sender's), cut apart again.
+    pub udp_gro_datagrams: u64,
     /// Datagrams dropped for being over the size limit.
     pub udp_oversize: u64,
     /// Datagrams from new peers dropped because every UDP face is a configured one (nothing

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{Bytes, BytesMut};
 use nix::errno::Errno;
 use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmsg,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmsg,
 };
 use smallvec::SmallVec;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -49,27 +49,86 @@ const FACE_BATCH: usize = 64;
 /// Datagrams one `recvmmsg` on a face's socket takes at most.
 const RECV_BATCH: usize = 32;
 
-/// Bytes of one receive slot: the largest frame plus one, so a datagram that fills its slot
-/// was larger than MAX_FRAME (and may have been cut).
-const SLOT: usize = MAX_FRAME + 1;
+/// Bytes of one receive slot: room for the largest UDP payload, since with `UDP_GRO` the kernel
+/// hands over datagrams of one sender coalesced into one buffer of up to 64 KiB, and cuts what
+/// does not fit the buffer. A datagram alone over MAX_FRAME is refused after reading.
+const SLOT: usize = 1 << 16;
 
-/// The buffers `recvmmsg` writes into, one set per thread (288 KiB), shared by the face tasks
-/// that thread runs: a task uses them only between the system call and copying what it read
-/// into frames of their own, without waiting in between. Safe Rust can hand the kernel only
-/// initialised memory, so the buffers are zeroed once, when a thread first reads a face, and
-/// reused; copying out replaces the copy the core made of every frame before (`Frame`), so a
-/// datagram is still copied once after the kernel's copy.
+/// The buffers `recvmmsg` writes into, one set per thread (2 MiB of address space; the kernel's
+/// writes make resident only the pages used), shared by the face tasks that thread runs: a
+/// task uses them only between the system call and copying what it read into frames of their
+/// own, without waiting in between. Safe Rust can hand the kernel only initialised memory, so
+/// the buffers are zeroed once, when a thread first reads a face, and reused; copying out
+/// replaces the copy the core made of every frame before (`Frame`), so a datagram is still
+/// copied once after the kernel's copy.
 struct RecvSlots {
-    headers: MultiHeaders<()>,
     buffers: Vec<u8>,
 }
 
 impl RecvSlots {
     fn new() -> Self {
         Self {
-            headers: MultiHeaders::preallocate(RECV_BATCH, None),
             buffers: vec![0; RECV_BATCH * SLOT],
         }
+    }
+}
+
+/// The message headers of one `recvmmsg`, with room for each message's UDP_GRO control
+/// message (the segment size). Made anew for every call (three small allocations): the kernel
+/// writes back into each header how much control data it used, and nix's `recvmmsg` does not
+/// restore the room before the next call, so a header reused after a message without control
+/// data would take none, and a coalesced message would read as one datagram.
+fn recv_headers() -> MultiHeaders<()> {
+    MultiHeaders::preallocate(RECV_BATCH, Some(nix::cmsg_space!(i32)))
+}
+
+/// What a UDP face task counts for `status/counters` (rare or cheap events: atomics shared by
+/// every face task and the core task, read when the status is asked for).
+#[derive(Debug, Default)]
+pub(super) struct ReceiveCounters {
+    /// Datagrams over MAX_FRAME, dropped.
+    pub(super) oversize: AtomicU64,
+    /// Datagrams that arrived coalesced (UDP GRO: a peer's GSO sends, or the kernel's
+    /// coalescing of one flow) and were cut apart again.
+    pub(super) coalesced: AtomicU64,
+}
+
+/// Turns on `UDP_GRO` for a face's socket: the kernel may then hand over several datagrams of
+/// the peer in one buffer (all of one size, the last maybe shorter) with their size, instead of
+/// one at a time; above all the datagrams a GSO sender (another nfwd) sent together. Not
+/// fatal: without it (kernels before 5.0) each datagram comes alone.
+fn enable_gro(socket: &Socket) {
+    if let Err(e) =
+        nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true)
+    {
+        debug!("UDP_GRO: {e}");
+    }
+}
+
+/// Copies the datagrams of one received message out of `slot` into frames: `segment` is the
+/// size of each (the last may be shorter) when the kernel coalesced several (UDP_GRO), `None`
+/// when the message is one datagram. Datagrams over MAX_FRAME are counted and dropped.
+fn split_datagrams(
+    slot: &[u8],
+    segment: Option<usize>,
+    frames: &mut Vec<Frame>,
+    counters: &ReceiveCounters,
+) {
+    let segment = match segment {
+        Some(size) if size > 0 && size < slot.len() => size,
+        _ => slot.len(),
+    };
+    let mut datagrams = 0;
+    for datagram in slot.chunks(segment) {
+        datagrams += 1;
+        if datagram.len() > MAX_FRAME {
+            counters.oversize.fetch_add(1, Ordering::Relaxed);
+        } else {
+            frames.push(Frame::copy_from(datagram));
+        }
+    }
+    if datagrams > 1 {
+        counters.coalesced.fetch_add(datagrams, Ordering::Relaxed);
     }
 }
 
@@ -77,37 +136,52 @@ thread_local! {
     static RECV_SLOTS: RefCell<Option<RecvSlots>> = const { RefCell::new(None) };
 }
 
-/// Reads what a face's connected socket holds, up to [`RECV_BATCH`] datagrams, in one
-/// `recvmmsg`, each copied into a [`Frame`] pushed onto `frames`; datagrams over MAX_FRAME are
-/// counted in `oversize` instead. Returns how many datagrams came (`WouldBlock` when none).
+/// Reads what a face's connected socket holds, up to [`RECV_BATCH`] messages (a message is one
+/// datagram, or several the kernel coalesced), in one `recvmmsg`, each datagram copied into a
+/// [`Frame`] pushed onto `frames`. Returns how many messages came (`WouldBlock` when none).
 fn recv_batch(
     socket: &UdpSocket,
     frames: &mut Vec<Frame>,
-    oversize: &AtomicU64,
+    counters: &ReceiveCounters,
 ) -> io::Result<usize> {
     let fd = socket.as_raw_fd();
     RECV_SLOTS.with_borrow_mut(|slots| {
-        let RecvSlots { headers, buffers } = slots.get_or_insert_with(RecvSlots::new);
+        let RecvSlots { buffers } = slots.get_or_insert_with(RecvSlots::new);
+        let mut headers = recv_headers();
         let mut lens = [0usize; RECV_BATCH];
+        let mut segments = [None; RECV_BATCH];
         let mut got = 0;
         {
             let mut chunks = buffers.chunks_exact_mut(SLOT);
             let mut iovs: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
                 std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
-            let received = recvmmsg(fd, headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
-                .map_err(io::Error::from)?;
+            let received = recvmmsg(
+                fd,
+                &mut headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            )
+            .map_err(io::Error::from)?;
             for message in received {
-                let cut = message.flags.contains(MsgFlags::MSG_TRUNC);
-                lens[got] = if cut { SLOT } else { message.bytes };
+                // A cut message can only be one datagram over 64 KiB: oversize whatever it is.
+                lens[got] = if message.flags.contains(MsgFlags::MSG_TRUNC) {
+                    MAX_FRAME + 1
+                } else {
+                    message.bytes
+                };
+                if let Ok(cmsgs) = message.cmsgs() {
+                    for cmsg in cmsgs {
+                        if let ControlMessageOwned::UdpGroSegments(size) = cmsg {
+                            segments[got] = usize::try_from(size).ok();
+                        }
+                    }
+                }
                 got += 1;
             }
         }
-        for (slot, &n) in buffers.chunks_exact(SLOT).zip(&lens[..got]) {
-            if n > MAX_FRAME {
-                oversize.fetch_add(1, Ordering::Relaxed);
-            } else {
-                frames.push(Frame::copy_from(&slot[..n]));
-            }
+        for ((slot, &n), &segment) in buffers.chunks_exact(SLOT).zip(&lens[..got]).zip(&segments) {
+            split_datagrams(&slot[..n.min(SLOT)], segment, frames, counters);
         }
         Ok(got)
     })
@@ -151,6 +225,7 @@ pub(super) fn bind(addr: SocketAddr, buffer: usize) -> Result<UdpSocket> {
 /// `buffer` bytes of kernel buffer asked for (`faces.udp_face_buffer_bytes`).
 pub(super) fn bind_face(local: SocketAddr, peer: SocketAddr, buffer: usize) -> Result<UdpSocket> {
     let socket = socket(local, buffer)?;
+    enable_gro(&socket);
     // UDP connect only records the peer (no packet is sent): it does not block.
     socket.connect(&peer.into())?;
     Ok(UdpSocket::from_std(socket.into())?)
@@ -375,8 +450,8 @@ pub(super) struct FaceTask {
     /// Close the face when the peer's port is unreachable (ICMP), as NFD does for on-demand
     /// faces; configured faces ignore it (the peer may come back).
     pub(super) close_on_refused: bool,
-    /// Datagrams over MAX_FRAME, counted for `status/counters` (rare: an atomic is enough).
-    pub(super) oversize: Arc<AtomicU64>,
+    /// Shared with the other face tasks and the core task.
+    pub(super) counters: Arc<ReceiveCounters>,
 }
 
 /// Reads the face's socket into its inbox until the core task drops the face.
@@ -387,7 +462,7 @@ pub(super) async fn face_task(task: FaceTask) {
         inbox,
         events,
         close_on_refused,
-        oversize,
+        counters,
     } = task;
     let mut frames = Vec::new();
     let end = 'face: loop {
@@ -430,14 +505,15 @@ pub(super) async fn face_task(task: FaceTask) {
             // than the one it served). A socket error (an ICMP refusal) that cut a batch
             // short is read with the next datagram.
             let result = socket.try_io(tokio::io::Interest::READABLE, || {
-                got = recv_batch(&socket, &mut frames, &oversize)?;
+                got = recv_batch(&socket, &mut frames, &counters)?;
                 if got < RECV_BATCH {
                     Err(io::ErrorKind::WouldBlock.into())
                 } else {
                     Ok(())
                 }
             });
-            read += got.max(1);
+            // Datagrams, not messages: one message may hold many (UDP_GRO).
+            read += got.max(frames.len()).max(1);
             for frame in frames.drain(..) {
                 // Waiting here is the back-pressure: this peer's datagrams stay in its own
                 // socket buffer (beyond the batch in hand).
