@@ -1535,6 +1535,33 @@ fn distinct_frames(t: u8, n: usize) -> Vec<Bytes> {
         .collect()
 }
 
+/// Has the core send `sent` on `face` in one `execute` (released by the next frame `peer`
+/// sends), and checks that `peer` receives every frame as the datagram it was, in order.
+async fn send_in_one_go_and_receive(
+    h: &mut Harness,
+    peer: &UdpSocket,
+    face: FaceId,
+    sent: &[Bytes],
+) {
+    for f in sent {
+        h.push(Action::Send {
+            face,
+            frame: f.clone(),
+        });
+    }
+    let daemon = h.daemon.udp_addr().unwrap();
+    peer.send_to(&frame(5, 30, 1), daemon).await.unwrap();
+    h.frame().await;
+    let mut buf = [0u8; 20_000];
+    for (i, want) in sent.iter().enumerate() {
+        let (n, _) = tokio::time::timeout(PATIENCE, peer.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("datagram {i} of {} never came", sent.len()))
+            .unwrap();
+        assert_eq!(&buf[..n], &want[..], "datagram {i}");
+    }
+}
+
 /// Sends the core makes in one go leave a UDP face batched (`sendmmsg`, 64 at most per
 /// call): every one arrives, whole and in order, across several batches.
 #[tokio::test]
@@ -1544,24 +1571,7 @@ async fn many_sends_to_one_udp_face_arrive_whole_and_in_order() {
     let mut h = Harness::start(config(&dir), dir.clone(), false).await;
     let daemon = h.daemon.udp_addr().unwrap();
     let (peer, face) = udp_peer_with_face(&mut h, daemon).await;
-    let sent = distinct_frames(6, N);
-    for f in &sent {
-        h.push(Action::Send {
-            face,
-            frame: f.clone(),
-        });
-    }
-    // The next frame the core receives releases the whole script in one `execute`.
-    peer.send_to(&frame(5, 30, 1), daemon).await.unwrap();
-    h.frame().await;
-    let mut buf = [0u8; 200];
-    for (i, want) in sent.iter().enumerate() {
-        let (n, _) = tokio::time::timeout(PATIENCE, peer.recv_from(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("datagram {i} of {N} never came"))
-            .unwrap();
-        assert_eq!(&buf[..n], &want[..], "datagram {i}");
-    }
+    send_in_one_go_and_receive(&mut h, &peer, face, &distinct_frames(6, N)).await;
     let status = h.daemon.status().await.unwrap();
     assert_eq!(status.counters.dropped_frames, 0, "{status:?}");
     h.stop().await;
@@ -1582,22 +1592,7 @@ async fn frames_of_one_size_leave_a_udp_face_in_gso_sends_and_arrive_as_sent() {
     let sent: Vec<Bytes> = (0..N)
         .map(|i| frame(6, 100, u8::try_from(i).unwrap()))
         .collect();
-    for f in &sent {
-        h.push(Action::Send {
-            face,
-            frame: f.clone(),
-        });
-    }
-    peer.send_to(&frame(5, 30, 1), daemon).await.unwrap();
-    h.frame().await;
-    let mut buf = [0u8; 20_000];
-    for (i, want) in sent.iter().enumerate() {
-        let (n, _) = tokio::time::timeout(PATIENCE, peer.recv_from(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("datagram {i} of {N} never came"))
-            .unwrap();
-        assert_eq!(&buf[..n], &want[..], "datagram {i}");
-    }
+    send_in_one_go_and_receive(&mut h, &peer, face, &sent).await;
     let counters = h.daemon.status().await.unwrap().counters;
     assert_eq!(counters.udp_gso_sends, 3, "{counters:?}");
     assert_eq!(counters.udp_gso_refused, 0, "{counters:?}");

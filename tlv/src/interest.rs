@@ -802,6 +802,15 @@ impl InterestBuilder {
 mod tests {
     use super::*;
 
+    /// The bytes of `hex`, whitespace and other non-hex characters ignored.
+    fn from_hex(hex: &str) -> Vec<u8> {
+        let hex: String = hex.chars().filter(char::is_ascii_hexdigit).collect();
+        (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
     fn name(s: &str) -> Name {
         s.parse().unwrap()
     }
@@ -965,12 +974,7 @@ mod tests {
                    66756c6c02209390d98135cfd5bdcc6ffe8cca9c9edb3b2561a46f83f021283797edcba2ee60\
                    210012001e1907090802666808036f6e65070c080266680803742710220120\
                    240801020368 0c02271022012024088102036 8656c6c6f";
-        let hex: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
-        let wire: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        let i = Interest::decode(Bytes::from(wire)).unwrap();
+        let i = Interest::decode(Bytes::from(from_hex(hex))).unwrap();
         assert_eq!(i.hop_limit(), None, "the out-of-order HopLimit is not read");
         let out = Interest::decode(i.edited(&InterestEdit {
             nonce: Some([1, 2, 3, 4]),
@@ -1075,12 +1079,7 @@ mod tests {
         // The fuzzer's input: an 8-byte HopLimit behind the only function.
         let fuzzed = "0539071108037207 08a500fd000a006c 0432321200ca0401 020304e114071208\
                       0273660802463307 0808027300086602 4622080702739ef7 fdb931";
-        let fuzzed: String = fuzzed.chars().filter(char::is_ascii_hexdigit).collect();
-        let fuzzed: Vec<u8> = (0..fuzzed.len())
-            .step_by(2)
-            .map(|at| u8::from_str_radix(&fuzzed[at..at + 2], 16).unwrap())
-            .collect();
-        let i = Interest::decode(Bytes::from(fuzzed)).unwrap();
+        let i = Interest::decode(Bytes::from(from_hex(fuzzed))).unwrap();
         let out = Interest::decode(i.edited(&InterestEdit {
             nonce: Some([1, 2, 3, 4]),
             hop_limit: Some(1),
