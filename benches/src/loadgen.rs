@@ -586,6 +586,17 @@ pub(crate) fn cpu_ticks(stat: &str) -> Option<u64> {
 /// it runs on.
 pub(crate) const TICKS_PER_SECOND: f64 = 100.0;
 
+/// A consumer's or producer's link to a forwarder's Unix socket at `path`, reads timing out
+/// after `timeout`; errors name the `purpose`.
+fn unix_link(path: &Path, timeout: Option<Duration>, purpose: &str) -> Result<Link, String> {
+    let s = UnixStream::connect(path).map_err(|e| format!("{purpose}: {e}"))?;
+    s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
+    Ok(Link::Unix {
+        stream: s,
+        buf: BytesMut::with_capacity(1 << 16),
+    })
+}
+
 /// Measures one (face kind, name mode, payload) combination through a fresh nfwd.
 pub fn measure_forwarder(
     kind: FaceKind,
@@ -649,12 +660,7 @@ pub fn measure_through(
             }
             FaceKind::Unix => {
                 let path = forwarder.unix().ok_or("the forwarder has no Unix socket")?;
-                let s = UnixStream::connect(path).map_err(|e| format!("{purpose}: {e}"))?;
-                s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
-                Ok(Link::Unix {
-                    stream: s,
-                    buf: BytesMut::with_capacity(1 << 16),
-                })
+                unix_link(path, timeout, purpose)
             }
         }
     };
@@ -670,12 +676,7 @@ pub fn measure_through(
         }
         FaceKind::Unix => {
             let path = producer_unix.ok_or("the forwarder has no Unix socket")?;
-            let s = UnixStream::connect(path).map_err(|e| format!("producer: {e}"))?;
-            s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
-            Link::Unix {
-                stream: s,
-                buf: BytesMut::with_capacity(1 << 16),
-            }
+            unix_link(path, timeout, "producer")?
         }
     };
     if kind == FaceKind::Unix {

@@ -303,8 +303,8 @@ pub(super) fn try_send_batch(socket: &UdpSocket, frames: &[Bytes]) -> (usize, Op
     (sent, None)
 }
 
-/// Datagrams one GSO send carries at most: the kernel's limit (`UDP_MAX_SEGMENTS`) before
-/// Linux 6.10 raised it to 128.
+/// Datagrams one GSO send carries at most: the kernel's limit (`UDP_MAX_SEGMENTS`) on older
+/// kernels (newer ones allow 128).
 const GSO_SEGMENTS: usize = 64;
 
 /// Bytes one GSO send carries at most: below the largest UDP payload (65,507 bytes over IPv4).
