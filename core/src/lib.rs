@@ -20,6 +20,7 @@ pub mod action;
 pub mod auth;
 pub mod chain_peer;
 pub mod cs;
+pub mod dispatch;
 pub mod dnl;
 pub mod face;
 pub mod fib;

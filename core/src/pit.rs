@@ -4,6 +4,8 @@
 //! MustBeFresh (NFD's rule plus the stack, `docs/protocol.md` §3). Entries live in a slab
 //! (stable indexes with a generation, so timers and PIT tokens can name an entry cheaply and
 //! detect when it is gone) and are found through a `hashbrown::HashTable` of their keyed hash.
+//! Each PIT belongs to one forwarding shard ([`Pit::with_shard`]); its ids, and so the PIT tokens
+//! made of them, carry the shard, which face tasks read to hand a Data or Nack to its owner.
 //! The table is bounded: `insert` refuses when it is full.
 //!
 //! Data matching: an exact-name entry has the Data's name; a CanBePrefix entry may sit at any
@@ -22,27 +24,73 @@ use smallvec::SmallVec;
 use super::face::FaceId;
 use super::strategy::ChoiceId;
 
-/// Names a PIT entry: slab index plus generation.
+/// Names a PIT entry: slab index, generation, and the shard whose PIT made it.
+///
+/// As a PIT token (8 bytes, [`EntryId::to_u64`]) it reads `shard << 56 | generation << 32 |
+/// index`, so a face task finds the shard that owns a Data or Nack from the token's first byte
+/// ([`shard_of_token`], `dispatch.rs`) without asking any PIT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EntryId {
     index: u32,
-    generation: u32,
+    /// `shard << 24 | generation` (24 bits): compared as one word, so an id of another shard
+    /// fails the same test a stale one does, at no extra cost.
+    stamp: u32,
 }
 
+/// The generation's bits in a stamp; the shard has the byte above them.
+const GENERATION_MASK: u32 = 0x00FF_FFFF;
+
 impl EntryId {
-    /// Packs the id into 8 bytes (used as PIT token).
+    /// Packs the id into 8 bytes (used as PIT token): `shard << 56 | generation << 32 |
+    /// index`.
     #[must_use]
-    pub fn to_u64(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.index)
+    pub const fn to_u64(self) -> u64 {
+        ((self.stamp as u64) << 32) | self.index as u64
     }
 
-    /// Unpacks [`EntryId::to_u64`].
+    /// Unpacks [`EntryId::to_u64`]. Any `v` unpacks; one that is stale, forged or of another
+    /// shard names no entry ([`Pit::get`] returns `None`).
     #[must_use]
-    pub fn from_u64(v: u64) -> Self {
+    pub const fn from_u64(v: u64) -> Self {
         Self {
             index: v as u32,
-            generation: (v >> 32) as u32,
+            stamp: (v >> 32) as u32,
         }
+    }
+
+    /// The shard whose PIT made the id.
+    #[must_use]
+    pub const fn shard(self) -> u8 {
+        (self.stamp >> 24) as u8
+    }
+
+    /// The slot's generation when the id was made (24 bits).
+    #[must_use]
+    pub const fn generation(self) -> u32 {
+        self.stamp & GENERATION_MASK
+    }
+}
+
+/// The shard named by an 8-byte PIT token of ours (its first byte): where a face task hands a
+/// Data or Nack carrying it.
+#[must_use]
+pub const fn shard_of_token(v: u64) -> u8 {
+    (v >> 56) as u8
+}
+
+/// The stamp after `stamp`: the generation goes round within its 24 bits and never carries
+/// into the shard byte.
+const fn next_stamp(stamp: u32) -> u32 {
+    (stamp & !GENERATION_MASK) | (stamp.wrapping_add(1) & GENERATION_MASK)
+}
+
+/// The later of two generations in serial-number order (RFC 1982): `b` if it lies less than
+/// half the 24-bit ring ahead of `a`. Generations wrap, so `max` would go backwards at the wrap.
+const fn later_generation(a: u32, b: u32) -> u32 {
+    if b.wrapping_sub(a) & GENERATION_MASK < 1 << 23 {
+        b & GENERATION_MASK
+    } else {
+        a
     }
 }
 
@@ -165,9 +213,14 @@ pub struct Pit {
     /// Free slot indexes, lowest first: entries gather at the front, so the tail empties
     /// after a burst and [`Pit::compact`] can give its memory back.
     free: BinaryHeap<Reverse<u32>>,
-    /// Generation given to slots pushed from now on: above that of every slot truncated, so
-    /// a stale id (a timer, a PIT token) never names a later entry at the same index.
+    /// Generation given to slots pushed from now on: after that of every slot truncated (in
+    /// serial order, [`later_generation`]), so a stale id (a timer, a PIT token) does not
+    /// name a later entry at the same index before the generation there has gone round its
+    /// 24 bits: 2^24 reuses of the index, or no fewer than 2^23 if the slot was truncated
+    /// and pushed again in between.
     generation_floor: u32,
+    /// The shard this PIT belongs to, in every id it hands out.
+    shard: u8,
     index: HashTable<(u64, EntryId)>,
     /// CanBePrefix entries per name depth.
     prefix_depths: Vec<usize>,
@@ -177,7 +230,8 @@ pub struct Pit {
 
 #[derive(Debug)]
 struct Slot {
-    generation: u32,
+    /// `shard << 24 | generation`, as in [`EntryId`].
+    stamp: u32,
     entry: Option<PitEntry>,
 }
 
@@ -212,18 +266,32 @@ fn selector_bits(can_be_prefix: bool, must_be_fresh: bool) -> u64 {
 }
 
 impl Pit {
-    /// A PIT holding at most `max_entries` entries.
+    /// A PIT holding at most `max_entries` entries, of shard 0 (a forwarder of one shard).
     #[must_use]
     pub fn new(max_entries: usize) -> Self {
+        Self::with_shard(max_entries, 0)
+    }
+
+    /// A PIT holding at most `max_entries` entries, of shard `shard`: its ids (and so the PIT
+    /// tokens made of them) carry `shard`, and ids of any other shard name no entry.
+    #[must_use]
+    pub fn with_shard(max_entries: usize, shard: u8) -> Self {
         Self {
             slots: Vec::new(),
             free: BinaryHeap::new(),
             generation_floor: 0,
+            shard,
             index: HashTable::new(),
             prefix_depths: Vec::new(),
             digest_entries: 0,
             max_entries,
         }
+    }
+
+    /// The shard this PIT belongs to.
+    #[must_use]
+    pub fn shard(&self) -> u8 {
+        self.shard
     }
 
     /// The bound.
@@ -248,7 +316,7 @@ impl Pit {
     #[must_use]
     pub fn get(&self, id: EntryId) -> Option<&PitEntry> {
         let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.stamp != id.stamp {
             return None;
         }
         slot.entry.as_ref()
@@ -257,7 +325,7 @@ impl Pit {
     /// The entry `id`, mutably.
     pub fn get_mut(&mut self, id: EntryId) -> Option<&mut PitEntry> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.stamp != id.stamp {
             return None;
         }
         slot.entry.as_mut()
@@ -304,7 +372,7 @@ impl Pit {
             Some(Reverse(index)) => index,
             None => {
                 self.slots.push(Slot {
-                    generation: self.generation_floor,
+                    stamp: (u32::from(self.shard) << 24) | self.generation_floor,
                     entry: None,
                 });
                 self.slots.len() as u32 - 1
@@ -331,7 +399,7 @@ impl Pit {
         });
         let id = EntryId {
             index,
-            generation: slot.generation,
+            stamp: slot.stamp,
         };
         self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         Ok(id)
@@ -355,11 +423,11 @@ impl Pit {
     /// Removes entry `id` and returns it.
     pub fn remove(&mut self, id: EntryId) -> Option<PitEntry> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
+        if slot.stamp != id.stamp {
             return None;
         }
         let entry = slot.entry.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.stamp = next_stamp(slot.stamp);
         self.unlink(id, Bookkeeping::of(&entry));
         Some(entry)
     }
@@ -373,13 +441,13 @@ impl Pit {
         let Some(keys) = slot
             .entry
             .as_ref()
-            .filter(|_| slot.generation == id.generation)
+            .filter(|_| slot.stamp == id.stamp)
             .map(Bookkeeping::of)
         else {
             return false;
         };
         slot.entry = None;
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.stamp = next_stamp(slot.stamp);
         self.unlink(id, keys);
         true
     }
@@ -456,7 +524,10 @@ impl Pit {
             if last.entry.is_some() {
                 break;
             }
-            self.generation_floor = self.generation_floor.max(last.generation.wrapping_add(1));
+            self.generation_floor = later_generation(
+                self.generation_floor,
+                next_stamp(last.stamp) & GENERATION_MASK,
+            );
             self.slots.pop();
         }
         if self.slots.len() == before {
@@ -481,5 +552,146 @@ impl Pit {
     /// Ids of all entries (for face removal and diagnostics).
     pub fn ids(&self) -> impl Iterator<Item = EntryId> + '_ {
         self.index.iter().map(|&(_, id)| id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nfwd_tlv::InterestBuilder;
+
+    use super::*;
+
+    fn interest(n: &str) -> Interest {
+        InterestBuilder::new(n.parse().unwrap()).build().unwrap()
+    }
+
+    /// Inserts `/a` (hash 1) and returns its id.
+    fn put(pit: &mut Pit) -> EntryId {
+        pit.insert(interest("/a"), 1, Instant::now()).unwrap()
+    }
+
+    /// Inserts and removes `/a` `n` times at the same slot; returns the last id handed out.
+    fn reuse(pit: &mut Pit, n: usize) -> Option<EntryId> {
+        let mut last = None;
+        for _ in 0..n {
+            let id = put(pit);
+            assert!(pit.remove(id).is_some());
+            last = Some(id);
+        }
+        last
+    }
+
+    #[test]
+    fn token_layout_is_shard_generation_index() {
+        let id = EntryId::from_u64(0xAB12_3456_0000_0007);
+        assert_eq!(id.shard(), 0xAB);
+        assert_eq!(id.generation(), 0x12_3456);
+        assert_eq!(id.index, 7);
+        assert_eq!(id.to_u64(), 0xAB12_3456_0000_0007);
+        assert_eq!(shard_of_token(0xAB12_3456_0000_0007), 0xAB);
+        assert_eq!(shard_of_token(u64::MAX), 0xFF);
+        assert_eq!(shard_of_token(0x00FF_FFFF_FFFF_FFFF), 0);
+    }
+
+    #[test]
+    fn ids_carry_the_shard_and_round_trip() {
+        for shard in [0u8, 1, 5, 63, 255] {
+            let mut pit = Pit::with_shard(16, shard);
+            assert_eq!(pit.shard(), shard);
+            reuse(&mut pit, 3);
+            let id = put(&mut pit);
+            let v = id.to_u64();
+            assert_eq!(shard_of_token(v), shard);
+            assert_eq!(id.shard(), shard);
+            assert_eq!(id.generation(), 3);
+            assert_eq!(EntryId::from_u64(v), id);
+            assert!(pit.get(EntryId::from_u64(v)).is_some());
+            assert!(pit.get_mut(EntryId::from_u64(v)).is_some());
+        }
+        assert_eq!(Pit::new(4).shard(), 0, "Pit::new is shard 0");
+    }
+
+    #[test]
+    fn an_id_of_another_shard_names_no_entry() {
+        let mut pit = Pit::with_shard(16, 3);
+        let id = put(&mut pit);
+        let v = id.to_u64();
+        for shard in (0..=255u8).filter(|&s| s != 3) {
+            let foreign = EntryId::from_u64((v & 0x00FF_FFFF_FFFF_FFFF) | (u64::from(shard) << 56));
+            assert_eq!(foreign.generation(), id.generation());
+            assert!(pit.get(foreign).is_none(), "shard {shard}");
+            assert!(pit.get_mut(foreign).is_none(), "shard {shard}");
+            assert!(pit.remove(foreign).is_none(), "shard {shard}");
+            assert!(!pit.discard(foreign), "shard {shard}");
+        }
+        assert!(pit.get(id).is_some(), "the entry is still there");
+    }
+
+    #[test]
+    fn the_generation_wraps_within_24_bits_and_keeps_the_shard() {
+        let mut pit = Pit::with_shard(16, 0x2A);
+        reuse(&mut pit, 1);
+        pit.slots[0].stamp = (0x2A << 24) | 0xFF_FFFE;
+        let mut stale = Vec::new();
+        for expected in [0xFF_FFFE, 0xFF_FFFF, 0, 1, 2] {
+            let id = put(&mut pit);
+            assert_eq!(id.generation(), expected);
+            assert_eq!(id.shard(), 0x2A, "the wrap does not carry into the shard");
+            for old in &stale {
+                assert!(pit.get(*old).is_none(), "stale {old:?} names {id:?}");
+            }
+            assert!(pit.remove(id).is_some());
+            stale.push(id);
+        }
+    }
+
+    #[test]
+    fn a_stale_id_names_no_entry_until_its_index_is_reused_2_pow_24_times() {
+        let mut pit = Pit::with_shard(16, 7);
+        let stale = put(&mut pit);
+        pit.remove(stale);
+        // Real reuses first, then the slot's generation moved on as that many reuses would.
+        let last = reuse(&mut pit, 1000).unwrap();
+        assert_eq!(last.generation(), stale.generation() + 1000);
+        for n in [1001u32, 1 << 23, (1 << 24) - 1] {
+            pit.slots[0].stamp = (7 << 24) | ((stale.generation() + n) & GENERATION_MASK);
+            let fresh = put(&mut pit);
+            assert_ne!(fresh, stale);
+            assert!(pit.get(stale).is_none(), "after {n} reuses");
+            pit.remove(fresh);
+        }
+        // The bound: the 2^24th reuse gives the stale id's generation again.
+        pit.slots[0].stamp = (7 << 24) | stale.generation();
+        assert_eq!(put(&mut pit), stale);
+    }
+
+    #[test]
+    fn compact_across_the_wrap_does_not_hand_out_a_recent_generation() {
+        let mut pit = Pit::with_shard(16, 1);
+        pit.generation_floor = 0xFF_FFF0;
+        let mut stale = Vec::new();
+        // Generations 0xFFFFF0 through the wrap to 5, at index 0.
+        for _ in 0..22 {
+            let id = put(&mut pit);
+            pit.remove(id);
+            stale.push(id);
+        }
+        assert_eq!(stale.last().map(|id| id.generation()), Some(5));
+        pit.compact();
+        assert_eq!(pit.slots(), 0);
+        let fresh = put(&mut pit);
+        assert_eq!(fresh.index, 0);
+        assert_eq!(fresh.shard(), 1);
+        for old in &stale {
+            assert_ne!(old.generation(), fresh.generation(), "{old:?}");
+            assert!(pit.get(*old).is_none());
+        }
+        // A floor already ahead stays: a slot truncated at an older generation does not pull
+        // it back.
+        let floor = pit.generation_floor;
+        assert_eq!(
+            later_generation(floor, floor.wrapping_sub(10) & GENERATION_MASK),
+            floor
+        );
     }
 }
