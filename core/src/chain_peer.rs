@@ -161,6 +161,16 @@ impl ChainPeer {
         news
     }
 
+    /// What another shard found (`replica.rs`). True if it was news.
+    pub fn set_awareness(&mut self, awareness: Awareness, now: Instant) -> bool {
+        let news = self.awareness != awareness;
+        if news && awareness == Awareness::Unknown {
+            self.since = now;
+        }
+        self.awareness = awareness;
+        news
+    }
+
     /// A frame (of any kind) came from the peer: it is there.
     pub fn frame_heard(&mut self) {
         self.heard_any = true;

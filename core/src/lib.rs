@@ -28,6 +28,7 @@ pub mod keys;
 pub mod liveness;
 pub mod observe;
 pub mod pit;
+pub mod replica;
 pub mod rib;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
@@ -351,6 +352,8 @@ pub struct Forwarder {
     observed: observe::Observations,
     /// Routes learned by self-learning, beside the RIB (`self_learning.rs`).
     sl: self_learning::SelfLearningState,
+    /// Which shard this is and the changes to the shared state it made (`replica.rs`).
+    replica: replica::Replication,
 }
 
 /// A CongestionMark on its way through the pipeline (`Forwarder::carried_mark`).
@@ -390,6 +393,16 @@ impl Forwarder {
     /// keys stay random (they decide no forwarding, and a fixed key would invite HashDoS).
     #[must_use]
     pub fn with_seed(config: &Config, now: Instant, seed: u64) -> Self {
+        Self::sharded(config, now, seed, replica::Shard::SOLE)
+    }
+
+    /// Shard `shard` of a sharded forwarder (`replica.rs`): its PIT and content store hold
+    /// their part of the configured bounds, its PIT tokens name it, and it records the
+    /// changes to the shared state it makes for the driver to apply on the other shards. A
+    /// follower (not shard 0) leaves the link protocols to the leader: it neither probes nor
+    /// says chain hello, and learns of faces from the leader's changes.
+    #[must_use]
+    pub fn sharded(config: &Config, now: Instant, seed: u64, shard: replica::Shard) -> Self {
         let mut random = SplitMix64(seed);
         let hasher = NameHasher::new();
         let t = &config.tables;
@@ -407,8 +420,8 @@ impl Forwarder {
         let mut fwd = Self {
             fib: Fib::new(hasher.clone()),
             rib: Rib::default(),
-            pit: Pit::new(t.pit_max_entries),
-            cs: ContentStore::new(t.cs_max_entries),
+            pit: Pit::with_shard(shard.part_of(t.pit_max_entries), shard.index()),
+            cs: ContentStore::new(shard.part_of(t.cs_max_entries)),
             dnl: DeadNonceList::new(
                 Duration::from_millis(t.dead_nonce_lifetime_ms),
                 t.dead_nonce_max_entries,
@@ -418,11 +431,11 @@ impl Forwarder {
             faces: BTreeMap::new(),
             next_face_id: FaceId::FIRST_DYNAMIC,
             timers: BinaryHeap::new(),
-            timer_bound: t.pit_max_entries.saturating_mul(3).max(1024),
+            timer_bound: shard.part_of(t.pit_max_entries).saturating_mul(3).max(1024),
             counters: ForwarderCounters::default(),
             max_chain: config.chain.max_functions,
             max_lifetime_ms: t.max_interest_lifetime_ms,
-            pit_quota: t.pit_max_entries_per_face,
+            pit_quota: shard.part_of(t.pit_max_entries_per_face),
             admit_unsolicited: t.cs_admit_unsolicited,
             random,
             started: now,
@@ -440,6 +453,7 @@ impl Forwarder {
             chain_waiting: std::collections::BTreeSet::new(),
             chain_timer_armed: false,
             observed: observe::Observations::default(),
+            replica: replica::Replication::new(shard),
         };
         fwd.timers
             .push(Reverse((now + HOUSEKEEPING, Timer::Housekeeping)));
@@ -453,15 +467,28 @@ impl Forwarder {
     pub fn add_face(&mut self, info: FaceInfo, now: Instant) -> FaceId {
         let id = FaceId(self.next_face_id);
         self.next_face_id += 1;
+        self.replica.record(|| replica::Change::FaceAdded {
+            face: id,
+            info: info.clone(),
+        });
+        self.insert_face(id, info, now);
+        id
+    }
+
+    /// The face's state from the start, on the leader or (`FaceAdded`) a follower.
+    fn insert_face(&mut self, id: FaceId, info: FaceInfo, now: Instant) {
         let reassembler = info
             .mtu
             .is_some()
             .then(|| Reassembler::new(face_reassembler()));
         // Faces we made towards network addresses lead to other forwarders: watched from the
-        // start. Faces peers made are watched once the peer shows it speaks liveness.
+        // start. Faces peers made are watched once the peer shows it speaks liveness. A
+        // follower watches every network face, only to tell the leader of long silences.
+        let leader = self.replica.shard.is_leader();
+        let network = is_network_face(&info);
         let liveness = if self.liveness.is_some()
-            && info.persistency != Persistency::OnDemand
-            && is_network_face(&info)
+            && network
+            && (info.persistency != Persistency::OnDemand || !leader)
         {
             self.watched.insert(id);
             Liveness::made(self.random.next() >> 1)
@@ -469,7 +496,7 @@ impl Forwarder {
             Liveness::default()
         };
         let chain_peer = self.chain_peer_of(&info, now);
-        if chain_peer.awareness() == chain_peer::Awareness::Unknown {
+        if leader && chain_peer.awareness() == chain_peer::Awareness::Unknown {
             self.watch_chain_peer(id, now);
         }
         self.faces.insert(
@@ -491,7 +518,6 @@ impl Forwarder {
                 rtt: metrics::LatencyHistogram::default(),
             },
         );
-        id
     }
 
     /// Replaces the authorization policy (`docs/security.md`). The daemon sets the configured
@@ -513,6 +539,14 @@ impl Forwarder {
     /// entries the face is a downstream or an upstream of are visited, so the cost is
     /// proportional to them, not to the PIT.
     pub fn face_closed(&mut self, face: FaceId, now: Instant, out: &mut Vec<Action>) {
+        if self.faces.contains_key(&face) {
+            self.replica.record(|| replica::Change::FaceClosed { face });
+        }
+        self.forget_face(face, now, out);
+    }
+
+    /// [`Self::face_closed`] on this shard alone.
+    fn forget_face(&mut self, face: FaceId, now: Instant, out: &mut Vec<Action>) {
         let Some(state) = self.faces.remove(&face) else {
             return;
         };
@@ -580,6 +614,10 @@ impl Forwarder {
         });
         for face in unaware {
             self.counters.chain_unaware_neighbours += 1;
+            self.replica.record(|| replica::Change::ChainAwareness {
+                face,
+                awareness: chain_peer::Awareness::Unaware,
+            });
             let Some(state) = self.faces.get_mut(&face) else {
                 continue;
             };
@@ -620,6 +658,9 @@ impl Forwarder {
         let Some(cfg) = self.liveness else {
             return;
         };
+        if !self.replica.shard.is_leader() {
+            return self.report_silences(now, &cfg);
+        }
         let mut down: SmallVec<[FaceId; 4]> = SmallVec::new();
         for &face in &self.watched {
             let Some(state) = self.faces.get_mut(&face) else {
@@ -650,6 +691,8 @@ impl Forwarder {
         };
         self.counters.faces_down += 1;
         state.counters.liveness_down += 1;
+        self.replica
+            .record(|| replica::Change::FaceDown { face, down: true });
         tracing::debug!(face = %face, remote = %state.info.remote_uri, "face down: no answer to liveness probes");
         if state.info.persistency == Persistency::OnDemand {
             out.push(Action::CloseFace { face });
@@ -718,8 +761,24 @@ impl Forwarder {
 
     pub(crate) fn add_route_with(&mut self, prefix: &Name, route: Route) {
         let face = route.face;
-        let (cost, hosted) = self.rib.add(prefix, route);
-        self.fib.add_next_hop(prefix, face, cost, hosted);
+        let attrs = self.rib.add(prefix, route);
+        self.set_next_hop(prefix, face, Some(attrs));
+    }
+
+    /// Puts a next hop in the FIB (`Some((cost, hosted))`) or takes it out (`None`), on
+    /// every shard.
+    pub(crate) fn set_next_hop(&mut self, prefix: &Name, face: FaceId, attrs: Option<(u64, bool)>) {
+        match attrs {
+            Some((cost, hosted)) => self.fib.add_next_hop(prefix, face, cost, hosted),
+            None => {
+                self.fib.remove_next_hop(prefix, face);
+            }
+        }
+        self.replica.record(|| replica::Change::NextHop {
+            prefix: prefix.clone(),
+            face,
+            attrs,
+        });
     }
 
     /// The face whose remote URI is `uri`, if one is open.
@@ -768,6 +827,11 @@ impl Forwarder {
 
     /// Sets the strategy for `prefix` (a new instance, e.g. from [`strategy::create`]).
     pub fn set_strategy(&mut self, prefix: &Name, strategy: Box<dyn Strategy>) {
+        let instance = strategy.name();
+        self.replica.record(|| replica::Change::Strategy {
+            prefix: prefix.clone(),
+            instance: Some(instance),
+        });
         self.strategies.set(prefix, strategy);
     }
 
@@ -913,13 +977,8 @@ impl Forwarder {
                 f.counters.drop_reassembly = f.counters.drop_reassembly.max(dropped);
             }
         }
-        for (prefix, face, cost) in self.rib.expire(now) {
-            match cost {
-                Some((cost, hosted)) => self.fib.add_next_hop(&prefix, face, cost, hosted),
-                None => {
-                    self.fib.remove_next_hop(&prefix, face);
-                }
-            }
+        for (prefix, face, attrs) in self.rib.expire(now) {
+            self.set_next_hop(&prefix, face, attrs);
         }
         self.sl_expire(now);
     }
@@ -945,6 +1004,9 @@ mod failover_tests;
 
 #[cfg(test)]
 mod self_learning_tests;
+
+#[cfg(test)]
+mod replica_tests;
 
 #[cfg(test)]
 mod sim_tests;

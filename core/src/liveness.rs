@@ -77,6 +77,8 @@ pub struct Liveness {
     hello_due: bool,
     last_ack: Option<Instant>,
     next_seq: u64,
+    /// A follower shard told the leader of this silence already (`replica.rs`).
+    silence_reported: bool,
 }
 
 impl Liveness {
@@ -95,7 +97,31 @@ impl Liveness {
     pub fn heard(&mut self) -> bool {
         self.awaiting_since = None;
         self.unanswered = 0;
+        self.silence_reported = false;
         std::mem::take(&mut self.down)
+    }
+
+    /// On a follower shard: when this silence began, once, if it has lasted `interval` (the
+    /// leader, which probes, is told of it).
+    pub fn silence_to_report(&mut self, now: Instant, interval: Duration) -> Option<Instant> {
+        let since = self.awaiting_since?;
+        if self.silence_reported || now.saturating_duration_since(since) < interval {
+            return None;
+        }
+        self.silence_reported = true;
+        Some(since)
+    }
+
+    /// On the leader: a follower has been awaiting an answer since `since`.
+    pub fn awaiting_from(&mut self, since: Instant) {
+        if self.awaiting_since.is_none_or(|t| since < t) {
+            self.awaiting_since = Some(since);
+        }
+    }
+
+    /// The leader's verdict, on a follower shard.
+    pub fn set_down(&mut self, down: bool) {
+        self.down = down;
     }
 
     /// An Interest was sent.

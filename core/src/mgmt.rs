@@ -39,6 +39,7 @@ use nfwd_tlv::{Component, Data, Element, Interest, Name, Signer};
 
 use super::auth::{Denied, SignedParts, Signer as SignedBy};
 use super::face::{ChannelId, CongestionMarking, FaceScope, LinkType, Persistency};
+use super::replica::Change;
 use super::rib::Route;
 use super::{Action, Channel, FaceId, FaceInfo, FaceState, Forwarder, MAX_CHANNELS};
 use crate::metrics::{self, Exposition};
@@ -679,12 +680,8 @@ impl Forwarder {
         // No existence check: unregistering from a face that is gone is a successful no-op.
         let face = Self::named_face(requester, p);
         let origin = p.origin.unwrap_or(nfd::route_origin::APP);
-        match self.rib.remove(&name, face, origin) {
-            Some(Some((cost, hosted))) => self.fib.add_next_hop(&name, face, cost, hosted),
-            Some(None) => {
-                self.fib.remove_next_hop(&name, face);
-            }
-            None => {}
+        if let Some(attrs) = self.rib.remove(&name, face, origin) {
+            self.set_next_hop(&name, face, attrs);
         }
         Ok(ControlParameters {
             name: Some(name),
@@ -698,7 +695,7 @@ impl Forwarder {
         let name = required_name(p)?;
         let face = self.existing_face(requester, p)?;
         let cost = p.cost.unwrap_or(0);
-        self.fib.add_next_hop(&name, face, cost, face == requester);
+        self.set_next_hop(&name, face, Some((cost, face == requester)));
         Ok(ControlParameters {
             name: Some(name),
             face_id: Some(face.0),
@@ -710,7 +707,7 @@ impl Forwarder {
     fn fib_remove_next_hop(&mut self, requester: FaceId, p: &ControlParameters) -> Outcome {
         let name = required_name(p)?;
         let face = Self::named_face(requester, p);
-        self.fib.remove_next_hop(&name, face);
+        self.set_next_hop(&name, face, None);
         Ok(ControlParameters {
             name: Some(name),
             face_id: Some(face.0),
@@ -809,6 +806,7 @@ impl Forwarder {
                     face: existing,
                     persistency: wanted,
                 });
+                self.record_face_flags(existing);
             }
         }
         self.conflict(existing)
@@ -903,6 +901,7 @@ impl Forwarder {
             }
             face_parameters(id, s)
         });
+        self.record_face_flags(id);
         if let Some(params) = params {
             reply(self, &ControlResponse::ok(params), out);
         }
@@ -1098,14 +1097,16 @@ impl Forwarder {
                 after.push(Action::SetCongestionMarking { face: id, marking });
             }
         }
-        Ok(ControlParameters {
+        let params = ControlParameters {
             face_id: Some(id.0),
             face_persistency: Some(state.info.persistency.code()),
             flags: Some(face_flags(state)),
             base_congestion_marking_interval_ns: Some(state.congestion.base_interval_ns),
             default_congestion_threshold: Some(state.congestion.threshold),
             ..ControlParameters::default()
-        })
+        };
+        self.record_face_flags(id);
+        Ok(params)
     }
 
     fn faces_destroy(&mut self, p: &ControlParameters, after: &mut Vec<Action>) -> Outcome {
@@ -1134,6 +1135,10 @@ impl Forwarder {
             super::strategy::create(wanted).map_err(|e| refuse(e.status_code(), &e.to_string()))?;
         strategy.reseed(self.random.next());
         let instance = strategy.name();
+        self.replica.record(|| Change::Strategy {
+            prefix: name.clone(),
+            instance: Some(instance.clone()),
+        });
         self.strategies.set(&name, strategy);
         Ok(ControlParameters {
             name: Some(name),
@@ -1151,6 +1156,10 @@ impl Forwarder {
             ));
         }
         self.strategies.unset(&name);
+        self.replica.record(|| Change::Strategy {
+            prefix: name.clone(),
+            instance: None,
+        });
         Ok(ControlParameters {
             name: Some(name),
             ..ControlParameters::default()
@@ -1171,8 +1180,11 @@ impl Forwarder {
     fn cs_config(&mut self, p: &ControlParameters) -> Outcome {
         let flags = flags_and_mask(p)?;
         if let Some(capacity) = p.capacity {
-            self.cs
-                .set_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
+            self.cs.set_capacity(
+                self.replica
+                    .shard
+                    .part_of(usize::try_from(capacity).unwrap_or(usize::MAX)),
+            );
         }
         if let Some((f, m)) = flags {
             if m & nfd::cs_flags::ENABLE_ADMIT != 0 {
@@ -1182,8 +1194,15 @@ impl Forwarder {
                 self.cs.serve = f & nfd::cs_flags::ENABLE_SERVE != 0;
             }
         }
+        let capacity = self.cs_capacity();
+        let (admit, serve) = (self.cs.admit, self.cs.serve);
+        self.replica.record(|| Change::CsConfig {
+            capacity,
+            admit,
+            serve,
+        });
         Ok(ControlParameters {
-            capacity: Some(self.cs.capacity() as u64),
+            capacity: Some(capacity as u64),
             flags: Some(self.cs_flags()),
             ..ControlParameters::default()
         })
@@ -1205,6 +1224,10 @@ impl Forwarder {
             .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
         let limit = wanted.min(CS_ERASE_LIMIT);
         let erased = self.cs.erase(&name, limit);
+        self.replica.record(|| Change::CsErase {
+            prefix: name.clone(),
+            limit,
+        });
         // As NFD: Capacity reports the per-command limit when it cut the erasure short.
         let capped = erased == CS_ERASE_LIMIT && wanted > CS_ERASE_LIMIT;
         Ok(ControlParameters {
@@ -1497,7 +1520,7 @@ impl Forwarder {
     fn cs_info(&self) -> CsInfo {
         let c = self.cs.counters();
         CsInfo {
-            capacity: self.cs.capacity() as u64,
+            capacity: self.cs_capacity() as u64,
             flags: self.cs_flags(),
             n_entries: self.cs.len() as u64,
             n_hits: c.hits,

@@ -9,11 +9,12 @@ use nfwd_tlv::types::tt;
 use nfwd_tlv::{Data, Interest, InterestEdit, Name, PrefixHashes};
 use smallvec::SmallVec;
 
-use super::chain_peer::AskAgain;
+use super::chain_peer::{AskAgain, Awareness};
 use super::face::{FaceId, FaceScope, Frame};
 use super::keys::{chain_hash, combine};
 use super::observe::{ChainEnd, ChainOutcome};
 use super::pit::{self, EntryId, InRecord, OutRecord};
+use super::replica::Change;
 use super::strategy::{Context, Decision, RetxSuppression};
 use super::{Action, Forwarder};
 
@@ -134,6 +135,8 @@ impl Forwarder {
         state.chain_peer.frame_heard();
         if state.liveness.heard() {
             tracing::debug!(face = %face, "face up again");
+            self.replica
+                .record(|| Change::FaceDown { face, down: false });
         }
         // The frame owns exactly its bytes (`Frame`): whatever the core keeps (PIT entries,
         // tokens, cached Data) pins only them, and the content store can keep what it gets.
@@ -145,7 +148,10 @@ impl Forwarder {
                 return self.malformed(face);
             };
             match r.receive((), lp, now) {
-                Ok(Some(full)) => full,
+                Ok(Some(full)) => match self.replica.hand_over(face, full) {
+                    Some(full) => full,
+                    None => return,
+                },
                 Ok(None) => return,
                 Err(_) => {
                     state.counters.drop_reassembly += 1;
@@ -255,9 +261,12 @@ impl Forwarder {
             return;
         };
         state.counters.in_interests += 1;
-        if interest.function_chain().is_some() {
-            // Only a chain-aware peer sends chained Interests (`chain_peer.rs`).
-            state.chain_peer.heard();
+        // Only a chain-aware peer sends chained Interests (`chain_peer.rs`).
+        if interest.function_chain().is_some() && state.chain_peer.heard() {
+            self.replica.record(|| Change::ChainAwareness {
+                face,
+                awareness: Awareness::Aware,
+            });
         }
         let from_local = state.info.scope == FaceScope::Local;
         let restricted = state.info.channel.is_some();
@@ -789,6 +798,38 @@ impl Forwarder {
         self.remember_nonces(&entry);
     }
 
+    /// Asks a face taken as not chain-aware again, if it is time (`ChainPeer::ask_again`):
+    /// a hello, and when nothing was ever heard from the peer, the question reopened on
+    /// every shard.
+    pub(super) fn ask_chain_peer_again(
+        &mut self,
+        face: FaceId,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> AskAgain {
+        let Some(timeout) = self.chain_timeout else {
+            return AskAgain::No;
+        };
+        let Some(state) = self.faces.get_mut(&face) else {
+            return AskAgain::No;
+        };
+        let ask = state.chain_peer.ask_again(now, timeout);
+        if ask != AskAgain::No {
+            let frame = super::chain_peer::frame(super::chain_peer::HELLO);
+            state.counters.out_bytes += frame.len() as u64;
+            self.counters.chain_hellos += 1;
+            out.push(Action::Send { face, frame });
+        }
+        if ask == AskAgain::Reopened {
+            self.watch_chain_peer(face, now);
+            self.replica.record(|| Change::ChainAwareness {
+                face,
+                awareness: Awareness::Unknown,
+            });
+        }
+        ask
+    }
+
     /// Entry `id` (chained) found no next hop: if a next hop for its head function was left
     /// out because it does not understand chaining, that face — asked once more, if we made
     /// it and asked long enough ago; reopened if nothing was ever heard from it
@@ -812,9 +853,9 @@ impl Forwarder {
             return UnawareHop::None;
         }
         let (hops, _) = self.forwarding_candidates(&entry.interest, routing);
-        let Some(timeout) = self.chain_timeout else {
+        if self.chain_timeout.is_none() {
             return UnawareHop::None;
-        };
+        }
         let mut first = None;
         let mut reopened = None;
         for h in hops {
@@ -828,19 +869,14 @@ impl Forwarder {
                 continue;
             }
             first.get_or_insert(h.face);
-            let ask = state.chain_peer.ask_again(now, timeout);
-            if ask != AskAgain::No {
-                let frame = super::chain_peer::frame(super::chain_peer::HELLO);
-                state.counters.out_bytes += frame.len() as u64;
-                self.counters.chain_hellos += 1;
-                out.push(Action::Send {
-                    face: h.face,
-                    frame,
-                });
+            if !self.replica.shard.is_leader() {
+                // The leader asks; it tells every shard what it concludes.
+                let face = h.face;
+                self.replica.record(|| Change::ChainAskAgain { face });
+                continue;
             }
-            if ask == AskAgain::Reopened {
+            if self.ask_chain_peer_again(h.face, now, out) == AskAgain::Reopened {
                 reopened.get_or_insert(h.face);
-                self.watch_chain_peer(h.face, now);
             }
         }
         match (reopened, first) {
@@ -1403,6 +1439,10 @@ impl Forwarder {
         {
             if state.chain_peer.heard() {
                 tracing::debug!(face = %face, remote = %state.info.remote_uri, "the neighbour understands function chaining");
+                self.replica.record(|| Change::ChainAwareness {
+                    face,
+                    awareness: Awareness::Aware,
+                });
             }
             if v == super::chain_peer::HELLO && state.chain_peer.may_answer(now) {
                 let frame = super::chain_peer::frame(super::chain_peer::ANSWER);

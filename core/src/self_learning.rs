@@ -270,13 +270,10 @@ impl Forwarder {
         };
         self.sl.learned.remove(&key);
         let (prefix, face) = key;
-        match self.rib.remove(&prefix, face, route_origin::PREFIX_ANN) {
-            Some(Some((cost, hosted))) => self.fib.add_next_hop(&prefix, face, cost, hosted),
-            Some(None) => {
-                self.fib.remove_next_hop(&prefix, face);
-            }
-            None => return,
-        }
+        let Some(attrs) = self.rib.remove(&prefix, face, route_origin::PREFIX_ANN) else {
+            return;
+        };
+        self.set_next_hop(&prefix, face, attrs);
         self.counters.sl_routes_withdrawn += 1;
     }
 
