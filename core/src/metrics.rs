@@ -62,6 +62,12 @@ macro_rules! counters {
                 $( f(stringify!($field), concat!($($doc),*).trim(), self.$field); )*
             }
 
+            /// Adds `other`'s counts to these (the shards of a sharded forwarder, summed).
+            #[allow(dead_code)]
+            $vis fn add(&mut self, other: &Self) {
+                $( self.$field = self.$field.saturating_add(other.$field); )*
+            }
+
             /// Every counter as a [`Counter`](crate::metrics::Counter), in declaration order.
             // Not every struct's list is used (the driver's is, to hand it to the core).
             #[allow(dead_code)]

@@ -38,7 +38,7 @@ use nfwd_tlv::nfd::{
 use nfwd_tlv::{Component, Data, Element, Interest, Name, Signer};
 
 use super::auth::{Denied, SignedParts, Signer as SignedBy};
-use super::face::{ChannelId, CongestionMarking, FaceScope, LinkType, Persistency};
+use super::face::{ChannelId, CongestionMarking, FaceCounters, FaceScope, LinkType, Persistency};
 use super::replica::Change;
 use super::rib::Route;
 use super::{Action, Channel, FaceId, FaceInfo, FaceState, Forwarder, MAX_CHANNELS};
@@ -232,8 +232,8 @@ fn face_parameters(id: FaceId, state: &FaceState) -> ControlParameters {
     }
 }
 
-fn face_status(id: FaceId, state: &FaceState) -> FaceStatus {
-    let c = &state.counters;
+/// `state`'s status, with `c` its counters (on every shard).
+fn face_status(id: FaceId, state: &FaceState, c: &FaceCounters) -> FaceStatus {
     FaceStatus {
         face_id: id.0,
         uri: state.info.remote_uri.as_str().into(),
@@ -1366,27 +1366,24 @@ impl Forwarder {
     /// read through `nfwd status --counters` and machines scrape.
     fn counters_report(&self) -> Bytes {
         let mut e = Exposition::new();
-        self.counters.visit(&mut |name, help, v| {
+        self.all_counters().visit(&mut |name, help, v| {
             e.add("forwarder", name, help, metrics::Kind::Counter, &[], v);
         });
+        let (pit, cs, dead_nonces) = self.all_table_sizes();
         for (name, help, v) in [
-            ("pit_entries", "PIT entries.", self.pit.len()),
+            ("pit_entries", "PIT entries.", pit),
             ("fib_entries", "FIB entries.", self.fib.len()),
-            (
-                "cs_entries",
-                "Data packets in the content store.",
-                self.cs.len(),
-            ),
+            ("cs_entries", "Data packets in the content store.", cs),
             (
                 "dead_nonces",
                 "Entries of the dead nonce list.",
-                self.dnl.len(),
+                dead_nonces,
             ),
             ("faces", "Open faces.", self.faces.len()),
         ] {
             e.add("tables", name, help, metrics::Kind::Gauge, &[], v as u64);
         }
-        self.cs.counters().visit(&mut |name, help, v| {
+        self.all_cs_counters().visit(&mut |name, help, v| {
             e.add("cs", name, help, metrics::Kind::Counter, &[], v);
         });
         for (name, help, h) in [
@@ -1414,15 +1411,16 @@ impl Forwarder {
                 c.value,
             );
         }
-        for (id, f) in &self.faces {
-            let id = id.to_string();
+        for (face, f) in &self.faces {
+            let id = face.to_string();
             let labels = [
                 ("face", id.as_str()),
                 ("remote", f.info.remote_uri.as_str()),
             ];
-            f.counters.visit(&mut |name, help, v| {
-                e.add("face", name, help, metrics::Kind::Counter, &labels, v);
-            });
+            self.all_face_counters(*face, &f.counters)
+                .visit(&mut |name, help, v| {
+                    e.add("face", name, help, metrics::Kind::Counter, &labels, v);
+                });
             e.add_histogram(
                 "face",
                 "rtt",
@@ -1442,19 +1440,19 @@ impl Forwarder {
     }
 
     fn forwarder_status(&self, now: Instant) -> ForwarderStatus {
-        let c = self.counters;
+        let c = self.all_counters();
+        let (pit, cs, _) = self.all_table_sizes();
         ForwarderStatus {
             nfd_version: env!("CARGO_PKG_VERSION").into(),
             start_timestamp_ms: self.mgmt.wall_clock_at_start_ms,
             current_timestamp_ms: self.wall_clock_ms(now),
             // There is no name tree; the entries it would hold are the FIB's, the PIT's and
             // the strategy choices'.
-            n_name_tree_entries: (self.fib.len() + self.pit.len() + self.strategies.list().len())
-                as u64,
+            n_name_tree_entries: (self.fib.len() + pit + self.strategies.list().len()) as u64,
             n_fib_entries: self.fib.len() as u64,
-            n_pit_entries: self.pit.len() as u64,
+            n_pit_entries: pit as u64,
             n_measurements_entries: 0,
-            n_cs_entries: self.cs.len() as u64,
+            n_cs_entries: cs as u64,
             n_in_interests: c.in_interests,
             n_in_data: c.in_data,
             n_in_nacks: c.in_nacks,
@@ -1470,7 +1468,7 @@ impl Forwarder {
         self.faces
             .iter()
             .filter(|(id, s)| filter.is_none_or(|q| filter_matches(q, **id, s)))
-            .map(|(id, s)| face_status(*id, s))
+            .map(|(id, s)| face_status(*id, s, &self.all_face_counters(*id, &s.counters)))
             .collect()
     }
 
@@ -1518,11 +1516,12 @@ impl Forwarder {
     }
 
     fn cs_info(&self) -> CsInfo {
-        let c = self.cs.counters();
+        let c = self.all_cs_counters();
+        let (_, entries, _) = self.all_table_sizes();
         CsInfo {
             capacity: self.cs_capacity() as u64,
             flags: self.cs_flags(),
-            n_entries: self.cs.len() as u64,
+            n_entries: entries as u64,
             n_hits: c.hits,
             n_misses: c.misses,
         }

@@ -16,6 +16,7 @@
 //! with its cost, a face down), so applying one twice, or one that is out of date because a
 //! face has gone since, does no harm. A sole forwarder (`Shard::SOLE`) records nothing.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,10 +24,11 @@ use nfwd_tlv::Name;
 use nfwd_tlv::lp::LpPacket;
 
 use crate::chain_peer::Awareness;
+use crate::cs::CsCounters;
 use crate::dispatch::Dispatcher;
-use crate::face::{FaceId, FaceInfo, Persistency};
+use crate::face::{FaceCounters, FaceId, FaceInfo, Persistency};
 use crate::liveness::LivenessConfig;
-use crate::{Action, Forwarder, strategy};
+use crate::{Action, Forwarder, ForwarderCounters, strategy};
 
 /// Which shard a forwarder is, of how many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +178,29 @@ pub(crate) struct Replication {
     pub(crate) dispatcher: Option<Dispatcher>,
     /// Packets reassembled here that another shard owns, for the driver to hand over.
     pub(crate) handovers: Vec<Handover>,
+    /// The followers' latest reports (on the leader), by shard.
+    pub(crate) reports: BTreeMap<u8, ShardReport>,
+}
+
+/// What a follower shard counted, for the leader's status datasets (`status/general`,
+/// `faces/list`, `cs/info`, `status/counters`), which sum every shard's. Sent now and then
+/// by the driver, so the others' part of a figure may be a moment old.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardReport {
+    /// Which shard.
+    pub shard: u8,
+    /// Its forwarder counters.
+    pub counters: ForwarderCounters,
+    /// Its content store's counters.
+    pub cs: CsCounters,
+    /// Its PIT entries.
+    pub pit_entries: usize,
+    /// Its content store's entries.
+    pub cs_entries: usize,
+    /// Its dead nonce list's entries.
+    pub dead_nonces: usize,
+    /// Its counters of each face.
+    pub faces: BTreeMap<FaceId, FaceCounters>,
 }
 
 /// A packet this shard reassembled from fragments (which reach a shard by sequence number,
@@ -197,6 +222,7 @@ impl Replication {
             changes: Vec::new(),
             dispatcher: None,
             handovers: Vec::new(),
+            reports: BTreeMap::new(),
         }
     }
 
@@ -250,6 +276,66 @@ impl Forwarder {
     /// each to its shard's `receive` as a frame from its face.
     pub fn take_handovers(&mut self, into: &mut Vec<Handover>) {
         into.append(&mut self.replica.handovers);
+    }
+
+    /// What this shard counted, for the leader ([`Self::set_shard_report`]).
+    #[must_use]
+    pub fn shard_report(&self) -> ShardReport {
+        ShardReport {
+            shard: self.replica.shard.index(),
+            counters: self.counters,
+            cs: self.cs.counters(),
+            pit_entries: self.pit.len(),
+            cs_entries: self.cs.len(),
+            dead_nonces: self.dnl.len(),
+            faces: self.faces.iter().map(|(id, f)| (*id, f.counters)).collect(),
+        }
+    }
+
+    /// A follower's report: the leader's status datasets add it to its own figures. Reports
+    /// from shards that do not exist are ignored.
+    pub fn set_shard_report(&mut self, report: ShardReport) {
+        let shard = self.replica.shard;
+        if shard.is_leader() && report.shard != 0 && report.shard < shard.count() {
+            self.replica.reports.insert(report.shard, report);
+        }
+    }
+
+    /// The forwarder counters of every shard.
+    pub(crate) fn all_counters(&self) -> ForwarderCounters {
+        let mut c = self.counters;
+        for r in self.replica.reports.values() {
+            c.add(&r.counters);
+        }
+        c
+    }
+
+    /// The content store counters of every shard.
+    pub(crate) fn all_cs_counters(&self) -> CsCounters {
+        let mut c = self.cs.counters();
+        for r in self.replica.reports.values() {
+            c.add(&r.cs);
+        }
+        c
+    }
+
+    /// PIT entries, content store entries and dead nonces of every shard.
+    pub(crate) fn all_table_sizes(&self) -> (usize, usize, usize) {
+        self.replica.reports.values().fold(
+            (self.pit.len(), self.cs.len(), self.dnl.len()),
+            |(p, c, d), r| (p + r.pit_entries, c + r.cs_entries, d + r.dead_nonces),
+        )
+    }
+
+    /// `face`'s counters on every shard, `own` being this shard's.
+    pub(crate) fn all_face_counters(&self, face: FaceId, own: &FaceCounters) -> FaceCounters {
+        let mut c = *own;
+        for r in self.replica.reports.values() {
+            if let Some(f) = r.faces.get(&face) {
+                c.add(f);
+            }
+        }
+        c
     }
 
     /// Moves the changes this shard made since the last call to the end of `into`, oldest

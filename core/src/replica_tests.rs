@@ -574,3 +574,76 @@ fn a_packet_reassembled_on_the_wrong_shard_is_handed_to_its_owner() {
         1000
     );
 }
+
+/// The single segment of a small dataset, asked of the leader from `face`.
+fn dataset(net: &mut Sharded, face: FaceId, dataset: &str) -> Bytes {
+    let wire = InterestBuilder::new(name(dataset))
+        .can_be_prefix(true)
+        .must_be_fresh(true)
+        .lifetime_ms(1000)
+        .encode();
+    let (shard, out) = net.recv(face, wire);
+    assert_eq!(shard, 0);
+    let lp = only(&out, face);
+    let data = Data::decode(lp.fragment.unwrap()).unwrap();
+    assert!(data.final_block_id().is_some(), "one segment");
+    data.content().clone()
+}
+
+#[test]
+fn status_datasets_sum_every_shards_figures() {
+    use nfwd_tlv::nfd::{FaceStatus, ForwarderStatus, decode_all};
+    let mut net = Sharded::new(2);
+    let consumer = net.face("unix://c", FaceScope::Local, Persistency::OnDemand);
+    let up = net.face(
+        "udp4://10.0.0.2:6363",
+        FaceScope::NonLocal,
+        Persistency::Persistent,
+    );
+    net.register(consumer, "/", up);
+    // Three Interests on the follower, one on the leader, all pending.
+    for k in 0..3 {
+        let n = net.name_on(&format!("/f{k}-"), 1);
+        net.recv(consumer, interest(&n));
+    }
+    let n = net.name_on("/l", 0);
+    net.recv(consumer, interest(&n));
+    let before = ForwarderStatus::decode(&dataset(
+        &mut net,
+        consumer,
+        "/localhost/nfd/status/general",
+    ))
+    .unwrap();
+    // The leader has not heard from the follower yet.
+    assert_eq!(before.n_pit_entries, 1);
+    let report = net.shards[1].shard_report();
+    assert_eq!(report.pit_entries, 3);
+    net.shards[0].set_shard_report(report);
+    let after = ForwarderStatus::decode(&dataset(
+        &mut net,
+        consumer,
+        "/localhost/nfd/status/general",
+    ))
+    .unwrap();
+    assert_eq!(after.n_pit_entries, 4);
+    assert_eq!(after.n_out_interests, before.n_out_interests + 3);
+    let faces: Vec<FaceStatus> =
+        decode_all(&dataset(&mut net, consumer, "/localhost/nfd/faces/list")).unwrap();
+    let upstream = faces.iter().find(|f| f.face_id == up.0).unwrap();
+    assert_eq!(
+        upstream.n_out_interests, 4,
+        "the face's counts on both shards"
+    );
+    // A report that claims to be of a shard that does not exist changes nothing.
+    let mut bogus = net.shards[1].shard_report();
+    bogus.shard = 7;
+    bogus.pit_entries = 1000;
+    net.shards[0].set_shard_report(bogus);
+    let last = ForwarderStatus::decode(&dataset(
+        &mut net,
+        consumer,
+        "/localhost/nfd/status/general",
+    ))
+    .unwrap();
+    assert_eq!(last.n_pit_entries, 4);
+}
