@@ -34,20 +34,31 @@ struct Done {
     outcome: Result<String, String>,
 }
 
-/// Serves `/p` on `daemon` with content `who`.
+/// First components of the content's names: with several forwarding threads, names of
+/// different first components belong to different shards.
+const PREFIXES: usize = 8;
+
+/// Serves `/p0` ... `/p7` on `daemon` with content `who`.
 async fn producer(
     daemon: &Daemon,
     who: &'static str,
-) -> (Client, nfwd_forwarder::client::ServeHandle) {
+) -> (Client, Vec<nfwd_forwarder::client::ServeHandle>) {
     let client = Client::connect(&daemon.unix).await.unwrap();
-    let handle = client
-        .serve("/p".parse().unwrap(), move |interest| async move {
-            answer_data(&interest, who, Some(0), &Signer::digest_sha256())
-                .map_or(Reply::None, Reply::Data)
-        })
-        .await
-        .unwrap();
-    (client, handle)
+    let mut handles = Vec::new();
+    for k in 0..PREFIXES {
+        let handle = client
+            .serve(
+                format!("/p{k}").parse().unwrap(),
+                move |interest| async move {
+                    answer_data(&interest, who, Some(0), &Signer::digest_sha256())
+                        .map_or(Reply::None, Reply::Data)
+                },
+            )
+            .await
+            .unwrap();
+        handles.push(handle);
+    }
+    (client, handles)
 }
 
 /// Hosts the function `/sf/f` on `daemon` (an SF registered for itself, so that `daemon`
@@ -75,15 +86,16 @@ fn as_str(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn failover(kind: &str, index: u32) {
+/// `threads`: each forwarder's forwarding threads (`nfwd start --threads`).
+fn failover(kind: &str, index: u32, threads: u8) {
     if !is_root() {
         cannot_run(SUBJECT, "needs root (network namespaces)");
         return;
     }
     let octet = 100 + (std::process::id() % 50) * 3 + index;
     let (Some(ns_b), Some(ns_c)) = (
-        Netns::create(&format!("{kind}b"), 78, octet),
-        Netns::create(&format!("{kind}c"), 79, octet),
+        Netns::create(&format!("{kind}{index}b"), 78, octet),
+        Netns::create(&format!("{kind}{index}c"), 79, octet),
     ) else {
         cannot_run(
             SUBJECT,
@@ -91,7 +103,8 @@ fn failover(kind: &str, index: u32) {
         );
         return;
     };
-    let dir = TempDir::new(&format!("failover-{kind}"));
+    let dir = TempDir::new(&format!("failover-{kind}{index}"));
+    let threads = threads.to_string();
     let listen = |ns: &Netns| {
         let ip = &ns.peer_ip;
         vec![
@@ -101,6 +114,8 @@ fn failover(kind: &str, index: u32) {
             format!("{ip}:6363"),
             "--quic".to_owned(),
             format!("{ip}:6367"),
+            "--threads".to_owned(),
+            threads.clone(),
         ]
     };
     let args_b = listen(&ns_b);
@@ -112,7 +127,14 @@ fn failover(kind: &str, index: u32) {
         &dir.0,
         "a",
         None,
-        &["--udp", &format!("0.0.0.0:{udp_port}"), "--tcp", ""],
+        &[
+            "--udp",
+            &format!("0.0.0.0:{udp_port}"),
+            "--tcp",
+            "",
+            "--threads",
+            &threads,
+        ],
     );
     let uri = |ns: &Netns| match kind {
         "udp" => format!("udp4://{}:6363", ns.peer_ip),
@@ -122,7 +144,10 @@ fn failover(kind: &str, index: u32) {
     for (ns, cost) in [(&ns_b, "10"), (&ns_c, "20")] {
         let u = uri(ns);
         a.cli(&["face", "create", &u]).unwrap();
-        a.cli(&["route", "add", "/p", &u, "--cost", cost]).unwrap();
+        for k in 0..PREFIXES {
+            a.cli(&["route", "add", &format!("/p{k}"), &u, "--cost", cost])
+                .unwrap();
+        }
         a.cli(&["route", "add", "/sf/f", &u, "--cost", cost])
             .unwrap();
     }
@@ -149,7 +174,8 @@ fn failover(kind: &str, index: u32) {
                 let mut seq = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     seq += 1;
-                    let name: Name = format!("/p/{kind}/{w}/{seq}").parse().unwrap();
+                    let k = seq as usize % PREFIXES;
+                    let name: Name = format!("/p{k}/{kind}/{w}/{seq}").parse().unwrap();
                     let chain = (w >= 2).then(|| "/sf/f".parse::<FunctionChain>().unwrap());
                     let interest = InterestBuilder::new(name)
                         .function_chain(chain)
@@ -248,15 +274,23 @@ fn failover(kind: &str, index: u32) {
 
 #[test]
 fn requests_fail_over_within_2_s_when_a_udp_next_hop_dies() {
-    failover("udp", 0);
+    failover("udp", 0, 1);
 }
 
 #[test]
 fn requests_fail_over_within_2_s_when_a_tcp_next_hop_dies() {
-    failover("tcp", 1);
+    failover("tcp", 1, 1);
+}
+
+/// Every forwarder with four forwarding threads: the Interests pending at B belong to
+/// several shards of A, each of which must learn that B is down (the leader's verdict, on
+/// its followers' word that B went silent).
+#[test]
+fn requests_fail_over_within_2_s_on_four_forwarding_threads() {
+    failover("udp", 3, 4);
 }
 
 #[test]
 fn requests_fail_over_within_2_s_when_a_quic_next_hop_dies() {
-    failover("quic", 2);
+    failover("quic", 2, 1);
 }

@@ -113,6 +113,26 @@ fn ndnapp_v1_and_v2_exchange_over_unix_and_tcp() {
     exchange(&nfwd, ("v1", true), ("v1", true), "/interop/d");
 }
 
+/// With four forwarding threads, python-ndn's Interests (first components of their own, so
+/// they spread over the shards) meet its producers' Data, which carry no PIT token of ours
+/// (`NDNApp`) or echo it (`NDNAppv2`).
+#[test]
+fn python_ndn_exchanges_through_four_forwarding_threads() {
+    if !python_ndn_available() {
+        return;
+    }
+    let nfwd = Nfwd::start_with("sharded", &["--threads", "4"]);
+    let versions = [("v2", false), ("v1", true), ("v2", true), ("v1", false)];
+    for (k, (producer, consumer)) in versions.iter().zip(versions.iter().rev()).enumerate() {
+        exchange(&nfwd, *producer, *consumer, &format!("/shard{k}/interop"));
+    }
+    let out = run_peer(
+        &nfwd.transport(false),
+        &["nack", "v2", "/shard-none/here", "150"],
+    );
+    assert!(out.contains("NACK"), "{out}");
+}
+
 #[test]
 fn nack_reaches_python_ndn_as_interest_nack() {
     if !python_ndn_available() {

@@ -73,8 +73,11 @@ pub struct Settings {
     pub rounds: usize,
     /// Worker threads of nfwd's runtime: 0 runs the whole daemon on one thread (a
     /// current-thread runtime), N a multi-thread runtime of N workers as `nfwd start
-    /// --threads N` has, face tasks and the core task then running in parallel.
+    /// --io-threads N` has, face tasks and the core task then running in parallel.
     pub daemon_workers: usize,
+    /// nfwd's forwarding threads (`forwarding.threads`, `nfwd start --threads`): shards
+    /// beyond the first run on threads of their own, whose CPU time the column includes.
+    pub forwarding_threads: u8,
     /// nfwd forwarders in a line between consumer and producer: 1, or 2 joined by a UDP face
     /// (what forwarders send each other: GSO sends, received with UDP_GRO). The CPU column
     /// then sums both.
@@ -92,6 +95,7 @@ impl Default for Settings {
             nfd: None,
             rounds: 1,
             daemon_workers: 0,
+            forwarding_threads: 1,
             line: 1,
         }
     }
@@ -238,8 +242,22 @@ impl InFlight {
     }
 }
 
+/// First components the consumer's names spread over (`/b0/...` to `/b63/...`), routed to the
+/// producer by one route for `/`: with several forwarding threads, each shard owns its part
+/// of them (`nfwd start --threads`), as names of many applications would spread.
+const FIRST_COMPONENTS: u64 = 64;
+
+/// The name of the consumer's `n`th Interest of run `run`: `/b<n mod 64>/<run>/seq=n`.
+fn bench_name(run: &Name, n: u64) -> Name {
+    let mut name = Name::new().append_generic(format!("b{}", n % FIRST_COMPONENTS).as_bytes());
+    for c in run.components() {
+        name = name.append(&c);
+    }
+    name.append(&nfwd_tlv::Component::sequence_num(n))
+}
+
 /// The consumer: keeps `window` Interests outstanding for `duration`.
-fn consume(link: &mut Link, prefix: &Name, mode: NameMode, settings: &Settings) -> Recorder {
+fn consume(link: &mut Link, run: &Name, mode: NameMode, settings: &Settings) -> Recorder {
     let mut rec = Recorder {
         rtts_us: Vec::with_capacity(1 << 20),
         lost: 0,
@@ -251,7 +269,7 @@ fn consume(link: &mut Link, prefix: &Name, mode: NameMode, settings: &Settings) 
             NameMode::Distinct => seq,
             NameMode::Repeated => seq % 256,
         };
-        let name = prefix.append(&nfwd_tlv::Component::sequence_num(n));
+        let name = bench_name(run, n);
         let wire = InterestBuilder::new(name.clone())
             .nonce((seq as u32).to_be_bytes())
             .lifetime_ms(1000)
@@ -390,6 +408,8 @@ struct DaemonThread {
 
 impl DaemonThread {
     fn start(config: Config, workers: usize) -> Result<Self, String> {
+        let shards_before = shard_threads();
+        let shards = config.forwarding.threads;
         let tids = Arc::new(std::sync::Mutex::new(Vec::new()));
         let record = Arc::clone(&tids);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -438,6 +458,30 @@ impl DaemonThread {
             })
             .map_err(|e| e.to_string())?;
         let (unix, udp) = ready_rx.recv().map_err(|e| e.to_string())??;
+        // The forwarding shards' threads the daemon started, whose CPU time counts too.
+        // Daemons start one after the other, so the new ones are its own; a thread takes its
+        // name once it runs, so they are waited for (briefly).
+        let wanted = usize::from(shards).saturating_sub(1);
+        let mut own = Vec::new();
+        for _ in 0..200 {
+            own = shard_threads()
+                .difference(&shards_before)
+                .copied()
+                .collect();
+            if own.len() >= wanted {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        if own.len() < wanted {
+            return Err(format!(
+                "found {} of the daemon's {wanted} shard threads",
+                own.len()
+            ));
+        }
+        if let Ok(mut tids) = tids.lock() {
+            tids.extend(own);
+        }
         Ok(Self {
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -524,9 +568,10 @@ impl UnderTest for DaemonLine {
 
 /// The configuration of a benchmark's nfwd: its Unix socket named after `tag`, UDP on an
 /// ephemeral loopback port, and, given a face URI, a static face there with the benchmark's
-/// prefix routed to it.
-fn bench_config(tag: &str, route_to: Option<&str>) -> Config {
+/// prefix routed to it, and `settings`' forwarding threads.
+fn bench_config(tag: &str, route_to: Option<&str>, settings: &Settings) -> Config {
     let mut config = Config::default();
+    config.forwarding.threads = settings.forwarding_threads;
     config.faces.unix_path = Some(temp_socket_path(tag));
     config.faces.tcp_listen = String::new();
     config.faces.udp_listen = "127.0.0.1:0".into();
@@ -537,7 +582,7 @@ fn bench_config(tag: &str, route_to: Option<&str>) -> Config {
             persistency: "persistent".into(),
         });
         config.static_routes.push(StaticRoute {
-            prefix: "/bench".into(),
+            prefix: "/".into(),
             face: uri.into(),
             cost: 0,
         });
@@ -562,6 +607,21 @@ impl UnderTest for DaemonThread {
         }
         Some(total)
     }
+}
+
+/// Ids of this process's threads that run forwarding shards (`nfwd-shard-<k>`).
+fn shard_threads() -> std::collections::BTreeSet<u32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return std::collections::BTreeSet::new();
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with("nfwd-shard"))
+        })
+        .filter_map(|t| t.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// This thread's id (`/proc/thread-self` links to `<pid>/task/<tid>`).
@@ -615,9 +675,9 @@ pub fn measure_through(
     payload: usize,
     settings: &Settings,
 ) -> Result<Measurement, String> {
-    let prefix: Name = "/bench"
-        .parse()
-        .map_err(|e: nfwd_tlv::Error| e.to_string())?;
+    // The producer answers everything routed to it: the consumer's names spread over many
+    // first components (`bench_name`).
+    let prefix = Name::new();
     let producer_udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let producer_uri = format!(
         "udp4://{}",
@@ -628,14 +688,14 @@ pub fn measure_through(
         Target::Nfwd => {
             let to_producer = (kind == FaceKind::Udp).then_some(producer_uri.as_str());
             if settings.line >= 2 {
-                let b_config = bench_config(&format!("{tag}-b"), to_producer);
+                let b_config = bench_config(&format!("{tag}-b"), to_producer, settings);
                 let b = DaemonThread::start(b_config, settings.daemon_workers)?;
                 let to_b = format!("udp4://{}", b.udp().ok_or("no UDP listener")?);
-                let a_config = bench_config(&format!("{tag}-a"), Some(&to_b));
+                let a_config = bench_config(&format!("{tag}-a"), Some(&to_b), settings);
                 let a = DaemonThread::start(a_config, settings.daemon_workers)?;
                 Box::new(DaemonLine { a, b })
             } else {
-                let config = bench_config(&tag, to_producer);
+                let config = bench_config(&tag, to_producer, settings);
                 Box::new(DaemonThread::start(config, settings.daemon_workers)?)
             }
         }
@@ -643,7 +703,7 @@ pub fn measure_through(
             let nfd = crate::nfd::NfdProcess::start(tools, &tag)?;
             if kind == FaceKind::Udp {
                 nfd.nfdc(&["face", "create", &producer_uri, "persistency", "persistent"])?;
-                nfd.nfdc(&["route", "add", "/bench", &producer_uri])?;
+                nfd.nfdc(&["route", "add", "/", &producer_uri])?;
             }
             Box::new(nfd)
         }
@@ -695,11 +755,11 @@ pub fn measure_through(
     };
     let _ = consume(
         &mut consumer_link,
-        &prefix.append_generic(b"warmup"),
+        &Name::new().append_generic(b"warmup"),
         NameMode::Distinct,
         &warm,
     );
-    let run_prefix = prefix.append_generic(format!("{mode:?}-{payload}").as_bytes());
+    let run_prefix = Name::new().append_generic(format!("{mode:?}-{payload}").as_bytes());
     let cpu_before = forwarder.cpu_ticks();
     let start = Instant::now();
     let rec = consume(&mut consumer_link, &run_prefix, mode, settings);

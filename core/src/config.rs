@@ -17,6 +17,8 @@ pub struct Config {
     pub tables: TablesConfig,
     /// Function chaining.
     pub chain: ChainConfig,
+    /// Forwarding threads.
+    pub forwarding: ForwardingConfig,
     /// Listening faces.
     pub faces: FacesConfig,
     /// Faces to create at start.
@@ -71,6 +73,12 @@ impl Config {
         self.faces.unix_mode()?;
         self.security.validate()?;
         self.sf_packages.validate()?;
+        if !(1..=crate::dispatch::MAX_SHARDS).contains(&self.forwarding.threads) {
+            return Err(Error::Config(format!(
+                "forwarding.threads must be 1 to {}",
+                crate::dispatch::MAX_SHARDS
+            )));
+        }
         if self.chain.max_functions == 0 {
             return Err(Error::Config(
                 "chain.max_functions must be at least 1".into(),
@@ -195,6 +203,23 @@ impl Default for ChainConfig {
             max_functions: 8,
             neighbour_timeout_ms: 1000,
         }
+    }
+}
+
+/// `[forwarding]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardingConfig {
+    /// Forwarding threads (shards), 1 to 64: each forwards the names that hash to it with a
+    /// PIT and content store of its own (`docs/ARCHITECTURE.md`, "Sharding"); thread 0 also
+    /// does the I/O, management and the link protocols. The table bounds are split between
+    /// them. Default 1.
+    pub threads: u8,
+}
+
+impl Default for ForwardingConfig {
+    fn default() -> Self {
+        Self { threads: 1 }
     }
 }
 

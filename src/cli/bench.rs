@@ -33,10 +33,14 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// Worker threads of nfwd's runtime: 0 (default) runs the whole daemon on one thread;
-    /// N runs it as `nfwd start --threads N` does, face tasks beside the core task. The CPU
-    /// column then sums all of the daemon's threads.
+    /// N runs it as `nfwd start --io-threads N` does, face tasks beside the core task. The
+    /// CPU column then sums all of the daemon's threads.
     #[arg(long, default_value_t = 0)]
     daemon_workers: usize,
+    /// nfwd's forwarding threads (`nfwd start --threads`): 1 to 64. The CPU column sums the
+    /// shards' threads too.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=64))]
+    threads: u8,
     /// nfwd forwarders in a line between consumer and producer: 1, or 2 joined by a UDP face
     /// (forwarder to forwarder: GSO sends, UDP_GRO receives). The CPU column then sums both.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
@@ -279,12 +283,26 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         nfd: args.nfd,
         rounds: args.rounds.max(1),
         daemon_workers: args.daemon_workers,
+        forwarding_threads: args.threads,
         line: usize::from(args.line),
     };
+    if args.line > 1 && settings.nfd.is_some() {
+        // A line of two nfwd against one NFD would compare unlike things.
+        anyhow::bail!("--line 2 cannot be measured beside --nfd (one NFD is not a line of two)");
+    }
     let results = loadgen::run(&settings).map_err(anyhow::Error::msg)?;
     print_table(&results);
     if settings.nfd.is_some() || settings.rounds > 1 {
         print_summary(&results);
+    }
+    // A measurement that completed nothing is a forwarder that stalled, not a slow one.
+    let stalled: Vec<&str> = results
+        .iter()
+        .filter(|m| m.exchanges == 0)
+        .map(|m| m.label.as_str())
+        .collect();
+    if !stalled.is_empty() {
+        anyhow::bail!("no exchange completed: {}", stalled.join(", "));
     }
     Ok(())
 }

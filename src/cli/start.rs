@@ -36,9 +36,13 @@ pub(crate) struct StartArgs {
     /// QUIC listen address (overrides faces.quic_listen).
     #[arg(long)]
     quic: Option<String>,
-    /// Worker threads of the runtime (default: the number of CPUs, at most 2).
+    /// Forwarding threads (shards), 1 to 64 (overrides forwarding.threads).
     #[arg(long)]
-    threads: Option<usize>,
+    threads: Option<u8>,
+    /// Worker threads of the runtime the faces' tasks and forwarding thread 0 run on
+    /// (default: the number of CPUs, at most 2).
+    #[arg(long)]
+    io_threads: Option<usize>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -112,6 +116,9 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     if let Some(a) = args.quic.clone() {
         config.faces.quic_listen = a;
     }
+    if let Some(n) = args.threads {
+        config.forwarding.threads = n;
+    }
     if let Some(d) = args.sf_package_cache.clone() {
         config.sf_packages.cache_dir = Some(d);
     }
@@ -144,7 +151,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         .with_ansi(super::output::colour_stderr())
         .with_writer(std::io::stderr)
         .init();
-    let threads = args.threads.unwrap_or_else(|| {
+    let threads = args.io_threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(2)

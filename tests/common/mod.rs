@@ -79,6 +79,11 @@ pub(crate) fn free_port() -> u16 {
 
 impl Nfwd {
     pub(crate) fn start(tag: &str) -> Self {
+        Self::start_with(tag, &[])
+    }
+
+    /// [`Self::start`] with more arguments for `nfwd start`.
+    pub(crate) fn start_with(tag: &str, extra: &[&str]) -> Self {
         let dir = TempDir::new(tag);
         let unix = dir.0.join("nfwd.sock");
         let tcp_port = free_port();
@@ -91,6 +96,7 @@ impl Nfwd {
                 "--udp",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .env("NFWD_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

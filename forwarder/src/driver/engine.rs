@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,11 +29,13 @@ use tracing::{debug, info, warn};
 
 use super::congestion::Marker;
 use super::connect::{Connector, LinkDesc, Transport, is_loopback, scope_of};
-use super::inbox::{InboxRx, ReadyRx, ReadyTx, inbox};
+use super::inbox::{InboxRx, InboxTx, ReadyRx, ReadyTx, inbox};
 use super::pacing::{Offer, Pacer, PacingConfig};
+use super::shard::{Followers, FromFollower};
 use super::stream::{End, FaceTask, Reconnect, StreamConn, WriteQueue, face_task, write_queue};
 use super::uri::{FaceUri, ip_uri};
 use super::{Core, DriverCounters, DriverFace, DriverFaceCounters, DriverStatus, udp};
+use crate::core::replica::Handover;
 use crate::core::{
     Action, ChannelId, CongestionMarking, FaceId, FaceInfo, Frame, LinkType, Persistency,
 };
@@ -43,6 +45,9 @@ pub(super) const EVENT_QUEUE: usize = 4096;
 
 /// Control events handled per round.
 const EVENT_BATCH: usize = 256;
+
+/// Messages of follower shards taken per round (each carries a round of theirs).
+const FOLLOWER_BATCH: usize = 64;
 
 /// Frames served from one face per round before the next face's turn.
 pub(super) const QUANTUM: usize = 32;
@@ -64,7 +69,7 @@ const NEW_UDP_PEERS_BURST: f64 = 256.0;
 const EVICT_CANDIDATES: usize = 64;
 
 /// How often the driver's counters are handed to the core for `status/counters`.
-const COUNTER_REPORT: Duration = Duration::from_millis(500);
+pub(super) const COUNTER_REPORT: Duration = Duration::from_millis(500);
 
 /// Backoff between attempts to bring up a permanent `[[face]]` at start.
 const STATIC_RETRY_MIN: Duration = Duration::from_secs(1);
@@ -139,6 +144,9 @@ struct FaceEntry {
     persistency: Persistency,
     /// Last time the core took frames from this face (idle detection, eviction order).
     last_rx: Instant,
+    /// When sharded: the frames the face task pushed to any shard, and the count last seen
+    /// (the followers' frames are activity too).
+    pushed: Option<(Arc<AtomicU64>, u64)>,
     /// Closed after `idle_timeout` without receiving: on-demand UDP faces, and on-demand
     /// stream faces whose peer is not on this node.
     idles: bool,
@@ -166,6 +174,8 @@ pub(super) struct Setup {
     pub(super) unix_paths: Vec<PathBuf>,
     pub(super) static_faces: Vec<(FaceUri, Persistency)>,
     pub(super) static_routes: Vec<(FaceUri, Name, u64)>,
+    /// The follower shards' threads, when the forwarder is sharded (`shard.rs`).
+    pub(super) followers: Option<Followers>,
 }
 
 /// Admits new UDP peers at a bounded rate.
@@ -240,6 +250,8 @@ pub(super) struct Engine<C> {
     static_routes: Vec<(FaceUri, Name, u64)>,
     counters: DriverCounters,
     actions: Vec<Action>,
+    /// The follower shards, when sharded: this engine runs shard 0, the leader.
+    followers: Option<Followers>,
 }
 
 /// Whether a face is closed when idle: on-demand UDP faces, and on-demand streams from peers
@@ -309,7 +321,7 @@ impl<C: Core> Tally<'_, C> {
     }
 }
 
-async fn sleep_until_opt(at: Option<Instant>) {
+pub(super) async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
@@ -355,6 +367,7 @@ impl<C: Core> Engine<C> {
             static_routes: setup.static_routes,
             counters: DriverCounters::default(),
             actions: Vec::new(),
+            followers: setup.followers,
         };
         for (uri, persistency) in setup.static_faces {
             engine.create_static(now, uri, persistency);
@@ -378,6 +391,8 @@ impl<C: Core> Engine<C> {
         let mut next_report = Instant::now();
         // Whether a source had more than a round's batch waiting last round.
         let mut more = false;
+        // A follower shard's message that woke the loop.
+        let mut from_follower = None;
         loop {
             if self.round.is_empty() && !more {
                 // No inbox has frames: sleep until something happens. Whichever source wakes
@@ -392,6 +407,7 @@ impl<C: Core> Engine<C> {
                     _ = events.recv_many(&mut batch, EVENT_BATCH) => {}
                     Some(face) = self.ready_rx.recv() => self.round.push_back(face),
                     _ = udp_readable(self.udp.as_ref()) => {}
+                    Some(m) = follower_message(self.followers.as_mut()) => from_follower = Some(m),
                     () = sleep_until_opt(wake) => {}
                 }
             } else {
@@ -418,6 +434,7 @@ impl<C: Core> Engine<C> {
                 self.handle(now, event);
             }
             self.execute(now);
+            more |= self.serve_followers(now, from_follower.take());
             more |= self.drain_udp(now);
             self.execute(now);
             self.serve_faces(now);
@@ -439,6 +456,114 @@ impl<C: Core> Engine<C> {
             }
         }
         self.stop();
+    }
+
+    /// Takes what the follower shards sent (`first`, and up to a batch more): their changes
+    /// applied here and relayed to the others, their sends carried out. True if the batch
+    /// was full (more may be waiting).
+    fn serve_followers(&mut self, now: Instant, first: Option<FromFollower>) -> bool {
+        if self.followers.is_none() {
+            return false;
+        }
+        if let Some(m) = first {
+            self.on_follower(now, m);
+        }
+        for _ in 0..FOLLOWER_BATCH {
+            let Some(m) = self.followers.as_mut().and_then(|f| f.from.try_recv().ok()) else {
+                return false;
+            };
+            self.on_follower(now, m);
+        }
+        true
+    }
+
+    fn on_follower(&mut self, now: Instant, m: FromFollower) {
+        // The leader's own changes go first: they were made before these arrived.
+        self.flush_changes();
+        if let Some(report) = m.report {
+            self.core.shard_report(report);
+        }
+        for change in &m.changes {
+            self.core.apply(change, now, &mut self.actions);
+        }
+        self.actions.extend(m.actions);
+        if let Some(followers) = &self.followers {
+            followers.send_changes(m.changes, Some(m.shard));
+            for h in m.handovers {
+                if let Some(h) = followers.hand_over(h) {
+                    let frame = Frame::copy_from(&h.frame);
+                    self.core.receive(now, h.face, frame, &mut self.actions);
+                }
+            }
+        }
+        self.execute(now);
+    }
+
+    /// Gives the followers the changes to the shared state this shard made (and the packets
+    /// it reassembled for them), before anything that depends on them.
+    fn flush_changes(&mut self) {
+        let Some(followers) = &self.followers else {
+            return;
+        };
+        let mut changes = Vec::new();
+        self.core.take_changes(&mut changes);
+        followers.send_changes(changes, None);
+        let mut handovers = Vec::new();
+        self.core.take_handovers(&mut handovers);
+        for h in handovers {
+            // The leader hands over only what it does not own.
+            let _ = followers.hand_over(h);
+        }
+    }
+
+    /// A new inbox for `face`: one lane per shard when sharded, whose followers learn of the
+    /// face (the core's change first, then their lane) before its task can start; then also
+    /// the count of frames its task pushes.
+    fn new_inbox(&mut self, face: FaceId) -> (InboxTx, InboxRx, Option<Arc<AtomicU64>>) {
+        self.flush_changes();
+        match &self.followers {
+            Some(followers) => {
+                let pushed = Arc::new(AtomicU64::new(0));
+                let (tx, rx) = followers.inbox(face, &self.ready_tx, Arc::clone(&pushed));
+                (tx, rx, Some(pushed))
+            }
+            None => {
+                let (tx, rx) = inbox(face, &self.ready_tx);
+                (tx, rx, None)
+            }
+        }
+    }
+
+    /// Faces whose task pushed frames since the last look were active now, whichever shard
+    /// served them (the leader serves only its own).
+    fn note_pushed(&mut self, now: Instant) {
+        for f in self.faces.values_mut() {
+            if let Some((pushed, seen)) = &mut f.pushed {
+                let count = pushed.load(Ordering::Relaxed);
+                if count != *seen {
+                    *seen = count;
+                    f.last_rx = now;
+                }
+            }
+        }
+    }
+
+    /// A frame the engine got itself (a new UDP peer's first datagram), to the shard that
+    /// owns it.
+    fn receive_owned(&mut self, now: Instant, face: FaceId, frame: Frame) {
+        let shard = self.followers.as_ref().map_or(0, |f| f.shard_of(&frame));
+        if shard == 0 {
+            return self.core.receive(now, face, frame, &mut self.actions);
+        }
+        self.flush_changes();
+        if let Some(followers) = &self.followers {
+            let h = Handover {
+                shard,
+                face,
+                frame: frame.into_bytes(),
+            };
+            let _ = followers.hand_over(h);
+        }
     }
 
     /// When the first frame waiting in a UDP face's pacer may leave.
@@ -620,7 +745,7 @@ impl<C: Core> Engine<C> {
             if let Some(entry) = self.faces.get_mut(&face) {
                 entry.last_rx = now;
             }
-            self.core.receive(now, face, frame, &mut self.actions);
+            self.receive_owned(now, face, frame);
             return;
         }
         if !self.new_udp_peers.take(now) {
@@ -646,7 +771,7 @@ impl<C: Core> Engine<C> {
         let face = self.core.add_face(info, now);
         debug!(face = %face, remote = %desc.remote_uri, "on-demand UDP face opened");
         self.attach_udp(now, face, socket, peer, desc, Persistency::OnDemand);
-        self.core.receive(now, face, frame, &mut self.actions);
+        self.receive_owned(now, face, frame);
     }
 
     /// Makes room for a new on-demand UDP face by closing the on-demand UDP face idle the
@@ -654,7 +779,7 @@ impl<C: Core> Engine<C> {
     fn evict_udp(&mut self, now: Instant) -> bool {
         loop {
             let Some((at, face)) = self.evict_candidates.pop() else {
-                if !self.gather_evict_candidates() {
+                if !self.gather_evict_candidates(now) {
                     return false;
                 }
                 continue;
@@ -671,7 +796,8 @@ impl<C: Core> Engine<C> {
     }
 
     /// One scan of the UDP faces for the [`EVICT_CANDIDATES`] idlest on-demand ones.
-    fn gather_evict_candidates(&mut self) -> bool {
+    fn gather_evict_candidates(&mut self, now: Instant) -> bool {
+        self.note_pushed(now);
         let mut all: Vec<(Instant, FaceId)> = self
             .udp_peers
             .values()
@@ -714,7 +840,7 @@ impl<C: Core> Engine<C> {
         &mut self,
         face: FaceId,
         link: Link,
-        inbox: InboxRx,
+        (inbox, pushed): (InboxRx, Option<Arc<AtomicU64>>),
         desc: LinkDesc,
         persistency: Persistency,
         now: Instant,
@@ -726,6 +852,7 @@ impl<C: Core> Engine<C> {
             desc,
             persistency,
             last_rx: now,
+            pushed: pushed.map(|p| (p, 0)),
             idles,
             counters: DriverFaceCounters::default(),
         };
@@ -750,7 +877,7 @@ impl<C: Core> Engine<C> {
     ) {
         let (queue, rx) = write_queue();
         let marker = Marker::new(CongestionMarking::default(), self.write_queue_bytes);
-        let (inbox_tx, inbox_rx) = inbox(face, &self.ready_tx);
+        let (inbox_tx, inbox_rx, pushed) = self.new_inbox(face);
         let task = tokio::spawn(face_task(
             conn,
             FaceTask {
@@ -769,7 +896,7 @@ impl<C: Core> Engine<C> {
                 marker,
                 task,
             },
-            inbox_rx,
+            (inbox_rx, pushed),
             desc,
             persistency,
             now,
@@ -786,7 +913,7 @@ impl<C: Core> Engine<C> {
         persistency: Persistency,
     ) {
         let socket = Arc::new(socket);
-        let (inbox_tx, inbox_rx) = inbox(face, &self.ready_tx);
+        let (inbox_tx, inbox_rx, pushed) = self.new_inbox(face);
         let task = tokio::spawn(udp::face_task(udp::FaceTask {
             id: face,
             socket: Arc::clone(&socket),
@@ -811,7 +938,7 @@ impl<C: Core> Engine<C> {
                 outbox: Vec::new(),
                 gso: udp::Gso::default(),
             },
-            inbox_rx,
+            (inbox_rx, pushed),
             desc,
             persistency,
             now,
@@ -872,6 +999,7 @@ impl<C: Core> Engine<C> {
         }
         // Keep the allocation for the next round.
         self.actions = actions;
+        self.flush_changes();
     }
 
     /// Sends every UDP face's outbox.
@@ -1306,6 +1434,7 @@ impl<C: Core> Engine<C> {
         let Some(timeout) = self.idle_timeout else {
             return;
         };
+        self.note_pushed(now);
         let idle: Vec<(FaceId, Transport)> = self
             .faces
             .iter()
@@ -1359,6 +1488,9 @@ impl<C: Core> Engine<C> {
         for l in self.listeners.drain(..) {
             l.abort();
         }
+        if let Some(mut followers) = self.followers.take() {
+            followers.stop();
+        }
         for (_, f) in self.faces.drain() {
             match f.link {
                 Link::Stream { task, .. } | Link::Udp { task, .. } => task.abort(),
@@ -1375,6 +1507,14 @@ impl<C: Core> Engine<C> {
             }
         }
         info!("driver stopped");
+    }
+}
+
+/// The next message of a follower shard (never, when not sharded).
+async fn follower_message(followers: Option<&mut Followers>) -> Option<FromFollower> {
+    match followers {
+        Some(f) => f.from.recv().await,
+        None => std::future::pending().await,
     }
 }
 

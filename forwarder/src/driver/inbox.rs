@@ -22,11 +22,12 @@
 //! will serve.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+use crate::core::dispatch::Dispatcher;
 use crate::core::{FaceId, Frame};
 
 /// Frames an inbox holds. A face that reads more than this before the core task serves it
@@ -49,10 +50,51 @@ pub(super) struct Gone;
 
 /// A new inbox for `face`.
 pub(super) fn inbox(face: FaceId, ready: &ReadyTx) -> (InboxTx, InboxRx) {
+    let (lane, rx) = lane(face, ready);
+    (
+        InboxTx {
+            lanes: vec![lane],
+            dispatcher: None,
+            touched: AtomicU64::new(0),
+            pushed: None,
+        },
+        rx,
+    )
+}
+
+/// A new inbox for `face` on a sharded forwarder: a lane per shard, the leader's announced
+/// on `leader` and follower k's on `followers[k - 1]`, and the face task hands each frame to
+/// the shard `dispatcher` says owns it. The leader's lane, then the followers' in order.
+pub(super) fn sharded_inbox(
+    face: FaceId,
+    leader: &ReadyTx,
+    followers: &[ReadyTx],
+    dispatcher: Dispatcher,
+    pushed: Arc<AtomicU64>,
+) -> (InboxTx, InboxRx, Vec<InboxRx>) {
+    let (first, leader_rx) = lane(face, leader);
+    let (rest, follower_rxs): (Vec<Lane>, Vec<InboxRx>) =
+        followers.iter().map(|ready| lane(face, ready)).unzip();
+    let mut lanes = Vec::with_capacity(1 + rest.len());
+    lanes.push(first);
+    lanes.extend(rest);
+    (
+        InboxTx {
+            lanes,
+            dispatcher: Some(dispatcher),
+            touched: AtomicU64::new(0),
+            pushed: Some(pushed),
+        },
+        leader_rx,
+        follower_rxs,
+    )
+}
+
+fn lane(face: FaceId, ready: &ReadyTx) -> (Lane, InboxRx) {
     let (tx, rx) = mpsc::channel(INBOX);
     let scheduled = Arc::new(AtomicBool::new(false));
     (
-        InboxTx {
+        Lane {
             face,
             queue: tx,
             scheduled: Arc::clone(&scheduled),
@@ -65,9 +107,23 @@ pub(super) fn inbox(face: FaceId, ready: &ReadyTx) -> (InboxTx, InboxRx) {
     )
 }
 
-/// The face task's side of an inbox.
+/// The face task's side of an inbox: a lane per shard (one unless sharded).
 #[derive(Debug)]
 pub(super) struct InboxTx {
+    lanes: Vec<Lane>,
+    /// Which shard owns a frame; `None` with one shard.
+    dispatcher: Option<Dispatcher>,
+    /// Lanes pushed to since the last announcement, a bit each (at most 64 shards). Atomic
+    /// only so that the face task's future stays `Send`; one task uses it.
+    touched: AtomicU64,
+    /// Frames pushed, counted for the leader when sharded: it decides when a face is idle,
+    /// and may not see the frames its followers get.
+    pushed: Option<Arc<AtomicU64>>,
+}
+
+/// One shard's queue of a face's inbox.
+#[derive(Debug)]
+struct Lane {
     face: FaceId,
     queue: mpsc::Sender<Frame>,
     scheduled: Arc<AtomicBool>,
@@ -75,33 +131,65 @@ pub(super) struct InboxTx {
 }
 
 impl InboxTx {
-    /// Queues a frame, waiting while the inbox is full. The caller must call
-    /// [`InboxTx::announce`] after its batch of pushes (before it waits on anything else).
+    /// Queues a frame for the shard that owns it, waiting while that shard's queue is full.
+    /// The caller must call [`InboxTx::announce`] after its batch of pushes (before it waits
+    /// on anything else).
     pub(super) async fn push(&self, frame: Frame) -> Result<(), Gone> {
-        match self.queue.try_send(frame) {
+        let shard = self
+            .dispatcher
+            .as_ref()
+            .map_or(0, |d| usize::from(d.shard_of_frame(&frame)));
+        let Some(lane) = self.lanes.get(shard) else {
+            return Err(Gone);
+        };
+        if let Some(pushed) = &self.pushed {
+            self.touched.fetch_or(1 << shard, Ordering::Relaxed);
+            pushed.fetch_add(1, Ordering::Relaxed);
+        }
+        match lane.queue.try_send(frame) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(frame)) => {
-                // The core task must hear of us before we wait for it to make room.
-                self.announce();
-                self.queue.send(frame).await.map_err(|_| Gone)
+                // The shard must hear of us before we wait for it to make room.
+                lane.announce();
+                lane.queue.send(frame).await.map_err(|_| Gone)
             }
+            // A follower shard lets go of the face only after the leader did.
             Err(TrySendError::Closed(_)) => Err(Gone),
         }
     }
 
-    /// Tells the core task that frames are waiting, unless it already knows.
+    /// Tells the shards that frames are waiting, unless they already know.
     pub(super) fn announce(&self) {
+        if self.dispatcher.is_none() {
+            if let Some(lane) = self.lanes.first() {
+                lane.announce();
+            }
+            return;
+        }
+        let mut touched = self.touched.swap(0, Ordering::Relaxed);
+        while touched != 0 {
+            let shard = touched.trailing_zeros() as usize;
+            touched &= touched - 1;
+            if let Some(lane) = self.lanes.get(shard) {
+                lane.announce();
+            }
+        }
+    }
+
+    /// Whether the core task (the leader's, when sharded) dropped the face.
+    pub(super) fn is_closed(&self) -> bool {
+        self.lanes.first().is_none_or(|l| l.queue.is_closed())
+    }
+}
+
+impl Lane {
+    fn announce(&self) {
         // Orders the pushes before the flag read; pairs with the fence in `InboxRx::idle`.
         fence(Ordering::SeqCst);
         if !self.scheduled.swap(true, Ordering::Relaxed) {
             // Fails only when the core task is gone, which the next push reports.
             let _ = self.ready.send(self.face);
         }
-    }
-
-    /// Whether the core task dropped the face.
-    pub(super) fn is_closed(&self) -> bool {
-        self.queue.is_closed()
     }
 }
 
@@ -193,5 +281,61 @@ mod tests {
         drop(rx);
         assert_eq!(tx.push(Frame::copy_from(b"h")).await, Err(Gone));
         assert!(tx.is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_sharded_inbox_hands_each_frame_to_its_shard_and_announces_each_shard_once() {
+        use nfwd_tlv::{DataBuilder, InterestBuilder, Signer};
+        let (leader_tx, mut leader_ready) = mpsc::unbounded_channel();
+        let followers: Vec<_> = (0..3).map(|_| mpsc::unbounded_channel()).collect();
+        let readies: Vec<ReadyTx> = followers.iter().map(|(tx, _)| tx.clone()).collect();
+        let dispatcher = Dispatcher::new(4, nfwd_tlv::NameHasher::new()).unwrap();
+        let pushed = Arc::new(AtomicU64::new(0));
+        let (tx, mut leader_rx, mut follower_rxs) = sharded_inbox(
+            FaceId(9),
+            &leader_tx,
+            &readies,
+            dispatcher.clone(),
+            Arc::clone(&pushed),
+        );
+        let mut expected = [0usize; 4];
+        for k in 0..40 {
+            let wire = InterestBuilder::new(format!("/n{k}/x").parse().unwrap())
+                .build()
+                .unwrap()
+                .wire()
+                .clone();
+            expected[usize::from(dispatcher.shard_of_frame(&wire))] += 1;
+            tx.push(Frame::copy_from(&wire)).await.unwrap();
+        }
+        // A Data naming shard 2 in its token goes there, whatever its name.
+        let data = DataBuilder::new("/n0/x".parse().unwrap(), b"d".to_vec())
+            .build(&Signer::digest_sha256())
+            .unwrap();
+        let frame = nfwd_tlv::lp::LpPacket::from_fragment(data.wire().clone())
+            .with_pit_token(nfwd_tlv::lp::PitToken::from_u64(2 << 56))
+            .encode();
+        tx.push(Frame::copy_from(&frame)).await.unwrap();
+        expected[2] += 1;
+        tx.announce();
+        tx.announce();
+        assert_eq!(pushed.load(Ordering::Relaxed), 41);
+        let mut got = [0usize; 4];
+        while leader_rx.pop().is_some() {
+            got[0] += 1;
+        }
+        for (k, rx) in follower_rxs.iter_mut().enumerate() {
+            while rx.pop().is_some() {
+                got[k + 1] += 1;
+            }
+        }
+        assert_eq!(got, expected);
+        // Each shard with frames heard of the face once; the others not at all.
+        let heard = |ready: &mut ReadyRx| std::iter::from_fn(|| ready.try_recv().ok()).count();
+        assert_eq!(heard(&mut leader_ready), usize::from(expected[0] > 0));
+        for (k, (_, ready)) in followers.into_iter().enumerate() {
+            let mut ready = ready;
+            assert_eq!(heard(&mut ready), usize::from(expected[k + 1] > 0));
+        }
     }
 }

@@ -52,6 +52,7 @@ mod inbox;
 mod listen;
 pub(crate) mod pacing;
 mod quic;
+mod shard;
 mod stream;
 mod udp;
 pub mod uri;
@@ -68,6 +69,8 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::core::dispatch::Dispatcher;
+use crate::core::replica::{Change, Handover, Shard, ShardReport};
 use crate::core::{Action, ChannelId, FaceId, FaceInfo, FaceScope, Forwarder, Frame, Persistency};
 use crate::error::{Error, Result};
 use engine::Event;
@@ -134,6 +137,22 @@ pub trait Core: Send + 'static {
     fn set_channels(&mut self, local_uris: Vec<String>) {
         let _ = local_uris;
     }
+    /// See [`Forwarder::take_changes`] (sharded forwarders only).
+    fn take_changes(&mut self, into: &mut Vec<Change>) {
+        let _ = into;
+    }
+    /// See [`Forwarder::apply`] (sharded forwarders only).
+    fn apply(&mut self, change: &Change, now: Instant, out: &mut Vec<Action>) {
+        let _ = (change, now, out);
+    }
+    /// See [`Forwarder::take_handovers`] (sharded forwarders only).
+    fn take_handovers(&mut self, into: &mut Vec<Handover>) {
+        let _ = into;
+    }
+    /// See [`Forwarder::set_shard_report`] (sharded forwarders only).
+    fn shard_report(&mut self, report: ShardReport) {
+        let _ = report;
+    }
 }
 
 impl Core for Forwarder {
@@ -199,6 +218,22 @@ impl Core for Forwarder {
 
     fn set_channels(&mut self, local_uris: Vec<String>) {
         Self::set_channels(self, local_uris);
+    }
+
+    fn take_changes(&mut self, into: &mut Vec<Change>) {
+        Self::take_changes(self, into);
+    }
+
+    fn apply(&mut self, change: &Change, now: Instant, out: &mut Vec<Action>) {
+        Self::apply(self, change, now, out);
+    }
+
+    fn take_handovers(&mut self, into: &mut Vec<Handover>) {
+        Self::take_handovers(self, into);
+    }
+
+    fn shard_report(&mut self, report: ShardReport) {
+        self.set_shard_report(report);
     }
 }
 
@@ -319,23 +354,49 @@ impl Daemon {
     /// Starts the forwarder described by `config`: binds every listener (port 0 gives an
     /// ephemeral port, see [`Daemon::tcp_addr`] and friends), then creates the `[[face]]`s.
     pub async fn start(config: Config) -> Result<Self> {
-        let core = Self::default_core(&config)?;
-        Self::start_with_core(config, core).await
+        let (core, followers) = Self::default_cores(&config)?;
+        Self::start_gated(config, core, None, followers).await
     }
 
-    fn default_core(config: &Config) -> Result<Forwarder> {
-        let mut core = Forwarder::new(config, Instant::now());
-        // Who may manage: resolved here (user names, key files) for the core to enforce.
-        core.set_policy(crate::security::policy(
-            &config.security,
-            crate::security::effective_uid(),
-        )?);
+    /// The forwarder `config` describes: one core, or with `forwarding.threads` N > 1 the
+    /// leader's (shard 0, run by the engine) and N − 1 followers on threads of their own.
+    fn default_cores(config: &Config) -> Result<(Forwarder, Option<shard::Followers>)> {
+        config.validate()?;
+        let now = Instant::now();
+        let threads = config.forwarding.threads;
         // The core has no clock; status/general reports wall-clock times from this anchor.
         let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        core.set_wall_clock(wall_ms);
-        Ok(core)
+        let shard = |k: u8| {
+            let shard = Shard::new(k, threads)
+                .ok_or_else(|| Error::Config(format!("forwarding shard {k} of {threads}")))?;
+            let mut core = Forwarder::sharded(config, now, rand::random(), shard);
+            core.set_wall_clock(wall_ms);
+            Ok::<_, Error>(core)
+        };
+        let mut leader = shard(0)?;
+        // Who may manage: resolved here (user names, key files) for the core to enforce.
+        leader.set_policy(crate::security::policy(
+            &config.security,
+            crate::security::effective_uid(),
+        )?);
+        if threads <= 1 {
+            return Ok((leader, None));
+        }
+        // Face tasks and shards hash names with one key, so that they agree on owners.
+        let dispatcher = Dispatcher::new(threads, nfwd_tlv::NameHasher::new())?;
+        leader.set_dispatcher(dispatcher.clone());
+        let followers = (1..threads)
+            .map(|k| {
+                let mut core = shard(k)?;
+                core.set_dispatcher(dispatcher.clone());
+                Ok(core)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let followers = shard::Followers::spawn(followers, dispatcher)?;
+        info!(threads, "forwarding sharded across threads");
+        Ok((leader, Some(followers)))
     }
 
     /// Like [`Daemon::start`], but clients of other processes are held until the returned
@@ -344,20 +405,21 @@ impl Daemon {
     /// (`gate.rs`).
     pub async fn start_held(config: Config) -> Result<(Self, Opener)> {
         let (gate, opener) = gate::Gate::closed();
-        let core = Self::default_core(&config)?;
-        let daemon = Self::start_gated(config, core, Some(gate)).await?;
+        let (core, followers) = Self::default_cores(&config)?;
+        let daemon = Self::start_gated(config, core, Some(gate), followers).await?;
         Ok((daemon, opener))
     }
 
     /// Like [`Daemon::start`], with another core (tests).
     pub async fn start_with_core<C: Core>(config: Config, core: C) -> Result<Self> {
-        Self::start_gated(config, core, None).await
+        Self::start_gated(config, core, None, None).await
     }
 
     async fn start_gated<C: Core>(
         config: Config,
         mut core: C,
         gate: Option<gate::Gate>,
+        followers: Option<shard::Followers>,
     ) -> Result<Self> {
         config.validate()?;
         raise_fd_limit(&config);
@@ -409,6 +471,7 @@ impl Daemon {
             unix_paths: unix_paths.clone(),
             static_faces,
             static_routes,
+            followers,
         };
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let task = tokio::spawn(async move {
