@@ -630,11 +630,7 @@ impl Forwarder {
                 tracing::info!(face = %face, remote = %state.info.remote_uri,
                     "the neighbour does not understand function chaining (no answer to the chain hello): chained Interests will not be sent to it");
             }
-            let ids = std::mem::take(&mut state.pit_out_ids);
-            self.upstream_gone(now, face, &ids, true, out);
-            if let Some(state) = self.faces.get_mut(&face) {
-                state.pit_out_ids = ids;
-            }
+            self.upstream_unusable(now, face, true, out);
         }
         if !self.chain_waiting.is_empty() {
             let step =
@@ -698,8 +694,23 @@ impl Forwarder {
             out.push(Action::CloseFace { face });
             return;
         }
+        self.upstream_unusable(now, face, false, out);
+    }
+
+    /// `face` is down (or, `chained_only`, not chain-aware): the PIT entries that wait for it
+    /// upstream (chained ones only, if so) are retried elsewhere or answered at once.
+    pub(crate) fn upstream_unusable(
+        &mut self,
+        now: Instant,
+        face: FaceId,
+        chained_only: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(state) = self.faces.get_mut(&face) else {
+            return;
+        };
         let ids = std::mem::take(&mut state.pit_out_ids);
-        self.upstream_gone(now, face, &ids, false, out);
+        self.upstream_gone(now, face, &ids, chained_only, out);
         if let Some(state) = self.faces.get_mut(&face) {
             state.pit_out_ids = ids;
         }

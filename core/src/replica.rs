@@ -433,11 +433,7 @@ impl Forwarder {
         // The leader closes an on-demand face that went down; until the driver has closed
         // it, its entries here wait as the leader's do.
         if down && state.info.persistency != Persistency::OnDemand {
-            let ids = std::mem::take(&mut state.pit_out_ids);
-            self.upstream_gone(now, face, &ids, false, out);
-            if let Some(state) = self.faces.get_mut(&face) {
-                state.pit_out_ids = ids;
-            }
+            self.upstream_unusable(now, face, false, out);
         }
     }
 
@@ -456,11 +452,7 @@ impl Forwarder {
         }
         // As the leader's verdict does there: chained Interests waiting on the face here are
         // retried elsewhere or answered with an error.
-        let ids = std::mem::take(&mut state.pit_out_ids);
-        self.upstream_gone(now, face, &ids, true, out);
-        if let Some(state) = self.faces.get_mut(&face) {
-            state.pit_out_ids = ids;
-        }
+        self.upstream_unusable(now, face, true, out);
     }
 
     /// A follower's liveness tick: tells the leader of the faces silent for an interval

@@ -171,6 +171,19 @@ impl Sharded {
         assert_eq!(r.status_code, status_code::OK, "{r:?}");
     }
 
+    /// A local consumer, and a network face towards another forwarder that `/` is routed
+    /// to (registered through the leader's management).
+    fn consumer_and_upstream(&mut self) -> (FaceId, FaceId) {
+        let consumer = self.face("unix://c", FaceScope::Local, Persistency::OnDemand);
+        let up = self.face(
+            "udp4://10.0.0.2:6363",
+            FaceScope::NonLocal,
+            Persistency::Persistent,
+        );
+        self.register(consumer, "/", up);
+        (consumer, up)
+    }
+
     /// A name under `prefix` whose Interest belongs to shard `shard`.
     fn name_on(&self, prefix: &str, shard: u8) -> String {
         (0..1000)
@@ -280,13 +293,7 @@ fn data_without_a_token_finds_the_shard_its_interest_went_to() {
 #[test]
 fn data_with_our_token_goes_to_the_shard_named_in_it() {
     let mut net = Sharded::new(3);
-    let consumer = net.face("unix://c", FaceScope::Local, Persistency::OnDemand);
-    let up = net.face(
-        "udp4://10.0.0.2:6363",
-        FaceScope::NonLocal,
-        Persistency::Persistent,
-    );
-    net.register(consumer, "/", up);
+    let (consumer, up) = net.consumer_and_upstream();
     let n = net.name_on("/t", 2);
     let (_, out) = net.recv(consumer, interest(&n));
     let request = only(&out, up);
@@ -302,13 +309,7 @@ fn data_with_our_token_goes_to_the_shard_named_in_it() {
 #[test]
 fn a_closed_upstream_answers_each_shards_interests() {
     let mut net = Sharded::new(2);
-    let consumer = net.face("unix://c", FaceScope::Local, Persistency::OnDemand);
-    let up = net.face(
-        "udp4://10.0.0.2:6363",
-        FaceScope::NonLocal,
-        Persistency::Persistent,
-    );
-    net.register(consumer, "/", up);
+    let (consumer, up) = net.consumer_and_upstream();
     let names = [net.name_on("/g", 0), net.name_on("/g", 1)];
     for n in &names {
         net.recv(consumer, interest(n));
@@ -590,17 +591,17 @@ fn dataset(net: &mut Sharded, face: FaceId, dataset: &str) -> Bytes {
     data.content().clone()
 }
 
+/// `status/general`, asked of the leader from `face`.
+fn general_status(net: &mut Sharded, face: FaceId) -> nfwd_tlv::nfd::ForwarderStatus {
+    let content = dataset(net, face, "/localhost/nfd/status/general");
+    nfwd_tlv::nfd::ForwarderStatus::decode(&content).unwrap()
+}
+
 #[test]
 fn status_datasets_sum_every_shards_figures() {
-    use nfwd_tlv::nfd::{FaceStatus, ForwarderStatus, decode_all};
+    use nfwd_tlv::nfd::{FaceStatus, decode_all};
     let mut net = Sharded::new(2);
-    let consumer = net.face("unix://c", FaceScope::Local, Persistency::OnDemand);
-    let up = net.face(
-        "udp4://10.0.0.2:6363",
-        FaceScope::NonLocal,
-        Persistency::Persistent,
-    );
-    net.register(consumer, "/", up);
+    let (consumer, up) = net.consumer_and_upstream();
     // Three Interests on the follower, one on the leader, all pending.
     for k in 0..3 {
         let n = net.name_on(&format!("/f{k}-"), 1);
@@ -608,23 +609,13 @@ fn status_datasets_sum_every_shards_figures() {
     }
     let n = net.name_on("/l", 0);
     net.recv(consumer, interest(&n));
-    let before = ForwarderStatus::decode(&dataset(
-        &mut net,
-        consumer,
-        "/localhost/nfd/status/general",
-    ))
-    .unwrap();
+    let before = general_status(&mut net, consumer);
     // The leader has not heard from the follower yet.
     assert_eq!(before.n_pit_entries, 1);
     let report = net.shards[1].shard_report();
     assert_eq!(report.pit_entries, 3);
     net.shards[0].set_shard_report(report);
-    let after = ForwarderStatus::decode(&dataset(
-        &mut net,
-        consumer,
-        "/localhost/nfd/status/general",
-    ))
-    .unwrap();
+    let after = general_status(&mut net, consumer);
     assert_eq!(after.n_pit_entries, 4);
     assert_eq!(after.n_out_interests, before.n_out_interests + 3);
     let faces: Vec<FaceStatus> =
@@ -639,11 +630,6 @@ fn status_datasets_sum_every_shards_figures() {
     bogus.shard = 7;
     bogus.pit_entries = 1000;
     net.shards[0].set_shard_report(bogus);
-    let last = ForwarderStatus::decode(&dataset(
-        &mut net,
-        consumer,
-        "/localhost/nfd/status/general",
-    ))
-    .unwrap();
+    let last = general_status(&mut net, consumer);
     assert_eq!(last.n_pit_entries, 4);
 }

@@ -628,20 +628,14 @@ impl<C: Core> Engine<C> {
             let Some(entry) = self.faces.get_mut(&face) else {
                 continue;
             };
-            let mut served = 0;
-            while served < QUANTUM {
-                let Some(frame) = entry.inbox.pop() else {
-                    break;
-                };
-                self.core.receive(now, face, frame, &mut self.actions);
-                served += 1;
-            }
+            let (core, actions) = (&mut self.core, &mut self.actions);
+            let (served, again) = entry.inbox.serve(QUANTUM, |frame| {
+                core.receive(now, face, frame, actions);
+            });
             if served > 0 {
                 entry.last_rx = now;
             }
-            // A full quantum may have left frames (the face keeps its turn); an empty inbox is
-            // handed back to the face task, unless a frame slipped in meanwhile.
-            if served == QUANTUM || entry.inbox.idle() {
+            if again {
                 self.round.push_back(face);
             }
             // The replies of each face go out before the next face's turn.

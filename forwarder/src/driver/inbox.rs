@@ -201,6 +201,25 @@ pub(super) struct InboxRx {
 }
 
 impl InboxRx {
+    /// Hands up to `quantum` waiting frames to `receive`: how many, and whether the face keeps
+    /// its place in the round. A full quantum may have left frames; an empty inbox is handed
+    /// back to the face task, unless a frame slipped in meanwhile ([`Self::idle`]).
+    pub(super) fn serve(
+        &mut self,
+        quantum: usize,
+        mut receive: impl FnMut(Frame),
+    ) -> (usize, bool) {
+        let mut served = 0;
+        while served < quantum {
+            let Some(frame) = self.pop() else {
+                break;
+            };
+            receive(frame);
+            served += 1;
+        }
+        (served, served == quantum || self.idle())
+    }
+
     /// The next waiting frame, without waiting.
     pub(super) fn pop(&mut self) -> Option<Frame> {
         self.queue.try_recv().ok()

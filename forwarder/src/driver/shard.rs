@@ -308,16 +308,12 @@ impl Follower {
             let Some(lane) = self.lanes.get_mut(&face) else {
                 continue;
             };
-            let mut served = 0;
-            while served < QUANTUM {
-                let Some(frame) = lane.pop() else {
-                    break;
-                };
-                self.core.receive_frame(now, face, frame, &mut self.actions);
-                served += 1;
-            }
+            let (core, actions) = (&mut self.core, &mut self.actions);
+            let (served, again) = lane.serve(QUANTUM, |frame| {
+                core.receive_frame(now, face, frame, actions);
+            });
             self.counted |= served > 0;
-            if served == QUANTUM || lane.idle() {
+            if again {
                 self.round.push_back(face);
             }
         }
