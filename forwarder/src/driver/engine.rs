@@ -487,7 +487,7 @@ impl<C: Core> Engine<C> {
             self.core.apply(change, now, &mut self.actions);
         }
         self.actions.extend(m.actions);
-        if let Some(followers) = &self.followers {
+        if let Some(followers) = &mut self.followers {
             followers.send_changes(m.changes, Some(m.shard));
             for h in m.handovers {
                 if let Some(h) = followers.hand_over(h) {
@@ -502,7 +502,7 @@ impl<C: Core> Engine<C> {
     /// Gives the followers the changes to the shared state this shard made (and the packets
     /// it reassembled for them), before anything that depends on them.
     fn flush_changes(&mut self) {
-        let Some(followers) = &self.followers else {
+        let Some(followers) = &mut self.followers else {
             return;
         };
         let mut changes = Vec::new();
@@ -556,7 +556,7 @@ impl<C: Core> Engine<C> {
             return self.core.receive(now, face, frame, &mut self.actions);
         }
         self.flush_changes();
-        if let Some(followers) = &self.followers {
+        if let Some(followers) = &mut self.followers {
             let h = Handover {
                 shard,
                 face,
@@ -1453,6 +1453,7 @@ impl<C: Core> Engine<C> {
         DriverCounters {
             udp_oversize: self.udp_receive.oversize.load(Ordering::Relaxed),
             udp_gro_datagrams: self.udp_receive.coalesced.load(Ordering::Relaxed),
+            shard_handovers_dropped: self.followers.as_ref().map_or(0, |f| f.handovers_dropped),
             ..self.counters
         }
     }

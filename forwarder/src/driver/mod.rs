@@ -302,6 +302,9 @@ pub struct DriverCounters {
     pub idle_closes_quic: u64,
     /// `Send` actions for a face the driver does not know (closed meanwhile).
     pub send_unknown_face: u64,
+    /// Packets for another forwarding thread (reassembled from fragments, or a new UDP
+    /// peer's first datagram) dropped because that thread had too many waiting already.
+    pub shard_handovers_dropped: u64,
 }
 }
 

@@ -25,7 +25,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -40,6 +40,11 @@ use crate::core::{Action, FaceId, Forwarder, Frame};
 
 /// Messages from followers the leader may hold before followers wait.
 const FROM_FOLLOWERS: usize = 256;
+
+/// Hand-overs (reassembled packets, new UDP peers' first datagrams) a follower may have
+/// waiting; beyond, they are dropped and counted. The leader never waits for a follower, so
+/// without this a peer's fragments could pile up behind a busy follower without bound.
+const HANDOVERS_WAITING: usize = 1024;
 
 /// What the leader tells a follower.
 enum ToFollower {
@@ -75,6 +80,10 @@ pub(super) struct Followers {
     /// What the followers send.
     pub(super) from: mpsc::Receiver<FromFollower>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Hand-overs each follower has not taken yet, `waiting[k - 1]` for shard k.
+    waiting: Vec<Arc<AtomicUsize>>,
+    /// Hand-overs dropped because their follower had [`HANDOVERS_WAITING`] already.
+    pub(super) handovers_dropped: u64,
 }
 
 impl Followers {
@@ -90,12 +99,16 @@ impl Followers {
             readies: Vec::new(),
             from,
             threads: Vec::new(),
+            waiting: Vec::new(),
+            handovers_dropped: 0,
         };
         for core in followers {
             let shard = core.shard().index();
             let (to_tx, to_rx) = mpsc::unbounded_channel();
             let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+            let waiting = Arc::new(AtomicUsize::new(0));
             let follower = Follower {
+                handovers_waiting: Arc::clone(&waiting),
                 shard,
                 core,
                 lanes: HashMap::new(),
@@ -117,6 +130,7 @@ impl Followers {
                 .spawn(move || runtime.block_on(follower.run()))?;
             this.to.push(to_tx);
             this.readies.push(ready_tx);
+            this.waiting.push(waiting);
             this.threads.push(thread);
         }
         Ok(this)
@@ -158,18 +172,24 @@ impl Followers {
         }
     }
 
-    /// Hands `h` to its follower; gives it back if it is the leader's.
-    pub(super) fn hand_over(&self, h: Handover) -> Option<Handover> {
-        match usize::from(h.shard)
-            .checked_sub(1)
-            .and_then(|k| self.to.get(k))
-        {
-            Some(to) => {
-                let _ = to.send(ToFollower::Handover(h));
-                None
-            }
-            None => Some(h),
+    /// Hands `h` to its follower (or drops it, counted, if that follower has
+    /// [`HANDOVERS_WAITING`] already); gives it back if it is the leader's.
+    pub(super) fn hand_over(&mut self, h: Handover) -> Option<Handover> {
+        let Some(k) = usize::from(h.shard).checked_sub(1) else {
+            return Some(h);
+        };
+        let (Some(to), Some(waiting)) = (self.to.get(k), self.waiting.get(k)) else {
+            return Some(h);
+        };
+        if waiting.fetch_add(1, Ordering::Relaxed) >= HANDOVERS_WAITING {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            self.handovers_dropped += 1;
+            return None;
         }
+        if to.send(ToFollower::Handover(h)).is_err() {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        None
     }
 
     /// Stops the followers and waits for their threads.
@@ -205,6 +225,8 @@ fn shard_at(k: usize) -> u8 {
 /// A follower shard: its core, the lanes of the faces' inboxes it serves, its ready queue.
 struct Follower {
     shard: u8,
+    /// Hand-overs sent to this follower and not taken yet (the leader's bound).
+    handovers_waiting: Arc<AtomicUsize>,
     core: Forwarder,
     lanes: HashMap<FaceId, InboxRx>,
     ready: ReadyRx,
@@ -291,6 +313,7 @@ impl Follower {
                 }
             }
             ToFollower::Handover(h) => {
+                self.handovers_waiting.fetch_sub(1, Ordering::Relaxed);
                 let frame = Frame::copy_from(&h.frame);
                 self.core
                     .receive_frame(now, h.face, frame, &mut self.actions);
@@ -344,5 +367,52 @@ impl Follower {
             report,
         };
         self.to_leader.send(message).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A follower that takes nothing (a busy one), standing in for a thread: a fault the
+    /// daemon cannot be made to show on demand.
+    #[test]
+    fn hand_overs_to_a_follower_that_takes_none_are_bounded_and_counted() {
+        let (from_tx, from) = mpsc::channel(1);
+        drop(from_tx);
+        let (to_tx, mut to_rx) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let mut followers = Followers {
+            dispatcher: Dispatcher::new(2, nfwd_tlv::NameHasher::new()).unwrap(),
+            to: vec![to_tx],
+            readies: Vec::new(),
+            from,
+            threads: Vec::new(),
+            waiting: vec![Arc::clone(&waiting)],
+            handovers_dropped: 0,
+        };
+        let h = |shard| Handover {
+            shard,
+            face: FaceId(300),
+            frame: bytes::Bytes::from_static(b"x"),
+        };
+        assert!(
+            followers.hand_over(h(0)).is_some(),
+            "the leader's own comes back"
+        );
+        for _ in 0..HANDOVERS_WAITING + 10 {
+            assert!(followers.hand_over(h(1)).is_none());
+        }
+        assert_eq!(followers.handovers_dropped, 10);
+        let mut queued = 0;
+        while to_rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, HANDOVERS_WAITING);
+        // Taken (as the follower does): room again.
+        waiting.store(0, Ordering::Relaxed);
+        assert!(followers.hand_over(h(1)).is_none());
+        assert_eq!(followers.handovers_dropped, 10);
+        assert_eq!(to_rx.try_recv().map(|_| ()), Ok(()));
     }
 }
