@@ -79,6 +79,14 @@ impl Config {
                 crate::dispatch::MAX_SHARDS
             )));
         }
+        if !(1..=crate::dispatch::MAX_PREFIX_COMPONENTS)
+            .contains(&self.forwarding.dispatch_components)
+        {
+            return Err(Error::Config(format!(
+                "forwarding.dispatch_components must be 1 to {}",
+                crate::dispatch::MAX_PREFIX_COMPONENTS
+            )));
+        }
         if self.chain.max_functions == 0 {
             return Err(Error::Config(
                 "chain.max_functions must be at least 1".into(),
@@ -215,11 +223,20 @@ pub struct ForwardingConfig {
     /// does the I/O, management and the link protocols. The table bounds are split between
     /// them. Default 1.
     pub threads: u8,
+    /// How many leading name components decide which thread a name belongs to, 1 to 8
+    /// (names shorter go by all of theirs). 1 puts names that share a first component
+    /// (`/ndn/...`) on one thread; more spreads them, at the cost of a hand-over for a Data
+    /// that answers a CanBePrefix Interest shorter than this without echoing our PIT token.
+    /// Default 2. (NDN-DPDK's name dispatch table hashes a configured prefix length too.)
+    pub dispatch_components: u8,
 }
 
 impl Default for ForwardingConfig {
     fn default() -> Self {
-        Self { threads: 1 }
+        Self {
+            threads: 1,
+            dispatch_components: 2,
+        }
     }
 }
 

@@ -16,9 +16,12 @@
 //! - an LpPacket without a Fragment (IDLE: acks, liveness probes, chain hellos): the leader;
 //! - a Data, or a Nack, with an 8-byte PIT token whose first byte is a shard: that shard (our
 //!   tokens are PIT entry ids, which carry their shard: [`shard_of_token`]);
-//! - otherwise, Interests and Data alike: the keyed hash of the first name component, modulo the
-//!   shard count, but the leader for `/localhost` and `/localhop`. A Data's name starts with its
-//!   Interest's, which has at least one component, so the two meet in one shard's PIT.
+//! - otherwise, Interests and Data alike: the keyed hash of the name's first components (one,
+//!   or [`Dispatcher::with_prefix`]'s count; all of a shorter name's), modulo the shard count,
+//!   but the leader for `/localhost` and `/localhop`. A Data's name starts with its Interest's,
+//!   so the two meet in one shard's PIT unless the Interest is shorter than the prefix: then a
+//!   shard that finds no entry for the Data hands it to the owners of its shorter prefixes
+//!   ([`Dispatcher::owners_of_shorter`]).
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -36,11 +39,16 @@ pub const LEADER: u8 = 0;
 /// The most shards a forwarder runs.
 pub const MAX_SHARDS: u8 = 64;
 
+/// The longest name prefix that decides a shard ([`Dispatcher::with_prefix`]).
+pub const MAX_PREFIX_COMPONENTS: u8 = 8;
+
 /// Finds the shard that owns a frame. Cheap to clone: every face task holds one, and all hold
 /// the same key, as the shards' tables do, so that they agree.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     shards: u8,
+    /// How many leading name components decide a name's shard.
+    prefix: u8,
     key: NameHasher,
 }
 
@@ -140,12 +148,37 @@ impl Dispatcher {
     /// A dispatcher over `shards` shards (1 to [`MAX_SHARDS`]) hashing names with `key`, the
     /// key every shard's tables use.
     pub fn new(shards: u8, key: NameHasher) -> Result<Self> {
+        Self::with_prefix(shards, 1, key)
+    }
+
+    /// A dispatcher whose names go by their first `prefix` components (1 to
+    /// [`MAX_PREFIX_COMPONENTS`]; a shorter name by all of its own): names that share a first
+    /// component (`/ndn/...`) may then spread. A Data without our PIT token longer than its
+    /// Interest's name (CanBePrefix) may land elsewhere than its Interest: a shard that finds
+    /// no PIT entry for such a Data tries the owners of its shorter prefixes
+    /// ([`Dispatcher::owners_of_shorter`]).
+    pub fn with_prefix(shards: u8, prefix: u8, key: NameHasher) -> Result<Self> {
         if !(1..=MAX_SHARDS).contains(&shards) {
             return Err(Error::Config(format!(
                 "forwarding shards must be 1 to {MAX_SHARDS}, not {shards}"
             )));
         }
-        Ok(Self { shards, key })
+        if !(1..=MAX_PREFIX_COMPONENTS).contains(&prefix) {
+            return Err(Error::Config(format!(
+                "dispatch prefixes must be 1 to {MAX_PREFIX_COMPONENTS} components, not {prefix}"
+            )));
+        }
+        Ok(Self {
+            shards,
+            prefix,
+            key,
+        })
+    }
+
+    /// How many leading name components decide a name's shard.
+    #[must_use]
+    pub fn prefix_components(&self) -> u8 {
+        self.prefix
     }
 
     /// The number of shards.
@@ -186,18 +219,43 @@ impl Dispatcher {
         self.by_link(&LinkFields::of(packet))
     }
 
-    /// The shard that owns Interests and Data under `name` (without a PIT token of ours): the
-    /// name rule of [`Dispatcher::shard_of_frame`]. The hash is that of the name's first
-    /// component as [`Name::prefix_hashes`] computes it with the same key (entry 1).
+    /// The shard that owns Interests and Data named `name` (without a PIT token of ours): the
+    /// name rule of [`Dispatcher::shard_of_frame`]. With a prefix of one component the hash is
+    /// that of the first component as [`Name::prefix_hashes`] computes it with the same key
+    /// (entry 1).
     #[must_use]
     pub fn shard_of_name(&self, name: &Name) -> u8 {
-        match (name.component_parts(0), name.component_wire(0)) {
-            (Some((ty, value)), Some(wire)) if self.shards > 1 => {
-                if is_leaders(u32::from(ty), value) {
-                    return LEADER;
-                }
+        self.shard_of_name_prefix(name, usize::from(self.prefix))
+    }
+
+    /// The shards other than `except` that own a prefix of `name` shorter than the dispatch
+    /// prefix (without repeats, at most [`MAX_PREFIX_COMPONENTS`] − 1): where the CanBePrefix
+    /// Interest a tokenless Data answers may be, when its own shard has none.
+    #[must_use]
+    pub fn owners_of_shorter(&self, name: &Name, except: u8) -> Vec<u8> {
+        let longest = usize::from(self.prefix).min(name.len());
+        let mut owners = Vec::new();
+        for k in 1..longest {
+            let shard = self.shard_of_name_prefix(name, k);
+            if shard != except && !owners.contains(&shard) {
+                owners.push(shard);
+            }
+        }
+        owners
+    }
+
+    /// The name rule on the first `k` components of `name` (all of them if fewer).
+    fn shard_of_name_prefix(&self, name: &Name, k: usize) -> u8 {
+        if self.shards == 1 {
+            return LEADER;
+        }
+        match name.component_parts(0) {
+            Some((ty, value)) if !is_leaders(u32::from(ty), value) => {
                 let mut h = self.key.build_hasher();
-                h.write(wire);
+                for i in 0..k.min(name.len()) {
+                    // Decoded names keep minimal headers: the wire is what `by_name` hashes.
+                    h.write(name.component_wire(i).unwrap_or_default());
+                }
                 self.reduce(h.finish())
             }
             _ => LEADER,
@@ -249,21 +307,34 @@ impl Dispatcher {
             return LEADER;
         };
         // An empty Name is invalid in an Interest and matches nothing in a Data.
-        let Some((first, _)) = split_tlv(name.value) else {
+        let Some((first, mut rest)) = split_tlv(name.value) else {
             return LEADER;
         };
         // Component types are 1..=65535; the decoder refuses the rest.
         if first.ty > u32::from(u16::MAX) || is_leaders(first.ty, first.value) {
             return LEADER;
         }
-        self.reduce(self.component_hash(first))
+        let mut h = self.key.build_hasher();
+        Self::hash_component(&mut h, first);
+        for _ in 1..self.prefix {
+            let Some((c, next)) = split_tlv(rest) else {
+                // A name shorter than the prefix goes by all of itself; a malformed one is
+                // refused by the owner's decoder.
+                break;
+            };
+            if c.ty > u32::from(u16::MAX) {
+                return LEADER;
+            }
+            Self::hash_component(&mut h, c);
+            rest = next;
+        }
+        self.reduce(h.finish())
     }
 
-    /// The keyed hash of a component's TLV, as [`Name::prefix_hashes`] computes it: over the
-    /// minimal encoding, which is what the decoder keeps of a longer one, so that both
-    /// encodings of a name land in one shard.
-    fn component_hash(&self, c: Tlv<'_>) -> u64 {
-        let mut h = self.key.build_hasher();
+    /// Feeds a component's TLV to `h` as [`Name::prefix_hashes`] does: its minimal encoding,
+    /// which is what the decoder keeps of a longer one, so that both encodings of a name land
+    /// in one shard.
+    fn hash_component(h: &mut impl Hasher, c: Tlv<'_>) {
         let len = c.value.len();
         if c.header_len == varnum_len(u64::from(c.ty)) + varnum_len(len as u64) {
             h.write(c.wire);
@@ -279,7 +350,6 @@ impl Dispatcher {
             h.write(header.get(..header.len() - unused).unwrap_or_default());
             h.write(c.value);
         }
-        h.finish()
     }
 
     fn reduce(&self, hash: u64) -> u8 {
@@ -513,6 +583,34 @@ mod tests {
     }
 
     #[test]
+    fn a_longer_prefix_spreads_names_that_share_a_first_component() {
+        let d = Dispatcher::with_prefix(4, 2, NameHasher::new()).unwrap();
+        let mut counts = [0u32; 4];
+        for i in 0..10_000 {
+            let n = name(&format!("/ndn/site{i}/x"));
+            let shard = d.shard_of_frame(&interest(&n));
+            assert_eq!(shard, d.shard_of_name(&n));
+            counts[usize::from(shard)] += 1;
+        }
+        for (shard, c) in counts.iter().enumerate() {
+            assert!((1500..=3500).contains(c), "shard {shard}: {counts:?}");
+        }
+        // With one component, they would all be on one shard.
+        let one = dispatcher(4);
+        let first = one.shard_of_name(&name("/ndn/site0/x"));
+        assert!((1..100).all(|i| one.shard_of_name(&name(&format!("/ndn/site{i}/x"))) == first));
+        // /localhost stays the leader's, whatever follows.
+        assert_eq!(d.shard_of_name(&name("/localhost/nfd/rib")), LEADER);
+    }
+
+    #[test]
+    fn prefixes_are_1_to_8_components() {
+        for bad in [0, MAX_PREFIX_COMPONENTS + 1] {
+            assert!(Dispatcher::with_prefix(4, bad, NameHasher::new()).is_err());
+        }
+    }
+
+    #[test]
     fn a_nack_or_data_with_a_foreign_token_goes_by_name() {
         let d = dispatcher(64);
         let n = name("/x/y");
@@ -586,6 +684,36 @@ mod tests {
             for f in &frames {
                 prop_assert_eq!(d.shard_of_frame(f), shard);
                 prop_assert_eq!(decoded(&d, f), shard);
+            }
+        }
+
+        /// With a prefix of several components, an Interest at least that long meets its
+        /// Data; a shorter one (CanBePrefix) is found among the owners of the Data's shorter
+        /// prefixes, where a shard with no entry for the Data hands it.
+        #[test]
+        fn a_data_finds_its_interests_shard_whatever_the_prefix(
+            comps in proptest::collection::vec(component(), 1..=8),
+            extra in proptest::collection::vec(component(), 0..4),
+            shards in 2u8..=MAX_SHARDS,
+            prefix in 1u8..=MAX_PREFIX_COMPONENTS,
+        ) {
+            let d = Dispatcher::with_prefix(shards, prefix, NameHasher::new()).unwrap();
+            let n = name_of(&comps);
+            let interest_shard = d.shard_of_frame(&interest(&n));
+            prop_assert_eq!(interest_shard, d.shard_of_name(&n));
+            let full: Vec<Component> = comps.iter().chain(&extra).cloned().collect();
+            let data_name = name_of(&full);
+            let data_shard = d.shard_of_frame(&data(&data_name));
+            prop_assert_eq!(data_shard, d.shard_of_name(&data_name));
+            if comps.len() >= usize::from(prefix) || extra.is_empty() {
+                prop_assert_eq!(data_shard, interest_shard);
+            } else {
+                let others = d.owners_of_shorter(&data_name, data_shard);
+                prop_assert!(
+                    data_shard == interest_shard || others.contains(&interest_shard),
+                    "{} not in {:?}", interest_shard, others
+                );
+                prop_assert!(!others.contains(&data_shard));
             }
         }
 

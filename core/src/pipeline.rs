@@ -1038,6 +1038,9 @@ impl Forwarder {
         };
         let key_hash = combine(name_hash, chash);
         if matched.is_empty() {
+            if self.retry_on_shorter_prefixes(face, data, fields) {
+                return;
+            }
             self.counters.unsolicited_data += 1;
             if let Some(f) = self.faces.get_mut(&face) {
                 f.counters.drop_unsolicited += 1;
@@ -1423,6 +1426,44 @@ impl Forwarder {
                 strategy.on_timeout(now, r.face, entry.strategy_tag);
             }
         }
+    }
+
+    /// Sharded by more than one name component: a Data without our PIT token that matched
+    /// nothing here may answer a CanBePrefix Interest shorter than the dispatch prefix, which
+    /// went to the owner of that shorter name. The owners of its shorter prefixes get it
+    /// (once: what they get back is not passed on again). True if it went.
+    fn retry_on_shorter_prefixes(&mut self, face: FaceId, data: &Data, fields: &LpFields) -> bool {
+        let shard = self.replica.shard;
+        let ours = fields
+            .pit_token
+            .as_ref()
+            .and_then(PitToken::as_u64)
+            .is_some_and(|t| pit::shard_of_token(t) < shard.count());
+        let Some(dispatcher) = &self.replica.dispatcher else {
+            return false;
+        };
+        if ours || self.replica.handed_over || dispatcher.prefix_components() < 2 {
+            return false;
+        }
+        let owners = dispatcher.owners_of_shorter(data.name(), shard.index());
+        if owners.is_empty() {
+            return false;
+        }
+        let mut lp = LpPacket::from_fragment(data.wire().clone());
+        lp.cache_policy = fields
+            .no_cache
+            .then_some(nfwd_tlv::lp::CachePolicyType::NoCache);
+        lp.congestion_mark = fields.congestion_mark;
+        lp.prefix_announcement = fields.prefix_announcement.clone();
+        let frame = lp.encode_or_bare();
+        for owner in owners {
+            self.replica.handovers.push(super::replica::Handover {
+                shard: owner,
+                face,
+                frame: frame.clone(),
+            });
+        }
+        true
     }
 
     /// An IDLE packet (no Fragment): a liveness probe to answer, or the answer to ours

@@ -180,6 +180,8 @@ pub(crate) struct Replication {
     pub(crate) handovers: Vec<Handover>,
     /// The followers' latest reports (on the leader), by shard.
     pub(crate) reports: BTreeMap<u8, ShardReport>,
+    /// A packet another shard handed over is being received: it is not handed on again.
+    pub(crate) handed_over: bool,
 }
 
 /// What a follower shard counted, for the leader's status datasets (`status/general`,
@@ -223,6 +225,7 @@ impl Replication {
             dispatcher: None,
             handovers: Vec::new(),
             reports: BTreeMap::new(),
+            handed_over: false,
         }
     }
 
@@ -272,8 +275,16 @@ impl Forwarder {
         self.replica.dispatcher = Some(dispatcher);
     }
 
+    /// Receives a packet another shard handed over ([`Self::take_handovers`]), as a frame from
+    /// its face; it is not handed on again.
+    pub fn receive_handover(&mut self, now: Instant, handover: &Handover, out: &mut Vec<Action>) {
+        self.replica.handed_over = true;
+        self.receive(now, handover.face, &handover.frame, out);
+        self.replica.handed_over = false;
+    }
+
     /// Moves the packets to hand over to other shards to the end of `into`: the driver gives
-    /// each to its shard's `receive` as a frame from its face.
+    /// each to its shard's [`Self::receive_handover`].
     pub fn take_handovers(&mut self, into: &mut Vec<Handover>) {
         into.append(&mut self.replica.handovers);
     }

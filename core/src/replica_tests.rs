@@ -57,6 +57,15 @@ impl Sharded {
         Self::with_config(count, &Config::default())
     }
 
+    fn with_prefix(count: u8, prefix: u8) -> Self {
+        let mut net = Self::new(count);
+        net.dispatch = Dispatcher::with_prefix(count, prefix, NameHasher::new()).unwrap();
+        for shard in &mut net.shards {
+            shard.set_dispatcher(net.dispatch.clone());
+        }
+        net
+    }
+
     fn with_config(count: u8, config: &Config) -> Self {
         let now = Instant::now();
         let shards = (0..count)
@@ -113,12 +122,19 @@ impl Sharded {
         out
     }
 
-    /// Applies every shard's changes on the others until none is left, as the driver does.
+    /// Applies every shard's changes on the others until none is left, and delivers the
+    /// packets shards hand each other, as the driver does.
     fn settle(&mut self, out: &mut Vec<Action>) {
         let mut changes = Vec::new();
+        let mut handovers = Vec::new();
         loop {
             let mut any = false;
             for i in 0..self.shards.len() {
+                self.shards[i].take_handovers(&mut handovers);
+                for h in handovers.drain(..) {
+                    any = true;
+                    self.shards[usize::from(h.shard)].receive_handover(self.now, &h, out);
+                }
                 self.shards[i].take_changes(&mut changes);
                 for change in changes.drain(..) {
                     any = true;
@@ -549,11 +565,15 @@ fn a_packet_reassembled_on_the_wrong_shard_is_handed_to_its_owner() {
         })
         .unwrap();
     assert!(fragments.len() > 1);
+    // Straight to the shard, to see the hand-over (`recv` would deliver it).
     let mut delivered = Vec::new();
     for f in &fragments {
-        let (shard, out) = net.recv(up, f);
-        assert_eq!(shard, usize::from(seq_shard), "fragments go by sequence");
-        delivered.extend(out);
+        assert_eq!(
+            net.dispatch.shard_of_frame(f),
+            seq_shard,
+            "fragments go by sequence"
+        );
+        net.shards[usize::from(seq_shard)].receive(net.now, up, f, &mut delivered);
     }
     assert!(
         sent_to(&delivered, consumer).is_empty(),
@@ -565,7 +585,7 @@ fn a_packet_reassembled_on_the_wrong_shard_is_handed_to_its_owner() {
     let h = &handovers[0];
     assert_eq!((h.shard, h.face), (2, up));
     let mut out = Vec::new();
-    net.shards[2].receive(net.now, h.face, &h.frame, &mut out);
+    net.shards[2].receive_handover(net.now, h, &mut out);
     let back = only(&out, consumer);
     assert_eq!(
         Data::decode(back.fragment.unwrap())
@@ -632,4 +652,68 @@ fn status_datasets_sum_every_shards_figures() {
     net.shards[0].set_shard_report(bogus);
     let last = general_status(&mut net, consumer);
     assert_eq!(last.n_pit_entries, 4);
+}
+
+#[test]
+fn a_tokenless_data_for_a_shorter_can_be_prefix_interest_reaches_its_shard() {
+    let mut net = Sharded::with_prefix(4, 2);
+    let consumer = net.face("unix://c", FaceScope::Local, Persistency::OnDemand);
+    let producer = net.face("unix://p", FaceScope::Local, Persistency::OnDemand);
+    net.register(producer, "/", producer);
+    // An Interest of one component, and a Data two longer whose own shard differs.
+    let (short, long) = (0..1000)
+        .map(|i| (format!("/q{i}"), format!("/q{i}/v/1")))
+        .find(|(s, l)| net.dispatch.shard_of_name(&name(s)) != net.dispatch.shard_of_name(&name(l)))
+        .unwrap();
+    let i = InterestBuilder::new(name(&short))
+        .can_be_prefix(true)
+        .lifetime_ms(1000)
+        .build()
+        .unwrap();
+    let (interest_shard, out) = net.recv(consumer, i.wire());
+    assert_eq!(sent_to(&out, producer).len(), 1);
+    // The producer answers without our token: the Data lands on its own shard, finds
+    // nothing there, and is handed to the owners of its shorter prefixes.
+    let (data_shard, out) = net.recv(producer, data(&long));
+    assert_ne!(data_shard, interest_shard);
+    let back = only(&out, consumer);
+    assert_eq!(
+        Data::decode(back.fragment.unwrap()).unwrap().name(),
+        &name(&long)
+    );
+    assert!(net.shards[interest_shard].pit().is_empty());
+    // Not counted as unsolicited where it landed first; a Data nobody asked for is, once,
+    // by each shard it reached, and handed on no further.
+    let unsolicited = |net: &Sharded| {
+        net.shards
+            .iter()
+            .map(|s| s.counters().unsolicited_data)
+            .sum::<u64>()
+    };
+    assert_eq!(unsolicited(&net), 0);
+    let (_, out) = net.recv(producer, data(&long));
+    assert!(sent_to(&out, consumer).is_empty());
+    let owners = net
+        .dispatch
+        .owners_of_shorter(&name(&long), data_shard as u8);
+    assert!(!owners.is_empty());
+    assert_eq!(unsolicited(&net), owners.len() as u64);
+}
+
+#[test]
+fn with_one_component_nothing_is_handed_on() {
+    let mut net = Sharded::with_prefix(4, 1);
+    let producer = net.face("unix://p", FaceScope::Local, Persistency::OnDemand);
+    net.recv(producer, data("/nobody/asked"));
+    let mut handovers = Vec::new();
+    for s in &mut net.shards {
+        s.take_handovers(&mut handovers);
+    }
+    assert!(handovers.is_empty());
+    let total: u64 = net
+        .shards
+        .iter()
+        .map(|s| s.counters().unsolicited_data)
+        .sum();
+    assert_eq!(total, 1);
 }

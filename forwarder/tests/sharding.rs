@@ -235,3 +235,49 @@ async fn a_face_whose_frames_all_go_to_a_follower_is_not_idle() {
     daemon.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn answers_to_short_can_be_prefix_interests_find_them_on_another_thread() {
+    // Names go by two components (the default): a CanBePrefix Interest of one component and
+    // its Data, two longer and without our token, often belong to different threads.
+    let (daemon, dir) = sharded_daemon("prefix").await;
+    let producer = client_of(&daemon).await;
+    let mut incoming = Vec::new();
+    for k in 0..32 {
+        incoming.push(producer.listen(name(&format!("/r{k}"))).await.unwrap());
+    }
+    for mut inc in incoming {
+        let producer = producer.clone();
+        tokio::spawn(async move {
+            while let Some(i) = inc.next().await {
+                let n = i.interest().name().append_generic(b"v").append_segment(1);
+                let data = DataBuilder::new(n, b"x".to_vec())
+                    .build(&Signer::digest_sha256())
+                    .unwrap();
+                producer.send_raw(data.wire().clone()).await.unwrap();
+            }
+        });
+    }
+    let consumer = client_of(&daemon).await;
+    let mut asked = Vec::new();
+    for k in 0..32 {
+        let consumer = consumer.clone();
+        asked.push(tokio::spawn(async move {
+            let i = InterestBuilder::new(name(&format!("/r{k}")))
+                .can_be_prefix(true)
+                .lifetime_ms(4000)
+                .build()
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), consumer.express(i))
+                .await
+                .expect("answered in time")
+                .unwrap_or_else(|e| panic!("/r{k}: {e}"))
+        }));
+    }
+    for a in asked {
+        let d = a.await.unwrap();
+        assert_eq!(d.name().len(), 3);
+    }
+    daemon.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

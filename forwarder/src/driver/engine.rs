@@ -491,8 +491,7 @@ impl<C: Core> Engine<C> {
             followers.send_changes(m.changes, Some(m.shard));
             for h in m.handovers {
                 if let Some(h) = followers.hand_over(h) {
-                    let frame = Frame::copy_from(&h.frame);
-                    self.core.receive(now, h.face, frame, &mut self.actions);
+                    self.core.receive_handover(now, &h, &mut self.actions);
                 }
             }
         }

@@ -153,6 +153,10 @@ pub trait Core: Send + 'static {
     fn shard_report(&mut self, report: ShardReport) {
         let _ = report;
     }
+    /// See [`Forwarder::receive_handover`] (sharded forwarders only).
+    fn receive_handover(&mut self, now: Instant, handover: &Handover, out: &mut Vec<Action>) {
+        self.receive(now, handover.face, Frame::copy_from(&handover.frame), out);
+    }
 }
 
 impl Core for Forwarder {
@@ -234,6 +238,10 @@ impl Core for Forwarder {
 
     fn shard_report(&mut self, report: ShardReport) {
         self.set_shard_report(report);
+    }
+
+    fn receive_handover(&mut self, now: Instant, handover: &Handover, out: &mut Vec<Action>) {
+        Self::receive_handover(self, now, handover, out);
     }
 }
 
@@ -388,7 +396,11 @@ impl Daemon {
             return Ok((leader, None));
         }
         // Face tasks and shards hash names with one key, so that they agree on owners.
-        let dispatcher = Dispatcher::new(threads, nfwd_tlv::NameHasher::new())?;
+        let dispatcher = Dispatcher::with_prefix(
+            threads,
+            config.forwarding.dispatch_components,
+            nfwd_tlv::NameHasher::new(),
+        )?;
         leader.set_dispatcher(dispatcher.clone());
         let followers = (1..threads)
             .map(|k| {

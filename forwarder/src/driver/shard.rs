@@ -36,7 +36,7 @@ use super::engine::QUANTUM;
 use super::inbox::{InboxRx, InboxTx, ReadyRx, ReadyTx, sharded_inbox};
 use crate::core::dispatch::Dispatcher;
 use crate::core::replica::{Change, Handover, ShardReport};
-use crate::core::{Action, FaceId, Forwarder, Frame};
+use crate::core::{Action, FaceId, Forwarder};
 
 /// Messages from followers the leader may hold before followers wait.
 const FROM_FOLLOWERS: usize = 256;
@@ -314,9 +314,7 @@ impl Follower {
             }
             ToFollower::Handover(h) => {
                 self.handovers_waiting.fetch_sub(1, Ordering::Relaxed);
-                let frame = Frame::copy_from(&h.frame);
-                self.core
-                    .receive_frame(now, h.face, frame, &mut self.actions);
+                self.core.receive_handover(now, &h, &mut self.actions);
             }
         }
     }
