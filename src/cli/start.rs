@@ -208,7 +208,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
             }
             None => (Daemon::start(config).await?, None),
         };
-        let shutdown = async {
+        let signal = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
@@ -216,16 +216,25 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
                     tracing::info!("SIGTERM: shutting down");
                 }
             }
-            // The SF host stops its instances while the daemon still runs.
-            if let Some(h) = host {
-                stop.notify_one();
-                let _ = h.await;
-            }
         };
         // Freed heap pages go back to the system after a burst (a flood must not leave its
         // peak in RSS); the task ends with the runtime.
         tokio::spawn(crate::memory::give_back_after_bursts());
-        shutdown.await;
+        let mut daemon = daemon;
+        let died = tokio::select! {
+            () = signal => false,
+            // A forwarding thread died (a bug): exit with an error, for a supervisor to
+            // restart the daemon.
+            () = daemon.stopped() => true,
+        };
+        // The SF host stops its instances while the daemon still runs (if it does).
+        if let Some(h) = host {
+            stop.notify_one();
+            let _ = h.await;
+        }
+        if died {
+            anyhow::bail!("the forwarder stopped by itself (see the log)");
+        }
         daemon.shutdown().await?;
         anyhow::Ok(())
     })?;

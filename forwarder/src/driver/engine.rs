@@ -442,6 +442,12 @@ impl<C: Core> Engine<C> {
             if now >= next_report {
                 self.core.driver_counters(&self.counters().list());
                 next_report = now + COUNTER_REPORT;
+                // A forwarding thread that died (a bug) leaves its names unserved: stop, so
+                // that whoever runs the daemon sees it end and restarts it, as NFD would.
+                if let Some(shard) = self.followers.as_ref().and_then(Followers::ended) {
+                    tracing::error!(shard, "a forwarding thread ended: stopping the daemon");
+                    break;
+                }
             }
             if self.core.next_timeout().is_some_and(|t| t <= now) {
                 self.core.on_timeout(now, &mut self.actions);

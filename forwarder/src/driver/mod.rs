@@ -545,6 +545,18 @@ impl Daemon {
         rx.await.map_err(|_| Error::Closed)
     }
 
+    /// Resolves if the daemon stops by itself (a forwarding thread died), never otherwise:
+    /// for `nfwd start`, which then exits with an error for its supervisor to see.
+    pub async fn stopped(&mut self) {
+        match self.task.as_mut() {
+            Some(task) => {
+                let _ = task.await;
+                self.task = None;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
     /// Stops the daemon: closes listeners and faces and removes the Unix socket files.
     pub async fn shutdown(mut self) -> Result<()> {
         if let Some(tx) = self.shutdown.take() {
@@ -761,7 +773,9 @@ fn raise_fd_limit(config: &Config) {
 
 /// Runs the daemon until `shutdown` resolves, then stops it cleanly.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let daemon = Daemon::start(config).await?;
-    shutdown.await;
-    daemon.shutdown().await
+    let mut daemon = Daemon::start(config).await?;
+    tokio::select! {
+        () = shutdown => daemon.shutdown().await,
+        () = daemon.stopped() => Err(Error::Other("the forwarder stopped by itself".into())),
+    }
 }

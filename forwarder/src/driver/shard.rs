@@ -54,6 +54,9 @@ enum ToFollower {
     Changes(Arc<[Change]>),
     /// A packet another shard reassembled that this one owns.
     Handover(Handover),
+    /// Tests only: the follower's thread panics, as a bug would make it.
+    #[cfg(test)]
+    Panic,
 }
 
 /// What a follower sends the leader after a round.
@@ -192,6 +195,15 @@ impl Followers {
         None
     }
 
+    /// A follower whose thread has ended while the daemon runs (a panic: nothing else ends
+    /// one), if any: the daemon cannot forward its names any more.
+    pub(super) fn ended(&self) -> Option<u8> {
+        self.threads
+            .iter()
+            .position(std::thread::JoinHandle::is_finished)
+            .map(shard_at)
+    }
+
     /// Stops the followers and waits for their threads.
     pub(super) fn stop(&mut self) {
         self.close();
@@ -316,6 +328,8 @@ impl Follower {
                 self.handovers_waiting.fetch_sub(1, Ordering::Relaxed);
                 self.core.receive_handover(now, &h, &mut self.actions);
             }
+            #[cfg(test)]
+            ToFollower::Panic => panic!("a follower's thread panics (test)"),
         }
     }
 
@@ -412,5 +426,24 @@ mod tests {
         assert!(followers.hand_over(h(1)).is_none());
         assert_eq!(followers.handovers_dropped, 10);
         assert_eq!(to_rx.try_recv().map(|_| ()), Ok(()));
+    }
+
+    #[test]
+    fn a_follower_whose_thread_ends_is_noticed() {
+        let config = crate::config::Config::default();
+        let shard = crate::core::replica::Shard::new(1, 2).unwrap();
+        let core = Forwarder::sharded(&config, Instant::now(), 1, shard);
+        let dispatcher = Dispatcher::new(2, nfwd_tlv::NameHasher::new()).unwrap();
+        let mut followers = Followers::spawn(vec![core], dispatcher).unwrap();
+        assert_eq!(followers.ended(), None);
+        let _ = followers.to[0].send(ToFollower::Panic);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while followers.ended().is_none() {
+            assert!(Instant::now() < deadline, "never noticed");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(followers.ended(), Some(1));
+        // Stopping joins the thread and reports the panic instead of passing it on.
+        followers.stop();
     }
 }
