@@ -143,8 +143,14 @@ impl InboxTx {
             return Err(Gone);
         };
         if let Some(pushed) = &self.pushed {
-            self.touched.fetch_or(1 << shard, Ordering::Relaxed);
-            pushed.fetch_add(1, Ordering::Relaxed);
+            // One task writes both (the face task owns this side): plain loads and stores,
+            // no read-modify-write on the per-frame path.
+            let touched = self.touched.load(Ordering::Relaxed);
+            self.touched.store(touched | 1 << shard, Ordering::Relaxed);
+            pushed.store(
+                pushed.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
         }
         match lane.queue.try_send(frame) {
             Ok(()) => Ok(()),
@@ -166,7 +172,8 @@ impl InboxTx {
             }
             return;
         }
-        let mut touched = self.touched.swap(0, Ordering::Relaxed);
+        let mut touched = self.touched.load(Ordering::Relaxed);
+        self.touched.store(0, Ordering::Relaxed);
         while touched != 0 {
             let shard = touched.trailing_zeros() as usize;
             touched &= touched - 1;
