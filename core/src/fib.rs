@@ -123,6 +123,17 @@ impl Fib {
     }
 
     /// Removes next hop `face` from `prefix`; the entry goes when its last next hop does.
+    /// Adds or updates (`Some((cost, hosted))`) or removes (`None`) a next hop: what the
+    /// RIB decided, or another shard did.
+    pub fn set_next_hop(&mut self, prefix: &Name, face: FaceId, attrs: Option<(u64, bool)>) {
+        match attrs {
+            Some((cost, hosted)) => self.add_next_hop(prefix, face, cost, hosted),
+            None => {
+                self.remove_next_hop(prefix, face);
+            }
+        }
+    }
+
     /// Returns true if something was removed.
     pub fn remove_next_hop(&mut self, prefix: &Name, face: FaceId) -> bool {
         let h = prefix.full_hash(&self.hasher);

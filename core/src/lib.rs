@@ -779,12 +779,7 @@ impl Forwarder {
     /// Puts a next hop in the FIB (`Some((cost, hosted))`) or takes it out (`None`), on
     /// every shard.
     pub(crate) fn set_next_hop(&mut self, prefix: &Name, face: FaceId, attrs: Option<(u64, bool)>) {
-        match attrs {
-            Some((cost, hosted)) => self.fib.add_next_hop(prefix, face, cost, hosted),
-            None => {
-                self.fib.remove_next_hop(prefix, face);
-            }
-        }
+        self.fib.set_next_hop(prefix, face, attrs);
         self.replica.record(|| replica::Change::NextHop {
             prefix: prefix.clone(),
             face,

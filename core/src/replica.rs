@@ -381,17 +381,13 @@ impl Forwarder {
                 prefix,
                 face,
                 attrs,
-            } => match attrs {
+            } => {
                 // Only towards faces this shard knows: a change may arrive after the face's
                 // closing, and must not bring back a route to it.
-                Some((cost, hosted)) if self.faces.contains_key(face) => {
-                    self.fib.add_next_hop(prefix, *face, *cost, *hosted);
+                if attrs.is_none() || self.faces.contains_key(face) {
+                    self.fib.set_next_hop(prefix, *face, *attrs);
                 }
-                Some(_) => {}
-                None => {
-                    self.fib.remove_next_hop(prefix, *face);
-                }
-            },
+            }
             Change::Strategy { prefix, instance } => match instance {
                 Some(instance) => {
                     // The shard that made the change created the same instance.
