@@ -27,7 +27,8 @@ fn name(s: &str) -> Name {
     s.parse().unwrap()
 }
 
-fn info(uri: &str, scope: FaceScope) -> FaceInfo {
+/// A face as the driver describes it: on-demand, and root's where local.
+pub(super) fn info(uri: &str, scope: FaceScope) -> FaceInfo {
     FaceInfo {
         remote_uri: uri.into(),
         local_uri: "unix:///run/nfd/nfd.sock".into(),

@@ -33,22 +33,11 @@ fn name(s: &str) -> Name {
     s.parse().unwrap()
 }
 
+/// A face as the driver describes it (local ones as root's, who may manage).
 fn face_info(uri: &str, scope: FaceScope, persistency: Persistency) -> FaceInfo {
     FaceInfo {
-        remote_uri: uri.into(),
-        local_uri: "test://".into(),
-        scope,
         persistency,
-        link_type: LinkType::PointToPoint,
-        mtu: None,
-        // Local faces speak as root, who may manage.
-        peer: (scope == FaceScope::Local).then(|| PeerCredentials {
-            uid: 0,
-            gid: 0,
-            groups: Vec::new(),
-            pid: None,
-        }),
-        channel: None,
+        ..mgmt_tests::info(uri, scope)
     }
 }
 
@@ -716,4 +705,64 @@ fn with_one_component_nothing_is_handed_on() {
         .map(|s| s.counters().unsolicited_data)
         .sum();
     assert_eq!(total, 1);
+}
+
+#[test]
+fn cs_erase_on_the_leader_empties_every_shards_store() {
+    let mut net = Sharded::new(2);
+    let (consumer, up) = net.consumer_and_upstream();
+    let n = net.name_on("/e", 1);
+    let (_, out) = net.recv(consumer, interest(&n));
+    let request = only(&out, up);
+    let reply = LpPacket::from_fragment(data(&n))
+        .echo_pit_token(&request)
+        .encode_or_bare();
+    net.recv(up, reply);
+    assert_eq!(net.shards[1].cs().len(), 1, "cached on the follower");
+    let cp = ControlParameters {
+        name: Some(name(&n)),
+        ..ControlParameters::default()
+    };
+    assert_eq!(net.command(consumer, "cs", "erase", &cp).status_code, 200);
+    assert_eq!(net.shards[1].cs().len(), 0);
+}
+
+#[test]
+fn the_leaders_unaware_verdict_answers_a_followers_chained_interest() {
+    let mut config = Config::default();
+    config.chain.neighbour_timeout_ms = 300;
+    let mut net = Sharded::with_config(2, &config);
+    let consumer = net.face("unix://c", FaceScope::Local, Persistency::OnDemand);
+    // A forwarder we made a face to, which never answers the chain hello.
+    let up = net.face(
+        "udp4://10.0.0.7:6363",
+        FaceScope::NonLocal,
+        Persistency::Persistent,
+    );
+    net.register(consumer, "/", up);
+    let n = net.name_on("/u", 1);
+    let chained = InterestBuilder::new(name(&n))
+        .function_chain(Some("/f".parse().unwrap()))
+        .lifetime_ms(4000)
+        .build()
+        .unwrap();
+    let (shard, out) = net.recv(consumer, chained.wire());
+    assert_eq!(shard, 1);
+    assert_eq!(
+        sent_to(&out, up).len(),
+        1,
+        "sent while awareness is unknown"
+    );
+    let mut answered = Vec::new();
+    for _ in 0..10 {
+        answered.extend(net.advance(100));
+    }
+    let awareness = |s: &Forwarder| {
+        s.faces()
+            .find(|(id, _)| *id == up)
+            .map(|(_, f)| f.chain_awareness())
+    };
+    assert_eq!(awareness(&net.shards[1]), Some(Awareness::Unaware));
+    assert_eq!(sent_to(&answered, consumer).len(), 1, "{answered:?}");
+    assert!(net.shards[1].pit().is_empty());
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nfwd_forwarder::client::{Client, FetchOptions, Reply};
+use nfwd_forwarder::client::{Client, FetchOptions, Incoming, Reply};
 use nfwd_forwarder::config::Config;
 use nfwd_forwarder::core::pit::shard_of_token;
 use nfwd_forwarder::driver::Daemon;
@@ -45,16 +45,27 @@ fn name(s: &str) -> Name {
     s.parse().unwrap()
 }
 
+/// `producer` registers and listens to each of `prefixes`, in order.
+async fn listen_each(producer: &Client, prefixes: &[Name]) -> Vec<Incoming> {
+    let mut incoming = Vec::new();
+    for p in prefixes {
+        incoming.push(producer.listen(p.clone()).await.unwrap());
+    }
+    incoming
+}
+
+/// `/<stem>0` ... `/<stem><n-1>`: first components of their own, spread over the threads.
+fn numbered(stem: &str, n: usize) -> Vec<Name> {
+    (0..n).map(|k| name(&format!("/{stem}{k}"))).collect()
+}
+
 #[tokio::test]
 async fn every_shard_forwards_and_answers_find_their_interests() {
     let (daemon, dir) = sharded_daemon("spread").await;
     let producer = client_of(&daemon).await;
     // 64 first components: every shard owns some (all but certainly: 4 × (3/4)^64).
-    let prefixes: Vec<Name> = (0..64).map(|k| name(&format!("/s{k}"))).collect();
-    let mut incoming = Vec::new();
-    for p in &prefixes {
-        incoming.push(producer.listen(p.clone()).await.unwrap());
-    }
+    let prefixes = numbered("s", 64);
+    let incoming = listen_each(&producer, &prefixes).await;
     let shards = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     for (k, mut inc) in incoming.into_iter().enumerate() {
         let producer = producer.clone();
@@ -131,11 +142,8 @@ async fn every_shard_forwards_and_answers_find_their_interests() {
 async fn a_producer_that_goes_leaves_no_shards_interests_waiting() {
     let (daemon, dir) = sharded_daemon("gone").await;
     let producer = client_of(&daemon).await;
-    let mut listening = Vec::new();
+    let mut listening = listen_each(&producer, &numbered("q", 32)).await;
     let mut shards = BTreeSet::new();
-    for k in 0..32 {
-        listening.push(producer.listen(name(&format!("/q{k}"))).await.unwrap());
-    }
     let consumer = client_of(&daemon).await;
     let mut asked = Vec::new();
     for k in 0..32 {
@@ -242,10 +250,7 @@ async fn answers_to_short_can_be_prefix_interests_find_them_on_another_thread() 
     // its Data, two longer and without our token, often belong to different threads.
     let (daemon, dir) = sharded_daemon("prefix").await;
     let producer = client_of(&daemon).await;
-    let mut incoming = Vec::new();
-    for k in 0..32 {
-        incoming.push(producer.listen(name(&format!("/r{k}"))).await.unwrap());
-    }
+    let incoming = listen_each(&producer, &numbered("r", 32)).await;
     for mut inc in incoming {
         let producer = producer.clone();
         tokio::spawn(async move {
